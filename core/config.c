@@ -1,0 +1,485 @@
+/*
+ * core/config.c - choosing a backend without recompiling.
+ *
+ * A config is a backend (a name searched in the plugin path, or a .so
+ * path), its options as strings, an optional plugin directory and a log
+ * hook. It comes from a JSON file, a URI, the setters, or the lookup chain
+ * of ts_config_load(NULL). JSON mistakes are reported with the file, and
+ * either the line and column or the key path ("store.options.path"), so a
+ * user can go straight to what is wrong.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include "internal.h"
+
+TS_API int ts_config_new(ts_config **out)
+{
+    ts_config *c = calloc(1, sizeof *c);
+
+    *out = c;
+    if (!c)
+        return TS_ERR_NOMEM;
+    c->log_level = TS_LOG_WARN;
+    return TS_OK;
+}
+
+TS_API void ts_config_free(ts_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->noptions; i++) {
+        free(c->options[i].key);
+        ts__wipe(c->options[i].value, strlen(c->options[i].value));
+        free(c->options[i].value);
+    }
+    free(c->options);
+    free(c->backend);
+    free(c->plugin_dir);
+    free(c->origin);
+    free(c);
+}
+
+static int set_string(char **slot, const char *value, ts_error *err)
+{
+    char *copy = strdup(value);
+
+    if (!copy)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    free(*slot);
+    *slot = copy;
+    return TS_OK;
+}
+
+TS_API int ts_config_set_backend(ts_config *c, const char *name, ts_error *err)
+{
+    if (!name || !*name)
+        return ts__error(err, TS_ERR_CONFIG, "empty backend name");
+    if (!strchr(name, '/') && !ts__backend_name_valid(name))
+        return ts__error(err, TS_ERR_CONFIG,
+                         "backend name '%.64s' may only contain a-z, 0-9, '_' and '-' "
+                         "(or be the path of a .so)", name);
+    return set_string(&c->backend, name, err);
+}
+
+TS_API int ts_config_set_plugin_dir(ts_config *c, const char *dir, ts_error *err)
+{
+    if (!dir || !*dir)
+        return ts__error(err, TS_ERR_CONFIG, "empty plugin_dir");
+    return set_string(&c->plugin_dir, dir, err);
+}
+
+TS_API int ts_config_set_option(ts_config *c, const char *key, const char *value,
+                                ts_error *err)
+{
+    if (!key || !*key || !value)
+        return ts__error(err, TS_ERR_CONFIG, "an option needs a key and a value");
+    for (size_t i = 0; i < c->noptions; i++) {
+        if (strcmp(c->options[i].key, key) == 0) {
+            char *copy = strdup(value);
+            if (!copy)
+                return ts__error(err, TS_ERR_NOMEM, "out of memory");
+            ts__wipe(c->options[i].value, strlen(c->options[i].value));
+            free(c->options[i].value);
+            c->options[i].value = copy;
+            return TS_OK;
+        }
+    }
+    struct ts_option *opts = realloc(c->options, (c->noptions + 1) * sizeof *opts);
+    if (!opts)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    c->options = opts;
+    opts[c->noptions].key = strdup(key);
+    opts[c->noptions].value = strdup(value);
+    if (!opts[c->noptions].key || !opts[c->noptions].value) {
+        free(opts[c->noptions].key);
+        free(opts[c->noptions].value);
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    c->noptions++;
+    return TS_OK;
+}
+
+TS_API void ts_config_set_logger(ts_config *c, ts_log_fn fn, void *userdata, int max_level)
+{
+    c->log_fn = fn;
+    c->log_userdata = userdata;
+    c->log_level = max_level;
+    c->log_custom = 1;
+}
+
+TS_API const char *ts_config_backend(const ts_config *c)
+{
+    return c->backend;
+}
+
+TS_API const char *ts_config_option(const ts_config *c, const char *key)
+{
+    for (size_t i = 0; i < c->noptions; i++)
+        if (strcmp(c->options[i].key, key) == 0)
+            return c->options[i].value;
+    return NULL;
+}
+
+TS_API const char *ts_config_origin(const ts_config *c)
+{
+    return c->origin ? c->origin : "API";
+}
+
+TS_API int ts_config_parse_uri(ts_config **out, const char *uri, ts_error *err)
+{
+    int rc = ts_config_new(out);
+
+    if (rc != TS_OK)
+        return ts__error(err, rc, "out of memory");
+    rc = ts__uri_apply(*out, uri, err);
+    if (rc != TS_OK) {
+        ts_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static const char *type_name(json_object *o)
+{
+    return json_type_to_name(json_object_get_type(o));
+}
+
+static int apply_options(ts_config *c, json_object *opts, const char *origin, ts_error *err)
+{
+    if (!json_object_is_type(opts, json_type_object))
+        return ts__error(err, TS_ERR_CONFIG, "%s: store.options: expected an object, got %s",
+                         origin, type_name(opts));
+    json_object_object_foreach(opts, key, val) {
+        const char *text;
+        switch (json_object_get_type(val)) {
+        case json_type_boolean:
+            text = json_object_get_boolean(val) ? "1" : "0";
+            break;
+        case json_type_string:
+        case json_type_int:
+            text = json_object_get_string(val);
+            break;
+        case json_type_double:
+            text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
+            break;
+        default:
+            return ts__error(err, TS_ERR_CONFIG,
+                             "%s: store.options.%s: expected a string, number or "
+                             "boolean, got %s", origin, key, type_name(val));
+        }
+        int rc = ts_config_set_option(c, key, text, err);
+        if (rc != TS_OK)
+            return ts__error_prefix(err, "%s: store.options.%s", origin, key);
+    }
+    return TS_OK;
+}
+
+static int expect_string(json_object *v, const char *origin, const char *path, ts_error *err)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return ts__error(err, TS_ERR_CONFIG, "%s: %s: expected a string, got %s",
+                         origin, path, type_name(v));
+    return TS_OK;
+}
+
+static int apply_store(ts_config *c, json_object *store, const char *origin, ts_error *err)
+{
+    int rc = TS_OK, has_backend = 0;
+
+    if (json_object_is_type(store, json_type_string)) {
+        rc = ts__uri_apply(c, json_object_get_string(store), err);
+        return rc == TS_OK ? rc : ts__error_prefix(err, "%s: store", origin);
+    }
+    if (!json_object_is_type(store, json_type_object))
+        return ts__error(err, TS_ERR_CONFIG,
+                         "%s: store: expected an object or a URI string, got %s",
+                         origin, type_name(store));
+    json_object_object_foreach(store, key, val) {
+        if (strcmp(key, "backend") == 0) {
+            rc = expect_string(val, origin, "store.backend", err);
+            if (rc == TS_OK && ts_config_set_backend(c, json_object_get_string(val), err) != TS_OK)
+                rc = ts__error_prefix(err, "%s: store.backend", origin);
+            has_backend = 1;
+        } else if (strcmp(key, "options") == 0) {
+            rc = apply_options(c, val, origin, err);
+        } else {
+            rc = ts__error(err, TS_ERR_CONFIG,
+                           "%s: store.%s: unknown key (expected backend, options)", origin, key);
+        }
+        if (rc != TS_OK)
+            return rc;
+    }
+    if (!has_backend)
+        return ts__error(err, TS_ERR_CONFIG, "%s: store.backend: missing", origin);
+    return TS_OK;
+}
+
+static int apply_root(ts_config *c, json_object *root, const char *origin, ts_error *err)
+{
+    int rc = TS_OK, has_store = 0;
+
+    if (!json_object_is_type(root, json_type_object))
+        return ts__error(err, TS_ERR_CONFIG, "%s: expected a JSON object at the top, got %s",
+                         origin, type_name(root));
+    json_object_object_foreach(root, key, val) {
+        if (strcmp(key, "store") == 0) {
+            rc = apply_store(c, val, origin, err);
+            has_store = 1;
+        } else if (strcmp(key, "plugin_dir") == 0) {
+            rc = expect_string(val, origin, "plugin_dir", err);
+            if (rc == TS_OK)
+                rc = ts_config_set_plugin_dir(c, json_object_get_string(val), err);
+        } else {
+            rc = ts__error(err, TS_ERR_CONFIG,
+                           "%s: %s: unknown key (expected store, plugin_dir)", origin, key);
+        }
+        if (rc != TS_OK)
+            return rc;
+    }
+    if (!has_store)
+        return ts__error(err, TS_ERR_CONFIG, "%s: store: missing", origin);
+    return TS_OK;
+}
+
+/* Line and column (1-based) of byte offset `off` in text. */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static json_object *parse_json(const char *text, const char *origin, ts_error *err)
+{
+    json_tokener *tok = json_tokener_new();
+    size_t len = strlen(text);
+    json_object *root;
+
+    if (!tok) {
+        ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    const char *why = json_tokener_error_desc(jerr);
+
+    if (root && end < len && text[end + strspn(text + end, " \t\r\n")] != '\0') {
+        json_object_put(root);
+        root = NULL;
+        end += strspn(text + end, " \t\r\n");
+        why = "unexpected text after the JSON value";
+    } else if (!root && jerr == json_tokener_continue) {
+        end = len;
+        why = "unexpected end of file";
+    }
+    if (!root) {
+        int line, col;
+        line_col(text, end, &line, &col);
+        ts__error(err, TS_ERR_CONFIG, "%s:%d:%d: invalid JSON: %s", origin, line, col, why);
+    }
+    json_tokener_free(tok);
+    return root;
+}
+
+TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *origin,
+                                ts_error *err)
+{
+    json_object *root;
+    int rc;
+
+    *out = NULL;
+    if (!origin)
+        origin = "config";
+    root = parse_json(text, origin, err);
+    if (!root)
+        return TS_ERR_CONFIG;
+    rc = ts_config_new(out);
+    if (rc == TS_OK)
+        rc = apply_root(*out, root, origin, err);
+    else
+        ts__error(err, rc, "out of memory");
+    if (rc == TS_OK && set_string(&(*out)->origin, origin, err) != TS_OK)
+        rc = TS_ERR_NOMEM;
+    json_object_put(root);
+    if (rc != TS_OK) {
+        ts_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int load_file(ts_config **out, const char *path, ts_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!f)
+        return ts__error(err, TS_ERR_CONFIG, "%s: cannot open config file: %s", path,
+                         strerror(errno));
+    FILE *mem = open_memstream(&text, &len);
+    char buf[4096];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, mem);
+    int failed = ferror(f) || !mem;
+    fclose(f);
+    if (mem)
+        fclose(mem);
+    if (failed) {
+        free(text);
+        return ts__error(err, TS_ERR_CONFIG, "%s: cannot read config file", path);
+    }
+    if (strlen(text) != len)
+        rc = ts__error(err, TS_ERR_CONFIG, "%s: config file contains a NUL byte", path);
+    else
+        rc = ts_config_parse_json(out, text, path, err);
+    ts__wipe(text, len);
+    free(text);
+    return rc;
+}
+
+static int load_spec(ts_config **out, const char *spec, ts_error *err)
+{
+    if (ts__looks_like_uri(spec))
+        return ts_config_parse_uri(out, spec, err);
+    return load_file(out, spec, err);
+}
+
+/* $base/sub or $HOME/fallback/sub; NULL when neither is set. */
+static char *xdg_path(const char *env, const char *fallback, const char *sub)
+{
+    const char *base = getenv(env), *home = getenv("HOME");
+    char *path = NULL;
+
+    if (base && base[0] == '/') {
+        if (asprintf(&path, "%s/%s", base, sub) < 0)
+            path = NULL;
+    } else if (home && *home) {
+        if (asprintf(&path, "%s/%s/%s", home, fallback, sub) < 0)
+            path = NULL;
+    }
+    return path;
+}
+
+char *ts__default_store_path(void)
+{
+    return xdg_path("XDG_DATA_HOME", ".local/share", "tokenstore/zohooauth.db");
+}
+
+/* Creates the parent directories of path, 0700, as the default store's
+ * directory holds secrets. */
+static int make_parents(const char *path, ts_error *err)
+{
+    char *dir = strdup(path);
+
+    if (!dir)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            int rc = ts__error(err, TS_ERR_IO, "cannot create directory %s: %s", dir,
+                               strerror(errno));
+            free(dir);
+            return rc;
+        }
+        *p = '/';
+    }
+    free(dir);
+    return TS_OK;
+}
+
+static int default_config(ts_config **out, ts_error *err)
+{
+    char *path = ts__default_store_path();
+    int rc;
+
+    if (!path)
+        return ts__error(err, TS_ERR_CONFIG,
+                         "no config found and neither XDG_DATA_HOME nor HOME is set "
+                         "for the default store");
+    rc = make_parents(path, err);
+    if (rc == TS_OK)
+        rc = ts_config_new(out) == TS_OK ? TS_OK : ts__error(err, TS_ERR_NOMEM, "out of memory");
+    if (rc == TS_OK)
+        rc = ts_config_set_backend(*out, "sqlite", err);
+    if (rc == TS_OK)
+        rc = ts_config_set_option(*out, "path", path, err);
+    if (rc == TS_OK)
+        rc = set_string(&(*out)->origin, "default", err);
+    free(path);
+    return rc;
+}
+
+TS_API int ts_config_load(ts_config **out, const char *spec, ts_error *err)
+{
+    const char *env = getenv("TOKENSTORE_CONFIG");
+    char *user;
+    int rc;
+
+    *out = NULL;
+    if (spec)
+        rc = load_spec(out, spec, err);
+    else if (env && *env)
+        rc = load_spec(out, env, err);
+    else if ((user = xdg_path("XDG_CONFIG_HOME", ".config", "tokenstore/config.json")) &&
+             access(user, F_OK) == 0) {
+        rc = load_file(out, user, err);
+        free(user);
+    } else {
+        free(user);
+        if (access(TS_SYSCONFDIR "/tokenstore/config.json", F_OK) == 0)
+            rc = load_file(out, TS_SYSCONFDIR "/tokenstore/config.json", err);
+        else
+            rc = default_config(out, err);
+    }
+    if (rc != TS_OK) {
+        ts_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int ts__config_copy(ts_config **out, const ts_config *src)
+{
+    ts_config *c;
+    int rc = ts_config_new(&c);
+
+    for (size_t i = 0; rc == TS_OK && i < src->noptions; i++)
+        rc = ts_config_set_option(c, src->options[i].key, src->options[i].value, NULL);
+    if (rc == TS_OK && src->backend)
+        rc = set_string(&c->backend, src->backend, NULL);
+    if (rc == TS_OK && src->plugin_dir)
+        rc = set_string(&c->plugin_dir, src->plugin_dir, NULL);
+    if (rc == TS_OK && src->origin)
+        rc = set_string(&c->origin, src->origin, NULL);
+    if (rc == TS_OK) {
+        c->log_fn = src->log_fn;
+        c->log_userdata = src->log_userdata;
+        c->log_level = src->log_level;
+        c->log_custom = src->log_custom;
+    }
+    if (rc != TS_OK) {
+        ts_config_free(c);
+        c = NULL;
+    }
+    *out = c;
+    return rc;
+}

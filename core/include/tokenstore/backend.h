@@ -1,0 +1,223 @@
+/*
+ * tokenstore/backend.h - everything a storage backend is written against.
+ *
+ * A backend is a shared object that exports exactly one symbol,
+ * tokenstore_backend_init(). The core calls it with the ABI version it
+ * speaks and a table of host helpers (struct ts_host); the backend answers
+ * with a const table of its own (struct ts_backend): name, version,
+ * capabilities, the option names it accepts, open/close and the SDK's six
+ * TokenStore operations.
+ *
+ * The host table is how a backend stays small and faithful: tokens, the
+ * SDK's lookup-key and upsert rules, id arithmetic, a hash-indexed token
+ * table, option parsing, error and log reporting all come from the core, so
+ * a backend neither links against libtokenstore nor re-implements the SDK.
+ * A backend builds with this header alone.
+ *
+ * Versioning, in the manner of krb5's plugin interface: the major version
+ * changes only when an existing member changes meaning; new members are
+ * added at the end of either table with a minor bump. Both tables start
+ * with their size, so each side treats a member beyond the other's size,
+ * or a NULL optional member, as "not supported".
+ */
+#ifndef TOKENSTORE_BACKEND_H
+#define TOKENSTORE_BACKEND_H
+
+#include <tokenstore/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_ABI_MAJOR 1
+#define TS_ABI_MINOR 0
+
+/* The one symbol a backend exports. */
+#define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
+
+#if defined(__GNUC__)
+#define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define TS_BACKEND_EXPORT __attribute__((visibility("default")))
+#else
+#define TS_PRINTF(f, a)
+#define TS_BACKEND_EXPORT
+#endif
+
+/* The core's per-store context; passed back to the host's log and option
+ * helpers. */
+typedef struct ts_backend_ctx ts_backend_ctx;
+
+/* A hash-indexed in-memory table of tokens kept by the core for backends
+ * (memory keeps its tokens in one, file caches its parsed file in one). */
+typedef struct ts_table ts_table;
+
+/*
+ * A backend's primitive lookup: find the stored row whose `field` equals
+ * `value` (field is TS_FIELD_ID or one of the lookup-key fields) and copy it
+ * into `row`. Returns TS_OK, TS_NOT_FOUND, or an error (filling err).
+ * The host's rule helpers call it; `ctx` is the backend's own pointer.
+ */
+typedef int (*ts_lookup_fn)(void *ctx, ts_field field, const char *value,
+                            ts_token *row, ts_error *err);
+
+typedef struct ts_host {
+    uint32_t size;          /* sizeof(struct ts_host) in the core */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* --- tokens --- */
+    ts_token *(*token_new)(void);                 /* NULL when out of memory */
+    void (*token_free)(ts_token *token);          /* wipes secrets */
+    const char *(*token_get)(const ts_token *token, ts_field field); /* never NULL */
+    /* Copies value (NULL or "" clears); TS_ERR_NOMEM or TS_ERR_INVALID. */
+    int (*token_set)(ts_token *token, ts_field field, const char *value);
+    /* As token_set for len bytes that need not be NUL-terminated; a NUL
+     * byte inside is refused with TS_ERR_INVALID. */
+    int (*token_setn)(ts_token *token, ts_field field, const char *value, size_t len);
+    int (*token_copy)(ts_token *dst, const ts_token *src);
+    void (*token_clear)(ts_token *token);         /* wipes and empties */
+    const char *(*field_name)(ts_field field);    /* "user_name", ... */
+
+    /* --- the SDK's rules --- */
+    /* The keys find_token/save_token match on, in priority order: user_name;
+     * else access_token when client_id and client_secret are both absent;
+     * else grant_token then refresh_token when client_id and client_secret
+     * are both present. Returns how many keys were written (0, 1 or 2). */
+    int (*lookup_keys)(const ts_token *query, ts_field keys[2]);
+    /* find_token for a backend: tries the lookup keys in order through
+     * `lookup` and copies the first stored match into `row`. TS_OK,
+     * TS_NOT_FOUND or an error. */
+    int (*find_by_rule)(const ts_token *query, ts_lookup_fn lookup, void *ctx,
+                        ts_token *row, ts_error *err);
+    /* save_token for a backend, the deciding half: finds the stored row the
+     * token replaces (by id when the token has one, else by its lookup
+     * keys), refuses a save that would give one user two rows
+     * (TS_ERR_CONFLICT), and fills the token's empty fields, id included,
+     * from that row. TS_OK: write the token over the row with that id.
+     * TS_NOT_FOUND: insert it; if its id is empty, give it the next id.
+     * Call it under the same lock or transaction as the write. */
+    int (*save_resolve)(ts_token *token, ts_lookup_fn lookup, void *ctx,
+                        ts_error *err);
+
+    /* --- ids: decimal integers, compared numerically --- */
+    /* Parses a stored id; TS_ERR_INVALID unless 1-19 digits. */
+    int (*id_parse)(const char *id, uint64_t *out);
+    void (*id_format)(uint64_t id, char buf[21]);
+
+    /* --- hash-indexed token tables (O(1) by id and by every key) --- */
+    ts_table *(*table_new)(void);
+    void (*table_free)(ts_table *table);
+    /* A ts_lookup_fn over a table: pass the table as ctx. */
+    int (*table_lookup)(void *table, ts_field field, const char *value,
+                        ts_token *row, ts_error *err);
+    /* Borrowed pointer to a stored row, or NULL; valid until the next change. */
+    const ts_token *(*table_get)(const ts_table *table, ts_field field, const char *value);
+    /* The whole save_token (resolve, merge, insert with the next id). */
+    int (*table_save)(ts_table *table, ts_token *token, ts_error *err);
+    /* Stores a row as it is (loading a file): TS_ERR_CORRUPT on a duplicate
+     * or missing id. */
+    int (*table_insert)(ts_table *table, const ts_token *row, ts_error *err);
+    int (*table_delete)(ts_table *table, const char *id);   /* TS_OK / TS_NOT_FOUND */
+    void (*table_clear)(ts_table *table);
+    size_t (*table_count)(const ts_table *table);
+    /* Visits rows in ascending numeric id; returns what a callback returned
+     * when it stopped the walk, else TS_OK. */
+    int (*table_foreach)(ts_table *table, ts_token_cb cb, void *userdata);
+
+    /* --- errors, logs and options --- */
+    /* Fills err (may be NULL) and returns code. Never put a secret in it. */
+    int (*error)(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
+    void (*log)(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
+    /* The value of an option, or NULL when it was not given. Only names the
+     * backend listed in its `options` ever reach it. */
+    const char *(*option)(ts_backend_ctx *ctx, const char *key);
+    /* An integer option in [min, max], or dflt when absent. */
+    int (*option_int)(ts_backend_ctx *ctx, const char *key, long long dflt,
+                      long long min, long long max, long long *out, ts_error *err);
+    /* A file mode option, always octal ("0600", "640"), or dflt. */
+    int (*option_mode)(ts_backend_ctx *ctx, const char *key, unsigned dflt,
+                       unsigned *out, ts_error *err);
+    /* New members go here, with a minor version bump. */
+} ts_host;
+
+/*
+ * The backend's table. Mandatory members: size, abi_major, abi_minor, name,
+ * version, open, close and the six operations; the core refuses a backend
+ * without them. `state` is what open() returned.
+ *
+ * Contracts the core relies on (and the conformance suite checks):
+ * - Ids are decimal strings; the core validates them before any call.
+ * - The core validates before calling: find_token's query has a lookup key;
+ *   save_token's token has a refresh, grant or access token. find_token
+ *   copies the whole stored row into `row`; the core merges it into the
+ *   caller's token.
+ * - save_token upserts exactly as host->save_resolve decides and writes
+ *   the final token (with its id) back into `token`.
+ * - get_tokens visits every token in ascending numeric id.
+ * - delete_token and find_token_by_id return TS_NOT_FOUND for a missing id.
+ */
+typedef struct ts_backend {
+    uint32_t size;            /* sizeof(struct ts_backend) the backend built with */
+    uint16_t abi_major;       /* TS_ABI_MAJOR */
+    uint16_t abi_minor;       /* TS_ABI_MINOR */
+    const char *name;         /* [a-z0-9_-]+, e.g. "sqlite" */
+    const char *version;      /* the backend's own version, e.g. "1.0.0" */
+    const char *description;  /* optional, one line */
+    uint32_t caps;            /* TS_CAP_* bits */
+    const char *const *options; /* NULL-terminated option names it accepts */
+
+    int (*open)(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err);
+    void (*close)(void *state);
+
+    int (*find_token)(void *state, const ts_token *query, ts_token *row, ts_error *err);
+    int (*save_token)(void *state, ts_token *token, ts_error *err);
+    int (*delete_token)(void *state, const char *id, ts_error *err);
+    int (*get_tokens)(void *state, ts_token_cb cb, void *userdata, ts_error *err);
+    int (*delete_tokens)(void *state, ts_error *err);
+    int (*find_token_by_id)(void *state, const char *id, ts_token *row, ts_error *err);
+
+    /* --- optional members: NULL (or beyond `size`) means "not offered" --- */
+
+    /* Saves n tokens as n save_token calls in order would, but in one
+     * transaction or one write where the store allows it (a migration or a
+     * bulk import into a file store is then one rewrite, not n). On failure
+     * nothing is saved if the backend can promise it, else a prefix may be.
+     * Without it the core calls save_token n times. */
+    int (*save_tokens)(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+    /* New members go here, with a minor version bump. */
+} ts_backend;
+
+/*
+ * The registration symbol. The core passes the ABI it speaks and its host
+ * table; the backend returns TS_ERR_ABI for a major it was not built for,
+ * else stores its table in *out and returns TS_OK.
+ */
+typedef int (*ts_backend_init_fn)(unsigned abi_major, unsigned abi_minor,
+                                  const ts_host *host, const ts_backend **out);
+
+TS_BACKEND_EXPORT int tokenstore_backend_init(unsigned abi_major, unsigned abi_minor,
+                                              const ts_host *host,
+                                              const ts_backend **out);
+
+/* Defines tokenstore_backend_init() for a backend whose table is `table`.
+ * Build the backend with -fvisibility=hidden (or make everything else
+ * static) so that this is its only exported symbol. */
+#define TS_BACKEND_DEFINE(table)                                              \
+    TS_BACKEND_EXPORT int tokenstore_backend_init(unsigned abi_major,         \
+                                                  unsigned abi_minor,         \
+                                                  const ts_host *host,        \
+                                                  const ts_backend **out)     \
+    {                                                                         \
+        (void)abi_minor;                                                      \
+        (void)host;                                                           \
+        if (abi_major != TS_ABI_MAJOR)                                        \
+            return TS_ERR_ABI;                                                \
+        *out = &(table);                                                      \
+        return TS_OK;                                                         \
+    }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOKENSTORE_BACKEND_H */

@@ -1,0 +1,219 @@
+/*
+ * tokenstore/tokenstore.h - the application interface of libtokenstore.
+ *
+ * tokenstore is the Zoho CRM SDK's TokenStore interface in C: a token model
+ * with the SDK's ten fields, the SDK's matching rules, and storage backends
+ * (memory, file, sqlite, redis, or your own) loaded from shared objects
+ * chosen by a config file or a URI, so a store can be swapped without
+ * recompiling.
+ *
+ * Conventions: functions return a ts_code (TS_OK is 0) and take an optional
+ * `ts_error *err` that is filled on failure with a message naming what went
+ * wrong and where. No function exits, aborts or prints; messages never
+ * contain secrets. A ts_store may be used by several threads at once.
+ */
+#ifndef TOKENSTORE_TOKENSTORE_H
+#define TOKENSTORE_TOKENSTORE_H
+
+#include <tokenstore/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Library                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The library's version, e.g. "0.1.0". */
+const char *ts_version(void);
+
+/* A constant, human-readable description of a ts_code. */
+const char *ts_strerror(int code);
+
+/* ------------------------------------------------------------------ */
+/* Tokens                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A new token with every field absent; NULL when out of memory. */
+ts_token *ts_token_new(void);
+
+/* Frees a token, wiping every value first. NULL is allowed. */
+void ts_token_free(ts_token *token);
+
+/* A deep copy, or NULL when out of memory. */
+ts_token *ts_token_dup(const ts_token *token);
+
+/* The value of a field: never NULL, "" when absent. Valid until the field
+ * is next set or the token freed. */
+const char *ts_token_get(const ts_token *token, ts_field field);
+
+/* Sets a field to a copy of value; NULL or "" makes it absent. Any bytes
+ * but NUL are allowed. TS_ERR_INVALID for a bad field, TS_ERR_NOMEM. */
+int ts_token_set(ts_token *token, ts_field field, const char *value);
+
+/* Wipes and empties every field. */
+void ts_token_clear(ts_token *token);
+
+/* The SDK's name of a field ("user_name"), or NULL for a bad field. */
+const char *ts_field_name(ts_field field);
+
+/* The field named `name`; TS_ERR_INVALID for an unknown name. */
+int ts_field_from_name(const char *name, ts_field *out);
+
+/* Non-zero for client_secret, refresh_token, access_token, grant_token:
+ * the values that are masked in output and never logged. */
+int ts_field_is_secret(ts_field field);
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct ts_config ts_config;
+
+/* Receives the library's and the backends' log lines (never secrets). */
+typedef void (*ts_log_fn)(void *userdata, int level, const char *message);
+
+/*
+ * Loads a configuration from `spec`:
+ *  - a URI: "memory:", "file:/path/tokens.csv", "sqlite:/path/tokens.db",
+ *    "redis://[user:pass@]host:port/db?prefix=p", "unix:/path.sock?db=0",
+ *    or "NAME:/path?key=value" for any other backend NAME;
+ *  - else the path of a JSON config file;
+ *  - NULL: $TOKENSTORE_CONFIG, then $XDG_CONFIG_HOME/tokenstore/config.json
+ *    (~/.config when unset), then SYSCONFDIR/tokenstore/config.json; when
+ *    none exists, the default store (sqlite at
+ *    $XDG_DATA_HOME/tokenstore/zohooauth.db, ~/.local/share when unset).
+ * The JSON form:
+ *   {"store": {"backend": "sqlite", "options": {"path": "tokens.db"}},
+ *    "plugin_dir": "/opt/tokenstore/plugins"}
+ * where "store" may also be a URI string and "backend" the path of a .so.
+ */
+int ts_config_load(ts_config **out, const char *spec, ts_error *err);
+
+/* Parses JSON text; `origin` names it in error messages (a file name). */
+int ts_config_parse_json(ts_config **out, const char *json, const char *origin,
+                         ts_error *err);
+
+/* Parses a URI as described for ts_config_load. */
+int ts_config_parse_uri(ts_config **out, const char *uri, ts_error *err);
+
+/* An empty configuration, to be filled with the setters below. */
+int ts_config_new(ts_config **out);
+
+void ts_config_free(ts_config *config);
+
+/* A backend name ([a-z0-9_-]+, looked up in the plugin path) or the path
+ * of a backend .so (anything containing '/'). */
+int ts_config_set_backend(ts_config *config, const char *name_or_path, ts_error *err);
+
+/* Sets (or replaces) one backend option. */
+int ts_config_set_option(ts_config *config, const char *key, const char *value,
+                         ts_error *err);
+
+/* A directory searched for backends before $TOKENSTORE_PLUGIN_PATH and the
+ * installed plugin directory. */
+int ts_config_set_plugin_dir(ts_config *config, const char *dir, ts_error *err);
+
+/* Sends log lines up to max_level to fn. The default writes warnings and
+ * errors to stderr. fn NULL silences the store. */
+void ts_config_set_logger(ts_config *config, ts_log_fn fn, void *userdata,
+                          int max_level);
+
+/* The backend name or path, or NULL when none is set. */
+const char *ts_config_backend(const ts_config *config);
+
+/* The value of an option, or NULL. */
+const char *ts_config_option(const ts_config *config, const char *key);
+
+/* Where the configuration came from: a file path, "URI" or "default". */
+const char *ts_config_origin(const ts_config *config);
+
+/* ------------------------------------------------------------------ */
+/* Backends                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct ts_backend_info {
+    const char *name;
+    const char *version;
+    const char *description;  /* may be "" */
+    const char *path;         /* the .so it was loaded from */
+    unsigned abi_major;       /* the ABI the backend was built for */
+    unsigned abi_minor;
+    uint32_t caps;            /* TS_CAP_* */
+} ts_backend_info;
+
+/* Calls cb for every loadable backend in the search path (config's
+ * plugin_dir, $TOKENSTORE_PLUGIN_PATH, the installed plugin directory),
+ * the first of each name only. config may be NULL. A .so that fails to
+ * load is reported through `bad` (may be NULL) and skipped. */
+int ts_backends_list(const ts_config *config,
+                     int (*cb)(const ts_backend_info *info, void *userdata),
+                     void (*bad)(const char *path, const ts_error *why, void *userdata),
+                     void *userdata, ts_error *err);
+
+/* The installed plugin directory compiled into the library. */
+const char *ts_plugin_dir(void);
+
+/* ------------------------------------------------------------------ */
+/* Stores: the SDK's TokenStore operations                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct ts_store ts_store;
+
+/* ts_config_load(spec) followed by ts_store_open_config. */
+int ts_store_open(ts_store **out, const char *spec, ts_error *err);
+
+/* Loads the configured backend, checks its options and opens it. */
+int ts_store_open_config(ts_store **out, const ts_config *config, ts_error *err);
+
+void ts_store_close(ts_store *store);
+
+/* Describes the backend behind a store; the strings live as long as it. */
+void ts_store_info(const ts_store *store, ts_backend_info *info);
+
+/*
+ * find_token: matches the token by the SDK's key (user_name; else
+ * access_token when client_id and client_secret are absent; else
+ * grant_token, then refresh_token, with client_id and client_secret) and
+ * fills only the fields the caller left empty. TS_NOT_FOUND when nothing
+ * matches; TS_ERR_INVALID when the token has no usable key.
+ */
+int ts_find_token(ts_store *store, ts_token *token, ts_error *err);
+
+/* Replaces every field of `out` with the token stored under `id`.
+ * TS_NOT_FOUND when there is none. */
+int ts_find_token_by_id(ts_store *store, const char *id, ts_token *out, ts_error *err);
+
+/*
+ * save_token: updates the stored token with the same id, else the one with
+ * the same key, filling the caller's empty fields from it; else inserts
+ * with the next numeric id. The token's id is set to the stored id.
+ * TS_ERR_INVALID for a token with no refresh, grant or access token;
+ * TS_ERR_CONFLICT when the save would give one user two rows.
+ */
+int ts_save_token(ts_store *store, ts_token *token, ts_error *err);
+
+/*
+ * Saves n tokens as n ts_save_token calls in order would, in one
+ * transaction or one file write when the backend offers it (its table's
+ * save_tokens). Every token is checked before any is saved. On failure the
+ * error names the index of the token that failed.
+ */
+int ts_save_tokens(ts_store *store, ts_token *const *tokens, size_t n, ts_error *err);
+
+/* TS_NOT_FOUND when no token has that id. */
+int ts_delete_token(ts_store *store, const char *id, ts_error *err);
+
+/* Calls cb for every token in ascending numeric id; a non-zero return
+ * stops the walk and is returned. cb must not call into the same store. */
+int ts_get_tokens(ts_store *store, ts_token_cb cb, void *userdata, ts_error *err);
+
+/* Deletes every token. */
+int ts_delete_tokens(ts_store *store, ts_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOKENSTORE_TOKENSTORE_H */

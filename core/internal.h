@@ -1,0 +1,108 @@
+/*
+ * core/internal.h - what the core's files share and nobody else sees.
+ */
+#ifndef TS_INTERNAL_H
+#define TS_INTERNAL_H
+
+#include "config.h"
+#include <stdarg.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <tokenstore/tokenstore.h>
+#include <tokenstore/backend.h>
+
+#define TS_API __attribute__((visibility("default")))
+
+struct ts_token {
+    char *value[TS_FIELD_COUNT];   /* NULL when absent, never "" */
+    size_t len[TS_FIELD_COUNT];
+};
+
+/* error.c */
+int ts__error(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
+int ts__verror(ts_error *err, int code, const char *fmt, va_list ap) TS_PRINTF(3, 0);
+/* Prefixes err's message with "prefix: ", keeping its code. */
+int ts__error_prefix(ts_error *err, const char *fmt, ...) TS_PRINTF(2, 3);
+void ts__error_clear(ts_error *err);
+
+/* token.c */
+int ts__token_setn(ts_token *t, ts_field f, const char *value, size_t len);
+int ts__token_copy(ts_token *dst, const ts_token *src);
+static inline int ts__has(const ts_token *t, ts_field f) { return t->value[f] != NULL; }
+/* Fills dst's absent fields from src. */
+int ts__token_merge(ts_token *dst, const ts_token *src);
+void ts__wipe(void *p, size_t n);
+char *ts__strdup(const char *s);
+
+/* rules.c */
+int ts__lookup_keys(const ts_token *query, ts_field keys[2]);
+int ts__no_lookup_key(ts_error *err);
+int ts__find_by_rule(const ts_token *query, ts_lookup_fn lookup, void *ctx,
+                     ts_token *row, ts_error *err);
+int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *ctx, ts_error *err);
+int ts__id_parse(const char *id, uint64_t *out);
+void ts__id_format(uint64_t id, char buf[21]);
+int ts__check_id(const char *id, ts_error *err);
+int ts__check_saveable(const ts_token *token, ts_error *err);
+
+/* table.c */
+ts_table *ts__table_new(void);
+void ts__table_free(ts_table *t);
+int ts__table_lookup(void *table, ts_field f, const char *value, ts_token *row, ts_error *err);
+const ts_token *ts__table_get(const ts_table *t, ts_field f, const char *value);
+int ts__table_save(ts_table *t, ts_token *token, ts_error *err);
+int ts__table_insert(ts_table *t, const ts_token *row, ts_error *err);
+int ts__table_delete(ts_table *t, const char *id);
+void ts__table_clear(ts_table *t);
+size_t ts__table_count(const ts_table *t);
+int ts__table_foreach(ts_table *t, ts_token_cb cb, void *userdata);
+
+/* config.c / uri.c */
+struct ts_option {
+    char *key;
+    char *value;
+};
+
+struct ts_config {
+    char *backend;         /* name or .so path */
+    char *plugin_dir;
+    char *origin;          /* file path, "URI" or "default" */
+    struct ts_option *options;
+    size_t noptions;
+    ts_log_fn log_fn;
+    void *log_userdata;
+    int log_level;
+    int log_custom;        /* set_logger was called (fn NULL = silent) */
+};
+int ts__config_copy(ts_config **out, const ts_config *src);
+int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err);
+int ts__looks_like_uri(const char *spec);
+int ts__backend_name_valid(const char *name);
+char *ts__default_store_path(void);
+
+/* loader.c */
+typedef struct ts_module {
+    void *handle;
+    char *path;
+    const ts_backend *vt;
+} ts_module;
+int ts__module_load(ts_module *m, const ts_config *cfg, ts_error *err);
+void ts__module_unload(ts_module *m);
+int ts__module_open_path(ts_module *m, const char *path, ts_error *err);
+
+/* host.c */
+extern const ts_host ts__host;
+
+struct ts_backend_ctx {
+    const ts_config *config;
+    ts_log_fn log_fn;
+    void *log_userdata;
+    int log_level;
+    int log_custom;
+};
+void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
+/* Whether the backend's table has the member at offset `off`. */
+#define TS_VT_HAS(vt, member) \
+    ((vt)->size >= offsetof(ts_backend, member) + sizeof((vt)->member) && (vt)->member)
+
+#endif

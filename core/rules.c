@@ -1,0 +1,158 @@
+/*
+ * core/rules.c - the Zoho SDK's TokenStore rules, written once.
+ *
+ * The SDK's stores (FileStore, DBStore) all match a token the same way:
+ * by user name when there is one; else by access token when the caller
+ * gave no client credentials; else by grant token, then refresh token, when
+ * it gave both client id and secret. save_token replaces the row with the
+ * same id, else the row with the same key, after filling the new token's
+ * empty fields from it; otherwise it appends a row whose id is the largest
+ * numeric id plus one. Backends get these rules through the host table and
+ * supply only a primitive "find the row whose FIELD is VALUE".
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+int ts__lookup_keys(const ts_token *q, ts_field keys[2])
+{
+    int with_client_id = ts__has(q, TS_FIELD_CLIENT_ID);
+    int with_secret = ts__has(q, TS_FIELD_CLIENT_SECRET);
+    int n = 0;
+
+    if (ts__has(q, TS_FIELD_USER_NAME)) {
+        keys[0] = TS_FIELD_USER_NAME;
+        return 1;
+    }
+    if (ts__has(q, TS_FIELD_ACCESS_TOKEN) && !with_client_id && !with_secret) {
+        keys[0] = TS_FIELD_ACCESS_TOKEN;
+        return 1;
+    }
+    if (with_client_id && with_secret) {
+        if (ts__has(q, TS_FIELD_GRANT_TOKEN))
+            keys[n++] = TS_FIELD_GRANT_TOKEN;
+        if (ts__has(q, TS_FIELD_REFRESH_TOKEN))
+            keys[n++] = TS_FIELD_REFRESH_TOKEN;
+    }
+    return n;
+}
+
+int ts__no_lookup_key(ts_error *err)
+{
+    return ts__error(err, TS_ERR_INVALID,
+                     "the token has no lookup key (user_name; access_token without "
+                     "client credentials; or grant_token/refresh_token with client_id "
+                     "and client_secret)");
+}
+
+int ts__find_by_rule(const ts_token *q, ts_lookup_fn lookup, void *ctx,
+                     ts_token *row, ts_error *err)
+{
+    ts_field keys[2];
+    int n = ts__lookup_keys(q, keys);
+
+    if (n == 0)
+        return ts__no_lookup_key(err);
+    for (int i = 0; i < n; i++) {
+        int rc = lookup(ctx, keys[i], q->value[keys[i]], row, err);
+        if (rc != TS_NOT_FOUND)
+            return rc;
+    }
+    return TS_NOT_FOUND;
+}
+
+/* The row the token replaces: by id first. */
+static int resolve_by_id(ts_token *tok, ts_lookup_fn lookup, void *ctx,
+                         ts_token *row, ts_error *err)
+{
+    int rc = lookup(ctx, TS_FIELD_ID, tok->value[TS_FIELD_ID], row, err);
+
+    if (rc != TS_OK || !ts__has(tok, TS_FIELD_USER_NAME))
+        return rc;
+    /* Renaming a row to a user another row has would give that user two. */
+    ts_token *other = ts_token_new();
+    if (!other)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    int orc = lookup(ctx, TS_FIELD_USER_NAME, tok->value[TS_FIELD_USER_NAME], other, err);
+    if (orc == TS_OK && strcmp(ts_token_get(other, TS_FIELD_ID), tok->value[TS_FIELD_ID]) != 0)
+        orc = ts__error(err, TS_ERR_CONFLICT,
+                        "user_name '%s' is stored under id %s; saving it under id %s "
+                        "would give that user two rows",
+                        tok->value[TS_FIELD_USER_NAME], ts_token_get(other, TS_FIELD_ID),
+                        tok->value[TS_FIELD_ID]);
+    ts_token_free(other);
+    return orc == TS_NOT_FOUND ? TS_OK : orc;
+}
+
+int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *ctx, ts_error *err)
+{
+    ts_token *row = ts_token_new();
+    int rc = TS_NOT_FOUND;
+
+    if (!row)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    if (ts__has(tok, TS_FIELD_ID))
+        rc = resolve_by_id(tok, lookup, ctx, row, err);
+    if (rc == TS_NOT_FOUND) {
+        ts_field keys[2];
+        int n = ts__lookup_keys(tok, keys);
+        for (int i = 0; i < n && rc == TS_NOT_FOUND; i++) {
+            rc = lookup(ctx, keys[i], tok->value[keys[i]], row, err);
+            if (rc == TS_OK && ts__has(tok, TS_FIELD_ID) &&
+                strcmp(tok->value[TS_FIELD_ID], ts_token_get(row, TS_FIELD_ID)) != 0)
+                rc = ts__error(err, TS_ERR_CONFLICT,
+                               "the token matches stored id %s by %s but was given id %s",
+                               ts_token_get(row, TS_FIELD_ID), ts_field_name(keys[i]),
+                               tok->value[TS_FIELD_ID]);
+        }
+    }
+    if (rc == TS_OK && ts__token_merge(tok, row) != TS_OK)
+        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+    ts_token_free(row);
+    return rc;
+}
+
+int ts__id_parse(const char *id, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t n = id ? strlen(id) : 0;
+
+    if (n == 0 || n > 19)
+        return TS_ERR_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        if (id[i] < '0' || id[i] > '9')
+            return TS_ERR_INVALID;
+        v = v * 10 + (uint64_t)(id[i] - '0');
+    }
+    *out = v;
+    return TS_OK;
+}
+
+void ts__id_format(uint64_t id, char buf[21])
+{
+    snprintf(buf, 21, "%" PRIu64, id);
+}
+
+int ts__check_id(const char *id, ts_error *err)
+{
+    uint64_t v;
+
+    if (!id || ts__id_parse(id, &v) != TS_OK)
+        return ts__error(err, TS_ERR_INVALID,
+                         "id '%.40s' is not a decimal number of 1 to 19 digits",
+                         id ? id : "(null)");
+    return TS_OK;
+}
+
+int ts__check_saveable(const ts_token *t, ts_error *err)
+{
+    if (!ts__has(t, TS_FIELD_REFRESH_TOKEN) && !ts__has(t, TS_FIELD_GRANT_TOKEN) &&
+        !ts__has(t, TS_FIELD_ACCESS_TOKEN))
+        return ts__error(err, TS_ERR_INVALID,
+                         "the token has none of refresh_token, grant_token and "
+                         "access_token: nothing to save");
+    if (ts__has(t, TS_FIELD_ID))
+        return ts__check_id(t->value[TS_FIELD_ID], err);
+    return TS_OK;
+}

@@ -1,0 +1,240 @@
+/*
+ * core/store.c - a store: one opened backend behind the SDK's operations.
+ *
+ * Every operation passes through here on its way to the backend, so the
+ * SDK's preconditions are checked once for all backends (a lookup key for
+ * find_token, something to save for save_token, well-formed ids), the
+ * find_token merge happens once, and every backend error is prefixed with
+ * the backend's name. Backends that do not declare TS_CAP_THREAD_SAFE are
+ * called under a per-store mutex, so any store may be shared by threads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+struct ts_store {
+    ts_module module;
+    ts_config *config;       /* our copy: the options the backend reads */
+    ts_backend_ctx ctx;
+    void *state;
+    int serialize;
+    pthread_mutex_t lock;
+};
+
+static int check_options(const ts_store *s, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+
+    for (size_t i = 0; i < s->config->noptions; i++) {
+        const char *key = s->config->options[i].key;
+        int known = 0;
+        for (const char *const *o = vt->options; o && *o && !known; o++)
+            known = strcmp(*o, key) == 0;
+        if (known)
+            continue;
+        char list[256] = "";
+        for (const char *const *o = vt->options; o && *o; o++) {
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *o);
+        }
+        return ts__error(err, TS_ERR_CONFIG, "%s: backend '%s' has no option '%s' (it takes: %s)",
+                         ts_config_origin(s->config), vt->name, key, *list ? list : "none");
+    }
+    return TS_OK;
+}
+
+TS_API int ts_store_open_config(ts_store **out, const ts_config *cfg, ts_error *err)
+{
+    ts_store *s = calloc(1, sizeof *s);
+    int rc;
+
+    *out = NULL;
+    if (!s || ts__config_copy(&s->config, cfg) != TS_OK) {
+        free(s);
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    rc = ts__module_load(&s->module, s->config, err);
+    if (rc == TS_OK)
+        rc = check_options(s, err);
+    if (rc == TS_OK) {
+        s->ctx = (ts_backend_ctx){ s->config, s->config->log_fn, s->config->log_userdata,
+                                   s->config->log_level, s->config->log_custom };
+        s->serialize = !(s->module.vt->caps & TS_CAP_THREAD_SAFE);
+        pthread_mutex_init(&s->lock, NULL);
+        ts__error_clear(err);
+        rc = s->module.vt->open(&ts__host, &s->ctx, &s->state, err);
+        if (rc != TS_OK) {
+            ts__error_prefix(err, "%s", s->module.vt->name);
+            pthread_mutex_destroy(&s->lock);
+        }
+    }
+    if (rc != TS_OK) {
+        ts__module_unload(&s->module);
+        ts_config_free(s->config);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return TS_OK;
+}
+
+TS_API int ts_store_open(ts_store **out, const char *spec, ts_error *err)
+{
+    ts_config *cfg;
+    int rc = ts_config_load(&cfg, spec, err);
+
+    *out = NULL;
+    if (rc != TS_OK)
+        return rc;
+    rc = ts_store_open_config(out, cfg, err);
+    ts_config_free(cfg);
+    return rc;
+}
+
+TS_API void ts_store_close(ts_store *s)
+{
+    if (!s)
+        return;
+    s->module.vt->close(s->state);
+    pthread_mutex_destroy(&s->lock);
+    ts__module_unload(&s->module);
+    ts_config_free(s->config);
+    free(s);
+}
+
+TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
+{
+    const ts_backend *vt = s->module.vt;
+
+    *info = (ts_backend_info){
+        vt->name, vt->version, TS_VT_HAS(vt, description) ? vt->description : "",
+        s->module.path, vt->abi_major, vt->abi_minor, vt->caps,
+    };
+}
+
+static void enter(ts_store *s)
+{
+    if (s->serialize)
+        pthread_mutex_lock(&s->lock);
+}
+
+/* Leaves the backend and names it in any error it reported. */
+static int leave(ts_store *s, int rc, ts_error *err)
+{
+    if (s->serialize)
+        pthread_mutex_unlock(&s->lock);
+    if (rc != TS_OK && rc != TS_NOT_FOUND && err) {
+        if (err->code != rc || !err->message[0])
+            ts__error(err, rc, "%s", ts_strerror(rc));
+        ts__error_prefix(err, "%s", s->module.vt->name);
+    }
+    return rc;
+}
+
+TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
+{
+    ts_field keys[2];
+    ts_token row = { 0 };
+    int rc;
+
+    if (ts__lookup_keys(token, keys) == 0)
+        return ts__no_lookup_key(err);
+    enter(s);
+    rc = leave(s, s->module.vt->find_token(s->state, token, &row, err), err);
+    if (rc == TS_OK && ts__token_merge(token, &row) != TS_OK)
+        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+    ts_token_clear(&row);
+    return rc;
+}
+
+TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_error *err)
+{
+    ts_token row = { 0 };
+    int rc = ts__check_id(id, err);
+
+    if (rc != TS_OK)
+        return rc;
+    enter(s);
+    rc = leave(s, s->module.vt->find_token_by_id(s->state, id, &row, err), err);
+    if (rc == TS_OK)
+        rc = ts__token_copy(out, &row) == TS_OK ? TS_OK : ts__error(err, TS_ERR_NOMEM, "out of memory");
+    ts_token_clear(&row);
+    return rc;
+}
+
+TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
+{
+    int rc = ts__check_saveable(token, err);
+
+    if (rc != TS_OK)
+        return rc;
+    enter(s);
+    return leave(s, s->module.vt->save_token(s->state, token, err), err);
+}
+
+TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = TS_OK;
+
+    for (size_t i = 0; i < n; i++)
+        if ((rc = ts__check_saveable(tokens[i], err)) != TS_OK)
+            return ts__error_prefix(err, "token %zu", i);
+    enter(s);
+    if (TS_VT_HAS(vt, save_tokens)) {
+        rc = vt->save_tokens(s->state, tokens, n, err);
+    } else {
+        for (size_t i = 0; i < n && rc == TS_OK; i++)
+            if ((rc = vt->save_token(s->state, tokens[i], err)) != TS_OK)
+                ts__error_prefix(err, "token %zu", i);
+    }
+    return leave(s, rc, err);
+}
+
+TS_API int ts_delete_token(ts_store *s, const char *id, ts_error *err)
+{
+    int rc = ts__check_id(id, err);
+
+    if (rc != TS_OK)
+        return rc;
+    enter(s);
+    return leave(s, s->module.vt->delete_token(s->state, id, err), err);
+}
+
+struct walk {
+    ts_token_cb cb;
+    void *userdata;
+    int stopped;             /* what the caller's callback returned */
+};
+
+static int walk_one(const ts_token *token, void *ud)
+{
+    struct walk *w = ud;
+    return w->stopped = w->cb(token, w->userdata);
+}
+
+TS_API int ts_get_tokens(ts_store *s, ts_token_cb cb, void *userdata, ts_error *err)
+{
+    struct walk w = { cb, userdata, 0 };
+    int rc;
+
+    enter(s);
+    rc = s->module.vt->get_tokens(s->state, walk_one, &w, err);
+    if (w.stopped) {
+        leave(s, TS_OK, err);
+        return w.stopped;
+    }
+    return leave(s, rc, err);
+}
+
+TS_API int ts_delete_tokens(ts_store *s, ts_error *err)
+{
+    enter(s);
+    return leave(s, s->module.vt->delete_tokens(s->state, err), err);
+}
+
+TS_API const char *ts_version(void)
+{
+    return PACKAGE_VERSION;
+}

@@ -1,0 +1,149 @@
+/*
+ * core/token.c - the SDK's token: ten optional string fields.
+ *
+ * A value is stored with its length so it can be wiped before it is freed:
+ * tokens carry client secrets and OAuth tokens, and freed heap memory is
+ * readable by whatever reuses it. Absent is NULL internally and "" to the
+ * caller, matching the SDK where an empty string means "not set".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static const char *const field_names[TS_FIELD_COUNT] = {
+    "id", "user_name", "client_id", "client_secret", "refresh_token",
+    "access_token", "grant_token", "expiry_time", "redirect_url", "api_domain",
+};
+
+void ts__wipe(void *p, size_t n)
+{
+    if (p && n)
+        explicit_bzero(p, n);
+}
+
+char *ts__strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+TS_API ts_token *ts_token_new(void)
+{
+    return calloc(1, sizeof(ts_token));
+}
+
+static void field_free(ts_token *t, ts_field f)
+{
+    if (t->value[f]) {
+        ts__wipe(t->value[f], t->len[f]);
+        free(t->value[f]);
+        t->value[f] = NULL;
+        t->len[f] = 0;
+    }
+}
+
+TS_API void ts_token_clear(ts_token *t)
+{
+    if (!t)
+        return;
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        field_free(t, (ts_field)f);
+}
+
+TS_API void ts_token_free(ts_token *t)
+{
+    if (!t)
+        return;
+    ts_token_clear(t);
+    free(t);
+}
+
+TS_API const char *ts_token_get(const ts_token *t, ts_field f)
+{
+    if (!t || (unsigned)f >= TS_FIELD_COUNT || !t->value[f])
+        return "";
+    return t->value[f];
+}
+
+int ts__token_setn(ts_token *t, ts_field f, const char *value, size_t len)
+{
+    char *copy = NULL;
+
+    if (!t || (unsigned)f >= TS_FIELD_COUNT)
+        return TS_ERR_INVALID;
+    if (value && len > 0) {
+        if (memchr(value, '\0', len))
+            return TS_ERR_INVALID;
+        copy = malloc(len + 1);
+        if (!copy)
+            return TS_ERR_NOMEM;
+        memcpy(copy, value, len);
+        copy[len] = '\0';
+    }
+    field_free(t, f);
+    t->value[f] = copy;
+    t->len[f] = copy ? len : 0;
+    return TS_OK;
+}
+
+TS_API int ts_token_set(ts_token *t, ts_field f, const char *value)
+{
+    return ts__token_setn(t, f, value, value ? strlen(value) : 0);
+}
+
+int ts__token_copy(ts_token *dst, const ts_token *src)
+{
+    if (dst == src)
+        return TS_OK;
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        int rc = ts__token_setn(dst, (ts_field)f, src->value[f], src->len[f]);
+        if (rc != TS_OK)
+            return rc;
+    }
+    return TS_OK;
+}
+
+int ts__token_merge(ts_token *dst, const ts_token *src)
+{
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        if (dst->value[f] || !src->value[f])
+            continue;
+        int rc = ts__token_setn(dst, (ts_field)f, src->value[f], src->len[f]);
+        if (rc != TS_OK)
+            return rc;
+    }
+    return TS_OK;
+}
+
+TS_API ts_token *ts_token_dup(const ts_token *t)
+{
+    ts_token *copy = ts_token_new();
+
+    if (copy && t && ts__token_copy(copy, t) != TS_OK) {
+        ts_token_free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+TS_API const char *ts_field_name(ts_field f)
+{
+    return (unsigned)f < TS_FIELD_COUNT ? field_names[f] : NULL;
+}
+
+TS_API int ts_field_from_name(const char *name, ts_field *out)
+{
+    for (int f = 0; name && f < TS_FIELD_COUNT; f++) {
+        if (strcmp(name, field_names[f]) == 0) {
+            *out = (ts_field)f;
+            return TS_OK;
+        }
+    }
+    return TS_ERR_INVALID;
+}
+
+TS_API int ts_field_is_secret(ts_field f)
+{
+    return f == TS_FIELD_CLIENT_SECRET || f == TS_FIELD_REFRESH_TOKEN ||
+           f == TS_FIELD_ACCESS_TOKEN || f == TS_FIELD_GRANT_TOKEN;
+}

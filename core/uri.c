@@ -1,0 +1,203 @@
+/*
+ * core/uri.c - store URIs: "memory:", "file:/p", "sqlite:/p",
+ * "redis://user:pass@host:port/db?prefix=p", "unix:/sock?db=0".
+ *
+ * A URI is another spelling of a config: the scheme names the backend and
+ * the rest becomes backend options, so every backend (a third party's
+ * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
+ * Only two spellings are special: redis's "/db" path and the "unix:"
+ * scheme, which is redis over a socket.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+int ts__backend_name_valid(const char *name)
+{
+    if (!name || !*name || strlen(name) > 64)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+int ts__looks_like_uri(const char *spec)
+{
+    const char *p = spec;
+
+    if (!p || !isalpha((unsigned char)*p))
+        return 0;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.' || *p == '_')
+        p++;
+    return *p == ':';
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Percent-decodes n bytes of s into a new string; NULL on a bad escape,
+ * an encoded NUL or no memory (*bad tells which). */
+static char *decode(const char *s, size_t n, int *bad)
+{
+    char *out = malloc(n + 1), *o = out;
+
+    *bad = 0;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                ts__wipe(out, n + 1);
+                free(out);
+                *bad = 1;
+                return NULL;
+            }
+            *o++ = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int set_decoded(ts_config *cfg, const char *key, const char *s, size_t n,
+                       ts_error *err)
+{
+    int bad, rc;
+    char *v = decode(s, n, &bad);
+
+    if (!v)
+        return bad ? ts__error(err, TS_ERR_CONFIG, "URI: bad percent-escape in %s", key)
+                   : ts__error(err, TS_ERR_NOMEM, "out of memory");
+    rc = ts_config_set_option(cfg, key, v, err);
+    ts__wipe(v, strlen(v));
+    free(v);
+    return rc;
+}
+
+/* "[user[:password]@]host[:port]"; the host may be a bracketed IPv6 literal. */
+static int apply_authority(ts_config *cfg, const char *s, size_t n, ts_error *err)
+{
+    const char *at = memrchr(s, '@', n), *host = s, *end = s + n;
+    int rc = TS_OK;
+
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        size_t ulen = (size_t)((colon ? colon : at) - s);
+        if (ulen)
+            rc = set_decoded(cfg, "username", s, ulen, err);
+        if (rc == TS_OK && colon)
+            rc = set_decoded(cfg, "password", colon + 1, (size_t)(at - colon - 1), err);
+        host = at + 1;
+    }
+    const char *port = NULL, *hend = end;
+    if (rc == TS_OK && host < end && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (!close)
+            return ts__error(err, TS_ERR_CONFIG, "URI: unterminated '[' in host");
+        if (close + 1 < end && close[1] == ':')
+            port = close + 2;
+        else if (close + 1 != end)
+            return ts__error(err, TS_ERR_CONFIG, "URI: junk after ']' in host");
+        host++;
+        hend = close;
+    } else if (rc == TS_OK) {
+        const char *colon = memchr(host, ':', (size_t)(end - host));
+        if (colon) {
+            port = colon + 1;
+            hend = colon;
+        }
+    }
+    if (rc == TS_OK && hend > host)
+        rc = set_decoded(cfg, "host", host, (size_t)(hend - host), err);
+    if (rc == TS_OK && port) {
+        size_t plen = (size_t)(end - port);
+        if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen)
+            return ts__error(err, TS_ERR_CONFIG, "URI: port '%.*s' is not a number",
+                             (int)plen, port);
+        rc = set_decoded(cfg, "port", port, plen, err);
+    }
+    return rc;
+}
+
+static int apply_query(ts_config *cfg, const char *q, ts_error *err)
+{
+    while (*q) {
+        size_t n = strcspn(q, "&");
+        const char *eq = memchr(q, '=', n);
+        if (n > 0) {
+            size_t klen = eq ? (size_t)(eq - q) : n;
+            char key[65];
+            if (klen == 0 || klen >= sizeof key)
+                return ts__error(err, TS_ERR_CONFIG, "URI: bad query parameter '%.*s'",
+                                 (int)(klen ? klen : n), q);
+            memcpy(key, q, klen);
+            key[klen] = '\0';
+            int rc = eq ? set_decoded(cfg, key, eq + 1, n - klen - 1, err)
+                        : ts_config_set_option(cfg, key, "1", err);
+            if (rc != TS_OK)
+                return rc;
+        }
+        q += n + (q[n] == '&');
+    }
+    return TS_OK;
+}
+
+int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
+{
+    size_t slen = strcspn(uri, ":");
+    char scheme[65];
+    int rc;
+
+    if (!ts__looks_like_uri(uri) || slen >= sizeof scheme)
+        return ts__error(err, TS_ERR_CONFIG, "'%.100s' is not a store URI", uri);
+    for (size_t i = 0; i < slen; i++)
+        scheme[i] = (char)tolower((unsigned char)uri[i]);
+    scheme[slen] = '\0';
+
+    const char *rest = uri + slen + 1;
+    const char *query = strchr(rest, '?');
+    size_t rlen = query ? (size_t)(query - rest) : strlen(rest);
+    int is_redis = strcmp(scheme, "redis") == 0 || strcmp(scheme, "rediss") == 0;
+    int is_unix = strcmp(scheme, "unix") == 0;
+    const char *backend = is_redis || is_unix ? "redis" : scheme;
+
+    if (!ts__backend_name_valid(backend))
+        return ts__error(err, TS_ERR_CONFIG,
+                         "URI scheme '%s' is not a backend name ([a-z0-9_-])", scheme);
+    rc = ts_config_set_backend(cfg, backend, err);
+    if (rc == TS_OK && strcmp(scheme, "rediss") == 0)
+        rc = ts_config_set_option(cfg, "tls", "1", err);
+    if (rc == TS_OK && rlen >= 2 && rest[0] == '/' && rest[1] == '/') {
+        const char *auth = rest + 2, *path = memchr(auth, '/', rlen - 2);
+        size_t alen = path ? (size_t)(path - auth) : rlen - 2;
+        size_t plen = path ? rlen - 2 - alen : 0;
+        rc = apply_authority(cfg, auth, alen, err);
+        if (rc == TS_OK && is_redis && plen > 1)
+            rc = set_decoded(cfg, "db", path + 1, plen - 1, err);
+        else if (rc == TS_OK && !is_redis && plen > 0)
+            rc = set_decoded(cfg, "path", path, plen, err);
+    } else if (rc == TS_OK && rlen > 0) {
+        rc = set_decoded(cfg, is_unix ? "socket" : "path", rest, rlen, err);
+    }
+    if (rc == TS_OK && query)
+        rc = apply_query(cfg, query + 1, err);
+    if (rc == TS_OK) {
+        free(cfg->origin);
+        cfg->origin = strdup("URI");
+        if (!cfg->origin)
+            rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    return rc;
+}

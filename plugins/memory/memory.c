@@ -1,0 +1,125 @@
+/*
+ * plugins/memory - tokens in this process's memory, gone when it exits.
+ *
+ * The reference backend: the core's hash-indexed table does the work (O(1)
+ * by id and by every lookup key, ids assigned as max + 1 like the SDK's
+ * stores), and a mutex makes one handle safe for many threads. Useful for
+ * tests, short-lived tools and as the model for a new backend.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <tokenstore/backend.h>
+
+struct memory {
+    const ts_host *host;
+    ts_table *table;
+    pthread_mutex_t lock;
+};
+
+static int memory_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
+{
+    struct memory *m = calloc(1, sizeof *m);
+
+    (void)ctx;
+    if (!m || !(m->table = host->table_new())) {
+        free(m);
+        return host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    m->host = host;
+    pthread_mutex_init(&m->lock, NULL);
+    *state = m;
+    return TS_OK;
+}
+
+static void memory_close(void *state)
+{
+    struct memory *m = state;
+
+    m->host->table_free(m->table);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static int memory_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
+{
+    struct memory *m = state;
+
+    pthread_mutex_lock(&m->lock);
+    int rc = m->host->find_by_rule(query, m->host->table_lookup, m->table, row, err);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
+{
+    struct memory *m = state;
+
+    pthread_mutex_lock(&m->lock);
+    int rc = m->host->table_lookup(m->table, TS_FIELD_ID, id, row, err);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_save_token(void *state, ts_token *token, ts_error *err)
+{
+    struct memory *m = state;
+
+    pthread_mutex_lock(&m->lock);
+    int rc = m->host->table_save(m->table, token, err);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_delete_token(void *state, const char *id, ts_error *err)
+{
+    struct memory *m = state;
+
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    int rc = m->host->table_delete(m->table, id);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
+{
+    struct memory *m = state;
+
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    int rc = m->host->table_foreach(m->table, cb, userdata);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_delete_tokens(void *state, ts_error *err)
+{
+    struct memory *m = state;
+
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    m->host->table_clear(m->table);
+    pthread_mutex_unlock(&m->lock);
+    return TS_OK;
+}
+
+static const ts_backend memory_backend = {
+    .size = sizeof(ts_backend),
+    .abi_major = TS_ABI_MAJOR,
+    .abi_minor = TS_ABI_MINOR,
+    .name = "memory",
+    .version = "1.0.0",
+    .description = "tokens in process memory, hash-indexed; lost on close",
+    .caps = TS_CAP_THREAD_SAFE,
+    .options = NULL,
+    .open = memory_open,
+    .close = memory_close,
+    .find_token = memory_find_token,
+    .save_token = memory_save_token,
+    .delete_token = memory_delete_token,
+    .get_tokens = memory_get_tokens,
+    .delete_tokens = memory_delete_tokens,
+    .find_token_by_id = memory_find_token_by_id,
+};
+
+TS_BACKEND_DEFINE(memory_backend)
