@@ -1,0 +1,775 @@
+/*
+ * cli/conformance.c - the conformance suite: does a backend keep the SDK's
+ * TokenStore contract?
+ *
+ * Every backend, ours or a third party's, is driven through the public API
+ * exactly as an application drives it, so what is proven here is what an
+ * application gets: the SDK's lookup-key priority, find_token filling only
+ * empty fields, save_token's upsert and numeric ids, one row per user,
+ * byte-exact values, ordering, missing ids, persistence and sharing (when
+ * the backend claims them), threads, and 10,000 tokens.
+ *
+ * Each check opens a fresh handle on the configured store and empties it
+ * first, so checks are independent and the store must be a scratch one.
+ * Output is TAP, so `make check` and any CI counts single checks.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conformance.h"
+
+struct suite {
+    const ts_config *config;
+    ts_store *store;
+    uint32_t caps;
+};
+
+typedef struct check_state {
+    struct suite *suite;
+    ts_store *store;         /* a fresh handle, emptied before the check */
+    ts_error last;           /* the last call's error, quoted in failures */
+    char why[1024];          /* why the check failed */
+} check_state;
+
+/* Fails the current check with a reason unless cond holds. */
+#define EXPECT(cond, ...)                                                     \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            snprintf(st->why, sizeof st->why, __VA_ARGS__);                   \
+            return 1;                                                         \
+        }                                                                     \
+    } while (0)
+
+/* Runs a store call and fails the check unless it returns `want`. */
+#define EXPECT_RC(want, call)                                                 \
+    do {                                                                      \
+        int rc_ = (call);                                                     \
+        EXPECT(rc_ == (want), "%s returned '%s', expected '%s' (%s)", #call,  \
+               ts_strerror(rc_), ts_strerror(want), st->last.message);        \
+    } while (0)
+
+/* A token from "field=value" pairs, e.g. tok("user_name", "a", NULL). */
+static ts_token *tok(const char *field, ...)
+{
+    ts_token *t = ts_token_new();
+    va_list ap;
+
+    va_start(ap, field);
+    for (const char *f = field; f; f = va_arg(ap, const char *)) {
+        ts_field id;
+        const char *value = va_arg(ap, const char *);
+        if (ts_field_from_name(f, &id) == TS_OK)
+            ts_token_set(t, id, value);
+    }
+    va_end(ap);
+    return t;
+}
+
+/* A full token for user number i. */
+static ts_token *user_token(unsigned i)
+{
+    char user[64], refresh[64], access[64];
+
+    snprintf(user, sizeof user, "user%u@example.com", i);
+    snprintf(refresh, sizeof refresh, "1000.refresh.%u", i);
+    snprintf(access, sizeof access, "1000.access.%u", i);
+    return tok("user_name", user, "client_id", "1000.CLIENT", "client_secret", "s3cret",
+               "refresh_token", refresh, "access_token", access,
+               "expiry_time", "1893456000000", "redirect_url", "https://example.com/cb",
+               "api_domain", "https://www.zohoapis.com", NULL);
+}
+
+static const char *get(const ts_token *t, const char *field)
+{
+    ts_field f;
+    return ts_field_from_name(field, &f) == TS_OK ? ts_token_get(t, f) : "";
+}
+
+static uint64_t id_of(const ts_token *t)
+{
+    return strtoull(ts_token_get(t, TS_FIELD_ID), NULL, 10);
+}
+
+static int count_cb(const ts_token *t, void *ud)
+{
+    (void)t;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+static size_t count(check_state *st)
+{
+    size_t n = 0;
+    if (ts_get_tokens(st->store, count_cb, &n, &st->last) != TS_OK)
+        return (size_t)-1;
+    return n;
+}
+
+/* Saves and frees t; returns the ts_code. *id gets the stored id. */
+static int save(check_state *st, ts_token *t, uint64_t *id)
+{
+    int rc = ts_save_token(st->store, t, &st->last);
+    if (id)
+        *id = rc == TS_OK ? id_of(t) : 0;
+    ts_token_free(t);
+    return rc;
+}
+
+/* The stored token with this id, or NULL. */
+static ts_token *by_id(check_state *st, uint64_t id)
+{
+    char buf[24];
+    ts_token *t = ts_token_new();
+
+    snprintf(buf, sizeof buf, "%" PRIu64, id);
+    if (ts_find_token_by_id(st->store, buf, t, &st->last) != TS_OK) {
+        ts_token_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Compares two strings, describing the first difference for a failure. */
+static int same(check_state *st, const char *what, const char *got, const char *want)
+{
+    if (strcmp(got, want) == 0)
+        return 1;
+    size_t i = 0;
+    while (got[i] && got[i] == want[i])
+        i++;
+    snprintf(st->why, sizeof st->why,
+             "%s differs at byte %zu of %zu (got %zu bytes)", what, i, strlen(want), strlen(got));
+    return 0;
+}
+
+#define EXPECT_SAME(what, got, want)                                          \
+    do {                                                                      \
+        if (!same(st, what, got, want))                                       \
+            return 1;                                                         \
+    } while (0)
+
+/* ---------------------------------------------------------------- checks */
+
+static int check_empty_store(check_state *st)
+{
+    EXPECT_RC(TS_OK, ts_delete_tokens(st->store, &st->last));
+    EXPECT(count(st) == 0, "an emptied store lists %zu tokens", count(st));
+    ts_token *q = tok("user_name", "nobody@example.com", NULL);
+    int rc = ts_find_token(st->store, q, &st->last);
+    ts_token_free(q);
+    EXPECT(rc == TS_NOT_FOUND, "find_token on an empty store returned '%s'", ts_strerror(rc));
+    return 0;
+}
+
+static int check_insert_ids(check_state *st)
+{
+    uint64_t a, b, c;
+    EXPECT_RC(TS_OK, save(st, user_token(1), &a));
+    EXPECT_RC(TS_OK, save(st, user_token(2), &b));
+    EXPECT_RC(TS_OK, save(st, user_token(3), &c));
+    EXPECT(a > 0 && b == a + 1 && c == b + 1,
+           "ids of three inserts are %" PRIu64 ", %" PRIu64 ", %" PRIu64 ", not consecutive",
+           a, b, c);
+    EXPECT(count(st) == 3, "3 inserts, %zu tokens listed", count(st));
+    return 0;
+}
+
+static int check_numeric_ids(check_state *st)
+{
+    uint64_t id = 0;
+    for (unsigned i = 1; i <= 12; i++) {
+        ts_token *t = user_token(i);
+        char buf[8];
+        snprintf(buf, sizeof buf, "%u", i);
+        ts_token_set(t, TS_FIELD_ID, buf);
+        EXPECT_RC(TS_OK, save(st, t, &id));
+        EXPECT(id == i, "explicit id %u stored as %" PRIu64, i, id);
+    }
+    EXPECT_RC(TS_OK, save(st, user_token(13), &id));
+    EXPECT(id == 13, "after ids 1..12 the next id is %" PRIu64 ", not 13 (compared as text?)", id);
+    ts_token *t = user_token(14);
+    ts_token_set(t, TS_FIELD_ID, "500");
+    EXPECT_RC(TS_OK, save(st, t, &id));
+    EXPECT_RC(TS_OK, save(st, user_token(15), &id));
+    EXPECT(id == 501, "after explicit id 500 the next id is %" PRIu64 ", not 501", id);
+    return 0;
+}
+
+static int check_find_by_user_fills_all(check_state *st)
+{
+    uint64_t id;
+    EXPECT_RC(TS_OK, save(st, user_token(7), &id));
+    ts_token *q = tok("user_name", "user7@example.com", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    ts_token *want = user_token(7);
+    for (int f = 1; f < TS_FIELD_COUNT; f++)
+        EXPECT_SAME(ts_field_name(f), ts_token_get(q, f), ts_token_get(want, f));
+    EXPECT(id_of(q) == id, "find_token gave id %" PRIu64 ", stored %" PRIu64, id_of(q), id);
+    ts_token_free(want);
+    ts_token_free(q);
+    return 0;
+}
+
+static int check_find_fills_only_empty(check_state *st)
+{
+    EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
+    ts_token *q = tok("user_name", "user1@example.com", "redirect_url", "https://mine.example/cb",
+                      "api_domain", "https://other.example", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    EXPECT_SAME("redirect_url (set by the caller)", get(q, "redirect_url"), "https://mine.example/cb");
+    EXPECT_SAME("api_domain (set by the caller)", get(q, "api_domain"), "https://other.example");
+    EXPECT_SAME("refresh_token (empty in the query)", get(q, "refresh_token"), "1000.refresh.1");
+    ts_token_free(q);
+    return 0;
+}
+
+static int check_user_beats_access(check_state *st)
+{
+    EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
+    EXPECT_RC(TS_OK, save(st, user_token(2), NULL));
+    /* user 1's name with user 2's access token: the name wins. */
+    ts_token *q = tok("user_name", "user1@example.com", "access_token", "1000.access.2", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    EXPECT_SAME("refresh_token", get(q, "refresh_token"), "1000.refresh.1");
+    ts_token_free(q);
+    return 0;
+}
+
+static int check_access_token_key(check_state *st)
+{
+    EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
+    EXPECT_RC(TS_OK, save(st, user_token(2), NULL));
+    ts_token *q = tok("access_token", "1000.access.2", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    EXPECT_SAME("user_name", get(q, "user_name"), "user2@example.com");
+    ts_token_free(q);
+    /* With a client id the access token is no key, and there is no other. */
+    q = tok("access_token", "1000.access.2", "client_id", "1000.CLIENT", NULL);
+    int rc = ts_find_token(st->store, q, &st->last);
+    ts_token_free(q);
+    EXPECT(rc == TS_ERR_INVALID,
+           "access_token with client_id and nothing else returned '%s', expected no key",
+           ts_strerror(rc));
+    return 0;
+}
+
+static int check_grant_then_refresh_key(check_state *st)
+{
+    ts_token *t = user_token(1);
+    ts_token_set(t, TS_FIELD_USER_NAME, NULL);
+    ts_token_set(t, TS_FIELD_GRANT_TOKEN, "1000.grant.1");
+    EXPECT_RC(TS_OK, save(st, t, NULL));
+    t = user_token(2);
+    ts_token_set(t, TS_FIELD_USER_NAME, NULL);
+    EXPECT_RC(TS_OK, save(st, t, NULL));
+
+    ts_token *q = tok("grant_token", "1000.grant.1", "client_id", "1000.CLIENT",
+                      "client_secret", "s3cret", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    EXPECT_SAME("refresh_token found by grant_token", get(q, "refresh_token"), "1000.refresh.1");
+    ts_token_free(q);
+    /* An unknown grant token falls back to the refresh token. */
+    q = tok("grant_token", "1000.grant.unknown", "refresh_token", "1000.refresh.2",
+            "client_id", "1000.CLIENT", "client_secret", "s3cret", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    EXPECT_SAME("access_token found by refresh_token", get(q, "access_token"), "1000.access.2");
+    ts_token_free(q);
+    /* Grant and refresh tokens are keys only with both client credentials. */
+    q = tok("refresh_token", "1000.refresh.2", "client_id", "1000.CLIENT", NULL);
+    int rc = ts_find_token(st->store, q, &st->last);
+    ts_token_free(q);
+    EXPECT(rc == TS_ERR_INVALID, "refresh_token without client_secret returned '%s'",
+           ts_strerror(rc));
+    return 0;
+}
+
+static int check_no_key_and_not_found(check_state *st)
+{
+    EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
+    ts_token *q = tok("client_id", "1000.CLIENT", "api_domain", "x", NULL);
+    int rc = ts_find_token(st->store, q, &st->last);
+    EXPECT(rc == TS_ERR_INVALID && st->last.message[0],
+           "a query without a key returned '%s' (never 'the first row')", ts_strerror(rc));
+    ts_token_free(q);
+    q = tok("user_name", "stranger@example.com", NULL);
+    EXPECT_RC(TS_NOT_FOUND, ts_find_token(st->store, q, &st->last));
+    EXPECT(!*get(q, "refresh_token") && !*get(q, "id"), "a miss filled fields of the query");
+    ts_token_free(q);
+    return 0;
+}
+
+static int check_save_by_id(check_state *st)
+{
+    uint64_t id, id2;
+    char buf[24];
+    EXPECT_RC(TS_OK, save(st, user_token(1), &id));
+    snprintf(buf, sizeof buf, "%" PRIu64, id);
+    ts_token *t = tok("id", buf, "access_token", "1000.access.new", "expiry_time", "1", NULL);
+    EXPECT_RC(TS_OK, save(st, t, &id2));
+    EXPECT(id2 == id, "save by id %" PRIu64 " gave id %" PRIu64, id, id2);
+    EXPECT(count(st) == 1, "save by id added a row (%zu tokens)", count(st));
+    ts_token *got = by_id(st, id);
+    EXPECT(got, "token %" PRIu64 " vanished after an update", id);
+    EXPECT_SAME("updated access_token", get(got, "access_token"), "1000.access.new");
+    EXPECT_SAME("updated expiry_time", get(got, "expiry_time"), "1");
+    EXPECT_SAME("kept user_name", get(got, "user_name"), "user1@example.com");
+    EXPECT_SAME("kept refresh_token", get(got, "refresh_token"), "1000.refresh.1");
+    ts_token_free(got);
+    return 0;
+}
+
+static int check_save_by_key_merges(check_state *st)
+{
+    uint64_t id, id2;
+    EXPECT_RC(TS_OK, save(st, user_token(1), &id));
+    ts_token *t = tok("user_name", "user1@example.com", "access_token", "1000.access.2nd", NULL);
+    EXPECT_RC(TS_OK, ts_save_token(st->store, t, &st->last));
+    id2 = id_of(t);
+    EXPECT(id2 == id, "saving an existing user gave id %" PRIu64 ", not %" PRIu64, id2, id);
+    EXPECT_SAME("client_id filled into the saved token", get(t, "client_id"), "1000.CLIENT");
+    ts_token_free(t);
+    EXPECT(count(st) == 1, "one user has %zu rows", count(st));
+    ts_token *got = by_id(st, id);
+    EXPECT(got, "token vanished");
+    EXPECT_SAME("access_token", get(got, "access_token"), "1000.access.2nd");
+    EXPECT_SAME("refresh_token kept from the old row", get(got, "refresh_token"), "1000.refresh.1");
+    ts_token_free(got);
+    return 0;
+}
+
+static int check_one_row_per_user(check_state *st)
+{
+    for (int i = 0; i < 5; i++) {
+        char refresh[32];
+        snprintf(refresh, sizeof refresh, "1000.r.%d", i);
+        EXPECT_RC(TS_OK, save(st, tok("user_name", "same@example.com", "refresh_token", refresh,
+                                      NULL), NULL));
+    }
+    EXPECT(count(st) == 1, "five saves of one user left %zu rows", count(st));
+    ts_token *q = tok("user_name", "same@example.com", NULL);
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+    EXPECT_SAME("the last save wins", get(q, "refresh_token"), "1000.r.4");
+    ts_token_free(q);
+    return 0;
+}
+
+static int check_refuses_empty_token(check_state *st)
+{
+    int rc = save(st, tok("user_name", "empty@example.com", "client_id", "x", NULL), NULL);
+    EXPECT(rc == TS_ERR_INVALID, "a token without refresh/grant/access token: '%s'",
+           ts_strerror(rc));
+    EXPECT(count(st) == 0, "a refused token was stored");
+    return 0;
+}
+
+static int check_conflicts(check_state *st)
+{
+    uint64_t a, b;
+    char buf[24];
+    EXPECT_RC(TS_OK, save(st, user_token(1), &a));
+    EXPECT_RC(TS_OK, save(st, user_token(2), &b));
+    /* Renaming token a to user 2 would give user 2 two rows. */
+    snprintf(buf, sizeof buf, "%" PRIu64, a);
+    int rc = save(st, tok("id", buf, "user_name", "user2@example.com", "access_token", "z", NULL),
+                  NULL);
+    EXPECT(rc == TS_ERR_CONFLICT, "renaming a token to another user's name returned '%s'",
+           ts_strerror(rc));
+    /* User 1 under a new id would also give user 1 two rows. */
+    rc = save(st, tok("id", "900", "user_name", "user1@example.com", "access_token", "z", NULL),
+              NULL);
+    EXPECT(rc == TS_ERR_CONFLICT, "an existing user under another id returned '%s'",
+           ts_strerror(rc));
+    ts_token *got = by_id(st, a);
+    EXPECT(got, "token a vanished after a refused save");
+    EXPECT_SAME("token a's user after refused saves", get(got, "user_name"), "user1@example.com");
+    EXPECT_SAME("token a's access_token after refused saves", get(got, "access_token"),
+                "1000.access.1");
+    ts_token_free(got);
+    EXPECT(count(st) == 2, "refused saves changed the row count to %zu", count(st));
+    return 0;
+}
+
+static int check_delete_token(check_state *st)
+{
+    uint64_t a, b;
+    char buf[24];
+    EXPECT_RC(TS_OK, save(st, user_token(1), &a));
+    EXPECT_RC(TS_OK, save(st, user_token(2), &b));
+    snprintf(buf, sizeof buf, "%" PRIu64, a);
+    EXPECT_RC(TS_OK, ts_delete_token(st->store, buf, &st->last));
+    EXPECT(by_id(st, a) == NULL, "a deleted token is still found by id");
+    ts_token *q = tok("user_name", "user1@example.com", NULL);
+    EXPECT_RC(TS_NOT_FOUND, ts_find_token(st->store, q, &st->last));
+    ts_token_free(q);
+    EXPECT_RC(TS_NOT_FOUND, ts_delete_token(st->store, buf, &st->last));
+    EXPECT_RC(TS_NOT_FOUND, ts_delete_token(st->store, "987654", &st->last));
+    ts_token *other = by_id(st, b);
+    EXPECT(other, "deleting one token took another with it");
+    ts_token_free(other);
+    /* The freed keys can be used again. */
+    EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
+    EXPECT(count(st) == 2, "re-saving a deleted user: %zu rows", count(st));
+    return 0;
+}
+
+static int check_find_by_id(check_state *st)
+{
+    uint64_t id;
+    EXPECT_RC(TS_OK, save(st, user_token(3), &id));
+    ts_token *got = by_id(st, id);
+    EXPECT(got, "find_token_by_id(%" PRIu64 ") failed: %s", id, st->last.message);
+    ts_token *want = user_token(3);
+    for (int f = 1; f < TS_FIELD_COUNT; f++)
+        EXPECT_SAME(ts_field_name(f), ts_token_get(got, f), ts_token_get(want, f));
+    ts_token_free(want);
+    ts_token_free(got);
+    ts_token *t = ts_token_new();
+    int rc = ts_find_token_by_id(st->store, "424242", t, &st->last);
+    ts_token_free(t);
+    EXPECT(rc == TS_NOT_FOUND, "a missing id returned '%s'", ts_strerror(rc));
+    t = ts_token_new();
+    rc = ts_find_token_by_id(st->store, "12ab", t, &st->last);
+    ts_token_free(t);
+    EXPECT(rc == TS_ERR_INVALID, "a non-numeric id returned '%s'", ts_strerror(rc));
+    return 0;
+}
+
+struct order {
+    uint64_t last;
+    size_t n;
+    int bad;
+};
+
+static int order_cb(const ts_token *t, void *ud)
+{
+    struct order *o = ud;
+    uint64_t id = id_of(t);
+    if (o->n++ && id <= o->last)
+        o->bad = 1;
+    o->last = id;
+    return 0;
+}
+
+static int stop_cb(const ts_token *t, void *ud)
+{
+    (void)t;
+    return ++*(int *)ud == 2 ? 77 : 0;
+}
+
+static int check_get_tokens_order(check_state *st)
+{
+    static const char *ids[] = { "10", "2", "33", "1", "9" };
+    for (unsigned i = 0; i < 5; i++) {
+        ts_token *t = user_token(i);
+        ts_token_set(t, TS_FIELD_ID, ids[i]);
+        EXPECT_RC(TS_OK, save(st, t, NULL));
+    }
+    EXPECT_RC(TS_OK, save(st, user_token(50), NULL));
+    EXPECT_RC(TS_OK, ts_delete_token(st->store, "2", &st->last));
+    struct order o = { 0 };
+    EXPECT_RC(TS_OK, ts_get_tokens(st->store, order_cb, &o, &st->last));
+    EXPECT(o.n == 5 && !o.bad, "get_tokens gave %zu tokens%s", o.n,
+           o.bad ? " out of ascending numeric id order" : "");
+    EXPECT(o.last == 34, "the new id after 33 is %" PRIu64, o.last);
+    int seen = 0;
+    int rc = ts_get_tokens(st->store, stop_cb, &seen, &st->last);
+    EXPECT(rc == 77 && seen == 2, "a callback's stop (77 after 2) gave %d after %d", rc, seen);
+    return 0;
+}
+
+static int check_delete_tokens(check_state *st)
+{
+    for (unsigned i = 0; i < 5; i++)
+        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
+    EXPECT_RC(TS_OK, ts_delete_tokens(st->store, &st->last));
+    EXPECT(count(st) == 0, "delete_tokens left %zu tokens", count(st));
+    ts_token *q = tok("user_name", "user1@example.com", NULL);
+    EXPECT_RC(TS_NOT_FOUND, ts_find_token(st->store, q, &st->last));
+    ts_token_free(q);
+    q = tok("access_token", "1000.access.2", NULL);
+    EXPECT_RC(TS_NOT_FOUND, ts_find_token(st->store, q, &st->last));
+    ts_token_free(q);
+    EXPECT_RC(TS_OK, ts_delete_tokens(st->store, &st->last));
+    EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
+    EXPECT(count(st) == 1, "a store emptied twice then saved to lists %zu", count(st));
+    return 0;
+}
+
+/* Values with every byte the SDK's formats must survive. */
+static int check_bytes_round_trip(check_state *st)
+{
+    static const char *odd[] = {
+        "o'brien@x.com", "'; DROP TABLE oauthtoken;--", "comma,separated,\"quoted\"",
+        "line1\r\nline2\nline3\r", " padded\t", "ünïcödé ✓ 令牌", "{tokenstore:}:*?%s%n",
+    };
+    uint64_t ids[7];
+    for (unsigned i = 0; i < 7; i++) {
+        ts_token *t = tok("user_name", odd[i], "refresh_token", odd[(i + 1) % 7],
+                          "redirect_url", odd[(i + 2) % 7], NULL);
+        EXPECT_RC(TS_OK, save(st, t, &ids[i]));
+    }
+    for (unsigned i = 0; i < 7; i++) {
+        ts_token *q = tok("user_name", odd[i], NULL);
+        EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+        EXPECT(id_of(q) == ids[i], "value %u found the wrong token", i);
+        EXPECT_SAME("refresh_token", get(q, "refresh_token"), odd[(i + 1) % 7]);
+        EXPECT_SAME("redirect_url", get(q, "redirect_url"), odd[(i + 2) % 7]);
+        ts_token_free(q);
+    }
+    return 0;
+}
+
+static int check_big_values(check_state *st)
+{
+    size_t n = 64 * 1024;
+    char *big = malloc(n + 1);
+    uint64_t id;
+    EXPECT(big, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        big[i] = "abc,\"\r\n xyz;'"[i % 14];
+    big[n] = '\0';
+    ts_token *t = ts_token_new();
+    for (int f = 1; f < TS_FIELD_COUNT; f++) {
+        big[0] = (char)('A' + f);    /* a different value in each field */
+        ts_token_set(t, f, big);
+    }
+    int rc = save(st, t, &id);
+    if (rc != TS_OK)
+        free(big);
+    EXPECT(rc == TS_OK, "saving 64 KiB values: '%s' (%s)", ts_strerror(rc), st->last.message);
+    ts_token *got = by_id(st, id);
+    int ok = 1;
+    if (!got)
+        snprintf(st->why, sizeof st->why, "the 64 KiB token is not found by id %" PRIu64, id);
+    for (int f = 1; got && ok && f < TS_FIELD_COUNT; f++) {
+        big[0] = (char)('A' + f);
+        ok = same(st, ts_field_name(f), ts_token_get(got, f), big);
+    }
+    free(big);
+    if (!got)
+        return 1;
+    ts_token_free(got);
+    return !ok;
+}
+
+static int check_persistence(check_state *st)
+{
+    uint64_t id;
+    EXPECT_RC(TS_OK, save(st, user_token(1), &id));
+    ts_store_close(st->store);
+    st->store = NULL;
+    EXPECT_RC(TS_OK, ts_store_open_config(&st->store, st->suite->config, &st->last));
+    ts_token *got = by_id(st, id);
+    EXPECT(got, "a persistent store forgot token %" PRIu64 " on reopen", id);
+    EXPECT_SAME("user_name after reopen", get(got, "user_name"), "user1@example.com");
+    ts_token_free(got);
+    uint64_t next;
+    EXPECT_RC(TS_OK, save(st, user_token(2), &next));
+    EXPECT(next == id + 1, "the first insert after reopening got id %" PRIu64 ", not %" PRIu64,
+           next, id + 1);
+    return 0;
+}
+
+static int check_two_handles(check_state *st)
+{
+    ts_store *other;
+    uint64_t id;
+    EXPECT_RC(TS_OK, ts_store_open_config(&other, st->suite->config, &st->last));
+    int rc = save(st, user_token(1), &id);
+    ts_token *q = tok("user_name", "user1@example.com", NULL);
+    int found = ts_find_token(other, q, &st->last);
+    ts_token_free(q);
+    q = tok("user_name", "user1@example.com", "access_token", "1000.access.other", NULL);
+    int saved = ts_save_token(other, q, &st->last);
+    ts_token_free(q);
+    ts_store_close(other);
+    EXPECT(rc == TS_OK && found == TS_OK, "a second handle does not see a saved token ('%s')",
+           ts_strerror(found));
+    EXPECT(saved == TS_OK, "saving through a second handle: '%s'", ts_strerror(saved));
+    ts_token *got = by_id(st, id);
+    EXPECT(got, "token vanished");
+    EXPECT_SAME("access_token saved by the other handle", get(got, "access_token"),
+                "1000.access.other");
+    ts_token_free(got);
+    return 0;
+}
+
+struct thread_arg {
+    ts_store *store;
+    unsigned base;
+    int failures;
+};
+
+static void *saver(void *p)
+{
+    struct thread_arg *a = p;
+    for (unsigned i = 0; i < 200; i++) {
+        ts_token *t = user_token(a->base + i);
+        if (ts_save_token(a->store, t, NULL) != TS_OK)
+            a->failures++;
+        ts_token *q = tok("user_name", ts_token_get(t, TS_FIELD_USER_NAME), NULL);
+        if (ts_find_token(a->store, q, NULL) != TS_OK ||
+            strcmp(ts_token_get(q, TS_FIELD_ID), ts_token_get(t, TS_FIELD_ID)) != 0)
+            a->failures++;
+        ts_token_free(q);
+        ts_token_free(t);
+    }
+    return NULL;
+}
+
+struct distinct {
+    uint64_t *ids;
+    size_t n;
+};
+
+static int collect_cb(const ts_token *t, void *ud)
+{
+    struct distinct *d = ud;
+    d->ids[d->n++ % 1600] = id_of(t);
+    return 0;
+}
+
+static int check_threads(check_state *st)
+{
+    pthread_t th[8];
+    struct thread_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct thread_arg){ st->store, 1000u * (unsigned)(i + 1), 0 };
+        pthread_create(&th[i], NULL, saver, &args[i]);
+    }
+    int failures = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        failures += args[i].failures;
+    }
+    EXPECT(failures == 0, "%d saves or finds failed with 8 threads on one handle", failures);
+    uint64_t ids[1600];
+    struct distinct d = { ids, 0 };
+    EXPECT_RC(TS_OK, ts_get_tokens(st->store, collect_cb, &d, &st->last));
+    EXPECT(d.n == 1600, "8 threads x 200 saves left %zu tokens", d.n);
+    for (size_t i = 1; i < d.n; i++)
+        EXPECT(ids[i] > ids[i - 1], "ids not distinct and ascending at %zu", i);
+    return 0;
+}
+
+static int check_ten_thousand(check_state *st)
+{
+    enum { N = 10000 };
+    ts_token **batch = calloc(N, sizeof *batch);
+    EXPECT(batch, "out of memory");
+    for (unsigned i = 0; i < N; i++)
+        batch[i] = user_token(i);
+    int rc = ts_save_tokens(st->store, batch, N, &st->last);
+    uint64_t first = rc == TS_OK ? id_of(batch[0]) : 0, last = rc == TS_OK ? id_of(batch[N - 1]) : 0;
+    for (unsigned i = 0; i < N; i++)
+        ts_token_free(batch[i]);
+    free(batch);
+    EXPECT(rc == TS_OK, "saving 10,000 tokens: %s", st->last.message);
+    EXPECT(last == first + N - 1, "10,000 inserts got ids %" PRIu64 "..%" PRIu64, first, last);
+    struct order o = { 0 };
+    EXPECT_RC(TS_OK, ts_get_tokens(st->store, order_cb, &o, &st->last));
+    EXPECT(o.n == N && !o.bad, "get_tokens over 10,000: %zu tokens%s", o.n,
+           o.bad ? ", out of order" : "");
+    for (unsigned i = 0; i < N; i += 997) {
+        ts_token *q = user_token(i), *want = user_token(i);
+        ts_token_set(q, TS_FIELD_CLIENT_SECRET, NULL);
+        ts_token_set(q, TS_FIELD_REFRESH_TOKEN, NULL);
+        EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+        EXPECT_SAME("refresh_token among 10,000", get(q, "refresh_token"), get(want, "refresh_token"));
+        EXPECT(id_of(q) == first + i, "user %u has id %" PRIu64, i, id_of(q));
+        ts_token_free(q);
+        ts_token_free(want);
+    }
+    /* Single saves into a large store: an update and an insert. */
+    ts_token *t = tok("user_name", "user5000@example.com", "access_token", "1000.access.fresh",
+                      NULL);
+    EXPECT_RC(TS_OK, save(st, t, NULL));
+    uint64_t id;
+    EXPECT_RC(TS_OK, save(st, user_token(N), &id));
+    EXPECT(id == last + 1, "the insert after 10,000 got id %" PRIu64, id);
+    EXPECT(count(st) == N + 1, "10,000 + 1 tokens listed as %zu", count(st));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- runner */
+
+struct check {
+    const char *name;
+    int (*run)(check_state *st);
+    uint32_t needs;      /* capability bits the check requires */
+};
+
+static const struct check checks[] = {
+    { "delete_tokens empties; find on an empty store is not found", check_empty_store, 0 },
+    { "inserts get consecutive numeric ids", check_insert_ids, 0 },
+    { "ids compare numerically (after 12 comes 13, after 500 comes 501)", check_numeric_ids, 0 },
+    { "find_token by user_name fills every field", check_find_by_user_fills_all, 0 },
+    { "find_token fills only the fields the caller left empty", check_find_fills_only_empty, 0 },
+    { "user_name is the first key, before access_token", check_user_beats_access, 0 },
+    { "access_token is a key only without client credentials", check_access_token_key, 0 },
+    { "grant_token, then refresh_token, with client_id and client_secret",
+      check_grant_then_refresh_key, 0 },
+    { "no usable key is an error; no match is not found", check_no_key_and_not_found, 0 },
+    { "save_token by id updates in place", check_save_by_id, 0 },
+    { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },
+    { "one user never gets two rows", check_one_row_per_user, 0 },
+    { "a token without refresh, grant or access token is refused", check_refuses_empty_token, 0 },
+    { "saves that would give a user two rows are refused", check_conflicts, 0 },
+    { "delete_token removes one token; a missing id is not found", check_delete_token, 0 },
+    { "find_token_by_id: whole row; missing id not found; bad id invalid", check_find_by_id, 0 },
+    { "get_tokens walks ascending numeric ids and stops on request", check_get_tokens_order, 0 },
+    { "delete_tokens removes everything and works on an empty store", check_delete_tokens, 0 },
+    { "commas, quotes, CR/LF, UTF-8 and SQL-like values round-trip", check_bytes_round_trip, 0 },
+    { "64 KiB values in every field round-trip", check_big_values, 0 },
+    { "tokens survive closing and reopening", check_persistence, TS_CAP_PERSISTENT },
+    { "two handles on one store see each other's saves", check_two_handles, TS_CAP_SHARED },
+    { "8 threads x 200 saves on one handle: 1,600 distinct tokens", check_threads, 0 },
+    { "10,000 tokens: bulk save, ordered walk, finds, single saves", check_ten_thousand, 0 },
+};
+
+static int run_check(struct suite *su, const struct check *c, int n, FILE *out)
+{
+    check_state st = { .suite = su };
+    int failed;
+
+    if ((su->caps & c->needs) != c->needs) {
+        fprintf(out, "ok %d - %s # SKIP the backend does not claim this capability\n", n, c->name);
+        return 0;
+    }
+    if (ts_store_open_config(&st.store, su->config, &st.last) != TS_OK) {
+        snprintf(st.why, sizeof st.why, "open: %s", st.last.message);
+        failed = 1;
+    } else if (ts_delete_tokens(st.store, &st.last) != TS_OK) {
+        snprintf(st.why, sizeof st.why, "delete_tokens: %s", st.last.message);
+        failed = 1;
+    } else {
+        failed = c->run(&st);
+    }
+    ts_store_close(st.store);
+    fprintf(out, "%s %d - %s\n", failed ? "not ok" : "ok", n, c->name);
+    if (failed)
+        fprintf(out, "# %s\n", st.why);
+    fflush(out);
+    return failed;
+}
+
+int ts_conformance_run(const ts_config *config, FILE *out, ts_error *err)
+{
+    struct suite su = { .config = config };
+    ts_backend_info info;
+    int failures = 0, n = (int)(sizeof checks / sizeof checks[0]);
+
+    if (ts_store_open_config(&su.store, config, err) != TS_OK)
+        return -1;
+    ts_store_info(su.store, &info);
+    su.caps = info.caps;
+    fprintf(out, "1..%d\n# backend %s %s (ABI %u.%u) from %s\n", n, info.name, info.version,
+            info.abi_major, info.abi_minor, info.path);
+    ts_store_close(su.store);
+    for (int i = 0; i < n; i++)
+        failures += run_check(&su, &checks[i], i + 1, out);
+    return failures;
+}
