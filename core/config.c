@@ -28,16 +28,62 @@ TS_API int ts_config_new(ts_config **out)
     return TS_OK;
 }
 
+/* ---------------------------------------------------------------- key/value lists
+ * Option values may be passwords, so they are wiped when replaced or freed. */
+
+static void kv_free(struct ts_kv *kv)
+{
+    for (size_t i = 0; i < kv->n; i++) {
+        free(kv->items[i].key);
+        ts__wipe(kv->items[i].value, strlen(kv->items[i].value));
+        free(kv->items[i].value);
+    }
+    free(kv->items);
+    kv->items = NULL;
+    kv->n = 0;
+}
+
+const char *ts__kv_get(const struct ts_kv *kv, const char *key)
+{
+    for (size_t i = 0; i < kv->n; i++)
+        if (strcmp(kv->items[i].key, key) == 0)
+            return kv->items[i].value;
+    return NULL;
+}
+
+static int kv_set(struct ts_kv *kv, const char *key, const char *value, ts_error *err)
+{
+    char *copy = strdup(value);
+    struct ts_option *items;
+
+    if (!copy)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < kv->n; i++) {
+        if (strcmp(kv->items[i].key, key) == 0) {
+            ts__wipe(kv->items[i].value, strlen(kv->items[i].value));
+            free(kv->items[i].value);
+            kv->items[i].value = copy;
+            return TS_OK;
+        }
+    }
+    items = realloc(kv->items, (kv->n + 1) * sizeof *items);
+    if (!items || !(items[kv->n].key = strdup(key))) {
+        if (items)
+            kv->items = items;
+        free(copy);
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    items[kv->n++].value = copy;
+    kv->items = items;
+    return TS_OK;
+}
+
 TS_API void ts_config_free(ts_config *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->noptions; i++) {
-        free(c->options[i].key);
-        ts__wipe(c->options[i].value, strlen(c->options[i].value));
-        free(c->options[i].value);
-    }
-    free(c->options);
+    kv_free(&c->options);
+    kv_free(&c->oauth);
     free(c->backend);
     free(c->plugin_dir);
     free(c->origin);
@@ -59,10 +105,12 @@ TS_API int ts_config_set_backend(ts_config *c, const char *name, ts_error *err)
 {
     if (!name || !*name)
         return ts__error(err, TS_ERR_CONFIG, "empty backend name");
-    if (!strchr(name, '/') && !ts__backend_name_valid(name))
+    size_t len = strlen(name);
+    if (strchr(name, '/') ? len < 4 || strcmp(name + len - 3, ".so") != 0
+                          : !ts__backend_name_valid(name))
         return ts__error(err, TS_ERR_CONFIG,
-                         "backend name '%.64s' may only contain a-z, 0-9, '_' and '-' "
-                         "(or be the path of a .so)", name);
+                         "backend '%.64s' is neither a name of a-z, 0-9, '_' and '-' "
+                         "nor the path of a .so file", name);
     return set_string(&c->backend, name, err);
 }
 
@@ -78,30 +126,15 @@ TS_API int ts_config_set_option(ts_config *c, const char *key, const char *value
 {
     if (!key || !*key || !value)
         return ts__error(err, TS_ERR_CONFIG, "an option needs a key and a value");
-    for (size_t i = 0; i < c->noptions; i++) {
-        if (strcmp(c->options[i].key, key) == 0) {
-            char *copy = strdup(value);
-            if (!copy)
-                return ts__error(err, TS_ERR_NOMEM, "out of memory");
-            ts__wipe(c->options[i].value, strlen(c->options[i].value));
-            free(c->options[i].value);
-            c->options[i].value = copy;
-            return TS_OK;
-        }
-    }
-    struct ts_option *opts = realloc(c->options, (c->noptions + 1) * sizeof *opts);
-    if (!opts)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    c->options = opts;
-    opts[c->noptions].key = strdup(key);
-    opts[c->noptions].value = strdup(value);
-    if (!opts[c->noptions].key || !opts[c->noptions].value) {
-        free(opts[c->noptions].key);
-        free(opts[c->noptions].value);
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    }
-    c->noptions++;
-    return TS_OK;
+    return kv_set(&c->options, key, value, err);
+}
+
+TS_API int ts_config_set_oauth(ts_config *c, const char *key, const char *value,
+                               ts_error *err)
+{
+    if (!key || !ts__oauth_key_known(key) || !value)
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
+    return kv_set(&c->oauth, key, value, err);
 }
 
 TS_API void ts_config_set_logger(ts_config *c, ts_log_fn fn, void *userdata, int max_level)
@@ -119,10 +152,7 @@ TS_API const char *ts_config_backend(const ts_config *c)
 
 TS_API const char *ts_config_option(const ts_config *c, const char *key)
 {
-    for (size_t i = 0; i < c->noptions; i++)
-        if (strcmp(c->options[i].key, key) == 0)
-            return c->options[i].value;
-    return NULL;
+    return ts__kv_get(&c->options, key);
 }
 
 TS_API const char *ts_config_origin(const ts_config *c)
@@ -151,12 +181,16 @@ static const char *type_name(json_object *o)
     return json_type_to_name(json_object_get_type(o));
 }
 
-static int apply_options(ts_config *c, json_object *opts, const char *origin, ts_error *err)
+/* A JSON object of scalars (the backend's options, the oauth section) into
+ * kv; `where` is its key path in messages. `known` (may be NULL) limits
+ * the keys. */
+static int apply_scalars(struct ts_kv *kv, json_object *obj, const char *origin,
+                         const char *where, int (*known)(const char *key), ts_error *err)
 {
-    if (!json_object_is_type(opts, json_type_object))
-        return ts__error(err, TS_ERR_CONFIG, "%s: store.options: expected an object, got %s",
-                         origin, type_name(opts));
-    json_object_object_foreach(opts, key, val) {
+    if (!json_object_is_type(obj, json_type_object))
+        return ts__error(err, TS_ERR_CONFIG, "%s: %s: expected an object, got %s", origin,
+                         where, type_name(obj));
+    json_object_object_foreach(obj, key, val) {
         const char *text;
         switch (json_object_get_type(val)) {
         case json_type_boolean:
@@ -171,12 +205,13 @@ static int apply_options(ts_config *c, json_object *opts, const char *origin, ts
             break;
         default:
             return ts__error(err, TS_ERR_CONFIG,
-                             "%s: store.options.%s: expected a string, number or "
-                             "boolean, got %s", origin, key, type_name(val));
+                             "%s: %s.%s: expected a string, number or boolean, got %s",
+                             origin, where, key, type_name(val));
         }
-        int rc = ts_config_set_option(c, key, text, err);
-        if (rc != TS_OK)
-            return ts__error_prefix(err, "%s: store.options.%s", origin, key);
+        if (known && !known(key))
+            return ts__error(err, TS_ERR_CONFIG, "%s: %s.%s: unknown key", origin, where, key);
+        if (kv_set(kv, key, text, err) != TS_OK)
+            return ts__error_prefix(err, "%s: %s.%s", origin, where, key);
     }
     return TS_OK;
 }
@@ -208,7 +243,7 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
                 rc = ts__error_prefix(err, "%s: store.backend", origin);
             has_backend = 1;
         } else if (strcmp(key, "options") == 0) {
-            rc = apply_options(c, val, origin, err);
+            rc = apply_scalars(&c->options, val, origin, "store.options", NULL, err);
         } else {
             rc = ts__error(err, TS_ERR_CONFIG,
                            "%s: store.%s: unknown key (expected backend, options)", origin, key);
@@ -232,13 +267,15 @@ static int apply_root(ts_config *c, json_object *root, const char *origin, ts_er
         if (strcmp(key, "store") == 0) {
             rc = apply_store(c, val, origin, err);
             has_store = 1;
+        } else if (strcmp(key, "oauth") == 0) {
+            rc = apply_scalars(&c->oauth, val, origin, "oauth", ts__oauth_key_known, err);
         } else if (strcmp(key, "plugin_dir") == 0) {
             rc = expect_string(val, origin, "plugin_dir", err);
-            if (rc == TS_OK)
-                rc = ts_config_set_plugin_dir(c, json_object_get_string(val), err);
+            if (rc == TS_OK && ts_config_set_plugin_dir(c, json_object_get_string(val), err))
+                rc = ts__error_prefix(err, "%s: plugin_dir", origin);
         } else {
             rc = ts__error(err, TS_ERR_CONFIG,
-                           "%s: %s: unknown key (expected store, plugin_dir)", origin, key);
+                           "%s: %s: unknown key (expected store, oauth, plugin_dir)", origin, key);
         }
         if (rc != TS_OK)
             return rc;
@@ -274,7 +311,9 @@ static json_object *parse_json(const char *text, const char *origin, ts_error *e
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    root = json_tokener_parse_ex(tok, text, (int)len);
+    /* The terminating NUL included, so a value at the very end (a number)
+     * is complete rather than "to be continued". */
+    root = json_tokener_parse_ex(tok, text, (int)len + 1);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     const char *why = json_tokener_error_desc(jerr);
@@ -284,7 +323,7 @@ static json_object *parse_json(const char *text, const char *origin, ts_error *e
         root = NULL;
         end += strspn(text + end, " \t\r\n");
         why = "unexpected text after the JSON value";
-    } else if (!root && jerr == json_tokener_continue) {
+    } else if (!root && (jerr == json_tokener_continue || jerr == json_tokener_error_parse_eof)) {
         end = len;
         why = "unexpected end of file";
     }
@@ -462,8 +501,10 @@ int ts__config_copy(ts_config **out, const ts_config *src)
     ts_config *c;
     int rc = ts_config_new(&c);
 
-    for (size_t i = 0; rc == TS_OK && i < src->noptions; i++)
-        rc = ts_config_set_option(c, src->options[i].key, src->options[i].value, NULL);
+    for (size_t i = 0; rc == TS_OK && i < src->options.n; i++)
+        rc = kv_set(&c->options, src->options.items[i].key, src->options.items[i].value, NULL);
+    for (size_t i = 0; rc == TS_OK && i < src->oauth.n; i++)
+        rc = kv_set(&c->oauth, src->oauth.items[i].key, src->oauth.items[i].value, NULL);
     if (rc == TS_OK && src->backend)
         rc = set_string(&c->backend, src->backend, NULL);
     if (rc == TS_OK && src->plugin_dir)

@@ -25,6 +25,8 @@ static const char *const code_text[TS_CODE_COUNT] = {
     [TS_ERR_TIMEOUT] = "timed out",
     [TS_ERR_UNSUPPORTED] = "operation not supported",
     [TS_ERR_BACKEND] = "backend error",
+    [TS_ERR_HTTP] = "HTTP request failed",
+    [TS_ERR_OAUTH] = "OAuth server refused the request",
 };
 
 TS_API const char *ts_strerror(int code)

@@ -29,8 +29,8 @@ void ts__error_clear(ts_error *err);
 int ts__token_setn(ts_token *t, ts_field f, const char *value, size_t len);
 int ts__token_copy(ts_token *dst, const ts_token *src);
 static inline int ts__has(const ts_token *t, ts_field f) { return t->value[f] != NULL; }
-/* Fills dst's absent fields from src. */
-int ts__token_merge(ts_token *dst, const ts_token *src);
+/* Fills dst's absent fields by moving src's values (src loses them). */
+void ts__token_merge(ts_token *dst, ts_token *src);
 void ts__wipe(void *p, size_t n);
 char *ts__strdup(const char *s);
 
@@ -63,12 +63,20 @@ struct ts_option {
     char *value;
 };
 
+struct ts_kv {
+    struct ts_option *items;
+    size_t n;
+};
+const char *ts__kv_get(const struct ts_kv *kv, const char *key);
+/* oauth.c: whether key is an oauth setting. */
+int ts__oauth_key_known(const char *key);
+
 struct ts_config {
     char *backend;         /* name or .so path */
     char *plugin_dir;
     char *origin;          /* file path, "URI" or "default" */
-    struct ts_option *options;
-    size_t noptions;
+    struct ts_kv options;  /* the backend's */
+    struct ts_kv oauth;    /* the "oauth" section */
     ts_log_fn log_fn;
     void *log_userdata;
     int log_level;
@@ -101,6 +109,14 @@ struct ts_backend_ctx {
     int log_custom;
 };
 void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
+/* store.c: the backend's store-wide lock, waited for up to wait_ms; a
+ * backend without one gives TS_OK and a NULL handle. */
+ts_backend_ctx *ts__store_ctx(ts_store *s);
+int64_t ts__now_ms(void);     /* monotonic */
+int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                   void **handle, ts_error *err);
+int ts__store_unlock(ts_store *s, void *handle, ts_error *err);
+
 /* Whether the backend's table has the member at offset `off`. */
 #define TS_VT_HAS(vt, member) \
     ((vt)->size >= offsetof(ts_backend, member) + sizeof((vt)->member) && (vt)->member)

@@ -140,7 +140,7 @@ static int each_search_dir(const ts_config *cfg, int (*fn)(const char *dir, void
 struct find_state {
     const char *name;
     char *found;
-    char looked[TS_ERROR_MAX / 2];
+    char looked[TS_ERROR_MAX];   /* the directories searched, in order */
 };
 
 static int find_in_dir(const char *dir, void *ud)
@@ -155,7 +155,7 @@ static int find_in_dir(const char *dir, void *ud)
         return 1;
     }
     size_t used = strlen(st->looked);
-    snprintf(st->looked + used, sizeof st->looked - used, "%s%s", used ? ", " : "", path);
+    snprintf(st->looked + used, sizeof st->looked - used, "%s%s", used ? ", " : "", dir);
     free(path);
     return 0;
 }
@@ -173,8 +173,8 @@ int ts__module_load(ts_module *m, const ts_config *cfg, ts_error *err)
     if (rc == TS_ERR_NOMEM)
         return ts__error(err, rc, "out of memory");
     if (!st.found)
-        return ts__error(err, TS_ERR_LOAD, "backend '%s' not found; looked for %s",
-                         cfg->backend, st.looked);
+        return ts__error(err, TS_ERR_LOAD, "backend '%s' not found; looked for %s.so in %s",
+                         cfg->backend, cfg->backend, st.looked);
     rc = ts__module_open_path(m, st.found, err);
     free(st.found);
     return rc;

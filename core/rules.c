@@ -107,24 +107,29 @@ int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *ctx, ts_error *er
                                tok->value[TS_FIELD_ID]);
         }
     }
-    if (rc == TS_OK && ts__token_merge(tok, row) != TS_OK)
-        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+    if (rc == TS_OK)
+        ts__token_merge(tok, row);
     ts_token_free(row);
     return rc;
 }
 
+/* Only the canonical spelling of 0..INT64_MAX is an id: "007" and "7" are
+ * one row to a backend comparing numbers and two to one comparing text, and
+ * SQLite's and Redis's integers are signed 64-bit. */
 int ts__id_parse(const char *id, uint64_t *out)
 {
     uint64_t v = 0;
     size_t n = id ? strlen(id) : 0;
 
-    if (n == 0 || n > 19)
+    if (n == 0 || n > 19 || (n > 1 && id[0] == '0'))
         return TS_ERR_INVALID;
     for (size_t i = 0; i < n; i++) {
         if (id[i] < '0' || id[i] > '9')
             return TS_ERR_INVALID;
         v = v * 10 + (uint64_t)(id[i] - '0');
     }
+    if (v > INT64_MAX)
+        return TS_ERR_INVALID;
     *out = v;
     return TS_OK;
 }
@@ -140,8 +145,9 @@ int ts__check_id(const char *id, ts_error *err)
 
     if (!id || ts__id_parse(id, &v) != TS_OK)
         return ts__error(err, TS_ERR_INVALID,
-                         "id '%.40s' is not a decimal number of 1 to 19 digits",
-                         id ? id : "(null)");
+                         "id '%.40s' is not a decimal number from 0 to %" PRId64
+                         " without leading zeros",
+                         id ? id : "(null)", INT64_MAX);
     return TS_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "internal.h"
 
 struct ts_store {
@@ -26,8 +27,8 @@ static int check_options(const ts_store *s, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
 
-    for (size_t i = 0; i < s->config->noptions; i++) {
-        const char *key = s->config->options[i].key;
+    for (size_t i = 0; i < s->config->options.n; i++) {
+        const char *key = s->config->options.items[i].key;
         int known = 0;
         for (const char *const *o = vt->options; o && *o && !known; o++)
             known = strcmp(*o, key) == 0;
@@ -142,8 +143,8 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
         return ts__no_lookup_key(err);
     enter(s);
     rc = leave(s, s->module.vt->find_token(s->state, token, &row, err), err);
-    if (rc == TS_OK && ts__token_merge(token, &row) != TS_OK)
-        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+    if (rc == TS_OK)
+        ts__token_merge(token, &row);
     ts_token_clear(&row);
     return rc;
 }
@@ -157,8 +158,10 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
         return rc;
     enter(s);
     rc = leave(s, s->module.vt->find_token_by_id(s->state, id, &row, err), err);
-    if (rc == TS_OK)
-        rc = ts__token_copy(out, &row) == TS_OK ? TS_OK : ts__error(err, TS_ERR_NOMEM, "out of memory");
+    if (rc == TS_OK) {
+        ts_token_clear(out);
+        ts__token_merge(out, &row);
+    }
     ts_token_clear(&row);
     return rc;
 }
@@ -232,6 +235,54 @@ TS_API int ts_delete_tokens(ts_store *s, ts_error *err)
 {
     enter(s);
     return leave(s, s->module.vt->delete_tokens(s->state, err), err);
+}
+
+/* ---------------------------------------------------------------- locks */
+
+int64_t ts__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ts_backend_ctx *ts__store_ctx(ts_store *s)
+{
+    return &s->ctx;
+}
+
+int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                   void **handle, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int64_t start = ts__now_ms(), pause = 2;
+
+    *handle = NULL;
+    if (!TS_VT_HAS(vt, try_lock) || !TS_VT_HAS(vt, unlock))
+        return TS_OK;   /* the caller's process-wide mutex is all there is */
+    for (;;) {
+        enter(s);
+        int rc = leave(s, vt->try_lock(s->state, name, ttl_ms, handle, err), err);
+        if (rc != TS_ERR_BUSY)
+            return rc;
+        if (ts__now_ms() - start >= wait_ms)
+            return ts__error(err, TS_ERR_BUSY, "%s: lock '%s' still held after %lld ms",
+                             vt->name, name, (long long)(ts__now_ms() - start));
+        /* Back off from 2 ms to 50 ms: short waits stay short, long ones cheap. */
+        struct timespec ts = { 0, (long)pause * 1000000L };
+        nanosleep(&ts, NULL);
+        pause = pause * 2 > 50 ? 50 : pause * 2;
+    }
+}
+
+int ts__store_unlock(ts_store *s, void *handle, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+
+    if (!handle || !TS_VT_HAS(vt, unlock))
+        return TS_OK;
+    enter(s);
+    return leave(s, vt->unlock(s->state, handle, err), err);
 }
 
 TS_API const char *ts_version(void)

@@ -13,6 +13,7 @@
  * not forbid it); an index entry counts them and points at one, and losing
  * that one costs a scan for another - a rare case, paid only then.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -319,6 +320,8 @@ int ts__table_save(ts_table *t, ts_token *tok, ts_error *err)
             return ts__check_id(tok->value[TS_FIELD_ID], err);
     } else {
         char buf[21];
+        if (table_max_id(t) >= INT64_MAX)
+            return ts__error(err, TS_ERR_BACKEND, "no id left after %" PRIu64, table_max_id(t));
         id = table_max_id(t) + 1;
         ts__id_format(id, buf);
         if (ts_token_set(tok, TS_FIELD_ID, buf) != TS_OK)

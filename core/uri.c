@@ -123,9 +123,10 @@ static int apply_authority(ts_config *cfg, const char *s, size_t n, ts_error *er
         rc = set_decoded(cfg, "host", host, (size_t)(hend - host), err);
     if (rc == TS_OK && port) {
         size_t plen = (size_t)(end - port);
-        if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen)
-            return ts__error(err, TS_ERR_CONFIG, "URI: port '%.*s' is not a number",
-                             (int)plen, port);
+        if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen ||
+            atoi(port) < 1 || atoi(port) > 65535)
+            return ts__error(err, TS_ERR_CONFIG, "URI: port '%.*s' is not a number "
+                             "from 1 to 65535", (int)plen, port);
         rc = set_decoded(cfg, "port", port, plen, err);
     }
     return rc;
@@ -187,7 +188,7 @@ int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
         if (rc == TS_OK && is_redis && plen > 1)
             rc = set_decoded(cfg, "db", path + 1, plen - 1, err);
         else if (rc == TS_OK && !is_redis && plen > 0)
-            rc = set_decoded(cfg, "path", path, plen, err);
+            rc = set_decoded(cfg, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
         rc = set_decoded(cfg, is_unix ? "socket" : "path", rest, rlen, err);
     }

@@ -8,12 +8,22 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <tokenstore/backend.h>
+
+/* A named lock (try_lock) held by one caller until released or expired. */
+struct held_lock {
+    struct held_lock *next;
+    int64_t expires_ms;
+    char name[];
+};
 
 struct memory {
     const ts_host *host;
     ts_table *table;
     pthread_mutex_t lock;
+    struct held_lock *locks;
 };
 
 static int memory_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
@@ -37,6 +47,11 @@ static void memory_close(void *state)
 
     m->host->table_free(m->table);
     pthread_mutex_destroy(&m->lock);
+    while (m->locks) {
+        struct held_lock *next = m->locks->next;
+        free(m->locks);
+        m->locks = next;
+    }
     free(m);
 }
 
@@ -103,6 +118,67 @@ static int memory_delete_tokens(void *state, ts_error *err)
     return TS_OK;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int memory_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+                           ts_error *err)
+{
+    struct memory *m = state;
+    struct held_lock **p, *l;
+    int64_t now = now_ms();
+    int rc = TS_OK;
+
+    pthread_mutex_lock(&m->lock);
+    for (p = &m->locks; (l = *p);) {
+        if (l->expires_ms <= now) {         /* its holder is gone or too slow */
+            *p = l->next;
+            free(l);
+        } else if (strcmp(l->name, name) == 0) {
+            rc = TS_ERR_BUSY;
+            break;
+        } else {
+            p = &l->next;
+        }
+    }
+    if (rc == TS_OK) {
+        l = malloc(sizeof *l + strlen(name) + 1);
+        if (!l) {
+            rc = m->host->error(err, TS_ERR_NOMEM, "out of memory");
+        } else {
+            strcpy(l->name, name);
+            l->expires_ms = now + ttl_ms;
+            l->next = m->locks;
+            m->locks = l;
+            *handle = l;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int memory_unlock(void *state, void *handle, ts_error *err)
+{
+    struct memory *m = state;
+
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    for (struct held_lock **p = &m->locks; *p; p = &(*p)->next) {
+        if (*p == handle) {             /* else it expired and was dropped */
+            struct held_lock *l = *p;
+            *p = l->next;
+            free(l);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return TS_OK;
+}
+
 static const ts_backend memory_backend = {
     .size = sizeof(ts_backend),
     .abi_major = TS_ABI_MAJOR,
@@ -120,6 +196,8 @@ static const ts_backend memory_backend = {
     .get_tokens = memory_get_tokens,
     .delete_tokens = memory_delete_tokens,
     .find_token_by_id = memory_find_token_by_id,
+    .try_lock = memory_try_lock,
+    .unlock = memory_unlock,
 };
 
 TS_BACKEND_DEFINE(memory_backend)

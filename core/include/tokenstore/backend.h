@@ -184,6 +184,20 @@ typedef struct ts_backend {
      * nothing is saved if the backend can promise it, else a prefix may be.
      * Without it the core calls save_token n times. */
     int (*save_tokens)(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+
+    /* A store-wide advisory lock called `name` (such as "refresh:42"),
+     * excluding every other handle, thread and process using the same
+     * store; the OAuth client holds it around a token refresh so that one
+     * refresh request reaches the accounts server however many workers
+     * need the token. try_lock never waits: TS_OK with *handle set when it
+     * took the lock, TS_ERR_BUSY when someone holds it (the core does the
+     * waiting). A lock not released within ttl_ms is free again, so a
+     * crashed holder cannot block forever. unlock releases only the lock
+     * this handle took. Offer both or neither; without them the core
+     * excludes only the threads of one process. */
+    int (*try_lock)(void *state, const char *name, int64_t ttl_ms, void **handle,
+                    ts_error *err);
+    int (*unlock)(void *state, void *handle, ts_error *err);
     /* New members go here, with a minor version bump. */
 } ts_backend;
 

@@ -212,6 +212,54 @@ int ts_get_tokens(ts_store *store, ts_token_cb cb, void *userdata, ts_error *err
 /* Deletes every token. */
 int ts_delete_tokens(ts_store *store, ts_error *err);
 
+/* ------------------------------------------------------------------ */
+/* OAuth: getting a valid access token, as the SDK does before a call   */
+/* ------------------------------------------------------------------ */
+
+typedef struct ts_oauth ts_oauth;
+
+/*
+ * A client that keeps the tokens of `store` valid. Settings come from the
+ * "oauth" section of `config` (may be NULL) and from ts_oauth_set:
+ *   data_center     US (default), EU, IN, CN, JP, AU, CA or SA: the Zoho
+ *                   accounts server of that region
+ *   accounts_url    an explicit accounts server, e.g. http://127.0.0.1:8080
+ *   client_id, client_secret, redirect_url
+ *                   used when the stored token carries none
+ *   connect_timeout_ms (10000), timeout_ms (30000): per request
+ *   retries (3), retry_base_ms (250), retry_max_ms (4000): connection
+ *                   failures, HTTP 5xx and 429 are retried with capped
+ *                   exponential backoff and jitter
+ * The store must outlive the client.
+ */
+int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *config, ts_error *err);
+
+/* Sets one of the settings above; TS_ERR_CONFIG names a bad key or value. */
+int ts_oauth_set(ts_oauth *oauth, const char *key, const char *value, ts_error *err);
+
+void ts_oauth_free(ts_oauth *oauth);
+
+/*
+ * Makes `token` hold a valid access token. The token is looked up by its id
+ * when it has one, else by the find_token key. A token that is not stored
+ * but carries a grant_token is exchanged for its first access token and
+ * saved. A stored token whose access token is missing or expires within
+ * 5 seconds is refreshed and saved. However many threads and processes
+ * sharing the store ask at once, one request reaches the accounts server;
+ * the others wait for it and use its result. On success every field of
+ * `token` is replaced by the stored token's. A failed refresh leaves the
+ * stored token as it was.
+ */
+int ts_oauth_get_access_token(ts_oauth *oauth, ts_token *token, ts_error *err);
+
+/* Revokes the refresh token of the token stored under `id` at the accounts
+ * server and, when the server agrees, deletes the token from the store. */
+int ts_oauth_revoke(ts_oauth *oauth, const char *id, ts_error *err);
+
+/* Sets an "oauth" setting on a config, as the config file's section does. */
+int ts_config_set_oauth(ts_config *config, const char *key, const char *value,
+                        ts_error *err);
+
 #ifdef __cplusplus
 }
 #endif

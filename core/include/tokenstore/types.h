@@ -53,6 +53,10 @@ typedef enum ts_code {
     TS_ERR_TIMEOUT,      /* an operation took longer than allowed */
     TS_ERR_UNSUPPORTED,  /* the backend does not offer this operation */
     TS_ERR_BACKEND,      /* any other failure reported by a backend */
+    TS_ERR_HTTP,         /* the accounts server could not be reached or
+                            answered with an HTTP error */
+    TS_ERR_OAUTH,        /* the accounts server refused: the message
+                            carries its error code, e.g. invalid_code */
     TS_CODE_COUNT
 } ts_code;
 
