@@ -1,0 +1,455 @@
+/*
+ * cli/format.c - how the tokenstore command shows tokens.
+ *
+ * Every value the command prints passes through here, so the two rules
+ * about output live in one place. First, secrets (client_secret and the
+ * refresh, access and grant tokens) are masked in every format unless the
+ * user asked for --show-secrets: enough of the start to tell two tokens
+ * apart, plus the length, and nothing at all of a short value. Second, the
+ * text formats escape control characters, because a stored value is data
+ * from somewhere else and must not break a table or drive the terminal;
+ * JSON output is the exact form.
+ *
+ * Buffers that may hold a secret (cells, JSON text and strings) are wiped
+ * before they are freed. json-c's own buffers are wiped through the
+ * pointers it hands out; what its allocator copied while growing them is
+ * out of reach, which is the best a JSON library without wipe hooks allows.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+
+#define MASK_SHOWN_CHARS 4      /* characters of a long secret left visible */
+#define MASK_HIDDEN_UPTO 8      /* secrets this short are hidden entirely */
+
+void cli_free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static int is_utf8_continuation(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* Characters (UTF-8 code points; stray bytes count as one each). */
+static size_t char_count(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += !is_utf8_continuation((unsigned char)*s);
+    return n;
+}
+
+/* Bytes taken by the first nchars characters of s. */
+static size_t prefix_bytes(const char *s, size_t nchars)
+{
+    size_t i = 0;
+
+    while (s[i] && nchars > 0) {
+        i++;
+        while (s[i] && is_utf8_continuation((unsigned char)s[i]))
+            i++;
+        nchars--;
+    }
+    return i;
+}
+
+char *cli_mask(const char *value)
+{
+    size_t chars = char_count(value);
+    char *out;
+
+    if (chars == 0)
+        return strdup("");
+    if (chars <= MASK_HIDDEN_UPTO)
+        return strdup("****");
+    if (asprintf(&out, "%.*s\xE2\x80\xA6(%zu)", (int)prefix_bytes(value, MASK_SHOWN_CHARS),
+                 value, chars) < 0)
+        return NULL;
+    return out;
+}
+
+char *cli_display_value(const ts_token *token, ts_field field, int show_secrets)
+{
+    const char *value = ts_token_get(token, field);
+
+    if (ts_field_is_secret(field) && !show_secrets)
+        return cli_mask(value);
+    return strdup(value);
+}
+
+char *cli_escape(const char *text)
+{
+    size_t len = strlen(text);
+    char *out = malloc(4 * len + 1), *o = out;   /* \xNN is the longest */
+
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '\n')
+            o += sprintf(o, "\\n");
+        else if (*p == '\t')
+            o += sprintf(o, "\\t");
+        else if (*p == '\r')
+            o += sprintf(o, "\\r");
+        else if (*p < 0x20 || *p == 0x7F)
+            o += sprintf(o, "\\x%02X", *p);
+        else
+            *o++ = (char)*p;
+    }
+    *o = '\0';
+    return out;
+}
+
+int cli_iso8601(const char *ms, char out[32])
+{
+    struct tm tm;
+    char *end;
+
+    if (!ms[0] || strspn(ms, "0123456789") != strlen(ms))
+        return -1;
+    errno = 0;
+    unsigned long long value = strtoull(ms, &end, 10);
+    time_t seconds = (time_t)(value / 1000);
+    if (errno || (unsigned long long)seconds != value / 1000 || !gmtime_r(&seconds, &tm) ||
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+struct cli_table {
+    size_t ncols;
+    const char *const *headers;
+    char **cells;              /* nrows * ncols escaped strings */
+    size_t nrows, cap;
+};
+
+cli_table *cli_table_new(size_t ncols, const char *const *headers)
+{
+    cli_table *t = calloc(1, sizeof *t);
+
+    if (t) {
+        t->ncols = ncols;
+        t->headers = headers;
+    }
+    return t;
+}
+
+size_t cli_table_rows(const cli_table *t)
+{
+    return t->nrows;
+}
+
+int cli_table_add(cli_table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        char **grown = realloc(t->cells, cap * t->ncols * sizeof *grown);
+        if (!grown)
+            return CLI_STORE;
+        t->cells = grown;
+        t->cap = cap;
+    }
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t c = 0; c < t->ncols; c++) {
+        row[c] = cli_escape(cells[c] && cells[c][0] ? cells[c] : "-");
+        if (!row[c]) {
+            while (c-- > 0)
+                cli_free_secret(row[c]);
+            return CLI_STORE;
+        }
+    }
+    t->nrows++;
+    return CLI_OK;
+}
+
+/* Columns on a terminal: one per character, as the cells are escaped and
+ * the one non-ASCII character we add ourselves ("…") is one column wide. */
+static size_t display_width(const char *s)
+{
+    return char_count(s);
+}
+
+static void print_row(const cli_table *t, const char *const *row, const size_t *width,
+                      FILE *out)
+{
+    for (size_t c = 0; c < t->ncols; c++) {
+        int last = c + 1 == t->ncols;
+        fputs(row[c], out);
+        for (size_t pad = display_width(row[c]); !last && pad < width[c] + 2; pad++)
+            fputc(' ', out);
+    }
+    fputc('\n', out);
+}
+
+void cli_table_print(const cli_table *t, FILE *out)
+{
+    size_t *width = calloc(t->ncols, sizeof *width);
+
+    if (!width)
+        return;
+    for (size_t c = 0; c < t->ncols; c++)
+        width[c] = display_width(t->headers[c]);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t w = display_width(t->cells[r * t->ncols + c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    print_row(t, t->headers, width, out);
+    for (size_t r = 0; r < t->nrows; r++)
+        print_row(t, (const char *const *)t->cells + r * t->ncols, width, out);
+    free(width);
+}
+
+void cli_table_free(cli_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        cli_free_secret(t->cells[i]);
+    free(t->cells);
+    free(t);
+}
+
+const char *const cli_token_headers[CLI_TOKEN_COLUMNS] = {
+    "ID", "USER_NAME", "CLIENT_ID", "EXPIRES (UTC)", "EXPIRY_TIME", "API_DOMAIN",
+    "CLIENT_SECRET", "REFRESH_TOKEN", "ACCESS_TOKEN", "GRANT_TOKEN",
+};
+
+/* The source of each column of cli_token_headers; the expiry date is
+ * derived from TS_FIELD_EXPIRY_TIME. */
+static const ts_field token_columns[CLI_TOKEN_COLUMNS] = {
+    TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_CLIENT_ID, TS_FIELD_EXPIRY_TIME,
+    TS_FIELD_EXPIRY_TIME, TS_FIELD_API_DOMAIN, TS_FIELD_CLIENT_SECRET,
+    TS_FIELD_REFRESH_TOKEN, TS_FIELD_ACCESS_TOKEN, TS_FIELD_GRANT_TOKEN,
+};
+#define EXPIRES_COLUMN 3
+
+int cli_table_add_token(cli_table *t, const ts_token *token, int show_secrets)
+{
+    char *cells[CLI_TOKEN_COLUMNS] = { 0 };
+    char date[32];
+    int rc = CLI_OK;
+
+    for (size_t c = 0; c < CLI_TOKEN_COLUMNS && rc == CLI_OK; c++) {
+        if (c == EXPIRES_COLUMN) {
+            const char *ms = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
+            cells[c] = strdup(!ms[0] ? "" : cli_iso8601(ms, date) == 0 ? date : "invalid");
+        } else {
+            cells[c] = cli_display_value(token, token_columns[c], show_secrets);
+        }
+        if (!cells[c])
+            rc = CLI_STORE;
+    }
+    if (rc == CLI_OK)
+        rc = cli_table_add(t, (const char *const *)cells);
+    for (size_t c = 0; c < CLI_TOKEN_COLUMNS; c++)
+        cli_free_secret(cells[c]);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- fields */
+
+int cli_print_token(FILE *out, const ts_token *token, int show_secrets)
+{
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        char *value = cli_display_value(token, (ts_field)f, show_secrets);
+        char *shown = value ? cli_escape(value) : NULL;
+        char date[32];
+
+        cli_free_secret(value);
+        if (!shown)
+            return CLI_STORE;
+        fprintf(out, "%s: %s", ts_field_name((ts_field)f), shown);
+        if (f == TS_FIELD_EXPIRY_TIME && shown[0])
+            fprintf(out, " (%s)", cli_iso8601(shown, date) == 0 ? date : "not a time");
+        fputc('\n', out);
+        cli_free_secret(shown);
+    }
+    return CLI_OK;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+json_object *cli_token_json(const ts_token *token, int show_secrets)
+{
+    json_object *o = json_object_new_object();
+
+    for (int f = 0; o && f < TS_FIELD_COUNT; f++) {
+        char *value = cli_display_value(token, (ts_field)f, show_secrets);
+        json_object *s = value ? json_object_new_string(value) : NULL;
+        cli_free_secret(value);
+        if (!s || json_object_object_add(o, ts_field_name((ts_field)f), s) != 0) {
+            cli_json_release(s);
+            cli_json_release(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* json-c hands out its internal buffers as const; they are ours to wipe
+ * because we own the object and are about to release it. */
+static void wipe_const(const char *s, size_t len)
+{
+    if (s && len)
+        explicit_bzero((char *)(uintptr_t)s, len);
+}
+
+static void wipe_strings(json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        wipe_const(json_object_get_string(o), (size_t)json_object_get_string_len(o));
+        break;
+    case json_type_object: {
+        json_object_object_foreach(o, key, value) {
+            (void)key;
+            wipe_strings(value);
+        }
+        break;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            wipe_strings(json_object_array_get_idx(o, i));
+        break;
+    default:
+        break;
+    }
+}
+
+void cli_json_release(json_object *o)
+{
+    if (o) {
+        wipe_strings(o);
+        json_object_put(o);
+    }
+}
+
+void cli_json_print(FILE *out, json_object *o)
+{
+    const char *text = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+    if (!text)
+        return;
+    fputs(text, out);
+    fputc('\n', out);
+    wipe_const(text, strlen(text));
+}
+
+/* Line and column (1-based) of byte offset off in text. */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static json_object *parse_strict(const char *text, char *why, size_t whylen)
+{
+    json_tokener *tok = json_tokener_new();
+    size_t len = strlen(text), end;
+    json_object *root;
+    const char *problem;
+    int line, col;
+
+    if (!tok) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    end = json_tokener_get_parse_end(tok);
+    problem = json_tokener_error_desc(json_tokener_get_error(tok));
+    if (!root && json_tokener_get_error(tok) == json_tokener_continue) {
+        end = len;
+        problem = "unexpected end of input";
+    } else if (root && text[end + strspn(text + end, " \t\r\n")] != '\0') {
+        cli_json_release(root);
+        root = NULL;
+        end += strspn(text + end, " \t\r\n");
+        problem = "unexpected text after the JSON value";
+    }
+    json_tokener_free(tok);
+    if (!root) {
+        line_col(text, end, &line, &col);
+        snprintf(why, whylen, "stdin:%d:%d: invalid JSON: %s", line, col, problem);
+    }
+    return root;
+}
+
+/* One key of the input object into the token. */
+static int set_from_json(ts_token *token, const char *key, json_object *value,
+                         char *why, size_t whylen)
+{
+    ts_field field;
+    json_type type = json_object_get_type(value);
+
+    if (ts_field_from_name(key, &field) != TS_OK) {
+        char *shown = cli_escape(key);
+        snprintf(why, whylen, "stdin: unknown key '%.64s' (expected id, user_name, "
+                 "client_id, client_secret, refresh_token, access_token, grant_token, "
+                 "expiry_time, redirect_url, api_domain)", shown ? shown : "?");
+        free(shown);
+        return CLI_USAGE;
+    }
+    int numeric_ok = field == TS_FIELD_ID || field == TS_FIELD_EXPIRY_TIME;
+    if (type == json_type_null)
+        return ts_token_set(token, field, NULL) == TS_OK ? CLI_OK : CLI_STORE;
+    if (type == json_type_int && numeric_ok && json_object_get_int64(value) >= 0)
+        return ts_token_set(token, field, json_object_get_string(value)) == TS_OK ? CLI_OK
+                                                                             : CLI_STORE;
+    if (type != json_type_string) {
+        snprintf(why, whylen, "stdin: key '%s': expected a string%s, got %s", key,
+                 numeric_ok ? " or a whole number" : "", json_type_to_name(type));
+        return CLI_USAGE;
+    }
+    const char *text = json_object_get_string(value);
+    if (strlen(text) != (size_t)json_object_get_string_len(value)) {
+        snprintf(why, whylen, "stdin: key '%s': the value contains a NUL character", key);
+        return CLI_USAGE;
+    }
+    return ts_token_set(token, field, text) == TS_OK ? CLI_OK : CLI_STORE;
+}
+
+int cli_token_from_json(const char *text, ts_token *token, char *why, size_t whylen)
+{
+    json_object *root = parse_strict(text, why, whylen);
+    int rc = CLI_OK;
+
+    if (!root)
+        return strcmp(why, "out of memory") == 0 ? CLI_STORE : CLI_USAGE;
+    if (!json_object_is_type(root, json_type_object)) {
+        snprintf(why, whylen, "stdin: expected a JSON object with the token's fields, got %s",
+                 json_type_to_name(json_object_get_type(root)));
+        rc = CLI_USAGE;
+    } else {
+        json_object_object_foreach(root, key, value) {
+            rc = set_from_json(token, key, value, why, whylen);
+            if (rc != CLI_OK)
+                break;
+        }
+    }
+    if (rc == CLI_STORE && !why[0])
+        snprintf(why, whylen, "out of memory");
+    cli_json_release(root);
+    return rc;
+}
