@@ -1,0 +1,815 @@
+/*
+ * plugins/sqlite - tokens in a SQLite database: the store you get when you
+ * configure nothing.
+ *
+ * The file is the one the Zoho SDK's sample CustomStoreSQLite keeps: table
+ * `oauthtoken` (the name is an option), the SDK's ten columns, all text,
+ * ids stored as text. We open the sample's zohooauth.db as it is, and a
+ * database we create is one the sample can use. What we add is what the
+ * sample lacks:
+ *
+ *  - Prepared statements only, with every value bound: a user name with a
+ *    quote, or one written as an SQL injection, is just a value.
+ *  - Ids compared as numbers. The sample takes max(id) over text, where
+ *    "9" > "10", and breaks after its tenth token. Here the next id is
+ *    max(CAST(id AS INTEGER)) + 1, read through an index on that expression
+ *    (O(log n), not a scan) and chosen inside the BEGIN IMMEDIATE
+ *    transaction that inserts the row, so two processes never pick the
+ *    same id.
+ *  - Indexes on the lookup keys (user_name, access, refresh and grant
+ *    token), created with IF NOT EXISTS: extra indexes do not bother the
+ *    sample, and they make every lookup O(log n).
+ *  - WAL journaling, so readers never wait for the writer, and a busy
+ *    handler that waits up to busy_timeout_ms for another writer before
+ *    reporting TS_ERR_BUSY.
+ *  - Nothing is migrated behind the user's back: a file that is not a
+ *    SQLite database, or a table that lacks one of the ten columns, is an
+ *    error naming the file, the table and the column.
+ *  - New files are created 0600 (option `mode`) before SQLite opens them,
+ *    so there is no moment when tokens sit in a world-readable file.
+ *
+ * The SDK's rules (which row a token matches, what a save replaces) come
+ * from the host: we only supply a "find the row whose FIELD is VALUE"
+ * backed by one prepared SELECT per key field. A save runs the host's
+ * resolve and our write in one transaction, and updates only the columns
+ * that changed, so an access-token refresh touches one index, not five.
+ *
+ * One connection per store handle. The core serializes calls on a handle
+ * (we do not claim TS_CAP_THREAD_SAFE), so the connection is opened
+ * without SQLite's own mutex.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <tokenstore/backend.h>
+
+#define DEFAULT_PATH "zohooauth.db"    /* the sample's file, in the working directory */
+#define DEFAULT_TABLE "oauthtoken"
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define DEFAULT_MODE 0600
+#define TABLE_NAME_MAX 64
+
+/* The fields a row is looked up by; each has an index (id's is the
+ * primary key's). */
+static const ts_field key_fields[] = {
+    TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN,
+    TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN,
+};
+#define KEY_FIELD_COUNT (sizeof key_fields / sizeof key_fields[0])
+
+/* Columns an UPDATE may set: every field but id. One bit per field f at
+ * bit f - 1, so an UPDATE statement is cached per set of changed columns. */
+#define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
+
+struct sqlite_store {
+    const ts_host *host;
+    ts_backend_ctx *ctx;
+    sqlite3 *db;
+    char *path;
+    char table[TABLE_NAME_MAX + 1];
+    char columns[256];               /* "id, user_name, ..., api_domain" */
+    long long busy_timeout_ms;
+    struct timespec busy_since;      /* when the current wait for a lock began */
+    unsigned jitter_seed;
+
+    sqlite3_stmt *lookup[TS_FIELD_COUNT];   /* by key field; others NULL */
+    sqlite3_stmt *insert, *max_id, *delete_one, *delete_all, *walk;
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
+
+    ts_token *matched;       /* during a save: the stored row it matched */
+    int saving;
+};
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Turns a SQLite result into a ts_code and a message naming the file and
+ * what we were doing. SQLite's messages name tables and constraints, never
+ * bound values, so no secret can leak through them. */
+static int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err)
+{
+    const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    int code;
+
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return s->host->error(err, TS_ERR_BUSY,
+                              "%s: %s: the database stayed locked by another connection "
+                              "for more than %lld ms (option busy_timeout_ms)",
+                              s->path, doing, s->busy_timeout_ms);
+    case SQLITE_NOTADB:
+        return s->host->error(err, TS_ERR_CORRUPT, "%s is not a SQLite database (%s)",
+                              s->path, why);
+    case SQLITE_NOMEM:
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    case SQLITE_CORRUPT:
+        code = TS_ERR_CORRUPT;
+        break;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+        code = TS_ERR_IO;
+        break;
+    default:
+        code = TS_ERR_BACKEND;
+    }
+    return s->host->error(err, code, "%s: %s: %s", s->path, doing, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting for another writer                                          */
+/* ------------------------------------------------------------------ */
+
+static long long ms_since(const struct timespec *start)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000LL + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/*
+ * SQLite's own busy_timeout sleeps up to 100 ms between tries. Writers
+ * that save in a loop hold the lock for tens of microseconds and take it
+ * again at once, so a waiter that sleeps that long keeps missing the gap
+ * and can starve. We poll every 0.1-2 ms instead, with jitter so waiters
+ * do not wake in step, and give up after busy_timeout_ms.
+ */
+static int busy_wait(void *arg, int attempts)
+{
+    struct sqlite_store *s = arg;
+
+    if (s->busy_timeout_ms == 0)
+        return 0;
+    if (attempts == 0)
+        clock_gettime(CLOCK_MONOTONIC, &s->busy_since);
+    else if (ms_since(&s->busy_since) >= s->busy_timeout_ms)
+        return 0;
+    long us = 100L << (attempts < 4 ? attempts : 4);
+    us = us / 2 + rand_r(&s->jitter_seed) % us;
+    struct timespec pause = { 0, us * 1000 };
+    nanosleep(&pause, NULL);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Statements                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Prepares sql (from sqlite3_mprintf, freed here) to live as long as the
+ * store. */
+static int prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *err)
+{
+    if (!sql)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL);
+    sqlite3_free(sql);
+    return rc == SQLITE_OK ? TS_OK : db_fail(s, rc, "preparing a statement", err);
+}
+
+/* Runs a statement that returns no rows and resets it. */
+static int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err)
+{
+    int rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        sqlite3_reset(stmt);
+        return TS_OK;
+    }
+    rc = db_fail(s, rc, doing, err);
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+/* Runs one SQL text once (pragmas, schema). */
+static int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+
+    if (!sql)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, doing, err);
+    rc = run(s, stmt, doing, err);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token,
+                      ts_field f)
+{
+    const char *v = host->token_get(token, f);
+
+    /* Parameter ?N is field N - 1 in every statement. An absent field is
+     * NULL, as the SDK's None is. */
+    if (!*v)
+        return sqlite3_bind_null(stmt, (int)f + 1);
+    return sqlite3_bind_text(stmt, (int)f + 1, v, (int)strlen(v), SQLITE_STATIC);
+}
+
+/* Copies the ten columns of the current result row into token. NULL and
+ * the empty string both mean "absent". */
+static int read_row(struct sqlite_store *s, sqlite3_stmt *stmt, ts_token *token, ts_error *err)
+{
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        const char *v = (const char *)sqlite3_column_text(stmt, f);
+        if (!v && sqlite3_errcode(s->db) == SQLITE_NOMEM)
+            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+        int rc = s->host->token_setn(token, (ts_field)f, v, (size_t)sqlite3_column_bytes(stmt, f));
+        if (rc == TS_ERR_NOMEM)
+            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+        if (rc != TS_OK)
+            return s->host->error(err, TS_ERR_CORRUPT,
+                                  "%s: table %s: column %s of the row with id %s holds a NUL byte",
+                                  s->path, s->table, s->host->field_name((ts_field)f),
+                                  f == TS_FIELD_ID ? "(unreadable)"
+                                                   : s->host->token_get(token, TS_FIELD_ID));
+    }
+    return TS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options and opening                                                 */
+/* ------------------------------------------------------------------ */
+
+static int table_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > TABLE_NAME_MAX || strspn(name, "0123456789") > 0)
+        return 0;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_") == n;
+}
+
+/* OFF, NORMAL, FULL or EXTRA, as SQLite's PRAGMA synchronous spells them. */
+static int parse_synchronous(struct sqlite_store *s, int *level, ts_error *err)
+{
+    static const char *const names[] = { "OFF", "NORMAL", "FULL", "EXTRA" };
+    const char *v = s->host->option(s->ctx, "synchronous");
+
+    /* NORMAL in WAL mode syncs at checkpoints, not at each commit. A
+     * commit is in the WAL file when save_token returns, so it survives
+     * the process being killed (the OS keeps the written pages); only a
+     * power loss or OS crash can take back the last commits. FULL
+     * fsyncs every commit for that. */
+    *level = 1;
+    if (!v)
+        return TS_OK;
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, names[i]) == 0) {
+            *level = i;
+            return TS_OK;
+        }
+    }
+    return s->host->error(err, TS_ERR_CONFIG,
+                          "option 'synchronous': '%.40s' is not OFF, NORMAL, FULL or EXTRA", v);
+}
+
+static int read_options(struct sqlite_store *s, unsigned *mode, int *sync_level, ts_error *err)
+{
+    const ts_host *h = s->host;
+    const char *path = h->option(s->ctx, "path");
+    const char *table = h->option(s->ctx, "table");
+
+    if (!path)
+        path = DEFAULT_PATH;
+    if (!*path)
+        return h->error(err, TS_ERR_CONFIG, "option 'path' is empty");
+    if (!(s->path = strdup(path)))
+        return h->error(err, TS_ERR_NOMEM, "out of memory");
+    if (!table)
+        table = DEFAULT_TABLE;
+    if (!table_name_valid(table))
+        return h->error(err, TS_ERR_CONFIG,
+                        "option 'table': '%.80s' is not an SQL identifier "
+                        "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
+                        table, TABLE_NAME_MAX);
+    snprintf(s->table, sizeof s->table, "%s", table);
+    int rc = h->option_int(s->ctx, "busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS, 0,
+                           24LL * 3600 * 1000, &s->busy_timeout_ms, err);
+    if (rc == TS_OK)
+        rc = parse_synchronous(s, sync_level, err);
+    if (rc == TS_OK)
+        rc = h->option_mode(s->ctx, "mode", DEFAULT_MODE, mode, err);
+    return rc;
+}
+
+/* Creates the file with `mode` before SQLite sees it: SQLite would create
+ * it 0644 (less the umask), and the tokens would be readable by others
+ * until a chmod. O_EXCL leaves an existing file alone. The mode is set
+ * exactly, umask or not, because the user asked for it. SQLite gives the
+ * -wal and -shm files the database file's mode. */
+static int create_file(struct sqlite_store *s, unsigned mode, ts_error *err)
+{
+    int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+
+    if (fd < 0) {
+        struct stat st;
+        if (errno == EEXIST && stat(s->path, &st) == 0 && S_ISDIR(st.st_mode))
+            return s->host->error(err, TS_ERR_CONFIG, "%s is a directory, not a database file",
+                                  s->path);
+        if (errno == EEXIST)
+            return TS_OK;
+        return s->host->error(err, TS_ERR_IO, "cannot create %s: %s", s->path, strerror(errno));
+    }
+    int failed = fchmod(fd, (mode_t)mode) != 0;
+    int saved = errno;
+    close(fd);
+    if (failed)
+        return s->host->error(err, TS_ERR_IO, "cannot set mode %04o on %s: %s", mode,
+                              s->path, strerror(saved));
+    s->host->log(s->ctx, TS_LOG_INFO, "created %s (mode %04o)", s->path, mode);
+    return TS_OK;
+}
+
+/* Opens the connection and sets WAL; the first read of the file happens
+ * here, so this is where a file that is not a database is caught. */
+static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
+{
+    int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, "opening", err);
+    s->jitter_seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    sqlite3_busy_handler(s->db, busy_wait, s);
+    if (sqlite3_db_readonly(s->db, "main") == 1)
+        s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only: saves will fail", s->path);
+
+    sqlite3_stmt *stmt;
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+        if (!mode || strcmp(mode, "wal") != 0)
+            s->host->log(s->ctx, TS_LOG_WARN,
+                         "%s: WAL journaling is not available (journal mode %s): "
+                         "readers will wait for writers", s->path, mode ? mode : "?");
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        rc = db_fail(s, rc, "setting WAL journal mode", err);
+    sqlite3_finalize(stmt);
+    if (rc != TS_OK)
+        return rc;
+    rc = run_sql(s, sqlite3_mprintf("PRAGMA synchronous=%d", sync_level),
+                 "setting synchronous", err);
+    /* Zero a deleted or replaced token's old bytes in the page, at no I/O
+     * cost, so an old refresh token does not linger in free space. */
+    if (rc == TS_OK)
+        rc = run_sql(s, sqlite3_mprintf("PRAGMA secure_delete=FAST"), "setting secure_delete", err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The schema                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Checks the table's columns. *exists is 0 when there is no such table. */
+static int check_columns(struct sqlite_store *s, int *exists, ts_error *err)
+{
+    sqlite3_stmt *stmt;
+    unsigned seen = 0;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info(?1)", -1, &stmt, NULL);
+
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, "reading the table's columns", err);
+    sqlite3_bind_text(stmt, 1, s->table, -1, SQLITE_STATIC);
+    *exists = 0;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+        *exists = 1;
+        for (int f = 0; name && f < TS_FIELD_COUNT; f++)
+            if (strcasecmp(name, s->host->field_name((ts_field)f)) == 0)
+                seen |= 1u << f;
+    }
+    rc = rc == SQLITE_DONE ? TS_OK : db_fail(s, rc, "reading the table's columns", err);
+    sqlite3_finalize(stmt);
+    if (rc != TS_OK || !*exists)
+        return rc;
+
+    char missing[160] = "";
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        size_t used = strlen(missing);
+        if (!(seen & (1u << f)))
+            snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "",
+                     s->host->field_name((ts_field)f));
+    }
+    if (*missing)
+        return s->host->error(err, TS_ERR_CORRUPT,
+                              "%s: table %s has no column %s (it needs the Zoho SDK's "
+                              "columns: %s); nothing was changed",
+                              s->path, s->table, missing, s->columns);
+    return TS_OK;
+}
+
+/* The names of our indexes, "<table>_<what>_idx". */
+static const char *const index_what[] = {
+    "numeric_id", "user_name", "access_token", "refresh_token", "grant_token",
+};
+static const char *const index_expr[] = {
+    "CAST(id AS INTEGER), id", "user_name", "access_token", "refresh_token", "grant_token",
+};
+#define INDEX_COUNT (sizeof index_what / sizeof index_what[0])
+
+static int indexes_present(struct sqlite_store *s, int *present, ts_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                      "(?1 || '_numeric_id_idx', ?1 || '_user_name_idx', "
+                      "?1 || '_access_token_idx', ?1 || '_refresh_token_idx', "
+                      "?1 || '_grant_token_idx')";
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, s->table, -1, SQLITE_STATIC);
+        if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            *present = sqlite3_column_int(stmt, 0) == (int)INDEX_COUNT;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_OK ? TS_OK : db_fail(s, rc, "reading the schema", err);
+}
+
+/* The sample's CREATE TABLE, with our table name, and our indexes. */
+static int create_schema(struct sqlite_store *s, ts_error *err)
+{
+    int exists;
+    int rc = run_sql(s, sqlite3_mprintf(
+        "CREATE TABLE IF NOT EXISTS \"%w\" (id varchar(10) NOT NULL, user_name varchar(255), "
+        "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
+        "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "
+        "redirect_url varchar(255), api_domain varchar(255), primary key (id))", s->table),
+        "creating the table", err);
+
+    /* Another process may have made the table between our look and our
+     * lock; check what is there before indexing it. */
+    if (rc == TS_OK)
+        rc = check_columns(s, &exists, err);
+    for (size_t i = 0; rc == TS_OK && i < INDEX_COUNT; i++)
+        rc = run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" ON \"%w\" (%s)",
+                                        s->table, index_what[i], s->table, index_expr[i]),
+                     "creating an index", err);
+    return rc;
+}
+
+static int ensure_schema(struct sqlite_store *s, ts_error *err)
+{
+    int exists = 0, indexed = 0;
+    int rc = check_columns(s, &exists, err);
+
+    if (rc == TS_OK && exists)
+        rc = indexes_present(s, &indexed, err);
+    if (rc != TS_OK || (exists && indexed))
+        return rc;
+    if (exists && sqlite3_db_readonly(s->db, "main") == 1) {
+        /* Reading a read-only file still works, only slower. */
+        s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only and table %s lacks our indexes: "
+                     "lookups will scan the table", s->path, s->table);
+        return TS_OK;
+    }
+    rc = run_sql(s, sqlite3_mprintf("BEGIN IMMEDIATE"), "locking the database to create the table",
+                 err);
+    if (rc != TS_OK)
+        return rc;
+    rc = create_schema(s, err);
+    if (rc == TS_OK)
+        rc = run_sql(s, sqlite3_mprintf("COMMIT"), "committing the new table", err);
+    if (rc != TS_OK)
+        run_sql(s, sqlite3_mprintf("ROLLBACK"), "rolling back", NULL);
+    else if (!exists)
+        s->host->log(s->ctx, TS_LOG_INFO, "created table %s in %s", s->table, s->path);
+    return rc;
+}
+
+static int prepare_statements(struct sqlite_store *s, ts_error *err)
+{
+    const char *t = s->table, *cols = s->columns;
+    int rc = TS_OK;
+
+    for (size_t i = 0; rc == TS_OK && i < KEY_FIELD_COUNT; i++)
+        rc = prepare(s, &s->lookup[key_fields[i]],
+                     sqlite3_mprintf("SELECT %s FROM \"%w\" WHERE %s = ?1 LIMIT 1", cols, t,
+                                     s->host->field_name(key_fields[i])), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->insert, sqlite3_mprintf("INSERT INTO \"%w\" (%s) VALUES "
+                                                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                                    t, cols), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->max_id,
+                     sqlite3_mprintf("SELECT max(CAST(id AS INTEGER)) FROM \"%w\"", t), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->delete_one,
+                     sqlite3_mprintf("DELETE FROM \"%w\" WHERE id = ?1", t), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->delete_all, sqlite3_mprintf("DELETE FROM \"%w\"", t), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->walk,
+                     sqlite3_mprintf("SELECT %s FROM \"%w\" ORDER BY CAST(id AS INTEGER), id",
+                                     cols, t), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->begin, sqlite3_mprintf("BEGIN IMMEDIATE"), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->commit, sqlite3_mprintf("COMMIT"), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->rollback, sqlite3_mprintf("ROLLBACK"), err);
+    return rc;
+}
+
+static void sqlite_close(void *state)
+{
+    struct sqlite_store *s = state;
+    sqlite3_stmt *fixed[] = { s->insert, s->max_id, s->delete_one, s->delete_all, s->walk,
+                              s->begin, s->commit, s->rollback };
+
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        sqlite3_finalize(s->lookup[f]);
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        sqlite3_finalize(fixed[i]);
+    for (unsigned m = 0; m < UPDATE_MASKS; m++)
+        sqlite3_finalize(s->update[m]);
+    sqlite3_close_v2(s->db);
+    if (s->matched)
+        s->host->token_free(s->matched);
+    free(s->path);
+    free(s);
+}
+
+static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
+{
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    unsigned mode = DEFAULT_MODE;
+    int sync_level = 1;
+
+    if (!s || !(s->matched = host->token_new())) {
+        free(s);
+        return host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    s->host = host;
+    s->ctx = ctx;
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        size_t used = strlen(s->columns);
+        snprintf(s->columns + used, sizeof s->columns - used, "%s%s", f ? ", " : "",
+                 host->field_name((ts_field)f));
+    }
+    int rc = read_options(s, &mode, &sync_level, err);
+    if (rc == TS_OK)
+        rc = create_file(s, mode, err);
+    if (rc == TS_OK)
+        rc = connect_db(s, sync_level, err);
+    if (rc == TS_OK)
+        rc = ensure_schema(s, err);
+    if (rc == TS_OK)
+        rc = prepare_statements(s, err);
+    if (rc != TS_OK) {
+        sqlite_close(s);
+        return rc;
+    }
+    *state = s;
+    return TS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The ts_lookup_fn the host's rules call: the row whose `field` is
+ * `value`. During a save it also keeps the matched row, so the write can
+ * tell which columns changed. */
+static int lookup(void *ctx, ts_field field, const char *value, ts_token *row, ts_error *err)
+{
+    struct sqlite_store *s = ctx;
+    sqlite3_stmt *stmt = (unsigned)field < TS_FIELD_COUNT ? s->lookup[field] : NULL;
+
+    if (!stmt)
+        return s->host->error(err, TS_ERR_INVALID, "cannot look tokens up by %s",
+                              s->host->field_name(field) ? s->host->field_name(field) : "?");
+    sqlite3_bind_text(stmt, 1, value, (int)strlen(value), SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        rc = read_row(s, stmt, row, err);
+    else if (rc == SQLITE_DONE)
+        rc = TS_NOT_FOUND;
+    else
+        rc = db_fail(s, rc, "looking up a token", err);
+    sqlite3_reset(stmt);
+    if (rc == TS_OK && s->saving && s->host->token_copy(s->matched, row) != TS_OK)
+        rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+static int sqlite_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
+{
+    struct sqlite_store *s = state;
+
+    return s->host->find_by_rule(query, lookup, s, row, err);
+}
+
+static int sqlite_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
+{
+    return lookup(state, TS_FIELD_ID, id, row, err);
+}
+
+static int sqlite_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
+{
+    struct sqlite_store *s = state;
+    ts_token *token = s->host->token_new();
+    int rc = TS_OK, step;
+
+    if (!token)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    while ((step = sqlite3_step(s->walk)) == SQLITE_ROW) {
+        rc = read_row(s, s->walk, token, err);
+        if (rc == TS_OK)
+            rc = cb(token, userdata);    /* non-zero stops the walk */
+        if (rc != TS_OK)
+            break;
+    }
+    if (rc == TS_OK && step != SQLITE_DONE)
+        rc = db_fail(s, step, "reading the tokens", err);
+    sqlite3_reset(s->walk);
+    s->host->token_free(token);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+static int update_statement(struct sqlite_store *s, unsigned mask, sqlite3_stmt **out,
+                            ts_error *err)
+{
+    if (s->update[mask]) {
+        *out = s->update[mask];
+        return TS_OK;
+    }
+    char set[512] = "";
+    for (int f = 1; f < TS_FIELD_COUNT; f++) {
+        size_t used = strlen(set);
+        if (mask & (1u << (f - 1)))
+            snprintf(set + used, sizeof set - used, "%s%s = ?%d", used ? ", " : "",
+                     s->host->field_name((ts_field)f), f + 1);
+    }
+    int rc = prepare(s, &s->update[mask],
+                     sqlite3_mprintf("UPDATE \"%w\" SET %s WHERE id = ?1", s->table, set), err);
+    *out = s->update[mask];
+    return rc;
+}
+
+/* Writes the resolved token over the row it matched: only the columns
+ * whose value changed, so unchanged indexes are not rewritten. */
+static int update_row(struct sqlite_store *s, const ts_token *token, ts_error *err)
+{
+    const ts_host *h = s->host;
+    unsigned mask = 0;
+    int same_row = strcmp(h->token_get(token, TS_FIELD_ID),
+                          h->token_get(s->matched, TS_FIELD_ID)) == 0;
+
+    for (int f = 1; f < TS_FIELD_COUNT; f++)
+        if (!same_row || strcmp(h->token_get(token, (ts_field)f),
+                                h->token_get(s->matched, (ts_field)f)) != 0)
+            mask |= 1u << (f - 1);
+    if (mask == 0)
+        return TS_OK;
+
+    sqlite3_stmt *stmt;
+    int rc = update_statement(s, mask, &stmt, err);
+    if (rc != TS_OK)
+        return rc;
+    bind_field(stmt, h, token, TS_FIELD_ID);
+    for (int f = 1; f < TS_FIELD_COUNT; f++)
+        if (mask & (1u << (f - 1)))
+            bind_field(stmt, h, token, (ts_field)f);
+    return run(s, stmt, "updating a token", err);
+}
+
+/* The next id: the largest numeric id plus one. Called inside the save's
+ * write transaction, so no other process can take the same id. */
+static int next_id(struct sqlite_store *s, char buf[21], ts_error *err)
+{
+    int rc = sqlite3_step(s->max_id);
+    sqlite3_int64 max = 0;
+
+    if (rc != SQLITE_ROW) {
+        rc = db_fail(s, rc, "reading the largest id", err);
+        sqlite3_reset(s->max_id);
+        return rc;
+    }
+    if (sqlite3_column_type(s->max_id, 0) != SQLITE_NULL)
+        max = sqlite3_column_int64(s->max_id, 0);
+    sqlite3_reset(s->max_id);
+    if (max < 0)
+        max = 0;
+    if (max >= 9223372036854775807LL)
+        return s->host->error(err, TS_ERR_BACKEND, "%s: table %s: no id is left after %lld",
+                              s->path, s->table, (long long)max);
+    s->host->id_format((uint64_t)max + 1, buf);
+    return TS_OK;
+}
+
+static int insert_row(struct sqlite_store *s, ts_token *token, int *id_assigned, ts_error *err)
+{
+    const ts_host *h = s->host;
+    int rc = TS_OK;
+
+    if (!*h->token_get(token, TS_FIELD_ID)) {
+        char id[21];
+        rc = next_id(s, id, err);
+        if (rc == TS_OK && h->token_set(token, TS_FIELD_ID, id) != TS_OK)
+            rc = h->error(err, TS_ERR_NOMEM, "out of memory");
+        *id_assigned = rc == TS_OK;
+    }
+    for (int f = 0; rc == TS_OK && f < TS_FIELD_COUNT; f++)
+        bind_field(s->insert, h, token, (ts_field)f);
+    if (rc == TS_OK)
+        rc = run(s, s->insert, "inserting a token", err);
+    return rc;
+}
+
+static int sqlite_save_token(void *state, ts_token *token, ts_error *err)
+{
+    struct sqlite_store *s = state;
+    int id_assigned = 0;
+    int rc = run(s, s->begin, "starting a write transaction", err);
+
+    if (rc != TS_OK)
+        return rc;
+    s->host->token_clear(s->matched);
+    s->saving = 1;
+    rc = s->host->save_resolve(token, lookup, s, err);
+    s->saving = 0;
+    if (rc == TS_OK)
+        rc = update_row(s, token, err);
+    else if (rc == TS_NOT_FOUND)
+        rc = insert_row(s, token, &id_assigned, err);
+    if (rc == TS_OK)
+        rc = run(s, s->commit, "committing", err);
+    s->host->token_clear(s->matched);
+    if (rc != TS_OK) {
+        if (sqlite3_get_autocommit(s->db) == 0)
+            run(s, s->rollback, "rolling back", NULL);
+        if (id_assigned)
+            s->host->token_set(token, TS_FIELD_ID, NULL);
+    }
+    return rc;
+}
+
+static int sqlite_delete_token(void *state, const char *id, ts_error *err)
+{
+    struct sqlite_store *s = state;
+
+    sqlite3_bind_text(s->delete_one, 1, id, (int)strlen(id), SQLITE_STATIC);
+    int rc = run(s, s->delete_one, "deleting a token", err);
+    if (rc == TS_OK && sqlite3_changes(s->db) == 0)
+        rc = TS_NOT_FOUND;
+    return rc;
+}
+
+static int sqlite_delete_tokens(void *state, ts_error *err)
+{
+    struct sqlite_store *s = state;
+
+    /* In autocommit mode: the delete is committed when this returns. */
+    return run(s, s->delete_all, "deleting all tokens", err);
+}
+
+static const char *const sqlite_options[] = {
+    "path", "table", "busy_timeout_ms", "synchronous", "mode", NULL,
+};
+
+static const ts_backend sqlite_backend = {
+    .size = sizeof(ts_backend),
+    .abi_major = TS_ABI_MAJOR,
+    .abi_minor = TS_ABI_MINOR,
+    .name = "sqlite",
+    .version = "1.0.0",
+    .description = "a SQLite database (WAL), compatible with the Zoho SDK sample's zohooauth.db",
+    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED,
+    .options = sqlite_options,
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .find_token = sqlite_find_token,
+    .save_token = sqlite_save_token,
+    .delete_token = sqlite_delete_token,
+    .get_tokens = sqlite_get_tokens,
+    .delete_tokens = sqlite_delete_tokens,
+    .find_token_by_id = sqlite_find_token_by_id,
+};
+
+TS_BACKEND_DEFINE(sqlite_backend)
