@@ -87,6 +87,16 @@ struct sqlite_store {
 
     ts_token *matched;       /* during a save: the stored row it matched */
     int saving;
+
+    /* try_lock's rows, in a table of their own made on first use */
+    sqlite3_stmt *lock_purge, *lock_take, *lock_release;
+};
+
+/* A lock this handle holds: its name and the random owner tag that lets
+ * only us release it. */
+struct held_lock {
+    char owner[33];
+    char name[];
 };
 
 /* ------------------------------------------------------------------ */
@@ -536,7 +546,8 @@ static void sqlite_close(void *state)
 {
     struct sqlite_store *s = state;
     sqlite3_stmt *fixed[] = { s->insert, s->max_id, s->delete_one, s->delete_all, s->walk,
-                              s->begin, s->commit, s->rollback };
+                              s->begin, s->commit, s->rollback, s->lock_purge, s->lock_take,
+                              s->lock_release };
 
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         sqlite3_finalize(s->lookup[f]);
@@ -742,31 +753,56 @@ static int insert_row(struct sqlite_store *s, ts_token *token, int *id_assigned,
     return rc;
 }
 
-static int sqlite_save_token(void *state, ts_token *token, ts_error *err)
+/* Saves one token inside the caller's write transaction. */
+static int save_one(struct sqlite_store *s, ts_token *token, int *id_assigned, ts_error *err)
 {
-    struct sqlite_store *s = state;
-    int id_assigned = 0;
-    int rc = run(s, s->begin, "starting a write transaction", err);
-
-    if (rc != TS_OK)
-        return rc;
     s->host->token_clear(s->matched);
     s->saving = 1;
-    rc = s->host->save_resolve(token, lookup, s, err);
+    int rc = s->host->save_resolve(token, lookup, s, err);
     s->saving = 0;
     if (rc == TS_OK)
         rc = update_row(s, token, err);
     else if (rc == TS_NOT_FOUND)
-        rc = insert_row(s, token, &id_assigned, err);
-    if (rc == TS_OK)
-        rc = run(s, s->commit, "committing", err);
+        rc = insert_row(s, token, id_assigned, err);
     s->host->token_clear(s->matched);
-    if (rc != TS_OK) {
-        if (sqlite3_get_autocommit(s->db) == 0)
-            run(s, s->rollback, "rolling back", NULL);
-        if (id_assigned)
-            s->host->token_set(token, TS_FIELD_ID, NULL);
-    }
+    return rc;
+}
+
+/* Saves tokens in one write transaction: all of them or none. The ids a
+ * failed batch assigned are taken back from the caller's tokens. */
+static int save_batch(struct sqlite_store *s, ts_token *const *tokens, size_t n,
+                      int *assigned, ts_error *err)
+{
+    size_t i = 0;
+    int rc = run(s, s->begin, "starting a write transaction", err);
+
+    for (; rc == TS_OK && i < n; i++)
+        rc = save_one(s, tokens[i], &assigned[i], err);
+    if (rc == TS_OK)
+        return run(s, s->commit, "committing", err) == TS_OK ? TS_OK : rc;
+    if (sqlite3_get_autocommit(s->db) == 0)
+        run(s, s->rollback, "rolling back", NULL);
+    for (size_t j = 0; j < i && j < n; j++)
+        if (assigned[j])
+            s->host->token_set(tokens[j], TS_FIELD_ID, NULL);
+    return rc;
+}
+
+static int sqlite_save_token(void *state, ts_token *token, ts_error *err)
+{
+    int assigned = 0;
+    return save_batch(state, &token, 1, &assigned, err);
+}
+
+static int sqlite_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
+{
+    struct sqlite_store *s = state;
+    int *assigned = calloc(n ? n : 1, sizeof *assigned);
+
+    if (!assigned)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = save_batch(s, tokens, n, assigned, err);
+    free(assigned);
     return rc;
 }
 
@@ -787,6 +823,96 @@ static int sqlite_delete_tokens(void *state, ts_error *err)
 
     /* In autocommit mode: the delete is committed when this returns. */
     return run(s, s->delete_all, "deleting all tokens", err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Store-wide locks (single-flight OAuth refresh)                      */
+/* ------------------------------------------------------------------ */
+
+/* A row per held lock in tokenstore_locks, with its owner's random tag and
+ * a wall-clock expiry that every process compares against: a holder that
+ * died leaves a row the next taker deletes once it has expired. */
+static int prepare_locks(struct sqlite_store *s, ts_error *err)
+{
+    int rc;
+
+    if (s->lock_take)
+        return TS_OK;
+    rc = run_sql(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS tokenstore_locks ("
+                                    "name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+                                    "expires_ms INTEGER NOT NULL)"),
+                 "creating the lock table", err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->lock_purge, sqlite3_mprintf(
+                         "DELETE FROM tokenstore_locks WHERE name = ?1 AND expires_ms <= ?2"), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->lock_release, sqlite3_mprintf(
+                         "DELETE FROM tokenstore_locks WHERE name = ?1 AND owner = ?2"), err);
+    if (rc == TS_OK)
+        rc = prepare(s, &s->lock_take, sqlite3_mprintf(
+                         "INSERT OR IGNORE INTO tokenstore_locks VALUES (?1, ?2, ?3)"), err);
+    return rc;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+                           ts_error *err)
+{
+    struct sqlite_store *s = state;
+    struct held_lock *l = malloc(sizeof *l + strlen(name) + 1);
+    long long now = wall_ms();
+
+    if (!l)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    strcpy(l->name, name);
+    snprintf(l->owner, sizeof l->owner, "%08x%08x%016llx", (unsigned)getpid(),
+             (unsigned)rand_r(&s->jitter_seed), (unsigned long long)now);
+    int rc = prepare_locks(s, err);
+    if (rc == TS_OK)
+        rc = run(s, s->begin, "starting a write transaction", err);
+    if (rc == TS_OK) {
+        sqlite3_bind_text(s->lock_purge, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->lock_purge, 2, now);
+        rc = run(s, s->lock_purge, "dropping an expired lock", err);
+        sqlite3_bind_text(s->lock_take, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->lock_take, 2, l->owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->lock_take, 3, now + ttl_ms);
+        if (rc == TS_OK)
+            rc = run(s, s->lock_take, "taking a lock", err);
+        if (rc == TS_OK && sqlite3_changes(s->db) == 0)
+            rc = TS_ERR_BUSY;
+        if (rc == TS_OK || rc == TS_ERR_BUSY) {
+            int crc = run(s, s->commit, "committing", err);
+            rc = crc == TS_OK ? rc : crc;
+        } else {
+            run(s, s->rollback, "rolling back", NULL);
+        }
+    }
+    if (rc != TS_OK) {
+        free(l);
+        return rc;
+    }
+    *handle = l;
+    return TS_OK;
+}
+
+static int sqlite_unlock(void *state, void *handle, ts_error *err)
+{
+    struct sqlite_store *s = state;
+    struct held_lock *l = handle;
+
+    sqlite3_bind_text(s->lock_release, 1, l->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->lock_release, 2, l->owner, -1, SQLITE_STATIC);
+    int rc = run(s, s->lock_release, "releasing a lock", err);
+    free(l);
+    return rc;
 }
 
 static const char *const sqlite_options[] = {
@@ -810,6 +936,9 @@ static const ts_backend sqlite_backend = {
     .get_tokens = sqlite_get_tokens,
     .delete_tokens = sqlite_delete_tokens,
     .find_token_by_id = sqlite_find_token_by_id,
+    .save_tokens = sqlite_save_tokens,
+    .try_lock = sqlite_try_lock,
+    .unlock = sqlite_unlock,
 };
 
 TS_BACKEND_DEFINE(sqlite_backend)
