@@ -253,7 +253,7 @@ TS_API int ts_backends_list(const ts_config *cfg,
     for (size_t i = 0; i < st.nseen; i++)
         free(st.seen[i]);
     free(st.seen);
-    if (rc == TS_ERR_NOMEM)
+    if (rc == TS_ERR_NOMEM && st.rc == TS_OK)   /* ours, not the callback's */
         return ts__error(err, rc, "out of memory");
     return st.rc;
 }

@@ -321,7 +321,7 @@ int ts__table_save(ts_table *t, ts_token *tok, ts_error *err)
     } else {
         char buf[21];
         if (table_max_id(t) >= INT64_MAX)
-            return ts__error(err, TS_ERR_BACKEND, "no id left after %" PRIu64, table_max_id(t));
+            return ts__error(err, TS_ERR_BACKEND, "no id is left after %" PRIu64, table_max_id(t));
         id = table_max_id(t) + 1;
         ts__id_format(id, buf);
         if (ts_token_set(tok, TS_FIELD_ID, buf) != TS_OK)

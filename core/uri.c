@@ -141,8 +141,9 @@ static int apply_query(ts_config *cfg, const char *q, ts_error *err)
             size_t klen = eq ? (size_t)(eq - q) : n;
             char key[65];
             if (klen == 0 || klen >= sizeof key)
-                return ts__error(err, TS_ERR_CONFIG, "URI: bad query parameter '%.*s'",
-                                 (int)(klen ? klen : n), q);
+                return ts__error(err, TS_ERR_CONFIG,
+                                 "URI: query parameter name '%.*s' is empty or too long",
+                                 (int)(klen < 40 ? klen : 40), q);
             memcpy(key, q, klen);
             key[klen] = '\0';
             int rc = eq ? set_decoded(cfg, key, eq + 1, n - klen - 1, err)
@@ -161,8 +162,10 @@ int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
     char scheme[65];
     int rc;
 
+    /* Echo no further than a ':' or '@': what follows may be a password. */
     if (!ts__looks_like_uri(uri) || slen >= sizeof scheme)
-        return ts__error(err, TS_ERR_CONFIG, "'%.100s' is not a store URI", uri);
+        return ts__error(err, TS_ERR_CONFIG, "'%.*s' is not a store URI (scheme:...)",
+                         (int)strcspn(uri, ":@") < 64 ? (int)strcspn(uri, ":@") : 64, uri);
     for (size_t i = 0; i < slen; i++)
         scheme[i] = (char)tolower((unsigned char)uri[i]);
     scheme[slen] = '\0';

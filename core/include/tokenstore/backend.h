@@ -100,7 +100,8 @@ typedef struct ts_host {
                         ts_error *err);
 
     /* --- ids: decimal integers, compared numerically --- */
-    /* Parses a stored id; TS_ERR_INVALID unless 1-19 digits. */
+    /* Parses a stored id: TS_ERR_INVALID unless a decimal number from 0 to
+     * INT64_MAX without leading zeros. */
     int (*id_parse)(const char *id, uint64_t *out);
     void (*id_format)(uint64_t id, char buf[21]);
 

@@ -104,7 +104,7 @@ int ts_config_new(ts_config **out);
 void ts_config_free(ts_config *config);
 
 /* A backend name ([a-z0-9_-]+, looked up in the plugin path) or the path
- * of a backend .so (anything containing '/'). */
+ * of a backend shared object (containing '/' and ending in ".so"). */
 int ts_config_set_backend(ts_config *config, const char *name_or_path, ts_error *err);
 
 /* Sets (or replaces) one backend option. */
