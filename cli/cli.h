@@ -20,7 +20,11 @@ enum cli_exit {
     CLI_NOT_FOUND = 1,       /* no token matched */
     CLI_USAGE = 2,           /* bad command line or input the store refuses */
     CLI_STORE = 3,           /* store, backend or config error */
-    CLI_CHECKS_FAILED = 4    /* check-backend: some conformance checks failed */
+    CLI_CHECKS_FAILED = 4,   /* check-backend: some conformance checks failed */
+    CLI_CONFLICT = 5,        /* the save or migration would give one user two
+                                rows or overwrite a different token */
+    CLI_OAUTH = 6            /* token, revoke: the accounts server refused,
+                                failed or did not answer in time */
 };
 
 /* ------------------------------------------------------------ values */

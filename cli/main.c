@@ -1,6 +1,6 @@
 /*
- * cli/main.c - the tokenstore command: inspect, edit and check token
- * stores from a shell.
+ * cli/main.c - the tokenstore command: inspect, edit, migrate and check
+ * token stores, and get access tokens, from a shell.
  *
  * Shaped like git's and curl's small tools: a table of commands, one
  * function per command, and one table of options. The command line is read
@@ -9,6 +9,10 @@
  * `tokenstore list --store memory:` are the same), and then each command's
  * row in the table says which options it accepts; anything else is a usage
  * error that names the option.
+ *
+ * migrate's section opens with the why of its shape (it checks everything
+ * before it writes anything); token and revoke are thin over the library's
+ * OAuth client.
  *
  * Secrets given as flags are copied out of argv and wiped there at once,
  * which shortens the time they are readable in /proc/PID/cmdline; the
@@ -39,8 +43,10 @@ enum option_id {
     OPT_HELP, OPT_JSON, OPT_YES,
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
+    OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH,
     OPT_COUNT
 };
+_Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
 
 #define BIT(o) (1u << (o))
@@ -50,6 +56,7 @@ _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options fo
                    BIT(OPT_REFRESH_TOKEN) | BIT(OPT_ACCESS_TOKEN) | BIT(OPT_GRANT_TOKEN))
 #define OPTS_FIELDS (OPTS_KEYS | BIT(OPT_EXPIRY_TIME) | BIT(OPT_REDIRECT_URL) | \
                      BIT(OPT_API_DOMAIN))
+#define OPTS_OAUTH (BIT(OPT_ACCOUNTS_URL) | BIT(OPT_OAUTH))
 #define OPT_CODE(o) (256 + (o))   /* getopt_long's value for a long option */
 
 static const struct option long_options[] = {
@@ -72,12 +79,15 @@ static const struct option long_options[] = {
     { "expiry-time", required_argument, NULL, OPT_CODE(OPT_EXPIRY_TIME) },
     { "redirect-url", required_argument, NULL, OPT_CODE(OPT_REDIRECT_URL) },
     { "api-domain", required_argument, NULL, OPT_CODE(OPT_API_DOMAIN) },
+    { "to", required_argument, NULL, OPT_CODE(OPT_TO) },
+    { "accounts-url", required_argument, NULL, OPT_CODE(OPT_ACCOUNTS_URL) },
+    { "oauth", required_argument, NULL, OPT_CODE(OPT_OAUTH) },
     { NULL, 0, NULL, 0 },
 };
 
 /* "-" first: non-options come back in order (as code 1), whatever
  * POSIXLY_CORRECT says; ":" next: a missing value is reported as ':'. */
-static const char short_options[] = "-:o:qhVy";
+static const char short_options[] = "-:o:O:qhVy";
 
 /* The command line, parsed. Option values are copies (see the top). */
 struct cli {
@@ -88,6 +98,9 @@ struct cli {
     char *config_path, *store_uri;
     char **options;               /* -o "key=value" */
     size_t noptions;
+    char **oauth;                 /* -O "key=value" */
+    size_t noauth;
+    char *to, *accounts_url;      /* migrate --to, --accounts-url */
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
     int quiet, show_secrets, json, yes;
 };
@@ -130,6 +143,10 @@ static int exit_status(int code)
         return CLI_NOT_FOUND;
     if (code == TS_ERR_INVALID)
         return CLI_USAGE;
+    if (code == TS_ERR_CONFLICT)
+        return CLI_CONFLICT;
+    if (code == TS_ERR_OAUTH || code == TS_ERR_HTTP)
+        return CLI_OAUTH;
     return CLI_STORE;
 }
 
@@ -156,6 +173,8 @@ static const char *option_name(int opt)
 
     if (opt == OPT_OPTION)
         return "-o";
+    if (opt == OPT_OAUTH)
+        return "-O";
     for (const struct option *o = long_options; o->name; o++)
         if (o->val == OPT_CODE(opt))
             snprintf(name, sizeof name, "--%s", o->name);
@@ -166,6 +185,7 @@ static int option_from_code(int c)
 {
     switch (c) {
     case 'o': return OPT_OPTION;
+    case 'O': return OPT_OAUTH;
     case 'q': return OPT_QUIET;
     case 'h': return OPT_HELP;
     case 'V': return OPT_VERSION;
@@ -184,19 +204,20 @@ static char *take_value(char *arg, int secret)
     return copy;
 }
 
-/* "-o key=value": the key must be there; the value may be empty. */
-static int add_backend_option(struct cli *cli, char *arg)
+/* "-o key=value" and "-O key=value": the key must be there; the value may
+ * be empty. Either may carry a password or a client secret. */
+static int add_key_value(char ***list, size_t *n, char *arg, const char *usage)
 {
     if (arg[0] == '=' || !strchr(arg, '='))
-        return usage_error("-o takes KEY=VALUE (a backend option), e.g. -o path=/tmp/tokens.db");
+        return usage_error("%s", usage);
     char *copy = take_value(arg, 1);
-    char **grown = copy ? realloc(cli->options, (cli->noptions + 1) * sizeof *grown) : NULL;
+    char **grown = copy ? realloc(*list, (*n + 1) * sizeof *grown) : NULL;
     if (!grown) {
         cli_free_secret(copy);
         return out_of_memory();
     }
-    cli->options = grown;
-    cli->options[cli->noptions++] = copy;
+    *list = grown;
+    (*list)[(*n)++] = copy;
     return CLI_OK;
 }
 
@@ -213,7 +234,14 @@ static int record_option(struct cli *cli, int opt, char *arg)
     switch (opt) {
     case OPT_CONFIG: return set_string_option(&cli->config_path, arg, 0);
     case OPT_STORE: return set_string_option(&cli->store_uri, arg, 1);
-    case OPT_OPTION: return add_backend_option(cli, arg);
+    case OPT_OPTION:
+        return add_key_value(&cli->options, &cli->noptions, arg, "-o takes KEY=VALUE "
+                             "(a backend option), e.g. -o path=/tmp/tokens.db");
+    case OPT_OAUTH:
+        return add_key_value(&cli->oauth, &cli->noauth, arg, "-O takes KEY=VALUE "
+                             "(an OAuth setting), e.g. -O data_center=EU");
+    case OPT_TO: return set_string_option(&cli->to, arg, 1);
+    case OPT_ACCOUNTS_URL: return set_string_option(&cli->accounts_url, arg, 0);
     case OPT_QUIET: cli->quiet = 1; return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
@@ -281,6 +309,11 @@ static void free_cli(struct cli *cli)
     for (size_t i = 0; i < cli->noptions; i++)
         cli_free_secret(cli->options[i]);
     free(cli->options);
+    for (size_t i = 0; i < cli->noauth; i++)
+        cli_free_secret(cli->oauth[i]);
+    free(cli->oauth);
+    cli_free_secret(cli->to);
+    cli_free_secret(cli->accounts_url);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         cli_free_secret(cli->field[f]);
 }
@@ -776,6 +809,530 @@ static int cmd_clear(struct cli *cli)
     return rc;
 }
 
+/* ---------------------------------------------------------------- migrate */
+
+/*
+ * migrate copies every token of the store to another one, keeping ids, in
+ * three passes:
+ *  1. check, read-only: each source token against the target. A target
+ *     that holds a different token under the same id, or the same token
+ *     under another id, is in conflict; every conflict is reported and
+ *     nothing is written, because which of the two tokens is right is the
+ *     operator's call, not the tool's. A token the target already holds
+ *     as it is will not be written again, so a re-run is cheap and
+ *     changes nothing.
+ *  2. copy: the rest, in id order, in batches through ts_save_tokens, so a
+ *     file or sqlite target is rewritten or committed once per batch.
+ *     Each token keeps its id because it is saved with the id set.
+ *  3. verify: one walk of the target proves that every source token is
+ *     there under its id with every value it has.
+ * The source is only read. Fields a source token leaves empty keep the
+ * target's value, as save_token does.
+ */
+
+#define MIGRATE_BATCH 1000
+#define PROGRESS_MIN 1000         /* smaller stores need no progress bar */
+#define PROGRESS_WIDTH 30
+#define CONFLICTS_SHOWN 10
+
+struct token_list {
+    ts_token **items;
+    size_t n, cap;
+};
+
+enum change { CHANGE_ADD, CHANGE_UPDATE, CHANGE_NONE, CHANGE_KINDS };
+
+struct migration {
+    const struct cli *cli;
+    ts_store *source, *target;
+    char from[256], to[256];      /* "sqlite store /path", for messages */
+    struct token_list tokens;     /* the source's, in ascending numeric id */
+    unsigned char *change;        /* an enum change per token */
+    size_t count[CHANGE_KINDS];
+    size_t conflicts;             /* with the target's tokens */
+    size_t unsaveable;            /* source tokens no store takes */
+};
+
+/* A bar on stderr, drawn only on a terminal and only for large stores. */
+struct progress {
+    const char *label;
+    size_t total, done;
+    int shown, last_percent;
+};
+
+static void progress_step(struct progress *p, size_t n)
+{
+    char bar[PROGRESS_WIDTH + 1];
+
+    p->done += n;
+    if (!p->shown || p->total == 0)
+        return;
+    int percent = (int)(p->done * 100 / p->total);
+    if (percent == p->last_percent)
+        return;
+    p->last_percent = percent;
+    int filled = percent * PROGRESS_WIDTH / 100;
+    memset(bar, '#', (size_t)filled);
+    memset(bar + filled, '.', (size_t)(PROGRESS_WIDTH - filled));
+    bar[PROGRESS_WIDTH] = '\0';
+    fprintf(stderr, "\r%-8s [%s] %3d%% %zu/%zu", p->label, bar, percent, p->done, p->total);
+    fflush(stderr);
+}
+
+static void progress_start(struct progress *p, const struct cli *cli, const char *label,
+                           size_t total)
+{
+    *p = (struct progress){ .label = label, .total = total, .last_percent = -1 };
+    p->shown = !cli->quiet && total >= PROGRESS_MIN && isatty(STDERR_FILENO);
+    progress_step(p, 0);
+}
+
+static void progress_end(const struct progress *p)
+{
+    if (p->shown)
+        fputs("\r\033[K", stderr);      /* erase the bar's line */
+}
+
+static uint64_t id_value(const ts_token *token)
+{
+    return strtoull(ts_token_get(token, TS_FIELD_ID), NULL, 10);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = id_value(*(ts_token *const *)a), y = id_value(*(ts_token *const *)b);
+    return (x > y) - (x < y);
+}
+
+static int collect_one(const ts_token *token, void *userdata)
+{
+    struct token_list *list = userdata;
+
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 256;
+        ts_token **grown = realloc(list->items, cap * sizeof *grown);
+        if (!grown)
+            return TS_ERR_NOMEM;
+        list->items = grown;
+        list->cap = cap;
+    }
+    if (!(list->items[list->n] = ts_token_dup(token)))
+        return TS_ERR_NOMEM;
+    list->n++;
+    return TS_OK;
+}
+
+static void token_list_free(struct token_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        ts_token_free(list->items[i]);
+    free(list->items);
+}
+
+/* "user_name 'a@b.com'" or "a token without user_name", escaped. */
+static void describe_token(const ts_token *token, char *out, size_t size)
+{
+    char *user = cli_escape(ts_token_get(token, TS_FIELD_USER_NAME));
+
+    if (user && user[0])
+        snprintf(out, size, "user_name '%.100s'", user);
+    else
+        snprintf(out, size, "a token without user_name");
+    free(user);
+}
+
+/* Whether two tokens are one: the same user, or, when either has no
+ * user_name, a refresh, grant or access token in common. */
+static int same_token(const ts_token *a, const ts_token *b)
+{
+    static const ts_field credentials[] = {
+        TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN, TS_FIELD_ACCESS_TOKEN,
+    };
+    const char *user_a = ts_token_get(a, TS_FIELD_USER_NAME);
+    const char *user_b = ts_token_get(b, TS_FIELD_USER_NAME);
+
+    if (user_a[0] && user_b[0])
+        return strcmp(user_a, user_b) == 0;
+    for (size_t i = 0; i < sizeof credentials / sizeof *credentials; i++) {
+        const char *value = ts_token_get(a, credentials[i]);
+        if (value[0] && strcmp(value, ts_token_get(b, credentials[i])) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether `row` has every value `token` has; the first missing field, if
+ * any, in *differs. */
+static int holds(const ts_token *row, const ts_token *token, ts_field *differs)
+{
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        const char *value = ts_token_get(token, (ts_field)f);
+        if (value[0] && strcmp(value, ts_token_get(row, (ts_field)f)) != 0) {
+            if (differs)
+                *differs = (ts_field)f;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void report_conflict(struct migration *m, const ts_token *source, const ts_token *row)
+{
+    const char *id = ts_token_get(source, TS_FIELD_ID);
+    const char *row_id = ts_token_get(row, TS_FIELD_ID);
+    char mine[160], theirs[160];
+
+    if (++m->conflicts > CONFLICTS_SHOWN)
+        return;
+    describe_token(source, mine, sizeof mine);
+    describe_token(row, theirs, sizeof theirs);
+    if (strcmp(id, row_id) == 0)
+        fprintf(stderr, "tokenstore: conflict: id %s is %s in %s but %s in %s\n", id, mine,
+                m->from, theirs, m->to);
+    else
+        fprintf(stderr, "tokenstore: conflict: id %s of %s (%s) is stored under id %s "
+                "in %s\n", id, m->from, mine, row_id, m->to);
+}
+
+/* The same token under another id in the target would make the save
+ * give it two rows (the core would refuse with TS_ERR_CONFLICT). */
+static int check_key(struct migration *m, const ts_token *source, ts_token *row, ts_error *err)
+{
+    int rc = TS_OK;
+
+    ts_token_clear(row);
+    for (int f = 0; f < TS_FIELD_COUNT && rc == TS_OK; f++)
+        if (f != TS_FIELD_ID)
+            rc = ts_token_set(row, (ts_field)f, ts_token_get(source, (ts_field)f));
+    if (rc != TS_OK)
+        return rc;
+    rc = ts_find_token(m->target, row, err);
+    if (rc == TS_OK && strcmp(ts_token_get(row, TS_FIELD_ID),
+                              ts_token_get(source, TS_FIELD_ID)) != 0)
+        report_conflict(m, source, row);
+    /* No match, or no key to match by: the save will go by id alone. */
+    return rc == TS_NOT_FOUND || rc == TS_ERR_INVALID ? TS_OK : rc;
+}
+
+/* A token without refresh, grant or access token (a hand-edited file can
+ * hold one) would make its whole batch fail half way through the copy. */
+static int saveable(struct migration *m, const ts_token *source)
+{
+    if (ts_token_get(source, TS_FIELD_REFRESH_TOKEN)[0] ||
+        ts_token_get(source, TS_FIELD_GRANT_TOKEN)[0] ||
+        ts_token_get(source, TS_FIELD_ACCESS_TOKEN)[0])
+        return 1;
+    if (++m->unsaveable <= CONFLICTS_SHOWN)
+        fprintf(stderr, "tokenstore: token %s of %s has no refresh, grant or access token: "
+                "no store takes it\n", ts_token_get(source, TS_FIELD_ID), m->from);
+    return 0;
+}
+
+static int check_one(struct migration *m, size_t i, ts_token *row, ts_error *err)
+{
+    const ts_token *source = m->tokens.items[i];
+
+    if (!saveable(m, source))
+        return TS_OK;
+    int rc = ts_find_token_by_id(m->target, ts_token_get(source, TS_FIELD_ID), row, err);
+    if (rc != TS_OK && rc != TS_NOT_FOUND)
+        return rc;
+    if (rc == TS_OK && !same_token(source, row)) {
+        report_conflict(m, source, row);
+        return TS_OK;
+    }
+    m->change[i] = rc == TS_NOT_FOUND ? CHANGE_ADD
+                   : holds(row, source, NULL) ? CHANGE_NONE : CHANGE_UPDATE;
+    return check_key(m, source, row, err);
+}
+
+static int check_all(struct migration *m)
+{
+    struct progress bar;
+    ts_error err = { 0 };
+    ts_token *row = ts_token_new();
+    int rc = row ? TS_OK : TS_ERR_NOMEM;
+
+    progress_start(&bar, m->cli, "Checking", m->tokens.n);
+    for (size_t i = 0; i < m->tokens.n && rc == TS_OK; i++) {
+        rc = check_one(m, i, row, &err);
+        progress_step(&bar, 1);
+    }
+    progress_end(&bar);
+    ts_token_free(row);
+    if (rc != TS_OK)
+        return err.message[0] ? store_error(rc, &err) : out_of_memory();
+    if (m->unsaveable > 0)
+        fprintf(stderr, "tokenstore: %zu token%s of %s cannot be saved: nothing was copied\n",
+                m->unsaveable, m->unsaveable == 1 ? "" : "s", m->from);
+    if (m->conflicts > 0) {
+        if (m->conflicts > CONFLICTS_SHOWN)
+            fprintf(stderr, "tokenstore: ... and %zu more conflicts\n",
+                    m->conflicts - CONFLICTS_SHOWN);
+        fprintf(stderr, "tokenstore: %zu conflict%s between %s and %s: nothing was copied "
+                "(delete the target's token or migrate to another store)\n", m->conflicts,
+                m->conflicts == 1 ? "" : "s", m->from, m->to);
+        return CLI_CONFLICT;
+    }
+    if (m->unsaveable > 0)
+        return CLI_STORE;
+    for (size_t i = 0; i < m->tokens.n; i++)
+        m->count[m->change[i]]++;
+    return CLI_OK;
+}
+
+static int copy_changed(struct migration *m)
+{
+    ts_token *batch[MIGRATE_BATCH];
+    struct progress bar;
+    ts_error err = { 0 };
+    size_t n = 0, copied = 0;
+    int rc = TS_OK;
+
+    progress_start(&bar, m->cli, "Copying", m->count[CHANGE_ADD] + m->count[CHANGE_UPDATE]);
+    for (size_t i = 0; i <= m->tokens.n && rc == TS_OK; i++) {
+        if (i < m->tokens.n && m->change[i] != CHANGE_NONE)
+            batch[n++] = m->tokens.items[i];
+        if (n == MIGRATE_BATCH || (i == m->tokens.n && n > 0)) {
+            if ((rc = ts_save_tokens(m->target, batch, n, &err)) == TS_OK) {
+                progress_step(&bar, n);
+                copied += n;
+                n = 0;
+            }
+        }
+    }
+    progress_end(&bar);
+    if (rc == TS_OK)
+        return CLI_OK;
+    fprintf(stderr, "tokenstore: copying to %s stopped after %zu of %zu tokens, in the "
+            "batch of ids %s to %s: %s\n", m->to, copied, bar.total,
+            ts_token_get(batch[0], TS_FIELD_ID), ts_token_get(batch[n - 1], TS_FIELD_ID),
+            err.message[0] ? err.message : ts_strerror(rc));
+    return exit_status(rc);
+}
+
+struct verify {
+    const struct token_list *tokens;
+    size_t found;
+    const ts_token *bad;          /* the first token the target lacks a value of */
+    ts_field bad_field;
+};
+
+static int verify_one(const ts_token *row, void *userdata)
+{
+    struct verify *v = userdata;
+    const ts_token *key = row, *const *match;
+
+    match = bsearch(&key, v->tokens->items, v->tokens->n, sizeof *v->tokens->items, by_id);
+    if (!match)
+        return TS_OK;           /* the target's own token */
+    v->found++;
+    if (!v->bad && !holds(row, *match, &v->bad_field))
+        v->bad = *match;
+    return TS_OK;
+}
+
+static int verify_copy(struct migration *m)
+{
+    struct verify v = { .tokens = &m->tokens };
+    ts_error err = { 0 };
+    int rc = ts_get_tokens(m->target, verify_one, &v, &err);
+
+    if (rc != TS_OK)
+        return store_error(rc, &err);
+    if (v.bad) {
+        fprintf(stderr, "tokenstore: after copying, token %s in %s does not hold the "
+                "source's %s\n", ts_token_get(v.bad, TS_FIELD_ID), m->to,
+                ts_field_name(v.bad_field));
+        return CLI_STORE;
+    }
+    if (v.found != m->tokens.n) {
+        fprintf(stderr, "tokenstore: after copying, %s holds %zu of the %zu tokens of %s\n",
+                m->to, v.found, m->tokens.n, m->from);
+        return CLI_STORE;
+    }
+    return CLI_OK;
+}
+
+/* The --to store: a URI or a config file, with no -o (those are the
+ * source's); --quiet applies. */
+static int open_target(const struct cli *cli, ts_store **store, ts_config **cfg)
+{
+    ts_error err = { 0 };
+    int rc = ts_config_load(cfg, cli->to, &err);
+
+    if (rc != TS_OK)
+        return store_error(rc, &err);
+    if (cli->quiet)
+        ts_config_set_logger(*cfg, log_errors_only, NULL, TS_LOG_ERROR);
+    if ((rc = ts_store_open_config(store, *cfg, &err)) != TS_OK) {
+        ts_config_free(*cfg);
+        *cfg = NULL;
+        store_error(rc, &err);
+        return CLI_STORE;
+    }
+    return CLI_OK;
+}
+
+static int migrate(struct migration *m)
+{
+    ts_error err = { 0 };
+    int rc = ts_get_tokens(m->source, collect_one, &m->tokens, &err);
+
+    if (rc != TS_OK)
+        return err.message[0] ? store_error(rc, &err) : out_of_memory();
+    if (m->tokens.n == 0) {
+        if (!m->cli->quiet)
+            printf("No tokens in %s: nothing to copy.\n", m->from);
+        return CLI_OK;
+    }
+    qsort(m->tokens.items, m->tokens.n, sizeof *m->tokens.items, by_id);
+    if (!(m->change = calloc(m->tokens.n, 1)))
+        return out_of_memory();
+    if ((rc = check_all(m)) != CLI_OK || (rc = copy_changed(m)) != CLI_OK ||
+        (rc = verify_copy(m)) != CLI_OK)
+        return rc;
+    if (!m->cli->quiet)
+        printf("%zu token%s from %s to %s: %zu added, %zu updated, %zu already there.\n",
+               m->tokens.n, m->tokens.n == 1 ? "" : "s", m->from, m->to,
+               m->count[CHANGE_ADD], m->count[CHANGE_UPDATE], m->count[CHANGE_NONE]);
+    return CLI_OK;
+}
+
+static int cmd_migrate(struct cli *cli)
+{
+    struct migration m = { .cli = cli };
+    ts_config *source_cfg = NULL, *target_cfg = NULL;
+    int rc;
+
+    if (!cli->to || !cli->to[0])
+        return usage_error("usage: tokenstore %s", cli->command->synopsis);
+    rc = open_store(cli, &m.source, &source_cfg);
+    if (rc == CLI_OK && (rc = open_target(cli, &m.target, &target_cfg)) == CLI_OK) {
+        describe_store(m.source, source_cfg, m.from, sizeof m.from);
+        describe_store(m.target, target_cfg, m.to, sizeof m.to);
+        rc = migrate(&m);
+    }
+    token_list_free(&m.tokens);
+    free(m.change);
+    ts_store_close(m.target);
+    ts_store_close(m.source);
+    ts_config_free(target_cfg);
+    ts_config_free(source_cfg);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- token, revoke */
+
+/* The OAuth client of a store: settings from the config's "oauth"
+ * section, then --accounts-url, then each -O in order, so the command
+ * line wins. A bad setting on the command line is a usage error. */
+static int open_oauth(const struct cli *cli, ts_store *store, const ts_config *cfg,
+                      ts_oauth **oauth)
+{
+    ts_error err = { 0 };
+    int rc = ts_oauth_new(oauth, store, cfg, &err);
+
+    if (rc != TS_OK)
+        return store_error(rc, &err);
+    if (cli->accounts_url)
+        rc = ts_oauth_set(*oauth, "accounts_url", cli->accounts_url, &err);
+    for (size_t i = 0; rc == TS_OK && i < cli->noauth; i++) {
+        char *eq = strchr(cli->oauth[i], '=');
+        *eq = '\0';
+        rc = ts_oauth_set(*oauth, cli->oauth[i], eq + 1, &err);
+        *eq = '=';
+    }
+    if (rc == TS_OK)
+        return CLI_OK;
+    ts_oauth_free(*oauth);
+    *oauth = NULL;
+    return rc == TS_ERR_NOMEM ? out_of_memory() : usage_error("%s", err.message);
+}
+
+/* An OAuth failure: a timeout here is the accounts server's. */
+static int oauth_error(int code, const ts_error *err)
+{
+    int status = store_error(code, err);
+    return code == TS_ERR_TIMEOUT ? CLI_OAUTH : status;
+}
+
+/* What token and revoke share: the store, its config and the client. */
+struct oauth_session {
+    ts_store *store;
+    ts_config *cfg;
+    ts_oauth *oauth;
+};
+
+static int open_session(const struct cli *cli, struct oauth_session *s)
+{
+    int rc = open_store(cli, &s->store, &s->cfg);
+
+    if (rc == CLI_OK)
+        rc = open_oauth(cli, s->store, s->cfg, &s->oauth);
+    return rc;
+}
+
+static void close_session(struct oauth_session *s)
+{
+    ts_oauth_free(s->oauth);
+    ts_store_close(s->store);
+    ts_config_free(s->cfg);
+}
+
+static int cmd_token(struct cli *cli)
+{
+    struct oauth_session s = { 0 };
+    ts_error err = { 0 };
+    ts_token *token;
+    int rc;
+
+    if (has(cli, TS_FIELD_ID) == has(cli, TS_FIELD_USER_NAME))
+        return usage_error("token needs --user NAME or --id N (one of them)");
+    if (!(token = ts_token_new()))
+        return out_of_memory();
+    if ((rc = open_session(cli, &s)) == CLI_OK &&
+        (rc = token_from_flags(cli, token)) == CLI_OK) {
+        int code = ts_oauth_get_access_token(s.oauth, token, &err);
+        if (code == TS_OK) {
+            printf("%s\n", ts_token_get(token, TS_FIELD_ACCESS_TOKEN));
+        } else if (code == TS_NOT_FOUND) {
+            report_no_match(cli);
+            rc = CLI_NOT_FOUND;
+        } else {
+            rc = oauth_error(code, &err);
+        }
+    }
+    ts_token_free(token);
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_revoke(struct cli *cli)
+{
+    struct oauth_session s = { 0 };
+    const char *id = cli->field[TS_FIELD_ID];
+    ts_error err = { 0 };
+    int rc;
+
+    if (!id)
+        return usage_error("usage: tokenstore %s", cli->command->synopsis);
+    if ((rc = open_session(cli, &s)) == CLI_OK) {
+        int code = ts_oauth_revoke(s.oauth, id, &err);
+        if (code == TS_OK && !cli->quiet)
+            printf("Revoked token %s and deleted it.\n", id);
+        if (code == TS_NOT_FOUND) {
+            if (!cli->quiet)
+                fprintf(stderr, "tokenstore: no token with id %s\n", id);
+            rc = CLI_NOT_FOUND;
+        } else if (code != TS_OK) {
+            rc = oauth_error(code, &err);
+        }
+    }
+    close_session(&s);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- backends */
 
 struct backends_state {
@@ -966,7 +1523,8 @@ static const struct command commands[] = {
       "--json) with the SDK's field names, e.g.\n"
       "  {\"user_name\": \"a@b.com\", \"refresh_token\": \"1000.x\", \"expiry_time\": \"1714564800000\"}\n"
       "The SDK's save_token rule applies: the token replaces the stored one with\n"
-      "the same id, else the same key, else it is added with the next id.\n"
+      "the same id, else the same key, else it is added with the next id; a\n"
+      "save that would give one user two rows is refused (exit status 5).\n"
       "Options are visible to other users of this machine (ps); prefer stdin\n"
       "for secrets.\n" },
     { "delete", cmd_delete, OPTS_GLOBAL | BIT(OPT_ID), 0, 0,
@@ -979,6 +1537,47 @@ static const struct command commands[] = {
       "Deletes every token of the store after asking on the terminal. -y/--yes\n"
       "skips the question; without it and with stdin not a terminal, nothing\n"
       "is deleted and the exit status is 2.\n" },
+    { "migrate", cmd_migrate, OPTS_GLOBAL | BIT(OPT_TO), 0, 0,
+      "migrate --to URI|CONFIG",
+      "copy every token to another store, keeping ids",
+      "Copies every token of the store (--config, --store) to the store named by\n"
+      "--to, a URI or a JSON config file, keeping each token's id. First every\n"
+      "token is checked against the target: a target holding a different token\n"
+      "under the same id, or the same user (or refresh, grant or access token)\n"
+      "under another id, is a conflict; conflicts are listed and nothing is\n"
+      "copied (exit status 5). Tokens the target already holds unchanged are\n"
+      "skipped, so running it again is harmless. The rest are saved in batches\n"
+      "of 1000, then the target is read back to verify every token. Fields a\n"
+      "source token leaves empty keep the target's value. The source is only\n"
+      "read. -o options apply to the source; give the target's in its URI\n"
+      "(sqlite:/path?busy_timeout_ms=9000) or config. A progress bar is drawn on\n"
+      "stderr when it is a terminal and the store holds 1000 tokens or more.\n" },
+    { "token", cmd_token, OPTS_GLOBAL | BIT(OPT_ID) | BIT(OPT_USER) | OPTS_OAUTH, 0, 0,
+      "token (--user NAME | --id N) [--accounts-url URL] [-O KEY=VALUE ...]",
+      "print a valid access token, refreshing it when needed",
+      "Prints the access token of the token of user NAME (or id N) on stdout,\n"
+      "alone, for scripts:\n"
+      "  curl -H \"Authorization: Zoho-oauthtoken $(tokenstore token --user me@x.com)\" ...\n"
+      "When the stored access token is missing or expires within 5 seconds, it\n"
+      "is refreshed at the Zoho accounts server with the refresh token (or a\n"
+      "stored grant token is exchanged) and the new one is saved; processes\n"
+      "sharing the store send one request between them. OAuth settings come\n"
+      "from the \"oauth\" section of the config file, then --accounts-url URL,\n"
+      "then -O/--oauth KEY=VALUE (repeatable): data_center (US, EU, IN, CN, JP,\n"
+      "AU, CA, SA), accounts_url, client_id, client_secret, redirect_url,\n"
+      "connect_timeout_ms, timeout_ms, retries, retry_base_ms, retry_max_ms.\n"
+      "client_id and client_secret are used when the stored token has none.\n"
+      "Exit status 1 when no token matches, 2 when it has no refresh or grant\n"
+      "token or no client credentials are known, 6 when the accounts server\n"
+      "refused, failed or did not answer.\n" },
+    { "revoke", cmd_revoke, OPTS_GLOBAL | BIT(OPT_ID) | OPTS_OAUTH, 0, 0,
+      "revoke --id N [--accounts-url URL] [-O KEY=VALUE ...]",
+      "revoke a token at the accounts server and delete it",
+      "Revokes the refresh token of the token with id N at the Zoho accounts\n"
+      "server and, once the server agrees, deletes the token from the store.\n"
+      "OAuth settings as for 'token'. Exit status 1 when there is no such\n"
+      "token, 2 when it has no refresh token, 6 when the server refused or\n"
+      "failed (the token is then kept).\n" },
     { "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
       "backends [--json]",
       "list the backends found",
@@ -1031,10 +1630,14 @@ static void print_help(FILE *out)
           "else it is sqlite at $XDG_DATA_HOME/tokenstore/zohooauth.db.\n"
           "\nExit status:\n"
           "  0  success\n"
-          "  1  not found: no token matched (get, delete)\n"
+          "  1  not found: no token matched (get, delete, token, revoke)\n"
           "  2  usage error, or a token or id the store refuses as invalid\n"
           "  3  store, backend or configuration error\n"
-          "  4  check-backend: some conformance checks failed\n", TS_SYSCONFDIR);
+          "  4  check-backend: some conformance checks failed\n"
+          "  5  conflict: one user would get two rows (save), or the target holds\n"
+          "     other tokens under the same ids or keys (migrate)\n"
+          "  6  token, revoke: the accounts server refused, failed or timed out\n"
+          "\nSee tokenstore(1) for more.\n", TS_SYSCONFDIR);
 }
 
 static void print_command_help(const struct command *cmd, FILE *out)

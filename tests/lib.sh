@@ -9,7 +9,8 @@ _tap_n=0
 _tap_failed=0
 
 plan() { echo "1..$1"; }
-done_testing() { echo "1..$_tap_n"; }
+# done_testing: prints the plan; exits 1 when a check failed.
+done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ] || exit 1; }
 
 _tap_result() {  # status description [diagnostic]
     _tap_n=$((_tap_n + 1))
