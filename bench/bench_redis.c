@@ -1,0 +1,387 @@
+/*
+ * bench/bench_redis.c - the redis backend against raw round trips to the
+ * same server in the same run.
+ *
+ * The server is the one on 127.0.0.1:$BENCH_REDIS_PORT, else one started
+ * here with tests/redis/server.sh (persistence off) and stopped at exit.
+ * The store is filled through the backend itself: ts_save_tokens, which
+ * the backend turns into its save script run on 256 tokens per EVALSHA
+ * (so the fill exercises the same rules and index writes as save_token).
+ * Then, with bench_fill_token's tokens:
+ *
+ *  - find_token by user name (a fresh query token each time, as a caller
+ *    would build one) against one raw GET of an existing key over a plain
+ *    hiredis TCP connection: the price of one round trip;
+ *  - save_token of an existing user with a new access token and expiry
+ *    (what a token refresh writes) against one raw EVALSHA of a script
+ *    that returns 1: the price of one script round trip;
+ *  - 16 threads, each with its own store, doing find_token: aggregate
+ *    operations per second against redis-benchmark's GET at -c 16
+ *    (-n 200000), run here as a child process.
+ *
+ * The two sides of each comparison take turns every 10 operations (on the
+ * same random keys for find), so the load of a shared machine, which
+ * moves a round trip by tens of percent within a second, falls on both
+ * alike. Under each latency line the server's own time per call (INFO
+ * commandstats) shows how much of the difference is work inside Redis
+ * rather than in the client or on the wire.
+ *
+ * Usage: bench_redis [SIZE...]   (default 1000000)
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <hiredis/hiredis.h>
+#include "bench.h"
+
+enum { BLOCK = 10, OPS = 30000, THREADS = 16, THREAD_OPS = 200000, FILL_CHUNK = 8192 };
+
+static char server_dir[PATH_MAX];
+static int port;
+static volatile size_t sink;
+
+/* ------------------------------------------------------------------ */
+/* The server                                                          */
+/* ------------------------------------------------------------------ */
+
+static void stop_server(void)
+{
+    char cmd[PATH_MAX * 3];
+    const char *src = getenv("top_srcdir");
+
+    if (!server_dir[0])
+        return;
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/server.sh' stop '%s'; rm -rf '%s'",
+             src ? src : ".", server_dir, server_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not stop the server in %s\n", server_dir);
+    server_dir[0] = '\0';
+}
+
+static int start_server(void)
+{
+    char cmd[PATH_MAX * 2 + 64], line[32] = "";
+    const char *src = getenv("top_srcdir");
+
+    snprintf(server_dir, sizeof server_dir, "%s/bench-redis.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(server_dir))
+        return 0;
+    atexit(stop_server);
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/server.sh' start '%s'", src ? src : ".",
+             server_dir);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(line, sizeof line, p))
+        line[0] = '\0';
+    if (p && pclose(p) != 0)
+        line[0] = '\0';
+    return atoi(line);
+}
+
+static redisContext *raw_connect(void)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    if (!c || c->err) {
+        fprintf(stderr, "bench: cannot connect to 127.0.0.1:%d\n", port);
+        exit(1);
+    }
+    return c;
+}
+
+static ts_store *open_store(void)
+{
+    char uri[96];
+    ts_store *s;
+    ts_error err;
+
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=bench:", port);
+    if (ts_store_open(&s, uri, &err) != TS_OK)
+        bench_die("open", &err);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Filling                                                             */
+/* ------------------------------------------------------------------ */
+
+static void fill(ts_store *s, size_t n)
+{
+    ts_token *chunk[FILL_CHUNK];
+    ts_error err;
+    uint64_t start = bench_now_ns();
+
+    if (ts_delete_tokens(s, &err) != TS_OK)
+        bench_die("delete_tokens", &err);
+    for (size_t i = 0; i < FILL_CHUNK; i++)
+        chunk[i] = ts_token_new();
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < FILL_CHUNK ? n - done : FILL_CHUNK;
+        for (size_t i = 0; i < k; i++)
+            bench_fill_token(chunk[i], done + i + 1);
+        if (ts_save_tokens(s, chunk, k, &err) != TS_OK)
+            bench_die("save_tokens", &err);
+        done += k;
+    }
+    for (size_t i = 0; i < FILL_CHUNK; i++)
+        ts_token_free(chunk[i]);
+    printf("redis   filled %zu tokens with ts_save_tokens in %.1f s\n", n,
+           (double)(bench_now_ns() - start) / 1e9);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* One round trip vs. one operation                                    */
+/* ------------------------------------------------------------------ */
+
+static uint64_t time_raw_get(redisContext *c, size_t n, size_t ops, uint64_t *rng)
+{
+    char key[128], user[96];
+    uint64_t start = bench_now_ns();
+
+    for (size_t i = 0; i < ops; i++) {
+        bench_user(bench_rand(rng) % n + 1, user, sizeof user);
+        snprintf(key, sizeof key, "{bench:}user:%s", user);
+        redisReply *r = redisCommand(c, "GET %s", key);
+        if (!r || r->type != REDIS_REPLY_STRING)
+            bench_die("raw GET", NULL);
+        sink += r->len;
+        freeReplyObject(r);
+    }
+    return bench_now_ns() - start;
+}
+
+static uint64_t time_find(ts_store *s, size_t n, size_t ops, uint64_t *rng)
+{
+    char user[96];
+    ts_token *q = ts_token_new();
+    ts_error err;
+    uint64_t start = bench_now_ns();
+
+    for (size_t i = 0; i < ops; i++) {
+        bench_user(bench_rand(rng) % n + 1, user, sizeof user);
+        ts_token_clear(q);
+        ts_token_set(q, TS_FIELD_USER_NAME, user);
+        if (ts_find_token(s, q, &err) != TS_OK)
+            bench_die("find_token", &err);
+        sink += strlen(ts_token_get(q, TS_FIELD_ACCESS_TOKEN));
+    }
+    uint64_t took = bench_now_ns() - start;
+    ts_token_free(q);
+    return took;
+}
+
+static uint64_t time_raw_evalsha(redisContext *c, const char *sha, size_t ops)
+{
+    uint64_t start = bench_now_ns();
+
+    for (size_t i = 0; i < ops; i++) {
+        redisReply *r = redisCommand(c, "EVALSHA %s 0", sha);
+        if (!r || r->type != REDIS_REPLY_INTEGER)
+            bench_die("raw EVALSHA", NULL);
+        sink += (size_t)r->integer;
+        freeReplyObject(r);
+    }
+    return bench_now_ns() - start;
+}
+
+/* A token refresh: the user's new access token and expiry. */
+static uint64_t time_save(ts_store *s, size_t n, size_t ops, uint64_t *rng)
+{
+    char user[96], access[64];
+    ts_token *t = ts_token_new();
+    ts_error err;
+    uint64_t start = bench_now_ns();
+
+    for (size_t i = 0; i < ops; i++) {
+        uint64_t k = bench_rand(rng) % n + 1;
+        bench_user(k, user, sizeof user);
+        snprintf(access, sizeof access, "1000.%016" PRIx64 ".refreshed%zu", k, i);
+        ts_token_clear(t);
+        ts_token_set(t, TS_FIELD_USER_NAME, user);
+        ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
+        ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1893459600000");
+        if (ts_save_token(s, t, &err) != TS_OK)
+            bench_die("save_token", &err);
+    }
+    uint64_t took = bench_now_ns() - start;
+    ts_token_free(t);
+    return took;
+}
+
+/* The server's own count of calls and microseconds spent in a command
+ * (INFO commandstats), to tell server time from round-trip time. */
+static void server_time(redisContext *c, const char *command, double *calls, double *usec)
+{
+    char field[64];
+    redisReply *r = redisCommand(c, "INFO commandstats");
+
+    *calls = *usec = 0;
+    snprintf(field, sizeof field, "cmdstat_%s:calls=", command);
+    const char *at = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, field) : NULL;
+    if (at && sscanf(at + strlen(field), "%lf,usec=%lf", calls, usec) != 2)
+        *calls = *usec = 0;
+    freeReplyObject(r);
+}
+
+static void bench_find(ts_store *s, redisContext *c, size_t n)
+{
+    uint64_t ours = 0, raw = 0, rng_ours = 88172645463325252ull, rng_raw = rng_ours;
+    double eval_calls[2], eval_usec[2], get_calls[2], get_usec[2];
+
+    server_time(c, "evalsha", &eval_calls[0], &eval_usec[0]);
+    server_time(c, "get", &get_calls[0], &get_usec[0]);
+    for (int r = 0; r < OPS / BLOCK; r++) {
+        raw += time_raw_get(c, n, BLOCK, &rng_raw);
+        ours += time_find(s, n, BLOCK, &rng_ours);
+    }
+    server_time(c, "evalsha", &eval_calls[1], &eval_usec[1]);
+    server_time(c, "get", &get_calls[1], &get_usec[1]);
+    bench_report("redis", "find_token by user", n, (double)ours / OPS, "raw GET round trip",
+                 (double)raw / OPS);
+    if (eval_calls[1] > eval_calls[0] && get_calls[1] > get_calls[0])
+        printf("redis     (server time per call: find script %.2f us, GET %.2f us)\n",
+               (eval_usec[1] - eval_usec[0]) / (eval_calls[1] - eval_calls[0]),
+               (get_usec[1] - get_usec[0]) / (get_calls[1] - get_calls[0]));
+}
+
+static void bench_save(ts_store *s, redisContext *c, size_t n)
+{
+    uint64_t ours = 0, raw = 0, rng = 0x9E3779B97F4A7C15ull;
+    redisReply *r = redisCommand(c, "SCRIPT LOAD %s", "return 1");
+    char sha[41];
+
+    if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
+        bench_die("SCRIPT LOAD", NULL);
+    memcpy(sha, r->str, 41);
+    freeReplyObject(r);
+    double calls[3], usec[3];
+    server_time(c, "evalsha", &calls[0], &usec[0]);
+    raw += time_raw_evalsha(c, sha, OPS / 10);
+    server_time(c, "evalsha", &calls[1], &usec[1]);
+    ours += time_save(s, n, OPS / 10, &rng);
+    server_time(c, "evalsha", &calls[2], &usec[2]);
+    for (int k = 0; k < OPS / BLOCK; k++) {
+        raw += time_raw_evalsha(c, sha, BLOCK);
+        ours += time_save(s, n, BLOCK, &rng);
+    }
+    bench_report("redis", "save_token (update user)", n, (double)ours / (OPS + OPS / 10),
+                 "raw EVALSHA round trip", (double)raw / (OPS + OPS / 10));
+    if (calls[1] > calls[0] && calls[2] > calls[1])
+        printf("redis     (server time per call: save script %.2f us, 'return 1' %.2f us)\n",
+               (usec[2] - usec[1]) / (calls[2] - calls[1]),
+               (usec[1] - usec[0]) / (calls[1] - calls[0]));
+}
+
+/* ------------------------------------------------------------------ */
+/* Throughput: 16 threads vs. redis-benchmark -c 16                    */
+/* ------------------------------------------------------------------ */
+
+struct worker {
+    pthread_t thread;
+    ts_store *store;
+    size_t n, ops;
+    uint64_t seed;
+};
+
+static void *find_worker(void *arg)
+{
+    struct worker *w = arg;
+    time_find(w->store, w->n, w->ops, &w->seed);
+    return NULL;
+}
+
+static double our_throughput(struct worker *workers, size_t n)
+{
+    uint64_t start = bench_now_ns();
+
+    for (int i = 0; i < THREADS; i++) {
+        workers[i].n = n;
+        workers[i].ops = THREAD_OPS / THREADS;
+        pthread_create(&workers[i].thread, NULL, find_worker, &workers[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(workers[i].thread, NULL);
+    return (double)THREAD_OPS * 1e9 / (double)(bench_now_ns() - start);
+}
+
+/* redis-benchmark -q draws progress lines ended by '\r' and ends with
+ * "GET: N requests per second, ...": read it all, take the last. */
+static double benchmark_throughput(void)
+{
+    char cmd[128], *out = NULL, *last = NULL;
+    size_t len = 0, cap = 0, n;
+    double rps = 0;
+
+    snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -c %d -n %d -t get -q 2>&1",
+             port, THREADS, THREAD_OPS);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        bench_die("redis-benchmark", NULL);
+    do {
+        if (len + 4096 + 1 > cap && !(out = realloc(out, cap = cap * 2 + 8192)))
+            bench_die("out of memory", NULL);
+        n = fread(out + len, 1, 4096, p);
+        len += n;
+    } while (n > 0);
+    out[len] = '\0';
+    for (char *at = strstr(out, "GET: "); at; at = strstr(at + 1, "GET: "))
+        last = at;
+    if (last && strstr(last, "requests per second"))
+        rps = strtod(last + 5, NULL);
+    if (pclose(p) != 0 || rps <= 0)
+        bench_die("redis-benchmark (is it installed?)", NULL);
+    free(out);
+    return rps;
+}
+
+static void bench_threads(size_t n)
+{
+    struct worker workers[THREADS];
+    double ours = 0, theirs = 0;
+
+    for (int i = 0; i < THREADS; i++) {
+        workers[i].store = open_store();
+        workers[i].seed = 0x2545F4914F6CDD1Dull + (uint64_t)i * 7919;
+    }
+    for (int k = 0; k < 2; k++) {
+        ours += our_throughput(workers, n) / 2;
+        theirs += benchmark_throughput() / 2;
+    }
+    for (int i = 0; i < THREADS; i++)
+        ts_store_close(workers[i].store);
+    bench_report("redis", "find_token 16 threads", n, 1e9 / ours, "redis-benchmark GET -c 16",
+                 1e9 / theirs);
+    printf("redis   find_token 16 threads %9zu tokens %11.0f ops/s | redis-benchmark GET -c 16 "
+           "%11.0f ops/s | ratio %5.2fx\n", n, ours, theirs, theirs / ours);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    const size_t dflt[] = { 1000000 };
+    size_t sizes[8];
+    size_t nsizes = bench_sizes(argc, argv, sizes, 8, dflt, 1);
+    const char *given = getenv("BENCH_REDIS_PORT");
+
+    port = given && *given ? atoi(given) : start_server();
+    if (port <= 0) {
+        fprintf(stderr, "bench: no redis-server (set BENCH_REDIS_PORT or install redis-server)\n");
+        return 1;
+    }
+    ts_store *s = open_store();
+    redisContext *c = raw_connect();
+    for (size_t i = 0; i < nsizes; i++) {
+        if (sizes[i] == 0)
+            continue;
+        fill(s, sizes[i]);
+        bench_find(s, c, sizes[i]);
+        bench_save(s, c, sizes[i]);
+        bench_threads(sizes[i]);
+    }
+    ts_error err;
+    if (ts_delete_tokens(s, &err) != TS_OK)
+        bench_die("delete_tokens", &err);
+    redisFree(c);
+    ts_store_close(s);
+    return 0;
+}

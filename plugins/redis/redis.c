@@ -1,0 +1,1393 @@
+/*
+ * plugins/redis - one token set on a Redis server, shared by every process
+ * on every host that points at it (Redis Cluster included).
+ *
+ * Data model. Every key of a store starts with the hash tag "{PREFIX}", so
+ * a whole store lives in one cluster slot and one Lua script may touch all
+ * of it:
+ *
+ *   {P}token:ID          hash, the token's non-empty fields by SDK name
+ *   {P}ids               sorted set of every id, score 0, member = the id
+ *                        zero-padded to 20 digits so that lexical order is
+ *                        numeric order: ZRANGEBYLEX pages get_tokens in
+ *                        ascending id (scores are doubles, exact only to
+ *                        2^53, and ids go to 2^63 - 1)
+ *   {P}next_id           INCR counter: the largest id assigned or saved
+ *   {P}user:NAME         string, the id of the token of user NAME
+ *   {P}access:SHA1       sorted set (as {P}ids) of the ids holding that
+ *   {P}refresh:SHA1      access, refresh or grant token; several tokens may
+ *   {P}grant:SHA1        share one, and the lowest id answers a lookup
+ *   {P}lock:NAME         try_lock's lock: a random tag, set NX with a TTL
+ *
+ * Index keys for the three secrets carry the SHA-1 of the secret, not the
+ * secret: key names outlive a command and show up in SCAN, --bigkeys, key
+ * space notifications and RDB dumps. A save still has to send the secrets
+ * as arguments, since they are stored. User names are not secret and stay
+ * readable. Every lookup checks that the row it reaches really holds the
+ * value, so neither a digest collision nor a stray key can answer wrong.
+ *
+ * Every write is one Lua script (loaded with SCRIPT LOAD at open, called
+ * with EVALSHA, re-sent with EVAL after a NOSCRIPT), so the hash, the id
+ * set, the counter and all index keys change together or not at all. The
+ * SDK's save rules (core/rules.c: by id, else by the lookup keys, the two
+ * TS_ERR_CONFLICT cases, filling empty fields from the replaced row) are
+ * mirrored in the save script, because they must run inside the same
+ * atomic step as the write; the lookup keys themselves still come from the
+ * host's lookup_keys. find_token is one script call, find_token_by_id one
+ * HMGET: one round trip each. New ids come from INCR on {P}next_id, which
+ * a save with a larger explicit id pushes up, so a new id is greater than
+ * every stored one and no id is reused until the store is emptied (the
+ * SDK's "max + 1" would hand a deleted token's id to the next insert, and
+ * with many writers some of them may still hold the old one).
+ *
+ * The wire. Commands are written in RESP by this file into a buffer it
+ * owns, sent with send(MSG_NOSIGNAL) (hiredis 0.14 uses write(), which
+ * would raise SIGPIPE in the host process when the server is gone) and
+ * wiped after sending; hiredis reads the replies. Values travel as
+ * length-prefixed arguments, never formatted into command text.
+ *
+ * Failures. A connection that drops is reopened once (AUTH and SELECT
+ * again) and the call retried, when retrying cannot change the outcome:
+ * reads, delete_tokens and saves whose token has an id or a lookup key (a
+ * replay finds the row the first attempt wrote). A keyless insert or a
+ * delete whose reply was lost returns TS_ERR_CONNECT, saying the change may
+ * have been applied; before such a write the socket is polled, so a server
+ * that restarted between calls is noticed before anything is sent. A
+ * timeout is returned as TS_ERR_TIMEOUT and the connection is reopened by
+ * the next call. A MOVED reply follows the cluster to the slot's node; if
+ * that node later goes away, the configured node is asked again.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+#include <tokenstore/backend.h>
+
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 6379
+#define DEFAULT_PREFIX "tokenstore:"
+#define DEFAULT_CONNECT_TIMEOUT_MS 2000
+#define DEFAULT_COMMAND_TIMEOUT_MS 5000
+#define SAVE_BATCH 256        /* tokens per save script call */
+#define PAGE_SIZE 256         /* ids per get_tokens / delete_tokens page */
+
+/* ------------------------------------------------------------------ */
+/* The scripts                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each script is put together from the pieces it needs and no more: a
+ * script call pays for every table and closure its text builds, and
+ * find_token has a budget of a few microseconds over a bare GET. In every
+ * script KEYS[1] is {P}ids (so a cluster client routes the call to the
+ * store's slot) and ARGV[1] is "{P}". Field numbers are Lua indexes:
+ * 1 id, 2 user_name, 5 refresh, 6 access, 7 grant token.
+ */
+#define LUA_BASE                                                              \
+    "local base, ids_key = ARGV[1], KEYS[1]\n"
+
+#define LUA_IDS                                                               \
+    "local function member(id) return string.rep('0', 20 - #id) .. id end\n"  \
+    "local function id_of(m)\n"                                               \
+    "  local id = string.gsub(m, '^0+', '')\n"                                \
+    "  if id == '' then return '0' end\n"                                     \
+    "  return id\n"                                                           \
+    "end\n"
+
+#define LUA_READ_ROW                                                          \
+    "local function read_row(id)\n"                                           \
+    "  local r = redis.call('HMGET', base .. 'token:' .. id, 'id',\n"         \
+    "    'user_name', 'client_id', 'client_secret', 'refresh_token',\n"       \
+    "    'access_token', 'grant_token', 'expiry_time', 'redirect_url',\n"     \
+    "    'api_domain')\n"                                                     \
+    "  if r[1] then return r end\n"                                           \
+    "end\n"
+
+/* Secrets are indexed by digest; see the top of the file. */
+#define LUA_INDEX                                                             \
+    "local INDEX = {[2] = 'user:', [5] = 'refresh:', [6] = 'access:',\n"      \
+    "               [7] = 'grant:'}\n"                                        \
+    "local function index_key(f, v)\n"                                        \
+    "  if f == 2 then return base .. 'user:' .. v end\n"                      \
+    "  return base .. INDEX[f] .. redis.sha1hex(v)\n"                         \
+    "end\n"                                                                   \
+    "local function unindex(f, v, id)\n"                                      \
+    "  local key = index_key(f, v)\n"                                         \
+    "  if f ~= 2 then return redis.call('ZREM', key, member(id)) end\n"       \
+    "  if redis.call('GET', key) == id then redis.call('DEL', key) end\n"     \
+    "end\n"
+
+/* The stored row whose field f is v (lowest id first), checked against
+ * the row itself so that no stray index entry can answer. */
+#define LUA_LOOKUP                                                            \
+    "local function lookup(f, v)\n"                                           \
+    "  if f == 1 then return read_row(v) end\n"                               \
+    "  local key = index_key(f, v)\n"                                         \
+    "  if f == 2 then\n"                                                      \
+    "    local id = redis.call('GET', key)\n"                                 \
+    "    local r = id and read_row(id)\n"                                     \
+    "    if r and r[2] == v then return r end\n"                              \
+    "    return nil\n"                                                        \
+    "  end\n"                                                                 \
+    "  for i = 0, math.huge do\n"                                             \
+    "    local m = redis.call('ZRANGE', key, i, i)[1]\n"                      \
+    "    if not m then return nil end\n"                                      \
+    "    local r = read_row(id_of(m))\n"                                      \
+    "    if r and r[f] == v then return r end\n"                              \
+    "  end\n"                                                                 \
+    "end\n"
+
+#define LUA_FORGET                                                            \
+    "local function forget(row)\n"                                            \
+    "  for f in pairs(INDEX) do\n"                                            \
+    "    if row[f] then unindex(f, row[f], row[1]) end\n"                     \
+    "  end\n"                                                                 \
+    "  redis.call('DEL', base .. 'token:' .. row[1])\n"                       \
+    "  redis.call('ZREM', ids_key, member(row[1]))\n"                         \
+    "end\n"
+
+/* find_token: ARGV[2..] are (field number, value) pairs in the order the
+ * host's lookup_keys gave; returns the first match as HMGET does, or nil.
+ * Written flat (no helper tables or closures) because it is the hot path:
+ * by user name it is a GET and an HMGET. */
+static const char lua_find[] =
+    "local base = ARGV[1]\n"
+    "for i = 2, #ARGV, 2 do\n"
+    "  local f, v = tonumber(ARGV[i]), ARGV[i + 1]\n"
+    "  local id, key, at = nil, nil, 0\n"
+    "  if f == 2 then\n"
+    "    id = redis.call('GET', base .. 'user:' .. v)\n"
+    "  else\n"
+    "    key = base .. (f == 5 and 'refresh:' or f == 6 and 'access:' or 'grant:')\n"
+    "      .. redis.sha1hex(v)\n"
+    "    id = redis.call('ZRANGE', key, 0, 0)[1]\n"
+    "  end\n"
+    "  while id do\n"
+    "    if key then\n"
+    "      id = string.gsub(id, '^0+', '')\n"
+    "      if id == '' then id = '0' end\n"
+    "    end\n"
+    "    local r = redis.call('HMGET', base .. 'token:' .. id, 'id', 'user_name',\n"
+    "      'client_id', 'client_secret', 'refresh_token', 'access_token',\n"
+    "      'grant_token', 'expiry_time', 'redirect_url', 'api_domain')\n"
+    "    if r[f] == v then return r end\n"
+    "    if not key then break end\n"
+    "    at = at + 1\n"
+    "    id = redis.call('ZRANGE', key, at, at)[1]\n"
+    "  end\n"
+    "end\n"
+    "return false\n";
+
+/* save_token for ARGV[2] tokens, each as: key count, key field numbers,
+ * the ten values ('' = absent). Saves them in order like that many
+ * save_token calls; returns {filled} or, at the first refusal, {filled
+ * so far, kind, message}, where filled[t] lists (field number, value) for
+ * the fields token t lacked and now has (its id, merged values): the
+ * caller's token plus these is the stored row. The rules are core/rules.c's
+ * ts__save_resolve; the messages are its messages. */
+static const char lua_save[] =
+    LUA_BASE LUA_IDS LUA_READ_ROW LUA_INDEX LUA_LOOKUP
+    "local FIELDS = {'id', 'user_name', 'client_id', 'client_secret',\n"
+    "  'refresh_token', 'access_token', 'grant_token', 'expiry_time',\n"
+    "  'redirect_url', 'api_domain'}\n"
+    "local counter_key = base .. 'next_id'\n"
+    "local function num_less(a, b)\n"
+    "  if #a ~= #b then return #a < #b end\n"
+    "  return a < b\n"
+    "end\n"
+    "local function ensure_counter()\n"
+    "  local last = redis.call('GET', counter_key)\n"
+    "  if last then return last end\n"
+    "  local top = redis.call('ZRANGE', ids_key, -1, -1)[1]\n"
+    "  last = top and id_of(top) or '0'\n"
+    "  redis.call('SET', counter_key, last)\n"
+    "  return last\n"
+    "end\n"
+    "local function next_id()\n"
+    "  ensure_counter()\n"
+    "  local n = redis.pcall('INCR', counter_key)\n"
+    "  if type(n) == 'table' then return nil end\n"
+    "  return redis.call('GET', counter_key)\n"
+    "end\n"
+    /* Writes only what changed: the index keys of changed values and the
+     * changed fields (a merge never empties a field). */
+    "local function write(tok, old)\n"
+    "  local id, args = tok[1], {}\n"
+    "  for f in pairs(INDEX) do\n"
+    "    local was, now = old and old[f] or '', tok[f]\n"
+    "    if was ~= now then\n"
+    "      if was ~= '' then unindex(f, was, id) end\n"
+    "      if now ~= '' and f == 2 then\n"
+    "        redis.call('SET', index_key(f, now), id)\n"
+    "      elseif now ~= '' then\n"
+    "        redis.call('ZADD', index_key(f, now), 0, member(id))\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  for i = 1, 10 do\n"
+    "    if tok[i] ~= '' and (not old or tok[i] ~= old[i]) then\n"
+    "      args[#args + 1] = FIELDS[i]\n"
+    "      args[#args + 1] = tok[i]\n"
+    "    end\n"
+    "  end\n"
+    "  if #args > 0 then redis.call('HSET', base .. 'token:' .. id, unpack(args)) end\n"
+    "  if not old then redis.call('ZADD', ids_key, 0, member(id)) end\n"
+    "end\n"
+    "local function find_replaced(tok, keys)\n"
+    "  local id, row = tok[1], nil\n"
+    "  if id ~= '' then\n"
+    "    row = read_row(id)\n"
+    "    if row and tok[2] ~= '' then\n"
+    "      local other = lookup(2, tok[2])\n"
+    "      if other and other[1] ~= id then\n"
+    "        return nil, string.format(\"user_name '%s' is stored under id %s; \"\n"
+    "          .. 'saving it under id %s would give that user two rows',\n"
+    "          tok[2], other[1], id)\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if row then return row end\n"
+    "  for _, f in ipairs(keys) do\n"
+    "    row = lookup(f, tok[f])\n"
+    "    if row and id ~= '' and row[1] ~= id then\n"
+    "      return nil, string.format(\n"
+    "        'the token matches stored id %s by %s but was given id %s',\n"
+    "        row[1], FIELDS[f], id)\n"
+    "    end\n"
+    "    if row then return row end\n"
+    "  end\n"
+    "  return false\n"
+    "end\n"
+    "local function save_one(tok, keys)\n"
+    "  local row, conflict = find_replaced(tok, keys)\n"
+    "  if row == nil then return nil, 'CONFLICT', conflict end\n"
+    "  local filled = {}\n"
+    "  if row then\n"
+    "    for i = 1, 10 do\n"
+    "      row[i] = row[i] or ''\n"
+    "      if tok[i] == '' and row[i] ~= '' then\n"
+    "        tok[i] = row[i]\n"
+    "        filled[#filled + 1] = i\n"
+    "        filled[#filled + 1] = row[i]\n"
+    "      end\n"
+    "    end\n"
+    "  elseif tok[1] == '' then\n"
+    "    tok[1] = next_id()\n"
+    "    if not tok[1] then\n"
+    "      return nil, 'FULL', 'no id is left after ' .. ensure_counter()\n"
+    "    end\n"
+    "    filled = {1, tok[1]}\n"
+    "    row = nil\n"
+    "  else\n"
+    "    if num_less(ensure_counter(), tok[1]) then\n"
+    "      redis.call('SET', counter_key, tok[1])\n"
+    "    end\n"
+    "    row = nil\n"
+    "  end\n"
+    "  write(tok, row)\n"
+    "  return filled\n"
+    "end\n"
+    "local saved, pos = {}, 3\n"
+    "for t = 1, tonumber(ARGV[2]) do\n"
+    "  local keys = {}\n"
+    "  for k = 1, tonumber(ARGV[pos]) do keys[k] = tonumber(ARGV[pos + k]) end\n"
+    "  pos = pos + #keys + 1\n"
+    "  local tok = {}\n"
+    "  for i = 1, 10 do tok[i] = ARGV[pos + i - 1] end\n"
+    "  pos = pos + 10\n"
+    "  local row, kind, message = save_one(tok, keys)\n"
+    "  if not row then return {saved, kind, message} end\n"
+    "  saved[t] = row\n"
+    "end\n"
+    "return {saved}\n";
+
+/* delete_token ARGV[2]: 1 when it existed, else 0. */
+static const char lua_delete[] =
+    LUA_BASE LUA_IDS LUA_READ_ROW LUA_INDEX LUA_FORGET
+    "local row = read_row(ARGV[2])\n"
+    "if not row then return 0 end\n"
+    "forget(row)\n"
+    "return 1\n";
+
+/* delete_tokens, one page of ARGV[2] ids; returns how many are left and
+ * forgets the counter with the last one. */
+static const char lua_clear[] =
+    LUA_BASE LUA_IDS LUA_READ_ROW LUA_INDEX LUA_FORGET
+    "for _, m in ipairs(redis.call('ZRANGE', ids_key, 0, tonumber(ARGV[2]) - 1)) do\n"
+    "  local row = read_row(id_of(m))\n"
+    "  if row then forget(row) else redis.call('ZREM', ids_key, m) end\n"
+    "end\n"
+    "local left = redis.call('ZCARD', ids_key)\n"
+    "if left == 0 then redis.call('DEL', base .. 'next_id') end\n"
+    "return left\n";
+
+/* get_tokens, one page: up to ARGV[3] rows after member ARGV[2] ('' from
+ * the start); returns {last member, members read, rows}. */
+static const char lua_page[] =
+    LUA_BASE LUA_IDS LUA_READ_ROW
+    "local from = ARGV[2] == '' and '-' or '(' .. ARGV[2]\n"
+    "local page = redis.call('ZRANGEBYLEX', ids_key, from, '+', 'LIMIT', 0,\n"
+    "                        tonumber(ARGV[3]))\n"
+    "local rows = {}\n"
+    "for _, m in ipairs(page) do\n"
+    "  local r = read_row(id_of(m))\n"
+    "  if r then rows[#rows + 1] = r end\n"
+    "end\n"
+    "return {page[#page] or '', #page, rows}\n";
+
+/* unlock: deletes lock ARGV[2] only if it still holds our tag ARGV[3]
+ * (it may have expired and been taken by someone else). */
+static const char lua_unlock[] =
+    LUA_BASE
+    "local key = base .. 'lock:' .. ARGV[2]\n"
+    "if redis.call('GET', key) == ARGV[3] then return redis.call('DEL', key) end\n"
+    "return 0\n";
+
+enum script {
+    SCRIPT_FIND, SCRIPT_SAVE, SCRIPT_DELETE, SCRIPT_CLEAR, SCRIPT_PAGE, SCRIPT_UNLOCK,
+    SCRIPT_COUNT
+};
+
+static const char *const script_source[SCRIPT_COUNT] = {
+    lua_find, lua_save, lua_delete, lua_clear, lua_page, lua_unlock,
+};
+
+static const char *const field_number[TS_FIELD_COUNT] = {
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+};
+
+/* ------------------------------------------------------------------ */
+/* The store                                                           */
+/* ------------------------------------------------------------------ */
+
+/* The command being built: argument pointers (borrowed) and lengths. */
+struct command {
+    size_t argc, cap;
+    const char **argv;
+    size_t *len;
+    int nomem;                       /* an argument could not be added */
+};
+
+struct redis_store {
+    const ts_host *host;
+    ts_backend_ctx *ctx;
+    redisContext *conn;              /* NULL while disconnected */
+
+    char *host_name;                 /* the configured TCP server */
+    int port;
+    char *moved_host;                /* the cluster node a MOVED sent us to */
+    int moved_port;
+    char *socket_path;               /* or a unix socket */
+    char *username, *password;       /* password wiped on close */
+    long long db;
+    struct timeval connect_timeout, command_timeout;
+    char where[320];                 /* "host:port" or the socket path */
+
+    char *base;                      /* "{prefix}" */
+    size_t base_len;
+    char *ids_key;                   /* "{prefix}ids" */
+    char *token_key;                 /* "{prefix}token:" + room for an id */
+
+    struct command cmd;
+    char *wire;                      /* RESP of the commands; wiped after sending */
+    size_t wire_len, wire_cap;
+    char sha[SCRIPT_COUNT][41];      /* "" until SCRIPT LOAD answered */
+};
+
+static const char *const redis_options[] = {
+    "host", "port", "socket", "db", "username", "password", "prefix",
+    "connect_timeout_ms", "command_timeout_ms", NULL,
+};
+
+/* ------------------------------------------------------------------ */
+/* Commands on the wire                                                */
+/* ------------------------------------------------------------------ */
+
+static void cmd_reset(struct command *c)
+{
+    c->argc = 0;
+    c->nomem = 0;
+}
+
+static void cmd_add(struct command *c, const char *s, size_t len)
+{
+    if (c->argc == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        const char **argv = realloc(c->argv, cap * sizeof *argv);
+        if (argv)
+            c->argv = argv;
+        size_t *lens = argv ? realloc(c->len, cap * sizeof *lens) : NULL;
+        if (!lens) {
+            c->nomem = 1;
+            return;
+        }
+        c->len = lens;
+        c->cap = cap;
+    }
+    c->argv[c->argc] = s;
+    c->len[c->argc++] = len;
+}
+
+static void cmd_add_str(struct command *c, const char *s)
+{
+    cmd_add(c, s, strlen(s));
+}
+
+static void cmd_free(struct command *c)
+{
+    free(c->argv);
+    free(c->len);
+    *c = (struct command){ 0 };
+}
+
+static size_t decimal_len(size_t n)
+{
+    size_t d = 1;
+    for (; n >= 10; n /= 10)
+        d++;
+    return d;
+}
+
+/* Room for `more` bytes in the wire buffer. It holds secrets, so a bigger
+ * one is a fresh copy and the old one is wiped, not realloc()ed. */
+static int wire_reserve(struct redis_store *s, size_t more)
+{
+    size_t cap = s->wire_cap ? s->wire_cap : 4096;
+
+    if (s->wire_len + more <= s->wire_cap)
+        return TS_OK;
+    while (cap < s->wire_len + more)
+        cap *= 2;
+    char *wire = malloc(cap);
+    if (!wire)
+        return TS_ERR_NOMEM;
+    if (s->wire) {
+        memcpy(wire, s->wire, s->wire_len);
+        explicit_bzero(s->wire, s->wire_cap);
+        free(s->wire);
+    }
+    s->wire = wire;
+    s->wire_cap = cap;
+    return TS_OK;
+}
+
+/* Appends the RESP form of command c to the wire buffer. */
+static int wire_append(struct redis_store *s, const struct command *c)
+{
+    size_t need = 1 + decimal_len(c->argc) + 2 + 1;
+
+    for (size_t i = 0; i < c->argc; i++)
+        need += 1 + decimal_len(c->len[i]) + 2 + c->len[i] + 2;
+    if (c->nomem || wire_reserve(s, need) != TS_OK)
+        return TS_ERR_NOMEM;
+    char *p = s->wire + s->wire_len;
+    p += sprintf(p, "*%zu\r\n", c->argc);
+    for (size_t i = 0; i < c->argc; i++) {
+        p += sprintf(p, "$%zu\r\n", c->len[i]);
+        memcpy(p, c->argv[i], c->len[i]);
+        p += c->len[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    s->wire_len = (size_t)(p - s->wire);
+    return TS_OK;
+}
+
+static void wipe_reply(redisReply *r)
+{
+    if (r->str && r->len)
+        explicit_bzero(r->str, r->len);
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        wipe_reply(r->element[i]);
+}
+
+/* Replies carry tokens: wipe them before they go back to the heap. */
+static void free_reply(redisReply *r)
+{
+    if (!r)
+        return;
+    wipe_reply(r);
+    freeReplyObject(r);
+}
+
+static void disconnect(struct redis_store *s)
+{
+    if (!s->conn)
+        return;
+    redisReader *reader = s->conn->reader;
+    if (reader && reader->buf)
+        explicit_bzero(reader->buf, sdsalloc(reader->buf));
+    redisFree(s->conn);
+    s->conn = NULL;
+}
+
+static long command_timeout_ms(const struct redis_store *s)
+{
+    return (long)(s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000);
+}
+
+/* The connection is out of step with the server: drop it (the next call
+ * connects again) and say why. */
+static int connection_failed(struct redis_store *s, int timed_out, const char *why,
+                             ts_error *err)
+{
+    disconnect(s);
+    if (timed_out)
+        return s->host->error(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms",
+                              s->where, command_timeout_ms(s));
+    return s->host->error(err, TS_ERR_CONNECT, "%s: connection lost: %s", s->where, why);
+}
+
+static int send_wire(struct redis_store *s, ts_error *err)
+{
+    const char *p = s->wire;
+    size_t left = s->wire_len;
+    int rc = TS_OK;
+
+    while (left > 0) {
+        ssize_t n = send(s->conn->fd, p, left, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            rc = connection_failed(s, e == EAGAIN || e == EWOULDBLOCK, strerror(e), err);
+            break;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    explicit_bzero(s->wire, s->wire_len);
+    s->wire_len = 0;
+    return rc;
+}
+
+/* Sends the wire buffer and reads n replies into replies[]. */
+static int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err)
+{
+    int rc = send_wire(s, err);
+
+    for (int i = 0; rc == TS_OK && i < n; i++) {
+        void *reply = NULL;
+        errno = 0;
+        if (redisGetReply(s->conn, &reply) != REDIS_OK) {
+            int e = errno, timed_out = s->conn->err == REDIS_ERR_IO &&
+                                       (e == EAGAIN || e == EWOULDBLOCK);
+            char why[sizeof s->conn->errstr];
+            snprintf(why, sizeof why, "%s", s->conn->errstr);
+            while (i-- > 0)
+                free_reply(replies[i]);
+            return connection_failed(s, timed_out, why, err);
+        }
+        replies[i] = reply;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting                                                          */
+/* ------------------------------------------------------------------ */
+
+static int is_error(const redisReply *r, const char *code)
+{
+    size_t n = strlen(code);
+    return r && r->type == REDIS_REPLY_ERROR && r->len >= n &&
+           memcmp(r->str, code, n) == 0 && (r->len == n || r->str[n] == ' ');
+}
+
+/* An error reply as a ts_code and a message naming the server. */
+static int reply_error(struct redis_store *s, const redisReply *r, const char *what,
+                       ts_error *err)
+{
+    int code = TS_ERR_BACKEND;
+
+    if (is_error(r, "NOAUTH"))
+        return s->host->error(err, TS_ERR_AUTH,
+                              "%s requires authentication (%.*s): set the password option",
+                              s->where, (int)r->len, r->str);
+    if (is_error(r, "WRONGPASS") || is_error(r, "NOPERM"))
+        code = TS_ERR_AUTH;
+    else if (is_error(r, "LOADING") || is_error(r, "BUSY") || is_error(r, "TRYAGAIN") ||
+             is_error(r, "ASK") || is_error(r, "CLUSTERDOWN"))
+        code = TS_ERR_BUSY;
+    return s->host->error(err, code, "%s: %s failed: %.*s", s->where, what,
+                          (int)r->len, r->str);
+}
+
+static int open_socket(struct redis_store *s, ts_error *err)
+{
+    const char *host = s->moved_host ? s->moved_host : s->host_name;
+    int port = s->moved_host ? s->moved_port : s->port;
+    redisContext *c = s->socket_path
+                          ? redisConnectUnixWithTimeout(s->socket_path, s->connect_timeout)
+                          : redisConnectWithTimeout(host, port, s->connect_timeout);
+    int rc = TS_OK;
+
+    if (!c)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    if (c->err)
+        rc = s->host->error(err, TS_ERR_CONNECT, "cannot connect to %s: %s", s->where,
+                            c->errstr);
+    else if ((s->command_timeout.tv_sec || s->command_timeout.tv_usec) &&
+             redisSetTimeout(c, s->command_timeout) != REDIS_OK)
+        rc = s->host->error(err, TS_ERR_CONNECT, "%s: cannot set the command timeout: %s",
+                            s->where, c->errstr);
+    if (rc != TS_OK) {
+        redisFree(c);
+        return rc;
+    }
+    if (!s->socket_path)
+        redisEnableKeepAlive(c);
+    /* The read buffer holds tokens; hiredis frees an idle one larger than
+     * maxbuf on its own, unwiped. Keep it, and wipe it on disconnect. */
+    c->reader->maxbuf = 0;
+    s->conn = c;
+    return TS_OK;
+}
+
+static int handshake_error(struct redis_store *s, const char *what, const redisReply *r,
+                           ts_error *err)
+{
+    if (strcmp(what, "AUTH") == 0)
+        return s->host->error(err, TS_ERR_AUTH, "authentication%s%s%s at %s failed: %.*s",
+                              s->username ? " as user '" : "", s->username ? s->username : "",
+                              s->username ? "'" : "", s->where, (int)r->len, r->str);
+    if (is_error(r, "NOAUTH") || is_error(r, "NOPERM"))
+        return reply_error(s, r, what, err);
+    return s->host->error(err, TS_ERR_CONFIG, "%s: cannot select db %lld: %.*s", s->where,
+                          s->db, (int)r->len, r->str);
+}
+
+/* AUTH and SELECT, pipelined: one round trip for both. A reconnect runs
+ * this in the middle of sending s->cmd, so it builds its own commands. */
+static int handshake(struct redis_store *s, ts_error *err)
+{
+    struct command auth = { 0 }, select = { 0 };
+    redisReply *replies[2] = { NULL, NULL };
+    const char *what[2];
+    char db[24];
+    int n = 0, rc = TS_OK;
+
+    if (s->password || s->username) {
+        cmd_add_str(&auth, "AUTH");
+        if (s->username)
+            cmd_add_str(&auth, s->username);
+        cmd_add_str(&auth, s->password ? s->password : "");
+        rc = wire_append(s, &auth);
+        what[n++] = "AUTH";
+    }
+    if (rc == TS_OK && s->db != 0) {
+        snprintf(db, sizeof db, "%lld", s->db);
+        cmd_add_str(&select, "SELECT");
+        cmd_add_str(&select, db);
+        rc = wire_append(s, &select);
+        what[n++] = "SELECT";
+    }
+    cmd_free(&auth);
+    cmd_free(&select);
+    if (rc != TS_OK) {
+        explicit_bzero(s->wire, s->wire_len);
+        s->wire_len = 0;
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    if (n == 0)
+        return TS_OK;
+    rc = exchange(s, replies, n, err);
+    for (int i = 0; rc == TS_OK && i < n; i++)
+        if (replies[i]->type == REDIS_REPLY_ERROR)
+            rc = handshake_error(s, what[i], replies[i], err);
+    if (rc != TS_OK)
+        disconnect(s);
+    for (int i = 0; i < n && replies[i]; i++)
+        free_reply(replies[i]);
+    return rc;
+}
+
+static void set_where(struct redis_store *s)
+{
+    const char *host = s->moved_host ? s->moved_host : s->host_name;
+    int port = s->moved_host ? s->moved_port : s->port;
+
+    if (s->socket_path)
+        snprintf(s->where, sizeof s->where, "%s", s->socket_path);
+    else if (strchr(host, ':'))
+        snprintf(s->where, sizeof s->where, "[%s]:%d", host, port);
+    else
+        snprintf(s->where, sizeof s->where, "%s:%d", host, port);
+}
+
+/* A cluster node we were sent to is gone (failover): start again from the
+ * configured one, which sends us on to the slot's new node. */
+static void forget_moved(struct redis_store *s)
+{
+    s->host->log(s->ctx, TS_LOG_WARN, "cluster node %s is unreachable; asking %s:%d again",
+                 s->where, s->host_name, s->port);
+    free(s->moved_host);
+    s->moved_host = NULL;
+    set_where(s);
+}
+
+static int connect_store(struct redis_store *s, ts_error *err)
+{
+    int rc = open_socket(s, err);
+
+    if (rc == TS_ERR_CONNECT && s->moved_host) {
+        forget_moved(s);
+        rc = open_socket(s, err);
+    }
+    return rc == TS_OK ? handshake(s, err) : rc;
+}
+
+/* Whether the server closed (or wrote unasked to) an idle connection: a
+ * restarted server is noticed here, before a write is sent into it. */
+static int peer_closed(const struct redis_store *s)
+{
+    struct pollfd p = { .fd = s->conn->fd, .events = POLLIN | POLLRDHUP };
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Connects when needed. A write that must not be replayed (retry 0)
+ * first checks that the server has not closed the connection since the
+ * last call; the check is a system call, so replayable calls skip it and
+ * rely on the retry instead. */
+static int ensure_connected(struct redis_store *s, int check_peer, ts_error *err)
+{
+    if (s->conn && check_peer && peer_closed(s)) {
+        s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
+                     s->where);
+        disconnect(s);
+    }
+    return s->conn ? TS_OK : connect_store(s, err);
+}
+
+/* "MOVED <slot> <host>:<port>": the store's slot lives on another node of
+ * the cluster; go there and stay. */
+static int follow_moved(struct redis_store *s, const redisReply *r, ts_error *err)
+{
+    const char *addr = memchr(r->str + 6, ' ', r->len - 6);
+    const char *colon = addr ? memrchr(addr, ':', r->len - (size_t)(addr - r->str)) : NULL;
+    char *host = NULL;
+    long port = 0;
+
+    if (colon) {
+        port = strtol(colon + 1, NULL, 10);
+        host = strndup(addr + 1, (size_t)(colon - addr - 1));
+    }
+    if (!host || port <= 0 || port > 65535 || !*host) {
+        free(host);
+        return s->host->error(err, TS_ERR_BACKEND, "%s: cannot follow '%.*s'", s->where,
+                              (int)r->len, r->str);
+    }
+    free(s->moved_host);
+    s->moved_host = host;
+    s->moved_port = (int)port;
+    set_where(s);
+    s->host->log(s->ctx, TS_LOG_INFO, "the store's cluster slot is served by %s", s->where);
+    disconnect(s);
+    int rc = open_socket(s, err);
+    return rc == TS_OK ? handshake(s, err) : rc;
+}
+
+/*
+ * Sends s->cmd and returns its reply (which may be an error reply). A
+ * dropped connection is reopened and the command sent again once when
+ * `retry` says a replay cannot change the outcome; a MOVED is followed.
+ */
+static int call(struct redis_store *s, int writing, int retry, redisReply **out,
+                ts_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = ensure_connected(s, writing && !retry, err);
+        if (rc != TS_OK)
+            return rc;
+        if (wire_append(s, &s->cmd) != TS_OK)
+            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+        rc = exchange(s, out, 1, err);
+        if (rc == TS_ERR_CONNECT && attempt == 0 && retry) {
+            s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
+            continue;
+        }
+        if (rc == TS_ERR_CONNECT && writing && !retry)
+            return s->host->error(err, TS_ERR_CONNECT,
+                                  "%s: connection lost before the reply came; the change "
+                                  "may or may not have been applied", s->where);
+        if (rc != TS_OK)
+            return rc;
+        if (!is_error(*out, "MOVED") || attempt >= 2 || s->socket_path)
+            return TS_OK;
+        rc = follow_moved(s, *out, err);
+        free_reply(*out);
+        *out = NULL;
+        if (rc != TS_OK)
+            return rc;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Scripts                                                             */
+/* ------------------------------------------------------------------ */
+
+static void script_begin(struct redis_store *s, enum script which)
+{
+    cmd_reset(&s->cmd);
+    if (s->sha[which][0]) {
+        cmd_add(&s->cmd, "EVALSHA", 7);
+        cmd_add(&s->cmd, s->sha[which], 40);
+    } else {
+        cmd_add(&s->cmd, "EVAL", 4);
+        cmd_add_str(&s->cmd, script_source[which]);
+    }
+    cmd_add(&s->cmd, "1", 1);
+    cmd_add_str(&s->cmd, s->ids_key);
+    cmd_add(&s->cmd, s->base, s->base_len);
+}
+
+/* Runs the script built by script_begin and the arguments added since;
+ * an error reply becomes a ts_code. NOSCRIPT (a restarted server, another
+ * cluster node) means nothing ran: send the source with EVAL. */
+static int run_script(struct redis_store *s, enum script which, int writing, int retry,
+                      redisReply **out, ts_error *err)
+{
+    static const char *const what[SCRIPT_COUNT] = {
+        "find_token", "save_token", "delete_token", "delete_tokens", "get_tokens", "unlock",
+    };
+    int rc = call(s, writing, retry, out, err);
+
+    if (rc == TS_OK && is_error(*out, "NOSCRIPT")) {
+        free_reply(*out);
+        *out = NULL;
+        s->cmd.argv[0] = "EVAL";
+        s->cmd.len[0] = 4;
+        s->cmd.argv[1] = script_source[which];
+        s->cmd.len[1] = strlen(script_source[which]);
+        rc = call(s, writing, retry, out, err);
+    }
+    if (rc == TS_OK && (*out)->type == REDIS_REPLY_ERROR) {
+        rc = reply_error(s, *out, what[which], err);
+        free_reply(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* SCRIPT LOAD for every script, pipelined. */
+static int load_scripts(struct redis_store *s, ts_error *err)
+{
+    redisReply *replies[SCRIPT_COUNT] = { NULL };
+    struct command load = { 0 };
+    int rc = TS_OK;
+
+    for (int i = 0; i < SCRIPT_COUNT && rc == TS_OK; i++) {
+        cmd_reset(&load);
+        cmd_add_str(&load, "SCRIPT");
+        cmd_add_str(&load, "LOAD");
+        cmd_add_str(&load, script_source[i]);
+        rc = wire_append(s, &load);
+    }
+    cmd_free(&load);
+    if (rc != TS_OK)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    rc = exchange(s, replies, SCRIPT_COUNT, err);
+    for (int i = 0; rc == TS_OK && i < SCRIPT_COUNT; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR)
+            rc = reply_error(s, replies[i], "SCRIPT LOAD", err);
+        else if (replies[i]->type == REDIS_REPLY_STRING && replies[i]->len == 40)
+            memcpy(s->sha[i], replies[i]->str, 41);
+    }
+    for (int i = 0; i < SCRIPT_COUNT && replies[i]; i++)
+        free_reply(replies[i]);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows                                                                */
+/* ------------------------------------------------------------------ */
+
+static int bad_reply(struct redis_store *s, const char *what, ts_error *err)
+{
+    return s->host->error(err, TS_ERR_BACKEND, "%s: unexpected reply to %s", s->where, what);
+}
+
+/* An HMGET-shaped reply (ten values, nil for absent) into row. */
+static int row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
+                          ts_error *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != TS_FIELD_COUNT)
+        return bad_reply(s, "a token read", err);
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        const redisReply *v = r->element[f];
+        int is_string = v->type == REDIS_REPLY_STRING;
+        int rc = s->host->token_setn(row, (ts_field)f, is_string ? v->str : NULL,
+                                     is_string ? v->len : 0);
+        if (rc == TS_ERR_INVALID)
+            return s->host->error(err, TS_ERR_CORRUPT,
+                                  "%s: the stored token %.20s has a NUL byte in %s",
+                                  s->where, s->host->token_get(row, TS_FIELD_ID),
+                                  s->host->field_name((ts_field)f));
+        if (rc != TS_OK)
+            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    return TS_OK;
+}
+
+/* What the save script filled in (field number, value pairs) back into
+ * the caller's token: its id and the values merged from the stored row. */
+static int merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
+                       ts_error *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2)
+        return bad_reply(s, "save_token", err);
+    for (size_t i = 0; i < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_INTEGER || f->integer < 1 ||
+            f->integer > TS_FIELD_COUNT || v->type != REDIS_REPLY_STRING)
+            return bad_reply(s, "save_token", err);
+        int rc = s->host->token_setn(token, (ts_field)(f->integer - 1), v->str, v->len);
+        if (rc == TS_ERR_INVALID)
+            return s->host->error(err, TS_ERR_CORRUPT, "%s: a stored value has a NUL byte",
+                                  s->where);
+        if (rc != TS_OK)
+            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    return TS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The TokenStore operations                                           */
+/* ------------------------------------------------------------------ */
+
+static int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
+{
+    struct redis_store *s = state;
+    ts_field keys[2];
+    int n = s->host->lookup_keys(query, keys);
+    redisReply *r = NULL;
+
+    script_begin(s, SCRIPT_FIND);
+    for (int i = 0; i < n; i++) {
+        cmd_add_str(&s->cmd, field_number[keys[i]]);
+        cmd_add_str(&s->cmd, s->host->token_get(query, keys[i]));
+    }
+    int rc = run_script(s, SCRIPT_FIND, 0, 1, &r, err);
+    if (rc == TS_OK)
+        rc = r->type == REDIS_REPLY_NIL ? TS_NOT_FOUND : row_from_reply(s, r, row, err);
+    free_reply(r);
+    return rc;
+}
+
+static int redis_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
+{
+    struct redis_store *s = state;
+    redisReply *r = NULL;
+
+    snprintf(s->token_key + s->base_len, 6 + 21, "token:%s", id);
+    cmd_reset(&s->cmd);
+    cmd_add(&s->cmd, "HMGET", 5);
+    cmd_add_str(&s->cmd, s->token_key);
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        cmd_add_str(&s->cmd, s->host->field_name((ts_field)f));
+    int rc = call(s, 0, 1, &r, err);
+    if (rc == TS_OK && r->type == REDIS_REPLY_ERROR)
+        rc = reply_error(s, r, "find_token_by_id", err);
+    else if (rc == TS_OK && r->type == REDIS_REPLY_ARRAY && r->elements == TS_FIELD_COUNT &&
+             r->element[0]->type == REDIS_REPLY_NIL)
+        rc = TS_NOT_FOUND;
+    else if (rc == TS_OK)
+        rc = row_from_reply(s, r, row, err);
+    free_reply(r);
+    return rc;
+}
+
+/* Adds one token to a save script call; says whether replaying it after a
+ * lost reply would save it twice (no id and no key to find it again). */
+static int add_saved_token(struct redis_store *s, const ts_token *token)
+{
+    static const char *const count[] = { "0", "1", "2" };
+    ts_field keys[2];
+    int n = s->host->lookup_keys(token, keys);
+
+    cmd_add(&s->cmd, count[n], 1);
+    for (int i = 0; i < n; i++)
+        cmd_add_str(&s->cmd, field_number[keys[i]]);
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        cmd_add_str(&s->cmd, s->host->token_get(token, (ts_field)f));
+    return n == 0 && !*s->host->token_get(token, TS_FIELD_ID);
+}
+
+/* The save script's answer: {rows} or {rows, kind, message}. */
+static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *const *tokens,
+                        size_t n, size_t first, int batch, ts_error *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements > n)
+        return bad_reply(s, "save_token", err);
+    const redisReply *rows = r->element[0];
+    for (size_t i = 0; i < rows->elements; i++) {
+        int rc = merge_saved(s, rows->element[i], tokens[i], err);
+        if (rc != TS_OK)
+            return rc;
+    }
+    if (r->elements < 3)
+        return rows->elements == n ? TS_OK : bad_reply(s, "save_token", err);
+    const redisReply *kind = r->element[1], *message = r->element[2];
+    int code = kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CONFLICT") == 0
+                   ? TS_ERR_CONFLICT : TS_ERR_BACKEND;
+    if (batch)
+        return s->host->error(err, code, "token %zu: %.*s", first + rows->elements,
+                              (int)message->len, message->str);
+    return s->host->error(err, code, "%.*s", (int)message->len, message->str);
+}
+
+static int save_batch(struct redis_store *s, ts_token *const *tokens, size_t n, size_t first,
+                      int batch, ts_error *err)
+{
+    char count[24];
+    int once_only = 0;
+    redisReply *r = NULL;
+
+    snprintf(count, sizeof count, "%zu", n);
+    script_begin(s, SCRIPT_SAVE);
+    cmd_add_str(&s->cmd, count);
+    for (size_t i = 0; i < n; i++)
+        once_only |= add_saved_token(s, tokens[i]);
+    int rc = run_script(s, SCRIPT_SAVE, 1, !once_only, &r, err);
+    if (rc == TS_OK)
+        rc = save_outcome(s, r, tokens, n, first, batch, err);
+    free_reply(r);
+    return rc;
+}
+
+static int redis_save_token(void *state, ts_token *token, ts_error *err)
+{
+    return save_batch(state, &token, 1, 0, 0, err);
+}
+
+static int redis_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
+{
+    int rc = TS_OK;
+
+    for (size_t i = 0; i < n && rc == TS_OK; i += SAVE_BATCH)
+        rc = save_batch(state, tokens + i, n - i < SAVE_BATCH ? n - i : SAVE_BATCH, i, 1, err);
+    return rc;
+}
+
+static int redis_delete_token(void *state, const char *id, ts_error *err)
+{
+    struct redis_store *s = state;
+    redisReply *r = NULL;
+
+    script_begin(s, SCRIPT_DELETE);
+    cmd_add_str(&s->cmd, id);
+    int rc = run_script(s, SCRIPT_DELETE, 1, 0, &r, err);
+    if (rc == TS_OK && r->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(s, "delete_token", err);
+    else if (rc == TS_OK && r->integer == 0)
+        rc = TS_NOT_FOUND;
+    free_reply(r);
+    return rc;
+}
+
+/* Calls cb for each row of one get_tokens page; returns what stopped it. */
+static int visit_page(struct redis_store *s, const redisReply *rows, ts_token *token,
+                      ts_token_cb cb, void *userdata, ts_error *err)
+{
+    for (size_t i = 0; i < rows->elements; i++) {
+        int rc = row_from_reply(s, rows->element[i], token, err);
+        if (rc == TS_OK)
+            rc = cb(token, userdata);
+        if (rc != TS_OK)
+            return rc;
+    }
+    return TS_OK;
+}
+
+static int redis_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
+{
+    struct redis_store *s = state;
+    char after[64] = "", page[24];
+    ts_token *token = s->host->token_new();
+    int rc = token ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    long long got = PAGE_SIZE;
+
+    snprintf(page, sizeof page, "%d", PAGE_SIZE);
+    while (rc == TS_OK && got == PAGE_SIZE) {
+        redisReply *r = NULL;
+        script_begin(s, SCRIPT_PAGE);
+        cmd_add_str(&s->cmd, after);
+        cmd_add_str(&s->cmd, page);
+        rc = run_script(s, SCRIPT_PAGE, 0, 1, &r, err);
+        if (rc == TS_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+                            r->element[0]->type != REDIS_REPLY_STRING ||
+                            r->element[0]->len >= sizeof after ||
+                            r->element[1]->type != REDIS_REPLY_INTEGER ||
+                            r->element[2]->type != REDIS_REPLY_ARRAY))
+            rc = bad_reply(s, "get_tokens", err);
+        if (rc == TS_OK) {
+            memcpy(after, r->element[0]->str, r->element[0]->len + 1);
+            got = r->element[1]->integer;
+            rc = visit_page(s, r->element[2], token, cb, userdata, err);
+        }
+        free_reply(r);
+    }
+    s->host->token_free(token);
+    return rc;
+}
+
+static int redis_delete_tokens(void *state, ts_error *err)
+{
+    struct redis_store *s = state;
+    char page[24];
+    long long left = 1;
+    int rc = TS_OK;
+
+    snprintf(page, sizeof page, "%d", PAGE_SIZE);
+    while (rc == TS_OK && left > 0) {
+        redisReply *r = NULL;
+        script_begin(s, SCRIPT_CLEAR);
+        cmd_add_str(&s->cmd, page);
+        rc = run_script(s, SCRIPT_CLEAR, 1, 1, &r, err);
+        if (rc == TS_OK && r->type != REDIS_REPLY_INTEGER)
+            rc = bad_reply(s, "delete_tokens", err);
+        if (rc == TS_OK)
+            left = r->integer;
+        free_reply(r);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening and closing                                                 */
+/* ------------------------------------------------------------------ */
+
+static void store_free(struct redis_store *s)
+{
+    disconnect(s);
+    if (s->password)
+        explicit_bzero(s->password, strlen(s->password));
+    if (s->wire)
+        explicit_bzero(s->wire, s->wire_cap);
+    free(s->password);
+    free(s->username);
+    free(s->host_name);
+    free(s->moved_host);
+    free(s->socket_path);
+    free(s->base);
+    free(s->ids_key);
+    free(s->token_key);
+    cmd_free(&s->cmd);
+    free(s->wire);
+    free(s);
+}
+
+static int dup_option(struct redis_store *s, const char *key, const char *dflt, char **out)
+{
+    const char *v = s->host->option(s->ctx, key);
+
+    *out = NULL;
+    if (!v)
+        v = dflt;
+    if (v && !(*out = strdup(v)))
+        return TS_ERR_NOMEM;
+    return TS_OK;
+}
+
+static struct timeval ms_to_timeval(long long ms)
+{
+    return (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+}
+
+static int read_numbers(struct redis_store *s, ts_error *err)
+{
+    const ts_host *h = s->host;
+    long long port, connect_ms, command_ms;
+    int rc = h->option_int(s->ctx, "port", DEFAULT_PORT, 1, 65535, &port, err);
+
+    if (rc == TS_OK)
+        rc = h->option_int(s->ctx, "db", 0, 0, INT_MAX, &s->db, err);
+    if (rc == TS_OK)
+        rc = h->option_int(s->ctx, "connect_timeout_ms", DEFAULT_CONNECT_TIMEOUT_MS, 1,
+                           3600000, &connect_ms, err);
+    if (rc == TS_OK)
+        rc = h->option_int(s->ctx, "command_timeout_ms", DEFAULT_COMMAND_TIMEOUT_MS, 0,
+                           3600000, &command_ms, err);
+    if (rc != TS_OK)
+        return rc;
+    s->port = (int)port;
+    s->connect_timeout = ms_to_timeval(connect_ms);
+    s->command_timeout = ms_to_timeval(command_ms);
+    return TS_OK;
+}
+
+static int read_options(struct redis_store *s, ts_error *err)
+{
+    const ts_host *h = s->host;
+    const char *socket_path = h->option(s->ctx, "socket");
+
+    if (socket_path && (h->option(s->ctx, "host") || h->option(s->ctx, "port")))
+        return h->error(err, TS_ERR_CONFIG,
+                        "give either the socket option or host and port, not both");
+    if (socket_path && !*socket_path)
+        return h->error(err, TS_ERR_CONFIG, "option 'socket' is empty");
+    int rc = read_numbers(s, err);
+    if (rc != TS_OK)
+        return rc;
+    if (dup_option(s, "socket", NULL, &s->socket_path) != TS_OK ||
+        dup_option(s, "host", socket_path ? NULL : DEFAULT_HOST, &s->host_name) != TS_OK ||
+        dup_option(s, "username", NULL, &s->username) != TS_OK ||
+        dup_option(s, "password", NULL, &s->password) != TS_OK)
+        return h->error(err, TS_ERR_NOMEM, "out of memory");
+    if (s->host_name && !*s->host_name)
+        return h->error(err, TS_ERR_CONFIG, "option 'host' is empty");
+    set_where(s);
+    return TS_OK;
+}
+
+/* "{prefix}" and the fixed keys built on it. The braces make the prefix
+ * the cluster hash tag, so a '}' inside it would cut the tag short. */
+static int build_keys(struct redis_store *s, ts_error *err)
+{
+    const char *prefix = s->host->option(s->ctx, "prefix");
+
+    if (!prefix)
+        prefix = DEFAULT_PREFIX;
+    if (!*prefix || strchr(prefix, '}'))
+        return s->host->error(err, TS_ERR_CONFIG,
+                              "option 'prefix': '%.60s' must be non-empty and without '}' "
+                              "(it becomes the cluster hash tag {prefix})", prefix);
+    s->base_len = strlen(prefix) + 2;
+    s->base = malloc(s->base_len + 1);
+    s->ids_key = malloc(s->base_len + 4);
+    s->token_key = malloc(s->base_len + 6 + 21);
+    if (!s->base || !s->ids_key || !s->token_key)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    snprintf(s->base, s->base_len + 1, "{%s}", prefix);
+    snprintf(s->ids_key, s->base_len + 4, "%sids", s->base);
+    memcpy(s->token_key, s->base, s->base_len);
+    return TS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Store-wide locks (single-flight OAuth refresh)                      */
+/* ------------------------------------------------------------------ */
+
+/* A lock we hold: {P}lock:NAME set to our random tag with SET NX PX, so it
+ * expires by itself if we die, and released only while it holds our tag. */
+struct held_lock {
+    char tag[33];
+    char name[];
+};
+
+static int redis_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+                          ts_error *err)
+{
+    struct redis_store *s = state;
+    struct held_lock *l = malloc(sizeof *l + strlen(name) + 1);
+    unsigned char random[16];
+    char *key = NULL, ttl[24];
+    redisReply *r = NULL;
+
+    if (!l || getrandom(random, sizeof random, 0) != (ssize_t)sizeof random ||
+        asprintf(&key, "%slock:%s", s->base, name) < 0) {
+        free(l);
+        return s->host->error(err, TS_ERR_NOMEM, "no memory or randomness for a lock");
+    }
+    strcpy(l->name, name);
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf(l->tag + 2 * i, 3, "%02x", random[i]);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    cmd_reset(&s->cmd);
+    cmd_add_str(&s->cmd, "SET");
+    cmd_add_str(&s->cmd, key);
+    cmd_add_str(&s->cmd, l->tag);
+    cmd_add_str(&s->cmd, "NX");
+    cmd_add_str(&s->cmd, "PX");
+    cmd_add_str(&s->cmd, ttl);
+    int rc = call(s, 1, 0, &r, err);
+    if (rc == TS_OK && r->type == REDIS_REPLY_ERROR)
+        rc = reply_error(s, r, "taking a lock", err);
+    else if (rc == TS_OK && r->type == REDIS_REPLY_NIL)
+        rc = TS_ERR_BUSY;
+    else if (rc == TS_OK && r->type != REDIS_REPLY_STATUS)
+        rc = bad_reply(s, "taking a lock", err);
+    free_reply(r);
+    free(key);
+    if (rc != TS_OK) {
+        free(l);
+        return rc;
+    }
+    *handle = l;
+    return TS_OK;
+}
+
+static int redis_unlock(void *state, void *handle, ts_error *err)
+{
+    struct redis_store *s = state;
+    struct held_lock *l = handle;
+    redisReply *r = NULL;
+
+    script_begin(s, SCRIPT_UNLOCK);
+    cmd_add_str(&s->cmd, l->name);
+    cmd_add_str(&s->cmd, l->tag);
+    int rc = run_script(s, SCRIPT_UNLOCK, 1, 1, &r, err);
+    free_reply(r);
+    free(l);
+    return rc;
+}
+
+static int redis_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
+{
+    struct redis_store *s = calloc(1, sizeof *s);
+    int rc;
+
+    if (!s)
+        return host->error(err, TS_ERR_NOMEM, "out of memory");
+    s->host = host;
+    s->ctx = ctx;
+    rc = read_options(s, err);
+    if (rc == TS_OK)
+        rc = build_keys(s, err);
+    if (rc == TS_OK)
+        rc = connect_store(s, err);
+    if (rc == TS_OK)
+        rc = load_scripts(s, err);
+    if (rc != TS_OK) {
+        store_free(s);
+        return rc;
+    }
+    *state = s;
+    return TS_OK;
+}
+
+static void redis_close(void *state)
+{
+    store_free(state);
+}
+
+static const ts_backend redis_backend = {
+    .size = sizeof(ts_backend),
+    .abi_major = TS_ABI_MAJOR,
+    .abi_minor = TS_ABI_MINOR,
+    .name = "redis",
+    .version = "1.0.0",
+    .description = "tokens on a Redis server or cluster, shared by many processes and hosts",
+    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED,
+    .options = redis_options,
+    .open = redis_open,
+    .close = redis_close,
+    .find_token = redis_find_token,
+    .save_token = redis_save_token,
+    .delete_token = redis_delete_token,
+    .get_tokens = redis_get_tokens,
+    .delete_tokens = redis_delete_tokens,
+    .find_token_by_id = redis_find_token_by_id,
+    .save_tokens = redis_save_tokens,
+    .try_lock = redis_try_lock,
+    .unlock = redis_unlock,
+};
+
+TS_BACKEND_DEFINE(redis_backend)

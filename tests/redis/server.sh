@@ -1,0 +1,110 @@
+#!/bin/sh
+# tests/redis/server.sh - a throwaway redis-server for the tests and benches.
+#
+#   server.sh start DIR [redis-server args...]   prints the port
+#   server.sh stop DIR
+#
+# start runs $REDIS_SERVER (else redis-server from PATH) on a free loopback
+# port with persistence off, its files (pid, log, unix socket redis.sock)
+# in DIR, and returns once the server answers PING. The port is chosen by
+# trying: a random port is attempted and, if another process holds it, the
+# next one, so two test runs never race for a port found "free" earlier.
+# PORT=N asks for that port only (a test restarting "the same" server).
+# A missing redis-server is an error, never a skip: CI installs it.
+set -u
+
+die() { echo "server.sh: $*" >&2; exit 1; }
+
+server_bin() {
+    bin=${REDIS_SERVER:-redis-server}
+    command -v "$bin" >/dev/null 2>&1 ||
+        die "redis-server not found (REDIS_SERVER='${REDIS_SERVER:-}'); install the redis-server package"
+    command -v redis-cli >/dev/null 2>&1 ||
+        die "redis-cli not found; install the redis-tools package"
+}
+
+# Whether the server on port $1 answers (NOAUTH counts: it is up).
+answers() {
+    reply=$(redis-cli -h 127.0.0.1 -p "$1" ping 2>&1) || return 1
+    case $reply in PONG*|NOAUTH*|*"Authentication required"*) return 0 ;; esac
+    return 1
+}
+
+# Starts one server on port $2 in dir $1; 0 when it answers PING.
+try_port() {
+    dir=$1 port=$2
+    shift 2
+    rm -f "$dir/redis.pid" "$dir/redis.sock"
+    "$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$dir" --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
+        --daemonize no "$@" >"$dir/redis.log" 2>&1 </dev/null &
+    pid=$!
+    i=0
+    while [ $i -lt 100 ]; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if answers "$port"; then
+            echo "$pid" >"$dir/redis.pid"
+            echo "$port" >"$dir/redis.port"
+            return 0
+        fi
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill -9 "$pid" 2>/dev/null
+    return 1
+}
+
+start() {
+    [ $# -ge 1 ] || die "usage: server.sh start DIR [redis-server args...]"
+    dir=$1
+    shift
+    mkdir -p "$dir" || die "cannot create $dir"
+    dir=$(cd "$dir" && pwd)
+    server_bin
+    if [ -n "${PORT:-}" ]; then
+        try_port "$dir" "$PORT" "$@" && { echo "$PORT"; return 0; }
+        die "redis-server did not start on port $PORT: $(tail -n 3 "$dir/redis.log")"
+    fi
+    port=$(( $(od -An -N2 -tu2 /dev/urandom) % 30000 + 20000 ))
+    n=0
+    while [ $n -lt 20 ]; do
+        try_port "$dir" "$port" "$@" && { echo "$port"; return 0; }
+        grep -q "in use" "$dir/redis.log" 2>/dev/null ||
+            die "redis-server did not start: $(tail -n 3 "$dir/redis.log")"
+        port=$((port + 1))
+        n=$((n + 1))
+    done
+    die "no free port found for redis-server"
+}
+
+# Whether process $1 still runs. An exited server whose parent (the shell
+# that started it, long gone) has not been reaped yet is a zombie: it is
+# done, and waiting for its reaper would cost a second or more.
+running() {
+    kill -0 "$1" 2>/dev/null || return 1
+    [ -r "/proc/$1/stat" ] || return 0
+    ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+}
+
+stop() {
+    [ $# -eq 1 ] || die "usage: server.sh stop DIR"
+    [ -f "$1/redis.pid" ] || return 0
+    pid=$(cat "$1/redis.pid")
+    kill "$pid" 2>/dev/null
+    i=0
+    while running "$pid" && [ $i -lt 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    running "$pid" && kill -9 "$pid" 2>/dev/null
+    rm -f "$1/redis.pid"
+    return 0
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+    start) start "$@" ;;
+    stop) stop "$@" ;;
+    *) die "usage: server.sh start DIR [args...] | server.sh stop DIR" ;;
+esac
