@@ -8,7 +8,37 @@
 #define TS_CHECK_MAIN_H
 
 #include <check.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+
+/* A scratch directory for an unchecked fixture: make_scratch creates it,
+ * remove_scratch deletes it with everything in it. */
+static char scratch[256];
+
+static inline void make_scratch(void)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(scratch, sizeof scratch, "%s/tokenstore-unit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(scratch))
+        abort();
+}
+
+static inline int remove_entry(const char *path, const struct stat *st, int flag,
+                               struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static inline void remove_scratch(void)
+{
+    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* Runs every test of the suite, each in its own process, and returns the
  * program's exit status. */

@@ -19,29 +19,6 @@
 #include <tokenstore/tokenstore.h>
 #include "check_main.h"
 
-static char scratch[256];
-
-static void make_scratch(void)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(scratch, sizeof scratch, "%s/tokenstore-config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(scratch))
-        abort();
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_scratch(void)
-{
-    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* scratch/rel, made fresh for the calling test (each test has its own). */
 static const char *scratch_dir(const char *rel)

@@ -28,29 +28,6 @@ enum fixture_table {
     TABLE_BAD_NAME, TABLE_NONE, TABLE_REFUSE_ABI, TABLE_INIT_FAILS,
 };
 
-static char scratch[256];
-
-static void make_scratch(void)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(scratch, sizeof scratch, "%s/tokenstore-loader.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(scratch))
-        abort();
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_scratch(void)
-{
-    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* $top_builddir/DIR/NAME.so, or the directory alone when `so` is 0; each
  * call returns a new string. */
