@@ -785,7 +785,8 @@ static int splice_image(struct file *f, size_t i, size_t lo, size_t hi, uint64_t
         return TS_ERR_NOMEM;
     char *img = f->image.data;
     memmove(img + lo + f->out.len, img + hi, old_len - hi);
-    memcpy(img + lo, f->out.data, f->out.len);
+    if (f->out.len)             /* a delete writes no row: out may be NULL */
+        memcpy(img + lo, f->out.data, f->out.len);
     if (new_len < old_len)
         explicit_bzero(img + new_len, old_len - new_len);
     f->image.len = new_len;
