@@ -13,7 +13,11 @@
  *                        ascending id (scores are doubles, exact only to
  *                        2^53, and ids go to 2^63 - 1)
  *   {P}next_id           INCR counter: the largest id assigned or saved
- *   {P}user:NAME         string, the id of the token of user NAME
+ *   {P}user:NAME         string, a copy of the row of user NAME: each of
+ *                        the ten fields in order as "<decimal length>:
+ *                        <bytes>" ("0:" when absent), so the id is the
+ *                        first field (a bare id, as older stores hold,
+ *                        is still read)
  *   {P}access:SHA1       sorted set (as {P}ids) of the ids holding that
  *   {P}refresh:SHA1      access, refresh or grant token; several tokens may
  *   {P}grant:SHA1        share one, and the lowest id answers a lookup
@@ -26,6 +30,14 @@
  * readable. Every lookup checks that the row it reaches really holds the
  * value, so neither a digest collision nor a stray key can answer wrong.
  *
+ * Why the user key holds the whole row: find_token by user name is the
+ * SDK's hot path, and a GET of that one key answers it in a single plain
+ * command, with no script (a script call costs several times a GET's
+ * server time). The price is on the write side: every save that changes
+ * any field of a row with a user name rewrites the copy in the same
+ * script, so the copy never lags the hash, which stays the authority for
+ * every other read and for the save rules.
+ *
  * Every write is one Lua script (loaded with SCRIPT LOAD at open, called
  * with EVALSHA, re-sent with EVAL after a NOSCRIPT), so the hash, the id
  * set, the counter and all index keys change together or not at all. The
@@ -33,8 +45,9 @@
  * TS_ERR_CONFLICT cases, filling empty fields from the replaced row) are
  * mirrored in the save script, because they must run inside the same
  * atomic step as the write; the lookup keys themselves still come from the
- * host's lookup_keys. find_token is one script call, find_token_by_id one
- * HMGET: one round trip each. New ids come from INCR on {P}next_id, which
+ * host's lookup_keys. find_token by user name is one GET of the copy,
+ * by any other key one script call, find_token_by_id one HMGET: one round
+ * trip each. New ids come from INCR on {P}next_id, which
  * a save with a larger explicit id pushes up, so a new id is greater than
  * every stored one and no id is reused until the store is emptied (the
  * SDK's "max + 1" would hand a deleted token's id to the next insert, and
@@ -84,10 +97,10 @@
 /*
  * Each script is put together from the pieces it needs and no more: a
  * script call pays for every table and closure its text builds, and
- * find_token has a budget of a few microseconds over a bare GET. In every
- * script KEYS[1] is {P}ids (so a cluster client routes the call to the
- * store's slot) and ARGV[1] is "{P}". Field numbers are Lua indexes:
- * 1 id, 2 user_name, 5 refresh, 6 access, 7 grant token.
+ * every save pays for its script. In every script KEYS[1] is {P}ids (so a
+ * cluster client routes the call to the store's slot) and ARGV[1] is
+ * "{P}". Field numbers are Lua indexes: 1 id, 2 user_name, 5 refresh,
+ * 6 access, 7 grant token.
  */
 #define LUA_BASE                                                              \
     "local base, ids_key = ARGV[1], KEYS[1]\n"
@@ -109,6 +122,16 @@
     "  if r[1] then return r end\n"                                           \
     "end\n"
 
+/* The id in a {P}user:NAME copy of a row: its first field, "len:bytes".
+ * A value without ':' is a bare id, as stores written before the copy
+ * held. */
+#define LUA_COPY_ID                                                           \
+    "local function copy_id(c)\n"                                             \
+    "  local n = string.match(c, '^(%d+):')\n"                                \
+    "  if not n then return c end\n"                                          \
+    "  return string.sub(c, #n + 2, #n + 1 + tonumber(n))\n"                  \
+    "end\n"
+
 /* Secrets are indexed by digest; see the top of the file. */
 #define LUA_INDEX                                                             \
     "local INDEX = {[2] = 'user:', [5] = 'refresh:', [6] = 'access:',\n"      \
@@ -117,10 +140,12 @@
     "  if f == 2 then return base .. 'user:' .. v end\n"                      \
     "  return base .. INDEX[f] .. redis.sha1hex(v)\n"                         \
     "end\n"                                                                   \
+    LUA_COPY_ID                                                               \
     "local function unindex(f, v, id)\n"                                      \
     "  local key = index_key(f, v)\n"                                         \
     "  if f ~= 2 then return redis.call('ZREM', key, member(id)) end\n"       \
-    "  if redis.call('GET', key) == id then redis.call('DEL', key) end\n"     \
+    "  local copy = redis.call('GET', key)\n"                                 \
+    "  if copy and copy_id(copy) == id then redis.call('DEL', key) end\n"     \
     "end\n"
 
 /* The stored row whose field f is v (lowest id first), checked against
@@ -130,8 +155,8 @@
     "  if f == 1 then return read_row(v) end\n"                               \
     "  local key = index_key(f, v)\n"                                         \
     "  if f == 2 then\n"                                                      \
-    "    local id = redis.call('GET', key)\n"                                 \
-    "    local r = id and read_row(id)\n"                                     \
+    "    local copy = redis.call('GET', key)\n"                               \
+    "    local r = copy and read_row(copy_id(copy))\n"                        \
     "    if r and r[2] == v then return r end\n"                              \
     "    return nil\n"                                                        \
     "  end\n"                                                                 \
@@ -152,17 +177,19 @@
     "  redis.call('ZREM', ids_key, member(row[1]))\n"                         \
     "end\n"
 
-/* find_token: ARGV[2..] are (field number, value) pairs in the order the
- * host's lookup_keys gave; returns the first match as HMGET does, or nil.
- * Written flat (no helper tables or closures) because it is the hot path:
- * by user name it is a GET and an HMGET. */
+/* find_token by a secret (and by a user name whose key holds a bare id):
+ * ARGV[2..] are (field number, value) pairs in the order the host's
+ * lookup_keys gave; returns the first match as HMGET does, or nil.
+ * Written flat (no helper tables or closures) to keep it cheap. */
 static const char lua_find[] =
     "local base = ARGV[1]\n"
+    LUA_COPY_ID
     "for i = 2, #ARGV, 2 do\n"
     "  local f, v = tonumber(ARGV[i]), ARGV[i + 1]\n"
     "  local id, key, at = nil, nil, 0\n"
     "  if f == 2 then\n"
     "    id = redis.call('GET', base .. 'user:' .. v)\n"
+    "    id = id and copy_id(id)\n"
     "  else\n"
     "    key = base .. (f == 5 and 'refresh:' or f == 6 and 'access:' or 'grant:')\n"
     "      .. redis.sha1hex(v)\n"
@@ -215,17 +242,23 @@ static const char lua_save[] =
     "  if type(n) == 'table' then return nil end\n"
     "  return redis.call('GET', counter_key)\n"
     "end\n"
+    /* The row as {P}user:NAME holds it; see the top of the file. */
+    "local function copy_of(tok)\n"
+    "  local parts = {}\n"
+    "  for i = 1, 10 do parts[i] = #tok[i] .. ':' .. tok[i] end\n"
+    "  return table.concat(parts)\n"
+    "end\n"
     /* Writes only what changed: the index keys of changed values and the
-     * changed fields (a merge never empties a field). */
+     * changed fields (a merge never empties a field). tok is the whole row
+     * by now, so the user's copy is rewritten from it when anything
+     * changed. */
     "local function write(tok, old)\n"
     "  local id, args = tok[1], {}\n"
     "  for f in pairs(INDEX) do\n"
     "    local was, now = old and old[f] or '', tok[f]\n"
     "    if was ~= now then\n"
     "      if was ~= '' then unindex(f, was, id) end\n"
-    "      if now ~= '' and f == 2 then\n"
-    "        redis.call('SET', index_key(f, now), id)\n"
-    "      elseif now ~= '' then\n"
+    "      if now ~= '' and f ~= 2 then\n"
     "        redis.call('ZADD', index_key(f, now), 0, member(id))\n"
     "      end\n"
     "    end\n"
@@ -237,6 +270,9 @@ static const char lua_save[] =
     "    end\n"
     "  end\n"
     "  if #args > 0 then redis.call('HSET', base .. 'token:' .. id, unpack(args)) end\n"
+    "  if #args > 0 and tok[2] ~= '' then\n"
+    "    redis.call('SET', index_key(2, tok[2]), copy_of(tok))\n"
+    "  end\n"
     "  if not old then redis.call('ZADD', ids_key, 0, member(id)) end\n"
     "end\n"
     "local function find_replaced(tok, keys)\n"
@@ -961,6 +997,94 @@ static int merge_saved(struct redis_store *s, const redisReply *r, ts_token *tok
 /* The TokenStore operations                                           */
 /* ------------------------------------------------------------------ */
 
+/* row_from_copy's answer for a user key that holds a bare id: the find
+ * script, which reads the hash, answers instead. */
+#define FIND_BY_SCRIPT (-1)
+
+/* Splits a {P}user:NAME copy ("len:bytes" for each of the ten fields) into
+ * value[] and len[]; 0 when it is not one. */
+static int split_copy(const char *p, size_t left, const char *value[TS_FIELD_COUNT],
+                      size_t len[TS_FIELD_COUNT])
+{
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        size_t n = 0, digits = 0;
+        while (digits < left && digits < 19 && p[digits] >= '0' && p[digits] <= '9')
+            n = n * 10 + (size_t)(p[digits++] - '0');
+        if (digits == 0 || digits == left || p[digits] != ':' || n > left - digits - 1)
+            return 0;
+        value[f] = p + digits + 1;
+        len[f] = n;
+        p += digits + 1 + n;
+        left -= digits + 1 + n;
+    }
+    return left == 0;
+}
+
+/* A GET of the user's copy of the row into row; TS_NOT_FOUND when the key
+ * is missing or names another user (a stray key), FIND_BY_SCRIPT when it
+ * holds a bare id (a store written before the copy) and the script must
+ * answer. */
+static int row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
+                         ts_token *row, ts_error *err)
+{
+    const char *value[TS_FIELD_COUNT];
+    size_t len[TS_FIELD_COUNT];
+
+    if (r->type == REDIS_REPLY_ERROR)
+        return reply_error(s, r, "find_token", err);
+    if (r->type == REDIS_REPLY_NIL)
+        return TS_NOT_FOUND;
+    if (r->type != REDIS_REPLY_STRING)
+        return bad_reply(s, "find_token", err);
+    if (!memchr(r->str, ':', r->len))
+        return FIND_BY_SCRIPT;
+    if (!split_copy(r->str, r->len, value, len))
+        return s->host->error(err, TS_ERR_CORRUPT, "%s: the copy of user '%s' is malformed",
+                              s->where, user);
+    if (len[TS_FIELD_USER_NAME] != strlen(user) ||
+        memcmp(value[TS_FIELD_USER_NAME], user, len[TS_FIELD_USER_NAME]) != 0)
+        return TS_NOT_FOUND;
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        int rc = s->host->token_setn(row, (ts_field)f, value[f], len[f]);
+        if (rc == TS_ERR_INVALID)
+            return s->host->error(err, TS_ERR_CORRUPT,
+                                  "%s: the copy of user '%s' has a NUL byte in %s",
+                                  s->where, user, s->host->field_name((ts_field)f));
+        if (rc != TS_OK)
+            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    return TS_OK;
+}
+
+/* By user name, one GET of the copy of the row the user key holds. The
+ * name is copied first: row may be the query itself. */
+static int find_by_user(struct redis_store *s, const char *user, ts_token *row, ts_error *err)
+{
+    size_t user_len = strlen(user);
+    char *key = malloc(s->base_len + 5 + user_len + 1), *name = strdup(user);
+    redisReply *r = NULL;
+    int rc;
+
+    if (!key || !name) {
+        free(key);
+        free(name);
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    }
+    memcpy(key, s->base, s->base_len);
+    memcpy(key + s->base_len, "user:", 5);
+    memcpy(key + s->base_len + 5, user, user_len + 1);
+    cmd_reset(&s->cmd);
+    cmd_add(&s->cmd, "GET", 3);
+    cmd_add(&s->cmd, key, s->base_len + 5 + user_len);
+    rc = call(s, 0, 1, &r, err);
+    if (rc == TS_OK)
+        rc = row_from_copy(s, r, name, row, err);
+    free_reply(r);
+    free(key);
+    free(name);
+    return rc;
+}
+
 static int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
 {
     struct redis_store *s = state;
@@ -968,6 +1092,11 @@ static int redis_find_token(void *state, const ts_token *query, ts_token *row, t
     int n = s->host->lookup_keys(query, keys);
     redisReply *r = NULL;
 
+    if (n > 0 && keys[0] == TS_FIELD_USER_NAME) {
+        int rc = find_by_user(s, s->host->token_get(query, TS_FIELD_USER_NAME), row, err);
+        if (rc != FIND_BY_SCRIPT)
+            return rc;
+    }
     script_begin(s, SCRIPT_FIND);
     for (int i = 0; i < n; i++) {
         cmd_add_str(&s->cmd, field_number[keys[i]]);

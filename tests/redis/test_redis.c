@@ -12,8 +12,10 @@
  * different prefixes or dbs do not see each other; 8 processes saving
  * 1,000 tokens each get 8,000 distinct ids and leave every index key
  * consistent (a Lua walk over all keys of the store, written here
- * independently of the backend's scripts); a changed refresh token leaves
- * no index key behind; server restarts, a server that is down, timeouts,
+ * independently of the backend's scripts, that also checks each user
+ * key's copy of the row field by field against the hash); a changed
+ * refresh token leaves no index key behind; find by user sees every
+ * update through the copy, and falls back on a bare-id user key; server restarts, a server that is down, timeouts,
  * passwords and ACL users; binary values; ids (explicit, large, ascending
  * walks); bulk saves; no secret in a key name; a store opened on the
  * wrong cluster node follows MOVED to its slot.
@@ -280,9 +282,9 @@ static int64_t now_ms(void)
 /*
  * Walks every key of the store with prefix P and checks that the indexes
  * and the tokens agree both ways. The layout it checks is the backend's
- * documented one ({P}token:ID, {P}ids, {P}next_id, {P}user:NAME,
- * {P}access|refresh|grant:SHA1 sorted sets). Returns {tokens, index keys,
- * problems...}.
+ * documented one ({P}token:ID, {P}ids, {P}next_id, {P}user:NAME holding
+ * the row as "len:bytes" per field, {P}access|refresh|grant:SHA1 sorted
+ * sets). Returns {tokens, index keys, problems...}.
  */
 static const char consistency_lua[] =
     "local base = ARGV[1]\n"
@@ -294,6 +296,35 @@ static const char consistency_lua[] =
     "local function id_of(m)\n"
     "  local c = string.gsub(m, '^0+', '')\n"
     "  return c == '' and '0' or c\n"
+    "end\n"
+    "local NAMES = {'id', 'user_name', 'client_id', 'client_secret', 'refresh_token',\n"
+    "  'access_token', 'grant_token', 'expiry_time', 'redirect_url', 'api_domain'}\n"
+    /* The ten fields of a user key's copy, or nil and why not. */
+    "local function split_copy(c)\n"
+    "  local out, at = {}, 1\n"
+    "  for i = 1, 10 do\n"
+    "    local digits = string.match(c, '^%d+:', at)\n"
+    "    if not digits then return nil, 'field ' .. i .. ' has no length' end\n"
+    "    local n = tonumber(string.sub(digits, 1, -2))\n"
+    "    at = at + #digits\n"
+    "    if at + n - 1 > #c then return nil, 'field ' .. i .. ' is cut short' end\n"
+    "    out[i] = string.sub(c, at, at + n - 1)\n"
+    "    at = at + n\n"
+    "  end\n"
+    "  if at ~= #c + 1 then return nil, 'bytes after the tenth field' end\n"
+    "  return out\n"
+    "end\n"
+    /* Why the copy at user key ik differs from the hash of token id, or nil. */
+    "local function copy_differs(ik, id)\n"
+    "  local c = redis.call('GET', ik)\n"
+    "  if not c then return 'missing' end\n"
+    "  local f, why = split_copy(c)\n"
+    "  if not f then return why end\n"
+    "  if f[1] ~= id then return 'names id ' .. f[1] end\n"
+    "  local h = redis.call('HMGET', base .. 'token:' .. id, unpack(NAMES))\n"
+    "  for i = 1, 10 do\n"
+    "    if f[i] ~= (h[i] or '') then return NAMES[i] .. ' differs from the hash' end\n"
+    "  end\n"
     "end\n"
     "local function index_name(kind, v)\n"
     "  if kind == 'user' then return base .. 'user:' .. v end\n"
@@ -308,7 +339,10 @@ static const char consistency_lua[] =
     "    if v then\n"
     "      local ik = index_name(kind, v)\n"
     "      local ok\n"
-    "      if kind == 'user' then ok = redis.call('GET', ik) == id\n"
+    "      if kind == 'user' then\n"
+    "        local why = copy_differs(ik, id)\n"
+    "        if why then bad(ik .. ': copy of token ' .. id .. ': ' .. why) end\n"
+    "        ok = true\n"
     "      else ok = redis.call('ZSCORE', ik, member(id)) end\n"
     "      if not ok then bad(key .. ': no ' .. kind .. ' index entry') end\n"
     "    end\n"
@@ -317,7 +351,10 @@ static const char consistency_lua[] =
     "local function check_index(key, kind, value)\n"
     "  nidx = nidx + 1\n"
     "  local ids\n"
-    "  if kind == 'user' then ids = {redis.call('GET', key)}\n"
+    "  if kind == 'user' then\n"
+    "    local f, why = split_copy(redis.call('GET', key))\n"
+    "    if not f then bad(key .. ': ' .. why); return end\n"
+    "    ids = {f[1]}\n"
     "  else ids = {}\n"
     "    for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do ids[#ids + 1] = id_of(m) end\n"
     "  end\n"
@@ -405,7 +442,8 @@ START_TEST(test_uri_forms_and_layout)
     freeReplyObject(r);
     r = redisCommand(c, "GET {uri:}user:alice@example.com");
     ck_assert(r && r->type == REDIS_REPLY_STRING);
-    ck_assert_str_eq(r->str, "1");
+    ck_assert_str_eq(r->str, "1:117:alice@example.com11:1000.CLIENT19:client-secret-value"
+                             "14:1000.refresh.a13:1000.access.a0:13:18934560000000:0:");
     freeReplyObject(r);
     ck_assert_int_eq(exists(c, "{uri:}token:1"), 1);
     ck_assert_int_eq(check_consistency(c, "uri:", NULL), 1);
@@ -603,6 +641,93 @@ START_TEST(test_refresh_change_leaves_no_stale_key)
     ts_token_free(u);
     ts_token_free(v);
     ts_token_free(q);
+    redisFree(c);
+    ts_store_close(s);
+}
+END_TEST
+
+/* The user key holds a copy of the row that find_token reads alone: every
+ * write must refresh it, a rename must drop it, and a stray or old-style
+ * key must not answer wrong. */
+START_TEST(test_user_copy_follows_updates)
+{
+    ts_store *s = open_prefix("copy:");
+    ts_error err = { 0 };
+    redisContext *c = raw_connect();
+    ts_token *found;
+
+    ts_token *t = make_token("copy@example.com", "1000.refresh.C", "1000.access.C1");
+    save_ok(s, t);
+    /* A refresh: new access token and expiry, nothing else given. */
+    ts_token *u = ts_token_new();
+    ts_token_set(u, TS_FIELD_USER_NAME, "copy@example.com");
+    ts_token_set(u, TS_FIELD_ACCESS_TOKEN, "1000.access.C2");
+    ts_token_set(u, TS_FIELD_EXPIRY_TIME, "1893459600000");
+    save_ok(s, u);
+    ck_assert_int_eq(find_user(s, "copy@example.com", &found, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_ACCESS_TOKEN), "1000.access.C2");
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_EXPIRY_TIME), "1893459600000");
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_REFRESH_TOKEN), "1000.refresh.C");
+    ts_token_free(found);
+
+    /* A non-key field alone changes (the refresh token is the same). */
+    ts_token *v = ts_token_new();
+    ts_token_set(v, TS_FIELD_ID, "1");
+    ts_token_set(v, TS_FIELD_REFRESH_TOKEN, "1000.refresh.C");
+    ts_token_set(v, TS_FIELD_API_DOMAIN, "https://www.zohoapis.eu");
+    save_ok(s, v);
+    ck_assert_int_eq(find_user(s, "copy@example.com", &found, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_API_DOMAIN), "https://www.zohoapis.eu");
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_ACCESS_TOKEN), "1000.access.C2");
+    ts_token_free(found);
+    ck_assert_int_eq(check_consistency(c, "copy:", NULL), 1);
+
+    /* A rename: the old name's key goes, the new one answers. */
+    ts_token_clear(v);
+    ts_token_set(v, TS_FIELD_ID, "1");
+    ts_token_set(v, TS_FIELD_USER_NAME, "moved@example.com");
+    ts_token_set(v, TS_FIELD_REFRESH_TOKEN, "1000.refresh.C");
+    save_ok(s, v);
+    ck_assert_int_eq(exists(c, "{copy:}user:copy@example.com"), 0);
+    ck_assert_int_eq(find_user(s, "copy@example.com", NULL, &err), TS_NOT_FOUND);
+    ck_assert_int_eq(find_user(s, "moved@example.com", &found, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_ID), "1");
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_API_DOMAIN), "https://www.zohoapis.eu");
+    ts_token_free(found);
+    ck_assert_int_eq(check_consistency(c, "copy:", NULL), 1);
+
+    /* A copy under another user's name does not answer for it. */
+    redisReply *r = redisCommand(c, "COPY {copy:}user:moved@example.com {copy:}user:x@y");
+    ck_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    freeReplyObject(r);
+    ck_assert_int_eq(find_user(s, "x@y", NULL, &err), TS_NOT_FOUND);
+    r = redisCommand(c, "DEL {copy:}user:x@y");
+    freeReplyObject(r);
+
+    /* A bare id (a store written before the copy) still answers, through
+     * the hash, and the next change writes the copy. */
+    r = redisCommand(c, "SET {copy:}user:moved@example.com 1");
+    freeReplyObject(r);
+    ck_assert_int_eq(find_user(s, "moved@example.com", &found, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_ACCESS_TOKEN), "1000.access.C2");
+    ts_token_free(found);
+    ts_token_clear(u);
+    ts_token_set(u, TS_FIELD_USER_NAME, "moved@example.com");
+    ts_token_set(u, TS_FIELD_ACCESS_TOKEN, "1000.access.C3");
+    save_ok(s, u);
+    ck_assert_int_eq(find_user(s, "moved@example.com", &found, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(found, TS_FIELD_ACCESS_TOKEN), "1000.access.C3");
+    ts_token_free(found);
+    ck_assert_int_eq(check_consistency(c, "copy:", NULL), 1);
+
+    /* Deleting takes the copy with the row. */
+    ck_assert_int_eq(ts_delete_token(s, "1", &err), TS_OK);
+    ck_assert_int_eq(exists(c, "{copy:}user:moved@example.com"), 0);
+    ck_assert_int_eq(find_user(s, "moved@example.com", NULL, &err), TS_NOT_FOUND);
+
+    ts_token_free(t);
+    ts_token_free(u);
+    ts_token_free(v);
     redisFree(c);
     ts_store_close(s);
 }
@@ -1212,6 +1337,7 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, test_prefixes_and_dbs_are_isolated);
     tcase_add_test(tc, test_eight_processes_thousand_saves);
     tcase_add_test(tc, test_refresh_change_leaves_no_stale_key);
+    tcase_add_test(tc, test_user_copy_follows_updates);
     tcase_add_test(tc, test_secrets_stay_out_of_key_names);
     tcase_add_test(tc, test_binary_safe_values);
     tcase_add_test(tc, test_ids);
