@@ -28,33 +28,12 @@
 #include <tokenstore/tokenstore.h>
 #include <tokenstore/backend.h>
 #include "../../plugins/file/csv.h"
+#include "../check_main.h"
 
 #define HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
                "grant_token,expiry_time,redirect_url,api_domain\r\n"
 
-static char scratch[PATH_MAX];
-
 /* ---------------------------------------------------------------- helpers */
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void make_scratch(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/test_file.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
-}
-
-static void remove_scratch(void)
-{
-    nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* A path inside the scratch directory (one of four rotating buffers). */
 static const char *in_scratch(const char *name)
@@ -1462,9 +1441,5 @@ static Suite *file_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(file_suite());
-    srunner_run_all(sr, CK_SILENT);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(file_suite());
 }

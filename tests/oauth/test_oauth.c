@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <tokenstore/tokenstore.h>
+#include "../check_main.h"
 
 static pid_t server_pid;
 static int server_port;
@@ -691,12 +692,9 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     start_server();
     redis_server("start");
-    SRunner *sr = srunner_create(oauth_suite());
-    srunner_run_all(sr, CK_SILENT);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = run_suite(oauth_suite());
     redis_server("stop");
     stop_server();
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return status;
 }

@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include <tokenstore/tokenstore.h>
+#include "../check_main.h"
 
 static char server_sh[PATH_MAX];
 static char main_dir[PATH_MAX] = "", auth_dir[PATH_MAX] = "";
@@ -1377,9 +1378,5 @@ int main(void)
         return 99;
     }
 
-    SRunner *runner = srunner_create(redis_suite());
-    srunner_run_all(runner, CK_SILENT);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(redis_suite());
 }

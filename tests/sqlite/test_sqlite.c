@@ -27,33 +27,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <tokenstore/tokenstore.h>
-
-static char scratch[256];
-
-static void make_scratch(void)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(scratch, sizeof scratch, "%s/ts-sqlite.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
-}
-
-static void remove_scratch(void)
-{
-    DIR *d = opendir(scratch);
-    struct dirent *e;
-    char path[512];
-
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
-            unlink(path);
-        }
-    }
-    if (d)
-        closedir(d);
-    rmdir(scratch);
-}
+#include "../check_main.h"
 
 /* A path in the scratch directory; each call has its own buffer. */
 static const char *in_scratch(const char *name)
@@ -970,10 +944,5 @@ static Suite *sqlite_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sqlite_suite());
-
-    srunner_run_all(sr, CK_SILENT);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(sqlite_suite());
 }

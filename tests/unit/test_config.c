@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <tokenstore/tokenstore.h>
-#include "check_main.h"
+#include "../check_main.h"
 
 
 /* scratch/rel, made fresh for the calling test (each test has its own). */

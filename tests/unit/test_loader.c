@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <tokenstore/tokenstore.h>
 #include <tokenstore/backend.h>
-#include "check_main.h"
+#include "../check_main.h"
 
 /* Keep in step with the enum in tests/fixtures/bad_backends.c. */
 enum fixture_table {

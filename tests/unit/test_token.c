@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <tokenstore/tokenstore.h>
-#include "check_main.h"
+#include "../check_main.h"
 
 /*
  * Every explicit_bzero the library calls lands here first: a definition

@@ -1,5 +1,5 @@
 /*
- * tests/unit/check_main.h - the few lines every Check program shares.
+ * tests/check_main.h - the few lines every Check program shares.
  *
  * The Makefile sets CK_TAP_LOG_FILE_NAME=-, so Check itself prints one TAP
  * line per test; running silent keeps its own summary out of that stream.
@@ -21,7 +21,7 @@ static inline void make_scratch(void)
 {
     const char *tmp = getenv("TMPDIR");
 
-    snprintf(scratch, sizeof scratch, "%s/tokenstore-unit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(scratch, sizeof scratch, "%s/tokenstore-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(scratch))
         abort();
 }
