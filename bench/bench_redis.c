@@ -112,14 +112,26 @@ static ts_store *open_store(void)
 /* Filling                                                             */
 /* ------------------------------------------------------------------ */
 
-static void fill(ts_store *s, size_t n)
+/* INFO memory's used_memory: what the server's data takes. */
+static double used_memory(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "INFO memory");
+    const char *at = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "used_memory:") : NULL;
+    double bytes = at ? strtod(at + strlen("used_memory:"), NULL) : 0;
+
+    freeReplyObject(r);
+    return bytes;
+}
+
+static void fill(ts_store *s, redisContext *c, size_t n)
 {
     ts_token *chunk[FILL_CHUNK];
     ts_error err;
-    uint64_t start = bench_now_ns();
 
     if (ts_delete_tokens(s, &err) != TS_OK)
         bench_die("delete_tokens", &err);
+    double before = used_memory(c);
+    uint64_t start = bench_now_ns();
     for (size_t i = 0; i < FILL_CHUNK; i++)
         chunk[i] = ts_token_new();
     for (size_t done = 0; done < n;) {
@@ -132,8 +144,9 @@ static void fill(ts_store *s, size_t n)
     }
     for (size_t i = 0; i < FILL_CHUNK; i++)
         ts_token_free(chunk[i]);
-    printf("redis   filled %zu tokens with ts_save_tokens in %.1f s\n", n,
-           (double)(bench_now_ns() - start) / 1e9);
+    printf("redis   filled %zu tokens with ts_save_tokens in %.1f s; %.0f bytes of server "
+           "memory per token\n", n, (double)(bench_now_ns() - start) / 1e9,
+           (used_memory(c) - before) / (double)n);
     fflush(stdout);
 }
 
@@ -439,7 +452,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nsizes; i++) {
         if (sizes[i] == 0)
             continue;
-        fill(s, sizes[i]);
+        fill(s, c, sizes[i]);
         bench_find(s, c, sizes[i]);
         bench_save(s, c, sizes[i]);
         bench_threads(sizes[i]);
