@@ -23,10 +23,11 @@ static inline uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The values of token number i, as the SDK would store them. */
+/* The values of token number i, as the SDK would store them. The number
+ * in the user name has 12 digits, as redis-benchmark's __rand_int__. */
 static inline void bench_user(uint64_t i, char *buf, size_t n)
 {
-    snprintf(buf, n, "user%" PRIu64 "@example.com", i);
+    snprintf(buf, n, "user%012" PRIu64 "@example.com", i);
 }
 
 static inline void bench_fill_token(ts_token *t, uint64_t i)

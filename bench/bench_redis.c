@@ -22,7 +22,8 @@
  *    no checks): the price of the keys a refresh must touch;
  *  - 16 threads, each with its own store, doing find_token: aggregate
  *    operations per second against redis-benchmark's GET at -c 16
- *    (-n 200000), run here as a child process, in four alternating rounds.
+ *    (-n 200000) of the same user keys, run here as a child process, in
+ *    four alternating rounds.
  *
  * The sides of each comparison take turns every 10 operations, so the
  * load of a shared machine, which moves a round trip by tens of percent
@@ -37,6 +38,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include "bench.h"
@@ -137,7 +139,7 @@ static void fill(ts_store *s, redisContext *c, size_t n)
     for (size_t done = 0; done < n;) {
         size_t k = n - done < FILL_CHUNK ? n - done : FILL_CHUNK;
         for (size_t i = 0; i < k; i++)
-            bench_fill_token(chunk[i], done + i + 1);
+            bench_fill_token(chunk[i], done + i);
         if (ts_save_tokens(s, chunk, k, &err) != TS_OK)
             bench_die("save_tokens", &err);
         done += k;
@@ -160,7 +162,7 @@ static uint64_t time_raw_get(redisContext *c, size_t n, size_t ops, uint64_t *rn
     uint64_t start = bench_now_ns();
 
     for (size_t i = 0; i < ops; i++) {
-        bench_user(bench_rand(rng) % n + 1, user, sizeof user);
+        bench_user(bench_rand(rng) % n, user, sizeof user);
         snprintf(key, sizeof key, "{bench:}user:%s", user);
         redisReply *r = redisCommand(c, "GET %s", key);
         if (!r || r->type != REDIS_REPLY_STRING)
@@ -179,7 +181,7 @@ static uint64_t time_find(ts_store *s, size_t n, size_t ops, uint64_t *rng)
     uint64_t start = bench_now_ns();
 
     for (size_t i = 0; i < ops; i++) {
-        bench_user(bench_rand(rng) % n + 1, user, sizeof user);
+        bench_user(bench_rand(rng) % n, user, sizeof user);
         ts_token_clear(q);
         ts_token_set(q, TS_FIELD_USER_NAME, user);
         if (ts_find_token(s, q, &err) != TS_OK)
@@ -240,7 +242,7 @@ static uint64_t time_raw_evalsha(redisContext *c, const char *sha, int floor, si
     for (size_t i = 0; i < ops; i++) {
         redisReply *r;
         if (floor) {
-            refresh_of(bench_rand(rng) % n + 1, i, user, access);
+            refresh_of(bench_rand(rng) % n, i, user, access);
             r = redisCommand(c, "EVALSHA %s 1 {bench:}ids %s %s 1893459600000", sha, user,
                              access);
         } else {
@@ -263,7 +265,7 @@ static uint64_t time_save(ts_store *s, size_t n, size_t ops, uint64_t *rng)
     uint64_t start = bench_now_ns();
 
     for (size_t i = 0; i < ops; i++) {
-        refresh_of(bench_rand(rng) % n + 1, i, user, access);
+        refresh_of(bench_rand(rng) % n, i, user, access);
         ts_token_clear(t);
         ts_token_set(t, TS_FIELD_USER_NAME, user);
         ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
@@ -355,17 +357,24 @@ static void bench_save(ts_store *s, redisContext *c, size_t n)
 /* Throughput: 16 threads vs. redis-benchmark -c 16                    */
 /* ------------------------------------------------------------------ */
 
+/* The threads take operations BLOCK at a time from one count until
+ * THREAD_OPS are done, as redis-benchmark's clients do: a thread the
+ * scheduler favoured does more, and none idles while others finish. */
+static atomic_size_t ops_taken;
+
 struct worker {
     pthread_t thread;
     ts_store *store;
-    size_t n, ops;
+    size_t n;
     uint64_t seed;
 };
 
 static void *find_worker(void *arg)
 {
     struct worker *w = arg;
-    time_find(w->store, w->n, w->ops, &w->seed);
+
+    while (atomic_fetch_add(&ops_taken, BLOCK) < THREAD_OPS)
+        time_find(w->store, w->n, BLOCK, &w->seed);
     return NULL;
 }
 
@@ -373,9 +382,9 @@ static double our_throughput(struct worker *workers, size_t n)
 {
     uint64_t start = bench_now_ns();
 
+    atomic_store(&ops_taken, 0);
     for (int i = 0; i < THREADS; i++) {
         workers[i].n = n;
-        workers[i].ops = THREAD_OPS / THREADS;
         pthread_create(&workers[i].thread, NULL, find_worker, &workers[i]);
     }
     for (int i = 0; i < THREADS; i++)
@@ -383,30 +392,38 @@ static double our_throughput(struct worker *workers, size_t n)
     return (double)THREAD_OPS * 1e9 / (double)(bench_now_ns() - start);
 }
 
-/* redis-benchmark -q draws progress lines ended by '\r' and ends with
- * "GET: N requests per second, ...": read it all, take the last. */
-static double benchmark_throughput(void)
+/* redis-benchmark's GET of the same user keys find_token reads (-r draws
+ * __rand_int__ from 0 to n - 1, as our threads draw users), so both sides
+ * ask the server for the same values. With -q it draws progress lines
+ * ended by '\r' and ends with "GET ...: N requests per second, ...":
+ * read it all, take the number before the last "requests per second". */
+static double benchmark_throughput(size_t n)
 {
-    char cmd[128], *out = NULL, *last = NULL;
-    size_t len = 0, cap = 0, n;
+    static const char rps_text[] = " requests per second";
+    char cmd[256], *out = NULL, *last = NULL;
+    size_t len = 0, cap = 0, got;
     double rps = 0;
 
-    snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -c %d -n %d -t get -q 2>&1",
-             port, THREADS, THREAD_OPS);
+    snprintf(cmd, sizeof cmd,
+             "redis-benchmark -h 127.0.0.1 -p %d -c %d -n %d -r %zu -q "
+             "GET '{bench:}user:user__rand_int__@example.com' 2>&1",
+             port, THREADS, THREAD_OPS, n);
     FILE *p = popen(cmd, "r");
     if (!p)
         bench_die("redis-benchmark", NULL);
     do {
         if (len + 4096 + 1 > cap && !(out = realloc(out, cap = cap * 2 + 8192)))
             bench_die("out of memory", NULL);
-        n = fread(out + len, 1, 4096, p);
-        len += n;
-    } while (n > 0);
+        got = fread(out + len, 1, 4096, p);
+        len += got;
+    } while (got > 0);
     out[len] = '\0';
-    for (char *at = strstr(out, "GET: "); at; at = strstr(at + 1, "GET: "))
+    for (char *at = strstr(out, rps_text); at; at = strstr(at + 1, rps_text))
         last = at;
-    if (last && strstr(last, "requests per second"))
-        rps = strtod(last + 5, NULL);
+    while (last && last > out && (last[-1] == '.' || (last[-1] >= '0' && last[-1] <= '9')))
+        last--;
+    if (last)
+        rps = strtod(last, NULL);
     if (pclose(p) != 0 || rps <= 0)
         bench_die("redis-benchmark (is it installed?)", NULL);
     free(out);
@@ -424,7 +441,7 @@ static void bench_threads(size_t n)
     }
     for (int k = 0; k < THREAD_ROUNDS; k++) {
         ours += our_throughput(workers, n) / THREAD_ROUNDS;
-        theirs += benchmark_throughput() / THREAD_ROUNDS;
+        theirs += benchmark_throughput(n) / THREAD_ROUNDS;
     }
     for (int i = 0; i < THREADS; i++)
         ts_store_close(workers[i].store);
