@@ -32,11 +32,14 @@
  *
  * Why the user key holds the whole row: find_token by user name is the
  * SDK's hot path, and a GET of that one key answers it in a single plain
- * command, with no script (a script call costs several times a GET's
- * server time). The price is on the write side: every save that changes
- * any field of a row with a user name rewrites the copy in the same
- * script, so the copy never lags the hash, which stays the authority for
- * every other read and for the save rules.
+ * command that touches one key, where going through an index to the hash
+ * would touch two (in a large store each key that is not in the CPU cache
+ * costs the server microseconds, more than running a script does). The
+ * price is on the write side: every save that changes any field of a row
+ * with a user name rewrites the copy in the same script, so the copy
+ * never lags the hash, which stays the authority for every other read and
+ * for the save rules. A refresh thus touches four keys (copy, hash, old
+ * and new access index entry), which is most of its cost.
  *
  * Every write is one Lua script (loaded with SCRIPT LOAD at open, called
  * with EVALSHA, re-sent with EVAL after a NOSCRIPT), so the hash, the id
