@@ -286,6 +286,66 @@ static int check_grant_then_refresh_key(check_state *st)
     return 0;
 }
 
+/* The SDK takes the first row of its file that matches; its files are in
+ * id order, so the lowest id answers: among rows sharing a secret, and
+ * when the grant and the refresh token match different rows. */
+static int check_lowest_id_answers(check_state *st)
+{
+    static const char *const rows[][4] = {
+        /* id, user_name, refresh_token, grant_token; saved in this order */
+        { "7", "seven@example.com", "1000.refresh.7", "" },
+        { "3", "three@example.com", "1000.refresh.3", "1000.grant.3" },
+        { "2", "two@example.com", "1000.refresh.2", "" },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        EXPECT_RC(TS_OK, save(st, tok("id", rows[i][0], "user_name", rows[i][1],
+                                      "client_id", "1000.CLIENT", "client_secret", "s3cret",
+                                      "refresh_token", rows[i][2], "grant_token", rows[i][3],
+                                      "access_token", "1000.access.shared", NULL), NULL));
+    const char *want[] = { "2", "3", "7" };
+    for (int round = 0; round < 3; round++) {
+        ts_token *q = tok("access_token", "1000.access.shared", NULL);
+        EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+        EXPECT(strcmp(get(q, "id"), want[round]) == 0,
+               "three rows share an access token; with the lower ones deleted %d, id %s "
+               "answered, not %s", round, get(q, "id"), want[round]);
+        ts_token_free(q);
+        EXPECT_RC(TS_OK, ts_delete_token(st->store, want[round], &st->last));
+    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        EXPECT_RC(TS_OK, save(st, tok("id", rows[i][0], "user_name", rows[i][1],
+                                      "client_id", "1000.CLIENT", "client_secret", "s3cret",
+                                      "refresh_token", rows[i][2], "grant_token", rows[i][3],
+                                      NULL), NULL));
+    /* Grant token of id 3, refresh token of id 2 (or 7): the lower id. */
+    static const char *const pairs[][3] = {
+        { "1000.grant.3", "1000.refresh.2", "2" },
+        { "1000.grant.3", "1000.refresh.7", "3" },
+    };
+    for (size_t i = 0; i < 2; i++) {
+        ts_token *q = tok("grant_token", pairs[i][0], "refresh_token", pairs[i][1],
+                          "client_id", "1000.CLIENT", "client_secret", "s3cret", NULL);
+        EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+        EXPECT(strcmp(get(q, "id"), pairs[i][2]) == 0,
+               "grant_token of id 3 and refresh_token of another id found id %s, not %s",
+               get(q, "id"), pairs[i][2]);
+        ts_token_free(q);
+    }
+    /* A save by those keys replaces the lower id too. */
+    EXPECT_RC(TS_OK, save(st, tok("grant_token", "1000.grant.3", "refresh_token",
+                                  "1000.refresh.2", "client_id", "1000.CLIENT",
+                                  "client_secret", "s3cret", "access_token",
+                                  "1000.access.new", NULL), NULL));
+    ts_token *two = by_id(st, 2), *three = by_id(st, 3);
+    int ok = two && three && strcmp(get(two, "access_token"), "1000.access.new") == 0 &&
+             !*get(three, "access_token");
+    ts_token_free(two);
+    ts_token_free(three);
+    EXPECT(ok, "a save matching id 3 by grant_token and id 2 by refresh_token did not "
+               "update id 2 alone");
+    return 0;
+}
+
 static int check_no_key_and_not_found(check_state *st)
 {
     EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
@@ -710,8 +770,9 @@ static const struct check checks[] = {
     { "find_token fills only the fields the caller left empty", check_find_fills_only_empty, 0 },
     { "user_name is the first key, before access_token", check_user_beats_access, 0 },
     { "access_token is a key only without client credentials", check_access_token_key, 0 },
-    { "grant_token, then refresh_token, with client_id and client_secret",
+    { "grant_token or refresh_token, with client_id and client_secret",
       check_grant_then_refresh_key, 0 },
+    { "the lowest id answers when several rows match", check_lowest_id_answers, 0 },
     { "no usable key is an error; no match is not found", check_no_key_and_not_found, 0 },
     { "save_token by id updates in place", check_save_by_id, 0 },
     { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },

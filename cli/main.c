@@ -1511,9 +1511,10 @@ static const struct command commands[] = {
       "                      --client-id ID --client-secret SECRET [--json]",
       "show one token",
       "Finds a token by id, or by the SDK's key: user_name; else access_token\n"
-      "(without client credentials); else grant_token, then refresh_token (with\n"
-      "both --client-id and --client-secret). Prints `field: value` lines, or\n"
-      "a JSON object with --json. Exit status 1 when no token matches.\n" },
+      "(without client credentials); else grant_token or refresh_token (with\n"
+      "both --client-id and --client-secret); the lowest id when several match.\n"
+      "Prints `field: value` lines, or a JSON object with --json. Exit status 1\n"
+      "when no token matches.\n" },
     { "save", cmd_save, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_FIELDS, 0, 1,
       "save FIELD-OPTIONS | save - | save --json",
       "store a token and print its id",

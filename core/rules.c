@@ -3,8 +3,11 @@
  *
  * The SDK's stores (FileStore, DBStore) all match a token the same way:
  * by user name when there is one; else by access token when the caller
- * gave no client credentials; else by grant token, then refresh token, when
- * it gave both client id and secret. save_token replaces the row with the
+ * gave no client credentials; else by grant token or refresh token, when
+ * it gave both client id and secret. The FileStore checks each row in file
+ * order and takes the first that matches; here that is the row with the
+ * lowest id (the order get_tokens lists, and the order of a file the SDK
+ * wrote), also when the grant and the refresh token match different rows. save_token replaces the row with the
  * same id, else the row with the same key, after filling the new token's
  * empty fields from it; otherwise it appends a row whose id is the largest
  * numeric id plus one. Backends get these rules through the host table and
@@ -46,20 +49,50 @@ int ts__no_lookup_key(ts_error *err)
                      "and client_secret)");
 }
 
+static int id_below(const ts_token *a, const ts_token *b)
+{
+    size_t la = a->len[TS_FIELD_ID], lb = b->len[TS_FIELD_ID];
+
+    return la != lb ? la < lb
+                    : strcmp(ts_token_get(a, TS_FIELD_ID), ts_token_get(b, TS_FIELD_ID)) < 0;
+}
+
+/* The stored row the keys find, the lowest id of the rows any key finds;
+ * *by says which key found it. */
+static int find_by_keys(const ts_token *q, const ts_field *keys, int n, ts_lookup_fn lookup,
+                        void *ctx, ts_token *row, ts_field *by, ts_error *err)
+{
+    int rc = lookup(ctx, keys[0], q->value[keys[0]], row, err);
+
+    *by = keys[0];
+    if (n < 2 || (rc != TS_OK && rc != TS_NOT_FOUND))
+        return rc;
+    ts_token *other = ts_token_new();
+    if (!other)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    int orc = lookup(ctx, keys[1], q->value[keys[1]], other, err);
+    if (orc == TS_OK && (rc == TS_NOT_FOUND || id_below(other, row))) {
+        ts_token swap = *row;
+        *row = *other;
+        *other = swap;
+        *by = keys[1];
+        rc = TS_OK;
+    } else if (orc != TS_NOT_FOUND && orc != TS_OK) {
+        rc = orc;
+    }
+    ts_token_free(other);
+    return rc;
+}
+
 int ts__find_by_rule(const ts_token *q, ts_lookup_fn lookup, void *ctx,
                      ts_token *row, ts_error *err)
 {
-    ts_field keys[2];
+    ts_field keys[2], by;
     int n = ts__lookup_keys(q, keys);
 
     if (n == 0)
         return ts__no_lookup_key(err);
-    for (int i = 0; i < n; i++) {
-        int rc = lookup(ctx, keys[i], q->value[keys[i]], row, err);
-        if (rc != TS_NOT_FOUND)
-            return rc;
-    }
-    return TS_NOT_FOUND;
+    return find_by_keys(q, keys, n, lookup, ctx, row, &by, err);
 }
 
 /* The row the token replaces: by id first. */
@@ -95,17 +128,16 @@ int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *ctx, ts_error *er
     if (ts__has(tok, TS_FIELD_ID))
         rc = resolve_by_id(tok, lookup, ctx, row, err);
     if (rc == TS_NOT_FOUND) {
-        ts_field keys[2];
+        ts_field keys[2], by;
         int n = ts__lookup_keys(tok, keys);
-        for (int i = 0; i < n && rc == TS_NOT_FOUND; i++) {
-            rc = lookup(ctx, keys[i], tok->value[keys[i]], row, err);
-            if (rc == TS_OK && ts__has(tok, TS_FIELD_ID) &&
-                strcmp(tok->value[TS_FIELD_ID], ts_token_get(row, TS_FIELD_ID)) != 0)
-                rc = ts__error(err, TS_ERR_CONFLICT,
-                               "the token matches stored id %s by %s but was given id %s",
-                               ts_token_get(row, TS_FIELD_ID), ts_field_name(keys[i]),
-                               tok->value[TS_FIELD_ID]);
-        }
+        if (n > 0)
+            rc = find_by_keys(tok, keys, n, lookup, ctx, row, &by, err);
+        if (rc == TS_OK && ts__has(tok, TS_FIELD_ID) &&
+            strcmp(tok->value[TS_FIELD_ID], ts_token_get(row, TS_FIELD_ID)) != 0)
+            rc = ts__error(err, TS_ERR_CONFLICT,
+                           "the token matches stored id %s by %s but was given id %s",
+                           ts_token_get(row, TS_FIELD_ID), ts_field_name(by),
+                           tok->value[TS_FIELD_ID]);
     }
     if (rc == TS_OK)
         ts__token_merge(tok, row);

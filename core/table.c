@@ -10,8 +10,10 @@
  * sorts again.
  *
  * Only ids are unique. Several rows may share a token value (the SDK does
- * not forbid it); an index entry counts them and points at one, and losing
- * that one costs a scan for another - a rare case, paid only then.
+ * not forbid it); an index entry counts them and points at the one with
+ * the lowest id, which answers a lookup (the first the SDK would meet in
+ * its file), and losing that one costs a scan for the next - a rare case,
+ * paid only then.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -110,6 +112,8 @@ static int index_add(struct index *ix, ts_field f, struct row *r)
     struct entry **pe = find_slot(ix, f, key, h);
     if (*pe) {
         (*pe)->count++;
+        if (r->id < (*pe)->row->id)
+            (*pe)->row = r;
         return TS_OK;
     }
     struct entry *e = malloc(sizeof *e);
@@ -139,12 +143,12 @@ static void index_remove(ts_table *t, struct index *ix, ts_field f, struct row *
     }
     if (e->row != r)
         return;
+    e->row = NULL;
     for (size_t i = 0; i < t->nrows; i++) {
         struct row *o = t->rows[i];
-        if (o != r && o->tok.value[f] && strcmp(o->tok.value[f], key) == 0) {
+        if (o != r && o->tok.value[f] && strcmp(o->tok.value[f], key) == 0 &&
+            (!e->row || o->id < e->row->id))
             e->row = o;
-            return;
-        }
     }
 }
 
@@ -261,13 +265,14 @@ static int append_row(ts_table *t, const ts_token *tok, uint64_t id, ts_error *e
         t->cap = cap;
     }
     r = calloc(1, sizeof *r);
+    if (r)
+        r->id = id;
     if (!r || ts__token_copy(&r->tok, tok) != TS_OK || index_row(t, r) != TS_OK) {
         if (r)
             ts_token_clear(&r->tok);
         free(r);
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
     }
-    r->id = id;
     r->pos = t->nrows;
     if (t->nrows && id < t->rows[t->nrows - 1]->id)
         t->sorted = 0;

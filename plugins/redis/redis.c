@@ -182,10 +182,11 @@
 
 /* find_token by a secret (and by a user name whose key holds a bare id):
  * ARGV[2..] are (field number, value) pairs in the order the host's
- * lookup_keys gave; returns the first match as HMGET does, or nil.
- * Written flat (no helper tables or closures) to keep it cheap. */
+ * lookup_keys gave; returns, as HMGET does, the row with the lowest id
+ * that any of them finds, or nil. Written flat (no helper tables or
+ * closures) to keep it cheap. */
 static const char lua_find[] =
-    "local base = ARGV[1]\n"
+    "local base, best = ARGV[1], nil\n"
     LUA_COPY_ID
     "for i = 2, #ARGV, 2 do\n"
     "  local f, v = tonumber(ARGV[i]), ARGV[i + 1]\n"
@@ -206,13 +207,18 @@ static const char lua_find[] =
     "    local r = redis.call('HMGET', base .. 'token:' .. id, 'id', 'user_name',\n"
     "      'client_id', 'client_secret', 'refresh_token', 'access_token',\n"
     "      'grant_token', 'expiry_time', 'redirect_url', 'api_domain')\n"
-    "    if r[f] == v then return r end\n"
+    "    if r[f] == v then\n"
+    "      if not best or #r[1] < #best[1] or (#r[1] == #best[1] and r[1] < best[1]) then\n"
+    "        best = r\n"
+    "      end\n"
+    "      break\n"
+    "    end\n"
     "    if not key then break end\n"
     "    at = at + 1\n"
     "    id = redis.call('ZRANGE', key, at, at)[1]\n"
     "  end\n"
     "end\n"
-    "return false\n";
+    "return best or false\n";
 
 /* save_token for ARGV[2] tokens, each as: key count, key field numbers,
  * the ten values ('' = absent). Saves them in order like that many
@@ -292,16 +298,17 @@ static const char lua_save[] =
     "    end\n"
     "  end\n"
     "  if row then return row end\n"
+    "  local by\n"
     "  for _, f in ipairs(keys) do\n"
-    "    row = lookup(f, tok[f])\n"
-    "    if row and id ~= '' and row[1] ~= id then\n"
-    "      return nil, string.format(\n"
-    "        'the token matches stored id %s by %s but was given id %s',\n"
-    "        row[1], FIELDS[f], id)\n"
-    "    end\n"
-    "    if row then return row end\n"
+    "    local r = lookup(f, tok[f])\n"
+    "    if r and (not row or num_less(r[1], row[1])) then row, by = r, f end\n"
     "  end\n"
-    "  return false\n"
+    "  if row and id ~= '' and row[1] ~= id then\n"
+    "    return nil, string.format(\n"
+    "      'the token matches stored id %s by %s but was given id %s',\n"
+    "      row[1], FIELDS[by], id)\n"
+    "  end\n"
+    "  return row or false\n"
     "end\n"
     "local function save_one(tok, keys)\n"
     "  local row, conflict = find_replaced(tok, keys)\n"

@@ -513,10 +513,17 @@ static int prepare_statements(struct sqlite_store *s, ts_error *err)
     const char *t = s->table, *cols = s->columns;
     int rc = TS_OK;
 
-    for (size_t i = 0; rc == TS_OK && i < KEY_FIELD_COUNT; i++)
-        rc = prepare(s, &s->lookup[key_fields[i]],
-                     sqlite3_mprintf("SELECT %s FROM \"%w\" WHERE %s = ?1 LIMIT 1", cols, t,
-                                     s->host->field_name(key_fields[i])), err);
+    /* Several rows may share a secret: the lowest id answers. Ids and user
+     * names are one row each. */
+    for (size_t i = 0; rc == TS_OK && i < KEY_FIELD_COUNT; i++) {
+        ts_field f = key_fields[i];
+        int shared = f != TS_FIELD_ID && f != TS_FIELD_USER_NAME;
+        rc = prepare(s, &s->lookup[f],
+                     sqlite3_mprintf("SELECT %s FROM \"%w\" WHERE %s = ?1%s LIMIT 1", cols, t,
+                                     s->host->field_name(f),
+                                     shared ? " ORDER BY CAST(id AS INTEGER)" : ""),
+                     err);
+    }
     if (rc == TS_OK)
         rc = prepare(s, &s->insert, sqlite3_mprintf("INSERT INTO \"%w\" (%s) VALUES "
                                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

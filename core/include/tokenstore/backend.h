@@ -54,7 +54,9 @@ typedef struct ts_table ts_table;
 /*
  * A backend's primitive lookup: find the stored row whose `field` equals
  * `value` (field is TS_FIELD_ID or one of the lookup-key fields) and copy it
- * into `row`. Returns TS_OK, TS_NOT_FOUND, or an error (filling err).
+ * into `row`; when several rows hold the value, the one with the lowest id
+ * (the conformance suite checks it). Returns TS_OK, TS_NOT_FOUND, or an
+ * error (filling err).
  * The host's rule helpers call it; `ctx` is the backend's own pointer.
  */
 typedef int (*ts_lookup_fn)(void *ctx, ts_field field, const char *value,
@@ -81,12 +83,13 @@ typedef struct ts_host {
     /* --- the SDK's rules --- */
     /* The keys find_token/save_token match on, in priority order: user_name;
      * else access_token when client_id and client_secret are both absent;
-     * else grant_token then refresh_token when client_id and client_secret
+     * else grant_token and refresh_token when client_id and client_secret
      * are both present. Returns how many keys were written (0, 1 or 2). */
     int (*lookup_keys)(const ts_token *query, ts_field keys[2]);
-    /* find_token for a backend: tries the lookup keys in order through
-     * `lookup` and copies the first stored match into `row`. TS_OK,
-     * TS_NOT_FOUND or an error. */
+    /* find_token for a backend: looks the lookup keys up through `lookup`
+     * and copies into `row` the match with the lowest id (the SDK takes
+     * the first row of its file that any key matches). TS_OK, TS_NOT_FOUND
+     * or an error. */
     int (*find_by_rule)(const ts_token *query, ts_lookup_fn lookup, void *ctx,
                         ts_token *row, ts_error *err);
     /* save_token for a backend, the deciding half: finds the stored row the

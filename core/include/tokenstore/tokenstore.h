@@ -175,8 +175,9 @@ void ts_store_info(const ts_store *store, ts_backend_info *info);
 /*
  * find_token: matches the token by the SDK's key (user_name; else
  * access_token when client_id and client_secret are absent; else
- * grant_token, then refresh_token, with client_id and client_secret) and
- * fills only the fields the caller left empty. TS_NOT_FOUND when nothing
+ * grant_token or refresh_token, with client_id and client_secret) and
+ * fills only the fields the caller left empty. When several rows match,
+ * the one with the lowest id answers. TS_NOT_FOUND when nothing
  * matches; TS_ERR_INVALID when the token has no usable key.
  */
 int ts_find_token(ts_store *store, ts_token *token, ts_error *err);
