@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <json-c/json.h>
 #include <tokenstore/tokenstore.h>
+#include "../core/json.h"
 
 /* Exit statuses, documented in `tokenstore --help`. */
 enum cli_exit {
@@ -82,9 +83,6 @@ json_object *cli_token_json(const ts_token *token, int show_secrets);
 
 /* Prints o pretty-printed with a newline, then wipes the printed text. */
 void cli_json_print(FILE *out, json_object *o);
-
-/* Wipes every string value inside o, then releases it. NULL is allowed. */
-void cli_json_release(json_object *o);
 
 /* Fills token from a JSON object with SDK field names (string values;
  * numbers allowed for id and expiry_time; null means absent). On bad input

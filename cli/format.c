@@ -290,8 +290,8 @@ json_object *cli_token_json(const ts_token *token, int show_secrets)
         json_object *s = value ? json_object_new_string(value) : NULL;
         cli_free_secret(value);
         if (!s || json_object_object_add(o, ts_field_name((ts_field)f), s) != 0) {
-            cli_json_release(s);
-            cli_json_release(o);
+            ts__json_release(s);
+            ts__json_release(o);
             return NULL;
         }
     }
@@ -306,36 +306,6 @@ static void wipe_const(const char *s, size_t len)
         explicit_bzero((char *)(uintptr_t)s, len);
 }
 
-static void wipe_strings(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_string:
-        wipe_const(json_object_get_string(o), (size_t)json_object_get_string_len(o));
-        break;
-    case json_type_object: {
-        json_object_object_foreach(o, key, value) {
-            (void)key;
-            wipe_strings(value);
-        }
-        break;
-    }
-    case json_type_array:
-        for (size_t i = 0; i < json_object_array_length(o); i++)
-            wipe_strings(json_object_array_get_idx(o, i));
-        break;
-    default:
-        break;
-    }
-}
-
-void cli_json_release(json_object *o)
-{
-    if (o) {
-        wipe_strings(o);
-        json_object_put(o);
-    }
-}
-
 void cli_json_print(FILE *out, json_object *o)
 {
     const char *text = json_object_to_json_string_ext(
@@ -346,54 +316,6 @@ void cli_json_print(FILE *out, json_object *o)
     fputs(text, out);
     fputc('\n', out);
     wipe_const(text, strlen(text));
-}
-
-/* Line and column (1-based) of byte offset off in text. */
-static void line_col(const char *text, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && text[i]; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
-static json_object *parse_strict(const char *text, char *why, size_t whylen)
-{
-    json_tokener *tok = json_tokener_new();
-    size_t len = strlen(text), end;
-    json_object *root;
-    const char *problem;
-    int line, col;
-
-    if (!tok) {
-        snprintf(why, whylen, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    root = json_tokener_parse_ex(tok, text, (int)len);
-    end = json_tokener_get_parse_end(tok);
-    problem = json_tokener_error_desc(json_tokener_get_error(tok));
-    if (!root && json_tokener_get_error(tok) == json_tokener_continue) {
-        end = len;
-        problem = "unexpected end of input";
-    } else if (root && text[end + strspn(text + end, " \t\r\n")] != '\0') {
-        cli_json_release(root);
-        root = NULL;
-        end += strspn(text + end, " \t\r\n");
-        problem = "unexpected text after the JSON value";
-    }
-    json_tokener_free(tok);
-    if (!root) {
-        line_col(text, end, &line, &col);
-        snprintf(why, whylen, "stdin:%d:%d: invalid JSON: %s", line, col, problem);
-    }
-    return root;
 }
 
 /* One key of the input object into the token. */
@@ -432,11 +354,14 @@ static int set_from_json(ts_token *token, const char *key, json_object *value,
 
 int cli_token_from_json(const char *text, ts_token *token, char *why, size_t whylen)
 {
-    json_object *root = parse_strict(text, why, whylen);
-    int rc = CLI_OK;
+    json_object *root;
+    int rc = ts__json_parse(text, "stdin", &root, why, whylen);
 
-    if (!root)
-        return strcmp(why, "out of memory") == 0 ? CLI_STORE : CLI_USAGE;
+    if (rc == TS_ERR_NOMEM)
+        snprintf(why, whylen, "out of memory");
+    if (rc != TS_OK)
+        return rc == TS_ERR_NOMEM ? CLI_STORE : CLI_USAGE;
+    rc = CLI_OK;
     if (!json_object_is_type(root, json_type_object)) {
         snprintf(why, whylen, "stdin: expected a JSON object with the token's fields, got %s",
                  json_type_to_name(json_object_get_type(root)));
@@ -450,6 +375,6 @@ int cli_token_from_json(const char *text, ts_token *token, char *why, size_t why
     }
     if (rc == CLI_STORE && !why[0])
         snprintf(why, whylen, "out of memory");
-    cli_json_release(root);
+    ts__json_release(root);
     return rc;
 }

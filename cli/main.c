@@ -448,7 +448,7 @@ static int list_one(const ts_token *token, void *userdata)
     if (st->array) {
         json_object *o = cli_token_json(token, st->show_secrets);
         if (!o || json_object_array_add(st->array, o) != 0) {
-            cli_json_release(o);
+            ts__json_release(o);
             return TS_ERR_NOMEM;
         }
         return TS_OK;
@@ -478,7 +478,7 @@ static int cmd_list(struct cli *cli)
         cli_json_print(stdout, st.array);
     else
         cli_table_print(st.table, stdout);
-    cli_json_release(st.array);
+    ts__json_release(st.array);
     cli_table_free(st.table);
     ts_store_close(store);
     return rc;
@@ -573,7 +573,7 @@ static int print_one_token(const struct cli *cli, const ts_token *token)
     if (!o)
         return out_of_memory();
     cli_json_print(stdout, o);
-    cli_json_release(o);
+    ts__json_release(o);
     return CLI_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "internal.h"
+#include "json.h"
 
 TS_API int ts_config_new(ts_config **out)
 {
@@ -285,69 +286,21 @@ static int apply_root(ts_config *c, json_object *root, const char *origin, ts_er
     return TS_OK;
 }
 
-/* Line and column (1-based) of byte offset `off` in text. */
-static void line_col(const char *text, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && text[i]; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
-static json_object *parse_json(const char *text, const char *origin, ts_error *err)
-{
-    json_tokener *tok = json_tokener_new();
-    size_t len = strlen(text);
-    json_object *root;
-
-    if (!tok) {
-        ts__error(err, TS_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    /* The terminating NUL included, so a value at the very end (a number)
-     * is complete rather than "to be continued". */
-    root = json_tokener_parse_ex(tok, text, (int)len + 1);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    const char *why = json_tokener_error_desc(jerr);
-
-    if (root && end < len && text[end + strspn(text + end, " \t\r\n")] != '\0') {
-        json_object_put(root);
-        root = NULL;
-        end += strspn(text + end, " \t\r\n");
-        why = "unexpected text after the JSON value";
-    } else if (!root && (jerr == json_tokener_continue || jerr == json_tokener_error_parse_eof)) {
-        end = len;
-        why = "unexpected end of file";
-    }
-    if (!root) {
-        int line, col;
-        line_col(text, end, &line, &col);
-        ts__error(err, TS_ERR_CONFIG, "%s:%d:%d: invalid JSON: %s", origin, line, col, why);
-    }
-    json_tokener_free(tok);
-    return root;
-}
-
 TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *origin,
                                 ts_error *err)
 {
     json_object *root;
+    char why[sizeof err->message];
     int rc;
 
     *out = NULL;
     if (!origin)
         origin = "config";
-    root = parse_json(text, origin, err);
-    if (!root)
-        return TS_ERR_CONFIG;
+    rc = ts__json_parse(text, origin, &root, why, sizeof why);
+    if (rc == TS_ERR_NOMEM)
+        return ts__error(err, rc, "out of memory");
+    if (rc != TS_OK)
+        return ts__error(err, rc, "%s", why);
     rc = ts_config_new(out);
     if (rc == TS_OK)
         rc = apply_root(*out, root, origin, err);
@@ -355,7 +308,7 @@ TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *o
         ts__error(err, rc, "out of memory");
     if (rc == TS_OK && set_string(&(*out)->origin, origin, err) != TS_OK)
         rc = TS_ERR_NOMEM;
-    json_object_put(root);
+    ts__json_release(root);
     if (rc != TS_OK) {
         ts_config_free(*out);
         *out = NULL;
