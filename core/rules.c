@@ -7,11 +7,12 @@
  * it gave both client id and secret. The FileStore checks each row in file
  * order and takes the first that matches; here that is the row with the
  * lowest id (the order get_tokens lists, and the order of a file the SDK
- * wrote), also when the grant and the refresh token match different rows. save_token replaces the row with the
- * same id, else the row with the same key, after filling the new token's
- * empty fields from it; otherwise it appends a row whose id is the largest
- * numeric id plus one. Backends get these rules through the host table and
- * supply only a primitive "find the row whose FIELD is VALUE".
+ * wrote), also when the grant and the refresh token match different rows.
+ * save_token replaces the row with the same id, else the row find_token
+ * would answer with, after filling the new token's empty fields from it;
+ * otherwise it appends a row whose id is the largest numeric id plus one.
+ * Backends get these rules through the host table and supply only a
+ * primitive "find the row whose FIELD is VALUE".
  */
 #include <inttypes.h>
 #include <stdio.h>
