@@ -30,9 +30,9 @@
  * within a second, falls on all alike. Each side draws its own random
  * keys: at a million tokens a key that is not in the CPU cache costs the
  * server several microseconds, and a side that followed another onto the
- * same keys would find them warm. Under each latency line the server's own time per call (INFO
- * commandstats) shows how much of the difference is work inside Redis
- * rather than in the client or on the wire.
+ * same keys would find them warm. Under each latency line the server's
+ * own time per call (INFO commandstats) shows how much of the difference
+ * is work inside Redis rather than in the client or on the wire.
  *
  * Usage: bench_redis [SIZE...]   (default 1000000)
  */

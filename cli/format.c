@@ -357,8 +357,6 @@ int cli_token_from_json(const char *text, ts_token *token, char *why, size_t why
     json_object *root;
     int rc = ts__json_parse(text, "stdin", &root, why, whylen);
 
-    if (rc == TS_ERR_NOMEM)
-        snprintf(why, whylen, "out of memory");
     if (rc != TS_OK)
         return rc == TS_ERR_NOMEM ? CLI_STORE : CLI_USAGE;
     rc = CLI_OK;

@@ -297,8 +297,6 @@ TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *o
     if (!origin)
         origin = "config";
     rc = ts__json_parse(text, origin, &root, why, sizeof why);
-    if (rc == TS_ERR_NOMEM)
-        return ts__error(err, rc, "out of memory");
     if (rc != TS_OK)
         return ts__error(err, rc, "%s", why);
     rc = ts_config_new(out);

@@ -31,8 +31,10 @@ int ts__json_parse(const char *text, const char *origin, json_object **out, char
     size_t len = strlen(text);
 
     *out = NULL;
-    if (!tok)
+    if (!tok) {
+        snprintf(why, whylen, "out of memory");
         return TS_ERR_NOMEM;
+    }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     /* The terminating NUL included, so a value at the very end (a number)
      * is complete rather than "to be continued". */

@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-/* Parses text as exactly one JSON value into *out. TS_OK; TS_ERR_NOMEM;
- * or TS_ERR_CONFIG with "ORIGIN:LINE:COL: invalid JSON: WHY" in why. */
+/* Parses text as exactly one JSON value into *out. TS_OK, or TS_ERR_NOMEM
+ * or TS_ERR_CONFIG with what went wrong in why ("ORIGIN:LINE:COL: invalid
+ * JSON: ..." for the latter). */
 int ts__json_parse(const char *text, const char *origin, json_object **out, char *why,
                    size_t whylen);
 

@@ -52,10 +52,11 @@ int ts__no_lookup_key(ts_error *err)
 
 static int id_below(const ts_token *a, const ts_token *b)
 {
-    size_t la = a->len[TS_FIELD_ID], lb = b->len[TS_FIELD_ID];
+    uint64_t x = 0, y = 0;
 
-    return la != lb ? la < lb
-                    : strcmp(ts_token_get(a, TS_FIELD_ID), ts_token_get(b, TS_FIELD_ID)) < 0;
+    ts__id_parse(ts_token_get(a, TS_FIELD_ID), &x);
+    ts__id_parse(ts_token_get(b, TS_FIELD_ID), &y);
+    return x < y;
 }
 
 /* The stored row the keys find, the lowest id of the rows any key finds;

@@ -125,6 +125,13 @@
     "  if r[1] then return r end\n"                                           \
     "end\n"
 
+/* Numeric order of two canonical ids (decimal, no leading zeros). */
+#define LUA_NUM_LESS                                                          \
+    "local function num_less(a, b)\n"                                         \
+    "  if #a ~= #b then return #a < #b end\n"                                 \
+    "  return a < b\n"                                                        \
+    "end\n"
+
 /* The id in a {P}user:NAME copy of a row: its first field, "len:bytes".
  * A value without ':' is a bare id, as stores written before the copy
  * held. */
@@ -183,11 +190,11 @@
 /* find_token by a secret (and by a user name whose key holds a bare id):
  * ARGV[2..] are (field number, value) pairs in the order the host's
  * lookup_keys gave; returns, as HMGET does, the row with the lowest id
- * that any of them finds, or nil. Written flat (no helper tables or
- * closures) to keep it cheap. */
+ * that any of them finds, or nil. Written flat (no helper tables, two
+ * small closures) to keep it cheap. */
 static const char lua_find[] =
     "local base, best = ARGV[1], nil\n"
-    LUA_COPY_ID
+    LUA_COPY_ID LUA_NUM_LESS
     "for i = 2, #ARGV, 2 do\n"
     "  local f, v = tonumber(ARGV[i]), ARGV[i + 1]\n"
     "  local id, key, at = nil, nil, 0\n"
@@ -208,9 +215,7 @@ static const char lua_find[] =
     "      'client_id', 'client_secret', 'refresh_token', 'access_token',\n"
     "      'grant_token', 'expiry_time', 'redirect_url', 'api_domain')\n"
     "    if r[f] == v then\n"
-    "      if not best or #r[1] < #best[1] or (#r[1] == #best[1] and r[1] < best[1]) then\n"
-    "        best = r\n"
-    "      end\n"
+    "      if not best or num_less(r[1], best[1]) then best = r end\n"
     "      break\n"
     "    end\n"
     "    if not key then break end\n"
@@ -228,15 +233,11 @@ static const char lua_find[] =
  * caller's token plus these is the stored row. The rules are core/rules.c's
  * ts__save_resolve; the messages are its messages. */
 static const char lua_save[] =
-    LUA_BASE LUA_IDS LUA_READ_ROW LUA_INDEX LUA_LOOKUP
+    LUA_BASE LUA_IDS LUA_READ_ROW LUA_INDEX LUA_LOOKUP LUA_NUM_LESS
     "local FIELDS = {'id', 'user_name', 'client_id', 'client_secret',\n"
     "  'refresh_token', 'access_token', 'grant_token', 'expiry_time',\n"
     "  'redirect_url', 'api_domain'}\n"
     "local counter_key = base .. 'next_id'\n"
-    "local function num_less(a, b)\n"
-    "  if #a ~= #b then return #a < #b end\n"
-    "  return a < b\n"
-    "end\n"
     "local function ensure_counter()\n"
     "  local last = redis.call('GET', counter_key)\n"
     "  if last then return last end\n"
