@@ -27,6 +27,8 @@ static const char *const code_text[TS_CODE_COUNT] = {
     [TS_ERR_BACKEND] = "backend error",
     [TS_ERR_HTTP] = "HTTP request failed",
     [TS_ERR_OAUTH] = "OAuth server refused the request",
+    [TS_ERR_READ_ONLY] = "store is opened read-only",
+    [TS_ERR_NO_STORE] = "no such store",
 };
 
 TS_API const char *ts_strerror(int code)

@@ -74,6 +74,11 @@ static int host_option_mode(ts_backend_ctx *ctx, const char *key, unsigned dflt,
     return TS_OK;
 }
 
+static unsigned host_open_flags(ts_backend_ctx *ctx)
+{
+    return ctx->open_flags;
+}
+
 const ts_host ts__host = {
     .size = sizeof(ts_host),
     .abi_major = TS_ABI_MAJOR,
@@ -106,4 +111,5 @@ const ts_host ts__host = {
     .option = host_option,
     .option_int = host_option_int,
     .option_mode = host_option_mode,
+    .open_flags = host_open_flags,
 };

@@ -107,6 +107,7 @@ struct ts_backend_ctx {
     void *log_userdata;
     int log_level;
     int log_custom;
+    unsigned open_flags;   /* TS_OPEN_* */
 };
 void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
 /* store.c: the backend's store-wide lock, waited for up to wait_ms; a

@@ -45,7 +45,8 @@ static int check_options(const ts_store *s, ts_error *err)
     return TS_OK;
 }
 
-TS_API int ts_store_open_config(ts_store **out, const ts_config *cfg, ts_error *err)
+TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsigned flags,
+                                      ts_error *err)
 {
     ts_store *s = calloc(1, sizeof *s);
     int rc;
@@ -60,7 +61,9 @@ TS_API int ts_store_open_config(ts_store **out, const ts_config *cfg, ts_error *
         rc = check_options(s, err);
     if (rc == TS_OK) {
         s->ctx = (ts_backend_ctx){ s->config, s->config->log_fn, s->config->log_userdata,
-                                   s->config->log_level, s->config->log_custom };
+                                   s->config->log_level, s->config->log_custom,
+                                   flags & TS_OPEN_READ_ONLY ? flags | TS_OPEN_MUST_EXIST
+                                                             : flags };
         s->serialize = !(s->module.vt->caps & TS_CAP_THREAD_SAFE);
         pthread_mutex_init(&s->lock, NULL);
         ts__error_clear(err);
@@ -80,7 +83,13 @@ TS_API int ts_store_open_config(ts_store **out, const ts_config *cfg, ts_error *
     return TS_OK;
 }
 
-TS_API int ts_store_open(ts_store **out, const char *spec, ts_error *err)
+TS_API int ts_store_open_config(ts_store **out, const ts_config *cfg, ts_error *err)
+{
+    return ts_store_open_config_flags(out, cfg, 0, err);
+}
+
+TS_API int ts_store_open_flags(ts_store **out, const char *spec, unsigned flags,
+                               ts_error *err)
 {
     ts_config *cfg;
     int rc = ts_config_load(&cfg, spec, err);
@@ -88,9 +97,14 @@ TS_API int ts_store_open(ts_store **out, const char *spec, ts_error *err)
     *out = NULL;
     if (rc != TS_OK)
         return rc;
-    rc = ts_store_open_config(out, cfg, err);
+    rc = ts_store_open_config_flags(out, cfg, flags, err);
     ts_config_free(cfg);
     return rc;
+}
+
+TS_API int ts_store_open(ts_store **out, const char *spec, ts_error *err)
+{
+    return ts_store_open_flags(out, spec, 0, err);
 }
 
 TS_API void ts_store_close(ts_store *s)
@@ -112,6 +126,16 @@ TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
         vt->name, vt->version, TS_VT_HAS(vt, description) ? vt->description : "",
         s->module.path, vt->abi_major, vt->abi_minor, vt->caps,
     };
+}
+
+/* Every write passes here first: a read-only handle never reaches the
+ * backend's writing operations. */
+static int check_writable(const ts_store *s, ts_error *err)
+{
+    if (s->ctx.open_flags & TS_OPEN_READ_ONLY)
+        return ts__error(err, TS_ERR_READ_ONLY, "%s: the store was opened read-only",
+                         s->module.vt->name);
+    return TS_OK;
 }
 
 static void enter(ts_store *s)
@@ -168,8 +192,10 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
 
 TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
 {
-    int rc = ts__check_saveable(token, err);
+    int rc = check_writable(s, err);
 
+    if (rc == TS_OK)
+        rc = ts__check_saveable(token, err);
     if (rc != TS_OK)
         return rc;
     enter(s);
@@ -179,8 +205,10 @@ TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
 TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
-    int rc = TS_OK;
+    int rc = check_writable(s, err);
 
+    if (rc != TS_OK)
+        return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = ts__check_saveable(tokens[i], err)) != TS_OK)
             return ts__error_prefix(err, "token %zu", i);
@@ -197,8 +225,10 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
 
 TS_API int ts_delete_token(ts_store *s, const char *id, ts_error *err)
 {
-    int rc = ts__check_id(id, err);
+    int rc = check_writable(s, err);
 
+    if (rc == TS_OK)
+        rc = ts__check_id(id, err);
     if (rc != TS_OK)
         return rc;
     enter(s);
@@ -233,6 +263,10 @@ TS_API int ts_get_tokens(ts_store *s, ts_token_cb cb, void *userdata, ts_error *
 
 TS_API int ts_delete_tokens(ts_store *s, ts_error *err)
 {
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK)
+        return rc;
     enter(s);
     return leave(s, s->module.vt->delete_tokens(s->state, err), err);
 }
@@ -258,6 +292,8 @@ int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_m
     int64_t start = ts__now_ms(), pause = 2;
 
     *handle = NULL;
+    if (check_writable(s, err) != TS_OK)
+        return TS_ERR_READ_ONLY;
     if (!TS_VT_HAS(vt, try_lock) || !TS_VT_HAS(vt, unlock))
         return TS_OK;   /* the caller's process-wide mutex is all there is */
     for (;;) {

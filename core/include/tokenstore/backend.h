@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define TS_ABI_MAJOR 1
-#define TS_ABI_MINOR 0
+#define TS_ABI_MINOR 1
 
 /* The one symbol a backend exports. */
 #define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
@@ -141,6 +141,17 @@ typedef struct ts_host {
     /* A file mode option, always octal ("0600", "640"), or dflt. */
     int (*option_mode)(ts_backend_ctx *ctx, const char *key, unsigned dflt,
                        unsigned *out, ts_error *err);
+
+    /* --- since 1.1 --- */
+    /* The TS_OPEN_* flags the store is being opened with. A backend that
+     * declares TS_CAP_OPEN_FLAGS honours them in open(): with
+     * TS_OPEN_MUST_EXIST it creates nothing and returns TS_ERR_NO_STORE
+     * ("no such store: PATH") when the store does not exist; with
+     * TS_OPEN_READ_ONLY it also changes nothing (no schema, header, journal
+     * mode or lock file) and reads a store that lacks its table or header as
+     * an empty one. The core refuses every write on a read-only handle
+     * before it reaches the backend. */
+    unsigned (*open_flags)(ts_backend_ctx *ctx);
     /* New members go here, with a minor version bump. */
 } ts_host;
 

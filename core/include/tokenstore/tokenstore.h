@@ -167,6 +167,15 @@ int ts_store_open(ts_store **out, const char *spec, ts_error *err);
 /* Loads the configured backend, checks its options and opens it. */
 int ts_store_open_config(ts_store **out, const ts_config *config, ts_error *err);
 
+/* As ts_store_open and ts_store_open_config, with TS_OPEN_* flags:
+ * TS_OPEN_MUST_EXIST never creates a store (TS_ERR_NO_STORE when it does
+ * not exist); TS_OPEN_READ_ONLY also never changes it, and every write
+ * through the handle is TS_ERR_READ_ONLY. A backend that does not declare
+ * TS_CAP_OPEN_FLAGS opens as without flags (writes are still refused). */
+int ts_store_open_flags(ts_store **out, const char *spec, unsigned flags, ts_error *err);
+int ts_store_open_config_flags(ts_store **out, const ts_config *config, unsigned flags,
+                               ts_error *err);
+
 void ts_store_close(ts_store *store);
 
 /* Describes the backend behind a store; the strings live as long as it. */

@@ -57,6 +57,9 @@ typedef enum ts_code {
                             answered with an HTTP error */
     TS_ERR_OAUTH,        /* the accounts server refused: the message
                             carries its error code, e.g. invalid_code */
+    TS_ERR_READ_ONLY,    /* a write on a store opened with TS_OPEN_READ_ONLY */
+    TS_ERR_NO_STORE,     /* opened with TS_OPEN_MUST_EXIST (or READ_ONLY) and
+                            the store does not exist */
     TS_CODE_COUNT
 } ts_code;
 
@@ -91,6 +94,19 @@ typedef enum ts_log_level {
 #define TS_CAP_SHARED       (1u << 1)  /* safe for several processes at once */
 #define TS_CAP_THREAD_SAFE  (1u << 2)  /* one handle may be used by many threads;
                                           without it the core serializes calls */
+#define TS_CAP_OPEN_FLAGS   (1u << 3)  /* open honours host->open_flags (ABI 1.1):
+                                          never creates or changes a store
+                                          it was asked to open as it is */
+
+/* How a store is opened (ts_store_open_flags). With neither flag a store
+ * that does not exist is created, as the SDK's stores do. */
+#define TS_OPEN_MUST_EXIST  (1u << 0)  /* never create a store: one that does
+                                          not exist is TS_ERR_NO_STORE */
+#define TS_OPEN_READ_ONLY   (1u << 1)  /* implies MUST_EXIST; the store is not
+                                          changed in any way (no schema, no
+                                          header, no lock or journal files
+                                          created) and every write through the
+                                          handle is TS_ERR_READ_ONLY */
 
 #ifdef __cplusplus
 }
