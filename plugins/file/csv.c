@@ -1,6 +1,7 @@
 /*
- * plugins/file/csv.c - the SDK's CSV dialect, read strictly and written
- * byte for byte as Python's csv writer (QUOTE_MINIMAL, "\r\n") writes it.
+ * plugins/file/csv.c - the SDKs' CSV, read strictly and written byte for
+ * byte as Python's csv writer (QUOTE_MINIMAL) writes a record's fields;
+ * line ends are the caller's, as they differ between the SDKs.
  *
  * The reader is one pass over the caller's buffer. Bytes that cannot end
  * a field are skipped by a table lookup, so a large file is read at close
@@ -71,14 +72,14 @@ void csv_buf_free(csv_buf *b)
 
 /* ---------------------------------------------------------------- writer */
 
-int csv_needs_quotes(const char *value, size_t len)
+const char *csv_needs_quotes(const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         char c = value[i];
         if (c == ',' || c == '"' || c == '\r' || c == '\n')
-            return 1;
+            return value + i;
     }
-    return 0;
+    return NULL;
 }
 
 int csv_write_field(csv_buf *b, const char *value, size_t len)
@@ -102,16 +103,23 @@ int csv_write_field(csv_buf *b, const char *value, size_t len)
     return 0;
 }
 
-int csv_write_record(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
+int csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
 {
     if (n == 1 && lens[0] == 0)
-        return csv_buf_append(b, "\"\"\r\n", 4);
+        return csv_buf_append(b, "\"\"", 2);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && csv_buf_append(b, ",", 1) != 0)
             return -1;
         if (csv_write_field(b, values[i], lens[i]) != 0)
             return -1;
     }
+    return 0;
+}
+
+int csv_write_record(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
+{
+    if (csv_write_fields(b, values, lens, n) != 0)
+        return -1;
     return csv_buf_append(b, "\r\n", 2);
 }
 
@@ -257,7 +265,8 @@ csv_status csv_read(csv_reader *r, csv_record *rec)
     rec->line = r->line;
     rec->start = r->pos;
     rec->nfields = 0;
-    int crlf = 0, lone_empty_quoted = 0;
+    int lone_empty_quoted = 0;
+    rec->eol = CSV_EOL_NONE;
     for (size_t k = 0;; k++) {
         int quoted = r->pos < r->len && r->buf[r->pos] == '"';
         csv_status st = quoted ? read_quoted(r, rec, k) : read_unquoted(r, rec, k);
@@ -265,20 +274,21 @@ csv_status csv_read(csv_reader *r, csv_record *rec)
             return st;
         rec->nfields = k + 1;
         lone_empty_quoted = k == 0 && quoted && r->pos == rec->start + 2;
-        if (r->pos >= r->len)
+        if (r->pos >= r->len || r->buf[r->pos] != ',')
             break;
-        if (r->buf[r->pos] != ',') {
-            crlf = r->buf[r->pos] == '\r' && r->pos + 1 < r->len && r->buf[r->pos + 1] == '\n';
-            end_line(r);
-            break;
-        }
         r->pos++;
+    }
+    rec->stop = r->pos;
+    if (r->pos < r->len) {
+        int crlf = r->buf[r->pos] == '\r' && r->pos + 1 < r->len && r->buf[r->pos + 1] == '\n';
+        rec->eol = crlf ? CSV_EOL_CRLF : r->buf[r->pos] == '\n' ? CSV_EOL_LF : CSV_EOL_CR;
+        end_line(r);
     }
     rec->end = r->pos;
     /* One empty field is the one value the writer quotes without need. */
     if (rec->nfields == 1 && lone_empty_quoted)
         r->needless_quotes--;
-    rec->canonical = crlf && r->needless_quotes == 0;
+    rec->clean = r->needless_quotes == 0;
     /* The scratch buffer may have moved while it grew: point at it now. */
     for (size_t k = 0; k < rec->nfields && k < CSV_MAX_FIELDS; k++)
         if (r->in_scratch[k])

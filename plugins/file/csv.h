@@ -2,11 +2,14 @@
  * plugins/file/csv.h - reading and writing CSV exactly as the Zoho SDK's
  * FileStore does, over plain memory buffers.
  *
- * The SDK writes its token file with Python's csv module (QUOTE_MINIMAL):
- * a field is quoted only when it holds a comma, a double quote, CR or LF;
- * quotes inside are doubled; every row ends with "\r\n". The writer here
- * produces the same bytes, so a file written by either side is reproduced
- * byte for byte.
+ * The Python SDK writes its token file with Python's csv module
+ * (QUOTE_MINIMAL): a field is quoted only when it holds a comma, a double
+ * quote, CR or LF; quotes inside are doubled; every row ends with "\r\n".
+ * The Node.js SDK joins fields with "," and rows with "\n", never quotes,
+ * and ends the file without a newline. The writer here writes a record's
+ * fields as Python does and leaves the line ends to the caller, who knows
+ * which SDK's file it is writing (a value that needs no quotes is written
+ * the same by both).
  *
  * The reader is stricter than Python's (which silently accepts `ab"c` and
  * `"ab"c`): a token file that does not parse cleanly is reported with its
@@ -14,9 +17,9 @@
  * records, skips blank lines and a leading UTF-8 byte order mark, keeps
  * every byte inside quotes as it is (a value may hold "\r\n"), and does not
  * need a newline at the end of the file. Each record says where its bytes
- * are and whether they are exactly what the writer would produce, so a
- * caller can tell an untouched file of ours from one edited by other
- * hands without writing it out again. Values are returned as pointers
+ * are, how its line ended and whether its fields are exactly what the
+ * writer would produce, so a caller can tell an untouched file from one
+ * edited by other hands without writing it out again. Values are returned as pointers
  * into the caller's buffer, or into a scratch buffer when doubled quotes
  * had to be undone, so reading a large file copies almost nothing.
  *
@@ -49,13 +52,17 @@ void csv_buf_reset(csv_buf *b);
 /* Wipes and frees. */
 void csv_buf_free(csv_buf *b);
 
-/* Non-zero when QUOTE_MINIMAL quotes this value. */
-int csv_needs_quotes(const char *value, size_t len);
+/* The first byte that makes QUOTE_MINIMAL quote this value (a comma, a
+ * double quote, CR or LF), or NULL when it needs no quotes. */
+const char *csv_needs_quotes(const char *value, size_t len);
 /* Appends one field, quoted when needed. 0 or -1 (out of memory). */
 int csv_write_field(csv_buf *b, const char *value, size_t len);
-/* Appends a record: fields separated by commas, then "\r\n". A record of
- * one empty field is written as `""`, as Python does, so it does not read
- * back as a blank line. 0 or -1. */
+/* Appends a record's fields, separated by commas, without a line end. A
+ * record of one empty field is written as `""`, as Python does, so it does
+ * not read back as a blank line. 0 or -1. */
+int csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n);
+/* Appends a record as Python's csv writer does: its fields, then "\r\n".
+ * 0 or -1. */
 int csv_write_record(csv_buf *b, const char *const *values, const size_t *lens, size_t n);
 
 typedef enum csv_status {
@@ -64,11 +71,21 @@ typedef enum csv_status {
     CSV_ERROR       /* malformed input, or out of memory: see err_* */
 } csv_status;
 
+/* How a record's line ended. */
+typedef enum csv_eol {
+    CSV_EOL_NONE,   /* at the end of the buffer */
+    CSV_EOL_LF,
+    CSV_EOL_CRLF,
+    CSV_EOL_CR
+} csv_eol;
+
 typedef struct csv_record {
     size_t line;                        /* the line the record starts on, from 1 */
     size_t start, end;                  /* its bytes in the buffer, line ending included */
-    int canonical;                      /* those bytes are exactly what csv_write_record
-                                           writes for these values */
+    size_t stop;                        /* where its line ending starts (end when none) */
+    csv_eol eol;
+    int clean;                          /* bytes [start, stop) are exactly what
+                                           csv_write_fields writes for these values */
     size_t nfields;                     /* every field, even past CSV_MAX_FIELDS */
     const char *value[CSV_MAX_FIELDS];  /* not NUL-terminated: use len */
     size_t len[CSV_MAX_FIELDS];

@@ -2,11 +2,19 @@
  * plugins/file - tokens in the Zoho SDK's own FileStore CSV, shared safely
  * by many processes.
  *
- * The file is the SDK's: a header row, then one row per token in the SDK's
- * column order, written as Python's csv module writes it (see csv.c). An
- * application can move between the SDK's FileStore and this backend in
- * either direction without converting anything, and a file this backend
- * wrote comes back byte for byte when nothing changed.
+ * The file is the SDKs' FileStore file: a header row, then one row per
+ * token in the SDK's column order. The Python SDK writes it with Python's
+ * csv module (QUOTE_MINIMAL, "\r\n" after every row) under a header whose
+ * ninth column is "redirect_uri"; the Node.js SDK joins unquoted fields
+ * with "," and rows with "\n", with no newline at the end, under a header
+ * with "redirect_url". Both read columns by position. A file is written
+ * back in the dialect of its header line and its header is never renamed,
+ * so each SDK can still read what we write; a new file is the Python
+ * SDK's. The Node.js SDK splits its file on "\n" and "," and so cannot
+ * read a value that would need quotes: saving one into its file is
+ * refused. An application can move between an SDK's FileStore and this
+ * backend in either direction without converting anything, and a file
+ * comes back byte for byte when nothing changed.
  *
  * Reading. The parsed rows live in the host's hash-indexed table, next to
  * the file's exact bytes (the image) and where each row starts in it. The
@@ -32,9 +40,9 @@
  * formatted again). Then fsync, rename over the token file, bump the
  * generation, fsync the directory, unlock. A reader opens either the old
  * file or the new one, both complete, and a process killed at any moment
- * leaves one of them. A file we did not write ourselves (rows out of id
- * order, "\n" line ends, blank lines, nine columns) is written whole, in
- * the SDK's bytes, on its first write.
+ * leaves one of them. A file not exactly as its dialect writes it (rows
+ * out of id order, mixed line ends, blank lines, nine columns) is written
+ * whole, in its header's dialect, on its first write.
  *
  * try_lock/unlock (the OAuth client's single-flight refresh) are flock()ed
  * files next to the token file, one per lock name; see "named locks".
@@ -65,12 +73,29 @@
 #include <tokenstore/backend.h>
 #include "csv.h"
 
-/* The SDK's header; older SDKs wrote only the first nine columns. */
+/* The fields, as messages name them; also the header but for the ninth
+ * column, which each SDK spells its own way (REDIRECT_COLUMN). Older SDKs
+ * wrote only the first nine columns. */
 static const char *const column_name[TS_FIELD_COUNT] = {
     "id", "user_name", "client_id", "client_secret", "refresh_token",
     "access_token", "grant_token", "expiry_time", "redirect_url", "api_domain",
 };
 #define LEGACY_COLUMNS 9
+#define REDIRECT_COLUMN 8
+
+/* How an SDK lays out its file. A row owns the bytes before it and the
+ * bytes after it, so that rows tile the file after the header: Python's
+ * rows end in "\r\n"; the Node.js SDK's rows each follow a "\n" and the
+ * file ends without one. The first (zero) is a new file's. */
+enum { DIALECT_PYTHON, DIALECT_NODE };
+static const struct dialect {
+    const char *redirect_column;  /* the header's ninth column */
+    const char *before_row;
+    const char *after_record;
+} dialects[] = {
+    [DIALECT_PYTHON] = { "redirect_uri", "", "\r\n" },
+    [DIALECT_NODE] = { "redirect_url", "\n", "" },
+};
 
 #define TEMP_INFIX ".tokenstore-tmp."
 #define TEMP_RANDOM 6
@@ -118,6 +143,8 @@ struct file {
     struct row_at *rows;     /* the image's rows, in file order */
     size_t nrows, rows_cap;
     int canonical;           /* image is exactly what we would write: rows can be spliced */
+    int dialect;             /* DIALECT_*, from the header's line end */
+    int redirect_spelling;   /* the dialect whose spelling the header's ninth column has */
     csv_buf out;             /* bytes being written; wiped after use */
 };
 
@@ -267,17 +294,42 @@ static int splice_rows(struct file *f, size_t a, size_t b, const struct row_at *
 
 /* ---------------------------------------------------------------- parsing */
 
+static int is_name(const csv_record *rec, size_t i, const char *name)
+{
+    return rec->len[i] == strlen(name) && memcmp(rec->value[i], name, rec->len[i]) == 0;
+}
+
 /* How many columns the header names (10, or 9 in older SDKs' files), or 0
- * when it is not the SDK's header. */
-static int header_columns(const csv_record *rec)
+ * when it is not an SDK's header; *spelling: whose ninth column it has. */
+static int header_columns(const csv_record *rec, int *spelling)
 {
     if (rec->nfields != TS_FIELD_COUNT && rec->nfields != LEGACY_COLUMNS)
         return 0;
-    for (size_t i = 0; i < rec->nfields; i++)
-        if (rec->len[i] != strlen(column_name[i]) ||
-            memcmp(rec->value[i], column_name[i], rec->len[i]) != 0)
+    for (size_t i = 0; i < rec->nfields; i++) {
+        if (i != REDIRECT_COLUMN && !is_name(rec, i, column_name[i]))
             return 0;
+    }
+    *spelling = is_name(rec, REDIRECT_COLUMN, dialects[DIALECT_NODE].redirect_column)
+                    ? DIALECT_NODE : DIALECT_PYTHON;
+    if (!is_name(rec, REDIRECT_COLUMN, dialects[*spelling].redirect_column))
+        return 0;
     return (int)rec->nfields;
+}
+
+/* Where a record's bytes lie in the dialect's layout: [*lo, *hi) of buf.
+ * 0 when they are not exactly what the dialect writes for its values. */
+static int record_span(int dialect, const csv_record *rec, const char *buf, int header,
+                       size_t *lo, size_t *hi)
+{
+    if (dialect == DIALECT_PYTHON) {
+        *lo = rec->start;
+        *hi = rec->end;
+        return rec->clean && rec->eol == CSV_EOL_CRLF;
+    }
+    int owns_lf = header || (rec->start > 0 && buf[rec->start - 1] == '\n');
+    *lo = header || !owns_lf ? rec->start : rec->start - 1;
+    *hi = rec->stop;
+    return rec->clean && owns_lf && (rec->eol == CSV_EOL_LF || rec->eol == CSV_EOL_NONE);
 }
 
 /* The record's id. Ids are kept in the one form the core accepts, so
@@ -344,19 +396,20 @@ static int parse_rows(struct file *f, csv_reader *r, int columns, size_t header_
                       const char *buf, size_t len, ts_error *err)
 {
     ts_token *row = f->host->token_new();
-    size_t prev_end = header_end;
+    size_t prev_end = header_end, lo, hi;
     uint64_t id = 0, prev_id = 0;
     csv_record rec;
     csv_status st = CSV_END;
     int rc = row ? TS_OK : nomem(f, err);
 
     while (rc == TS_OK && (st = csv_read(r, &rec)) == CSV_RECORD) {
+        int exact = record_span(f->dialect, &rec, buf, 0, &lo, &hi);
         rc = add_row(f, row, &rec, columns, buf, len, &id, err);
-        if (rc == TS_OK && push_row(f, id, rec.start) != TS_OK)
+        if (rc == TS_OK && push_row(f, id, lo) != TS_OK)
             rc = nomem(f, err);
-        if (!rec.canonical || rec.start != prev_end || (f->nrows > 1 && id <= prev_id))
+        if (!exact || lo != prev_end || (f->nrows > 1 && id <= prev_id))
             f->canonical = 0;
-        prev_end = rec.end;
+        prev_end = hi;
         prev_id = id;
     }
     if (rc == TS_OK && st == CSV_ERROR)
@@ -373,6 +426,7 @@ static int parse_file(struct file *f, const char *buf, size_t len, ts_error *err
 {
     csv_reader r;
     csv_record rec;
+    size_t lo, hi;
     int rc = TS_OK, columns;
 
     f->canonical = 0;
@@ -380,14 +434,19 @@ static int parse_file(struct file *f, const char *buf, size_t len, ts_error *err
     csv_status st = csv_read(&r, &rec);
     if (st == CSV_ERROR) {
         rc = syntax_error(f, &r, err);
-    } else if (st == CSV_RECORD && !(columns = header_columns(&rec))) {
+    } else if (st == CSV_RECORD && !(columns = header_columns(&rec, &f->redirect_spelling))) {
         rc = corrupt(f, err, rec.line,
-                     "not the SDK's token file header (id,user_name,client_id,client_secret,"
-                     "refresh_token,access_token,grant_token,expiry_time,redirect_url,"
-                     "api_domain, or its first nine columns)");
+                     "not the SDKs' token file header (id,user_name,client_id,client_secret,"
+                     "refresh_token,access_token,grant_token,expiry_time,redirect_uri or "
+                     "redirect_url,api_domain, or its first nine columns)");
     } else if (st == CSV_RECORD) {
-        f->canonical = columns == TS_FIELD_COUNT && rec.canonical && rec.start == 0;
-        rc = parse_rows(f, &r, columns, rec.end, buf, len, err);
+        /* Only the Node.js SDK ends a line with a bare "\n", or writes a
+         * header alone without a line end. */
+        f->dialect = rec.eol == CSV_EOL_LF || rec.eol == CSV_EOL_NONE ? DIALECT_NODE
+                                                                      : DIALECT_PYTHON;
+        int exact = record_span(f->dialect, &rec, buf, 1, &lo, &hi);
+        f->canonical = columns == TS_FIELD_COUNT && exact && lo == 0;
+        rc = parse_rows(f, &r, columns, hi, buf, len, err);
     }
     csv_reader_free(&r);
     return rc;
@@ -432,8 +491,10 @@ static int parse_region(struct file *f, const char *region, size_t len, size_t a
 
     csv_reader_init(&r, region, len);
     while (rc == TS_OK && (st = csv_read(&r, &rec)) == CSV_RECORD) {
+        size_t lo_byte, hi_byte;
+        int exact = record_span(f->dialect, &rec, region, 0, &lo_byte, &hi_byte);
         rc = add_row(f, row, &rec, TS_FIELD_COUNT, NULL, 0, &id, NULL);
-        if (rc == TS_OK && (!rec.canonical || rec.start != prev_end ||
+        if (rc == TS_OK && (!exact || lo_byte != prev_end ||
                             (prev && id <= *prev) || (hi && id >= *hi)))
             rc = TS_ERR_CORRUPT;
         if (rc == TS_OK && *n == cap) {
@@ -442,8 +503,8 @@ static int parse_region(struct file *f, const char *region, size_t len, size_t a
             *out = grown ? grown : *out;
         }
         if (rc == TS_OK)
-            (*out)[(*n)++] = (struct row_at){ id, at + rec.start };
-        prev_end = rec.end;
+            (*out)[(*n)++] = (struct row_at){ id, at + lo_byte };
+        prev_end = hi_byte;
         last = id;
         prev = &last;
     }
@@ -515,6 +576,8 @@ static void forget(struct file *f)
     f->nrows = 0;
     csv_buf_reset(&f->image);
     f->canonical = 0;
+    f->dialect = DIALECT_PYTHON;           /* what a new file gets */
+    f->redirect_spelling = DIALECT_PYTHON;
     f->corrupt = 0;
     if (f->data_fd >= 0)
         close(f->data_fd);
@@ -631,16 +694,29 @@ static int refresh(struct file *f, ts_error *err)
 
 /* ---------------------------------------------------------------- writing */
 
+/* Appends a record (the row with what the dialect puts before rows, or the
+ * header) and its line end. */
+static int append_record(struct file *f, const char *const *value, int is_row)
+{
+    const struct dialect *d = &dialects[f->dialect];
+    size_t len[TS_FIELD_COUNT];
+
+    for (int c = 0; c < TS_FIELD_COUNT; c++)
+        len[c] = strlen(value[c]);
+    if ((is_row && csv_buf_append(&f->out, d->before_row, strlen(d->before_row)) != 0) ||
+        csv_write_fields(&f->out, value, len, TS_FIELD_COUNT) != 0 ||
+        csv_buf_append(&f->out, d->after_record, strlen(d->after_record)) != 0)
+        return TS_ERR_NOMEM;
+    return TS_OK;
+}
+
 static int append_token(struct file *f, const ts_token *t)
 {
     const char *value[TS_FIELD_COUNT];
-    size_t len[TS_FIELD_COUNT];
 
-    for (int c = 0; c < TS_FIELD_COUNT; c++) {
+    for (int c = 0; c < TS_FIELD_COUNT; c++)
         value[c] = f->host->token_get(t, (ts_field)c);
-        len[c] = strlen(value[c]);
-    }
-    return csv_write_record(&f->out, value, len, TS_FIELD_COUNT) != 0 ? TS_ERR_NOMEM : TS_OK;
+    return append_record(f, value, 1);
 }
 
 static int append_row(const ts_token *t, void *userdata)
@@ -655,17 +731,18 @@ static int append_row(const ts_token *t, void *userdata)
     return append_token(f, t);
 }
 
-/* f->out = the header and every row in ascending id, as the SDK writes
- * them; f->rows = where each row is in it. */
+/* f->out = the header (its ninth column spelled as the file had it) and
+ * every row in ascending id, as the file's SDK writes them; f->rows =
+ * where each row is in it. */
 static int serialize_all(struct file *f)
 {
-    size_t len[TS_FIELD_COUNT];
+    const char *header[TS_FIELD_COUNT];
 
     csv_buf_reset(&f->out);
     f->nrows = 0;
-    for (int c = 0; c < TS_FIELD_COUNT; c++)
-        len[c] = strlen(column_name[c]);
-    if (csv_write_record(&f->out, column_name, len, TS_FIELD_COUNT) != 0)
+    memcpy(header, column_name, sizeof header);
+    header[REDIRECT_COLUMN] = dialects[f->redirect_spelling].redirect_column;
+    if (append_record(f, header, 0) != TS_OK)
         return TS_ERR_NOMEM;
     return f->host->table_foreach(f->table, append_row, f);
 }
@@ -1124,6 +1201,43 @@ static int file_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error
     return rc;
 }
 
+static const char *what_byte(char c)
+{
+    switch (c) {
+    case ',': return "a comma";
+    case '"': return "a double quote";
+    case '\r': return "a carriage return (CR)";
+    default: return "a line feed (LF)";
+    }
+}
+
+/* The Node.js SDK splits its file on "\n" and "," and never unquotes, so
+ * in its file a value that needs quotes would come back to it cut and
+ * shifted across columns: refused before anything changes. A value the
+ * row with the token's id already holds (quoted by other hands) is let
+ * through, and written back as it was, so that such a row can still be
+ * refreshed. */
+static int fits_dialect(struct file *f, const ts_token *t, ts_error *err)
+{
+    if (f->dialect != DIALECT_NODE)
+        return TS_OK;
+    const char *id = f->host->token_get(t, TS_FIELD_ID);
+    const ts_token *old = *id ? f->host->table_get(f->table, TS_FIELD_ID, id) : NULL;
+    for (int c = 0; c < TS_FIELD_COUNT; c++) {
+        const char *v = f->host->token_get(t, (ts_field)c);
+        const char *bad = csv_needs_quotes(v, strlen(v));
+        if (bad && old && strcmp(v, f->host->token_get(old, (ts_field)c)) == 0)
+            continue;
+        if (bad)
+            return f->host->error(err, TS_ERR_INVALID,
+                                  "%s: field %s holds %s, which the Node.js SDK cannot read "
+                                  "back from its token file (\\n line ends, fields never "
+                                  "quoted); nothing was saved",
+                                  f->path, column_name[c], what_byte(*bad));
+    }
+    return TS_OK;
+}
+
 static int file_save_token(void *state, ts_token *token, ts_error *err)
 {
     struct file *f = state;
@@ -1131,7 +1245,9 @@ static int file_save_token(void *state, ts_token *token, ts_error *err)
 
     if (rc != TS_OK)
         return rc;
-    rc = f->host->table_save(f->table, token, err);
+    rc = fits_dialect(f, token, err);
+    if (rc == TS_OK)
+        rc = f->host->table_save(f->table, token, err);
     if (rc == TS_OK)
         rc = write_row(f, f->host->token_get(token, TS_FIELD_ID), err);
     return end_write(f, rc);
@@ -1157,6 +1273,12 @@ static int file_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_e
 
     if (rc != TS_OK)
         return rc;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = fits_dialect(f, tokens[i], err)) != TS_OK) {
+            end_write(f, rc);
+            return batch_error(f, rc, i, err);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         if ((rc = f->host->table_save(f->table, tokens[i], err)) != TS_OK) {
             f->loaded = 0;    /* the table holds saves that were not written */

@@ -4,9 +4,11 @@
  *
  * csv.c is compiled into this program, so the parser and writer are tested
  * directly; everything else goes through the public API with the built
- * backend, as an application would use it. Golden files live in
- * tests/fixtures/file: the *.expected.csv files are what the SDK's own
- * writer (Python's csv module) produces from the rows of their inputs.
+ * backend, as an application would use it. Golden files: tests/fixtures/sdk
+ * holds files written by the SDKs' FileStores (Python's csv module as the
+ * Python SDK calls it, and the Node.js SDK itself; its README says how),
+ * tests/fixtures/file files edited by other hands, and the *.expected.csv
+ * files are what the file's SDK writes for the rows of their inputs.
  */
 #include <check.h>
 #include <dirent.h>
@@ -30,8 +32,9 @@
 #include "../../plugins/file/csv.h"
 #include "../check_main.h"
 
+/* A new file's header: the Python SDK's. */
 #define HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
-               "grant_token,expiry_time,redirect_url,api_domain\r\n"
+               "grant_token,expiry_time,redirect_uri,api_domain\r\n"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -69,20 +72,39 @@ static void spit(const char *path, const void *data, size_t len)
     ck_assert_int_eq(fclose(fp), 0);
 }
 
+static const char *fixture_in(const char *dir, const char *name)
+{
+    static char path[2][PATH_MAX];
+    static int next;
+    char *p = path[next++ % 2];
+    const char *top = getenv("top_srcdir");
+    snprintf(p, PATH_MAX, "%s/tests/fixtures/%s/%s", top ? top : "../..", dir, name);
+    return p;
+}
+
+/* tests/fixtures/file: files edited by other hands. */
 static const char *fixture(const char *name)
 {
-    static char path[PATH_MAX];
-    const char *top = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/tests/fixtures/file/%s", top ? top : "../..", name);
-    return path;
+    return fixture_in("file", name);
+}
+
+/* tests/fixtures/sdk: files the SDKs wrote. */
+static const char *sdk_file(const char *name)
+{
+    return fixture_in("sdk", name);
+}
+
+static void copy_file(const char *from, const char *dest)
+{
+    size_t len;
+    char *data = slurp(from, &len);
+    spit(dest, data, len);
+    free(data);
 }
 
 static void copy_fixture(const char *name, const char *dest)
 {
-    size_t len;
-    char *data = slurp(fixture(name), &len);
-    spit(dest, data, len);
-    free(data);
+    copy_file(fixture(name), dest);
 }
 
 /* Asserts the file holds exactly these bytes, naming the first difference. */
@@ -229,8 +251,9 @@ START_TEST(test_write_quotes_minimally)
     static const char want[] =
         "plain,\"a,b\",\"q\"\"q\",\"cr\r\",\"lf\n\",,\"crlf\r\n\", sp\t,\"\"\"\"\r\n";
     assert_buf(&b, want, sizeof want - 1);
-    ck_assert_int_eq(csv_needs_quotes("a;b c'd", 7), 0);
-    ck_assert_int_eq(csv_needs_quotes("a\rb", 3), 1);
+    static const char cr[] = "a\rb";
+    ck_assert_ptr_null(csv_needs_quotes("a;b c'd", 7));
+    ck_assert_ptr_eq(csv_needs_quotes(cr, 3), cr + 1);
     csv_buf_free(&b);
     ck_assert_ptr_null(b.data);
 }
@@ -382,26 +405,31 @@ START_TEST(test_read_scratch_growth)
 }
 END_TEST
 
-/* Records know their bytes, and whether the writer would have written
- * exactly those bytes for their values. */
+/* Records know their bytes, how their line ended, and whether the writer
+ * would have written exactly those bytes for their values. */
 START_TEST(test_read_knows_canonical_records)
 {
     static const char in[] = "a,\"b,c\",\"d\"\"e\"\r\n"   /* 0: as written */
                              "\"a\",b\r\n"                 /* 1: needless quotes */
                              "a,b\n"                        /* 2: a bare \n */
-                             "\"\"\r\n"                     /* 3: one empty field, as written */
+                             "\"\"\r"                       /* 3: one empty field, as written */
                              "\r\n"
                              "\"x\ny\",\"\"\r\n"             /* 4: an empty field quoted */
                              "last";                         /* 5: no line end */
-    static const int canonical[] = { 1, 0, 0, 1, 0, 0 };
-    static const size_t start[] = { 0, 16, 23, 27, 33, 43 }, end[] = { 16, 23, 27, 31, 43, 47 };
+    static const int clean[] = { 1, 0, 1, 1, 0, 1 };
+    static const csv_eol eol[] = { CSV_EOL_CRLF, CSV_EOL_CRLF, CSV_EOL_LF, CSV_EOL_CR,
+                                   CSV_EOL_CRLF, CSV_EOL_NONE };
+    static const size_t start[] = { 0, 16, 23, 27, 32, 42 }, stop[] = { 14, 21, 26, 29, 40, 46 },
+                        end[] = { 16, 23, 27, 30, 42, 46 };
     csv_reader r;
     csv_record rec;
     csv_reader_init(&r, in, sizeof in - 1);
     for (int i = 0; i < 6; i++) {
         ck_assert_int_eq(csv_read(&r, &rec), CSV_RECORD);
-        ck_assert_msg(rec.canonical == canonical[i], "record %d: canonical %d", i, rec.canonical);
+        ck_assert_msg(rec.clean == clean[i], "record %d: clean %d", i, rec.clean);
+        ck_assert_msg(rec.eol == eol[i], "record %d: eol %d", i, rec.eol);
         ck_assert_uint_eq(rec.start, start[i]);
+        ck_assert_uint_eq(rec.stop, stop[i]);
         ck_assert_uint_eq(rec.end, end[i]);
     }
     expect_end(&r);
@@ -637,6 +665,251 @@ START_TEST(test_legacy_nine_columns)
     memcpy(want + len, row, sizeof row);
     assert_file_bytes(path, want, len + sizeof row - 1);
     free(want);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the SDKs' own files */
+
+static const char *const alice[10] = {
+    "1", "alice@example.com", "1000.CLIENTA", "s3cret", "1000.refresh.alice",
+    "1000.access.alice", "", "1700000000000", "https://example.com/cb",
+    "https://www.zohoapis.com",
+};
+
+/* Reading a file changes nothing: no write, not even of the same bytes. */
+static void assert_untouched(const char *path, const struct stat *before)
+{
+    struct stat after;
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert_msg(after.st_ino == before->st_ino && after.st_mtim.tv_sec == before->st_mtim.tv_sec &&
+                      after.st_mtim.tv_nsec == before->st_mtim.tv_nsec,
+                  "%s was written", path);
+}
+
+/* Opens a copy of an SDK's golden file, checks that reading writes
+ * nothing, then makes the saves both golden *.saved.csv files were made
+ * with (an update of token 2 by id, a new user) and compares the bytes
+ * with what the SDK wrote. */
+static ts_store *read_then_save(const char *golden, const char *saved, size_t rows,
+                                const char *const user[10])
+{
+    const char *path = in_scratch(golden);
+    struct stat before;
+    copy_file(sdk_file(golden), path);
+    ck_assert_int_eq(stat(path, &before), 0);
+    ts_store *s = open_store(path);
+    ts_token *t = by_id(s, "1");
+    expect_fields(t, alice);
+    ts_token_free(t);
+    ck_assert_uint_eq(count_tokens(s), rows);
+    assert_untouched(path, &before);
+    assert_same_files(path, sdk_file(golden));
+
+    t = ts_token_new();
+    ts_token_set(t, TS_FIELD_ID, "2");
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.access.bob2");
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1700000360000");
+    save_ok(s, t);
+    ts_token_free(t);
+    t = ts_token_new();
+    for (int f = 1; f < 10; f++)
+        ts_token_set(t, f, user[f]);
+    save_ok(s, t);
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), user[0]);
+    ts_token_free(t);
+    assert_same_files(path, sdk_file(saved));
+    return s;
+}
+
+START_TEST(test_python_sdk_file)
+{
+    static const char *const bob[10] = {
+        "2", "bob, the builder", "1000.CLIENTA", "sec\"ret", "1000.refresh.bob", "",
+        "1000.grant.bob", "", "https://example.com/cb?a=1,b=2", "",
+    };
+    static const char *const dave[10] = {
+        "4", "say \"hi\"", "1000.CLIENTD", "line\nbreak", "1000.refresh.dave", "", "", "", "", "",
+    };
+    static const char *const erin[10] = {
+        "5", "erin@example.com", "1000.CLIENTE", "", "1000.refresh.erin", "", "", "", "",
+        "https://www.zohoapis.in",
+    };
+    const char *path = in_scratch("python-tokens.csv");
+    copy_file(sdk_file("python-tokens.csv"), path);
+    ts_store *s = open_store(path);
+    ts_token *t = by_id(s, "2");
+    expect_fields(t, bob);
+    ts_token_free(t);
+    t = by_id(s, "4");
+    expect_fields(t, dave);
+    ts_token_free(t);
+    ts_store_close(s);
+
+    s = read_then_save("python-tokens.csv", "python-tokens.saved.csv", 4, erin);
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(test_node_sdk_file)
+{
+    static const char *const bob[10] = {
+        "2", "bob@example.com", "1000.CLIENTB", "", "", "1000.access.bob2", "1000.grant.bob",
+        "1700000360000", "", "",
+    };
+    static const char *const erin[10] = {
+        "4", "erin@example.com", "1000.CLIENTE", "", "1000.refresh.erin", "", "", "", "",
+        "https://www.zohoapis.in",
+    };
+    ts_store *s = read_then_save("node-tokens.csv", "node-tokens.saved.csv", 3, erin);
+    ts_token *t = by_id(s, "2");
+    expect_fields(t, bob);
+    ts_token_free(t);
+    /* Deletes keep the layout: no newline after the last row, and a file
+     * of no tokens is the header alone, as the SDK's deleteTokens writes. */
+    const char *path = in_scratch("node-tokens.csv");
+    size_t len;
+    char *want = slurp(sdk_file("node-tokens.saved.csv"), &len);
+    char *last = strrchr(want, '\n');
+    ck_assert_int_eq(ts_delete_token(s, "4", NULL), TS_OK);
+    assert_file_bytes(path, want, (size_t)(last - want));
+    ck_assert_int_eq(ts_delete_tokens(s, NULL), TS_OK);
+    assert_file_bytes(path, want, (size_t)(strchr(want, '\n') - want));
+    free(want);
+    ts_store_close(s);
+}
+END_TEST
+
+/* Older SDKs' nine columns: the file gets the tenth as its SDK would add
+ * it, and keeps its ninth column's name and its line ends. */
+START_TEST(test_sdk_legacy_files)
+{
+    static const char *const names[][2] = {
+        { "python-legacy9.csv", "python-legacy9.expected.csv" },
+        { "node-legacy9.csv", "node-legacy9.expected.csv" },
+    };
+    for (int i = 0; i < 2; i++) {
+        const char *path = in_scratch(names[i][0]);
+        copy_file(sdk_file(names[i][0]), path);
+        ts_store *s = open_store(path);
+        ts_token *t = by_id(s, "1");
+        ck_assert_str_eq(ts_token_get(t, TS_FIELD_REDIRECT_URL), "https://example.com/cb");
+        ck_assert_str_eq(ts_token_get(t, TS_FIELD_API_DOMAIN), "");
+        ts_token_free(t);
+        resave(s, "1");
+        ts_store_close(s);
+        assert_same_files(path, sdk_file(names[i][1]));
+    }
+}
+END_TEST
+
+/* The Node.js SDK appended a row to a file in the Python SDK's bytes: every
+ * row reads exactly, and the file is written back as its header line is. */
+START_TEST(test_mixed_line_ends)
+{
+    static const char *const dave[10] = {
+        "4", "dave@example.com", "1000.CLIENTD", "", "1000.refresh.dave", "", "", "", "",
+        "https://www.zohoapis.com.au",
+    };
+    const char *path = in_scratch("node-mixed.csv");
+    copy_file(sdk_file("node-mixed.csv"), path);
+    ts_store *s = open_store(path);
+    ts_token *t = by_id(s, "1");
+    expect_fields(t, alice);
+    ts_token_free(t);
+    t = by_id(s, "4");
+    expect_fields(t, dave);
+    ts_token_free(t);
+    resave(s, "4");
+    ts_store_close(s);
+    assert_same_files(path, sdk_file("node-mixed.expected.csv"));
+}
+END_TEST
+
+/* A token whose values the Node.js SDK could not read back from its file
+ * is refused there, naming the field and why, without its value, and
+ * nothing changes. The Python SDK's file takes the same token. */
+START_TEST(test_node_file_refuses_quoting)
+{
+    static const struct {
+        ts_field field;
+        const char *value, *says;
+    } bad[] = {
+        { TS_FIELD_USER_NAME, "x,y", "field user_name holds a comma" },
+        { TS_FIELD_CLIENT_SECRET, "topsecret\"", "field client_secret holds a double quote" },
+        { TS_FIELD_REFRESH_TOKEN, "topsecret\r", "field refresh_token holds a carriage return" },
+        { TS_FIELD_REDIRECT_URL, "https://x\n", "field redirect_url holds a line feed" },
+    };
+    const char *path = in_scratch("node-tokens.csv");
+    struct stat before;
+    ts_error err;
+    copy_file(sdk_file("node-tokens.csv"), path);
+    ck_assert_int_eq(stat(path, &before), 0);
+    ts_store *s = open_store(path);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ts_token *t = user_token(i % 2 ? "alice@example.com" : "new@example.com", "r");
+        ts_token_set(t, bad[i].field, bad[i].value);
+        ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_INVALID);
+        ck_assert_msg(strstr(err.message, bad[i].says) && strstr(err.message, path) &&
+                          strstr(err.message, "Node.js SDK") && !strstr(err.message, "topsecret"),
+                      "%s", err.message);
+        ts_token *batch[2] = { user_token("ok@example.com", "r"), t };
+        ck_assert_int_eq(ts_save_tokens(s, batch, 2, &err), TS_ERR_INVALID);
+        ck_assert_msg(strstr(err.message, "token 1: ") && strstr(err.message, bad[i].says), "%s",
+                      err.message);
+        ts_token_free(batch[0]);
+        ts_token_free(t);
+    }
+    ck_assert_uint_eq(count_tokens(s), 3);
+    ts_store_close(s);
+    assert_untouched(path, &before);
+    assert_same_files(path, sdk_file("node-tokens.csv"));
+
+    path = in_scratch("python-tokens.csv");
+    copy_file(sdk_file("python-tokens.csv"), path);
+    s = open_store(path);
+    ts_token *t = user_token("x,y", "r\r\n");
+    save_ok(s, t);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
+/* A "\n" file may hold quoted values written by other hands: they read
+ * back unquoted, and saving another row leaves their bytes alone. */
+START_TEST(test_node_file_quoted_rows)
+{
+#define NODE_HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
+                    "grant_token,expiry_time,redirect_url,api_domain"
+    static const char in[] = NODE_HEADER "\n1,a@example.com,,,r1,,,,,"
+                                         "\n2,\"b,c\",,,\"r\"\"2\",,,,,"
+                                         "\n3,d@example.com,,,r3,,,,,";
+    static const char out[] = NODE_HEADER "\n1,a@example.com,,,r1,,,,,"
+                                          "\n2,\"b,c\",,,\"r\"\"2\",,,,,"
+                                          "\n3,d@example.com,,,r3,a3,,,,"
+                                          "\n4,e@example.com,1000.CLIENT,,r4,,,,,";
+    const char *path = in_scratch("quoted.csv");
+    spit(path, in, sizeof in - 1);
+    ts_store *s = open_store(path);
+    ts_token *t = by_id(s, "2");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_USER_NAME), "b,c");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_REFRESH_TOKEN), "r\"2");
+    ts_token_free(t);
+    t = by_id(s, "3");
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "a3");
+    save_ok(s, t);
+    ts_token_free(t);
+    t = user_token("e@example.com", "r4");
+    save_ok(s, t);
+    ts_token_free(t);
+    /* The row keeps the values it has when it is saved again; a new one
+     * that needs quotes is refused. */
+    resave(s, "2");
+    t = by_id(s, "2");
+    ts_token_set(t, TS_FIELD_CLIENT_ID, "x,y");
+    ck_assert_int_eq(ts_save_token(s, t, NULL), TS_ERR_INVALID);
+    ts_token_free(t);
+    ts_store_close(s);
+    assert_file_bytes(path, out, sizeof out - 1);
 }
 END_TEST
 
@@ -885,13 +1158,12 @@ static void assert_same_store(ts_store *a, ts_store *b, int step)
 
 /* A reader catches up with another handle's writes by parsing only the
  * rows that changed: random inserts, updates, deletes and explicit ids,
- * with values full of commas, quotes and line ends, must leave it exactly
- * where a fresh parse of the file is. */
-START_TEST(test_reader_catches_up_exactly)
+ * with values made of nine pieces, must leave it exactly where a fresh
+ * parse of the file is. */
+static void catch_up(const char *golden, const char *const pieces[9])
 {
-    static const char *const pieces[] = { "a", ",", "\"", "\r\n", "\n", "\r", " ", "id", "" };
     const char *path = in_scratch("tokens.csv");
-    copy_fixture("sdk.csv", path);
+    copy_file(golden, path);
     ts_store *writer = open_store(path), *reader = open_store(path);
     uint64_t x = 0x2545F4914F6CDD1Du;
     for (int step = 0; step < 400; step++) {
@@ -922,6 +1194,16 @@ START_TEST(test_reader_catches_up_exactly)
     ts_store_close(writer);
     ts_store_close(reader);
 }
+
+/* Python's file, with values full of commas, quotes and line ends; the
+ * Node.js SDK's, with values it can read back. */
+START_TEST(test_reader_catches_up_exactly)
+{
+    static const char *const pieces[] = { "a", ",", "\"", "\r\n", "\n", "\r", " ", "id", "" };
+    static const char *const plain[] = { "a", "b", "'", ";", "\t", "=", " ", "id", "" };
+    catch_up(fixture("sdk.csv"), pieces);
+    catch_up(sdk_file("node-tokens.csv"), plain);
+}
 END_TEST
 
 /* ---------------------------------------------------------------- malformed files */
@@ -944,7 +1226,7 @@ static const struct malformed malformed_files[] = {
     { "leading zero", "01,a,,,r,,,,,\r\n", 0, 2, "without leading zeros" },
     { "duplicate id", "1,a,,,r,,,,,\r\n2,b,,,r,,,,,\r\n1,c,,,r,,,,,\r\n", 0, 4,
       "id 1 appears twice (first on line 2)" },
-    { "wrong header", "id,user,client_id\r\n1,a,b\r\n", 1, 1, "not the SDK's token file header" },
+    { "wrong header", "id,user,client_id\r\n1,a,b\r\n", 1, 1, "not the SDKs' token file header" },
 };
 
 static void write_malformed(const char *path, const struct malformed *m)
@@ -1416,6 +1698,12 @@ static Suite *file_suite(void)
     tcase_add_test(tc, test_golden_round_trips);
     tcase_add_test(tc, test_tokenstore_file_is_stable);
     tcase_add_test(tc, test_legacy_nine_columns);
+    tcase_add_test(tc, test_python_sdk_file);
+    tcase_add_test(tc, test_node_sdk_file);
+    tcase_add_test(tc, test_sdk_legacy_files);
+    tcase_add_test(tc, test_mixed_line_ends);
+    tcase_add_test(tc, test_node_file_refuses_quoting);
+    tcase_add_test(tc, test_node_file_quoted_rows);
     tcase_add_test(tc, test_new_file_has_header_and_mode);
     tcase_add_test(tc, test_group_readable_warning);
     tcase_add_test(tc, test_stale_temp_files_removed);
