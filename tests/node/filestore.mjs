@@ -3,10 +3,11 @@
 // shared with tokenstore stays readable by the SDK that wrote it.
 //
 // Run from a directory where @zohocrm/nodejs-sdk-8.0 is installed:
-//   node filestore.mjs save FILE ID USER CLIENT_ID SECRET REFRESH ACCESS GRANT EXPIRY REDIRECT API_DOMAIN
+//   node filestore.mjs save FILE ID USER CLIENT_ID SECRET REFRESH ACCESS GRANT EXPIRY REDIRECT API_DOMAIN [ID ...]
 //   node filestore.mjs dump FILE          every row, one JSON array a line
 //   node filestore.mjs find FILE USER     the row findToken answers with, or null
-// An empty argument is an absent field (null), as the SDK stores it.
+// save takes ten fields per token, for as many tokens as given (the SDK
+// takes a second to load). An empty argument is an absent field (null).
 import * as SDK from "@zohocrm/nodejs-sdk-8.0";
 
 function fields(t) {
@@ -34,8 +35,9 @@ function token(values) {
 
 const [cmd, file, ...rest] = process.argv.slice(2);
 const store = new SDK.FileStore(file);
-if (cmd === "save" && rest.length === 10) {
-    await store.saveToken(token(rest));
+if (cmd === "save" && rest.length > 0 && rest.length % 10 === 0) {
+    for (let i = 0; i < rest.length; i += 10)
+        await store.saveToken(token(rest.slice(i, i + 10)));
 } else if (cmd === "dump" && rest.length === 0) {
     for (const t of await store.getTokens())
         console.log(JSON.stringify(fields(t)));
@@ -45,6 +47,6 @@ if (cmd === "save" && rest.length === 10) {
     const found = await store.findToken(q);
     console.log(JSON.stringify(found ? fields(found) : null));
 } else {
-    console.error("usage: filestore.mjs save FILE ID USER ... API_DOMAIN | dump FILE | find FILE USER");
+    console.error("usage: filestore.mjs save FILE ID USER ... API_DOMAIN [ID ...] | dump FILE | find FILE USER");
     process.exit(2);
 }
