@@ -116,13 +116,6 @@ int csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, 
     return 0;
 }
 
-int csv_write_record(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
-{
-    if (csv_write_fields(b, values, lens, n) != 0)
-        return -1;
-    return csv_buf_append(b, "\r\n", 2);
-}
-
 /* ---------------------------------------------------------------- reader */
 
 /* Bytes that end a run of ordinary bytes, outside and inside quotes. */

@@ -61,9 +61,6 @@ int csv_write_field(csv_buf *b, const char *value, size_t len);
  * record of one empty field is written as `""`, as Python does, so it does
  * not read back as a blank line. 0 or -1. */
 int csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n);
-/* Appends a record as Python's csv writer does: its fields, then "\r\n".
- * 0 or -1. */
-int csv_write_record(csv_buf *b, const char *const *values, const size_t *lens, size_t n);
 
 typedef enum csv_status {
     CSV_RECORD,     /* a record was read */
