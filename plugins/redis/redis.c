@@ -72,6 +72,13 @@
  * timeout is returned as TS_ERR_TIMEOUT and the connection is reopened by
  * the next call. A MOVED reply follows the cluster to the slot's node; if
  * that node later goes away, the configured node is asked again.
+ *
+ * Open flags (TS_CAP_OPEN_FLAGS). Opening creates nothing on the server: a
+ * key prefix with no keys is an empty store, so TS_OPEN_MUST_EXIST has
+ * nothing to refuse (a store "exists" once the server answers), and
+ * TS_OPEN_READ_ONLY needs nothing here beyond the core refusing every
+ * write. SCRIPT LOAD at open fills the server's script cache, not the
+ * store.
  */
 #include <errno.h>
 #include <limits.h>
@@ -1515,7 +1522,7 @@ static const ts_backend redis_backend = {
     .name = "redis",
     .version = "1.0.0",
     .description = "tokens on a Redis server or cluster, shared by many processes and hosts",
-    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED,
+    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS,
     .options = redis_options,
     .open = redis_open,
     .close = redis_close,

@@ -637,6 +637,47 @@ START_TEST(save_refuses_token_without_any_token)
 }
 END_TEST
 
+/* A read-only handle refuses each write call before the backend sees it,
+ * naming the backend, and reads still answer. */
+START_TEST(read_only_handle_refuses_every_write)
+{
+    ts_store *rw = open_memory(), *s = NULL;
+    ts_error err = { 0 };
+    ts_backend_info info;
+
+    ck_assert_msg(ts_store_open_flags(&s, "memory:", TS_OPEN_READ_ONLY, &err) == TS_OK, "%s",
+                  err.message);
+    ts_store_info(s, &info);
+    ck_assert_uint_ne(info.caps & TS_CAP_OPEN_FLAGS, 0);
+    ts_token *t = make_token("user_name", "a@example.com", "refresh_token", "1000.r", NULL);
+    ck_assert_int_eq(ts_find_token(s, t, NULL), TS_NOT_FOUND);
+    ck_assert_str_eq(walk_ids(s), "");
+
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_READ_ONLY);
+    ck_assert_str_eq(err.message, "memory: the store was opened read-only");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(ts_save_tokens(s, &t, 1, &err), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(err.code, TS_ERR_READ_ONLY);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(ts_delete_token(s, "1", &err), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(err.code, TS_ERR_READ_ONLY);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(err.code, TS_ERR_READ_ONLY);
+    /* Even a write the core would refuse anyway is refused as read-only. */
+    ck_assert_int_eq(ts_delete_token(s, "007", NULL), TS_ERR_READ_ONLY);
+
+    /* The same token saves through a writable handle. */
+    ck_assert_int_eq(ts_save_token(rw, t, NULL), TS_OK);
+    ck_assert_str_eq(ts_strerror(TS_ERR_READ_ONLY), "store is opened read-only");
+    ck_assert_str_eq(ts_strerror(TS_ERR_NO_STORE), "no such store");
+    ts_token_free(t);
+    ts_store_close(s);
+    ts_store_close(rw);
+}
+END_TEST
+
 START_TEST(one_user_never_gets_two_rows)
 {
     ts_store *s = open_memory();
@@ -1010,6 +1051,7 @@ static Suite *token_suite(void)
     tcase_add_test(rules, save_upserts_by_key);
     tcase_add_test(rules, insert_takes_next_numeric_id);
     tcase_add_test(rules, save_refuses_token_without_any_token);
+    tcase_add_test(rules, read_only_handle_refuses_every_write);
     tcase_add_test(rules, one_user_never_gets_two_rows);
     tcase_add_test(rules, conflicts_are_refused_and_change_nothing);
     tcase_add_test(rules, missing_ids_are_not_found);

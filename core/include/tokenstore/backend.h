@@ -23,6 +23,7 @@
 #ifndef TOKENSTORE_BACKEND_H
 #define TOKENSTORE_BACKEND_H
 
+#include <stddef.h>
 #include <tokenstore/types.h>
 
 #ifdef __cplusplus
@@ -154,6 +155,17 @@ typedef struct ts_host {
     unsigned (*open_flags)(ts_backend_ctx *ctx);
     /* New members go here, with a minor version bump. */
 } ts_host;
+
+/* The flags the store is opened with, or 0 from a core older than 1.1,
+ * whose host table ends before open_flags: a backend built against this
+ * header may be loaded by such a core. */
+static inline unsigned ts_host_open_flags(const ts_host *host, ts_backend_ctx *ctx)
+{
+    if (host->size < offsetof(ts_host, open_flags) + sizeof host->open_flags ||
+        !host->open_flags)
+        return 0;
+    return host->open_flags(ctx);
+}
 
 /*
  * The backend's table. Mandatory members: size, abi_major, abi_minor, name,
