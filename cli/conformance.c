@@ -417,12 +417,58 @@ static int check_one_row_per_user(check_state *st)
     return 0;
 }
 
+/* As the SDK: a new row needs a refresh, grant or access token, through
+ * save_token and save_tokens alike. */
 static int check_refuses_empty_token(check_state *st)
 {
     int rc = save(st, tok("user_name", "empty@example.com", "client_id", "x", NULL), NULL);
-    EXPECT(rc == TS_ERR_INVALID, "a token without refresh/grant/access token: '%s'",
+    EXPECT(rc == TS_ERR_INVALID, "a new token without refresh/grant/access token: '%s'",
            ts_strerror(rc));
+    rc = save(st, tok("id", "77", "client_id", "x", NULL), NULL);
+    EXPECT(rc == TS_ERR_INVALID, "a token with a new id and no refresh/grant/access token: "
+           "'%s'", ts_strerror(rc));
+    ts_token *t = tok("user_name", "empty@example.com", "expiry_time", "1", NULL);
+    rc = ts_save_tokens(st->store, &t, 1, &st->last);
+    ts_token_free(t);
+    EXPECT(rc == TS_ERR_INVALID, "save_tokens of a new token without refresh/grant/access "
+           "token: '%s'", ts_strerror(rc));
     EXPECT(count(st) == 0, "a refused token was stored");
+    return 0;
+}
+
+/* ... but an update may leave all three out: the merge keeps the stored
+ * ones, by user name, by id, and in save_tokens. */
+static int check_update_without_secrets(check_state *st)
+{
+    uint64_t id, got;
+    char buf[24];
+
+    EXPECT_RC(TS_OK, save(st, user_token(1), &id));
+    ts_token *t = tok("user_name", "user1@example.com", "expiry_time", "1900000000000", NULL);
+    int rc = ts_save_token(st->store, t, &st->last);
+    got = rc == TS_OK ? id_of(t) : 0;
+    EXPECT(rc == TS_OK, "updating a user without refresh/grant/access token: '%s' (%s)",
+           ts_strerror(rc), st->last.message);
+    EXPECT(got == id, "the update went to id %" PRIu64 ", not %" PRIu64, got, id);
+    EXPECT_SAME("refresh_token merged into the caller's token", get(t, "refresh_token"),
+                "1000.refresh.1");
+    ts_token_free(t);
+    snprintf(buf, sizeof buf, "%" PRIu64, id);
+    t = tok("id", buf, "redirect_url", "https://example.com/new", NULL);
+    rc = ts_save_tokens(st->store, &t, 1, &st->last);
+    ts_token_free(t);
+    EXPECT(rc == TS_OK, "save_tokens updating id %s without secrets: '%s' (%s)", buf,
+           ts_strerror(rc), st->last.message);
+    ts_token *row = by_id(st, id);
+    EXPECT(row, "token %s vanished", buf);
+    int same = strcmp(get(row, "refresh_token"), "1000.refresh.1") == 0 &&
+               strcmp(get(row, "access_token"), "1000.access.1") == 0 &&
+               strcmp(get(row, "client_secret"), "s3cret") == 0 &&
+               strcmp(get(row, "expiry_time"), "1900000000000") == 0 &&
+               strcmp(get(row, "redirect_url"), "https://example.com/new") == 0;
+    ts_token_free(row);
+    EXPECT(same, "updates without secrets lost a stored secret or a new value");
+    EXPECT(count(st) == 1, "updates without secrets left %zu tokens", count(st));
     return 0;
 }
 
@@ -895,7 +941,10 @@ static const struct check checks[] = {
     { "save_token by id updates in place", check_save_by_id, 0 },
     { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },
     { "one user never gets two rows", check_one_row_per_user, 0 },
-    { "a token without refresh, grant or access token is refused", check_refuses_empty_token, 0 },
+    { "a new token without refresh, grant or access token is refused",
+      check_refuses_empty_token, 0 },
+    { "an update may leave out refresh, grant and access token (the row keeps them)",
+      check_update_without_secrets, 0 },
     { "saves that would give a user two rows are refused", check_conflicts, 0 },
     { "delete_token removes one token; a missing id is not found", check_delete_token, 0 },
     { "find_token_by_id: whole row; missing id not found; bad id invalid", check_find_by_id, 0 },

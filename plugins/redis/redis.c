@@ -235,7 +235,7 @@ static const char lua_find[] =
 /* save_token for ARGV[2] tokens, each as: key count, key field numbers,
  * the ten values ('' = absent). Saves them in order like that many
  * save_token calls; returns {filled} or, at the first refusal, {filled
- * so far, kind, message}, where filled[t] lists (field number, value) for
+ * so far, kind (CONFLICT, INVALID or FULL), message}, where filled[t] lists (field number, value) for
  * the fields token t lacked and now has (its id, merged values): the
  * caller's token plus these is the stored row. The rules are core/rules.c's
  * ts__save_resolve; the messages are its messages. */
@@ -321,6 +321,13 @@ static const char lua_save[] =
     "local function save_one(tok, keys)\n"
     "  local row, conflict = find_replaced(tok, keys)\n"
     "  if row == nil then return nil, 'CONFLICT', conflict end\n"
+    /* A new row needs a refresh, grant or access token; an update takes
+     * them from the row it replaces. */
+    "  if not row and tok[5] == '' and tok[6] == '' and tok[7] == '' then\n"
+    "    return nil, 'INVALID', 'the token has none of refresh_token, grant_token '\n"
+    "      .. 'and access_token and matches no stored token to take them from: '\n"
+    "      .. 'nothing to save'\n"
+    "  end\n"
     "  local filled = {}\n"
     "  if row then\n"
     "    for i = 1, 10 do\n"
@@ -1182,8 +1189,11 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
     if (r->elements < 3)
         return rows->elements == n ? TS_OK : bad_reply(s, "save_token", err);
     const redisReply *kind = r->element[1], *message = r->element[2];
-    int code = kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CONFLICT") == 0
-                   ? TS_ERR_CONFLICT : TS_ERR_BACKEND;
+    int code = TS_ERR_BACKEND;
+    if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CONFLICT") == 0)
+        code = TS_ERR_CONFLICT;
+    else if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "INVALID") == 0)
+        code = TS_ERR_INVALID;
     if (batch)
         return s->host->error(err, code, "token %zu: %.*s", first + rows->elements,
                               (int)message->len, message->str);
