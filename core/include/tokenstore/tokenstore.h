@@ -199,8 +199,10 @@ int ts_find_token_by_id(ts_store *store, const char *id, ts_token *out, ts_error
  * save_token: updates the stored token with the same id, else the one with
  * the same key, filling the caller's empty fields from it; else inserts
  * with the next numeric id. The token's id is set to the stored id.
- * TS_ERR_INVALID for a token with no refresh, grant or access token;
- * TS_ERR_CONFLICT when the save would give one user two rows.
+ * TS_ERR_INVALID for a token that would be inserted but holds no refresh,
+ * grant or access token (an update may leave them out: the stored ones are
+ * kept, as in the SDK); TS_ERR_CONFLICT when the save would give one user
+ * two rows; TS_ERR_READ_ONLY on a store opened with TS_OPEN_READ_ONLY.
  */
 int ts_save_token(ts_store *store, ts_token *token, ts_error *err);
 
