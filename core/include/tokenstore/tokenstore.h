@@ -209,8 +209,11 @@ int ts_save_token(ts_store *store, ts_token *token, ts_error *err);
 /*
  * Saves n tokens as n ts_save_token calls in order would, in one
  * transaction or one file write when the backend offers it (its table's
- * save_tokens). Every token is checked before any is saved. On failure the
- * error names the index of the token that failed.
+ * save_tokens). Every token's id is checked before any is saved; the save
+ * rules (a conflict, a new token without refresh, grant or access token)
+ * are applied in order, as each token is saved. On a refusal the sqlite
+ * and file backends save none of the tokens, others those before it. On
+ * failure the error names the index of the token that failed.
  */
 int ts_save_tokens(ts_store *store, ts_token *const *tokens, size_t n, ts_error *err);
 
