@@ -504,6 +504,14 @@ static int apply_token_reply(const struct reply *r, const char *what, ts_token *
     return rc == TS_OK ? TS_OK : ts__error(err, rc, "out of memory");
 }
 
+/* What a token reply of HTTP 200 with this body makes of tok (for the
+ * reply parser's fuzz harness); body must be NUL-terminated after len. */
+int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err)
+{
+    struct reply r = { 200, (char *)(uintptr_t)body, len };
+    return apply_token_reply(&r, "refresh", tok, err);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 /* Whether the stored access token is good for EXPIRY_MARGIN_MS more. The
