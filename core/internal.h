@@ -74,8 +74,10 @@ struct ts_kv {
     size_t n;
 };
 const char *ts__kv_get(const struct ts_kv *kv, const char *key);
-/* oauth.c: whether key is an oauth setting. */
+/* oauth.c: whether key is an oauth setting; what a token reply body
+ * makes of a token (the fuzz harness's entry). */
 int ts__oauth_key_known(const char *key);
+int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err);
 
 struct ts_config {
     char *backend;         /* name or .so path */

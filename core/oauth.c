@@ -27,9 +27,13 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include "internal.h"
+#include "json.h"
 
 #define EXPIRY_MARGIN_MS 5000   /* the SDK refreshes this long before expiry */
 #define MAX_REPLY (1024 * 1024)
+#define MAX_EXPIRES_IN_S (366LL * 24 * 3600)   /* a year */
+#define MAX_TOKEN 1024          /* Zoho's tokens are about 70 characters */
+#define MAX_DOMAIN 255
 
 static const struct {
     const char *code;
@@ -248,28 +252,34 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 }
 
 /* "k1=v1&k2=v2" from NULL-terminated name/value pairs, values escaped;
- * empty values are left out. */
+ * empty values are left out. Built in one allocation: a growing buffer
+ * would leave copies of the secrets in the blocks realloc() frees. */
 static char *form_body(CURL *curl, const char *const *pairs)
 {
+    char *escaped[16] = { 0 };
+    size_t len = 1, n = 0;
     char *body = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&body, &len);
-    const char *sep = "";
 
-    if (!f)
-        return NULL;
-    for (size_t i = 0; pairs[i]; i += 2) {
+    for (size_t i = 0; pairs[i] && n < 16; i += 2, n++) {
         if (!pairs[i + 1] || !*pairs[i + 1])
             continue;
-        char *v = curl_easy_escape(curl, pairs[i + 1], 0);
-        if (!v)
-            break;
-        fprintf(f, "%s%s=%s", sep, pairs[i], v);
-        sep = "&";
-        ts__wipe(v, strlen(v));
-        curl_free(v);
+        if (!(escaped[n] = curl_easy_escape(curl, pairs[i + 1], 0)))
+            goto done;
+        len += strlen(pairs[i]) + strlen(escaped[n]) + 2;
     }
-    fclose(f);
+    if (!(body = malloc(len)))
+        goto done;
+    body[0] = '\0';
+    for (size_t i = 0, k = 0; k < n; i += 2, k++)
+        if (escaped[k])
+            snprintf(body + strlen(body), len - strlen(body), "%s%s=%s", *body ? "&" : "",
+                     pairs[i], escaped[k]);
+done:
+    for (size_t k = 0; k < n; k++)
+        if (escaped[k]) {
+            ts__wipe(escaped[k], strlen(escaped[k]));
+            curl_free(escaped[k]);
+        }
     return body;
 }
 
@@ -371,20 +381,18 @@ static void error_code(const char *in, char *out, size_t n)
 static int parse_reply(const struct reply *r, const char *what, json_object **root,
                        ts_error *err)
 {
-    json_tokener *tok;
     char code[65];
 
     *root = NULL;
     if (r->len == 0)
         return ts__error(err, TS_ERR_HTTP, "%s: empty reply (HTTP %ld)", what, r->status);
-    tok = json_tokener_new();
-    if (!tok)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    *root = json_tokener_parse_ex(tok, r->body, (int)r->len);
-    int complete = *root && json_tokener_get_parse_end(tok) == r->len;
-    json_tokener_free(tok);
-    if (!complete || !json_object_is_type(*root, json_type_object)) {
-        json_object_put(*root);
+    char why[TS_ERROR_MAX];
+    int rc = strlen(r->body) == r->len ? ts__json_parse(r->body, what, root, why, sizeof why)
+                                       : TS_ERR_CONFIG;
+    if (rc == TS_ERR_NOMEM)
+        return ts__error(err, rc, "out of memory");
+    if (rc != TS_OK || !json_object_is_type(*root, json_type_object)) {
+        ts__json_release(*root);
         *root = NULL;
         return ts__error(err, TS_ERR_HTTP, "%s: the reply (HTTP %ld, %zu bytes) is not a JSON "
                          "object", what, r->status, r->len);
@@ -392,26 +400,69 @@ static int parse_reply(const struct reply *r, const char *what, json_object **ro
     json_object *e;
     if (json_object_object_get_ex(*root, "error", &e)) {
         error_code(json_object_get_string(e), code, sizeof code);
-        json_object_put(*root);
+        ts__json_release(*root);
         *root = NULL;
         return ts__error(err, TS_ERR_OAUTH, "%s: the accounts server answered error '%s' "
                          "(HTTP %ld)", what, code, r->status);
     }
     if (r->status != 200) {
-        json_object_put(*root);
+        ts__json_release(*root);
         *root = NULL;
         return ts__error(err, TS_ERR_HTTP, "%s: HTTP status %ld", what, r->status);
     }
     return TS_OK;
 }
 
-static const char *member(json_object *root, const char *key)
+/* A string member of the reply: NULL when absent or empty. What the
+ * server sends is stored and printed (`tokenstore token` goes into a curl
+ * header), so a value must be printable ASCII without spaces (Zoho's are
+ * "1000." and hex) and of sane length; *bad is set when it is not, rather
+ * than storing it or cutting it short. */
+static const char *member(json_object *root, const char *key, size_t max, int *bad)
 {
     json_object *v;
-    if (!json_object_object_get_ex(root, key, &v) || !json_object_is_type(v, json_type_string))
+    if (!json_object_object_get_ex(root, key, &v))
         return NULL;
+    if (!json_object_is_type(v, json_type_string)) {
+        *bad = 1;
+        return NULL;
+    }
     const char *s = json_object_get_string(v);
-    return *s ? s : NULL;
+    size_t len = (size_t)json_object_get_string_len(v);
+    for (size_t i = 0; i < len; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            *bad = 1;
+    if (len > max)
+        *bad = 1;
+    return *s && !*bad ? s : NULL;
+}
+
+/* expires_in: seconds as a JSON integer or a string of digits (the SDK
+ * takes both), at most a year; milliseconds when the reply also has
+ * expires_in_sec, as the SDK reads it. 0 when it is missing or not that. */
+static int64_t expires_in_ms(json_object *root)
+{
+    json_object *v;
+    int64_t n = 0;
+
+    if (!json_object_object_get_ex(root, "expires_in", &v))
+        return 0;
+    if (json_object_is_type(v, json_type_int)) {
+        errno = 0;
+        n = json_object_get_int64(v);
+        if (errno)
+            return 0;
+    } else if (json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 12)
+            return 0;
+        n = strtoll(s, NULL, 10);
+    }
+    int in_ms = json_object_object_get_ex(root, "expires_in_sec", NULL);
+    int64_t max = in_ms ? MAX_EXPIRES_IN_S * 1000 : MAX_EXPIRES_IN_S;
+    if (n <= 0 || n > max)
+        return 0;
+    return in_ms ? n : n * 1000;
 }
 
 /* Copies a token reply into tok: access_token, expiry_time and, when the
@@ -419,40 +470,54 @@ static const char *member(json_object *root, const char *key)
 static int apply_token_reply(const struct reply *r, const char *what, ts_token *tok,
                              ts_error *err)
 {
-    json_object *root, *v;
+    json_object *root;
     int rc = parse_reply(r, what, &root, err);
+    int bad_access = 0, bad_refresh = 0, bad_domain = 0;
 
     if (rc != TS_OK)
         return rc;
-    const char *access = member(root, "access_token");
-    int64_t expires_in = -1;
-    if (json_object_object_get_ex(root, "expires_in", &v) &&
-        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_string)))
-        expires_in = json_object_get_int64(v);
-    if (!access || expires_in <= 0) {
-        json_object_put(root);
+    const char *access = member(root, "access_token", MAX_TOKEN, &bad_access);
+    const char *refresh = member(root, "refresh_token", MAX_TOKEN, &bad_refresh);
+    const char *domain = member(root, "api_domain", MAX_DOMAIN, &bad_domain);
+    int64_t expires_in = expires_in_ms(root);
+    const char *bad = bad_access ? "access_token" : bad_refresh ? "refresh_token"
+                    : bad_domain ? "api_domain" : NULL;
+    if (bad || !access || !expires_in) {
+        ts__json_release(root);
+        if (bad)
+            return ts__error(err, TS_ERR_HTTP, "%s: the reply's %s is not printable ASCII of "
+                             "at most %d characters; refused", what, bad,
+                             bad_domain ? MAX_DOMAIN : MAX_TOKEN);
         return ts__error(err, TS_ERR_HTTP, "%s: the reply has no %s", what,
-                         access ? "positive expires_in" : "access_token");
+                         access ? "expires_in from 1 second to 1 year" : "access_token");
     }
-    /* With expires_in_sec present, expires_in is already in milliseconds
-     * (the SDK reads it so). */
-    if (!json_object_object_get_ex(root, "expires_in_sec", &v))
-        expires_in *= 1000;
     char expiry[24];
     snprintf(expiry, sizeof expiry, "%" PRId64, wall_ms() + expires_in);
     rc = ts_token_set(tok, TS_FIELD_ACCESS_TOKEN, access);
     if (rc == TS_OK)
         rc = ts_token_set(tok, TS_FIELD_EXPIRY_TIME, expiry);
-    if (rc == TS_OK && member(root, "refresh_token"))
-        rc = ts_token_set(tok, TS_FIELD_REFRESH_TOKEN, member(root, "refresh_token"));
-    if (rc == TS_OK && member(root, "api_domain"))
-        rc = ts_token_set(tok, TS_FIELD_API_DOMAIN, member(root, "api_domain"));
-    json_object_put(root);
+    if (rc == TS_OK && refresh)
+        rc = ts_token_set(tok, TS_FIELD_REFRESH_TOKEN, refresh);
+    if (rc == TS_OK && domain)
+        rc = ts_token_set(tok, TS_FIELD_API_DOMAIN, domain);
+    ts__json_release(root);
     return rc == TS_OK ? TS_OK : ts__error(err, rc, "out of memory");
+}
+
+/* What a token reply of HTTP 200 with this body makes of tok (for the
+ * reply parser's fuzz harness); body must be NUL-terminated after len. */
+int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err)
+{
+    struct reply r = { 200, (char *)(uintptr_t)body, len };
+    return apply_token_reply(&r, "refresh", tok, err);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* Whether the stored access token is good for EXPIRY_MARGIN_MS more. The
+ * stored expiry may come from another program: a value that is not a
+ * number, or out of range, means "refresh", and the comparison is written
+ * so that no expiry can overflow it. */
 static int is_valid(const ts_token *t)
 {
     const char *expiry = ts_token_get(t, TS_FIELD_EXPIRY_TIME);
@@ -460,8 +525,9 @@ static int is_valid(const ts_token *t)
 
     if (!*ts_token_get(t, TS_FIELD_ACCESS_TOKEN) || !*expiry)
         return 0;
+    errno = 0;
     long long ms = strtoll(expiry, &end, 10);
-    return *end == '\0' && ms - wall_ms() >= EXPIRY_MARGIN_MS;
+    return *end == '\0' && errno == 0 && ms >= wall_ms() + EXPIRY_MARGIN_MS;
 }
 
 /* The token's client credential, else the client's setting. */
@@ -619,7 +685,7 @@ TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
         rc = parse_reply(&r, "revoke", &root, err);
     if (rc == TS_OK)
         rc = ts_delete_token(o->store, id, err);
-    json_object_put(root);
+    ts__json_release(root);
     reply_clear(&r);
     ts_token_free(tok);
     return rc;

@@ -14,6 +14,7 @@ POST /control (JSON):
                                       (fail -1: always)
   {"mode": "slow", "delay": 0.5}      success after a delay
   {"mode": "garbage" | "truncated" | "empty"}
+  {"mode": "raw", "body": "..."}      HTTP 200 with exactly that body
 
 GET /counts returns {"authorization_code": n, "refresh_token": n,
 "revoke": n, "paths": [...], "bodies": [...]}; POST /reset clears counts
@@ -102,6 +103,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, '{"access_token": "1000.trunc')
         if mode == "empty":
             return self.reply(200, "")
+        if mode == "raw":
+            with lock:
+                raw = state.get("body", "")
+            return self.reply(200, raw)
         if kind == "revoke":
             if not form.get("token"):
                 return self.reply(400, '{"error":"invalid_token"}')

@@ -435,6 +435,97 @@ START_TEST(bad_bodies_are_errors)
 }
 END_TEST
 
+/* What a hostile or broken accounts server may send: each is refused, and
+ * the stored token stays as it was. */
+static const char *const hostile_replies[] = {
+    /* an expiry that overflows, or is not a number of seconds up to a year */
+    "{\"access_token\": \"1000.a\", \"expires_in\": 9223372036854775807}",
+    "{\"access_token\": \"1000.a\", \"expires_in\": 99999999999999999999}",
+    "{\"access_token\": \"1000.a\", \"expires_in\": \"3600abc\"}",
+    "{\"access_token\": \"1000.a\", \"expires_in\": -5}",
+    "{\"access_token\": \"1000.a\", \"expires_in\": 0}",
+    "{\"access_token\": \"1000.a\", \"expires_in\": 3600.5}",
+    "{\"access_token\": \"1000.a\", \"expires_in\": 31708800001, \"expires_in_sec\": 1}",
+    /* values that would be stored and printed as they came */
+    "{\"access_token\": \"1000.a\\r\\nX-Injected: 1\", \"expires_in\": 3600}",
+    "{\"access_token\": \"1000.a\\u001b[31m\", \"expires_in\": 3600}",
+    "{\"access_token\": \"A\\u0000B\", \"expires_in\": 3600}",
+    "{\"access_token\": \"1000.a b\", \"expires_in\": 3600}",
+    "{\"access_token\": \"1000.\u00e9\", \"expires_in\": 3600}",
+    "{\"access_token\": 12345, \"expires_in\": 3600}",
+    "{\"access_token\": \"1000.a\", \"refresh_token\": \"r\\nx\", \"expires_in\": 3600}",
+    "{\"access_token\": \"1000.a\", \"api_domain\": \"https://x\\r\\n\", \"expires_in\": 3600}",
+    "{\"access_token\": \"1000.a\", \"access_token\": \"1000.b\", \"expires_in\": 3600}",
+};
+
+START_TEST(hostile_replies_are_refused)
+{
+    char access[64], *mode;
+    json_object *o = json_object_new_object();
+    ts_error err;
+
+    json_object_object_add(o, "mode", json_object_new_string("raw"));
+    json_object_object_add(o, "body", json_object_new_string(hostile_replies[_i]));
+    mode = strdup(json_object_to_json_string(o));
+    json_object_put(o);
+    control(mode);
+    free(mode);
+    store_token(0);
+    ck_assert_int_eq(get_token(access, sizeof access, &err), TS_ERR_HTTP);
+    ck_assert_msg(strstr(err.message, "refresh: the reply"), "%s", err.message);
+    ck_assert_msg(!strstr(err.message, "1000.a") && !strstr(err.message, "Injected"), "%s",
+                  err.message);
+    assert_stored_unchanged(0);
+}
+END_TEST
+
+START_TEST(a_long_token_is_refused_not_cut)
+{
+    char body[2200], access[64];
+    ts_error err;
+
+    snprintf(body, sizeof body, "{\"mode\": \"raw\", \"body\": \"{\\\"access_token\\\": "
+             "\\\"1000.%01100d\\\", \\\"expires_in\\\": 3600}\"}", 0);
+    control(body);
+    store_token(0);
+    ck_assert_int_eq(get_token(access, sizeof access, &err), TS_ERR_HTTP);
+    ck_assert_msg(strstr(err.message, "access_token is not printable ASCII of at most 1024"),
+                  "%s", err.message);
+    assert_stored_unchanged(0);
+
+    /* expires_in as a string of digits, as the SDK also takes it. */
+    control("{\"mode\": \"raw\", \"body\": \"{\\\"access_token\\\": \\\"1000.ok\\\", "
+            "\\\"expires_in\\\": \\\"3600\\\"}\"}");
+    ck_assert_msg(get_token(access, sizeof access, &err) == TS_OK, "%s", err.message);
+    ck_assert_str_eq(access, "1000.ok");
+}
+END_TEST
+
+/* A stored expiry written by another program: out of range or not a number
+ * means "refresh", without overflowing anything. */
+START_TEST(stored_expiry_out_of_range_refreshes)
+{
+    static const char *const expiries[] = {
+        "-9223372036854775808", "99999999999999999999", "-99999999999999999999", "abc", "12x",
+    };
+    char access[64];
+    ts_error err;
+
+    for (size_t i = 0; i < sizeof expiries / sizeof *expiries; i++) {
+        ts_token *t = ts_token_new();
+        ts_token_set(t, TS_FIELD_USER_NAME, "me@example.com");
+        ts_token_set(t, TS_FIELD_REFRESH_TOKEN, "1000.refresh.stored");
+        ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.access.stored");
+        ts_token_set(t, TS_FIELD_EXPIRY_TIME, expiries[i]);
+        ck_assert_int_eq(ts_save_token(store, t, &err), TS_OK);
+        ts_token_free(t);
+        ck_assert_msg(get_token(access, sizeof access, &err) == TS_OK, "%s", err.message);
+        ck_assert_msg(strcmp(access, "1000.access.stored") != 0, "expiry %s", expiries[i]);
+        ck_assert_int_eq(count("refresh_token"), (int)i + 1);
+    }
+}
+END_TEST
+
 START_TEST(connection_refused_retried)
 {
     char access[64];
@@ -655,6 +746,10 @@ static Suite *oauth_suite(void)
     tcase_add_test(tc, other_4xx_not_retried);
     tcase_add_test(tc, timeout_enforced);
     tcase_add_loop_test(tc, bad_bodies_are_errors, 0, 3);
+    tcase_add_loop_test(tc, hostile_replies_are_refused, 0,
+                        (int)(sizeof hostile_replies / sizeof *hostile_replies));
+    tcase_add_test(tc, a_long_token_is_refused_not_cut);
+    tcase_add_test(tc, stored_expiry_out_of_range_refreshes);
     tcase_add_test(tc, connection_refused_retried);
     tcase_add_test(tc, secrets_stay_out_of_urls_logs_errors);
     tcase_add_test(tc, settings_from_config);

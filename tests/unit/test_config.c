@@ -334,6 +334,38 @@ START_TEST(spec_is_uri_or_path)
 }
 END_TEST
 
+/* json-c keeps the last of two equal keys and ends a C string at an
+ * escaped NUL; a config must not silently say something else. */
+START_TEST(json_duplicates_and_nul_are_refused)
+{
+    static const struct {
+        const char *text;
+        const char *expect;
+    } cases[] = {
+        { "{\"store\": \"memory:\",\n \"store\": \"file:/tmp/x\"}",
+          "cfg.json:2:2: store: the key is given twice (first on line 1)" },
+        { "{\"store\": {\"backend\": \"file\", \"options\": {\"path\": \"/tmp/x\\u0000.csv\"}}}",
+          "cfg.json:1:51: store.options.path: the string holds a NUL byte" },
+        { "{\"store\": {\"backend\": \"file\",\n  \"options\": {\"path\": \"a\", \"p\\u0061th\": \"b\"}}}",
+          "cfg.json:2:28: store.options.path: the key is given twice (first on line 2)" },
+        { "{\"store\": \"memory:\", \"oauth\": {\"client_secret\": \"s\\u0000t\"}}",
+          "oauth.client_secret: the string holds a NUL byte" },
+        { "{\"st\\u0000ore\": \"memory:\"}", "cfg.json:1:2: a key holds a NUL byte" },
+        { "{\"a\": [{\"x\": 1}, {\"x\": 1, \"x\": 2}]}", "a[1].x: the key is given twice" },
+        { "{\"store\": \"memory:\", \"\\ud83d\\ude00\": 1, \"\xf0\x9f\x98\x80\": 2}",
+          "the key is given twice" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        assert_has(parse_fails(cases[i].text), cases[i].expect);
+
+    /* Escapes that are not NUL, and equal values under different keys, stay fine. */
+    ts_config *c = parse_ok("{\"store\": {\"backend\": \"file\", \"options\": "
+                            "{\"path\": \"/tmp/a\\\\u0000b\\u0041\", \"mode\": \"0600\"}}}");
+    ck_assert_str_eq(ts_config_option(c, "path"), "/tmp/a\\u0000bA");
+    ts_config_free(c);
+}
+END_TEST
+
 START_TEST(setters_check_their_input)
 {
     ts_config *c = NULL;
@@ -602,6 +634,7 @@ static Suite *config_suite(void)
     tcase_add_test(json, json_plugin_dir_is_searched);
     tcase_add_test(json, invalid_json_names_line_and_column);
     tcase_add_test(json, json_mistakes_name_the_key);
+    tcase_add_test(json, json_duplicates_and_nul_are_refused);
     tcase_add_test(json, setters_check_their_input);
     suite_add_tcase(s, json);
 
