@@ -615,7 +615,8 @@ static int reload(struct file *f, ts_error *err)
 {
     struct stat st;
     csv_buf fresh = { 0 };
-    int e, rc, fd = openat(f->dir_fd, f->base, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in the file's place must not hang us. */
+    int e, rc, fd = openat(f->dir_fd, f->base, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     int by_difference = f->loaded && !f->corrupt && f->canonical;
 
     f->loaded = 0;
@@ -626,6 +627,8 @@ static int reload(struct file *f, ts_error *err)
     }
     if (fd < 0 || fstat(fd, &st) != 0) {
         rc = io_error(f, err, fd < 0 ? "cannot open" : "cannot stat");
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = f->host->error(err, TS_ERR_IO, "%s: not a regular file", f->path);
     } else if ((e = read_all(fd, &fresh, (size_t)st.st_size)) != 0) {
         errno = e;
         rc = e == ENOMEM ? nomem(f, err) : io_error(f, err, "cannot read");
@@ -958,28 +961,85 @@ static void map_generation(struct file *f)
     }
 }
 
+/*
+ * Opens a file this backend keeps beside the token file (the lock file and
+ * the named locks), never through a symbolic link: whoever can write the
+ * directory could otherwise point "<file>.lock" at any file this process
+ * may write, and the generation counter or a lock's expiry would be
+ * written into it. Refuses anything but a regular file with one link,
+ * owned by this user, the directory's owner or the token file's owner
+ * (root saving into an application's directory uses the application's
+ * lock file). -1 with errno set, and *why naming the reason when it is
+ * one of these, otherwise.
+ */
+static int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
+                          const char **why)
+{
+    struct stat st, dir, data;
+    int fd = openat(f->dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+
+    *why = NULL;
+    if (fd < 0) {
+        if (errno == ELOOP)
+            *why = "it is a symbolic link";
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || fstat(f->dir_fd, &dir) != 0) {
+        *why = "it cannot be examined";
+    } else if (!S_ISREG(st.st_mode)) {
+        *why = "it is not a regular file";
+    } else if (st.st_nlink != 1) {
+        *why = "it has more than one hard link";
+    } else if (st.st_uid != geteuid() && st.st_uid != dir.st_uid &&
+               !(fstatat(f->dir_fd, f->base, &data, 0) == 0 && st.st_uid == data.st_uid)) {
+        *why = "it belongs to another user than this process, the directory or the token file";
+    } else {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
+    }
+    close(fd);
+    errno = EPERM;
+    return -1;
+}
+
+/* The error for a side file open_side_file() would not open. */
+static int side_file_error(const struct file *f, const char *name, const char *why, int e,
+                           ts_error *err)
+{
+    return f->host->error(err, TS_ERR_IO, "%s: refusing the lock file %s: %s", f->path, name,
+                          why ? why : strerror(e));
+}
+
 /* Opens the lock file, creating it with the token file's mode (not
  * narrowed by the umask, so that whoever may write the token file may
  * also bump the generation). */
 static int open_lock(struct file *f, ts_error *err)
 {
+    const char *why;
+
     if (f->open_flags & TS_OPEN_READ_ONLY) {
         /* A reader creates nothing: without a lock file it stat()s. */
-        f->lock_fd = openat(f->dir_fd, f->lock_name, O_RDONLY | O_CLOEXEC);
+        f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
         if (f->lock_fd >= 0)
             map_generation(f);
+        else if (why)
+            return side_file_error(f, f->lock_name, why, errno, err);
         return f->lock_fd >= 0 ? TS_OK : TS_ERR_IO;
     }
-    f->lock_fd = openat(f->dir_fd, f->lock_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
+    f->lock_fd = open_side_file(f, f->lock_name, O_RDWR | O_CREAT | O_EXCL, f->mode, &why);
     if (f->lock_fd >= 0)
         fchmod(f->lock_fd, f->mode);
     else if (errno == EEXIST)
-        f->lock_fd = openat(f->dir_fd, f->lock_name, O_RDWR | O_CLOEXEC);
-    if (f->lock_fd < 0 && (errno == EACCES || errno == EROFS))
-        f->lock_fd = openat(f->dir_fd, f->lock_name, O_RDONLY | O_CLOEXEC);
+        f->lock_fd = open_side_file(f, f->lock_name, O_RDWR, 0, &why);
+    int e = errno;
+    if (f->lock_fd < 0 && !why && (e == EACCES || e == EROFS)) {
+        /* Readable only: read along without bumping the generation. */
+        f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
+        if (f->lock_fd < 0 && errno != ENOENT)
+            e = errno;          /* else say why it could not be made, not that it is missing */
+    }
     if (f->lock_fd < 0)
-        return f->host->error(err, TS_ERR_IO, "cannot open the lock file %s" LOCK_SUFFIX ": %s",
-                              f->path, strerror(errno));
+        return side_file_error(f, f->lock_name, why, e, err);
     map_generation(f);
     return TS_OK;
 }
@@ -1154,8 +1214,8 @@ static void warn_if_readable(struct file *f)
                      (unsigned)(st.st_mode & 07777), f->mode, f->path, f->mode);
 }
 
-/* The token file must be a file; opened with TS_OPEN_MUST_EXIST (or
- * READ_ONLY), it must be there already. */
+/* The token file must be a regular file (a FIFO would hang a reader);
+ * opened with TS_OPEN_MUST_EXIST (or READ_ONLY), it must be there already. */
 static int check_target(struct file *f, ts_error *err)
 {
     struct stat st;
@@ -1167,9 +1227,10 @@ static int check_target(struct file *f, ts_error *err)
             return f->host->error(err, TS_ERR_NO_STORE, "no such store: %s", f->path);
         return TS_OK;
     }
-    if (S_ISDIR(st.st_mode))
+    if (!S_ISREG(st.st_mode))
         return f->host->error(err, TS_ERR_CONFIG,
-                              "option 'path': %s is a directory, not a token file", f->path);
+                              "option 'path': %s is a %s, not a token file", f->path,
+                              S_ISDIR(st.st_mode) ? "directory" : "special file");
     return TS_OK;
 }
 
@@ -1443,10 +1504,10 @@ static int take_named(struct file *f, const char *file, int64_t ttl_ms,
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t expires = INT64_MAX;
-        int fd = openat(f->dir_fd, file, O_RDWR | O_CREAT | O_CLOEXEC, f->mode);
+        const char *why;
+        int fd = open_side_file(f, file, O_RDWR | O_CREAT, f->mode, &why);
         if (fd < 0)
-            return f->host->error(err, TS_ERR_IO, "cannot open the lock file %s: %s", file,
-                                  strerror(errno));
+            return side_file_error(f, file, why, errno, err);
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return hold_named(f, fd, file, ttl_ms, out, err);
         if (errno != EWOULDBLOCK) {

@@ -1688,6 +1688,129 @@ START_TEST(test_named_locks)
 }
 END_TEST
 
+/* Whoever can write the store's directory must not be able to make us
+ * write into another file through the files we keep beside the token
+ * file: each is refused, named, and the other file is left as it was. */
+static void assert_save_refused(const char *path, const char *why)
+{
+    ts_store *s;
+    ts_error err;
+    ts_token *t = user_token("u@example.com", "r");
+    int rc = open_store_logged(&s, path, NULL, NULL, &err);
+    if (rc == TS_OK) {
+        rc = ts_save_token(s, t, &err);
+        ts_store_close(s);
+    }
+    ts_token_free(t);
+    ck_assert_int_eq(rc, TS_ERR_IO);
+    ck_assert_msg(strstr(err.message, "refusing the lock file") && strstr(err.message, why),
+                  "%s", err.message);
+}
+
+START_TEST(test_lock_files_are_never_followed)
+{
+    static const char victim_bytes[] = "root:x:0:0:root\n";
+    char path[PATH_MAX], lock[PATH_MAX], victim[PATH_MAX];
+    snprintf(path, sizeof path, "%s", in_scratch("tokens.csv"));
+    snprintf(lock, sizeof lock, "%s", in_scratch("tokens.csv.lock"));
+    snprintf(victim, sizeof victim, "%s", in_scratch("victim"));
+    ts_store *s = open_store(path);
+    ts_token *t = user_token("a@example.com", "r");
+    ts_error err;
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_OK);
+    ts_token_free(t);
+    ts_store_close(s);
+    spit(victim, victim_bytes, sizeof victim_bytes - 1);
+
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(symlink(victim, lock), 0);
+    for (int i = 0; i < 3; i++)
+        assert_save_refused(path, "symbolic link");
+    assert_file_bytes(victim, victim_bytes, sizeof victim_bytes - 1);
+
+    /* A dangling link does not create its target. */
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(symlink(in_scratch("nowhere"), lock), 0);
+    assert_save_refused(path, "symbolic link");
+    ck_assert_int_eq(access(in_scratch("nowhere"), F_OK), -1);
+
+    /* A hard link to another file, and a FIFO (which must not hang us). */
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(link(victim, lock), 0);
+    assert_save_refused(path, "more than one hard link");
+    assert_file_bytes(victim, victim_bytes, sizeof victim_bytes - 1);
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(mkfifo(lock, 0600), 0);
+    assert_save_refused(path, "not a regular file");
+
+    /* Someone else's file, where only root could be fooled into it. */
+    if (geteuid() == 0) {
+        ck_assert_int_eq(unlink(lock), 0);
+        spit(lock, "", 0);
+        ck_assert_int_eq(chown(lock, 12345, 12345), 0);
+        assert_save_refused(path, "belongs to another user");
+    }
+
+    /* Put right, it works again and the token is there. */
+    ck_assert_int_eq(unlink(lock), 0);
+    s = open_store(path);
+    t = user_token("a@example.com", "");
+    ck_assert_int_eq(ts_find_token(s, t, &err), TS_OK);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
+/* The named locks' files too: a link in place of one is refused. */
+START_TEST(test_named_lock_files_are_never_followed)
+{
+    char path[PATH_MAX], victim[PATH_MAX], named[PATH_MAX] = "";
+    snprintf(path, sizeof path, "%s", in_scratch("tokens.csv"));
+    snprintf(victim, sizeof victim, "%s", in_scratch("victim"));
+    spit(path, HEADER, sizeof HEADER - 1);
+    spit(victim, "keep", 4);
+    const ts_backend *vt = file_vt();
+    void *a = open_raw(vt, path), *h;
+
+    /* Learn the lock's file name by taking it once. */
+    ck_assert_int_eq(try_lock(vt, a, "oauth:1", 60000, &h), TS_OK);
+    DIR *d = opendir(scratch);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, "tokens.csv.lock.", 16) == 0)
+            snprintf(named, sizeof named, "%s", in_scratch(e->d_name));
+    closedir(d);
+    ck_assert(named[0]);
+    ck_assert_int_eq(vt->unlock(a, h, NULL), TS_OK);
+
+    ck_assert_int_eq(symlink(victim, named), 0);
+    ts_error err;
+    ck_assert_int_eq(vt->try_lock(a, "oauth:1", 60000, &h, &err), TS_ERR_IO);
+    ck_assert_msg(strstr(err.message, "symbolic link"), "%s", err.message);
+    assert_file_bytes(victim, "keep", 4);
+    vt->close(a);
+}
+END_TEST
+
+/* A FIFO where the token file should be is an error, not a hang. */
+START_TEST(test_fifo_token_file)
+{
+    char path[PATH_MAX];
+    ts_store *s;
+    ts_error err;
+    snprintf(path, sizeof path, "%s", in_scratch("tokens.csv"));
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    int rc = open_store_logged(&s, path, NULL, NULL, &err);
+    if (rc == TS_OK) {
+        ts_token *t = user_token("a@example.com", "");
+        rc = ts_find_token(s, t, &err);
+        ts_token_free(t);
+        ts_store_close(s);
+    }
+    ck_assert_msg(rc != TS_OK && rc != TS_NOT_FOUND, "%s", ts_strerror(rc));
+    ck_assert_msg(strstr(err.message, "is a special file, not a token file"), "%s", err.message);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- main */
 
 static Suite *file_suite(void)
@@ -1732,6 +1855,9 @@ static Suite *file_suite(void)
     tcase_add_test(tc, test_reader_catches_up_exactly);
     tcase_add_test(tc, test_reader_catches_up_node_file);
     tcase_add_test(tc, test_named_locks);
+    tcase_add_test(tc, test_lock_files_are_never_followed);
+    tcase_add_test(tc, test_named_lock_files_are_never_followed);
+    tcase_add_test(tc, test_fifo_token_file);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("processes");
