@@ -213,7 +213,10 @@ class RefreshAhead(unittest.TestCase):
         procs = [subprocess.Popen([sys.executable, WORKER, "find", self.config, "me@example.com",
                                    go], env=support.env_for_children(), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(8)]
-        time.sleep(0.3)
+        for _ in range(600):     # every process has the store open: go at once
+            if sum(n.startswith("go.ready.") for n in os.listdir(SCRATCH)) == 8:
+                break
+            time.sleep(0.05)
         open(go, "w").close()
         outs = [p.communicate() for p in procs]
         os.unlink(go)

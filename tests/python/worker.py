@@ -3,7 +3,8 @@
 once, using the adapter as an application on the SDK would.
 
   worker.py save SPEC FIRST COUNT   saves users FIRST.. FIRST+COUNT-1
-  worker.py find SPEC USER GOFILE   waits for GOFILE, then find_token(USER);
+  worker.py find SPEC USER GOFILE   says it is ready (GOFILE.ready.PID), waits
+                                    for GOFILE, then find_token(USER);
                                     prints "id access_token expires_in"
 """
 import os
@@ -27,6 +28,7 @@ def save(spec, first, count):
 
 def find(spec, user, gofile):
     store = sdk.Store(spec)
+    open("%s.ready.%d" % (gofile, os.getpid()), "w").close()
     while not os.path.exists(gofile):
         time.sleep(0.002)
     t = store.find_token(sdk.token(user))

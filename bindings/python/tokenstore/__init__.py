@@ -31,6 +31,8 @@ __all__ = ["open", "Store", "Token", "OAuthClient", "FIELDS", "version",
            "ClosedStoreError"]
 
 log = logging.getLogger("tokenstore")
+_FIELD_INDEX = {f: i for i, f in enumerate(FIELDS)}
+_INDEXES = range(len(FIELDS))
 _LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
 
 
@@ -222,16 +224,24 @@ class Store:
         self._lib.ts_token_clear(s.tok)
         return h, s
 
-    def _fill(self, tok, token):
+    def _fill(self, tok, token_or_keys):
+        """Sets the fields of a C token from a Token or a mapping."""
         setf = self._lib.ts_token_set
-        for i, f in enumerate(FIELDS):
-            v = getattr(token, f)
+        if isinstance(token_or_keys, Token):
+            pairs = zip(FIELDS, token_or_keys.values())
+        else:
+            pairs = token_or_keys.items()
+        for f, v in pairs:
             if v is not None:
+                i = _FIELD_INDEX.get(f)
+                if i is None:
+                    raise TypeError("%r is not a token field (expected one of %s)"
+                                    % (f, ", ".join(FIELDS)))
                 setf(tok, i, _encode(f, v))
 
     def _read(self, tok):
         get = self._lib.ts_token_get
-        return Token(*[_decode(get(tok, i)) for i in range(10)])
+        return Token(*[_decode(get(tok, i)) for i in _INDEXES])
 
     def info(self):
         """The backend behind the store: name, version, description, path, caps."""
@@ -250,9 +260,8 @@ class Store:
         credentials; else grant or refresh token with them), its fields
         filled only where the query left them None; None when nothing
         matches. The query is not changed."""
-        query = _as_token(token_or_keys)
         h, s = self._scratch()
-        self._fill(s.tok, query)
+        self._fill(s.tok, token_or_keys)
         rc = self._lib.ts_find_token(h, s.tok, s.errp)
         if rc == _lib.OK:
             return self._read(s.tok)
@@ -407,7 +416,7 @@ class OAuthClient:
         if self._oauth is None or self._store.closed:
             raise ClosedStoreError("the OAuth client or its store is closed")
         h, s = self._store._scratch()
-        self._store._fill(s.tok, _as_token(token_or_keys))
+        self._store._fill(s.tok, token_or_keys)
         rc = self._lib.ts_oauth_get_access_token(self._oauth, s.tok, s.errp)
         if rc != _lib.OK:
             _raise(rc, s.err)
