@@ -13,7 +13,8 @@ A Store may be shared by threads: calls on one handle to a backend that is
 not thread-safe (file, sqlite, redis) take turns inside the library, so
 open a store per thread for parallel round trips. Close it only when no
 other thread is inside a call. Nothing in the package prints; the
-library's log lines go to the logging logger "tokenstore".
+library's log lines go to the logging logger "tokenstore", at the levels
+it has enabled when the store is opened.
 """
 import ctypes
 import logging
