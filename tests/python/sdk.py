@@ -43,16 +43,16 @@ else:
             self.code, self.error_message, self.details, self.cause = \
                 code, message, details, cause
 
-    def _accessors(name):
-        attr = "_" + name
-        return (lambda self: getattr(self, attr),
-                lambda self, value: setattr(self, attr, value))
-
     class OAuthToken:
-        """Only accessors: built as the SDK's stores build theirs."""
-        for _name in ACCESSORS:
-            locals()["get_" + _name], locals()["set_" + _name] = _accessors(_name)
-        del _name
+        """Only the accessors: built as the SDK's stores build theirs."""
+
+    def _add_accessors(name):
+        attr = "_" + name
+        setattr(OAuthToken, "get_" + name, lambda self: getattr(self, attr))
+        setattr(OAuthToken, "set_" + name, lambda self, value: setattr(self, attr, value))
+
+    for _name in ACCESSORS:
+        _add_accessors(_name)
 
     TokenStore = None
 

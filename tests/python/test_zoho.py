@@ -249,6 +249,15 @@ class RefreshAhead(unittest.TestCase):
         self.assertEqual(got.get_access_token(), "1000.access.x")
         self.assertEqual(self.accounts.counts().get("refresh_token"), None)
 
+    def test_a_bad_margin_in_the_config_names_the_key(self):
+        bad = os.path.join(SCRATCH, "bad-margin.json")
+        with open(bad, "w") as f:
+            json.dump({"store": "memory:", "oauth": {"refresh_ahead_ms": 100}}, f)
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            sdk.Store(bad)
+        self.assertIn("oauth.refresh_ahead_ms", str(cm.exception))
+        self.assertIn(bad, str(cm.exception))
+
     def test_a_later_expiry_is_left_alone(self):
         with sdk.Store(self.config, refresh_ahead_ms=20000) as later:
             got = later.find_token(sdk.token("me@example.com"))
