@@ -233,6 +233,14 @@ class RefreshAhead(unittest.TestCase):
         self.assertEqual(self.store.find_token_by_id("1").get_access_token(), "1000.access.1")
         self.assertEqual(self.accounts.counts().get("refresh_token"), 1)
 
+    def test_a_token_without_an_access_token_is_refreshed_once(self):
+        self.store.save_token(sdk.token("new@example.com", client_id="1000.CLIENT",
+                                        client_secret="c0ffee-secret", refresh_token="1000.r"))
+        for _ in range(2):
+            got = self.store.find_token(sdk.token("new@example.com"))
+            self.assertEqual((got.get_id(), got.get_access_token()), ("2", "1000.access.1"))
+        self.assertEqual(self.accounts.counts().get("refresh_token"), 1)
+
     def test_a_failed_refresh_returns_the_stored_token_and_logs(self):
         self.accounts.post("/control", {"mode": "error", "code": "invalid_client"})
         with self.assertLogs("tokenstore.zoho", logging.WARNING) as cm:

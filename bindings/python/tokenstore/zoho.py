@@ -16,8 +16,9 @@ Refresh ahead: the SDK refreshes a token itself, per process, when it
 expires within 5 seconds, so N processes send N refresh requests (and Zoho
 blocks a refresh token that mints more than ten access tokens in ten
 minutes). With OAuth settings (the config file's "oauth" section) this
-store refreshes a token that expires within refresh_ahead_ms (60 s by
-default) before returning it, through libtokenstore's single-flight
+store refreshes a token that has no access token or one that expires
+within refresh_ahead_ms (60 s by default) before returning it, through
+libtokenstore's single-flight
 refresh: one request per expiry across every process sharing the store,
 and the SDK never sees a token it would refresh.
 """
@@ -161,15 +162,19 @@ class SDKTokenStore(TokenStore):
         return self.SDKException(code=ERROR_CODE, message=str(e))
 
     def _fresh(self, t):
-        """t, refreshed first when refresh ahead is on and it expires soon.
-        A failed refresh is logged (never a secret) and t returned."""
-        if self._oauth is None or not t.access_token or not t.expiry_time:
+        """t, refreshed first when refresh ahead is on and the SDK would
+        refresh it soon: no access token, or one that expires within the
+        margin (the SDK leaves one without an expiry time alone). A failed
+        refresh is logged (never a secret) and t returned."""
+        if self._oauth is None:
             return t
-        try:
-            if int(t.expiry_time) - int(time.time() * 1000) >= self._margin_ms:
+        if t.access_token:
+            try:
+                if t.expiry_time is None or \
+                        int(t.expiry_time) - int(time.time() * 1000) >= self._margin_ms:
+                    return t
+            except ValueError:
                 return t
-        except ValueError:
-            return t
         try:
             return self._oauth.get_access_token(Token(id=t.id))
         except TokenStoreError as e:
