@@ -18,9 +18,9 @@ blocks a refresh token that mints more than ten access tokens in ten
 minutes). With OAuth settings (the config file's "oauth" section) this
 store refreshes a token that has no access token or one that expires
 within refresh_ahead_ms (60 s by default) before returning it, through
-libtokenstore's single-flight
-refresh: one request per expiry across every process sharing the store,
-and the SDK never sees a token it would refresh.
+libtokenstore's single-flight refresh: one request per expiry across
+every process sharing the store, and the SDK never sees a token it would
+refresh.
 """
 import json
 import logging
