@@ -145,6 +145,11 @@ class Contract:
             self.store.save(Token(user_name="a\0b", refresh_token="r"))
         self.assertIn("user_name", str(cm.exception))
 
+    def test_info_names_the_backend(self):
+        info = self.store.info()
+        self.assertEqual(info["name"], self.backend)
+        self.assertTrue(info["path"].endswith("/%s.so" % self.backend), info["path"])
+
     def test_tokens_outlive_the_handle(self):
         self.store.save(full("a@example.com"))
         self.store.close()
@@ -153,16 +158,22 @@ class Contract:
 
 
 class Sqlite(Contract, unittest.TestCase):
+    backend = "sqlite"
+
     def make_spec(self, n):
         return "sqlite:" + os.path.join(SCRATCH, "t%d.db" % n)
 
 
 class File(Contract, unittest.TestCase):
+    backend = "file"
+
     def make_spec(self, n):
         return "file:" + os.path.join(SCRATCH, "t%d.csv" % n)
 
 
 class Redis(Contract, unittest.TestCase):
+    backend = "redis"
+
     def make_spec(self, n):
         return REDIS.uri(n % 16, "py%d:" % n)
 

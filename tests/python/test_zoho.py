@@ -20,7 +20,6 @@ import unittest
 import support
 import sdk
 import tokenstore
-from tokenstore import zoho
 
 SCRATCH = support.scratch()
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
