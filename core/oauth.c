@@ -30,6 +30,7 @@
 #include "json.h"
 
 #define EXPIRY_MARGIN_MS 5000   /* the SDK refreshes this long before expiry */
+#define REFRESH_AHEAD_MAX_MS 3000000  /* less than a Zoho access token's hour */
 #define MAX_REPLY (1024 * 1024)
 #define MAX_EXPIRES_IN_S (366LL * 24 * 3600)   /* a year */
 #define MAX_TOKEN 1024          /* Zoho's tokens are about 70 characters */
@@ -48,6 +49,7 @@ static const struct {
 static const char *const setting_names[] = {
     "data_center", "accounts_url", "client_id", "client_secret", "redirect_url",
     "connect_timeout_ms", "timeout_ms", "retries", "retry_base_ms", "retry_max_ms",
+    "refresh_ahead_ms",
 };
 
 struct ts_oauth {
@@ -55,6 +57,7 @@ struct ts_oauth {
     char *accounts_url;
     char *client_id, *client_secret, *redirect_url;
     long connect_timeout_ms, timeout_ms, retry_base_ms, retry_max_ms;
+    long refresh_ahead_ms;          /* refresh when expiring within this */
     int retries;
     pthread_mutex_t refresh_lock;   /* single flight among this process's threads */
     unsigned jitter_seed;
@@ -154,6 +157,9 @@ TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_erro
         return set_long(key, value, 0, 60000, &o->retry_base_ms, err);
     if (strcmp(key, "retry_max_ms") == 0)
         return set_long(key, value, 0, 600000, &o->retry_max_ms, err);
+    if (strcmp(key, "refresh_ahead_ms") == 0)
+        return set_long(key, value, EXPIRY_MARGIN_MS, REFRESH_AHEAD_MAX_MS,
+                        &o->refresh_ahead_ms, err);
     if (strcmp(key, "retries") == 0) {
         rc = set_long(key, value, 0, 10, &n, err);
         if (rc == TS_OK)
@@ -184,6 +190,7 @@ TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, t
     o->retries = 3;
     o->retry_base_ms = 250;
     o->retry_max_ms = 4000;
+    o->refresh_ahead_ms = EXPIRY_MARGIN_MS;
     o->jitter_seed = (unsigned)(wall_ms() ^ ((int64_t)getpid() << 16));
     pthread_mutex_init(&o->refresh_lock, NULL);
     rc = set_url(o, data_centers[0].url, err);
@@ -514,11 +521,11 @@ int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error 
 
 /* ---------------------------------------------------------------- lifecycle */
 
-/* Whether the stored access token is good for EXPIRY_MARGIN_MS more. The
+/* Whether the stored access token is good for refresh_ahead_ms more. The
  * stored expiry may come from another program: a value that is not a
  * number, or out of range, means "refresh", and the comparison is written
  * so that no expiry can overflow it. */
-static int is_valid(const ts_token *t)
+static int is_valid(const ts_oauth *o, const ts_token *t)
 {
     const char *expiry = ts_token_get(t, TS_FIELD_EXPIRY_TIME);
     char *end;
@@ -527,7 +534,7 @@ static int is_valid(const ts_token *t)
         return 0;
     errno = 0;
     long long ms = strtoll(expiry, &end, 10);
-    return *end == '\0' && errno == 0 && ms >= wall_ms() + EXPIRY_MARGIN_MS;
+    return *end == '\0' && errno == 0 && ms >= wall_ms() + o->refresh_ahead_ms;
 }
 
 /* The token's client credential, else the client's setting. */
@@ -630,7 +637,7 @@ static int renew(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *er
                 rc = request_token(o, tok, err);
             if (rc == TS_OK)
                 rc = ts_save_token(o->store, tok, err);
-        } else if (rc == TS_OK && !is_valid(tok)) {
+        } else if (rc == TS_OK && !is_valid(o, tok)) {
             ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "refreshing the access token of token %s",
                     ts_token_get(tok, TS_FIELD_ID));
             rc = request_token(o, tok, err);
@@ -652,7 +659,7 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
     if (!tok)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
     rc = load(o, query, tok, err);
-    if ((rc == TS_OK && !is_valid(tok)) ||
+    if ((rc == TS_OK && !is_valid(o, tok)) ||
         (rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN)))
         rc = renew(o, query, tok, err);
     else if (rc == TS_NOT_FOUND)

@@ -245,6 +245,8 @@ typedef struct ts_oauth ts_oauth;
  *   retries (3), retry_base_ms (250), retry_max_ms (4000): connection
  *                   failures, HTTP 5xx and 429 are retried with capped
  *                   exponential backoff and jitter
+ *   refresh_ahead_ms (5000, the SDK's margin; up to 3000000): refresh an
+ *                   access token that expires within this long
  * The store must outlive the client.
  */
 int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *config, ts_error *err);
@@ -259,7 +261,7 @@ void ts_oauth_free(ts_oauth *oauth);
  * when it has one, else by the find_token key. A token that is not stored
  * but carries a grant_token is exchanged for its first access token and
  * saved. A stored token whose access token is missing or expires within
- * 5 seconds is refreshed and saved. However many threads and processes
+ * refresh_ahead_ms (5 seconds) is refreshed and saved. However many threads and processes
  * sharing the store ask at once, one request reaches the accounts server;
  * the others wait for it and use its result. On success every field of
  * `token` is replaced by the stored token's. A failed refresh leaves the

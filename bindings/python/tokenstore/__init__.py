@@ -1,0 +1,424 @@
+"""tokenstore: the Zoho CRM SDK's token stores, from Python.
+
+A pure-Python (ctypes) binding of libtokenstore: open any store the
+library can (sqlite, file, redis, memory or a third-party backend) by URI
+or config file, and find, save, delete and list tokens with the SDK's
+rules. tokenstore.zoho adapts a store to the Zoho Python SDK.
+
+    import tokenstore
+    with tokenstore.open("sqlite:/var/lib/app/zohooauth.db") as store:
+        token = store.find({"user_name": "me@example.com"})
+
+A Store may be shared by threads: calls on one handle to a backend that is
+not thread-safe (file, sqlite, redis) take turns inside the library, so
+open a store per thread for parallel round trips. Close it only when no
+other thread is inside a call. Nothing in the package prints; the
+library's log lines go to the logging logger "tokenstore", at the levels
+it has enabled when the store is opened.
+"""
+import ctypes
+import logging
+import threading
+
+from . import _lib
+from ._lib import FIELDS, SECRETS
+from .errors import (TokenStoreError, NotFoundError, ConflictError, InvalidTokenError,
+                     BackendError, ConfigError, ReadOnlyError, OAuthError, LibraryError,
+                     ClosedStoreError, from_code)
+
+__all__ = ["open", "Store", "Token", "OAuthClient", "FIELDS", "version",
+           "TokenStoreError", "NotFoundError", "ConflictError", "InvalidTokenError",
+           "BackendError", "ConfigError", "ReadOnlyError", "OAuthError", "LibraryError",
+           "ClosedStoreError"]
+
+log = logging.getLogger("tokenstore")
+_FIELD_INDEX = {f: i for i, f in enumerate(FIELDS)}
+_INDEXES = range(len(FIELDS))
+_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+def version():
+    """The version of the loaded libtokenstore, e.g. "0.1.0"."""
+    return _lib.lib().ts_version().decode()
+
+
+def _mask(value):
+    """A secret as the tokenstore command shows it: "1000…(70)"."""
+    if len(value) <= 8:
+        return "****"
+    return "%s\u2026(%d)" % (value[:4], len(value))
+
+
+class Token:
+    """A token: the SDK's ten fields as attributes, None when absent.
+
+    expiry_time is epoch milliseconds as a decimal string, ids are decimal
+    strings. repr() masks the secrets as the tokenstore command does.
+    """
+    __slots__ = FIELDS
+
+    def __init__(self, id=None, user_name=None, client_id=None, client_secret=None,
+                 refresh_token=None, access_token=None, grant_token=None,
+                 expiry_time=None, redirect_url=None, api_domain=None):
+        self.id = id
+        self.user_name = user_name
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.access_token = access_token
+        self.grant_token = grant_token
+        self.expiry_time = expiry_time
+        self.redirect_url = redirect_url
+        self.api_domain = api_domain
+
+    def values(self):
+        """The ten values in field order."""
+        return [getattr(self, f) for f in FIELDS]
+
+    def as_dict(self):
+        """The fields that are present, by name."""
+        return {f: v for f, v in zip(FIELDS, self.values()) if v is not None}
+
+    def __eq__(self, other):
+        return isinstance(other, Token) and self.values() == other.values()
+
+    __hash__ = None
+
+    def __repr__(self):
+        shown = ("%s=%r" % (f, _mask(v) if f in SECRETS else v)
+                 for f, v in self.as_dict().items())
+        return "Token(%s)" % ", ".join(shown)
+
+
+def _as_token(token_or_keys):
+    if isinstance(token_or_keys, Token):
+        return token_or_keys
+    try:
+        return Token(**dict(token_or_keys))
+    except TypeError as e:
+        raise TypeError("expected a Token or a mapping of field names to values: %s" % e) \
+            from None
+
+
+def _encode(field, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError("token field %s: expected str, got %s" % (field, type(value).__name__))
+    if "\0" in value:
+        raise InvalidTokenError("token field %s: a value cannot hold a NUL character" % field,
+                                "TS_ERR_INVALID")
+    return value.encode("utf-8", "surrogateescape")
+
+
+def _decode(raw):
+    return raw.decode("utf-8", "surrogateescape") if raw else None
+
+
+def _raise(rc, err, missing=None):
+    """Raises the exception for result rc; err's message, else `missing`
+    (what a miss means here), else the library's description of rc."""
+    code = _lib.CODES[rc] if 0 <= rc < len(_lib.CODES) else "code %d" % rc
+    text = err.message.decode("utf-8", "replace") if err.code == rc else ""
+    if not text:
+        text = missing or _lib.lib().ts_strerror(rc).decode("utf-8", "replace")
+    raise from_code(code, text)
+
+
+@_lib.LOG_CB
+def _log_line(userdata, level, message):
+    try:
+        log.log(_LEVELS[min(max(level, 0), 3)], "%s", message.decode("utf-8", "replace"))
+    except Exception:   # an exception must not cross back into C
+        pass
+
+
+def _max_level():
+    for n, lv in enumerate(_LEVELS):
+        if not log.isEnabledFor(lv):
+            return max(n - 1, 0)
+    return _lib.LOG_DEBUG
+
+
+class _Scratch:
+    """One thread's C token and error buffer, reused across its calls."""
+    __slots__ = ("tok", "err", "errp", "_free")
+
+    def __init__(self, lib):
+        self.tok = lib.ts_token_new()
+        if not self.tok:
+            raise MemoryError("ts_token_new")
+        self.err = _lib.Error()
+        self.errp = ctypes.pointer(self.err)
+        self._free = lib.ts_token_free
+
+    def __del__(self):
+        self._free(self.tok)
+
+
+class Store:
+    """An open store. Use tokenstore.open() to get one."""
+
+    def __init__(self, spec=None, read_only=False, must_exist=False):
+        lib = _lib.lib()
+        self._lib = lib
+        self._handle = None
+        self._config = None
+        self._tls = threading.local()
+        self._close_lock = threading.Lock()
+        err = _lib.Error()
+        cfg = ctypes.c_void_p()
+        raw = None if spec is None else _spec_bytes(spec)
+        rc = lib.ts_config_load(ctypes.byref(cfg), raw, ctypes.byref(err))
+        if rc != _lib.OK:
+            _raise(rc, err)
+        self._config = cfg.value
+        lib.ts_config_set_logger(self._config, _log_line, None, _max_level())
+        flags = (_lib.OPEN_READ_ONLY if read_only else 0) | \
+                (_lib.OPEN_MUST_EXIST if must_exist else 0)
+        h = ctypes.c_void_p()
+        rc = lib.ts_store_open_config_flags(ctypes.byref(h), self._config, flags,
+                                            ctypes.byref(err))
+        if rc != _lib.OK:
+            lib.ts_config_free(self._config)
+            self._config = None
+            _raise(rc, err)
+        self._handle = h.value
+
+    # -- lifecycle
+
+    def close(self):
+        """Closes the store; calling it again does nothing."""
+        with self._close_lock:
+            if self._handle is not None:
+                self._lib.ts_store_close(self._handle)
+                self._handle = None
+            if self._config is not None:
+                self._lib.ts_config_free(self._config)
+                self._config = None
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+    def _scratch(self):
+        """(store handle, this thread's scratch); ClosedStoreError after close()."""
+        h = self._handle
+        if h is None:
+            raise ClosedStoreError("the store is closed")
+        try:
+            s = self._tls.s
+        except AttributeError:
+            s = self._tls.s = _Scratch(self._lib)
+        self._lib.ts_token_clear(s.tok)
+        return h, s
+
+    def _fill(self, tok, token_or_keys):
+        """Sets the fields of a C token from a Token or a mapping."""
+        setf = self._lib.ts_token_set
+        if isinstance(token_or_keys, Token):
+            pairs = zip(FIELDS, token_or_keys.values())
+        else:
+            pairs = token_or_keys.items()
+        for f, v in pairs:
+            if v is not None:
+                i = _FIELD_INDEX.get(f)
+                if i is None:
+                    raise TypeError("%r is not a token field (expected one of %s)"
+                                    % (f, ", ".join(FIELDS)))
+                setf(tok, i, _encode(f, v))
+
+    def _read(self, tok):
+        get = self._lib.ts_token_get
+        return Token(*[_decode(get(tok, i)) for i in _INDEXES])
+
+    def info(self):
+        """The backend behind the store: name, version, description, path, caps."""
+        h, _ = self._scratch()
+        i = _lib.BackendInfo()
+        self._lib.ts_store_info(h, ctypes.byref(i))
+        return {"name": _decode(i.name), "version": _decode(i.version),
+                "description": _decode(i.description) or "", "path": _decode(i.path),
+                "abi": "%d.%d" % (i.abi_major, i.abi_minor), "caps": i.caps}
+
+    # -- the SDK's operations
+
+    def find(self, token_or_keys):
+        """The stored token matching a Token or a mapping of fields by the
+        SDK's rules (user_name; else access_token without client
+        credentials; else grant or refresh token with them), its fields
+        filled only where the query left them None; None when nothing
+        matches. The query is not changed."""
+        h, s = self._scratch()
+        self._fill(s.tok, token_or_keys)
+        rc = self._lib.ts_find_token(h, s.tok, s.errp)
+        if rc == _lib.OK:
+            return self._read(s.tok)
+        if rc == _lib.NOT_FOUND:
+            return None
+        _raise(rc, s.err)
+
+    def find_by_id(self, id):
+        """The token stored under id; NotFoundError when there is none."""
+        h, s = self._scratch()
+        rc = self._lib.ts_find_token_by_id(h, _encode("id", id), s.tok, s.errp)
+        if rc != _lib.OK:
+            _raise(rc, s.err, "no token has id %r" % str(id))
+        return self._read(s.tok)
+
+    def save(self, token):
+        """Upserts a Token (or mapping) by the SDK's rules and returns its
+        id, which is also set on a Token argument."""
+        t = _as_token(token)
+        h, s = self._scratch()
+        self._fill(s.tok, t)
+        rc = self._lib.ts_save_token(h, s.tok, s.errp)
+        if rc != _lib.OK:
+            _raise(rc, s.err)
+        t.id = _decode(self._lib.ts_token_get(s.tok, 0))
+        return t.id
+
+    def save_many(self, tokens):
+        """Saves tokens as save() in order would, in one transaction or file
+        write where the backend offers it; returns their ids, also set on
+        each Token. On failure nothing is saved where the backend offers a
+        transaction, and the message names the index that failed."""
+        ts = [_as_token(t) for t in tokens]
+        h, s = self._scratch()
+        lib = self._lib
+        toks = (ctypes.c_void_p * max(len(ts), 1))()
+        try:
+            for n, t in enumerate(ts):
+                toks[n] = lib.ts_token_new()
+                if not toks[n]:
+                    raise MemoryError("ts_token_new")
+                self._fill(toks[n], t)
+            rc = lib.ts_save_tokens(h, toks, len(ts), s.errp)
+            if rc != _lib.OK:
+                _raise(rc, s.err)
+            for n, t in enumerate(ts):
+                t.id = _decode(lib.ts_token_get(toks[n], 0))
+            return [t.id for t in ts]
+        finally:
+            for p in toks:
+                lib.ts_token_free(p)
+
+    def delete(self, id):
+        """Deletes the token stored under id; NotFoundError when there is none."""
+        h, s = self._scratch()
+        rc = self._lib.ts_delete_token(h, _encode("id", id), s.errp)
+        if rc != _lib.OK:
+            _raise(rc, s.err, "no token has id %r" % str(id))
+
+    def tokens(self):
+        """An iterator over every token in ascending id. The tokens are read
+        in one walk of the store before the first is returned."""
+        h, s = self._scratch()
+        out, failure = [], []
+        get = self._lib.ts_token_get
+
+        def each(tok, userdata):
+            try:
+                out.append(Token(*[_decode(get(tok, i)) for i in range(10)]))
+                return 0
+            except BaseException as e:  # must not cross back into C
+                failure.append(e)
+                return 1
+        rc = self._lib.ts_get_tokens(h, _lib.TOKEN_CB(each), None, s.errp)
+        if failure:
+            raise failure[0]
+        if rc != _lib.OK:
+            _raise(rc, s.err)
+        return iter(out)
+
+    def clear(self):
+        """Deletes every token."""
+        h, s = self._scratch()
+        rc = self._lib.ts_delete_tokens(h, s.errp)
+        if rc != _lib.OK:
+            _raise(rc, s.err)
+
+
+def _spec_bytes(spec):
+    if hasattr(spec, "__fspath__"):
+        spec = spec.__fspath__()
+    if isinstance(spec, bytes):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError("spec: expected a URI or a config file path, got %s"
+                        % type(spec).__name__)
+    return spec.encode("utf-8", "surrogateescape")
+
+
+def open(spec=None, read_only=False, must_exist=False):
+    """Opens a store: spec is a URI ("sqlite:/path/tokens.db") or the path
+    of a JSON config file, as ts_store_open takes it; None is the
+    configured store ($TOKENSTORE_CONFIG, the user's and the system's
+    config.json, else the default sqlite store). must_exist never creates
+    a store; read_only also never changes it and refuses every write
+    (ReadOnlyError). The store is a context manager."""
+    return Store(spec, read_only=read_only, must_exist=must_exist)
+
+
+class OAuthClient:
+    """Keeps a store's tokens valid, as ts_oauth does: settings from the
+    "oauth" section of the store's config and from `settings` (a mapping
+    of the same keys). However many threads and processes share the store,
+    one refresh request per expiry reaches the accounts server."""
+
+    def __init__(self, store, settings=None):
+        if store.closed:
+            raise ClosedStoreError("the store is closed")
+        lib = store._lib
+        self._lib, self._store = lib, store
+        err = _lib.Error()
+        out = ctypes.c_void_p()
+        rc = lib.ts_oauth_new(ctypes.byref(out), store._handle, store._config,
+                              ctypes.byref(err))
+        if rc != _lib.OK:
+            _raise(rc, err)
+        self._oauth = out.value
+        try:
+            for k, v in (settings or {}).items():
+                rc = lib.ts_oauth_set(self._oauth, k.encode(), str(v).encode(),
+                                      ctypes.byref(err))
+                if rc != _lib.OK:
+                    _raise(rc, err)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Frees the client; calling it again does nothing."""
+        if self._oauth is not None:
+            self._lib.ts_oauth_free(self._oauth)
+            self._oauth = None
+
+    def __del__(self):
+        if getattr(self, "_oauth", None) is not None:
+            self.close()
+
+    def get_access_token(self, token_or_keys):
+        """The stored token named by id or by the find key, refreshed (or
+        its grant token exchanged) when its access token is missing or
+        about to expire, and saved."""
+        if self._oauth is None or self._store.closed:
+            raise ClosedStoreError("the OAuth client or its store is closed")
+        h, s = self._store._scratch()
+        self._store._fill(s.tok, token_or_keys)
+        rc = self._lib.ts_oauth_get_access_token(self._oauth, s.tok, s.errp)
+        if rc != _lib.OK:
+            _raise(rc, s.err)
+        return self._store._read(s.tok)

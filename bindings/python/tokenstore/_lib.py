@@ -1,0 +1,120 @@
+"""Loading libtokenstore and declaring the C functions the package calls.
+
+Every function is declared with argtypes and restype before it is used, so
+a call with the wrong arguments raises a Python error instead of crashing,
+and tests/python catches a declaration that drifts from tokenstore.h.
+Opaque handles (ts_store *, ts_token *, ts_config *, ts_oauth *) travel as
+c_void_p: ctypes converts those fastest, and Python never looks inside.
+
+The library is loaded on first use, not at import, so that `import
+tokenstore` always works and a wrong TOKENSTORE_LIBRARY is reported as a
+LibraryError naming the path.
+"""
+import ctypes
+import os
+import threading
+
+from .errors import LibraryError
+
+LIBRARY_NAME = "libtokenstore.so.1"
+ERROR_MAX = 512   # TS_ERROR_MAX in tokenstore/types.h
+
+# Field indexes and names, in the SDK's column order (enum ts_field).
+FIELDS = ("id", "user_name", "client_id", "client_secret", "refresh_token",
+          "access_token", "grant_token", "expiry_time", "redirect_url", "api_domain")
+SECRETS = frozenset(("client_secret", "refresh_token", "access_token", "grant_token"))
+
+# ts_code values (enum ts_code), in order.
+CODES = ("TS_OK", "TS_NOT_FOUND", "TS_ERR_INVALID", "TS_ERR_NOMEM", "TS_ERR_IO",
+         "TS_ERR_CONFIG", "TS_ERR_LOAD", "TS_ERR_ABI", "TS_ERR_CORRUPT",
+         "TS_ERR_CONFLICT", "TS_ERR_BUSY", "TS_ERR_CONNECT", "TS_ERR_AUTH",
+         "TS_ERR_TIMEOUT", "TS_ERR_UNSUPPORTED", "TS_ERR_BACKEND", "TS_ERR_HTTP",
+         "TS_ERR_OAUTH", "TS_ERR_READ_ONLY", "TS_ERR_NO_STORE")
+OK, NOT_FOUND = 0, 1
+
+OPEN_MUST_EXIST = 1 << 0
+OPEN_READ_ONLY = 1 << 1
+LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = range(4)
+
+
+class Error(ctypes.Structure):
+    """struct ts_error."""
+    _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char * ERROR_MAX)]
+
+
+class BackendInfo(ctypes.Structure):
+    """struct ts_backend_info."""
+    _fields_ = [("name", ctypes.c_char_p), ("version", ctypes.c_char_p),
+                ("description", ctypes.c_char_p), ("path", ctypes.c_char_p),
+                ("abi_major", ctypes.c_uint), ("abi_minor", ctypes.c_uint),
+                ("caps", ctypes.c_uint32)]
+
+
+P = ctypes.c_void_p
+S = ctypes.c_char_p
+I = ctypes.c_int
+ERR = ctypes.POINTER(Error)
+OUT = ctypes.POINTER(ctypes.c_void_p)
+TOKEN_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+# name: (restype, argtypes), exactly as tokenstore.h declares them.
+SIGNATURES = {
+    "ts_version": (S, []),
+    "ts_strerror": (S, [I]),
+    "ts_token_new": (P, []),
+    "ts_token_free": (None, [P]),
+    "ts_token_get": (S, [P, I]),
+    "ts_token_set": (I, [P, I, S]),
+    "ts_token_clear": (None, [P]),
+    "ts_config_load": (I, [OUT, S, ERR]),
+    "ts_config_free": (None, [P]),
+    "ts_config_set_logger": (None, [P, LOG_CB, P, I]),
+    "ts_config_origin": (S, [P]),
+    "ts_store_open_config_flags": (I, [OUT, P, ctypes.c_uint, ERR]),
+    "ts_store_close": (None, [P]),
+    "ts_store_info": (None, [P, ctypes.POINTER(BackendInfo)]),
+    "ts_find_token": (I, [P, P, ERR]),
+    "ts_find_token_by_id": (I, [P, S, P, ERR]),
+    "ts_save_token": (I, [P, P, ERR]),
+    "ts_save_tokens": (I, [P, ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ERR]),
+    "ts_delete_token": (I, [P, S, ERR]),
+    "ts_get_tokens": (I, [P, TOKEN_CB, P, ERR]),
+    "ts_delete_tokens": (I, [P, ERR]),
+    "ts_oauth_new": (I, [OUT, P, P, ERR]),
+    "ts_oauth_set": (I, [P, S, S, ERR]),
+    "ts_oauth_free": (None, [P]),
+    "ts_oauth_get_access_token": (I, [P, P, ERR]),
+}
+
+_lock = threading.Lock()
+_lib = None
+
+
+def _load():
+    path = os.environ.get("TOKENSTORE_LIBRARY") or LIBRARY_NAME
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        where = "TOKENSTORE_LIBRARY=%s" % path if os.environ.get("TOKENSTORE_LIBRARY") \
+            else "%s (set TOKENSTORE_LIBRARY to its path)" % path
+        raise LibraryError("cannot load libtokenstore from %s: %s" % (where, e)) from None
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise LibraryError("%s is not libtokenstore 1.1 or later: it has no %s()"
+                               % (path, name)) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+def lib():
+    """The loaded library; LibraryError when it cannot be loaded."""
+    global _lib
+    if _lib is None:
+        with _lock:
+            if _lib is None:
+                _lib = _load()
+    return _lib

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""tests/python/test_store.py - the tokenstore package against real stores.
+
+Every Store call on sqlite and file stores in a scratch directory and on a
+redis-server started for the test; the SDK's rules as the package exposes
+them; the errors a caller sees for a wrong library, a closed store and a
+bad spec; a store shared by threads. Prints TAP.
+"""
+import ctypes
+import logging
+import os
+import subprocess
+import sys
+import threading
+import unittest
+
+import support
+import tokenstore
+from tokenstore import Token, _lib
+
+SCRATCH = support.scratch()
+REDIS = None
+SECRET = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210abcd"
+
+
+def setUpModule():
+    global REDIS
+    REDIS = support.Redis(os.path.join(SCRATCH, "redis"))
+
+
+def tearDownModule():
+    REDIS.stop()
+
+
+def full(user, n=1):
+    return Token(user_name=user, client_id="1000.CLIENT", client_secret="secret-%d" % n,
+                 refresh_token="1000.refresh.%d" % n, access_token="1000.access.%d" % n,
+                 grant_token="1000.grant.%d" % n, expiry_time="1714564800000",
+                 redirect_url="https://app.example.com/cb", api_domain="https://www.zohoapis.eu")
+
+
+class Contract:
+    """The Store calls, run once per backend by the subclasses below."""
+    n = 0
+
+    def setUp(self):
+        Contract.n += 1
+        self.spec = self.make_spec(Contract.n)
+        self.store = tokenstore.open(self.spec)
+
+    def tearDown(self):
+        self.store.close()
+
+    def test_save_then_find_by_user_returns_every_field(self):
+        t = full("a@example.com")
+        self.assertEqual(self.store.save(t), "1")
+        self.assertEqual(t.id, "1")
+        got = self.store.find({"user_name": "a@example.com"})
+        expected = full("a@example.com")
+        expected.id = "1"
+        self.assertEqual(got, expected)
+
+    def test_find_fills_only_the_fields_left_none(self):
+        self.store.save(full("a@example.com"))
+        query = Token(user_name="a@example.com", access_token="mine")
+        got = self.store.find(query)
+        self.assertEqual((got.access_token, got.refresh_token, got.id),
+                         ("mine", "1000.refresh.1", "1"))
+        self.assertIsNone(query.refresh_token, "the query is left as it was")
+
+    def test_find_by_refresh_token_needs_client_credentials(self):
+        self.store.save(full("a@example.com"))
+        got = self.store.find({"refresh_token": "1000.refresh.1", "client_id": "1000.CLIENT",
+                               "client_secret": "secret-1"})
+        self.assertEqual(got.user_name, "a@example.com")
+        self.assertEqual(self.store.find({"access_token": "1000.access.1"}).id, "1")
+        with self.assertRaises(tokenstore.InvalidTokenError):
+            self.store.find({"refresh_token": "1000.refresh.1"})
+
+    def test_a_miss_is_none(self):
+        self.assertIsNone(self.store.find({"user_name": "nobody@example.com"}))
+
+    def test_find_by_id_and_a_missing_id(self):
+        self.store.save(full("a@example.com"))
+        self.assertEqual(self.store.find_by_id("1").user_name, "a@example.com")
+        self.assertEqual(self.store.find_by_id(1).user_name, "a@example.com")
+        with self.assertRaises(tokenstore.NotFoundError) as cm:
+            self.store.find_by_id("42")
+        self.assertEqual(cm.exception.code, "TS_NOT_FOUND")
+        self.assertIn("42", str(cm.exception))
+        with self.assertRaises(tokenstore.InvalidTokenError):
+            self.store.find_by_id("x1")
+
+    def test_save_updates_the_users_row_and_merges(self):
+        self.store.save(full("a@example.com"))
+        t = Token(user_name="a@example.com", access_token="1000.access.new",
+                  expiry_time="1893456000000")
+        self.assertEqual(self.store.save(t), "1")
+        got = self.store.find_by_id("1")
+        self.assertEqual((got.access_token, got.expiry_time, got.refresh_token),
+                         ("1000.access.new", "1893456000000", "1000.refresh.1"))
+        self.assertEqual(len(list(self.store.tokens())), 1)
+
+    def test_conflict_and_nothing_to_save(self):
+        self.store.save(full("a@example.com"))
+        self.store.save(full("b@example.com", 2))
+        with self.assertRaises(tokenstore.ConflictError) as cm:
+            self.store.save(Token(id="2", user_name="a@example.com", refresh_token="r"))
+        self.assertEqual(cm.exception.code, "TS_ERR_CONFLICT")
+        with self.assertRaises(tokenstore.InvalidTokenError) as cm:
+            self.store.save(Token(user_name="new@example.com", client_id="c"))
+        self.assertIn("refresh_token", str(cm.exception))
+        self.assertEqual(self.store.find_by_id("2").user_name, "b@example.com")
+
+    def test_delete_and_a_missing_id(self):
+        self.store.save(full("a@example.com"))
+        self.store.delete("1")
+        self.assertIsNone(self.store.find({"user_name": "a@example.com"}))
+        with self.assertRaises(tokenstore.NotFoundError):
+            self.store.delete("1")
+
+    def test_tokens_in_numeric_id_order_and_clear(self):
+        for i in (10, 2, 1):
+            self.store.save(Token(id=str(i), user_name="u%d" % i, refresh_token="r%d" % i))
+        self.assertEqual([t.id for t in self.store.tokens()], ["1", "2", "10"])
+        self.store.clear()
+        self.assertEqual(list(self.store.tokens()), [])
+
+    def test_save_many_sets_ids_and_names_the_bad_index(self):
+        ts = [full("u%d@example.com" % i, i) for i in range(5)]
+        self.assertEqual(self.store.save_many(ts), ["1", "2", "3", "4", "5"])
+        self.assertEqual(ts[4].id, "5")
+        with self.assertRaises(tokenstore.InvalidTokenError) as cm:
+            self.store.save_many([full("v@example.com"), Token(user_name="w")])
+        self.assertIn("1", str(cm.exception))
+        self.assertIsNone(self.store.find({"user_name": "v@example.com"}),
+                          "every token is checked before any is saved")
+
+    def test_values_round_trip_byte_for_byte(self):
+        odd = "ünïcode, \"quoted\"\n\t; ✓ \udcff"      # \udcff: the byte 0xff
+        self.store.save(Token(user_name=odd, refresh_token=odd, api_domain=" "))
+        got = self.store.find({"user_name": odd})
+        self.assertEqual((got.refresh_token, got.api_domain), (odd, " "))
+        with self.assertRaises(tokenstore.InvalidTokenError) as cm:
+            self.store.save(Token(user_name="a\0b", refresh_token="r"))
+        self.assertIn("user_name", str(cm.exception))
+
+    def test_info_names_the_backend(self):
+        info = self.store.info()
+        self.assertEqual(info["name"], self.backend)
+        self.assertTrue(info["path"].endswith("/%s.so" % self.backend), info["path"])
+
+    def test_tokens_outlive_the_handle(self):
+        self.store.save(full("a@example.com"))
+        self.store.close()
+        with tokenstore.open(self.spec) as again:
+            self.assertEqual(again.find({"user_name": "a@example.com"}).id, "1")
+
+
+class Sqlite(Contract, unittest.TestCase):
+    backend = "sqlite"
+
+    def make_spec(self, n):
+        return "sqlite:" + os.path.join(SCRATCH, "t%d.db" % n)
+
+
+class File(Contract, unittest.TestCase):
+    backend = "file"
+
+    def make_spec(self, n):
+        return "file:" + os.path.join(SCRATCH, "t%d.csv" % n)
+
+
+class Redis(Contract, unittest.TestCase):
+    backend = "redis"
+
+    def make_spec(self, n):
+        return REDIS.uri(n % 16, "py%d:" % n)
+
+
+class Errors(unittest.TestCase):
+    def run_python(self, code, **env):
+        e = support.env_for_children()
+        e.update(env)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=e)
+
+    def test_a_wrong_library_path_is_a_library_error_naming_it(self):
+        out = self.run_python("import tokenstore\ntry:\n tokenstore.open('memory:')\n"
+                              "except tokenstore.LibraryError as e:\n print(e)",
+                              TOKENSTORE_LIBRARY="/nonexistent/libtokenstore.so.1")
+        self.assertIn("cannot load libtokenstore from TOKENSTORE_LIBRARY="
+                      "/nonexistent/libtokenstore.so.1", out.stdout)
+        self.assertEqual(out.stderr, "")
+
+    def test_a_library_that_is_not_libtokenstore_is_refused(self):
+        so = os.path.join(support.TOP_BUILDDIR, "plugins", "memory", ".libs", "memory.so")
+        out = self.run_python("import tokenstore\ntry:\n tokenstore.version()\n"
+                              "except tokenstore.LibraryError as e:\n print(e)",
+                              TOKENSTORE_LIBRARY=so)
+        self.assertIn("is not libtokenstore 1.1 or later: it has no ts_version()",
+                      out.stdout)
+
+    def test_a_closed_store_raises_and_close_is_idempotent(self):
+        with tokenstore.open("memory:") as store:
+            store.save(full("a@example.com"))
+        self.assertTrue(store.closed)
+        store.close()
+        for call in (lambda: store.find({"user_name": "a@example.com"}),
+                     lambda: store.save(full("b")), lambda: store.tokens(),
+                     lambda: store.find_by_id("1"), store.clear):
+            with self.assertRaises(tokenstore.ClosedStoreError) as cm:
+                call()
+            self.assertEqual(str(cm.exception), "the store is closed")
+
+    def test_a_bad_spec_names_what_is_wrong(self):
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open("nosuchbackend:/x")
+        self.assertIn("nosuchbackend", str(cm.exception))
+        bad = os.path.join(SCRATCH, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"store": {"backend": "sqlite", "options": {"pathh": "x.db"}}}')
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(bad)
+        self.assertIn(bad, str(cm.exception))
+        self.assertIn("pathh", str(cm.exception))
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(os.path.join(SCRATCH, "missing.json"))
+        self.assertIn("missing.json", str(cm.exception))
+        with self.assertRaises(TypeError):
+            tokenstore.open(42)
+
+    def test_a_read_only_store_refuses_writes(self):
+        path = os.path.join(SCRATCH, "ro.db")
+        with tokenstore.open("sqlite:" + path) as store:
+            store.save(full("a@example.com"))
+        with tokenstore.open("sqlite:" + path, read_only=True) as store:
+            self.assertEqual(store.find({"user_name": "a@example.com"}).id, "1")
+            with self.assertRaises(tokenstore.ReadOnlyError) as cm:
+                store.save(full("b@example.com"))
+            self.assertEqual(cm.exception.code, "TS_ERR_READ_ONLY")
+
+    def test_every_call_is_declared(self):
+        lib = _lib.lib()
+        for name, (restype, argtypes) in _lib.SIGNATURES.items():
+            self.assertEqual(getattr(lib, name).argtypes, argtypes, name)
+        with self.assertRaises(ctypes.ArgumentError):
+            lib.ts_token_get(None, "not a field number")
+        self.assertRegex(tokenstore.version(), r"^\d+\.\d+\.\d+$")
+
+    def test_log_lines_go_to_logging_not_stderr(self):
+        with self.assertLogs("tokenstore", logging.INFO) as cm:
+            with tokenstore.open("sqlite:" + os.path.join(SCRATCH, "logged.db")):
+                pass
+        self.assertTrue(any("logged.db" in line for line in cm.output), cm.output)
+
+    def test_repr_masks_secrets_as_the_cli_does(self):
+        t = Token(id="1", user_name="a@example.com", refresh_token=SECRET, client_secret="short")
+        self.assertEqual(repr(t), "Token(id='1', user_name='a@example.com', "
+                         "client_secret='****', refresh_token='1000\u2026(74)')")
+        self.assertNotIn(SECRET, repr(t))
+
+
+class Threads(unittest.TestCase):
+    def test_threads_share_one_store(self):
+        with tokenstore.open("sqlite:" + os.path.join(SCRATCH, "threads.db")) as store:
+            failures = []
+
+            def work(k):
+                try:
+                    for i in range(100):
+                        user = "t%d-%d@example.com" % (k, i)
+                        tid = store.save(Token(user_name=user, refresh_token="r%d" % i))
+                        if store.find({"user_name": user}).id != tid:
+                            failures.append(user)
+                except Exception as e:
+                    failures.append(repr(e))
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(failures, [])
+            ids = [t.id for t in store.tokens()]
+            self.assertEqual(ids, [str(i) for i in range(1, 801)])
+
+
+if __name__ == "__main__":
+    support.main()

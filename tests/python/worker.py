@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""tests/python/worker.py - one of the processes the adapter tests run at
+once, using the adapter as an application on the SDK would.
+
+  worker.py save SPEC FIRST COUNT   saves users FIRST.. FIRST+COUNT-1
+  worker.py find SPEC USER GOFILE   says it is ready (GOFILE.ready.PID), waits
+                                    for GOFILE, then find_token(USER);
+                                    prints "id access_token expires_in"
+"""
+import os
+import sys
+import time
+
+import support  # noqa: F401  (sets up the paths)
+import sdk
+
+
+def save(spec, first, count):
+    store = sdk.Store(spec)
+    for i in range(int(first), int(first) + int(count)):
+        t = sdk.token("user%05d@example.com" % i, client_id="1000.CLIENT",
+                      client_secret="secret", refresh_token="1000.refresh.%d" % i)
+        store.save_token(t)
+        if t.get_id() is None:
+            sys.exit("save_token did not set the id of user %d" % i)
+    store.close()
+
+
+def find(spec, user, gofile):
+    store = sdk.Store(spec)
+    open("%s.ready.%d" % (gofile, os.getpid()), "w").close()
+    while not os.path.exists(gofile):
+        time.sleep(0.002)
+    t = store.find_token(sdk.token(user))
+    print(t.get_id(), t.get_access_token(), t.get_expires_in())
+    store.close()
+
+
+if __name__ == "__main__":
+    {"save": save, "find": find}[sys.argv[1]](*sys.argv[2:])
