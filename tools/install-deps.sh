@@ -5,6 +5,9 @@ set -e
 PACKAGES="build-essential autoconf automake libtool pkg-config binutils
   libsqlite3-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev check
   redis-server redis-tools sqlite3 python3"
+# Node.js for bindings/node, from Debian only when absent (NodeSource's nodejs has all three).
+{ command -v node && command -v npm; } >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+[ -f /usr/include/node/node_api.h ] || PACKAGES="$PACKAGES libnode-dev"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
