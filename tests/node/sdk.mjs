@@ -4,10 +4,11 @@
 // saved as id 1, which the CLI then shows; a valid token serves getRecords
 // with no save; an expired token is refreshed once and saved; the CLI
 // lists the store; and 8 processes asking at once for an expiring token
-// cause exactly one refresh request, through refresh ahead.
+// cause exactly one refresh request, through refresh ahead. Last, the
+// example application (examples/node/app.mjs) runs as a user would run it.
 import { execFileSync, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { ok, is, like, done } from "./tap.mjs";
 import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, CountingStore, initialize, leadIds }
     from "./sdk-common.mjs";
@@ -125,6 +126,20 @@ async function singleFlight(stores) {
     });
 }
 
+// examples/node/app.mjs, copied next to the SDK's node_modules so that its
+// plain import of the SDK resolves, on the sqlite store the scenarios left.
+function example(config) {
+    const app = join(scratch, "app");
+    mkdirSync(app);
+    copyFileSync(process.env.EXAMPLE_APP, join(app, "app.mjs"));
+    symlinkSync(dirname(dirname(dirname(dirname(process.env.SDK_ENTRY)))), join(app, "node_modules"));
+    const out = execFileSync(process.execPath, [join(app, "app.mjs")], {
+        encoding: "utf8", cwd: app,
+        env: { ...process.env, TOKENSTORE_CONFIG: config, TOKENSTORE_NODE: process.env.TS_BINDING,
+               ZOHO_USER: USER_NAME, ZOHO_API_BASE: BASE } });
+    is(out, `${LEADS[0]}  Fake\n${LEADS[1]}  Other\n`, "examples/node/app.mjs prints the Leads");
+}
+
 const stores = [
     { name: "sqlite", config: configFor("sqlite", `sqlite:${join(scratch, "sdk.db")}`) },
     { name: "redis", config: configFor("redis", `redis://127.0.0.1:${process.env.REDIS_PORT}/4?prefix=sdk:`) },
@@ -137,6 +152,7 @@ try {
         await expired(name, config);
     }
     await singleFlight(stores);
+    example(stores[0].config);
     done();
 } catch (e) {
     console.log(`Bail out! ${String(e?.stack ?? e).split("\n").slice(0, 4).join(" | ")}`);
