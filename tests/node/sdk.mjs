@@ -10,8 +10,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ok, is, like, done } from "./tap.mjs";
-import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, CountingStore, initialize, leadIds }
-    from "./sdk-common.mjs";
+import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, SDKTokenStore, CountingStore,
+         initialize, leadIds } from "./sdk-common.mjs";
 
 const scratch = process.env.SCRATCH;
 const LEADS = ["4000000000001", "4000000000002"];
@@ -126,6 +126,52 @@ async function singleFlight(stores) {
     });
 }
 
+// The adapter's contract with the SDK, method by method.
+async function contract() {
+    ok(ts.sdkTokenStore(SDK) === SDKTokenStore, "sdkTokenStore gives the same class for the same SDK");
+    let refused = null;
+    try { ts.sdkTokenStore({}); } catch (e) { refused = e; }
+    like(refused?.message, /pass the Zoho SDK module/, "sdkTokenStore refuses what is not the SDK");
+    const store = new SDKTokenStore(`sqlite:${join(scratch, "contract.db")}`, { refreshAheadMs: 0 });
+    ok(store instanceof SDK.TokenStore.TokenStore, "an SDKTokenStore is an instance of the SDK's TokenStore");
+    const t = Reflect.construct(SDK.OAuthToken, []);
+    t.setUserSignature(new SDK.UserSignature("c@example.test"));
+    t.setClientId(CLIENT_ID);
+    t.setClientSecret(CLIENT_SECRET);
+    t.setRefreshToken("1000.r.contract");
+    t.setAccessToken("1000.a.contract");
+    t.setExpiresIn("1714564800000");
+    await store.saveToken(t);
+    is(t.getId(), "1", "saveToken sets the new id on the token it was given");
+    const q = Reflect.construct(SDK.OAuthToken, []);
+    q.setUserSignature(new SDK.UserSignature("c@example.test"));
+    q.setAccessToken("1000.a.mine");
+    const found = await store.findToken(q);
+    ok(found === q, "findToken returns the token it was given");
+    is([q.getId(), q.getAccessToken(), q.getRefreshToken(), q.getExpiresIn()],
+       ["1", "1000.a.mine", "1000.r.contract", "1714564800000"], "findToken fills only the empty fields");
+    const nobody = Reflect.construct(SDK.OAuthToken, []);
+    nobody.setUserSignature(new SDK.UserSignature("nobody@example.test"));
+    is(await store.findToken(nobody), null, "findToken of an unknown user is null");
+    const byId = await store.findTokenById("1");
+    ok(byId instanceof SDK.OAuthToken && byId !== t && byId.getUserSignature().getName() === "c@example.test",
+       "findTokenById answers a new OAuthToken with the stored user");
+    const thrown = async (p) => { try { await p; return null; } catch (e) { return e; } };
+    const missing = await thrown(store.findTokenById("9"));
+    ok(missing instanceof SDK.SDKException && missing.code === "TS_NOT_FOUND",
+       "findTokenById of a missing id throws SDKException TS_NOT_FOUND");
+    const tokens = await store.getTokens();
+    ok(Array.isArray(tokens) && tokens.length === 1 && tokens[0] instanceof SDK.OAuthToken,
+       "getTokens answers an Array of OAuthTokens");
+    ok((await thrown(store.deleteToken("9"))) instanceof SDK.SDKException, "deleteToken of a missing id throws SDKException");
+    await store.deleteToken("1");
+    is((await store.getTokens()).length, 0, "deleteToken deletes");
+    await store.saveToken(t);
+    await store.deleteTokens();
+    is((await store.getTokens()).length, 0, "deleteTokens deletes every token");
+    await store.close();
+}
+
 // examples/node/app.mjs, copied next to the SDK's node_modules so that its
 // plain import of the SDK resolves, on the sqlite store the scenarios left.
 function example(config) {
@@ -145,6 +191,7 @@ const stores = [
     { name: "redis", config: configFor("redis", `redis://127.0.0.1:${process.env.REDIS_PORT}/4?prefix=sdk:`) },
 ];
 try {
+    await contract();
     for (const { name, config } of stores) {
         await fake("/reset", "POST");
         await grant(name, config);
