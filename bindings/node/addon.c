@@ -11,8 +11,8 @@
  * A libtokenstore handle takes turns between threads unless its backend is
  * thread-safe, so a Store of a backend that several processes may share
  * (TS_CAP_SHARED) keeps a small pool of handles, opened as concurrent calls
- * need them, and lets up to that many calls run at once. A backend that is
- * not shared (memory) keeps one handle: a second would be another store.
+ * need them (see "drains" for how many run at once). A backend that is not
+ * shared (memory) keeps one handle: a second would be another store.
  *
  * Tokens cross the boundary as plain objects with the SDK's ten field
  * names; an absent field is null. Errors reject with an Error whose `code`
@@ -124,8 +124,14 @@ static int slot_acquire(struct store *s, struct slot **out, ts_error *err)
                 sl->busy = 1;
                 s->nslots++;
                 *out = sl;
+                break;
             }
-            break;
+            if (s->nslots == 0)
+                break;
+            /* The server takes no more connections: share those there are. */
+            s->max_slots = s->nslots;
+            rc = TS_OK;
+            continue;
         }
         pthread_cond_wait(&s->freed, &s->lock);
     }
