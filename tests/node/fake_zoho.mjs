@@ -15,6 +15,8 @@
 //                                  "issued": [access tokens], "crm": n,
 //                                  "bearers": [access tokens the CRM calls carried]}
 //   POST /reset                   clears the counts
+//   POST /fail?n=N                the next N token requests are refused the
+//                                 way Zoho refuses: HTTP 200 {"error": "invalid_code"}
 // The port is written to PORTFILE once the server listens.
 import { createServer } from "node:http";
 import { writeFileSync } from "node:fs";
@@ -25,6 +27,7 @@ let counts;
 const reset = () => { counts = { authorization_code: 0, refresh_token: 0, crm: 0, bearers: [], issued: [] }; };
 reset();
 let minted = 0;
+let failing = 0;
 
 const USER_EMAIL = "owner@example.test";
 const LEADS = [{ id: "4000000000001", Last_Name: "Fake", Company: "Example Ltd" },
@@ -46,6 +49,10 @@ function token(req, res, body, base) {
     if (!(type in counts) || typeof counts[type] !== "number")
         return reply(res, 400, { error: "unsupported_grant_type" });
     counts[type]++;
+    if (failing > 0) {
+        failing--;
+        return setTimeout(() => reply(res, 200, { error: "invalid_code" }), delayMs);
+    }
     minted++;
     const out = { access_token: `1000.access${minted}.fake`, expires_in: 3600,
                   api_domain: base, token_type: "Bearer" };
@@ -81,6 +88,10 @@ const server = createServer((req, res) => {
             return token(req, res, body, base);
         if (req.method === "GET" && url.pathname === "/counts")
             return reply(res, 200, counts);
+        if (req.method === "POST" && url.pathname === "/fail") {
+            failing = Number(url.searchParams.get("n") ?? 1);
+            return reply(res, 200, {});
+        }
         if (req.method === "POST" && url.pathname === "/reset") {
             reset();
             return reply(res, 200, {});

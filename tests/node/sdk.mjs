@@ -172,6 +172,33 @@ async function contract() {
     await store.close();
 }
 
+// A refresh ahead the accounts server refuses leaves the token as stored,
+// says why in a process warning without the token's secrets, and the SDK
+// then has the token to refresh itself.
+async function refusedRefresh(config) {
+    await setExpiry(config, Date.now() + 2000);
+    const raw = await ts.open(config);
+    const before = await raw.findById("1");
+    await fake("/reset", "POST");
+    await fake("/fail?n=1", "POST");
+    const warnings = [];
+    const onWarning = (w) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    const store = new SDKTokenStore(config);
+    const got = await store.findTokenById("1");
+    await new Promise((r) => setImmediate(r));    // warnings are emitted on the next tick
+    process.off("warning", onWarning);
+    is([(await fake("/counts")).refresh_token, got.getAccessToken(), got.getExpiresIn()],
+       [1, before.access_token, before.expiry_time],
+       "a refused refresh ahead answers the stored token unchanged");
+    is(await raw.findById("1"), before, "a refused refresh ahead leaves the store unchanged");
+    ok(warnings.length === 1 && /invalid_code/.test(warnings[0]) &&
+       !warnings[0].includes(before.refresh_token) && !warnings[0].includes(CLIENT_SECRET),
+       "the warning says why, without secrets");
+    await store.close();
+    await raw.close();
+}
+
 // examples/node/app.mjs, copied next to the SDK's node_modules so that its
 // plain import of the SDK resolves, on the sqlite store the scenarios left.
 function example(config) {
@@ -199,6 +226,7 @@ try {
         await expired(name, config);
     }
     await singleFlight(stores);
+    await refusedRefresh(stores[0].config);
     example(stores[0].config);
     done();
 } catch (e) {
