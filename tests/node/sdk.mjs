@@ -172,6 +172,20 @@ async function contract() {
     await store.close();
 }
 
+// 8 calls in flight in one process run on several handles of one Store,
+// each with its own OAuth client: the store's lock still lets one refresh
+// through.
+async function handlesSingleFlight(name, config) {
+    await setExpiry(config, Date.now() + 2000);
+    await fake("/reset", "POST");
+    const raw = await ts.open(config);
+    const got = await Promise.all(Array.from({ length: 8 }, () => raw.accessToken({ id: "1" })));
+    const counts = await fake("/counts");
+    is([counts.refresh_token, new Set(got.map((t) => t.access_token)).size], [1, 1],
+       `${name}: 8 accessToken calls in flight in one process make 1 refresh request`);
+    await raw.close();
+}
+
 // A refresh ahead the accounts server refuses leaves the token as stored,
 // says why in a process warning without the token's secrets, and the SDK
 // then has the token to refresh itself.
@@ -226,6 +240,8 @@ try {
         await expired(name, config);
     }
     await singleFlight(stores);
+    for (const { name, config } of stores)
+        await handlesSingleFlight(name, config);
     await refusedRefresh(stores[0].config);
     example(stores[0].config);
     done();
