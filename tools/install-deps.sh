@@ -5,11 +5,13 @@ set -e
 PACKAGES="build-essential autoconf automake libtool pkg-config binutils
   libsqlite3-dev libhiredis-dev libcurl4-openssl-dev libjson-c-dev check
   redis-server redis-tools sqlite3 python3"
-# tests/node/filestore.test runs the Node.js SDK: node and npm from Debian
-# unless some are on the PATH already (a Node.js from elsewhere brings its
-# own npm, which Debian's npm package would conflict with).
+# Node.js for bindings/node and the tests that run the Node.js SDK: from
+# Debian only when absent (a Node.js from elsewhere, such as NodeSource's,
+# brings its own npm and headers, which Debian's packages would conflict
+# with).
 command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
+[ -f /usr/include/node/node_api.h ] || PACKAGES="$PACKAGES libnode-dev"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

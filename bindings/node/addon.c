@@ -1,0 +1,784 @@
+/*
+ * bindings/node/addon.c - libtokenstore as a Node-API addon.
+ *
+ * Exports open(spec, flags) -> Promise<Store>, where Store has find,
+ * findById, save, delete, tokens, clear, saveMany, accessToken and close,
+ * each returning a Promise. Every call that touches a store runs on the
+ * libuv pool (napi_async_work), never on the event loop: a store call may
+ * wait for a disk, a lock or a Redis round trip, and JavaScript must keep
+ * running meanwhile.
+ *
+ * A libtokenstore handle takes turns between threads unless its backend is
+ * thread-safe, so a Store of a backend that several processes may share
+ * (TS_CAP_SHARED) keeps a small pool of handles, opened as concurrent calls
+ * need them (see "drains" for how many run at once). A backend that is not
+ * shared (memory) keeps one handle: a second would be another store.
+ *
+ * Tokens cross the boundary as plain objects with the SDK's ten field
+ * names; an absent field is null. Errors reject with an Error whose `code`
+ * is the ts_code's name ("TS_ERR_CONFIG") and whose message is the
+ * library's, which never holds a secret.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tokenstore/tokenstore.h>
+
+#define MAX_HANDLES 16
+#define MAX_DRAINS 4     /* the libuv pool's default size */
+#define DRAIN_BATCH 64   /* calls one drain runs before it hands results back */
+
+/* The JS side's name of each ts_code. */
+static const char *const code_names[] = {
+    [TS_OK] = "TS_OK", [TS_NOT_FOUND] = "TS_NOT_FOUND",
+    [TS_ERR_INVALID] = "TS_ERR_INVALID", [TS_ERR_NOMEM] = "TS_ERR_NOMEM",
+    [TS_ERR_IO] = "TS_ERR_IO", [TS_ERR_CONFIG] = "TS_ERR_CONFIG",
+    [TS_ERR_LOAD] = "TS_ERR_LOAD", [TS_ERR_ABI] = "TS_ERR_ABI",
+    [TS_ERR_CORRUPT] = "TS_ERR_CORRUPT", [TS_ERR_CONFLICT] = "TS_ERR_CONFLICT",
+    [TS_ERR_BUSY] = "TS_ERR_BUSY", [TS_ERR_CONNECT] = "TS_ERR_CONNECT",
+    [TS_ERR_AUTH] = "TS_ERR_AUTH", [TS_ERR_TIMEOUT] = "TS_ERR_TIMEOUT",
+    [TS_ERR_UNSUPPORTED] = "TS_ERR_UNSUPPORTED", [TS_ERR_BACKEND] = "TS_ERR_BACKEND",
+    [TS_ERR_HTTP] = "TS_ERR_HTTP", [TS_ERR_OAUTH] = "TS_ERR_OAUTH",
+    [TS_ERR_READ_ONLY] = "TS_ERR_READ_ONLY", [TS_ERR_NO_STORE] = "TS_ERR_NO_STORE",
+};
+
+struct slot {
+    ts_store *store;
+    ts_oauth *oauth;     /* made on the first accessToken call */
+    int busy;
+};
+
+/* A Store: the configuration and the handles opened from it. */
+struct store {
+    ts_config *config;
+    unsigned flags;
+    int max_slots, nslots, closed;
+    struct slot slots[MAX_HANDLES];
+    struct call *queue, *queue_tail;   /* calls not started yet */
+    int drains, max_drains;            /* works draining the queue */
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+};
+
+enum op { OP_OPEN, OP_FIND, OP_FIND_BY_ID, OP_SAVE, OP_DELETE, OP_TOKENS,
+          OP_CLEAR, OP_SAVE_MANY, OP_ACCESS_TOKEN, OP_CLOSE };
+
+/* One call in flight: its arguments, its results, its promise. */
+struct call {
+    struct call *next;        /* in the store's queue, then a drain's list */
+    enum op op;
+    struct store *s;
+    napi_ref self;            /* keeps the Store object alive meanwhile */
+    napi_deferred deferred;
+    napi_async_work work;
+    char *spec, *id;
+    ts_token **tokens;        /* in and out */
+    size_t n, cap;
+    int rc;
+    ts_error err;
+};
+
+static napi_ref store_ctor;
+
+/* ---------------------------------------------------------------- slots */
+
+static void slot_close(struct slot *sl)
+{
+    ts_oauth_free(sl->oauth);
+    ts_store_close(sl->store);
+    sl->oauth = NULL;
+    sl->store = NULL;
+}
+
+/* Takes a free handle, opening one when all are busy and the pool may
+ * grow, else waiting for one. On the worker thread. */
+static int slot_acquire(struct store *s, struct slot **out, ts_error *err)
+{
+    int rc = TS_OK;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        if (s->closed) {
+            rc = TS_ERR_INVALID;
+            snprintf(err->message, sizeof err->message, "the store is closed");
+            err->code = rc;
+            break;
+        }
+        int i;
+        for (i = 0; i < s->nslots && s->slots[i].busy; i++)
+            ;
+        if (i < s->nslots) {
+            s->slots[i].busy = 1;
+            *out = &s->slots[i];
+            break;
+        }
+        if (s->nslots < s->max_slots) {
+            /* Opened under the lock: the others are all busy anyway, and a
+             * connection costs about one round trip. */
+            struct slot *sl = &s->slots[s->nslots];
+            rc = ts_store_open_config_flags(&sl->store, s->config, s->flags, err);
+            if (rc == TS_OK) {
+                sl->busy = 1;
+                s->nslots++;
+                *out = sl;
+                break;
+            }
+            if (s->nslots == 0)
+                break;
+            /* The server takes no more connections: share those there are. */
+            s->max_slots = s->nslots;
+            rc = TS_OK;
+            continue;
+        }
+        pthread_cond_wait(&s->freed, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void slot_release(struct store *s, struct slot *sl)
+{
+    pthread_mutex_lock(&s->lock);
+    sl->busy = 0;
+    pthread_cond_broadcast(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits for every call to finish and closes every handle. */
+static void store_shutdown(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->closed = 1;
+    for (int i = 0; i < s->nslots; i++)
+        while (s->slots[i].busy)
+            pthread_cond_wait(&s->freed, &s->lock);
+    for (int i = 0; i < s->nslots; i++)
+        slot_close(&s->slots[i]);
+    s->nslots = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    store_shutdown(s);
+    ts_config_free(s->config);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->freed);
+    free(s);
+}
+
+static void store_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    store_free(data);
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* Throws a JS error with the given code name unless one is pending. */
+static napi_value throw_error(napi_env env, const char *code, const char *msg)
+{
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending)
+        napi_throw_type_error(env, code, msg);
+    return NULL;
+}
+
+/* A JS string as a new C string, or NULL with an exception thrown. */
+static char *string_arg(napi_env env, napi_value v, const char *what)
+{
+    napi_valuetype t;
+    size_t len = 0;
+    char *out;
+
+    napi_typeof(env, v, &t);
+    if (t == napi_number && napi_coerce_to_string(env, v, &v) == napi_ok)
+        t = napi_string;
+    if (t != napi_string) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be a string", what);
+        throw_error(env, "TS_ERR_INVALID", msg);
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    if (!(out = malloc(len + 1))) {
+        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, out, len + 1, &len);
+    if (strlen(out) != len) {
+        free(out);
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s holds a NUL character", what);
+        throw_error(env, "TS_ERR_INVALID", msg);
+        return NULL;
+    }
+    return out;
+}
+
+/* A plain object with the ten field names into a new token; null or
+ * undefined fields are absent. NULL with an exception thrown. */
+static ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
+{
+    napi_valuetype t;
+    ts_token *tok;
+
+    napi_typeof(env, obj, &t);
+    if (t != napi_object) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s must be an object with the token's fields", what);
+        throw_error(env, "TS_ERR_INVALID", msg);
+        return NULL;
+    }
+    if (!(tok = ts_token_new())) {
+        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        return NULL;
+    }
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        napi_value v;
+        char name[96];
+        snprintf(name, sizeof name, "%s.%s", what, ts_field_name(f));
+        if (napi_get_named_property(env, obj, ts_field_name(f), &v) != napi_ok)
+            goto fail;
+        napi_typeof(env, v, &t);
+        if (t == napi_null || t == napi_undefined)
+            continue;
+        char *value = string_arg(env, v, name);
+        if (!value)
+            goto fail;
+        int rc = ts_token_set(tok, f, value);
+        free(value);
+        if (rc != TS_OK) {
+            throw_error(env, "TS_ERR_NOMEM", "out of memory");
+            goto fail;
+        }
+    }
+    return tok;
+fail:
+    ts_token_free(tok);
+    return NULL;
+}
+
+static napi_value token_to_js(napi_env env, const ts_token *tok)
+{
+    napi_value obj, v;
+
+    napi_create_object(env, &obj);
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        const char *value = ts_token_get(tok, f);
+        if (*value)
+            napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v);
+        else
+            napi_get_null(env, &v);
+        napi_set_named_property(env, obj, ts_field_name(f), v);
+    }
+    return obj;
+}
+
+static napi_value error_to_js(napi_env env, int rc, const ts_error *err)
+{
+    napi_value code, msg, e;
+    char unknown[32];
+    const char *name = rc >= 0 && rc < (int)(sizeof code_names / sizeof *code_names)
+                       ? code_names[rc] : NULL;
+
+    if (!name) {
+        snprintf(unknown, sizeof unknown, "TS_CODE_%d", rc);
+        name = unknown;
+    }
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, *err->message ? err->message : ts_strerror(rc),
+                            NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &e);
+    return e;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static void call_free(napi_env env, struct call *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        ts_token_free(c->tokens[i]);
+    free(c->tokens);
+    free(c->spec);
+    free(c->id);
+    if (c->self)
+        napi_delete_reference(env, c->self);
+    if (c->work)
+        napi_delete_async_work(env, c->work);
+    free(c);
+}
+
+/* Collects a copy of every token for tokens(). */
+static int collect(const ts_token *tok, void *userdata)
+{
+    struct call *c = userdata;
+
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        ts_token **grown = realloc(c->tokens, cap * sizeof *grown);
+        if (!grown)
+            return TS_ERR_NOMEM;
+        c->tokens = grown;
+        c->cap = cap;
+    }
+    if (!(c->tokens[c->n] = ts_token_dup(tok)))
+        return TS_ERR_NOMEM;
+    c->n++;
+    return TS_OK;
+}
+
+/* Opens a Store: the configuration, then its first handle, so that a bad
+ * spec or an unreachable server rejects open() itself. */
+static int run_open(struct call *c)
+{
+    struct store *s = c->s;
+    struct slot *sl;
+    ts_backend_info info;
+    int rc = ts_config_load(&s->config, c->spec, &c->err);
+
+    if (rc == TS_OK)
+        rc = slot_acquire(s, &sl, &c->err);
+    if (rc != TS_OK)
+        return rc;
+    ts_store_info(sl->store, &info);
+    s->max_slots = (info.caps & TS_CAP_SHARED) && !(info.caps & TS_CAP_THREAD_SAFE)
+                   ? MAX_HANDLES : 1;
+    s->max_drains = s->max_slots > 1 ? MAX_DRAINS : 1;
+    slot_release(s, sl);
+    return TS_OK;
+}
+
+static int run_op(struct call *c, struct slot *sl)
+{
+    ts_store *st = sl->store;
+
+    switch (c->op) {
+    case OP_FIND:
+        return ts_find_token(st, c->tokens[0], &c->err);
+    case OP_FIND_BY_ID:
+        return ts_find_token_by_id(st, c->id, c->tokens[0], &c->err);
+    case OP_SAVE:
+        return ts_save_token(st, c->tokens[0], &c->err);
+    case OP_SAVE_MANY:
+        return ts_save_tokens(st, c->tokens, c->n, &c->err);
+    case OP_DELETE:
+        return ts_delete_token(st, c->id, &c->err);
+    case OP_TOKENS: {
+        int rc = ts_get_tokens(st, collect, c, &c->err);
+        if (rc == TS_ERR_NOMEM)
+            snprintf(c->err.message, sizeof c->err.message, "out of memory");
+        return rc;
+    }
+    case OP_CLEAR:
+        return ts_delete_tokens(st, &c->err);
+    case OP_ACCESS_TOKEN:
+        if (!sl->oauth) {
+            int rc = ts_oauth_new(&sl->oauth, st, c->s->config, &c->err);
+            if (rc != TS_OK)
+                return rc;
+        }
+        return ts_oauth_get_access_token(sl->oauth, c->tokens[0], &c->err);
+    default:
+        return TS_ERR_INVALID;
+    }
+}
+
+/* On the libuv pool. */
+static void execute(napi_env env, void *data)
+{
+    struct call *c = data;
+    struct slot *sl;
+
+    (void)env;
+    if (c->op == OP_OPEN) {
+        c->rc = run_open(c);
+    } else if (c->op == OP_CLOSE) {
+        store_shutdown(c->s);
+        c->rc = TS_OK;
+    } else if ((c->rc = slot_acquire(c->s, &sl, &c->err)) == TS_OK) {
+        c->rc = run_op(c, sl);
+        slot_release(c->s, sl);
+    }
+}
+
+/* The promise's value for a call that succeeded. */
+static napi_value result_of(napi_env env, struct call *c)
+{
+    napi_value v;
+
+    switch (c->op) {
+    case OP_OPEN: {
+        napi_value ctor, ext;
+        napi_get_reference_value(env, store_ctor, &ctor);
+        napi_create_external(env, c->s, NULL, NULL, &ext);
+        napi_new_instance(env, ctor, 1, &ext, &v);
+        /* Where the configuration came from (a file, "URI", "default"):
+         * the wrapper reads a config file's oauth section from there. */
+        napi_create_string_utf8(env, ts_config_origin(c->s->config), NAPI_AUTO_LENGTH, &ext);
+        napi_set_named_property(env, v, "origin", ext);
+        c->s = NULL;    /* the Store object owns it now */
+        return v;
+    }
+    case OP_FIND: case OP_FIND_BY_ID: case OP_SAVE: case OP_ACCESS_TOKEN:
+        return token_to_js(env, c->tokens[0]);
+    case OP_SAVE_MANY: case OP_TOKENS:
+        napi_create_array_with_length(env, c->n, &v);
+        for (size_t i = 0; i < c->n; i++)
+            napi_set_element(env, v, (uint32_t)i, token_to_js(env, c->tokens[i]));
+        return v;
+    default:
+        napi_get_undefined(env, &v);
+        return v;
+    }
+}
+
+/* On the event loop: settles the promise. A miss of find and findById is
+ * null, not an error: the SDK's stores answer a miss with null too. */
+static void complete(napi_env env, napi_status status, void *data)
+{
+    struct call *c = data;
+    napi_value v;
+
+    if (status != napi_ok) {
+        c->rc = TS_ERR_BACKEND;
+        snprintf(c->err.message, sizeof c->err.message, "the call was cancelled");
+    }
+    if (c->rc == TS_NOT_FOUND && (c->op == OP_FIND || c->op == OP_FIND_BY_ID)) {
+        napi_get_null(env, &v);
+        napi_resolve_deferred(env, c->deferred, v);
+    } else if (c->rc == TS_OK) {
+        napi_resolve_deferred(env, c->deferred, result_of(env, c));
+    } else {
+        napi_reject_deferred(env, c->deferred, error_to_js(env, c->rc, &c->err));
+    }
+    if (c->op == OP_OPEN)
+        store_free(c->s);    /* NULL once a Store object took it */
+    call_free(env, c);
+}
+
+/* ---------------------------------------------------------------- drains */
+
+/*
+ * Calls on a Store are not one async work each: a work costs two thread
+ * wake-ups, which on a busy machine cost more than a Redis round trip. A
+ * call joins the store's queue, and up to max_drains works take calls from
+ * it until it is empty, then settle every promise they ran in one pass of
+ * the event loop. Sixteen finds in flight thus cost a few wake-ups, not
+ * thirty-two, and still run on as many handles as there are drains.
+ */
+struct drain {
+    struct store *s;
+    napi_async_work work;
+    struct call *done, *done_tail;
+};
+
+static void start_drain(napi_env env, struct store *s);
+
+static void drain_execute(napi_env env, void *data)
+{
+    struct drain *d = data;
+    struct store *s = d->s;
+
+    for (int n = 0;; n++) {
+        pthread_mutex_lock(&s->lock);
+        struct call *c = n < DRAIN_BATCH ? s->queue : NULL;
+        if (!c) {
+            s->drains--;
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
+        if (!(s->queue = c->next))
+            s->queue_tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+        c->next = NULL;
+        execute(env, c);
+        if (d->done_tail)
+            d->done_tail->next = c;
+        else
+            d->done = c;
+        d->done_tail = c;
+    }
+}
+
+/* Starts another drain when calls wait and fewer than allowed run. */
+static void drain_more(napi_env env, struct store *s)
+{
+    int more;
+
+    pthread_mutex_lock(&s->lock);
+    more = s->queue && s->drains < s->max_drains;
+    if (more)
+        s->drains++;
+    pthread_mutex_unlock(&s->lock);
+    if (more)
+        start_drain(env, s);
+}
+
+static void drain_complete(napi_env env, napi_status status, void *data)
+{
+    struct drain *d = data;
+    struct call *c = d->done;
+
+    /* A drain stops after DRAIN_BATCH calls: carry on with the rest. This
+     * comes first, while the calls below still keep the Store alive. */
+    drain_more(env, d->s);
+    while (c) {
+        struct call *next = c->next;
+        complete(env, status, c);
+        c = next;
+    }
+    napi_delete_async_work(env, d->work);
+    free(d);
+}
+
+static void start_drain(napi_env env, struct store *s)
+{
+    struct drain *d = calloc(1, sizeof *d);
+    napi_value name;
+
+    napi_create_string_utf8(env, "tokenstore", NAPI_AUTO_LENGTH, &name);
+    if (!d || napi_create_async_work(env, NULL, name, drain_execute, drain_complete, d,
+                                     &d->work) != napi_ok) {
+        free(d);
+        pthread_mutex_lock(&s->lock);
+        s->drains--;    /* the next call tries again */
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    d->s = s;
+    napi_queue_async_work(env, d->work);
+}
+
+/* Queues c and returns its promise; on a bad argument (an exception is
+ * pending) returns a promise rejected with it instead. */
+static napi_value start(napi_env env, struct call *c, napi_value self)
+{
+    napi_value promise, name, exc;
+    bool pending = false;
+
+    /* Node-API refuses most calls while an exception is pending. */
+    napi_is_exception_pending(env, &pending);
+    if (pending)
+        napi_get_and_clear_last_exception(env, &exc);
+    napi_create_promise(env, &c->deferred, &promise);
+    if (pending) {
+        napi_reject_deferred(env, c->deferred, exc);
+        if (c->op == OP_OPEN)
+            store_free(c->s);
+        call_free(env, c);
+        return promise;
+    }
+    if (c->op == OP_OPEN) {
+        napi_create_string_utf8(env, "tokenstore", NAPI_AUTO_LENGTH, &name);
+        napi_create_async_work(env, NULL, name, execute, complete, c, &c->work);
+        napi_queue_async_work(env, c->work);
+        return promise;
+    }
+    napi_create_reference(env, self, 1, &c->self);
+    pthread_mutex_lock(&c->s->lock);
+    if (c->s->queue_tail)
+        c->s->queue_tail->next = c;
+    else
+        c->s->queue = c;
+    c->s->queue_tail = c;
+    pthread_mutex_unlock(&c->s->lock);
+    drain_more(env, c->s);
+    return promise;
+}
+
+/* ---------------------------------------------------------------- methods */
+
+/* A new call on the Store `this`, with up to 1 argument in *arg. */
+static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
+                             napi_value *self, napi_value *arg)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    struct call *c = calloc(1, sizeof *c);
+
+    if (!c) {
+        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        return NULL;
+    }
+    napi_get_cb_info(env, info, &argc, argv, self, NULL);
+    if (argc < 1)
+        napi_get_undefined(env, &argv[0]);
+    *arg = argv[0];
+    c->op = op;
+    if (napi_unwrap(env, *self, (void **)&c->s) != napi_ok || !c->s) {
+        free(c);
+        throw_error(env, "TS_ERR_INVALID", "not a tokenstore Store");
+        return NULL;
+    }
+    return c;
+}
+
+/* find, save and accessToken take a token. */
+static napi_value token_method(napi_env env, napi_callback_info info, enum op op)
+{
+    napi_value self, arg;
+    struct call *c = new_call(env, info, op, &self, &arg);
+
+    if (!c)
+        return NULL;
+    if ((c->tokens = calloc(1, sizeof *c->tokens)) != NULL) {
+        c->cap = 1;
+        if ((c->tokens[0] = token_from_js(env, arg, "token")) != NULL)
+            c->n = 1;
+    } else {
+        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+    }
+    return start(env, c, self);
+}
+
+/* findById and delete take an id; findById answers a new token. */
+static napi_value id_method(napi_env env, napi_callback_info info, enum op op)
+{
+    napi_value self, arg;
+    struct call *c = new_call(env, info, op, &self, &arg);
+
+    if (!c)
+        return NULL;
+    if ((c->id = string_arg(env, arg, "id")) != NULL && op == OP_FIND_BY_ID) {
+        if ((c->tokens = calloc(1, sizeof *c->tokens)) && (c->tokens[0] = ts_token_new()))
+            c->n = c->cap = 1;
+        else
+            throw_error(env, "TS_ERR_NOMEM", "out of memory");
+    }
+    return start(env, c, self);
+}
+
+static napi_value plain_method(napi_env env, napi_callback_info info, enum op op)
+{
+    napi_value self, arg;
+    struct call *c = new_call(env, info, op, &self, &arg);
+
+    return c ? start(env, c, self) : NULL;
+}
+
+static napi_value save_many(napi_env env, napi_callback_info info)
+{
+    napi_value self, arg, el;
+    bool is_array = false;
+    uint32_t len = 0;
+    struct call *c = new_call(env, info, OP_SAVE_MANY, &self, &arg);
+
+    if (!c)
+        return NULL;
+    napi_is_array(env, arg, &is_array);
+    if (!is_array) {
+        throw_error(env, "TS_ERR_INVALID", "saveMany takes an array of tokens");
+        return start(env, c, self);
+    }
+    napi_get_array_length(env, arg, &len);
+    if (len && !(c->tokens = calloc(len, sizeof *c->tokens)))
+        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+    c->cap = len;
+    for (uint32_t i = 0; c->tokens && i < len; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "tokens[%u]", i);
+        napi_get_element(env, arg, i, &el);
+        if (!(c->tokens[i] = token_from_js(env, el, what)))
+            break;
+        c->n++;
+    }
+    return start(env, c, self);
+}
+
+static napi_value m_find(napi_env e, napi_callback_info i) { return token_method(e, i, OP_FIND); }
+static napi_value m_save(napi_env e, napi_callback_info i) { return token_method(e, i, OP_SAVE); }
+static napi_value m_access_token(napi_env e, napi_callback_info i) { return token_method(e, i, OP_ACCESS_TOKEN); }
+static napi_value m_find_by_id(napi_env e, napi_callback_info i) { return id_method(e, i, OP_FIND_BY_ID); }
+static napi_value m_delete(napi_env e, napi_callback_info i) { return id_method(e, i, OP_DELETE); }
+static napi_value m_tokens(napi_env e, napi_callback_info i) { return plain_method(e, i, OP_TOKENS); }
+static napi_value m_clear(napi_env e, napi_callback_info i) { return plain_method(e, i, OP_CLEAR); }
+static napi_value m_close(napi_env e, napi_callback_info i) { return plain_method(e, i, OP_CLOSE); }
+
+/* new Store(external): only open() makes one. */
+static napi_value store_new(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1], self;
+    napi_valuetype t = napi_undefined;
+    void *s = NULL;
+
+    napi_get_cb_info(env, info, &argc, argv, &self, NULL);
+    if (argc == 1)
+        napi_typeof(env, argv[0], &t);
+    if (t != napi_external)
+        return throw_error(env, "TS_ERR_INVALID", "a Store is made by open(spec)");
+    napi_get_value_external(env, argv[0], &s);
+    napi_wrap(env, self, s, store_finalize, NULL, NULL);
+    return self;
+}
+
+/* open(spec, flags): spec as ts_config_load takes it (a URI, a config
+ * file, or null for the default); flags TS_OPEN_*. */
+static napi_value m_open(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_valuetype t = napi_undefined;
+    struct call *c = calloc(1, sizeof *c);
+    struct store *s = calloc(1, sizeof *s);
+    uint32_t flags = 0;
+
+    if (!c || !s) {
+        free(c);
+        free(s);
+        return throw_error(env, "TS_ERR_NOMEM", "out of memory");
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->freed, NULL);
+    s->max_slots = 1;
+    c->op = OP_OPEN;
+    c->s = s;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc >= 1)
+        napi_typeof(env, argv[0], &t);
+    if (t != napi_null && t != napi_undefined)
+        c->spec = string_arg(env, argv[0], "spec");
+    if (argc >= 2 && napi_get_value_uint32(env, argv[1], &flags) == napi_ok)
+        s->flags = flags;
+    return start(env, c, NULL);
+}
+
+/* The macro defines exported functions without a separate prototype. */
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+NAPI_MODULE_INIT()
+{
+    napi_property_descriptor methods[] = {
+        { "find", NULL, m_find, NULL, NULL, NULL, napi_default, NULL },
+        { "findById", NULL, m_find_by_id, NULL, NULL, NULL, napi_default, NULL },
+        { "save", NULL, m_save, NULL, NULL, NULL, napi_default, NULL },
+        { "delete", NULL, m_delete, NULL, NULL, NULL, napi_default, NULL },
+        { "tokens", NULL, m_tokens, NULL, NULL, NULL, napi_default, NULL },
+        { "clear", NULL, m_clear, NULL, NULL, NULL, napi_default, NULL },
+        { "saveMany", NULL, save_many, NULL, NULL, NULL, napi_default, NULL },
+        { "accessToken", NULL, m_access_token, NULL, NULL, NULL, napi_default, NULL },
+        { "close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL },
+    };
+    napi_value ctor, fn, v;
+
+    napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
+                      sizeof methods / sizeof *methods, methods, &ctor);
+    napi_create_reference(env, ctor, 1, &store_ctor);
+    napi_set_named_property(env, exports, "Store", ctor);
+    napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);
+    napi_set_named_property(env, exports, "open", fn);
+    napi_create_uint32(env, TS_OPEN_MUST_EXIST, &v);
+    napi_set_named_property(env, exports, "OPEN_MUST_EXIST", v);
+    napi_create_uint32(env, TS_OPEN_READ_ONLY, &v);
+    napi_set_named_property(env, exports, "OPEN_READ_ONLY", v);
+    napi_create_string_utf8(env, ts_version(), NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, exports, "version", v);
+    return exports;
+}

@@ -1,0 +1,112 @@
+// tests/node/addon.mjs - the addon's Store, run by tests/node/addon.test.
+//
+// Each backend (memory, file, sqlite, redis) goes through every method with
+// values read back and compared; then the errors (codes, and no secret in
+// any message), concurrent calls, close, and the event loop check: a find
+// on a redis server held busy by DEBUG SLEEP resolves after a timer set
+// after the call was made, which a call run on the loop could not allow.
+import { connect } from "node:net";
+import { join } from "node:path";
+import { ok, is, like, rejects, done } from "./tap.mjs";
+
+const ts = await import(process.env.TS_BINDING);
+const scratch = process.env.SCRATCH;
+const port = process.env.REDIS_PORT;
+const SECRET = "1000.SECRETREFRESHVALUE.0123456789";
+
+const token = (fields) => Object.fromEntries(ts.FIELDS.map((f) => [f, fields[f] ?? null]));
+const user = (name, extra = {}) => ({ user_name: name, client_id: "1000.CID", client_secret: "csecret",
+                                     refresh_token: `1000.r.${name}`, ...extra });
+
+async function methods(name, spec) {
+    const store = await ts.open(spec);
+    ok(store instanceof ts.Store, `${name}: open resolves to a Store`);
+    await store.clear();
+    const saved = await store.save(user("a@example.test", { expiry_time: 1714564800000 }));
+    is(saved, token({ id: "1", ...user("a@example.test"), expiry_time: "1714564800000" }),
+       `${name}: save answers the stored token with id 1, absent fields null`);
+    const found = await store.find({ user_name: "a@example.test", api_domain: "https://mine" });
+    is([found.id, found.refresh_token, found.api_domain], ["1", "1000.r.a@example.test", "https://mine"],
+       `${name}: find fills only the fields left empty`);
+    is(await store.find({ user_name: "nobody@example.test" }), null, `${name}: a find that misses is null`);
+    is(await store.findById("1"), saved, `${name}: findById answers the stored token`);
+    is(await store.findById("99"), null, `${name}: findById of a missing id is null`);
+    const many = await store.saveMany([user("b@example.test"), user("c@example.test"), user("d@example.test")]);
+    is(many.map((t) => t.id), ["2", "3", "4"], `${name}: saveMany answers the new ids in order`);
+    is((await store.tokens()).map((t) => t.user_name),
+       ["a@example.test", "b@example.test", "c@example.test", "d@example.test"],
+       `${name}: tokens lists every token in id order`);
+    await store.delete("2");
+    await rejects(store.delete("2"), "TS_NOT_FOUND", /./, `${name}: deleting a missing id rejects TS_NOT_FOUND`);
+    const ids = await Promise.all(Array.from({ length: 24 }, (_, i) =>
+        store.save(user(`u${i}@example.test`)).then((t) => t.id)));
+    is(new Set(ids).size, 24, `${name}: 24 concurrent saves get 24 distinct ids`);
+    const back = await Promise.all(Array.from({ length: 24 }, (_, i) =>
+        store.find({ user_name: `u${i}@example.test` }).then((t) => t.id)));
+    is(back, ids, `${name}: 24 concurrent finds each answer their own token`);
+    await store.clear();
+    is(await store.tokens(), [], `${name}: clear deletes every token`);
+    await store.close();
+    await rejects(store.tokens(), "TS_ERR_INVALID", /closed/, `${name}: a closed store rejects calls`);
+}
+
+async function errors(spec) {
+    const store = await ts.open(spec);
+    await rejects(store.find({ refresh_token: SECRET }), "TS_ERR_INVALID", /lookup key/,
+                  "a token without a usable key rejects TS_ERR_INVALID");
+    try {
+        await store.find({ refresh_token: SECRET });
+    } catch (e) {
+        ok(!e.message.includes(SECRET) && !e.message.includes("SECRETREFRESH"),
+           "the message does not hold the refresh token");
+    }
+    await rejects(store.save(42), "TS_ERR_INVALID", /token must be an object/, "a token that is not an object is refused");
+    await rejects(store.save({ user_name: { a: 1 }, access_token: "x" }), "TS_ERR_INVALID",
+                  /token\.user_name must be a string/, "a field that is not a string is named");
+    await rejects(store.saveMany([user("x@example.test"), "no"]), "TS_ERR_INVALID", /tokens\[1\]/,
+                  "saveMany names the index of a bad token");
+    await rejects(store.findById(undefined), "TS_ERR_INVALID", /id must be a string/, "findById needs an id");
+    is(await store.tokens(), [], "a refused saveMany saves nothing");
+    await store.close();
+    await rejects(ts.open("nosuchbackend:/x"), "TS_ERR_LOAD", /nosuchbackend/, "an unknown backend rejects TS_ERR_LOAD");
+    const readOnly = await ts.open(spec, { readOnly: true });
+    await rejects(readOnly.save(user("ro@example.test")), "TS_ERR_READ_ONLY", /./,
+                  "a save through a store opened readOnly rejects TS_ERR_READ_ONLY");
+    await readOnly.close();
+    await rejects(ts.open(join(scratch, "nosuch.json")), "TS_ERR_CONFIG", /nosuch\.json/,
+                  "a missing config file rejects TS_ERR_CONFIG naming it");
+}
+
+// Sends one command on its own connection; resolves on its reply.
+function redisCommand(...args) {
+    return new Promise((resolve, reject) => {
+        const sock = connect(Number(port), "127.0.0.1");
+        sock.on("error", reject);
+        sock.on("data", (d) => { sock.end(); resolve(d.toString()); });
+        sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+    });
+}
+
+async function eventLoop() {
+    const store = await ts.open(`redis://127.0.0.1:${port}/3?prefix=loop:`);
+    await store.save(user("loop@example.test"));
+    const events = [];
+    const sleeping = redisCommand("DEBUG", "SLEEP", "0.5");
+    await new Promise((r) => setTimeout(r, 50));   // the server has the DEBUG by now
+    const found = store.find({ user_name: "loop@example.test" }).then((t) => events.push(`find ${t.id}`));
+    setTimeout(() => events.push("timer"), 10);
+    await found;
+    is(await sleeping, "+OK\r\n", "DEBUG SLEEP held the server");
+    is(events, ["timer", "find 1"], "a timer set after the find fired while the find was in flight");
+    await store.clear();
+    await store.close();
+}
+
+await methods("memory", "memory:");
+await methods("file", `file:${join(scratch, "tokens.csv")}`);
+await methods("sqlite", `sqlite:${join(scratch, "tokens.db")}`);
+await methods("redis", `redis://127.0.0.1:${port}/2?prefix=addon:`);
+await errors(`sqlite:${join(scratch, "errors.db")}`);
+await eventLoop();
+like(ts.version, /^\d+\.\d+\.\d+/, "version is the library's");
+done();

@@ -1,0 +1,252 @@
+// tests/node/sdk.mjs - the real Zoho CRM Node.js SDK on tokenstore stores,
+// run by tests/node/sdk.test against the fake accounts server and CRM API
+// (fake_zoho.mjs). For sqlite and redis: a grant token is exchanged and
+// saved as id 1, which the CLI then shows; a valid token serves getRecords
+// with no save; an expired token is refreshed once and saved; the CLI
+// lists the store; and 8 processes asking at once for an expiring token
+// cause exactly one refresh request, through refresh ahead. Last, the
+// example application (examples/node/app.mjs) runs as a user would run it.
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ok, is, like, done } from "./tap.mjs";
+import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, SDKTokenStore, CountingStore,
+         initialize, leadIds } from "./sdk-common.mjs";
+
+const scratch = process.env.SCRATCH;
+const LEADS = ["4000000000001", "4000000000002"];
+const GRANT = "1000.grantcode0123456789abcdef.0123456789abcdef";
+
+const fake = async (path, method = "GET") => (await fetch(BASE + path, { method })).json();
+const cli = (config, ...args) => execFileSync(process.env.TS_CLI, ["--config", config, ...args],
+                                              { encoding: "utf8" });
+
+// A config file for the store, whose oauth section turns refresh ahead on.
+function configFor(name, uri) {
+    const path = join(scratch, `${name}.json`);
+    writeFileSync(path, JSON.stringify({ store: uri, oauth: { accounts_url: BASE } }));
+    return path;
+}
+
+async function grant(name, config) {
+    const store = new CountingStore(config, { refreshAheadMs: 0 });
+    const token = new SDK.OAuthBuilder().clientId(CLIENT_ID).clientSecret(CLIENT_SECRET)
+        .grantToken(GRANT).redirectURL("https://app.example.test/callback").build();
+    await initialize(token, store);
+    const counts = await fake("/counts");
+    is([counts.authorization_code, counts.refresh_token], [1, 0], `${name}: the SDK exchanged the grant token once`);
+    is([token.getId(), store.saves], ["1", 1], `${name}: saveToken set id 1 on the SDK's token`);
+    const shown = JSON.parse(cli(config, "get", "--id", "1", "--json", "--show-secrets"));
+    is([shown.user_name, shown.client_id, shown.access_token, shown.refresh_token],
+       [USER_NAME, CLIENT_ID, counts.issued[0], "1000.refresh.fake"],
+       `${name}: tokenstore get --id 1 shows the user and the tokens`);
+    await store.close();
+}
+
+async function valid(name, config) {
+    await fake("/reset", "POST");
+    const store = new CountingStore(config, { refreshAheadMs: 0 });
+    const before = (await store.getTokens()).map((t) => [t.getId(), t.getAccessToken(), t.getExpiresIn()]);
+    await initialize(new SDK.OAuthBuilder().userSignature(new SDK.UserSignature(USER_NAME)).build(), store);
+    is(await leadIds(), LEADS, `${name}: getRecords("Leads") answers the fake's records`);
+    const counts = await fake("/counts");
+    is([counts.refresh_token, store.saves], [0, 0], `${name}: a valid token is used with no refresh and no save`);
+    ok(counts.bearers.length > 0 && counts.bearers.every((b) => b === before[0][1]),
+       `${name}: every CRM call carried the stored access token`);
+    is((await store.getTokens()).map((t) => [t.getId(), t.getAccessToken(), t.getExpiresIn()]), before,
+       `${name}: the store is unchanged`);
+    await store.close();
+}
+
+// Sets the stored token's expiry, through the addon.
+async function setExpiry(config, ms) {
+    const raw = await ts.open(config);
+    const tok = await raw.findById("1");
+    await raw.save({ ...tok, expiry_time: String(ms) });
+    await raw.close();
+}
+
+async function expired(name, config) {
+    await setExpiry(config, Date.now() - 60000);
+    await fake("/reset", "POST");
+    const store = new CountingStore(config, { refreshAheadMs: 0 });
+    await initialize(new SDK.OAuthBuilder().userSignature(new SDK.UserSignature(USER_NAME)).build(), store);
+    is(await leadIds(), LEADS, `${name}: getRecords works with an expired token`);
+    const counts = await fake("/counts");
+    is([counts.refresh_token, store.saves], [1, 1], `${name}: an expired token is refreshed once and saved`);
+    const shown = JSON.parse(cli(config, "get", "--id", "1", "--json", "--show-secrets"));
+    ok(shown.access_token === counts.issued[0] && Number(shown.expiry_time) > Date.now() + 3000e3,
+       `${name}: the store holds the new access token and its expiry`);
+    is(counts.bearers.at(-1), counts.issued[0], `${name}: the CRM call carried the new access token`);
+    like(cli(config, "list"), new RegExp(`^1 +${USER_NAME.replace(/\./g, "\\.")} `, "m"),
+         `${name}: tokenstore list shows the token the SDK saved`);
+    await store.close();
+}
+
+// Starts n worker processes, releases them together, collects their output.
+async function workers(n, configs) {
+    const procs = Array.from({ length: n }, () =>
+        spawn(process.execPath, [new URL("sdk-worker.mjs", import.meta.url).pathname, ...configs],
+              { stdio: ["pipe", "pipe", "inherit"] }));
+    const outputs = procs.map((p) => new Promise((resolve) => {
+        let out = "";
+        p.stdout.on("data", (d) => { out += d; });
+        p.on("close", (code) => resolve({ code, out }));
+    }));
+    await Promise.all(procs.map((p) => new Promise((resolve) => {
+        let seen = "";
+        const wait = (d) => {
+            seen += d;
+            if (seen.includes("ready\n")) {
+                p.stdout.off("data", wait);
+                resolve();
+            }
+        };
+        p.stdout.on("data", wait);
+    })));
+    procs.forEach((p) => p.stdin.end("go\n"));
+    return Promise.all(outputs);
+}
+
+async function singleFlight(stores) {
+    // Inside the SDK's own 5-second margin: without refresh ahead each
+    // process would refresh it.
+    for (const { config } of stores)
+        await setExpiry(config, Date.now() + 2000);
+    await fake("/reset", "POST");
+    const results = await workers(8, stores.map((s) => s.config));
+    const counts = await fake("/counts");
+    is(results.map((r) => r.code), Array(8).fill(0), "8 SDK processes on the stores finished");
+    const answers = results.map((r) => JSON.parse(r.out.trim().split("\n").at(-1)));
+    console.log(`# ms after "go" per process: ${answers.map((a) => a.map((x) => x.ms).join("/")).join(" ")}`);
+    is(counts.refresh_token, stores.length, "exactly 1 refresh request per store reached the accounts server");
+    stores.forEach(({ name }, i) => {
+        is(new Set(answers.map((a) => a[i].access)).size, 1, `${name}: all 8 processes got the same access token`);
+        ok(answers.every((a) => a[i].leads.join() === LEADS.join()), `${name}: all 8 processes fetched the Leads`);
+    });
+}
+
+// The adapter's contract with the SDK, method by method.
+async function contract() {
+    ok(ts.sdkTokenStore(SDK) === SDKTokenStore, "sdkTokenStore gives the same class for the same SDK");
+    let refused = null;
+    try { ts.sdkTokenStore({}); } catch (e) { refused = e; }
+    like(refused?.message, /pass the Zoho SDK module/, "sdkTokenStore refuses what is not the SDK");
+    const store = new SDKTokenStore(`sqlite:${join(scratch, "contract.db")}`, { refreshAheadMs: 0 });
+    ok(store instanceof SDK.TokenStore.TokenStore, "an SDKTokenStore is an instance of the SDK's TokenStore");
+    const t = Reflect.construct(SDK.OAuthToken, []);
+    t.setUserSignature(new SDK.UserSignature("c@example.test"));
+    t.setClientId(CLIENT_ID);
+    t.setClientSecret(CLIENT_SECRET);
+    t.setRefreshToken("1000.r.contract");
+    t.setAccessToken("1000.a.contract");
+    t.setExpiresIn("1714564800000");
+    await store.saveToken(t);
+    is(t.getId(), "1", "saveToken sets the new id on the token it was given");
+    const q = Reflect.construct(SDK.OAuthToken, []);
+    q.setUserSignature(new SDK.UserSignature("c@example.test"));
+    q.setAccessToken("1000.a.mine");
+    const found = await store.findToken(q);
+    ok(found === q, "findToken returns the token it was given");
+    is([q.getId(), q.getAccessToken(), q.getRefreshToken(), q.getExpiresIn()],
+       ["1", "1000.a.mine", "1000.r.contract", "1714564800000"], "findToken fills only the empty fields");
+    const nobody = Reflect.construct(SDK.OAuthToken, []);
+    nobody.setUserSignature(new SDK.UserSignature("nobody@example.test"));
+    is(await store.findToken(nobody), null, "findToken of an unknown user is null");
+    const byId = await store.findTokenById("1");
+    ok(byId instanceof SDK.OAuthToken && byId !== t && byId.getUserSignature().getName() === "c@example.test",
+       "findTokenById answers a new OAuthToken with the stored user");
+    const thrown = async (p) => { try { await p; return null; } catch (e) { return e; } };
+    const missing = await thrown(store.findTokenById("9"));
+    ok(missing instanceof SDK.SDKException && missing.code === "TS_NOT_FOUND",
+       "findTokenById of a missing id throws SDKException TS_NOT_FOUND");
+    const tokens = await store.getTokens();
+    ok(Array.isArray(tokens) && tokens.length === 1 && tokens[0] instanceof SDK.OAuthToken,
+       "getTokens answers an Array of OAuthTokens");
+    ok((await thrown(store.deleteToken("9"))) instanceof SDK.SDKException, "deleteToken of a missing id throws SDKException");
+    await store.deleteToken("1");
+    is((await store.getTokens()).length, 0, "deleteToken deletes");
+    await store.saveToken(t);
+    await store.deleteTokens();
+    is((await store.getTokens()).length, 0, "deleteTokens deletes every token");
+    await store.close();
+}
+
+// 8 calls in flight in one process run on several handles of one Store,
+// each with its own OAuth client: the store's lock still lets one refresh
+// through.
+async function handlesSingleFlight(name, config) {
+    await setExpiry(config, Date.now() + 2000);
+    await fake("/reset", "POST");
+    const raw = await ts.open(config);
+    const got = await Promise.all(Array.from({ length: 8 }, () => raw.accessToken({ id: "1" })));
+    const counts = await fake("/counts");
+    is([counts.refresh_token, new Set(got.map((t) => t.access_token)).size], [1, 1],
+       `${name}: 8 accessToken calls in flight in one process make 1 refresh request`);
+    await raw.close();
+}
+
+// A refresh ahead the accounts server refuses leaves the token as stored,
+// says why in a process warning without the token's secrets, and the SDK
+// then has the token to refresh itself.
+async function refusedRefresh(config) {
+    await setExpiry(config, Date.now() + 2000);
+    const raw = await ts.open(config);
+    const before = await raw.findById("1");
+    await fake("/reset", "POST");
+    await fake("/fail?n=1", "POST");
+    const warnings = [];
+    const onWarning = (w) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    const store = new SDKTokenStore(config);
+    const got = await store.findTokenById("1");
+    await new Promise((r) => setImmediate(r));    // warnings are emitted on the next tick
+    process.off("warning", onWarning);
+    is([(await fake("/counts")).refresh_token, got.getAccessToken(), got.getExpiresIn()],
+       [1, before.access_token, before.expiry_time],
+       "a refused refresh ahead answers the stored token unchanged");
+    is(await raw.findById("1"), before, "a refused refresh ahead leaves the store unchanged");
+    ok(warnings.length === 1 && /invalid_code/.test(warnings[0]) &&
+       !warnings[0].includes(before.refresh_token) && !warnings[0].includes(CLIENT_SECRET),
+       "the warning says why, without secrets");
+    await store.close();
+    await raw.close();
+}
+
+// examples/node/app.mjs, copied next to the SDK's node_modules so that its
+// plain import of the SDK resolves, on the sqlite store the scenarios left.
+function example(config) {
+    const app = join(scratch, "app");
+    mkdirSync(app);
+    copyFileSync(process.env.EXAMPLE_APP, join(app, "app.mjs"));
+    symlinkSync(dirname(dirname(dirname(dirname(process.env.SDK_ENTRY)))), join(app, "node_modules"));
+    const out = execFileSync(process.execPath, [join(app, "app.mjs")], {
+        encoding: "utf8", cwd: app,
+        env: { ...process.env, TOKENSTORE_CONFIG: config, TOKENSTORE_NODE: process.env.TS_BINDING,
+               ZOHO_USER: USER_NAME, ZOHO_API_BASE: BASE } });
+    is(out, `${LEADS[0]}  Fake\n${LEADS[1]}  Other\n`, "examples/node/app.mjs prints the Leads");
+}
+
+const stores = [
+    { name: "sqlite", config: configFor("sqlite", `sqlite:${join(scratch, "sdk.db")}`) },
+    { name: "redis", config: configFor("redis", `redis://127.0.0.1:${process.env.REDIS_PORT}/4?prefix=sdk:`) },
+];
+try {
+    await contract();
+    for (const { name, config } of stores) {
+        await fake("/reset", "POST");
+        await grant(name, config);
+        await valid(name, config);
+        await expired(name, config);
+    }
+    await singleFlight(stores);
+    for (const { name, config } of stores)
+        await handlesSingleFlight(name, config);
+    await refusedRefresh(stores[0].config);
+    example(stores[0].config);
+    done();
+} catch (e) {
+    console.log(`Bail out! ${String(e?.stack ?? e).split("\n").slice(0, 4).join(" | ")}`);
+    if (e?.cause) console.log(String(e.cause.stack).replace(/^/gm, "# "));
+    process.exitCode = 1;
+}
