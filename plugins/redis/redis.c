@@ -235,9 +235,10 @@ static const char lua_find[] =
 /* save_token for ARGV[2] tokens, each as: key count, key field numbers,
  * the ten values ('' = absent). Saves them in order like that many
  * save_token calls; returns {filled} or, at the first refusal, {filled
- * so far, kind (CONFLICT, INVALID or FULL), message}, where filled[t] lists (field number, value) for
- * the fields token t lacked and now has (its id, merged values): the
- * caller's token plus these is the stored row. The rules are core/rules.c's
+ * so far, kind (CONFLICT, INVALID, FULL, CORRUPT or ERROR), message},
+ * where filled[t] lists (field number, value) for the fields token t
+ * lacked and now has (its id, merged values): the caller's token plus
+ * these is the stored row. The rules are core/rules.c's
  * ts__save_resolve; the messages are its messages. */
 static const char lua_save[] =
     LUA_BASE LUA_IDS LUA_READ_ROW LUA_INDEX LUA_LOOKUP LUA_NUM_LESS
@@ -253,11 +254,19 @@ static const char lua_save[] =
     "  redis.call('SET', counter_key, last)\n"
     "  return last\n"
     "end\n"
+    /* The next id, or nil and the kind and message of a refusal: the
+     * server's own words unless the counter is full or not a number. */
     "local function next_id()\n"
-    "  ensure_counter()\n"
+    "  local last = ensure_counter()\n"
     "  local n = redis.pcall('INCR', counter_key)\n"
-    "  if type(n) == 'table' then return nil end\n"
-    "  return redis.call('GET', counter_key)\n"
+    "  if type(n) ~= 'table' then return redis.call('GET', counter_key) end\n"
+    "  if string.find(n.err, 'overflow', 1, true) then\n"
+    "    return nil, 'FULL', 'no id is left after ' .. last\n"
+    "  elseif string.find(n.err, 'not an integer', 1, true) then\n"
+    "    return nil, 'CORRUPT', string.format(\"%s holds '%.40s', not an id\", counter_key,\n"
+    "      last)\n"
+    "  end\n"
+    "  return nil, 'ERROR', 'INCR ' .. counter_key .. ': ' .. n.err\n"
     "end\n"
     /* The row as {P}user:NAME holds it; see the top of the file. */
     "local function copy_of(tok)\n"
@@ -339,10 +348,9 @@ static const char lua_save[] =
     "      end\n"
     "    end\n"
     "  elseif tok[1] == '' then\n"
-    "    tok[1] = next_id()\n"
-    "    if not tok[1] then\n"
-    "      return nil, 'FULL', 'no id is left after ' .. ensure_counter()\n"
-    "    end\n"
+    "    local id, kind, message = next_id()\n"
+    "    if not id then return nil, kind, message end\n"
+    "    tok[1] = id\n"
     "    filled = {1, tok[1]}\n"
     "    row = nil\n"
     "  else\n"
@@ -1194,6 +1202,8 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
         code = TS_ERR_CONFLICT;
     else if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "INVALID") == 0)
         code = TS_ERR_INVALID;
+    else if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CORRUPT") == 0)
+        code = TS_ERR_CORRUPT;
     if (batch)
         return s->host->error(err, code, "token %zu: %.*s", first + rows->elements,
                               (int)message->len, message->str);

@@ -881,6 +881,41 @@ START_TEST(test_ids)
 }
 END_TEST
 
+/* When the server cannot give an id, the error says why in its words:
+ * not "no id is left" for a counter that is not a number or a server out
+ * of memory. */
+START_TEST(test_id_errors_name_their_cause)
+{
+    ts_store *s = open_prefix("iderr:");
+    redisContext *c = raw_connect();
+    ts_error err = { 0 };
+    ts_token *a = make_token("a@x", "ra", "aa"), *b = make_token("b@x", "rb", "ab");
+
+    save_ok(s, a);
+    freeReplyObject(redisCommand(c, "SET {iderr:}next_id abc"));
+    ck_assert_int_eq(ts_save_token(s, b, &err), TS_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.message, "{iderr:}next_id holds 'abc', not an id"), "%s",
+                  err.message);
+    freeReplyObject(redisCommand(c, "SET {iderr:}next_id 1"));
+
+    freeReplyObject(redisCommand(c, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(redisCommand(c, "CONFIG SET maxmemory 1"));
+    int rc = ts_save_token(s, b, &err);
+    freeReplyObject(redisCommand(c, "CONFIG SET maxmemory 0"));
+    ck_assert_int_ne(rc, TS_OK);
+    ck_assert_msg(strstr(err.message, "OOM") && !strstr(err.message, "no id is left"), "%s",
+                  err.message);
+    ck_assert_uint_eq(count_tokens(s), 1);
+    save_ok(s, b);
+    ck_assert_str_eq(ts_token_get(b, TS_FIELD_ID), "2");
+
+    ts_token_free(a);
+    ts_token_free(b);
+    redisFree(c);
+    ts_store_close(s);
+}
+END_TEST
+
 START_TEST(test_shared_access_token_and_conflicts)
 {
     ts_store *s = open_prefix("rules:");
@@ -1342,6 +1377,7 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, test_secrets_stay_out_of_key_names);
     tcase_add_test(tc, test_binary_safe_values);
     tcase_add_test(tc, test_ids);
+    tcase_add_test(tc, test_id_errors_name_their_cause);
     tcase_add_test(tc, test_shared_access_token_and_conflicts);
     tcase_add_test(tc, test_bulk_save);
     tcase_add_test(tc, test_server_down_at_open);
