@@ -435,6 +435,59 @@ START_TEST(test_delete_tokens_commits)
 }
 END_TEST
 
+/* Whether any of the database's files (main, -wal, -journal) holds the
+ * bytes. */
+static int on_disk(const char *db, const char *needle)
+{
+    static const char *const suffixes[] = { "", "-wal", "-journal" };
+    int found = 0;
+
+    for (size_t i = 0; i < 3 && !found; i++) {
+        char path[PATH_MAX], *data = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
+        FILE *f = fopen(path, "rb"), *mem = open_memstream(&data, &len);
+        char buf[4096];
+        size_t n;
+        while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, mem);
+        fclose(mem);
+        found = memmem(data, len, needle, strlen(needle)) != NULL;
+        free(data);
+        if (f)
+            fclose(f);
+    }
+    return found;
+}
+
+/* A deleted token leaves the disk while the store stays open: not in the
+ * database's pages, not in the WAL's frames. */
+START_TEST(test_deleted_token_leaves_the_wal)
+{
+    const char *db = in_scratch("t.db");
+    ts_store *s = open_ok(db), *other = open_ok(db);
+    ts_error err = { 0 };
+    ts_token *t = user_token("gone@x.com", "1000.access-SECRET-A1", "1000.refresh-SECRET-R1");
+
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_OK);
+    save_user(s, "stays@x.com", "1000.access-stays");
+    ck_assert(on_disk(db, "1000.refresh-SECRET-R1"));
+    ck_assert_int_eq(ts_delete_token(s, ts_token_get(t, TS_FIELD_ID), &err), TS_OK);
+    ck_assert_msg(!on_disk(db, "1000.refresh-SECRET-R1"), "the deleted refresh token is on disk");
+    ck_assert(!on_disk(db, "1000.access-SECRET-A1"));
+
+    ts_token_free(t);
+    t = user_token("gone2@x.com", "1000.access-SECRET-A2", "1000.refresh-SECRET-R2");
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_OK);
+    ck_assert_int_eq(ts_delete_tokens(other, &err), TS_OK);
+    ck_assert(!on_disk(db, "1000.refresh-SECRET-R2"));
+    ck_assert(!on_disk(db, "1000.access-stays"));
+    ts_token_free(t);
+    ts_store_close(other);
+    ts_store_close(s);
+}
+END_TEST
+
 START_TEST(test_empty_table_opens_again)
 {
     const char *db = in_scratch("t.db");
@@ -1183,6 +1236,7 @@ static Suite *sqlite_suite(void)
     tcase_add_test(tc, test_ids_are_numeric_past_ten);
     tcase_add_test(tc, test_injection_strings_are_values);
     tcase_add_test(tc, test_delete_tokens_commits);
+    tcase_add_test(tc, test_deleted_token_leaves_the_wal);
     tcase_add_test(tc, test_empty_table_opens_again);
     tcase_add_test(tc, test_delete_token);
     tcase_add_test(tc, test_save_rules);
