@@ -1791,6 +1791,28 @@ START_TEST(test_named_lock_files_are_never_followed)
 }
 END_TEST
 
+/* An empty store (header only) that takes in a changed file by
+ * difference: found by fuzzing (a NULL row array met pointer arithmetic). */
+START_TEST(test_empty_store_takes_in_garbage)
+{
+    char path[PATH_MAX], incoming[PATH_MAX];
+    snprintf(path, sizeof path, "%s", in_scratch("tokens.csv"));
+    snprintf(incoming, sizeof incoming, "%s", in_scratch("incoming"));
+    spit(path, HEADER, sizeof HEADER - 1);
+    ts_store *s = open_store(path);
+    ts_error err;
+    ck_assert_uint_eq(count_tokens(s), 0);
+    spit(incoming, "\0,\xff", 3);
+    ck_assert_int_eq(rename(incoming, path), 0);
+    usleep(150 * 1000);                     /* past the backend's recheck interval */
+    ts_token *t = user_token("a@example.com", "");
+    ck_assert_int_eq(ts_find_token(s, t, &err), TS_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.message, path), "%s", err.message);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
 /* A FIFO where the token file should be is an error, not a hang. */
 START_TEST(test_fifo_token_file)
 {
@@ -1858,6 +1880,7 @@ static Suite *file_suite(void)
     tcase_add_test(tc, test_lock_files_are_never_followed);
     tcase_add_test(tc, test_named_lock_files_are_never_followed);
     tcase_add_test(tc, test_fifo_token_file);
+    tcase_add_test(tc, test_empty_store_takes_in_garbage);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("processes");

@@ -32,7 +32,15 @@ core=$(ls "$src"/core/*.c)
 extra_seeds() {
     case $1 in
     json) echo "$src/examples/configs" ;;
-    csv|file) echo "$src/tests/fixtures/file" ;;
+    csv|file) echo "$src/tests/fixtures/file $src/tests/fixtures/sdk" ;;
+    esac
+}
+
+# Sources beyond the core's that a harness reaches into.
+extra_sources() {
+    case $1 in
+    csv) echo "$src/plugins/file/csv.c" ;;
+    file) echo "$src/plugins/file/csv.c $src/plugins/file/file.c" ;;
     esac
 }
 
@@ -41,7 +49,7 @@ for name in "$@"; do
     n=$((n + 1))
     bin=$out/fuzz_$name
     # shellcheck disable=SC2086
-    if ! $cc $flags -o "$bin" "$src/tests/fuzz/fuzz_$name.c" $core $libs >"$bin.build.log" 2>&1; then
+    if ! $cc $flags -o "$bin" "$src/tests/fuzz/fuzz_$name.c" $core $(extra_sources "$name") $libs >"$bin.build.log" 2>&1; then
         echo "not ok $n - fuzz_$name does not build (see $bin.build.log)"
         failed=$((failed + 1))
         continue
