@@ -9,6 +9,7 @@
  * user can go straight to what is wrong.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,29 +315,71 @@ TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *o
     return rc;
 }
 
+/* Reads what fd holds into one NUL-terminated allocation. A config file
+ * holds client secrets and passwords, so no stdio buffer or realloc()ed
+ * block is left with a copy: the buffer is sized from fstat() and, should
+ * the file grow meanwhile, copied to a larger one and wiped. 0 or an
+ * errno. */
+static int read_whole(int fd, char **out, size_t *len)
+{
+    struct stat st;
+    size_t cap, n = 0;
+
+    if (fstat(fd, &st) != 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf && n + 1 == cap) {
+            char *bigger = malloc(cap * 2);
+            if (bigger)
+                memcpy(bigger, buf, n);
+            ts__wipe(buf, n);
+            free(buf);
+            buf = bigger;
+            cap *= 2;
+        }
+        if (!buf)
+            return ENOMEM;
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            int e = got < 0 ? errno : 0;
+            if (e) {
+                ts__wipe(buf, n);
+                free(buf);
+                return e;
+            }
+            break;
+        }
+        n += (size_t)got;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 static int load_file(ts_config **out, const char *path, ts_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     char *text = NULL;
     size_t len = 0;
-    int rc;
+    int rc, e;
 
-    if (!f)
+    if (fd < 0)
         return ts__error(err, TS_ERR_CONFIG, "%s: cannot open config file: %s", path,
                          strerror(errno));
-    FILE *mem = open_memstream(&text, &len);
-    char buf[4096];
-    size_t n;
-    while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, n, mem);
-    int failed = ferror(f) || !mem;
-    fclose(f);
-    if (mem)
-        fclose(mem);
-    if (failed) {
-        free(text);
-        return ts__error(err, TS_ERR_CONFIG, "%s: cannot read config file", path);
-    }
+    e = read_whole(fd, &text, &len);
+    close(fd);
+    if (e == EISDIR)
+        return ts__error(err, TS_ERR_CONFIG, "%s: is a directory, not a config file", path);
+    if (e)
+        return ts__error(err, e == ENOMEM ? TS_ERR_NOMEM : TS_ERR_CONFIG,
+                         "%s: cannot read config file: %s", path, strerror(e));
     if (strlen(text) != len)
         rc = ts__error(err, TS_ERR_CONFIG, "%s: config file contains a NUL byte", path);
     else

@@ -331,6 +331,24 @@ START_TEST(spec_is_uri_or_path)
     write_file("bad.json", "{\n  \"store\": \"memory:\"\n  \"x\": 1\n}\n");
     ck_assert_int_eq(ts_config_load(&c, "bad.json", &err), TS_ERR_CONFIG);
     assert_has(err.message, "bad.json:3:3: invalid JSON");
+
+    /* A directory says so; a file larger than a first read is read whole. */
+    ck_assert_int_eq(mkdir("confdir", 0700), 0);
+    ck_assert_int_eq(ts_config_load(&c, "confdir", &err), TS_ERR_CONFIG);
+    assert_has(err.message, "confdir: is a directory, not a config file");
+    char big[20000];
+    int n = snprintf(big, sizeof big, "{\"store\": {\"backend\": \"memory\", \"options\": {");
+    char last[16] = "";
+    for (int i = 0; n < 19000; i++) {
+        n += snprintf(big + n, sizeof big - (size_t)n, "%s\"k%d\": \"v\"", i ? ", " : "", i);
+        snprintf(last, sizeof last, "k%d", i);
+    }
+    snprintf(big + n, sizeof big - (size_t)n, "}}, \"plugin_dir\": \"/end\"}");
+    write_file("big.json", big);
+    ck_assert_int_eq(ts_config_load(&c, "big.json", &err), TS_OK);
+    ck_assert_str_eq(ts_config_option(c, "k0"), "v");
+    ck_assert_str_eq(ts_config_option(c, last), "v");
+    ts_config_free(c);
 }
 END_TEST
 
