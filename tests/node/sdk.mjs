@@ -3,14 +3,14 @@
 // (fake_zoho.mjs). For sqlite and redis: a grant token is exchanged and
 // saved as id 1, which the CLI then shows; a valid token serves getRecords
 // with no save; an expired token is refreshed once and saved; the CLI
-// lists the store; and 8 processes asking at once for a token with 30 s
+// lists the store and the Python package reads it as the addon does; and 8 processes asking at once for a token with 30 s
 // left (outside the SDK's own 5 s margin) cause exactly one refresh
 // request, through refresh ahead. Last, the example application
 // (examples/node/app.mjs) runs as a user would run it.
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ok, is, like, rejects, done } from "./tap.mjs";
+import { ok, is, like, rejects, skip, done } from "./tap.mjs";
 import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, SDKTokenStore, CountingStore,
          initialize, leadIds } from "./sdk-common.mjs";
 
@@ -82,6 +82,31 @@ async function expired(name, config) {
     like(cli(config, "list"), new RegExp(`^1 +${USER_NAME.replace(/\./g, "\\.")} `, "m"),
          `${name}: tokenstore list shows the token the SDK saved`);
     await store.close();
+    await pythonReads(name, config, shown);
+}
+
+// Every token of the store as the Python package (bindings/python, on the
+// build tree's library) reads it: one object with the ten fields a token.
+const PY_READ = `import json, sys, tokenstore
+with tokenstore.open(sys.argv[1], read_only=True) as store:
+    print(json.dumps([dict(zip(tokenstore.FIELDS, t.values())) for t in store.tokens()]))`;
+
+// The Python binding reads every field the SDK saved, as the addon does.
+async function pythonReads(name, config, shown) {
+    const python = process.env.TS_PYTHON;
+    if (!python || python === ":")
+        return skip(`${name}: the Python package reads the store`, "configure found no Python");
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1",
+                  PYTHONPATH: join(process.env.top_srcdir, "bindings", "python"),
+                  TOKENSTORE_LIBRARY: join(process.env.top_builddir, "core", ".libs", "libtokenstore.so.1") };
+    const read = JSON.parse(execFileSync(python, ["-c", PY_READ, config], { encoding: "utf8", env }));
+    const raw = await ts.open(config);
+    const viaNode = await raw.tokens();
+    await raw.close();
+    is(read, viaNode, `${name}: the Python package reads every field of every token as the addon does`);
+    is([read.length, read[0]?.user_name, read[0]?.access_token, read[0]?.refresh_token, read[0]?.expiry_time],
+       [1, USER_NAME, shown.access_token, shown.refresh_token, shown.expiry_time],
+       `${name}: it reads the SDK's user and its renewed tokens`);
 }
 
 // Starts n worker processes, releases them together, collects their output.
