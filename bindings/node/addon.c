@@ -2,8 +2,8 @@
  * bindings/node/addon.c - libtokenstore as a Node-API addon.
  *
  * Exports open(spec, flags) -> Promise<Store>, where Store has find,
- * findById, save, delete, tokens, clear, saveMany, accessToken and close,
- * each returning a Promise. Every call that touches a store runs on the
+ * findById, save, delete, tokens, clear, saveMany, accessToken (which takes
+ * { refreshAheadMs } after the token) and close, each returning a Promise. Every call that touches a store runs on the
  * libuv pool (napi_async_work), never on the event loop: a store call may
  * wait for a disk, a lock or a Redis round trip, and JavaScript must keep
  * running meanwhile.
@@ -30,6 +30,7 @@
 #define MAX_HANDLES 16
 #define MAX_DRAINS 4     /* the libuv pool's default size */
 #define DRAIN_BATCH 64   /* calls one drain runs before it hands results back */
+#define AHEAD_CONFIG (-1) /* refresh ahead as the config's oauth section says */
 
 /* The JS side's name of each ts_code. */
 static const char *const code_names[] = {
@@ -48,6 +49,7 @@ static const char *const code_names[] = {
 struct slot {
     ts_store *store;
     ts_oauth *oauth;     /* made on the first accessToken call */
+    long long ahead_ms;  /* the refresh_ahead_ms oauth was told, or AHEAD_CONFIG */
     int busy;
 };
 
@@ -75,6 +77,7 @@ struct call {
     napi_deferred deferred;
     napi_async_work work;
     char *spec, *id;
+    long long ahead_ms;       /* accessToken's refreshAheadMs, or AHEAD_CONFIG */
     ts_token **tokens;        /* in and out */
     size_t n, cap;
     int rc;
@@ -356,6 +359,32 @@ static int run_open(struct call *c)
     return TS_OK;
 }
 
+/* Readies the handle's OAuth client for an accessToken call: made from
+ * the config, then told the call's refresh_ahead_ms, which the library
+ * checks. The config's own value cannot be read back, so a call without
+ * one after a call with one gets a new client. */
+static int slot_oauth(struct call *c, struct slot *sl)
+{
+    char value[32];
+    int rc;
+
+    if (sl->oauth && sl->ahead_ms != c->ahead_ms && c->ahead_ms == AHEAD_CONFIG) {
+        ts_oauth_free(sl->oauth);
+        sl->oauth = NULL;
+    }
+    if (!sl->oauth) {
+        if ((rc = ts_oauth_new(&sl->oauth, sl->store, c->s->config, &c->err)) != TS_OK)
+            return rc;
+        sl->ahead_ms = AHEAD_CONFIG;
+    }
+    if (sl->ahead_ms == c->ahead_ms)
+        return TS_OK;
+    snprintf(value, sizeof value, "%lld", c->ahead_ms);
+    if ((rc = ts_oauth_set(sl->oauth, "refresh_ahead_ms", value, &c->err)) == TS_OK)
+        sl->ahead_ms = c->ahead_ms;
+    return rc;
+}
+
 static int run_op(struct call *c, struct slot *sl)
 {
     ts_store *st = sl->store;
@@ -379,13 +408,10 @@ static int run_op(struct call *c, struct slot *sl)
     }
     case OP_CLEAR:
         return ts_delete_tokens(st, &c->err);
-    case OP_ACCESS_TOKEN:
-        if (!sl->oauth) {
-            int rc = ts_oauth_new(&sl->oauth, st, c->s->config, &c->err);
-            if (rc != TS_OK)
-                return rc;
-        }
-        return ts_oauth_get_access_token(sl->oauth, c->tokens[0], &c->err);
+    case OP_ACCESS_TOKEN: {
+        int rc = slot_oauth(c, sl);
+        return rc == TS_OK ? ts_oauth_get_access_token(sl->oauth, c->tokens[0], &c->err) : rc;
+    }
     default:
         return TS_ERR_INVALID;
     }
@@ -596,23 +622,23 @@ static napi_value start(napi_env env, struct call *c, napi_value self)
 
 /* ---------------------------------------------------------------- methods */
 
-/* A new call on the Store `this`, with up to 1 argument in *arg. */
+/* A new call on the Store `this`, with up to 2 arguments in arg[] (those
+ * not given are undefined). */
 static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
-                             napi_value *self, napi_value *arg)
+                             napi_value *self, napi_value arg[2])
 {
-    size_t argc = 1;
-    napi_value argv[1];
+    size_t argc = 2;
     struct call *c = calloc(1, sizeof *c);
 
     if (!c) {
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
-    napi_get_cb_info(env, info, &argc, argv, self, NULL);
-    if (argc < 1)
-        napi_get_undefined(env, &argv[0]);
-    *arg = argv[0];
+    napi_get_cb_info(env, info, &argc, arg, self, NULL);
+    for (; argc < 2; argc++)
+        napi_get_undefined(env, &arg[argc]);
     c->op = op;
+    c->ahead_ms = AHEAD_CONFIG;
     if (napi_unwrap(env, *self, (void **)&c->s) != napi_ok || !c->s) {
         free(c);
         throw_error(env, "TS_ERR_INVALID", "not a tokenstore Store");
@@ -621,18 +647,49 @@ static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
     return c;
 }
 
-/* find, save and accessToken take a token. */
+/* accessToken's options: refreshAheadMs, a whole number of milliseconds
+ * (the library checks its range), or absent for the config's. Throws on
+ * anything else. */
+static void access_options(napi_env env, napi_value options, struct call *c)
+{
+    napi_valuetype t;
+    napi_value v;
+    double ms;
+
+    napi_typeof(env, options, &t);
+    if (t == napi_undefined || t == napi_null)
+        return;
+    if (t != napi_object) {
+        throw_error(env, "TS_ERR_INVALID", "accessToken: options must be an object");
+        return;
+    }
+    napi_get_named_property(env, options, "refreshAheadMs", &v);
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined || t == napi_null)
+        return;
+    if (t != napi_number || napi_get_value_double(env, v, &ms) != napi_ok ||
+        !(ms >= 0 && ms <= 1e15) || ms != (double)(long long)ms) {
+        throw_error(env, "TS_ERR_INVALID",
+                    "accessToken: options.refreshAheadMs must be a whole number of milliseconds");
+        return;
+    }
+    c->ahead_ms = (long long)ms;
+}
+
+/* find, save and accessToken take a token; accessToken also options. */
 static napi_value token_method(napi_env env, napi_callback_info info, enum op op)
 {
-    napi_value self, arg;
-    struct call *c = new_call(env, info, op, &self, &arg);
+    napi_value self, arg[2];
+    struct call *c = new_call(env, info, op, &self, arg);
 
     if (!c)
         return NULL;
     if ((c->tokens = calloc(1, sizeof *c->tokens)) != NULL) {
         c->cap = 1;
-        if ((c->tokens[0] = token_from_js(env, arg, "token")) != NULL)
+        if ((c->tokens[0] = token_from_js(env, arg[0], "token")) != NULL)
             c->n = 1;
+        if (c->n == 1 && op == OP_ACCESS_TOKEN)
+            access_options(env, arg[1], c);
     } else {
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
     }
@@ -642,12 +699,12 @@ static napi_value token_method(napi_env env, napi_callback_info info, enum op op
 /* findById and delete take an id; findById answers a new token. */
 static napi_value id_method(napi_env env, napi_callback_info info, enum op op)
 {
-    napi_value self, arg;
-    struct call *c = new_call(env, info, op, &self, &arg);
+    napi_value self, arg[2];
+    struct call *c = new_call(env, info, op, &self, arg);
 
     if (!c)
         return NULL;
-    if ((c->id = string_arg(env, arg, "id")) != NULL && op == OP_FIND_BY_ID) {
+    if ((c->id = string_arg(env, arg[0], "id")) != NULL && op == OP_FIND_BY_ID) {
         if ((c->tokens = calloc(1, sizeof *c->tokens)) && (c->tokens[0] = ts_token_new()))
             c->n = c->cap = 1;
         else
@@ -658,34 +715,34 @@ static napi_value id_method(napi_env env, napi_callback_info info, enum op op)
 
 static napi_value plain_method(napi_env env, napi_callback_info info, enum op op)
 {
-    napi_value self, arg;
-    struct call *c = new_call(env, info, op, &self, &arg);
+    napi_value self, arg[2];
+    struct call *c = new_call(env, info, op, &self, arg);
 
     return c ? start(env, c, self) : NULL;
 }
 
 static napi_value save_many(napi_env env, napi_callback_info info)
 {
-    napi_value self, arg, el;
+    napi_value self, arg[2], el;
     bool is_array = false;
     uint32_t len = 0;
-    struct call *c = new_call(env, info, OP_SAVE_MANY, &self, &arg);
+    struct call *c = new_call(env, info, OP_SAVE_MANY, &self, arg);
 
     if (!c)
         return NULL;
-    napi_is_array(env, arg, &is_array);
+    napi_is_array(env, arg[0], &is_array);
     if (!is_array) {
         throw_error(env, "TS_ERR_INVALID", "saveMany takes an array of tokens");
         return start(env, c, self);
     }
-    napi_get_array_length(env, arg, &len);
+    napi_get_array_length(env, arg[0], &len);
     if (len && !(c->tokens = calloc(len, sizeof *c->tokens)))
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
     c->cap = len;
     for (uint32_t i = 0; c->tokens && i < len; i++) {
         char what[32];
         snprintf(what, sizeof what, "tokens[%u]", i);
-        napi_get_element(env, arg, i, &el);
+        napi_get_element(env, arg[0], i, &el);
         if (!(c->tokens[i] = token_from_js(env, el, what)))
             break;
         c->n++;

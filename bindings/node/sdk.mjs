@@ -14,13 +14,16 @@
 // empty fields of the token it was given, findTokenById answers a new
 // OAuthToken, saveToken sets the stored id on the token, and a missing id
 // throws the SDK's SDKException. With OAuth settings in the config file,
-// findToken and findTokenById first renew a token about to expire through
-// the library, whose single flight lets one refresh per expiry reach the
-// accounts server however many processes share the store.
+// findToken and findTokenById first renew a token that expires within
+// refreshAheadMs through the library (told that margin as its
+// refresh_ahead_ms), whose single flight lets one refresh per expiry reach
+// the accounts server however many processes share the store.
 import { readFile } from "node:fs/promises";
 import { open } from "./index.mjs";
 
 const DEFAULT_REFRESH_AHEAD_MS = 60000;
+const MIN_REFRESH_AHEAD_MS = 5000;       // the SDK's own margin, the library's least
+const MAX_REFRESH_AHEAD_MS = 3000000;    // the library's most
 
 // The SDK token's getters and setters, by the library's field names.
 const ACCESSORS = [
@@ -32,17 +35,28 @@ const ACCESSORS = [
 
 const absent = (v) => v === null || v === undefined;
 
-// Whether the configuration a store came from has an "oauth" section:
-// only then do we know which accounts server to ask.
-async function hasOAuthSettings(origin) {
+// The "oauth" section of the config file a store came from, or null: only
+// with one do we know which accounts server to ask.
+async function oauthSection(origin) {
     if (!origin || origin === "URI" || origin === "default")
-        return false;
+        return null;
     try {
-        const config = JSON.parse(await readFile(origin, "utf8"));
-        return typeof config.oauth === "object" && config.oauth !== null;
+        const { oauth } = JSON.parse(await readFile(origin, "utf8"));
+        return typeof oauth === "object" && oauth !== null ? oauth : null;
     } catch {
-        return false;    // the library read it; a race with an edit is no reason to fail
+        return null;     // the library read it; a race with an edit is no reason to fail
     }
+}
+
+// refreshAheadMs as given: undefined (the config's, else the default), 0
+// (off) or a margin the library takes.
+function checkAhead(ms) {
+    if (ms === undefined || ms === null || ms === 0)
+        return ms ?? undefined;
+    if (!Number.isInteger(ms) || ms < MIN_REFRESH_AHEAD_MS || ms > MAX_REFRESH_AHEAD_MS)
+        throw new RangeError(`refreshAheadMs: ${ms} is not 0 (off) or a whole number of ms ` +
+                             `from ${MIN_REFRESH_AHEAD_MS} to ${MAX_REFRESH_AHEAD_MS}`);
+    return ms;
 }
 
 const classes = new WeakMap();
@@ -51,8 +65,9 @@ const classes = new WeakMap();
  * The SDKTokenStore class for the given SDK module (the namespace of
  * `import * as SDK from "@zohocrm/nodejs-sdk-8.0"`); the same module always
  * gets the same class. `new SDKTokenStore(spec, options)` takes the spec of
- * open() (null: the default store) and options: refreshAheadMs (default
- * 60000; 0 turns refresh ahead off), mustExist, readOnly.
+ * open() (null: the default store) and options: refreshAheadMs (0 turns
+ * refresh ahead off, else 5000 to 3000000; by default the config's
+ * oauth.refresh_ahead_ms, else 60000), mustExist, readOnly.
  */
 export function sdkTokenStore(SDK) {
     const Base = SDK?.TokenStore?.TokenStore;
@@ -89,33 +104,37 @@ function makeClass(SDK, Base) {
     return class SDKTokenStore extends Base {
         #spec;
         #options;
-        #ready = null;          // Promise of [Store, whether OAuth settings exist]
-        #aheadMs;
+        #ready = null;          // Promise of [Store, refresh ahead margin (0: none)]
+        #aheadMs;               // as given: undefined for the config's
 
         constructor(spec = null, options = {}) {
             super();
             this.#spec = spec;
             this.#options = { mustExist: !!options.mustExist, readOnly: !!options.readOnly };
-            this.#aheadMs = options.refreshAheadMs ?? DEFAULT_REFRESH_AHEAD_MS;
+            this.#aheadMs = checkAhead(options.refreshAheadMs);
         }
 
-        // Opened on first use: a constructor cannot wait.
+        // Opened on first use: a constructor cannot wait. Refresh ahead
+        // needs the config's oauth section, which may set the margin too.
         async #store() {
-            this.#ready ??= open(this.#spec, this.#options).then(
-                async (store) => [store, await hasOAuthSettings(store.origin)]);
+            this.#ready ??= open(this.#spec, this.#options).then(async (store) => {
+                const oauth = await oauthSection(store.origin);
+                const ahead = this.#aheadMs ?? Number(oauth?.refresh_ahead_ms ?? DEFAULT_REFRESH_AHEAD_MS);
+                return [store, oauth ? ahead : 0];
+            });
             return this.#ready.catch((e) => { this.#ready = null; throw fail(e); });
         }
 
-        // Renews a stored token that expires within refreshAheadMs; a
-        // failed refresh leaves it as it was (the SDK then tries itself).
+        // Renews a stored token that expires within the margin, which the
+        // library checks again under its lock; a failed refresh leaves it
+        // as it was (the SDK then tries itself).
         async #fresh(plain) {
-            const [store, oauth] = await this.#store();
+            const [store, aheadMs] = await this.#store();
             const left = Number(plain.expiry_time) - Date.now();
-            if (!oauth || this.#aheadMs <= 0 || !plain.refresh_token ||
-                !(left < this.#aheadMs))
+            if (!(aheadMs > 0) || !plain.refresh_token || !(left < aheadMs))
                 return plain;
             try {
-                return await store.accessToken({ id: plain.id });
+                return await store.accessToken({ id: plain.id }, { refreshAheadMs: aheadMs });
             } catch (e) {
                 process.emitWarning(`tokenstore: refreshing token ${plain.id} ahead failed: ${e.message}`);
                 return plain;

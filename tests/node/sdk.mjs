@@ -3,13 +3,14 @@
 // (fake_zoho.mjs). For sqlite and redis: a grant token is exchanged and
 // saved as id 1, which the CLI then shows; a valid token serves getRecords
 // with no save; an expired token is refreshed once and saved; the CLI
-// lists the store; and 8 processes asking at once for an expiring token
-// cause exactly one refresh request, through refresh ahead. Last, the
-// example application (examples/node/app.mjs) runs as a user would run it.
+// lists the store and the Python package reads it as the addon does; and 8 processes asking at once for a token with 30 s
+// left (outside the SDK's own 5 s margin) cause exactly one refresh
+// request, through refresh ahead. Last, the example application
+// (examples/node/app.mjs) runs as a user would run it.
 import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ok, is, like, done } from "./tap.mjs";
+import { ok, is, like, rejects, skip, done } from "./tap.mjs";
 import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, SDKTokenStore, CountingStore,
          initialize, leadIds } from "./sdk-common.mjs";
 
@@ -81,6 +82,31 @@ async function expired(name, config) {
     like(cli(config, "list"), new RegExp(`^1 +${USER_NAME.replace(/\./g, "\\.")} `, "m"),
          `${name}: tokenstore list shows the token the SDK saved`);
     await store.close();
+    await pythonReads(name, config, shown);
+}
+
+// Every token of the store as the Python package (bindings/python, on the
+// build tree's library) reads it: one object with the ten fields a token.
+const PY_READ = `import json, sys, tokenstore
+with tokenstore.open(sys.argv[1], read_only=True) as store:
+    print(json.dumps([dict(zip(tokenstore.FIELDS, t.values())) for t in store.tokens()]))`;
+
+// The Python binding reads every field the SDK saved, as the addon does.
+async function pythonReads(name, config, shown) {
+    const python = process.env.TS_PYTHON;
+    if (!python || python === ":")
+        return skip(`${name}: the Python package reads the store`, "configure found no Python");
+    const env = { ...process.env, PYTHONDONTWRITEBYTECODE: "1",
+                  PYTHONPATH: join(process.env.top_srcdir, "bindings", "python"),
+                  TOKENSTORE_LIBRARY: join(process.env.top_builddir, "core", ".libs", "libtokenstore.so.1") };
+    const read = JSON.parse(execFileSync(python, ["-c", PY_READ, config], { encoding: "utf8", env }));
+    const raw = await ts.open(config);
+    const viaNode = await raw.tokens();
+    await raw.close();
+    is(read, viaNode, `${name}: the Python package reads every field of every token as the addon does`);
+    is([read.length, read[0]?.user_name, read[0]?.access_token, read[0]?.refresh_token, read[0]?.expiry_time],
+       [1, USER_NAME, shown.access_token, shown.refresh_token, shown.expiry_time],
+       `${name}: it reads the SDK's user and its renewed tokens`);
 }
 
 // Starts n worker processes, releases them together, collects their output.
@@ -109,10 +135,10 @@ async function workers(n, configs) {
 }
 
 async function singleFlight(stores) {
-    // Inside the SDK's own 5-second margin: without refresh ahead each
-    // process would refresh it.
+    // Outside the SDK's and the library's own 5-second margin: only a
+    // refresh ahead of 60 s that reaches the library renews it.
     for (const { config } of stores)
-        await setExpiry(config, Date.now() + 2000);
+        await setExpiry(config, Date.now() + 30000);
     await fake("/reset", "POST");
     const results = await workers(8, stores.map((s) => s.config));
     const counts = await fake("/counts");
@@ -121,7 +147,8 @@ async function singleFlight(stores) {
     console.log(`# ms after "go" per process: ${answers.map((a) => a.map((x) => x.ms).join("/")).join(" ")}`);
     is(counts.refresh_token, stores.length, "exactly 1 refresh request per store reached the accounts server");
     stores.forEach(({ name }, i) => {
-        is(new Set(answers.map((a) => a[i].access)).size, 1, `${name}: all 8 processes got the same access token`);
+        is([...new Set(answers.map((a) => a[i].access))], [counts.issued[i]],
+           `${name}: all 8 processes got the renewed access token`);
         ok(answers.every((a) => a[i].leads.join() === LEADS.join()), `${name}: all 8 processes fetched the Leads`);
     });
 }
@@ -174,16 +201,59 @@ async function contract() {
 
 // 8 calls in flight in one process run on several handles of one Store,
 // each with its own OAuth client: the store's lock still lets one refresh
-// through.
+// through. A token with 30 s left is renewed only with refreshAheadMs
+// above that; without it the config's margin (the library's 5 s) holds.
 async function handlesSingleFlight(name, config) {
-    await setExpiry(config, Date.now() + 2000);
-    await fake("/reset", "POST");
     const raw = await ts.open(config);
-    const got = await Promise.all(Array.from({ length: 8 }, () => raw.accessToken({ id: "1" })));
-    const counts = await fake("/counts");
-    is([counts.refresh_token, new Set(got.map((t) => t.access_token)).size], [1, 1],
-       `${name}: 8 accessToken calls in flight in one process make 1 refresh request`);
+    const eight = (options) =>
+        Promise.all(Array.from({ length: 8 }, () => raw.accessToken({ id: "1" }, options)));
+    await setExpiry(config, Date.now() + 30000);
+    await fake("/reset", "POST");
+    let got = await eight({ refreshAheadMs: 60000 });
+    let counts = await fake("/counts");
+    is([counts.refresh_token, [...new Set(got.map((t) => t.access_token))]], [1, counts.issued],
+       `${name}: 8 accessToken calls with refreshAheadMs 60000 make 1 refresh request`);
+    await setExpiry(config, Date.now() + 30000);
+    await fake("/reset", "POST");
+    got = await eight(undefined);
+    counts = await fake("/counts");
+    is([counts.refresh_token, new Set(got.map((t) => t.access_token)).size], [0, 1],
+       `${name}: without refreshAheadMs, on the same handles, 30 s left is not renewed`);
     await raw.close();
+}
+
+// refreshAheadMs out of what the library takes is refused, naming it.
+async function badAhead(config) {
+    const raw = await ts.open(config);
+    await rejects(raw.accessToken({ id: "1" }, { refreshAheadMs: 1000 }), "TS_ERR_CONFIG",
+                  /refresh_ahead_ms: '1000' is not a whole number from 5000 to 3000000/,
+                  "accessToken refuses refreshAheadMs 1000 with the library's range");
+    await rejects(raw.accessToken({ id: "1" }, { refreshAheadMs: "soon" }), "TS_ERR_INVALID",
+                  /options\.refreshAheadMs must be a whole number/,
+                  "accessToken refuses a refreshAheadMs that is not a number");
+    await raw.close();
+    let thrown = null;
+    try { new SDKTokenStore(config, { refreshAheadMs: 4000 }); } catch (e) { thrown = e; }
+    ok(thrown instanceof RangeError && /refreshAheadMs: 4000 .* from 5000 to 3000000/.test(thrown.message),
+       "new SDKTokenStore refuses refreshAheadMs 4000, naming the range");
+}
+
+// The config's oauth.refresh_ahead_ms is the adapter's margin when the
+// application gives none.
+async function configAhead(name, uri) {
+    const config = join(scratch, `${name}-ahead.json`);
+    writeFileSync(config, JSON.stringify({ store: uri,
+                                           oauth: { accounts_url: BASE, refresh_ahead_ms: 20000 } }));
+    const store = new SDKTokenStore(config);
+    await setExpiry(config, Date.now() + 30000);
+    await fake("/reset", "POST");
+    await store.findTokenById("1");
+    await setExpiry(config, Date.now() + 15000);
+    const renewed = await store.findTokenById("1");
+    const counts = await fake("/counts");
+    is([counts.refresh_token, renewed.getAccessToken()], [1, counts.issued[0]],
+       `${name}: with oauth.refresh_ahead_ms 20000, 30 s left is kept and 15 s left renewed`);
+    await store.close();
 }
 
 // A refresh ahead the accounts server refuses leaves the token as stored,
@@ -227,10 +297,9 @@ function example(config) {
     is(out, `${LEADS[0]}  Fake\n${LEADS[1]}  Other\n`, "examples/node/app.mjs prints the Leads");
 }
 
-const stores = [
-    { name: "sqlite", config: configFor("sqlite", `sqlite:${join(scratch, "sdk.db")}`) },
-    { name: "redis", config: configFor("redis", `redis://127.0.0.1:${process.env.REDIS_PORT}/4?prefix=sdk:`) },
-];
+const uris = { sqlite: `sqlite:${join(scratch, "sdk.db")}`,
+               redis: `redis://127.0.0.1:${process.env.REDIS_PORT}/4?prefix=sdk:` };
+const stores = Object.entries(uris).map(([name, uri]) => ({ name, config: configFor(name, uri) }));
 try {
     await contract();
     for (const { name, config } of stores) {
@@ -242,6 +311,8 @@ try {
     await singleFlight(stores);
     for (const { name, config } of stores)
         await handlesSingleFlight(name, config);
+    await badAhead(stores[0].config);
+    await configAhead("sqlite", uris.sqlite);
     await refusedRefresh(stores[0].config);
     example(stores[0].config);
     done();
