@@ -941,8 +941,10 @@ static int save_one(struct sqlite_store *s, ts_token *token, int *id_assigned, t
 
 /* Saves tokens in one write transaction: all of them or none. The ids a
  * failed batch assigned are taken back from the caller's tokens. */
+/* Saves tokens in one transaction: all or none. A batch's error names the
+ * token it stopped at. */
 static int save_batch(struct sqlite_store *s, ts_token *const *tokens, size_t n,
-                      int *assigned, ts_error *err)
+                      int *assigned, int batch, ts_error *err)
 {
     size_t i = 0;
     int rc = run(s, s->begin, "starting a write transaction", err);
@@ -956,13 +958,18 @@ static int save_batch(struct sqlite_store *s, ts_token *const *tokens, size_t n,
     for (size_t j = 0; j < i && j < n; j++)
         if (assigned[j])
             s->host->token_set(tokens[j], TS_FIELD_ID, NULL);
+    if (batch && i > 0 && err) {
+        char why[sizeof err->message];
+        memcpy(why, err->message, sizeof why);
+        s->host->error(err, rc, "token %zu: %s", i - 1, why);
+    }
     return rc;
 }
 
 static int sqlite_save_token(void *state, ts_token *token, ts_error *err)
 {
     int assigned = 0;
-    return save_batch(state, &token, 1, &assigned, err);
+    return save_batch(state, &token, 1, &assigned, 0, err);
 }
 
 static int sqlite_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
@@ -972,7 +979,7 @@ static int sqlite_save_tokens(void *state, ts_token *const *tokens, size_t n, ts
 
     if (!assigned)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    int rc = save_batch(s, tokens, n, assigned, err);
+    int rc = save_batch(s, tokens, n, assigned, 1, err);
     free(assigned);
     return rc;
 }

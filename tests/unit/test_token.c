@@ -47,8 +47,10 @@ static void forget_wipes(void)
     wiped[0] = '\0';
 }
 
-#define assert_wiped(value) \
-    ck_assert_msg(strstr(wiped, (value)) != NULL, "'%s' was freed without a wipe", (value))
+/* memmem, not strstr: a wiped buffer may hold NUL bytes before the value. */
+#define assert_wiped(value)                                                         \
+    ck_assert_msg(memmem(wiped, wiped_len, (value), strlen(value)) != NULL,        \
+                  "'%s' was freed without a wipe", (value))
 
 static const char *const sdk_field_order[TS_FIELD_COUNT] = {
     "id", "user_name", "client_id", "client_secret", "refresh_token",
