@@ -468,8 +468,12 @@ static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
     /* The journal mode is stored in the file: a reader leaves it alone. */
     if (read_only)
         return TS_OK;
+    /* Opened to write, but it cannot be written: say so now rather than
+     * fail on the journal mode with "unable to open database file". */
     if (sqlite3_db_readonly(s->db, "main") == 1)
-        s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only: saves will fail", s->path);
+        return s->host->error(err, TS_ERR_IO, "%s is read-only (a read-only filesystem, or no "
+                              "permission to write it): it can be opened to read only",
+                              s->path);
 
     sqlite3_stmt *stmt;
     rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
