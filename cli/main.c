@@ -1025,7 +1025,8 @@ struct status {
     const char *source;           /* how the config was chosen */
     const char *file;             /* the config file, or NULL */
     ts_backend_info info;         /* name only when the store was not opened */
-    int exists;
+    int opened;                   /* its tokens were counted */
+    int exists;                   /* 1, 0, or -1 when it could not be opened */
     size_t tokens, expired;
     int64_t now_ms;
 };
@@ -1069,10 +1070,11 @@ static int print_status_text(const struct status *st, const ts_config *cfg)
                                                ? "****" : shown);
         free(shown);
     }
-    if (st->exists)
+    if (st->opened)
         printf("\ntokens:   %zu (%zu expired)\n", st->tokens, st->expired);
     else
-        printf("\ntokens:   none, the store does not exist\n");
+        printf("\ntokens:   unknown, %s\n", st->exists == 0 ? "the store does not exist"
+                                                         : "the store could not be read");
     return CLI_OK;
 }
 
@@ -1104,9 +1106,12 @@ static int print_status_json(const struct status *st, const ts_config *cfg)
                 strcmp(location_keys[i], "password") == 0 ? "****" : value));
     }
     json_object_object_add(o, "location", loc);
-    json_object_object_add(o, "exists", json_object_new_boolean(st->exists));
-    json_object_object_add(o, "tokens", json_object_new_int64((int64_t)st->tokens));
-    json_object_object_add(o, "expired", json_object_new_int64((int64_t)st->expired));
+    json_object_object_add(o, "exists",
+                           st->exists < 0 ? NULL : json_object_new_boolean(st->exists));
+    json_object_object_add(o, "tokens",
+                           st->opened ? json_object_new_int64((int64_t)st->tokens) : NULL);
+    json_object_object_add(o, "expired",
+                           st->opened ? json_object_new_int64((int64_t)st->expired) : NULL);
     cli_json_print(stdout, o);
     json_object_put(o);
     return CLI_OK;
@@ -1126,13 +1131,15 @@ static int cmd_status(struct cli *cli)
     config_source(cli, cfg, &st);
     st.info.name = ts_config_backend(cfg) ? ts_config_backend(cfg) : "?";
     int code = ts_store_open_config_flags(&store, cfg, TS_OPEN_READ_ONLY, &err);
+    st.exists = code == TS_OK ? 1 : code == TS_ERR_NO_STORE ? 0 : -1;
     if (code == TS_OK) {
-        st.exists = 1;
         ts_store_info(store, &st.info);
         code = ts_get_tokens(store, count_expired, &st, &err);
+        st.opened = code == TS_OK;
     }
-    if (code == TS_OK || code == TS_ERR_NO_STORE)
-        rc = cli->json ? print_status_json(&st, cfg) : print_status_text(&st, cfg);
+    /* What is known is shown even when the store cannot be read: where it
+     * was looked for is what the user needs then. */
+    rc = cli->json ? print_status_json(&st, cfg) : print_status_text(&st, cfg);
     if (code != TS_OK)
         rc = cli_store_error(code, &err);
     ts_store_close(store);
@@ -1304,7 +1311,10 @@ static const struct command commands[] = {
       "list every token",
       "Prints a table of every token: id, user_name, client_id, expiry_time as\n"
       "an ISO-8601 UTC date and in milliseconds, api_domain and the secrets\n"
-      "(masked). --json prints an array of objects with the SDK's ten fields.\n" },
+      "(masked). --json prints an array of objects with the SDK's ten fields;\n"
+      "without --show-secrets each secret that has a value is left out and named\n"
+      "in \"masked\". The store is opened read-only: one that does not exist is\n"
+      "an error (exit status 3), never created.\n" },
     { "get", cmd_get, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_KEYS, 0, 0,
       "get (--id N | --user NAME | --access-token TOKEN) [--json]\n"
       "       tokenstore get (--grant-token | --refresh-token) TOKEN\n"
@@ -1313,8 +1323,9 @@ static const struct command commands[] = {
       "Finds a token by id, or by the SDK's key: user_name; else access_token\n"
       "(without client credentials); else grant_token or refresh_token (with\n"
       "both --client-id and --client-secret); the lowest id when several match.\n"
-      "Prints `field: value` lines, or a JSON object with --json. Exit status 1\n"
-      "when no token matches.\n" },
+      "Prints `field: value` lines, or a JSON object with --json (secrets left\n"
+      "out and named in \"masked\", unless --show-secrets). Exit status 1 when no\n"
+      "token matches, 3 when the store does not exist (it is opened read-only).\n" },
     { "save", cmd_save, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_FIELDS, 0, 1,
       "save FIELD-OPTIONS | save - | save --json",
       "store a token and print its id",
@@ -1323,6 +1334,10 @@ static const struct command commands[] = {
       "--redirect-url, --api-domain) or from a JSON object on stdin ('-' or\n"
       "--json) with the SDK's field names, e.g.\n"
       "  {\"user_name\": \"a@b.com\", \"refresh_token\": \"1000.x\", \"expiry_time\": \"1714564800000\"}\n"
+      "or an array of them (list --json --show-secrets), saved in one\n"
+      "transaction, their ids printed one per line. A \"masked\" key (get --json)\n"
+      "is ignored, so the left-out secrets keep their stored values; a secret\n"
+      "whose value looks like masked output (\"1000…(70)\", \"****\") is refused.\n"
       "The SDK's save_token rule applies: the token replaces the stored one with\n"
       "the same id, else the same key, else it is added with the next id; a\n"
       "save that would give one user two rows is refused (exit status 5).\n"
@@ -1452,6 +1467,8 @@ static void print_help(FILE *out)
           "                       sqlite:/path/tokens.db, redis://host:port/db, ...\n"
           "  -o, --option KEY=VALUE  set an option of the backend (repeatable)\n"
           "  -q, --quiet          no status messages or backend warnings\n"
+          "  -v, --verbose        log the library's steps (OAuth requests, HTTP status,\n"
+          "                       retries and waits) on stderr; never a secret\n"
           "  --show-secrets       print secrets in full (they are masked: \"1000…(70)\")\n"
           "  -h, --help           show help; 'tokenstore COMMAND --help' for a command\n"
           "  -V, --version        print the version\n"
@@ -1461,8 +1478,10 @@ static void print_help(FILE *out)
           "\nExit status:\n"
           "  0  success\n"
           "  1  not found: no token matched (get, delete, token, revoke)\n"
-          "  2  usage error, or a token or id the store refuses as invalid\n"
-          "  3  store, backend or configuration error\n"
+          "  2  usage error, a token or id the store refuses as invalid, or a\n"
+          "     refusal to destroy tokens (clear, check-backend)\n"
+          "  3  store, backend or configuration error; a store that does not exist\n"
+          "     for a command that only reads (list, get, status, migrate's source)\n"
           "  4  check-backend: some conformance checks failed\n"
           "  5  conflict: one user would get two rows (save), or the target holds\n"
           "     other tokens under the same ids or keys (migrate)\n"
@@ -1475,7 +1494,7 @@ static void print_command_help(const struct command *cmd, FILE *out)
     fprintf(out, "Usage: tokenstore %s\n\n%s", cmd->synopsis, cmd->help);
     if (cmd->options & BIT(OPT_STORE))
         fputs("\nGlobal options: --config FILE, --store URI, -o KEY=VALUE, --quiet,\n"
-              "--show-secrets (see 'tokenstore --help').\n", out);
+              "--verbose, --show-secrets (see 'tokenstore --help').\n", out);
 }
 
 static void print_version(void)
