@@ -7,7 +7,8 @@
  * application gets: the SDK's lookup-key priority, find_token filling only
  * empty fields, save_token's upsert and numeric ids, one row per user,
  * byte-exact values, ordering, missing ids, persistence and sharing (when
- * the backend claims them), threads, and 10,000 tokens.
+ * the backend claims them), threads, 10,000 tokens, and a read-only handle
+ * that reads everything and changes nothing.
  *
  * Each check opens a fresh handle on the configured store and empties it
  * first, so checks are independent and the store must be a scratch one.
@@ -416,12 +417,58 @@ static int check_one_row_per_user(check_state *st)
     return 0;
 }
 
+/* As the SDK: a new row needs a refresh, grant or access token, through
+ * save_token and save_tokens alike. */
 static int check_refuses_empty_token(check_state *st)
 {
     int rc = save(st, tok("user_name", "empty@example.com", "client_id", "x", NULL), NULL);
-    EXPECT(rc == TS_ERR_INVALID, "a token without refresh/grant/access token: '%s'",
+    EXPECT(rc == TS_ERR_INVALID, "a new token without refresh/grant/access token: '%s'",
            ts_strerror(rc));
+    rc = save(st, tok("id", "77", "client_id", "x", NULL), NULL);
+    EXPECT(rc == TS_ERR_INVALID, "a token with a new id and no refresh/grant/access token: "
+           "'%s'", ts_strerror(rc));
+    ts_token *t = tok("user_name", "empty@example.com", "expiry_time", "1", NULL);
+    rc = ts_save_tokens(st->store, &t, 1, &st->last);
+    ts_token_free(t);
+    EXPECT(rc == TS_ERR_INVALID, "save_tokens of a new token without refresh/grant/access "
+           "token: '%s'", ts_strerror(rc));
     EXPECT(count(st) == 0, "a refused token was stored");
+    return 0;
+}
+
+/* ... but an update may leave all three out: the merge keeps the stored
+ * ones, by user name, by id, and in save_tokens. */
+static int check_update_without_secrets(check_state *st)
+{
+    uint64_t id, got;
+    char buf[24];
+
+    EXPECT_RC(TS_OK, save(st, user_token(1), &id));
+    ts_token *t = tok("user_name", "user1@example.com", "expiry_time", "1900000000000", NULL);
+    int rc = ts_save_token(st->store, t, &st->last);
+    got = rc == TS_OK ? id_of(t) : 0;
+    EXPECT(rc == TS_OK, "updating a user without refresh/grant/access token: '%s' (%s)",
+           ts_strerror(rc), st->last.message);
+    EXPECT(got == id, "the update went to id %" PRIu64 ", not %" PRIu64, got, id);
+    EXPECT_SAME("refresh_token merged into the caller's token", get(t, "refresh_token"),
+                "1000.refresh.1");
+    ts_token_free(t);
+    snprintf(buf, sizeof buf, "%" PRIu64, id);
+    t = tok("id", buf, "redirect_url", "https://example.com/new", NULL);
+    rc = ts_save_tokens(st->store, &t, 1, &st->last);
+    ts_token_free(t);
+    EXPECT(rc == TS_OK, "save_tokens updating id %s without secrets: '%s' (%s)", buf,
+           ts_strerror(rc), st->last.message);
+    ts_token *row = by_id(st, id);
+    EXPECT(row, "token %s vanished", buf);
+    int same = strcmp(get(row, "refresh_token"), "1000.refresh.1") == 0 &&
+               strcmp(get(row, "access_token"), "1000.access.1") == 0 &&
+               strcmp(get(row, "client_secret"), "s3cret") == 0 &&
+               strcmp(get(row, "expiry_time"), "1900000000000") == 0 &&
+               strcmp(get(row, "redirect_url"), "https://example.com/new") == 0;
+    ts_token_free(row);
+    EXPECT(same, "updates without secrets lost a stored secret or a new value");
+    EXPECT(count(st) == 1, "updates without secrets left %zu tokens", count(st));
     return 0;
 }
 
@@ -754,6 +801,123 @@ static int check_ten_thousand(check_state *st)
     return 0;
 }
 
+/* Every field of every token, in walk order: what a write must not change. */
+struct fingerprint {
+    char text[8192];
+    size_t len;
+};
+
+static int fingerprint_cb(const ts_token *t, void *ud)
+{
+    struct fingerprint *fp = ud;
+
+    for (int f = 0; f < TS_FIELD_COUNT && fp->len < sizeof fp->text; f++)
+        fp->len += (size_t)snprintf(fp->text + fp->len, sizeof fp->text - fp->len, "%s%c",
+                                    ts_token_get(t, (ts_field)f), f + 1 < TS_FIELD_COUNT ? ',' : ';');
+    return 0;
+}
+
+static int fingerprint(ts_store *s, struct fingerprint *fp, ts_error *err)
+{
+    fp->len = 0;
+    fp->text[0] = '\0';
+    return ts_get_tokens(s, fingerprint_cb, fp, err);
+}
+
+/* The reads a read-only handle must answer over the three users saved by
+ * check_read_only (ids first..first+2, or an empty store). */
+static int read_only_reads(check_state *st, ts_store *ro, uint64_t first, int populated)
+{
+    int want = populated ? TS_OK : TS_NOT_FOUND;
+    char id[24];
+    ts_token *q = tok("user_name", "user2@example.com", NULL);
+    int rc = ts_find_token(ro, q, &st->last);
+
+    EXPECT(rc == want, "read-only find_token by user_name: '%s'", ts_strerror(rc));
+    EXPECT(!populated || strcmp(get(q, "refresh_token"), "1000.refresh.2") == 0,
+           "read-only find_token by user_name: wrong row");
+    ts_token_free(q);
+    q = tok("access_token", "1000.access.3", NULL);
+    rc = ts_find_token(ro, q, &st->last);
+    ts_token_free(q);
+    EXPECT(rc == want, "read-only find_token by access_token: '%s'", ts_strerror(rc));
+    q = tok("client_id", "1000.CLIENT", "client_secret", "s3cret",
+            "refresh_token", "1000.refresh.1", NULL);
+    rc = ts_find_token(ro, q, &st->last);
+    ts_token_free(q);
+    EXPECT(rc == want, "read-only find_token by refresh_token: '%s'", ts_strerror(rc));
+    snprintf(id, sizeof id, "%" PRIu64, first + 1);
+    q = ts_token_new();
+    rc = ts_find_token_by_id(ro, id, q, &st->last);
+    ts_token_free(q);
+    EXPECT(rc == want, "read-only find_token_by_id(%s): '%s'", id, ts_strerror(rc));
+    size_t n = 0;
+    EXPECT_RC(TS_OK, ts_get_tokens(ro, count_cb, &n, &st->last));
+    EXPECT(n == (populated ? 3u : 0u), "read-only get_tokens listed %zu tokens", n);
+    return 0;
+}
+
+/* Every write through a read-only handle is TS_ERR_READ_ONLY. */
+static int read_only_writes(check_state *st, ts_store *ro, uint64_t first)
+{
+    char id[24];
+    ts_token *update = tok("user_name", "user1@example.com", "access_token", "1000.changed",
+                           NULL);
+    ts_token *insert = user_token(9);
+    ts_token *both[] = { update, insert };
+    int rc[4];
+
+    snprintf(id, sizeof id, "%" PRIu64, first);
+    rc[0] = ts_save_token(ro, update, &st->last);
+    rc[1] = ts_save_tokens(ro, both, 2, &st->last);
+    rc[2] = ts_delete_token(ro, id, &st->last);
+    rc[3] = ts_delete_tokens(ro, &st->last);
+    ts_token_free(update);
+    ts_token_free(insert);
+    EXPECT(rc[0] == TS_ERR_READ_ONLY, "read-only save_token: '%s'", ts_strerror(rc[0]));
+    EXPECT(rc[1] == TS_ERR_READ_ONLY, "read-only save_tokens: '%s'", ts_strerror(rc[1]));
+    EXPECT(rc[2] == TS_ERR_READ_ONLY, "read-only delete_token: '%s'", ts_strerror(rc[2]));
+    EXPECT(rc[3] == TS_ERR_READ_ONLY, "read-only delete_tokens: '%s'", ts_strerror(rc[3]));
+    return 0;
+}
+
+/* A store opened with TS_OPEN_READ_ONLY: every read answers, every write
+ * is refused and changes nothing. A backend whose handles share a store
+ * is read populated; any other (memory) is read as the empty store a new
+ * handle is. */
+static int check_read_only(check_state *st)
+{
+    int shared = (st->suite->caps & TS_CAP_SHARED) != 0;
+    struct fingerprint *before = malloc(sizeof *before), *after = malloc(sizeof *after);
+    uint64_t first = 0, id = 0;
+    ts_store *ro = NULL;
+    int ok = before && after, failed = 1;
+
+    for (unsigned i = 1; ok && i <= 3; i++) {
+        ok = save(st, user_token(i), &id) == TS_OK;
+        first = i == 1 ? id : first;
+    }
+    if (!ok || fingerprint(st->store, before, &st->last) != TS_OK) {
+        snprintf(st->why, sizeof st->why, "populating the store: %s", st->last.message);
+    } else if (ts_store_open_config_flags(&ro, st->suite->config, TS_OPEN_READ_ONLY,
+                                          &st->last) != TS_OK) {
+        snprintf(st->why, sizeof st->why, "opening read-only: %s", st->last.message);
+    } else if (!read_only_reads(st, ro, first, shared) && !read_only_writes(st, ro, first) &&
+               !read_only_reads(st, ro, first, shared)) {
+        if (fingerprint(st->store, after, &st->last) != TS_OK)
+            snprintf(st->why, sizeof st->why, "listing after: %s", st->last.message);
+        else if (after->len != before->len || memcmp(after->text, before->text, after->len))
+            snprintf(st->why, sizeof st->why,
+                     "writes through a read-only handle changed the store");
+        else
+            failed = 0;
+    }
+    ts_store_close(ro);
+    free(before);
+    free(after);
+    return failed;
+}
+
 /* ---------------------------------------------------------------- runner */
 
 struct check {
@@ -777,7 +941,10 @@ static const struct check checks[] = {
     { "save_token by id updates in place", check_save_by_id, 0 },
     { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },
     { "one user never gets two rows", check_one_row_per_user, 0 },
-    { "a token without refresh, grant or access token is refused", check_refuses_empty_token, 0 },
+    { "a new token without refresh, grant or access token is refused",
+      check_refuses_empty_token, 0 },
+    { "an update may leave out refresh, grant and access token (the row keeps them)",
+      check_update_without_secrets, 0 },
     { "saves that would give a user two rows are refused", check_conflicts, 0 },
     { "delete_token removes one token; a missing id is not found", check_delete_token, 0 },
     { "find_token_by_id: whole row; missing id not found; bad id invalid", check_find_by_id, 0 },
@@ -789,6 +956,8 @@ static const struct check checks[] = {
     { "two handles on one store see each other's saves", check_two_handles, TS_CAP_SHARED },
     { "8 threads x 200 saves on one handle: 1,600 distinct tokens", check_threads, 0 },
     { "10,000 tokens: bulk save, ordered walk, finds, single saves", check_ten_thousand, 0 },
+    { "read-only: every read answers, every write is refused and changes nothing",
+      check_read_only, 0 },
 };
 
 static int run_check(struct suite *su, const struct check *c, int n, FILE *out)

@@ -43,7 +43,13 @@ int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *ctx, ts_error *
 int ts__id_parse(const char *id, uint64_t *out);
 void ts__id_format(uint64_t id, char buf[21]);
 int ts__check_id(const char *id, ts_error *err);
-int ts__check_saveable(const ts_token *token, ts_error *err);
+/* A token save_token may take: a valid id if any; with needs_secret, also
+ * a refresh, grant or access token (the pre-check for ABI 1.0 backends,
+ * whose own save path may not apply save_resolve's rule). */
+int ts__check_saveable(const ts_token *token, int needs_secret, ts_error *err);
+/* TS_NOT_FOUND (insert it) when the token holds a refresh, grant or access
+ * token, else TS_ERR_INVALID: the SDK inserts no token without one. */
+int ts__check_has_secret(const ts_token *token, ts_error *err);
 
 /* table.c */
 ts_table *ts__table_new(void);

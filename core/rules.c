@@ -11,6 +11,9 @@
  * save_token replaces the row with the same id, else the row find_token
  * would answer with, after filling the new token's empty fields from it;
  * otherwise it appends a row whose id is the largest numeric id plus one.
+ * A new row must hold a refresh, grant or access token; an update may
+ * leave all three out, the merge keeping the stored ones (the SDK raises
+ * "Given user authentication details not found" only on its insert path).
  * Backends get these rules through the host table and supply only a
  * primitive "find the row whose FIELD is VALUE".
  */
@@ -143,6 +146,8 @@ int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *ctx, ts_error *er
     }
     if (rc == TS_OK)
         ts__token_merge(tok, row);
+    else if (rc == TS_NOT_FOUND)
+        rc = ts__check_has_secret(tok, err);
     ts_token_free(row);
     return rc;
 }
@@ -185,13 +190,22 @@ int ts__check_id(const char *id, ts_error *err)
     return TS_OK;
 }
 
-int ts__check_saveable(const ts_token *t, ts_error *err)
+/* TS_NOT_FOUND when the token may be inserted (it holds a secret), else
+ * the refusal. */
+int ts__check_has_secret(const ts_token *t, ts_error *err)
 {
-    if (!ts__has(t, TS_FIELD_REFRESH_TOKEN) && !ts__has(t, TS_FIELD_GRANT_TOKEN) &&
-        !ts__has(t, TS_FIELD_ACCESS_TOKEN))
-        return ts__error(err, TS_ERR_INVALID,
-                         "the token has none of refresh_token, grant_token and "
-                         "access_token: nothing to save");
+    if (ts__has(t, TS_FIELD_REFRESH_TOKEN) || ts__has(t, TS_FIELD_GRANT_TOKEN) ||
+        ts__has(t, TS_FIELD_ACCESS_TOKEN))
+        return TS_NOT_FOUND;
+    return ts__error(err, TS_ERR_INVALID,
+                     "the token has none of refresh_token, grant_token and access_token "
+                     "and matches no stored token to take them from: nothing to save");
+}
+
+int ts__check_saveable(const ts_token *t, int needs_secret, ts_error *err)
+{
+    if (needs_secret && ts__check_has_secret(t, err) != TS_NOT_FOUND)
+        return TS_ERR_INVALID;
     if (ts__has(t, TS_FIELD_ID))
         return ts__check_id(t->value[TS_FIELD_ID], err);
     return TS_OK;

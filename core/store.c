@@ -138,6 +138,15 @@ static int check_writable(const ts_store *s, ts_error *err)
     return TS_OK;
 }
 
+/* A backend built for ABI 1.0 was promised that every token it is asked
+ * to save holds a refresh, grant or access token; since 1.1 the save rules
+ * (save_resolve, table_save, a backend's own mirror of them) refuse only
+ * an insert without one, so an update may leave them out as in the SDK. */
+static int needs_secret_check(const ts_store *s)
+{
+    return s->module.vt->abi_minor < 1;
+}
+
 static void enter(ts_store *s)
 {
     if (s->serialize)
@@ -195,7 +204,7 @@ TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
     int rc = check_writable(s, err);
 
     if (rc == TS_OK)
-        rc = ts__check_saveable(token, err);
+        rc = ts__check_saveable(token, needs_secret_check(s), err);
     if (rc != TS_OK)
         return rc;
     enter(s);
@@ -210,7 +219,7 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
     if (rc != TS_OK)
         return rc;
     for (size_t i = 0; i < n; i++)
-        if ((rc = ts__check_saveable(tokens[i], err)) != TS_OK)
+        if ((rc = ts__check_saveable(tokens[i], needs_secret_check(s), err)) != TS_OK)
             return ts__error_prefix(err, "token %zu", i);
     enter(s);
     if (TS_VT_HAS(vt, save_tokens)) {

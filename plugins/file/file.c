@@ -102,6 +102,8 @@ struct file {
     char *base;              /* the file's name inside dir_fd */
     char *lock_name;         /* base + ".lock" */
     unsigned mode;
+    int mode_given;          /* option mode was set: it beats the replaced file's */
+    unsigned open_flags;     /* TS_OPEN_* */
     int dir_fd;
     int lock_fd;             /* -1 until opened */
     int data_fd;             /* the loaded file, held open: see the top */
@@ -724,6 +726,31 @@ static void bump_generation(struct file *f)
     f->checked_at = coarse_now_ns();
 }
 
+/* Gives the temporary file the owner, group and mode of the file it is
+ * to replace, so that a save run as root (or as another member of the
+ * file's group) leaves the application's file readable by the
+ * application; option `mode`, when set, or a new file takes f->mode. A
+ * file whose owner we cannot give back is not replaced. */
+static int take_attributes(struct file *f, int fd, ts_error *err)
+{
+    struct stat old, st;
+    int have_old = fstatat(f->dir_fd, f->base, &old, 0) == 0 && S_ISREG(old.st_mode);
+    unsigned mode = have_old && !f->mode_given ? (unsigned)(old.st_mode & 07777) : f->mode;
+
+    if (fstat(fd, &st) != 0)
+        return io_error(f, err, "cannot stat the temporary file next to");
+    if (have_old && (st.st_uid != old.st_uid || st.st_gid != old.st_gid) &&
+        fchown(fd, old.st_uid, old.st_gid) != 0)
+        return f->host->error(err, TS_ERR_IO,
+                              "%s is owned by uid %u gid %u, which its rewritten copy "
+                              "cannot be given: %s; nothing was changed",
+                              f->path, (unsigned)old.st_uid, (unsigned)old.st_gid,
+                              strerror(errno));
+    if (fchmod(fd, (mode_t)mode) != 0)
+        return io_error(f, err, "cannot set the mode of the temporary file next to");
+    return TS_OK;
+}
+
 /* Writes the bytes in iov to a temporary file, renames it over the token
  * file, and makes it the file we hold. On failure the caller reloads. */
 static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
@@ -734,9 +761,11 @@ static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
 
     if (fd < 0)
         return io_error(f, err, "cannot create a temporary file next to");
-    if (fchmod(fd, f->mode) != 0 || writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
+    int rc = take_attributes(f, fd, err);
+    if (rc != TS_OK || writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
         renameat(f->dir_fd, tmp, f->dir_fd, f->base) != 0) {
-        int rc = io_error(f, err, "cannot write");
+        if (rc == TS_OK)
+            rc = io_error(f, err, "cannot write");
         unlinkat(f->dir_fd, tmp, 0);
         close(fd);
         return rc;
@@ -857,6 +886,13 @@ static void map_generation(struct file *f)
  * also bump the generation). */
 static int open_lock(struct file *f, ts_error *err)
 {
+    if (f->open_flags & TS_OPEN_READ_ONLY) {
+        /* A reader creates nothing: without a lock file it stat()s. */
+        f->lock_fd = openat(f->dir_fd, f->lock_name, O_RDONLY | O_CLOEXEC);
+        if (f->lock_fd >= 0)
+            map_generation(f);
+        return f->lock_fd >= 0 ? TS_OK : TS_ERR_IO;
+    }
     f->lock_fd = openat(f->dir_fd, f->lock_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
     if (f->lock_fd >= 0)
         fchmod(f->lock_fd, f->mode);
@@ -1018,17 +1054,46 @@ static int prepare(struct file *f, ts_error *err)
     return rc;
 }
 
+/* Only a token file draws it (open refuses a directory). A rewrite keeps
+ * the file's mode unless option mode is set, so the advice depends on it. */
 static void warn_if_readable(struct file *f)
 {
     struct stat st;
 
-    if (fstatat(f->dir_fd, f->base, &st, 0) != 0 || !(st.st_mode & 066 & ~f->mode))
+    if (fstatat(f->dir_fd, f->base, &st, 0) != 0 || !S_ISREG(st.st_mode) ||
+        !(st.st_mode & 066 & ~f->mode))
         return;
-    f->host->log(f->ctx, TS_LOG_WARN,
-                 "%s holds secrets but is %s by group or others (mode %04o); it becomes %04o "
-                 "on the next write (option mode), or chmod it now",
-                 f->path, st.st_mode & 022 ? "writable" : "readable",
-                 (unsigned)(st.st_mode & 07777), f->mode);
+    if (f->mode_given)
+        f->host->log(f->ctx, TS_LOG_WARN,
+                     "%s holds secrets but is %s by group or others (mode %04o); it becomes "
+                     "%04o (option mode) on the next write",
+                     f->path, st.st_mode & 022 ? "writable" : "readable",
+                     (unsigned)(st.st_mode & 07777), f->mode);
+    else
+        f->host->log(f->ctx, TS_LOG_WARN,
+                     "%s holds secrets but is %s by group or others (mode %04o); writes keep "
+                     "its mode: chmod %04o %s, or set option mode=%04o",
+                     f->path, st.st_mode & 022 ? "writable" : "readable",
+                     (unsigned)(st.st_mode & 07777), f->mode, f->path, f->mode);
+}
+
+/* The token file must be a file; opened with TS_OPEN_MUST_EXIST (or
+ * READ_ONLY), it must be there already. */
+static int check_target(struct file *f, ts_error *err)
+{
+    struct stat st;
+
+    if (fstatat(f->dir_fd, f->base, &st, 0) != 0) {
+        if (errno != ENOENT)
+            return io_error(f, err, "cannot stat");
+        if (f->open_flags & TS_OPEN_MUST_EXIST)
+            return f->host->error(err, TS_ERR_NO_STORE, "no such store: %s", f->path);
+        return TS_OK;
+    }
+    if (S_ISDIR(st.st_mode))
+        return f->host->error(err, TS_ERR_CONFIG,
+                              "option 'path': %s is a directory, not a token file", f->path);
+    return TS_OK;
 }
 
 static void file_close(void *state)
@@ -1070,12 +1135,20 @@ static int file_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_
     if (!(f = calloc(1, sizeof *f)))
         return host->error(err, TS_ERR_NOMEM, "out of memory");
     *f = (struct file){ .host = host, .ctx = ctx, .mode = mode,
+                        .mode_given = host->option(ctx, "mode") != NULL,
+                        .open_flags = ts_host_open_flags(host, ctx),
                         .dir_fd = -1, .lock_fd = -1, .data_fd = -1 };
     if (!(f->table = host->table_new()))
         rc = nomem(f, err);
     if (rc == TS_OK)
         rc = locate(f, path, err);
     if (rc == TS_OK)
+        rc = check_target(f, err);
+    /* A reader writes no header and makes no lock file; it watches the
+     * generation of a lock file a writer made, if there is one. */
+    if (rc == TS_OK && (f->open_flags & TS_OPEN_READ_ONLY))
+        open_lock(f, NULL);
+    else if (rc == TS_OK)
         rc = prepare(f, err);
     if (rc == TS_OK) {
         warn_if_readable(f);
@@ -1318,7 +1391,7 @@ static const ts_backend file_backend = {
     .name = "file",
     .version = "1.0.0",
     .description = "the Zoho SDK's FileStore CSV; atomic writes, shared by processes",
-    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED,
+    .caps = TS_CAP_OPEN_FLAGS | TS_CAP_PERSISTENT | TS_CAP_SHARED,
     .options = file_options,
     .open = file_open,
     .close = file_close,

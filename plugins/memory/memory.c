@@ -5,6 +5,10 @@
  * by id and by every lookup key, ids assigned as max + 1 like the SDK's
  * stores), and a mutex makes one handle safe for many threads. Useful for
  * tests, short-lived tools and as the model for a new backend.
+ *
+ * It honours the open flags (TS_CAP_OPEN_FLAGS) by having nothing to do:
+ * a fresh memory store is an empty one, which exists, and opening it
+ * changes nothing that outlives the handle.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -186,7 +190,7 @@ static const ts_backend memory_backend = {
     .name = "memory",
     .version = "1.0.0",
     .description = "tokens in process memory, hash-indexed; lost on close",
-    .caps = TS_CAP_THREAD_SAFE,
+    .caps = TS_CAP_THREAD_SAFE | TS_CAP_OPEN_FLAGS,
     .options = NULL,
     .open = memory_open,
     .close = memory_close,

@@ -72,6 +72,13 @@
  * timeout is returned as TS_ERR_TIMEOUT and the connection is reopened by
  * the next call. A MOVED reply follows the cluster to the slot's node; if
  * that node later goes away, the configured node is asked again.
+ *
+ * Open flags (TS_CAP_OPEN_FLAGS). Opening creates nothing on the server: a
+ * key prefix with no keys is an empty store, so TS_OPEN_MUST_EXIST has
+ * nothing to refuse (a store "exists" once the server answers), and
+ * TS_OPEN_READ_ONLY needs nothing here beyond the core refusing every
+ * write. SCRIPT LOAD at open fills the server's script cache, not the
+ * store.
  */
 #include <errno.h>
 #include <limits.h>
@@ -228,7 +235,7 @@ static const char lua_find[] =
 /* save_token for ARGV[2] tokens, each as: key count, key field numbers,
  * the ten values ('' = absent). Saves them in order like that many
  * save_token calls; returns {filled} or, at the first refusal, {filled
- * so far, kind, message}, where filled[t] lists (field number, value) for
+ * so far, kind (CONFLICT, INVALID or FULL), message}, where filled[t] lists (field number, value) for
  * the fields token t lacked and now has (its id, merged values): the
  * caller's token plus these is the stored row. The rules are core/rules.c's
  * ts__save_resolve; the messages are its messages. */
@@ -314,6 +321,13 @@ static const char lua_save[] =
     "local function save_one(tok, keys)\n"
     "  local row, conflict = find_replaced(tok, keys)\n"
     "  if row == nil then return nil, 'CONFLICT', conflict end\n"
+    /* A new row needs a refresh, grant or access token; an update takes
+     * them from the row it replaces. */
+    "  if not row and tok[5] == '' and tok[6] == '' and tok[7] == '' then\n"
+    "    return nil, 'INVALID', 'the token has none of refresh_token, grant_token '\n"
+    "      .. 'and access_token and matches no stored token to take them from: '\n"
+    "      .. 'nothing to save'\n"
+    "  end\n"
     "  local filled = {}\n"
     "  if row then\n"
     "    for i = 1, 10 do\n"
@@ -1175,8 +1189,11 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
     if (r->elements < 3)
         return rows->elements == n ? TS_OK : bad_reply(s, "save_token", err);
     const redisReply *kind = r->element[1], *message = r->element[2];
-    int code = kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CONFLICT") == 0
-                   ? TS_ERR_CONFLICT : TS_ERR_BACKEND;
+    int code = TS_ERR_BACKEND;
+    if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CONFLICT") == 0)
+        code = TS_ERR_CONFLICT;
+    else if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "INVALID") == 0)
+        code = TS_ERR_INVALID;
     if (batch)
         return s->host->error(err, code, "token %zu: %.*s", first + rows->elements,
                               (int)message->len, message->str);
@@ -1515,7 +1532,7 @@ static const ts_backend redis_backend = {
     .name = "redis",
     .version = "1.0.0",
     .description = "tokens on a Redis server or cluster, shared by many processes and hosts",
-    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED,
+    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS,
     .options = redis_options,
     .open = redis_open,
     .close = redis_close,

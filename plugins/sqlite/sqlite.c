@@ -27,6 +27,15 @@
  *    error naming the file, the table and the column.
  *  - New files are created 0600 (option `mode`) before SQLite opens them,
  *    so there is no moment when tokens sit in a world-readable file.
+ *  - Opened with TS_OPEN_MUST_EXIST, a missing file is TS_ERR_NO_STORE and
+ *    nothing is created. With TS_OPEN_READ_ONLY the connection is
+ *    SQLITE_OPEN_READONLY and sets no journal mode and creates no table or
+ *    index: another program's database is read as it is, and one without
+ *    our table reads as an empty store. A reader of a WAL database would
+ *    leave -wal and -shm files behind (only a writer removes them), so
+ *    while there is no -wal file, which means no connection has the
+ *    database open, we read it as SQLite's "immutable" file, and move to
+ *    an ordinary read-only connection as soon as a writer makes one.
  *
  * The SDK's rules (which row a token matches, what a save replaces) come
  * from the host: we only supply a "find the row whose FIELD is VALUE"
@@ -77,6 +86,10 @@ struct sqlite_store {
     char table[TABLE_NAME_MAX + 1];
     char columns[256];               /* "id, user_name, ..., api_domain" */
     long long busy_timeout_ms;
+    unsigned open_flags;             /* TS_OPEN_* */
+    int sync_level;
+    int no_table;                    /* read-only, and the table is not there (yet) */
+    int immutable;                   /* read-only, opened while no -wal file existed */
     struct timespec busy_since;      /* when the current wait for a lock began */
     unsigned jitter_seed;
 
@@ -349,16 +362,77 @@ static int create_file(struct sqlite_store *s, unsigned mode, ts_error *err)
     return TS_OK;
 }
 
+/* Opened with TS_OPEN_MUST_EXIST: the file must be there already. */
+static int check_exists(struct sqlite_store *s, ts_error *err)
+{
+    struct stat st;
+
+    if (stat(s->path, &st) != 0 && errno == ENOENT)
+        return s->host->error(err, TS_ERR_NO_STORE, "no such store: %s", s->path);
+    if (stat(s->path, &st) == 0 && S_ISDIR(st.st_mode))
+        return s->host->error(err, TS_ERR_CONFIG, "%s is a directory, not a database file",
+                              s->path);
+    return TS_OK;
+}
+
+/* Whether PATH-wal exists: some connection has the database open in WAL
+ * mode, or one that crashed left committed pages there. */
+static int wal_exists(const struct sqlite_store *s)
+{
+    char wal[4096];
+
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    return access(wal, F_OK) == 0;
+}
+
+/* "file:PATH?mode=ro&immutable=1", PATH %-escaped as RFC 3986 wants. */
+static char *immutable_uri(const char *path)
+{
+    sqlite3_str *uri = sqlite3_str_new(NULL);
+
+    sqlite3_str_appendall(uri, path[0] == '/' ? "file://" : "file:");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            sqlite3_str_appendf(uri, "%%%02X", (unsigned char)*p);
+        else
+            sqlite3_str_appendchar(uri, 1, *p);
+    }
+    sqlite3_str_appendall(uri, "?mode=ro&immutable=1");
+    return sqlite3_str_finish(uri);
+}
+
+/* A read-only connection: see the top of the file. */
+static int connect_reader(struct sqlite_store *s)
+{
+    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+
+    s->immutable = !wal_exists(s);
+    if (!s->immutable)
+        return sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    char *uri = immutable_uri(s->path);
+    if (!uri)
+        return SQLITE_NOMEM;
+    int rc = sqlite3_open_v2(uri, &s->db, flags | SQLITE_OPEN_URI, NULL);
+    sqlite3_free(uri);
+    return rc;
+}
+
 /* Opens the connection and sets WAL; the first read of the file happens
  * here, so this is where a file that is not a database is caught. */
 static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
 {
-    int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int read_only = s->open_flags & TS_OPEN_READ_ONLY;
+    int rc = read_only ? connect_reader(s)
+                       : sqlite3_open_v2(s->path, &s->db,
+                                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 
     if (rc != SQLITE_OK)
         return db_fail(s, rc, "opening", err);
     s->jitter_seed = (unsigned)getpid() ^ (unsigned)time(NULL);
     sqlite3_busy_handler(s->db, busy_wait, s);
+    /* The journal mode is stored in the file: a reader leaves it alone. */
+    if (read_only)
+        return TS_OK;
     if (sqlite3_db_readonly(s->db, "main") == 1)
         s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only: saves will fail", s->path);
 
@@ -484,6 +558,11 @@ static int ensure_schema(struct sqlite_store *s, ts_error *err)
     int exists = 0, indexed = 0;
     int rc = check_columns(s, &exists, err);
 
+    if (s->open_flags & TS_OPEN_READ_ONLY) {
+        /* Our indexes only speed lookups up; a reader adds nothing. */
+        s->no_table = rc == TS_OK && !exists;
+        return rc;
+    }
     if (rc == TS_OK && exists)
         rc = indexes_present(s, &indexed, err);
     if (rc != TS_OK || (exists && indexed))
@@ -512,6 +591,9 @@ static int prepare_statements(struct sqlite_store *s, ts_error *err)
 {
     const char *t = s->table, *cols = s->columns;
     int rc = TS_OK;
+
+    if (s->no_table)
+        return TS_OK;
 
     /* Several rows may share a secret: the lowest id answers. Ids and user
      * names are one row each. */
@@ -549,20 +631,34 @@ static int prepare_statements(struct sqlite_store *s, ts_error *err)
     return rc;
 }
 
+/* Finalizes every statement and closes the connection. */
+static void disconnect(struct sqlite_store *s)
+{
+    sqlite3_stmt **fixed[] = { &s->insert, &s->max_id, &s->delete_one, &s->delete_all,
+                               &s->walk, &s->begin, &s->commit, &s->rollback, &s->lock_purge,
+                               &s->lock_take, &s->lock_release };
+
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        sqlite3_finalize(s->lookup[f]);
+        s->lookup[f] = NULL;
+    }
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        sqlite3_finalize(*fixed[i]);
+        *fixed[i] = NULL;
+    }
+    for (unsigned m = 0; m < UPDATE_MASKS; m++) {
+        sqlite3_finalize(s->update[m]);
+        s->update[m] = NULL;
+    }
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+}
+
 static void sqlite_close(void *state)
 {
     struct sqlite_store *s = state;
-    sqlite3_stmt *fixed[] = { s->insert, s->max_id, s->delete_one, s->delete_all, s->walk,
-                              s->begin, s->commit, s->rollback, s->lock_purge, s->lock_take,
-                              s->lock_release };
 
-    for (int f = 0; f < TS_FIELD_COUNT; f++)
-        sqlite3_finalize(s->lookup[f]);
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        sqlite3_finalize(fixed[i]);
-    for (unsigned m = 0; m < UPDATE_MASKS; m++)
-        sqlite3_finalize(s->update[m]);
-    sqlite3_close_v2(s->db);
+    disconnect(s);
     if (s->matched)
         s->host->token_free(s->matched);
     free(s->path);
@@ -581,6 +677,7 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     }
     s->host = host;
     s->ctx = ctx;
+    s->open_flags = ts_host_open_flags(host, ctx);
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         size_t used = strlen(s->columns);
         snprintf(s->columns + used, sizeof s->columns - used, "%s%s", f ? ", " : "",
@@ -588,7 +685,9 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     }
     int rc = read_options(s, &mode, &sync_level, err);
     if (rc == TS_OK)
-        rc = create_file(s, mode, err);
+        rc = s->open_flags & TS_OPEN_MUST_EXIST ? check_exists(s, err)
+                                                : create_file(s, mode, err);
+    s->sync_level = sync_level;
     if (rc == TS_OK)
         rc = connect_db(s, sync_level, err);
     if (rc == TS_OK)
@@ -607,19 +706,47 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Before a read on a read-only handle: an immutable connection moves to
+ * an ordinary one once a writer has the database open (its changes go to
+ * the -wal file first), and one that failed to is tried again; a handle
+ * opened before the table existed looks for it again. *ready is 0 while the store is still empty. */
+static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
+{
+    int rc = TS_OK;
+
+    if (!s->db || (s->immutable && wal_exists(s))) {
+        disconnect(s);
+        rc = connect_db(s, s->sync_level, err);
+        if (rc == TS_OK)
+            rc = ensure_schema(s, err);
+        if (rc == TS_OK)
+            rc = prepare_statements(s, err);
+        if (rc != TS_OK)
+            return rc;
+    }
+    *ready = !s->no_table;
+    if (*ready || (rc = check_columns(s, ready, err)) != TS_OK || !*ready)
+        return rc;
+    s->no_table = 0;
+    return prepare_statements(s, err);
+}
+
 /* The ts_lookup_fn the host's rules call: the row whose `field` is
  * `value`. During a save it also keeps the matched row, so the write can
  * tell which columns changed. */
 static int lookup(void *ctx, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
     struct sqlite_store *s = ctx;
-    sqlite3_stmt *stmt = (unsigned)field < TS_FIELD_COUNT ? s->lookup[field] : NULL;
+    int ready, rc = table_ready(s, &ready, err);
 
+    if (rc != TS_OK || !ready)
+        return rc == TS_OK ? TS_NOT_FOUND : rc;
+    sqlite3_stmt *stmt = (unsigned)field < TS_FIELD_COUNT ? s->lookup[field] : NULL;
     if (!stmt)
         return s->host->error(err, TS_ERR_INVALID, "cannot look tokens up by %s",
                               s->host->field_name(field) ? s->host->field_name(field) : "?");
     sqlite3_bind_text(stmt, 1, value, (int)strlen(value), SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
+    rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         rc = read_row(s, stmt, row, err);
     else if (rc == SQLITE_DONE)
@@ -647,9 +774,11 @@ static int sqlite_find_token_by_id(void *state, const char *id, ts_token *row, t
 static int sqlite_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
 {
     struct sqlite_store *s = state;
-    ts_token *token = s->host->token_new();
-    int rc = TS_OK, step;
+    int ready, rc = table_ready(s, &ready, err), step;
 
+    if (rc != TS_OK || !ready)
+        return rc;
+    ts_token *token = s->host->token_new();
     if (!token)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     while ((step = sqlite3_step(s->walk)) == SQLITE_ROW) {
@@ -933,7 +1062,7 @@ static const ts_backend sqlite_backend = {
     .name = "sqlite",
     .version = "1.0.0",
     .description = "a SQLite database (WAL), compatible with the Zoho SDK sample's zohooauth.db",
-    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED,
+    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS,
     .options = sqlite_options,
     .open = sqlite_open,
     .close = sqlite_close,

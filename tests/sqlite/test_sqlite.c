@@ -44,9 +44,10 @@ static const char *in_scratch(const char *name)
 /* The store                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Opens the sqlite backend on path (NULL: no path option) with extra
- * key/value options, NULL-terminated. */
-static int open_store(ts_store **out, const char *path, ts_error *err, ...)
+/* Opens the sqlite backend on path (NULL: no path option) with TS_OPEN_*
+ * flags and extra key/value options, NULL-terminated. */
+static int open_store_flags(ts_store **out, const char *path, unsigned flags, ts_error *err,
+                            ...)
 {
     ts_config *cfg;
     va_list ap;
@@ -63,10 +64,12 @@ static int open_store(ts_store **out, const char *path, ts_error *err, ...)
         ck_assert_int_eq(ts_config_set_option(cfg, k, v, NULL), TS_OK);
     }
     va_end(ap);
-    int rc = ts_store_open_config(out, cfg, err);
+    int rc = ts_store_open_config_flags(out, cfg, flags, err);
     ts_config_free(cfg);
     return rc;
 }
+
+#define open_store(out, path, ...) open_store_flags(out, path, 0, __VA_ARGS__)
 
 static ts_store *open_ok(const char *path)
 {
@@ -898,6 +901,234 @@ START_TEST(test_sigkill_loses_nothing_saved)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Opening without creating or changing (TS_OPEN_MUST_EXIST, READ_ONLY) */
+/* ------------------------------------------------------------------ */
+
+/* What a reader must leave as it was: the bytes, the mtime, and which of
+ * the side files (-wal, -shm, -journal) exist. */
+struct snapshot {
+    char *bytes;
+    size_t len;
+    struct timespec mtime;
+    int side[3];
+};
+
+static void take_snapshot(const char *path, struct snapshot *sn)
+{
+    static const char *const suffix[3] = { "-wal", "-shm", "-journal" };
+    struct stat st;
+    char side[600];
+
+    ck_assert_int_eq(stat(path, &st), 0);
+    sn->mtime = st.st_mtim;
+    sn->len = (size_t)st.st_size;
+    sn->bytes = malloc(sn->len + 1);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(sn->bytes, 1, sn->len, f), sn->len);
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", path, suffix[i]);
+        sn->side[i] = access(side, F_OK) == 0;
+    }
+}
+
+static void assert_unchanged(const char *path, struct snapshot *before)
+{
+    struct snapshot now;
+
+    take_snapshot(path, &now);
+    ck_assert_uint_eq(now.len, before->len);
+    ck_assert_msg(memcmp(now.bytes, before->bytes, now.len) == 0, "%s changed", path);
+    ck_assert_msg(now.mtime.tv_sec == before->mtime.tv_sec &&
+                  now.mtime.tv_nsec == before->mtime.tv_nsec, "%s: mtime changed", path);
+    ck_assert_int_eq(now.side[0], before->side[0]);     /* -wal */
+    ck_assert_int_eq(now.side[1], before->side[1]);     /* -shm */
+    ck_assert_int_eq(now.side[2], before->side[2]);     /* -journal */
+    free(now.bytes);
+    free(before->bytes);
+}
+
+static int count_row(const ts_token *t, void *ud)
+{
+    (void)t;
+    ++*(int *)ud;
+    return 0;
+}
+
+static int token_count(ts_store *s)
+{
+    ts_error err = { 0 };
+    int n = 0;
+
+    ck_assert_msg(ts_get_tokens(s, count_row, &n, &err) == TS_OK, "%s", err.message);
+    return n;
+}
+
+START_TEST(test_missing_file_is_no_store)
+{
+    const unsigned flags[] = { TS_OPEN_MUST_EXIST, TS_OPEN_READ_ONLY };
+    const char *db = in_scratch("typo.db");
+    char expect[600];
+
+    snprintf(expect, sizeof expect, "no such store: %s", db);
+    for (int i = 0; i < 2; i++) {
+        ts_store *s = (ts_store *)&s;
+        ts_error err = { 0 };
+        ck_assert_int_eq(open_store_flags(&s, db, flags[i], &err, NULL), TS_ERR_NO_STORE);
+        ck_assert_ptr_null(s);
+        ck_assert_msg(strstr(err.message, expect), "'%s' lacks '%s'", err.message, expect);
+        DIR *d = opendir(scratch);
+        struct dirent *e;
+        while ((e = readdir(d)))
+            ck_assert_msg(e->d_name[0] == '.', "%s was created", e->d_name);
+        closedir(d);
+    }
+}
+END_TEST
+
+/* Another program's database without our table: reads as empty, and
+ * nothing is added to it, not even the table. */
+START_TEST(test_read_only_leaves_other_database_alone)
+{
+    const char *db = in_scratch("app.db");
+    sqlite3 *raw = raw_open(db);
+    struct snapshot before;
+    ts_error err = { 0 };
+    ts_store *s;
+
+    raw_exec(raw, "CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT);"
+                  "INSERT INTO orders (item) VALUES ('tea')");
+    sqlite3_close(raw);
+    take_snapshot(db, &before);
+    ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(token_count(s), 0);
+    ts_token *t = user_token("user@zoho.com", "", "");
+    ck_assert_int_eq(ts_find_token(s, t, NULL), TS_NOT_FOUND);
+    ck_assert_int_eq(ts_find_token_by_id(s, "1", t, NULL), TS_NOT_FOUND);
+    ts_token_free(t);
+    ts_store_close(s);
+    assert_unchanged(db, &before);
+    raw = raw_open(db);
+    ck_assert_str_eq(raw_text(raw, "SELECT group_concat(name) FROM sqlite_master"), "orders");
+    sqlite3_close(raw);
+}
+END_TEST
+
+/* The sample's database is read whole, and gets none of our indexes. */
+START_TEST(test_read_only_sample_gets_no_index)
+{
+    const char *db = in_scratch("zohooauth.db");
+    struct snapshot before;
+    ts_error err = { 0 };
+    ts_store *s;
+
+    make_sample_db(db);
+    take_snapshot(db, &before);
+    ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(token_count(s), 12);
+    ts_token *t = find_user(s, "user10@zoho.com");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
+    ts_token_free(t);
+    ts_store_close(s);
+    assert_unchanged(db, &before);
+    sqlite3 *raw = raw_open(db);
+    ck_assert_int_eq(raw_long(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                   "AND name LIKE 'oauthtoken_%_idx'"), 0);
+    ck_assert_str_eq(raw_text(raw, "PRAGMA journal_mode"), "delete");
+    sqlite3_close(raw);
+}
+END_TEST
+
+/* Our own (WAL) store read and written at through a read-only handle:
+ * every read answers, every write is TS_ERR_READ_ONLY, and no -wal or
+ * -shm file is left behind. */
+START_TEST(test_read_only_on_our_store)
+{
+    const char *db = in_scratch("tokens.db");
+    struct snapshot before;
+    ts_error err = { 0 };
+    ts_store *s = open_ok(db);
+
+    save_user(s, "a@zoho.com", "1000.access-a");
+    save_user(s, "b@zoho.com", "1000.access-b");
+    ts_store_close(s);
+    take_snapshot(db, &before);
+    ck_assert_int_eq(before.side[0] + before.side[1], 0);
+    ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(token_count(s), 2);
+    ts_token *t = find_user(s, "b@zoho.com");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), "1000.access-b");
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_READ_ONLY);
+    ck_assert_ptr_nonnull(strstr(err.message, "read-only"));
+    ck_assert_int_eq(ts_save_tokens(s, &t, 1, NULL), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(ts_delete_token(s, "1", NULL), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(ts_delete_tokens(s, NULL), TS_ERR_READ_ONLY);
+    ts_token_free(t);
+    ts_store_close(s);
+    assert_unchanged(db, &before);
+    sqlite3 *raw = raw_open(db);
+    ck_assert_str_eq(raw_text(raw, "PRAGMA journal_mode"), "wal");
+    sqlite3_close(raw);
+}
+END_TEST
+
+/* A reader opened while nobody wrote sees what a writer saves later, and
+ * one opened before the table existed sees the table once it does. */
+START_TEST(test_read_only_sees_later_writes)
+{
+    const char *db = in_scratch("tokens.db");
+    ts_error err = { 0 };
+    ts_store *reader, *empty_reader, *w = open_ok(db);
+
+    save_user(w, "a@zoho.com", "1000.access-a");
+    ts_store_close(w);
+    sqlite3_close(raw_open(in_scratch("empty.db")));
+    ck_assert_msg(open_store_flags(&reader, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    ck_assert_msg(open_store_flags(&empty_reader, in_scratch("empty.db"), TS_OPEN_READ_ONLY,
+                                   &err, NULL) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(token_count(reader), 1);
+    ck_assert_int_eq(token_count(empty_reader), 0);
+
+    w = open_ok(db);
+    save_user(w, "b@zoho.com", "1000.access-b");
+    ts_token *t = find_user(reader, "b@zoho.com");
+    ck_assert_ptr_nonnull(t);
+    ts_token_free(t);
+    ts_store_close(w);
+    ck_assert_int_eq(token_count(reader), 2);
+
+    w = open_ok(in_scratch("empty.db"));
+    save_user(w, "c@zoho.com", "1000.access-c");
+    ck_assert_int_eq(token_count(empty_reader), 1);
+    ts_store_close(w);
+    ts_store_close(reader);
+    ts_store_close(empty_reader);
+}
+END_TEST
+
+/* MUST_EXIST alone creates no file, but a writer may add the table to a
+ * database that is there. */
+START_TEST(test_must_exist_writes)
+{
+    const char *db = in_scratch("app.db");
+    ts_error err = { 0 };
+    ts_store *s;
+
+    sqlite3_close(raw_open(db));
+    ck_assert_msg(open_store_flags(&s, db, TS_OPEN_MUST_EXIST, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    save_user(s, "a@zoho.com", "1000.access-a");
+    ck_assert_int_eq(token_count(s), 1);
+    ts_store_close(s);
+}
+END_TEST
+
 static Suite *sqlite_suite(void)
 {
     Suite *s = suite_create("sqlite");
@@ -931,6 +1162,16 @@ static Suite *sqlite_suite(void)
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_options_are_honoured);
     tcase_add_test(tc, test_busy_is_reported);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("open_flags");
+    tcase_add_checked_fixture(tc, make_scratch, remove_scratch);
+    tcase_add_test(tc, test_missing_file_is_no_store);
+    tcase_add_test(tc, test_read_only_leaves_other_database_alone);
+    tcase_add_test(tc, test_read_only_sample_gets_no_index);
+    tcase_add_test(tc, test_read_only_on_our_store);
+    tcase_add_test(tc, test_read_only_sees_later_writes);
+    tcase_add_test(tc, test_must_exist_writes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("processes");

@@ -22,6 +22,11 @@
 #include <tokenstore/backend.h>
 #include "../check_main.h"
 
+/* "MAJOR.MINOR" of the ABI this library speaks, as messages print it. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define ABI_TEXT STR(TS_ABI_MAJOR) "." STR(TS_ABI_MINOR)
+
 /* Keep in step with the enum in tests/fixtures/bad_backends.c. */
 enum fixture_table {
     TABLE_PLAIN, TABLE_NEWER_MINOR, TABLE_NO_DESCRIPTION, TABLE_TOO_SMALL,
@@ -152,8 +157,8 @@ static void assert_store_works(ts_store *s)
 START_TEST(other_abi_major_is_refused)
 {
     char *path = fixture_so("bad_major");
-    assert_refused(path, TS_ERR_ABI, "ABI 99.0");
-    assert_refused(path, TS_ERR_ABI, "1.0");
+    assert_refused(path, TS_ERR_ABI, "ABI 99." STR(TS_ABI_MINOR));
+    assert_refused(path, TS_ERR_ABI, ABI_TEXT);
     free(path);
 }
 END_TEST
@@ -203,7 +208,7 @@ START_TEST(table_defects_are_refused)
         { TABLE_TOO_SMALL, TS_ERR_ABI, "too small" },
         { TABLE_BAD_NAME, TS_ERR_ABI, "'Extra Symbol'" },
         { TABLE_NONE, TS_ERR_LOAD, "no table" },
-        { TABLE_REFUSE_ABI, TS_ERR_ABI, "refused ABI 1.0" },
+        { TABLE_REFUSE_ABI, TS_ERR_ABI, "refused ABI " ABI_TEXT },
         { TABLE_INIT_FAILS, TS_ERR_LOAD, "backend error" },
     };
     char *path = fixture_so("extra_symbol");
@@ -274,7 +279,7 @@ START_TEST(explicit_path_loads)
     ck_assert_str_eq(info.path, path);
     ck_assert_uint_eq(info.abi_major, TS_ABI_MAJOR);
     ck_assert_uint_eq(info.abi_minor, TS_ABI_MINOR);
-    ck_assert_uint_eq(info.caps, TS_CAP_THREAD_SAFE);
+    ck_assert_uint_eq(info.caps, TS_CAP_THREAD_SAFE | TS_CAP_OPEN_FLAGS);
     ck_assert_ptr_nonnull(info.description);
     ck_assert_uint_gt(strlen(info.description), 10);
     assert_store_works(s);
@@ -489,7 +494,7 @@ START_TEST(listing_finds_backends_and_reports_broken_files)
     snprintf(entry, sizeof entry, "%s/memory.so", p);
     ck_assert_str_eq(l.memory_path, entry);
     ck_assert_uint_eq(l.memory_major, 1);
-    ck_assert_uint_eq(l.memory_minor, 0);
+    ck_assert_uint_eq(l.memory_minor, TS_ABI_MINOR);
     ck_assert_str_eq(l.names, "memory ");
 
     const struct { const char *file; int code; } broken[] = {
@@ -539,6 +544,39 @@ START_TEST(listing_finds_backends_and_reports_broken_files)
 }
 END_TEST
 
+/* A backend that does not declare TS_CAP_OPEN_FLAGS (the fixture's plain
+ * table, as any ABI 1.0 backend) opens as it always did when asked for a
+ * read-only handle; the core still refuses the writes. */
+START_TEST(backend_without_open_flags_opens_as_before)
+{
+    char *path = fixture_so("extra_symbol");
+    ts_config *c;
+    ts_store *s = NULL;
+    ts_error err = { 0 };
+    ts_backend_info info;
+    ts_token *t = ts_token_new();
+
+    select_table(TABLE_PLAIN);
+    ck_assert_int_eq(ts_config_new(&c), TS_OK);
+    ck_assert_int_eq(ts_config_set_backend(c, path, &err), TS_OK);
+    ck_assert_msg(ts_store_open_config_flags(&s, c, TS_OPEN_READ_ONLY | TS_OPEN_MUST_EXIST,
+                                             &err) == TS_OK, "%s", err.message);
+    ts_config_free(c);
+    ts_store_info(s, &info);
+    ck_assert_uint_eq(info.caps & TS_CAP_OPEN_FLAGS, 0);
+    ts_token_set(t, TS_FIELD_USER_NAME, "a@example.com");
+    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, "1000.refresh");
+    ck_assert_int_eq(ts_find_token(s, t, NULL), TS_NOT_FOUND);
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_READ_ONLY);
+    ck_assert_msg(strstr(err.message, "extra_symbol") && strstr(err.message, "read-only"), "%s",
+                  err.message);
+    ck_assert_int_eq(ts_delete_tokens(s, NULL), TS_ERR_READ_ONLY);
+    ts_token_free(t);
+    ts_store_close(s);
+    free(path);
+}
+END_TEST
+
 static Suite *loader_suite(void)
 {
     Suite *s = suite_create("loader");
@@ -562,6 +600,7 @@ static Suite *loader_suite(void)
     tcase_add_test(load, newer_minor_table_loads);
     tcase_add_test(load, absent_description_reads_empty);
     tcase_add_test(load, backend_errors_carry_its_name);
+    tcase_add_test(load, backend_without_open_flags_opens_as_before);
     suite_add_tcase(s, load);
 
     tcase_add_unchecked_fixture(list, make_scratch, remove_scratch);

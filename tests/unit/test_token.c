@@ -637,6 +637,85 @@ START_TEST(save_refuses_token_without_any_token)
 }
 END_TEST
 
+/* A read-only handle refuses each write call before the backend sees it,
+ * naming the backend, and reads still answer. */
+/* As the SDK: an update may leave every secret out; the stored row keeps
+ * them and they are merged into the caller's token. An insert may not,
+ * through save_tokens either. */
+START_TEST(update_without_any_token_keeps_the_stored_ones)
+{
+    ts_store *s = open_memory();
+    ts_error err = { 0 };
+
+    ts_token *t = make_token("user_name", "a@example.com", "client_secret", "s3cret",
+                             "refresh_token", "1000.r", "access_token", "1000.a", NULL);
+    ck_assert_int_eq(ts_save_token(s, t, NULL), TS_OK);
+    ts_token_free(t);
+    t = make_token("user_name", "a@example.com", "expiry_time", "42", NULL);
+    ck_assert_msg(ts_save_token(s, t, &err) == TS_OK, "%s", err.message);
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "1");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_REFRESH_TOKEN), "1000.r");
+    ts_token_free(t);
+    t = make_token("id", "1", "redirect_url", "https://example.com/cb", NULL);
+    ck_assert_msg(ts_save_tokens(s, &t, 1, &err) == TS_OK, "%s", err.message);
+    ts_token_free(t);
+    t = ts_token_new();
+    ck_assert_int_eq(ts_find_token_by_id(s, "1", t, NULL), TS_OK);
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), "1000.a");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_CLIENT_SECRET), "s3cret");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_EXPIRY_TIME), "42");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_REDIRECT_URL), "https://example.com/cb");
+    ts_token_free(t);
+
+    t = make_token("user_name", "b@example.com", "expiry_time", "42", NULL);
+    ck_assert_int_eq(ts_save_tokens(s, &t, 1, &err), TS_ERR_INVALID);
+    ck_assert_msg(strstr(err.message, "matches no stored token"), "%s", err.message);
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "");
+    ts_token_free(t);
+    ck_assert_str_eq(walk_ids(s), "1");
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(read_only_handle_refuses_every_write)
+{
+    ts_store *rw = open_memory(), *s = NULL;
+    ts_error err = { 0 };
+    ts_backend_info info;
+
+    ck_assert_msg(ts_store_open_flags(&s, "memory:", TS_OPEN_READ_ONLY, &err) == TS_OK, "%s",
+                  err.message);
+    ts_store_info(s, &info);
+    ck_assert_uint_ne(info.caps & TS_CAP_OPEN_FLAGS, 0);
+    ts_token *t = make_token("user_name", "a@example.com", "refresh_token", "1000.r", NULL);
+    ck_assert_int_eq(ts_find_token(s, t, NULL), TS_NOT_FOUND);
+    ck_assert_str_eq(walk_ids(s), "");
+
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_READ_ONLY);
+    ck_assert_str_eq(err.message, "memory: the store was opened read-only");
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(ts_save_tokens(s, &t, 1, &err), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(err.code, TS_ERR_READ_ONLY);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(ts_delete_token(s, "1", &err), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(err.code, TS_ERR_READ_ONLY);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_ERR_READ_ONLY);
+    ck_assert_int_eq(err.code, TS_ERR_READ_ONLY);
+    /* Even a write the core would refuse anyway is refused as read-only. */
+    ck_assert_int_eq(ts_delete_token(s, "007", NULL), TS_ERR_READ_ONLY);
+
+    /* The same token saves through a writable handle. */
+    ck_assert_int_eq(ts_save_token(rw, t, NULL), TS_OK);
+    ck_assert_str_eq(ts_strerror(TS_ERR_READ_ONLY), "store is opened read-only");
+    ck_assert_str_eq(ts_strerror(TS_ERR_NO_STORE), "no such store");
+    ts_token_free(t);
+    ts_store_close(s);
+    ts_store_close(rw);
+}
+END_TEST
+
 START_TEST(one_user_never_gets_two_rows)
 {
     ts_store *s = open_memory();
@@ -1010,6 +1089,8 @@ static Suite *token_suite(void)
     tcase_add_test(rules, save_upserts_by_key);
     tcase_add_test(rules, insert_takes_next_numeric_id);
     tcase_add_test(rules, save_refuses_token_without_any_token);
+    tcase_add_test(rules, update_without_any_token_keeps_the_stored_ones);
+    tcase_add_test(rules, read_only_handle_refuses_every_write);
     tcase_add_test(rules, one_user_never_gets_two_rows);
     tcase_add_test(rules, conflicts_are_refused_and_change_nothing);
     tcase_add_test(rules, missing_ids_are_not_found);

@@ -23,6 +23,7 @@
 #ifndef TOKENSTORE_BACKEND_H
 #define TOKENSTORE_BACKEND_H
 
+#include <stddef.h>
 #include <tokenstore/types.h>
 
 #ifdef __cplusplus
@@ -98,6 +99,8 @@ typedef struct ts_host {
      * (TS_ERR_CONFLICT), and fills the token's empty fields, id included,
      * from that row. TS_OK: write the token over the row with that id.
      * TS_NOT_FOUND: insert it; if its id is empty, give it the next id.
+     * TS_ERR_INVALID (since 1.1): it matches no row and holds none of
+     * refresh, grant and access token, which the SDK does not insert.
      * Call it under the same lock or transaction as the write. */
     int (*save_resolve)(ts_token *token, ts_lookup_fn lookup, void *ctx,
                         ts_error *err);
@@ -155,6 +158,17 @@ typedef struct ts_host {
     /* New members go here, with a minor version bump. */
 } ts_host;
 
+/* The flags the store is opened with, or 0 from a core older than 1.1,
+ * whose host table ends before open_flags: a backend built against this
+ * header may be loaded by such a core. */
+static inline unsigned ts_host_open_flags(const ts_host *host, ts_backend_ctx *ctx)
+{
+    if (host->size < offsetof(ts_host, open_flags) + sizeof host->open_flags ||
+        !host->open_flags)
+        return 0;
+    return host->open_flags(ctx);
+}
+
 /*
  * The backend's table. Mandatory members: size, abi_major, abi_minor, name,
  * version, open, close and the six operations; the core refuses a backend
@@ -163,7 +177,11 @@ typedef struct ts_host {
  * Contracts the core relies on (and the conformance suite checks):
  * - Ids are decimal strings; the core validates them before any call.
  * - The core validates before calling: find_token's query has a lookup key;
- *   save_token's token has a refresh, grant or access token. find_token
+ *   a saved token's id, if any, is valid. Since ABI 1.1 a token to save may
+ *   lack refresh, grant and access token when it updates a stored row (the
+ *   merge keeps the row's); save_token refuses it with TS_ERR_INVALID when
+ *   it would insert, as save_resolve and table_save do. A backend built for
+ *   1.0 is still only handed tokens holding one of them. find_token
  *   copies the whole stored row into `row`; the core merges it into the
  *   caller's token.
  * - save_token upserts exactly as host->save_resolve decides and writes
