@@ -1062,14 +1062,18 @@ static int print_status_text(const struct status *st, const ts_config *cfg)
     if (st->info.version)
         printf(" %s (%s)", st->info.version, st->info.path);
     printf("\nlocation:");
+    int shown_any = 0;
     for (size_t i = 0; i < sizeof location_keys / sizeof *location_keys; i++) {
         const char *value = ts_config_option(cfg, location_keys[i]);
         char *shown = value ? cli_escape(value) : NULL;
         if (shown)
             printf(" %s=%s", location_keys[i], strcmp(location_keys[i], "password") == 0
                                                ? "****" : shown);
+        shown_any |= shown != NULL;
         free(shown);
     }
+    if (!shown_any)
+        printf(" none (this process's memory)");
     if (st->opened)
         printf("\ntokens:   %zu (%zu expired)\n", st->tokens, st->expired);
     else
