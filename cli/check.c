@@ -15,6 +15,9 @@
  * store that does not exist yet holds none), unless --force, and it is
  * emptied again at the end.
  *
+ * The suite runs in a child process and this one removes the scratch store
+ * when the child is done, also when it was interrupted or crashed.
+ *
  * Whether a backend takes `path` or `prefix` is learnt by asking the core
  * to open a store with that option in the scratch location: the core
  * checks options against the backend's list before the backend's open()
@@ -25,8 +28,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "cli.h"
 #include "conformance.h"
 
@@ -221,6 +227,51 @@ static int run_suite(const struct check *c, const ts_config *cfg)
     return failed > 0 ? CLI_CHECKS_FAILED : CLI_OK;
 }
 
+static volatile pid_t suite_pid;
+
+static void forward_signal(int sig)
+{
+    if (suite_pid > 0)
+        kill(suite_pid, sig);
+}
+
+/* The suite runs in a child process, so that what was made for it is
+ * removed even when it is interrupted (Ctrl-C, SIGTERM) or crashes: this
+ * process only waits, passing such signals on, and cleans up after. The
+ * signal that stopped the child is returned in *stopped_by (else 0). */
+static int run_suite_in_child(const struct check *c, const ts_config *cfg, int *stopped_by)
+{
+    static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+    struct sigaction fwd = { .sa_handler = forward_signal }, old[4];
+    int status;
+
+    *stopped_by = 0;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return run_suite(c, cfg);
+    if (pid == 0) {
+        int rc = run_suite(c, cfg);
+        fflush(stdout);
+        _exit(rc);
+    }
+    suite_pid = pid;
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaction(forwarded[i], &fwd, &old[i]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        sigaction(forwarded[i], &old[i], NULL);
+    suite_pid = 0;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    *stopped_by = WTERMSIG(status);
+    fprintf(stderr, "tokenstore: the conformance suite was stopped by signal %d (%s)\n",
+            *stopped_by, strsignal(*stopped_by));
+    return CLI_STORE;
+}
+
 int cli_check_backend(const struct cli_check *opt)
 {
     struct check c = { .opt = opt };
@@ -243,12 +294,17 @@ int cli_check_backend(const struct cli_check *opt)
         fprintf(stderr, "tokenstore: checking on a scratch store (%s %s), removed "
                 "afterwards\n", c.dir[0] ? "path" : "prefix", c.dir[0] ? path : c.prefix);
     rc = scratch || opt->force ? CLI_OK : refuse_unless_empty(&c, cfg);
+    int stopped_by = 0;
     if (rc == CLI_OK) {
-        rc = run_suite(&c, cfg);
+        rc = run_suite_in_child(&c, cfg, &stopped_by);
         if (!c.dir[0])
             empty_store(cfg);
     }
     remove_scratch_dir(&c);
     ts_config_free(cfg);
+    if (stopped_by == SIGINT || stopped_by == SIGTERM || stopped_by == SIGHUP) {
+        signal(stopped_by, SIG_DFL);   /* stopped as the user asked: say so */
+        raise(stopped_by);
+    }
     return rc;
 }

@@ -1436,13 +1436,13 @@ static const struct command commands[] = {
       "-o prefix=, no URI) it runs on a scratch store it makes: a new temporary\n"
       "directory (-o path=DIR/store) for a backend with a path option, a new\n"
       "random key prefix for redis (on the server -o host/port/socket/db name),\n"
-      "and removes it at the end, whatever the outcome. Given a location, or\n"
-      "a URI such as sqlite:/tmp/x.db, it runs there only when that store holds\n"
-      "no tokens (or does not exist yet), and empties it at the end; a store\n"
-      "holding tokens is refused (exit status 2). --force runs anyway and\n"
-      "DESTROYS every token of that store. Exit status 0 when every check\n"
-      "passed, 4 when some failed, 3 when the backend could not be loaded or\n"
-      "opened.\n" },
+      "and removes it at the end, whatever the outcome (interrupted too).\n"
+      "Given a location, or a URI such as sqlite:/tmp/x.db, it runs there only\n"
+      "when that store holds no tokens (or does not exist yet), and empties it\n"
+      "at the end; a store holding tokens is refused (exit status 2). --force\n"
+      "runs anyway and DESTROYS every token of that store. Exit status 0 when\n"
+      "every check passed, 4 when some failed, 3 when the backend could not be\n"
+      "loaded or opened.\n" },
     { "help", cmd_help, BIT(OPT_HELP) | BIT(OPT_VERSION), 0, 1,
       "help [COMMAND]",
       "show help",
