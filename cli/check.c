@@ -163,13 +163,6 @@ static int make_scratch(struct check *c, ts_error *err)
     return tried < 0 ? (err->code ? err->code : TS_ERR_LOAD) : TS_OK;
 }
 
-static int count_one(const ts_token *token, void *userdata)
-{
-    (void)token;
-    ++*(size_t *)userdata;
-    return TS_OK;
-}
-
 /* The store the user named, opened read-only: CLI_OK when it holds no
  * token or does not exist. */
 static int refuse_unless_empty(struct check *c, const ts_config *cfg)
@@ -184,7 +177,7 @@ static int refuse_unless_empty(struct check *c, const ts_config *cfg)
     if (rc != TS_OK)
         return cli_store_error(rc, &err);
     cli_describe_store(store, cfg, c->where, sizeof c->where);
-    rc = ts_get_tokens(store, count_one, &count, &err);
+    rc = ts_get_tokens(store, cli_count_token, &count, &err);
     ts_store_close(store);
     if (rc != TS_OK)
         return cli_store_error(rc, &err);

@@ -43,6 +43,9 @@ int cli_store_error(int code, const ts_error *err);
 /* Says "out of memory" and returns CLI_STORE. */
 int cli_out_of_memory(void);
 
+/* A ts_get_tokens callback that counts: userdata is a size_t. */
+int cli_count_token(const ts_token *token, void *userdata);
+
 /* Sets each "key=value" of options (-o) on cfg. */
 int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *err);
 

@@ -780,7 +780,7 @@ static int cmd_delete(struct cli *cli)
     return cli_exit_status(rc);
 }
 
-static int count_one(const ts_token *token, void *userdata)
+int cli_count_token(const ts_token *token, void *userdata)
 {
     (void)token;
     ++*(size_t *)userdata;
@@ -807,7 +807,7 @@ static int clear_store(const struct cli *cli, ts_store *store, const char *where
     ts_error err = { 0 };
     size_t count = 0;
     char question[512];
-    int rc = ts_get_tokens(store, count_one, &count, &err);
+    int rc = ts_get_tokens(store, cli_count_token, &count, &err);
 
     if (rc != TS_OK)
         return cli_store_error(rc, &err);
