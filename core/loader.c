@@ -3,7 +3,10 @@
  *
  * A backend is found by explicit path, or by name as NAME.so in the
  * config's plugin_dir, each directory of $TOKENSTORE_PLUGIN_PATH, then the
- * installed plugin directory. Names are restricted to [a-z0-9_-] so a name
+ * installed plugin directory. $TOKENSTORE_SYSTEM_PLUGIN_DIR, when set,
+ * stands in for the installed directory (empty: none), so that a test
+ * suite or a staged build sees its own backends and never an installed
+ * copy; unset, the order is as above. Names are restricted to [a-z0-9_-] so a name
  * can never walk out of those directories. Whatever is loaded is checked
  * before it is trusted: it must export tokenstore_backend_init, speak our
  * ABI major version and fill every mandatory member. Each refusal names
@@ -134,7 +137,10 @@ static int each_search_dir(const ts_config *cfg, int (*fn)(const char *dir, void
         }
         free(copy);
     }
-    return fn(TS_PLUGIN_DIR, ud);
+    const char *system_dir = getenv("TOKENSTORE_SYSTEM_PLUGIN_DIR");
+    if (!system_dir)
+        system_dir = TS_PLUGIN_DIR;
+    return *system_dir ? fn(system_dir, ud) : 0;
 }
 
 struct find_state {

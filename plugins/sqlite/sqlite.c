@@ -35,7 +35,10 @@
  *    leave -wal and -shm files behind (only a writer removes them), so
  *    while there is no -wal file, which means no connection has the
  *    database open, we read it as SQLite's "immutable" file, and move to
- *    an ordinary read-only connection as soon as a writer makes one.
+ *    an ordinary read-only connection as soon as a writer makes one; a
+ *    writer that came and went (the file is no longer the one we opened)
+ *    makes us open it afresh. A rollback-journal database is read through
+ *    an ordinary read-only connection, which creates nothing.
  *
  * The SDK's rules (which row a token matches, what a save replaces) come
  * from the host: we only supply a "find the row whose FIELD is VALUE"
@@ -90,6 +93,7 @@ struct sqlite_store {
     int sync_level;
     int no_table;                    /* read-only, and the table is not there (yet) */
     int immutable;                   /* read-only, opened while no -wal file existed */
+    struct stat immutable_at;        /* ... and the file as it was then */
     struct timespec busy_since;      /* when the current wait for a lock began */
     unsigned jitter_seed;
 
@@ -385,6 +389,33 @@ static int wal_exists(const struct sqlite_store *s)
     return access(wal, F_OK) == 0;
 }
 
+/* Whether the file's header says WAL (read and write versions 2). */
+static int wal_mode_file(const char *path)
+{
+    unsigned char head[20];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? pread(fd, head, sizeof head, 0) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    return n == (ssize_t)sizeof head && memcmp(head, "SQLite format 3", 16) == 0 &&
+           head[18] == 2 && head[19] == 2;
+}
+
+/* An immutable connection must not outlive the file as it was: a writer
+ * has it open (its -wal file exists), or one came and went. */
+static int immutable_stale(const struct sqlite_store *s)
+{
+    struct stat st;
+    const struct stat *then = &s->immutable_at;
+
+    if (wal_exists(s) || stat(s->path, &st) != 0)
+        return 1;
+    return st.st_ino != then->st_ino || st.st_dev != then->st_dev ||
+           st.st_size != then->st_size || st.st_mtim.tv_sec != then->st_mtim.tv_sec ||
+           st.st_mtim.tv_nsec != then->st_mtim.tv_nsec;
+}
+
 /* "file:PATH?mode=ro&immutable=1", PATH %-escaped as RFC 3986 wants. */
 static char *immutable_uri(const char *path)
 {
@@ -406,7 +437,8 @@ static int connect_reader(struct sqlite_store *s)
 {
     int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
 
-    s->immutable = !wal_exists(s);
+    s->immutable = wal_mode_file(s->path) && !wal_exists(s) &&
+                   stat(s->path, &s->immutable_at) == 0;
     if (!s->immutable)
         return sqlite3_open_v2(s->path, &s->db, flags, NULL);
     char *uri = immutable_uri(s->path);
@@ -706,15 +738,15 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Before a read on a read-only handle: an immutable connection moves to
- * an ordinary one once a writer has the database open (its changes go to
- * the -wal file first), and one that failed to is tried again; a handle
- * opened before the table existed looks for it again. *ready is 0 while the store is still empty. */
+/* Before a read on a read-only handle: an immutable connection is opened
+ * again once a writer has touched the database (see the top of the file),
+ * and one that failed to is tried again; a handle opened before the table
+ * existed looks for it again. *ready is 0 while the store is empty. */
 static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
 {
     int rc = TS_OK;
 
-    if (!s->db || (s->immutable && wal_exists(s))) {
+    if (!s->db || (s->immutable && immutable_stale(s))) {
         disconnect(s);
         rc = connect_db(s, s->sync_level, err);
         if (rc == TS_OK)

@@ -1103,12 +1103,48 @@ START_TEST(test_read_only_sees_later_writes)
     ts_store_close(w);
     ck_assert_int_eq(token_count(reader), 2);
 
+    /* A writer that came and went while a new reader looked away. */
+    ts_store_close(reader);
+    ck_assert_msg(open_store_flags(&reader, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(token_count(reader), 2);
+    w = open_ok(db);
+    save_user(w, "d@zoho.com", "1000.access-d");
+    ts_store_close(w);
+    t = find_user(reader, "d@zoho.com");
+    ck_assert_ptr_nonnull(t);
+    ts_token_free(t);
+    ck_assert_int_eq(token_count(reader), 3);
+
     w = open_ok(in_scratch("empty.db"));
     save_user(w, "c@zoho.com", "1000.access-c");
     ck_assert_int_eq(token_count(empty_reader), 1);
     ts_store_close(w);
     ts_store_close(reader);
     ts_store_close(empty_reader);
+}
+END_TEST
+
+/* Another program writing its rollback-journal database while we read. */
+START_TEST(test_read_only_sees_sample_writes)
+{
+    const char *db = in_scratch("zohooauth.db");
+    ts_error err = { 0 };
+    ts_store *s;
+
+    make_sample_db(db);
+    ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(token_count(s), 12);
+    sqlite3 *raw = raw_open(db);
+    raw_exec(raw, "INSERT INTO oauthtoken (id, user_name, refresh_token) "
+                  "VALUES ('13', 'user13@zoho.com', '1000.refresh13')");
+    ck_assert_int_eq(token_count(s), 13);
+    raw_exec(raw, "DELETE FROM oauthtoken WHERE id = '1'");
+    sqlite3_close(raw);
+    ck_assert_ptr_null(find_user(s, "user1@zoho.com"));
+    ck_assert_int_eq(token_count(s), 12);
+    ts_store_close(s);
 }
 END_TEST
 
@@ -1171,6 +1207,7 @@ static Suite *sqlite_suite(void)
     tcase_add_test(tc, test_read_only_sample_gets_no_index);
     tcase_add_test(tc, test_read_only_on_our_store);
     tcase_add_test(tc, test_read_only_sees_later_writes);
+    tcase_add_test(tc, test_read_only_sees_sample_writes);
     tcase_add_test(tc, test_must_exist_writes);
     suite_add_tcase(s, tc);
 

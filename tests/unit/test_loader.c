@@ -231,6 +231,8 @@ START_TEST(missing_name_lists_every_place)
 
     snprintf(env, sizeof env, "%s:%s", a, b);
     setenv("TOKENSTORE_PLUGIN_PATH", env, 1);
+    /* Unset, the installed directory comes last (nosuch is not there). */
+    unsetenv("TOKENSTORE_SYSTEM_PLUGIN_DIR");
     ck_assert_int_eq(open_backend(&s, "nosuch", p, &err), TS_ERR_LOAD);
     ck_assert_ptr_null(s);
     const char *places[] = { "'nosuch'", "nosuch.so", p, a, b, ts_plugin_dir() };
@@ -241,6 +243,18 @@ START_TEST(missing_name_lists_every_place)
     ck_assert(strstr(err.message, a) < strstr(err.message, b));
     ck_assert(strstr(err.message, b) < strstr(err.message, ts_plugin_dir()));
 
+    /* TOKENSTORE_SYSTEM_PLUGIN_DIR stands in for it; empty, for nothing. */
+    char *sys = scratch_dir("sys");
+    setenv("TOKENSTORE_SYSTEM_PLUGIN_DIR", sys, 1);
+    ck_assert_int_eq(open_backend(&s, "nosuch", p, &err), TS_ERR_LOAD);
+    ck_assert_msg(strstr(err.message, b) < strstr(err.message, sys) &&
+                  !strstr(err.message, ts_plugin_dir()), "%s", err.message);
+    setenv("TOKENSTORE_SYSTEM_PLUGIN_DIR", "", 1);
+    ck_assert_int_eq(open_backend(&s, "nosuch", p, &err), TS_ERR_LOAD);
+    ck_assert_msg(!strstr(err.message, sys) && !strstr(err.message, ts_plugin_dir()), "%s",
+                  err.message);
+    free(sys);
+
     /* The real test environment's long plugin path is listed whole too. */
     char *memory_dir = plugin_dir_of("memory");
     char *file_dir = plugin_dir_of("file");
@@ -248,6 +262,7 @@ START_TEST(missing_name_lists_every_place)
     char *redis_dir = plugin_dir_of("redis");
     snprintf(env, sizeof env, "%s:%s:%s:%s", memory_dir, file_dir, sqlite_dir, redis_dir);
     setenv("TOKENSTORE_PLUGIN_PATH", env, 1);
+    unsetenv("TOKENSTORE_SYSTEM_PLUGIN_DIR");
     ck_assert_int_eq(open_backend(&s, "nosuch", p, &err), TS_ERR_LOAD);
     const char *dirs[] = { p, memory_dir, file_dir, sqlite_dir, redis_dir, ts_plugin_dir() };
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)

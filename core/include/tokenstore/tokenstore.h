@@ -199,16 +199,21 @@ int ts_find_token_by_id(ts_store *store, const char *id, ts_token *out, ts_error
  * save_token: updates the stored token with the same id, else the one with
  * the same key, filling the caller's empty fields from it; else inserts
  * with the next numeric id. The token's id is set to the stored id.
- * TS_ERR_INVALID for a token with no refresh, grant or access token;
- * TS_ERR_CONFLICT when the save would give one user two rows.
+ * TS_ERR_INVALID for a token that would be inserted but holds no refresh,
+ * grant or access token (an update may leave them out: the stored ones are
+ * kept, as in the SDK); TS_ERR_CONFLICT when the save would give one user
+ * two rows; TS_ERR_READ_ONLY on a store opened with TS_OPEN_READ_ONLY.
  */
 int ts_save_token(ts_store *store, ts_token *token, ts_error *err);
 
 /*
  * Saves n tokens as n ts_save_token calls in order would, in one
  * transaction or one file write when the backend offers it (its table's
- * save_tokens). Every token is checked before any is saved. On failure the
- * error names the index of the token that failed.
+ * save_tokens). Every token's id is checked before any is saved; the save
+ * rules (a conflict, a new token without refresh, grant or access token)
+ * are applied in order, as each token is saved. On a refusal the sqlite
+ * and file backends save none of the tokens, others those before it. On
+ * failure the error names the index of the token that failed.
  */
 int ts_save_tokens(ts_store *store, ts_token *const *tokens, size_t n, ts_error *err);
 
