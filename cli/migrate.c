@@ -219,8 +219,10 @@ static int check_key(struct migration *m, const ts_token *source, ts_token *row,
     return rc == TS_NOT_FOUND || rc == TS_ERR_INVALID ? TS_OK : rc;
 }
 
-/* A token without refresh, grant or access token (a hand-edited file can
- * hold one) would make its whole batch fail half way through the copy. */
+/* A new token without refresh, grant or access token (a hand-edited file
+ * can hold one) is refused by every store, and would make its whole batch
+ * fail half way through the copy. (An update may leave them out: the
+ * target's row keeps its own, as the SDK's save does.) */
 static int saveable(struct migration *m, const ts_token *source)
 {
     if (ts_token_get(source, TS_FIELD_REFRESH_TOKEN)[0] ||
@@ -229,7 +231,8 @@ static int saveable(struct migration *m, const ts_token *source)
         return 1;
     if (++m->unsaveable <= CONFLICTS_SHOWN)
         fprintf(stderr, "tokenstore: token %s of %s has no refresh, grant or access token: "
-                "no store takes it\n", ts_token_get(source, TS_FIELD_ID), m->from);
+                "no store takes it as a new token\n", ts_token_get(source, TS_FIELD_ID),
+                m->from);
     return 0;
 }
 
@@ -262,10 +265,9 @@ static int plan_one(struct migration *m, const ts_token *source, ts_token *row,
                     enum change *change, ts_error *err)
 {
     *change = CHANGE_REFUSE;
-    if (!saveable(m, source))
-        return TS_OK;
     if (!m->target) {                  /* a dry run into a store not there yet */
-        *change = CHANGE_ADD;
+        if (saveable(m, source))
+            *change = CHANGE_ADD;
         return TS_OK;
     }
     int rc = ts_find_token_by_id(m->target, ts_token_get(source, TS_FIELD_ID), row, err);
@@ -279,6 +281,8 @@ static int plan_one(struct migration *m, const ts_token *source, ts_token *row,
                           : holds(row, source, NULL) ? CHANGE_NONE
                           : !m->opt->overwrite && target_is_newer(row, source) ? CHANGE_KEEP
                           : CHANGE_UPDATE;
+    if (planned == CHANGE_ADD && !saveable(m, source))
+        return TS_OK;
     size_t conflicts = m->conflicts;
     rc = check_key(m, source, row, err);
     if (m->conflicts == conflicts)
