@@ -10,9 +10,12 @@
  * row in the table says which options it accepts; anything else is a usage
  * error that names the option.
  *
- * migrate's section opens with the why of its shape (it checks everything
- * before it writes anything); token and revoke are thin over the library's
- * OAuth client.
+ * Commands that only read open the store with TS_OPEN_READ_ONLY, so a
+ * mistyped path is an error rather than a new empty store, and a file
+ * that belongs to another program is left as it was. migrate's plan and
+ * copy live in migrate.c, check-backend's choice of where the suite may
+ * run in check.c; token and revoke are thin over the library's OAuth
+ * client.
  *
  * Secrets given as flags are copied out of argv and wiped there at once,
  * which shortens the time they are readable in /proc/PID/cmdline; the
