@@ -357,6 +357,8 @@ void cli_json_print(FILE *out, json_object *o)
     wipe_const(text, strlen(text));
 }
 
+/* cli_mask's shape: up to MASK_SHOWN_CHARS characters, an ellipsis (or
+ * the "..." a terminal or an editor may turn it into), "(N)". */
 int cli_looks_masked(const char *value)
 {
     static const char *const ellipses[] = { "\xE2\x80\xA6", "..." };
