@@ -89,6 +89,9 @@ struct ts_config {
     int log_custom;        /* set_logger was called (fn NULL = silent) */
 };
 int ts__config_copy(ts_config **out, const ts_config *src);
+/* ts_config_load; make_dirs 0 leaves the default store's directory
+ * uncreated (a store opened with TS_OPEN_MUST_EXIST). */
+int ts__config_load(ts_config **out, const char *spec, int make_dirs, ts_error *err);
 int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err);
 int ts__looks_like_uri(const char *spec);
 int ts__backend_name_valid(const char *name);

@@ -92,7 +92,8 @@ TS_API int ts_store_open_flags(ts_store **out, const char *spec, unsigned flags,
                                ts_error *err)
 {
     ts_config *cfg;
-    int rc = ts_config_load(&cfg, spec, err);
+    int rc = ts__config_load(&cfg, spec, !(flags & (TS_OPEN_MUST_EXIST | TS_OPEN_READ_ONLY)),
+                             err);
 
     *out = NULL;
     if (rc != TS_OK)

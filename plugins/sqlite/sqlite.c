@@ -371,9 +371,12 @@ static int check_exists(struct sqlite_store *s, ts_error *err)
 {
     struct stat st;
 
-    if (stat(s->path, &st) != 0 && errno == ENOENT)
-        return s->host->error(err, TS_ERR_NO_STORE, "no such store: %s", s->path);
-    if (stat(s->path, &st) == 0 && S_ISDIR(st.st_mode))
+    if (stat(s->path, &st) != 0)
+        return errno == ENOENT
+                   ? s->host->error(err, TS_ERR_NO_STORE, "no such store: %s", s->path)
+                   : s->host->error(err, TS_ERR_IO, "cannot stat %s: %s", s->path,
+                                    strerror(errno));
+    if (S_ISDIR(st.st_mode))
         return s->host->error(err, TS_ERR_CONFIG, "%s is a directory, not a database file",
                               s->path);
     return TS_OK;

@@ -534,6 +534,36 @@ START_TEST(default_store)
 }
 END_TEST
 
+/* Opening the default store to read it creates nothing, not even its
+ * directory; opening it to write makes both. */
+START_TEST(default_store_read_only_creates_nothing)
+{
+    ts_store *s = NULL;
+    ts_error err = { 0 };
+    char config[600], data[600], dbdir[700], db[800], expect[900];
+    const char *base = scratch_dir("default-ro");
+
+    snprintf(config, sizeof config, "%s/empty-config", base);
+    ck_assert_int_eq(mkdir(config, 0755), 0);
+    snprintf(data, sizeof data, "%s/data", base);
+    snprintf(dbdir, sizeof dbdir, "%s/tokenstore", data);
+    snprintf(db, sizeof db, "%s/zohooauth.db", dbdir);
+    unsetenv("TOKENSTORE_CONFIG");
+    setenv("XDG_CONFIG_HOME", config, 1);
+    setenv("XDG_DATA_HOME", data, 1);
+
+    for (unsigned flags = TS_OPEN_MUST_EXIST; flags <= TS_OPEN_READ_ONLY; flags <<= 1) {
+        ck_assert_int_eq(ts_store_open_flags(&s, NULL, flags, &err), TS_ERR_NO_STORE);
+        snprintf(expect, sizeof expect, "no such store: %s", db);
+        assert_has(err.message, expect);
+        ck_assert_int_eq(access(data, F_OK), -1);
+    }
+    ck_assert_msg(ts_store_open_flags(&s, NULL, 0, &err) == TS_OK, "%s", err.message);
+    ts_store_close(s);
+    ck_assert_int_eq(access(db, F_OK), 0);
+}
+END_TEST
+
 START_TEST(default_store_under_home)
 {
     ts_config *c = NULL;
@@ -587,6 +617,7 @@ static Suite *config_suite(void)
     tcase_add_test(chain, user_config_file);
     tcase_add_test(chain, user_config_under_home);
     tcase_add_test(chain, default_store);
+    tcase_add_test(chain, default_store_read_only_creates_nothing);
     tcase_add_test(chain, default_store_under_home);
     suite_add_tcase(s, chain);
     return s;
