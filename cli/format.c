@@ -37,14 +37,20 @@ static int is_utf8_continuation(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
-/* Characters (UTF-8 code points; stray bytes count as one each). */
-static size_t char_count(const char *s)
+/* Characters in the first len bytes (UTF-8 code points; stray bytes
+ * count as one each). */
+static size_t char_count_n(const char *s, size_t len)
 {
     size_t n = 0;
 
-    for (; *s; s++)
-        n += !is_utf8_continuation((unsigned char)*s);
+    for (size_t i = 0; i < len && s[i]; i++)
+        n += !is_utf8_continuation((unsigned char)s[i]);
     return n;
+}
+
+static size_t char_count(const char *s)
+{
+    return char_count_n(s, strlen(s));
 }
 
 /* Bytes taken by the first nchars characters of s. */
@@ -106,6 +112,11 @@ char *cli_escape(const char *text)
     }
     *o = '\0';
     return out;
+}
+
+int cli_all_digits(const char *s)
+{
+    return s[0] && strspn(s, "0123456789") == strlen(s);
 }
 
 int cli_iso8601(const char *ms, char out[32])
@@ -281,19 +292,47 @@ int cli_print_token(FILE *out, const ts_token *token, int show_secrets)
 
 /* ---------------------------------------------------------------- JSON */
 
+/* The secret fields a masked object leaves out, by name. */
+static int add_masked(json_object *masked, ts_field field)
+{
+    json_object *name = json_object_new_string(ts_field_name(field));
+
+    if (!name || json_object_array_add(masked, name) != 0) {
+        ts__json_release(name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Masked text in JSON would be read back as the token itself (a pipe into
+ * `save -` would store it), so a masked object leaves each secret that has
+ * a value out and names it in "masked" instead. */
 json_object *cli_token_json(const ts_token *token, int show_secrets)
 {
     json_object *o = json_object_new_object();
+    json_object *masked = show_secrets ? NULL : json_object_new_array();
+    int failed = !o || (!show_secrets && !masked);
 
-    for (int f = 0; o && f < TS_FIELD_COUNT; f++) {
-        char *value = cli_display_value(token, (ts_field)f, show_secrets);
-        json_object *s = value ? json_object_new_string(value) : NULL;
-        cli_free_secret(value);
+    for (int f = 0; !failed && f < TS_FIELD_COUNT; f++) {
+        const char *value = ts_token_get(token, (ts_field)f);
+        if (!show_secrets && ts_field_is_secret((ts_field)f) && value[0]) {
+            failed = add_masked(masked, (ts_field)f) != 0;
+            continue;
+        }
+        json_object *s = json_object_new_string(value);
         if (!s || json_object_object_add(o, ts_field_name((ts_field)f), s) != 0) {
             ts__json_release(s);
-            ts__json_release(o);
-            return NULL;
+            failed = 1;
         }
+    }
+    if (!failed && masked) {
+        failed = json_object_object_add(o, "masked", masked) != 0;
+        masked = failed ? masked : NULL;
+    }
+    ts__json_release(masked);
+    if (failed) {
+        ts__json_release(o);
+        return NULL;
     }
     return o;
 }
@@ -318,18 +357,64 @@ void cli_json_print(FILE *out, json_object *o)
     wipe_const(text, strlen(text));
 }
 
+/* cli_mask's shape: up to MASK_SHOWN_CHARS characters, an ellipsis (or
+ * the "..." a terminal or an editor may turn it into), "(N)". */
+int cli_looks_masked(const char *value)
+{
+    static const char *const ellipses[] = { "\xE2\x80\xA6", "..." };
+    size_t len = strlen(value);
+
+    if (strcmp(value, "****") == 0)
+        return 1;
+    if (len < 4 || value[len - 1] != ')')
+        return 0;
+    for (size_t e = 0; e < sizeof ellipses / sizeof *ellipses; e++) {
+        const char *mark = strstr(value, ellipses[e]);
+        if (!mark || mark == value)
+            continue;
+        size_t shown = char_count_n(value, (size_t)(mark - value));
+        const char *count = mark + strlen(ellipses[e]);
+        if (shown <= MASK_SHOWN_CHARS && count[0] == '(' &&
+            strspn(count + 1, "0123456789") == strlen(count + 1) - 1 && count[1] != ')')
+            return 1;
+    }
+    return 0;
+}
+
+/* "masked": the names of the secrets a masked object left out. Checked,
+ * so a typo in a hand-written file is not silently ignored, and dropped. */
+static int check_masked_list(json_object *value, const char *where, char *why, size_t whylen)
+{
+    int ok = json_object_is_type(value, json_type_array);
+
+    for (size_t i = 0; ok && i < json_object_array_length(value); i++) {
+        json_object *name = json_object_array_get_idx(value, i);
+        ts_field field;
+        ok = json_object_is_type(name, json_type_string) &&
+             ts_field_from_name(json_object_get_string(name), &field) == TS_OK &&
+             ts_field_is_secret(field);
+    }
+    if (ok)
+        return CLI_OK;
+    snprintf(why, whylen, "%s: key 'masked': expected an array of the secret fields' names "
+             "(client_secret, refresh_token, access_token, grant_token)", where);
+    return CLI_USAGE;
+}
+
 /* One key of the input object into the token. */
 static int set_from_json(ts_token *token, const char *key, json_object *value,
-                         char *why, size_t whylen)
+                         const char *where, char *why, size_t whylen)
 {
     ts_field field;
     json_type type = json_object_get_type(value);
 
+    if (strcmp(key, "masked") == 0)
+        return check_masked_list(value, where, why, whylen);
     if (ts_field_from_name(key, &field) != TS_OK) {
         char *shown = cli_escape(key);
-        snprintf(why, whylen, "stdin: unknown key '%.64s' (expected id, user_name, "
+        snprintf(why, whylen, "%s: unknown key '%.64s' (expected id, user_name, "
                  "client_id, client_secret, refresh_token, access_token, grant_token, "
-                 "expiry_time, redirect_url, api_domain)", shown ? shown : "?");
+                 "expiry_time, redirect_url, api_domain)", where, shown ? shown : "?");
         free(shown);
         return CLI_USAGE;
     }
@@ -340,39 +425,95 @@ static int set_from_json(ts_token *token, const char *key, json_object *value,
         return ts_token_set(token, field, json_object_get_string(value)) == TS_OK ? CLI_OK
                                                                              : CLI_STORE;
     if (type != json_type_string) {
-        snprintf(why, whylen, "stdin: key '%s': expected a string%s, got %s", key,
+        snprintf(why, whylen, "%s: key '%s': expected a string%s, got %s", where, key,
                  numeric_ok ? " or a whole number" : "", json_type_to_name(type));
         return CLI_USAGE;
     }
     const char *text = json_object_get_string(value);
     if (strlen(text) != (size_t)json_object_get_string_len(value)) {
-        snprintf(why, whylen, "stdin: key '%s': the value contains a NUL character", key);
+        snprintf(why, whylen, "%s: key '%s': the value contains a NUL character", where, key);
+        return CLI_USAGE;
+    }
+    if (ts_field_is_secret(field) && cli_looks_masked(text)) {
+        snprintf(why, whylen, "%s: key '%s': the value is masked output, not the secret "
+                 "(export with --show-secrets, or leave the key out to keep the stored "
+                 "value)", where, key);
         return CLI_USAGE;
     }
     return ts_token_set(token, field, text) == TS_OK ? CLI_OK : CLI_STORE;
 }
 
-int cli_token_from_json(const char *text, ts_token *token, char *why, size_t whylen)
+/* One object of the input into a new token. */
+static int token_from_object(json_object *o, const char *where, ts_token **out, char *why,
+                             size_t whylen)
+{
+    int rc = CLI_OK;
+
+    if (!json_object_is_type(o, json_type_object)) {
+        snprintf(why, whylen, "%s: expected a JSON object with the token's fields, got %s",
+                 where, json_type_to_name(json_object_get_type(o)));
+        return CLI_USAGE;
+    }
+    if (!(*out = ts_token_new()))
+        return CLI_STORE;
+    json_object_object_foreach(o, key, value) {
+        rc = set_from_json(*out, key, value, where, why, whylen);
+        if (rc != CLI_OK)
+            break;
+    }
+    return rc;
+}
+
+void cli_tokens_free(ts_token **tokens, size_t n)
+{
+    for (size_t i = 0; tokens && i < n; i++)
+        ts_token_free(tokens[i]);
+    free(tokens);
+}
+
+/* Every element of an array into tokens[], naming the one that is wrong. */
+static int tokens_from_array(json_object *array, ts_token **tokens, size_t *n, char *why,
+                             size_t whylen)
+{
+    char where[48];
+    int rc = CLI_OK;
+
+    for (size_t i = 0; rc == CLI_OK && i < json_object_array_length(array); i++) {
+        snprintf(where, sizeof where, "stdin: token %zu", i + 1);
+        rc = token_from_object(json_object_array_get_idx(array, i), where, &tokens[i],
+                               why, whylen);
+        *n += tokens[i] != NULL;
+    }
+    return rc;
+}
+
+int cli_tokens_from_json(const char *text, ts_token ***tokens, size_t *n, char *why,
+                         size_t whylen)
 {
     json_object *root;
     int rc = ts__json_parse(text, "stdin", &root, why, whylen);
 
+    *tokens = NULL;
+    *n = 0;
     if (rc != TS_OK)
         return rc == TS_ERR_NOMEM ? CLI_STORE : CLI_USAGE;
-    rc = CLI_OK;
-    if (!json_object_is_type(root, json_type_object)) {
-        snprintf(why, whylen, "stdin: expected a JSON object with the token's fields, got %s",
-                 json_type_to_name(json_object_get_type(root)));
-        rc = CLI_USAGE;
-    } else {
-        json_object_object_foreach(root, key, value) {
-            rc = set_from_json(token, key, value, why, whylen);
-            if (rc != CLI_OK)
-                break;
-        }
+    int array = json_object_is_type(root, json_type_array);
+    size_t count = array ? json_object_array_length(root) : 1;
+    if (!(*tokens = calloc(count ? count : 1, sizeof **tokens)))
+        rc = CLI_STORE;
+    else if (array)
+        rc = tokens_from_array(root, *tokens, n, why, whylen);
+    else {
+        rc = token_from_object(root, "stdin", *tokens, why, whylen);
+        *n = **tokens != NULL;
     }
     if (rc == CLI_STORE && !why[0])
         snprintf(why, whylen, "out of memory");
+    if (rc != CLI_OK) {
+        cli_tokens_free(*tokens, *n);
+        *tokens = NULL;
+        *n = 0;
+    }
     ts__json_release(root);
     return rc;
 }

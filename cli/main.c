@@ -10,9 +10,12 @@
  * row in the table says which options it accepts; anything else is a usage
  * error that names the option.
  *
- * migrate's section opens with the why of its shape (it checks everything
- * before it writes anything); token and revoke are thin over the library's
- * OAuth client.
+ * Commands that only read open the store with TS_OPEN_READ_ONLY, so a
+ * mistyped path is an error rather than a new empty store, and a file
+ * that belongs to another program is left as it was. migrate's plan and
+ * copy live in migrate.c, check-backend's choice of where the suite may
+ * run in check.c; token and revoke are thin over the library's OAuth
+ * client.
  *
  * Secrets given as flags are copied out of argv and wiped there at once,
  * which shortens the time they are readable in /proc/PID/cmdline; the
@@ -28,6 +31,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <tokenstore/backend.h>   /* TS_ABI_MAJOR/MINOR for --version */
 #include "cli.h"
@@ -43,7 +47,7 @@ enum option_id {
     OPT_HELP, OPT_JSON, OPT_YES,
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
-    OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH,
+    OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
     OPT_COUNT
 };
 _Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
@@ -51,7 +55,7 @@ _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options fo
 
 #define BIT(o) (1u << (o))
 #define OPTS_GLOBAL (BIT(OPT_CONFIG) | BIT(OPT_STORE) | BIT(OPT_OPTION) | BIT(OPT_QUIET) | \
-                     BIT(OPT_SHOW_SECRETS) | BIT(OPT_VERSION) | BIT(OPT_HELP))
+                     BIT(OPT_VERBOSE) | BIT(OPT_SHOW_SECRETS) | BIT(OPT_VERSION) | BIT(OPT_HELP))
 #define OPTS_KEYS (BIT(OPT_ID) | BIT(OPT_USER) | BIT(OPT_CLIENT_ID) | BIT(OPT_CLIENT_SECRET) | \
                    BIT(OPT_REFRESH_TOKEN) | BIT(OPT_ACCESS_TOKEN) | BIT(OPT_GRANT_TOKEN))
 #define OPTS_FIELDS (OPTS_KEYS | BIT(OPT_EXPIRY_TIME) | BIT(OPT_REDIRECT_URL) | \
@@ -82,12 +86,16 @@ static const struct option long_options[] = {
     { "to", required_argument, NULL, OPT_CODE(OPT_TO) },
     { "accounts-url", required_argument, NULL, OPT_CODE(OPT_ACCOUNTS_URL) },
     { "oauth", required_argument, NULL, OPT_CODE(OPT_OAUTH) },
+    { "verbose", no_argument, NULL, OPT_CODE(OPT_VERBOSE) },
+    { "force", no_argument, NULL, OPT_CODE(OPT_FORCE) },
+    { "dry-run", no_argument, NULL, OPT_CODE(OPT_DRY_RUN) },
+    { "overwrite", no_argument, NULL, OPT_CODE(OPT_OVERWRITE) },
     { NULL, 0, NULL, 0 },
 };
 
 /* "-" first: non-options come back in order (as code 1), whatever
  * POSIXLY_CORRECT says; ":" next: a missing value is reported as ':'. */
-static const char short_options[] = "-:o:O:qhVy";
+static const char short_options[] = "-:o:O:qvhVy";
 
 /* The command line, parsed. Option values are copies (see the top). */
 struct cli {
@@ -102,7 +110,7 @@ struct cli {
     size_t noauth;
     char *to, *accounts_url;      /* migrate --to, --accounts-url */
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
-    int quiet, show_secrets, json, yes;
+    int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite;
 };
 
 struct command {
@@ -134,8 +142,7 @@ static int usage_error(const char *fmt, ...)
     return CLI_USAGE;
 }
 
-/* The exit status for a library result code. */
-static int exit_status(int code)
+int cli_exit_status(int code)
 {
     if (code == TS_OK)
         return CLI_OK;
@@ -147,18 +154,17 @@ static int exit_status(int code)
         return CLI_CONFLICT;
     if (code == TS_ERR_OAUTH || code == TS_ERR_HTTP)
         return CLI_OAUTH;
-    return CLI_STORE;
+    return CLI_STORE;   /* TS_ERR_NO_STORE and TS_ERR_READ_ONLY among them */
 }
 
-/* Prints the library's message (it names the file, key or backend). */
-static int store_error(int code, const ts_error *err)
+int cli_store_error(int code, const ts_error *err)
 {
     fprintf(stderr, "tokenstore: %s\n",
             err->message[0] ? err->message : ts_strerror(code));
-    return exit_status(code);
+    return cli_exit_status(code);
 }
 
-static int out_of_memory(void)
+int cli_out_of_memory(void)
 {
     fputs("tokenstore: out of memory\n", stderr);
     return CLI_STORE;
@@ -187,6 +193,7 @@ static int option_from_code(int c)
     case 'o': return OPT_OPTION;
     case 'O': return OPT_OAUTH;
     case 'q': return OPT_QUIET;
+    case 'v': return OPT_VERBOSE;
     case 'h': return OPT_HELP;
     case 'V': return OPT_VERSION;
     case 'y': return OPT_YES;
@@ -214,7 +221,7 @@ static int add_key_value(char ***list, size_t *n, char *arg, const char *usage)
     char **grown = copy ? realloc(*list, (*n + 1) * sizeof *grown) : NULL;
     if (!grown) {
         cli_free_secret(copy);
-        return out_of_memory();
+        return cli_out_of_memory();
     }
     *list = grown;
     (*list)[(*n)++] = copy;
@@ -225,7 +232,7 @@ static int set_string_option(char **slot, char *arg, int secret)
 {
     cli_free_secret(*slot);
     *slot = take_value(arg, secret);
-    return *slot ? CLI_OK : out_of_memory();
+    return *slot ? CLI_OK : cli_out_of_memory();
 }
 
 static int record_option(struct cli *cli, int opt, char *arg)
@@ -243,6 +250,10 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_TO: return set_string_option(&cli->to, arg, 1);
     case OPT_ACCOUNTS_URL: return set_string_option(&cli->accounts_url, arg, 0);
     case OPT_QUIET: cli->quiet = 1; return CLI_OK;
+    case OPT_VERBOSE: cli->verbose = 1; return CLI_OK;
+    case OPT_FORCE: cli->force = 1; return CLI_OK;
+    case OPT_DRY_RUN: cli->dry_run = 1; return CLI_OK;
+    case OPT_OVERWRITE: cli->overwrite = 1; return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
     case OPT_YES: cli->yes = 1; return CLI_OK;
@@ -331,6 +342,8 @@ static int check_usage(const struct cli *cli)
         return usage_error("usage: tokenstore %s", cmd->synopsis);
     if (cli->config_path && cli->store_uri)
         return usage_error("give --config or --store, not both");
+    if (cli->quiet && cli->verbose)
+        return usage_error("give --quiet or --verbose, not both");
     if (cli->store_uri && !strchr(cli->store_uri, ':'))
         return usage_error("--store takes a URI such as sqlite:/path/tokens.db or memory:; "
                            "use --config for a config file");
@@ -339,28 +352,44 @@ static int check_usage(const struct cli *cli)
 
 /* ---------------------------------------------------------------- stores */
 
-static void log_errors_only(void *userdata, int level, const char *message)
+/* The library's log lines; it never logs a secret. */
+static void log_to_stderr(void *userdata, int level, const char *message)
 {
     (void)userdata;
-    if (level == TS_LOG_ERROR)
-        fprintf(stderr, "tokenstore: %s\n", message);
+    (void)level;
+    fprintf(stderr, "tokenstore: %s\n", message);
 }
 
-/* The -o options and --quiet, applied to a loaded config. */
+void cli_set_logger(ts_config *cfg, int quiet, int verbose)
+{
+    if (quiet)
+        ts_config_set_logger(cfg, log_to_stderr, NULL, TS_LOG_ERROR);
+    else if (verbose)
+        ts_config_set_logger(cfg, log_to_stderr, NULL, TS_LOG_DEBUG);
+}
+
+int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *err)
+{
+    int rc = TS_OK;
+
+    for (size_t i = 0; i < n && rc == TS_OK; i++) {
+        char *eq = strchr(options[i], '=');
+        *eq = '\0';
+        rc = ts_config_set_option(cfg, options[i], eq + 1, err);
+        *eq = '=';
+    }
+    return rc;
+}
+
+/* The -o options, --quiet and --verbose, applied to a loaded config. */
 static int apply_command_line(const struct cli *cli, ts_config *cfg)
 {
     ts_error err = { 0 };
+    int rc = cli_apply_options(cfg, cli->options, cli->noptions, &err);
 
-    for (size_t i = 0; i < cli->noptions; i++) {
-        char *eq = strchr(cli->options[i], '=');
-        *eq = '\0';
-        int rc = ts_config_set_option(cfg, cli->options[i], eq + 1, &err);
-        *eq = '=';
-        if (rc != TS_OK)
-            return store_error(rc, &err);
-    }
-    if (cli->quiet)
-        ts_config_set_logger(cfg, log_errors_only, NULL, TS_LOG_ERROR);
+    if (rc != TS_OK)
+        return cli_store_error(rc, &err);
+    cli_set_logger(cfg, cli->quiet, cli->verbose);
     return CLI_OK;
 }
 
@@ -382,11 +411,11 @@ static int load_config(const struct cli *cli, ts_config **cfg)
     int rc;
 
     if (cli->config_path && !(spec = config_file_spec(cli->config_path)))
-        return out_of_memory();
+        return cli_out_of_memory();
     rc = ts_config_load(cfg, spec ? spec : cli->store_uri, &err);
     free(spec);
     if (rc != TS_OK)
-        return store_error(rc, &err);
+        return cli_store_error(rc, &err);
     rc = apply_command_line(cli, *cfg);
     if (rc != CLI_OK) {
         ts_config_free(*cfg);
@@ -395,8 +424,10 @@ static int load_config(const struct cli *cli, ts_config **cfg)
     return rc;
 }
 
-/* Opens the chosen store; *cfg (may be NULL) receives its config. */
-static int open_store(const struct cli *cli, ts_store **store, ts_config **cfg_out)
+/* Opens the chosen store with TS_OPEN_* flags (reading commands never
+ * create or change a store); *cfg (may be NULL) receives its config. */
+static int open_store(const struct cli *cli, unsigned flags, ts_store **store,
+                      ts_config **cfg_out)
 {
     ts_config *cfg;
     ts_error err = { 0 };
@@ -404,10 +435,10 @@ static int open_store(const struct cli *cli, ts_store **store, ts_config **cfg_o
 
     if (rc != CLI_OK)
         return rc;
-    rc = ts_store_open_config(store, cfg, &err);
+    rc = ts_store_open_config_flags(store, cfg, flags, &err);
     if (rc != TS_OK) {
         ts_config_free(cfg);
-        store_error(rc, &err);
+        cli_store_error(rc, &err);
         return CLI_STORE;
     }
     if (cfg_out)
@@ -417,14 +448,14 @@ static int open_store(const struct cli *cli, ts_store **store, ts_config **cfg_o
     return CLI_OK;
 }
 
-/* "sqlite store /tmp/tokens.db": how the clear prompt names a store. */
-static void describe_store(ts_store *store, const ts_config *cfg, char *out, size_t size)
+void cli_describe_store(ts_store *store, const ts_config *cfg, char *out, size_t size)
 {
     static const char *const where_keys[] = { "path", "socket", "host" };
-    ts_backend_info info;
+    ts_backend_info info = { .name = ts_config_backend(cfg) ? ts_config_backend(cfg) : "?" };
     const char *where = NULL;
 
-    ts_store_info(store, &info);
+    if (store)
+        ts_store_info(store, &info);
     for (size_t i = 0; !where && i < sizeof where_keys / sizeof *where_keys; i++)
         where = ts_config_option(cfg, where_keys[i]);
     const char *port = where && ts_config_option(cfg, "port") && !ts_config_option(cfg, "path")
@@ -462,7 +493,7 @@ static int cmd_list(struct cli *cli)
     struct list_state st = { .show_secrets = cli->show_secrets };
     ts_store *store;
     ts_error err = { 0 };
-    int rc = open_store(cli, &store, NULL);
+    int rc = open_store(cli, TS_OPEN_READ_ONLY, &store, NULL);
 
     if (rc != CLI_OK)
         return rc;
@@ -471,9 +502,9 @@ static int cmd_list(struct cli *cli)
     else
         st.table = cli_table_new(CLI_TOKEN_COLUMNS, cli_token_headers);
     if (!st.array && !st.table)
-        rc = out_of_memory();
+        rc = cli_out_of_memory();
     else if ((rc = ts_get_tokens(store, list_one, &st, &err)) != TS_OK)
-        rc = store_error(rc, &err);
+        rc = cli_store_error(rc, &err);
     else if (st.array)
         cli_json_print(stdout, st.array);
     else
@@ -519,7 +550,7 @@ static int token_from_flags(const struct cli *cli, ts_token *token)
 {
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         if (cli->field[f] && ts_token_set(token, (ts_field)f, cli->field[f]) != TS_OK)
-            return out_of_memory();
+            return cli_out_of_memory();
     return CLI_OK;
 }
 
@@ -571,7 +602,7 @@ static int print_one_token(const struct cli *cli, const ts_token *token)
         return cli_print_token(stdout, token, cli->show_secrets);
     json_object *o = cli_token_json(token, cli->show_secrets);
     if (!o)
-        return out_of_memory();
+        return cli_out_of_memory();
     cli_json_print(stdout, o);
     ts__json_release(o);
     return CLI_OK;
@@ -584,20 +615,20 @@ static int cmd_get(struct cli *cli)
     ts_error err = { 0 };
     int rc = check_get_keys(cli);
 
-    if (rc != CLI_OK || (rc = open_store(cli, &store, NULL)) != CLI_OK)
+    if (rc != CLI_OK || (rc = open_store(cli, TS_OPEN_READ_ONLY, &store, NULL)) != CLI_OK)
         return rc;
     if (!(token = ts_token_new())) {
         ts_store_close(store);
-        return out_of_memory();
+        return cli_out_of_memory();
     }
     rc = find_stored(store, cli, token, &err);
     if (rc == TS_NOT_FOUND) {
         report_no_match(cli);
         rc = CLI_NOT_FOUND;
     } else if (rc == TS_ERR_NOMEM && !err.message[0]) {
-        rc = out_of_memory();
+        rc = cli_out_of_memory();
     } else if (rc != TS_OK) {
-        rc = store_error(rc, &err);
+        rc = cli_store_error(rc, &err);
     } else {
         rc = print_one_token(cli, token);
     }
@@ -639,7 +670,8 @@ static char *read_stdin(void)
     return text;
 }
 
-static int token_from_stdin(ts_token *token)
+/* One JSON token or an array of them from stdin. */
+static int tokens_from_stdin(ts_token ***tokens, size_t *n)
 {
     char why[TS_ERROR_MAX] = "";
     char *text = read_stdin();
@@ -649,36 +681,48 @@ static int token_from_stdin(ts_token *token)
                 ferror(stdin) ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
         return CLI_USAGE;
     }
-    int rc = cli_token_from_json(text, token, why, sizeof why);
+    int rc = cli_tokens_from_json(text, tokens, n, why, sizeof why);
     cli_free_secret(text);
     if (rc != CLI_OK)
         fprintf(stderr, "tokenstore: %s\n", why);
     return rc;
 }
 
-static int all_digits(const char *s)
+/* The fields given as options, as a one-token list. */
+static int tokens_from_flags(const struct cli *cli, ts_token ***tokens, size_t *n)
 {
-    return s[0] && strspn(s, "0123456789") == strlen(s);
+    if (!(*tokens = calloc(1, sizeof **tokens)) || !(**tokens = ts_token_new()))
+        return cli_out_of_memory();
+    *n = 1;
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        if (ts_field_is_secret((ts_field)f) && has(cli, (ts_field)f) &&
+            cli_looks_masked(cli->field[f]))
+            return usage_error("%s: the value is masked output, not the secret",
+                               option_name(OPT_ID + f));
+    return token_from_flags(cli, **tokens);
 }
 
 /* What the store would take but nobody means: a date that is not a date. */
-static int check_token_values(const ts_token *token)
+static int check_token_values(ts_token *const *tokens, size_t n)
 {
-    const char *expiry = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
-
-    if (expiry[0] && !all_digits(expiry))
-        return usage_error("expiry_time must be epoch milliseconds (digits only), "
-                           "e.g. 1714564800000");
+    for (size_t i = 0; i < n; i++) {
+        const char *expiry = ts_token_get(tokens[i], TS_FIELD_EXPIRY_TIME);
+        if (expiry[0] && !cli_all_digits(expiry))
+            return n == 1 ? usage_error("expiry_time must be epoch milliseconds (digits "
+                                        "only), e.g. 1714564800000")
+                          : usage_error("token %zu: expiry_time must be epoch milliseconds "
+                                        "(digits only)", i + 1);
+    }
     return CLI_OK;
 }
 
-static int save_input(struct cli *cli, ts_token *token)
+static int save_input(struct cli *cli, ts_token ***tokens, size_t *n)
 {
     int from_stdin = cli->json || cli->nargs == 1;
     int has_fields = (cli->given & OPTS_FIELDS) != 0;
 
     if (cli->nargs == 1 && strcmp(cli->args[0], "-") != 0)
-        return usage_error("save takes '-' (a JSON token on stdin) or field options, "
+        return usage_error("save takes '-' (JSON on stdin) or field options, "
                            "not '%.64s'", cli->args[0]);
     if (from_stdin && has_fields)
         return usage_error("save takes its fields from options or from JSON on stdin, "
@@ -686,30 +730,31 @@ static int save_input(struct cli *cli, ts_token *token)
     if (!from_stdin && !has_fields)
         return usage_error("save needs field options (--user, --refresh-token, ...) "
                            "or '-' to read a JSON token from stdin");
-    int rc = from_stdin ? token_from_stdin(token) : token_from_flags(cli, token);
-    return rc == CLI_OK ? check_token_values(token) : rc;
+    int rc = from_stdin ? tokens_from_stdin(tokens, n) : tokens_from_flags(cli, tokens, n);
+    return rc == CLI_OK ? check_token_values(*tokens, *n) : rc;
 }
 
+/* One token or many (an export read back): all in one ts_save_tokens, so
+ * a file or sqlite store takes the whole array or none of it. */
 static int cmd_save(struct cli *cli)
 {
-    ts_token *token = ts_token_new();
+    ts_token **tokens = NULL;
+    size_t n = 0;
     ts_store *store = NULL;
     ts_error err = { 0 };
-    int rc;
+    int rc = save_input(cli, &tokens, &n);
 
-    if (!token)
-        return out_of_memory();
-    rc = save_input(cli, token);
-    if (rc == CLI_OK)
-        rc = open_store(cli, &store, NULL);
-    if (rc == CLI_OK) {
-        int code = ts_save_token(store, token, &err);
-        if (code == TS_OK)
-            printf("%s\n", ts_token_get(token, TS_FIELD_ID));
-        else
-            rc = store_error(code, &err);
+    if (rc == CLI_OK && n > 0)
+        rc = open_store(cli, 0, &store, NULL);
+    if (rc == CLI_OK && n > 0) {
+        int code = n == 1 ? ts_save_token(store, tokens[0], &err)
+                          : ts_save_tokens(store, tokens, n, &err);
+        for (size_t i = 0; code == TS_OK && i < n; i++)
+            printf("%s\n", ts_token_get(tokens[i], TS_FIELD_ID));
+        if (code != TS_OK)
+            rc = cli_store_error(code, &err);
     }
-    ts_token_free(token);
+    cli_tokens_free(tokens, n);
     ts_store_close(store);
     return rc;
 }
@@ -725,7 +770,7 @@ static int cmd_delete(struct cli *cli)
 
     if (!id)
         return usage_error("usage: tokenstore %s", cli->command->synopsis);
-    if ((rc = open_store(cli, &store, NULL)) != CLI_OK)
+    if ((rc = open_store(cli, 0, &store, NULL)) != CLI_OK)
         return rc;
     rc = ts_delete_token(store, id, &err);
     if (rc == TS_OK && !cli->quiet)
@@ -733,12 +778,12 @@ static int cmd_delete(struct cli *cli)
     if (rc == TS_NOT_FOUND && !cli->quiet)
         fprintf(stderr, "tokenstore: no token with id %s\n", id);
     if (rc != TS_OK && rc != TS_NOT_FOUND)
-        store_error(rc, &err);
+        cli_store_error(rc, &err);
     ts_store_close(store);
-    return exit_status(rc);
+    return cli_exit_status(rc);
 }
 
-static int count_one(const ts_token *token, void *userdata)
+int cli_count_token(const ts_token *token, void *userdata)
 {
     (void)token;
     ++*(size_t *)userdata;
@@ -765,10 +810,10 @@ static int clear_store(const struct cli *cli, ts_store *store, const char *where
     ts_error err = { 0 };
     size_t count = 0;
     char question[512];
-    int rc = ts_get_tokens(store, count_one, &count, &err);
+    int rc = ts_get_tokens(store, cli_count_token, &count, &err);
 
     if (rc != TS_OK)
-        return store_error(rc, &err);
+        return cli_store_error(rc, &err);
     if (count == 0) {
         if (!cli->quiet)
             printf("No tokens in %s.\n", where);
@@ -787,7 +832,7 @@ static int clear_store(const struct cli *cli, ts_store *store, const char *where
         return CLI_OK;
     }
     if ((rc = ts_delete_tokens(store, &err)) != TS_OK)
-        return store_error(rc, &err);
+        return cli_store_error(rc, &err);
     if (!cli->quiet)
         printf("Deleted %zu token%s from %s.\n", count, count == 1 ? "" : "s", where);
     return CLI_OK;
@@ -798,11 +843,11 @@ static int cmd_clear(struct cli *cli)
     ts_store *store;
     ts_config *cfg;
     char where[256];
-    int rc = open_store(cli, &store, &cfg);
+    int rc = open_store(cli, 0, &store, &cfg);
 
     if (rc != CLI_OK)
         return rc;
-    describe_store(store, cfg, where, sizeof where);
+    cli_describe_store(store, cfg, where, sizeof where);
     rc = clear_store(cli, store, where);
     ts_store_close(store);
     ts_config_free(cfg);
@@ -811,410 +856,49 @@ static int cmd_clear(struct cli *cli)
 
 /* ---------------------------------------------------------------- migrate */
 
-/*
- * migrate copies every token of the store to another one, keeping ids, in
- * three passes:
- *  1. check, read-only: each source token against the target. A target
- *     that holds a different token under the same id, or the same token
- *     under another id, is in conflict; every conflict is reported and
- *     nothing is written, because which of the two tokens is right is the
- *     operator's call, not the tool's. A token the target already holds
- *     as it is will not be written again, so a re-run is cheap and
- *     changes nothing.
- *  2. copy: the rest, in id order, in batches through ts_save_tokens, so a
- *     file or sqlite target is rewritten or committed once per batch.
- *     Each token keeps its id because it is saved with the id set.
- *  3. verify: one walk of the target proves that every source token is
- *     there under its id with every value it has.
- * The source is only read. Fields a source token leaves empty keep the
- * target's value, as save_token does.
- */
-
-#define MIGRATE_BATCH 1000
-#define PROGRESS_MIN 1000         /* smaller stores need no progress bar */
-#define PROGRESS_WIDTH 30
-#define CONFLICTS_SHOWN 10
-
-struct token_list {
-    ts_token **items;
-    size_t n, cap;
-};
-
-enum change { CHANGE_ADD, CHANGE_UPDATE, CHANGE_NONE, CHANGE_KINDS };
-
-struct migration {
-    const struct cli *cli;
-    ts_store *source, *target;
-    char from[256], to[256];      /* "sqlite store /path", for messages */
-    struct token_list tokens;     /* the source's, in ascending numeric id */
-    unsigned char *change;        /* an enum change per token */
-    size_t count[CHANGE_KINDS];
-    size_t conflicts;             /* with the target's tokens */
-    size_t unsaveable;            /* source tokens no store takes */
-};
-
-/* A bar on stderr, drawn only on a terminal and only for large stores. */
-struct progress {
-    const char *label;
-    size_t total, done;
-    int shown, last_percent;
-};
-
-static void progress_step(struct progress *p, size_t n)
-{
-    char bar[PROGRESS_WIDTH + 1];
-
-    p->done += n;
-    if (!p->shown || p->total == 0)
-        return;
-    int percent = (int)(p->done * 100 / p->total);
-    if (percent == p->last_percent)
-        return;
-    p->last_percent = percent;
-    int filled = percent * PROGRESS_WIDTH / 100;
-    memset(bar, '#', (size_t)filled);
-    memset(bar + filled, '.', (size_t)(PROGRESS_WIDTH - filled));
-    bar[PROGRESS_WIDTH] = '\0';
-    fprintf(stderr, "\r%-8s [%s] %3d%% %zu/%zu", p->label, bar, percent, p->done, p->total);
-    fflush(stderr);
-}
-
-static void progress_start(struct progress *p, const struct cli *cli, const char *label,
-                           size_t total)
-{
-    *p = (struct progress){ .label = label, .total = total, .last_percent = -1 };
-    p->shown = !cli->quiet && total >= PROGRESS_MIN && isatty(STDERR_FILENO);
-    progress_step(p, 0);
-}
-
-static void progress_end(const struct progress *p)
-{
-    if (p->shown)
-        fputs("\r\033[K", stderr);      /* erase the bar's line */
-}
-
-static uint64_t id_value(const ts_token *token)
-{
-    return strtoull(ts_token_get(token, TS_FIELD_ID), NULL, 10);
-}
-
-static int by_id(const void *a, const void *b)
-{
-    uint64_t x = id_value(*(ts_token *const *)a), y = id_value(*(ts_token *const *)b);
-    return (x > y) - (x < y);
-}
-
-static int collect_one(const ts_token *token, void *userdata)
-{
-    struct token_list *list = userdata;
-
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? 2 * list->cap : 256;
-        ts_token **grown = realloc(list->items, cap * sizeof *grown);
-        if (!grown)
-            return TS_ERR_NOMEM;
-        list->items = grown;
-        list->cap = cap;
-    }
-    if (!(list->items[list->n] = ts_token_dup(token)))
-        return TS_ERR_NOMEM;
-    list->n++;
-    return TS_OK;
-}
-
-static void token_list_free(struct token_list *list)
-{
-    for (size_t i = 0; i < list->n; i++)
-        ts_token_free(list->items[i]);
-    free(list->items);
-}
-
-/* "user_name 'a@b.com'" or "a token without user_name", escaped. */
-static void describe_token(const ts_token *token, char *out, size_t size)
-{
-    char *user = cli_escape(ts_token_get(token, TS_FIELD_USER_NAME));
-
-    if (user && user[0])
-        snprintf(out, size, "user_name '%.100s'", user);
-    else
-        snprintf(out, size, "a token without user_name");
-    free(user);
-}
-
-/* Whether two tokens are one: the same user, or, when either has no
- * user_name, a refresh, grant or access token in common. */
-static int same_token(const ts_token *a, const ts_token *b)
-{
-    static const ts_field credentials[] = {
-        TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN, TS_FIELD_ACCESS_TOKEN,
-    };
-    const char *user_a = ts_token_get(a, TS_FIELD_USER_NAME);
-    const char *user_b = ts_token_get(b, TS_FIELD_USER_NAME);
-
-    if (user_a[0] && user_b[0])
-        return strcmp(user_a, user_b) == 0;
-    for (size_t i = 0; i < sizeof credentials / sizeof *credentials; i++) {
-        const char *value = ts_token_get(a, credentials[i]);
-        if (value[0] && strcmp(value, ts_token_get(b, credentials[i])) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Whether `row` has every value `token` has; the first missing field, if
- * any, in *differs. */
-static int holds(const ts_token *row, const ts_token *token, ts_field *differs)
-{
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        const char *value = ts_token_get(token, (ts_field)f);
-        if (value[0] && strcmp(value, ts_token_get(row, (ts_field)f)) != 0) {
-            if (differs)
-                *differs = (ts_field)f;
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static void report_conflict(struct migration *m, const ts_token *source, const ts_token *row)
-{
-    const char *id = ts_token_get(source, TS_FIELD_ID);
-    const char *row_id = ts_token_get(row, TS_FIELD_ID);
-    char mine[160], theirs[160];
-
-    if (++m->conflicts > CONFLICTS_SHOWN)
-        return;
-    describe_token(source, mine, sizeof mine);
-    describe_token(row, theirs, sizeof theirs);
-    if (strcmp(id, row_id) == 0)
-        fprintf(stderr, "tokenstore: conflict: id %s is %s in %s but %s in %s\n", id, mine,
-                m->from, theirs, m->to);
-    else
-        fprintf(stderr, "tokenstore: conflict: id %s of %s (%s) is stored under id %s "
-                "in %s\n", id, m->from, mine, row_id, m->to);
-}
-
-/* The same token under another id in the target would make the save
- * give it two rows (the core would refuse with TS_ERR_CONFLICT). */
-static int check_key(struct migration *m, const ts_token *source, ts_token *row, ts_error *err)
-{
-    int rc = TS_OK;
-
-    ts_token_clear(row);
-    for (int f = 0; f < TS_FIELD_COUNT && rc == TS_OK; f++)
-        if (f != TS_FIELD_ID)
-            rc = ts_token_set(row, (ts_field)f, ts_token_get(source, (ts_field)f));
-    if (rc != TS_OK)
-        return rc;
-    rc = ts_find_token(m->target, row, err);
-    if (rc == TS_OK && strcmp(ts_token_get(row, TS_FIELD_ID),
-                              ts_token_get(source, TS_FIELD_ID)) != 0)
-        report_conflict(m, source, row);
-    /* No match, or no key to match by: the save will go by id alone. */
-    return rc == TS_NOT_FOUND || rc == TS_ERR_INVALID ? TS_OK : rc;
-}
-
-/* A token without refresh, grant or access token (a hand-edited file can
- * hold one) would make its whole batch fail half way through the copy. */
-static int saveable(struct migration *m, const ts_token *source)
-{
-    if (ts_token_get(source, TS_FIELD_REFRESH_TOKEN)[0] ||
-        ts_token_get(source, TS_FIELD_GRANT_TOKEN)[0] ||
-        ts_token_get(source, TS_FIELD_ACCESS_TOKEN)[0])
-        return 1;
-    if (++m->unsaveable <= CONFLICTS_SHOWN)
-        fprintf(stderr, "tokenstore: token %s of %s has no refresh, grant or access token: "
-                "no store takes it\n", ts_token_get(source, TS_FIELD_ID), m->from);
-    return 0;
-}
-
-static int check_one(struct migration *m, size_t i, ts_token *row, ts_error *err)
-{
-    const ts_token *source = m->tokens.items[i];
-
-    if (!saveable(m, source))
-        return TS_OK;
-    int rc = ts_find_token_by_id(m->target, ts_token_get(source, TS_FIELD_ID), row, err);
-    if (rc != TS_OK && rc != TS_NOT_FOUND)
-        return rc;
-    if (rc == TS_OK && !same_token(source, row)) {
-        report_conflict(m, source, row);
-        return TS_OK;
-    }
-    m->change[i] = rc == TS_NOT_FOUND ? CHANGE_ADD
-                   : holds(row, source, NULL) ? CHANGE_NONE : CHANGE_UPDATE;
-    return check_key(m, source, row, err);
-}
-
-static int check_all(struct migration *m)
-{
-    struct progress bar;
-    ts_error err = { 0 };
-    ts_token *row = ts_token_new();
-    int rc = row ? TS_OK : TS_ERR_NOMEM;
-
-    progress_start(&bar, m->cli, "Checking", m->tokens.n);
-    for (size_t i = 0; i < m->tokens.n && rc == TS_OK; i++) {
-        rc = check_one(m, i, row, &err);
-        progress_step(&bar, 1);
-    }
-    progress_end(&bar);
-    ts_token_free(row);
-    if (rc != TS_OK)
-        return err.message[0] ? store_error(rc, &err) : out_of_memory();
-    if (m->unsaveable > 0)
-        fprintf(stderr, "tokenstore: %zu token%s of %s cannot be saved: nothing was copied\n",
-                m->unsaveable, m->unsaveable == 1 ? "" : "s", m->from);
-    if (m->conflicts > 0) {
-        if (m->conflicts > CONFLICTS_SHOWN)
-            fprintf(stderr, "tokenstore: ... and %zu more conflicts\n",
-                    m->conflicts - CONFLICTS_SHOWN);
-        fprintf(stderr, "tokenstore: %zu conflict%s between %s and %s: nothing was copied "
-                "(delete the target's token or migrate to another store)\n", m->conflicts,
-                m->conflicts == 1 ? "" : "s", m->from, m->to);
-        return CLI_CONFLICT;
-    }
-    if (m->unsaveable > 0)
-        return CLI_STORE;
-    for (size_t i = 0; i < m->tokens.n; i++)
-        m->count[m->change[i]]++;
-    return CLI_OK;
-}
-
-static int copy_changed(struct migration *m)
-{
-    ts_token *batch[MIGRATE_BATCH];
-    struct progress bar;
-    ts_error err = { 0 };
-    size_t n = 0, copied = 0;
-    int rc = TS_OK;
-
-    progress_start(&bar, m->cli, "Copying", m->count[CHANGE_ADD] + m->count[CHANGE_UPDATE]);
-    for (size_t i = 0; i <= m->tokens.n && rc == TS_OK; i++) {
-        if (i < m->tokens.n && m->change[i] != CHANGE_NONE)
-            batch[n++] = m->tokens.items[i];
-        if (n == MIGRATE_BATCH || (i == m->tokens.n && n > 0)) {
-            if ((rc = ts_save_tokens(m->target, batch, n, &err)) == TS_OK) {
-                progress_step(&bar, n);
-                copied += n;
-                n = 0;
-            }
-        }
-    }
-    progress_end(&bar);
-    if (rc == TS_OK)
-        return CLI_OK;
-    fprintf(stderr, "tokenstore: copying to %s stopped after %zu of %zu tokens, in the "
-            "batch of ids %s to %s: %s\n", m->to, copied, bar.total,
-            ts_token_get(batch[0], TS_FIELD_ID), ts_token_get(batch[n - 1], TS_FIELD_ID),
-            err.message[0] ? err.message : ts_strerror(rc));
-    return exit_status(rc);
-}
-
-struct verify {
-    const struct token_list *tokens;
-    size_t found;
-    const ts_token *bad;          /* the first token the target lacks a value of */
-    ts_field bad_field;
-};
-
-static int verify_one(const ts_token *row, void *userdata)
-{
-    struct verify *v = userdata;
-    const ts_token *key = row, *const *match;
-
-    match = bsearch(&key, v->tokens->items, v->tokens->n, sizeof *v->tokens->items, by_id);
-    if (!match)
-        return TS_OK;           /* the target's own token */
-    v->found++;
-    if (!v->bad && !holds(row, *match, &v->bad_field))
-        v->bad = *match;
-    return TS_OK;
-}
-
-static int verify_copy(struct migration *m)
-{
-    struct verify v = { .tokens = &m->tokens };
-    ts_error err = { 0 };
-    int rc = ts_get_tokens(m->target, verify_one, &v, &err);
-
-    if (rc != TS_OK)
-        return store_error(rc, &err);
-    if (v.bad) {
-        fprintf(stderr, "tokenstore: after copying, token %s in %s does not hold the "
-                "source's %s\n", ts_token_get(v.bad, TS_FIELD_ID), m->to,
-                ts_field_name(v.bad_field));
-        return CLI_STORE;
-    }
-    if (v.found != m->tokens.n) {
-        fprintf(stderr, "tokenstore: after copying, %s holds %zu of the %zu tokens of %s\n",
-                m->to, v.found, m->tokens.n, m->from);
-        return CLI_STORE;
-    }
-    return CLI_OK;
-}
-
 /* The --to store: a URI or a config file, with no -o (those are the
- * source's); --quiet applies. */
+ * source's); --quiet and --verbose apply. A dry run opens it read-only,
+ * and *store stays NULL when it does not exist. */
 static int open_target(const struct cli *cli, ts_store **store, ts_config **cfg)
 {
     ts_error err = { 0 };
     int rc = ts_config_load(cfg, cli->to, &err);
 
     if (rc != TS_OK)
-        return store_error(rc, &err);
-    if (cli->quiet)
-        ts_config_set_logger(*cfg, log_errors_only, NULL, TS_LOG_ERROR);
-    if ((rc = ts_store_open_config(store, *cfg, &err)) != TS_OK) {
+        return cli_store_error(rc, &err);
+    cli_set_logger(*cfg, cli->quiet, cli->verbose);
+    rc = ts_store_open_config_flags(store, *cfg, cli->dry_run ? TS_OPEN_READ_ONLY : 0, &err);
+    if (rc == TS_ERR_NO_STORE && cli->dry_run)
+        return CLI_OK;
+    if (rc != TS_OK) {
         ts_config_free(*cfg);
         *cfg = NULL;
-        store_error(rc, &err);
+        cli_store_error(rc, &err);
         return CLI_STORE;
     }
     return CLI_OK;
 }
 
-static int migrate(struct migration *m)
-{
-    ts_error err = { 0 };
-    int rc = ts_get_tokens(m->source, collect_one, &m->tokens, &err);
-
-    if (rc != TS_OK)
-        return err.message[0] ? store_error(rc, &err) : out_of_memory();
-    if (m->tokens.n == 0) {
-        if (!m->cli->quiet)
-            printf("No tokens in %s: nothing to copy.\n", m->from);
-        return CLI_OK;
-    }
-    qsort(m->tokens.items, m->tokens.n, sizeof *m->tokens.items, by_id);
-    if (!(m->change = calloc(m->tokens.n, 1)))
-        return out_of_memory();
-    if ((rc = check_all(m)) != CLI_OK || (rc = copy_changed(m)) != CLI_OK ||
-        (rc = verify_copy(m)) != CLI_OK)
-        return rc;
-    if (!m->cli->quiet)
-        printf("%zu token%s from %s to %s: %zu added, %zu updated, %zu already there.\n",
-               m->tokens.n, m->tokens.n == 1 ? "" : "s", m->from, m->to,
-               m->count[CHANGE_ADD], m->count[CHANGE_UPDATE], m->count[CHANGE_NONE]);
-    return CLI_OK;
-}
-
+/* The source is opened read-only: a mistyped one is "no such store", not
+ * an empty store created by the attempt (see migrate.c). */
 static int cmd_migrate(struct cli *cli)
 {
-    struct migration m = { .cli = cli };
+    struct cli_migration m = { .quiet = cli->quiet, .dry_run = cli->dry_run,
+                               .overwrite = cli->overwrite };
     ts_config *source_cfg = NULL, *target_cfg = NULL;
+    char from[256], to[256];
     int rc;
 
     if (!cli->to || !cli->to[0])
         return usage_error("usage: tokenstore %s", cli->command->synopsis);
-    rc = open_store(cli, &m.source, &source_cfg);
+    rc = open_store(cli, TS_OPEN_READ_ONLY, &m.source, &source_cfg);
     if (rc == CLI_OK && (rc = open_target(cli, &m.target, &target_cfg)) == CLI_OK) {
-        describe_store(m.source, source_cfg, m.from, sizeof m.from);
-        describe_store(m.target, target_cfg, m.to, sizeof m.to);
-        rc = migrate(&m);
+        cli_describe_store(m.source, source_cfg, from, sizeof from);
+        cli_describe_store(m.target, target_cfg, to, sizeof to);
+        m.from = from;
+        m.to = to;
+        rc = cli_migrate(&m);
     }
-    token_list_free(&m.tokens);
-    free(m.change);
     ts_store_close(m.target);
     ts_store_close(m.source);
     ts_config_free(target_cfg);
@@ -1234,7 +918,7 @@ static int open_oauth(const struct cli *cli, ts_store *store, const ts_config *c
     int rc = ts_oauth_new(oauth, store, cfg, &err);
 
     if (rc != TS_OK)
-        return store_error(rc, &err);
+        return cli_store_error(rc, &err);
     if (cli->accounts_url)
         rc = ts_oauth_set(*oauth, "accounts_url", cli->accounts_url, &err);
     for (size_t i = 0; rc == TS_OK && i < cli->noauth; i++) {
@@ -1247,13 +931,13 @@ static int open_oauth(const struct cli *cli, ts_store *store, const ts_config *c
         return CLI_OK;
     ts_oauth_free(*oauth);
     *oauth = NULL;
-    return rc == TS_ERR_NOMEM ? out_of_memory() : usage_error("%s", err.message);
+    return rc == TS_ERR_NOMEM ? cli_out_of_memory() : usage_error("%s", err.message);
 }
 
 /* An OAuth failure: a timeout here is the accounts server's. */
 static int oauth_error(int code, const ts_error *err)
 {
-    int status = store_error(code, err);
+    int status = cli_store_error(code, err);
     return code == TS_ERR_TIMEOUT ? CLI_OAUTH : status;
 }
 
@@ -1266,7 +950,7 @@ struct oauth_session {
 
 static int open_session(const struct cli *cli, struct oauth_session *s)
 {
-    int rc = open_store(cli, &s->store, &s->cfg);
+    int rc = open_store(cli, TS_OPEN_MUST_EXIST, &s->store, &s->cfg);
 
     if (rc == CLI_OK)
         rc = open_oauth(cli, s->store, s->cfg, &s->oauth);
@@ -1290,7 +974,7 @@ static int cmd_token(struct cli *cli)
     if (has(cli, TS_FIELD_ID) == has(cli, TS_FIELD_USER_NAME))
         return usage_error("token needs --user NAME or --id N (one of them)");
     if (!(token = ts_token_new()))
-        return out_of_memory();
+        return cli_out_of_memory();
     if ((rc = open_session(cli, &s)) == CLI_OK &&
         (rc = token_from_flags(cli, token)) == CLI_OK) {
         int code = ts_oauth_get_access_token(s.oauth, token, &err);
@@ -1330,6 +1014,143 @@ static int cmd_revoke(struct cli *cli)
         }
     }
     close_session(&s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- status */
+
+/* The options that say where a store is; a password is shown as set only. */
+static const char *const location_keys[] = {
+    "path", "socket", "host", "port", "db", "prefix", "table", "username", "password",
+};
+
+struct status {
+    const char *source;           /* how the config was chosen */
+    const char *file;             /* the config file, or NULL */
+    ts_backend_info info;         /* name only when the store was not opened */
+    int opened;                   /* its tokens were counted */
+    int exists;                   /* 1, 0, or -1 when it could not be opened */
+    size_t tokens, expired;
+    int64_t now_ms;
+};
+
+static void config_source(const struct cli *cli, const ts_config *cfg, struct status *st)
+{
+    const char *origin = ts_config_origin(cfg);
+    const char *env = getenv("TOKENSTORE_CONFIG");
+    int is_file = strcmp(origin, "URI") != 0 && strcmp(origin, "default") != 0;
+
+    st->file = is_file ? origin : NULL;
+    st->source = cli->config_path ? "--config"
+                 : cli->store_uri ? "--store"
+                 : env && env[0] ? "$TOKENSTORE_CONFIG"
+                 : is_file ? "config file" : "default";
+}
+
+static int count_expired(const ts_token *token, void *userdata)
+{
+    struct status *st = userdata;
+    const char *expiry = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
+
+    st->tokens++;
+    st->expired += cli_all_digits(expiry) && strtoll(expiry, NULL, 10) < st->now_ms;
+    return TS_OK;
+}
+
+static int print_status_text(const struct status *st, const ts_config *cfg)
+{
+    printf("config:   %s%s%s%s\n", st->source, st->file ? " (" : "", st->file ? st->file : "",
+           st->file ? ")" : "");
+    printf("backend:  %s", st->info.name);
+    if (st->info.version)
+        printf(" %s (%s)", st->info.version, st->info.path);
+    printf("\nlocation:");
+    int shown_any = 0;
+    for (size_t i = 0; i < sizeof location_keys / sizeof *location_keys; i++) {
+        const char *value = ts_config_option(cfg, location_keys[i]);
+        char *shown = value ? cli_escape(value) : NULL;
+        if (shown)
+            printf(" %s=%s", location_keys[i], strcmp(location_keys[i], "password") == 0
+                                               ? "****" : shown);
+        shown_any |= shown != NULL;
+        free(shown);
+    }
+    if (!shown_any)
+        printf(" none (this process's memory)");
+    if (st->opened)
+        printf("\ntokens:   %zu (%zu expired)\n", st->tokens, st->expired);
+    else
+        printf("\ntokens:   unknown, %s\n", st->exists == 0 ? "the store does not exist"
+                                                         : "the store could not be read");
+    return CLI_OK;
+}
+
+static int print_status_json(const struct status *st, const ts_config *cfg)
+{
+    json_object *o = json_object_new_object(), *loc = json_object_new_object();
+    json_object *config = json_object_new_object(), *backend = json_object_new_object();
+
+    if (!o || !loc || !config || !backend) {
+        json_object_put(o);
+        json_object_put(loc);
+        json_object_put(config);
+        json_object_put(backend);
+        return cli_out_of_memory();
+    }
+    json_object_object_add(config, "source", json_object_new_string(st->source));
+    json_object_object_add(config, "file", st->file ? json_object_new_string(st->file) : NULL);
+    json_object_object_add(o, "config", config);
+    json_object_object_add(backend, "name", json_object_new_string(st->info.name));
+    if (st->info.version) {
+        json_object_object_add(backend, "version", json_object_new_string(st->info.version));
+        json_object_object_add(backend, "path", json_object_new_string(st->info.path));
+    }
+    json_object_object_add(o, "backend", backend);
+    for (size_t i = 0; i < sizeof location_keys / sizeof *location_keys; i++) {
+        const char *value = ts_config_option(cfg, location_keys[i]);
+        if (value)
+            json_object_object_add(loc, location_keys[i], json_object_new_string(
+                strcmp(location_keys[i], "password") == 0 ? "****" : value));
+    }
+    json_object_object_add(o, "location", loc);
+    json_object_object_add(o, "exists",
+                           st->exists < 0 ? NULL : json_object_new_boolean(st->exists));
+    json_object_object_add(o, "tokens",
+                           st->opened ? json_object_new_int64((int64_t)st->tokens) : NULL);
+    json_object_object_add(o, "expired",
+                           st->opened ? json_object_new_int64((int64_t)st->expired) : NULL);
+    cli_json_print(stdout, o);
+    json_object_put(o);
+    return CLI_OK;
+}
+
+/* Opens the store read-only: looking never creates or changes it. */
+static int cmd_status(struct cli *cli)
+{
+    struct status st = { .now_ms = (int64_t)time(NULL) * 1000 };
+    ts_config *cfg;
+    ts_store *store = NULL;
+    ts_error err = { 0 };
+    int rc = load_config(cli, &cfg);
+
+    if (rc != CLI_OK)
+        return rc;
+    config_source(cli, cfg, &st);
+    st.info.name = ts_config_backend(cfg) ? ts_config_backend(cfg) : "?";
+    int code = ts_store_open_config_flags(&store, cfg, TS_OPEN_READ_ONLY, &err);
+    st.exists = code == TS_OK ? 1 : code == TS_ERR_NO_STORE ? 0 : -1;
+    if (code == TS_OK) {
+        ts_store_info(store, &st.info);
+        code = ts_get_tokens(store, count_expired, &st, &err);
+        st.opened = code == TS_OK;
+    }
+    /* What is known is shown even when the store cannot be read: where it
+     * was looked for is what the user needs then. */
+    rc = cli->json ? print_status_json(&st, cfg) : print_status_text(&st, cfg);
+    if (code != TS_OK)
+        rc = cli_store_error(code, &err);
+    ts_store_close(store);
+    ts_config_free(cfg);
     return rc;
 }
 
@@ -1422,9 +1243,9 @@ static int cmd_backends(struct cli *cli)
     else
         st.table = cli_table_new(5, backend_headers);
     if (!st.array && !st.table)
-        rc = out_of_memory();
+        rc = cli_out_of_memory();
     else if ((rc = ts_backends_list(cfg, backend_one, backend_broken, &st, &err)) != TS_OK)
-        rc = err.message[0] ? store_error(rc, &err) : out_of_memory();
+        rc = err.message[0] ? cli_store_error(rc, &err) : cli_out_of_memory();
     else if (st.found == 0) {
         fprintf(stderr, "tokenstore: no backends found (search path: plugin_dir of the "
                 "config, $TOKENSTORE_PLUGIN_PATH, %s)\n", ts_plugin_dir());
@@ -1441,45 +1262,38 @@ static int cmd_backends(struct cli *cli)
 
 /* ---------------------------------------------------------------- check-backend */
 
+/* Whether -o sets the store's location: a path, or a key prefix in a
+ * Redis server the other options name. */
+static int names_location(const struct cli *cli)
+{
+    for (size_t i = 0; i < cli->noptions; i++)
+        if (strncmp(cli->options[i], "path=", 5) == 0 ||
+            strncmp(cli->options[i], "prefix=", 7) == 0)
+            return 1;
+    return 0;
+}
+
 static int cmd_check_backend(struct cli *cli)
 {
-    const char *path = cli->args[0];
-    ts_config *cfg;
-    ts_error err = { 0 };
+    const char *arg = cli->args[0];
+    struct cli_check check = {
+        .backend = arg, .options = cli->options, .noptions = cli->noptions,
+        .force = cli->force, .quiet = cli->quiet, .verbose = cli->verbose,
+    };
     char *spec = NULL;
-    int rc;
 
-    /* "memory.so" would read as a (bad) backend name: it means ./memory.so. */
-    size_t len = strlen(path);
-    if (!strchr(path, '/') && len > 3 && strcmp(path + len - 3, ".so") == 0 &&
-        asprintf(&spec, "./%s", path) < 0)
-        return out_of_memory();
-    if (ts_config_new(&cfg) != TS_OK) {
-        free(spec);
-        return out_of_memory();
+    /* "sqlite:/tmp/x.db" is a URI; "memory.so" would read as a (bad)
+     * backend name: it means ./memory.so. */
+    size_t len = strlen(arg);
+    check.is_uri = strcspn(arg, ":") < strcspn(arg, "/");
+    if (!check.is_uri && !strchr(arg, '/') && len > 3 && strcmp(arg + len - 3, ".so") == 0) {
+        if (asprintf(&spec, "./%s", arg) < 0)
+            return cli_out_of_memory();
+        check.backend = spec;
     }
-    rc = ts_config_set_backend(cfg, spec ? spec : path, &err);
+    check.named = check.is_uri || names_location(cli);
+    int rc = cli_check_backend(&check);
     free(spec);
-    if (rc != TS_OK) {
-        store_error(rc, &err);
-        rc = CLI_STORE;
-    } else {
-        rc = apply_command_line(cli, cfg);
-    }
-    if (rc == CLI_OK) {
-        int failed = ts_conformance_run(cfg, stdout, &err);
-        fflush(stdout);
-        if (failed < 0) {
-            store_error(err.code ? err.code : TS_ERR_LOAD, &err);
-            rc = CLI_STORE;
-        } else if (failed > 0) {
-            if (!cli->quiet)
-                fprintf(stderr, "tokenstore: %d conformance check%s failed\n", failed,
-                        failed == 1 ? "" : "s");
-            rc = CLI_CHECKS_FAILED;
-        }
-    }
-    ts_config_free(cfg);
     return rc;
 }
 
@@ -1504,7 +1318,10 @@ static const struct command commands[] = {
       "list every token",
       "Prints a table of every token: id, user_name, client_id, expiry_time as\n"
       "an ISO-8601 UTC date and in milliseconds, api_domain and the secrets\n"
-      "(masked). --json prints an array of objects with the SDK's ten fields.\n" },
+      "(masked). --json prints an array of objects with the SDK's ten fields;\n"
+      "without --show-secrets each secret that has a value is left out and named\n"
+      "in \"masked\". The store is opened read-only: one that does not exist is\n"
+      "an error (exit status 3), never created.\n" },
     { "get", cmd_get, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_KEYS, 0, 0,
       "get (--id N | --user NAME | --access-token TOKEN) [--json]\n"
       "       tokenstore get (--grant-token | --refresh-token) TOKEN\n"
@@ -1513,8 +1330,9 @@ static const struct command commands[] = {
       "Finds a token by id, or by the SDK's key: user_name; else access_token\n"
       "(without client credentials); else grant_token or refresh_token (with\n"
       "both --client-id and --client-secret); the lowest id when several match.\n"
-      "Prints `field: value` lines, or a JSON object with --json. Exit status 1\n"
-      "when no token matches.\n" },
+      "Prints `field: value` lines, or a JSON object with --json (secrets left\n"
+      "out and named in \"masked\", unless --show-secrets). Exit status 1 when no\n"
+      "token matches, 3 when the store does not exist (it is opened read-only).\n" },
     { "save", cmd_save, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_FIELDS, 0, 1,
       "save FIELD-OPTIONS | save - | save --json",
       "store a token and print its id",
@@ -1523,6 +1341,11 @@ static const struct command commands[] = {
       "--redirect-url, --api-domain) or from a JSON object on stdin ('-' or\n"
       "--json) with the SDK's field names, e.g.\n"
       "  {\"user_name\": \"a@b.com\", \"refresh_token\": \"1000.x\", \"expiry_time\": \"1714564800000\"}\n"
+      "or an array of them (list --json --show-secrets), saved together (one\n"
+      "transaction or file write on sqlite and file), their ids printed one per\n"
+      "line. A \"masked\" key (get --json) is ignored, so the left-out secrets\n"
+      "keep their stored values; a secret whose value looks like masked output\n"
+      "(\"1000…(70)\", \"****\") is refused.\n"
       "The SDK's save_token rule applies: the token replaces the stored one with\n"
       "the same id, else the same key, else it is added with the next id; a\n"
       "save that would give one user two rows is refused (exit status 5).\n"
@@ -1538,8 +1361,9 @@ static const struct command commands[] = {
       "Deletes every token of the store after asking on the terminal. -y/--yes\n"
       "skips the question; without it and with stdin not a terminal, nothing\n"
       "is deleted and the exit status is 2.\n" },
-    { "migrate", cmd_migrate, OPTS_GLOBAL | BIT(OPT_TO), 0, 0,
-      "migrate --to URI|CONFIG",
+    { "migrate", cmd_migrate,
+      OPTS_GLOBAL | BIT(OPT_TO) | BIT(OPT_DRY_RUN) | BIT(OPT_OVERWRITE), 0, 0,
+      "migrate --to URI|CONFIG [--dry-run] [--overwrite]",
       "copy every token to another store, keeping ids",
       "Copies every token of the store (--config, --store) to the store named by\n"
       "--to, a URI or a JSON config file, keeping each token's id. First every\n"
@@ -1547,12 +1371,20 @@ static const struct command commands[] = {
       "under the same id, or the same user (or refresh, grant or access token)\n"
       "under another id, is a conflict; conflicts are listed and nothing is\n"
       "copied (exit status 5). Tokens the target already holds unchanged are\n"
-      "skipped, so running it again is harmless. The rest are saved in batches\n"
-      "of 1000, then the target is read back to verify every token. Fields a\n"
-      "source token leaves empty keep the target's value. The source is only\n"
-      "read. -o options apply to the source; give the target's in its URI\n"
-      "(sqlite:/path?busy_timeout_ms=9000) or config. A progress bar is drawn on\n"
-      "stderr when it is a terminal and the store holds 1000 tokens or more.\n" },
+      "skipped, so running it again is harmless. A target token whose\n"
+      "expiry_time is later than the source's (refreshed since) is kept and\n"
+      "reported; --overwrite replaces it. The rest are saved in batches of\n"
+      "1000, then the target is read back to verify every token. Fields a\n"
+      "source token leaves empty keep the target's value.\n"
+      "--dry-run prints, token by token, what would be added, updated, left as\n"
+      "it is (same), kept, or refused, and writes nothing: the target is opened\n"
+      "read-only and not created. Its exit status is the one the migration\n"
+      "would have.\n"
+      "The source is opened read-only: one that does not exist is an error\n"
+      "(exit status 3). -o options apply to the source; give the target's in\n"
+      "its URI (sqlite:/path?busy_timeout_ms=9000) or config. A progress bar is\n"
+      "drawn on stderr when it is a terminal and the store holds 1000 tokens or\n"
+      "more.\n" },
     { "token", cmd_token, OPTS_GLOBAL | BIT(OPT_ID) | BIT(OPT_USER) | OPTS_OAUTH, 0, 0,
       "token (--user NAME | --id N) [--accounts-url URL] [-O KEY=VALUE ...]",
       "print a valid access token, refreshing it when needed",
@@ -1579,6 +1411,16 @@ static const struct command commands[] = {
       "OAuth settings as for 'token'. Exit status 1 when there is no such\n"
       "token, 2 when it has no refresh token, 6 when the server refused or\n"
       "failed (the token is then kept).\n" },
+    { "status", cmd_status, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
+      "status [--json]",
+      "show which store is in use and what it holds",
+      "Prints where the configuration came from (--config, --store,\n"
+      "$TOKENSTORE_CONFIG, a config file, or the default store), the backend,\n"
+      "its version and .so, the store's location options (a password only as\n"
+      "****), and how many tokens it holds and how many of them have expired\n"
+      "(expiry_time before now). --json prints the same as one object. The\n"
+      "store is opened read-only; a store that does not exist is reported\n"
+      "(exit status 3) and not created.\n" },
     { "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
       "backends [--json]",
       "list the backends found",
@@ -1587,14 +1429,24 @@ static const struct command commands[] = {
       "ABI, capabilities and path. Files that fail to load are reported on\n"
       "stderr.\n" },
     { "check-backend", cmd_check_backend,
-      BIT(OPT_OPTION) | BIT(OPT_QUIET) | BIT(OPT_HELP) | BIT(OPT_VERSION), 1, 1,
-      "check-backend PATH [-o KEY=VALUE ...]",
+      BIT(OPT_OPTION) | BIT(OPT_QUIET) | BIT(OPT_VERBOSE) | BIT(OPT_FORCE) | BIT(OPT_HELP) |
+      BIT(OPT_VERSION), 1, 1,
+      "check-backend (PATH | URI) [-o KEY=VALUE ...] [--force]",
       "run the conformance suite on a backend",
       "Runs the conformance suite against the backend PATH (a .so path or a\n"
       "backend name) with the given backend options, printing TAP on stdout.\n"
-      "The suite empties the store again and again: point the options at a\n"
-      "scratch location. Exit status 0 when every check passed, 4 when some\n"
-      "failed, 3 when the backend could not be loaded or opened.\n" },
+      "The suite deletes every token of its store again and again, so it never\n"
+      "runs on data it did not create. Without a location (no -o path=, no\n"
+      "-o prefix=, no URI) it runs on a scratch store it makes: a new temporary\n"
+      "directory (-o path=DIR/store) for a backend with a path option, a new\n"
+      "random key prefix for redis (on the server -o host/port/socket/db name),\n"
+      "and removes it at the end, whatever the outcome (interrupted too).\n"
+      "Given a location, or a URI such as sqlite:/tmp/x.db, it runs there only\n"
+      "when that store holds no tokens (or does not exist yet), and empties it\n"
+      "at the end; a store holding tokens is refused (exit status 2). --force\n"
+      "runs anyway and DESTROYS every token of that store. Exit status 0 when\n"
+      "every check passed, 4 when some failed, 3 when the backend could not be\n"
+      "loaded or opened.\n" },
     { "help", cmd_help, BIT(OPT_HELP) | BIT(OPT_VERSION), 0, 1,
       "help [COMMAND]",
       "show help",
@@ -1623,6 +1475,8 @@ static void print_help(FILE *out)
           "                       sqlite:/path/tokens.db, redis://host:port/db, ...\n"
           "  -o, --option KEY=VALUE  set an option of the backend (repeatable)\n"
           "  -q, --quiet          no status messages or backend warnings\n"
+          "  -v, --verbose        log the library's steps (OAuth requests, HTTP status,\n"
+          "                       retries and waits) on stderr; never a secret\n"
           "  --show-secrets       print secrets in full (they are masked: \"1000…(70)\")\n"
           "  -h, --help           show help; 'tokenstore COMMAND --help' for a command\n"
           "  -V, --version        print the version\n"
@@ -1632,8 +1486,10 @@ static void print_help(FILE *out)
           "\nExit status:\n"
           "  0  success\n"
           "  1  not found: no token matched (get, delete, token, revoke)\n"
-          "  2  usage error, or a token or id the store refuses as invalid\n"
-          "  3  store, backend or configuration error\n"
+          "  2  usage error, a token or id the store refuses as invalid, or a\n"
+          "     refusal to destroy tokens (clear, check-backend)\n"
+          "  3  store, backend or configuration error; a store that does not exist\n"
+          "     for a command that only reads (list, get, status, migrate's source)\n"
           "  4  check-backend: some conformance checks failed\n"
           "  5  conflict: one user would get two rows (save), or the target holds\n"
           "     other tokens under the same ids or keys (migrate)\n"
@@ -1646,7 +1502,7 @@ static void print_command_help(const struct command *cmd, FILE *out)
     fprintf(out, "Usage: tokenstore %s\n\n%s", cmd->synopsis, cmd->help);
     if (cmd->options & BIT(OPT_STORE))
         fputs("\nGlobal options: --config FILE, --store URI, -o KEY=VALUE, --quiet,\n"
-              "--show-secrets (see 'tokenstore --help').\n", out);
+              "--verbose, --show-secrets (see 'tokenstore --help').\n", out);
 }
 
 static void print_version(void)

@@ -331,6 +331,8 @@ static void backoff(ts_oauth *o, int attempt)
     /* "Equal jitter": half fixed, half random, so retries spread out. */
     long ms = cap / 2 + (cap > 1 ? rand_r(&o->jitter_seed) % (cap / 2 + 1) : 0);
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "waiting %ld ms before attempt %d", ms,
+            attempt + 2);
     nanosleep(&ts, NULL);
 }
 
@@ -355,11 +357,17 @@ static int post_form(ts_oauth *o, const char *path, const char *const *pairs,
         reply_clear(r);
         ts__log(ts__store_ctx(o->store), TS_LOG_DEBUG, "POST %s (attempt %d)", url, attempt + 1);
         rc = post_once(o, curl, url, body, r, &retryable, err);
+        if (rc == TS_OK && !retryable)
+            ts__log(ts__store_ctx(o->store), TS_LOG_DEBUG, "POST %s: HTTP %ld, %zu bytes",
+                    url, r->status, r->len);
         if (!retryable)
             break;
-        ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "POST %s: %s; %s", url,
-                rc == TS_OK ? "server busy or failing" : err->message,
-                attempt < o->retries ? "retrying" : "giving up");
+        if (rc == TS_OK)
+            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "POST %s: HTTP %ld, server busy or "
+                    "failing; %s", url, r->status, attempt < o->retries ? "retrying" : "giving up");
+        else
+            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "%s; %s", err->message,
+                    attempt < o->retries ? "retrying" : "giving up");
     }
 done:
     if (body) {
@@ -632,14 +640,20 @@ static int renew(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *er
         if (rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN) &&
             !*ts_token_get(query, TS_FIELD_ID)) {
             ts_token_clear(tok);        /* first use: exchange the grant token */
+            ts__log(ts__store_ctx(o->store), TS_LOG_INFO,
+                    "no stored token: exchanging the grant token at %s", o->accounts_url);
             rc = ts__token_copy(tok, query);
             if (rc == TS_OK)
                 rc = request_token(o, tok, err);
             if (rc == TS_OK)
                 rc = ts_save_token(o->store, tok, err);
+        } else if (rc == TS_OK && is_valid(o, tok)) {
+            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "token %s was refreshed by another "
+                    "thread or process meanwhile", ts_token_get(tok, TS_FIELD_ID));
         } else if (rc == TS_OK && !is_valid(o, tok)) {
-            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "refreshing the access token of token %s",
-                    ts_token_get(tok, TS_FIELD_ID));
+            ts__log(ts__store_ctx(o->store), TS_LOG_INFO,
+                    "refreshing the access token of token %s at %s",
+                    ts_token_get(tok, TS_FIELD_ID), o->accounts_url);
             rc = request_token(o, tok, err);
             if (rc == TS_OK)
                 rc = ts_save_token(o->store, tok, err);
@@ -659,6 +673,10 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
     if (!tok)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
     rc = load(o, query, tok, err);
+    if (rc == TS_OK && is_valid(o, tok))
+        ts__log(ts__store_ctx(o->store), TS_LOG_DEBUG, "token %s: the stored access token "
+                "is valid until %s (epoch ms)", ts_token_get(tok, TS_FIELD_ID),
+                ts_token_get(tok, TS_FIELD_EXPIRY_TIME));
     if ((rc == TS_OK && !is_valid(o, tok)) ||
         (rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN)))
         rc = renew(o, query, tok, err);
@@ -686,6 +704,8 @@ TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
         rc = ts__error(err, TS_ERR_INVALID, "token %s has no refresh_token to revoke", id);
     if (rc == TS_OK) {
         const char *form[] = { "token", ts_token_get(tok, TS_FIELD_REFRESH_TOKEN), NULL };
+        ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "revoking the refresh token of token %s "
+                "at %s", id, o->accounts_url);
         rc = post_form(o, "/oauth/v2/token/revoke", form, &r, err);
     }
     if (rc == TS_OK)
