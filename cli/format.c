@@ -16,6 +16,7 @@
  * out of reach, which is the best a JSON library without wipe hooks allows.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -304,6 +305,75 @@ static int add_masked(json_object *masked, ts_field field)
     return 0;
 }
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+               : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    unsigned long c = len == 1 ? s[0] : s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++)
+        c = c << 6 | (s[i] & 0x3F);
+    static const unsigned long least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* json-c writes a string's bytes as they are, so a value that is not
+ * UTF-8 would make the output no JSON parser accepts. Such a string is
+ * written with each stray byte as \udcXX, Python's "surrogateescape"
+ * (json.loads then .encode("utf-8", "surrogateescape") gives the bytes). */
+static int write_escaped(json_object *o, struct printbuf *pb, int level, int flags)
+{
+    const unsigned char *s = (const unsigned char *)json_object_get_string(o);
+    size_t n = (size_t)json_object_get_string_len(o);
+    char esc[8];
+
+    (void)level, (void)flags;
+    printbuf_strappend(pb, "\"");
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence(s + i, n - i);
+        if (len == 0) {
+            snprintf(esc, sizeof esc, "\\udc%02x", s[i]);
+            printbuf_memappend(pb, esc, 6);
+            i++;
+        } else if (s[i] == '"' || s[i] == '\\') {
+            printbuf_memappend(pb, "\\", 1);
+            printbuf_memappend(pb, (const char *)s + i++, 1);
+        } else if (s[i] < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", s[i++]);
+            printbuf_memappend(pb, esc, 6);
+        } else {
+            printbuf_memappend(pb, (const char *)s + i, (int)len);
+            i += len;
+        }
+    }
+    printbuf_strappend(pb, "\"");
+    return 0;
+}
+
+/* A JSON string for a stored value, which may hold any bytes but NUL. */
+static json_object *json_value(const char *value)
+{
+    json_object *o = json_object_new_string(value);
+    const unsigned char *s = (const unsigned char *)value;
+
+    for (size_t i = 0, n = strlen(value); o && i < n;) {
+        size_t len = utf8_sequence(s + i, n - i);
+        if (len == 0) {
+            json_object_set_serializer(o, write_escaped, NULL, NULL);
+            break;
+        }
+        i += len;
+    }
+    return o;
+}
+
 /* Masked text in JSON would be read back as the token itself (a pipe into
  * `save -` would store it), so a masked object leaves each secret that has
  * a value out and names it in "masked" instead. */
@@ -319,7 +389,7 @@ json_object *cli_token_json(const ts_token *token, int show_secrets)
             failed = add_masked(masked, (ts_field)f) != 0;
             continue;
         }
-        json_object *s = json_object_new_string(value);
+        json_object *s = json_value(value);
         if (!s || json_object_object_add(o, ts_field_name((ts_field)f), s) != 0) {
             ts__json_release(s);
             failed = 1;

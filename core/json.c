@@ -45,7 +45,9 @@ struct scan {
 
 /* Decodes the JSON string at s->pos (its opening quote) into out (NULL:
  * only look), moving past its closing quote. Returns the decoded length,
- * or -1 when it holds a NUL. The text is valid JSON already. */
+ * or -1 when it holds a NUL or a lone surrogate escape (json-c would
+ * replace the latter with U+FFFD: a value exported as "\udcff" would come
+ * back as other bytes). The text is valid JSON already. */
 static long decode_string(struct scan *s, char *out, size_t cap)
 {
     const char *p = s->text + s->pos + 1;
@@ -61,12 +63,14 @@ static long decode_string(struct scan *s, char *out, size_t cap)
             if (e == 'u') {
                 c = strtoul((char[5]){ p[0], p[1], p[2], p[3], 0 }, NULL, 16);
                 p += 4;
-                if (c >= 0xD800 && c < 0xDC00 && p[0] == '\\' && p[1] == 'u') {
-                    unsigned long lo = strtoul((char[5]){ p[2], p[3], p[4], p[5], 0 }, NULL, 16);
+                unsigned long lo = 0;
+                if (c >= 0xD800 && c < 0xDC00 && p[0] == '\\' && p[1] == 'u')
+                    lo = strtoul((char[5]){ p[2], p[3], p[4], p[5], 0 }, NULL, 16);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
                     p += 6;
                 }
-                nul |= c == 0;
+                nul |= c == 0 || (c >= 0xD800 && c <= 0xDFFF);
                 /* As UTF-8: only equality of keys matters here. */
                 unsigned char u[4];
                 int k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
@@ -134,8 +138,8 @@ static int scan_key(struct scan *s, struct key *keys, size_t n)
     char *text = len < 0 ? NULL : malloc((size_t)len + 1);
 
     if (len < 0)
-        return refuse(s, at, "%s%sa key holds a NUL byte (\\u0000)", s->path,
-                      *s->path ? ": " : "");
+        return refuse(s, at, "%s%sa key holds a NUL byte (\\u0000) or a lone surrogate",
+                      s->path, *s->path ? ": " : "");
     if (!text)
         return refuse(s, at, "out of memory");
     s->pos = at;
@@ -218,7 +222,8 @@ static int scan_value(struct scan *s, int depth)
     if (c == '"') {
         size_t at = s->pos;
         if (decode_string(s, NULL, 0) < 0)
-            return refuse(s, at, "%s%sthe string holds a NUL byte (\\u0000)", s->path,
+            return refuse(s, at, "%s%sthe string holds a NUL byte (\\u0000) or a lone "
+                          "surrogate (\\ud800-\\udfff), which is no character", s->path,
                           *s->path ? ": " : "");
         return 0;
     }

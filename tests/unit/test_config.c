@@ -369,6 +369,11 @@ START_TEST(json_duplicates_and_nul_are_refused)
         { "{\"store\": \"memory:\", \"oauth\": {\"client_secret\": \"s\\u0000t\"}}",
           "oauth.client_secret: the string holds a NUL byte" },
         { "{\"st\\u0000ore\": \"memory:\"}", "cfg.json:1:2: a key holds a NUL byte" },
+        /* json-c would make U+FFFD of a lone surrogate: other bytes. */
+        { "{\"store\": \"memory:\", \"oauth\": {\"client_id\": \"a\\udcffb\"}}",
+          "oauth.client_id: the string holds a NUL byte (\\u0000) or a lone surrogate" },
+        { "{\"store\": \"memory:\", \"oauth\": {\"client_id\": \"\\ud800\\u0041\"}}",
+          "oauth.client_id: the string holds" },
         { "{\"a\": [{\"x\": 1}, {\"x\": 1, \"x\": 2}]}", "a[1].x: the key is given twice" },
         { "{\"store\": \"memory:\", \"\\ud83d\\ude00\": 1, \"\xf0\x9f\x98\x80\": 2}",
           "the key is given twice" },
