@@ -16,6 +16,7 @@
  * out of reach, which is the best a JSON library without wipe hooks allows.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,13 @@ static int set_from_json(ts_token *token, const char *key, json_object *value,
     int numeric_ok = field == TS_FIELD_ID || field == TS_FIELD_EXPIRY_TIME;
     if (type == json_type_null)
         return ts_token_set(token, field, NULL) == TS_OK ? CLI_OK : CLI_STORE;
+    /* json-c keeps an integer past 2^64 - 1 as that maximum: refuse every
+     * one past INT64_MAX rather than name a number the input never said. */
+    if (type == json_type_int && numeric_ok && json_object_get_uint64(value) > INT64_MAX) {
+        snprintf(why, whylen, "%s: key '%s': the number is larger than 9223372036854775807",
+                 where, key);
+        return CLI_USAGE;
+    }
     if (type == json_type_int && numeric_ok && json_object_get_int64(value) >= 0)
         return ts_token_set(token, field, json_object_get_string(value)) == TS_OK ? CLI_OK
                                                                              : CLI_STORE;
