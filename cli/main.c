@@ -235,6 +235,35 @@ static int set_string_option(char **slot, char *arg, int secret)
     return *slot ? CLI_OK : cli_out_of_memory();
 }
 
+/* A secret option given as "-": its value is the next line of standard
+ * input, so it never shows in /proc/PID/cmdline. Read a byte at a time
+ * into one buffer, leaving no stdio or realloc() copy behind. */
+static int secret_from_stdin(char **slot, const char *option)
+{
+    enum { MAX_SECRET = 8192 };
+    char *line = malloc(MAX_SECRET);
+    size_t n = 0;
+    ssize_t got = 0;
+
+    if (!line)
+        return cli_out_of_memory();
+    while (n < MAX_SECRET && (got = read(STDIN_FILENO, line + n, 1)) == 1 && line[n] != '\n')
+        n++;
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    if (n == MAX_SECRET || got < 0 || n == 0) {
+        explicit_bzero(line, n < MAX_SECRET ? n : MAX_SECRET);
+        free(line);
+        return usage_error("%s -: %s", option,
+                           n == MAX_SECRET ? "the line on standard input is too long"
+                                           : "standard input holds no value for it");
+    }
+    line[n] = '\0';
+    cli_free_secret(*slot);
+    *slot = line;
+    return CLI_OK;
+}
+
 static int record_option(struct cli *cli, int opt, char *arg)
 {
     cli->given |= BIT(opt);
@@ -261,6 +290,8 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_HELP: return CLI_OK;
     default: {
         ts_field field = (ts_field)(opt - OPT_ID);
+        if (ts_field_is_secret(field) && strcmp(arg, "-") == 0)
+            return secret_from_stdin(&cli->field[field], option_name(opt));
         return set_string_option(&cli->field[field], arg, ts_field_is_secret(field));
     }
     }
