@@ -366,6 +366,28 @@ static int create_file(struct sqlite_store *s, unsigned mode, ts_error *err)
     return TS_OK;
 }
 
+/* SQLite creates PATH-wal, -shm and -journal itself, following a symbolic
+ * link there: whoever can write the directory could make it write the log
+ * into another file. Refuse a link in any of their places; the database
+ * file itself may be a link (it is opened as the user named it). This
+ * narrows the window rather than closing it: a directory others can
+ * write is no place for a token store, and the README says so. */
+static int check_side_files(struct sqlite_store *s, ts_error *err)
+{
+    static const char *const suffixes[] = { "-wal", "-shm", "-journal" };
+    char side[4096];
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        snprintf(side, sizeof side, "%s%s", s->path, suffixes[i]);
+        if (lstat(side, &st) == 0 && !S_ISREG(st.st_mode))
+            return s->host->error(err, TS_ERR_IO, "refusing %s: it is %s, not a file SQLite "
+                                  "made", side, S_ISLNK(st.st_mode) ? "a symbolic link"
+                                                                    : "not a regular file");
+    }
+    return TS_OK;
+}
+
 /* Opened with TS_OPEN_MUST_EXIST: the file must be there already. */
 static int check_exists(struct sqlite_store *s, ts_error *err)
 {
@@ -396,7 +418,7 @@ static int wal_exists(const struct sqlite_store *s)
 static int wal_mode_file(const char *path)
 {
     unsigned char head[20];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);    /* a FIFO must not hang us */
     ssize_t n = fd >= 0 ? pread(fd, head, sizeof head, 0) : -1;
 
     if (fd >= 0)
@@ -726,6 +748,8 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     if (rc == TS_OK)
         rc = s->open_flags & TS_OPEN_MUST_EXIST ? check_exists(s, err)
                                                 : create_file(s, mode, err);
+    if (rc == TS_OK)
+        rc = check_side_files(s, err);
     s->sync_level = sync_level;
     if (rc == TS_OK)
         rc = connect_db(s, sync_level, err);

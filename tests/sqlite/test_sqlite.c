@@ -488,6 +488,31 @@ START_TEST(test_deleted_token_leaves_the_wal)
 }
 END_TEST
 
+/* A link where SQLite would create its log is refused, not followed. */
+START_TEST(test_side_file_links_are_refused)
+{
+    const char *db = in_scratch("t.db");
+    char wal[PATH_MAX], victim[PATH_MAX];
+    ts_store *s = open_ok(db);
+    ts_error err = { 0 };
+
+    save_user(s, "a@x.com", "1000.a");
+    ts_store_close(s);
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    snprintf(victim, sizeof victim, "%s", in_scratch("victim"));
+    FILE *f = fopen(victim, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("keep", f);
+    fclose(f);
+    ck_assert_int_eq(symlink(victim, wal), 0);
+    ck_assert_int_eq(open_store(&s, db, &err, NULL), TS_ERR_IO);
+    ck_assert_msg(strstr(err.message, "-wal: it is a symbolic link"), "%s", err.message);
+    struct stat st;
+    ck_assert_int_eq(stat(victim, &st), 0);
+    ck_assert_int_eq(st.st_size, 4);
+}
+END_TEST
+
 START_TEST(test_empty_table_opens_again)
 {
     const char *db = in_scratch("t.db");
@@ -1237,6 +1262,7 @@ static Suite *sqlite_suite(void)
     tcase_add_test(tc, test_injection_strings_are_values);
     tcase_add_test(tc, test_delete_tokens_commits);
     tcase_add_test(tc, test_deleted_token_leaves_the_wal);
+    tcase_add_test(tc, test_side_file_links_are_refused);
     tcase_add_test(tc, test_empty_table_opens_again);
     tcase_add_test(tc, test_delete_token);
     tcase_add_test(tc, test_save_rules);
