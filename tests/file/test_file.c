@@ -31,6 +31,7 @@
 #include <tokenstore/backend.h>
 #include "../../plugins/file/csv.h"
 #include "../check_main.h"
+#include "../test_store.h"
 
 /* A new file's header: the Python SDK's. */
 #define HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
@@ -127,20 +128,6 @@ static void assert_same_files(const char *path, const char *expected_path)
     free(want);
 }
 
-struct log_capture {
-    int warnings;
-    char last[1024];
-};
-
-static void capture_log(void *userdata, int level, const char *message)
-{
-    struct log_capture *c = userdata;
-    if (level == TS_LOG_WARN) {
-        c->warnings++;
-        snprintf(c->last, sizeof c->last, "%s", message);
-    }
-}
-
 static int open_store_logged(ts_store **out, const char *path, const char *mode,
                              struct log_capture *log, ts_error *err)
 {
@@ -196,22 +183,6 @@ static void resave(ts_store *s, const char *id)
     ts_token *t = by_id(s, id);
     save_ok(s, t);
     ts_token_free(t);
-}
-
-static int count_cb(const ts_token *t, void *ud)
-{
-    (void)t;
-    (*(size_t *)ud)++;
-    return 0;
-}
-
-static size_t count_tokens(ts_store *s)
-{
-    size_t n = 0;
-    ts_error err;
-    int rc = ts_get_tokens(s, count_cb, &n, &err);
-    ck_assert_msg(rc == TS_OK, "get_tokens: %s", err.message);
-    return n;
 }
 
 /* Every record of a CSV buffer (header included), strictly parsed. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
+#include "../test_store.h"
 
 #define HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
                "grant_token,expiry_time,redirect_url,api_domain\r\n"
@@ -45,21 +46,6 @@ static void spit(const char *path, const char *data)
     ck_assert_ptr_nonnull(fp);
     ck_assert_uint_eq(fwrite(data, 1, strlen(data), fp), strlen(data));
     ck_assert_int_eq(fclose(fp), 0);
-}
-
-struct log_capture {
-    int warnings;
-    char last[1024];
-};
-
-static void capture_log(void *userdata, int level, const char *message)
-{
-    struct log_capture *c = userdata;
-
-    if (level == TS_LOG_WARN) {
-        c->warnings++;
-        snprintf(c->last, sizeof c->last, "%s", message);
-    }
 }
 
 /* Opens the file backend on path with flags, option mode when not NULL,
@@ -107,22 +93,6 @@ static const char *listing(void)
     }
     free(names);
     return out;
-}
-
-static int count_row(const ts_token *t, void *ud)
-{
-    (void)t;
-    ++*(int *)ud;
-    return 0;
-}
-
-static int token_count(ts_store *s)
-{
-    ts_error err = { 0 };
-    int n = 0;
-
-    ck_assert_msg(ts_get_tokens(s, count_row, &n, &err) == TS_OK, "%s", err.message);
-    return n;
 }
 
 static void save_user(ts_store *s, const char *user, const char *refresh)
@@ -182,7 +152,7 @@ START_TEST(test_read_only_empty_file_stays_empty)
     spit(path, "");
     ck_assert_int_eq(stat(path, &before), 0);
     ts_store *s = open_ok(path, TS_OPEN_READ_ONLY);
-    ck_assert_int_eq(token_count(s), 0);
+    ck_assert_int_eq((int)count_tokens(s), 0);
     assert_writes_refused(s);
     ts_store_close(s);
     ck_assert_int_eq(stat(path, &after), 0);
@@ -205,7 +175,7 @@ START_TEST(test_read_only_reads_and_sees_writers)
     spit(path, HEADER ROW1);
     ck_assert_int_eq(stat(path, &before), 0);
     ts_store *s = open_ok(path, TS_OPEN_READ_ONLY);
-    ck_assert_int_eq(token_count(s), 1);
+    ck_assert_int_eq((int)count_tokens(s), 1);
     ts_token *t = ts_token_new();
     ts_token_set(t, TS_FIELD_USER_NAME, "alice@example.com");
     ck_assert_msg(ts_find_token(s, t, &err) == TS_OK, "%s", err.message);
@@ -223,11 +193,11 @@ START_TEST(test_read_only_reads_and_sees_writers)
     /* A writer makes the lock file; the reader still sees its saves. */
     ts_store *w = open_ok(path, 0);
     save_user(w, "bob@example.com", "1000.refresh.bob");
-    ck_assert_int_eq(token_count(s), 2);
+    ck_assert_int_eq((int)count_tokens(s), 2);
     ts_store_close(s);
     s = open_ok(path, TS_OPEN_READ_ONLY);
     save_user(w, "carol@example.com", "1000.refresh.carol");
-    ck_assert_int_eq(token_count(s), 3);
+    ck_assert_int_eq((int)count_tokens(s), 3);
     ts_store_close(w);
     ts_store_close(s);
 }
@@ -241,7 +211,7 @@ START_TEST(test_must_exist_writes)
     spit(path, HEADER ROW1);
     ts_store *s = open_ok(path, TS_OPEN_MUST_EXIST);
     save_user(s, "bob@example.com", "1000.refresh.bob");
-    ck_assert_int_eq(token_count(s), 2);
+    ck_assert_int_eq((int)count_tokens(s), 2);
     ts_store_close(s);
 }
 END_TEST
@@ -351,7 +321,7 @@ START_TEST(test_rewrite_keeps_owner)
     ck_assert_uint_eq(st.st_gid, OTHER_GID);
     ck_assert_uint_eq(st.st_mode & 07777, 0644);
     s = open_ok(path, TS_OPEN_READ_ONLY);
-    ck_assert_int_eq(token_count(s), 2);
+    ck_assert_int_eq((int)count_tokens(s), 2);
     ts_store_close(s);
 }
 END_TEST

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
+#include "../test_store.h"
 
 /* A path in the scratch directory; each call has its own buffer. */
 static const char *in_scratch(const char *name)
@@ -1028,22 +1029,6 @@ static void assert_unchanged(const char *path, struct snapshot *before)
     free(before->bytes);
 }
 
-static int count_row(const ts_token *t, void *ud)
-{
-    (void)t;
-    ++*(int *)ud;
-    return 0;
-}
-
-static int token_count(ts_store *s)
-{
-    ts_error err = { 0 };
-    int n = 0;
-
-    ck_assert_msg(ts_get_tokens(s, count_row, &n, &err) == TS_OK, "%s", err.message);
-    return n;
-}
-
 START_TEST(test_missing_file_is_no_store)
 {
     const unsigned flags[] = { TS_OPEN_MUST_EXIST, TS_OPEN_READ_ONLY };
@@ -1082,7 +1067,7 @@ START_TEST(test_read_only_leaves_other_database_alone)
     take_snapshot(db, &before);
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
-    ck_assert_int_eq(token_count(s), 0);
+    ck_assert_int_eq((int)count_tokens(s), 0);
     ts_token *t = user_token("user@zoho.com", "", "");
     ck_assert_int_eq(ts_find_token(s, t, NULL), TS_NOT_FOUND);
     ck_assert_int_eq(ts_find_token_by_id(s, "1", t, NULL), TS_NOT_FOUND);
@@ -1107,7 +1092,7 @@ START_TEST(test_read_only_sample_gets_no_index)
     take_snapshot(db, &before);
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
-    ck_assert_int_eq(token_count(s), 12);
+    ck_assert_int_eq((int)count_tokens(s), 12);
     ts_token *t = find_user(s, "user10@zoho.com");
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
     ts_token_free(t);
@@ -1138,7 +1123,7 @@ START_TEST(test_read_only_on_our_store)
     ck_assert_int_eq(before.side[0] + before.side[1], 0);
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
-    ck_assert_int_eq(token_count(s), 2);
+    ck_assert_int_eq((int)count_tokens(s), 2);
     ts_token *t = find_user(s, "b@zoho.com");
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), "1000.access-b");
     ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_READ_ONLY);
@@ -1170,8 +1155,8 @@ START_TEST(test_read_only_sees_later_writes)
                   err.message);
     ck_assert_msg(open_store_flags(&empty_reader, in_scratch("empty.db"), TS_OPEN_READ_ONLY,
                                    &err, NULL) == TS_OK, "%s", err.message);
-    ck_assert_int_eq(token_count(reader), 1);
-    ck_assert_int_eq(token_count(empty_reader), 0);
+    ck_assert_int_eq((int)count_tokens(reader), 1);
+    ck_assert_int_eq((int)count_tokens(empty_reader), 0);
 
     w = open_ok(db);
     save_user(w, "b@zoho.com", "1000.access-b");
@@ -1179,24 +1164,24 @@ START_TEST(test_read_only_sees_later_writes)
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
     ts_store_close(w);
-    ck_assert_int_eq(token_count(reader), 2);
+    ck_assert_int_eq((int)count_tokens(reader), 2);
 
     /* A writer that came and went while a new reader looked away. */
     ts_store_close(reader);
     ck_assert_msg(open_store_flags(&reader, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
-    ck_assert_int_eq(token_count(reader), 2);
+    ck_assert_int_eq((int)count_tokens(reader), 2);
     w = open_ok(db);
     save_user(w, "d@zoho.com", "1000.access-d");
     ts_store_close(w);
     t = find_user(reader, "d@zoho.com");
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
-    ck_assert_int_eq(token_count(reader), 3);
+    ck_assert_int_eq((int)count_tokens(reader), 3);
 
     w = open_ok(in_scratch("empty.db"));
     save_user(w, "c@zoho.com", "1000.access-c");
-    ck_assert_int_eq(token_count(empty_reader), 1);
+    ck_assert_int_eq((int)count_tokens(empty_reader), 1);
     ts_store_close(w);
     ts_store_close(reader);
     ts_store_close(empty_reader);
@@ -1213,15 +1198,15 @@ START_TEST(test_read_only_sees_sample_writes)
     make_sample_db(db);
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
-    ck_assert_int_eq(token_count(s), 12);
+    ck_assert_int_eq((int)count_tokens(s), 12);
     sqlite3 *raw = raw_open(db);
     raw_exec(raw, "INSERT INTO oauthtoken (id, user_name, refresh_token) "
                   "VALUES ('13', 'user13@zoho.com', '1000.refresh13')");
-    ck_assert_int_eq(token_count(s), 13);
+    ck_assert_int_eq((int)count_tokens(s), 13);
     raw_exec(raw, "DELETE FROM oauthtoken WHERE id = '1'");
     sqlite3_close(raw);
     ck_assert_ptr_null(find_user(s, "user1@zoho.com"));
-    ck_assert_int_eq(token_count(s), 12);
+    ck_assert_int_eq((int)count_tokens(s), 12);
     ts_store_close(s);
 }
 END_TEST
@@ -1238,7 +1223,7 @@ START_TEST(test_must_exist_writes)
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_MUST_EXIST, &err, NULL) == TS_OK, "%s",
                   err.message);
     save_user(s, "a@zoho.com", "1000.access-a");
-    ck_assert_int_eq(token_count(s), 1);
+    ck_assert_int_eq((int)count_tokens(s), 1);
     ts_store_close(s);
 }
 END_TEST
