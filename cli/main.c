@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,10 +125,15 @@ struct command {
 };
 
 static const struct command *find_command(const char *name);
+static const char *nearest_command(const char *word);
 static void print_help(FILE *out);
 static void print_command_help(const struct command *cmd, FILE *out);
 
 /* ---------------------------------------------------------------- errors */
+
+/* The command on the line, once known: its usage errors point at its own
+ * help, which lists what it takes, rather than at the long general one. */
+static const char *usage_command;
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -138,7 +144,10 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\nTry 'tokenstore --help'.\n", stderr);
+    if (usage_command)
+        fprintf(stderr, "\nTry 'tokenstore %s --help'.\n", usage_command);
+    else
+        fputs("\nTry 'tokenstore --help'.\n", stderr);
     return CLI_USAGE;
 }
 
@@ -171,6 +180,62 @@ int cli_out_of_memory(void)
 }
 
 /* ---------------------------------------------------------------- parsing */
+
+/* The Levenshtein distance of two short words, for "did you mean": longer
+ * words than a command or option name are never close to one. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 32 };
+    size_t la = strlen(a), lb = strlen(b), row[MAX + 1];
+
+    if (la > MAX || lb > MAX)
+        return MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Keeps CANDIDATE in *best when it is nearer WORD than what is there and
+ * near enough to be a slip of the keyboard (a third of it at most). */
+static void consider(const char *word, size_t len, const char *candidate,
+                     const char **best, size_t *best_distance)
+{
+    char typed[33];
+
+    if (len >= sizeof typed)
+        return;
+    memcpy(typed, word, len);
+    typed[len] = '\0';
+    size_t d = edit_distance(typed, candidate);
+    if (d <= 2 && d * 3 <= strlen(candidate) && d < *best_distance) {
+        *best = candidate;
+        *best_distance = d;
+    }
+}
+
+/* The long option nearest the first LEN bytes of WORD (no dashes), or NULL. */
+static const char *nearest_option(const char *word, size_t len)
+{
+    const char *best = NULL;
+    size_t distance = SIZE_MAX;
+
+    for (const struct option *o = long_options; o->name; o++)
+        consider(word, len, o->name, &best, &distance);
+    return best;
+}
 
 /* "--user" for OPT_USER; "-o" for the one option known by its short name. */
 static const char *option_name(int opt)
@@ -271,6 +336,9 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_CONFIG: return set_string_option(&cli->config_path, arg, 0);
     case OPT_STORE: return set_string_option(&cli->store_uri, arg, 1);
     case OPT_OPTION:
+        if (strcmp(arg, "json") == 0)   /* kubectl's and gh's habit */
+            return usage_error("-o takes KEY=VALUE (a backend option); "
+                               "for JSON output use --json");
         return add_key_value(&cli->options, &cli->noptions, arg, "-o takes KEY=VALUE "
                              "(a backend option), e.g. -o path=/tmp/tokens.db");
     case OPT_OAUTH:
@@ -297,12 +365,22 @@ static int record_option(struct cli *cli, int opt, char *arg)
     }
 }
 
+static int unknown_command(const char *word)
+{
+    const char *guess = nearest_command(word);
+
+    usage_command = NULL;
+    return guess ? usage_error("unknown command '%.64s'; did you mean '%s'?", word, guess)
+                 : usage_error("unknown command '%.64s'", word);
+}
+
 static int add_argument(struct cli *cli, const char *arg)
 {
     if (!cli->command) {
         cli->command = find_command(arg);
         if (!cli->command)
-            return usage_error("unknown command '%.64s'", arg);
+            return unknown_command(arg);
+        usage_command = cli->command->name;
         return CLI_OK;
     }
     if (cli->nargs == (int)(sizeof cli->args / sizeof cli->args[0]))
@@ -320,6 +398,11 @@ static int unknown_option(char *const argv[], int index)
 
     if (optopt && optopt != '?')
         return usage_error("unknown option '-%c'", optopt);
+    const char *guess = strncmp(arg, "--", 2) == 0 ? nearest_option(arg + 2, (size_t)len - 2)
+                                                    : NULL;
+    if (guess)
+        return usage_error("unknown option '%.*s'; did you mean '--%s'?",
+                           len > 64 ? 64 : len, arg, guess);
     return usage_error("unknown option '%.*s'", len > 64 ? 64 : len, arg);
 }
 
@@ -435,6 +518,21 @@ static char *config_file_spec(const char *path)
     return asprintf(&spec, "./%s", path) < 0 ? NULL : spec;
 }
 
+/* A config's "oauth" section is checked by every command that loads it,
+ * not only by token and revoke: a wrong data_center found months later,
+ * when a refresh is first needed, is found too late. */
+static int check_oauth_section(const ts_config *cfg)
+{
+    ts_error err = { 0 };
+    ts_oauth *oauth;
+    int rc = ts_oauth_new(&oauth, NULL, cfg, &err);
+
+    if (rc != TS_OK)
+        return cli_store_error(rc, &err);
+    ts_oauth_free(oauth);
+    return CLI_OK;
+}
+
 static int load_config(const struct cli *cli, ts_config **cfg)
 {
     ts_error err = { 0 };
@@ -447,6 +545,12 @@ static int load_config(const struct cli *cli, ts_config **cfg)
     free(spec);
     if (rc != TS_OK)
         return cli_store_error(rc, &err);
+    rc = check_oauth_section(*cfg);
+    if (rc != CLI_OK) {
+        ts_config_free(*cfg);
+        *cfg = NULL;
+        return rc;
+    }
     rc = apply_command_line(cli, *cfg);
     if (rc != CLI_OK) {
         ts_config_free(*cfg);
@@ -1335,7 +1439,7 @@ static int cmd_help(struct cli *cli)
     const struct command *cmd = cli->nargs ? find_command(cli->args[0]) : NULL;
 
     if (cli->nargs && !cmd)
-        return usage_error("unknown command '%.64s'", cli->args[0]);
+        return unknown_command(cli->args[0]);
     if (cmd)
         print_command_help(cmd, stdout);
     else
@@ -1490,6 +1594,16 @@ static const struct command *find_command(const char *name)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
     return NULL;
+}
+
+static const char *nearest_command(const char *word)
+{
+    const char *best = NULL;
+    size_t distance = SIZE_MAX;
+
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        consider(word, strlen(word), commands[i].name, &best, &distance);
+    return best;
 }
 
 static void print_help(FILE *out)
