@@ -49,7 +49,7 @@ enum option_id {
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
     OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
-    OPT_COUNT
+    OPT_NO_HEADERS, OPT_COUNT
 };
 _Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
@@ -91,6 +91,7 @@ static const struct option long_options[] = {
     { "force", no_argument, NULL, OPT_CODE(OPT_FORCE) },
     { "dry-run", no_argument, NULL, OPT_CODE(OPT_DRY_RUN) },
     { "overwrite", no_argument, NULL, OPT_CODE(OPT_OVERWRITE) },
+    { "no-headers", no_argument, NULL, OPT_CODE(OPT_NO_HEADERS) },
     { NULL, 0, NULL, 0 },
 };
 
@@ -111,7 +112,7 @@ struct cli {
     size_t noauth;
     char *to, *accounts_url;      /* migrate --to, --accounts-url */
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
-    int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite;
+    int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite, no_headers;
 };
 
 struct command {
@@ -351,6 +352,7 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_FORCE: cli->force = 1; return CLI_OK;
     case OPT_DRY_RUN: cli->dry_run = 1; return CLI_OK;
     case OPT_OVERWRITE: cli->overwrite = 1; return CLI_OK;
+    case OPT_NO_HEADERS: cli->no_headers = 1; return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
     case OPT_YES: cli->yes = 1; return CLI_OK;
@@ -643,7 +645,7 @@ static int cmd_list(struct cli *cli)
     else if (st.array)
         cli_json_print(stdout, st.array);
     else
-        cli_table_print(st.table, stdout);
+        cli_table_print(st.table, stdout, !cli->no_headers);
     ts__json_release(st.array);
     cli_table_free(st.table);
     ts_store_close(store);
@@ -1388,7 +1390,7 @@ static int cmd_backends(struct cli *cli)
     } else if (st.array)
         cli_json_print(stdout, st.array);
     else
-        cli_table_print(st.table, stdout);
+        cli_table_print(st.table, stdout, !cli->no_headers);
     json_object_put(st.array);
     cli_table_free(st.table);
     ts_config_free(cfg);
@@ -1448,13 +1450,15 @@ static int cmd_help(struct cli *cli)
 }
 
 static const struct command commands[] = {
-    { "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
-      "list [--json]",
+    { "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
+      "list [--json | --no-headers]",
       "list every token",
       "Prints a table of every token: id, user_name, client_id, expiry_time as\n"
-      "an ISO-8601 UTC date and in milliseconds, api_domain and the secrets\n"
-      "(masked). --json prints an array of objects with the SDK's ten fields;\n"
-      "without --show-secrets each secret that has a value is left out and named\n"
+      "an ISO-8601 UTC date (marked \"(expired)\" once past) and in\n"
+      "milliseconds, api_domain and the secrets (masked); --no-headers leaves\n"
+      "out the header line, for scripts. --json prints an array of objects with\n"
+      "the SDK's ten fields and \"expired\" (true or false); without\n"
+      "--show-secrets each secret that has a value is left out and named\n"
       "in \"masked\". The store is opened read-only: one that does not exist is\n"
       "an error (exit status 3), never created.\n" },
     { "get", cmd_get, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_KEYS, 0, 0,
@@ -1480,7 +1484,7 @@ static const struct command commands[] = {
       "transaction or file write on sqlite and file), their ids printed one per\n"
       "line. A \"masked\" key (get --json) is ignored, so the left-out secrets\n"
       "keep their stored values; a secret whose value looks like masked output\n"
-      "(\"1000…(70)\", \"****\") is refused.\n"
+      "(\"1000...(70)\", \"****\") is refused.\n"
       "The SDK's save_token rule applies: the token replaces the stored one with\n"
       "the same id, else the same key, else it is added with the next id; a\n"
       "save that would give one user two rows is refused (exit status 5).\n"
@@ -1556,8 +1560,8 @@ static const struct command commands[] = {
       "(expiry_time before now). --json prints the same as one object. The\n"
       "store is opened read-only; a store that does not exist is reported\n"
       "(exit status 3) and not created.\n" },
-    { "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
-      "backends [--json]",
+    { "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
+      "backends [--json | --no-headers]",
       "list the backends found",
       "Lists every backend found in the search path (the config's plugin_dir,\n"
       "$TOKENSTORE_PLUGIN_PATH, the installed plugin directory): name, version,\n"
@@ -1622,7 +1626,7 @@ static void print_help(FILE *out)
           "  -q, --quiet          no status messages or backend warnings\n"
           "  -v, --verbose        log the library's steps (OAuth requests, HTTP status,\n"
           "                       retries and waits) on stderr; never a secret\n"
-          "  --show-secrets       print secrets in full (they are masked: \"1000…(70)\")\n"
+          "  --show-secrets       print secrets in full (they are masked: \"1000...(70)\")\n"
           "  -h, --help           show help; 'tokenstore COMMAND --help' for a command\n"
           "  -V, --version        print the version\n"
           "\nWithout --config or --store the store is read from $TOKENSTORE_CONFIG, else\n"
@@ -1684,7 +1688,10 @@ static int run(struct cli *cli)
 int main(int argc, char *argv[])
 {
     struct cli cli = { 0 };
-    int rc = parse_command_line(&cli, argc, argv);
+    int rc;
+
+    cli_choose_charset();
+    rc = parse_command_line(&cli, argc, argv);
 
     if (rc == CLI_OK)
         rc = run(&cli);
