@@ -27,6 +27,7 @@
 #include "config.h"
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <tokenstore/backend.h>   /* TS_ABI_MAJOR/MINOR for --version */
 #include "cli.h"
 #include "conformance.h"
@@ -113,6 +115,7 @@ struct cli {
     char *to, *accounts_url;      /* migrate --to, --accounts-url */
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
     int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite, no_headers;
+    int secret_from_stdin;        /* a secret option was given as "-" */
 };
 
 struct command {
@@ -360,8 +363,10 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_HELP: return CLI_OK;
     default: {
         ts_field field = (ts_field)(opt - OPT_ID);
-        if (ts_field_is_secret(field) && strcmp(arg, "-") == 0)
+        if (ts_field_is_secret(field) && strcmp(arg, "-") == 0) {
+            cli->secret_from_stdin = 1;
             return secret_from_stdin(&cli->field[field], option_name(opt));
+        }
         return set_string_option(&cli->field[field], arg, ts_field_is_secret(field));
     }
     }
@@ -460,6 +465,11 @@ static int check_usage(const struct cli *cli)
         return usage_error("give --config or --store, not both");
     if (cli->quiet && cli->verbose)
         return usage_error("give --quiet or --verbose, not both");
+    if (cli->config_path && strcmp(cli->config_path, "-") == 0 &&
+        (cli->secret_from_stdin || (strcmp(cmd->name, "save") == 0 && cli->nargs == 1 &&
+                                    strcmp(cli->args[0], "-") == 0)))
+        return usage_error("--config - reads standard input: give the token's values "
+                           "another way");
     if (cli->store_uri && !strchr(cli->store_uri, ':'))
         return usage_error("--store takes a URI such as sqlite:/path/tokens.db or memory:; "
                            "use --config for a config file");
@@ -494,6 +504,105 @@ int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *
         rc = ts_config_set_option(cfg, options[i], eq + 1, err);
         *eq = '=';
     }
+    return rc;
+}
+
+/* All of fd, NUL-terminated, read with read(2) so no stdio buffer keeps a
+ * copy; every buffer it passed through is wiped. NULL with errno set on a
+ * read error, errno 0 for over 1 MiB, a NUL byte or no memory. */
+static char *read_all(int fd)
+{
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    ssize_t n = 0;
+
+    while (text && (n = read(fd, text + len, cap - len - 1)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        len += (size_t)n;
+        if (len + 1 < cap)
+            continue;
+        char *grown = cap < MAX_STDIN_BYTES ? malloc(cap * 2) : NULL;
+        if (grown)
+            memcpy(grown, text, len);
+        explicit_bzero(text, cap);
+        free(text);
+        text = grown;
+        cap *= 2;
+    }
+    int e = n < 0 ? errno : 0;
+    if (text)
+        text[len] = '\0';
+    if (text && (n < 0 || strlen(text) != len)) {
+        explicit_bzero(text, len);
+        free(text);
+        text = NULL;
+    }
+    errno = e;
+    return text;
+}
+
+/* The first secret a config file's JSON holds, as a key path; NULL for
+ * none (or JSON the loader has already accepted or refused by now). */
+static const char *config_secret_key(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char *text = fd >= 0 ? read_all(fd) : NULL;
+    json_object *root = NULL, *section, *value;
+    const char *key = NULL;
+    char why[TS_ERROR_MAX];
+
+    if (fd >= 0)
+        close(fd);
+    if (text && ts__json_parse(text, path, &root, why, sizeof why) == 0) {
+        if (json_object_object_get_ex(root, "oauth", &section) &&
+            json_object_object_get_ex(section, "client_secret", &value))
+            key = "oauth.client_secret";
+        else if (json_object_object_get_ex(root, "store", &section) &&
+                 json_object_object_get_ex(section, "options", &section) &&
+                 json_object_object_get_ex(section, "password", &value))
+            key = "store.options.password";
+    }
+    ts__json_release(root);
+    cli_free_secret(text);
+    return key;
+}
+
+/* A config file with a client secret or a password in it gets the same
+ * advice as a token file that others may read. */
+static void warn_if_config_readable(const ts_config *cfg)
+{
+    /* A file's origin holds a '/' (config_file_spec and the lookup chain
+     * see to it); "URI", "default" and "standard input" do not. */
+    const char *path = ts_config_origin(cfg);
+    struct stat st;
+    const char *key;
+
+    if (!strchr(path, '/') || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        !(st.st_mode & 066) || !(key = config_secret_key(path)))
+        return;
+    fprintf(stderr, "tokenstore: %s holds secrets (%s) but is %s by group or others "
+            "(mode %04o): chmod 600 %s\n", path, key, st.st_mode & 022 ? "writable" : "readable",
+            (unsigned)(st.st_mode & 07777), path);
+}
+
+/* --config -: the config is JSON on standard input. */
+static int config_from_stdin(ts_config **cfg, ts_error *err)
+{
+    char *text = read_all(STDIN_FILENO);
+    int rc;
+
+    if (!text) {
+        err->code = TS_ERR_CONFIG;
+        snprintf(err->message, sizeof err->message, "--config -: cannot read a config "
+                 "from standard input (%s)", errno ? strerror(errno)
+                                                   : "over 1 MiB, a NUL byte or out of memory");
+        return err->code;
+    }
+    rc = ts_config_parse_json(cfg, text, "standard input", err);
+    cli_free_secret(text);
     return rc;
 }
 
@@ -541,12 +650,18 @@ static int load_config(const struct cli *cli, ts_config **cfg)
     char *spec = NULL;
     int rc;
 
-    if (cli->config_path && !(spec = config_file_spec(cli->config_path)))
-        return cli_out_of_memory();
-    rc = ts_config_load(cfg, spec ? spec : cli->store_uri, &err);
-    free(spec);
+    if (cli->config_path && strcmp(cli->config_path, "-") == 0) {
+        rc = config_from_stdin(cfg, &err);
+    } else {
+        if (cli->config_path && !(spec = config_file_spec(cli->config_path)))
+            return cli_out_of_memory();
+        rc = ts_config_load(cfg, spec ? spec : cli->store_uri, &err);
+        free(spec);
+    }
     if (rc != TS_OK)
         return cli_store_error(rc, &err);
+    if (!cli->quiet)
+        warn_if_config_readable(*cfg);
     rc = check_oauth_section(*cfg);
     if (rc != CLI_OK) {
         ts_config_free(*cfg);
@@ -776,46 +891,15 @@ static int cmd_get(struct cli *cli)
 
 /* ---------------------------------------------------------------- save */
 
-/* All of stdin, NUL-terminated; every buffer it passed through is wiped. */
-static char *read_stdin(void)
-{
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-
-    while (text) {
-        size_t n = fread(text + len, 1, cap - len - 1, stdin);
-        len += n;
-        if (n == 0)
-            break;
-        if (len + 1 < cap)
-            continue;
-        char *grown = cap < MAX_STDIN_BYTES ? malloc(cap * 2) : NULL;
-        if (grown)
-            memcpy(grown, text, len);
-        explicit_bzero(text, cap);
-        free(text);
-        text = grown;
-        cap *= 2;
-    }
-    if (text)
-        text[len] = '\0';
-    if (text && (ferror(stdin) || strlen(text) != len)) {
-        explicit_bzero(text, len);
-        free(text);
-        text = NULL;
-    }
-    return text;
-}
-
 /* One JSON token or an array of them from stdin. */
 static int tokens_from_stdin(ts_token ***tokens, size_t *n)
 {
     char why[TS_ERROR_MAX] = "";
-    char *text = read_stdin();
+    char *text = read_all(STDIN_FILENO);
 
     if (!text) {
         fprintf(stderr, "tokenstore: cannot read a JSON token from stdin (%s)\n",
-                ferror(stdin) ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
+                errno ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
         return CLI_USAGE;
     }
     int rc = cli_tokens_from_json(text, tokens, n, why, sizeof why);
@@ -1619,7 +1703,7 @@ static void print_help(FILE *out)
         fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
           "\nOptions (before or after the command):\n"
-          "  --config FILE        use the store of a JSON config file\n"
+          "  --config FILE        use the store of a JSON config file ('-': stdin)\n"
           "  --store URI          use the store at URI: memory:, file:/path/tokens.csv,\n"
           "                       sqlite:/path/tokens.db, redis://host:port/db, ...\n"
           "  -o, --option KEY=VALUE  set an option of the backend (repeatable)\n"
