@@ -98,9 +98,14 @@ int cli_all_digits(const char *s);
 /* explicit_bzero(s, strlen(s)) then free(s); NULL is allowed. */
 void cli_free_secret(char *s);
 
-/* A secret as it may be shown: the first 4 characters, "…" and the length
- * in characters ("1000…(70)"); "****" for 8 characters or fewer; "" for an
- * absent value. Returns a malloc'd string, or NULL when out of memory. */
+/* Reads the locale's character set (LC_CTYPE): output that is not UTF-8
+ * gets ASCII only. Called once, before anything is printed. */
+void cli_choose_charset(void);
+
+/* A secret as it may be shown: the first 4 characters, an ellipsis ("..."
+ * outside a UTF-8 locale) and the length in characters ("1000…(70)");
+ * "****" for 8 characters or fewer; "" for an absent value. Returns a
+ * malloc'd string, or NULL when out of memory. */
 char *cli_mask(const char *value);
 
 /* A field's value as output shows it: masked when the field is secret and
@@ -115,6 +120,9 @@ char *cli_escape(const char *text);
  * ms is not a decimal number a calendar date can be made of. */
 int cli_iso8601(const char *ms, char out[32]);
 
+/* Non-zero when the token's expiry_time is a time that has passed. */
+int cli_token_expired(const ts_token *token);
+
 /* ------------------------------------------------------------ tables */
 
 /* Rows of text cells printed in aligned columns under a header line. The
@@ -125,11 +133,13 @@ cli_table *cli_table_new(size_t ncols, const char *const *headers);
 /* Copies ncols cells (NULL or "" prints as "-"); CLI_OK or CLI_STORE
  * when out of memory. */
 int cli_table_add(cli_table *table, const char *const *cells);
-void cli_table_print(const cli_table *table, FILE *out);
+/* headers 0 leaves out the header line (--no-headers, for scripts). */
+void cli_table_print(const cli_table *table, FILE *out, int headers);
 size_t cli_table_rows(const cli_table *table);
 void cli_table_free(cli_table *table);
 
-/* The column headers and cells of `tokenstore list`. */
+/* The column headers and cells of `tokenstore list`; the date of an
+ * expired token is marked "(expired)". */
 #define CLI_TOKEN_COLUMNS 10
 extern const char *const cli_token_headers[CLI_TOKEN_COLUMNS];
 int cli_table_add_token(cli_table *table, const ts_token *token, int show_secrets);

@@ -16,6 +16,8 @@
  * out of reach, which is the best a JSON library without wipe hooks allows.
  */
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,16 @@
 
 #define MASK_SHOWN_CHARS 4      /* characters of a long secret left visible */
 #define MASK_HIDDEN_UPTO 8      /* secrets this short are hidden entirely */
+
+/* The one character of our own that is not ASCII is the mask's ellipsis;
+ * a terminal or log that is not UTF-8 gets "..." instead. */
+static int ascii_output;
+
+void cli_choose_charset(void)
+{
+    setlocale(LC_CTYPE, "");
+    ascii_output = strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
+}
 
 void cli_free_secret(char *s)
 {
@@ -78,8 +90,8 @@ char *cli_mask(const char *value)
         return strdup("");
     if (chars <= MASK_HIDDEN_UPTO)
         return strdup("****");
-    if (asprintf(&out, "%.*s\xE2\x80\xA6(%zu)", (int)prefix_bytes(value, MASK_SHOWN_CHARS),
-                 value, chars) < 0)
+    if (asprintf(&out, "%.*s%s(%zu)", (int)prefix_bytes(value, MASK_SHOWN_CHARS), value,
+                 ascii_output ? "..." : "\xE2\x80\xA6", chars) < 0)
         return NULL;
     return out;
 }
@@ -114,6 +126,19 @@ char *cli_escape(const char *text)
     }
     *o = '\0';
     return out;
+}
+
+int cli_token_expired(const ts_token *token)
+{
+    const char *ms = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
+    struct timespec now;
+
+    if (!ms[0] || !cli_all_digits(ms) || clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return 0;
+    errno = 0;
+    unsigned long long expiry = strtoull(ms, NULL, 10);
+    return errno == 0 &&
+           expiry <= (unsigned long long)now.tv_sec * 1000 + (unsigned long long)now.tv_nsec / 1000000;
 }
 
 int cli_all_digits(const char *s)
@@ -204,7 +229,7 @@ static void print_row(const cli_table *t, const char *const *row, const size_t *
     fputc('\n', out);
 }
 
-void cli_table_print(const cli_table *t, FILE *out)
+void cli_table_print(const cli_table *t, FILE *out, int headers)
 {
     size_t *width = calloc(t->ncols, sizeof *width);
 
@@ -218,7 +243,8 @@ void cli_table_print(const cli_table *t, FILE *out)
             if (w > width[c])
                 width[c] = w;
         }
-    print_row(t, t->headers, width, out);
+    if (headers)
+        print_row(t, t->headers, width, out);
     for (size_t r = 0; r < t->nrows; r++)
         print_row(t, (const char *const *)t->cells + r * t->ncols, width, out);
     free(width);
@@ -257,7 +283,13 @@ int cli_table_add_token(cli_table *t, const ts_token *token, int show_secrets)
     for (size_t c = 0; c < CLI_TOKEN_COLUMNS && rc == CLI_OK; c++) {
         if (c == EXPIRES_COLUMN) {
             const char *ms = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
-            cells[c] = strdup(!ms[0] ? "" : cli_iso8601(ms, date) == 0 ? date : "invalid");
+            if (!ms[0])
+                cells[c] = strdup("");
+            else if (cli_iso8601(ms, date) != 0)
+                cells[c] = strdup("invalid");
+            else if (asprintf(&cells[c], "%s%s", date,
+                              cli_token_expired(token) ? " (expired)" : "") < 0)
+                cells[c] = NULL;
         } else {
             cells[c] = cli_display_value(token, token_columns[c], show_secrets);
         }
@@ -396,6 +428,12 @@ json_object *cli_token_json(const ts_token *token, int show_secrets)
             failed = 1;
         }
     }
+    if (!failed) {
+        json_object *expired = json_object_new_boolean(cli_token_expired(token));
+        failed = !expired || json_object_object_add(o, "expired", expired) != 0;
+        if (failed)
+            ts__json_release(expired);
+    }
     if (!failed && masked) {
         failed = json_object_object_add(o, "masked", masked) != 0;
         masked = failed ? masked : NULL;
@@ -481,6 +519,12 @@ static int set_from_json(ts_token *token, const char *key, json_object *value,
 
     if (strcmp(key, "masked") == 0)
         return check_masked_list(value, where, why, whylen);
+    if (strcmp(key, "expired") == 0) {   /* list's and get's output: derived, dropped */
+        if (type == json_type_boolean)
+            return CLI_OK;
+        snprintf(why, whylen, "%s: key 'expired': expected true or false", where);
+        return CLI_USAGE;
+    }
     if (ts_field_from_name(key, &field) != TS_OK) {
         char *shown = cli_escape(key);
         snprintf(why, whylen, "%s: unknown key '%.64s' (expected id, user_name, "

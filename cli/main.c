@@ -27,12 +27,15 @@
 #include "config.h"
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <tokenstore/backend.h>   /* TS_ABI_MAJOR/MINOR for --version */
 #include "cli.h"
 #include "conformance.h"
@@ -48,7 +51,7 @@ enum option_id {
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
     OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
-    OPT_COUNT
+    OPT_NO_HEADERS, OPT_COUNT
 };
 _Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
@@ -90,6 +93,7 @@ static const struct option long_options[] = {
     { "force", no_argument, NULL, OPT_CODE(OPT_FORCE) },
     { "dry-run", no_argument, NULL, OPT_CODE(OPT_DRY_RUN) },
     { "overwrite", no_argument, NULL, OPT_CODE(OPT_OVERWRITE) },
+    { "no-headers", no_argument, NULL, OPT_CODE(OPT_NO_HEADERS) },
     { NULL, 0, NULL, 0 },
 };
 
@@ -110,7 +114,8 @@ struct cli {
     size_t noauth;
     char *to, *accounts_url;      /* migrate --to, --accounts-url */
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
-    int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite;
+    int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite, no_headers;
+    int secret_from_stdin;        /* a secret option was given as "-" */
 };
 
 struct command {
@@ -124,10 +129,15 @@ struct command {
 };
 
 static const struct command *find_command(const char *name);
+static const char *nearest_command(const char *word);
 static void print_help(FILE *out);
 static void print_command_help(const struct command *cmd, FILE *out);
 
 /* ---------------------------------------------------------------- errors */
+
+/* The command on the line, once known: its usage errors point at its own
+ * help, which lists what it takes, rather than at the long general one. */
+static const char *usage_command;
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -138,7 +148,10 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\nTry 'tokenstore --help'.\n", stderr);
+    if (usage_command)
+        fprintf(stderr, "\nTry 'tokenstore %s --help'.\n", usage_command);
+    else
+        fputs("\nTry 'tokenstore --help'.\n", stderr);
     return CLI_USAGE;
 }
 
@@ -171,6 +184,62 @@ int cli_out_of_memory(void)
 }
 
 /* ---------------------------------------------------------------- parsing */
+
+/* The Levenshtein distance of two short words, for "did you mean": longer
+ * words than a command or option name are never close to one. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    enum { MAX = 32 };
+    size_t la = strlen(a), lb = strlen(b), row[MAX + 1];
+
+    if (la > MAX || lb > MAX)
+        return MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Keeps CANDIDATE in *best when it is nearer WORD than what is there and
+ * near enough to be a slip of the keyboard (a third of it at most). */
+static void consider(const char *word, size_t len, const char *candidate,
+                     const char **best, size_t *best_distance)
+{
+    char typed[33];
+
+    if (len >= sizeof typed)
+        return;
+    memcpy(typed, word, len);
+    typed[len] = '\0';
+    size_t d = edit_distance(typed, candidate);
+    if (d <= 2 && d * 3 <= strlen(candidate) && d < *best_distance) {
+        *best = candidate;
+        *best_distance = d;
+    }
+}
+
+/* The long option nearest the first LEN bytes of WORD (no dashes), or NULL. */
+static const char *nearest_option(const char *word, size_t len)
+{
+    const char *best = NULL;
+    size_t distance = SIZE_MAX;
+
+    for (const struct option *o = long_options; o->name; o++)
+        consider(word, len, o->name, &best, &distance);
+    return best;
+}
 
 /* "--user" for OPT_USER; "-o" for the one option known by its short name. */
 static const char *option_name(int opt)
@@ -271,6 +340,9 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_CONFIG: return set_string_option(&cli->config_path, arg, 0);
     case OPT_STORE: return set_string_option(&cli->store_uri, arg, 1);
     case OPT_OPTION:
+        if (strcmp(arg, "json") == 0)   /* kubectl's and gh's habit */
+            return usage_error("-o takes KEY=VALUE (a backend option); "
+                               "for JSON output use --json");
         return add_key_value(&cli->options, &cli->noptions, arg, "-o takes KEY=VALUE "
                              "(a backend option), e.g. -o path=/tmp/tokens.db");
     case OPT_OAUTH:
@@ -283,6 +355,7 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_FORCE: cli->force = 1; return CLI_OK;
     case OPT_DRY_RUN: cli->dry_run = 1; return CLI_OK;
     case OPT_OVERWRITE: cli->overwrite = 1; return CLI_OK;
+    case OPT_NO_HEADERS: cli->no_headers = 1; return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
     case OPT_YES: cli->yes = 1; return CLI_OK;
@@ -290,11 +363,22 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_HELP: return CLI_OK;
     default: {
         ts_field field = (ts_field)(opt - OPT_ID);
-        if (ts_field_is_secret(field) && strcmp(arg, "-") == 0)
+        if (ts_field_is_secret(field) && strcmp(arg, "-") == 0) {
+            cli->secret_from_stdin = 1;
             return secret_from_stdin(&cli->field[field], option_name(opt));
+        }
         return set_string_option(&cli->field[field], arg, ts_field_is_secret(field));
     }
     }
+}
+
+static int unknown_command(const char *word)
+{
+    const char *guess = nearest_command(word);
+
+    usage_command = NULL;
+    return guess ? usage_error("unknown command '%.64s'; did you mean '%s'?", word, guess)
+                 : usage_error("unknown command '%.64s'", word);
 }
 
 static int add_argument(struct cli *cli, const char *arg)
@@ -302,7 +386,8 @@ static int add_argument(struct cli *cli, const char *arg)
     if (!cli->command) {
         cli->command = find_command(arg);
         if (!cli->command)
-            return usage_error("unknown command '%.64s'", arg);
+            return unknown_command(arg);
+        usage_command = cli->command->name;
         return CLI_OK;
     }
     if (cli->nargs == (int)(sizeof cli->args / sizeof cli->args[0]))
@@ -320,6 +405,11 @@ static int unknown_option(char *const argv[], int index)
 
     if (optopt && optopt != '?')
         return usage_error("unknown option '-%c'", optopt);
+    const char *guess = strncmp(arg, "--", 2) == 0 ? nearest_option(arg + 2, (size_t)len - 2)
+                                                    : NULL;
+    if (guess)
+        return usage_error("unknown option '%.*s'; did you mean '--%s'?",
+                           len > 64 ? 64 : len, arg, guess);
     return usage_error("unknown option '%.*s'", len > 64 ? 64 : len, arg);
 }
 
@@ -375,6 +465,11 @@ static int check_usage(const struct cli *cli)
         return usage_error("give --config or --store, not both");
     if (cli->quiet && cli->verbose)
         return usage_error("give --quiet or --verbose, not both");
+    if (cli->config_path && strcmp(cli->config_path, "-") == 0 &&
+        (cli->secret_from_stdin || (strcmp(cmd->name, "save") == 0 && cli->nargs == 1 &&
+                                    strcmp(cli->args[0], "-") == 0)))
+        return usage_error("--config - reads standard input: give the token's values "
+                           "another way");
     if (cli->store_uri && !strchr(cli->store_uri, ':'))
         return usage_error("--store takes a URI such as sqlite:/path/tokens.db or memory:; "
                            "use --config for a config file");
@@ -412,6 +507,105 @@ int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *
     return rc;
 }
 
+/* All of fd, NUL-terminated, read with read(2) so no stdio buffer keeps a
+ * copy; every buffer it passed through is wiped. NULL with errno set on a
+ * read error, errno 0 for over 1 MiB, a NUL byte or no memory. */
+static char *read_all(int fd)
+{
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    ssize_t n = 0;
+
+    while (text && (n = read(fd, text + len, cap - len - 1)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        len += (size_t)n;
+        if (len + 1 < cap)
+            continue;
+        char *grown = cap < MAX_STDIN_BYTES ? malloc(cap * 2) : NULL;
+        if (grown)
+            memcpy(grown, text, len);
+        explicit_bzero(text, cap);
+        free(text);
+        text = grown;
+        cap *= 2;
+    }
+    int e = n < 0 ? errno : 0;
+    if (text)
+        text[len] = '\0';
+    if (text && (n < 0 || strlen(text) != len)) {
+        explicit_bzero(text, len);
+        free(text);
+        text = NULL;
+    }
+    errno = e;
+    return text;
+}
+
+/* The first secret a config file's JSON holds, as a key path; NULL for
+ * none (or JSON the loader has already accepted or refused by now). */
+static const char *config_secret_key(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char *text = fd >= 0 ? read_all(fd) : NULL;
+    json_object *root = NULL, *section, *value;
+    const char *key = NULL;
+    char why[TS_ERROR_MAX];
+
+    if (fd >= 0)
+        close(fd);
+    if (text && ts__json_parse(text, path, &root, why, sizeof why) == 0) {
+        if (json_object_object_get_ex(root, "oauth", &section) &&
+            json_object_object_get_ex(section, "client_secret", &value))
+            key = "oauth.client_secret";
+        else if (json_object_object_get_ex(root, "store", &section) &&
+                 json_object_object_get_ex(section, "options", &section) &&
+                 json_object_object_get_ex(section, "password", &value))
+            key = "store.options.password";
+    }
+    ts__json_release(root);
+    cli_free_secret(text);
+    return key;
+}
+
+/* A config file with a client secret or a password in it gets the same
+ * advice as a token file that others may read. */
+static void warn_if_config_readable(const ts_config *cfg)
+{
+    /* A file's origin holds a '/' (config_file_spec and the lookup chain
+     * see to it); "URI", "default" and "standard input" do not. */
+    const char *path = ts_config_origin(cfg);
+    struct stat st;
+    const char *key;
+
+    if (!strchr(path, '/') || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        !(st.st_mode & 066) || !(key = config_secret_key(path)))
+        return;
+    fprintf(stderr, "tokenstore: %s holds secrets (%s) but is %s by group or others "
+            "(mode %04o): chmod 600 %s\n", path, key, st.st_mode & 022 ? "writable" : "readable",
+            (unsigned)(st.st_mode & 07777), path);
+}
+
+/* --config -: the config is JSON on standard input. */
+static int config_from_stdin(ts_config **cfg, ts_error *err)
+{
+    char *text = read_all(STDIN_FILENO);
+    int rc;
+
+    if (!text) {
+        err->code = TS_ERR_CONFIG;
+        snprintf(err->message, sizeof err->message, "--config -: cannot read a config "
+                 "from standard input (%s)", errno ? strerror(errno)
+                                                   : "over 1 MiB, a NUL byte or out of memory");
+        return err->code;
+    }
+    rc = ts_config_parse_json(cfg, text, "standard input", err);
+    cli_free_secret(text);
+    return rc;
+}
+
 /* The -o options, --quiet and --verbose, applied to a loaded config. */
 static int apply_command_line(const struct cli *cli, ts_config *cfg)
 {
@@ -435,18 +629,45 @@ static char *config_file_spec(const char *path)
     return asprintf(&spec, "./%s", path) < 0 ? NULL : spec;
 }
 
+/* A config's "oauth" section is checked by every command that loads it,
+ * not only by token and revoke: a wrong data_center found months later,
+ * when a refresh is first needed, is found too late. */
+static int check_oauth_section(const ts_config *cfg)
+{
+    ts_error err = { 0 };
+    ts_oauth *oauth;
+    int rc = ts_oauth_new(&oauth, NULL, cfg, &err);
+
+    if (rc != TS_OK)
+        return cli_store_error(rc, &err);
+    ts_oauth_free(oauth);
+    return CLI_OK;
+}
+
 static int load_config(const struct cli *cli, ts_config **cfg)
 {
     ts_error err = { 0 };
     char *spec = NULL;
     int rc;
 
-    if (cli->config_path && !(spec = config_file_spec(cli->config_path)))
-        return cli_out_of_memory();
-    rc = ts_config_load(cfg, spec ? spec : cli->store_uri, &err);
-    free(spec);
+    if (cli->config_path && strcmp(cli->config_path, "-") == 0) {
+        rc = config_from_stdin(cfg, &err);
+    } else {
+        if (cli->config_path && !(spec = config_file_spec(cli->config_path)))
+            return cli_out_of_memory();
+        rc = ts_config_load(cfg, spec ? spec : cli->store_uri, &err);
+        free(spec);
+    }
     if (rc != TS_OK)
         return cli_store_error(rc, &err);
+    if (!cli->quiet)
+        warn_if_config_readable(*cfg);
+    rc = check_oauth_section(*cfg);
+    if (rc != CLI_OK) {
+        ts_config_free(*cfg);
+        *cfg = NULL;
+        return rc;
+    }
     rc = apply_command_line(cli, *cfg);
     if (rc != CLI_OK) {
         ts_config_free(*cfg);
@@ -539,7 +760,7 @@ static int cmd_list(struct cli *cli)
     else if (st.array)
         cli_json_print(stdout, st.array);
     else
-        cli_table_print(st.table, stdout);
+        cli_table_print(st.table, stdout, !cli->no_headers);
     ts__json_release(st.array);
     cli_table_free(st.table);
     ts_store_close(store);
@@ -670,46 +891,15 @@ static int cmd_get(struct cli *cli)
 
 /* ---------------------------------------------------------------- save */
 
-/* All of stdin, NUL-terminated; every buffer it passed through is wiped. */
-static char *read_stdin(void)
-{
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-
-    while (text) {
-        size_t n = fread(text + len, 1, cap - len - 1, stdin);
-        len += n;
-        if (n == 0)
-            break;
-        if (len + 1 < cap)
-            continue;
-        char *grown = cap < MAX_STDIN_BYTES ? malloc(cap * 2) : NULL;
-        if (grown)
-            memcpy(grown, text, len);
-        explicit_bzero(text, cap);
-        free(text);
-        text = grown;
-        cap *= 2;
-    }
-    if (text)
-        text[len] = '\0';
-    if (text && (ferror(stdin) || strlen(text) != len)) {
-        explicit_bzero(text, len);
-        free(text);
-        text = NULL;
-    }
-    return text;
-}
-
 /* One JSON token or an array of them from stdin. */
 static int tokens_from_stdin(ts_token ***tokens, size_t *n)
 {
     char why[TS_ERROR_MAX] = "";
-    char *text = read_stdin();
+    char *text = read_all(STDIN_FILENO);
 
     if (!text) {
         fprintf(stderr, "tokenstore: cannot read a JSON token from stdin (%s)\n",
-                ferror(stdin) ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
+                errno ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
         return CLI_USAGE;
     }
     int rc = cli_tokens_from_json(text, tokens, n, why, sizeof why);
@@ -1284,7 +1474,7 @@ static int cmd_backends(struct cli *cli)
     } else if (st.array)
         cli_json_print(stdout, st.array);
     else
-        cli_table_print(st.table, stdout);
+        cli_table_print(st.table, stdout, !cli->no_headers);
     json_object_put(st.array);
     cli_table_free(st.table);
     ts_config_free(cfg);
@@ -1335,7 +1525,7 @@ static int cmd_help(struct cli *cli)
     const struct command *cmd = cli->nargs ? find_command(cli->args[0]) : NULL;
 
     if (cli->nargs && !cmd)
-        return usage_error("unknown command '%.64s'", cli->args[0]);
+        return unknown_command(cli->args[0]);
     if (cmd)
         print_command_help(cmd, stdout);
     else
@@ -1344,13 +1534,15 @@ static int cmd_help(struct cli *cli)
 }
 
 static const struct command commands[] = {
-    { "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
-      "list [--json]",
+    { "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
+      "list [--json | --no-headers]",
       "list every token",
       "Prints a table of every token: id, user_name, client_id, expiry_time as\n"
-      "an ISO-8601 UTC date and in milliseconds, api_domain and the secrets\n"
-      "(masked). --json prints an array of objects with the SDK's ten fields;\n"
-      "without --show-secrets each secret that has a value is left out and named\n"
+      "an ISO-8601 UTC date (marked \"(expired)\" once past) and in\n"
+      "milliseconds, api_domain and the secrets (masked); --no-headers leaves\n"
+      "out the header line, for scripts. --json prints an array of objects with\n"
+      "the SDK's ten fields and \"expired\" (true or false); without\n"
+      "--show-secrets each secret that has a value is left out and named\n"
       "in \"masked\". The store is opened read-only: one that does not exist is\n"
       "an error (exit status 3), never created.\n" },
     { "get", cmd_get, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_KEYS, 0, 0,
@@ -1376,7 +1568,7 @@ static const struct command commands[] = {
       "transaction or file write on sqlite and file), their ids printed one per\n"
       "line. A \"masked\" key (get --json) is ignored, so the left-out secrets\n"
       "keep their stored values; a secret whose value looks like masked output\n"
-      "(\"1000…(70)\", \"****\") is refused.\n"
+      "(\"1000...(70)\", \"****\") is refused.\n"
       "The SDK's save_token rule applies: the token replaces the stored one with\n"
       "the same id, else the same key, else it is added with the next id; a\n"
       "save that would give one user two rows is refused (exit status 5).\n"
@@ -1452,8 +1644,8 @@ static const struct command commands[] = {
       "(expiry_time before now). --json prints the same as one object. The\n"
       "store is opened read-only; a store that does not exist is reported\n"
       "(exit status 3) and not created.\n" },
-    { "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
-      "backends [--json]",
+    { "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
+      "backends [--json | --no-headers]",
       "list the backends found",
       "Lists every backend found in the search path (the config's plugin_dir,\n"
       "$TOKENSTORE_PLUGIN_PATH, the installed plugin directory): name, version,\n"
@@ -1492,6 +1684,16 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+static const char *nearest_command(const char *word)
+{
+    const char *best = NULL;
+    size_t distance = SIZE_MAX;
+
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        consider(word, strlen(word), commands[i].name, &best, &distance);
+    return best;
+}
+
 static void print_help(FILE *out)
 {
     fputs("Usage: tokenstore [OPTIONS] COMMAND [ARGS]\n\n"
@@ -1501,14 +1703,14 @@ static void print_help(FILE *out)
         fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
           "\nOptions (before or after the command):\n"
-          "  --config FILE        use the store of a JSON config file\n"
+          "  --config FILE        use the store of a JSON config file ('-': stdin)\n"
           "  --store URI          use the store at URI: memory:, file:/path/tokens.csv,\n"
           "                       sqlite:/path/tokens.db, redis://host:port/db, ...\n"
           "  -o, --option KEY=VALUE  set an option of the backend (repeatable)\n"
           "  -q, --quiet          no status messages or backend warnings\n"
           "  -v, --verbose        log the library's steps (OAuth requests, HTTP status,\n"
           "                       retries and waits) on stderr; never a secret\n"
-          "  --show-secrets       print secrets in full (they are masked: \"1000…(70)\")\n"
+          "  --show-secrets       print secrets in full (they are masked: \"1000...(70)\")\n"
           "  -h, --help           show help; 'tokenstore COMMAND --help' for a command\n"
           "  -V, --version        print the version\n"
           "\nWithout --config or --store the store is read from $TOKENSTORE_CONFIG, else\n"
@@ -1570,7 +1772,10 @@ static int run(struct cli *cli)
 int main(int argc, char *argv[])
 {
     struct cli cli = { 0 };
-    int rc = parse_command_line(&cli, argc, argv);
+    int rc;
+
+    cli_choose_charset();
+    rc = parse_command_line(&cli, argc, argv);
 
     if (rc == CLI_OK)
         rc = run(&cli);

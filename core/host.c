@@ -36,11 +36,24 @@ static const char *host_option(ts_backend_ctx *ctx, const char *key)
     return ts_config_option(ctx->config, key);
 }
 
+/* Where a bad option value came from: a config file's key path when the
+ * options were read from one (the user edits that file), else the option. */
+static const char *option_label(ts_backend_ctx *ctx, const char *key, char *buf, size_t size)
+{
+    const char *origin = ctx->config->origin;
+
+    if (origin && strcmp(origin, "URI") != 0 && strcmp(origin, "default") != 0)
+        snprintf(buf, size, "%s: store.options.%s", origin, key);
+    else
+        snprintf(buf, size, "option '%s'", key);
+    return buf;
+}
+
 static int host_option_int(ts_backend_ctx *ctx, const char *key, long long dflt,
                            long long min, long long max, long long *out, ts_error *err)
 {
     const char *v = host_option(ctx, key);
-    char *end;
+    char *end, label[512];
 
     *out = dflt;
     if (!v)
@@ -49,8 +62,8 @@ static int host_option_int(ts_backend_ctx *ctx, const char *key, long long dflt,
     long long n = strtoll(v, &end, 10);
     if (errno || end == v || *end || n < min || n > max)
         return ts__error(err, TS_ERR_CONFIG,
-                         "option '%s': '%.40s' is not a whole number from %lld to %lld",
-                         key, v, min, max);
+                         "%s: '%.40s' is not a whole number from %lld to %lld",
+                         option_label(ctx, key, label, sizeof label), v, min, max);
     *out = n;
     return TS_OK;
 }
@@ -59,7 +72,7 @@ static int host_option_mode(ts_backend_ctx *ctx, const char *key, unsigned dflt,
                             unsigned *out, ts_error *err)
 {
     const char *v = host_option(ctx, key);
-    char *end;
+    char *end, label[512];
 
     *out = dflt;
     if (!v)
@@ -68,8 +81,8 @@ static int host_option_mode(ts_backend_ctx *ctx, const char *key, unsigned dflt,
     unsigned long n = strtoul(v, &end, 8);
     if (errno || end == v || *end || n > 0777)
         return ts__error(err, TS_ERR_CONFIG,
-                         "option '%s': '%.40s' is not an octal file mode such as 0600",
-                         key, v);
+                         "%s: '%.40s' is not an octal file mode such as 0600",
+                         option_label(ctx, key, label, sizeof label), v);
     *out = (unsigned)n;
     return TS_OK;
 }
