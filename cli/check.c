@@ -220,66 +220,99 @@ static int run_suite(const struct check *c, const ts_config *cfg)
     return failed > 0 ? CLI_CHECKS_FAILED : CLI_OK;
 }
 
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT are caught from before the scratch
+ * store is made until it is removed: while the suite runs they are passed
+ * on to it, before and after it they are remembered, so what was made is
+ * removed in every case. */
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NFORWARDED (sizeof forwarded / sizeof *forwarded)
 static volatile pid_t suite_pid;
+static volatile sig_atomic_t pending_signal;
 
 static void forward_signal(int sig)
 {
     if (suite_pid > 0)
         kill(suite_pid, sig);
+    else
+        pending_signal = sig;
+}
+
+static void catch_signals(struct sigaction old[NFORWARDED])
+{
+    struct sigaction fwd = { .sa_handler = forward_signal };
+
+    for (size_t i = 0; i < NFORWARDED; i++)
+        sigaction(forwarded[i], &fwd, &old[i]);
+}
+
+static void restore_signals(const struct sigaction old[NFORWARDED])
+{
+    for (size_t i = 0; i < NFORWARDED; i++)
+        sigaction(forwarded[i], &old[i], NULL);
+}
+
+static int say_stopped(int sig, int *stopped_by)
+{
+    *stopped_by = sig;
+    fprintf(stderr, "tokenstore: the conformance suite was stopped by signal %d (%s)\n", sig,
+            strsignal(sig));
+    return CLI_STORE;
 }
 
 /* The suite runs in a child process, so that what was made for it is
  * removed even when it is interrupted (Ctrl-C, SIGTERM) or crashes: this
- * process only waits, passing such signals on, and cleans up after. The
- * signal that stopped the child is returned in *stopped_by (else 0). */
-static int run_suite_in_child(const struct check *c, const ts_config *cfg, int *stopped_by)
+ * process only waits and cleans up after. The signal that stopped the
+ * suite is returned in *stopped_by (else 0). */
+static int run_suite_in_child(const struct check *c, const ts_config *cfg,
+                              const struct sigaction old[NFORWARDED], int *stopped_by)
 {
-    static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    struct sigaction fwd = { .sa_handler = forward_signal }, old[4];
     int status;
 
     *stopped_by = 0;
+    if (pending_signal)
+        return say_stopped(pending_signal, stopped_by);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0)
         return run_suite(c, cfg);
     if (pid == 0) {
+        restore_signals(old);
         int rc = run_suite(c, cfg);
         fflush(stdout);
         _exit(rc);
     }
     suite_pid = pid;
-    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
-        sigaction(forwarded[i], &fwd, &old[i]);
+    if (pending_signal)                 /* arrived between fork and here */
+        kill(pid, pending_signal);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
-        sigaction(forwarded[i], &old[i], NULL);
     suite_pid = 0;
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
-    *stopped_by = WTERMSIG(status);
-    fprintf(stderr, "tokenstore: the conformance suite was stopped by signal %d (%s)\n",
-            *stopped_by, strsignal(*stopped_by));
-    return CLI_STORE;
+    return say_stopped(WTERMSIG(status), stopped_by);
 }
 
 int cli_check_backend(const struct cli_check *opt)
 {
     struct check c = { .opt = opt };
+    struct sigaction old[NFORWARDED];
     ts_config *cfg = NULL;
     ts_error err = { 0 };
     char path[4200];
-    int rc = opt->named ? TS_OK : make_scratch(&c, &err);
 
-    if (rc != TS_OK)
+    catch_signals(old);
+    int rc = opt->named ? TS_OK : make_scratch(&c, &err);
+    if (rc != TS_OK) {
+        restore_signals(old);
         return cli_store_error(rc, &err);
+    }
     snprintf(path, sizeof path, "%s/store", c.dir);
     rc = c.dir[0] ? build_config(&c, "path", path, &cfg, &err)
          : build_config(&c, c.prefix[0] ? "prefix" : NULL, c.prefix, &cfg, &err);
     if (rc != TS_OK) {
         remove_scratch_dir(&c);
+        restore_signals(old);
         return cli_store_error(rc, &err);
     }
     int scratch = c.dir[0] || c.prefix[0];
@@ -289,12 +322,15 @@ int cli_check_backend(const struct cli_check *opt)
     rc = scratch || opt->force ? CLI_OK : refuse_unless_empty(&c, cfg);
     int stopped_by = 0;
     if (rc == CLI_OK) {
-        rc = run_suite_in_child(&c, cfg, &stopped_by);
+        rc = run_suite_in_child(&c, cfg, old, &stopped_by);
         if (!c.dir[0])
             empty_store(cfg);
     }
     remove_scratch_dir(&c);
     ts_config_free(cfg);
+    restore_signals(old);
+    if (!stopped_by && pending_signal)  /* came after the suite: still stop */
+        rc = say_stopped(pending_signal, &stopped_by);
     if (stopped_by == SIGINT || stopped_by == SIGTERM || stopped_by == SIGHUP) {
         signal(stopped_by, SIG_DFL);   /* stopped as the user asked: say so */
         raise(stopped_by);
