@@ -266,25 +266,34 @@ static int say_stopped(int sig, int *stopped_by)
 static int run_suite_in_child(const struct check *c, const ts_config *cfg,
                               const struct sigaction old[NFORWARDED], int *stopped_by)
 {
+    sigset_t block, prev;
     int status;
 
+    /* Blocked across the fork: a signal waits until the child has its own
+     * handlers back and this process knows whom to pass it to. */
+    sigemptyset(&block);
+    for (size_t i = 0; i < NFORWARDED; i++)
+        sigaddset(&block, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &block, &prev);
     *stopped_by = 0;
-    if (pending_signal)
+    if (pending_signal) {
+        sigprocmask(SIG_SETMASK, &prev, NULL);
         return say_stopped(pending_signal, stopped_by);
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0)
-        return run_suite(c, cfg);
     if (pid == 0) {
         restore_signals(old);
+        sigprocmask(SIG_SETMASK, &prev, NULL);
         int rc = run_suite(c, cfg);
         fflush(stdout);
         _exit(rc);
     }
     suite_pid = pid;
-    if (pending_signal)                 /* arrived between fork and here */
-        kill(pid, pending_signal);
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    if (pid < 0)
+        return run_suite(c, cfg);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     suite_pid = 0;
