@@ -362,6 +362,59 @@ static int check_no_key_and_not_found(check_state *st)
     return 0;
 }
 
+/* ts_find_tokens answers each query as ts_find_token would, in order,
+ * whether the backend pipelines the batch or the core loops. */
+static int check_find_tokens(check_state *st)
+{
+    enum { N = 24 };
+    ts_token *q[N];
+    int results[N];
+    char user[64], access[64];
+
+    for (unsigned i = 1; i <= 20; i++)
+        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(user, sizeof user, "user%u@example.com", i);
+        q[i] = tok("user_name", user, NULL);
+    }
+    ts_token_free(q[0]);
+    q[0] = tok("user_name", "stranger@example.com", NULL);
+    ts_token_free(q[2]);
+    q[2] = tok("client_id", "1000.CLIENT", NULL);
+    ts_token_free(q[3]);
+    q[3] = tok("access_token", "1000.access.5", NULL);
+    ts_token_set(q[4], TS_FIELD_API_DOMAIN, "kept");
+    int rc = ts_find_tokens(st->store, q, N, results, &st->last);
+    EXPECT(rc == TS_ERR_INVALID && strstr(st->last.message, "lookup key"),
+           "a batch holding a query without a key returned '%s' (%s)", ts_strerror(rc),
+           st->last.message);
+    EXPECT(results[0] == TS_NOT_FOUND && results[2] == TS_ERR_INVALID &&
+           results[21] == TS_NOT_FOUND && results[23] == TS_NOT_FOUND,
+           "misses and the keyless query answered '%s', '%s', '%s'", ts_strerror(results[0]),
+           ts_strerror(results[2]), ts_strerror(results[21]));
+    EXPECT(!*get(q[0], "id") && !*get(q[21], "refresh_token"), "a miss filled fields");
+    EXPECT(results[3] == TS_OK && strcmp(get(q[3], "user_name"), "user5@example.com") == 0,
+           "the access_token query answered '%s' with user '%s'", ts_strerror(results[3]),
+           get(q[3], "user_name"));
+    EXPECT(strcmp(get(q[4], "api_domain"), "kept") == 0, "a batch find overwrote a set field");
+    for (unsigned i = 1; i <= 20; i++) {
+        if (i == 2 || i == 3)
+            continue;
+        snprintf(access, sizeof access, "1000.access.%u", i);
+        EXPECT(results[i] == TS_OK && strcmp(get(q[i], "access_token"), access) == 0 &&
+               id_of(q[i]) == i, "query %u answered '%s' with id '%s'", i,
+               ts_strerror(results[i]), get(q[i], "id"));
+    }
+    for (unsigned i = 0; i < N; i++)
+        ts_token_free(q[i]);
+    q[0] = tok("user_name", "user9@example.com", NULL);
+    EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 1, results, &st->last));
+    EXPECT(id_of(q[0]) == 9, "a batch of one found id '%s'", get(q[0], "id"));
+    ts_token_free(q[0]);
+    EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 0, results, &st->last));
+    return 0;
+}
+
 static int check_save_by_id(check_state *st)
 {
     uint64_t id, id2;
@@ -950,6 +1003,7 @@ static const struct check checks[] = {
       check_grant_then_refresh_key, 0 },
     { "the lowest id answers when several rows match", check_lowest_id_answers, 0 },
     { "no usable key is an error; no match is not found", check_no_key_and_not_found, 0 },
+    { "find_tokens answers a batch as find_token would, in order", check_find_tokens, 0 },
     { "save_token by id updates in place", check_save_by_id, 0 },
     { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },
     { "one user never gets two rows", check_one_row_per_user, 0 },

@@ -183,6 +183,77 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
     return rc;
 }
 
+/* The backend's batch: the queries with a lookup key go to find_tokens in
+ * one call, the others fail here, and the error reported is the first
+ * failed query's, whichever side failed it. */
+static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *results,
+                      ts_error *err)
+{
+    const ts_token **queries = calloc(n, sizeof *queries);
+    ts_token *rows = calloc(n, sizeof *rows), **row_of = calloc(n, sizeof *row_of);
+    size_t *index = calloc(n, sizeof *index), m = 0, invalid = n, failed = n;
+    int *found = calloc(n, sizeof *found), rc = TS_OK;
+    ts_field keys[2];
+    ts_error why = { 0 };
+
+    if (!queries || !rows || !row_of || !index || !found) {
+        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            results[i] = rc;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ts__lookup_keys(tokens[i], keys) > 0) {
+            queries[m] = tokens[i];
+            row_of[m] = &rows[m];
+            found[m] = TS_ERR_BACKEND;    /* until the backend says */
+            index[m++] = i;
+        } else if ((results[i] = TS_ERR_INVALID) && invalid == n) {
+            invalid = i;
+            ts__no_lookup_key(&why);
+        }
+    }
+    if (m > 0) {
+        enter(s);
+        leave(s, s->module.vt->find_tokens(s->state, queries, m, row_of, found, err), err);
+    }
+    for (size_t j = 0; j < m; j++) {
+        results[index[j]] = found[j];
+        if (found[j] == TS_OK)
+            ts__token_merge(tokens[index[j]], &rows[j]);
+        else if (found[j] != TS_NOT_FOUND && failed == n)
+            failed = index[j];
+    }
+    if (invalid < failed && err)
+        *err = why;
+    if (invalid < n || failed < n)
+        rc = results[invalid < failed ? invalid : failed];
+out:
+    for (size_t j = 0; rows && j < n; j++)
+        ts_token_clear(&rows[j]);
+    free(queries);
+    free(rows);
+    free(row_of);
+    free(index);
+    free(found);
+    return rc;
+}
+
+TS_API int ts_find_tokens(ts_store *s, ts_token *const *tokens, size_t n, int *results,
+                          ts_error *err)
+{
+    int rc = TS_OK;
+
+    if (n > 0 && TS_VT_HAS(s->module.vt, find_tokens))
+        return find_batch(s, tokens, n, results, err);
+    for (size_t i = 0; i < n; i++) {
+        results[i] = ts_find_token(s, tokens[i], rc == TS_OK ? err : NULL);
+        if (rc == TS_OK && results[i] != TS_NOT_FOUND)
+            rc = results[i];
+    }
+    return rc;
+}
+
 TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_error *err)
 {
     ts_token row = { 0 };

@@ -61,6 +61,8 @@ struct store {
     struct slot slots[MAX_HANDLES];
     struct call *queue, *queue_tail;   /* calls not started yet */
     int drains, max_drains;            /* works draining the queue */
+    int kick_pending;                  /* finds wait for the end of the tick */
+    napi_ref kick_fn;                  /* the function that ends the wait */
     pthread_mutex_t lock;
     pthread_cond_t freed;
 };
@@ -177,9 +179,12 @@ static void store_free(struct store *s)
 
 static void store_finalize(napi_env env, void *data, void *hint)
 {
-    (void)env;
+    struct store *s = data;
+
     (void)hint;
-    store_free(data);
+    if (s->kick_fn)
+        napi_delete_reference(env, s->kick_fn);
+    store_free(s);
 }
 
 /* ---------------------------------------------------------------- values */
@@ -194,20 +199,34 @@ static napi_value throw_error(napi_env env, const char *code, const char *msg)
     return NULL;
 }
 
+/* Throws "WHAT[.FIELD] must be a string" and the like. */
+static void throw_arg(napi_env env, const char *what, const char *field, const char *problem)
+{
+    char msg[192];
+
+    snprintf(msg, sizeof msg, "%s%s%s %s", what, field ? "." : "", field ? field : "", problem);
+    throw_error(env, "TS_ERR_INVALID", msg);
+}
+
+/* Whether v is a string, or a number (turned into its string). */
+static int stringish(napi_env env, napi_value *v)
+{
+    napi_valuetype t;
+
+    napi_typeof(env, *v, &t);
+    if (t == napi_number && napi_coerce_to_string(env, *v, v) == napi_ok)
+        t = napi_string;
+    return t == napi_string;
+}
+
 /* A JS string as a new C string, or NULL with an exception thrown. */
 static char *string_arg(napi_env env, napi_value v, const char *what)
 {
-    napi_valuetype t;
     size_t len = 0;
     char *out;
 
-    napi_typeof(env, v, &t);
-    if (t == napi_number && napi_coerce_to_string(env, v, &v) == napi_ok)
-        t = napi_string;
-    if (t != napi_string) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s must be a string", what);
-        throw_error(env, "TS_ERR_INVALID", msg);
+    if (!stringish(env, &v)) {
+        throw_arg(env, what, NULL, "must be a string");
         return NULL;
     }
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
@@ -218,12 +237,63 @@ static char *string_arg(napi_env env, napi_value v, const char *what)
     napi_get_value_string_utf8(env, v, out, len + 1, &len);
     if (strlen(out) != len) {
         free(out);
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s holds a NUL character", what);
-        throw_error(env, "TS_ERR_INVALID", msg);
+        throw_arg(env, what, NULL, "holds a NUL character");
         return NULL;
     }
     return out;
+}
+
+/* The ten property names, made once and kept in an array (Node-API 8
+ * references only objects): a name made from a C string on every call is
+ * looked up in V8's string table every time. */
+static napi_ref field_keys;
+
+static napi_value key_of(napi_env env, napi_value keys, int f)
+{
+    napi_value key;
+
+    napi_get_element(env, keys, (uint32_t)f, &key);
+    return key;
+}
+
+static napi_value keys_of(napi_env env)
+{
+    napi_value keys;
+
+    napi_get_reference_value(env, field_keys, &keys);
+    return keys;
+}
+
+/* Sets field f of tok from the JS value v; a short value goes through a
+ * stack buffer (wiped after), a long one through string_arg. TS_OK, or an
+ * error with an exception thrown. */
+static int field_from_js(napi_env env, ts_token *tok, int f, napi_value v, const char *what)
+{
+    char buf[256], *value = buf;
+    size_t len = 0;
+    int rc;
+
+    if (!stringish(env, &v)) {
+        throw_arg(env, what, ts_field_name(f), "must be a string");
+        return TS_ERR_INVALID;
+    }
+    napi_get_value_string_utf8(env, v, buf, sizeof buf, &len);
+    if (len == sizeof buf - 1) {
+        explicit_bzero(buf, sizeof buf);
+        if (!(value = string_arg(env, v, ts_field_name(f))))
+            return TS_ERR_INVALID;
+    } else if (strlen(buf) != len) {
+        explicit_bzero(buf, sizeof buf);
+        throw_arg(env, what, ts_field_name(f), "holds a NUL character");
+        return TS_ERR_INVALID;
+    }
+    rc = ts_token_set(tok, f, value);
+    explicit_bzero(value, len);
+    if (value != buf)
+        free(value);
+    if (rc != TS_OK)
+        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+    return rc;
 }
 
 /* A plain object with the ten field names into a new token; null or
@@ -235,33 +305,23 @@ static ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
 
     napi_typeof(env, obj, &t);
     if (t != napi_object) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s must be an object with the token's fields", what);
-        throw_error(env, "TS_ERR_INVALID", msg);
+        throw_arg(env, what, NULL, "must be an object with the token's fields");
         return NULL;
     }
     if (!(tok = ts_token_new())) {
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
+    napi_value keys = keys_of(env);
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         napi_value v;
-        char name[96];
-        snprintf(name, sizeof name, "%s.%s", what, ts_field_name(f));
-        if (napi_get_named_property(env, obj, ts_field_name(f), &v) != napi_ok)
-            goto fail;
-        napi_typeof(env, v, &t);
-        if (t == napi_null || t == napi_undefined)
-            continue;
-        char *value = string_arg(env, v, name);
-        if (!value)
-            goto fail;
-        int rc = ts_token_set(tok, f, value);
-        free(value);
-        if (rc != TS_OK) {
-            throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        if (napi_get_property(env, obj, key_of(env, keys, f), &v) != napi_ok) {
+            throw_arg(env, what, ts_field_name(f), "cannot be read");
             goto fail;
         }
+        napi_typeof(env, v, &t);
+        if (t != napi_null && t != napi_undefined && field_from_js(env, tok, f, v, what) != TS_OK)
+            goto fail;
     }
     return tok;
 fail:
@@ -269,20 +329,48 @@ fail:
     return NULL;
 }
 
+/* A JS function of the ten values (absent: null) that returns the token
+ * object: an object literal gets its final shape at once, where ten
+ * napi_set_property calls reshape it ten times. Made at load. */
+static napi_ref token_factory;
+
 static napi_value token_to_js(napi_env env, const ts_token *tok)
 {
-    napi_value obj, v;
+    napi_value factory, global, obj, v[TS_FIELD_COUNT];
 
-    napi_create_object(env, &obj);
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const char *value = ts_token_get(tok, f);
         if (*value)
-            napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v);
+            napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v[f]);
         else
-            napi_get_null(env, &v);
-        napi_set_named_property(env, obj, ts_field_name(f), v);
+            napi_get_null(env, &v[f]);
     }
+    napi_get_reference_value(env, token_factory, &factory);
+    napi_get_global(env, &global);
+    if (napi_call_function(env, global, factory, TS_FIELD_COUNT, v, &obj) != napi_ok)
+        napi_get_null(env, &obj);
     return obj;
+}
+
+/* "(function (v0, ..., v9) { return { id: v0, user_name: v1, ... }; })" */
+static napi_status make_token_factory(napi_env env)
+{
+    char src[512] = "(function (", *p;
+    napi_value script, fn;
+    napi_status st;
+
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        sprintf(src + strlen(src), "%sv%d", f ? ", " : "", f);
+    strcat(src, ") { return {");
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        p = src + strlen(src);
+        sprintf(p, "%s %s: v%d", f ? "," : "", ts_field_name(f), f);
+    }
+    strcat(src, " }; })");
+    if ((st = napi_create_string_utf8(env, src, NAPI_AUTO_LENGTH, &script)) != napi_ok ||
+        (st = napi_run_script(env, script, &fn)) != napi_ok)
+        return st;
+    return napi_create_reference(env, fn, 1, &token_factory);
 }
 
 static napi_value error_to_js(napi_env env, int rc, const ts_error *err)
@@ -508,29 +596,71 @@ struct drain {
 
 static void start_drain(napi_env env, struct store *s);
 
+/* Runs the k finds chained from `first` as one ts_find_tokens: on redis,
+ * one round trip for all. err describes the first failed find; another
+ * that failed on its own is run again alone for its own message, while a
+ * lost connection or a closed store failed them all alike. */
+static void run_finds(struct call *first, size_t k)
+{
+    ts_token *tokens[DRAIN_BATCH];
+    int results[DRAIN_BATCH];
+    struct slot *sl = NULL;
+    ts_error err = { 0 };
+    size_t i = 0;
+    int rc = slot_acquire(first->s, &sl, &err), reported = 0;
+
+    for (struct call *c = first; c; c = c->next)
+        results[i] = rc, tokens[i++] = c->tokens[0];
+    if (rc == TS_OK)
+        ts_find_tokens(sl->store, tokens, k, results, &err);
+    i = 0;
+    for (struct call *c = first; c; c = c->next) {
+        c->rc = results[i++];
+        if (c->rc == TS_OK || c->rc == TS_NOT_FOUND)
+            continue;
+        if (!reported++ || !sl || c->rc == TS_ERR_CONNECT || c->rc == TS_ERR_TIMEOUT)
+            c->err = err;
+        else
+            c->rc = ts_find_token(sl->store, c->tokens[0], &c->err);
+    }
+    if (sl)
+        slot_release(first->s, sl);
+}
+
 static void drain_execute(napi_env env, void *data)
 {
     struct drain *d = data;
     struct store *s = d->s;
 
-    for (int n = 0;; n++) {
+    for (int n = 0;;) {
         pthread_mutex_lock(&s->lock);
-        struct call *c = n < DRAIN_BATCH ? s->queue : NULL;
+        struct call *c = n < DRAIN_BATCH ? s->queue : NULL, *last = c;
+        size_t k = 1;
         if (!c) {
             s->drains--;
             pthread_mutex_unlock(&s->lock);
             return;
         }
-        if (!(s->queue = c->next))
+        /* The finds queued behind a find go with it. */
+        while (c->op == OP_FIND && last->next && last->next->op == OP_FIND &&
+               n + (int)k < DRAIN_BATCH) {
+            last = last->next;
+            k++;
+        }
+        if (!(s->queue = last->next))
             s->queue_tail = NULL;
         pthread_mutex_unlock(&s->lock);
-        c->next = NULL;
-        execute(env, c);
+        last->next = NULL;
+        if (c->op == OP_FIND)
+            run_finds(c, k);
+        else
+            execute(env, c);
+        n += (int)k;
         if (d->done_tail)
             d->done_tail->next = c;
         else
             d->done = c;
-        d->done_tail = c;
+        d->done_tail = last;
     }
 }
 
@@ -583,6 +713,41 @@ static void start_drain(napi_env env, struct store *s)
     napi_queue_async_work(env, d->work);
 }
 
+/* A microtask queued by the first find of a tick: by the time it runs,
+ * the finds the rest of the tick made (the continuations of the promises
+ * one drain settled, say) are queued behind it, and one drain takes them
+ * all as one batch. */
+static napi_value kick(napi_env env, napi_callback_info info)
+{
+    struct store *s;
+
+    napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&s);
+    s->kick_pending = 0;
+    drain_more(env, s);
+    return NULL;
+}
+
+/* Starts the store's queue at the end of the tick (on the event loop). */
+static void kick_later(napi_env env, struct store *s)
+{
+    napi_value global, queue, fn;
+
+    if (s->kick_pending)
+        return;
+    if (!s->kick_fn &&
+        (napi_create_function(env, "tokenstoreKick", NAPI_AUTO_LENGTH, kick, s, &fn) != napi_ok ||
+         napi_create_reference(env, fn, 1, &s->kick_fn) != napi_ok))
+        s->kick_fn = NULL;
+    if (!s->kick_fn || napi_get_reference_value(env, s->kick_fn, &fn) != napi_ok ||
+        napi_get_global(env, &global) != napi_ok ||
+        napi_get_named_property(env, global, "queueMicrotask", &queue) != napi_ok ||
+        napi_call_function(env, global, queue, 1, &fn, NULL) != napi_ok) {
+        drain_more(env, s);
+        return;
+    }
+    s->kick_pending = 1;
+}
+
 /* Queues c and returns its promise; on a bad argument (an exception is
  * pending) returns a promise rejected with it instead. */
 static napi_value start(napi_env env, struct call *c, napi_value self)
@@ -616,7 +781,10 @@ static napi_value start(napi_env env, struct call *c, napi_value self)
         c->s->queue = c;
     c->s->queue_tail = c;
     pthread_mutex_unlock(&c->s->lock);
-    drain_more(env, c->s);
+    if (c->op == OP_FIND)
+        kick_later(env, c->s);
+    else
+        drain_more(env, c->s);
     return promise;
 }
 
@@ -828,6 +996,16 @@ NAPI_MODULE_INIT()
     napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
                       sizeof methods / sizeof *methods, methods, &ctor);
     napi_create_reference(env, ctor, 1, &store_ctor);
+    napi_value keys;
+    napi_create_array_with_length(env, TS_FIELD_COUNT, &keys);
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        napi_value key;
+        napi_create_string_utf8(env, ts_field_name(f), NAPI_AUTO_LENGTH, &key);
+        napi_set_element(env, keys, (uint32_t)f, key);
+    }
+    napi_create_reference(env, keys, 1, &field_keys);
+    if (make_token_factory(env) != napi_ok)
+        return throw_error(env, "TS_ERR_LOAD", "tokenstore: the token factory did not compile");
     napi_set_named_property(env, exports, "Store", ctor);
     napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);
     napi_set_named_property(env, exports, "open", fn);

@@ -1089,12 +1089,27 @@ static int row_from_copy(struct redis_store *s, const redisReply *r, const char 
     return TS_OK;
 }
 
+/* The user key "{prefix}user:NAME" in a new buffer, or NULL. */
+static char *user_key(const struct redis_store *s, const char *user, size_t *len)
+{
+    size_t user_len = strlen(user);
+    char *key = malloc(s->base_len + 5 + user_len + 1);
+
+    if (key) {
+        memcpy(key, s->base, s->base_len);
+        memcpy(key + s->base_len, "user:", 5);
+        memcpy(key + s->base_len + 5, user, user_len + 1);
+        *len = s->base_len + 5 + user_len;
+    }
+    return key;
+}
+
 /* By user name, one GET of the copy of the row the user key holds. The
  * name is copied first: row may be the query itself. */
 static int find_by_user(struct redis_store *s, const char *user, ts_token *row, ts_error *err)
 {
-    size_t user_len = strlen(user);
-    char *key = malloc(s->base_len + 5 + user_len + 1), *name = strdup(user);
+    size_t key_len;
+    char *key = user_key(s, user, &key_len), *name = strdup(user);
     redisReply *r = NULL;
     int rc;
 
@@ -1103,12 +1118,9 @@ static int find_by_user(struct redis_store *s, const char *user, ts_token *row, 
         free(name);
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     }
-    memcpy(key, s->base, s->base_len);
-    memcpy(key + s->base_len, "user:", 5);
-    memcpy(key + s->base_len + 5, user, user_len + 1);
     cmd_reset(&s->cmd);
     cmd_add(&s->cmd, "GET", 3);
-    cmd_add(&s->cmd, key, s->base_len + 5 + user_len);
+    cmd_add(&s->cmd, key, key_len);
     rc = call(s, 0, 1, &r, err);
     if (rc == TS_OK)
         rc = row_from_copy(s, r, name, row, err);
@@ -1140,6 +1152,89 @@ static int redis_find_token(void *state, const ts_token *query, ts_token *row, t
         rc = r->type == REDIS_REPLY_NIL ? TS_NOT_FOUND : row_from_reply(s, r, row, err);
     free_reply(r);
     return rc;
+}
+
+/* Whether find_tokens can answer the query with a pipelined GET. */
+static const char *piped_user(const struct redis_store *s, const ts_token *query)
+{
+    ts_field keys[2];
+
+    return s->host->lookup_keys(query, keys) > 0 && keys[0] == TS_FIELD_USER_NAME
+               ? s->host->token_get(query, TS_FIELD_USER_NAME) : NULL;
+}
+
+/* The GETs of the queries that have a user name, in one pipeline: one
+ * round trip for all, replayed once after a lost connection (a read may
+ * be). replies[i] stays NULL for the other queries. */
+static int pipeline_user_gets(struct redis_store *s, const ts_token *const *queries,
+                              size_t n, redisReply **replies, ts_error *err)
+{
+    redisReply **got = calloc(n, sizeof *got);
+    int rc = got ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    size_t m = 0;
+
+    for (int attempt = 0; rc == TS_OK; attempt++) {
+        if ((rc = ensure_connected(s, 0, err)) != TS_OK)
+            break;
+        m = 0;
+        for (size_t i = 0; i < n && rc == TS_OK; i++) {
+            const char *user = piped_user(s, queries[i]);
+            size_t key_len;
+            char *key = user ? user_key(s, user, &key_len) : NULL;
+            if (!user)
+                continue;
+            cmd_reset(&s->cmd);
+            cmd_add(&s->cmd, "GET", 3);
+            cmd_add(&s->cmd, key ? key : "", key_len);
+            if (!key || wire_append(s, &s->cmd) != TS_OK)
+                rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
+            free(key);
+            m++;
+        }
+        if (rc == TS_OK && m > 0)
+            rc = exchange(s, got, (int)m, err);
+        if (rc != TS_ERR_CONNECT || attempt > 0)
+            break;
+        s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
+        rc = TS_OK;
+    }
+    if (rc != TS_OK) {
+        explicit_bzero(s->wire, s->wire_len);
+        s->wire_len = 0;
+    }
+    for (size_t i = 0, j = 0; rc == TS_OK && i < n; i++)
+        if (piped_user(s, queries[i]))
+            replies[i] = got[j++];
+    free(got);
+    return rc;
+}
+
+/* find_tokens: the finds by user name as one pipeline of GETs; the rest,
+ * and a reply the GET cannot settle (a MOVED, a bare id from an older
+ * store), as find_token. */
+static int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
+                             ts_token *const *rows, int *results, ts_error *err)
+{
+    struct redis_store *s = state;
+    redisReply **replies = calloc(n, sizeof *replies);
+    int rc = replies ? pipeline_user_gets(s, queries, n, replies, err)
+                     : s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    int first = TS_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        ts_error *e = first == TS_OK ? err : NULL;
+        results[i] = rc != TS_OK ? rc : FIND_BY_SCRIPT;
+        if (rc == TS_OK && replies[i] && !is_error(replies[i], "MOVED"))
+            results[i] = row_from_copy(s, replies[i], piped_user(s, queries[i]), rows[i], e);
+        if (results[i] == FIND_BY_SCRIPT)
+            results[i] = redis_find_token(s, queries[i], rows[i], e);
+        if (first == TS_OK && results[i] != TS_NOT_FOUND)
+            first = results[i];
+        if (replies)
+            free_reply(replies[i]);
+    }
+    free(replies);
+    return rc != TS_OK ? rc : first;
 }
 
 static int redis_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
@@ -1555,6 +1650,7 @@ static const ts_backend redis_backend = {
     .save_tokens = redis_save_tokens,
     .try_lock = redis_try_lock,
     .unlock = redis_unlock,
+    .find_tokens = redis_find_tokens,
 };
 
 TS_BACKEND_DEFINE(redis_backend)

@@ -44,6 +44,19 @@ async function methods(name, spec) {
     const back = await Promise.all(Array.from({ length: 24 }, (_, i) =>
         store.find({ user_name: `u${i}@example.test` }).then((t) => t.id)));
     is(back, ids, `${name}: 24 concurrent finds each answer their own token`);
+    // Finds made in one tick go to the store as one batch (one round trip
+    // on redis); each still settles on its own: a hit, a miss, a keyless
+    // query, a bad argument.
+    const mixed = await Promise.allSettled([
+        store.find({ user_name: "u3@example.test" }), store.find({ user_name: "nobody@example.test" }),
+        store.find({ refresh_token: SECRET }), store.find({ user_name: 7 }), store.find("no"),
+        store.find({ user_name: "u5@example.test", api_domain: "https://mine" })]);
+    is(mixed.map((r) => r.status === "fulfilled" ? r.value && r.value.id : r.reason.code),
+       [ids[3], null, "TS_ERR_INVALID", null, "TS_ERR_INVALID", ids[5]],
+       `${name}: a batch of finds settles each on its own`);
+    ok(/lookup key/.test(mixed[2].reason.message) && /token must be an object/.test(mixed[4].reason.message),
+       `${name}: each failed find has its own message`);
+    is(mixed[5].value.api_domain, "https://mine", `${name}: a batched find fills only empty fields`);
     await store.clear();
     is(await store.tokens(), [], `${name}: clear deletes every token`);
     await store.close();

@@ -712,6 +712,17 @@ START_TEST(test_user_copy_follows_updates)
     ck_assert_int_eq(find_user(s, "moved@example.com", &found, &err), TS_OK);
     ck_assert_str_eq(ts_token_get(found, TS_FIELD_ACCESS_TOKEN), "1000.access.C2");
     ts_token_free(found);
+    /* ... in a pipelined batch too. */
+    ts_token *batch[2] = { ts_token_new(), ts_token_new() };
+    int results[2];
+    ts_token_set(batch[0], TS_FIELD_USER_NAME, "nobody@example.com");
+    ts_token_set(batch[1], TS_FIELD_USER_NAME, "moved@example.com");
+    ck_assert_int_eq(ts_find_tokens(s, batch, 2, results, &err), TS_OK);
+    ck_assert_int_eq(results[0], TS_NOT_FOUND);
+    ck_assert_int_eq(results[1], TS_OK);
+    ck_assert_str_eq(ts_token_get(batch[1], TS_FIELD_ACCESS_TOKEN), "1000.access.C2");
+    ts_token_free(batch[0]);
+    ts_token_free(batch[1]);
     ts_token_clear(u);
     ts_token_set(u, TS_FIELD_USER_NAME, "moved@example.com");
     ts_token_set(u, TS_FIELD_ACCESS_TOKEN, "1000.access.C3");
@@ -1017,6 +1028,24 @@ START_TEST(test_server_restart)
     save_ok(s, u);
     ck_assert_str_eq(ts_token_get(u, TS_FIELD_ID), "1");
 
+    /* A pipelined batch of finds is replayed once on a new connection. */
+    server_stop(main_dir);
+    ck_assert_int_eq(server_start(main_dir, main_port, NULL), main_port);
+    ts_token *batch[2] = { ts_token_new(), ts_token_new() };
+    int found[2];
+    ts_token_set(batch[0], TS_FIELD_USER_NAME, "r2@x");
+    ts_token_set(batch[1], TS_FIELD_USER_NAME, "r@x");
+    rc = ts_find_tokens(s, batch, 2, found, &err);
+    ck_assert_msg(rc == TS_OK && found[0] == TS_NOT_FOUND && found[1] == TS_NOT_FOUND,
+                  "batch after restart: %d (%d, %d) %s", rc, found[0], found[1], err.message);
+    save_ok(s, u);
+    rc = ts_find_tokens(s, batch, 2, found, &err);
+    ck_assert_msg(rc == TS_OK && found[0] == TS_OK && found[1] == TS_NOT_FOUND,
+                  "batch: %d (%d, %d) %s", rc, found[0], found[1], err.message);
+    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_REFRESH_TOKEN), "rr2");
+    ts_token_free(batch[0]);
+    ts_token_free(batch[1]);
+
     /* Restart between two writes: the write notices the closed
      * connection before sending. */
     server_stop(main_dir);
@@ -1264,6 +1293,22 @@ START_TEST(test_cluster_follows_moved)
     ck_assert_int_eq(find_user(s, "cluster3@x", &found, &err), TS_OK);
     ck_assert_str_eq(ts_token_get(found, TS_FIELD_ID), "4");
     ts_token_free(found);
+    /* A new handle's first call is a pipelined batch: MOVED for each
+     * find, which then follow it one by one. */
+    ts_store *fresh = open_with(opts, &err);
+    ck_assert_msg(fresh != NULL, "%s", err.message);
+    ts_token *batch[3] = { ts_token_new(), ts_token_new(), ts_token_new() };
+    int results[3];
+    ts_token_set(batch[0], TS_FIELD_USER_NAME, "cluster3@x");
+    ts_token_set(batch[1], TS_FIELD_USER_NAME, "nobody@x");
+    ts_token_set(batch[2], TS_FIELD_USER_NAME, "cluster0@x");
+    ck_assert_int_eq(ts_find_tokens(fresh, batch, 3, results, &err), TS_OK);
+    ck_assert_int_eq(results[1], TS_NOT_FOUND);
+    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_ID), "4");
+    ck_assert_str_eq(ts_token_get(batch[2], TS_FIELD_ID), "1");
+    for (int i = 0; i < 3; i++)
+        ts_token_free(batch[i]);
+    ts_store_close(fresh);
     ck_assert_int_eq(ts_delete_token(s, "2", &err), TS_OK);
     ck_assert_uint_eq(count_tokens(s), 4);
 

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define TS_ABI_MAJOR 1
-#define TS_ABI_MINOR 1
+#define TS_ABI_MINOR 2
 
 /* The one symbol a backend exports. */
 #define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
@@ -231,6 +231,18 @@ typedef struct ts_backend {
     int (*try_lock)(void *state, const char *name, int64_t ttl_ms, void **handle,
                     ts_error *err);
     int (*unlock)(void *state, void *handle, ts_error *err);
+
+    /* --- since 1.2 --- */
+    /* n find_token calls at once, for a store that can answer them in one
+     * round trip (redis pipelines them): for each i, rows[i] and results[i]
+     * as find_token(state, queries[i], rows[i]) would leave them (TS_OK,
+     * TS_NOT_FOUND or an error). Each query has a lookup key; a row may
+     * not alias its query. Returns TS_OK when every result is TS_OK or
+     * TS_NOT_FOUND, else the first failed one's code with err describing
+     * it; an error that stops the whole batch (a lost connection) is every
+     * result. Without it the core calls find_token n times. */
+    int (*find_tokens)(void *state, const ts_token *const *queries, size_t n,
+                       ts_token *const *rows, int *results, ts_error *err);
     /* New members go here, with a minor version bump. */
 } ts_backend;
 

@@ -196,6 +196,17 @@ int ts_find_token(ts_store *store, ts_token *token, ts_error *err);
 int ts_find_token_by_id(ts_store *store, const char *id, ts_token *out, ts_error *err);
 
 /*
+ * n find_token calls at once: results[i] is what ts_find_token(tokens[i])
+ * would return (TS_OK with the token filled in, TS_NOT_FOUND, or an error),
+ * and the whole batch costs one round trip on a backend that pipelines
+ * (redis); others answer it one find at a time. Returns TS_OK when every
+ * result is TS_OK or TS_NOT_FOUND, else the first failed token's code, with
+ * err describing that one. Since 1.2.
+ */
+int ts_find_tokens(ts_store *store, ts_token *const *tokens, size_t n, int *results,
+                   ts_error *err);
+
+/*
  * save_token: updates the stored token with the same id, else the one with
  * the same key, filling the caller's empty fields from it; else inserts
  * with the next numeric id. The token's id is set to the stored id.
