@@ -243,25 +243,18 @@ static char *string_arg(napi_env env, napi_value v, const char *what)
     return out;
 }
 
-/* The ten property names, made once and kept in an array (Node-API 8
- * references only objects): a name made from a C string on every call is
- * looked up in V8's string table every time. */
-static napi_ref field_keys;
+/* Two JS functions made at load: one reads a token's ten values into an
+ * array, one builds a token object from ten values. JS property access
+ * and object literals are what V8 optimizes; ten napi_get_property (or
+ * napi_set_property) calls with names made from C strings are not. */
+static napi_ref token_reader, token_factory;
 
-static napi_value key_of(napi_env env, napi_value keys, int f)
+static napi_value js_function(napi_env env, napi_ref ref)
 {
-    napi_value key;
+    napi_value fn;
 
-    napi_get_element(env, keys, (uint32_t)f, &key);
-    return key;
-}
-
-static napi_value keys_of(napi_env env)
-{
-    napi_value keys;
-
-    napi_get_reference_value(env, field_keys, &keys);
-    return keys;
+    napi_get_reference_value(env, ref, &fn);
+    return fn;
 }
 
 /* Sets field f of tok from the JS value v; a short value goes through a
@@ -312,13 +305,16 @@ static ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
-    napi_value keys = keys_of(env);
+    napi_value global, values;
+    napi_get_global(env, &global);
+    if (napi_call_function(env, global, js_function(env, token_reader), 1, &obj, &values) !=
+        napi_ok) {
+        throw_arg(env, what, NULL, "cannot be read");
+        goto fail;
+    }
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         napi_value v;
-        if (napi_get_property(env, obj, key_of(env, keys, f), &v) != napi_ok) {
-            throw_arg(env, what, ts_field_name(f), "cannot be read");
-            goto fail;
-        }
+        napi_get_element(env, values, (uint32_t)f, &v);
         napi_typeof(env, v, &t);
         if (t != napi_null && t != napi_undefined && field_from_js(env, tok, f, v, what) != TS_OK)
             goto fail;
@@ -329,14 +325,9 @@ fail:
     return NULL;
 }
 
-/* A JS function of the ten values (absent: null) that returns the token
- * object: an object literal gets its final shape at once, where ten
- * napi_set_property calls reshape it ten times. Made at load. */
-static napi_ref token_factory;
-
 static napi_value token_to_js(napi_env env, const ts_token *tok)
 {
-    napi_value factory, global, obj, v[TS_FIELD_COUNT];
+    napi_value global, obj, v[TS_FIELD_COUNT];
 
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const char *value = ts_token_get(tok, f);
@@ -345,32 +336,44 @@ static napi_value token_to_js(napi_env env, const ts_token *tok)
         else
             napi_get_null(env, &v[f]);
     }
-    napi_get_reference_value(env, token_factory, &factory);
     napi_get_global(env, &global);
-    if (napi_call_function(env, global, factory, TS_FIELD_COUNT, v, &obj) != napi_ok)
+    if (napi_call_function(env, global, js_function(env, token_factory), TS_FIELD_COUNT, v,
+                           &obj) != napi_ok)
         napi_get_null(env, &obj);
     return obj;
 }
 
-/* "(function (v0, ..., v9) { return { id: v0, user_name: v1, ... }; })" */
-static napi_status make_token_factory(napi_env env)
+/* Compiles src into a function kept in *ref. */
+static napi_status make_function(napi_env env, const char *src, napi_ref *ref)
 {
-    char src[512] = "(function (", *p;
     napi_value script, fn;
     napi_status st;
 
-    for (int f = 0; f < TS_FIELD_COUNT; f++)
-        sprintf(src + strlen(src), "%sv%d", f ? ", " : "", f);
-    strcat(src, ") { return {");
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        p = src + strlen(src);
-        sprintf(p, "%s %s: v%d", f ? "," : "", ts_field_name(f), f);
-    }
-    strcat(src, " }; })");
     if ((st = napi_create_string_utf8(env, src, NAPI_AUTO_LENGTH, &script)) != napi_ok ||
         (st = napi_run_script(env, script, &fn)) != napi_ok)
         return st;
-    return napi_create_reference(env, fn, 1, &token_factory);
+    return napi_create_reference(env, fn, 1, ref);
+}
+
+/* "(function (t) { return [t.id, t.user_name, ...]; })" and
+ * "(function (v0, ..., v9) { return { id: v0, user_name: v1, ... }; })" */
+static napi_status make_token_functions(napi_env env)
+{
+    char reader[512] = "(function (t) { return [", factory[512] = "(function (";
+    napi_status st;
+
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        sprintf(reader + strlen(reader), "%st.%s", f ? ", " : "", ts_field_name(f));
+        sprintf(factory + strlen(factory), "%sv%d", f ? ", " : "", f);
+    }
+    strcat(reader, "]; })");
+    strcat(factory, ") { return {");
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        sprintf(factory + strlen(factory), "%s %s: v%d", f ? "," : "", ts_field_name(f), f);
+    strcat(factory, " }; })");
+    if ((st = make_function(env, reader, &token_reader)) != napi_ok)
+        return st;
+    return make_function(env, factory, &token_factory);
 }
 
 static napi_value error_to_js(napi_env env, int rc, const ts_error *err)
@@ -996,16 +999,8 @@ NAPI_MODULE_INIT()
     napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
                       sizeof methods / sizeof *methods, methods, &ctor);
     napi_create_reference(env, ctor, 1, &store_ctor);
-    napi_value keys;
-    napi_create_array_with_length(env, TS_FIELD_COUNT, &keys);
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        napi_value key;
-        napi_create_string_utf8(env, ts_field_name(f), NAPI_AUTO_LENGTH, &key);
-        napi_set_element(env, keys, (uint32_t)f, key);
-    }
-    napi_create_reference(env, keys, 1, &field_keys);
-    if (make_token_factory(env) != napi_ok)
-        return throw_error(env, "TS_ERR_LOAD", "tokenstore: the token factory did not compile");
+    if (make_token_functions(env) != napi_ok)
+        return throw_error(env, "TS_ERR_LOAD", "tokenstore: the token functions did not compile");
     napi_set_named_property(env, exports, "Store", ctor);
     napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);
     napi_set_named_property(env, exports, "open", fn);
