@@ -207,7 +207,7 @@ static void empty_store(const ts_config *cfg)
 static int run_suite(const struct check *c, const ts_config *cfg)
 {
     ts_error err = { 0 };
-    int failed = ts_conformance_run(cfg, stdout, &err);
+    int failed = cli_conformance_run(cfg, stdout, &err);
 
     fflush(stdout);
     if (failed < 0) {

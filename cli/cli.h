@@ -1,13 +1,20 @@
 /*
  * cli/cli.h - what the tokenstore command's files share.
  *
- * main.c reads the command line and talks to the store; format.c decides
- * how tokens look (masked secrets, tables, `field: value` lines, JSON). The
- * split keeps every rule about what may be printed in one file, so a
- * secret can only reach the terminal through cli_display_value().
- * migrate.c and check.c hold the two commands that are more than a call
- * into the library: a migration's plan, and where the conformance suite
- * may run.
+ * main.c holds the one table of commands and dispatches through it;
+ * options.c reads the command line into a struct cli; store.c loads the
+ * config and opens the store it names. Each cmd_*.c holds one family of
+ * commands, their help text beside their code: cmd_tokens.c (list, get,
+ * save, delete, clear), cmd_migrate.c, cmd_oauth.c (token, revoke) and
+ * cmd_backends.c (status, backends, check-backend; check.c decides where
+ * the conformance suite of conformance.c may run). format.c decides how
+ * tokens look (masked secrets, tables, `field: value` lines) and json.c
+ * how they look as JSON, so a secret can only reach the terminal through
+ * cli_display_value() or cli_token_json().
+ *
+ * The command uses the library's public API only, and libtsjson (the
+ * convenience library the library links too) for reading and releasing
+ * JSON: the core's private headers are not on its include path.
  */
 #ifndef TS_CLI_H
 #define TS_CLI_H
@@ -31,7 +38,93 @@ enum cli_exit {
                                 failed or did not answer in time */
 };
 
+/* Options, in one numbering for the parser and the commands' masks. The
+ * field options follow the order of ts_field so OPT_ID + field is the
+ * option for a field. */
+enum cli_option {
+    OPT_CONFIG, OPT_STORE, OPT_OPTION, OPT_QUIET, OPT_SHOW_SECRETS, OPT_VERSION,
+    OPT_HELP, OPT_JSON, OPT_YES,
+    OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
+    OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
+    OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
+    OPT_NO_HEADERS, OPT_COUNT
+};
+_Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
+_Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
+
+#define BIT(o) (1u << (o))
+#define OPTS_GLOBAL (BIT(OPT_CONFIG) | BIT(OPT_STORE) | BIT(OPT_OPTION) | BIT(OPT_QUIET) | \
+                     BIT(OPT_VERBOSE) | BIT(OPT_SHOW_SECRETS) | BIT(OPT_VERSION) | BIT(OPT_HELP))
+#define OPTS_KEYS (BIT(OPT_ID) | BIT(OPT_USER) | BIT(OPT_CLIENT_ID) | BIT(OPT_CLIENT_SECRET) | \
+                   BIT(OPT_REFRESH_TOKEN) | BIT(OPT_ACCESS_TOKEN) | BIT(OPT_GRANT_TOKEN))
+#define OPTS_FIELDS (OPTS_KEYS | BIT(OPT_EXPIRY_TIME) | BIT(OPT_REDIRECT_URL) | \
+                     BIT(OPT_API_DOMAIN))
+#define OPTS_OAUTH (BIT(OPT_ACCOUNTS_URL) | BIT(OPT_OAUTH))
+
+/* The command line, parsed (options.c). Option values are copies, and
+ * secrets among them were wiped in argv. */
+struct cli {
+    const struct cli_command *command;
+    const char *args[2];          /* the command's own arguments */
+    int nargs;
+    unsigned given;               /* BIT(option) for each option seen */
+    char *config_path, *store_uri;
+    char **options;               /* -o "key=value" */
+    size_t noptions;
+    char **oauth;                 /* -O "key=value" */
+    size_t noauth;
+    char *to, *accounts_url;      /* migrate --to, --accounts-url */
+    char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
+    int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite, no_headers;
+    int secret_from_stdin;        /* a secret option was given as "-" */
+};
+
+/* A command: each cmd_*.c defines its commands' rows, main.c lists them
+ * in the one table it dispatches through. */
+struct cli_command {
+    const char *name;
+    int (*run)(struct cli *cli);
+    unsigned options;             /* the options it accepts */
+    int min_args, max_args;
+    const char *synopsis;
+    const char *summary;
+    const char *help;
+};
+
 /* ------------------------------------------------------------ main.c */
+
+/* Every command, in the order --help lists them; NULL-terminated. */
+extern const struct cli_command *const cli_commands[];
+
+/* The rows of the command table, defined next to each command's code. */
+extern const struct cli_command cli_cmd_list, cli_cmd_get, cli_cmd_save, cli_cmd_delete,
+    cli_cmd_clear, cli_cmd_migrate, cli_cmd_token, cli_cmd_revoke, cli_cmd_status,
+    cli_cmd_backends, cli_cmd_check_backend;
+
+/* ------------------------------------------------------------ options.c */
+
+/* Reads argv into cli (which starts zeroed); CLI_OK or an exit status
+ * after a message. Secret values are wiped in argv. */
+int cli_parse(struct cli *cli, int argc, char *argv[]);
+
+/* Wipes and frees what cli_parse copied. */
+void cli_free(struct cli *cli);
+
+/* "tokenstore: MESSAGE" and where to find help (the command's own, once
+ * the command is known); returns CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "--user" for OPT_USER; "-o" and "-O" for the two known by short names. */
+const char *cli_option_name(int opt);
+
+/* The command called name, or NULL. */
+const struct cli_command *cli_find_command(const char *name);
+
+/* "unknown command", with the nearest command's name when one is near;
+ * returns CLI_USAGE. */
+int cli_unknown_command(const char *word);
+
+/* ------------------------------------------------------------ store.c */
 
 /* The exit status for a library result code. */
 int cli_exit_status(int code);
@@ -53,24 +146,35 @@ int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *
  * too (never secrets); else the library's default (warnings). */
 void cli_set_logger(ts_config *cfg, int quiet, int verbose);
 
+/* All of fd (standard input: a config or tokens), NUL-terminated, with no
+ * copy left behind (ts__json_read). NULL with errno set on a read error,
+ * errno 0 for over 1 MiB, a NUL byte or no memory. cli_free_secret it. */
+char *cli_read_all(int fd);
+
+/* The config --config or --store names (else the lookup chain), with its
+ * oauth section checked and -o, --quiet and --verbose applied. CLI_OK or
+ * an exit status after a message. */
+int cli_load_config(const struct cli *cli, ts_config **cfg);
+
+/* Opens the chosen store with TS_OPEN_* flags (reading commands never
+ * create or change a store); *cfg (may be NULL) receives its config. */
+int cli_open_store(const struct cli *cli, unsigned flags, ts_store **store, ts_config **cfg);
+
 /* "sqlite store /tmp/tokens.db": how messages name a store. store may be
  * NULL (one not opened): the config's backend names it then. */
 void cli_describe_store(ts_store *store, const ts_config *cfg, char *out, size_t size);
 
-/* ------------------------------------------------------------ migrate.c */
+/* ------------------------------------------------------------ cmd_tokens.c */
 
-struct cli_migration {
-    ts_store *source;
-    ts_store *target;        /* NULL in a dry run into a store not there yet */
-    const char *from, *to;   /* the stores, for messages */
-    int quiet;
-    int dry_run;             /* print the plan, write nothing */
-    int overwrite;           /* replace target tokens that expire later */
-};
+/* Whether the option for field was given a value that is not "". */
+int cli_has(const struct cli *cli, ts_field field);
 
-/* Copies every token of source to target keeping ids (see migrate.c);
- * returns an exit status. */
-int cli_migrate(const struct cli_migration *migration);
+/* Sets every field given as an option on token; CLI_OK or CLI_STORE. */
+int cli_token_from_flags(const struct cli *cli, ts_token *token);
+
+/* "no token with id N" and the like on stderr, naming the keys given
+ * (never a secret); nothing with --quiet. */
+void cli_report_no_match(const struct cli *cli);
 
 /* ------------------------------------------------------------ check.c */
 
@@ -90,7 +194,7 @@ struct cli_check {
  * status. */
 int cli_check_backend(const struct cli_check *check);
 
-/* ------------------------------------------------------------ values */
+/* ------------------------------------------------------------ format.c: values */
 
 /* Non-zero when s is one or more decimal digits and nothing else. */
 int cli_all_digits(const char *s);
@@ -144,13 +248,26 @@ void cli_table_free(cli_table *table);
 extern const char *const cli_token_headers[CLI_TOKEN_COLUMNS];
 int cli_table_add_token(cli_table *table, const ts_token *token, int show_secrets);
 
+/* What list and backends print: a JSON array with --json, else a table.
+ * Exactly one of the two is set. */
+typedef struct cli_rows {
+    cli_table *table;
+    json_object *array;
+} cli_rows;
+
+/* CLI_OK, or CLI_STORE after "out of memory". */
+int cli_rows_init(cli_rows *rows, int json, size_t ncols, const char *const *headers);
+/* Prints the rows (headers 0: no header line); the array is released. */
+void cli_rows_print(cli_rows *rows, FILE *out, int headers);
+void cli_rows_free(cli_rows *rows);
+
 /* ------------------------------------------------------------ tokens */
 
 /* The ten fields as `field: value` lines, expiry_time followed by its
  * UTC date. Returns CLI_OK or CLI_STORE when out of memory. */
 int cli_print_token(FILE *out, const ts_token *token, int show_secrets);
 
-/* ------------------------------------------------------------ JSON */
+/* ------------------------------------------------------------ json.c */
 
 /* An object with the SDK field names and string values ("" when absent).
  * Unless show_secrets, each secret that has a value is left out and named
@@ -158,8 +275,10 @@ int cli_print_token(FILE *out, const ts_token *token, int show_secrets);
  * could be mistaken for the secret. NULL when out of memory. */
 json_object *cli_token_json(const ts_token *token, int show_secrets);
 
-/* Prints o pretty-printed with a newline, then wipes the printed text. */
-void cli_json_print(FILE *out, json_object *o);
+/* Prints o pretty-printed with a newline and releases it, wiping the
+ * printed text and every string of the tree: each JSON document the
+ * command prints goes through here. */
+void cli_json_emit(FILE *out, json_object *o);
 
 /* Whether a value has the shape of a masked secret ("1000…(70)", also
  * with "..." for the ellipsis, or "****"): masked output read back. */

@@ -15,6 +15,6 @@
  * Returns the number of failed checks, or -1 when the store could not be
  * opened at all (the reason is in err).
  */
-int ts_conformance_run(const ts_config *config, FILE *out, ts_error *err);
+int cli_conformance_run(const ts_config *config, FILE *out, ts_error *err);
 
 #endif

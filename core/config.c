@@ -315,54 +315,6 @@ TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *o
     return rc;
 }
 
-/* Reads what fd holds into one NUL-terminated allocation. A config file
- * holds client secrets and passwords, so no stdio buffer or realloc()ed
- * block is left with a copy: the buffer is sized from fstat() and, should
- * the file grow meanwhile, copied to a larger one and wiped. 0 or an
- * errno. */
-static int read_whole(int fd, char **out, size_t *len)
-{
-    struct stat st;
-    size_t cap, n = 0;
-
-    if (fstat(fd, &st) != 0)
-        return errno;
-    if (S_ISDIR(st.st_mode))
-        return EISDIR;
-    cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (buf && n + 1 == cap) {
-            char *bigger = malloc(cap * 2);
-            if (bigger)
-                memcpy(bigger, buf, n);
-            ts__wipe(buf, n);
-            free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-        if (!buf)
-            return ENOMEM;
-        ssize_t got = read(fd, buf + n, cap - 1 - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            int e = got < 0 ? errno : 0;
-            if (e) {
-                ts__wipe(buf, n);
-                free(buf);
-                return e;
-            }
-            break;
-        }
-        n += (size_t)got;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static int load_file(ts_config **out, const char *path, ts_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -373,7 +325,7 @@ static int load_file(ts_config **out, const char *path, ts_error *err)
     if (fd < 0)
         return ts__error(err, TS_ERR_CONFIG, "%s: cannot open config file: %s", path,
                          strerror(errno));
-    e = read_whole(fd, &text, &len);
+    e = ts__json_read(fd, 0, &text, &len);
     close(fd);
     if (e == EISDIR)
         return ts__error(err, TS_ERR_CONFIG, "%s: is a directory, not a config file", path);

@@ -1,7 +1,11 @@
 /*
- * core/json.c - strict JSON parsing that says where the text went wrong,
- * and releasing a parsed tree without leaving its strings (client secrets,
- * passwords, tokens) in freed memory.
+ * core/json.c - reading JSON text whole, strict JSON parsing that says
+ * where the text went wrong, and releasing a parsed tree without leaving
+ * its strings (client secrets, passwords, tokens) in freed memory.
+ *
+ * It is the convenience library libtsjson, linked into libtokenstore (for
+ * config files) and into the tokenstore command (for configs and tokens on
+ * standard input), so both read and parse with the same rules.
  *
  * json-c accepts two things that would silently change what a config file
  * or a token says: a key given twice (the last wins) and an escaped NUL in
@@ -9,11 +13,14 @@
  * json-c has accepted the text, one pass over it refuses both, with the
  * line, column and key path.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <json-c/printbuf.h>
 #include <tokenstore/types.h>
 #include "json.h"
@@ -228,6 +235,69 @@ static int scan_value(struct scan *s, int depth)
         return 0;
     }
     s->pos += strcspn(s->text + s->pos, ",]} \t\r\n");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* The first buffer: a regular file's size (so it is read into one), else
+ * a page; never more than a text over max needs to be noticed. */
+static size_t first_capacity(const struct stat *st, size_t max)
+{
+    size_t cap = S_ISREG(st->st_mode) && st->st_size > 0 ? (size_t)st->st_size + 1 : 4096;
+
+    return max && cap > max + 2 ? max + 2 : cap;
+}
+
+/* Moves buf's n bytes to one twice its size, wiping the old one; NULL
+ * when out of memory (buf is wiped and freed all the same). */
+static char *grow(char *buf, size_t n, size_t *cap)
+{
+    char *bigger = malloc(*cap * 2);
+
+    if (bigger)
+        memcpy(bigger, buf, n);
+    explicit_bzero(buf, n);
+    free(buf);
+    *cap *= 2;
+    return bigger;
+}
+
+int ts__json_read(int fd, size_t max, char **text, size_t *len)
+{
+    struct stat st;
+    size_t cap, n = 0;
+    char *buf;
+    int e = 0;
+
+    *text = NULL;
+    *len = 0;
+    if (fstat(fd, &st) != 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    cap = first_capacity(&st, max);
+    buf = malloc(cap);
+    while (buf && !e) {
+        if (n + 1 == cap && !(buf = grow(buf, n, &cap)))
+            break;
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        if (got == 0)
+            break;
+        if (got < 0)
+            e = errno == EINTR ? 0 : errno;
+        else if ((n += (size_t)got) > max && max)
+            e = EFBIG;
+    }
+    if (!buf || e) {
+        if (buf)
+            explicit_bzero(buf, n);
+        free(buf);
+        return buf ? e : ENOMEM;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
     return 0;
 }
 

@@ -173,6 +173,16 @@ int ts__id_parse(const char *id, uint64_t *out)
     return TS_OK;
 }
 
+TS_API int ts_id_parse(const char *id, uint64_t *out)
+{
+    uint64_t v;
+    int rc = ts__id_parse(id, &v);
+
+    if (rc == TS_OK && out)
+        *out = v;
+    return rc;
+}
+
 void ts__id_format(uint64_t id, char buf[21])
 {
     snprintf(buf, 21, "%" PRIu64, id);

@@ -65,6 +65,13 @@ int ts_field_from_name(const char *name, ts_field *out);
  * the values that are masked in output and never logged. */
 int ts_field_is_secret(ts_field field);
 
+/* Whether id is a token id as every store keeps it: the canonical decimal
+ * spelling of a number from 0 to INT64_MAX, with no sign, space or leading
+ * zero ("7", never "007" or "+7"). TS_OK with the number in *out (out may
+ * be NULL), else TS_ERR_INVALID. The stores refuse other ids the same way,
+ * so a program that orders or compares ids by number agrees with them. */
+int ts_id_parse(const char *id, uint64_t *out);
+
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */

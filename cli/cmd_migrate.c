@@ -1,6 +1,6 @@
 /*
- * cli/migrate.c - `tokenstore migrate`: copy every token of one store to
- * another, keeping ids, without losing anything either side holds.
+ * cli/cmd_migrate.c - `tokenstore migrate`: copy every token of one store
+ * to another, keeping ids, without losing anything either side holds.
  *
  * It works in three passes:
  *  1. check, read-only: each source token against the target. A target
@@ -48,7 +48,7 @@ static const char *const change_names[CHANGE_KINDS] = {
 };
 
 struct migration {
-    const struct cli_migration *opt;
+    const struct cli *opt;        /* --quiet, --dry-run, --overwrite */
     ts_store *source, *target;
     const char *from, *to;        /* "sqlite store /path", for messages */
     struct token_list tokens;     /* the source's, in ascending numeric id */
@@ -98,9 +98,13 @@ static void progress_end(const struct progress *p)
         fputs("\r\033[K", stderr);      /* erase the bar's line */
 }
 
+/* A token's id as a number, by the library's strict rule; the stores
+ * hold no other kind, but one would sort last. */
 static uint64_t id_value(const ts_token *token)
 {
-    return strtoull(ts_token_get(token, TS_FIELD_ID), NULL, 10);
+    uint64_t id;
+
+    return ts_id_parse(ts_token_get(token, TS_FIELD_ID), &id) == TS_OK ? id : UINT64_MAX;
 }
 
 static int by_id(const void *a, const void *b)
@@ -471,13 +475,82 @@ static int run(struct migration *m)
     return CLI_OK;
 }
 
-int cli_migrate(const struct cli_migration *opt)
-{
-    struct migration m = { .opt = opt, .source = opt->source, .target = opt->target,
-                           .from = opt->from, .to = opt->to };
-    int rc = run(&m);
+/* ---------------------------------------------------------------- the command */
 
+/* The --to store: a URI or a config file, with no -o (those are the
+ * source's); --quiet and --verbose apply. A dry run opens it read-only,
+ * and *store stays NULL when it does not exist. */
+static int open_target(const struct cli *cli, ts_store **store, ts_config **cfg)
+{
+    ts_error err = { 0 };
+    int rc = ts_config_load(cfg, cli->to, &err);
+
+    if (rc != TS_OK)
+        return cli_store_error(rc, &err);
+    cli_set_logger(*cfg, cli->quiet, cli->verbose);
+    rc = ts_store_open_config_flags(store, *cfg, cli->dry_run ? TS_OPEN_READ_ONLY : 0, &err);
+    if (rc == TS_ERR_NO_STORE && cli->dry_run)
+        return CLI_OK;
+    if (rc != TS_OK) {
+        ts_config_free(*cfg);
+        *cfg = NULL;
+        cli_store_error(rc, &err);
+        return CLI_STORE;
+    }
+    return CLI_OK;
+}
+
+/* The source is opened read-only: a mistyped one is "no such store", not
+ * an empty store created by the attempt. */
+static int cmd_migrate(struct cli *cli)
+{
+    struct migration m = { .opt = cli };
+    ts_config *source_cfg = NULL, *target_cfg = NULL;
+    char from[256], to[256];
+    int rc;
+
+    if (!cli->to || !cli->to[0])
+        return cli_usage_error("usage: tokenstore %s", cli->command->synopsis);
+    rc = cli_open_store(cli, TS_OPEN_READ_ONLY, &m.source, &source_cfg);
+    if (rc == CLI_OK && (rc = open_target(cli, &m.target, &target_cfg)) == CLI_OK) {
+        cli_describe_store(m.source, source_cfg, from, sizeof from);
+        cli_describe_store(m.target, target_cfg, to, sizeof to);
+        m.from = from;
+        m.to = to;
+        rc = run(&m);
+    }
     token_list_free(&m.tokens);
     free(m.change);
+    ts_store_close(m.target);
+    ts_store_close(m.source);
+    ts_config_free(target_cfg);
+    ts_config_free(source_cfg);
     return rc;
 }
+
+const struct cli_command cli_cmd_migrate = {
+    "migrate", cmd_migrate,
+    OPTS_GLOBAL | BIT(OPT_TO) | BIT(OPT_DRY_RUN) | BIT(OPT_OVERWRITE), 0, 0,
+    "migrate --to URI|CONFIG [--dry-run] [--overwrite]",
+    "copy every token to another store, keeping ids",
+    "Copies every token of the store (--config, --store) to the store named by\n"
+    "--to, a URI or a JSON config file, keeping each token's id. First every\n"
+    "token is checked against the target: a target holding a different token\n"
+    "under the same id, or the same user (or refresh, grant or access token)\n"
+    "under another id, is a conflict; conflicts are listed and nothing is\n"
+    "copied (exit status 5). Tokens the target already holds unchanged are\n"
+    "skipped, so running it again is harmless. A target token whose\n"
+    "expiry_time is later than the source's (refreshed since) is kept and\n"
+    "reported; --overwrite replaces it. The rest are saved in batches of\n"
+    "1000, then the target is read back to verify every token. Fields a\n"
+    "source token leaves empty keep the target's value.\n"
+    "--dry-run prints, token by token, what would be added, updated, left as\n"
+    "it is (same), kept, or refused, and writes nothing: the target is opened\n"
+    "read-only and not created. Its exit status is the one the migration\n"
+    "would have.\n"
+    "The source is opened read-only: one that does not exist is an error\n"
+    "(exit status 3). -o options apply to the source; give the target's in\n"
+    "its URI (sqlite:/path?busy_timeout_ms=9000) or config. A progress bar is\n"
+    "drawn on stderr when it is a terminal and the store holds 1000 tokens or\n"
+    "more.\n",
+};

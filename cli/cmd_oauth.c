@@ -1,0 +1,155 @@
+/*
+ * cli/cmd_oauth.c - `tokenstore token` and `tokenstore revoke`: the
+ * library's OAuth client from a shell.
+ *
+ * Both are thin over ts_oauth_get_access_token() and ts_oauth_revoke():
+ * what they add is where the client's settings come from (the config's
+ * "oauth" section, then --accounts-url, then each -O, so the command line
+ * wins) and which exit status a failure gets (6 for the accounts server's
+ * refusals and silences). The access token is printed alone on stdout so
+ * that scripts can use $(tokenstore token --user ...).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+/* The OAuth client of a store: settings from the config's "oauth"
+ * section, then --accounts-url, then each -O in order, so the command
+ * line wins. A bad setting on the command line is a usage error. */
+static int open_oauth(const struct cli *cli, ts_store *store, const ts_config *cfg,
+                      ts_oauth **oauth)
+{
+    ts_error err = { 0 };
+    int rc = ts_oauth_new(oauth, store, cfg, &err);
+
+    if (rc != TS_OK)
+        return cli_store_error(rc, &err);
+    if (cli->accounts_url)
+        rc = ts_oauth_set(*oauth, "accounts_url", cli->accounts_url, &err);
+    for (size_t i = 0; rc == TS_OK && i < cli->noauth; i++) {
+        char *eq = strchr(cli->oauth[i], '=');
+        *eq = '\0';
+        rc = ts_oauth_set(*oauth, cli->oauth[i], eq + 1, &err);
+        *eq = '=';
+    }
+    if (rc == TS_OK)
+        return CLI_OK;
+    ts_oauth_free(*oauth);
+    *oauth = NULL;
+    return rc == TS_ERR_NOMEM ? cli_out_of_memory() : cli_usage_error("%s", err.message);
+}
+
+/* An OAuth failure: a timeout here is the accounts server's. */
+static int oauth_error(int code, const ts_error *err)
+{
+    int status = cli_store_error(code, err);
+    return code == TS_ERR_TIMEOUT ? CLI_OAUTH : status;
+}
+
+/* What token and revoke share: the store, its config and the client. */
+struct oauth_session {
+    ts_store *store;
+    ts_config *cfg;
+    ts_oauth *oauth;
+};
+
+static int open_session(const struct cli *cli, struct oauth_session *s)
+{
+    int rc = cli_open_store(cli, TS_OPEN_MUST_EXIST, &s->store, &s->cfg);
+
+    if (rc == CLI_OK)
+        rc = open_oauth(cli, s->store, s->cfg, &s->oauth);
+    return rc;
+}
+
+static void close_session(struct oauth_session *s)
+{
+    ts_oauth_free(s->oauth);
+    ts_store_close(s->store);
+    ts_config_free(s->cfg);
+}
+
+static int cmd_token(struct cli *cli)
+{
+    struct oauth_session s = { 0 };
+    ts_error err = { 0 };
+    ts_token *token;
+    int rc;
+
+    if (cli_has(cli, TS_FIELD_ID) == cli_has(cli, TS_FIELD_USER_NAME))
+        return cli_usage_error("token needs --user NAME or --id N (one of them)");
+    if (!(token = ts_token_new()))
+        return cli_out_of_memory();
+    if ((rc = open_session(cli, &s)) == CLI_OK &&
+        (rc = cli_token_from_flags(cli, token)) == CLI_OK) {
+        int code = ts_oauth_get_access_token(s.oauth, token, &err);
+        if (code == TS_OK) {
+            printf("%s\n", ts_token_get(token, TS_FIELD_ACCESS_TOKEN));
+        } else if (code == TS_NOT_FOUND) {
+            cli_report_no_match(cli);
+            rc = CLI_NOT_FOUND;
+        } else {
+            rc = oauth_error(code, &err);
+        }
+    }
+    ts_token_free(token);
+    close_session(&s);
+    return rc;
+}
+
+const struct cli_command cli_cmd_token = {
+    "token", cmd_token, OPTS_GLOBAL | BIT(OPT_ID) | BIT(OPT_USER) | OPTS_OAUTH, 0, 0,
+    "token (--user NAME | --id N) [--accounts-url URL] [-O KEY=VALUE ...]",
+    "print a valid access token, refreshing it when needed",
+    "Prints the access token of the token of user NAME (or id N) on stdout,\n"
+    "alone, for scripts:\n"
+    "  curl -H \"Authorization: Zoho-oauthtoken $(tokenstore token --user me@x.com)\" ...\n"
+    "When the stored access token is missing or expires within 5 seconds, it\n"
+    "is refreshed at the Zoho accounts server with the refresh token (or a\n"
+    "stored grant token is exchanged) and the new one is saved; processes\n"
+    "sharing the store send one request between them. OAuth settings come\n"
+    "from the \"oauth\" section of the config file, then --accounts-url URL,\n"
+    "then -O/--oauth KEY=VALUE (repeatable): data_center (US, EU, IN, CN, JP,\n"
+    "AU, CA, SA), accounts_url, client_id, client_secret, redirect_url,\n"
+    "connect_timeout_ms, timeout_ms, retries, retry_base_ms, retry_max_ms.\n"
+    "client_id and client_secret are used when the stored token has none.\n"
+    "Exit status 1 when no token matches, 2 when it has no refresh or grant\n"
+    "token or no client credentials are known, 6 when the accounts server\n"
+    "refused, failed or did not answer.\n",
+};
+
+static int cmd_revoke(struct cli *cli)
+{
+    struct oauth_session s = { 0 };
+    const char *id = cli->field[TS_FIELD_ID];
+    ts_error err = { 0 };
+    int rc;
+
+    if (!id)
+        return cli_usage_error("usage: tokenstore %s", cli->command->synopsis);
+    if ((rc = open_session(cli, &s)) == CLI_OK) {
+        int code = ts_oauth_revoke(s.oauth, id, &err);
+        if (code == TS_OK && !cli->quiet)
+            printf("Revoked token %s and deleted it.\n", id);
+        if (code == TS_NOT_FOUND) {
+            if (!cli->quiet)
+                fprintf(stderr, "tokenstore: no token with id %s\n", id);
+            rc = CLI_NOT_FOUND;
+        } else if (code != TS_OK) {
+            rc = oauth_error(code, &err);
+        }
+    }
+    close_session(&s);
+    return rc;
+}
+
+const struct cli_command cli_cmd_revoke = {
+    "revoke", cmd_revoke, OPTS_GLOBAL | BIT(OPT_ID) | OPTS_OAUTH, 0, 0,
+    "revoke --id N [--accounts-url URL] [-O KEY=VALUE ...]",
+    "revoke a token at the accounts server and delete it",
+    "Revokes the refresh token of the token with id N at the Zoho accounts\n"
+    "server and, once the server agrees, deletes the token from the store.\n"
+    "OAuth settings as for 'token'. Exit status 1 when there is no such\n"
+    "token, 2 when it has no refresh token, 6 when the server refused or\n"
+    "failed (the token is then kept).\n",
+};

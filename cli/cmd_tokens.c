@@ -1,0 +1,427 @@
+/*
+ * cli/cmd_tokens.c - the commands that read and edit a store's tokens:
+ * list, get, save, delete and clear.
+ *
+ * Commands that only read open the store with TS_OPEN_READ_ONLY, so a
+ * mistyped path is an error rather than a new empty store, and a file
+ * that belongs to another program is left as it was. Output that is data
+ * (tables, tokens, JSON, ids) goes to stdout; everything else, prompts
+ * included, goes to stderr. Messages name options, keys, ids and user
+ * names, never a secret's value.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+/* ---------------------------------------------------------------- list */
+
+struct list_state {
+    cli_rows rows;
+    int show_secrets;
+};
+
+static int list_one(const ts_token *token, void *userdata)
+{
+    struct list_state *st = userdata;
+
+    if (st->rows.array) {
+        json_object *o = cli_token_json(token, st->show_secrets);
+        if (!o || json_object_array_add(st->rows.array, o) != 0) {
+            ts__json_release(o);
+            return TS_ERR_NOMEM;
+        }
+        return TS_OK;
+    }
+    return cli_table_add_token(st->rows.table, token, st->show_secrets) == CLI_OK
+           ? TS_OK : TS_ERR_NOMEM;
+}
+
+static int cmd_list(struct cli *cli)
+{
+    struct list_state st = { .show_secrets = cli->show_secrets };
+    ts_store *store;
+    ts_error err = { 0 };
+    int rc = cli_open_store(cli, TS_OPEN_READ_ONLY, &store, NULL);
+
+    if (rc != CLI_OK)
+        return rc;
+    if ((rc = cli_rows_init(&st.rows, cli->json, CLI_TOKEN_COLUMNS, cli_token_headers)) == CLI_OK) {
+        int code = ts_get_tokens(store, list_one, &st, &err);
+        if (code == TS_OK)
+            cli_rows_print(&st.rows, stdout, !cli->no_headers);
+        else
+            rc = cli_store_error(code, &err);
+    }
+    cli_rows_free(&st.rows);
+    ts_store_close(store);
+    return rc;
+}
+
+const struct cli_command cli_cmd_list = {
+    "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
+    "list [--json | --no-headers]",
+    "list every token",
+    "Prints a table of every token: id, user_name, client_id, expiry_time as\n"
+    "an ISO-8601 UTC date (marked \"(expired)\" once past) and in\n"
+    "milliseconds, api_domain and the secrets (masked); --no-headers leaves\n"
+    "out the header line, for scripts. --json prints an array of objects with\n"
+    "the SDK's ten fields and \"expired\" (true or false); without\n"
+    "--show-secrets each secret that has a value is left out and named\n"
+    "in \"masked\". The store is opened read-only: one that does not exist is\n"
+    "an error (exit status 3), never created.\n",
+};
+
+/* ---------------------------------------------------------------- get */
+
+int cli_has(const struct cli *cli, ts_field field)
+{
+    return cli->field[field] && cli->field[field][0];
+}
+
+/* The SDK's rule, checked up front so the user hears which flags are
+ * missing rather than "no lookup key". */
+static int check_get_keys(const struct cli *cli)
+{
+    int creds = cli_has(cli, TS_FIELD_CLIENT_ID) + cli_has(cli, TS_FIELD_CLIENT_SECRET);
+    int by_grant = cli_has(cli, TS_FIELD_GRANT_TOKEN) || cli_has(cli, TS_FIELD_REFRESH_TOKEN);
+
+    if (cli->field[TS_FIELD_ID])
+        return cli->given & (OPTS_KEYS & ~BIT(OPT_ID))
+               ? cli_usage_error("get --id takes no other key or credential option")
+               : CLI_OK;
+    if (cli_has(cli, TS_FIELD_USER_NAME))
+        return CLI_OK;
+    if (by_grant && creds != 2)
+        return cli_usage_error("--grant-token and --refresh-token lookups need both "
+                               "--client-id and --client-secret");
+    if (!by_grant && cli_has(cli, TS_FIELD_ACCESS_TOKEN) && creds != 0)
+        return cli_usage_error("--access-token lookups take no --client-id or --client-secret");
+    if (!by_grant && !cli_has(cli, TS_FIELD_ACCESS_TOKEN))
+        return cli_usage_error("get needs --id, --user, --access-token, --grant-token or "
+                               "--refresh-token");
+    return CLI_OK;
+}
+
+int cli_token_from_flags(const struct cli *cli, ts_token *token)
+{
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        if (cli->field[f] && ts_token_set(token, (ts_field)f, cli->field[f]) != TS_OK)
+            return cli_out_of_memory();
+    return CLI_OK;
+}
+
+void cli_report_no_match(const struct cli *cli)
+{
+    if (cli->quiet)
+        return;
+    char *user = cli_has(cli, TS_FIELD_USER_NAME) ? cli_escape(cli->field[TS_FIELD_USER_NAME])
+                                                  : NULL;
+    char *client = cli_escape(cli->field[TS_FIELD_CLIENT_ID] ? cli->field[TS_FIELD_CLIENT_ID] : "");
+
+    if (cli->field[TS_FIELD_ID])
+        fprintf(stderr, "tokenstore: no token with id %s\n", cli->field[TS_FIELD_ID]);
+    else if (user)
+        fprintf(stderr, "tokenstore: no token for user_name '%s'\n", user);
+    else if (!cli_has(cli, TS_FIELD_CLIENT_ID))
+        fputs("tokenstore: no token has that access_token\n", stderr);
+    else
+        fprintf(stderr, "tokenstore: no token has that grant_token or refresh_token "
+                "for client_id '%s'\n", client ? client : "?");
+    free(user);
+    free(client);
+}
+
+/* find_token fills only the fields the query left empty, so the stored
+ * row is read back by its id to show exactly what is stored. */
+static int find_stored(ts_store *store, const struct cli *cli, ts_token *out, ts_error *err)
+{
+    int rc;
+
+    if (cli->field[TS_FIELD_ID])
+        return ts_find_token_by_id(store, cli->field[TS_FIELD_ID], out, err);
+    rc = cli_token_from_flags(cli, out);
+    if (rc != CLI_OK)
+        return TS_ERR_NOMEM;
+    rc = ts_find_token(store, out, err);
+    if (rc != TS_OK)
+        return rc;
+    char *id = strdup(ts_token_get(out, TS_FIELD_ID));
+    if (!id)
+        return TS_ERR_NOMEM;
+    rc = ts_find_token_by_id(store, id, out, err);
+    free(id);
+    return rc;
+}
+
+static int print_one_token(const struct cli *cli, const ts_token *token)
+{
+    if (!cli->json)
+        return cli_print_token(stdout, token, cli->show_secrets);
+    json_object *o = cli_token_json(token, cli->show_secrets);
+    if (!o)
+        return cli_out_of_memory();
+    cli_json_emit(stdout, o);
+    return CLI_OK;
+}
+
+static int cmd_get(struct cli *cli)
+{
+    ts_token *token;
+    ts_store *store;
+    ts_error err = { 0 };
+    int rc = check_get_keys(cli);
+
+    if (rc != CLI_OK || (rc = cli_open_store(cli, TS_OPEN_READ_ONLY, &store, NULL)) != CLI_OK)
+        return rc;
+    if (!(token = ts_token_new())) {
+        ts_store_close(store);
+        return cli_out_of_memory();
+    }
+    rc = find_stored(store, cli, token, &err);
+    if (rc == TS_NOT_FOUND) {
+        cli_report_no_match(cli);
+        rc = CLI_NOT_FOUND;
+    } else if (rc == TS_ERR_NOMEM && !err.message[0]) {
+        rc = cli_out_of_memory();
+    } else if (rc != TS_OK) {
+        rc = cli_store_error(rc, &err);
+    } else {
+        rc = print_one_token(cli, token);
+    }
+    ts_token_free(token);
+    ts_store_close(store);
+    return rc;
+}
+
+const struct cli_command cli_cmd_get = {
+    "get", cmd_get, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_KEYS, 0, 0,
+    "get (--id N | --user NAME | --access-token TOKEN) [--json]\n"
+    "       tokenstore get (--grant-token | --refresh-token) TOKEN\n"
+    "                      --client-id ID --client-secret SECRET [--json]",
+    "show one token",
+    "Finds a token by id, or by the SDK's key: user_name; else access_token\n"
+    "(without client credentials); else grant_token or refresh_token (with\n"
+    "both --client-id and --client-secret); the lowest id when several match.\n"
+    "Prints `field: value` lines, or a JSON object with --json (secrets left\n"
+    "out and named in \"masked\", unless --show-secrets). Exit status 1 when no\n"
+    "token matches, 3 when the store does not exist (it is opened read-only).\n",
+};
+
+/* ---------------------------------------------------------------- save */
+
+/* One JSON token or an array of them from stdin. */
+static int tokens_from_stdin(ts_token ***tokens, size_t *n)
+{
+    char why[TS_ERROR_MAX] = "";
+    char *text = cli_read_all(STDIN_FILENO);
+
+    if (!text) {
+        fprintf(stderr, "tokenstore: cannot read a JSON token from stdin (%s)\n",
+                errno ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
+        return CLI_USAGE;
+    }
+    int rc = cli_tokens_from_json(text, tokens, n, why, sizeof why);
+    cli_free_secret(text);
+    if (rc != CLI_OK)
+        fprintf(stderr, "tokenstore: %s\n", why);
+    return rc;
+}
+
+/* The fields given as options, as a one-token list. */
+static int tokens_from_flags(const struct cli *cli, ts_token ***tokens, size_t *n)
+{
+    if (!(*tokens = calloc(1, sizeof **tokens)) || !(**tokens = ts_token_new()))
+        return cli_out_of_memory();
+    *n = 1;
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        if (ts_field_is_secret((ts_field)f) && cli_has(cli, (ts_field)f) &&
+            cli_looks_masked(cli->field[f]))
+            return cli_usage_error("%s: the value is masked output, not the secret",
+                                   cli_option_name(OPT_ID + f));
+    return cli_token_from_flags(cli, **tokens);
+}
+
+/* What the store would take but nobody means: a date that is not a date. */
+static int check_token_values(ts_token *const *tokens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *expiry = ts_token_get(tokens[i], TS_FIELD_EXPIRY_TIME);
+        if (expiry[0] && !cli_all_digits(expiry))
+            return n == 1 ? cli_usage_error("expiry_time must be epoch milliseconds (digits "
+                                            "only), e.g. 1714564800000")
+                          : cli_usage_error("token %zu: expiry_time must be epoch milliseconds "
+                                            "(digits only)", i + 1);
+    }
+    return CLI_OK;
+}
+
+static int save_input(struct cli *cli, ts_token ***tokens, size_t *n)
+{
+    int from_stdin = cli->json || cli->nargs == 1;
+    int has_fields = (cli->given & OPTS_FIELDS) != 0;
+
+    if (cli->nargs == 1 && strcmp(cli->args[0], "-") != 0)
+        return cli_usage_error("save takes '-' (JSON on stdin) or field options, "
+                               "not '%.64s'", cli->args[0]);
+    if (from_stdin && has_fields)
+        return cli_usage_error("save takes its fields from options or from JSON on stdin, "
+                               "not both");
+    if (!from_stdin && !has_fields)
+        return cli_usage_error("save needs field options (--user, --refresh-token, ...) "
+                               "or '-' to read a JSON token from stdin");
+    int rc = from_stdin ? tokens_from_stdin(tokens, n) : tokens_from_flags(cli, tokens, n);
+    return rc == CLI_OK ? check_token_values(*tokens, *n) : rc;
+}
+
+/* One token or many (an export read back): all in one ts_save_tokens, so
+ * a file or sqlite store takes the whole array or none of it. */
+static int cmd_save(struct cli *cli)
+{
+    ts_token **tokens = NULL;
+    size_t n = 0;
+    ts_store *store = NULL;
+    ts_error err = { 0 };
+    int rc = save_input(cli, &tokens, &n);
+
+    if (rc == CLI_OK && n > 0)
+        rc = cli_open_store(cli, 0, &store, NULL);
+    if (rc == CLI_OK && n > 0) {
+        int code = n == 1 ? ts_save_token(store, tokens[0], &err)
+                          : ts_save_tokens(store, tokens, n, &err);
+        for (size_t i = 0; code == TS_OK && i < n; i++)
+            printf("%s\n", ts_token_get(tokens[i], TS_FIELD_ID));
+        if (code != TS_OK)
+            rc = cli_store_error(code, &err);
+    }
+    cli_tokens_free(tokens, n);
+    ts_store_close(store);
+    return rc;
+}
+
+const struct cli_command cli_cmd_save = {
+    "save", cmd_save, OPTS_GLOBAL | BIT(OPT_JSON) | OPTS_FIELDS, 0, 1,
+    "save FIELD-OPTIONS | save - | save --json",
+    "store a token and print its id",
+    "Fields come from options (--id, --user, --client-id, --client-secret,\n"
+    "--refresh-token, --access-token, --grant-token, --expiry-time MS,\n"
+    "--redirect-url, --api-domain) or from a JSON object on stdin ('-' or\n"
+    "--json) with the SDK's field names, e.g.\n"
+    "  {\"user_name\": \"a@b.com\", \"refresh_token\": \"1000.x\", \"expiry_time\": \"1714564800000\"}\n"
+    "or an array of them (list --json --show-secrets), saved together (one\n"
+    "transaction or file write on sqlite and file), their ids printed one per\n"
+    "line. A \"masked\" key (get --json) is ignored, so the left-out secrets\n"
+    "keep their stored values; a secret whose value looks like masked output\n"
+    "(\"1000...(70)\", \"****\") is refused.\n"
+    "The SDK's save_token rule applies: the token replaces the stored one with\n"
+    "the same id, else the same key, else it is added with the next id; a\n"
+    "save that would give one user two rows is refused (exit status 5).\n"
+    "Options are visible to other users of this machine (ps); prefer stdin\n"
+    "for secrets.\n",
+};
+
+/* ---------------------------------------------------------------- delete, clear */
+
+static int cmd_delete(struct cli *cli)
+{
+    const char *id = cli->field[TS_FIELD_ID];
+    ts_store *store;
+    ts_error err = { 0 };
+    int rc;
+
+    if (!id)
+        return cli_usage_error("usage: tokenstore %s", cli->command->synopsis);
+    if ((rc = cli_open_store(cli, 0, &store, NULL)) != CLI_OK)
+        return rc;
+    rc = ts_delete_token(store, id, &err);
+    if (rc == TS_OK && !cli->quiet)
+        printf("Deleted token %s.\n", id);
+    if (rc == TS_NOT_FOUND && !cli->quiet)
+        fprintf(stderr, "tokenstore: no token with id %s\n", id);
+    if (rc != TS_OK && rc != TS_NOT_FOUND)
+        cli_store_error(rc, &err);
+    ts_store_close(store);
+    return cli_exit_status(rc);
+}
+
+const struct cli_command cli_cmd_delete = {
+    "delete", cmd_delete, OPTS_GLOBAL | BIT(OPT_ID), 0, 0,
+    "delete --id N",
+    "delete one token",
+    "Deletes the token with id N. Exit status 1 when there is none.\n",
+};
+
+/* Asks on the terminal; anything but y or yes is a no. */
+static int confirmed(const char *question)
+{
+    char answer[16] = "";
+
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    if (!fgets(answer, sizeof answer, stdin))
+        return 0;
+    answer[strcspn(answer, "\r\n")] = '\0';
+    for (char *p = answer; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return strcmp(answer, "y") == 0 || strcmp(answer, "yes") == 0;
+}
+
+static int clear_store(const struct cli *cli, ts_store *store, const char *where)
+{
+    ts_error err = { 0 };
+    size_t count = 0;
+    char question[512];
+    int rc = ts_get_tokens(store, cli_count_token, &count, &err);
+
+    if (rc != TS_OK)
+        return cli_store_error(rc, &err);
+    if (count == 0) {
+        if (!cli->quiet)
+            printf("No tokens in %s.\n", where);
+        return CLI_OK;
+    }
+    if (!cli->yes && !isatty(STDIN_FILENO)) {
+        fprintf(stderr, "tokenstore: refusing to delete %zu token%s from %s without "
+                "confirmation: stdin is not a terminal (pass --yes)\n",
+                count, count == 1 ? "" : "s", where);
+        return CLI_USAGE;
+    }
+    snprintf(question, sizeof question, "Delete %s %zu token%s from %s?",
+             count == 1 ? "the" : "all", count, count == 1 ? "" : "s", where);
+    if (!cli->yes && !confirmed(question)) {
+        fputs("Nothing deleted.\n", stderr);
+        return CLI_OK;
+    }
+    if ((rc = ts_delete_tokens(store, &err)) != TS_OK)
+        return cli_store_error(rc, &err);
+    if (!cli->quiet)
+        printf("Deleted %zu token%s from %s.\n", count, count == 1 ? "" : "s", where);
+    return CLI_OK;
+}
+
+static int cmd_clear(struct cli *cli)
+{
+    ts_store *store;
+    ts_config *cfg;
+    char where[256];
+    int rc = cli_open_store(cli, 0, &store, &cfg);
+
+    if (rc != CLI_OK)
+        return rc;
+    cli_describe_store(store, cfg, where, sizeof where);
+    rc = clear_store(cli, store, where);
+    ts_store_close(store);
+    ts_config_free(cfg);
+    return rc;
+}
+
+const struct cli_command cli_cmd_clear = {
+    "clear", cmd_clear, OPTS_GLOBAL | BIT(OPT_YES), 0, 0,
+    "clear [--yes]",
+    "delete every token",
+    "Deletes every token of the store after asking on the terminal. -y/--yes\n"
+    "skips the question; without it and with stdin not a terminal, nothing\n"
+    "is deleted and the exit status is 2.\n",
+};
