@@ -858,6 +858,17 @@ START_TEST(bad_ids_are_invalid)
     }
     ck_assert_int_eq(ts_delete_token(s, NULL, &err), TS_ERR_INVALID);
     ck_assert_int_eq(ts_find_token_by_id(s, NULL, t, &err), TS_ERR_INVALID);
+    /* ts_id_parse, the public form of the check, refuses the same ids and
+     * leaves the output alone; it reads good ones by number. */
+    uint64_t n = 42;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(ts_id_parse(bad[i], &n) == TS_ERR_INVALID && n == 42, "'%s'", bad[i]);
+    ck_assert_int_eq(ts_id_parse(NULL, &n), TS_ERR_INVALID);
+    ck_assert_int_eq(ts_id_parse("0", &n), TS_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(ts_id_parse("9223372036854775807", &n), TS_OK);
+    ck_assert_uint_eq(n, INT64_MAX);
+    ck_assert_int_eq(ts_id_parse("10", NULL), TS_OK);
     /* Only the save with id "" (= no id) stored anything. */
     ck_assert_str_eq(walk_ids(s), "1,2");
     ts_token_free(t);
