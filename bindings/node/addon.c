@@ -63,6 +63,9 @@ struct store {
     int drains, max_drains;            /* works draining the queue */
     int kick_pending;                  /* finds wait for the end of the tick */
     napi_ref kick_fn;                  /* the function that ends the wait */
+    napi_ref self;                     /* the Store object: weak, but strong
+                                          while calls are pending */
+    unsigned pending;
     pthread_mutex_t lock;
     pthread_cond_t freed;
 };
@@ -75,7 +78,7 @@ struct call {
     struct call *next;        /* in the store's queue, then a drain's list */
     enum op op;
     struct store *s;
-    napi_ref self;            /* keeps the Store object alive meanwhile */
+    int holds_store;          /* counted in s->pending: keeps the Store alive */
     napi_deferred deferred;
     napi_async_work work;
     char *spec, *id;
@@ -184,6 +187,7 @@ static void store_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     if (s->kick_fn)
         napi_delete_reference(env, s->kick_fn);
+    napi_delete_reference(env, s->self);
     store_free(s);
 }
 
@@ -243,57 +247,57 @@ static char *string_arg(napi_env env, napi_value v, const char *what)
     return out;
 }
 
-/* Two JS functions made at load: one reads a token's ten values into an
- * array, one builds a token object from ten values. JS property access
- * and object literals are what V8 optimizes; ten napi_get_property (or
- * napi_set_property) calls with names made from C strings are not. */
+/*
+ * A token crosses the boundary as one string, its ten values joined by NUL
+ * (which no value may hold), through two JS functions made at load: one
+ * reads a token object into that string, one builds the object from it.
+ * JS property access, object literals and split() are what V8 optimizes;
+ * twenty Node-API calls per token, with names made from C strings, are
+ * not.
+ */
 static napi_ref token_reader, token_factory;
 
-static napi_value js_function(napi_env env, napi_ref ref)
+/* Calls the function kept in ref with one argument. */
+static napi_status call_js(napi_env env, napi_ref ref, napi_value arg, napi_value *out)
 {
-    napi_value fn;
+    napi_value fn, global;
 
     napi_get_reference_value(env, ref, &fn);
-    return fn;
+    napi_get_global(env, &global);
+    return napi_call_function(env, global, fn, 1, &arg, out);
 }
 
-/* Sets field f of tok from the JS value v; a short value goes through a
- * stack buffer (wiped after), a long one through string_arg. TS_OK, or an
- * error with an exception thrown. */
-static int field_from_js(napi_env env, ts_token *tok, int f, napi_value v, const char *what)
+/* Fills tok from the reader's string: the ten values, NUL between them. */
+static int token_from_packed(napi_env env, napi_value packed, ts_token *tok)
 {
-    char buf[256], *value = buf;
+    char stack[1024], *buf = stack;
     size_t len = 0;
-    int rc;
+    int rc = TS_OK;
 
-    if (!stringish(env, &v)) {
-        throw_arg(env, what, ts_field_name(f), "must be a string");
-        return TS_ERR_INVALID;
+    napi_get_value_string_utf8(env, packed, NULL, 0, &len);
+    if (len >= sizeof stack && !(buf = malloc(len + 1)))
+        return TS_ERR_NOMEM;
+    napi_get_value_string_utf8(env, packed, buf, len + 1, &len);
+    /* Each value ends with the NUL after it (the last, with the copy's). */
+    const char *p = buf, *end = buf + len;
+    for (int f = 0; f < TS_FIELD_COUNT && p <= end && rc == TS_OK; f++) {
+        if (*p)
+            rc = ts_token_set(tok, f, p);
+        p += strlen(p) + 1;
     }
-    napi_get_value_string_utf8(env, v, buf, sizeof buf, &len);
-    if (len == sizeof buf - 1) {
-        explicit_bzero(buf, sizeof buf);
-        if (!(value = string_arg(env, v, ts_field_name(f))))
-            return TS_ERR_INVALID;
-    } else if (strlen(buf) != len) {
-        explicit_bzero(buf, sizeof buf);
-        throw_arg(env, what, ts_field_name(f), "holds a NUL character");
-        return TS_ERR_INVALID;
-    }
-    rc = ts_token_set(tok, f, value);
-    explicit_bzero(value, len);
-    if (value != buf)
-        free(value);
-    if (rc != TS_OK)
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+    explicit_bzero(buf, len);
+    if (buf != stack)
+        free(buf);
     return rc;
 }
 
 /* A plain object with the ten field names into a new token; null or
- * undefined fields are absent. NULL with an exception thrown. */
+ * undefined fields are absent, numbers are read as strings. NULL with an
+ * exception thrown. */
 static ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
 {
     napi_valuetype t;
+    napi_value packed;
     ts_token *tok;
 
     napi_typeof(env, obj, &t);
@@ -301,44 +305,52 @@ static ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
         throw_arg(env, what, NULL, "must be an object with the token's fields");
         return NULL;
     }
-    if (!(tok = ts_token_new())) {
+    if (call_js(env, token_reader, obj, &packed) != napi_ok) {
+        throw_arg(env, what, NULL, "cannot be read");
+        return NULL;
+    }
+    napi_typeof(env, packed, &t);
+    if (t == napi_number) {    /* the reader's answer for a bad field */
+        int32_t bad = 0;
+        napi_get_value_int32(env, packed, &bad);
+        throw_arg(env, what, ts_field_name(bad % TS_FIELD_COUNT),
+                  bad < TS_FIELD_COUNT ? "must be a string" : "holds a NUL character");
+        return NULL;
+    }
+    if (!(tok = ts_token_new()) || token_from_packed(env, packed, tok) != TS_OK) {
+        ts_token_free(tok);
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
-    napi_value global, values;
-    napi_get_global(env, &global);
-    if (napi_call_function(env, global, js_function(env, token_reader), 1, &obj, &values) !=
-        napi_ok) {
-        throw_arg(env, what, NULL, "cannot be read");
-        goto fail;
-    }
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        napi_value v;
-        napi_get_element(env, values, (uint32_t)f, &v);
-        napi_typeof(env, v, &t);
-        if (t != napi_null && t != napi_undefined && field_from_js(env, tok, f, v, what) != TS_OK)
-            goto fail;
-    }
     return tok;
-fail:
-    ts_token_free(tok);
-    return NULL;
 }
 
 static napi_value token_to_js(napi_env env, const ts_token *tok)
 {
-    napi_value global, obj, v[TS_FIELD_COUNT];
+    char stack[1024], *buf = stack;
+    size_t len = TS_FIELD_COUNT - 1;
+    napi_value packed, obj;
 
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        len += strlen(ts_token_get(tok, f));
+    if (len >= sizeof stack && !(buf = malloc(len + 1))) {
+        napi_get_null(env, &obj);
+        return obj;
+    }
+    char *p = buf;
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const char *value = ts_token_get(tok, f);
-        if (*value)
-            napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v[f]);
-        else
-            napi_get_null(env, &v[f]);
+        size_t n = strlen(value);
+        memcpy(p, value, n);
+        p += n;
+        if (f < TS_FIELD_COUNT - 1)
+            *p++ = '\0';
     }
-    napi_get_global(env, &global);
-    if (napi_call_function(env, global, js_function(env, token_factory), TS_FIELD_COUNT, v,
-                           &obj) != napi_ok)
+    napi_create_string_utf8(env, buf, len, &packed);
+    explicit_bzero(buf, len);
+    if (buf != stack)
+        free(buf);
+    if (call_js(env, token_factory, packed, &obj) != napi_ok)
         napi_get_null(env, &obj);
     return obj;
 }
@@ -355,21 +367,27 @@ static napi_status make_function(napi_env env, const char *src, napi_ref *ref)
     return napi_create_reference(env, fn, 1, ref);
 }
 
-/* "(function (t) { return [t.id, t.user_name, ...]; })" and
- * "(function (v0, ..., v9) { return { id: v0, user_name: v1, ... }; })" */
+/* The reader answers the joined string, or the index of a field that is
+ * not a string (number: its string), or 10 + the index of one that holds
+ * a NUL; the factory turns the string back into an object, "" into null. */
 static napi_status make_token_functions(napi_env env)
 {
-    char reader[512] = "(function (t) { return [", factory[512] = "(function (";
+    char reader[1024] = "(function (t) { const v = [", factory[1024] =
+        "(function (s) { const v = s.split('\\0'); return {";
     napi_status st;
 
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         sprintf(reader + strlen(reader), "%st.%s", f ? ", " : "", ts_field_name(f));
-        sprintf(factory + strlen(factory), "%sv%d", f ? ", " : "", f);
+        sprintf(factory + strlen(factory), "%s %s: v[%d] || null", f ? "," : "",
+                ts_field_name(f), f);
     }
-    strcat(reader, "]; })");
-    strcat(factory, ") { return {");
-    for (int f = 0; f < TS_FIELD_COUNT; f++)
-        sprintf(factory + strlen(factory), "%s %s: v%d", f ? "," : "", ts_field_name(f), f);
+    sprintf(reader + strlen(reader),
+            "]; for (let i = 0; i < %d; i++) { const x = v[i];"
+            " if (x === null || x === undefined) v[i] = '';"
+            " else if (typeof x === 'number') v[i] = String(x);"
+            " else if (typeof x !== 'string') return i;"
+            " else if (x.includes('\\0')) return %d + i; }"
+            " return v.join('\\0'); })", TS_FIELD_COUNT, TS_FIELD_COUNT);
     strcat(factory, " }; })");
     if ((st = make_function(env, reader, &token_reader)) != napi_ok)
         return st;
@@ -403,8 +421,8 @@ static void call_free(napi_env env, struct call *c)
     free(c->tokens);
     free(c->spec);
     free(c->id);
-    if (c->self)
-        napi_delete_reference(env, c->self);
+    if (c->holds_store && --c->s->pending == 0)
+        napi_reference_unref(env, c->s->self, NULL);
     if (c->work)
         napi_delete_async_work(env, c->work);
     free(c);
@@ -753,7 +771,7 @@ static void kick_later(napi_env env, struct store *s)
 
 /* Queues c and returns its promise; on a bad argument (an exception is
  * pending) returns a promise rejected with it instead. */
-static napi_value start(napi_env env, struct call *c, napi_value self)
+static napi_value start(napi_env env, struct call *c)
 {
     napi_value promise, name, exc;
     bool pending = false;
@@ -776,7 +794,9 @@ static napi_value start(napi_env env, struct call *c, napi_value self)
         napi_queue_async_work(env, c->work);
         return promise;
     }
-    napi_create_reference(env, self, 1, &c->self);
+    if (c->s->pending++ == 0)
+        napi_reference_ref(env, c->s->self, NULL);
+    c->holds_store = 1;
     pthread_mutex_lock(&c->s->lock);
     if (c->s->queue_tail)
         c->s->queue_tail->next = c;
@@ -864,7 +884,7 @@ static napi_value token_method(napi_env env, napi_callback_info info, enum op op
     } else {
         throw_error(env, "TS_ERR_NOMEM", "out of memory");
     }
-    return start(env, c, self);
+    return start(env, c);
 }
 
 /* findById and delete take an id; findById answers a new token. */
@@ -881,7 +901,7 @@ static napi_value id_method(napi_env env, napi_callback_info info, enum op op)
         else
             throw_error(env, "TS_ERR_NOMEM", "out of memory");
     }
-    return start(env, c, self);
+    return start(env, c);
 }
 
 static napi_value plain_method(napi_env env, napi_callback_info info, enum op op)
@@ -889,7 +909,7 @@ static napi_value plain_method(napi_env env, napi_callback_info info, enum op op
     napi_value self, arg[2];
     struct call *c = new_call(env, info, op, &self, arg);
 
-    return c ? start(env, c, self) : NULL;
+    return c ? start(env, c) : NULL;
 }
 
 static napi_value save_many(napi_env env, napi_callback_info info)
@@ -904,7 +924,7 @@ static napi_value save_many(napi_env env, napi_callback_info info)
     napi_is_array(env, arg[0], &is_array);
     if (!is_array) {
         throw_error(env, "TS_ERR_INVALID", "saveMany takes an array of tokens");
-        return start(env, c, self);
+        return start(env, c);
     }
     napi_get_array_length(env, arg[0], &len);
     if (len && !(c->tokens = calloc(len, sizeof *c->tokens)))
@@ -918,7 +938,7 @@ static napi_value save_many(napi_env env, napi_callback_info info)
             break;
         c->n++;
     }
-    return start(env, c, self);
+    return start(env, c);
 }
 
 static napi_value m_find(napi_env e, napi_callback_info i) { return token_method(e, i, OP_FIND); }
@@ -944,7 +964,7 @@ static napi_value store_new(napi_env env, napi_callback_info info)
     if (t != napi_external)
         return throw_error(env, "TS_ERR_INVALID", "a Store is made by open(spec)");
     napi_get_value_external(env, argv[0], &s);
-    napi_wrap(env, self, s, store_finalize, NULL, NULL);
+    napi_wrap(env, self, s, store_finalize, NULL, &((struct store *)s)->self);
     return self;
 }
 
@@ -976,7 +996,7 @@ static napi_value m_open(napi_env env, napi_callback_info info)
         c->spec = string_arg(env, argv[0], "spec");
     if (argc >= 2 && napi_get_value_uint32(env, argv[1], &flags) == napi_ok)
         s->flags = flags;
-    return start(env, c, NULL);
+    return start(env, c);
 }
 
 /* The macro defines exported functions without a separate prototype. */
