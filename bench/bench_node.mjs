@@ -6,11 +6,12 @@
 // same loop of GETs of the same users' keys ({P}user:NAME, which a find by
 // user reads) through the `redis` client. The runs alternate, three each,
 // and the best of each side counts, so a burst of other work on the
-// machine does not land on one side only. For scale: the client
-// pipelines the sixteen GETs on its one connection (one write, one read
-// for all), while each find is its own round trip on one of the Store's
-// handles, so the finds are also set against the client's GETs on sixteen
-// connections (nothing pipelined), and against one GET in flight. Each
+// machine does not land on one side only. Both sides pipeline: the
+// client sends the sixteen GETs of a tick in one write, and the Store
+// sends the finds of a tick as one ts_find_tokens batch (one round trip
+// on redis). For scale, the finds are also set against the client's GETs
+// on sixteen connections (nothing pipelined), and against one GET in
+// flight. Each
 // side also prints the CPU time a call cost, in this process and in
 // redis-server (INFO cpu): where the gap comes from.
 import { createRequire } from "node:module";
@@ -60,7 +61,7 @@ await fill(store);
 const connect = () => createClient({ socket: { host: "127.0.0.1", port } }).connect();
 const client = await connect();
 // For scale: the same client on one connection per call in flight, so
-// that nothing is pipelined, as the Store's handles do not pipeline.
+// that nothing is pipelined.
 const clients = await Promise.all(Array.from({ length: IN_FLIGHT }, connect));
 
 const find = async (i) => {
