@@ -63,7 +63,7 @@ void ts__table_clear(ts_table *t);
 size_t ts__table_count(const ts_table *t);
 int ts__table_foreach(ts_table *t, ts_token_cb cb, void *userdata);
 
-/* config.c / uri.c */
+/* kv.c: an ordered list of string options; values are wiped. */
 struct ts_option {
     char *key;
     char *value;
@@ -74,11 +74,25 @@ struct ts_kv {
     size_t n;
 };
 const char *ts__kv_get(const struct ts_kv *kv, const char *key);
-/* oauth.c: whether key is an oauth setting; what a token reply body
- * makes of a token (the fuzz harness's entry). */
-int ts__oauth_key_known(const char *key);
+/* Sets or replaces key's value (a copy). */
+int ts__kv_set(struct ts_kv *kv, const char *key, const char *value, ts_error *err);
+/* Sets each of src's keys in dst, in src's order. */
+int ts__kv_merge(struct ts_kv *dst, const struct ts_kv *src, ts_error *err);
+void ts__kv_free(struct ts_kv *kv);
+
+/* uri.c: store URIs, parsed without a config. */
+#define TS__NAME_MAX 64   /* the longest backend name */
+/* The backend a URI names and the options it spells, added to opts. */
+int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv *opts,
+                  ts_error *err);
+int ts__looks_like_uri(const char *spec);
+int ts__backend_name_valid(const char *name);
+
+/* oauth.c: what a token reply body makes of a token (the fuzz harness's
+ * entry). */
 int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err);
 
+/* config.c */
 struct ts_config {
     char *backend;         /* name or .so path */
     char *plugin_dir;
@@ -94,9 +108,6 @@ int ts__config_copy(ts_config **out, const ts_config *src);
 /* ts_config_load; make_dirs 0 leaves the default store's directory
  * uncreated (a store opened with TS_OPEN_MUST_EXIST). */
 int ts__config_load(ts_config **out, const char *spec, int make_dirs, ts_error *err);
-int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err);
-int ts__looks_like_uri(const char *spec);
-int ts__backend_name_valid(const char *name);
 char *ts__default_store_path(void);
 
 /* loader.c */
