@@ -37,9 +37,15 @@ char *ts__strdup(const char *s);
 /* rules.c */
 int ts__lookup_keys(const ts_token *query, ts_field keys[2]);
 int ts__no_lookup_key(ts_error *err);
-int ts__find_by_rule(const ts_token *query, ts_lookup_fn lookup, void *ctx,
+int ts__find_by_rule(const ts_token *query, ts_lookup_fn lookup, void *state,
                      ts_token *row, ts_error *err);
-int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *ctx, ts_error *err);
+int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *state, ts_error *err);
+/* The fields rows are looked up and indexed by (host->key_fields). */
+#define TS__KEY_FIELD_COUNT 5
+extern const ts_field ts__key_fields[TS__KEY_FIELD_COUNT];
+const ts_field *ts__get_key_fields(size_t *count);
+/* Sets token's id to max_id + 1 (host->next_id). */
+int ts__next_id(ts_token *token, uint64_t max_id, ts_error *err);
 int ts__id_parse(const char *id, uint64_t *out);
 void ts__id_format(uint64_t id, char buf[21]);
 int ts__check_id(const char *id, ts_error *err);
@@ -139,9 +145,5 @@ int64_t ts__now_ms(void);     /* monotonic */
 int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
                    void **handle, ts_error *err);
 int ts__store_unlock(ts_store *s, void *handle, ts_error *err);
-
-/* Whether the backend's table has the member at offset `off`. */
-#define TS_VT_HAS(vt, member) \
-    ((vt)->size >= offsetof(ts_backend, member) + sizeof((vt)->member) && (vt)->member)
 
 #endif
