@@ -32,7 +32,8 @@
  *   query or the caller's token (`row` does not alias `query`); save_token
  *   writes into the caller's `token` itself.
  * - The token get_tokens hands its callback is the backend's, valid only
- *   during that callback; the core copies what it keeps.
+ *   during that callback (the core passes it on to the application's
+ *   callback, which copies what it keeps); the backend may reuse it.
  * - When the host's rule helpers call a ts_lookup_fn, `value` points into
  *   the query or token being resolved, never into `row`; the lookup
  *   replaces every field of `row` (token_copy does).
