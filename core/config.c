@@ -7,6 +7,11 @@
  * of ts_config_load(NULL). JSON mistakes are reported with the file, and
  * either the line and column or the key path ("store.options.path"), so a
  * user can go straight to what is wrong.
+ *
+ * The config is the bottom of the library's upper half: it uses the URI
+ * parser, the JSON parser and the option lists below it, and nothing
+ * above (the loader, the store and the OAuth client read configs; the
+ * names the oauth section may hold are data in oauth_settings.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +23,7 @@
 #include <json-c/json.h>
 #include "internal.h"
 #include "json.h"
+#include "oauth_settings.h"
 
 TS_API int ts_config_new(ts_config **out)
 {
@@ -30,62 +36,12 @@ TS_API int ts_config_new(ts_config **out)
     return TS_OK;
 }
 
-/* ---------------------------------------------------------------- key/value lists
- * Option values may be passwords, so they are wiped when replaced or freed. */
-
-static void kv_free(struct ts_kv *kv)
-{
-    for (size_t i = 0; i < kv->n; i++) {
-        free(kv->items[i].key);
-        ts__wipe(kv->items[i].value, strlen(kv->items[i].value));
-        free(kv->items[i].value);
-    }
-    free(kv->items);
-    kv->items = NULL;
-    kv->n = 0;
-}
-
-const char *ts__kv_get(const struct ts_kv *kv, const char *key)
-{
-    for (size_t i = 0; i < kv->n; i++)
-        if (strcmp(kv->items[i].key, key) == 0)
-            return kv->items[i].value;
-    return NULL;
-}
-
-static int kv_set(struct ts_kv *kv, const char *key, const char *value, ts_error *err)
-{
-    char *copy = strdup(value);
-    struct ts_option *items;
-
-    if (!copy)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < kv->n; i++) {
-        if (strcmp(kv->items[i].key, key) == 0) {
-            ts__wipe(kv->items[i].value, strlen(kv->items[i].value));
-            free(kv->items[i].value);
-            kv->items[i].value = copy;
-            return TS_OK;
-        }
-    }
-    items = realloc(kv->items, (kv->n + 1) * sizeof *items);
-    if (!items || !(items[kv->n].key = strdup(key))) {
-        if (items)
-            kv->items = items;
-        free(copy);
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    }
-    items[kv->n++].value = copy;
-    kv->items = items;
-    return TS_OK;
-}
-
 TS_API void ts_config_free(ts_config *c)
 {
     if (!c)
         return;
-    kv_free(&c->options);
-    kv_free(&c->oauth);
+    ts__kv_free(&c->options);
+    ts__kv_free(&c->oauth);
     free(c->backend);
     free(c->plugin_dir);
     free(c->origin);
@@ -128,15 +84,15 @@ TS_API int ts_config_set_option(ts_config *c, const char *key, const char *value
 {
     if (!key || !*key || !value)
         return ts__error(err, TS_ERR_CONFIG, "an option needs a key and a value");
-    return kv_set(&c->options, key, value, err);
+    return ts__kv_set(&c->options, key, value, err);
 }
 
 TS_API int ts_config_set_oauth(ts_config *c, const char *key, const char *value,
                                ts_error *err)
 {
-    if (!key || !ts__oauth_key_known(key) || !value)
+    if (!key || !ts__oauth_setting_known(key) || !value)
         return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
-    return kv_set(&c->oauth, key, value, err);
+    return ts__kv_set(&c->oauth, key, value, err);
 }
 
 TS_API void ts_config_set_logger(ts_config *c, ts_log_fn fn, void *userdata, int max_level)
@@ -162,13 +118,30 @@ TS_API const char *ts_config_origin(const ts_config *c)
     return c->origin ? c->origin : "API";
 }
 
+/* A URI's backend and options into c, which then comes from "URI". */
+static int apply_uri(ts_config *c, const char *uri, ts_error *err)
+{
+    char backend[TS__NAME_MAX + 1];
+    struct ts_kv opts = { 0 };
+    int rc = ts__uri_parse(uri, backend, &opts, err);
+
+    if (rc == TS_OK)
+        rc = ts_config_set_backend(c, backend, err);
+    if (rc == TS_OK)
+        rc = ts__kv_merge(&c->options, &opts, err);
+    if (rc == TS_OK)
+        rc = set_string(&c->origin, "URI", err);
+    ts__kv_free(&opts);
+    return rc;
+}
+
 TS_API int ts_config_parse_uri(ts_config **out, const char *uri, ts_error *err)
 {
     int rc = ts_config_new(out);
 
     if (rc != TS_OK)
         return ts__error(err, rc, "out of memory");
-    rc = ts__uri_apply(*out, uri, err);
+    rc = apply_uri(*out, uri, err);
     if (rc != TS_OK) {
         ts_config_free(*out);
         *out = NULL;
@@ -212,7 +185,7 @@ static int apply_scalars(struct ts_kv *kv, json_object *obj, const char *origin,
         }
         if (known && !known(key))
             return ts__error(err, TS_ERR_CONFIG, "%s: %s.%s: unknown key", origin, where, key);
-        if (kv_set(kv, key, text, err) != TS_OK)
+        if (ts__kv_set(kv, key, text, err) != TS_OK)
             return ts__error_prefix(err, "%s: %s.%s", origin, where, key);
     }
     return TS_OK;
@@ -231,7 +204,7 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
     int rc = TS_OK, has_backend = 0;
 
     if (json_object_is_type(store, json_type_string)) {
-        rc = ts__uri_apply(c, json_object_get_string(store), err);
+        rc = apply_uri(c, json_object_get_string(store), err);
         return rc == TS_OK ? rc : ts__error_prefix(err, "%s: store", origin);
     }
     if (!json_object_is_type(store, json_type_object))
@@ -270,7 +243,7 @@ static int apply_root(ts_config *c, json_object *root, const char *origin, ts_er
             rc = apply_store(c, val, origin, err);
             has_store = 1;
         } else if (strcmp(key, "oauth") == 0) {
-            rc = apply_scalars(&c->oauth, val, origin, "oauth", ts__oauth_key_known, err);
+            rc = apply_scalars(&c->oauth, val, origin, "oauth", ts__oauth_setting_known, err);
         } else if (strcmp(key, "plugin_dir") == 0) {
             rc = expect_string(val, origin, "plugin_dir", err);
             if (rc == TS_OK && ts_config_set_plugin_dir(c, json_object_get_string(val), err))
@@ -454,10 +427,10 @@ int ts__config_copy(ts_config **out, const ts_config *src)
     ts_config *c;
     int rc = ts_config_new(&c);
 
-    for (size_t i = 0; rc == TS_OK && i < src->options.n; i++)
-        rc = kv_set(&c->options, src->options.items[i].key, src->options.items[i].value, NULL);
-    for (size_t i = 0; rc == TS_OK && i < src->oauth.n; i++)
-        rc = kv_set(&c->oauth, src->oauth.items[i].key, src->oauth.items[i].value, NULL);
+    if (rc == TS_OK)
+        rc = ts__kv_merge(&c->options, &src->options, NULL);
+    if (rc == TS_OK)
+        rc = ts__kv_merge(&c->oauth, &src->oauth, NULL);
     if (rc == TS_OK && src->backend)
         rc = set_string(&c->backend, src->backend, NULL);
     if (rc == TS_OK && src->plugin_dir)

@@ -125,4 +125,6 @@ const ts_host ts__host = {
     .option_int = host_option_int,
     .option_mode = host_option_mode,
     .open_flags = host_open_flags,
+    .key_fields = ts__get_key_fields,
+    .next_id = ts__next_id,
 };

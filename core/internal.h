@@ -37,9 +37,15 @@ char *ts__strdup(const char *s);
 /* rules.c */
 int ts__lookup_keys(const ts_token *query, ts_field keys[2]);
 int ts__no_lookup_key(ts_error *err);
-int ts__find_by_rule(const ts_token *query, ts_lookup_fn lookup, void *ctx,
+int ts__find_by_rule(const ts_token *query, ts_lookup_fn lookup, void *state,
                      ts_token *row, ts_error *err);
-int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *ctx, ts_error *err);
+int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *state, ts_error *err);
+/* The fields rows are looked up and indexed by (host->key_fields). */
+#define TS__KEY_FIELD_COUNT 5
+extern const ts_field ts__key_fields[TS__KEY_FIELD_COUNT];
+const ts_field *ts__get_key_fields(size_t *count);
+/* Sets token's id to max_id + 1 (host->next_id). */
+int ts__next_id(ts_token *token, uint64_t max_id, ts_error *err);
 int ts__id_parse(const char *id, uint64_t *out);
 void ts__id_format(uint64_t id, char buf[21]);
 int ts__check_id(const char *id, ts_error *err);
@@ -63,7 +69,7 @@ void ts__table_clear(ts_table *t);
 size_t ts__table_count(const ts_table *t);
 int ts__table_foreach(ts_table *t, ts_token_cb cb, void *userdata);
 
-/* config.c / uri.c */
+/* kv.c: an ordered list of string options; values are wiped. */
 struct ts_option {
     char *key;
     char *value;
@@ -74,11 +80,25 @@ struct ts_kv {
     size_t n;
 };
 const char *ts__kv_get(const struct ts_kv *kv, const char *key);
-/* oauth.c: whether key is an oauth setting; what a token reply body
- * makes of a token (the fuzz harness's entry). */
-int ts__oauth_key_known(const char *key);
+/* Sets or replaces key's value (a copy). */
+int ts__kv_set(struct ts_kv *kv, const char *key, const char *value, ts_error *err);
+/* Sets each of src's keys in dst, in src's order. */
+int ts__kv_merge(struct ts_kv *dst, const struct ts_kv *src, ts_error *err);
+void ts__kv_free(struct ts_kv *kv);
+
+/* uri.c: store URIs, parsed without a config. */
+#define TS__NAME_MAX 64   /* the longest backend name */
+/* The backend a URI names and the options it spells, added to opts. */
+int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv *opts,
+                  ts_error *err);
+int ts__looks_like_uri(const char *spec);
+int ts__backend_name_valid(const char *name);
+
+/* oauth.c: what a token reply body makes of a token (the fuzz harness's
+ * entry). */
 int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err);
 
+/* config.c */
 struct ts_config {
     char *backend;         /* name or .so path */
     char *plugin_dir;
@@ -94,9 +114,6 @@ int ts__config_copy(ts_config **out, const ts_config *src);
 /* ts_config_load; make_dirs 0 leaves the default store's directory
  * uncreated (a store opened with TS_OPEN_MUST_EXIST). */
 int ts__config_load(ts_config **out, const char *spec, int make_dirs, ts_error *err);
-int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err);
-int ts__looks_like_uri(const char *spec);
-int ts__backend_name_valid(const char *name);
 char *ts__default_store_path(void);
 
 /* loader.c */
@@ -128,9 +145,5 @@ int64_t ts__now_ms(void);     /* monotonic */
 int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
                    void **handle, ts_error *err);
 int ts__store_unlock(ts_store *s, void *handle, ts_error *err);
-
-/* Whether the backend's table has the member at offset `off`. */
-#define TS_VT_HAS(vt, member) \
-    ((vt)->size >= offsetof(ts_backend, member) + sizeof((vt)->member) && (vt)->member)
 
 #endif

@@ -28,7 +28,7 @@ TS_API const char *ts_plugin_dir(void)
 
 static const char *missing_member(const ts_backend *vt)
 {
-#define MANDATORY(m) if (!TS_VT_HAS(vt, m)) return #m
+#define MANDATORY(m) if (!TS_BACKEND_HAS(vt, m)) return #m
     MANDATORY(name);
     MANDATORY(version);
     MANDATORY(open);
@@ -229,7 +229,7 @@ static int list_dir(const char *dir, void *ud)
                     if (!seen_before(st, m.vt->name)) {
                         ts_backend_info info = {
                             m.vt->name, m.vt->version,
-                            TS_VT_HAS(m.vt, description) ? m.vt->description : "",
+                            TS_BACKEND_HAS(m.vt, description) ? m.vt->description : "",
                             m.path, m.vt->abi_major, m.vt->abi_minor, m.vt->caps,
                         };
                         st->rc = st->cb(&info, st->ud);

@@ -10,7 +10,9 @@
  * wrote), also when the grant and the refresh token match different rows.
  * save_token replaces the row with the same id, else the row find_token
  * would answer with, after filling the new token's empty fields from it;
- * otherwise it appends a row whose id is the largest numeric id plus one.
+ * otherwise it appends a row whose id is the largest numeric id plus one
+ * (next_id). The fields rows are found by (key_fields) are listed here
+ * too, for the table's indexes and a backend's.
  * A new row must hold a refresh, grant or access token; an update may
  * leave all three out, the merge keeping the stored ones (the SDK raises
  * "Given user authentication details not found" only on its insert path).
@@ -21,6 +23,17 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+
+const ts_field ts__key_fields[TS__KEY_FIELD_COUNT] = {
+    TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN,
+    TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN,
+};
+
+const ts_field *ts__get_key_fields(size_t *count)
+{
+    *count = TS__KEY_FIELD_COUNT;
+    return ts__key_fields;
+}
 
 int ts__lookup_keys(const ts_token *q, ts_field keys[2])
 {
@@ -65,9 +78,9 @@ static int id_below(const ts_token *a, const ts_token *b)
 /* The stored row the keys find, the lowest id of the rows any key finds;
  * *by says which key found it. */
 static int find_by_keys(const ts_token *q, const ts_field *keys, int n, ts_lookup_fn lookup,
-                        void *ctx, ts_token *row, ts_field *by, ts_error *err)
+                        void *state, ts_token *row, ts_field *by, ts_error *err)
 {
-    int rc = lookup(ctx, keys[0], q->value[keys[0]], row, err);
+    int rc = lookup(state, keys[0], q->value[keys[0]], row, err);
 
     *by = keys[0];
     if (n < 2 || (rc != TS_OK && rc != TS_NOT_FOUND))
@@ -75,7 +88,7 @@ static int find_by_keys(const ts_token *q, const ts_field *keys, int n, ts_looku
     ts_token *other = ts_token_new();
     if (!other)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    int orc = lookup(ctx, keys[1], q->value[keys[1]], other, err);
+    int orc = lookup(state, keys[1], q->value[keys[1]], other, err);
     if (orc == TS_OK && (rc == TS_NOT_FOUND || id_below(other, row))) {
         ts_token swap = *row;
         *row = *other;
@@ -89,7 +102,7 @@ static int find_by_keys(const ts_token *q, const ts_field *keys, int n, ts_looku
     return rc;
 }
 
-int ts__find_by_rule(const ts_token *q, ts_lookup_fn lookup, void *ctx,
+int ts__find_by_rule(const ts_token *q, ts_lookup_fn lookup, void *state,
                      ts_token *row, ts_error *err)
 {
     ts_field keys[2], by;
@@ -97,14 +110,14 @@ int ts__find_by_rule(const ts_token *q, ts_lookup_fn lookup, void *ctx,
 
     if (n == 0)
         return ts__no_lookup_key(err);
-    return find_by_keys(q, keys, n, lookup, ctx, row, &by, err);
+    return find_by_keys(q, keys, n, lookup, state, row, &by, err);
 }
 
 /* The row the token replaces: by id first. */
-static int resolve_by_id(ts_token *tok, ts_lookup_fn lookup, void *ctx,
+static int resolve_by_id(ts_token *tok, ts_lookup_fn lookup, void *state,
                          ts_token *row, ts_error *err)
 {
-    int rc = lookup(ctx, TS_FIELD_ID, tok->value[TS_FIELD_ID], row, err);
+    int rc = lookup(state, TS_FIELD_ID, tok->value[TS_FIELD_ID], row, err);
 
     if (rc != TS_OK || !ts__has(tok, TS_FIELD_USER_NAME))
         return rc;
@@ -112,7 +125,7 @@ static int resolve_by_id(ts_token *tok, ts_lookup_fn lookup, void *ctx,
     ts_token *other = ts_token_new();
     if (!other)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    int orc = lookup(ctx, TS_FIELD_USER_NAME, tok->value[TS_FIELD_USER_NAME], other, err);
+    int orc = lookup(state, TS_FIELD_USER_NAME, tok->value[TS_FIELD_USER_NAME], other, err);
     if (orc == TS_OK && strcmp(ts_token_get(other, TS_FIELD_ID), tok->value[TS_FIELD_ID]) != 0)
         orc = ts__error(err, TS_ERR_CONFLICT,
                         "user_name '%s' is stored under id %s; saving it under id %s "
@@ -123,7 +136,7 @@ static int resolve_by_id(ts_token *tok, ts_lookup_fn lookup, void *ctx,
     return orc == TS_NOT_FOUND ? TS_OK : orc;
 }
 
-int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *ctx, ts_error *err)
+int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *state, ts_error *err)
 {
     ts_token *row = ts_token_new();
     int rc = TS_NOT_FOUND;
@@ -131,12 +144,12 @@ int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *ctx, ts_error *er
     if (!row)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
     if (ts__has(tok, TS_FIELD_ID))
-        rc = resolve_by_id(tok, lookup, ctx, row, err);
+        rc = resolve_by_id(tok, lookup, state, row, err);
     if (rc == TS_NOT_FOUND) {
         ts_field keys[2], by;
         int n = ts__lookup_keys(tok, keys);
         if (n > 0)
-            rc = find_by_keys(tok, keys, n, lookup, ctx, row, &by, err);
+            rc = find_by_keys(tok, keys, n, lookup, state, row, &by, err);
         if (rc == TS_OK && ts__has(tok, TS_FIELD_ID) &&
             strcmp(tok->value[TS_FIELD_ID], ts_token_get(row, TS_FIELD_ID)) != 0)
             rc = ts__error(err, TS_ERR_CONFLICT,
@@ -186,6 +199,20 @@ TS_API int ts_id_parse(const char *id, uint64_t *out)
 void ts__id_format(uint64_t id, char buf[21])
 {
     snprintf(buf, 21, "%" PRIu64, id);
+}
+
+/* The SDK's FileStore and DBStore number a new row after the largest id;
+ * deleting the newest row therefore frees its id again. */
+int ts__next_id(ts_token *token, uint64_t max_id, ts_error *err)
+{
+    char buf[21];
+
+    if (max_id >= INT64_MAX)
+        return ts__error(err, TS_ERR_BACKEND, "no id is left after %" PRIu64, max_id);
+    ts__id_format(max_id + 1, buf);
+    if (ts_token_set(token, TS_FIELD_ID, buf) != TS_OK)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    return TS_OK;
 }
 
 int ts__check_id(const char *id, ts_error *err)

@@ -124,7 +124,7 @@ TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
     const ts_backend *vt = s->module.vt;
 
     *info = (ts_backend_info){
-        vt->name, vt->version, TS_VT_HAS(vt, description) ? vt->description : "",
+        vt->name, vt->version, TS_BACKEND_HAS(vt, description) ? vt->description : "",
         s->module.path, vt->abi_major, vt->abi_minor, vt->caps,
     };
 }
@@ -244,7 +244,7 @@ TS_API int ts_find_tokens(ts_store *s, ts_token *const *tokens, size_t n, int *r
 {
     int rc = TS_OK;
 
-    if (n > 0 && TS_VT_HAS(s->module.vt, find_tokens))
+    if (n > 0 && TS_BACKEND_HAS(s->module.vt, find_tokens))
         return find_batch(s, tokens, n, results, err);
     for (size_t i = 0; i < n; i++) {
         results[i] = ts_find_token(s, tokens[i], rc == TS_OK ? err : NULL);
@@ -294,7 +294,7 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
         if ((rc = ts__check_saveable(tokens[i], needs_secret_check(s), err)) != TS_OK)
             return ts__error_prefix(err, "token %zu", i);
     enter(s);
-    if (TS_VT_HAS(vt, save_tokens)) {
+    if (TS_BACKEND_HAS(vt, save_tokens)) {
         rc = vt->save_tokens(s->state, tokens, n, err);
     } else {
         for (size_t i = 0; i < n && rc == TS_OK; i++)
@@ -375,7 +375,7 @@ int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_m
     *handle = NULL;
     if (check_writable(s, err) != TS_OK)
         return TS_ERR_READ_ONLY;
-    if (!TS_VT_HAS(vt, try_lock) || !TS_VT_HAS(vt, unlock))
+    if (!TS_BACKEND_HAS(vt, try_lock) || !TS_BACKEND_HAS(vt, unlock))
         return TS_OK;   /* the caller's process-wide mutex is all there is */
     for (;;) {
         enter(s);
@@ -396,7 +396,7 @@ int ts__store_unlock(ts_store *s, void *handle, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
 
-    if (!handle || !TS_VT_HAS(vt, unlock))
+    if (!handle || !TS_BACKEND_HAS(vt, unlock))
         return TS_OK;
     enter(s);
     return leave(s, vt->unlock(s->state, handle, err), err);

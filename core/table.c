@@ -3,8 +3,8 @@
  *
  * The memory backend keeps its tokens here and the file backend caches its
  * parsed file here, so both answer find_token in O(1) whatever the size.
- * Five chained hash indexes (id, user_name, access, refresh and grant
- * token) point at rows; index keys borrow the row's own strings. Rows live
+ * A chained hash index per key field (id, user_name, access, refresh and
+ * grant token, as rules.c lists them) points at rows; index keys borrow the row's own strings. Rows live
  * in an array that is kept in id order lazily: appending the next id keeps
  * it sorted, a delete swaps the last row into the hole and the next walk
  * sorts again.
@@ -15,16 +15,12 @@
  * its file), and losing that one costs a scan for the next - a rare case,
  * paid only then.
  */
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
-enum { IDX_ID, IDX_USER, IDX_ACCESS, IDX_REFRESH, IDX_GRANT, IDX_COUNT };
-static const ts_field idx_field[IDX_COUNT] = {
-    TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN,
-    TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN,
-};
+/* One index per key field of rules.c, in its order. */
+#define IDX_COUNT TS__KEY_FIELD_COUNT
 
 struct row {
     ts_token tok;
@@ -57,7 +53,7 @@ struct ts_table {
 static int field_index(ts_field f)
 {
     for (int i = 0; i < IDX_COUNT; i++)
-        if (idx_field[i] == f)
+        if (ts__key_fields[i] == f)
             return i;
     return -1;
 }
@@ -168,15 +164,15 @@ static void index_free(struct index *ix)
 static void unindex_row(ts_table *t, struct row *r)
 {
     for (int i = 0; i < IDX_COUNT; i++)
-        index_remove(t, &t->idx[i], idx_field[i], r);
+        index_remove(t, &t->idx[i], ts__key_fields[i], r);
 }
 
 static int index_row(ts_table *t, struct row *r)
 {
     for (int i = 0; i < IDX_COUNT; i++) {
-        if (index_add(&t->idx[i], idx_field[i], r) != TS_OK) {
+        if (index_add(&t->idx[i], ts__key_fields[i], r) != TS_OK) {
             while (i-- > 0)
-                index_remove(t, &t->idx[i], idx_field[i], r);
+                index_remove(t, &t->idx[i], ts__key_fields[i], r);
             return TS_ERR_NOMEM;
         }
     }
@@ -320,18 +316,10 @@ int ts__table_save(ts_table *t, ts_token *tok, ts_error *err)
     if (rc != TS_NOT_FOUND)
         return rc;
     uint64_t id;
-    if (ts__has(tok, TS_FIELD_ID)) {
-        if (ts__id_parse(tok->value[TS_FIELD_ID], &id) != TS_OK)
-            return ts__check_id(tok->value[TS_FIELD_ID], err);
-    } else {
-        char buf[21];
-        if (table_max_id(t) >= INT64_MAX)
-            return ts__error(err, TS_ERR_BACKEND, "no id is left after %" PRIu64, table_max_id(t));
-        id = table_max_id(t) + 1;
-        ts__id_format(id, buf);
-        if (ts_token_set(tok, TS_FIELD_ID, buf) != TS_OK)
-            return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    }
+    if (!ts__has(tok, TS_FIELD_ID) && (rc = ts__next_id(tok, table_max_id(t), err)) != TS_OK)
+        return rc;
+    if (ts__id_parse(tok->value[TS_FIELD_ID], &id) != TS_OK)
+        return ts__check_id(tok->value[TS_FIELD_ID], err);
     return append_row(t, tok, id, err);
 }
 

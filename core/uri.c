@@ -7,6 +7,10 @@
  * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
  * Only two spellings are special: redis's "/db" path and the "unix:"
  * scheme, which is redis over a socket.
+ *
+ * This file only parses: it fills a backend name and an option list, and
+ * config.c, one layer up, makes a config of them. It knows nothing of
+ * configs, so the two never call each other.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -15,7 +19,7 @@
 
 int ts__backend_name_valid(const char *name)
 {
-    if (!name || !*name || strlen(name) > 64)
+    if (!name || !*name || strlen(name) > TS__NAME_MAX)
         return 0;
     for (const char *p = name; *p; p++)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-'))
@@ -71,7 +75,7 @@ static char *decode(const char *s, size_t n, int *bad)
     return out;
 }
 
-static int set_decoded(ts_config *cfg, const char *key, const char *s, size_t n,
+static int set_decoded(struct ts_kv *opts, const char *key, const char *s, size_t n,
                        ts_error *err)
 {
     int bad, rc;
@@ -80,14 +84,14 @@ static int set_decoded(ts_config *cfg, const char *key, const char *s, size_t n,
     if (!v)
         return bad ? ts__error(err, TS_ERR_CONFIG, "URI: bad percent-escape in %s", key)
                    : ts__error(err, TS_ERR_NOMEM, "out of memory");
-    rc = ts_config_set_option(cfg, key, v, err);
+    rc = ts__kv_set(opts, key, v, err);
     ts__wipe(v, strlen(v));
     free(v);
     return rc;
 }
 
 /* "[user[:password]@]host[:port]"; the host may be a bracketed IPv6 literal. */
-static int apply_authority(ts_config *cfg, const char *s, size_t n, ts_error *err)
+static int apply_authority(struct ts_kv *opts, const char *s, size_t n, ts_error *err)
 {
     const char *at = memrchr(s, '@', n), *host = s, *end = s + n;
     int rc = TS_OK;
@@ -96,9 +100,9 @@ static int apply_authority(ts_config *cfg, const char *s, size_t n, ts_error *er
         const char *colon = memchr(s, ':', (size_t)(at - s));
         size_t ulen = (size_t)((colon ? colon : at) - s);
         if (ulen)
-            rc = set_decoded(cfg, "username", s, ulen, err);
+            rc = set_decoded(opts, "username", s, ulen, err);
         if (rc == TS_OK && colon)
-            rc = set_decoded(cfg, "password", colon + 1, (size_t)(at - colon - 1), err);
+            rc = set_decoded(opts, "password", colon + 1, (size_t)(at - colon - 1), err);
         host = at + 1;
     }
     const char *port = NULL, *hend = end;
@@ -120,19 +124,19 @@ static int apply_authority(ts_config *cfg, const char *s, size_t n, ts_error *er
         }
     }
     if (rc == TS_OK && hend > host)
-        rc = set_decoded(cfg, "host", host, (size_t)(hend - host), err);
+        rc = set_decoded(opts, "host", host, (size_t)(hend - host), err);
     if (rc == TS_OK && port) {
         size_t plen = (size_t)(end - port);
         if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen ||
             atoi(port) < 1 || atoi(port) > 65535)
             return ts__error(err, TS_ERR_CONFIG, "URI: port '%.*s' is not a number "
                              "from 1 to 65535", (int)plen, port);
-        rc = set_decoded(cfg, "port", port, plen, err);
+        rc = set_decoded(opts, "port", port, plen, err);
     }
     return rc;
 }
 
-static int apply_query(ts_config *cfg, const char *q, ts_error *err)
+static int apply_query(struct ts_kv *opts, const char *q, ts_error *err)
 {
     while (*q) {
         size_t n = strcspn(q, "&");
@@ -146,8 +150,8 @@ static int apply_query(ts_config *cfg, const char *q, ts_error *err)
                                  (int)(klen < 40 ? klen : 40), q);
             memcpy(key, q, klen);
             key[klen] = '\0';
-            int rc = eq ? set_decoded(cfg, key, eq + 1, n - klen - 1, err)
-                        : ts_config_set_option(cfg, key, "1", err);
+            int rc = eq ? set_decoded(opts, key, eq + 1, n - klen - 1, err)
+                        : ts__kv_set(opts, key, "1", err);
             if (rc != TS_OK)
                 return rc;
         }
@@ -156,11 +160,12 @@ static int apply_query(ts_config *cfg, const char *q, ts_error *err)
     return TS_OK;
 }
 
-int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
+int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv *opts,
+                  ts_error *err)
 {
     size_t slen = strcspn(uri, ":");
-    char scheme[65];
-    int rc;
+    char scheme[TS__NAME_MAX + 1];
+    int rc = TS_OK;
 
     /* Echo no further than a ':' or '@': what follows may be a password. */
     if (!ts__looks_like_uri(uri) || slen >= sizeof scheme)
@@ -175,33 +180,26 @@ int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
     size_t rlen = query ? (size_t)(query - rest) : strlen(rest);
     int is_redis = strcmp(scheme, "redis") == 0 || strcmp(scheme, "rediss") == 0;
     int is_unix = strcmp(scheme, "unix") == 0;
-    const char *backend = is_redis || is_unix ? "redis" : scheme;
 
+    strcpy(backend, is_redis || is_unix ? "redis" : scheme);
     if (!ts__backend_name_valid(backend))
         return ts__error(err, TS_ERR_CONFIG,
                          "URI scheme '%s' is not a backend name ([a-z0-9_-])", scheme);
-    rc = ts_config_set_backend(cfg, backend, err);
-    if (rc == TS_OK && strcmp(scheme, "rediss") == 0)
-        rc = ts_config_set_option(cfg, "tls", "1", err);
+    if (strcmp(scheme, "rediss") == 0)
+        rc = ts__kv_set(opts, "tls", "1", err);
     if (rc == TS_OK && rlen >= 2 && rest[0] == '/' && rest[1] == '/') {
         const char *auth = rest + 2, *path = memchr(auth, '/', rlen - 2);
         size_t alen = path ? (size_t)(path - auth) : rlen - 2;
         size_t plen = path ? rlen - 2 - alen : 0;
-        rc = apply_authority(cfg, auth, alen, err);
+        rc = apply_authority(opts, auth, alen, err);
         if (rc == TS_OK && is_redis && plen > 1)
-            rc = set_decoded(cfg, "db", path + 1, plen - 1, err);
+            rc = set_decoded(opts, "db", path + 1, plen - 1, err);
         else if (rc == TS_OK && !is_redis && plen > 0)
-            rc = set_decoded(cfg, is_unix ? "socket" : "path", path, plen, err);
+            rc = set_decoded(opts, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
-        rc = set_decoded(cfg, is_unix ? "socket" : "path", rest, rlen, err);
+        rc = set_decoded(opts, is_unix ? "socket" : "path", rest, rlen, err);
     }
     if (rc == TS_OK && query)
-        rc = apply_query(cfg, query + 1, err);
-    if (rc == TS_OK) {
-        free(cfg->origin);
-        cfg->origin = strdup("URI");
-        if (!cfg->origin)
-            rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
-    }
+        rc = apply_query(opts, query + 1, err);
     return rc;
 }

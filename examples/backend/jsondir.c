@@ -552,9 +552,7 @@ static int jsondir_delete_tokens(void *state, ts_error *err)
 static const char *const jsondir_options[] = { "path", NULL };
 
 static const ts_backend jsondir_backend = {
-    .size = sizeof(ts_backend),
-    .abi_major = TS_ABI_MAJOR,
-    .abi_minor = TS_ABI_MINOR,
+    TS_BACKEND_HEAD,
     .name = "jsondir",
     .version = "1.0.0",
     .description = "one JSON file per token in a directory (an out-of-tree example)",

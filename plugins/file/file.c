@@ -1568,9 +1568,7 @@ static int file_unlock(void *state, void *handle, ts_error *err)
 static const char *const file_options[] = { "path", "mode", NULL };
 
 static const ts_backend file_backend = {
-    .size = sizeof(ts_backend),
-    .abi_major = TS_ABI_MAJOR,
-    .abi_minor = TS_ABI_MINOR,
+    TS_BACKEND_HEAD,
     .name = "file",
     .version = "1.0.0",
     .description = "the Zoho SDK's FileStore CSV; atomic writes, shared by processes",

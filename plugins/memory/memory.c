@@ -184,9 +184,7 @@ static int memory_unlock(void *state, void *handle, ts_error *err)
 }
 
 static const ts_backend memory_backend = {
-    .size = sizeof(ts_backend),
-    .abi_major = TS_ABI_MAJOR,
-    .abi_minor = TS_ABI_MINOR,
+    TS_BACKEND_HEAD,
     .name = "memory",
     .version = "1.0.0",
     .description = "tokens in process memory, hash-indexed; lost on close",

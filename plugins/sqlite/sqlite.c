@@ -40,9 +40,10 @@
  *    makes us open it afresh. A rollback-journal database is read through
  *    an ordinary read-only connection, which creates nothing.
  *
- * The SDK's rules (which row a token matches, what a save replaces) come
- * from the host: we only supply a "find the row whose FIELD is VALUE"
- * backed by one prepared SELECT per key field. A save runs the host's
+ * The SDK's rules (which row a token matches, what a save replaces, the
+ * fields rows are found by, the next id) come from the host (ABI 1.2): we
+ * only supply a "find the row whose FIELD is VALUE" backed by one
+ * prepared SELECT and one index per key field, and the largest id. A save runs the host's
  * resolve and our write in one transaction, and updates only the columns
  * that changed, so an access-token refresh touches one index, not five.
  *
@@ -69,14 +70,6 @@
 #define DEFAULT_MODE 0600
 #define TABLE_NAME_MAX 64
 
-/* The fields a row is looked up by; each has an index (id's is the
- * primary key's). */
-static const ts_field key_fields[] = {
-    TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN,
-    TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN,
-};
-#define KEY_FIELD_COUNT (sizeof key_fields / sizeof key_fields[0])
-
 /* Columns an UPDATE may set: every field but id. One bit per field f at
  * bit f - 1, so an UPDATE statement is cached per set of changed columns. */
 #define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
@@ -94,6 +87,8 @@ struct sqlite_store {
     int no_table;                    /* read-only, and the table is not there (yet) */
     int immutable;                   /* read-only, opened while no -wal file existed */
     struct stat immutable_at;        /* ... and the file as it was then */
+    const ts_field *keys;            /* the host's key fields: one index each */
+    size_t nkeys;
     struct timespec busy_since;      /* when the current wait for a lock began */
     unsigned jitter_seed;
 
@@ -563,30 +558,34 @@ static int check_columns(struct sqlite_store *s, int *exists, ts_error *err)
     return TS_OK;
 }
 
-/* The names of our indexes, "<table>_<what>_idx". */
-static const char *const index_what[] = {
-    "numeric_id", "user_name", "access_token", "refresh_token", "grant_token",
-};
-static const char *const index_expr[] = {
-    "CAST(id AS INTEGER), id", "user_name", "access_token", "refresh_token", "grant_token",
-};
-#define INDEX_COUNT (sizeof index_what / sizeof index_what[0])
+/* Our index on key field f is "<table>_<what>_idx"; ids are indexed by
+ * number, as the next id and the walk read them. */
+static const char *index_what(const struct sqlite_store *s, ts_field f)
+{
+    return f == TS_FIELD_ID ? "numeric_id" : s->host->field_name(f);
+}
+
+static const char *index_expr(const struct sqlite_store *s, ts_field f)
+{
+    return f == TS_FIELD_ID ? "CAST(id AS INTEGER), id" : s->host->field_name(f);
+}
 
 static int indexes_present(struct sqlite_store *s, int *present, ts_error *err)
 {
     sqlite3_stmt *stmt = NULL;
-    const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                      "(?1 || '_numeric_id_idx', ?1 || '_user_name_idx', "
-                      "?1 || '_access_token_idx', ?1 || '_refresh_token_idx', "
-                      "?1 || '_grant_token_idx')";
+    const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                      "name = ?1 || '_' || ?2 || '_idx'";
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
 
-    if (rc == SQLITE_OK) {
+    *present = 1;
+    for (size_t i = 0; rc == SQLITE_OK && *present && i < s->nkeys; i++) {
         sqlite3_bind_text(stmt, 1, s->table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, index_what(s, s->keys[i]), -1, SQLITE_STATIC);
         if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-            *present = sqlite3_column_int(stmt, 0) == (int)INDEX_COUNT;
+            *present = sqlite3_column_int(stmt, 0) == 1;
             rc = SQLITE_OK;
         }
+        sqlite3_reset(stmt);
     }
     sqlite3_finalize(stmt);
     return rc == SQLITE_OK ? TS_OK : db_fail(s, rc, "reading the schema", err);
@@ -607,9 +606,10 @@ static int create_schema(struct sqlite_store *s, ts_error *err)
      * lock; check what is there before indexing it. */
     if (rc == TS_OK)
         rc = check_columns(s, &exists, err);
-    for (size_t i = 0; rc == TS_OK && i < INDEX_COUNT; i++)
+    for (size_t i = 0; rc == TS_OK && i < s->nkeys; i++)
         rc = run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" ON \"%w\" (%s)",
-                                        s->table, index_what[i], s->table, index_expr[i]),
+                                        s->table, index_what(s, s->keys[i]), s->table,
+                                        index_expr(s, s->keys[i])),
                      "creating an index", err);
     return rc;
 }
@@ -658,8 +658,8 @@ static int prepare_statements(struct sqlite_store *s, ts_error *err)
 
     /* Several rows may share a secret: the lowest id answers. Ids and user
      * names are one row each. */
-    for (size_t i = 0; rc == TS_OK && i < KEY_FIELD_COUNT; i++) {
-        ts_field f = key_fields[i];
+    for (size_t i = 0; rc == TS_OK && i < s->nkeys; i++) {
+        ts_field f = s->keys[i];
         int shared = f != TS_FIELD_ID && f != TS_FIELD_USER_NAME;
         rc = prepare(s, &s->lookup[f],
                      sqlite3_mprintf("SELECT %s FROM \"%w\" WHERE %s = ?1%s LIMIT 1", cols, t,
@@ -728,16 +728,22 @@ static void sqlite_close(void *state)
 
 static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
 {
-    struct sqlite_store *s = calloc(1, sizeof *s);
+    struct sqlite_store *s;
     unsigned mode = DEFAULT_MODE;
     int sync_level = 1;
 
+    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id))
+        return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
+                           "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
+                           (unsigned)host->abi_major, (unsigned)host->abi_minor);
+    s = calloc(1, sizeof *s);
     if (!s || !(s->matched = host->token_new())) {
         free(s);
         return host->error(err, TS_ERR_NOMEM, "out of memory");
     }
     s->host = host;
     s->ctx = ctx;
+    s->keys = host->key_fields(&s->nkeys);
     s->open_flags = ts_host_open_flags(host, ctx);
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         size_t used = strlen(s->columns);
@@ -797,9 +803,9 @@ static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
 /* The ts_lookup_fn the host's rules call: the row whose `field` is
  * `value`. During a save it also keeps the matched row, so the write can
  * tell which columns changed. */
-static int lookup(void *ctx, ts_field field, const char *value, ts_token *row, ts_error *err)
+static int lookup(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
-    struct sqlite_store *s = ctx;
+    struct sqlite_store *s = state;
     int ready, rc = table_ready(s, &ready, err);
 
     if (rc != TS_OK || !ready)
@@ -909,9 +915,10 @@ static int update_row(struct sqlite_store *s, const ts_token *token, ts_error *e
     return run(s, stmt, "updating a token", err);
 }
 
-/* The next id: the largest numeric id plus one. Called inside the save's
- * write transaction, so no other process can take the same id. */
-static int next_id(struct sqlite_store *s, char buf[21], ts_error *err)
+/* The largest numeric id (0 in an empty table), for the host's next_id.
+ * Read inside the save's write transaction, so no other process can take
+ * the same id. */
+static int max_id(struct sqlite_store *s, uint64_t *out, ts_error *err)
 {
     int rc = sqlite3_step(s->max_id);
     sqlite3_int64 max = 0;
@@ -924,12 +931,7 @@ static int next_id(struct sqlite_store *s, char buf[21], ts_error *err)
     if (sqlite3_column_type(s->max_id, 0) != SQLITE_NULL)
         max = sqlite3_column_int64(s->max_id, 0);
     sqlite3_reset(s->max_id);
-    if (max < 0)
-        max = 0;
-    if (max >= 9223372036854775807LL)
-        return s->host->error(err, TS_ERR_BACKEND, "%s: table %s: no id is left after %lld",
-                              s->path, s->table, (long long)max);
-    s->host->id_format((uint64_t)max + 1, buf);
+    *out = max < 0 ? 0 : (uint64_t)max;
     return TS_OK;
 }
 
@@ -939,10 +941,13 @@ static int insert_row(struct sqlite_store *s, ts_token *token, int *id_assigned,
     int rc = TS_OK;
 
     if (!*h->token_get(token, TS_FIELD_ID)) {
-        char id[21];
-        rc = next_id(s, id, err);
-        if (rc == TS_OK && h->token_set(token, TS_FIELD_ID, id) != TS_OK)
-            rc = h->error(err, TS_ERR_NOMEM, "out of memory");
+        uint64_t max = 0;
+        rc = max_id(s, &max, err);
+        if (rc == TS_OK && (rc = h->next_id(token, max, err)) == TS_ERR_BACKEND && err) {
+            char why[sizeof err->message];
+            memcpy(why, err->message, sizeof why);
+            h->error(err, rc, "%s: table %s: %s", s->path, s->table, why);
+        }
         *id_assigned = rc == TS_OK;
     }
     for (int f = 0; rc == TS_OK && f < TS_FIELD_COUNT; f++)
@@ -1145,9 +1150,7 @@ static const char *const sqlite_options[] = {
 };
 
 static const ts_backend sqlite_backend = {
-    .size = sizeof(ts_backend),
-    .abi_major = TS_ABI_MAJOR,
-    .abi_minor = TS_ABI_MINOR,
+    TS_BACKEND_HEAD,
     .name = "sqlite",
     .version = "1.0.0",
     .description = "a SQLite database (WAL), compatible with the Zoho SDK sample's zohooauth.db",

@@ -708,6 +708,8 @@ START_TEST(single_flight_8_processes_file)
 }
 END_TEST
 
+/* Each backend configure built (--without-sqlite, --without-redis). */
+#ifdef TS_TEST_SQLITE
 START_TEST(single_flight_8_processes_sqlite)
 {
     char uri[256];
@@ -715,7 +717,9 @@ START_TEST(single_flight_8_processes_sqlite)
     single_flight_processes(uri);
 }
 END_TEST
+#endif
 
+#ifdef TS_TEST_REDIS
 START_TEST(single_flight_8_processes_redis)
 {
     const char *port = getenv("TS_TEST_REDIS_PORT");
@@ -725,6 +729,7 @@ START_TEST(single_flight_8_processes_redis)
     single_flight_processes(uri);
 }
 END_TEST
+#endif
 
 static Suite *oauth_suite(void)
 {
@@ -760,8 +765,12 @@ static Suite *oauth_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, single_flight_32_threads);
     tcase_add_test(tc, single_flight_8_processes_file);
+#ifdef TS_TEST_SQLITE
     tcase_add_test(tc, single_flight_8_processes_sqlite);
+#endif
+#ifdef TS_TEST_REDIS
     tcase_add_test(tc, single_flight_8_processes_redis);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

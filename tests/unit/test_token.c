@@ -876,9 +876,10 @@ START_TEST(bad_ids_are_invalid)
 }
 END_TEST
 
-START_TEST(id_range_ends_cleanly)
+/* Ids from 0 to INT64_MAX, then a refusal naming `where` (the store) and
+ * the last id, with nothing wrapped or made unreachable. */
+static void check_id_range(ts_store *s, const char *where)
 {
-    ts_store *s = open_memory();
     ts_error err = { 0 };
 
     ck_assert_uint_eq(save_user(s, "0", "zero"), 0);
@@ -887,16 +888,46 @@ START_TEST(id_range_ends_cleanly)
     save_user(s, "9223372036854775807", "last");
     ck_assert_str_eq(stored_field(s, "9223372036854775807", TS_FIELD_USER_NAME), "last");
 
-    /* No id after the last one: refused, not wrapped or made unreachable. */
     ts_token *t = make_token("user_name", "late", "access_token", "x", NULL);
     int rc = ts_save_token(s, t, &err);
-    ck_assert_msg(rc != TS_OK, "saved as id %s", ts_token_get(t, TS_FIELD_ID));
-    ck_assert_msg(strstr(err.message, "9223372036854775807"), "%s", err.message);
+    ck_assert_msg(rc == TS_ERR_BACKEND, "saved as id %s", ts_token_get(t, TS_FIELD_ID));
+    ck_assert_msg(strstr(err.message, "no id is left after 9223372036854775807") &&
+                  strstr(err.message, where), "%s", err.message);
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "");
     ck_assert_str_eq(walk_ids(s), "0,1,9223372036854775807");
     ts_token_free(t);
+}
+
+START_TEST(id_range_ends_cleanly)
+{
+    ts_store *s = open_memory();
+
+    check_id_range(s, "memory: ");
     ts_store_close(s);
 }
 END_TEST
+
+#ifdef TS_TEST_SQLITE
+/* The sqlite backend takes its next id from the host (ABI 1.2) and names
+ * its file and table when none is left. */
+START_TEST(sqlite_id_range_ends_cleanly)
+{
+    char dir[] = "/tmp/tokenstore-ids.XXXXXX", db[64], uri[80], where[128];
+    ts_store *s = NULL;
+    ts_error err = { 0 };
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/ids.db", dir);
+    snprintf(uri, sizeof uri, "sqlite:%s", db);
+    snprintf(where, sizeof where, "%s: table oauthtoken: ", db);
+    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    check_id_range(s, where);
+    ts_store_close(s);
+    unlink(db);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+#endif
 
 /* The id of the row find_token matches by access token, or "" */
 static const char *find_by_access(ts_store *s, const char *access)
@@ -1110,6 +1141,9 @@ static Suite *token_suite(void)
     tcase_add_test(rules, find_by_id_replaces_every_field);
     tcase_add_test(rules, bad_ids_are_invalid);
     tcase_add_test(rules, id_range_ends_cleanly);
+#ifdef TS_TEST_SQLITE
+    tcase_add_test(rules, sqlite_id_range_ends_cleanly);
+#endif
     tcase_add_test(rules, shared_key_survives_deletes_and_updates);
     tcase_add_test(rules, thousands_of_rows);
     tcase_add_test(rules, walk_is_in_ascending_numeric_id);

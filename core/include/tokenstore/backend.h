@@ -16,9 +16,31 @@
  *
  * Versioning, in the manner of krb5's plugin interface: the major version
  * changes only when an existing member changes meaning; new members are
- * added at the end of either table with a minor bump. Both tables start
- * with their size, so each side treats a member beyond the other's size,
- * or a NULL optional member, as "not supported".
+ * added at the end of either table with a minor bump, each marked with
+ * the version that added it ("since 1.1"; a member without a note is in
+ * 1.0). Both tables start with their size, so each side treats a member
+ * beyond the other's size, or a NULL optional member, as "not supported":
+ * TS_HOST_HAS() and TS_BACKEND_HAS() below say which.
+ *
+ * Lifetimes and aliasing, as the core keeps them:
+ * - The host table, and the ts_backend_ctx open() receives, stay valid
+ *   from open() until close() returns; a backend may keep both. Strings
+ *   host->option() returns live as long.
+ * - Tokens, strings and ids passed to an operation are the caller's and
+ *   valid only during the call: copy what you keep. find_token's `row`
+ *   and find_token_by_id's `row` are empty tokens of the core's, never the
+ *   query or the caller's token (`row` does not alias `query`); save_token
+ *   writes into the caller's `token` itself.
+ * - The token get_tokens hands its callback is the backend's, valid only
+ *   during that callback (the core passes it on to the application's
+ *   callback, which copies what it keeps); the backend may reuse it.
+ * - When the host's rule helpers call a ts_lookup_fn, `value` points into
+ *   the query or token being resolved, never into `row`; the lookup
+ *   replaces every field of `row` (token_copy does).
+ * - A backend's own table and the strings it points at (name, version,
+ *   description, options) must stay valid while the .so is loaded: make
+ *   them static const.
+ * - `err` may be NULL: fill it only through host->error(), which allows it.
  */
 #ifndef TOKENSTORE_BACKEND_H
 #define TOKENSTORE_BACKEND_H
@@ -45,7 +67,7 @@ extern "C" {
 #endif
 
 /* The core's per-store context; passed back to the host's log and option
- * helpers. */
+ * helpers. (A backend's own per-store pointer is called `state`.) */
 typedef struct ts_backend_ctx ts_backend_ctx;
 
 /* A hash-indexed in-memory table of tokens kept by the core for backends
@@ -58,9 +80,10 @@ typedef struct ts_table ts_table;
  * into `row`; when several rows hold the value, the one with the lowest id
  * (the conformance suite checks it). Returns TS_OK, TS_NOT_FOUND, or an
  * error (filling err).
- * The host's rule helpers call it; `ctx` is the backend's own pointer.
+ * The host's rule helpers call it; `state` is the pointer the backend gave
+ * them alongside it (its own state, or a ts_table for table_lookup).
  */
-typedef int (*ts_lookup_fn)(void *ctx, ts_field field, const char *value,
+typedef int (*ts_lookup_fn)(void *state, ts_field field, const char *value,
                             ts_token *row, ts_error *err);
 
 typedef struct ts_host {
@@ -91,7 +114,7 @@ typedef struct ts_host {
      * and copies into `row` the match with the lowest id (the SDK takes
      * the first row of its file that any key matches). TS_OK, TS_NOT_FOUND
      * or an error. */
-    int (*find_by_rule)(const ts_token *query, ts_lookup_fn lookup, void *ctx,
+    int (*find_by_rule)(const ts_token *query, ts_lookup_fn lookup, void *state,
                         ts_token *row, ts_error *err);
     /* save_token for a backend, the deciding half: finds the stored row the
      * token replaces (by id when the token has one, else by its lookup
@@ -102,7 +125,7 @@ typedef struct ts_host {
      * TS_ERR_INVALID (since 1.1): it matches no row and holds none of
      * refresh, grant and access token, which the SDK does not insert.
      * Call it under the same lock or transaction as the write. */
-    int (*save_resolve)(ts_token *token, ts_lookup_fn lookup, void *ctx,
+    int (*save_resolve)(ts_token *token, ts_lookup_fn lookup, void *state,
                         ts_error *err);
 
     /* --- ids: decimal integers, compared numerically --- */
@@ -114,7 +137,7 @@ typedef struct ts_host {
     /* --- hash-indexed token tables (O(1) by id and by every key) --- */
     ts_table *(*table_new)(void);
     void (*table_free)(ts_table *table);
-    /* A ts_lookup_fn over a table: pass the table as ctx. */
+    /* A ts_lookup_fn over a table: pass the table as state. */
     int (*table_lookup)(void *table, ts_field field, const char *value,
                         ts_token *row, ts_error *err);
     /* Borrowed pointer to a stored row, or NULL; valid until the next change. */
@@ -155,18 +178,40 @@ typedef struct ts_host {
      * an empty one. The core refuses every write on a read-only handle
      * before it reaches the backend. */
     unsigned (*open_flags)(ts_backend_ctx *ctx);
+
+    /* --- since 1.2: the rest of the SDK's rules, so no backend spells
+     * them out --- */
+    /* The fields a stored row is looked up by, the ones a ts_lookup_fn is
+     * asked about and a backend indexes: id, user_name, access_token,
+     * refresh_token, grant_token, in that order. Returns a static array and
+     * stores its length in *count. Only id and user_name are one row each;
+     * several rows may share a token value. */
+    const ts_field *(*key_fields)(size_t *count);
+    /* Gives a token to insert without an id the SDK's next id: the largest
+     * numeric id stored plus one, max_id being that largest id (0 in an
+     * empty store), so deleting the newest row frees its id again. Call it
+     * under the same lock or transaction as the insert. TS_OK; TS_ERR_BACKEND
+     * when max_id is INT64_MAX ("no id is left"); TS_ERR_NOMEM. */
+    int (*next_id)(ts_token *token, uint64_t max_id, ts_error *err);
     /* New members go here, with a minor version bump. */
 } ts_host;
 
+/* Whether a table has `member`: its size reaches past the member and the
+ * member is set. A backend built against this header may be loaded by an
+ * older core, whose host table ends earlier, and the core loads backends
+ * built for older minors. */
+#define TS_HOST_HAS(host, member)                                               \
+    ((host)->size >= offsetof(ts_host, member) + sizeof((host)->member) &&      \
+     (host)->member)
+#define TS_BACKEND_HAS(backend, member)                                         \
+    ((backend)->size >= offsetof(ts_backend, member) + sizeof((backend)->member) && \
+     (backend)->member)
+
 /* The flags the store is opened with, or 0 from a core older than 1.1,
- * whose host table ends before open_flags: a backend built against this
- * header may be loaded by such a core. */
+ * whose host table ends before open_flags. */
 static inline unsigned ts_host_open_flags(const ts_host *host, ts_backend_ctx *ctx)
 {
-    if (host->size < offsetof(ts_host, open_flags) + sizeof host->open_flags ||
-        !host->open_flags)
-        return 0;
-    return host->open_flags(ctx);
+    return TS_HOST_HAS(host, open_flags) ? host->open_flags(ctx) : 0;
 }
 
 /*
@@ -243,8 +288,15 @@ typedef struct ts_backend {
      * result. Without it the core calls find_token n times. */
     int (*find_tokens)(void *state, const ts_token *const *queries, size_t n,
                        ts_token *const *rows, int *results, ts_error *err);
-    /* New members go here, with a minor version bump. */
+    /* New members go here, with a minor version bump and a "since" note. */
 } ts_backend;
+
+/* The head of a backend's table, in the manner of libgit2's
+ * GIT_ODB_BACKEND_INIT: its size and the ABI version it is built for.
+ *     static const ts_backend table = { TS_BACKEND_HEAD, .name = "x", ... };
+ */
+#define TS_BACKEND_HEAD \
+    .size = sizeof(ts_backend), .abi_major = TS_ABI_MAJOR, .abi_minor = TS_ABI_MINOR
 
 /*
  * The registration symbol. The core passes the ABI it speaks and its host
