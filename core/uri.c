@@ -5,8 +5,9 @@
  * A URI is another spelling of a config: the scheme names the backend and
  * the rest becomes backend options, so every backend (a third party's
  * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
- * Only two spellings are special: redis's "/db" path and the "unix:"
- * scheme, which is redis over a socket.
+ * Only three spellings are special: redis's "/db" path, the "unix:"
+ * scheme, which is redis over a socket, and mysql's "/database" path
+ * ("mysql://user:pass@host:port/database"; "mysql:/path/to/socket").
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -175,6 +176,7 @@ int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
     size_t rlen = query ? (size_t)(query - rest) : strlen(rest);
     int is_redis = strcmp(scheme, "redis") == 0 || strcmp(scheme, "rediss") == 0;
     int is_unix = strcmp(scheme, "unix") == 0;
+    int is_mysql = strcmp(scheme, "mysql") == 0;
     const char *backend = is_redis || is_unix ? "redis" : scheme;
 
     if (!ts__backend_name_valid(backend))
@@ -188,12 +190,12 @@ int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
         size_t alen = path ? (size_t)(path - auth) : rlen - 2;
         size_t plen = path ? rlen - 2 - alen : 0;
         rc = apply_authority(cfg, auth, alen, err);
-        if (rc == TS_OK && is_redis && plen > 1)
-            rc = set_decoded(cfg, "db", path + 1, plen - 1, err);
-        else if (rc == TS_OK && !is_redis && plen > 0)
+        if (rc == TS_OK && (is_redis || is_mysql) && plen > 1)
+            rc = set_decoded(cfg, is_redis ? "db" : "database", path + 1, plen - 1, err);
+        else if (rc == TS_OK && !is_redis && !is_mysql && plen > 0)
             rc = set_decoded(cfg, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
-        rc = set_decoded(cfg, is_unix ? "socket" : "path", rest, rlen, err);
+        rc = set_decoded(cfg, is_unix || is_mysql ? "socket" : "path", rest, rlen, err);
     }
     if (rc == TS_OK && query)
         rc = apply_query(cfg, query + 1, err);

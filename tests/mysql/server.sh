@@ -16,7 +16,10 @@
 # doublewrite buffer, the redo log flushed once a second instead of at each
 # commit, no binary log and no performance schema. None of it changes what
 # a client sees; a restart (stop, then start DIR with PORT=N) keeps every
-# committed row.
+# committed row. The character set is utf8mb4, as in Debian's packaged
+# server. DURABLE=1 keeps InnoDB's defaults for flushing (the benches use
+# it, so that a commit costs what it costs on a real server) and
+# BUFFER_POOL sets the buffer pool's size.
 #
 # The port is chosen by trying: a random port is attempted and, if another
 # process holds it, the next one. PORT=N asks for that port only. A
@@ -41,9 +44,11 @@ find_bins() {
 user_arg() { [ "$(id -u)" = 0 ] && echo "--user=root"; }
 
 # The options the server is installed and run with (see the top).
-TUNING="--innodb-log-file-size=8M --innodb-buffer-pool-size=${BUFFER_POOL:-32M}
-  --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 --skip-log-bin
-  --performance-schema=0 --skip-name-resolve --max-connections=500"
+TUNING="--innodb-log-file-size=8M --innodb-buffer-pool-size=${BUFFER_POOL:-32M} --skip-log-bin
+  --performance-schema=0 --skip-name-resolve --max-connections=500
+  --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci"
+[ "${DURABLE:-0}" = 1 ] ||
+    TUNING="$TUNING --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0"
 
 install_db() {
     dir=$1
