@@ -62,13 +62,17 @@
  * appears. Without either flag the database must exist (we do not create
  * databases, as the DBStore does not) and the table is made when missing.
  */
+#include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
@@ -523,14 +527,51 @@ static int set_options(struct mysql_store *s, MYSQL *m)
     return rc | set_tls(s, m);
 }
 
+/*
+ * Why a TCP connection to the server fails, asked of the kernel: the
+ * client library connects without blocking and then reports the errno of
+ * that first step, EINPROGRESS ("(115)"), where the real reason (refused,
+ * unreachable, timed out) came later. One blocking-with-timeout connect
+ * to the first address tells it. 0 when the probe connects after all.
+ */
+static int probe_tcp(const struct mysql_store *s)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    char port[8];
+    int e = 0;
+
+    snprintf(port, sizeof port, "%u", s->port);
+    if (getaddrinfo(s->host_name, port, &hints, &ai) != 0 || !ai)
+        return 0;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        e = errno;
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        socklen_t len = sizeof e;
+        if (e == EINPROGRESS)
+            e = poll(&p, 1, (int)s->connect_timeout_s * 1000) == 1 &&
+                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0
+                    ? e : ETIMEDOUT;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return e;
+}
+
 /* "(111)" at the end of a client message is an errno: say what it means. */
-static const char *errno_words(const char *msg, char *buf, size_t n)
+static const char *errno_words(const struct mysql_store *s, const char *msg, char *buf,
+                               size_t n)
 {
     const char *open = strrchr(msg, '(');
     char *end;
     long e = open ? strtol(open + 1, &end, 10) : 0;
 
     if (!open || e <= 0 || *end != ')')
+        return "";
+    if (e == EINPROGRESS && !s->socket_path)
+        e = probe_tcp(s);
+    if (e <= 0)
         return "";
     snprintf(buf, n, "%s: ", strerror((int)e));
     return buf;
@@ -564,7 +605,7 @@ static int connect_fail(struct mysql_store *s, MYSQL *m, ts_error *err)
         return h->error(err, TS_ERR_CONNECT, "%s: TLS (option tls): %s", s->where, msg);
     default:
         return h->error(err, TS_ERR_CONNECT, "cannot connect to the MySQL server at %s: %s%s",
-                        s->where, errno_words(msg, words, sizeof words), msg);
+                        s->where, errno_words(s, msg, words, sizeof words), msg);
     }
 }
 
