@@ -1179,14 +1179,17 @@ static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n,
                               s->lock_wait_s);
     if (rc != TS_OK)
         return rc;
-    rc = run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
+    /* One token is one statement, atomic by itself in autocommit. */
+    int txn = n > 1;
+    if (txn)
+        rc = run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
     s->have_max = 0;
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, &assigned[i], err);
     *stopped = i ? i - 1 : 0;
-    if (rc == TS_OK)
+    if (rc == TS_OK && txn)
         rc = run(s, ST_COMMIT, NULL, 0, "committing", err);
-    else if (!s->lost)
+    else if (rc != TS_OK && txn && !s->lost)
         run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL);
     s->have_max = 0;
     if (!s->lost)

@@ -13,8 +13,9 @@
 #
 # The server is tuned to start fast and run the tests fast, not to keep
 # data through a power cut: a small buffer pool and redo log, no
-# doublewrite buffer, the redo log flushed once a second instead of at each
-# commit, no binary log and no performance schema. None of it changes what
+# doublewrite buffer, a small temporary tablespace, no buffer pool dump,
+# the redo log flushed once a second instead of at each commit, no binary
+# log and no performance schema. None of it changes what
 # a client sees; a restart (stop, then start DIR with PORT=N) keeps every
 # committed row. The character set is utf8mb4, as in Debian's packaged
 # server. DURABLE=1 keeps InnoDB's defaults for flushing (the benches use
@@ -46,6 +47,8 @@ user_arg() { [ "$(id -u)" = 0 ] && echo "--user=root"; }
 # The options the server is installed and run with (see the top).
 TUNING="--innodb-log-file-size=8M --innodb-buffer-pool-size=${BUFFER_POOL:-32M} --skip-log-bin
   --performance-schema=0 --skip-name-resolve --max-connections=500
+  --innodb-temp-data-file-path=ibtmp1:1M:autoextend --innodb-use-native-aio=0
+  --innodb-buffer-pool-dump-at-shutdown=0 --innodb-buffer-pool-load-at-startup=0
   --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci"
 [ "${DURABLE:-0}" = 1 ] ||
     TUNING="$TUNING --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0"
