@@ -900,9 +900,11 @@ int main(void)
     char so[PATH_MAX];
 
     snprintf(so, sizeof so, "%s/plugins/mysql/.libs/mysql.so", builddir ? builddir : ".");
+    /* Skipped only when the backend was not built: a TAP skip plan and
+     * status 0, as automake's TAP driver wants it. */
     if (access(so, R_OK) != 0) {
         puts("1..0 # SKIP the mysql backend was not built");
-        return 77;
+        return 0;
     }
     snprintf(server_sh, sizeof server_sh, "%s/tests/mysql/server.sh", srcdir ? srcdir : ".");
     snprintf(dir, sizeof dir, "%s/tokenstore-mysql.XXXXXX",
