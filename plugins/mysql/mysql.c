@@ -62,6 +62,7 @@
  * appears. Without either flag the database must exist (we do not create
  * databases, as the DBStore does not) and the table is made when missing.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -445,19 +446,21 @@ static int fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static int library_ready;
 
-/* mysql_library_init is not thread-safe; mysql_init would call it on
- * first use from whichever thread came first. */
+/*
+ * mysql_library_init is not thread-safe; mysql_init would call it on
+ * first use from whichever thread came first. The client library is then
+ * kept loaded for the life of the process: the core unloads a backend when
+ * its last store closes, and unloading libmariadb with it would leave what
+ * its init allocated unreachable, while calling mysql_library_end would
+ * pull the library from under an application that uses it too.
+ */
 static void library_init(void)
 {
-    library_ready = mysql_library_init(0, NULL, NULL) == 0;
-}
+    Dl_info info;
 
-/* The core unloads a backend when its last store closes; give back what
- * the client library holds, so that nothing it allocated outlives us. */
-__attribute__((destructor)) static void library_end(void)
-{
-    if (library_ready)
-        mysql_library_end();
+    library_ready = mysql_library_init(0, NULL, NULL) == 0;
+    if (library_ready && dladdr((void *)mysql_init, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
 static void close_statements(struct mysql_store *s)
