@@ -1189,7 +1189,7 @@ static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n,
     s->have_max = 0;
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, &assigned[i], err);
-    *stopped = i ? i - 1 : 0;
+    *stopped = rc != TS_OK && i > 0 ? i - 1 : SIZE_MAX;
     if (rc == TS_OK && txn)
         rc = run(s, ST_COMMIT, NULL, 0, "committing", err);
     else if (rc != TS_OK && txn && !s->lost)
@@ -1223,7 +1223,7 @@ static int restore(struct mysql_store *s, struct save_args *a, ts_error *err)
 static int do_save(struct mysql_store *s, void *arg, ts_error *err)
 {
     struct save_args *a = arg;
-    size_t stopped = 0;
+    size_t stopped = SIZE_MAX;       /* the token a batch failed at */
     int rc = restore(s, a, err);
 
     /* The hot path: an update of a stored row, no lock, no transaction. */
@@ -1245,7 +1245,7 @@ static int do_save(struct mysql_store *s, void *arg, ts_error *err)
         rc = s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: other writers kept changing "
                             "the row while it was saved; nothing was saved", s->where,
                             s->database, s->table);
-    if (rc != TS_OK && a->batch && err && !s->lost) {
+    if (rc != TS_OK && a->batch && err && !s->lost && stopped != SIZE_MAX) {
         char why[sizeof err->message];
         memcpy(why, err->message, sizeof why);
         s->host->error(err, rc, "token %zu: %s", stopped, why);

@@ -387,6 +387,16 @@ START_TEST(test_created_table_is_the_sdk_ddl)
     ck_assert_str_eq(ts_token_get(row, TS_FIELD_ACCESS_TOKEN), "1000.access.wide");
     ts_token_free(row);
 
+    /* A bulk save is one transaction: a refused token leaves none saved. */
+    ts_token *batch[2] = { make_token("b1@x", "1000.refresh.b1", ""),
+                           make_token("b2@x", "1000.refresh.b2", wide) };
+    ck_assert_int_eq(ts_save_tokens(s, batch, 2, &err), TS_ERR_INVALID);
+    ck_assert_msg(strstr(err.message, "token 1: ") != NULL, "%s", err.message);
+    ck_assert_int_eq(find_user(s, "b1@x", NULL, &err), TS_NOT_FOUND);
+    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_ID), "");
+    ts_token_free(batch[0]);
+    ts_token_free(batch[1]);
+
     /* Lookups match bytes, not the case-insensitive collation. */
     ck_assert_int_eq(find_user(s, "WIDE@x", NULL, &err), TS_NOT_FOUND);
     ck_assert_int_eq(find_user(s, "wide@x ", NULL, &err), TS_NOT_FOUND);
