@@ -865,6 +865,126 @@ START_TEST(test_one_refresh_across_eight_processes)
 }
 END_TEST
 
+/* A client of the fake accounts server on table `table`; NULL on failure. */
+static ts_oauth *oauth_client(const char *table, ts_store **store, const char *timeout_ms)
+{
+    char uri[PATH_MAX + 128], url[64];
+    ts_error err = { 0 };
+    ts_oauth *o = NULL;
+
+    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=%s", APP_PASSWORD,
+             port, table);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
+    if (ts_store_open(store, uri, &err) != TS_OK)
+        return NULL;
+    if (ts_oauth_new(&o, *store, NULL, &err) != TS_OK ||
+        ts_oauth_set(o, "accounts_url", url, &err) != TS_OK ||
+        ts_oauth_set(o, "timeout_ms", timeout_ms, &err) != TS_OK ||
+        ts_oauth_set(o, "connect_timeout_ms", "500", &err) != TS_OK ||
+        ts_oauth_set(o, "retries", "0", &err) != TS_OK) {
+        ts_oauth_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int refresh(ts_oauth *o, char *access, size_t n, ts_error *err)
+{
+    ts_token *q = ts_token_new();
+    ts_token_set(q, TS_FIELD_USER_NAME, "me@example.com");
+    int rc = ts_oauth_get_access_token(o, q, err);
+    snprintf(access, n, "%s", ts_token_get(q, TS_FIELD_ACCESS_TOKEN));
+    ts_token_free(q);
+    return rc;
+}
+
+/* A child that takes the refresh lock and waits in its request; returns
+ * once the server has the request (its `nth` refresh request), so the
+ * child holds the lock. */
+static pid_t lock_holder(const char *table, const char *timeout_ms, int nth)
+{
+    char out[4096], want[32];
+    pid_t pid = fork();
+
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        ts_store *s;
+        char access[64];
+        ts_error err;
+        ts_oauth *o = oauth_client(table, &s, timeout_ms);
+        _exit(o && refresh(o, access, sizeof access, &err) == TS_OK ? 0 : 1);
+    }
+    snprintf(want, sizeof want, "\"refresh_token\": %d,", nth);
+    for (int i = 0; i < 200; i++) {
+        accounts_call("/counts", NULL, out, sizeof out);
+        if (strstr(out, want))
+            return pid;
+        usleep(25000);
+    }
+    kill(pid, SIGKILL);
+    ck_abort_msg("the lock holder's request never came: %s", out);
+    return pid;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+START_TEST(test_refresh_lock_freed_by_crash_and_ttl)
+{
+    char out[4096], access[64];
+    ts_error err = { 0 };
+    ts_store *s;
+    struct timespec t0;
+    ts_oauth *o = oauth_client("locks", &s, "30000");
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    ts_token *t = make_token("me@example.com", "1000.refresh.stored", "1000.access.stored");
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1000");
+    save_ok(s, t);
+
+    /* A holder killed in its request: the server frees its lock with its
+     * connection, and the next refresh goes at once (its wait would
+     * otherwise last its TTL, minutes). */
+    accounts_call("/reset", "", out, sizeof out);
+    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 30}", out, sizeof out);
+    pid_t holder = lock_holder("locks", "30000", 1);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    accounts_call("/control", "{\"mode\": \"success\"}", out, sizeof out);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_msg(refresh(o, access, sizeof access, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(seconds_since(&t0) < 5, "waited %.1f s for a dead holder's lock",
+                  seconds_since(&t0));
+    ck_assert_str_eq(access, "1000.access.2");
+
+    /* A holder that hangs (stopped) past its lock's TTL, 6 s here (its
+     * timeouts of 0.5 s each and 5 s more): the server drops its silent
+     * connection, and with it the lock. */
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.access.stale");
+    save_ok(s, t);
+    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 30}", out, sizeof out);
+    holder = lock_holder("locks", "500", 3);
+    kill(holder, SIGSTOP);
+    accounts_call("/control", "{\"mode\": \"success\"}", out, sizeof out);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = refresh(o, access, sizeof access, &err);
+    double waited = seconds_since(&t0);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    ck_assert_msg(rc == TS_OK, "%s", err.message);
+    ck_assert_msg(waited > 3 && waited < 15, "the hung holder's lock freed after %.1f s", waited);
+    ck_assert_str_eq(access, "1000.access.4");
+    ts_token_free(t);
+    ts_oauth_free(o);
+    ts_store_close(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static Suite *mysql_suite(void)
@@ -884,6 +1004,7 @@ static Suite *mysql_suite(void)
     tcase_add_test(tc, test_read_only_creates_nothing);
     tcase_add_test(tc, test_migrate_sqlite_mysql_file);
     tcase_add_test(tc, test_one_refresh_across_eight_processes);
+    tcase_add_test(tc, test_refresh_lock_freed_by_crash_and_ttl);
     suite_add_tcase(s, tc);
     /* Last, in a case of its own (CK_RUN_CASE=restart): it stops the server. */
     tc = tcase_create("restart");
