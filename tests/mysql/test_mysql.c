@@ -17,8 +17,10 @@
  * 8 processes x 1,000 saves; a server restart and a server that is down;
  * a wrong password, an unknown database, a missing privilege; TLS
  * required, verify-ca and verify-identity; one refresh across 8
- * processes against the fake accounts server; sqlite -> mysql -> file with
- * the CLI keeps every token and id; URIs; read-only opens create nothing.
+ * processes against the fake accounts server, and its lock freed when the
+ * holder is killed or, after the lock's TTL, when it hangs; sqlite ->
+ * mysql -> file with the CLI keeps every token and id; URIs; read-only
+ * opens create nothing.
  */
 #include <check.h>
 #include <limits.h>
