@@ -5,7 +5,8 @@
  * with it (tests/mysql/server.sh: its own data directory, socket and
  * port), creates the database and users the tests need as root over the
  * socket, runs the suite, and stops the server from an atexit handler and
- * on SIGINT/SIGTERM, so a failing test never leaves a server behind.
+ * on SIGINT, SIGTERM, SIGHUP and SIGPIPE, so a failing test never leaves a
+ * server behind.
  * Check forks every test; the handler only acts in the process that
  * started the server. The server is driven with its command-line client,
  * so this program needs no libmariadb of its own.
@@ -1051,6 +1052,8 @@ int main(void)
     atexit(stop_servers);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    signal(SIGPIPE, on_signal);     /* a reader of our TAP that went away */
     snprintf(sock, sizeof sock, "%s/mysql.sock", dir);
     snprintf(server_args, sizeof server_args, "--ssl-cert='%s/server-cert.pem' "
              "--ssl-key='%s/server-key.pem' --ssl-ca='%s/server-cert.pem'", dir, dir, dir);
