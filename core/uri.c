@@ -5,8 +5,9 @@
  * A URI is another spelling of a config: the scheme names the backend and
  * the rest becomes backend options, so every backend (a third party's
  * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
- * Only two spellings are special: redis's "/db" path and the "unix:"
- * scheme, which is redis over a socket.
+ * Only three spellings are special: redis's "/db" path, the "unix:"
+ * scheme, which is redis over a socket, and mysql's "/database" path
+ * ("mysql://user:pass@host:port/database"; "mysql:/path/to/socket").
  *
  * This file only parses: it fills a backend name and an option list, and
  * config.c, one layer up, makes a config of them. It knows nothing of
@@ -180,6 +181,7 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
     size_t rlen = query ? (size_t)(query - rest) : strlen(rest);
     int is_redis = strcmp(scheme, "redis") == 0 || strcmp(scheme, "rediss") == 0;
     int is_unix = strcmp(scheme, "unix") == 0;
+    int is_mysql = strcmp(scheme, "mysql") == 0;
 
     strcpy(backend, is_redis || is_unix ? "redis" : scheme);
     if (!ts__backend_name_valid(backend))
@@ -192,12 +194,12 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
         size_t alen = path ? (size_t)(path - auth) : rlen - 2;
         size_t plen = path ? rlen - 2 - alen : 0;
         rc = apply_authority(opts, auth, alen, err);
-        if (rc == TS_OK && is_redis && plen > 1)
-            rc = set_decoded(opts, "db", path + 1, plen - 1, err);
-        else if (rc == TS_OK && !is_redis && plen > 0)
+        if (rc == TS_OK && (is_redis || is_mysql) && plen > 1)
+            rc = set_decoded(opts, is_redis ? "db" : "database", path + 1, plen - 1, err);
+        else if (rc == TS_OK && !is_redis && !is_mysql && plen > 0)
             rc = set_decoded(opts, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
-        rc = set_decoded(opts, is_unix ? "socket" : "path", rest, rlen, err);
+        rc = set_decoded(opts, is_unix || is_mysql ? "socket" : "path", rest, rlen, err);
     }
     if (rc == TS_OK && query)
         rc = apply_query(opts, query + 1, err);

@@ -1,0 +1,1073 @@
+/*
+ * tests/mysql/test_mysql.c - the mysql backend against a real MariaDB server.
+ *
+ * main() makes a test certificate with openssl, starts a server of its own
+ * with it (tests/mysql/server.sh: its own data directory, socket and
+ * port), creates the database and users the tests need as root over the
+ * socket, runs the suite, and stops the server from an atexit handler and
+ * on SIGINT, SIGTERM, SIGHUP and SIGPIPE, so a failing test never leaves a
+ * server behind.
+ * Check forks every test; the handler only acts in the process that
+ * started the server. The server is driven with its command-line client,
+ * so this program needs no libmariadb of its own.
+ *
+ * What is checked here and not by the conformance suite: the SDK
+ * DBStore's table made by hand with its rows 1..10, extended past id 10;
+ * the table we create is the SDK's DDL, and a value wider than a column is
+ * refused, not cut; a table lacking columns is named and left alone;
+ * 8 processes x 1,000 saves; a server restart and a server that is down;
+ * a wrong password, an unknown database, a missing privilege; TLS
+ * required, verify-ca and verify-identity; one refresh across 8
+ * processes against the fake accounts server, and its lock freed when the
+ * holder is killed or, after the lock's TTL, when it hangs; sqlite ->
+ * mysql -> file with the CLI keeps every token and id; URIs; read-only
+ * opens create nothing.
+ */
+#include <check.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <tokenstore/tokenstore.h>
+#include "../check_main.h"
+#include "../test_store.h"
+
+#define APP_PASSWORD "app-Pa55word"
+#define TLS_PASSWORD "tls-Pa55word"
+#define READER_PASSWORD "reader-Pa55word"
+
+static char server_sh[PATH_MAX], dir[PATH_MAX] = "", sock[PATH_MAX + 16];
+static char server_args[4 * PATH_MAX + 256];
+static char accounts_dir[PATH_MAX + 16] = "";
+static int port, accounts_port;
+static pid_t owner_pid, accounts_pid;
+
+/* ------------------------------------------------------------------ */
+/* The servers                                                         */
+/* ------------------------------------------------------------------ */
+
+/* server.sh start, on `want` (0: any free port); returns the port. */
+static int server_start(int want)
+{
+    char cmd[sizeof server_args + 3 * PATH_MAX], line[32] = "";
+
+    snprintf(cmd, sizeof cmd, "%s%.0d sh '%s' start '%s' %s", want ? "PORT=" : "", want,
+             server_sh, dir, server_args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    if (!fgets(line, sizeof line, p))
+        line[0] = '\0';
+    return pclose(p) == 0 ? atoi(line) : 0;
+}
+
+static void server_stop(void)
+{
+    char cmd[3 * PATH_MAX];
+
+    snprintf(cmd, sizeof cmd, "sh '%s' stop '%s'", server_sh, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_mysql: could not stop the server in %s\n", dir);
+}
+
+/* Runs SQL as root; the first line of its output goes to out. Returns the
+ * client's exit status, -1 when it could not be run. main() calls it too,
+ * outside any test, so it makes no Check assertion. */
+static int sql(const char *query, char *out, size_t n)
+{
+    char file[PATH_MAX + 16], cmd[4 * PATH_MAX], line[1024] = "";
+
+    snprintf(file, sizeof file, "%s/query.sql", dir);
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return -1;
+    fputs(query, f);
+    fclose(f);
+    /* $(cat ...) in double quotes: the shell does not parse the SQL. */
+    snprintf(cmd, sizeof cmd, "sh '%s' sql '%s' \"$(cat '%s')\" 2>&1", server_sh, dir, file);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    if (!fgets(line, sizeof line, p))
+        line[0] = '\0';
+    while (fgetc(p) != EOF)
+        ;
+    line[strcspn(line, "\n")] = '\0';
+    if (out)
+        snprintf(out, n, "%s", line);
+    return pclose(p);
+}
+
+static void sql_ok(const char *query)
+{
+    char out[1024];
+    ck_assert_msg(sql(query, out, sizeof out) == 0, "%s: %s", query, out);
+}
+
+static long long sql_number(const char *query)
+{
+    char out[1024];
+    ck_assert_msg(sql(query, out, sizeof out) == 0, "%s: %s", query, out);
+    return atoll(out);
+}
+
+static void stop_servers(void)
+{
+    char cmd[PATH_MAX + 16];
+
+    if (getpid() != owner_pid)
+        return;
+    if (accounts_pid > 0) {
+        kill(accounts_pid, SIGTERM);
+        waitpid(accounts_pid, NULL, 0);
+        accounts_pid = 0;
+    }
+    if (dir[0]) {
+        server_stop();
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "test_mysql: could not remove %s\n", dir);
+        dir[0] = '\0';
+    }
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    exit(2);                /* runs stop_servers */
+}
+
+/* A self-signed certificate for 127.0.0.1 and localhost, and another one
+ * that signed nothing of the server's (the wrong CA). */
+static int make_certificates(void)
+{
+    char cmd[4 * PATH_MAX];
+
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "other" : "server";
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+                 "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '%s/%s-key.pem' "
+                 "-out '%s/%s-cert.pem' >/dev/null 2>&1", dir, name, dir, name);
+        if (system(cmd) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* tests/oauth/fake_accounts.py on a free port, in a directory of its own. */
+static int start_accounts(void)
+{
+    char portfile[PATH_MAX + 32], script[PATH_MAX];
+    const char *src = getenv("top_srcdir");
+
+    snprintf(accounts_dir, sizeof accounts_dir, "%s/accounts", dir);
+    snprintf(portfile, sizeof portfile, "%s/port", accounts_dir);
+    snprintf(script, sizeof script, "%s/tests/oauth/fake_accounts.py", src ? src : ".");
+    if (mkdir(accounts_dir, 0700) != 0)
+        return 0;
+    accounts_pid = fork();
+    if (accounts_pid == 0) {
+        execlp("python3", "python3", script, portfile, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && accounts_port <= 0; i++) {
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            if (fscanf(f, "%d", &accounts_port) != 1)
+                accounts_port = 0;
+            fclose(f);
+        }
+        if (accounts_port <= 0)
+            usleep(50000);
+    }
+    return accounts_port > 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A store on the server; options are key, value pairs ending in NULL. The
+ * TCP defaults (127.0.0.1, our port, user app, database tokens) apply
+ * unless the options name their own. */
+static ts_store *open_flags_with(unsigned flags, const char *const *options, ts_error *err)
+{
+    ts_config *cfg;
+    ts_store *store = NULL;
+    char port_s[16];
+    int has_socket = 0, has_user = 0, has_db = 0;
+
+    snprintf(port_s, sizeof port_s, "%d", port);
+    ck_assert_int_eq(ts_config_new(&cfg), TS_OK);
+    ck_assert_int_eq(ts_config_set_backend(cfg, "mysql", err), TS_OK);
+    for (int i = 0; options[i]; i += 2) {
+        ck_assert_int_eq(ts_config_set_option(cfg, options[i], options[i + 1], err), TS_OK);
+        has_socket |= strcmp(options[i], "socket") == 0;
+        has_user |= strcmp(options[i], "user") == 0;
+        has_db |= strcmp(options[i], "database") == 0;
+    }
+    if (!has_socket) {
+        ck_assert_int_eq(ts_config_set_option(cfg, "host", "127.0.0.1", err), TS_OK);
+        ck_assert_int_eq(ts_config_set_option(cfg, "port", port_s, err), TS_OK);
+    }
+    if (!has_user) {
+        ck_assert_int_eq(ts_config_set_option(cfg, "user", "app", err), TS_OK);
+        ck_assert_int_eq(ts_config_set_option(cfg, "password", APP_PASSWORD, err), TS_OK);
+    }
+    if (!has_db)
+        ck_assert_int_eq(ts_config_set_option(cfg, "database", "tokens", err), TS_OK);
+    ts_config_set_logger(cfg, NULL, NULL, 0);
+    int rc = ts_store_open_config_flags(&store, cfg, flags, err);
+    ts_config_free(cfg);
+    ck_assert(rc == TS_OK || store == NULL);
+    return store;
+}
+
+static ts_store *open_with(const char *const *options, ts_error *err)
+{
+    return open_flags_with(0, options, err);
+}
+
+/* A store on table `table` of database tokens, emptied. */
+static ts_store *open_table(const char *table)
+{
+    ts_error err = { 0 };
+    const char *opts[] = { "table", table, NULL };
+    ts_store *s = open_with(opts, &err);
+
+    ck_assert_msg(s != NULL, "open: %s", err.message);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    return s;
+}
+
+static ts_token *make_token(const char *user, const char *refresh, const char *access)
+{
+    ts_token *t = ts_token_new();
+    ts_token_set(t, TS_FIELD_USER_NAME, user);
+    ts_token_set(t, TS_FIELD_CLIENT_ID, "1000.CLIENT");
+    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "client-secret-value");
+    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, refresh);
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1893456000000");
+    return t;
+}
+
+static void save_ok(ts_store *s, ts_token *t)
+{
+    ts_error err = { 0 };
+    int rc = ts_save_token(s, t, &err);
+    ck_assert_msg(rc == TS_OK, "save: %d %s", rc, err.message);
+}
+
+/* Saves a new token for user; returns its id. */
+static long long save_user(ts_store *s, const char *user)
+{
+    char refresh[128];
+
+    snprintf(refresh, sizeof refresh, "1000.refresh.%s", user);
+    ts_token *t = make_token(user, refresh, "");
+    save_ok(s, t);
+    long long id = atoll(ts_token_get(t, TS_FIELD_ID));
+    ts_token_free(t);
+    return id;
+}
+
+static int find_user(ts_store *s, const char *user, ts_token **out, ts_error *err)
+{
+    ts_token *q = ts_token_new();
+    ts_token_set(q, TS_FIELD_USER_NAME, user);
+    int rc = ts_find_token(s, q, err);
+    if (out)
+        *out = q;
+    else
+        ts_token_free(q);
+    return rc;
+}
+
+#define SDK_DDL(table)                                                                  \
+    "CREATE TABLE tokens." table " (id varchar(10) NOT NULL, user_name varchar(255), "  \
+    "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "  \
+    "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "    \
+    "redirect_url varchar(255), api_domain varchar(255), primary key (id))"
+
+/* The table's columns as "name type, ..." in their order. */
+static void columns_of(const char *table, char *out, size_t n)
+{
+    char q[512];
+    snprintf(q, sizeof q, "SELECT GROUP_CONCAT(CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE) "
+             "ORDER BY ORDINAL_POSITION SEPARATOR ', ') FROM information_schema.COLUMNS "
+             "WHERE TABLE_SCHEMA = 'tokens' AND TABLE_NAME = '%s'", table);
+    ck_assert_int_eq(sql(q, out, n), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* The SDK's table                                                     */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_sdk_table_extended_past_ten)
+{
+    char before[1024], after[1024], q[256];
+    ts_error err = { 0 };
+
+    sql_ok(SDK_DDL("sdk"));
+    /* Rows as the SDK's DBStore writes them: ids 1..10, as text. */
+    for (int i = 1; i <= 10; i++) {
+        snprintf(q, sizeof q, "INSERT INTO tokens.sdk (id, user_name, client_id, "
+                 "client_secret, refresh_token, expiry_time) VALUES ('%d', 'sdk%d@x', "
+                 "'1000.C', 'secret', '1000.r.%d', '1700000000000')", i, i, i);
+        sql_ok(q);
+    }
+    columns_of("sdk", before, sizeof before);
+    const char *opts[] = { "table", "sdk", NULL };
+    ts_store *s = open_with(opts, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+
+    ts_token *row;
+    ck_assert_int_eq(find_user(s, "sdk9@x", &row, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(row, TS_FIELD_ID), "9");
+    ck_assert_str_eq(ts_token_get(row, TS_FIELD_REFRESH_TOKEN), "1000.r.9");
+    ts_token_free(row);
+    /* Text order says "9" is the largest id and the SDK would insert "10"
+     * again; numerically the next ones are 11 and 12. */
+    ck_assert_int_eq(save_user(s, "new1@x"), 11);
+    ck_assert_int_eq(save_user(s, "new2@x"), 12);
+    ck_assert_uint_eq(count_tokens(s), 12);
+
+    /* An update of an SDK row in place, keeping what the save left out. */
+    ts_token *t = ts_token_new();
+    ts_token_set(t, TS_FIELD_USER_NAME, "sdk10@x");
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.a.10");
+    save_ok(s, t);
+    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
+    ts_token_free(t);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.sdk WHERE id = '10' AND "
+                                "access_token = '1000.a.10' AND refresh_token = '1000.r.10'"),
+                     1);
+
+    /* The table is used as it is: the same columns; our indexes added. */
+    columns_of("sdk", after, sizeof after);
+    ck_assert_str_eq(after, before);
+    ck_assert_int_eq(sql_number("SELECT COUNT(DISTINCT COLUMN_NAME) FROM "
+                                "information_schema.STATISTICS WHERE TABLE_SCHEMA = 'tokens' "
+                                "AND TABLE_NAME = 'sdk' AND SEQ_IN_INDEX = 1 AND COLUMN_NAME "
+                                "IN ('user_name', 'access_token', 'refresh_token', "
+                                "'grant_token')"), 4);
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(test_created_table_is_the_sdk_ddl)
+{
+    char cols[1024];
+    ts_error err = { 0 };
+    ts_store *s = open_table("fresh");
+
+    columns_of("fresh", cols, sizeof cols);
+    ck_assert_str_eq(cols, "id varchar(10), user_name varchar(255), client_id varchar(255), "
+                           "client_secret varchar(255), refresh_token varchar(255), "
+                           "access_token varchar(255), grant_token varchar(255), "
+                           "expiry_time varchar(20), redirect_url varchar(255), "
+                           "api_domain varchar(255)");
+    ts_token *t = make_token("wide@x", "1000.refresh.wide", "1000.access.wide");
+    save_ok(s, t);
+
+    /* A value wider than its column is refused and nothing changes. */
+    char wide[301];
+    memset(wide, 'W', 300);
+    wide[300] = '\0';
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, wide);
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_INVALID);
+    ck_assert_msg(strstr(err.message, "access_token") != NULL, "%s", err.message);
+    ck_assert_ptr_null(strstr(err.message, "WWWWWWWW"));
+    ts_token *row;
+    ck_assert_int_eq(find_user(s, "wide@x", &row, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(row, TS_FIELD_ACCESS_TOKEN), "1000.access.wide");
+    ts_token_free(row);
+
+    /* A bulk save is one transaction: a refused token leaves none saved. */
+    ts_token *batch[2] = { make_token("b1@x", "1000.refresh.b1", ""),
+                           make_token("b2@x", "1000.refresh.b2", wide) };
+    ck_assert_int_eq(ts_save_tokens(s, batch, 2, &err), TS_ERR_INVALID);
+    ck_assert_msg(strstr(err.message, "token 1: ") != NULL, "%s", err.message);
+    ck_assert_int_eq(find_user(s, "b1@x", NULL, &err), TS_NOT_FOUND);
+    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_ID), "");
+    ts_token_free(batch[0]);
+    ts_token_free(batch[1]);
+
+    /* Lookups match bytes, not the case-insensitive collation. */
+    ck_assert_int_eq(find_user(s, "WIDE@x", NULL, &err), TS_NOT_FOUND);
+    ck_assert_int_eq(find_user(s, "wide@x ", NULL, &err), TS_NOT_FOUND);
+    ts_token *q = ts_token_new();
+    ts_token_set(q, TS_FIELD_ACCESS_TOKEN, "1000.ACCESS.WIDE");
+    ck_assert_int_eq(ts_find_token(s, q, &err), TS_NOT_FOUND);
+    ts_token_set(q, TS_FIELD_ACCESS_TOKEN, "1000.access.wide");
+    ck_assert_int_eq(ts_find_token(s, q, &err), TS_OK);
+    ts_token_free(q);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(test_missing_columns_are_named)
+{
+    char before[1024], after[1024];
+    ts_error err = { 0 };
+
+    sql_ok("CREATE TABLE tokens.partial (id varchar(10) NOT NULL, user_name varchar(255), "
+           "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
+           "access_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), "
+           "primary key (id))");
+    columns_of("partial", before, sizeof before);
+    const char *opts[] = { "table", "partial", NULL };
+    ck_assert_ptr_null(open_with(opts, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CORRUPT);
+    ck_assert_msg(strstr(err.message, "no column grant_token, api_domain") &&
+                  strstr(err.message, "tokens.partial"), "%s", err.message);
+    columns_of("partial", after, sizeof after);
+    ck_assert_str_eq(after, before);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
+                                "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = 'partial'"), 1);
+
+    const char *bad[] = { "table", "oauth token", NULL };
+    ck_assert_ptr_null(open_with(bad, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.message, "identifier"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Many writers                                                        */
+/* ------------------------------------------------------------------ */
+
+enum { WRITERS = 8, SAVES = 1000 };
+
+static void writer(int w)
+{
+    ts_error err = { 0 };
+    const char *opts[] = { "table", "multi", NULL };
+    ts_store *s = open_with(opts, &err);
+    char user[64], refresh[64];
+
+    if (!s)
+        _exit(10);
+    for (int i = 0; i < SAVES; i++) {
+        snprintf(user, sizeof user, "w%d-u%d@example.com", w, i);
+        snprintf(refresh, sizeof refresh, "1000.refresh.%d.%d", w, i);
+        ts_token *t = make_token(user, refresh, "");
+        int rc = ts_save_token(s, t, &err);
+        ts_token_free(t);
+        if (rc != TS_OK) {
+            fprintf(stderr, "writer %d: save %d: %s\n", w, i, err.message);
+            _exit(11);
+        }
+    }
+    ts_store_close(s);
+    _exit(0);
+}
+
+START_TEST(test_eight_processes_thousand_saves)
+{
+    ts_store *s = open_table("multi");
+    pid_t pids[WRITERS];
+
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        ck_assert(pids[w] >= 0);
+        if (pids[w] == 0)
+            writer(w);
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
+    }
+    char out[128];
+    ck_assert_int_eq(sql("SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT id), ' ', "
+                         "COUNT(DISTINCT user_name), ' ', MIN(CAST(id AS UNSIGNED)), ' ', "
+                         "MAX(CAST(id AS UNSIGNED))) FROM tokens.multi", out, sizeof out), 0);
+    ck_assert_str_eq(out, "8000 8000 8000 1 8000");
+    ck_assert_uint_eq(count_tokens(s), WRITERS * SAVES);
+    ts_store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Failures                                                            */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_server_restart)
+{
+    ts_error err = { 0 };
+    ts_store *s = open_table("restart");
+    char where[64];
+
+    ck_assert_int_eq(save_user(s, "r1@x"), 1);
+    ck_assert_int_eq(save_user(s, "r2@x"), 2);
+    server_stop();
+    ck_assert_int_eq(server_start(port), port);
+    /* A read replays on a new connection. */
+    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_OK);
+    /* A delete must not be replayed: the closed connection is noticed
+     * before it is sent. */
+    server_stop();
+    ck_assert_int_eq(server_start(port), port);
+    ck_assert_msg(ts_delete_token(s, "2", &err) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(save_user(s, "r3@x"), 2);
+
+    /* Down: an error naming the server and the reason; back: works. */
+    server_stop();
+    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_ERR_CONNECT);
+    snprintf(where, sizeof where, "127.0.0.1:%d", port);
+    ck_assert_msg(strstr(err.message, where) && strstr(err.message, "refused"), "%s",
+                  err.message);
+    const char *opts[] = { "table", "restart", NULL };
+    ck_assert_ptr_null(open_with(opts, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
+    ck_assert_msg(strstr(err.message, where) && strstr(err.message, "refused"), "%s",
+                  err.message);
+    ck_assert_int_eq(server_start(port), port);
+    ck_assert_int_eq(find_user(s, "r3@x", NULL, &err), TS_OK);
+    ck_assert_uint_eq(count_tokens(s), 2);
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(test_credentials_and_database)
+{
+    ts_error err = { 0 };
+
+    const char *wrong[] = { "user", "app", "password", "not-the-password", NULL };
+    ck_assert_ptr_null(open_with(wrong, &err));
+    ck_assert_int_eq(err.code, TS_ERR_AUTH);
+    ck_assert_msg(strstr(err.message, "access denied for user 'app'") &&
+                  strstr(err.message, "wrong password"), "%s", err.message);
+    ck_assert_ptr_null(strstr(err.message, "not-the-password"));
+
+    const char *nodb[] = { "database", "nosuch", NULL };
+    ck_assert_ptr_null(open_with(nodb, &err));
+    /* The server does not tell a user without rights whether it exists. */
+    ck_assert_int_eq(err.code, TS_ERR_AUTH);
+    ck_assert_msg(strstr(err.message, "user 'app' may not use database 'nosuch'") != NULL, "%s",
+                  err.message);
+    const char *rootdb[] = { "socket", sock, "user", "root", "database", "nosuch", NULL };
+    ck_assert_ptr_null(open_with(rootdb, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "unknown database 'nosuch'") != NULL, "%s", err.message);
+    ck_assert_ptr_null(open_flags_with(TS_OPEN_MUST_EXIST, rootdb, &err));
+    ck_assert_int_eq(err.code, TS_ERR_NO_STORE);
+    ck_assert_msg(strstr(err.message, "no such store: database 'nosuch'") != NULL, "%s",
+                  err.message);
+
+    const char *both[] = { "socket", sock, "port", "3306", NULL };
+    ck_assert_ptr_null(open_with(both, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    const char *tls[] = { "tls", "sometimes", NULL };
+    ck_assert_ptr_null(open_with(tls, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.message, "verify-identity"));
+}
+END_TEST
+
+START_TEST(test_missing_privilege)
+{
+    ts_error err = { 0 };
+    ts_store *s = open_table("guarded");
+    ck_assert_int_eq(save_user(s, "g1@x"), 1);
+    ts_store_close(s);
+
+    /* SELECT only: reads work, a write names the missing privilege. */
+    const char *reader[] = { "user", "reader", "password", READER_PASSWORD, "table", "guarded",
+                             NULL };
+    s = open_with(reader, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ck_assert_int_eq(find_user(s, "g1@x", NULL, &err), TS_OK);
+    ts_token *t = make_token("g2@x", "1000.refresh.g2", "");
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_AUTH);
+    ck_assert_msg(strstr(err.message, "missing privilege") &&
+                  strstr(err.message, "INSERT command denied"), "%s", err.message);
+    ts_token_set(t, TS_FIELD_USER_NAME, "g1@x");
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_AUTH);
+    ck_assert_msg(strstr(err.message, "UPDATE command denied") != NULL, "%s", err.message);
+    ck_assert_int_eq(ts_delete_token(s, "1", &err), TS_ERR_AUTH);
+    ck_assert_uint_eq(count_tokens(s), 1);
+    ts_token_free(t);
+    ts_store_close(s);
+
+    /* No privilege on a table that is not there: it cannot be made. */
+    const char *elsewhere[] = { "user", "reader", "password", READER_PASSWORD, "table",
+                                "notmine", NULL };
+    ck_assert_ptr_null(open_with(elsewhere, &err));
+    ck_assert_int_eq(err.code, TS_ERR_AUTH);
+    ck_assert_msg(strstr(err.message, "CREATE command denied") != NULL, "%s", err.message);
+    ck_assert_ptr_null(strstr(err.message, READER_PASSWORD));
+}
+END_TEST
+
+START_TEST(test_tls)
+{
+    char ca[PATH_MAX + 32], other[PATH_MAX + 32];
+    ts_error err = { 0 };
+
+    snprintf(ca, sizeof ca, "%s/server-cert.pem", dir);
+    snprintf(other, sizeof other, "%s/other-cert.pem", dir);
+    /* The user must come over TLS: without it, access is denied. */
+    const char *plain[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls", NULL };
+    ck_assert_ptr_null(open_with(plain, &err));
+    ck_assert_int_eq(err.code, TS_ERR_AUTH);
+
+    const char *required[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
+                               "tls", "required", NULL };
+    ts_store *s = open_with(required, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    ck_assert_int_eq(save_user(s, "tls@x"), 1);
+    ts_store_close(s);
+
+    const char *ca_ok[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
+                            "tls", "verify-ca", "tls_ca", ca, NULL };
+    s = open_with(ca_ok, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ck_assert_int_eq(find_user(s, "tls@x", NULL, &err), TS_OK);
+    ts_store_close(s);
+
+    const char *identity[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
+                               "tls", "verify-identity", "tls_ca", ca, NULL };
+    s = open_with(identity, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ts_store_close(s);
+
+    const char *wrong_ca[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
+                               "tls", "verify-ca", "tls_ca", other, NULL };
+    ck_assert_ptr_null(open_with(wrong_ca, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
+    ck_assert_msg(strstr(err.message, "TLS") != NULL, "%s", err.message);
+
+    const char *no_ca[] = { "tls", "verify-ca", NULL };
+    ck_assert_ptr_null(open_with(no_ca, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.message, "tls_ca"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* URIs, read-only, the CLI                                            */
+/* ------------------------------------------------------------------ */
+
+/* Runs a shell command; its stdout (first 4 KiB) in out; the exit status. */
+static int run_cmd(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    size_t got = 0, r;
+
+    ck_assert_ptr_nonnull(p);
+    while (got + 1 < n && (r = fread(out + got, 1, n - 1 - got, p)) > 0)
+        got += r;
+    out[got] = '\0';
+    while (fgetc(p) != EOF)
+        ;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const char *cli(void)
+{
+    static char path[PATH_MAX];
+    const char *b = getenv("top_builddir");
+    snprintf(path, sizeof path, "%s/cli/tokenstore", b ? b : ".");
+    return path;
+}
+
+START_TEST(test_uris_and_status)
+{
+    char uri[PATH_MAX + 128], cmd[3 * PATH_MAX], out[4096];
+    ts_error err = { 0 };
+    ts_store *s;
+
+    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=viauri", APP_PASSWORD,
+             port);
+    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    ck_assert_int_eq(save_user(s, "uri@x"), 1);
+    ts_store_close(s);
+
+    /* The socket form, as root. */
+    snprintf(uri, sizeof uri, "mysql:%s?user=root&database=tokens&table=viauri", sock);
+    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(find_user(s, "uri@x", NULL, &err), TS_OK);
+    ts_store_close(s);
+
+    /* status names the store, never the password. */
+    snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:%s@127.0.0.1:%d/tokens?table=viauri' "
+             "status 2>&1", cli(), APP_PASSWORD, port);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, "password=****") &&
+                  strstr(out, "tokens:   1 "), "%s", out);
+    ck_assert_ptr_null(strstr(out, APP_PASSWORD));
+    snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:wrong-%s@127.0.0.1:%d/tokens' list "
+             "2>&1", cli(), APP_PASSWORD, port);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 3);
+    ck_assert_msg(strstr(out, "access denied") != NULL, "%s", out);
+    ck_assert_ptr_null(strstr(out, APP_PASSWORD));
+}
+END_TEST
+
+START_TEST(test_read_only_creates_nothing)
+{
+    ts_error err = { 0 };
+    const char *opts[] = { "table", "later", NULL };
+    ts_store *ro = open_flags_with(TS_OPEN_READ_ONLY, opts, &err);
+
+    ck_assert_msg(ro != NULL, "%s", err.message);
+    ck_assert_uint_eq(count_tokens(ro), 0);
+    ck_assert_int_eq(find_user(ro, "x@x", NULL, &err), TS_NOT_FOUND);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                                "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = 'later'"), 0);
+    ts_token *t = make_token("x@x", "r", "");
+    ck_assert_int_eq(ts_save_token(ro, t, &err), TS_ERR_READ_ONLY);
+
+    /* A writer makes the table; the reader sees its token. */
+    ts_store *rw = open_table("later");
+    save_ok(rw, t);
+    ck_assert_int_eq(find_user(ro, "x@x", NULL, &err), TS_OK);
+    ts_token_free(t);
+    ts_store_close(rw);
+    ts_store_close(ro);
+}
+END_TEST
+
+START_TEST(test_migrate_sqlite_mysql_file)
+{
+    char cmd[8 * PATH_MAX], out[8192], first[8192], db[PATH_MAX + 32], csv[PATH_MAX + 32];
+    char my[PATH_MAX + 128];
+    ts_error err = { 0 };
+    ts_store *s;
+    static const char *const ids[] = { "1", "2", "5", "12", "40" };
+
+    snprintf(db, sizeof db, "sqlite:%s/migrate.db", dir);
+    snprintf(csv, sizeof csv, "file:%s/migrate.csv", dir);
+    snprintf(my, sizeof my, "mysql://app:%s@127.0.0.1:%d/tokens?table=migrated", APP_PASSWORD,
+             port);
+    ck_assert_msg(ts_store_open(&s, db, &err) == TS_OK, "%s", err.message);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char user[32], secret[32];
+        snprintf(user, sizeof user, "m%s@x", ids[i]);
+        snprintf(secret, sizeof secret, "1000.refresh.%s", ids[i]);
+        ts_token *t = make_token(user, secret, i % 2 ? "1000.access,\"odd\"" : "");
+        ts_token_set(t, TS_FIELD_ID, ids[i]);
+        save_ok(s, t);
+        ts_token_free(t);
+    }
+    ts_store_close(s);
+
+    snprintf(cmd, sizeof cmd, "'%s' --store '%s' list --json --show-secrets", cli(), db);
+    ck_assert_int_eq(run_cmd(cmd, first, sizeof first), 0);
+    snprintf(cmd, sizeof cmd, "'%s' --store '%s' migrate --to '%s' >/dev/null 2>&1 && "
+             "'%s' --store '%s' migrate --to '%s' >/dev/null 2>&1", cli(), db, my, cli(), my,
+             csv);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+    /* Every token and id, byte for byte, in the table and in the file. */
+    snprintf(cmd, sizeof cmd, "'%s' --store '%s' list --json --show-secrets", cli(), my);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+    ck_assert_str_eq(out, first);
+    snprintf(cmd, sizeof cmd, "'%s' --store '%s' list --json --show-secrets", cli(), csv);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+    ck_assert_str_eq(out, first);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.migrated WHERE id IN "
+                                "('1', '2', '5', '12', '40')"), 5);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* One refresh across processes                                        */
+/* ------------------------------------------------------------------ */
+
+static size_t collect(char *data, size_t size, size_t n, void *ud)
+{
+    return fwrite(data, size, n, ud);
+}
+
+/* A request to the fake accounts server's control endpoints (a POST when
+ * there is a body); its reply in out. */
+static void accounts_call(const char *path, const char *body, char *out, size_t n)
+{
+    char url[128];
+    FILE *f = fmemopen(out, n, "w");
+    CURL *c = curl_easy_init();
+
+    ck_assert(f && c);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", accounts_port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    fclose(f);
+}
+
+START_TEST(test_one_refresh_across_eight_processes)
+{
+    char uri[PATH_MAX + 128], url[64], out[4096];
+    ts_error err = { 0 };
+    ts_store *s;
+    int fds[2];
+    pid_t kids[8];
+
+    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=oauth", APP_PASSWORD,
+             port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
+    accounts_call("/reset", "", out, sizeof out);
+    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 0.3}", out, sizeof out);
+    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    ts_token *t = make_token("me@example.com", "1000.refresh.stored", "1000.access.stored");
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1000");        /* long expired */
+    save_ok(s, t);
+    ts_token_free(t);
+    ts_store_close(s);
+
+    ck_assert_int_eq(pipe(fds), 0);
+    for (int i = 0; i < 8; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            ts_oauth *o;
+            close(fds[0]);
+            if (ts_store_open(&s, uri, &err) != TS_OK || ts_oauth_new(&o, s, NULL, &err) != TS_OK ||
+                ts_oauth_set(o, "accounts_url", url, &err) != TS_OK)
+                _exit(2);
+            ts_token *q = ts_token_new();
+            ts_token_set(q, TS_FIELD_USER_NAME, "me@example.com");
+            int rc = ts_oauth_get_access_token(o, q, &err);
+            dprintf(fds[1], "%-63s\n", rc == TS_OK ? ts_token_get(q, TS_FIELD_ACCESS_TOKEN)
+                                                   : err.message);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[128];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        ck_assert_msg(strncmp(line, "1000.access.1 ", 14) == 0, "a worker got '%s'", line);
+        lines++;
+    }
+    fclose(f);
+    for (int i = 0; i < 8; i++)
+        waitpid(kids[i], NULL, 0);
+    ck_assert_int_eq(lines, 8);
+    accounts_call("/counts", NULL, out, sizeof out);
+    ck_assert_msg(strstr(out, "\"refresh_token\": 1,") || strstr(out, "\"refresh_token\": 1}"),
+                  "%s", out);
+}
+END_TEST
+
+/* A client of the fake accounts server on table `table`; NULL on failure. */
+static ts_oauth *oauth_client(const char *table, ts_store **store, const char *timeout_ms)
+{
+    char uri[PATH_MAX + 128], url[64];
+    ts_error err = { 0 };
+    ts_oauth *o = NULL;
+
+    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=%s", APP_PASSWORD,
+             port, table);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
+    if (ts_store_open(store, uri, &err) != TS_OK)
+        return NULL;
+    if (ts_oauth_new(&o, *store, NULL, &err) != TS_OK ||
+        ts_oauth_set(o, "accounts_url", url, &err) != TS_OK ||
+        ts_oauth_set(o, "timeout_ms", timeout_ms, &err) != TS_OK ||
+        ts_oauth_set(o, "connect_timeout_ms", "500", &err) != TS_OK ||
+        ts_oauth_set(o, "retries", "0", &err) != TS_OK) {
+        ts_oauth_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int refresh(ts_oauth *o, char *access, size_t n, ts_error *err)
+{
+    ts_token *q = ts_token_new();
+    ts_token_set(q, TS_FIELD_USER_NAME, "me@example.com");
+    int rc = ts_oauth_get_access_token(o, q, err);
+    snprintf(access, n, "%s", ts_token_get(q, TS_FIELD_ACCESS_TOKEN));
+    ts_token_free(q);
+    return rc;
+}
+
+/* A child that takes the refresh lock and waits in its request; returns
+ * once the server has the request (its `nth` refresh request), so the
+ * child holds the lock. */
+static pid_t lock_holder(const char *table, const char *timeout_ms, int nth)
+{
+    char out[4096], want[32];
+    pid_t pid = fork();
+
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        ts_store *s;
+        char access[64];
+        ts_error err;
+        ts_oauth *o = oauth_client(table, &s, timeout_ms);
+        _exit(o && refresh(o, access, sizeof access, &err) == TS_OK ? 0 : 1);
+    }
+    snprintf(want, sizeof want, "\"refresh_token\": %d,", nth);
+    for (int i = 0; i < 200; i++) {
+        accounts_call("/counts", NULL, out, sizeof out);
+        if (strstr(out, want))
+            return pid;
+        usleep(25000);
+    }
+    kill(pid, SIGKILL);
+    ck_abort_msg("the lock holder's request never came: %s", out);
+    return pid;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+START_TEST(test_refresh_lock_freed_by_crash_and_ttl)
+{
+    char out[4096], access[64];
+    ts_error err = { 0 };
+    ts_store *s;
+    struct timespec t0;
+    ts_oauth *o = oauth_client("locks", &s, "30000");
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    ts_token *t = make_token("me@example.com", "1000.refresh.stored", "1000.access.stored");
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1000");
+    save_ok(s, t);
+
+    /* A holder killed in its request: the server frees its lock with its
+     * connection, and the next refresh goes at once (its wait would
+     * otherwise last its TTL, minutes). */
+    accounts_call("/reset", "", out, sizeof out);
+    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 30}", out, sizeof out);
+    pid_t holder = lock_holder("locks", "30000", 1);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    accounts_call("/control", "{\"mode\": \"success\"}", out, sizeof out);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_msg(refresh(o, access, sizeof access, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(seconds_since(&t0) < 5, "waited %.1f s for a dead holder's lock",
+                  seconds_since(&t0));
+    ck_assert_str_eq(access, "1000.access.2");
+
+    /* A holder that hangs (stopped) past its lock's TTL, 6 s here (its
+     * timeouts of 0.5 s each and 5 s more): the server drops its silent
+     * connection, and with it the lock. */
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.access.stale");
+    save_ok(s, t);
+    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 30}", out, sizeof out);
+    holder = lock_holder("locks", "500", 3);
+    kill(holder, SIGSTOP);
+    accounts_call("/control", "{\"mode\": \"success\"}", out, sizeof out);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = refresh(o, access, sizeof access, &err);
+    double waited = seconds_since(&t0);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    ck_assert_msg(rc == TS_OK, "%s", err.message);
+    ck_assert_msg(waited > 3 && waited < 15, "the hung holder's lock freed after %.1f s", waited);
+    ck_assert_str_eq(access, "1000.access.4");
+    ts_token_free(t);
+    ts_oauth_free(o);
+    ts_store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static Suite *mysql_suite(void)
+{
+    Suite *s = suite_create("mysql");
+    TCase *tc = tcase_create("mysql");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_sdk_table_extended_past_ten);
+    tcase_add_test(tc, test_created_table_is_the_sdk_ddl);
+    tcase_add_test(tc, test_missing_columns_are_named);
+    tcase_add_test(tc, test_eight_processes_thousand_saves);
+    tcase_add_test(tc, test_credentials_and_database);
+    tcase_add_test(tc, test_missing_privilege);
+    tcase_add_test(tc, test_tls);
+    tcase_add_test(tc, test_uris_and_status);
+    tcase_add_test(tc, test_read_only_creates_nothing);
+    tcase_add_test(tc, test_migrate_sqlite_mysql_file);
+    tcase_add_test(tc, test_one_refresh_across_eight_processes);
+    tcase_add_test(tc, test_refresh_lock_freed_by_crash_and_ttl);
+    suite_add_tcase(s, tc);
+    /* Last, in a case of its own (CK_RUN_CASE=restart): it stops the server. */
+    tc = tcase_create("restart");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_server_restart);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static const char setup_sql[] =
+    "CREATE DATABASE tokens;"
+    "CREATE USER 'app'@'%' IDENTIFIED BY '" APP_PASSWORD "';"
+    "GRANT ALL ON tokens.* TO 'app'@'%';"
+    "CREATE USER 'tlsuser'@'%' IDENTIFIED BY '" TLS_PASSWORD "' REQUIRE SSL;"
+    "GRANT ALL ON tokens.* TO 'tlsuser'@'%';"
+    "CREATE USER 'reader'@'%' IDENTIFIED BY '" READER_PASSWORD "';"
+    "CREATE TABLE tokens.guarded (id int);"           /* replaced by the test */
+    "GRANT SELECT ON tokens.guarded TO 'reader'@'%';"
+    "DROP TABLE tokens.guarded;";
+
+int main(void)
+{
+    const char *srcdir = getenv("top_srcdir"), *builddir = getenv("top_builddir");
+    char so[PATH_MAX];
+
+    snprintf(so, sizeof so, "%s/plugins/mysql/.libs/mysql.so", builddir ? builddir : ".");
+    /* Skipped only when the backend was not built: a TAP skip plan and
+     * status 0, as automake's TAP driver wants it. */
+    if (access(so, R_OK) != 0) {
+        puts("1..0 # SKIP the mysql backend was not built");
+        return 0;
+    }
+    snprintf(server_sh, sizeof server_sh, "%s/tests/mysql/server.sh", srcdir ? srcdir : ".");
+    snprintf(dir, sizeof dir, "%s/tokenstore-mysql.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        puts("Bail out! cannot make a directory for the server");
+        return 99;
+    }
+    owner_pid = getpid();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    atexit(stop_servers);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    signal(SIGPIPE, on_signal);     /* a reader of our TAP that went away */
+    snprintf(sock, sizeof sock, "%s/mysql.sock", dir);
+    snprintf(server_args, sizeof server_args, "--ssl-cert='%s/server-cert.pem' "
+             "--ssl-key='%s/server-key.pem' --ssl-ca='%s/server-cert.pem'", dir, dir, dir);
+    if (!make_certificates()) {
+        puts("Bail out! openssl could not make a test certificate");
+        return 99;
+    }
+    if (!(port = server_start(0))) {
+        puts("Bail out! the MariaDB server could not be started");
+        return 99;
+    }
+    if (sql(setup_sql, NULL, 0) != 0 || !start_accounts()) {
+        puts("Bail out! the server's users or the fake accounts server could not be set up");
+        return 99;
+    }
+    return run_suite(mysql_suite());
+}
