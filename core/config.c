@@ -219,6 +219,7 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
             has_backend = 1;
         } else if (strcmp(key, "options") == 0) {
             rc = apply_scalars(&c->options, val, origin, "store.options", NULL, err);
+            ts__kv_mark_from_file(&c->options);
         } else {
             rc = ts__error(err, TS_ERR_CONFIG,
                            "%s: store.%s: unknown key (expected backend, options)", origin, key);

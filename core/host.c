@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "internal.h"
 
 static const char *level_name[] = { "error", "warning", "info", "debug" };
@@ -37,13 +38,12 @@ static const char *host_option(ts_backend_ctx *ctx, const char *key)
 }
 
 /* Where a bad option value came from: a config file's key path when the
- * options were read from one (the user edits that file), else the option. */
+ * value was read from one (the user edits that file), else the option (a
+ * URI's, or one set on top of the file, such as the command's -o). */
 static const char *option_label(ts_backend_ctx *ctx, const char *key, char *buf, size_t size)
 {
-    const char *origin = ctx->config->origin;
-
-    if (origin && strcmp(origin, "URI") != 0 && strcmp(origin, "default") != 0)
-        snprintf(buf, size, "%s: store.options.%s", origin, key);
+    if (ts__kv_from_file(&ctx->config->options, key))
+        snprintf(buf, size, "%s: store.options.%s", ctx->config->origin, key);
     else
         snprintf(buf, size, "option '%s'", key);
     return buf;
@@ -87,6 +87,31 @@ static int host_option_mode(ts_backend_ctx *ctx, const char *key, unsigned dflt,
     return TS_OK;
 }
 
+static int host_option_choice(ts_backend_ctx *ctx, const char *key,
+                              const char *const *choices, int dflt, int *out, ts_error *err)
+{
+    const char *v = host_option(ctx, key);
+    char list[256] = "", label[512];
+    int n = 0;
+
+    *out = dflt;
+    if (!v)
+        return TS_OK;
+    for (; choices[n]; n++) {
+        if (strcasecmp(v, choices[n]) == 0) {
+            *out = n;
+            return TS_OK;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : i < n - 1 ? ", " : " or ",
+                 choices[i]);
+    }
+    return ts__error(err, TS_ERR_CONFIG, "%s: '%.40s' is not %s",
+                     option_label(ctx, key, label, sizeof label), v, list);
+}
+
 static unsigned host_open_flags(ts_backend_ctx *ctx)
 {
     return ctx->open_flags;
@@ -127,4 +152,5 @@ const ts_host ts__host = {
     .open_flags = host_open_flags,
     .key_fields = ts__get_key_fields,
     .next_id = ts__next_id,
+    .option_choice = host_option_choice,
 };

@@ -73,6 +73,7 @@ int ts__table_foreach(ts_table *t, ts_token_cb cb, void *userdata);
 struct ts_option {
     char *key;
     char *value;
+    int from_file;      /* set from a config file's store.options */
 };
 
 struct ts_kv {
@@ -80,8 +81,12 @@ struct ts_kv {
     size_t n;
 };
 const char *ts__kv_get(const struct ts_kv *kv, const char *key);
-/* Sets or replaces key's value (a copy). */
+/* Sets or replaces key's value (a copy); it no longer counts as from a file. */
 int ts__kv_set(struct ts_kv *kv, const char *key, const char *value, ts_error *err);
+/* Marks every value as read from a config file (see ts_option.from_file). */
+void ts__kv_mark_from_file(struct ts_kv *kv);
+/* Whether key's value was read from a config file. */
+int ts__kv_from_file(const struct ts_kv *kv, const char *key);
 /* Sets each of src's keys in dst, in src's order. */
 int ts__kv_merge(struct ts_kv *dst, const struct ts_kv *src, ts_error *err);
 void ts__kv_free(struct ts_kv *kv);

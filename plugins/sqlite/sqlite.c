@@ -283,25 +283,14 @@ static int table_name_valid(const char *name)
 /* OFF, NORMAL, FULL or EXTRA, as SQLite's PRAGMA synchronous spells them. */
 static int parse_synchronous(struct sqlite_store *s, int *level, ts_error *err)
 {
-    static const char *const names[] = { "OFF", "NORMAL", "FULL", "EXTRA" };
-    const char *v = s->host->option(s->ctx, "synchronous");
+    static const char *const names[] = { "OFF", "NORMAL", "FULL", "EXTRA", NULL };
 
     /* NORMAL in WAL mode syncs at checkpoints, not at each commit. A
      * commit is in the WAL file when save_token returns, so it survives
      * the process being killed (the OS keeps the written pages); only a
      * power loss or OS crash can take back the last commits. FULL
      * fsyncs every commit for that. */
-    *level = 1;
-    if (!v)
-        return TS_OK;
-    for (int i = 0; i < 4; i++) {
-        if (strcasecmp(v, names[i]) == 0) {
-            *level = i;
-            return TS_OK;
-        }
-    }
-    return s->host->error(err, TS_ERR_CONFIG,
-                          "option 'synchronous': '%.40s' is not OFF, NORMAL, FULL or EXTRA", v);
+    return s->host->option_choice(s->ctx, "synchronous", names, 1, level, err);
 }
 
 static int read_options(struct sqlite_store *s, unsigned *mode, int *sync_level, ts_error *err)
@@ -732,7 +721,8 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     unsigned mode = DEFAULT_MODE;
     int sync_level = 1;
 
-    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id))
+    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id) ||
+        !TS_HOST_HAS(host, option_choice))
         return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
                            "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
                            (unsigned)host->abi_major, (unsigned)host->abi_minor);

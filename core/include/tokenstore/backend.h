@@ -193,6 +193,13 @@ typedef struct ts_host {
      * under the same lock or transaction as the insert. TS_OK; TS_ERR_BACKEND
      * when max_id is INT64_MAX ("no id is left"); TS_ERR_NOMEM. */
     int (*next_id)(ts_token *token, uint64_t max_id, ts_error *err);
+    /* An option that takes one of a few words, such as sqlite's
+     * synchronous: the index in `choices` (NULL-terminated, compared
+     * without regard to case) of its value, or dflt when it is absent. A
+     * value not among them is TS_ERR_CONFIG naming where it was set and
+     * the choices, as option_int does. */
+    int (*option_choice)(ts_backend_ctx *ctx, const char *key, const char *const *choices,
+                         int dflt, int *out, ts_error *err);
     /* New members go here, with a minor version bump. */
 } ts_host;
 
