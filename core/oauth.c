@@ -164,16 +164,26 @@ static void global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, ts_error *err)
+/* libcurl (and the TLS library under it) is set up before the first
+ * request, not when a client is made: a program that only reads its
+ * settings, such as a command checking a config's oauth section, never
+ * pays for it. */
+static CURL *easy_init(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, global_init);
+    return curl_easy_init();
+}
+
+TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, ts_error *err)
+{
     ts_oauth *o = calloc(1, sizeof *o);
     int rc = TS_OK;
 
     *out = NULL;
     if (!o)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    pthread_once(&once, global_init);
     o->store = store;
     o->connect_timeout_ms = 10000;
     o->timeout_ms = 30000;
@@ -331,7 +341,7 @@ static void backoff(ts_oauth *o, int attempt)
 static int post_form(ts_oauth *o, const char *path, const char *const *pairs,
                      struct reply *r, ts_error *err)
 {
-    CURL *curl = curl_easy_init();
+    CURL *curl = easy_init();
     char *url = NULL, *body = NULL;
     int rc = TS_ERR_NOMEM, retryable = 0;
 
