@@ -57,10 +57,10 @@
  * with many writers some of them may still hold the old one).
  *
  * The wire. Commands are written in RESP by this file into a buffer it
- * owns, sent with send(MSG_NOSIGNAL) (hiredis 0.14 uses write(), which
- * would raise SIGPIPE in the host process when the server is gone) and
- * wiped after sending; hiredis reads the replies. Values travel as
- * length-prefixed arguments, never formatted into command text.
+ * owns, handed to conn.c (a plain socket or TLS over it, sent with
+ * send(MSG_NOSIGNAL) either way) and wiped after sending; hiredis's reader
+ * parses the replies. Values travel as length-prefixed arguments, never
+ * formatted into command text.
  *
  * Failures. A connection that drops is reopened once (AUTH and SELECT
  * again) and the call retried, when retrying cannot change the outcome:
@@ -80,17 +80,15 @@
  * write. SCRIPT LOAD at open fills the server's script cache, not the
  * store.
  */
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/sds.h>
 #include <tokenstore/backend.h>
+#include "conn.h"
 
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 6379
@@ -446,7 +444,9 @@ struct command {
 struct redis_store {
     const ts_host *host;
     ts_backend_ctx *ctx;
-    redisContext *conn;              /* NULL while disconnected */
+    struct conn *conn;               /* NULL while disconnected */
+    struct conn_tls *tls;            /* NULL: plain TCP */
+    char *tls_server_name;           /* NULL: the host */
 
     char *host_name;                 /* the configured TCP server */
     int port;
@@ -471,7 +471,8 @@ struct redis_store {
 
 static const char *const redis_options[] = {
     "host", "port", "socket", "db", "username", "password", "prefix",
-    "connect_timeout_ms", "command_timeout_ms", NULL,
+    "connect_timeout_ms", "command_timeout_ms", "tls", "tls_ca", "tls_cert", "tls_key",
+    "tls_server_name", "tls_verify", NULL,
 };
 
 /* ------------------------------------------------------------------ */
@@ -587,12 +588,7 @@ static void free_reply(redisReply *r)
 
 static void disconnect(struct redis_store *s)
 {
-    if (!s->conn)
-        return;
-    redisReader *reader = s->conn->reader;
-    if (reader && reader->buf)
-        explicit_bzero(reader->buf, sdsalloc(reader->buf));
-    redisFree(s->conn);
+    conn_close(s->conn);
     s->conn = NULL;
 }
 
@@ -615,21 +611,12 @@ static int connection_failed(struct redis_store *s, int timed_out, const char *w
 
 static int send_wire(struct redis_store *s, ts_error *err)
 {
-    const char *p = s->wire;
-    size_t left = s->wire_len;
     int rc = TS_OK;
 
-    while (left > 0) {
-        ssize_t n = send(s->conn->fd, p, left, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            rc = connection_failed(s, e == EAGAIN || e == EWOULDBLOCK, strerror(e), err);
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (conn_write(s->conn, s->wire, s->wire_len) != 0) {
+        char why[sizeof s->conn->errstr];
+        snprintf(why, sizeof why, "%s", s->conn->errstr);
+        rc = connection_failed(s, s->conn->timed_out, why, err);
     }
     explicit_bzero(s->wire, s->wire_len);
     s->wire_len = 0;
@@ -643,11 +630,9 @@ static int exchange(struct redis_store *s, redisReply **replies, int n, ts_error
 
     for (int i = 0; rc == TS_OK && i < n; i++) {
         void *reply = NULL;
-        errno = 0;
-        if (redisGetReply(s->conn, &reply) != REDIS_OK) {
-            int e = errno, timed_out = s->conn->err == REDIS_ERR_IO &&
-                                       (e == EAGAIN || e == EWOULDBLOCK);
+        if (conn_read_reply(s->conn, &reply) != 0) {
             char why[sizeof s->conn->errstr];
+            int timed_out = s->conn->timed_out;
             snprintf(why, sizeof why, "%s", s->conn->errstr);
             while (i-- > 0)
                 free_reply(replies[i]);
@@ -690,31 +675,25 @@ static int reply_error(struct redis_store *s, const redisReply *r, const char *w
 
 static int open_socket(struct redis_store *s, ts_error *err)
 {
-    const char *host = s->moved_host ? s->moved_host : s->host_name;
-    int port = s->moved_host ? s->moved_port : s->port;
-    redisContext *c = s->socket_path
-                          ? redisConnectUnixWithTimeout(s->socket_path, s->connect_timeout)
-                          : redisConnectWithTimeout(host, port, s->connect_timeout);
-    int rc = TS_OK;
+    const struct conn_target t = {
+        .host = s->moved_host ? s->moved_host : s->host_name,
+        .port = s->moved_host ? s->moved_port : s->port,
+        .socket_path = s->socket_path,
+        .connect_timeout = s->connect_timeout,
+        .command_timeout = s->command_timeout,
+        .tls = s->tls,
+        .server_name = s->tls_server_name,
+    };
+    struct conn *c = conn_open(&t);
 
     if (!c)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    if (c->err)
-        rc = s->host->error(err, TS_ERR_CONNECT, "cannot connect to %s: %s", s->where,
-                            c->errstr);
-    else if ((s->command_timeout.tv_sec || s->command_timeout.tv_usec) &&
-             redisSetTimeout(c, s->command_timeout) != REDIS_OK)
-        rc = s->host->error(err, TS_ERR_CONNECT, "%s: cannot set the command timeout: %s",
-                            s->where, c->errstr);
-    if (rc != TS_OK) {
-        redisFree(c);
+    if (c->err) {
+        int rc = s->host->error(err, TS_ERR_CONNECT, "cannot connect to %s: %s", s->where,
+                                c->errstr);
+        conn_close(c);
         return rc;
     }
-    if (!s->socket_path)
-        redisEnableKeepAlive(c);
-    /* The read buffer holds tokens; hiredis frees an idle one larger than
-     * maxbuf on its own, unwiped. Keep it, and wipe it on disconnect. */
-    c->reader->maxbuf = 0;
     s->conn = c;
     return TS_OK;
 }
@@ -812,21 +791,13 @@ static int connect_store(struct redis_store *s, ts_error *err)
     return rc == TS_OK ? handshake(s, err) : rc;
 }
 
-/* Whether the server closed (or wrote unasked to) an idle connection: a
- * restarted server is noticed here, before a write is sent into it. */
-static int peer_closed(const struct redis_store *s)
-{
-    struct pollfd p = { .fd = s->conn->fd, .events = POLLIN | POLLRDHUP };
-    return poll(&p, 1, 0) > 0;
-}
-
 /* Connects when needed. A write that must not be replayed (retry 0)
  * first checks that the server has not closed the connection since the
  * last call; the check is a system call, so replayable calls skip it and
  * rely on the retry instead. */
 static int ensure_connected(struct redis_store *s, int check_peer, ts_error *err)
 {
-    if (s->conn && check_peer && peer_closed(s)) {
+    if (s->conn && check_peer && conn_peer_closed(s->conn)) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
         disconnect(s);
@@ -1343,6 +1314,8 @@ static void store_free(struct redis_store *s)
     free(s->host_name);
     free(s->moved_host);
     free(s->socket_path);
+    free(s->tls_server_name);
+    conn_tls_free(s->tls);
     free(s->base);
     free(s->ids_key);
     free(s->token_key);
@@ -1390,6 +1363,62 @@ static int read_numbers(struct redis_store *s, ts_error *err)
     return TS_OK;
 }
 
+/* An on/off option: 1, 0, dflt when absent, or -1 after filling err. */
+static int option_bool(struct redis_store *s, const char *key, int dflt, ts_error *err)
+{
+    static const char *const on[] = { "1", "on", "true", "yes" };
+    static const char *const off[] = { "0", "off", "false", "no" };
+    const char *v = s->host->option(s->ctx, key);
+
+    if (!v)
+        return dflt;
+    for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
+        if (strcasecmp(v, on[i]) == 0)
+            return 1;
+        if (strcasecmp(v, off[i]) == 0)
+            return 0;
+    }
+    s->host->error(err, TS_ERR_CONFIG, "option '%s': '%.40s' is not on or off", key, v);
+    return -1;
+}
+
+/* The TLS options, when tls is on (rediss:// sets it). Verification is
+ * turned off only by name, and every open says so. */
+static int read_tls(struct redis_store *s, ts_error *err)
+{
+    static const char *const tls_only[] = { "tls_ca", "tls_cert", "tls_key",
+                                            "tls_server_name", "tls_verify" };
+    const ts_host *h = s->host;
+    int tls = option_bool(s, "tls", 0, err), verify = option_bool(s, "tls_verify", 1, err);
+    char why[512];
+
+    if (tls < 0 || verify < 0)
+        return TS_ERR_CONFIG;
+    for (size_t i = 0; !tls && i < sizeof tls_only / sizeof *tls_only; i++)
+        if (h->option(s->ctx, tls_only[i]))
+            return h->error(err, TS_ERR_CONFIG, "option '%s' needs tls on (or a rediss:// URI)",
+                            tls_only[i]);
+    if (!tls)
+        return TS_OK;
+    if (s->socket_path)
+        return h->error(err, TS_ERR_CONFIG, "Redis has no TLS on a unix socket: give host and "
+                        "port with tls, or the socket without it");
+    const struct conn_tls_options o = {
+        .ca = h->option(s->ctx, "tls_ca"),
+        .cert = h->option(s->ctx, "tls_cert"),
+        .key = h->option(s->ctx, "tls_key"),
+        .verify = verify,
+    };
+    if (conn_tls_new(&s->tls, &o, why, sizeof why) != 0)
+        return h->error(err, TS_ERR_CONFIG, "%s", why);
+    if (dup_option(s, "tls_server_name", NULL, &s->tls_server_name) != TS_OK)
+        return h->error(err, TS_ERR_NOMEM, "out of memory");
+    if (!verify)
+        h->log(s->ctx, TS_LOG_WARN, "%s: tls_verify is off: the server's certificate is not "
+               "checked, so anyone on the path can read and change the tokens", s->where);
+    return TS_OK;
+}
+
 static int read_options(struct redis_store *s, ts_error *err)
 {
     const ts_host *h = s->host;
@@ -1411,7 +1440,7 @@ static int read_options(struct redis_store *s, ts_error *err)
     if (s->host_name && !*s->host_name)
         return h->error(err, TS_ERR_CONFIG, "option 'host' is empty");
     set_where(s);
-    return TS_OK;
+    return read_tls(s, err);
 }
 
 /* "{prefix}" and the fixed keys built on it. The braces make the prefix
