@@ -1,12 +1,14 @@
 /*
  * core/uri.c - store URIs: "memory:", "file:/p", "sqlite:/p",
- * "redis://user:pass@host:port/db?prefix=p", "unix:/sock?db=0".
+ * "redis://user:pass@host:port/db?prefix=p", "unix:/sock?db=0",
+ * "redis-sentinel://user:pass@s1:26379,s2:26379/mymaster/db?prefix=p".
  *
  * A URI is another spelling of a config: the scheme names the backend and
  * the rest becomes backend options, so every backend (a third party's
  * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
  * Only two spellings are special: redis's "/db" path and the "unix:"
- * scheme, which is redis over a socket.
+ * scheme, which is redis over a socket, and "redis-sentinel:", redis
+ * through Sentinel (the rediss forms add tls).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -132,6 +134,29 @@ static int apply_authority(ts_config *cfg, const char *s, size_t n, ts_error *er
     return rc;
 }
 
+/* "[user:pass@]h1:p1,h2:p2" and "/master[/db]": the master's credentials,
+ * the sentinels as one option (the backend splits them), the master's
+ * name and db. */
+static int apply_sentinel(ts_config *cfg, const char *auth, size_t alen, const char *path,
+                          size_t plen, ts_error *err)
+{
+    const char *at = memrchr(auth, '@', alen);
+    size_t ulen = at ? (size_t)(at - auth) + 1 : 0;
+    int rc = ulen ? apply_authority(cfg, auth, ulen, err) : TS_OK;
+
+    if (rc == TS_OK && alen > ulen)
+        rc = set_decoded(cfg, "sentinels", auth + ulen, alen - ulen, err);
+    if (rc != TS_OK || plen <= 1)
+        return rc;
+    const char *name = path + 1, *slash = memchr(name, '/', plen - 1);
+    size_t nlen = slash ? (size_t)(slash - name) : plen - 1;
+    if (nlen)
+        rc = set_decoded(cfg, "master_name", name, nlen, err);
+    if (rc == TS_OK && slash && (size_t)(slash + 1 - path) < plen)
+        rc = set_decoded(cfg, "db", slash + 1, plen - (size_t)(slash + 1 - path), err);
+    return rc;
+}
+
 static int apply_query(ts_config *cfg, const char *q, ts_error *err)
 {
     while (*q) {
@@ -174,23 +199,28 @@ int ts__uri_apply(ts_config *cfg, const char *uri, ts_error *err)
     const char *query = strchr(rest, '?');
     size_t rlen = query ? (size_t)(query - rest) : strlen(rest);
     int is_redis = strcmp(scheme, "redis") == 0 || strcmp(scheme, "rediss") == 0;
+    int is_sentinel = strcmp(scheme, "redis-sentinel") == 0 ||
+                      strcmp(scheme, "rediss-sentinel") == 0;
     int is_unix = strcmp(scheme, "unix") == 0;
-    const char *backend = is_redis || is_unix ? "redis" : scheme;
+    const char *backend = is_redis || is_unix || is_sentinel ? "redis" : scheme;
 
     if (!ts__backend_name_valid(backend))
         return ts__error(err, TS_ERR_CONFIG,
                          "URI scheme '%s' is not a backend name ([a-z0-9_-])", scheme);
     rc = ts_config_set_backend(cfg, backend, err);
-    if (rc == TS_OK && strcmp(scheme, "rediss") == 0)
+    if (rc == TS_OK && (strcmp(scheme, "rediss") == 0 || strcmp(scheme, "rediss-sentinel") == 0))
         rc = ts_config_set_option(cfg, "tls", "1", err);
     if (rc == TS_OK && rlen >= 2 && rest[0] == '/' && rest[1] == '/') {
         const char *auth = rest + 2, *path = memchr(auth, '/', rlen - 2);
         size_t alen = path ? (size_t)(path - auth) : rlen - 2;
         size_t plen = path ? rlen - 2 - alen : 0;
-        rc = apply_authority(cfg, auth, alen, err);
+        if (is_sentinel)
+            rc = apply_sentinel(cfg, auth, alen, path, plen, err);
+        else
+            rc = apply_authority(cfg, auth, alen, err);
         if (rc == TS_OK && is_redis && plen > 1)
             rc = set_decoded(cfg, "db", path + 1, plen - 1, err);
-        else if (rc == TS_OK && !is_redis && plen > 0)
+        else if (rc == TS_OK && !is_redis && !is_sentinel && plen > 0)
             rc = set_decoded(cfg, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
         rc = set_decoded(cfg, is_unix ? "socket" : "path", rest, rlen, err);

@@ -14,6 +14,7 @@
 # server certificate and client certificates required; arguments given
 # after DIR may change that (--tls-auth-clients no, --tls-cert-file ...).
 # Either way the unix socket stays plain, for the tests' own checks.
+# SENTINEL_CONF=FILE starts a sentinel with that (writable) config file.
 # A missing redis-server is an error, never a skip: CI installs it.
 set -u
 
@@ -46,7 +47,7 @@ try_port() {
     else
         set -- --port "$port" "$@"
     fi
-    "$bin" --bind 127.0.0.1 --save '' --appendonly no \
+    "$bin" ${SENTINEL_CONF:+"$SENTINEL_CONF" --sentinel} --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$dir" --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
         --daemonize no "$@" >"$dir/redis.log" 2>&1 </dev/null &
     pid=$!
