@@ -11,7 +11,10 @@
  * and out of every message; unknown masters, dead sentinels and bad
  * options are clear errors; wait_replicas makes every save and delete
  * wait for the replica and a shortfall is an error that says the token
- * may or may not be stored. Then the failover: four processes save
+ * may or may not be stored; a master that turned replica under an open
+ * store answers READONLY, and the store asks the sentinels again and
+ * writes to the new master; a sentinel naming a replica is caught by the
+ * ROLE check. Then the failover: four processes save
  * continuously with wait_replicas=1 while the master is killed with
  * SIGKILL; the sentinels promote the replica, the old master comes back
  * as the new one's replica (as a supervisor would restart it), the
@@ -47,6 +50,8 @@ static char data_dir[2][PATH_MAX];     /* the master's and the replica's */
 static int data_port[2];
 static char sentinel_dir[SENTINELS][PATH_MAX];
 static int sentinel_port[SENTINELS];
+static char spare_dir[2][PATH_MAX];    /* two servers no sentinel watches */
+static int spare_port[2];
 static pid_t owner_pid;
 
 /* ------------------------------------------------------------------ */
@@ -86,8 +91,10 @@ static void stop_servers(void)
         return;
     for (int i = 0; i < SENTINELS; i++)
         server_stop(sentinel_dir[i]);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         server_stop(data_dir[i]);
+        server_stop(spare_dir[i]);
+    }
 }
 
 static void on_signal(int sig)
@@ -201,7 +208,8 @@ static int settled(int master_port)
 static int start_servers(void)
 {
     for (int i = 0; i < 2; i++)
-        if (!make_dir(data_dir[i]))
+        if (!make_dir(data_dir[i]) || !make_dir(spare_dir[i]) ||
+            !(spare_port[i] = server_start("", spare_dir[i], 0, "")))
             return 0;
     for (int i = 0; i < SENTINELS; i++)
         if (!make_dir(sentinel_dir[i]))
@@ -232,6 +240,17 @@ static const char *sentinel_list(void)
     return list;
 }
 
+/* Warnings of the last store opened. */
+static char logged[2048];
+
+static void catch_log(void *userdata, int level, const char *message)
+{
+    (void)userdata;
+    (void)level;
+    size_t used = strlen(logged);
+    snprintf(logged + used, sizeof logged - used, "%s\n", message);
+}
+
 static ts_store *open_with(const char *const *options, ts_error *err)
 {
     ts_config *cfg;
@@ -241,7 +260,8 @@ static ts_store *open_with(const char *const *options, ts_error *err)
     ck_assert_int_eq(ts_config_set_backend(cfg, "redis", err), TS_OK);
     for (int i = 0; options[i]; i += 2)
         ck_assert_int_eq(ts_config_set_option(cfg, options[i], options[i + 1], err), TS_OK);
-    ts_config_set_logger(cfg, NULL, NULL, 0);
+    logged[0] = '\0';
+    ts_config_set_logger(cfg, catch_log, NULL, TS_LOG_WARN);
     int rc = ts_store_open_config(&store, cfg, err);
     ts_config_free(cfg);
     ck_assert(rc == TS_OK || store == NULL);
@@ -415,6 +435,92 @@ START_TEST(test_wait_replicas)
 }
 END_TEST
 
+/* Runs a command on a server (the sentinels with their password);
+ * asserts it did not fail. */
+static void run_on(int port, const char *password, const char *command)
+{
+    redisContext *c = password ? connect_auth(port, password) : redisConnect("127.0.0.1", port);
+    ck_assert_msg(c && !c->err, "cannot connect to port %d", port);
+    redisReply *r = redisCommand(c, command);
+    ck_assert_msg(r && r->type != REDIS_REPLY_ERROR, "%s: %s", command,
+                  r ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* Points every sentinel's "moving" at the spare server k. */
+static void move_master(int k, int first)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof cmd, "SENTINEL MONITOR moving 127.0.0.1 %d 2", spare_port[k]);
+    for (int i = 0; i < SENTINELS; i++) {
+        if (!first)
+            run_on(sentinel_port[i], SENTINEL_PW, "SENTINEL REMOVE moving");
+        run_on(sentinel_port[i], SENTINEL_PW, cmd);
+    }
+}
+
+static int role_is_replica(int port)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *r = redisCommand(c, "INFO replication");
+    int yes = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "role:slave") &&
+              strstr(r->str, "master_link_status:up");
+    freeReplyObject(r);
+    redisFree(c);
+    return yes;
+}
+
+START_TEST(test_readonly_and_role)
+{
+    char cmd[64];
+    ts_error err = { 0 };
+
+    /* A store on spare 0, named master by the sentinels. */
+    move_master(0, 1);
+    const char *opts[] = { "sentinels", sentinel_list(), "master_name", "moving",
+                           "sentinel_password", SENTINEL_PW, "prefix", "ro:", NULL };
+    ts_store *s = open_with(opts, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ts_token *t = make_token("first@x");
+    ck_assert_msg(ts_save_token(s, t, &err) == TS_OK, "%s", err.message);
+    ts_token_free(t);
+
+    /* Spare 0 turns replica of spare 1 under the open store (its clients
+     * stay connected), and the sentinels now name spare 1. */
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", spare_port[1]);
+    run_on(spare_port[0], NULL, cmd);
+    for (int tries = 0; tries < 100 && !role_is_replica(spare_port[0]); tries++)
+        usleep(50000);
+    ck_assert(role_is_replica(spare_port[0]));
+    move_master(1, 0);
+
+    /* A keyless insert is not replayed after a lost reply, but READONLY
+     * means nothing was written: it goes to the new master. */
+    logged[0] = '\0';
+    ts_token *keyless = ts_token_new();
+    ts_token_set(keyless, TS_FIELD_REFRESH_TOKEN, "refresh-without-credentials");
+    ck_assert_msg(ts_save_token(s, keyless, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(strstr(logged, "read-only"), "logged: %s", logged);
+    ts_token_free(keyless);
+    ts_store_close(s);
+    redisContext *c = redisConnect("127.0.0.1", spare_port[1]);
+    ck_assert_int_eq(check_consistency(c, "ro:", NULL), 1);
+    redisFree(c);
+
+    /* A sentinel that names a replica: ROLE catches it. */
+    move_master(0, 0);
+    ck_assert_ptr_null(open_with(opts, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
+    ck_assert_msg(strstr(err.message, "ROLE is slave"), "%s", err.message);
+
+    for (int i = 0; i < SENTINELS; i++)
+        run_on(sentinel_port[i], SENTINEL_PW, "SENTINEL REMOVE moving");
+    run_on(spare_port[0], NULL, "REPLICAOF NO ONE");
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Failover                                                            */
 /* ------------------------------------------------------------------ */
@@ -581,6 +687,7 @@ static Suite *sentinel_suite(void)
     tcase_add_test(tc, test_uri_and_options);
     tcase_add_test(tc, test_sentinel_errors);
     tcase_add_test(tc, test_wait_replicas);
+    tcase_add_test(tc, test_readonly_and_role);
     tcase_add_test(tc, test_failover);
     suite_add_tcase(s, tc);
     return s;
