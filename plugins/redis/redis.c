@@ -73,6 +73,15 @@
  * the next call. A MOVED reply follows the cluster to the slot's node; if
  * that node later goes away, the configured node is asked again.
  *
+ * TLS and Sentinel. With tls on, conn.c carries the same bytes over
+ * OpenSSL (see there). With sentinels, every connect first asks them for
+ * the master (sentinel.c) and checks its ROLE in the handshake's round
+ * trip; a READONLY reply (the master was demoted under us) wrote nothing,
+ * so the sentinels are asked again and the command sent once more. With
+ * wait_replicas, each save and delete carries WAIT in its round trip, and
+ * a write that did not reach the replicas in time is an error saying the
+ * token may or may not be stored.
+ *
  * Open flags (TS_CAP_OPEN_FLAGS). Opening creates nothing on the server: a
  * key prefix with no keys is an empty store, so TS_OPEN_MUST_EXIST has
  * nothing to refuse (a store "exists" once the server answers), and

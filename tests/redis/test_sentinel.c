@@ -3,8 +3,9 @@
  *
  * main() starts, on loopback, one master and one replica (both with
  * requirepass) and three sentinels watching them (with a password of
- * their own, and a down-after of 400 ms so a failover takes a second or
- * two), all with tests/redis/server.sh, and stops them at exit.
+ * their own, and a down-after of 800 ms so a failover takes two or three
+ * seconds; less, and a loaded machine sees failovers nobody asked for),
+ * all with tests/redis/server.sh, and stops them at exit.
  *
  * Checked: the redis-sentinel:// URI and the config options find the
  * master, with the sentinels' credentials kept apart from the master's
@@ -132,7 +133,7 @@ static int start_sentinel(int i)
         return 0;
     fprintf(f, "sentinel monitor " MASTER_NAME " 127.0.0.1 %d 2\n"
                "sentinel auth-pass " MASTER_NAME " " MASTER_PW "\n"
-               "sentinel down-after-milliseconds " MASTER_NAME " 400\n"
+               "sentinel down-after-milliseconds " MASTER_NAME " 800\n"
                "sentinel failover-timeout " MASTER_NAME " 2000\n"
                "requirepass " SENTINEL_PW "\n"
                "sentinel sentinel-pass " SENTINEL_PW "\n", data_port[0]);
@@ -209,7 +210,8 @@ static int start_servers(void)
 {
     for (int i = 0; i < 2; i++)
         if (!make_dir(data_dir[i]) || !make_dir(spare_dir[i]) ||
-            !(spare_port[i] = server_start("", spare_dir[i], 0, "")))
+            !(spare_port[i] = server_start("", spare_dir[i], 0,
+                                           "--repl-diskless-sync-delay 0")))
             return 0;
     for (int i = 0; i < SENTINELS; i++)
         if (!make_dir(sentinel_dir[i]))
