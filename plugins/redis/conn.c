@@ -19,8 +19,9 @@
  * verification reason from X509_verify_cert_error_string, a server that
  * does not speak TLS, one that wants a client certificate.
  *
- * Reads go through a stack buffer that is wiped after hiredis copies it:
- * replies carry tokens.
+ * Reads go through a stack buffer that is wiped after hiredis copies it
+ * (replies carry tokens), and OpenSSL is asked to wipe the plaintext it
+ * buffers (SSL_OP_CLEANSE_PLAINTEXT, OpenSSL 3).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -182,6 +183,10 @@ int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *
     t->verify = o->verify;
     t->client_cert = o->cert != NULL;
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+#ifdef SSL_OP_CLEANSE_PLAINTEXT
+    /* Decrypted replies carry tokens: OpenSSL wipes its copies too. */
+    SSL_CTX_set_options(t->ctx, SSL_OP_CLEANSE_PLAINTEXT);
+#endif
     SSL_CTX_set_verify(t->ctx, o->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     if ((o->verify && load_ca(t->ctx, o->ca, why, why_size) != 0) ||
         load_client_cert(t->ctx, o->cert, o->key, why, why_size) != 0) {
