@@ -26,7 +26,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +42,7 @@
 
 struct conn_tls {
     SSL_CTX *ctx;
+    BIO_METHOD *bio;                 /* ours: see nosig_method() */
     int verify;
     int client_cert;                 /* one is configured */
 };
@@ -58,9 +58,6 @@ struct conn_impl {
 /* ------------------------------------------------------------------ */
 /* A socket BIO that never raises SIGPIPE                              */
 /* ------------------------------------------------------------------ */
-
-static BIO_METHOD *nosig_method;
-static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
 
 static int nosig_write(BIO *b, const char *buf, int len)
 {
@@ -102,21 +99,23 @@ static int nosig_create(BIO *b)
     return 1;
 }
 
-static void nosig_init(void)
+/* The BIO method, one per TLS context: the backend may be unloaded
+ * (and loaded again) while OpenSSL stays, so nothing of ours may outlive
+ * the stores that use it. No BIO_get_new_index(): OpenSSL has 127 of
+ * them per process, and nothing looks ours up by type. */
+static BIO_METHOD *nosig_method(void)
 {
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                                 "tokenstore socket");
+    BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "tokenstore socket");
     if (m && BIO_meth_set_write(m, nosig_write) && BIO_meth_set_read(m, nosig_read) &&
         BIO_meth_set_ctrl(m, nosig_ctrl) && BIO_meth_set_create(m, nosig_create))
-        nosig_method = m;
-    else
-        BIO_meth_free(m);
+        return m;
+    BIO_meth_free(m);
+    return NULL;
 }
 
-static BIO *nosig_bio(int fd)
+static BIO *nosig_bio(const struct conn_tls *t, int fd)
 {
-    pthread_once(&nosig_once, nosig_init);
-    BIO *b = nosig_method ? BIO_new(nosig_method) : NULL;
+    BIO *b = BIO_new(t->bio);
     if (b)
         BIO_set_data(b, (void *)(intptr_t)fd);
     return b;
@@ -175,7 +174,9 @@ int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *
     struct conn_tls *t = calloc(1, sizeof *t);
 
     *out = NULL;
-    if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+    if (!t || !(t->ctx = SSL_CTX_new(TLS_client_method())) || !(t->bio = nosig_method())) {
+        if (t)
+            SSL_CTX_free(t->ctx);
         free(t);
         snprintf(why, why_size, "out of memory");
         return -1;
@@ -202,6 +203,7 @@ void conn_tls_free(struct conn_tls *t)
     if (!t)
         return;
     SSL_CTX_free(t->ctx);
+    BIO_meth_free(t->bio);
     free(t);
 }
 
@@ -287,7 +289,7 @@ static int start_tls(struct conn *c, const struct conn_target *t)
 {
     const char *name = t->server_name ? t->server_name : t->host;
     SSL *ssl = SSL_new(t->tls->ctx);
-    BIO *bio = ssl ? nosig_bio(c->impl->rc->fd) : NULL;
+    BIO *bio = ssl ? nosig_bio(t->tls, c->impl->rc->fd) : NULL;
 
     if (!bio) {
         SSL_free(ssl);

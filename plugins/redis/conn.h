@@ -29,6 +29,7 @@ struct conn_tls_options {
  * what is wrong with it) in why. */
 int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
                  size_t why_size);
+/* Frees the context; close every connection made with it first. */
 void conn_tls_free(struct conn_tls *tls);
 
 /* Where to connect and how long to wait. server_name is the name

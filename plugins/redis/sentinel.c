@@ -121,7 +121,8 @@ static int format_question(const char *name, const char *user, const char *passw
     int qlen = redisFormatCommand(&ask, "SENTINEL get-master-addr-by-name %s", name);
     *out = qlen < 0 ? NULL : malloc((size_t)alen + (size_t)qlen);
     if (*out) {
-        memcpy(*out, auth, (size_t)alen);
+        if (auth)
+            memcpy(*out, auth, (size_t)alen);
         memcpy(*out + alen, ask, (size_t)qlen);
         *len = (size_t)alen + (size_t)qlen;
     }
