@@ -23,7 +23,17 @@
  *  - 16 threads, each with its own store, doing find_token: aggregate
  *    operations per second against redis-benchmark's GET at -c 16
  *    (-n 200000) of the same user keys, run here as a child process, in
- *    four alternating rounds.
+ *    four alternating rounds;
+ *  - over TLS, on a second server whose only port is a TLS one (its
+ *    certificates from tests/redis/certs.sh, filled with up to 100,000
+ *    tokens): find_token by user against one raw GET of the same user key
+ *    over the same kind of connection, the backend's own TLS transport
+ *    (plugins/redis/conn.c) driven directly: the price of one TLS round
+ *    trip;
+ *  - the cost of wait_replicas=1, on a third server with a replica
+ *    (10,000 tokens): a refresh save with it against the same save
+ *    without it, the difference being WAIT's wait for the replica's
+ *    acknowledgement.
  *
  * The sides of each comparison take turns every 10 operations, so the
  * load of a shared machine, which moves a round trip by tens of percent
@@ -42,11 +52,15 @@
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include "bench.h"
+#include "../plugins/redis/conn.h"
 
 enum { BLOCK = 10, OPS = 30000, THREADS = 16, THREAD_OPS = 200000, THREAD_ROUNDS = 4,
-       FILL_CHUNK = 8192 };
+       FILL_CHUNK = 8192, TLS_FILL = 100000, WAIT_FILL = 10000, WAIT_OPS = 5000 };
 
-static char server_dir[PATH_MAX];
+/* The servers this run started: the plain one, the TLS one, and the
+ * master and replica of the wait_replicas bench. */
+enum { PLAIN, TLS, MASTER, REPLICA, SERVERS };
+static char server_dir[SERVERS][PATH_MAX], certs_dir[PATH_MAX];
 static int port;
 static volatile size_t sink;
 
@@ -54,38 +68,54 @@ static volatile size_t sink;
 /* The server                                                          */
 /* ------------------------------------------------------------------ */
 
-static void stop_server(void)
+static void stop_servers(void)
 {
-    char cmd[PATH_MAX * 3];
+    char cmd[PATH_MAX * (SERVERS * 2 + 1)];
     const char *src = getenv("top_srcdir");
 
-    if (!server_dir[0])
-        return;
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/server.sh' stop '%s'; rm -rf '%s'",
-             src ? src : ".", server_dir, server_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not stop the server in %s\n", server_dir);
-    server_dir[0] = '\0';
+    for (int i = 0; i < SERVERS; i++) {
+        if (!server_dir[i][0])
+            continue;
+        snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/server.sh' stop '%s'; rm -rf '%s'",
+                 src ? src : ".", server_dir[i], server_dir[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench: could not stop the server in %s\n", server_dir[i]);
+        server_dir[i][0] = '\0';
+    }
+    if (certs_dir[0]) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", certs_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench: could not remove %s\n", certs_dir);
+        certs_dir[0] = '\0';
+    }
 }
 
-static int start_server(void)
+/* [env] tests/redis/server.sh start DIR [args]: the port, 0 on failure. */
+static int start_server_as(int which, const char *env, const char *args)
 {
-    char cmd[PATH_MAX * 2 + 64], line[32] = "";
+    char cmd[PATH_MAX * 3 + 256], line[32] = "";
     const char *src = getenv("top_srcdir");
+    static int registered;
 
-    snprintf(server_dir, sizeof server_dir, "%s/bench-redis.XXXXXX",
+    snprintf(server_dir[which], sizeof server_dir[which], "%s/bench-redis.XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(server_dir))
+    if (!mkdtemp(server_dir[which]))
         return 0;
-    atexit(stop_server);
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/server.sh' start '%s'", src ? src : ".",
-             server_dir);
+    if (!registered++)
+        atexit(stop_servers);
+    snprintf(cmd, sizeof cmd, "%s sh '%s/tests/redis/server.sh' start '%s' %s", env,
+             src ? src : ".", server_dir[which], args);
     FILE *p = popen(cmd, "r");
     if (!p || !fgets(line, sizeof line, p))
         line[0] = '\0';
     if (p && pclose(p) != 0)
         line[0] = '\0';
     return atoi(line);
+}
+
+static int start_server(void)
+{
+    return start_server_as(PLAIN, "", "");
 }
 
 static redisContext *raw_connect(void)
@@ -98,16 +128,23 @@ static redisContext *raw_connect(void)
     return c;
 }
 
-static ts_store *open_store(void)
+/* The store on port p: scheme "redis" or "rediss", more options in
+ * `query` ("&key=value..."). */
+static ts_store *open_store_at(const char *scheme, int p, const char *query)
 {
-    char uri[96];
+    char uri[PATH_MAX * 4];
     ts_store *s;
     ts_error err;
 
-    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=bench:", port);
+    snprintf(uri, sizeof uri, "%s://127.0.0.1:%d/0?prefix=bench:%s", scheme, p, query);
     if (ts_store_open(&s, uri, &err) != TS_OK)
         bench_die("open", &err);
     return s;
+}
+
+static ts_store *open_store(void)
+{
+    return open_store_at("redis", port, "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -132,7 +169,7 @@ static void fill(ts_store *s, redisContext *c, size_t n)
 
     if (ts_delete_tokens(s, &err) != TS_OK)
         bench_die("delete_tokens", &err);
-    double before = used_memory(c);
+    double before = c ? used_memory(c) : 0;
     uint64_t start = bench_now_ns();
     for (size_t i = 0; i < FILL_CHUNK; i++)
         chunk[i] = ts_token_new();
@@ -146,9 +183,11 @@ static void fill(ts_store *s, redisContext *c, size_t n)
     }
     for (size_t i = 0; i < FILL_CHUNK; i++)
         ts_token_free(chunk[i]);
-    printf("redis   filled %zu tokens with ts_save_tokens in %.1f s; %.0f bytes of server "
-           "memory per token\n", n, (double)(bench_now_ns() - start) / 1e9,
-           (used_memory(c) - before) / (double)n);
+    printf("redis   filled %zu tokens with ts_save_tokens in %.1f s", n,
+           (double)(bench_now_ns() - start) / 1e9);
+    if (c)
+        printf("; %.0f bytes of server memory per token", (used_memory(c) - before) / (double)n);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -452,6 +491,114 @@ static void bench_threads(size_t n)
     fflush(stdout);
 }
 
+/* ------------------------------------------------------------------ */
+/* TLS: find by user vs one raw GET over the same transport            */
+/* ------------------------------------------------------------------ */
+
+static uint64_t time_tls_get(struct conn *c, size_t n, size_t ops, uint64_t *rng)
+{
+    char user[96];
+    uint64_t start = bench_now_ns();
+
+    for (size_t i = 0; i < ops; i++) {
+        char *cmd;
+        void *reply;
+        bench_user(bench_rand(rng) % n, user, sizeof user);
+        int len = redisFormatCommand(&cmd, "GET {bench:}user:%s", user);
+        if (len < 0 || conn_write(c, cmd, (size_t)len) != 0 || conn_read_reply(c, &reply) != 0)
+            bench_die("raw GET over TLS", NULL);
+        redisReply *r = reply;
+        if (r->type != REDIS_REPLY_STRING)
+            bench_die("raw GET over TLS: no such key", NULL);
+        sink += r->len;
+        freeReplyObject(r);
+        redisFreeCommand(cmd);
+    }
+    return bench_now_ns() - start;
+}
+
+/* A TLS-only server with throwaway certificates; the query that opens a
+ * verified store on it. */
+static int start_tls_server(char *query, size_t size)
+{
+    char cmd[PATH_MAX * 2 + 64], env[PATH_MAX + 32];
+    const char *src = getenv("top_srcdir");
+
+    snprintf(certs_dir, sizeof certs_dir, "%s/bench-certs.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(certs_dir))
+        return 0;
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/certs.sh' '%s'", src ? src : ".", certs_dir);
+    if (system(cmd) != 0)
+        return 0;
+    snprintf(env, sizeof env, "TLS_CERTS='%s'", certs_dir);
+    snprintf(query, size, "&tls_ca=%s/ca.crt", certs_dir);
+    return start_server_as(TLS, env, "--tls-auth-clients no");
+}
+
+static void bench_tls(size_t n)
+{
+    char query[PATH_MAX + 64], ca[PATH_MAX + 16], why[256];
+    struct conn_tls *tls;
+    int tls_port = start_tls_server(query, sizeof query);
+
+    if (!tls_port)
+        bench_die("could not start redis-server with TLS", NULL);
+    if (n > TLS_FILL)
+        n = TLS_FILL;
+    ts_store *s = open_store_at("rediss", tls_port, query);
+    fill(s, NULL, n);
+    snprintf(ca, sizeof ca, "%s/ca.crt", certs_dir);
+    const struct conn_tls_options o = { .ca = ca, .verify = 1 };
+    if (conn_tls_new(&tls, &o, why, sizeof why) != 0) {
+        fprintf(stderr, "bench: %s\n", why);
+        exit(1);
+    }
+    const struct conn_target t = { .host = "127.0.0.1", .port = tls_port,
+                                   .connect_timeout = { 2, 0 }, .command_timeout = { 5, 0 },
+                                   .tls = tls };
+    struct conn *c = conn_open(&t);
+    if (!c || c->err)
+        bench_die(c ? c->errstr : "out of memory", NULL);
+    uint64_t ours = 0, raw = 0, rng_ours = 88172645463325252ull, rng_raw = 0x5851F42D4C957F2Dull;
+    for (int r = 0; r < OPS / BLOCK; r++) {
+        raw += time_tls_get(c, n, BLOCK, &rng_raw);
+        ours += time_find(s, n, BLOCK, &rng_ours);
+    }
+    bench_report("redis", "find_token by user, TLS", n, (double)ours / OPS,
+                 "raw GET round trip, TLS", (double)raw / OPS);
+    conn_close(c);
+    conn_tls_free(tls);
+    ts_store_close(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* What wait_replicas=1 costs a save                                   */
+/* ------------------------------------------------------------------ */
+
+static void bench_wait(void)
+{
+    char args[96];
+    int master = start_server_as(MASTER, "", "--repl-diskless-sync-delay 0");
+
+    snprintf(args, sizeof args, "--replicaof 127.0.0.1 %d", master);
+    if (!master || !start_server_as(REPLICA, "", args))
+        bench_die("could not start a master and its replica", NULL);
+    ts_store *plain = open_store_at("redis", master, "");
+    ts_store *waiting = open_store_at("redis", master, "&wait_replicas=1&wait_timeout_ms=1000");
+    fill(plain, NULL, WAIT_FILL);
+    uint64_t with = 0, without = 0, rng_with = 0x9E3779B97F4A7C15ull,
+             rng_without = 0xD1B54A32D192ED03ull;
+    for (int k = 0; k < WAIT_OPS / BLOCK; k++) {
+        without += time_save(plain, WAIT_FILL, BLOCK, &rng_without);
+        with += time_save(waiting, WAIT_FILL, BLOCK, &rng_with);
+    }
+    bench_report("redis", "save_token, wait_replicas=1", WAIT_FILL, (double)with / WAIT_OPS,
+                 "the same save without it", (double)without / WAIT_OPS);
+    ts_store_close(plain);
+    ts_store_close(waiting);
+}
+
 int main(int argc, char **argv)
 {
     const size_t dflt[] = { 1000000 };
@@ -474,6 +621,9 @@ int main(int argc, char **argv)
         bench_save(s, c, sizes[i]);
         bench_threads(sizes[i]);
     }
+    if (nsizes > 0 && sizes[nsizes - 1] > 0)
+        bench_tls(sizes[nsizes - 1]);
+    bench_wait();
     ts_error err;
     if (ts_delete_tokens(s, &err) != TS_OK)
         bench_die("delete_tokens", &err);

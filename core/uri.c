@@ -1,12 +1,14 @@
 /*
  * core/uri.c - store URIs: "memory:", "file:/p", "sqlite:/p",
- * "redis://user:pass@host:port/db?prefix=p", "unix:/sock?db=0".
+ * "redis://user:pass@host:port/db?prefix=p", "unix:/sock?db=0",
+ * "redis-sentinel://user:pass@s1:26379,s2:26379/mymaster/db?prefix=p".
  *
  * A URI is another spelling of a config: the scheme names the backend and
  * the rest becomes backend options, so every backend (a third party's
  * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
- * Only three spellings are special: redis's "/db" path, the "unix:"
- * scheme, which is redis over a socket, and mysql's "/database" path
+ * Only a few spellings are special: redis's "/db" path, the "unix:"
+ * scheme, which is redis over a socket, "redis-sentinel:", redis through
+ * Sentinel (the rediss forms add tls), and mysql's "/database" path
  * ("mysql://user:pass@host:port/database"; "mysql:/path/to/socket").
  *
  * This file only parses: it fills a backend name and an option list, and
@@ -137,6 +139,29 @@ static int apply_authority(struct ts_kv *opts, const char *s, size_t n, ts_error
     return rc;
 }
 
+/* "[user:pass@]h1:p1,h2:p2" and "/master[/db]": the master's credentials,
+ * the sentinels as one option (the backend splits them), the master's
+ * name and db. */
+static int apply_sentinel(struct ts_kv *opts, const char *auth, size_t alen, const char *path,
+                          size_t plen, ts_error *err)
+{
+    const char *at = memrchr(auth, '@', alen);
+    size_t ulen = at ? (size_t)(at - auth) + 1 : 0;
+    int rc = ulen ? apply_authority(opts, auth, ulen, err) : TS_OK;
+
+    if (rc == TS_OK && alen > ulen)
+        rc = set_decoded(opts, "sentinels", auth + ulen, alen - ulen, err);
+    if (rc != TS_OK || plen <= 1)
+        return rc;
+    const char *name = path + 1, *slash = memchr(name, '/', plen - 1);
+    size_t nlen = slash ? (size_t)(slash - name) : plen - 1;
+    if (nlen)
+        rc = set_decoded(opts, "master_name", name, nlen, err);
+    if (rc == TS_OK && slash && (size_t)(slash + 1 - path) < plen)
+        rc = set_decoded(opts, "db", slash + 1, plen - (size_t)(slash + 1 - path), err);
+    return rc;
+}
+
 static int apply_query(struct ts_kv *opts, const char *q, ts_error *err)
 {
     while (*q) {
@@ -180,23 +205,28 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
     const char *query = strchr(rest, '?');
     size_t rlen = query ? (size_t)(query - rest) : strlen(rest);
     int is_redis = strcmp(scheme, "redis") == 0 || strcmp(scheme, "rediss") == 0;
+    int is_sentinel = strcmp(scheme, "redis-sentinel") == 0 ||
+                      strcmp(scheme, "rediss-sentinel") == 0;
     int is_unix = strcmp(scheme, "unix") == 0;
     int is_mysql = strcmp(scheme, "mysql") == 0;
 
-    strcpy(backend, is_redis || is_unix ? "redis" : scheme);
+    strcpy(backend, is_redis || is_unix || is_sentinel ? "redis" : scheme);
     if (!ts__backend_name_valid(backend))
         return ts__error(err, TS_ERR_CONFIG,
                          "URI scheme '%s' is not a backend name ([a-z0-9_-])", scheme);
-    if (strcmp(scheme, "rediss") == 0)
+    if (strcmp(scheme, "rediss") == 0 || strcmp(scheme, "rediss-sentinel") == 0)
         rc = ts__kv_set(opts, "tls", "1", err);
     if (rc == TS_OK && rlen >= 2 && rest[0] == '/' && rest[1] == '/') {
         const char *auth = rest + 2, *path = memchr(auth, '/', rlen - 2);
         size_t alen = path ? (size_t)(path - auth) : rlen - 2;
         size_t plen = path ? rlen - 2 - alen : 0;
-        rc = apply_authority(opts, auth, alen, err);
+        if (is_sentinel)
+            rc = apply_sentinel(opts, auth, alen, path, plen, err);
+        else
+            rc = apply_authority(opts, auth, alen, err);
         if (rc == TS_OK && (is_redis || is_mysql) && plen > 1)
             rc = set_decoded(opts, is_redis ? "db" : "database", path + 1, plen - 1, err);
-        else if (rc == TS_OK && !is_redis && !is_mysql && plen > 0)
+        else if (rc == TS_OK && !is_redis && !is_mysql && !is_sentinel && plen > 0)
             rc = set_decoded(opts, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
         rc = set_decoded(opts, is_unix || is_mysql ? "socket" : "path", rest, rlen, err);

@@ -57,10 +57,10 @@
  * with many writers some of them may still hold the old one).
  *
  * The wire. Commands are written in RESP by this file into a buffer it
- * owns, sent with send(MSG_NOSIGNAL) (hiredis 0.14 uses write(), which
- * would raise SIGPIPE in the host process when the server is gone) and
- * wiped after sending; hiredis reads the replies. Values travel as
- * length-prefixed arguments, never formatted into command text.
+ * owns, handed to conn.c (a plain socket or TLS over it, sent with
+ * send(MSG_NOSIGNAL) either way) and wiped after sending; hiredis's reader
+ * parses the replies. Values travel as length-prefixed arguments, never
+ * formatted into command text.
  *
  * Failures. A connection that drops is reopened once (AUTH and SELECT
  * again) and the call retried, when retrying cannot change the outcome:
@@ -73,6 +73,15 @@
  * the next call. A MOVED reply follows the cluster to the slot's node; if
  * that node later goes away, the configured node is asked again.
  *
+ * TLS and Sentinel. With tls on, conn.c carries the same bytes over
+ * OpenSSL (see there). With sentinels, every connect first asks them for
+ * the master (sentinel.c) and checks its ROLE in the handshake's round
+ * trip; a READONLY reply (the master was demoted under us) wrote nothing,
+ * so the sentinels are asked again and the command sent once more. With
+ * wait_replicas, each save and delete carries WAIT in its round trip, and
+ * a write that did not reach the replicas in time is an error saying the
+ * token may or may not be stored.
+ *
  * Open flags (TS_CAP_OPEN_FLAGS). Opening creates nothing on the server: a
  * key prefix with no keys is an empty store, so TS_OPEN_MUST_EXIST has
  * nothing to refuse (a store "exists" once the server answers), and
@@ -80,17 +89,16 @@
  * write. SCRIPT LOAD at open fills the server's script cache, not the
  * store.
  */
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/sds.h>
 #include <tokenstore/backend.h>
+#include "conn.h"
+#include "sentinel.h"
 
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 6379
@@ -260,6 +268,9 @@ static const char lua_save[] =
     "  local last = ensure_counter()\n"
     "  local n = redis.pcall('INCR', counter_key)\n"
     "  if type(n) ~= 'table' then return redis.call('GET', counter_key) end\n"
+    /* A replica (the master was demoted): refused as every write is, so
+     * the client asks the sentinels again. */
+    "  if string.find(n.err, 'READONLY', 1, true) then error(n) end\n"
     "  if string.find(n.err, 'overflow', 1, true) then\n"
     "    return nil, 'FULL', 'no id is left after ' .. last\n"
     "  elseif string.find(n.err, 'not an integer', 1, true) then\n"
@@ -446,10 +457,19 @@ struct command {
 struct redis_store {
     const ts_host *host;
     ts_backend_ctx *ctx;
-    redisContext *conn;              /* NULL while disconnected */
+    struct conn *conn;               /* NULL while disconnected */
+    struct conn_tls *tls;            /* NULL: plain TCP */
+    char *tls_server_name;           /* NULL: the host */
 
-    char *host_name;                 /* the configured TCP server */
+    char *host_name;                 /* the configured TCP server, or the
+                                        master the sentinels named */
     int port;
+    struct sentinels *sentinels;     /* NULL: no Sentinel */
+    char *master_name;
+    char *sentinel_user, *sentinel_password;   /* password wiped on close */
+    struct command wait;             /* WAIT n ms after each save and delete */
+    long long wait_replicas, wait_timeout_ms;
+    char wait_args[2][24];
     char *moved_host;                /* the cluster node a MOVED sent us to */
     int moved_port;
     char *socket_path;               /* or a unix socket */
@@ -471,7 +491,9 @@ struct redis_store {
 
 static const char *const redis_options[] = {
     "host", "port", "socket", "db", "username", "password", "prefix",
-    "connect_timeout_ms", "command_timeout_ms", NULL,
+    "connect_timeout_ms", "command_timeout_ms", "tls", "tls_ca", "tls_cert", "tls_key",
+    "tls_server_name", "tls_verify", "sentinels", "master_name", "sentinel_user",
+    "sentinel_password", "wait_replicas", "wait_timeout_ms", NULL,
 };
 
 /* ------------------------------------------------------------------ */
@@ -587,12 +609,7 @@ static void free_reply(redisReply *r)
 
 static void disconnect(struct redis_store *s)
 {
-    if (!s->conn)
-        return;
-    redisReader *reader = s->conn->reader;
-    if (reader && reader->buf)
-        explicit_bzero(reader->buf, sdsalloc(reader->buf));
-    redisFree(s->conn);
+    conn_close(s->conn);
     s->conn = NULL;
 }
 
@@ -615,21 +632,12 @@ static int connection_failed(struct redis_store *s, int timed_out, const char *w
 
 static int send_wire(struct redis_store *s, ts_error *err)
 {
-    const char *p = s->wire;
-    size_t left = s->wire_len;
     int rc = TS_OK;
 
-    while (left > 0) {
-        ssize_t n = send(s->conn->fd, p, left, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            rc = connection_failed(s, e == EAGAIN || e == EWOULDBLOCK, strerror(e), err);
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (conn_write(s->conn, s->wire, s->wire_len) != 0) {
+        char why[sizeof s->conn->errstr];
+        snprintf(why, sizeof why, "%s", s->conn->errstr);
+        rc = connection_failed(s, s->conn->timed_out, why, err);
     }
     explicit_bzero(s->wire, s->wire_len);
     s->wire_len = 0;
@@ -643,11 +651,9 @@ static int exchange(struct redis_store *s, redisReply **replies, int n, ts_error
 
     for (int i = 0; rc == TS_OK && i < n; i++) {
         void *reply = NULL;
-        errno = 0;
-        if (redisGetReply(s->conn, &reply) != REDIS_OK) {
-            int e = errno, timed_out = s->conn->err == REDIS_ERR_IO &&
-                                       (e == EAGAIN || e == EWOULDBLOCK);
+        if (conn_read_reply(s->conn, &reply) != 0) {
             char why[sizeof s->conn->errstr];
+            int timed_out = s->conn->timed_out;
             snprintf(why, sizeof why, "%s", s->conn->errstr);
             while (i-- > 0)
                 free_reply(replies[i]);
@@ -690,31 +696,25 @@ static int reply_error(struct redis_store *s, const redisReply *r, const char *w
 
 static int open_socket(struct redis_store *s, ts_error *err)
 {
-    const char *host = s->moved_host ? s->moved_host : s->host_name;
-    int port = s->moved_host ? s->moved_port : s->port;
-    redisContext *c = s->socket_path
-                          ? redisConnectUnixWithTimeout(s->socket_path, s->connect_timeout)
-                          : redisConnectWithTimeout(host, port, s->connect_timeout);
-    int rc = TS_OK;
+    const struct conn_target t = {
+        .host = s->moved_host ? s->moved_host : s->host_name,
+        .port = s->moved_host ? s->moved_port : s->port,
+        .socket_path = s->socket_path,
+        .connect_timeout = s->connect_timeout,
+        .command_timeout = s->command_timeout,
+        .tls = s->tls,
+        .server_name = s->tls_server_name,
+    };
+    struct conn *c = conn_open(&t);
 
     if (!c)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    if (c->err)
-        rc = s->host->error(err, TS_ERR_CONNECT, "cannot connect to %s: %s", s->where,
-                            c->errstr);
-    else if ((s->command_timeout.tv_sec || s->command_timeout.tv_usec) &&
-             redisSetTimeout(c, s->command_timeout) != REDIS_OK)
-        rc = s->host->error(err, TS_ERR_CONNECT, "%s: cannot set the command timeout: %s",
-                            s->where, c->errstr);
-    if (rc != TS_OK) {
-        redisFree(c);
+    if (c->err) {
+        int rc = s->host->error(err, TS_ERR_CONNECT, "cannot connect to %s: %s", s->where,
+                                c->errstr);
+        conn_close(c);
         return rc;
     }
-    if (!s->socket_path)
-        redisEnableKeepAlive(c);
-    /* The read buffer holds tokens; hiredis frees an idle one larger than
-     * maxbuf on its own, unwiped. Keep it, and wipe it on disconnect. */
-    c->reader->maxbuf = 0;
     s->conn = c;
     return TS_OK;
 }
@@ -732,13 +732,27 @@ static int handshake_error(struct redis_store *s, const char *what, const redisR
                           s->db, (int)r->len, r->str);
 }
 
-/* AUTH and SELECT, pipelined: one round trip for both. A reconnect runs
- * this in the middle of sending s->cmd, so it builds its own commands. */
+/* Whether a ROLE reply says master; else an error naming what it is. */
+static int check_role(struct redis_store *s, const redisReply *r, ts_error *err)
+{
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0)
+        return TS_OK;
+    return s->host->error(err, TS_ERR_CONNECT, "%s was named master of '%s' by a sentinel but "
+                          "its ROLE is %s (a failover may be under way)", s->where,
+                          s->master_name, r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                          r->element[0]->type == REDIS_REPLY_STRING
+                              ? r->element[0]->str : "unknown");
+}
+
+/* AUTH, SELECT and (with Sentinel) ROLE, pipelined: one round trip for
+ * all. A reconnect runs this in the middle of sending s->cmd, so it
+ * builds its own commands. */
 static int handshake(struct redis_store *s, ts_error *err)
 {
-    struct command auth = { 0 }, select = { 0 };
-    redisReply *replies[2] = { NULL, NULL };
-    const char *what[2];
+    struct command auth = { 0 }, select = { 0 }, role = { 0 };
+    redisReply *replies[3] = { NULL, NULL, NULL };
+    const char *what[3];
     char db[24];
     int n = 0, rc = TS_OK;
 
@@ -757,8 +771,14 @@ static int handshake(struct redis_store *s, ts_error *err)
         rc = wire_append(s, &select);
         what[n++] = "SELECT";
     }
+    if (rc == TS_OK && s->sentinels) {
+        cmd_add_str(&role, "ROLE");
+        rc = wire_append(s, &role);
+        what[n++] = "ROLE";
+    }
     cmd_free(&auth);
     cmd_free(&select);
+    cmd_free(&role);
     if (rc != TS_OK) {
         explicit_bzero(s->wire, s->wire_len);
         s->wire_len = 0;
@@ -770,6 +790,8 @@ static int handshake(struct redis_store *s, ts_error *err)
     for (int i = 0; rc == TS_OK && i < n; i++)
         if (replies[i]->type == REDIS_REPLY_ERROR)
             rc = handshake_error(s, what[i], replies[i], err);
+        else if (strcmp(what[i], "ROLE") == 0)
+            rc = check_role(s, replies[i], err);
     if (rc != TS_OK)
         disconnect(s);
     for (int i = 0; i < n && replies[i]; i++)
@@ -784,6 +806,8 @@ static void set_where(struct redis_store *s)
 
     if (s->socket_path)
         snprintf(s->where, sizeof s->where, "%s", s->socket_path);
+    else if (!host)
+        snprintf(s->where, sizeof s->where, "master '%.200s'", s->master_name);
     else if (strchr(host, ':'))
         snprintf(s->where, sizeof s->where, "[%s]:%d", host, port);
     else
@@ -801,9 +825,39 @@ static void forget_moved(struct redis_store *s)
     set_where(s);
 }
 
+/* Asks the sentinels where the master is now; the store then connects
+ * there. */
+static int locate_master(struct redis_store *s, ts_error *err)
+{
+    const struct conn_target how = {
+        .connect_timeout = s->connect_timeout,
+        .command_timeout = s->command_timeout,
+        .tls = s->tls,
+    };
+    char why[1024], *host;
+    int port;
+    int rc = sentinels_ask(s->sentinels, s->master_name, s->sentinel_user,
+                           s->sentinel_password, &how, &host, &port, why, sizeof why);
+
+    if (rc != 0)
+        return s->host->error(err, rc == 1 ? TS_ERR_AUTH : TS_ERR_CONNECT, "%s", why);
+    if (!s->host_name || strcmp(host, s->host_name) != 0 || port != s->port)
+        s->host->log(s->ctx, TS_LOG_INFO, "sentinels: the master of '%s' is %s:%d",
+                     s->master_name, host, port);
+    free(s->host_name);
+    s->host_name = host;
+    s->port = port;
+    set_where(s);
+    return TS_OK;
+}
+
 static int connect_store(struct redis_store *s, ts_error *err)
 {
-    int rc = open_socket(s, err);
+    int rc = s->sentinels ? locate_master(s, err) : TS_OK;
+
+    if (rc != TS_OK)
+        return rc;
+    rc = open_socket(s, err);
 
     if (rc == TS_ERR_CONNECT && s->moved_host) {
         forget_moved(s);
@@ -812,21 +866,13 @@ static int connect_store(struct redis_store *s, ts_error *err)
     return rc == TS_OK ? handshake(s, err) : rc;
 }
 
-/* Whether the server closed (or wrote unasked to) an idle connection: a
- * restarted server is noticed here, before a write is sent into it. */
-static int peer_closed(const struct redis_store *s)
-{
-    struct pollfd p = { .fd = s->conn->fd, .events = POLLIN | POLLRDHUP };
-    return poll(&p, 1, 0) > 0;
-}
-
 /* Connects when needed. A write that must not be replayed (retry 0)
  * first checks that the server has not closed the connection since the
  * last call; the check is a system call, so replayable calls skip it and
  * rely on the retry instead. */
 static int ensure_connected(struct redis_store *s, int check_peer, ts_error *err)
 {
-    if (s->conn && check_peer && peer_closed(s)) {
+    if (s->conn && check_peer && conn_peer_closed(s->conn)) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
         disconnect(s);
@@ -862,13 +908,63 @@ static int follow_moved(struct redis_store *s, const redisReply *r, ts_error *er
     return rc == TS_OK ? handshake(s, err) : rc;
 }
 
+static int bad_reply(struct redis_store *s, const char *what, ts_error *err)
+{
+    return s->host->error(err, TS_ERR_BACKEND, "%s: unexpected reply to %s", s->where, what);
+}
+
+/* WAIT's answer after a write that succeeded: the number of replicas
+ * that have it, at least wait_replicas, else the write is on the master
+ * only and a failover now could lose it. */
+static int check_wait(struct redis_store *s, const redisReply *wrote, const redisReply *r,
+                      ts_error *err)
+{
+    if (wrote->type == REDIS_REPLY_ERROR)
+        return TS_OK;
+    if (r->type == REDIS_REPLY_ERROR)
+        return s->host->error(err, TS_ERR_BACKEND, "%s: WAIT after the write failed (%.*s): "
+                              "the change may or may not be kept", s->where, (int)r->len, r->str);
+    if (r->type != REDIS_REPLY_INTEGER)
+        return bad_reply(s, "WAIT", err);
+    if (r->integer >= s->wait_replicas)
+        return TS_OK;
+    return s->host->error(err, TS_ERR_TIMEOUT, "%s: the write reached %lld of the %lld "
+                          "replicas wait_replicas asks for within %lld ms; a failover could "
+                          "still lose it, so the token may or may not be stored", s->where,
+                          r->integer, s->wait_replicas, s->wait_timeout_ms);
+}
+
+/* Sends the wire buffer and reads the reply into *out; with `wait`, WAIT
+ * goes in the same round trip and its answer is checked. */
+static int exchange_waiting(struct redis_store *s, int wait, redisReply **out, ts_error *err)
+{
+    redisReply *replies[2] = { NULL, NULL };
+
+    if (wait && wire_append(s, &s->wait) != TS_OK)
+        return s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = exchange(s, replies, wait ? 2 : 1, err);   /* frees them on failure */
+    if (rc != TS_OK)
+        return rc;
+    if (wait)
+        rc = check_wait(s, replies[0], replies[1], err);
+    free_reply(replies[1]);
+    if (rc != TS_OK)
+        free_reply(replies[0]);
+    else
+        *out = replies[0];
+    return rc;
+}
+
 /*
  * Sends s->cmd and returns its reply (which may be an error reply). A
  * dropped connection is reopened and the command sent again once when
  * `retry` says a replay cannot change the outcome; a MOVED is followed.
+ * With Sentinel, READONLY (the master we knew is a replica now) means
+ * nothing was written: the sentinels are asked again and the command
+ * sent once more. `wait` follows the command with WAIT (wait_replicas).
  */
-static int call(struct redis_store *s, int writing, int retry, redisReply **out,
-                ts_error *err)
+static int call_waiting(struct redis_store *s, int writing, int retry, int wait,
+                        redisReply **out, ts_error *err)
 {
     for (int attempt = 0;; attempt++) {
         int rc = ensure_connected(s, writing && !retry, err);
@@ -876,7 +972,7 @@ static int call(struct redis_store *s, int writing, int retry, redisReply **out,
             return rc;
         if (wire_append(s, &s->cmd) != TS_OK)
             return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-        rc = exchange(s, out, 1, err);
+        rc = exchange_waiting(s, wait, out, err);
         if (rc == TS_ERR_CONNECT && attempt == 0 && retry) {
             s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
             continue;
@@ -887,6 +983,14 @@ static int call(struct redis_store *s, int writing, int retry, redisReply **out,
                                   "may or may not have been applied", s->where);
         if (rc != TS_OK)
             return rc;
+        if (is_error(*out, "READONLY") && s->sentinels && attempt == 0) {
+            s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only now (a replica after a "
+                         "failover?); asking the sentinels again", s->where);
+            free_reply(*out);
+            *out = NULL;
+            disconnect(s);
+            continue;
+        }
         if (!is_error(*out, "MOVED") || attempt >= 2 || s->socket_path)
             return TS_OK;
         rc = follow_moved(s, *out, err);
@@ -895,6 +999,12 @@ static int call(struct redis_store *s, int writing, int retry, redisReply **out,
         if (rc != TS_OK)
             return rc;
     }
+}
+
+static int call(struct redis_store *s, int writing, int retry, redisReply **out,
+                ts_error *err)
+{
+    return call_waiting(s, writing, retry, 0, out, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -925,7 +1035,9 @@ static int run_script(struct redis_store *s, enum script which, int writing, int
     static const char *const what[SCRIPT_COUNT] = {
         "find_token", "save_token", "delete_token", "delete_tokens", "get_tokens", "unlock",
     };
-    int rc = call(s, writing, retry, out, err);
+    /* Saves and deletes wait for the replicas; a lock is only a lock. */
+    int wait = writing && which != SCRIPT_UNLOCK && s->wait_replicas > 0;
+    int rc = call_waiting(s, writing, retry, wait, out, err);
 
     if (rc == TS_OK && is_error(*out, "NOSCRIPT")) {
         free_reply(*out);
@@ -934,7 +1046,7 @@ static int run_script(struct redis_store *s, enum script which, int writing, int
         s->cmd.len[0] = 4;
         s->cmd.argv[1] = script_source[which];
         s->cmd.len[1] = strlen(script_source[which]);
-        rc = call(s, writing, retry, out, err);
+        rc = call_waiting(s, writing, retry, wait, out, err);
     }
     if (rc == TS_OK && (*out)->type == REDIS_REPLY_ERROR) {
         rc = reply_error(s, *out, what[which], err);
@@ -976,11 +1088,6 @@ static int load_scripts(struct redis_store *s, ts_error *err)
 /* ------------------------------------------------------------------ */
 /* Rows                                                                */
 /* ------------------------------------------------------------------ */
-
-static int bad_reply(struct redis_store *s, const char *what, ts_error *err)
-{
-    return s->host->error(err, TS_ERR_BACKEND, "%s: unexpected reply to %s", s->where, what);
-}
 
 /* An HMGET-shaped reply (ten values, nil for absent) into row. */
 static int row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
@@ -1431,6 +1538,13 @@ static void store_free(struct redis_store *s)
     disconnect(s);
     if (s->password)
         explicit_bzero(s->password, strlen(s->password));
+    if (s->sentinel_password)
+        explicit_bzero(s->sentinel_password, strlen(s->sentinel_password));
+    free(s->sentinel_password);
+    free(s->sentinel_user);
+    free(s->master_name);
+    sentinels_free(s->sentinels);
+    cmd_free(&s->wait);
     if (s->wire)
         explicit_bzero(s->wire, s->wire_cap);
     free(s->password);
@@ -1438,6 +1552,8 @@ static void store_free(struct redis_store *s)
     free(s->host_name);
     free(s->moved_host);
     free(s->socket_path);
+    free(s->tls_server_name);
+    conn_tls_free(s->tls);
     free(s->base);
     free(s->ids_key);
     free(s->token_key);
@@ -1485,6 +1601,116 @@ static int read_numbers(struct redis_store *s, ts_error *err)
     return TS_OK;
 }
 
+/* An on/off option: 1, 0, dflt when absent, or -1 after filling err. */
+static int option_bool(struct redis_store *s, const char *key, int dflt, ts_error *err)
+{
+    static const char *const on[] = { "1", "on", "true", "yes" };
+    static const char *const off[] = { "0", "off", "false", "no" };
+    const char *v = s->host->option(s->ctx, key);
+
+    if (!v)
+        return dflt;
+    for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
+        if (strcasecmp(v, on[i]) == 0)
+            return 1;
+        if (strcasecmp(v, off[i]) == 0)
+            return 0;
+    }
+    s->host->error(err, TS_ERR_CONFIG, "option '%s': '%.40s' is not on or off", key, v);
+    return -1;
+}
+
+/* The TLS options, when tls is on (rediss:// sets it). Verification is
+ * turned off only by name, and every open says so. */
+static int read_tls(struct redis_store *s, ts_error *err)
+{
+    static const char *const tls_only[] = { "tls_ca", "tls_cert", "tls_key",
+                                            "tls_server_name", "tls_verify" };
+    const ts_host *h = s->host;
+    int tls = option_bool(s, "tls", 0, err), verify = option_bool(s, "tls_verify", 1, err);
+    char why[512];
+
+    if (tls < 0 || verify < 0)
+        return TS_ERR_CONFIG;
+    for (size_t i = 0; !tls && i < sizeof tls_only / sizeof *tls_only; i++)
+        if (h->option(s->ctx, tls_only[i]))
+            return h->error(err, TS_ERR_CONFIG, "option '%s' needs tls on (or a rediss:// URI)",
+                            tls_only[i]);
+    if (!tls)
+        return TS_OK;
+    if (s->socket_path)
+        return h->error(err, TS_ERR_CONFIG, "Redis has no TLS on a unix socket: give host and "
+                        "port with tls, or the socket without it");
+    const struct conn_tls_options o = {
+        .ca = h->option(s->ctx, "tls_ca"),
+        .cert = h->option(s->ctx, "tls_cert"),
+        .key = h->option(s->ctx, "tls_key"),
+        .verify = verify,
+    };
+    if (conn_tls_new(&s->tls, &o, why, sizeof why) != 0)
+        return h->error(err, TS_ERR_CONFIG, "%s", why);
+    if (dup_option(s, "tls_server_name", NULL, &s->tls_server_name) != TS_OK)
+        return h->error(err, TS_ERR_NOMEM, "out of memory");
+    if (!verify)
+        h->log(s->ctx, TS_LOG_WARN, "%s: tls_verify is off: the server's certificate is not "
+               "checked, so anyone on the path can read and change the tokens", s->where);
+    return TS_OK;
+}
+
+/* sentinels, master_name and the sentinels' credentials: all or none. */
+static int read_sentinel(struct redis_store *s, ts_error *err)
+{
+    static const char *const sentinel_only[] = { "master_name", "sentinel_user",
+                                                 "sentinel_password" };
+    const ts_host *h = s->host;
+    const char *list = h->option(s->ctx, "sentinels");
+    char why[320];
+
+    for (size_t i = 0; !list && i < sizeof sentinel_only / sizeof *sentinel_only; i++)
+        if (h->option(s->ctx, sentinel_only[i]))
+            return h->error(err, TS_ERR_CONFIG, "option '%s' needs the sentinels option",
+                            sentinel_only[i]);
+    if (!list)
+        return TS_OK;
+    if (h->option(s->ctx, "host") || h->option(s->ctx, "port") || h->option(s->ctx, "socket"))
+        return h->error(err, TS_ERR_CONFIG, "with sentinels the master's address comes from "
+                        "them: leave out host, port and socket");
+    if (!h->option(s->ctx, "master_name") || !*h->option(s->ctx, "master_name"))
+        return h->error(err, TS_ERR_CONFIG, "sentinels need master_name, the name they "
+                        "monitor the master under");
+    if (sentinels_parse(&s->sentinels, list, why, sizeof why) != 0)
+        return h->error(err, TS_ERR_CONFIG, "option 'sentinels': %s", why);
+    if (dup_option(s, "master_name", NULL, &s->master_name) != TS_OK ||
+        dup_option(s, "sentinel_user", NULL, &s->sentinel_user) != TS_OK ||
+        dup_option(s, "sentinel_password", NULL, &s->sentinel_password) != TS_OK)
+        return h->error(err, TS_ERR_NOMEM, "out of memory");
+    return TS_OK;
+}
+
+/* wait_replicas and wait_timeout_ms, as the WAIT command sent after each
+ * save and delete. WAIT must answer before the command timeout does. */
+static int read_wait(struct redis_store *s, ts_error *err)
+{
+    const ts_host *h = s->host;
+    long long command_ms = s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000;
+    int rc = h->option_int(s->ctx, "wait_replicas", 0, 0, 1000, &s->wait_replicas, err);
+
+    if (rc == TS_OK)
+        rc = h->option_int(s->ctx, "wait_timeout_ms", 1000, 1, 3600000, &s->wait_timeout_ms,
+                           err);
+    if (rc != TS_OK || s->wait_replicas == 0)
+        return rc;
+    if (command_ms && s->wait_timeout_ms >= command_ms)
+        return h->error(err, TS_ERR_CONFIG, "wait_timeout_ms (%lld) must be less than "
+                        "command_timeout_ms (%lld)", s->wait_timeout_ms, command_ms);
+    snprintf(s->wait_args[0], sizeof s->wait_args[0], "%lld", s->wait_replicas);
+    snprintf(s->wait_args[1], sizeof s->wait_args[1], "%lld", s->wait_timeout_ms);
+    cmd_add_str(&s->wait, "WAIT");
+    cmd_add_str(&s->wait, s->wait_args[0]);
+    cmd_add_str(&s->wait, s->wait_args[1]);
+    return s->wait.nomem ? h->error(err, TS_ERR_NOMEM, "out of memory") : TS_OK;
+}
+
 static int read_options(struct redis_store *s, ts_error *err)
 {
     const ts_host *h = s->host;
@@ -1496,17 +1722,22 @@ static int read_options(struct redis_store *s, ts_error *err)
     if (socket_path && !*socket_path)
         return h->error(err, TS_ERR_CONFIG, "option 'socket' is empty");
     int rc = read_numbers(s, err);
+    if (rc == TS_OK)
+        rc = read_sentinel(s, err);
+    if (rc == TS_OK)
+        rc = read_wait(s, err);
     if (rc != TS_OK)
         return rc;
     if (dup_option(s, "socket", NULL, &s->socket_path) != TS_OK ||
-        dup_option(s, "host", socket_path ? NULL : DEFAULT_HOST, &s->host_name) != TS_OK ||
+        dup_option(s, "host", socket_path || s->sentinels ? NULL : DEFAULT_HOST,
+                   &s->host_name) != TS_OK ||
         dup_option(s, "username", NULL, &s->username) != TS_OK ||
         dup_option(s, "password", NULL, &s->password) != TS_OK)
         return h->error(err, TS_ERR_NOMEM, "out of memory");
     if (s->host_name && !*s->host_name)
         return h->error(err, TS_ERR_CONFIG, "option 'host' is empty");
     set_where(s);
-    return TS_OK;
+    return read_tls(s, err);
 }
 
 /* "{prefix}" and the fixed keys built on it. The braces make the prefix

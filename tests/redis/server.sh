@@ -10,6 +10,11 @@
 # trying: a random port is attempted and, if another process holds it, the
 # next one, so two test runs never race for a port found "free" earlier.
 # PORT=N asks for that port only (a test restarting "the same" server).
+# TLS_CERTS=DIR (made by certs.sh) makes the port a TLS port, with DIR's
+# server certificate and client certificates required; arguments given
+# after DIR may change that (--tls-auth-clients no, --tls-cert-file ...).
+# Either way the unix socket stays plain, for the tests' own checks.
+# SENTINEL_CONF=FILE starts a sentinel with that (writable) config file.
 # A missing redis-server is an error, never a skip: CI installs it.
 set -u
 
@@ -23,9 +28,9 @@ server_bin() {
         die "redis-cli not found; install the redis-tools package"
 }
 
-# Whether the server on port $1 answers (NOAUTH counts: it is up).
+# Whether the server with socket $1 answers (NOAUTH counts: it is up).
 answers() {
-    reply=$(redis-cli -h 127.0.0.1 -p "$1" ping 2>&1) || return 1
+    reply=$(redis-cli -s "$1" ping 2>&1) || return 1
     case $reply in PONG*|NOAUTH*|*"Authentication required"*) return 0 ;; esac
     return 1
 }
@@ -35,14 +40,21 @@ try_port() {
     dir=$1 port=$2
     shift 2
     rm -f "$dir/redis.pid" "$dir/redis.sock"
-    "$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    if [ -n "${TLS_CERTS:-}" ]; then
+        set -- --port 0 --tls-port "$port" --tls-cert-file "$TLS_CERTS/server.crt" \
+            --tls-key-file "$TLS_CERTS/server.key" --tls-ca-cert-file "$TLS_CERTS/ca.crt" \
+            --tls-auth-clients yes "$@"
+    else
+        set -- --port "$port" "$@"
+    fi
+    "$bin" ${SENTINEL_CONF:+"$SENTINEL_CONF" --sentinel} --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$dir" --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
         --daemonize no "$@" >"$dir/redis.log" 2>&1 </dev/null &
     pid=$!
     i=0
     while [ $i -lt 100 ]; do
         kill -0 "$pid" 2>/dev/null || return 1
-        if answers "$port"; then
+        if answers "$dir/redis.sock"; then
             echo "$pid" >"$dir/redis.pid"
             echo "$port" >"$dir/redis.port"
             return 0

@@ -19,6 +19,15 @@
  * passwords and ACL users; binary values; ids (explicit, large, ascending
  * walks); bulk saves; no secret in a key name; a store opened on the
  * wrong cluster node follows MOVED to its slot.
+ *
+ * With TS_REDIS_TLS=1 in the environment (tests/redis/tls.test) the same
+ * tests run over TLS: every server's port is a TLS port requiring a client
+ * certificate (certificates from tests/redis/certs.sh), every store is
+ * opened with the tls options, the tests' own checks go through each
+ * server's plain unix socket, and a TLS case checks verification and its
+ * errors (client certificate missing, wrong CA, host name mismatch and
+ * tls_server_name, an expired certificate, plain against TLS both ways,
+ * tls_verify off). The cluster test runs in plain mode only.
  */
 #include <check.h>
 #include <errno.h>
@@ -36,6 +45,7 @@
 #include <hiredis/hiredis.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
+#include "walk.h"
 
 static char server_sh[PATH_MAX];
 static char main_dir[PATH_MAX] = "", auth_dir[PATH_MAX] = "";
@@ -44,6 +54,10 @@ enum { CLUSTER_NODES = 3 };
 static char cluster_dir[CLUSTER_NODES][PATH_MAX];
 static int cluster_port[CLUSTER_NODES];
 static pid_t owner_pid;
+static char certs[PATH_MAX];          /* TLS mode: the certificates; else "" */
+enum { NAMED, EXPIRED, PLAIN, TLS_SERVERS };
+static char tls_dir[TLS_SERVERS][PATH_MAX];
+static int tls_port[TLS_SERVERS];
 
 #define AUTH_PASSWORD "s3cret-Pa55"
 #define CLUSTER_ARGS                                                          \
@@ -58,11 +72,16 @@ static pid_t owner_pid;
  * lets the script choose. */
 static int server_start(const char *dir, int port, const char *args)
 {
-    char cmd[PATH_MAX * 2 + 256], line[64] = "";
+    char cmd[PATH_MAX * 3 + 256], line[64] = "";
     FILE *p;
 
-    snprintf(cmd, sizeof cmd, "%s%.0d sh '%s' start '%s' %s", port ? "PORT=" : "", port,
-             server_sh, dir, args ? args : "");
+    /* server.sh makes the port a TLS one when TLS_CERTS names the
+     * certificates; "TLS_CERTS=" in args' place asks for a plain one. */
+    int plain = args && strncmp(args, "TLS_CERTS= ", 11) == 0;
+    snprintf(cmd, sizeof cmd, "%s%s%s%s%.0d sh '%s' start '%s' %s",
+             certs[0] && !plain ? "TLS_CERTS='" : "", certs[0] && !plain ? certs : "",
+             certs[0] && !plain ? "' " : "", port ? "PORT=" : "", port, server_sh, dir,
+             args ? args + (plain ? 11 : 0) : "");
     p = popen(cmd, "r");
     if (!p)
         return 0;
@@ -108,6 +127,13 @@ static void stop_servers(void)
         remove_dir(cluster_dir[i]);
         cluster_dir[i][0] = '\0';
     }
+    for (int i = 0; i < TLS_SERVERS; i++) {
+        server_stop(tls_dir[i]);
+        remove_dir(tls_dir[i]);
+        tls_dir[i][0] = '\0';
+    }
+    remove_dir(certs);
+    certs[0] = '\0';
 }
 
 static void on_signal(int sig)
@@ -172,23 +198,72 @@ static int make_cluster(void)
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The tests' own connection to the main server: its unix socket, which
+ * stays plain in TLS mode. */
 static redisContext *raw_connect(void)
 {
-    redisContext *c = redisConnect("127.0.0.1", main_port);
-    ck_assert_msg(c && !c->err, "raw connection to port %d failed", main_port);
+    char sock[PATH_MAX + 16];
+
+    snprintf(sock, sizeof sock, "%s/redis.sock", main_dir);
+    redisContext *c = redisConnectUnix(sock);
+    ck_assert_msg(c && !c->err, "raw connection to %s failed", sock);
     return c;
 }
 
+/* "redis://AUTH127.0.0.1:PORT/REST", or in TLS mode the rediss:// form
+ * with the certificates. */
+static void store_uri(char *buf, size_t size, const char *auth, int port, const char *rest)
+{
+    if (certs[0])
+        snprintf(buf, size, "rediss://%s127.0.0.1:%d/%s&tls_ca=%s/ca.crt&tls_cert=%s/client.crt"
+                 "&tls_key=%s/client.key", auth, port, rest, certs, certs, certs);
+    else
+        snprintf(buf, size, "redis://%s127.0.0.1:%d/%s", auth, port, rest);
+}
+
+static int has_option(const char *const *options, const char *key)
+{
+    for (int i = 0; options[i]; i += 2)
+        if (strcmp(options[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Logs of the last store opened, for the tests that read them. */
+static char logged[2048];
+
+static void catch_log(void *userdata, int level, const char *message)
+{
+    (void)userdata;
+    (void)level;
+    size_t used = strlen(logged);
+    snprintf(logged + used, sizeof logged - used, "%s\n", message);
+}
+
+/* Opens a store with these options; in TLS mode, over TLS with the
+ * client certificate unless the options say anything about tls (or use
+ * the unix socket). */
 static ts_store *open_with(const char *const *options, ts_error *err)
 {
     ts_config *cfg;
     ts_store *store = NULL;
+    char ca[PATH_MAX + 16], cert[PATH_MAX + 16], key[PATH_MAX + 16];
 
     ck_assert_int_eq(ts_config_new(&cfg), TS_OK);
     ck_assert_int_eq(ts_config_set_backend(cfg, "redis", err), TS_OK);
     for (int i = 0; options[i]; i += 2)
         ck_assert_int_eq(ts_config_set_option(cfg, options[i], options[i + 1], err), TS_OK);
-    ts_config_set_logger(cfg, NULL, NULL, 0);
+    if (certs[0] && !has_option(options, "tls") && !has_option(options, "socket")) {
+        snprintf(ca, sizeof ca, "%s/ca.crt", certs);
+        snprintf(cert, sizeof cert, "%s/client.crt", certs);
+        snprintf(key, sizeof key, "%s/client.key", certs);
+        ck_assert_int_eq(ts_config_set_option(cfg, "tls", "on", err), TS_OK);
+        ck_assert_int_eq(ts_config_set_option(cfg, "tls_ca", ca, err), TS_OK);
+        ck_assert_int_eq(ts_config_set_option(cfg, "tls_cert", cert, err), TS_OK);
+        ck_assert_int_eq(ts_config_set_option(cfg, "tls_key", key, err), TS_OK);
+    }
+    logged[0] = '\0';
+    ts_config_set_logger(cfg, catch_log, NULL, TS_LOG_WARN);
     int rc = ts_store_open_config(&store, cfg, err);
     ts_config_free(cfg);
     ck_assert(rc == TS_OK || store == NULL);
@@ -280,146 +355,17 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Walks every key of the store with prefix P and checks that the indexes
- * and the tokens agree both ways. The layout it checks is the backend's
- * documented one ({P}token:ID, {P}ids, {P}next_id, {P}user:NAME holding
- * the row as "len:bytes" per field, {P}access|refresh|grant:SHA1 sorted
- * sets). Returns {tokens, index keys, problems...}.
- */
-static const char consistency_lua[] =
-    "local base = ARGV[1]\n"
-    "local FIELD = {user = 'user_name', refresh = 'refresh_token',\n"
-    "               access = 'access_token', grant = 'grant_token'}\n"
-    "local problems, ntok, nidx = {}, 0, 0\n"
-    "local function bad(s) if #problems < 20 then problems[#problems + 1] = s end end\n"
-    "local function member(id) return string.rep('0', 20 - #id) .. id end\n"
-    "local function id_of(m)\n"
-    "  local c = string.gsub(m, '^0+', '')\n"
-    "  return c == '' and '0' or c\n"
-    "end\n"
-    "local NAMES = {'id', 'user_name', 'client_id', 'client_secret', 'refresh_token',\n"
-    "  'access_token', 'grant_token', 'expiry_time', 'redirect_url', 'api_domain'}\n"
-    /* The ten fields of a user key's copy, or nil and why not. */
-    "local function split_copy(c)\n"
-    "  local out, at = {}, 1\n"
-    "  for i = 1, 10 do\n"
-    "    local digits = string.match(c, '^%d+:', at)\n"
-    "    if not digits then return nil, 'field ' .. i .. ' has no length' end\n"
-    "    local n = tonumber(string.sub(digits, 1, -2))\n"
-    "    at = at + #digits\n"
-    "    if at + n - 1 > #c then return nil, 'field ' .. i .. ' is cut short' end\n"
-    "    out[i] = string.sub(c, at, at + n - 1)\n"
-    "    at = at + n\n"
-    "  end\n"
-    "  if at ~= #c + 1 then return nil, 'bytes after the tenth field' end\n"
-    "  return out\n"
-    "end\n"
-    /* Why the copy at user key ik differs from the hash of token id, or nil. */
-    "local function copy_differs(ik, id)\n"
-    "  local c = redis.call('GET', ik)\n"
-    "  if not c then return 'missing' end\n"
-    "  local f, why = split_copy(c)\n"
-    "  if not f then return why end\n"
-    "  if f[1] ~= id then return 'names id ' .. f[1] end\n"
-    "  local h = redis.call('HMGET', base .. 'token:' .. id, unpack(NAMES))\n"
-    "  for i = 1, 10 do\n"
-    "    if f[i] ~= (h[i] or '') then return NAMES[i] .. ' differs from the hash' end\n"
-    "  end\n"
-    "end\n"
-    "local function index_name(kind, v)\n"
-    "  if kind == 'user' then return base .. 'user:' .. v end\n"
-    "  return base .. kind .. ':' .. redis.sha1hex(v)\n"
-    "end\n"
-    "local function check_token(key, id)\n"
-    "  ntok = ntok + 1\n"
-    "  if redis.call('HGET', key, 'id') ~= id then bad(key .. ': wrong id field') end\n"
-    "  if not redis.call('ZSCORE', base .. 'ids', member(id)) then bad(key .. ': not in ids') end\n"
-    "  for kind, field in pairs(FIELD) do\n"
-    "    local v = redis.call('HGET', key, field)\n"
-    "    if v then\n"
-    "      local ik = index_name(kind, v)\n"
-    "      local ok\n"
-    "      if kind == 'user' then\n"
-    "        local why = copy_differs(ik, id)\n"
-    "        if why then bad(ik .. ': copy of token ' .. id .. ': ' .. why) end\n"
-    "        ok = true\n"
-    "      else ok = redis.call('ZSCORE', ik, member(id)) end\n"
-    "      if not ok then bad(key .. ': no ' .. kind .. ' index entry') end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "local function check_index(key, kind, value)\n"
-    "  nidx = nidx + 1\n"
-    "  local ids\n"
-    "  if kind == 'user' then\n"
-    "    local f, why = split_copy(redis.call('GET', key))\n"
-    "    if not f then bad(key .. ': ' .. why); return end\n"
-    "    ids = {f[1]}\n"
-    "  else ids = {}\n"
-    "    for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do ids[#ids + 1] = id_of(m) end\n"
-    "  end\n"
-    "  if #ids == 0 then bad(key .. ': empty index') end\n"
-    "  for _, id in ipairs(ids) do\n"
-    "    local v = redis.call('HGET', base .. 'token:' .. id, FIELD[kind])\n"
-    "    if not v then bad(key .. ': points at missing token ' .. id)\n"
-    "    elseif (kind == 'user' and v ~= value) or\n"
-    "           (kind ~= 'user' and redis.sha1hex(v) ~= value) then\n"
-    "      bad(key .. ': token ' .. id .. ' holds another value') end\n"
-    "  end\n"
-    "end\n"
-    "local cursor = '0'\n"
-    "repeat\n"
-    "  local r = redis.call('SCAN', cursor, 'MATCH', base .. '*', 'COUNT', 1000)\n"
-    "  cursor = r[1]\n"
-    "  for _, key in ipairs(r[2]) do\n"
-    "    local rest = string.sub(key, #base + 1)\n"
-    "    local kind, value = string.match(rest, '^(%a+):(.*)$')\n"
-    "    if kind == 'token' then check_token(key, value)\n"
-    "    elseif kind and FIELD[kind] then check_index(key, kind, value)\n"
-    "    elseif rest == 'ids' then\n"
-    "      for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do\n"
-    "        if redis.call('EXISTS', base .. 'token:' .. id_of(m)) == 0 then\n"
-    "          bad('ids: ' .. m .. ' has no token') end\n"
-    "      end\n"
-    "    elseif rest ~= 'next_id' then bad('unknown key ' .. key) end\n"
-    "  end\n"
-    "until cursor == '0'\n"
-    "local result = {ntok, nidx}\n"
-    "for _, p in ipairs(problems) do result[#result + 1] = p end\n"
-    "return result\n";
-
-/* Runs the walk; asserts no problem; returns the token count and sets
- * *index_keys. */
-static long long check_consistency(redisContext *c, const char *prefix, long long *index_keys)
-{
-    char base[256];
-    snprintf(base, sizeof base, "{%s}", prefix);
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s", consistency_lua, base);
-    ck_assert_msg(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2, "walk failed: %s",
-                  r && r->type == REDIS_REPLY_ERROR ? r->str : "?");
-    for (size_t i = 2; i < r->elements; i++)
-        fprintf(stderr, "# inconsistent: %s\n", r->element[i]->str);
-    ck_assert_msg(r->elements == 2, "%zu index problems, first: %s", r->elements - 2,
-                  r->elements > 2 ? r->element[2]->str : "");
-    long long n = r->element[0]->integer;
-    if (index_keys)
-        *index_keys = r->element[1]->integer;
-    freeReplyObject(r);
-    return n;
-}
-
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 /* ------------------------------------------------------------------ */
 
 START_TEST(test_uri_forms_and_layout)
 {
-    char uri[PATH_MAX + 64];
+    char uri[PATH_MAX * 4];
     ts_store *tcp, *unix_store;
     ts_error err = { 0 };
 
-    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=uri:", main_port);
+    store_uri(uri, sizeof uri, "", main_port, "0?prefix=uri:");
     ck_assert_msg(ts_store_open(&tcp, uri, &err) == TS_OK, "%s", err.message);
     ck_assert_int_eq(ts_delete_tokens(tcp, &err), TS_OK);
     snprintf(uri, sizeof uri, "unix:%s/redis.sock?db=0&prefix=uri:", main_dir);
@@ -1115,13 +1061,6 @@ START_TEST(test_server_down_at_open)
     const char *badprefix[] = { "port", port, "prefix", "a}b", NULL };
     ck_assert_ptr_null(open_with(badprefix, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
-
-    /* TLS is not offered: the URI scheme is refused by name. */
-    char uri[64];
-    ts_store *s = NULL;
-    snprintf(uri, sizeof uri, "rediss://127.0.0.1:%d/0", main_port);
-    ck_assert_int_eq(ts_store_open(&s, uri, &err), TS_ERR_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.message, "tls"));
 }
 END_TEST
 
@@ -1151,8 +1090,8 @@ START_TEST(test_requirepass)
     ck_assert_int_eq(err.code, TS_ERR_AUTH);
     ck_assert_ptr_nonnull(strstr(err.message, "password"));
 
-    char uri[128];
-    snprintf(uri, sizeof uri, "redis://:%s@127.0.0.1:%d/0?prefix=pw:", AUTH_PASSWORD, auth_port);
+    char uri[PATH_MAX * 4];
+    store_uri(uri, sizeof uri, ":" AUTH_PASSWORD "@", auth_port, "0?prefix=pw:");
     ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
     ck_assert_int_eq(find_user(s, "p@x", NULL, &err), TS_OK);
     ts_store_close(s);
@@ -1162,7 +1101,7 @@ END_TEST
 
 START_TEST(test_acl_user)
 {
-    char port[16], uri[160];
+    char port[16], uri[PATH_MAX * 4];
     ts_error err = { 0 };
     redisContext *c = raw_connect();
     redisReply *r = redisCommand(c, "ACL SETUSER tsworker on >worker-pw ~{acl:}* +@all");
@@ -1179,7 +1118,7 @@ START_TEST(test_acl_user)
     save_ok(s, t);
     ts_store_close(s);
 
-    snprintf(uri, sizeof uri, "redis://tsworker:worker-pw@127.0.0.1:%d/0?prefix=acl:", main_port);
+    store_uri(uri, sizeof uri, "tsworker:worker-pw@", main_port, "0?prefix=acl:");
     ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
     ck_assert_int_eq(find_user(s, "acl@x", NULL, &err), TS_OK);
     ts_store_close(s);
@@ -1407,11 +1346,153 @@ START_TEST(test_killed_connection_and_bad_db)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* TLS (TS_REDIS_TLS=1)                                                */
+/* ------------------------------------------------------------------ */
+
+/* Opens a store on port `port` with these TLS options after tls=on;
+ * returns the error code and leaves the message in err (TS_OK: it worked,
+ * and a save and a find went through). */
+static int try_tls(int port, const char *const *tls_options, ts_error *err)
+{
+    char p[16];
+    const char *opts[24] = { "port", p, "prefix", "tlscase:", "tls", "on",
+                             "connect_timeout_ms", "1000" };
+    int n = 8;
+
+    snprintf(p, sizeof p, "%d", port);
+    for (int i = 0; tls_options[i]; i++)
+        opts[n++] = tls_options[i];
+    opts[n] = NULL;
+    ts_store *s = open_with(opts, err);
+    if (!s)
+        return err->code;
+    ts_token *t = make_token("tls@x", "r-tls", "a-tls");
+    int rc = ts_save_token(s, t, err);
+    if (rc == TS_OK)
+        rc = find_user(s, "tls@x", NULL, err);
+    ts_token_free(t);
+    ts_store_close(s);
+    return rc;
+}
+
+#define CERT(name) path_of(name, (char[PATH_MAX + 32]){ 0 })
+static const char *path_of(const char *name, char *buf)
+{
+    snprintf(buf, PATH_MAX + 32, "%s/%s", certs, name);
+    return buf;
+}
+
+#define ASSERT_FAILS(code, port, opts, ...)                                  \
+    do {                                                                      \
+        const char *const words_[] = { __VA_ARGS__, NULL };                   \
+        char where_[32];                                                      \
+        ck_assert_int_eq(try_tls(port, opts, &err), code);                    \
+        snprintf(where_, sizeof where_, "127.0.0.1:%d", port);                \
+        ck_assert_msg(strstr(err.message, where_), "%s", err.message);       \
+        for (int w_ = 0; words_[w_]; w_++)                                    \
+            ck_assert_msg(strstr(err.message, words_[w_]), "no '%s' in: %s",  \
+                          words_[w_], err.message);                           \
+    } while (0)
+
+START_TEST(test_tls_verification)
+{
+    ts_error err = { 0 };
+    const char *ca = CERT("ca.crt"), *cert = CERT("client.crt"), *key = CERT("client.key");
+
+    /* Verified, with the client certificate the server requires; the CA
+     * given as a hashed directory works as the file does. */
+    const char *good[] = { "tls_ca", ca, "tls_cert", cert, "tls_key", key, NULL };
+    ck_assert_msg(try_tls(main_port, good, &err) == TS_OK, "%s", err.message);
+    const char *dir[] = { "tls_ca", CERT("ca.d"), "tls_cert", cert, "tls_key", key, NULL };
+    ck_assert_msg(try_tls(main_port, dir, &err) == TS_OK, "%s", err.message);
+
+    /* No client certificate: the server's alert, and what to set. */
+    const char *no_cert[] = { "tls_ca", ca, NULL };
+    ASSERT_FAILS(TS_ERR_CONNECT, main_port, no_cert, "certificate", "tls_cert");
+
+    /* A CA that signed none of it. */
+    const char *wrong_ca[] = { "tls_ca", CERT("other-ca.crt"), "tls_cert", cert,
+                               "tls_key", key, NULL };
+    ASSERT_FAILS(TS_ERR_CONNECT, main_port, wrong_ca, "certificate verify failed", "tls_ca");
+
+    /* A certificate for another name; tls_server_name names it. */
+    const char *named[] = { "tls_ca", ca, NULL };
+    ASSERT_FAILS(TS_ERR_CONNECT, tls_port[NAMED], named, "not for '127.0.0.1'",
+                 "tls_server_name");
+    const char *renamed[] = { "tls_ca", ca, "tls_server_name", "redis.tokenstore.test", NULL };
+    ck_assert_msg(try_tls(tls_port[NAMED], renamed, &err) == TS_OK, "%s", err.message);
+    const char *misnamed[] = { "tls_ca", ca, "tls_server_name", "other.tokenstore.test", NULL };
+    ASSERT_FAILS(TS_ERR_CONNECT, tls_port[NAMED], misnamed, "other.tokenstore.test");
+
+    ASSERT_FAILS(TS_ERR_CONNECT, tls_port[EXPIRED], named, "certificate has expired");
+
+    /* TLS to a plain port, plain to a TLS port. */
+    ASSERT_FAILS(TS_ERR_CONNECT, tls_port[PLAIN], named, "TLS");
+    char p[16];
+    snprintf(p, sizeof p, "%d", main_port);
+    const char *plain[] = { "port", p, "tls", "off", NULL };
+    ck_assert_ptr_null(open_with(plain, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
+    ck_assert_msg(strstr(err.message, "TLS port"), "%s", err.message);
+
+    /* Verification off: a wrong CA passes, with a warning on every open. */
+    const char *unverified[] = { "tls_ca", CERT("other-ca.crt"), "tls_verify", "off",
+                                 "tls_cert", cert, "tls_key", key, NULL };
+    ck_assert_msg(try_tls(main_port, unverified, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(strstr(logged, "tls_verify is off"), "logged: %s", logged);
+    ck_assert_msg(try_tls(main_port, unverified, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(strstr(logged, "tls_verify is off"), "logged: %s", logged);
+}
+END_TEST
+
+START_TEST(test_tls_option_errors)
+{
+    ts_error err = { 0 };
+    char p[16], sock[PATH_MAX + 16];
+
+    const char *half[] = { "tls_cert", CERT("client.crt"), NULL };
+    ck_assert_int_eq(try_tls(main_port, half, &err), TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "tls_key"), "%s", err.message);
+    const char *missing[] = { "tls_ca", CERT("no-such.crt"), NULL };
+    ck_assert_int_eq(try_tls(main_port, missing, &err), TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "no-such.crt"), "%s", err.message);
+    const char *not_key[] = { "tls_cert", CERT("client.crt"), "tls_key", CERT("server.key"),
+                              NULL };
+    ck_assert_int_eq(try_tls(main_port, not_key, &err), TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "server.key"), "%s", err.message);
+    const char *bad_bool[] = { "tls_verify", "maybe", NULL };
+    ck_assert_int_eq(try_tls(main_port, bad_bool, &err), TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "tls_verify"), "%s", err.message);
+
+    snprintf(p, sizeof p, "%d", main_port);
+    const char *without_tls[] = { "port", p, "tls", "off", "tls_ca", CERT("ca.crt"), NULL };
+    ck_assert_ptr_null(open_with(without_tls, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "tls_ca"), "%s", err.message);
+    snprintf(sock, sizeof sock, "%s/redis.sock", main_dir);
+    const char *on_socket[] = { "socket", sock, "tls", "on", NULL };
+    ck_assert_ptr_null(open_with(on_socket, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "unix socket"), "%s", err.message);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *redis_suite(void)
 {
     Suite *s = suite_create("redis");
     TCase *tc = tcase_create("redis");
+
+    /* First: test_server_restart, last of the other case, leaves the
+     * main server to die with its test process. */
+    if (certs[0]) {
+        TCase *tls = tcase_create("tls");
+        tcase_set_timeout(tls, 60);
+        tcase_add_test(tls, test_tls_verification);
+        tcase_add_test(tls, test_tls_option_errors);
+        suite_add_tcase(s, tls);
+    }
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_uri_forms_and_layout);
@@ -1430,10 +1511,43 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, test_acl_user);
     tcase_add_test(tc, test_command_timeout);
     tcase_add_test(tc, test_killed_connection_and_bad_db);
-    tcase_add_test(tc, test_cluster_follows_moved);
+    if (!certs[0])
+        tcase_add_test(tc, test_cluster_follows_moved);
     tcase_add_test(tc, test_server_restart);
     suite_add_tcase(s, tc);
     return s;
+}
+
+/* TLS mode: the certificates, made fresh in a directory of their own. */
+static int make_certs(void)
+{
+    char cmd[PATH_MAX * 3];
+
+    snprintf(certs, sizeof certs, "%s/tokenstore-certs.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(certs)) {
+        certs[0] = '\0';
+        return 0;
+    }
+    snprintf(cmd, sizeof cmd, "sh '%.*s/certs.sh' '%s'", (int)(strlen(server_sh) - 10),
+             server_sh, certs);
+    return system(cmd) == 0;
+}
+
+/* TLS mode: servers with the wrong name, an expired certificate, and
+ * none at all. */
+static int make_tls_servers(void)
+{
+    char named[PATH_MAX * 3], expired[PATH_MAX * 3];
+
+    snprintf(named, sizeof named, "--tls-cert-file %s/named.crt --tls-key-file %s/named.key "
+             "--tls-auth-clients no", certs, certs);
+    snprintf(expired, sizeof expired, "--tls-cert-file %s/expired.crt --tls-key-file "
+             "%s/expired.key --tls-auth-clients no", certs, certs);
+    tls_port[NAMED] = make_server(tls_dir[NAMED], named);
+    tls_port[EXPIRED] = make_server(tls_dir[EXPIRED], expired);
+    tls_port[PLAIN] = make_server(tls_dir[PLAIN], "TLS_CERTS= ");
+    return tls_port[NAMED] && tls_port[EXPIRED] && tls_port[PLAIN];
 }
 
 int main(void)
@@ -1450,9 +1564,13 @@ int main(void)
     atexit(stop_servers);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    if (getenv("TS_REDIS_TLS") && !make_certs()) {
+        puts("Bail out! tests/redis/certs.sh could not make the certificates");
+        return 99;
+    }
     main_port = make_server(main_dir, NULL);
     auth_port = make_server(auth_dir, "--requirepass " AUTH_PASSWORD);
-    if (!main_port || !auth_port || !make_cluster()) {
+    if (!main_port || !auth_port || (certs[0] ? !make_tls_servers() : !make_cluster())) {
         fprintf(stderr, "test_redis: could not start redis-server (REDIS_SERVER='%s')\n",
                 getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "");
         puts("Bail out! redis-server could not be started");
