@@ -12,14 +12,14 @@
  *    bound, prepared once per connection and kept.
  *  - Ids compared as numbers. The DBStore takes max(id) over the varchar
  *    column, a text maximum, and fails on the primary key from its tenth
- *    insert on. Here the next id is MAX(CAST(id AS DECIMAL)) + 1, read
- *    under a MySQL named lock (GET_LOCK) that every inserting writer takes
+ *    insert on. Here the next id is the host's next_id over
+ *    MAX(CAST(id AS DECIMAL)), read under a MySQL named lock (GET_LOCK) that every inserting writer takes
  *    before its transaction, so two processes never pick the same id. The
  *    server answers that MAX from the smallest index that holds id (every
  *    secondary index does), a scan of a few bytes per row; a bulk save
  *    reads it once and counts on from there.
- *  - Indexes on the lookup keys (user_name, access, refresh and grant
- *    token), made when missing, with a prefix where the column type needs
+ *  - Indexes on the fields the host's key_fields lists (id, user_name,
+ *    access, refresh and grant token), made when missing, with a prefix where the column type needs
  *    one (TEXT, or a VARCHAR wider than InnoDB's 3072-byte key). An index
  *    someone else made on the column counts.
  *  - Lookups that match bytes, not the collation: the SDK's columns have a
@@ -39,8 +39,8 @@
  * takes the table's write lock, GET_LOCK(name, wait), then runs the
  * host's save_resolve and the write in one transaction, so no two
  * processes insert the same user or the same id. The SDK's rules come from
- * the host (find_by_rule, save_resolve); we only supply "the row whose
- * FIELD is VALUE".
+ * the host (find_by_rule, save_resolve, key_fields, next_id); we only
+ * supply "the row whose FIELD is VALUE".
  *
  * Failures. A connection that drops is reopened once and the call
  * replayed when a replay cannot change the outcome: reads, delete_tokens,
@@ -104,10 +104,10 @@
 
 enum tls_mode { TLS_OFF, TLS_REQUIRED, TLS_VERIFY_CA, TLS_VERIFY_IDENTITY };
 
-/* The statements of a connection, prepared on first use. */
+/* The statements of a connection, prepared on first use. Field f's lookup
+ * is ST_LOOKUP + f, there for the fields the host's key_fields lists. */
 enum stmt_kind {
-    ST_LOOKUP_ID, ST_LOOKUP_USER, ST_LOOKUP_ACCESS, ST_LOOKUP_REFRESH, ST_LOOKUP_GRANT,
-    ST_INSERT, ST_MAX_ID, ST_DELETE_ONE, ST_DELETE_ALL, ST_WALK,
+    ST_LOOKUP, ST_INSERT = ST_LOOKUP + TS_FIELD_COUNT, ST_MAX_ID, ST_DELETE_ONE, ST_DELETE_ALL, ST_WALK,
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET_LOCK, ST_RELEASE_LOCK, ST_WAIT_TIMEOUT,
     ST_WAIT_DEFAULT, ST_COLUMNS, ST_INDEXED, ST_COUNT
 };
@@ -128,6 +128,8 @@ struct held_lock;
 struct mysql_store {
     const ts_host *host;
     ts_backend_ctx *ctx;
+    const ts_field *keys;            /* the host's key fields: looked up, indexed */
+    size_t nkeys;
     MYSQL *conn;                     /* NULL while disconnected */
     unsigned generation;             /* counts connections, for held locks */
     int lost;                        /* the last error was a dropped connection */
@@ -746,8 +748,6 @@ static int read_columns(struct mysql_store *s, struct column *cols, int *exists,
 /* The lookup columns that lack an index starting with them: a bit per field. */
 static int unindexed(struct mysql_store *s, unsigned *missing, ts_error *err)
 {
-    static const ts_field keys[] = { TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN,
-                                     TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN };
     struct param p = str_param(s->table);
     int rc = run(s, ST_INDEXED, &p, 1, "reading the table's indexes", err);
     unsigned have = 0;
@@ -762,9 +762,9 @@ static int unindexed(struct mysql_store *s, unsigned *missing, ts_error *err)
     if (s->stmt[ST_INDEXED])
         mysql_stmt_free_result(s->stmt[ST_INDEXED]);
     *missing = 0;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (!(have & (1u << keys[i])))
-            *missing |= 1u << keys[i];
+    for (size_t i = 0; i < s->nkeys; i++)
+        if (!(have & (1u << s->keys[i])))
+            *missing |= 1u << s->keys[i];
     return rc == TS_NOT_FOUND ? TS_OK : rc;
 }
 
@@ -841,10 +841,6 @@ static int table_ready(struct mysql_store *s, int *ready, ts_error *err)
 /* The SQL of every statement; prepared on a connection's first use. */
 static int build_sql(struct mysql_store *s, ts_error *err)
 {
-    static const ts_field lookup_field[] = {
-        TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN, TS_FIELD_REFRESH_TOKEN,
-        TS_FIELD_GRANT_TOKEN,
-    };
     const char *t = s->table;
     char cols[256] = "";
     int ok = 1;
@@ -856,11 +852,11 @@ static int build_sql(struct mysql_store *s, ts_error *err)
     }
     /* Several rows may share a secret (and an SDK table may hold a user
      * twice): the lowest id answers. */
-    for (int k = ST_LOOKUP_ID; k <= ST_LOOKUP_GRANT; k++) {
-        const char *c = s->host->field_name(lookup_field[k]);
-        ok &= asprintf(&s->sql[k], "SELECT %s FROM `%s` WHERE %s = ? AND %s = BINARY ?%s "
-                       "LIMIT 1", cols, t, c, c,
-                       k == ST_LOOKUP_ID ? "" : " ORDER BY " NUMERIC_ID) > 0;
+    for (size_t i = 0; i < s->nkeys; i++) {
+        const char *c = s->host->field_name(s->keys[i]);
+        ok &= asprintf(&s->sql[ST_LOOKUP + s->keys[i]], "SELECT %s FROM `%s` WHERE %s = ? AND "
+                       "%s = BINARY ?%s LIMIT 1", cols, t, c, c,
+                       s->keys[i] == TS_FIELD_ID ? "" : " ORDER BY " NUMERIC_ID) > 0;
     }
     ok &= asprintf(&s->sql[ST_INSERT], "INSERT INTO `%s` (%s) VALUES (?, ?, ?, ?, ?, ?, ?, "
                    "?, ?, ?)", t, cols) > 0;
@@ -891,25 +887,21 @@ static int build_sql(struct mysql_store *s, ts_error *err)
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
-static enum stmt_kind lookup_kind(ts_field field)
+/* Field's lookup statement, or ST_COUNT for a field rows are not found by. */
+static enum stmt_kind lookup_kind(const struct mysql_store *s, ts_field field)
 {
-    switch (field) {
-    case TS_FIELD_ID: return ST_LOOKUP_ID;
-    case TS_FIELD_USER_NAME: return ST_LOOKUP_USER;
-    case TS_FIELD_ACCESS_TOKEN: return ST_LOOKUP_ACCESS;
-    case TS_FIELD_REFRESH_TOKEN: return ST_LOOKUP_REFRESH;
-    case TS_FIELD_GRANT_TOKEN: return ST_LOOKUP_GRANT;
-    default: return ST_COUNT;
-    }
+    if ((int)field < 0 || field >= TS_FIELD_COUNT || !s->sql[ST_LOOKUP + field])
+        return ST_COUNT;
+    return (enum stmt_kind)(ST_LOOKUP + field);
 }
 
 /* The ts_lookup_fn the host's rules call: the row whose `field` is
  * `value`. During a save it also keeps the matched row, so the write can
  * tell which columns changed. */
-static int lookup(void *ctx, ts_field field, const char *value, ts_token *row, ts_error *err)
+static int lookup(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
-    struct mysql_store *s = ctx;
-    enum stmt_kind kind = lookup_kind(field);
+    struct mysql_store *s = state;
+    enum stmt_kind kind = lookup_kind(s, field);
     int ready, rc = table_ready(s, &ready, err);
 
     if (rc != TS_OK || !ready)
@@ -1070,9 +1062,10 @@ static int update_row(struct mysql_store *s, const ts_token *token, unsigned mas
     return rc;
 }
 
-/* The next id: the largest numeric id plus one, read once per locked
- * save (we hold the write lock, so only our own inserts move it). */
-static int next_id(struct mysql_store *s, char buf[21], ts_error *err)
+/* Gives the token the host's next id, from the largest numeric id, read
+ * once per locked save (we hold the write lock, so only our own inserts
+ * move it). */
+static int next_id(struct mysql_store *s, ts_token *token, ts_error *err)
 {
     if (!s->have_max) {
         char text[48];
@@ -1084,11 +1077,13 @@ static int next_id(struct mysql_store *s, char buf[21], ts_error *err)
         s->max_id = is_null || text[0] == '-' ? 0 : strtoull(text, NULL, 10);
         s->have_max = 1;
     }
-    if (s->max_id >= (unsigned long long)INT64_MAX)
-        return s->host->error(err, TS_ERR_BACKEND, "%s: table %s: no id is left after %llu",
-                              s->where, s->table, s->max_id);
-    s->host->id_format(s->max_id + 1, buf);
-    return TS_OK;
+    int rc = s->host->next_id(token, s->max_id, err);
+    if (rc == TS_ERR_BACKEND && err) {
+        char why[sizeof err->message];
+        memcpy(why, err->message, sizeof why);
+        s->host->error(err, rc, "%s: table %s: %s", s->where, s->table, why);
+    }
+    return rc;
 }
 
 static int insert_row(struct mysql_store *s, ts_token *token, int *id_assigned, ts_error *err)
@@ -1098,10 +1093,7 @@ static int insert_row(struct mysql_store *s, ts_token *token, int *id_assigned, 
     int rc = TS_OK;
 
     if (!*h->token_get(token, TS_FIELD_ID)) {
-        char id[21];
-        rc = next_id(s, id, err);
-        if (rc == TS_OK && h->token_set(token, TS_FIELD_ID, id) != TS_OK)
-            rc = h->error(err, TS_ERR_NOMEM, "out of memory");
+        rc = next_id(s, token, err);
         *id_assigned = rc == TS_OK;
     }
     for (int f = 0; f < TS_FIELD_COUNT; f++)
@@ -1625,14 +1617,20 @@ static void store_close_store(void *state)
 
 static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
 {
-    struct mysql_store *s = calloc(1, sizeof *s);
+    struct mysql_store *s;
 
+    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id))
+        return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
+                           "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
+                           (unsigned)host->abi_major, (unsigned)host->abi_minor);
+    s = calloc(1, sizeof *s);
     if (!s || !(s->matched = host->token_new())) {
         free(s);
         return host->error(err, TS_ERR_NOMEM, "out of memory");
     }
     s->host = host;
     s->ctx = ctx;
+    s->keys = host->key_fields(&s->nkeys);
     s->open_flags = ts_host_open_flags(host, ctx);
     int rc = read_options(s, err);
     if (rc == TS_OK)
@@ -1650,9 +1648,7 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 }
 
 static const ts_backend store_backend = {
-    .size = sizeof(ts_backend),
-    .abi_major = TS_ABI_MAJOR,
-    .abi_minor = TS_ABI_MINOR,
+    TS_BACKEND_HEAD,
     .name = "mysql",
     .version = "1.0.0",
     .description = "a MySQL/MariaDB table, the Zoho SDK DBStore's oauthtoken",

@@ -441,6 +441,32 @@ START_TEST(test_missing_columns_are_named)
 }
 END_TEST
 
+/* The host's next_id gives the ids; an id column wider than the SDK's
+ * can hold the last one, after which an insert is refused, naming the
+ * table, and nothing is written. */
+START_TEST(test_no_id_left_after_the_last)
+{
+    ts_error err = { 0 };
+
+    sql_ok("CREATE TABLE tokens.wide (id varchar(20) NOT NULL, user_name varchar(255), "
+           "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
+           "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "
+           "redirect_url varchar(255), api_domain varchar(255), primary key (id))");
+    sql_ok("INSERT INTO tokens.wide (id, user_name, refresh_token) VALUES "
+           "('9223372036854775807', 'last@x', '1000.r.last')");
+    const char *opts[] = { "table", "wide", NULL };
+    ts_store *s = open_with(opts, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ts_token *t = make_token("next@x", "1000.r.next", "");
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_BACKEND);
+    ck_assert_msg(strstr(err.message, "table wide: no id is left after 9223372036854775807"),
+                  "%s", err.message);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.wide"), 1);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Many writers                                                        */
 /* ------------------------------------------------------------------ */
@@ -999,6 +1025,7 @@ static Suite *mysql_suite(void)
     tcase_add_test(tc, test_sdk_table_extended_past_ten);
     tcase_add_test(tc, test_created_table_is_the_sdk_ddl);
     tcase_add_test(tc, test_missing_columns_are_named);
+    tcase_add_test(tc, test_no_id_left_after_the_last);
     tcase_add_test(tc, test_eight_processes_thousand_saves);
     tcase_add_test(tc, test_credentials_and_database);
     tcase_add_test(tc, test_missing_privilege);
