@@ -1483,20 +1483,15 @@ static int timeout_option(struct mysql_store *s, const char *key, long long dflt
 
 static int read_tls(struct mysql_store *s, ts_error *err)
 {
-    static const char *const modes[] = { "off", "required", "verify-ca", "verify-identity" };
+    static const char *const modes[] = { "off", "required", "verify-ca", "verify-identity",
+                                         NULL };
     const ts_host *h = s->host;
-    const char *v = h->option(s->ctx, "tls");
-    int found = !v;
+    int mode;
+    int rc = h->option_choice(s->ctx, "tls", modes, TLS_OFF, &mode, err);
 
-    s->tls = TLS_OFF;
-    for (int i = 0; v && i < 4; i++)
-        if (strcmp(v, modes[i]) == 0) {
-            s->tls = (enum tls_mode)i;
-            found = 1;
-        }
-    if (!found)
-        return h->error(err, TS_ERR_CONFIG, "option 'tls': '%.40s' is not off, required, "
-                        "verify-ca or verify-identity", v);
+    if (rc != TS_OK)
+        return rc;
+    s->tls = (enum tls_mode)mode;
     if (dup_option(s, "tls_ca", NULL, &s->tls_ca) != TS_OK ||
         dup_option(s, "tls_cert", NULL, &s->tls_cert) != TS_OK ||
         dup_option(s, "tls_key", NULL, &s->tls_key) != TS_OK)
@@ -1619,7 +1614,8 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 {
     struct mysql_store *s;
 
-    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id))
+    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id) ||
+        !TS_HOST_HAS(host, option_choice))
         return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
                            "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
                            (unsigned)host->abi_major, (unsigned)host->abi_minor);
