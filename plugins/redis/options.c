@@ -19,7 +19,7 @@
 #define DEFAULT_COMMAND_TIMEOUT_MS 5000
 
 /* ------------------------------------------------------------------ */
-/* Opening and closing                                                 */
+/* Teardown                                                            */
 /* ------------------------------------------------------------------ */
 
 void store_free(struct redis_store *s)
