@@ -1,0 +1,135 @@
+/*
+ * plugins/redis/redis.h - what the redis backend's files share: the store
+ * (struct redis_store), the command being built, and the functions one
+ * file offers the others. Nothing here leaves the plugin (it is built
+ * with hidden visibility); the data model is described in redis.c.
+ */
+#ifndef TS_PLUGIN_REDIS_H
+#define TS_PLUGIN_REDIS_H
+
+#include <stddef.h>
+#include <sys/time.h>
+#include <hiredis/hiredis.h>
+#include <tokenstore/backend.h>
+#include "conn.h"
+#include "sentinel.h"
+
+/* The scripts, in the order of script_source[] (scripts.c). */
+enum script {
+    SCRIPT_FIND, SCRIPT_SAVE, SCRIPT_DELETE, SCRIPT_CLEAR, SCRIPT_PAGE, SCRIPT_UNLOCK,
+    SCRIPT_COUNT
+};
+
+/* ------------------------------------------------------------------ */
+/* The store                                                           */
+/* ------------------------------------------------------------------ */
+
+/* The command being built: argument pointers (borrowed) and lengths. */
+struct command {
+    size_t argc, cap;
+    const char **argv;
+    size_t *len;
+    int nomem;                       /* an argument could not be added */
+};
+
+struct redis_store {
+    const ts_host *host;
+    ts_backend_ctx *ctx;
+    struct conn *conn;               /* NULL while disconnected */
+    struct conn_tls *tls;            /* NULL: plain TCP */
+    char *tls_server_name;           /* NULL: the host */
+
+    char *host_name;                 /* the configured TCP server, or the
+                                        master the sentinels named */
+    int port;
+    struct sentinels *sentinels;     /* NULL: no Sentinel */
+    char *master_name;
+    char *sentinel_user, *sentinel_password;   /* password wiped on close */
+    struct command wait;             /* WAIT n ms after each save and delete */
+    long long wait_replicas, wait_timeout_ms;
+    char wait_args[2][24];
+    char *moved_host;                /* the cluster node a MOVED sent us to */
+    int moved_port;
+    char *socket_path;               /* or a unix socket */
+    char *username, *password;       /* password wiped on close */
+    long long db;
+    struct timeval connect_timeout, command_timeout;
+    char where[320];                 /* "host:port" or the socket path */
+
+    char *base;                      /* "{prefix}" */
+    size_t base_len;
+    char *ids_key;                   /* "{prefix}ids" */
+    char *token_key;                 /* "{prefix}token:" + room for an id */
+
+    struct command cmd;
+    char *wire;                      /* RESP of the commands; wiped after sending */
+    size_t wire_len, wire_cap;
+    char sha[SCRIPT_COUNT][41];      /* "" until SCRIPT LOAD answered */
+    char index_arg[128];             /* the scripts' ARGV[2]: "2=user 6=access ..." */
+};
+
+/* row_from_copy's answer for a user key that holds a bare id: the find
+ * script, which reads the hash, answers instead. */
+#define FIND_BY_SCRIPT (-1)
+
+/* client.c: commands in RESP, connecting, and one call's round trip. */
+void cmd_reset(struct command *c);
+void cmd_add(struct command *c, const char *s, size_t len);
+void cmd_add_str(struct command *c, const char *s);
+void cmd_free(struct command *c);
+/* Appends the RESP form of command c to the wire buffer. */
+int wire_append(struct redis_store *s, const struct command *c);
+/* Replies carry tokens: wipes them before they go back to the heap. */
+void free_reply(redisReply *r);
+void disconnect(struct redis_store *s);
+/* Sends the wire buffer and reads n replies into replies[]. */
+int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err);
+/* Whether r is an error reply with this code ("MOVED", "NOSCRIPT"...). */
+int is_error(const redisReply *r, const char *code);
+/* An error reply as a ts_code and a message naming the server. */
+int reply_error(struct redis_store *s, const redisReply *r, const char *what,
+                ts_error *err);
+int bad_reply(struct redis_store *s, const char *what, ts_error *err);
+/* s->where from the address in use, for messages. */
+void set_where(struct redis_store *s);
+int connect_store(struct redis_store *s, ts_error *err);
+/* Connects when needed; check_peer first polls a connection we hold. */
+int ensure_connected(struct redis_store *s, int check_peer, ts_error *err);
+/* Sends s->cmd and returns its reply (which may be an error reply); see
+ * client.c for when it is retried. `wait` adds WAIT (wait_replicas). */
+int call_waiting(struct redis_store *s, int writing, int retry, int wait,
+                 redisReply **out, ts_error *err);
+int call(struct redis_store *s, int writing, int retry, redisReply **out,
+         ts_error *err);
+
+/* scripts.c: the Lua scripts, embedded from plugins/redis/lua/. */
+/* s->index_arg from the host's key fields. */
+int build_index_arg(struct redis_store *s, ts_error *err);
+/* Starts s->cmd as a call of script `which`: EVALSHA (or EVAL), the ids
+ * key, ARGV[1] "{P}" and ARGV[2] the key fields; the caller adds the
+ * rest. */
+void script_begin(struct redis_store *s, enum script which);
+/* Runs it; an error reply becomes a ts_code. */
+int run_script(struct redis_store *s, enum script which, int writing, int retry,
+               redisReply **out, ts_error *err);
+/* SCRIPT LOAD for every script, pipelined. */
+int load_scripts(struct redis_store *s, ts_error *err);
+
+/* rows.c: rows out of replies. */
+/* An HMGET-shaped reply (ten values, nil for absent) into row. */
+int row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
+                   ts_error *err);
+/* What the save script filled in back into the caller's token. */
+int merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
+                ts_error *err);
+/* A GET of a {P}user:NAME copy into row; TS_NOT_FOUND or FIND_BY_SCRIPT
+ * when it cannot answer. */
+int row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
+                  ts_token *row, ts_error *err);
+
+/* options.c: the store's options, keys and teardown. */
+int read_options(struct redis_store *s, ts_error *err);
+int build_keys(struct redis_store *s, ts_error *err);
+void store_free(struct redis_store *s);
+
+#endif
