@@ -93,20 +93,14 @@ static int read_numbers(struct redis_store *s, ts_error *err)
 /* An on/off option: 1, 0, dflt when absent, or -1 after filling err. */
 static int option_bool(struct redis_store *s, const char *key, int dflt, ts_error *err)
 {
-    static const char *const on[] = { "1", "on", "true", "yes" };
-    static const char *const off[] = { "0", "off", "false", "no" };
-    const char *v = s->host->option(s->ctx, key);
+    /* The first four are "off". */
+    static const char *const words[] = { "off", "0", "false", "no",
+                                         "on", "1", "true", "yes", NULL };
+    int i;
 
-    if (!v)
-        return dflt;
-    for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
-        if (strcasecmp(v, on[i]) == 0)
-            return 1;
-        if (strcasecmp(v, off[i]) == 0)
-            return 0;
-    }
-    s->host->error(err, TS_ERR_CONFIG, "option '%s': '%.40s' is not on or off", key, v);
-    return -1;
+    if (s->host->option_choice(s->ctx, key, words, dflt ? 4 : 0, &i, err) != TS_OK)
+        return -1;
+    return i >= 4;
 }
 
 /* The TLS options, when tls is on (rediss:// sets it). Verification is

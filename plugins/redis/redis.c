@@ -527,7 +527,7 @@ static int redis_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
     int rc;
 
     /* The scripts' index keys come from key_fields (1.2). */
-    if (!TS_HOST_HAS(host, key_fields)) {
+    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, option_choice)) {
         free(s);
         return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
                            "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
