@@ -1,6 +1,7 @@
 /*
  * tests/test_store.h - what the store-level Check programs share: counting
- * a store's tokens and catching the warnings it logs.
+ * a store's tokens, catching the warnings it logs, and making, saving and
+ * finding a client's token.
  */
 #ifndef TS_TEST_STORE_H
 #define TS_TEST_STORE_H
@@ -40,6 +41,40 @@ static inline size_t count_tokens(ts_store *s)
 
     ck_assert_msg(ts_get_tokens(s, count_cb, &n, &err) == TS_OK, "get_tokens: %s", err.message);
     return n;
+}
+
+/* A client's token for user, with the given refresh and access tokens. */
+static inline ts_token *make_token(const char *user, const char *refresh, const char *access)
+{
+    ts_token *t = ts_token_new();
+    ts_token_set(t, TS_FIELD_USER_NAME, user);
+    ts_token_set(t, TS_FIELD_CLIENT_ID, "1000.CLIENT");
+    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "client-secret-value");
+    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, refresh);
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1893456000000");
+    return t;
+}
+
+/* Saves t; the save must succeed. */
+static inline void save_ok(ts_store *s, ts_token *t)
+{
+    ts_error err = { 0 };
+    int rc = ts_save_token(s, t, &err);
+    ck_assert_msg(rc == TS_OK, "save: %d %s", rc, err.message);
+}
+
+/* find_token by user name; returns the result code, the row in *out. */
+static inline int find_user(ts_store *s, const char *user, ts_token **out, ts_error *err)
+{
+    ts_token *q = ts_token_new();
+    ts_token_set(q, TS_FIELD_USER_NAME, user);
+    int rc = ts_find_token(s, q, err);
+    if (out)
+        *out = q;
+    else
+        ts_token_free(q);
+    return rc;
 }
 
 #endif

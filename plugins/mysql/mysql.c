@@ -1614,11 +1614,8 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 {
     struct mysql_store *s;
 
-    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, next_id) ||
-        !TS_HOST_HAS(host, option_choice))
-        return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
-                           "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
-                           (unsigned)host->abi_major, (unsigned)host->abi_minor);
+    if (ts_host_require(host, 2, err) != TS_OK)    /* key_fields, next_id, option_choice */
+        return TS_ERR_ABI;
     s = calloc(1, sizeof *s);
     if (!s || !(s->matched = host->token_new())) {
         free(s);

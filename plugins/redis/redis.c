@@ -527,11 +527,9 @@ static int redis_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
     int rc;
 
     /* The scripts' index keys come from key_fields (1.2). */
-    if (!TS_HOST_HAS(host, key_fields) || !TS_HOST_HAS(host, option_choice)) {
+    if (ts_host_require(host, 2, err) != TS_OK) {
         free(s);
-        return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%d or later; "
-                           "this one speaks %u.%u", TS_ABI_MAJOR, TS_ABI_MINOR,
-                           (unsigned)host->abi_major, (unsigned)host->abi_minor);
+        return TS_ERR_ABI;
     }
     if (!s)
         return host->error(err, TS_ERR_NOMEM, "out of memory");

@@ -161,12 +161,6 @@ static ts_token *user_token(const char *user, const char *refresh)
     return t;
 }
 
-static void save_ok(ts_store *s, ts_token *t)
-{
-    ts_error err;
-    int rc = ts_save_token(s, t, &err);
-    ck_assert_msg(rc == TS_OK, "save_token: %s", err.message);
-}
 
 static ts_token *by_id(ts_store *s, const char *id)
 {

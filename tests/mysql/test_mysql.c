@@ -246,24 +246,6 @@ static ts_store *open_table(const char *table)
     return s;
 }
 
-static ts_token *make_token(const char *user, const char *refresh, const char *access)
-{
-    ts_token *t = ts_token_new();
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    ts_token_set(t, TS_FIELD_CLIENT_ID, "1000.CLIENT");
-    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "client-secret-value");
-    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, refresh);
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1893456000000");
-    return t;
-}
-
-static void save_ok(ts_store *s, ts_token *t)
-{
-    ts_error err = { 0 };
-    int rc = ts_save_token(s, t, &err);
-    ck_assert_msg(rc == TS_OK, "save: %d %s", rc, err.message);
-}
 
 /* Saves a new token for user; returns its id. */
 static long long save_user(ts_store *s, const char *user)
@@ -278,17 +260,6 @@ static long long save_user(ts_store *s, const char *user)
     return id;
 }
 
-static int find_user(ts_store *s, const char *user, ts_token **out, ts_error *err)
-{
-    ts_token *q = ts_token_new();
-    ts_token_set(q, TS_FIELD_USER_NAME, user);
-    int rc = ts_find_token(s, q, err);
-    if (out)
-        *out = q;
-    else
-        ts_token_free(q);
-    return rc;
-}
 
 #define SDK_DDL(table)                                                                  \
     "CREATE TABLE tokens." table " (id varchar(10) NOT NULL, user_name varchar(255), "  \

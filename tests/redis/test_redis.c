@@ -45,6 +45,7 @@
 #include <hiredis/hiredis.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
+#include "../test_store.h"
 #include "walk.h"
 
 static char server_sh[PATH_MAX];
@@ -284,52 +285,8 @@ static ts_store *open_prefix(const char *prefix)
     return s;
 }
 
-static ts_token *make_token(const char *user, const char *refresh, const char *access)
-{
-    ts_token *t = ts_token_new();
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    ts_token_set(t, TS_FIELD_CLIENT_ID, "1000.CLIENT");
-    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "client-secret-value");
-    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, refresh);
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1893456000000");
-    return t;
-}
 
-static void save_ok(ts_store *s, ts_token *t)
-{
-    ts_error err = { 0 };
-    int rc = ts_save_token(s, t, &err);
-    ck_assert_msg(rc == TS_OK, "save: %d %s", rc, err.message);
-}
 
-/* find_token by user name; returns the result code, the row in *out. */
-static int find_user(ts_store *s, const char *user, ts_token **out, ts_error *err)
-{
-    ts_token *q = ts_token_new();
-    ts_token_set(q, TS_FIELD_USER_NAME, user);
-    int rc = ts_find_token(s, q, err);
-    if (out)
-        *out = q;
-    else
-        ts_token_free(q);
-    return rc;
-}
-
-static int count_cb(const ts_token *t, void *ud)
-{
-    (void)t;
-    ++*(size_t *)ud;
-    return 0;
-}
-
-static size_t count_tokens(ts_store *s)
-{
-    size_t n = 0;
-    ts_error err = { 0 };
-    ck_assert_int_eq(ts_get_tokens(s, count_cb, &n, &err), TS_OK);
-    return n;
-}
 
 static int exists(redisContext *c, const char *key)
 {

@@ -108,7 +108,7 @@ static const char *save_user(ts_store *s, const char *user, const char *access)
 }
 
 /* find_token by user name; NULL when not found. Caller frees. */
-static ts_token *find_user(ts_store *s, const char *user)
+static ts_token *find_row(ts_store *s, const char *user)
 {
     ts_token *t = ts_token_new();
     ts_error err = { 0 };
@@ -232,7 +232,7 @@ START_TEST(test_sample_db_is_read)
     ck_assert_int_eq(l.count, 12);
     ck_assert_str_eq(l.ids, "1,2,3,4,5,6,7,8,9,10,11,12");
 
-    ts_token *t = find_user(s, "user10@zoho.com");
+    ts_token *t = find_row(s, "user10@zoho.com");
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_CLIENT_SECRET), "secret10");
@@ -349,7 +349,7 @@ START_TEST(test_created_db_has_sample_table)
                   "'1', 'u', 'd')");
     sqlite3_close(raw);
     s = open_ok(db);
-    ts_token *t = find_user(s, "b@zoho.com");
+    ts_token *t = find_row(s, "b@zoho.com");
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "2");
     ts_token_free(t);
@@ -394,14 +394,14 @@ START_TEST(test_injection_strings_are_values)
     ck_assert_str_eq(id[0], "1");
     ck_assert_str_eq(id[3], "4");
     for (int i = 0; i < 4; i++) {
-        ts_token *t = find_user(s, evil[i]);
+        ts_token *t = find_row(s, evil[i]);
         ck_assert_msg(t != NULL, "%s not found", evil[i]);
         ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), id[i]);
         ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), evil[(i + 1) % 4]);
         ts_token_free(t);
     }
     /* Matching is exact: the classic always-true string finds nothing. */
-    ck_assert_ptr_null(find_user(s, "nobody' OR '1'='1"));
+    ck_assert_ptr_null(find_row(s, "nobody' OR '1'='1"));
     ts_token *t = ts_token_new();
     ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "'; DROP TABLE oauthtoken;--");
     ck_assert_int_eq(ts_find_token(s, t, NULL), TS_OK);
@@ -525,7 +525,7 @@ START_TEST(test_empty_table_opens_again)
     all_ids(a, &l);
     ck_assert_int_eq(l.count, 0);
     ck_assert_str_eq(save_user(a, "a@x.com", "1000.a"), "1");
-    ts_token *t = find_user(b, "a@x.com");          /* one handle sees the other's save */
+    ts_token *t = find_row(b, "a@x.com");          /* one handle sees the other's save */
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), "1000.a");
     ts_token_free(t);
@@ -802,7 +802,7 @@ START_TEST(test_options_are_honoured)
     char uri[600];
     snprintf(uri, sizeof uri, "sqlite:%s?table=zoho_tokens", db);
     ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
-    ts_token *t = find_user(s, "a@x.com");
+    ts_token *t = find_row(s, "a@x.com");
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
     ts_store_close(s);
@@ -832,7 +832,7 @@ START_TEST(test_busy_is_reported)
     raw_exec(raw, "BEGIN IMMEDIATE");
     ck_assert_msg(open_store(&s, db, &err, "busy_timeout_ms", "300", NULL) == TS_OK,
                   "open while another writer holds the lock: %s", err.message);
-    ts_token *t = find_user(s, "a@x.com");              /* WAL: reading does not wait */
+    ts_token *t = find_row(s, "a@x.com");              /* WAL: reading does not wait */
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -966,7 +966,7 @@ START_TEST(test_sigkill_loses_nothing_saved)
     for (i = 0; i <= last; i++) {
         snprintf(user, sizeof user, "k%d@x.com", i);
         snprintf(access, sizeof access, "1000.access.%d", i);
-        ts_token *t = find_user(s, user);
+        ts_token *t = find_row(s, user);
         ck_assert_msg(t != NULL, "%s was reported saved but is gone", user);
         ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), access);
         ts_token_free(t);
@@ -1093,7 +1093,7 @@ START_TEST(test_read_only_sample_gets_no_index)
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
     ck_assert_int_eq((int)count_tokens(s), 12);
-    ts_token *t = find_user(s, "user10@zoho.com");
+    ts_token *t = find_row(s, "user10@zoho.com");
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
     ts_token_free(t);
     ts_store_close(s);
@@ -1124,7 +1124,7 @@ START_TEST(test_read_only_on_our_store)
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
     ck_assert_int_eq((int)count_tokens(s), 2);
-    ts_token *t = find_user(s, "b@zoho.com");
+    ts_token *t = find_row(s, "b@zoho.com");
     ck_assert_str_eq(ts_token_get(t, TS_FIELD_ACCESS_TOKEN), "1000.access-b");
     ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_READ_ONLY);
     ck_assert_ptr_nonnull(strstr(err.message, "read-only"));
@@ -1160,7 +1160,7 @@ START_TEST(test_read_only_sees_later_writes)
 
     w = open_ok(db);
     save_user(w, "b@zoho.com", "1000.access-b");
-    ts_token *t = find_user(reader, "b@zoho.com");
+    ts_token *t = find_row(reader, "b@zoho.com");
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
     ts_store_close(w);
@@ -1174,7 +1174,7 @@ START_TEST(test_read_only_sees_later_writes)
     w = open_ok(db);
     save_user(w, "d@zoho.com", "1000.access-d");
     ts_store_close(w);
-    t = find_user(reader, "d@zoho.com");
+    t = find_row(reader, "d@zoho.com");
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
     ck_assert_int_eq((int)count_tokens(reader), 3);
@@ -1205,7 +1205,7 @@ START_TEST(test_read_only_sees_sample_writes)
     ck_assert_int_eq((int)count_tokens(s), 13);
     raw_exec(raw, "DELETE FROM oauthtoken WHERE id = '1'");
     sqlite3_close(raw);
-    ck_assert_ptr_null(find_user(s, "user1@zoho.com"));
+    ck_assert_ptr_null(find_row(s, "user1@zoho.com"));
     ck_assert_int_eq((int)count_tokens(s), 12);
     ts_store_close(s);
 }

@@ -221,6 +221,18 @@ static inline unsigned ts_host_open_flags(const ts_host *host, ts_backend_ctx *c
     return TS_HOST_HAS(host, open_flags) ? host->open_flags(ctx) : 0;
 }
 
+/* For open(): TS_OK when the core's host table is of ABI 1.`minor` or
+ * later (so every member up to that version is there), else TS_ERR_ABI
+ * with a message naming both versions. */
+static inline int ts_host_require(const ts_host *host, unsigned minor, ts_error *err)
+{
+    if (host->abi_major == TS_ABI_MAJOR && host->abi_minor >= minor)
+        return TS_OK;
+    return host->error(err, TS_ERR_ABI, "this backend needs a core of ABI %d.%u or later; "
+                       "this one speaks %u.%u", TS_ABI_MAJOR, minor,
+                       (unsigned)host->abi_major, (unsigned)host->abi_minor);
+}
+
 /*
  * The backend's table. Mandatory members: size, abi_major, abi_minor, name,
  * version, open, close and the six operations; the core refuses a backend
