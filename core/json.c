@@ -54,16 +54,20 @@ struct scan {
  * only look), moving past its closing quote. Returns the decoded length,
  * or -1 when it holds a NUL or a lone surrogate escape (json-c would
  * replace the latter with U+FFFD: a value exported as "\udcff" would come
- * back as other bytes). The text is valid JSON already. */
+ * back as other bytes). json-c has accepted the text, so it is JSON but for
+ * what json-c lets through; the end of the text stops the walk all the
+ * same. */
 static long decode_string(struct scan *s, char *out, size_t cap)
 {
     const char *p = s->text + s->pos + 1;
     size_t n = 0;
     int nul = 0;
 
-    while (*p != '"') {
+    while (*p && *p != '"') {
         unsigned long c = (unsigned char)*p++;
         if (c == '\\') {
+            if (!*p || (*p == 'u' && strnlen(p + 1, 4) < 4))
+                break;
             char e = *p++;
             c = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r'
               : e == 't' ? '\t' : (unsigned char)e;
@@ -71,7 +75,8 @@ static long decode_string(struct scan *s, char *out, size_t cap)
                 c = strtoul((char[5]){ p[0], p[1], p[2], p[3], 0 }, NULL, 16);
                 p += 4;
                 unsigned long lo = 0;
-                if (c >= 0xD800 && c < 0xDC00 && p[0] == '\\' && p[1] == 'u')
+                if (c >= 0xD800 && c < 0xDC00 && p[0] == '\\' && p[1] == 'u' &&
+                    strnlen(p + 2, 4) == 4)
                     lo = strtoul((char[5]){ p[2], p[3], p[4], p[5], 0 }, NULL, 16);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
@@ -94,7 +99,7 @@ static long decode_string(struct scan *s, char *out, size_t cap)
             out[n] = (char)c;
         n++;
     }
-    s->pos = (size_t)(p + 1 - s->text);
+    s->pos = (size_t)(p - s->text) + (*p == '"');
     return nul ? -1 : (long)n;
 }
 
@@ -141,6 +146,11 @@ static int refuse(struct scan *s, size_t at, const char *fmt, ...)
 static int scan_key(struct scan *s, struct key *keys, size_t n)
 {
     size_t at = s->pos;
+
+    /* json-c's strict mode still takes 'key': JSON does not. */
+    if (s->text[at] != '"')
+        return refuse(s, at, "%s%sa key must be a string in double quotes", s->path,
+                      *s->path ? ": " : "");
     long len = decode_string(s, NULL, 0);
     char *text = len < 0 ? NULL : malloc((size_t)len + 1);
 

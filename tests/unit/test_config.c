@@ -377,6 +377,10 @@ START_TEST(json_duplicates_and_nul_are_refused)
         { "{\"a\": [{\"x\": 1}, {\"x\": 1, \"x\": 2}]}", "a[1].x: the key is given twice" },
         { "{\"store\": \"memory:\", \"\\ud83d\\ude00\": 1, \"\xf0\x9f\x98\x80\": 2}",
           "the key is given twice" },
+        /* json-c's strict mode takes a single-quoted key; JSON does not. */
+        { "{\"store\": \"memory:\",\n 'oauth': {}}",
+          "cfg.json:2:2: a key must be a string in double quotes" },
+        { "{\"store\": {'  \"dd': \"x\"}}", "store: a key must be a string in double quotes" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         assert_has(parse_fails(cases[i].text), cases[i].expect);
