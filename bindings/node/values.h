@@ -1,0 +1,29 @@
+/*
+ * bindings/node/values.h - JS values to and from the library's: tokens,
+ * strings, errors. What addon.c's calls and methods use; values.c holds
+ * it.
+ */
+#ifndef TS_NODE_VALUES_H
+#define TS_NODE_VALUES_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <tokenstore/tokenstore.h>
+
+/* Throws a JS error with the given code name unless one is pending. */
+napi_value throw_error(napi_env env, const char *code, const char *msg);
+/* Throws "WHAT[.FIELD] PROBLEM" (TS_ERR_INVALID). */
+void throw_arg(napi_env env, const char *what, const char *field, const char *problem);
+/* A JS string as a new C string, or NULL with an exception thrown. */
+char *string_arg(napi_env env, napi_value v, const char *what);
+/* A plain object with the ten field names into a new token, or NULL with
+ * an exception thrown. */
+ts_token *token_from_js(napi_env env, napi_value obj, const char *what);
+/* The token as a plain object; absent fields are null. */
+napi_value token_to_js(napi_env env, const ts_token *tok);
+/* An Error whose code is the ts_code's name and whose message is err's. */
+napi_value error_to_js(napi_env env, int rc, const ts_error *err);
+/* Compiles the two JS functions tokens cross through; at load. */
+napi_status make_token_functions(napi_env env);
+
+#endif
