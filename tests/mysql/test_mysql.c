@@ -16,8 +16,8 @@
  * the table we create is the SDK's DDL, and a value wider than a column is
  * refused, not cut; a table lacking columns is named and left alone;
  * 8 processes x 1,000 saves; a server restart and a server that is down;
- * a wrong password, an unknown database, a missing privilege; TLS
- * required, verify-ca and verify-identity; one refresh across 8
+ * one user's row saved by 4 processes at once, by key and by id; a wrong
+ * password, an unknown database, a missing privilege; TLS required, verify-ca and verify-identity; one refresh across 8
  * processes against the fake accounts server, and its lock freed when the
  * holder is killed or, after the lock's TTL, when it hangs; sqlite ->
  * mysql -> file with the CLI keeps every token and id; URIs; read-only
@@ -490,6 +490,57 @@ START_TEST(test_eight_processes_thousand_saves)
                          "MAX(CAST(id AS UNSIGNED))) FROM tokens.multi", out, sizeof out), 0);
     ck_assert_str_eq(out, "8000 8000 8000 1 8000");
     ck_assert_uint_eq(count_tokens(s), WRITERS * SAVES);
+    ts_store_close(s);
+}
+END_TEST
+
+enum { RACERS = 4, RACES = 150 };
+
+/* RACERS processes save one user's token over and over, half of them by
+ * key in one statement and half by id (a lookup and a guarded UPDATE):
+ * every save succeeds and the user keeps one row. */
+START_TEST(test_one_user_many_writers)
+{
+    ts_error err = { 0 };
+    ts_store *s = open_table("race");
+    pid_t pids[RACERS];
+
+    ck_assert_int_eq(save_user(s, "race@x"), 1);
+    for (int w = 0; w < RACERS; w++) {
+        pids[w] = fork();
+        ck_assert(pids[w] >= 0);
+        if (pids[w] > 0)
+            continue;
+        const char *opts[] = { "table", "race", NULL };
+        ts_store *mine = open_with(opts, &err);
+        char access[64];
+        int rc = mine ? TS_OK : TS_ERR_CONNECT;
+        for (int i = 0; rc == TS_OK && i < RACES; i++) {
+            ts_token *t = ts_token_new();
+            snprintf(access, sizeof access, "1000.access.%d.%d", w, i);
+            ts_token_set(t, TS_FIELD_USER_NAME, "race@x");
+            ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
+            if (w % 2)      /* by id: the lookup and the guarded UPDATE */
+                ts_token_set(t, TS_FIELD_ID, "1");
+            if ((rc = ts_save_token(mine, t, &err)) == TS_OK &&
+                strcmp(ts_token_get(t, TS_FIELD_ID), "1") != 0)
+                rc = TS_ERR_CONFLICT;
+            ts_token_free(t);
+        }
+        if (rc != TS_OK)
+            fprintf(stderr, "racer %d: %s\n", w, err.message);
+        ts_store_close(mine);
+        _exit(rc == TS_OK ? 0 : 1);
+    }
+    for (int w = 0; w < RACERS; w++) {
+        int status;
+        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "racer %d failed", w);
+    }
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.race"), 1);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.race WHERE access_token LIKE "
+                                "'1000.access.%.149' AND refresh_token = '1000.refresh.race@x'"),
+                     1);
     ts_store_close(s);
 }
 END_TEST
@@ -998,6 +1049,7 @@ static Suite *mysql_suite(void)
     tcase_add_test(tc, test_missing_columns_are_named);
     tcase_add_test(tc, test_no_id_left_after_the_last);
     tcase_add_test(tc, test_eight_processes_thousand_saves);
+    tcase_add_test(tc, test_one_user_many_writers);
     tcase_add_test(tc, test_credentials_and_database);
     tcase_add_test(tc, test_missing_privilege);
     tcase_add_test(tc, test_tls);
