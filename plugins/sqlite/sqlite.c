@@ -50,6 +50,10 @@
  * One connection per store handle. The core serializes calls on a handle
  * (we do not claim TS_CAP_THREAD_SAFE), so the connection is opened
  * without SQLite's own mutex.
+ *
+ * This file has the ts_backend, open and close and the operations;
+ * schema.c checks and creates the table and its indexes and opens the
+ * read-only connection; sqlite.h is what the two share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,52 +61,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
+#include "sqlite.h"
 
 #define DEFAULT_PATH "zohooauth.db"    /* the sample's file, in the working directory */
 #define DEFAULT_TABLE "oauthtoken"
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_MODE 0600
-#define TABLE_NAME_MAX 64
-
-/* Columns an UPDATE may set: every field but id. One bit per field f at
- * bit f - 1, so an UPDATE statement is cached per set of changed columns. */
-#define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
-
-struct sqlite_store {
-    const ts_host *host;
-    ts_backend_ctx *ctx;
-    sqlite3 *db;
-    char *path;
-    char table[TABLE_NAME_MAX + 1];
-    char columns[256];               /* "id, user_name, ..., api_domain" */
-    long long busy_timeout_ms;
-    unsigned open_flags;             /* TS_OPEN_* */
-    int sync_level;
-    int no_table;                    /* read-only, and the table is not there (yet) */
-    int immutable;                   /* read-only, opened while no -wal file existed */
-    struct stat immutable_at;        /* ... and the file as it was then */
-    const ts_field *keys;            /* the host's key fields: one index each */
-    size_t nkeys;
-    struct timespec busy_since;      /* when the current wait for a lock began */
-    unsigned jitter_seed;
-
-    sqlite3_stmt *lookup[TS_FIELD_COUNT];   /* by key field; others NULL */
-    sqlite3_stmt *insert, *max_id, *delete_one, *delete_all, *walk;
-    sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
-
-    ts_token *matched;       /* during a save: the stored row it matched */
-    int saving;
-
-    /* try_lock's rows, in a table of their own made on first use */
-    sqlite3_stmt *lock_purge, *lock_take, *lock_release;
-};
 
 /* A lock this handle holds: its name and the random owner tag that lets
  * only us release it. */
@@ -118,7 +87,7 @@ struct held_lock {
 /* Turns a SQLite result into a ts_code and a message naming the file and
  * what we were doing. SQLite's messages name tables and constraints, never
  * bound values, so no secret can leak through them. */
-static int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err)
+int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err)
 {
     const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     int code;
@@ -218,7 +187,7 @@ static int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts
 }
 
 /* Runs one SQL text once (pragmas, schema). */
-static int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
+int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
 {
     sqlite3_stmt *stmt = NULL;
 
@@ -388,76 +357,6 @@ static int check_exists(struct sqlite_store *s, ts_error *err)
     return TS_OK;
 }
 
-/* Whether PATH-wal exists: some connection has the database open in WAL
- * mode, or one that crashed left committed pages there. */
-static int wal_exists(const struct sqlite_store *s)
-{
-    char wal[4096];
-
-    snprintf(wal, sizeof wal, "%s-wal", s->path);
-    return access(wal, F_OK) == 0;
-}
-
-/* Whether the file's header says WAL (read and write versions 2). */
-static int wal_mode_file(const char *path)
-{
-    unsigned char head[20];
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);    /* a FIFO must not hang us */
-    ssize_t n = fd >= 0 ? pread(fd, head, sizeof head, 0) : -1;
-
-    if (fd >= 0)
-        close(fd);
-    return n == (ssize_t)sizeof head && memcmp(head, "SQLite format 3", 16) == 0 &&
-           head[18] == 2 && head[19] == 2;
-}
-
-/* An immutable connection must not outlive the file as it was: a writer
- * has it open (its -wal file exists), or one came and went. */
-static int immutable_stale(const struct sqlite_store *s)
-{
-    struct stat st;
-    const struct stat *then = &s->immutable_at;
-
-    if (wal_exists(s) || stat(s->path, &st) != 0)
-        return 1;
-    return st.st_ino != then->st_ino || st.st_dev != then->st_dev ||
-           st.st_size != then->st_size || st.st_mtim.tv_sec != then->st_mtim.tv_sec ||
-           st.st_mtim.tv_nsec != then->st_mtim.tv_nsec;
-}
-
-/* "file:PATH?mode=ro&immutable=1", PATH %-escaped as RFC 3986 wants. */
-static char *immutable_uri(const char *path)
-{
-    sqlite3_str *uri = sqlite3_str_new(NULL);
-
-    sqlite3_str_appendall(uri, path[0] == '/' ? "file://" : "file:");
-    for (const char *p = path; *p; p++) {
-        if (*p == '%' || *p == '?' || *p == '#')
-            sqlite3_str_appendf(uri, "%%%02X", (unsigned char)*p);
-        else
-            sqlite3_str_appendchar(uri, 1, *p);
-    }
-    sqlite3_str_appendall(uri, "?mode=ro&immutable=1");
-    return sqlite3_str_finish(uri);
-}
-
-/* A read-only connection: see the top of the file. */
-static int connect_reader(struct sqlite_store *s)
-{
-    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
-
-    s->immutable = wal_mode_file(s->path) && !wal_exists(s) &&
-                   stat(s->path, &s->immutable_at) == 0;
-    if (!s->immutable)
-        return sqlite3_open_v2(s->path, &s->db, flags, NULL);
-    char *uri = immutable_uri(s->path);
-    if (!uri)
-        return SQLITE_NOMEM;
-    int rc = sqlite3_open_v2(uri, &s->db, flags | SQLITE_OPEN_URI, NULL);
-    sqlite3_free(uri);
-    return rc;
-}
-
 /* Opens the connection and sets WAL; the first read of the file happens
  * here, so this is where a file that is not a database is caught. */
 static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
@@ -502,138 +401,6 @@ static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
      * cost, so an old refresh token does not linger in free space. */
     if (rc == TS_OK)
         rc = run_sql(s, sqlite3_mprintf("PRAGMA secure_delete=FAST"), "setting secure_delete", err);
-    return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* The schema                                                          */
-/* ------------------------------------------------------------------ */
-
-/* Checks the table's columns. *exists is 0 when there is no such table. */
-static int check_columns(struct sqlite_store *s, int *exists, ts_error *err)
-{
-    sqlite3_stmt *stmt;
-    unsigned seen = 0;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info(?1)", -1, &stmt, NULL);
-
-    if (rc != SQLITE_OK)
-        return db_fail(s, rc, "reading the table's columns", err);
-    sqlite3_bind_text(stmt, 1, s->table, -1, SQLITE_STATIC);
-    *exists = 0;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(stmt, 0);
-        *exists = 1;
-        for (int f = 0; name && f < TS_FIELD_COUNT; f++)
-            if (strcasecmp(name, s->host->field_name((ts_field)f)) == 0)
-                seen |= 1u << f;
-    }
-    rc = rc == SQLITE_DONE ? TS_OK : db_fail(s, rc, "reading the table's columns", err);
-    sqlite3_finalize(stmt);
-    if (rc != TS_OK || !*exists)
-        return rc;
-
-    char missing[160] = "";
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(missing);
-        if (!(seen & (1u << f)))
-            snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "",
-                     s->host->field_name((ts_field)f));
-    }
-    if (*missing)
-        return s->host->error(err, TS_ERR_CORRUPT,
-                              "%s: table %s has no column %s (it needs the Zoho SDK's "
-                              "columns: %s); nothing was changed",
-                              s->path, s->table, missing, s->columns);
-    return TS_OK;
-}
-
-/* Our index on key field f is "<table>_<what>_idx"; ids are indexed by
- * number, as the next id and the walk read them. */
-static const char *index_what(const struct sqlite_store *s, ts_field f)
-{
-    return f == TS_FIELD_ID ? "numeric_id" : s->host->field_name(f);
-}
-
-static const char *index_expr(const struct sqlite_store *s, ts_field f)
-{
-    return f == TS_FIELD_ID ? "CAST(id AS INTEGER), id" : s->host->field_name(f);
-}
-
-static int indexes_present(struct sqlite_store *s, int *present, ts_error *err)
-{
-    sqlite3_stmt *stmt = NULL;
-    const char *sql = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-                      "name = ?1 || '_' || ?2 || '_idx'";
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
-
-    *present = 1;
-    for (size_t i = 0; rc == SQLITE_OK && *present && i < s->nkeys; i++) {
-        sqlite3_bind_text(stmt, 1, s->table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, index_what(s, s->keys[i]), -1, SQLITE_STATIC);
-        if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-            *present = sqlite3_column_int(stmt, 0) == 1;
-            rc = SQLITE_OK;
-        }
-        sqlite3_reset(stmt);
-    }
-    sqlite3_finalize(stmt);
-    return rc == SQLITE_OK ? TS_OK : db_fail(s, rc, "reading the schema", err);
-}
-
-/* The sample's CREATE TABLE, with our table name, and our indexes. */
-static int create_schema(struct sqlite_store *s, ts_error *err)
-{
-    int exists;
-    int rc = run_sql(s, sqlite3_mprintf(
-        "CREATE TABLE IF NOT EXISTS \"%w\" (id varchar(10) NOT NULL, user_name varchar(255), "
-        "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
-        "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "
-        "redirect_url varchar(255), api_domain varchar(255), primary key (id))", s->table),
-        "creating the table", err);
-
-    /* Another process may have made the table between our look and our
-     * lock; check what is there before indexing it. */
-    if (rc == TS_OK)
-        rc = check_columns(s, &exists, err);
-    for (size_t i = 0; rc == TS_OK && i < s->nkeys; i++)
-        rc = run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" ON \"%w\" (%s)",
-                                        s->table, index_what(s, s->keys[i]), s->table,
-                                        index_expr(s, s->keys[i])),
-                     "creating an index", err);
-    return rc;
-}
-
-static int ensure_schema(struct sqlite_store *s, ts_error *err)
-{
-    int exists = 0, indexed = 0;
-    int rc = check_columns(s, &exists, err);
-
-    if (s->open_flags & TS_OPEN_READ_ONLY) {
-        /* Our indexes only speed lookups up; a reader adds nothing. */
-        s->no_table = rc == TS_OK && !exists;
-        return rc;
-    }
-    if (rc == TS_OK && exists)
-        rc = indexes_present(s, &indexed, err);
-    if (rc != TS_OK || (exists && indexed))
-        return rc;
-    if (exists && sqlite3_db_readonly(s->db, "main") == 1) {
-        /* Reading a read-only file still works, only slower. */
-        s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only and table %s lacks our indexes: "
-                     "lookups will scan the table", s->path, s->table);
-        return TS_OK;
-    }
-    rc = run_sql(s, sqlite3_mprintf("BEGIN IMMEDIATE"), "locking the database to create the table",
-                 err);
-    if (rc != TS_OK)
-        return rc;
-    rc = create_schema(s, err);
-    if (rc == TS_OK)
-        rc = run_sql(s, sqlite3_mprintf("COMMIT"), "committing the new table", err);
-    if (rc != TS_OK)
-        run_sql(s, sqlite3_mprintf("ROLLBACK"), "rolling back", NULL);
-    else if (!exists)
-        s->host->log(s->ctx, TS_LOG_INFO, "created table %s in %s", s->table, s->path);
     return rc;
 }
 

@@ -1,0 +1,241 @@
+/*
+ * plugins/file/file.h - what the file backend's sources share: the open
+ * store (struct file), the SDKs' columns and dialects, the helpers on the
+ * file's identity, errors and the index of the image's rows, and the
+ * functions load.c and write.c offer. The files form layers: write.c
+ * (writing, the lock file) uses none of the others, load.c (reading,
+ * catching up) uses write.c's lock file, file.c (the backend) uses both.
+ * Nothing here leaves the plugin (it is built with hidden visibility);
+ * file.c's opening comment describes the design.
+ */
+#ifndef TS_PLUGIN_FILE_H
+#define TS_PLUGIN_FILE_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <tokenstore/backend.h>
+#include "csv.h"
+
+/* The fields, as messages name them; also the header but for the ninth
+ * column, which each SDK spells its own way (REDIRECT_COLUMN). Older SDKs
+ * wrote only the first nine columns. */
+static const char *const column_name[TS_FIELD_COUNT] = {
+    "id", "user_name", "client_id", "client_secret", "refresh_token",
+    "access_token", "grant_token", "expiry_time", "redirect_url", "api_domain",
+};
+#define LEGACY_COLUMNS 9
+#define REDIRECT_COLUMN 8
+
+/* How an SDK lays out its file. A row owns the bytes before it and the
+ * bytes after it, so that rows tile the file after the header: Python's
+ * rows end in "\r\n"; the Node.js SDK's rows each follow a "\n" and the
+ * file ends without one. The first (zero) is a new file's. */
+enum { DIALECT_PYTHON, DIALECT_NODE };
+static const struct dialect {
+    const char *redirect_column;  /* the header's ninth column */
+    const char *before_row;
+    const char *after_record;
+} dialects[] = {
+    [DIALECT_PYTHON] = { "redirect_uri", "", "\r\n" },
+    [DIALECT_NODE] = { "redirect_url", "\n", "" },
+};
+
+#define LOCK_SUFFIX ".lock"
+
+/* Which file the table was loaded from. */
+struct identity {
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+};
+
+/* A row of the image: its id and the offset of its first byte. */
+struct row_at {
+    uint64_t id;
+    size_t off;
+};
+
+struct file {
+    const ts_host *host;
+    ts_backend_ctx *ctx;
+    char *path;              /* as configured: what messages name */
+    char *base;              /* the file's name inside dir_fd */
+    char *lock_name;         /* base + ".lock" */
+    unsigned mode;
+    int mode_given;          /* option mode was set: it beats the replaced file's */
+    unsigned open_flags;     /* TS_OPEN_* */
+    int dir_fd;
+    int lock_fd;             /* -1 until opened */
+    int data_fd;             /* the loaded file, held open: see file.c's top comment */
+    uint64_t *generation;    /* in the mapped lock file, or NULL */
+    int generation_writable;
+    uint64_t seen_generation;
+    uint64_t checked_at;     /* when the file was last stat()ed */
+    int loaded;              /* table, image and rows describe `seen` */
+    struct identity seen;
+    int corrupt;             /* the file at `seen` did not parse ... */
+    char why[TS_ERROR_MAX];  /* ... and this says where */
+    ts_table *table;
+    csv_buf image;           /* the file's bytes */
+    struct row_at *rows;     /* the image's rows, in file order */
+    size_t nrows, rows_cap;
+    int canonical;           /* image is exactly what we would write: rows can be spliced */
+    int dialect;             /* DIALECT_*, from the header's line end */
+    int redirect_spelling;   /* the dialect whose spelling the header's ninth column has */
+    csv_buf out;             /* bytes being written; wiped after use */
+};
+
+/* ---------------------------------------------------------------- identity */
+
+static inline struct identity identity_of(const struct stat *st)
+{
+    return (struct identity){ 1, st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim };
+}
+
+static inline int same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static inline int same_identity(const struct identity *a, const struct identity *b)
+{
+    if (!a->exists || !b->exists)
+        return a->exists == b->exists;
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           same_time(a->mtime, b->mtime) && same_time(a->ctime, b->ctime);
+}
+
+static inline uint64_t coarse_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t generation_now(const struct file *f)
+{
+    return f->generation ? __atomic_load_n(f->generation, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static inline int io_error(struct file *f, ts_error *err, const char *what)
+{
+    return f->host->error(err, TS_ERR_IO, "%s %s: %s", what, f->path, strerror(errno));
+}
+
+static inline int nomem(struct file *f, ts_error *err)
+{
+    return f->host->error(err, TS_ERR_NOMEM, "out of memory");
+}
+
+/* ---------------------------------------------------------------- rows of the image */
+
+static inline int push_row(struct file *f, uint64_t id, size_t off)
+{
+    if (f->nrows == f->rows_cap) {
+        size_t cap = f->rows_cap ? f->rows_cap * 2 : 256;
+        struct row_at *rows = realloc(f->rows, cap * sizeof *rows);
+        if (!rows)
+            return TS_ERR_NOMEM;
+        f->rows = rows;
+        f->rows_cap = cap;
+    }
+    f->rows[f->nrows++] = (struct row_at){ id, off };
+    return TS_OK;
+}
+
+/* Where the row after the header starts (the end of the image if none). */
+static inline size_t first_row_offset(const struct file *f)
+{
+    return f->nrows ? f->rows[0].off : f->image.len;
+}
+
+static inline size_t row_end(const struct file *f, size_t i)
+{
+    return i + 1 < f->nrows ? f->rows[i + 1].off : f->image.len;
+}
+
+/* The first row whose id is >= id (rows are in id order when canonical). */
+static inline size_t row_by_id(const struct file *f, uint64_t id)
+{
+    size_t lo = 0, hi = f->nrows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->rows[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The first row starting at or after byte off. */
+static inline size_t row_from(const struct file *f, size_t off)
+{
+    size_t lo = 0, hi = f->nrows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->rows[mid].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Replaces rows [a, b) with the n rows in `with`, whose offsets are final,
+ * and moves the rows after them by the image's growth. */
+static inline int splice_rows(struct file *f, size_t a, size_t b, const struct row_at *with,
+                              size_t n, size_t old_len, size_t new_len)
+{
+    size_t tail = f->nrows - b, need = a + n + tail;
+
+    if (need > f->rows_cap) {
+        struct row_at *rows = realloc(f->rows, need * sizeof *rows);
+        if (!rows)
+            return TS_ERR_NOMEM;
+        f->rows = rows;
+        f->rows_cap = need;
+    }
+    memmove(f->rows + a + n, f->rows + b, tail * sizeof *f->rows);
+    if (n)
+        memcpy(f->rows + a, with, n * sizeof *with);
+    f->nrows = need;
+    for (size_t i = a + n; i < f->nrows; i++)
+        f->rows[i].off = f->rows[i].off + new_len - old_len;
+    return TS_OK;
+}
+
+/* ---------------------------------------------------------------- load.c */
+
+int check_file(struct file *f, ts_error *err);
+int refresh(struct file *f, ts_error *err);
+
+/* ---------------------------------------------------------------- write.c */
+
+int write_all_rows(struct file *f, ts_error *err);
+int write_row(struct file *f, const char *id, ts_error *err);
+void remove_stale_temps(struct file *f);
+
+void unmap_generation(struct file *f);
+int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
+                   const char **why);
+int side_file_error(const struct file *f, const char *name, const char *why, int e,
+                    ts_error *err);
+int open_lock(struct file *f, ts_error *err);
+int lock_is_current(const struct file *f);
+void drop_lock(struct file *f);
+int lock_writers(struct file *f, ts_error *err);
+void unlock_writers(struct file *f);
+
+#endif

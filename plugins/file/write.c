@@ -1,0 +1,438 @@
+/*
+ * plugins/file/write.c - writing the token file: formatting rows in the
+ * file's dialect, the atomic rewrite (a temporary file that takes the old
+ * file's owner and mode, fsync, rename), the generation counter in the
+ * mapped lock file, the lock file and the other files kept beside the
+ * token file, and the writers' lock (see "Writing" at the top of file.c).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "file.h"
+
+#define TEMP_INFIX ".tokenstore-tmp."
+#define TEMP_RANDOM 6
+
+/* ---------------------------------------------------------------- writing */
+
+/* Appends a record (the row with what the dialect puts before rows, or the
+ * header) and its line end. */
+static int append_record(struct file *f, const char *const *value, int is_row)
+{
+    const struct dialect *d = &dialects[f->dialect];
+    size_t len[TS_FIELD_COUNT];
+
+    for (int c = 0; c < TS_FIELD_COUNT; c++)
+        len[c] = strlen(value[c]);
+    if ((is_row && csv_buf_append(&f->out, d->before_row, strlen(d->before_row)) != 0) ||
+        csv_write_fields(&f->out, value, len, TS_FIELD_COUNT) != 0 ||
+        csv_buf_append(&f->out, d->after_record, strlen(d->after_record)) != 0)
+        return TS_ERR_NOMEM;
+    return TS_OK;
+}
+
+static int append_token(struct file *f, const ts_token *t)
+{
+    const char *value[TS_FIELD_COUNT];
+
+    for (int c = 0; c < TS_FIELD_COUNT; c++)
+        value[c] = f->host->token_get(t, (ts_field)c);
+    return append_record(f, value, 1);
+}
+
+static int append_row(const ts_token *t, void *userdata)
+{
+    struct file *f = userdata;
+    uint64_t id;
+
+    if (f->host->id_parse(f->host->token_get(t, TS_FIELD_ID), &id) != TS_OK)
+        return TS_ERR_INVALID;
+    if (push_row(f, id, f->out.len) != TS_OK)
+        return TS_ERR_NOMEM;
+    return append_token(f, t);
+}
+
+/* f->out = the header (its ninth column spelled as the file had it) and
+ * every row in ascending id, as the file's SDK writes them; f->rows =
+ * where each row is in it. */
+static int serialize_all(struct file *f)
+{
+    const char *header[TS_FIELD_COUNT];
+
+    csv_buf_reset(&f->out);
+    f->nrows = 0;
+    memcpy(header, column_name, sizeof header);
+    header[REDIRECT_COLUMN] = dialects[f->redirect_spelling].redirect_column;
+    if (append_record(f, header, 0) != TS_OK)
+        return TS_ERR_NOMEM;
+    return f->host->table_foreach(f->table, append_row, f);
+}
+
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+            w -= (ssize_t)iov->iov_len;
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/* A new file next to the token file: "<name>.tokenstore-tmp.XXXXXX". */
+static int create_temp(struct file *f, char *name, size_t size)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned char rnd[TEMP_RANDOM];
+        char suffix[TEMP_RANDOM + 1];
+        if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+            uint64_t x = coarse_now_ns() * 2654435761u ^ (uint64_t)getpid() << 20 ^
+                         (uint64_t)attempt;
+            for (int i = 0; i < TEMP_RANDOM; i++, x >>= 8)
+                rnd[i] = (unsigned char)x;
+        }
+        for (int i = 0; i < TEMP_RANDOM; i++)
+            suffix[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+        suffix[TEMP_RANDOM] = '\0';
+        snprintf(name, size, "%s" TEMP_INFIX "%s", f->base, suffix);
+        int fd = openat(f->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* Temporary files of writers that were killed: under the lock no live
+ * writer has one, so they can go. */
+void remove_stale_temps(struct file *f)
+{
+    int fd = openat(f->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    size_t blen = strlen(f->base), ilen = strlen(TEMP_INFIX);
+    struct dirent *e;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) == blen + ilen + TEMP_RANDOM &&
+            strncmp(e->d_name, f->base, blen) == 0 &&
+            strncmp(e->d_name + blen, TEMP_INFIX, ilen) == 0 &&
+            unlinkat(f->dir_fd, e->d_name, 0) == 0)
+            f->host->log(f->ctx, TS_LOG_INFO, "removed %s, left by an interrupted write",
+                         e->d_name);
+    }
+    closedir(d);
+}
+
+/* Tells the other processes' readers that the file changed. */
+static void bump_generation(struct file *f)
+{
+    if (f->generation && f->generation_writable)
+        f->seen_generation = __atomic_add_fetch(f->generation, 1, __ATOMIC_SEQ_CST);
+    else
+        f->seen_generation = generation_now(f);
+    f->checked_at = coarse_now_ns();
+}
+
+/* Gives the temporary file the owner, group and mode of the file it is
+ * to replace, so that a save run as root (or as another member of the
+ * file's group) leaves the application's file readable by the
+ * application; option `mode`, when set, or a new file takes f->mode. A
+ * file whose owner we cannot give back is not replaced. */
+static int take_attributes(struct file *f, int fd, ts_error *err)
+{
+    struct stat old, st;
+    int have_old = fstatat(f->dir_fd, f->base, &old, 0) == 0 && S_ISREG(old.st_mode);
+    unsigned mode = have_old && !f->mode_given ? (unsigned)(old.st_mode & 07777) : f->mode;
+
+    if (fstat(fd, &st) != 0)
+        return io_error(f, err, "cannot stat the temporary file next to");
+    if (have_old && (st.st_uid != old.st_uid || st.st_gid != old.st_gid) &&
+        fchown(fd, old.st_uid, old.st_gid) != 0)
+        return f->host->error(err, TS_ERR_IO,
+                              "%s is owned by uid %u gid %u, which its rewritten copy "
+                              "cannot be given: %s; nothing was changed",
+                              f->path, (unsigned)old.st_uid, (unsigned)old.st_gid,
+                              strerror(errno));
+    if (fchmod(fd, (mode_t)mode) != 0)
+        return io_error(f, err, "cannot set the mode of the temporary file next to");
+    return TS_OK;
+}
+
+/* Writes the bytes in iov to a temporary file, renames it over the token
+ * file, and makes it the file we hold. On failure the caller reloads. */
+static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
+{
+    char tmp[PATH_MAX];
+    struct stat st;
+    int fd = create_temp(f, tmp, sizeof tmp);
+
+    if (fd < 0)
+        return io_error(f, err, "cannot create a temporary file next to");
+    int rc = take_attributes(f, fd, err);
+    if (rc != TS_OK || writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
+        renameat(f->dir_fd, tmp, f->dir_fd, f->base) != 0) {
+        if (rc == TS_OK)
+            rc = io_error(f, err, "cannot write");
+        unlinkat(f->dir_fd, tmp, 0);
+        close(fd);
+        return rc;
+    }
+    if (f->data_fd >= 0)
+        close(f->data_fd);
+    f->data_fd = fd;
+    bump_generation(f);
+    if (fstat(fd, &st) != 0)
+        return io_error(f, err, "cannot stat");
+    f->seen = identity_of(&st);
+    if (fsync(f->dir_fd) != 0)
+        return io_error(f, err, "replaced, but could not sync the directory of");
+    return TS_OK;
+}
+
+/* Writes the whole table as the new file. */
+int write_all_rows(struct file *f, ts_error *err)
+{
+    int rc = serialize_all(f);
+
+    if (rc != TS_OK) {
+        rc = nomem(f, err);
+    } else {
+        struct iovec iov = { f->out.data, f->out.len };
+        rc = replace_file(f, &iov, 1, err);
+    }
+    if (rc == TS_OK) {
+        csv_buf old = f->image;
+        f->image = f->out;
+        f->out = old;
+        f->canonical = 1;
+    }
+    csv_buf_reset(&f->out);
+    return rc;
+}
+
+/* After the file was written as image[0, lo) + out + image[hi, len):
+ * the same change to the image and the row list. */
+static int splice_image(struct file *f, size_t i, size_t lo, size_t hi, uint64_t id)
+{
+    size_t old_len = f->image.len, new_len = old_len - (hi - lo) + f->out.len;
+    struct row_at added = { id, lo };
+
+    if (new_len > old_len && csv_buf_reserve(&f->image, new_len - old_len) != 0)
+        return TS_ERR_NOMEM;
+    char *img = f->image.data;
+    memmove(img + lo + f->out.len, img + hi, old_len - hi);
+    if (f->out.len)             /* a delete writes no row: out may be NULL */
+        memcpy(img + lo, f->out.data, f->out.len);
+    if (new_len < old_len)
+        explicit_bzero(img + new_len, old_len - new_len);
+    f->image.len = new_len;
+    int replaced = i < f->nrows && f->rows[i].id == id;
+    return splice_rows(f, i, i + replaced, &added, f->out.len > 0, old_len, new_len);
+}
+
+/* Writes the file with the row `id` as the table now has it (or without
+ * it, when the table has none): one row formatted, the others' bytes
+ * copied from the image. */
+int write_row(struct file *f, const char *id, ts_error *err)
+{
+    uint64_t n;
+
+    if (!f->canonical || f->host->id_parse(id, &n) != TS_OK)
+        return write_all_rows(f, err);
+    size_t i = row_by_id(f, n);
+    size_t lo = i < f->nrows ? f->rows[i].off : f->image.len;
+    size_t hi = i < f->nrows && f->rows[i].id == n ? row_end(f, i) : lo;
+    const ts_token *row = f->host->table_get(f->table, TS_FIELD_ID, id);
+    csv_buf_reset(&f->out);
+    int rc = row ? append_token(f, row) : TS_OK;
+    if (rc != TS_OK) {
+        rc = nomem(f, err);
+    } else {
+        struct iovec iov[3] = { { f->image.data, lo }, { f->out.data, f->out.len },
+                                { f->image.data + hi, f->image.len - hi } };
+        rc = replace_file(f, iov, 3, err);
+    }
+    if (rc == TS_OK && splice_image(f, i, lo, hi, n) != TS_OK)
+        rc = nomem(f, err);
+    csv_buf_reset(&f->out);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- locking */
+
+void unmap_generation(struct file *f)
+{
+    if (f->generation)
+        munmap(f->generation, sizeof *f->generation);
+    f->generation = NULL;
+}
+
+/* Maps the generation counter: the first 8 bytes of the lock file. */
+static void map_generation(struct file *f)
+{
+    struct stat st;
+    int writable = (fcntl(f->lock_fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+
+    unmap_generation(f);
+    if (fstat(f->lock_fd, &st) != 0)
+        return;
+    /* Growing it is safe without the lock: ftruncate never shrinks here. */
+    if (st.st_size < (off_t)sizeof *f->generation &&
+        (!writable || ftruncate(f->lock_fd, sizeof *f->generation) != 0))
+        return;
+    void *p = mmap(NULL, sizeof *f->generation, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                   MAP_SHARED, f->lock_fd, 0);
+    if (p != MAP_FAILED) {
+        f->generation = p;
+        f->generation_writable = writable;
+    }
+}
+
+/*
+ * Opens a file this backend keeps beside the token file (the lock file and
+ * the named locks), never through a symbolic link: whoever can write the
+ * directory could otherwise point "<file>.lock" at any file this process
+ * may write, and the generation counter or a lock's expiry would be
+ * written into it. Refuses anything but a regular file with one link,
+ * owned by this user, the directory's owner or the token file's owner
+ * (root saving into an application's directory uses the application's
+ * lock file). -1 with errno set, and *why naming the reason when it is
+ * one of these, otherwise.
+ */
+int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
+                          const char **why)
+{
+    struct stat st, dir, data;
+    int fd = openat(f->dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+
+    *why = NULL;
+    if (fd < 0) {
+        if (errno == ELOOP)
+            *why = "it is a symbolic link";
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || fstat(f->dir_fd, &dir) != 0) {
+        *why = "it cannot be examined";
+    } else if (!S_ISREG(st.st_mode)) {
+        *why = "it is not a regular file";
+    } else if (st.st_nlink != 1) {
+        *why = "it has more than one hard link";
+    } else if (st.st_uid != geteuid() && st.st_uid != dir.st_uid &&
+               !(fstatat(f->dir_fd, f->base, &data, 0) == 0 && st.st_uid == data.st_uid)) {
+        *why = "it belongs to another user than this process, the directory or the token file";
+    } else {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
+    }
+    close(fd);
+    errno = EPERM;
+    return -1;
+}
+
+/* The error for a side file open_side_file() would not open. */
+int side_file_error(const struct file *f, const char *name, const char *why, int e,
+                           ts_error *err)
+{
+    return f->host->error(err, TS_ERR_IO, "%s: refusing the lock file %s: %s", f->path, name,
+                          why ? why : strerror(e));
+}
+
+/* Opens the lock file, creating it with the token file's mode (not
+ * narrowed by the umask, so that whoever may write the token file may
+ * also bump the generation). */
+int open_lock(struct file *f, ts_error *err)
+{
+    const char *why;
+
+    if (f->open_flags & TS_OPEN_READ_ONLY) {
+        /* A reader creates nothing: without a lock file it stat()s. */
+        f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
+        if (f->lock_fd >= 0)
+            map_generation(f);
+        else if (why)
+            return side_file_error(f, f->lock_name, why, errno, err);
+        return f->lock_fd >= 0 ? TS_OK : TS_ERR_IO;
+    }
+    f->lock_fd = open_side_file(f, f->lock_name, O_RDWR | O_CREAT | O_EXCL, f->mode, &why);
+    if (f->lock_fd >= 0)
+        fchmod(f->lock_fd, f->mode);
+    else if (errno == EEXIST)
+        f->lock_fd = open_side_file(f, f->lock_name, O_RDWR, 0, &why);
+    int e = errno;
+    if (f->lock_fd < 0 && !why && (e == EACCES || e == EROFS)) {
+        /* Readable only: read along without bumping the generation. */
+        f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
+        if (f->lock_fd < 0 && errno != ENOENT)
+            e = errno;          /* else say why it could not be made, not that it is missing */
+    }
+    if (f->lock_fd < 0)
+        return side_file_error(f, f->lock_name, why, e, err);
+    map_generation(f);
+    return TS_OK;
+}
+
+int lock_is_current(const struct file *f)
+{
+    struct stat held, named;
+
+    return fstat(f->lock_fd, &held) == 0 && fstatat(f->dir_fd, f->lock_name, &named, 0) == 0 &&
+           held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+/* Someone removed or replaced the lock file: move to the one now there,
+ * first bumping the old generation so that readers still watching it look
+ * again (and move too, in check_file). */
+void drop_lock(struct file *f)
+{
+    if (f->generation && f->generation_writable)
+        __atomic_add_fetch(f->generation, 1, __ATOMIC_SEQ_CST);
+    unmap_generation(f);
+    close(f->lock_fd);
+    f->lock_fd = -1;
+}
+
+/* Takes the writers' lock; a lock on a lock file that is no longer there
+ * would guard nothing. */
+int lock_writers(struct file *f, ts_error *err)
+{
+    for (;;) {
+        if (f->lock_fd < 0 && open_lock(f, err) != TS_OK)
+            return TS_ERR_IO;
+        while (flock(f->lock_fd, LOCK_EX) != 0)
+            if (errno != EINTR)
+                return f->host->error(err, TS_ERR_IO, "cannot lock %s" LOCK_SUFFIX ": %s",
+                                      f->path, strerror(errno));
+        if (lock_is_current(f))
+            return TS_OK;
+        drop_lock(f);
+    }
+}
+
+void unlock_writers(struct file *f)
+{
+    flock(f->lock_fd, LOCK_UN);
+}

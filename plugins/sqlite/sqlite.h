@@ -1,0 +1,75 @@
+/*
+ * plugins/sqlite/sqlite.h - what the sqlite backend's two files share: the
+ * store (struct sqlite_store) and the functions one offers the other.
+ * sqlite.c has the ts_backend, open and close and the operations;
+ * schema.c the table, its indexes and the read-only connection. Nothing
+ * here leaves the plugin (it is built with hidden visibility).
+ */
+#ifndef TS_PLUGIN_SQLITE_H
+#define TS_PLUGIN_SQLITE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <sqlite3.h>
+#include <tokenstore/backend.h>
+
+#define TABLE_NAME_MAX 64
+
+/* Columns an UPDATE may set: every field but id. One bit per field f at
+ * bit f - 1, so an UPDATE statement is cached per set of changed columns. */
+#define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
+
+struct sqlite_store {
+    const ts_host *host;
+    ts_backend_ctx *ctx;
+    sqlite3 *db;
+    char *path;
+    char table[TABLE_NAME_MAX + 1];
+    char columns[256];               /* "id, user_name, ..., api_domain" */
+    long long busy_timeout_ms;
+    unsigned open_flags;             /* TS_OPEN_* */
+    int sync_level;
+    int no_table;                    /* read-only, and the table is not there (yet) */
+    int immutable;                   /* read-only, opened while no -wal file existed */
+    struct stat immutable_at;        /* ... and the file as it was then */
+    const ts_field *keys;            /* the host's key fields: one index each */
+    size_t nkeys;
+    struct timespec busy_since;      /* when the current wait for a lock began */
+    unsigned jitter_seed;
+
+    sqlite3_stmt *lookup[TS_FIELD_COUNT];   /* by key field; others NULL */
+    sqlite3_stmt *insert, *max_id, *delete_one, *delete_all, *walk;
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
+
+    ts_token *matched;       /* during a save: the stored row it matched */
+    int saving;
+
+    /* try_lock's rows, in a table of their own made on first use */
+    sqlite3_stmt *lock_purge, *lock_take, *lock_release;
+};
+
+/* sqlite.c */
+
+/* Turns a SQLite result into a ts_code and a message naming the file and
+ * what we were doing. */
+int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err);
+/* Runs one SQL text (from sqlite3_mprintf, freed here) once. */
+int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err);
+
+/* schema.c */
+
+/* Opens s->db read-only, immutable while the database has no -wal file;
+ * a SQLite result code. */
+int connect_reader(struct sqlite_store *s);
+/* Whether an immutable connection must be opened again: a writer has the
+ * database open, or one came and went. */
+int immutable_stale(const struct sqlite_store *s);
+/* Checks the table's columns. *exists is 0 when there is no such table. */
+int check_columns(struct sqlite_store *s, int *exists, ts_error *err);
+/* Creates the table and our indexes if they are not there (a reader
+ * creates nothing and notes s->no_table). */
+int ensure_schema(struct sqlite_store *s, ts_error *err);
+
+#endif
