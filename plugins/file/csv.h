@@ -23,8 +23,8 @@
  * into the caller's buffer, or into a scratch buffer when doubled quotes
  * had to be undone, so reading a large file copies almost nothing.
  *
- * Nothing here knows about tokens: the backend (file.c) maps columns to
- * fields, and the tests call these functions directly.
+ * Nothing here knows about tokens: the backend (load.c and write.c) maps
+ * columns to fields, and the tests call these functions directly.
  */
 #ifndef TS_FILE_CSV_H
 #define TS_FILE_CSV_H

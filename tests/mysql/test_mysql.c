@@ -17,11 +17,11 @@
  * refused, not cut; a table lacking columns is named and left alone;
  * 8 processes x 1,000 saves; a server restart and a server that is down;
  * one user's row saved by 4 processes at once, by key and by id; a wrong
- * password, an unknown database, a missing privilege; TLS required, verify-ca and verify-identity; one refresh across 8
- * processes against the fake accounts server, and its lock freed when the
- * holder is killed or, after the lock's TTL, when it hangs; sqlite ->
- * mysql -> file with the CLI keeps every token and id; URIs; read-only
- * opens create nothing.
+ * password, an unknown database, a missing privilege; TLS required,
+ * verify-ca and verify-identity; one refresh across 8 processes against
+ * the fake accounts server, and its lock freed when the holder is killed
+ * or, after the lock's TTL, when it hangs; sqlite -> mysql -> file with
+ * the CLI keeps every token and id; URIs; read-only opens create nothing.
  */
 #include <check.h>
 #include <limits.h>
