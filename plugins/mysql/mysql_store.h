@@ -1,0 +1,154 @@
+/*
+ * plugins/mysql/mysql_store.h - what the mysql backend's files share: the
+ * open store (struct mysql_store), its statements (enum stmt_kind), a
+ * bound parameter, and the functions one file offers the others. The
+ * files form layers: statements.c (errors, running statements, fetching
+ * rows), client.c (connecting, reconnecting) and options.c (the options,
+ * the lock names) use no other file; schema.c (the table, its indexes,
+ * the SQL) runs statements.c's statements; mysql.c (reading, writing,
+ * locks, opening and closing, the ts_backend) uses them all. Nothing here
+ * leaves the plugin (it is built with hidden visibility); mysql.c's
+ * opening comment describes the design. Not named mysql.h: that is the
+ * client library's header, which this one includes.
+ */
+#ifndef TS_PLUGIN_MYSQL_STORE_H
+#define TS_PLUGIN_MYSQL_STORE_H
+
+#include <stddef.h>
+#include <string.h>
+#include <mysql.h>
+#include <tokenstore/backend.h>
+
+#define NAME_MAX_LEN 64                /* MySQL's identifier limit */
+
+enum tls_mode { TLS_OFF, TLS_REQUIRED, TLS_VERIFY_CA, TLS_VERIFY_IDENTITY };
+
+/* The statements of a connection, prepared on first use. Field f's lookup
+ * is ST_LOOKUP + f, there for the fields the host's key_fields lists. */
+enum stmt_kind {
+    ST_LOOKUP, ST_INSERT = ST_LOOKUP + TS_FIELD_COUNT, ST_MAX_ID, ST_DELETE_ONE, ST_DELETE_ALL, ST_WALK,
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET_LOCK, ST_RELEASE_LOCK, ST_WAIT_TIMEOUT,
+    ST_WAIT_DEFAULT, ST_COLUMNS, ST_INDEXED, ST_COUNT
+};
+
+/* Columns an UPDATE may set: every field but id, one bit per field f at
+ * bit f - 1; an UPDATE is prepared per set of changed columns. */
+#define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
+
+struct held_lock;                    /* mysql.c's store-wide locks */
+
+struct mysql_store {
+    const ts_host *host;
+    ts_backend_ctx *ctx;
+    const ts_field *keys;            /* the host's key fields: looked up, indexed */
+    size_t nkeys;
+    MYSQL *conn;                     /* NULL while disconnected */
+    unsigned generation;             /* counts connections, for held locks */
+    int lost;                        /* the last error was a dropped connection */
+
+    char *host_name, *socket_path, *user, *password, *database;
+    char *tls_ca, *tls_cert, *tls_key;
+    unsigned port;
+    enum tls_mode tls;
+    unsigned connect_timeout_s, read_timeout_s, write_timeout_s;
+    unsigned long long lock_wait_s;  /* how long a writer waits for the write lock */
+    char table[NAME_MAX_LEN + 1];
+    char where[320];                 /* "host:port" or the socket path */
+    unsigned open_flags;
+    int no_table;                    /* read-only, and the table is not there (yet) */
+
+    char *sql[ST_COUNT];
+    MYSQL_STMT *stmt[ST_COUNT];
+    MYSQL_STMT *update[UPDATE_MASKS];
+    char write_lock[40];             /* the GET_LOCK name inserts serialize on */
+    unsigned locks_held;             /* try_lock's locks held on this connection */
+    struct held_lock *held;          /* ... and every lock this handle took */
+
+    /* Result columns: our buffers, wiped after every row. */
+    char *col[TS_FIELD_COUNT];
+    unsigned long col_cap[TS_FIELD_COUNT], col_len[TS_FIELD_COUNT];
+    my_bool col_null[TS_FIELD_COUNT];
+
+    ts_token *matched;               /* during a save: the row it matched */
+    int saving;
+    int have_max;                    /* in a locked save: max_id is current */
+    unsigned long long max_id;
+};
+
+/* A bound parameter: a string (NULL: SQL NULL) or, with is_num, a number. */
+struct param {
+    const char *v;
+    size_t len;
+    long long num;
+    int is_num;
+};
+
+static inline struct param str_param(const char *v)
+{
+    return (struct param){ .v = v && *v ? v : NULL, .len = v ? strlen(v) : 0 };
+}
+
+static inline struct param num_param(long long n)
+{
+    return (struct param){ .num = n, .is_num = 1 };
+}
+
+/* ------------------------------------------------------------------ */
+/* statements.c: errors, statements, rows                              */
+/* ------------------------------------------------------------------ */
+
+/* Prepares sql into *slot unless it is there already; *out = *slot. */
+int get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql, MYSQL_STMT **out,
+             ts_error *err);
+/* Binds the parameters and runs the statement, its result fetched into
+ * the client. */
+int execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsigned n,
+            const char *doing, ts_error *err);
+/* Runs statement `kind` (prepared on first use). */
+int run(struct mysql_store *s, enum stmt_kind kind, const struct param *p, unsigned n,
+        const char *doing, ts_error *err);
+/* The next row of a stored result into s->col (the first n columns):
+ * TS_OK, TS_NOT_FOUND at the end, or an error. */
+int fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err);
+/* Copies the fetched row into token, and wipes the column buffers. */
+int read_row(struct mysql_store *s, ts_token *token, ts_error *err);
+/* A one-value result (a number or NULL) as text into buf. */
+int fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n, int *is_null,
+                 ts_error *err);
+
+/* ------------------------------------------------------------------ */
+/* client.c: the connection                                            */
+/* ------------------------------------------------------------------ */
+
+/* Connects (s->conn) with the store's options; a failure names the cause. */
+int connect_db(struct mysql_store *s, ts_error *err);
+/* Closes the connection and its statements (the server releases its locks). */
+void disconnect(struct mysql_store *s);
+/* Runs op on a live connection, reconnecting (and replaying op once, when
+ * `replay` says that cannot change the outcome) if it drops. */
+int with_connection(struct mysql_store *s, int replay, int writing,
+                    int (*op)(struct mysql_store *, void *, ts_error *), void *arg,
+                    ts_error *err);
+
+/* ------------------------------------------------------------------ */
+/* options.c: the options                                              */
+/* ------------------------------------------------------------------ */
+
+/* Reads and checks the store's options into s. */
+int read_options(struct mysql_store *s, ts_error *err);
+/* The GET_LOCK name for `what` on the store's table. */
+void lock_name(const struct mysql_store *s, const char *what, char out[40]);
+
+/* ------------------------------------------------------------------ */
+/* schema.c: the table                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The SQL of every statement (s->sql). */
+int build_sql(struct mysql_store *s, ts_error *err);
+/* Checks the table's columns; creates the table and the missing indexes
+ * (a read-only handle creates nothing and notes s->no_table). */
+int ensure_schema(struct mysql_store *s, ts_error *err);
+/* Before a read: whether the table is there; *ready is 0 while it is not. */
+int table_ready(struct mysql_store *s, int *ready, ts_error *err);
+
+#endif
