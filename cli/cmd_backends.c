@@ -19,7 +19,8 @@
 
 /* The options that say where a store is; a password is shown as set only. */
 static const char *const location_keys[] = {
-    "path", "socket", "host", "port", "db", "prefix", "table", "username", "password",
+    "path", "socket", "host", "port", "db", "database", "prefix", "table", "username",
+    "password",
 };
 
 struct status {

@@ -733,7 +733,7 @@ static const char *cli(void)
 
 START_TEST(test_uris_and_status)
 {
-    char uri[PATH_MAX + 128], cmd[3 * PATH_MAX], out[4096];
+    char uri[PATH_MAX + 128], cmd[3 * PATH_MAX], out[4096], location[256];
     ts_error err = { 0 };
     ts_store *s;
 
@@ -750,11 +750,14 @@ START_TEST(test_uris_and_status)
     ck_assert_int_eq(find_user(s, "uri@x", NULL, &err), TS_OK);
     ts_store_close(s);
 
-    /* status names the store, never the password. */
+    /* status names the store (server, database, table, user), never the
+     * password. */
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:%s@127.0.0.1:%d/tokens?table=viauri' "
              "status 2>&1", cli(), APP_PASSWORD, port);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
-    ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, "password=****") &&
+    snprintf(location, sizeof location, "\nlocation: host=127.0.0.1 port=%d database=tokens "
+             "table=viauri username=app password=****\n", port);
+    ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, location) &&
                   strstr(out, "tokens:   1 "), "%s", out);
     ck_assert_ptr_null(strstr(out, APP_PASSWORD));
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:wrong-%s@127.0.0.1:%d/tokens' list "
