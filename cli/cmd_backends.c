@@ -19,7 +19,7 @@
 
 /* The options that say where a store is; a password is shown as set only. */
 static const char *const location_keys[] = {
-    "path", "socket", "host", "port", "db", "database", "prefix", "table", "username",
+    "path", "socket", "host", "port", "db", "database", "prefix", "table", "user", "username",
     "password",
 };
 

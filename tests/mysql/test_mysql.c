@@ -760,6 +760,11 @@ START_TEST(test_uris_and_status)
     ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, location) &&
                   strstr(out, "tokens:   1 "), "%s", out);
     ck_assert_ptr_null(strstr(out, APP_PASSWORD));
+    /* The user as the SDK spells the option. */
+    snprintf(cmd, sizeof cmd, "'%s' --store 'mysql:%s?user=root&database=tokens&table=viauri' "
+             "status 2>&1", cli(), sock);
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, " database=tokens table=viauri user=root\n") != NULL, "%s", out);
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:wrong-%s@127.0.0.1:%d/tokens' list "
              "2>&1", cli(), APP_PASSWORD, port);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 3);
