@@ -6,6 +6,7 @@
  * conformance.c runs them.
  */
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,81 @@ static int check_find_tokens(check_state *st)
     EXPECT(id_of(q[0]) == 9, "a batch of one found id '%s'", get(q[0], "id"));
     ts_token_free(q[0]);
     EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 0, results, &st->last));
+    return 0;
+}
+
+/* Receives a sent batch, waiting on its socket; TS_ERR_TIMEOUT when the
+ * answers do not come in the time the backend gave. */
+static int receive_all(check_state *st, ts_token **q, size_t n, int fd, int timeout_ms,
+                       int *results)
+{
+    int done = 0, rc = TS_OK;
+
+    while (!done) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, timeout_ms) != 1)
+            return TS_ERR_TIMEOUT;
+        rc = ts_find_tokens_receive(st->store, q, n, results, &done, &st->last);
+    }
+    return rc;
+}
+
+/* ts_find_tokens_send and _receive answer as ts_find_tokens does, where
+ * the backend sends finds apart from their answers; elsewhere send says
+ * it cannot, and nothing waits. */
+static int check_find_tokens_halves(check_state *st)
+{
+    enum { N = 6 };
+    ts_token *q[N], *p[N];
+    int results[N], expected[N], fd = -1, timeout_ms = 0;
+    char user[64];
+
+    for (unsigned i = 1; i <= 5; i++)
+        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(user, sizeof user, "user%u@example.com", i);
+        q[i] = tok("user_name", user, NULL);
+        p[i] = tok("user_name", user, NULL);
+    }
+    ts_token_set(q[2], TS_FIELD_API_DOMAIN, "kept");
+    ts_token_set(p[2], TS_FIELD_API_DOMAIN, "kept");
+    int rc = ts_find_tokens_send(st->store, q, N, &fd, &timeout_ms, &st->last);
+    if (rc == TS_ERR_UNSUPPORTED) {
+        EXPECT_RC(TS_ERR_INVALID, ts_find_tokens_receive(st->store, q, N, results, &rc,
+                                                         &st->last));
+        for (unsigned i = 0; i < N; i++)
+            ts_token_free(q[i]), ts_token_free(p[i]);
+        return 0;
+    }
+    EXPECT(rc == TS_OK && fd >= 0 && timeout_ms > 0, "send returned '%s', fd %d, timeout %d ms "
+           "(%s)", ts_strerror(rc), fd, timeout_ms, st->last.message);
+    EXPECT_RC(TS_ERR_UNSUPPORTED, ts_find_tokens_send(st->store, p, N, &fd, &timeout_ms,
+                                                      &st->last));
+    EXPECT_RC(TS_ERR_INVALID, ts_find_tokens_receive(st->store, p, N, results, &rc, &st->last));
+    EXPECT_RC(TS_OK, receive_all(st, q, N, fd, timeout_ms, results));
+    EXPECT_RC(TS_OK, ts_find_tokens(st->store, p, N, expected, &st->last));
+    for (unsigned i = 0; i < N; i++) {
+        EXPECT(results[i] == expected[i], "find %u answered '%s', find_tokens '%s'", i,
+               ts_strerror(results[i]), ts_strerror(expected[i]));
+        for (int f = 0; f < TS_FIELD_COUNT; f++)
+            EXPECT(strcmp(ts_token_get(q[i], (ts_field)f), ts_token_get(p[i], (ts_field)f)) == 0,
+                   "find %u: %s differs from find_tokens's", i, ts_field_name((ts_field)f));
+    }
+    EXPECT(id_of(q[3]) == 3 && strcmp(get(q[2], "api_domain"), "kept") == 0 &&
+           !*get(q[0], "id"), "the halves found ids '%s', '%s' and api_domain '%s'",
+           get(q[0], "id"), get(q[3], "id"), get(q[2], "api_domain"));
+
+    /* Given up on, a batch's answers are not taken for the next call's. */
+    ts_token_clear(q[1]);
+    ts_token_set(q[1], TS_FIELD_USER_NAME, "user1@example.com");
+    EXPECT_RC(TS_OK, ts_find_tokens_send(st->store, q + 1, 1, &fd, &timeout_ms, &st->last));
+    ts_find_tokens_cancel(st->store);
+    ts_token_clear(q[4]);
+    ts_token_set(q[4], TS_FIELD_USER_NAME, "user4@example.com");
+    EXPECT_RC(TS_OK, ts_find_token(st->store, q[4], &st->last));
+    EXPECT(id_of(q[4]) == 4, "after a cancel, user4 found id '%s'", get(q[4], "id"));
+    for (unsigned i = 0; i < N; i++)
+        ts_token_free(q[i]), ts_token_free(p[i]);
     return 0;
 }
 
@@ -569,6 +645,8 @@ const struct check rule_checks[] = {
     { "the lowest id answers when several rows match", check_lowest_id_answers, 0 },
     { "no usable key is an error; no match is not found", check_no_key_and_not_found, 0 },
     { "find_tokens answers a batch as find_token would, in order", check_find_tokens, 0 },
+    { "find_tokens_send and _receive answer as find_tokens, or send declines",
+      check_find_tokens_halves, 0 },
     { "save_token by id updates in place", check_save_by_id, 0 },
     { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },
     { "one user never gets two rows", check_one_row_per_user, 0 },

@@ -21,6 +21,7 @@ struct ts_store {
     void *state;
     int serialize;
     pthread_mutex_t lock;
+    struct batch *sent;      /* a ts_find_tokens_send waiting for its answers */
 };
 
 static int check_options(const ts_store *s, ts_error *err)
@@ -112,6 +113,7 @@ TS_API void ts_store_close(ts_store *s)
 {
     if (!s)
         return;
+    ts_find_tokens_cancel(s);
     s->module.vt->close(s->state);
     pthread_mutex_destroy(&s->lock);
     ts__module_unload(&s->module);
@@ -186,28 +188,82 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
 /* The backend's batch: the queries with a lookup key go to find_tokens in
  * one call, the others fail here, and the error reported is the first
  * failed query's, whichever side failed it. */
+/* What a batch of finds needs beside the caller's tokens, in one block:
+ * the queries passed on, a row for each, and where each came from. */
+struct batch {
+    size_t n;
+    const ts_token **queries;
+    ts_token *rows, **row_of;
+    size_t *index;
+    int *found;
+};
+
+static struct batch *batch_new(size_t n)
+{
+    struct batch *b = calloc(1, sizeof *b + n * (sizeof(ts_token) + 2 * sizeof(void *) +
+                                                 sizeof(size_t) + sizeof(int)));
+
+    if (b) {
+        b->n = n;
+        b->rows = (ts_token *)(b + 1);
+        b->queries = (const ts_token **)(b->rows + n);
+        b->row_of = (ts_token **)(b->queries + n);
+        b->index = (size_t *)(b->row_of + n);
+        b->found = (int *)(b->index + n);
+    }
+    return b;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t j = 0; b && j < b->n; j++)
+        ts_token_clear(&b->rows[j]);
+    free(b);
+}
+
+/* Takes the m backend results into results[] and the tokens; the first
+ * failure (or the first keyless token, whose error is `why`) decides
+ * the return value. */
+static int batch_settle(struct batch *b, size_t m, ts_token *const *tokens, size_t n,
+                        int *results, size_t invalid, const ts_error *why, ts_error *err)
+{
+    size_t failed = n;
+
+    for (size_t j = 0; j < m; j++) {
+        results[b->index[j]] = b->found[j];
+        if (b->found[j] == TS_OK)
+            ts__token_merge(tokens[b->index[j]], &b->rows[j]);
+        else if (b->found[j] != TS_NOT_FOUND && failed == n)
+            failed = b->index[j];
+    }
+    if (invalid < failed && err)
+        *err = *why;
+    if (invalid < n || failed < n)
+        return results[invalid < failed ? invalid : failed];
+    return TS_OK;
+}
+
 static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *results,
                       ts_error *err)
 {
-    const ts_token **queries = calloc(n, sizeof *queries);
-    ts_token *rows = calloc(n, sizeof *rows), **row_of = calloc(n, sizeof *row_of);
-    size_t *index = calloc(n, sizeof *index), m = 0, invalid = n, failed = n;
-    int *found = calloc(n, sizeof *found), rc = TS_OK;
+    struct batch *b = batch_new(n);
+    size_t m = 0, invalid = n;
     ts_field keys[2];
     ts_error why = { 0 };
+    int rc;
 
-    if (!queries || !rows || !row_of || !index || !found) {
+    if (!b) {
         rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < n; i++)
             results[i] = rc;
-        goto out;
+        return rc;
     }
     for (size_t i = 0; i < n; i++) {
         if (ts__lookup_keys(tokens[i], keys) > 0) {
-            queries[m] = tokens[i];
-            row_of[m] = &rows[m];
-            found[m] = TS_ERR_BACKEND;    /* until the backend says */
-            index[m++] = i;
+            b->queries[m] = tokens[i];
+            b->row_of[m] = &b->rows[m];
+            b->found[m] = TS_ERR_BACKEND;    /* until the backend says */
+            b->index[m++] = i;
         } else if ((results[i] = TS_ERR_INVALID) && invalid == n) {
             invalid = i;
             ts__no_lookup_key(&why);
@@ -215,27 +271,11 @@ static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *resul
     }
     if (m > 0) {
         enter(s);
-        leave(s, s->module.vt->find_tokens(s->state, queries, m, row_of, found, err), err);
+        leave(s, s->module.vt->find_tokens(s->state, b->queries, m, b->row_of, b->found, err),
+              err);
     }
-    for (size_t j = 0; j < m; j++) {
-        results[index[j]] = found[j];
-        if (found[j] == TS_OK)
-            ts__token_merge(tokens[index[j]], &rows[j]);
-        else if (found[j] != TS_NOT_FOUND && failed == n)
-            failed = index[j];
-    }
-    if (invalid < failed && err)
-        *err = why;
-    if (invalid < n || failed < n)
-        rc = results[invalid < failed ? invalid : failed];
-out:
-    for (size_t j = 0; rows && j < n; j++)
-        ts_token_clear(&rows[j]);
-    free(queries);
-    free(rows);
-    free(row_of);
-    free(index);
-    free(found);
+    rc = batch_settle(b, m, tokens, n, results, invalid, &why, err);
+    batch_free(b);
     return rc;
 }
 
@@ -252,6 +292,77 @@ TS_API int ts_find_tokens(ts_store *s, ts_token *const *tokens, size_t n, int *r
             rc = results[i];
     }
     return rc;
+}
+
+TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, int *fd,
+                               int *timeout_ms, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    ts_field keys[2];
+    struct batch *b;
+    int rc;
+
+    if (!TS_BACKEND_HAS(vt, find_tokens_send) || !TS_BACKEND_HAS(vt, find_tokens_receive) ||
+        !TS_BACKEND_HAS(vt, find_tokens_cancel))
+        return ts__error(err, TS_ERR_UNSUPPORTED, "%s: finds are not sent apart from their "
+                         "answers; use ts_find_tokens", vt->name);
+    if (s->sent)
+        return ts__error(err, TS_ERR_UNSUPPORTED, "%s: a batch sent before waits for its "
+                         "answers", vt->name);
+    for (size_t i = 0; i < n; i++)
+        if (ts__lookup_keys(tokens[i], keys) == 0)
+            return ts__error(err, TS_ERR_UNSUPPORTED, "token %zu has no lookup key; "
+                             "ts_find_tokens says so", i);
+    if (n == 0 || !(b = batch_new(n)))
+        return ts__error(err, n ? TS_ERR_NOMEM : TS_ERR_INVALID, n ? "out of memory"
+                         : "an empty batch has nothing to send");
+    for (size_t i = 0; i < n; i++) {
+        b->queries[i] = tokens[i];
+        b->row_of[i] = &b->rows[i];
+        b->found[i] = TS_ERR_BACKEND;
+        b->index[i] = i;
+    }
+    enter(s);
+    rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
+    if (rc == TS_OK)
+        s->sent = b;
+    else
+        batch_free(b);
+    return rc;
+}
+
+TS_API int ts_find_tokens_receive(ts_store *s, ts_token *const *tokens, size_t n,
+                                  int *results, int *done, ts_error *err)
+{
+    struct batch *b = s->sent;
+    int rc;
+
+    *done = 0;
+    if (!b || b->n != n)
+        return ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n);
+    for (size_t i = 0; i < n; i++)
+        if (b->queries[i] != tokens[i])
+            return ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i);
+    enter(s);
+    rc = leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
+                                                    b->found, done, err), err);
+    if (!*done)
+        return rc;
+    s->sent = NULL;
+    rc = batch_settle(b, n, tokens, n, results, n, NULL, err);
+    batch_free(b);
+    return rc;
+}
+
+TS_API void ts_find_tokens_cancel(ts_store *s)
+{
+    if (!s || !s->sent)
+        return;
+    enter(s);
+    s->module.vt->find_tokens_cancel(s->state);
+    leave(s, TS_OK, NULL);
+    batch_free(s->sent);
+    s->sent = NULL;
 }
 
 TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_error *err)

@@ -149,7 +149,7 @@ static int connection_failed(struct redis_store *s, int timed_out, const char *w
     return s->host->error(err, TS_ERR_CONNECT, "%s: connection lost: %s", s->where, why);
 }
 
-static int send_wire(struct redis_store *s, ts_error *err)
+int send_wire(struct redis_store *s, ts_error *err)
 {
     int rc = TS_OK;
 

@@ -404,8 +404,9 @@ int conn_write(struct conn *c, const char *buf, size_t len)
     return 0;
 }
 
-/* Up to size bytes into buf: how many, or -1 with err set. */
-static ssize_t read_some(struct conn *c, char *buf, size_t size)
+/* Up to size bytes into buf: how many, or -1 with err set. With
+ * MSG_DONTWAIT in flags (plain sockets only), -2 when nothing has come. */
+static ssize_t read_some(struct conn *c, char *buf, size_t size, int flags)
 {
     ssize_t n;
 
@@ -415,14 +416,18 @@ static ssize_t read_some(struct conn *c, char *buf, size_t size)
         return n > 0 ? n : tls_fail(c, (int)n, "");
     }
     do
-        n = recv(c->impl->rc->fd, buf, size, 0);
+        n = recv(c->impl->rc->fd, buf, size, flags);
     while (n < 0 && errno == EINTR);
     if (n > 0)
         return n;
+    if (n < 0 && (flags & MSG_DONTWAIT) && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return -2;
     return plain_fail(c, n == 0 ? 0 : errno);
 }
 
-int conn_read_reply(struct conn *c, void **reply)
+/* One reply: 0, 1 when flags has MSG_DONTWAIT and it has not all come,
+ * or -1 with err set. */
+static int read_reply(struct conn *c, void **reply, int flags)
 {
     redisReader *r = c->impl->rc->reader;
     char buf[16384];
@@ -439,7 +444,9 @@ int conn_read_reply(struct conn *c, void **reply)
         }
         if (*reply)
             return 0;
-        ssize_t n = read_some(c, buf, sizeof buf);
+        ssize_t n = read_some(c, buf, sizeof buf, flags);
+        if (n == -2)
+            return 1;
         if (n < 0)
             return -1;
         if (!c->impl->got_bytes) {
@@ -451,6 +458,22 @@ int conn_read_reply(struct conn *c, void **reply)
         if (fed != REDIS_OK)
             return fail(c, 0, "out of memory");
     }
+}
+
+int conn_read_reply(struct conn *c, void **reply)
+{
+    return read_reply(c, reply, 0);
+}
+
+int conn_read_reply_nowait(struct conn *c, void **reply)
+{
+    return c->impl->ssl ? fail(c, 0, "a TLS connection is read waiting") :
+                          read_reply(c, reply, MSG_DONTWAIT);
+}
+
+int conn_poll_fd(const struct conn *c)
+{
+    return c->impl->ssl ? -1 : c->impl->rc->fd;
 }
 
 int conn_peer_closed(const struct conn *c)

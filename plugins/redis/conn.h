@@ -62,6 +62,12 @@ void conn_close(struct conn *c);
 int conn_write(struct conn *c, const char *buf, size_t len);
 /* Reads one reply (a redisReply): 0, or -1 with err set. */
 int conn_read_reply(struct conn *c, void **reply);
+/* The same without waiting, on a plain connection: 0, 1 when the reply
+ * has not all come yet, or -1 with err set. */
+int conn_read_reply_nowait(struct conn *c, void **reply);
+/* The socket an event loop watches for replies; -1 for TLS, whose reads
+ * may have to write. */
+int conn_poll_fd(const struct conn *c);
 /* Whether the server closed (or wrote unasked to) an idle connection. */
 int conn_peer_closed(const struct conn *c);
 

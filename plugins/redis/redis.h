@@ -66,6 +66,9 @@ struct redis_store {
     size_t wire_len, wire_cap;
     char sha[SCRIPT_COUNT][41];      /* "" until SCRIPT LOAD answered */
     char index_arg[128];             /* the scripts' ARGV[2]: "2=user 6=access ..." */
+
+    redisReply **got;                /* a sent batch of finds: its replies so far */
+    size_t sent, ngot;               /* how many it sent, how many came */
 };
 
 /* row_from_copy's answer for a user key that holds a bare id: the find
@@ -82,6 +85,8 @@ int wire_append(struct redis_store *s, const struct command *c);
 /* Replies carry tokens: wipes them before they go back to the heap. */
 void free_reply(redisReply *r);
 void disconnect(struct redis_store *s);
+/* Sends the wire buffer (and wipes it). */
+int send_wire(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer and reads n replies into replies[]. */
 int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err);
 /* Whether r is an error reply with this code ("MOVED", "NOSCRIPT"...). */

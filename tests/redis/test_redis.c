@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -979,6 +980,119 @@ START_TEST(test_server_restart)
 }
 END_TEST
 
+/* Sends a batch and receives it, waiting on its socket as an event loop
+ * would. */
+static int send_and_receive(ts_store *s, ts_token **batch, size_t n, int *results,
+                            ts_error *err)
+{
+    int fd, timeout_ms, done = 0, rc = ts_find_tokens_send(s, batch, n, &fd, &timeout_ms, err);
+
+    while (rc == TS_OK && !done) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, timeout_ms), 1);
+        rc = ts_find_tokens_receive(s, batch, n, results, &done, err);
+    }
+    return rc;
+}
+
+/* The halves of ts_find_tokens an event loop uses: the same GETs, each
+ * find it cannot settle so (a bare id, a lost connection) answered
+ * TS_ERR_UNSUPPORTED for ts_find_token to take over; what it does not
+ * send (not by user name, not connected) declined before anything is
+ * sent. */
+START_TEST(test_find_tokens_halves)
+{
+    ts_store *s = open_prefix("halves:");
+    ts_error err = { 0 };
+    ts_token *a = make_token("a@x", "ra", "aa"), *b = make_token("b@x", "rb", "ab");
+    ts_token *batch[3] = { ts_token_new(), ts_token_new(), ts_token_new() };
+    int results[3], fd, timeout_ms;
+
+    save_ok(s, a);
+    save_ok(s, b);
+    ts_token_set(batch[0], TS_FIELD_USER_NAME, "b@x");
+    if (certs[0]) {
+        /* The suite over TLS: a TLS connection is not read by halves. */
+        ck_assert_int_eq(ts_find_tokens_send(s, batch, 1, &fd, &timeout_ms, &err),
+                         TS_ERR_UNSUPPORTED);
+        ck_assert_msg(strstr(err.message, "TLS"), "%s", err.message);
+        for (int i = 0; i < 3; i++)
+            ts_token_free(batch[i]);
+        ts_token_free(a);
+        ts_token_free(b);
+        ts_store_close(s);
+        return;
+    }
+    ts_token_set(batch[1], TS_FIELD_USER_NAME, "nobody@x");
+    ts_token_set(batch[2], TS_FIELD_USER_NAME, "a@x");
+    ck_assert_msg(send_and_receive(s, batch, 3, results, &err) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(results[0], TS_OK);
+    ck_assert_int_eq(results[1], TS_NOT_FOUND);
+    ck_assert_int_eq(results[2], TS_OK);
+    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_REFRESH_TOKEN), "rb");
+    ck_assert_str_eq(ts_token_get(batch[2], TS_FIELD_ID), "1");
+    /* The handle goes on as before. */
+    ck_assert_int_eq(find_user(s, "b@x", NULL, &err), TS_OK);
+
+    /* Not by user name: declined, nothing sent. */
+    ts_token *by_refresh = make_token(NULL, "ra", NULL);
+    ts_token_set(by_refresh, TS_FIELD_USER_NAME, NULL);
+    ck_assert_int_eq(ts_find_tokens_send(s, &by_refresh, 1, &fd, &timeout_ms, &err),
+                     TS_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.message, "not by user name"), "%s", err.message);
+    ck_assert_int_eq(ts_find_token(s, by_refresh, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(by_refresh, TS_FIELD_USER_NAME), "a@x");
+
+    /* A user key holding a bare id (an older store) needs the find script. */
+    redisContext *c = raw_connect();
+    redisReply *r = redisCommand(c, "SET {halves:}user:old@x 1");
+    freeReplyObject(r);
+    ts_token_clear(batch[1]);
+    ts_token_set(batch[1], TS_FIELD_USER_NAME, "old@x");
+    ck_assert_int_eq(send_and_receive(s, batch, 3, results, &err), TS_ERR_UNSUPPORTED);
+    ck_assert_int_eq(results[0], TS_OK);
+    ck_assert_int_eq(results[1], TS_ERR_UNSUPPORTED);
+    ck_assert_int_eq(results[2], TS_OK);
+    ck_assert_msg(strstr(err.message, "find 1"), "%s", err.message);
+
+    /* The server dropped the connection: no answer comes, every find is
+     * answered TS_ERR_UNSUPPORTED, and the handle, disconnected, declines
+     * the next send until a waiting call has connected it again. */
+    r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+    ck_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1);
+    freeReplyObject(r);
+    int rc = send_and_receive(s, batch, 3, results, &err);
+    ck_assert_int_eq(rc, TS_ERR_UNSUPPORTED);
+    ck_assert_int_eq(results[0], TS_ERR_UNSUPPORTED);
+    ck_assert_int_eq(results[2], TS_ERR_UNSUPPORTED);
+    ck_assert_int_eq(ts_find_tokens_send(s, batch, 3, &fd, &timeout_ms, &err),
+                     TS_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.message, "not connected"), "%s", err.message);
+    ck_assert_int_eq(ts_find_tokens(s, batch, 3, results, &err), TS_OK);
+    /* old@x's bare id names a@x's row: the find script says no. */
+    ck_assert_int_eq(results[1], TS_NOT_FOUND);
+    ts_token_clear(batch[2]);
+    ts_token_set(batch[2], TS_FIELD_USER_NAME, "a@x");
+    ck_assert_int_eq(send_and_receive(s, batch + 2, 1, results, &err), TS_OK);
+    ck_assert_str_eq(ts_token_get(batch[2], TS_FIELD_ACCESS_TOKEN), "aa");
+
+    /* Other backends decline: the core loops on a thread instead. */
+    ts_store *mem;
+    ck_assert_int_eq(ts_store_open(&mem, "memory:", &err), TS_OK);
+    ck_assert_int_eq(ts_find_tokens_send(mem, batch, 1, &fd, &timeout_ms, &err),
+                     TS_ERR_UNSUPPORTED);
+    ts_store_close(mem);
+
+    redisFree(c);
+    for (int i = 0; i < 3; i++)
+        ts_token_free(batch[i]);
+    ts_token_free(by_refresh);
+    ts_token_free(a);
+    ts_token_free(b);
+    ts_store_close(s);
+}
+END_TEST
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1327,6 +1441,12 @@ static int try_tls(int port, const char *const *tls_options, ts_error *err)
     int rc = ts_save_token(s, t, err);
     if (rc == TS_OK)
         rc = find_user(s, "tls@x", NULL, err);
+    /* A TLS connection is never read by an event loop's halves. */
+    int fd, timeout_ms;
+    ts_error why = { 0 };
+    if (rc == TS_OK)
+        ck_assert_int_eq(ts_find_tokens_send(s, &t, 1, &fd, &timeout_ms, &why),
+                         TS_ERR_UNSUPPORTED);
     ts_token_free(t);
     ts_store_close(s);
     return rc;
@@ -1470,6 +1590,7 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, test_killed_connection_and_bad_db);
     if (!certs[0])
         tcase_add_test(tc, test_cluster_follows_moved);
+    tcase_add_test(tc, test_find_tokens_halves);
     tcase_add_test(tc, test_server_restart);
     suite_add_tcase(s, tc);
     return s;

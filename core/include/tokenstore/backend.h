@@ -53,7 +53,7 @@ extern "C" {
 #endif
 
 #define TS_ABI_MAJOR 1
-#define TS_ABI_MINOR 2
+#define TS_ABI_MINOR 3
 
 /* The one symbol a backend exports. */
 #define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
@@ -307,6 +307,29 @@ typedef struct ts_backend {
      * result. Without it the core calls find_token n times. */
     int (*find_tokens)(void *state, const ts_token *const *queries, size_t n,
                        ts_token *const *rows, int *results, ts_error *err);
+
+    /* --- since 1.3: find_tokens in two halves, for an event loop --- */
+    /* Sends the n finds' requests without waiting for an answer, and sets
+     * *fd to the socket the answers come in on and *timeout_ms to how long
+     * they may take; TS_ERR_UNSUPPORTED, sending nothing, when it cannot
+     * do so now without waiting (not connected, TLS, a query it answers
+     * in more than one round trip): the core then says so to the caller,
+     * who uses find_tokens. Every query has a lookup key. Between send and
+     * the receive that sets *done (or cancel) the core makes no other
+     * call on the state. */
+    int (*find_tokens_send)(void *state, const ts_token *const *queries, size_t n, int *fd,
+                            int *timeout_ms, ts_error *err);
+    /* Reads what has arrived without waiting. *done = 0: not every answer
+     * yet (the core calls again when fd is readable). *done = 1: rows and
+     * results as find_tokens leaves them, where a result of
+     * TS_ERR_UNSUPPORTED is a find this way cannot settle (a redirect, a
+     * lost connection), for find_token to answer. */
+    int (*find_tokens_receive)(void *state, const ts_token *const *queries, size_t n,
+                               ts_token *const *rows, int *results, int *done,
+                               ts_error *err);
+    /* Gives up on a sent batch (the caller's timeout, or a close): the
+     * answers still to come must not be taken for another call's. */
+    void (*find_tokens_cancel)(void *state);
     /* New members go here, with a minor version bump and a "since" note. */
 } ts_backend;
 

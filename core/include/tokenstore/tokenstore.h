@@ -214,6 +214,31 @@ int ts_find_tokens(ts_store *store, ts_token *const *tokens, size_t n, int *resu
                    ts_error *err);
 
 /*
+ * ts_find_tokens in two halves, for an event loop that must never wait on
+ * a store. ts_find_tokens_send sends the n finds and sets *fd to a socket
+ * to watch for input and *timeout_ms to how long the answers may take.
+ * Each time fd is readable, ts_find_tokens_receive with the same tokens
+ * reads what has come without waiting: *done = 0, call again later;
+ * *done = 1, results[] and the return value are ts_find_tokens's, except
+ * that a result of TS_ERR_UNSUPPORTED is a find this way could not settle
+ * (a redirect, a row in an older format, a lost connection): answer it
+ * with ts_find_token, on a thread that may wait. ts_find_tokens_cancel
+ * gives up on a sent batch (a timeout) and drops the connection it was
+ * sent on; ts_store_close does so too. Between send and the end, use the
+ * handle for nothing else.
+ * TS_ERR_UNSUPPORTED from send, with nothing sent: the backend cannot
+ * send these finds now without waiting (it has no such half, is not
+ * connected yet, speaks TLS, or a token has no lookup key); use
+ * ts_find_tokens on a thread that may wait. On redis, finds by user name
+ * on a connection that is up. Since 1.3.
+ */
+int ts_find_tokens_send(ts_store *store, ts_token *const *tokens, size_t n, int *fd,
+                        int *timeout_ms, ts_error *err);
+int ts_find_tokens_receive(ts_store *store, ts_token *const *tokens, size_t n, int *results,
+                           int *done, ts_error *err);
+void ts_find_tokens_cancel(ts_store *store);
+
+/*
  * save_token: updates the stored token with the same id, else the one with
  * the same key, filling the caller's empty fields from it; else inserts
  * with the next numeric id. The token's id is set to the stored id.
