@@ -20,12 +20,14 @@
  * library's, which never holds a secret.
  */
 #define NAPI_VERSION 8
+#include <fcntl.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tokenstore/tokenstore.h>
+#include <uv.h>
 #include "values.h"
 
 #define MAX_HANDLES 16
@@ -49,6 +51,7 @@ struct store {
     struct call *queue, *queue_tail;   /* calls not started yet */
     int drains, max_drains;            /* works draining the queue */
     int kick_pending;                  /* finds wait for the end of the tick */
+    struct watch *watch;               /* finds the event loop sent, if any */
     napi_ref kick_fn;                  /* the function that ends the wait */
     napi_ref self;                     /* the Store object: weak, but strong
                                           while calls are pending */
@@ -140,6 +143,22 @@ static void slot_release(struct store *s, struct slot *sl)
     sl->busy = 0;
     pthread_cond_broadcast(&s->freed);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* A free handle already open, without waiting; NULL when there is none.
+ * On the event loop. */
+static struct slot *slot_try_acquire(struct store *s)
+{
+    struct slot *sl = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nslots && !sl && !s->closed; i++)
+        if (!s->slots[i].busy)
+            sl = &s->slots[i];
+    if (sl)
+        sl->busy = 1;
+    pthread_mutex_unlock(&s->lock);
+    return sl;
 }
 
 /* Waits for every call to finish and closes every handle. */
@@ -500,6 +519,189 @@ static void start_drain(napi_env env, struct store *s)
     napi_queue_async_work(env, d->work);
 }
 
+/* --------------------------------------------------- finds on the loop */
+
+/*
+ * Finds that need no thread: where the backend can send a batch of finds
+ * apart from reading their answers (redis, by user name), the event loop
+ * sends it (ts_find_tokens_send), watches the socket and reads the answers
+ * as they come (ts_find_tokens_receive), without the two thread wake-ups
+ * a drain costs. A batch the backend will not send so, and a find it
+ * could not settle so (a redirect, a lost connection, a timeout), go back
+ * to the queue for a drain. One such batch per Store at a time.
+ */
+struct watch {
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int handles;              /* of the two, those not closed yet */
+    napi_env env;
+    struct store *s;
+    struct slot *sl;
+    struct call *calls;       /* chained by next, in the order sent */
+    size_t n;
+    ts_token *tokens[DRAIN_BATCH];
+    int fd, fd_flags;         /* the socket, and its flags before libuv's */
+};
+
+/* Puts the chain first..last back at the head of the store's queue. */
+static void requeue(struct store *s, struct call *first, struct call *last)
+{
+    pthread_mutex_lock(&s->lock);
+    last->next = s->queue;
+    s->queue = first;
+    if (!s->queue_tail)
+        s->queue_tail = last;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void watch_closed(uv_handle_t *h)
+{
+    struct watch *w = h->data;
+
+    if (--w->handles == 0)
+        free(w);
+}
+
+/* Ends the watch: results[] settles the calls it can; NULL gives up on
+ * the batch (its answers are not read) and settles none. The rest go back
+ * to the queue. JavaScript runs here, in a callback scope, so the
+ * continuations of the promises settled run before it returns. */
+static void watch_end(struct watch *w, const int *results)
+{
+    struct store *s = w->s;
+    napi_env env = w->env;
+    struct call *c = w->calls, *back = NULL, *back_tail = NULL, *done = NULL, **done_tail = &done;
+    napi_handle_scope hs;
+    napi_callback_scope cs = NULL;
+    napi_async_context actx = NULL;
+    napi_value resource, name;
+
+    uv_close((uv_handle_t *)&w->poll, watch_closed);
+    uv_close((uv_handle_t *)&w->timer, watch_closed);
+    /* libuv made the socket non-blocking; the handle's other calls wait. */
+    fcntl(w->fd, F_SETFL, w->fd_flags);
+    if (!results)
+        ts_find_tokens_cancel(w->sl->store);   /* after libuv let go of the socket */
+    slot_release(s, w->sl);
+    s->watch = NULL;
+    for (size_t i = 0; c; i++) {
+        struct call *next = c->next;
+        c->next = NULL;
+        if (results && (results[i] == TS_OK || results[i] == TS_NOT_FOUND)) {
+            c->rc = results[i];
+            *done_tail = c;
+            done_tail = &c->next;
+        } else {
+            if (back_tail)
+                back_tail->next = c;
+            else
+                back = c;
+            back_tail = c;
+        }
+        c = next;
+    }
+    if (back)
+        requeue(s, back, back_tail);
+    napi_open_handle_scope(env, &hs);
+    if (napi_create_object(env, &resource) == napi_ok &&
+        napi_create_string_utf8(env, "tokenstore", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+        napi_async_init(env, resource, name, &actx) == napi_ok)
+        napi_open_callback_scope(env, resource, actx, &cs);
+    if (back)
+        drain_more(env, s);
+    while (done) {
+        struct call *next = done->next;
+        complete(env, napi_ok, done);
+        done = next;
+    }
+    if (cs)
+        napi_close_callback_scope(env, cs);
+    if (actx)
+        napi_async_destroy(env, actx);
+    napi_close_handle_scope(env, hs);
+}
+
+static void watch_readable(uv_poll_t *h, int status, int events)
+{
+    struct watch *w = h->data;
+    int results[DRAIN_BATCH], done = 1;
+    ts_error err = { 0 };
+
+    (void)events;
+    if (status < 0) {
+        watch_end(w, NULL);
+        return;
+    }
+    ts_find_tokens_receive(w->sl->store, w->tokens, w->n, results, &done, &err);
+    if (done)
+        watch_end(w, results);
+}
+
+/* No answer in the backend's time: the finds go to a drain, which waits
+ * its own time on a new connection and says what became of them. */
+static void watch_timeout(uv_timer_t *h)
+{
+    watch_end(h->data, NULL);
+}
+
+/* Sends the finds at the head of the queue from the event loop, when the
+ * backend can and a handle is free; else leaves them to the drains. */
+static void watch_start(napi_env env, struct store *s)
+{
+    struct watch *w;
+    struct slot *sl;
+    struct call *last = NULL;
+    uv_loop_t *loop;
+    ts_error err = { 0 };
+    int fd, timeout_ms;
+
+    if (s->watch || napi_get_uv_event_loop(env, &loop) != napi_ok || !(sl = slot_try_acquire(s)))
+        return;
+    if (!(w = calloc(1, sizeof *w))) {
+        slot_release(s, sl);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    for (struct call *c = s->queue; c && c->op == OP_FIND && w->n < DRAIN_BATCH; c = c->next) {
+        w->tokens[w->n++] = c->tokens[0];
+        last = c;
+    }
+    if (last) {
+        w->calls = s->queue;
+        if (!(s->queue = last->next))
+            s->queue_tail = NULL;
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!last || ts_find_tokens_send(sl->store, w->tokens, w->n, &fd, &timeout_ms, &err) != TS_OK) {
+        if (last)
+            requeue(s, w->calls, last);
+        slot_release(s, sl);
+        free(w);
+        return;
+    }
+    w->env = env;
+    w->s = s;
+    w->sl = sl;
+    w->poll.data = w->timer.data = w;
+    w->fd = fd;
+    w->fd_flags = fcntl(fd, F_GETFL);
+    if (w->fd_flags < 0 || uv_poll_init(loop, &w->poll, fd) != 0) {
+        if (w->fd_flags >= 0)
+            fcntl(fd, F_SETFL, w->fd_flags);
+        ts_find_tokens_cancel(sl->store);
+        requeue(s, w->calls, last);
+        slot_release(s, sl);
+        free(w);
+        return;
+    }
+    uv_timer_init(loop, &w->timer);
+    w->handles = 2;
+    s->watch = w;
+    uv_poll_start(&w->poll, UV_READABLE, watch_readable);
+    uv_timer_start(&w->timer, watch_timeout, (uint64_t)(timeout_ms > 0 ? timeout_ms : 1), 0);
+}
+
 /* A microtask queued by the first find of a tick: by the time it runs,
  * the finds the rest of the tick made (the continuations of the promises
  * one drain settled, say) are queued behind it, and one drain takes them
@@ -510,6 +712,7 @@ static napi_value kick(napi_env env, napi_callback_info info)
 
     napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&s);
     s->kick_pending = 0;
+    watch_start(env, s);
     drain_more(env, s);
     return NULL;
 }

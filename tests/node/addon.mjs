@@ -115,11 +115,52 @@ async function eventLoop() {
     await store.close();
 }
 
+// Finds by user name on redis are sent and read by the event loop: they
+// settle while the libuv pool's only thread is busy (a child process with
+// UV_THREADPOOL_SIZE=1 and a long pbkdf2 on it); a find on a connection
+// the server dropped, or past the command timeout, goes to the pool and
+// settles there.
+async function findsOnTheLoop() {
+    const child = `
+        import { pbkdf2 } from "node:crypto";
+        const ts = await import(process.env.TS_BINDING);
+        const store = await ts.open("redis://127.0.0.1:${port}/3?prefix=pool:");
+        await store.save({ user_name: "pool@example.test", refresh_token: "1000.r.pool",
+                           client_id: "c", client_secret: "s" });
+        let hashed = false;
+        pbkdf2("x", "y", 3000000, 32, "sha512", () => { hashed = true; });
+        const found = await Promise.all([1, 2, 3].map(() => store.find({ user_name: "pool@example.test" })));
+        console.log(JSON.stringify({ ids: found.map((t) => t.id), hashed }));
+        await new Promise((r) => setTimeout(r, 0));
+        process.exit(0);`;
+    const { execFileSync } = await import("node:child_process");
+    const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", child],
+                                        { env: { ...process.env, UV_THREADPOOL_SIZE: "1" } }));
+    is(out, { ids: ["1", "1", "1"], hashed: false },
+       "redis: finds by user settle while the pool's only thread is busy");
+
+    const store = await ts.open(`redis://127.0.0.1:${port}/3?prefix=drop:&command_timeout_ms=300`);
+    const saved = await store.save(user("drop@example.test"));
+    await redisCommand("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+    is((await store.find({ user_name: "drop@example.test" })).id, saved.id,
+       "redis: a find on a connection the server dropped still answers");
+    const sleeping = redisCommand("DEBUG", "SLEEP", "1");
+    await new Promise((r) => setTimeout(r, 50));
+    await rejects(store.find({ user_name: "drop@example.test" }), "TS_ERR_TIMEOUT", /300 ms/,
+                  "redis: a find past the command timeout rejects TS_ERR_TIMEOUT");
+    await sleeping;
+    is((await store.find({ user_name: "drop@example.test" })).id, saved.id,
+       "redis: the next find answers");
+    await store.clear();
+    await store.close();
+}
+
 await methods("memory", "memory:");
 await methods("file", `file:${join(scratch, "tokens.csv")}`);
 await methods("sqlite", `sqlite:${join(scratch, "tokens.db")}`);
 await methods("redis", `redis://127.0.0.1:${port}/2?prefix=addon:`);
 await errors(`sqlite:${join(scratch, "errors.db")}`);
 await eventLoop();
+await findsOnTheLoop();
 like(ts.version, /^\d+\.\d+\.\d+/, "version is the library's");
 done();
