@@ -3,10 +3,13 @@
  *
  * Exports open(spec, flags) -> Promise<Store>, where Store has find,
  * findById, save, delete, tokens, clear, saveMany, accessToken (which takes
- * { refreshAheadMs } after the token) and close, each returning a Promise. Every call that touches a store runs on the
- * libuv pool (napi_async_work), never on the event loop: a store call may
- * wait for a disk, a lock or a Redis round trip, and JavaScript must keep
- * running meanwhile.
+ * { refreshAheadMs } after the token) and close, each returning a Promise.
+ * No call waits on the event loop: a store call may wait for a disk, a
+ * lock or a Redis round trip, and JavaScript must keep running meanwhile.
+ * Calls run on the libuv pool (napi_async_work), except the finds a
+ * backend can send apart from their answers (redis, by user name), which
+ * the event loop sends and reads as the answers come ("finds on the
+ * loop").
  *
  * A libtokenstore handle takes turns between threads unless its backend is
  * thread-safe, so a Store of a backend that several processes may share
