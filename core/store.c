@@ -185,9 +185,6 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
     return rc;
 }
 
-/* The backend's batch: the queries with a lookup key go to find_tokens in
- * one call, the others fail here, and the error reported is the first
- * failed query's, whichever side failed it. */
 /* What a batch of finds needs beside the caller's tokens, in one block:
  * the queries passed on, a row for each, and where each came from. */
 struct batch {
@@ -243,6 +240,9 @@ static int batch_settle(struct batch *b, size_t m, ts_token *const *tokens, size
     return TS_OK;
 }
 
+/* The backend's batch: the queries with a lookup key go to find_tokens in
+ * one call, the others fail here, and the error reported is the first
+ * failed query's, whichever side failed it. */
 static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *results,
                       ts_error *err)
 {
@@ -311,8 +311,8 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
                          "answers", vt->name);
     for (size_t i = 0; i < n; i++)
         if (ts__lookup_keys(tokens[i], keys) == 0)
-            return ts__error(err, TS_ERR_UNSUPPORTED, "token %zu has no lookup key; "
-                             "ts_find_tokens says so", i);
+            return ts__error(err, TS_ERR_UNSUPPORTED, "token %zu has no lookup key "
+                             "(ts_find_tokens answers it with the error)", i);
     if (n == 0 || !(b = batch_new(n)))
         return ts__error(err, n ? TS_ERR_NOMEM : TS_ERR_INVALID, n ? "out of memory"
                          : "an empty batch has nothing to send");

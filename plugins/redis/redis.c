@@ -327,7 +327,8 @@ static int redis_find_tokens_send(void *state, const ts_token *const *queries, s
     }
     s->sent = n;
     *fd = conn_poll_fd(s->conn);
-    *timeout_ms = (int)(s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000);
+    long ms = (long)(s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000);
+    *timeout_ms = ms > 0 ? (int)ms : -1;    /* command_timeout_ms 0: no limit */
     return TS_OK;
 }
 
@@ -338,7 +339,8 @@ static int redis_find_tokens_receive(void *state, const ts_token *const *queries
     struct redis_store *s = state;
     int first = TS_OK, r = 0;
 
-    while (s->ngot < s->sent && (r = conn_read_reply_nowait(s->conn, (void **)&s->got[s->ngot])) == 0)
+    while (s->ngot < s->sent &&
+           (r = conn_read_reply_nowait(s->conn, (void **)&s->got[s->ngot])) == 0)
         s->ngot++;
     if (r == 1) {
         *done = 0;

@@ -1076,6 +1076,18 @@ START_TEST(test_find_tokens_halves)
     ck_assert_int_eq(send_and_receive(s, batch + 2, 1, results, &err), TS_OK);
     ck_assert_str_eq(ts_token_get(batch[2], TS_FIELD_ACCESS_TOKEN), "aa");
 
+    /* No command timeout: the answers may take as long as they take. */
+    char port[16];
+    snprintf(port, sizeof port, "%d", main_port);
+    const char *untimed[] = { "port", port, "prefix", "halves:", "command_timeout_ms", "0",
+                              NULL };
+    ts_store *patient = open_with(untimed, &err);
+    ck_assert_msg(patient != NULL, "%s", err.message);
+    ck_assert_int_eq(find_user(patient, "a@x", NULL, &err), TS_OK);   /* connects */
+    ck_assert_int_eq(ts_find_tokens_send(patient, batch + 2, 1, &fd, &timeout_ms, &err), TS_OK);
+    ck_assert_int_eq(timeout_ms, -1);
+    ts_store_close(patient);       /* with the batch unanswered */
+
     /* Other backends decline: the core loops on a thread instead. */
     ts_store *mem;
     ck_assert_int_eq(ts_store_open(&mem, "memory:", &err), TS_OK);

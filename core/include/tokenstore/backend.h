@@ -311,7 +311,7 @@ typedef struct ts_backend {
     /* --- since 1.3: find_tokens in two halves, for an event loop --- */
     /* Sends the n finds' requests without waiting for an answer, and sets
      * *fd to the socket the answers come in on and *timeout_ms to how long
-     * they may take; TS_ERR_UNSUPPORTED, sending nothing, when it cannot
+     * they may take (-1: no limit); TS_ERR_UNSUPPORTED, sending nothing, when it cannot
      * do so now without waiting (not connected, TLS, a query it answers
      * in more than one round trip): the core then says so to the caller,
      * who uses find_tokens. Every query has a lookup key. Between send and

@@ -216,7 +216,8 @@ int ts_find_tokens(ts_store *store, ts_token *const *tokens, size_t n, int *resu
 /*
  * ts_find_tokens in two halves, for an event loop that must never wait on
  * a store. ts_find_tokens_send sends the n finds and sets *fd to a socket
- * to watch for input and *timeout_ms to how long the answers may take.
+ * to watch for input and *timeout_ms to how long the answers may take
+ * (-1: as long as they take; poll(2) takes that too).
  * Each time fd is readable, ts_find_tokens_receive with the same tokens
  * reads what has come without waiting: *done = 0, call again later;
  * *done = 1, results[] and the return value are ts_find_tokens's, except
