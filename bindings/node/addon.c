@@ -245,17 +245,7 @@ static napi_value start(napi_env env, struct call *c)
     if (c->s->pending++ == 0)
         napi_reference_ref(env, c->s->self, NULL);
     c->holds_store = 1;
-    pthread_mutex_lock(&c->s->lock);
-    if (c->s->queue_tail)
-        c->s->queue_tail->next = c;
-    else
-        c->s->queue = c;
-    c->s->queue_tail = c;
-    pthread_mutex_unlock(&c->s->lock);
-    if (c->op == OP_FIND)
-        kick_later(env, c->s);
-    else
-        drain_more(env, c->s);
+    enqueue(env, c);
     return promise;
 }
 

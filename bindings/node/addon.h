@@ -83,10 +83,9 @@ void store_finalize(napi_env env, void *data, void *hint);
 
 /* queue.c: the queue ("drains", "finds on the loop"); on the event loop. */
 
-/* Starts another drain when calls wait and fewer than allowed run. */
-void drain_more(napi_env env, struct store *s);
-/* Starts the store's queue at the end of the tick. */
-void kick_later(napi_env env, struct store *s);
+/* Queues call c on its store and starts it: a find at the end of the
+ * tick, with the others of the tick; anything else now. */
+void enqueue(napi_env env, struct call *c);
 
 /* addon.c: one call, which the drains and the finds on the loop run and
  * settle. */

@@ -222,7 +222,7 @@ static void drain_execute(napi_env env, void *data)
 }
 
 /* Starts another drain when calls wait and fewer than allowed run. */
-void drain_more(napi_env env, struct store *s)
+static void drain_more(napi_env env, struct store *s)
 {
     int more;
 
@@ -450,7 +450,8 @@ static void watch_start(napi_env env, struct store *s)
     w->handles = 2;
     s->watch = w;
     uv_poll_start(&w->poll, UV_READABLE, watch_readable);
-    uv_timer_start(&w->timer, watch_timeout, (uint64_t)(timeout_ms > 0 ? timeout_ms : 1), 0);
+    if (timeout_ms >= 0)      /* -1: the store sets no limit */
+        uv_timer_start(&w->timer, watch_timeout, (uint64_t)timeout_ms, 0);
 }
 
 /* A microtask queued by the first find of a tick: by the time it runs,
@@ -469,7 +470,7 @@ static napi_value kick(napi_env env, napi_callback_info info)
 }
 
 /* Starts the store's queue at the end of the tick (on the event loop). */
-void kick_later(napi_env env, struct store *s)
+static void kick_later(napi_env env, struct store *s)
 {
     napi_value global, queue, fn;
 
@@ -487,4 +488,21 @@ void kick_later(napi_env env, struct store *s)
         return;
     }
     s->kick_pending = 1;
+}
+
+void enqueue(napi_env env, struct call *c)
+{
+    struct store *s = c->s;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->queue_tail)
+        s->queue_tail->next = c;
+    else
+        s->queue = c;
+    s->queue_tail = c;
+    pthread_mutex_unlock(&s->lock);
+    if (c->op == OP_FIND)
+        kick_later(env, s);
+    else
+        drain_more(env, s);
 }
