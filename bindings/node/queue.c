@@ -456,8 +456,8 @@ static void watch_start(napi_env env, struct store *s)
 
 /* A microtask queued by the first find of a tick: by the time it runs,
  * the finds the rest of the tick made (the continuations of the promises
- * one drain settled, say) are queued behind it, and one drain takes them
- * all as one batch. */
+ * one batch settled, say) are queued behind it, and the event loop (or
+ * else one drain) takes them all as one batch. */
 static napi_value kick(napi_env env, napi_callback_info info)
 {
     struct store *s;
