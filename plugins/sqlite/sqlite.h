@@ -1,14 +1,17 @@
 /*
- * plugins/sqlite/sqlite.h - what the sqlite backend's two files share: the
- * store (struct sqlite_store) and the functions one offers the other.
- * sqlite.c has the ts_backend, open and close and the operations;
- * schema.c the table, its indexes and the read-only connection. Nothing
- * here leaves the plugin (it is built with hidden visibility).
+ * plugins/sqlite/sqlite.h - what the sqlite backend's files share: the
+ * store (struct sqlite_store) and the functions one offers the others.
+ * statements.c is the bottom layer (errors, the busy handler, running
+ * statements); schema.c (the table, its indexes and the read-only
+ * connection) and locks.c (store-wide locks) build on it; sqlite.c has
+ * the ts_backend, open and close and the operations. Nothing here leaves
+ * the plugin (it is built with hidden visibility).
  */
 #ifndef TS_PLUGIN_SQLITE_H
 #define TS_PLUGIN_SQLITE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sqlite3.h>
@@ -50,13 +53,24 @@ struct sqlite_store {
     sqlite3_stmt *lock_purge, *lock_take, *lock_release;
 };
 
-/* sqlite.c */
+/* statements.c */
 
 /* Turns a SQLite result into a ts_code and a message naming the file and
  * what we were doing. */
 int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err);
+/* SQLite's busy handler (arg: the store): polls for busy_timeout_ms. */
+int busy_wait(void *arg, int attempts);
+/* Prepares sql (from sqlite3_mprintf, freed here) to live as long as the
+ * store. */
+int prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *err);
+/* Runs a statement that returns no rows and resets it. */
+int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err);
 /* Runs one SQL text (from sqlite3_mprintf, freed here) once. */
 int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err);
+/* Binds field f of token to parameter ?f+1; an absent field is NULL. */
+int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
+/* Copies the ten columns of the current result row into token. */
+int read_row(struct sqlite_store *s, sqlite3_stmt *stmt, ts_token *token, ts_error *err);
 
 /* schema.c */
 
@@ -71,5 +85,10 @@ int check_columns(struct sqlite_store *s, int *exists, ts_error *err);
 /* Creates the table and our indexes if they are not there (a reader
  * creates nothing and notes s->no_table). */
 int ensure_schema(struct sqlite_store *s, ts_error *err);
+
+/* locks.c: the backend's try_lock and unlock. */
+int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+                    ts_error *err);
+int sqlite_unlock(void *state, void *handle, ts_error *err);
 
 #endif
