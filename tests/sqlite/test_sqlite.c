@@ -81,25 +81,12 @@ static ts_store *open_ok(const char *path)
     return s;
 }
 
-static ts_token *user_token(const char *user, const char *access, const char *refresh)
-{
-    ts_token *t = ts_token_new();
-
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    ts_token_set(t, TS_FIELD_CLIENT_ID, "1000.CLIENT");
-    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "client-secret");
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, refresh);
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1893456000000");
-    return t;
-}
-
 /* Saves a new user's token and returns the id it got (static buffer). */
 static const char *save_user(ts_store *s, const char *user, const char *access)
 {
     static char id[32];
     ts_error err = { 0 };
-    ts_token *t = user_token(user, access, "1000.refresh");
+    ts_token *t = make_token(user, "1000.refresh", access);
 
     ck_assert_msg(ts_save_token(s, t, &err) == TS_OK, "save %s: %s", user, err.message);
     snprintf(id, sizeof id, "%s", ts_token_get(t, TS_FIELD_ID));
@@ -468,7 +455,7 @@ START_TEST(test_deleted_token_leaves_the_wal)
     const char *db = in_scratch("t.db");
     ts_store *s = open_ok(db), *other = open_ok(db);
     ts_error err = { 0 };
-    ts_token *t = user_token("gone@x.com", "1000.access-SECRET-A1", "1000.refresh-SECRET-R1");
+    ts_token *t = make_token("gone@x.com", "1000.refresh-SECRET-R1", "1000.access-SECRET-A1");
 
     ck_assert_int_eq(ts_save_token(s, t, &err), TS_OK);
     save_user(s, "stays@x.com", "1000.access-stays");
@@ -478,7 +465,7 @@ START_TEST(test_deleted_token_leaves_the_wal)
     ck_assert(!on_disk(db, "1000.access-SECRET-A1"));
 
     ts_token_free(t);
-    t = user_token("gone2@x.com", "1000.access-SECRET-A2", "1000.refresh-SECRET-R2");
+    t = make_token("gone2@x.com", "1000.refresh-SECRET-R2", "1000.access-SECRET-A2");
     ck_assert_int_eq(ts_save_token(s, t, &err), TS_OK);
     ck_assert_int_eq(ts_delete_tokens(other, &err), TS_OK);
     ck_assert(!on_disk(db, "1000.refresh-SECRET-R2"));
@@ -575,7 +562,7 @@ START_TEST(test_save_rules)
 
     /* Renaming row 1 to b's name would give b two rows: refused, and the
      * transaction leaves nothing behind. */
-    ts_token *t = user_token("b@x.com", "1000.changed", "1000.r");
+    ts_token *t = make_token("b@x.com", "1000.r", "1000.changed");
     ts_token_set(t, TS_FIELD_ID, "1");
     ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_CONFLICT);
     ck_assert_ptr_nonnull(strstr(err.message, "sqlite"));
@@ -590,7 +577,7 @@ START_TEST(test_save_rules)
     ts_token_free(t);
 
     /* A save with a new id the table lacks inserts under that id. */
-    t = user_token("d@x.com", "1000.d", "1000.r");
+    t = make_token("d@x.com", "1000.r", "1000.d");
     ts_token_set(t, TS_FIELD_ID, "40");
     ck_assert_int_eq(ts_save_token(s, t, NULL), TS_OK);
     ts_token_free(t);
@@ -836,7 +823,7 @@ START_TEST(test_busy_is_reported)
     ck_assert_ptr_nonnull(t);
     ts_token_free(t);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    t = user_token("b@x.com", "1000.b", "1000.r");
+    t = make_token("b@x.com", "1000.r", "1000.b");
     ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_BUSY);
     double waited = seconds_since(&t0);
     ck_assert_msg(waited >= 0.29 && waited < 3.0, "waited %.3f s", waited);
@@ -871,7 +858,7 @@ static void writer(const char *db, int w)
     }
     for (int i = 0; i < SAVES_EACH; i++) {
         snprintf(user, sizeof user, "w%d-u%d@x.com", w, i);
-        ts_token *t = user_token(user, user, "1000.r");
+        ts_token *t = make_token(user, "1000.r", user);
         int rc = ts_save_token(s, t, &err);
         ts_token_free(t);
         if (rc != TS_OK) {
@@ -928,7 +915,7 @@ static void acking_writer(const char *db, int ack)
     for (int i = 0;; i++) {
         snprintf(user, sizeof user, "k%d@x.com", i);
         snprintf(access, sizeof access, "1000.access.%d", i);
-        ts_token *t = user_token(user, access, "1000.r");
+        ts_token *t = make_token(user, "1000.r", access);
         int rc = ts_save_token(s, t, &err);
         ts_token_free(t);
         if (rc != TS_OK || write(ack, &i, sizeof i) != sizeof i)
@@ -1068,7 +1055,7 @@ START_TEST(test_read_only_leaves_other_database_alone)
     ck_assert_msg(open_store_flags(&s, db, TS_OPEN_READ_ONLY, &err, NULL) == TS_OK, "%s",
                   err.message);
     ck_assert_int_eq((int)count_tokens(s), 0);
-    ts_token *t = user_token("user@zoho.com", "", "");
+    ts_token *t = make_token("user@zoho.com", "", "");
     ck_assert_int_eq(ts_find_token(s, t, NULL), TS_NOT_FOUND);
     ck_assert_int_eq(ts_find_token_by_id(s, "1", t, NULL), TS_NOT_FOUND);
     ts_token_free(t);
