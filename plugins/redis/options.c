@@ -103,6 +103,17 @@ static int option_bool(struct redis_store *s, const char *key, int dflt, ts_erro
     return i >= 4;
 }
 
+/* TS_ERR_CONFIG naming the first of the options that is set, which
+ * needs what `needs` says; TS_OK when none is. */
+static int refuse_any(struct redis_store *s, const char *const *names, size_t n,
+                      const char *needs, ts_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s->host->option(s->ctx, names[i]))
+            return s->host->error(err, TS_ERR_CONFIG, "option '%s' needs %s", names[i], needs);
+    return TS_OK;
+}
+
 /* The TLS options, when tls is on (rediss:// sets it). Verification is
  * turned off only by name, and every open says so. */
 static int read_tls(struct redis_store *s, ts_error *err)
@@ -115,12 +126,9 @@ static int read_tls(struct redis_store *s, ts_error *err)
 
     if (tls < 0 || verify < 0)
         return TS_ERR_CONFIG;
-    for (size_t i = 0; !tls && i < sizeof tls_only / sizeof *tls_only; i++)
-        if (h->option(s->ctx, tls_only[i]))
-            return h->error(err, TS_ERR_CONFIG, "option '%s' needs tls on (or a rediss:// URI)",
-                            tls_only[i]);
     if (!tls)
-        return TS_OK;
+        return refuse_any(s, tls_only, sizeof tls_only / sizeof *tls_only,
+                          "tls on (or a rediss:// URI)", err);
     if (s->socket_path)
         return h->error(err, TS_ERR_CONFIG, "Redis has no TLS on a unix socket: give host and "
                         "port with tls, or the socket without it");
@@ -149,12 +157,9 @@ static int read_sentinel(struct redis_store *s, ts_error *err)
     const char *list = h->option(s->ctx, "sentinels");
     char why[320];
 
-    for (size_t i = 0; !list && i < sizeof sentinel_only / sizeof *sentinel_only; i++)
-        if (h->option(s->ctx, sentinel_only[i]))
-            return h->error(err, TS_ERR_CONFIG, "option '%s' needs the sentinels option",
-                            sentinel_only[i]);
     if (!list)
-        return TS_OK;
+        return refuse_any(s, sentinel_only, sizeof sentinel_only / sizeof *sentinel_only,
+                          "the sentinels option", err);
     if (h->option(s->ctx, "host") || h->option(s->ctx, "port") || h->option(s->ctx, "socket"))
         return h->error(err, TS_ERR_CONFIG, "with sentinels the master's address comes from "
                         "them: leave out host, port and socket");
