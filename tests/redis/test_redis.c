@@ -1144,6 +1144,17 @@ START_TEST(test_server_down_at_open)
     const char *badprefix[] = { "port", port, "prefix", "a}b", NULL };
     ck_assert_ptr_null(open_with(badprefix, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+
+    /* An option that needs another: the first one set is named. */
+    const char *no_tls[] = { "port", port, "tls", "off", "tls_key", "/k.pem", NULL };
+    ck_assert_ptr_null(open_with(no_tls, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "option 'tls_key' needs tls on"), "%s", err.message);
+    const char *no_sentinels[] = { "tls", "off", "sentinel_user", "u", NULL };
+    ck_assert_ptr_null(open_with(no_sentinels, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "option 'sentinel_user' needs the sentinels option"),
+                  "%s", err.message);
 }
 END_TEST
 
