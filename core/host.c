@@ -153,4 +153,5 @@ const ts_host ts__host = {
     .key_fields = ts__get_key_fields,
     .next_id = ts__next_id,
     .option_choice = host_option_choice,
+    .save_plan = ts__save_plan,
 };

@@ -40,6 +40,8 @@ int ts__no_lookup_key(ts_error *err);
 int ts__find_by_rule(const ts_token *query, ts_lookup_fn lookup, void *state,
                      ts_token *row, ts_error *err);
 int ts__save_resolve(ts_token *token, ts_lookup_fn lookup, void *state, ts_error *err);
+int ts__save_plan(ts_token *token, ts_lookup_fn lookup, void *state, ts_token *row,
+                  ts_error *err);
 /* The fields rows are looked up and indexed by (host->key_fields). */
 #define TS__KEY_FIELD_COUNT 5
 extern const ts_field ts__key_fields[TS__KEY_FIELD_COUNT];

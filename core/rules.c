@@ -136,13 +136,25 @@ static int resolve_by_id(ts_token *tok, ts_lookup_fn lookup, void *state,
     return orc == TS_NOT_FOUND ? TS_OK : orc;
 }
 
-int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *state, ts_error *err)
+/* Fills tok's empty fields with copies of row's, which row keeps. */
+static int fill_from(ts_token *tok, const ts_token *row, ts_error *err)
 {
-    ts_token *row = ts_token_new();
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        if (!tok->value[f] && row->value[f] &&
+            ts__token_setn(tok, (ts_field)f, row->value[f], row->len[f]) != TS_OK)
+            return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    return TS_OK;
+}
+
+/* The save's plan: the row it replaces (TS_OK, in `row`) or an insert
+ * (TS_NOT_FOUND), decided once here, so that no backend has to remember
+ * which of the rows it looked up the rules chose. */
+int ts__save_plan(ts_token *tok, ts_lookup_fn lookup, void *state, ts_token *row,
+                  ts_error *err)
+{
     int rc = TS_NOT_FOUND;
 
-    if (!row)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    ts_token_clear(row);
     if (ts__has(tok, TS_FIELD_ID))
         rc = resolve_by_id(tok, lookup, state, row, err);
     if (rc == TS_NOT_FOUND) {
@@ -158,9 +170,21 @@ int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *state, ts_error *
                            tok->value[TS_FIELD_ID]);
     }
     if (rc == TS_OK)
-        ts__token_merge(tok, row);
+        rc = fill_from(tok, row, err);
     else if (rc == TS_NOT_FOUND)
         rc = ts__check_has_secret(tok, err);
+    if (rc != TS_OK)
+        ts_token_clear(row);
+    return rc;
+}
+
+int ts__save_resolve(ts_token *tok, ts_lookup_fn lookup, void *state, ts_error *err)
+{
+    ts_token *row = ts_token_new();
+
+    if (!row)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = ts__save_plan(tok, lookup, state, row, err);
     ts_token_free(row);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "internal.h"
 
 struct ts_store {
@@ -22,7 +23,135 @@ struct ts_store {
     int serialize;
     pthread_mutex_t lock;
     struct batch *sent;      /* a ts_find_tokens_send waiting for its answers */
+    pid_t pid;               /* the process the state belongs to */
+    int forked;              /* this is a child of that process: see enter() */
+    struct ts_store *next;   /* in open_stores */
 };
+
+/*
+ * A handle inherited across fork() (a pre-forking server, Python's
+ * multiprocessing) shares its parent's connections, lock files and
+ * mapped files: two processes writing on one socket or holding one lock
+ * lose saves and swap answers. So every open store is listed here, and
+ * in the child the fork handler marks each one; its next call lets the
+ * backend drop what it cannot share (backend->forked) before anything
+ * else. The handler also makes each store's mutex new: a thread of the
+ * parent may have held it at the fork, and that thread is not in the
+ * child. The list's own mutex is held across fork() so that the list is
+ * whole in the child.
+ */
+static pthread_mutex_t open_stores_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ts_store *open_stores;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&open_stores_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&open_stores_lock);
+}
+
+static void fork_child(void)
+{
+    pthread_mutex_init(&open_stores_lock, NULL);
+    for (ts_store *s = open_stores; s; s = s->next) {
+        pthread_mutex_init(&s->lock, NULL);
+        s->forked = 1;
+    }
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void list_store(ts_store *s)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, register_fork_handlers);
+    s->pid = getpid();
+    pthread_mutex_lock(&open_stores_lock);
+    s->next = open_stores;
+    open_stores = s;
+    pthread_mutex_unlock(&open_stores_lock);
+}
+
+static void unlist_store(ts_store *s)
+{
+    pthread_mutex_lock(&open_stores_lock);
+    for (ts_store **p = &open_stores; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&open_stores_lock);
+}
+
+/* What a batch of finds needs beside the caller's tokens, in one block:
+ * the queries passed on, a row for each, and where each came from. */
+struct batch {
+    size_t n;
+    const ts_token **queries;
+    ts_token *rows, **row_of;
+    size_t *index;
+    int *found;
+};
+
+static struct batch *batch_new(size_t n)
+{
+    struct batch *b = calloc(1, sizeof *b + n * (sizeof(ts_token) + 2 * sizeof(void *) +
+                                                 sizeof(size_t) + sizeof(int)));
+
+    if (b) {
+        b->n = n;
+        b->rows = (ts_token *)(b + 1);
+        b->queries = (const ts_token **)(b->rows + n);
+        b->row_of = (ts_token **)(b->queries + n);
+        b->index = (size_t *)(b->row_of + n);
+        b->found = (int *)(b->index + n);
+    }
+    return b;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t j = 0; b && j < b->n; j++)
+        ts_token_clear(&b->rows[j]);
+    free(b);
+}
+
+/* In a child of the process that opened the store, before its first
+ * call there: the backend lets go of what it shares with the parent, or,
+ * when it cannot, every call is refused. Runs under the store's mutex. */
+static int follow_fork(ts_store *s, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = TS_OK;
+
+    if (!s->serialize)
+        pthread_mutex_lock(&s->lock);
+    if (__atomic_load_n(&s->forked, __ATOMIC_ACQUIRE)) {
+        if (!TS_BACKEND_HAS(vt, forked)) {
+            rc = ts__error(err, TS_ERR_UNSUPPORTED, "%s: the store was opened in process %ld "
+                           "and this backend cannot follow it across fork(): open the store "
+                           "again in process %ld", vt->name, (long)s->pid, (long)getpid());
+        } else if ((rc = vt->forked(s->state, err)) == TS_OK) {
+            batch_free(s->sent);    /* the parent's batch: its answers are the parent's */
+            s->sent = NULL;
+            s->pid = getpid();
+            __atomic_store_n(&s->forked, 0, __ATOMIC_RELEASE);
+        } else {
+            ts__error_prefix(err, "%s: following the store into a forked process",
+                             vt->name);
+        }
+    }
+    if (!s->serialize)
+        pthread_mutex_unlock(&s->lock);
+    return rc;
+}
 
 static int check_options(const ts_store *s, ts_error *err)
 {
@@ -74,6 +203,8 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
             pthread_mutex_destroy(&s->lock);
         }
     }
+    if (rc == TS_OK)
+        list_store(s);
     if (rc != TS_OK) {
         ts__module_unload(&s->module);
         ts_config_free(s->config);
@@ -113,8 +244,16 @@ TS_API void ts_store_close(ts_store *s)
 {
     if (!s)
         return;
-    ts_find_tokens_cancel(s);
-    s->module.vt->close(s->state);
+    unlist_store(s);
+    /* In a child, a backend that cannot let go of its parent's
+     * connections is not asked to close them (a goodbye to the server
+     * would end the parent's session too): its state is left as it is. */
+    if (s->forked && follow_fork(s, NULL) != TS_OK) {
+        batch_free(s->sent);
+    } else {
+        ts_find_tokens_cancel(s);
+        s->module.vt->close(s->state);
+    }
     pthread_mutex_destroy(&s->lock);
     ts__module_unload(&s->module);
     ts_config_free(s->config);
@@ -150,10 +289,18 @@ static int needs_secret_check(const ts_store *s)
     return s->module.vt->abi_minor < 1;
 }
 
-static void enter(ts_store *s)
+/* Enters the backend: TS_OK, or why the handle cannot be used in this
+ * process (nothing is held then). */
+static int enter(ts_store *s, ts_error *err)
 {
+    int rc = TS_OK;
+
     if (s->serialize)
         pthread_mutex_lock(&s->lock);
+    if (__atomic_load_n(&s->forked, __ATOMIC_ACQUIRE) &&
+        (rc = follow_fork(s, err)) != TS_OK && s->serialize)
+        pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 /* Leaves the backend and names it in any error it reported. */
@@ -177,45 +324,13 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
 
     if (ts__lookup_keys(token, keys) == 0)
         return ts__no_lookup_key(err);
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     rc = leave(s, s->module.vt->find_token(s->state, token, &row, err), err);
     if (rc == TS_OK)
         ts__token_merge(token, &row);
     ts_token_clear(&row);
     return rc;
-}
-
-/* What a batch of finds needs beside the caller's tokens, in one block:
- * the queries passed on, a row for each, and where each came from. */
-struct batch {
-    size_t n;
-    const ts_token **queries;
-    ts_token *rows, **row_of;
-    size_t *index;
-    int *found;
-};
-
-static struct batch *batch_new(size_t n)
-{
-    struct batch *b = calloc(1, sizeof *b + n * (sizeof(ts_token) + 2 * sizeof(void *) +
-                                                 sizeof(size_t) + sizeof(int)));
-
-    if (b) {
-        b->n = n;
-        b->rows = (ts_token *)(b + 1);
-        b->queries = (const ts_token **)(b->rows + n);
-        b->row_of = (ts_token **)(b->queries + n);
-        b->index = (size_t *)(b->row_of + n);
-        b->found = (int *)(b->index + n);
-    }
-    return b;
-}
-
-static void batch_free(struct batch *b)
-{
-    for (size_t j = 0; b && j < b->n; j++)
-        ts_token_clear(&b->rows[j]);
-    free(b);
 }
 
 /* Takes the m backend results into results[] and the tokens; the first
@@ -269,11 +384,12 @@ static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *resul
             ts__no_lookup_key(&why);
         }
     }
-    if (m > 0) {
-        enter(s);
+    if (m > 0 && (rc = enter(s, err)) != TS_OK)
+        for (size_t j = 0; j < m; j++)
+            b->found[j] = rc;
+    else if (m > 0)
         leave(s, s->module.vt->find_tokens(s->state, b->queries, m, b->row_of, b->found, err),
               err);
-    }
     rc = batch_settle(b, m, tokens, n, results, invalid, &why, err);
     batch_free(b);
     return rc;
@@ -322,8 +438,8 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
         b->found[i] = TS_ERR_BACKEND;
         b->index[i] = i;
     }
-    enter(s);
-    rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
+    if ((rc = enter(s, err)) == TS_OK)
+        rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
     if (rc == TS_OK)
         s->sent = b;
     else
@@ -343,7 +459,8 @@ TS_API int ts_find_tokens_receive(ts_store *s, ts_token *const *tokens, size_t n
     for (size_t i = 0; i < n; i++)
         if (b->queries[i] != tokens[i])
             return ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i);
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     rc = leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
                                                     b->found, done, err), err);
     if (!*done)
@@ -358,8 +475,10 @@ TS_API void ts_find_tokens_cancel(ts_store *s)
 {
     if (!s || !s->sent)
         return;
-    enter(s);
-    s->module.vt->find_tokens_cancel(s->state);
+    if (enter(s, NULL) != TS_OK)
+        return;     /* a child that cannot use the handle: the batch is freed at close */
+    if (s->sent)    /* not a batch of the parent's, which following the fork dropped */
+        s->module.vt->find_tokens_cancel(s->state);
     leave(s, TS_OK, NULL);
     batch_free(s->sent);
     s->sent = NULL;
@@ -372,7 +491,8 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
 
     if (rc != TS_OK)
         return rc;
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     rc = leave(s, s->module.vt->find_token_by_id(s->state, id, &row, err), err);
     if (rc == TS_OK) {
         ts_token_clear(out);
@@ -390,7 +510,8 @@ TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
         rc = ts__check_saveable(token, needs_secret_check(s), err);
     if (rc != TS_OK)
         return rc;
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     return leave(s, s->module.vt->save_token(s->state, token, err), err);
 }
 
@@ -404,7 +525,8 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
     for (size_t i = 0; i < n; i++)
         if ((rc = ts__check_saveable(tokens[i], needs_secret_check(s), err)) != TS_OK)
             return ts__error_prefix(err, "token %zu", i);
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     if (TS_BACKEND_HAS(vt, save_tokens)) {
         rc = vt->save_tokens(s->state, tokens, n, err);
     } else {
@@ -423,7 +545,8 @@ TS_API int ts_delete_token(ts_store *s, const char *id, ts_error *err)
         rc = ts__check_id(id, err);
     if (rc != TS_OK)
         return rc;
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     return leave(s, s->module.vt->delete_token(s->state, id, err), err);
 }
 
@@ -444,7 +567,8 @@ TS_API int ts_get_tokens(ts_store *s, ts_token_cb cb, void *userdata, ts_error *
     struct walk w = { cb, userdata, 0 };
     int rc;
 
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     rc = s->module.vt->get_tokens(s->state, walk_one, &w, err);
     if (w.stopped) {
         leave(s, TS_OK, err);
@@ -459,8 +583,24 @@ TS_API int ts_delete_tokens(ts_store *s, ts_error *err)
 
     if (rc != TS_OK)
         return rc;
-    enter(s);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
     return leave(s, s->module.vt->delete_tokens(s->state, err), err);
+}
+
+TS_API int ts_store_drop(ts_store *s, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK)
+        return rc;
+    if (!TS_BACKEND_HAS(vt, drop))
+        return ts__error(err, TS_ERR_UNSUPPORTED, "%s: the backend cannot remove a store",
+                         vt->name);
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->drop(s->state, err), err);
 }
 
 /* ---------------------------------------------------------------- locks */
@@ -489,8 +629,10 @@ int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_m
     if (!TS_BACKEND_HAS(vt, try_lock) || !TS_BACKEND_HAS(vt, unlock))
         return TS_OK;   /* the caller's process-wide mutex is all there is */
     for (;;) {
-        enter(s);
-        int rc = leave(s, vt->try_lock(s->state, name, ttl_ms, handle, err), err);
+        int rc = enter(s, err);
+        if (rc != TS_OK)
+            return rc;
+        rc = leave(s, vt->try_lock(s->state, name, ttl_ms, handle, err), err);
         if (rc != TS_ERR_BUSY)
             return rc;
         if (ts__now_ms() - start >= wait_ms)
@@ -509,7 +651,9 @@ int ts__store_unlock(ts_store *s, void *handle, ts_error *err)
 
     if (!handle || !TS_BACKEND_HAS(vt, unlock))
         return TS_OK;
-    enter(s);
+    int rc = enter(s, err);
+    if (rc != TS_OK)
+        return rc;
     return leave(s, vt->unlock(s->state, handle, err), err);
 }
 

@@ -183,6 +183,23 @@ static int memory_unlock(void *state, void *handle, ts_error *err)
     return TS_OK;
 }
 
+/* In a forked child the tokens are the child's own copy, as everything
+ * else in its memory; only what the parent's other threads held at the
+ * fork is let go: the mutex, and the locks they had taken. */
+static int memory_forked(void *state, ts_error *err)
+{
+    struct memory *m = state;
+
+    (void)err;
+    pthread_mutex_init(&m->lock, NULL);
+    while (m->locks) {
+        struct held_lock *l = m->locks;
+        m->locks = l->next;
+        free(l);
+    }
+    return TS_OK;
+}
+
 static const ts_backend memory_backend = {
     TS_BACKEND_HEAD,
     .name = "memory",
@@ -200,6 +217,7 @@ static const ts_backend memory_backend = {
     .find_token_by_id = memory_find_token_by_id,
     .try_lock = memory_try_lock,
     .unlock = memory_unlock,
+    .forked = memory_forked,
 };
 
 TS_BACKEND_DEFINE(memory_backend)

@@ -93,8 +93,7 @@ static enum stmt_kind lookup_kind(const struct mysql_store *s, ts_field field)
 }
 
 /* The ts_lookup_fn the host's rules call: the row whose `field` is
- * `value`. During a save it also keeps the matched row, so the write can
- * tell which columns changed. */
+ * `value`. */
 static int lookup(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
     struct mysql_store *s = state;
@@ -114,8 +113,6 @@ static int lookup(void *state, ts_field field, const char *value, ts_token *row,
             rc = read_row(s, row, err);
         mysql_stmt_free_result(s->stmt[kind]);
     }
-    if (rc == TS_OK && s->saving && s->host->token_copy(s->matched, row) != TS_OK)
-        rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
     return rc;
 }
 
@@ -189,24 +186,22 @@ static int store_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_erro
 /* Writing                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The columns whose value the save changes; all of them when the token
- * lands on another row than the one it matched. */
-static unsigned changed_columns(struct mysql_store *s, const ts_token *token)
+/* The columns whose value the save changes over `row`, the stored row
+ * the host's plan chose. */
+static unsigned changed_columns(struct mysql_store *s, const ts_token *token,
+                                const ts_token *row)
 {
     const ts_host *h = s->host;
     unsigned mask = 0;
-    int same_row = strcmp(h->token_get(token, TS_FIELD_ID),
-                          h->token_get(s->matched, TS_FIELD_ID)) == 0;
 
     for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (!same_row || strcmp(h->token_get(token, (ts_field)f),
-                                h->token_get(s->matched, (ts_field)f)) != 0)
+        if (strcmp(h->token_get(token, (ts_field)f), h->token_get(row, (ts_field)f)) != 0)
             mask |= 1u << (f - 1);
     return mask;
 }
 
 /* UPDATE of the columns in mask, guarded: the row must still have the id
- * and the user name it had when it was matched. */
+ * and the user name it had when it was read. */
 static int update_statement(struct mysql_store *s, unsigned mask, MYSQL_STMT **out,
                             ts_error *err)
 {
@@ -227,10 +222,11 @@ static int update_statement(struct mysql_store *s, unsigned mask, MYSQL_STMT **o
     return get_stmt(s, &s->update[mask], sql, out, err);
 }
 
-/* Writes the resolved token over the row it matched. *done is 0 when the
- * guard found the row changed since it was read. */
-static int update_row(struct mysql_store *s, const ts_token *token, unsigned mask, int *done,
-                      ts_error *err)
+/* Writes the resolved token over `row`, the stored row the plan chose, and
+ * no other. *done is 0 when the guard found the row changed since it was
+ * read. */
+static int update_row(struct mysql_store *s, const ts_token *token, const ts_token *row,
+                      unsigned mask, int *done, ts_error *err)
 {
     const ts_host *h = s->host;
     struct param p[TS_FIELD_COUNT + 2];
@@ -246,10 +242,10 @@ static int update_row(struct mysql_store *s, const ts_token *token, unsigned mas
     for (int f = 1; f < TS_FIELD_COUNT; f++)
         if (mask & (1u << (f - 1)))
             p[n++] = str_param(h->token_get(token, (ts_field)f));
-    p[n++] = str_param(h->token_get(s->matched, TS_FIELD_ID));
-    p[n++] = str_param(h->token_get(s->matched, TS_FIELD_ID));
+    p[n++] = str_param(h->token_get(row, TS_FIELD_ID));
+    p[n++] = str_param(h->token_get(row, TS_FIELD_ID));
     /* The guard compares with '': bind a user name that is absent as ''. */
-    p[n] = str_param(h->token_get(s->matched, TS_FIELD_USER_NAME));
+    p[n] = str_param(h->token_get(row, TS_FIELD_USER_NAME));
     if (!p[n].v)
         p[n].v = "";
     n++;
@@ -318,21 +314,19 @@ static int insert_row(struct mysql_store *s, ts_token *token, int *id_assigned, 
 static int save_one(struct mysql_store *s, ts_token *token, int locked, int *id_assigned,
                     ts_error *err)
 {
-    s->host->token_clear(s->matched);
-    s->saving = 1;
-    int rc = s->host->save_resolve(token, lookup, s, err);
-    s->saving = 0;
+    int rc = s->host->save_plan(token, lookup, s, s->row, err);
+
     if (rc == TS_OK) {
-        unsigned mask = changed_columns(s, token);
+        unsigned mask = changed_columns(s, token, s->row);
         int done;
         if (!locked && (mask & USER_BIT))
             rc = NEEDS_LOCK;
-        else if ((rc = update_row(s, token, mask, &done, err)) == TS_OK && !done)
+        else if ((rc = update_row(s, token, s->row, mask, &done, err)) == TS_OK && !done)
             rc = locked ? ROW_CHANGED : NEEDS_LOCK;
     } else if (rc == TS_NOT_FOUND) {
         rc = locked ? insert_row(s, token, id_assigned, err) : NEEDS_LOCK;
     }
-    s->host->token_clear(s->matched);
+    s->host->token_clear(s->row);
     return rc;
 }
 
@@ -666,8 +660,8 @@ static void store_close_store(void *state)
             explicit_bzero(s->col[f], s->col_cap[f]);
         free(s->col[f]);
     }
-    if (s->matched)
-        s->host->token_free(s->matched);
+    if (s->row)
+        s->host->token_free(s->row);
     free(s);
 }
 
@@ -675,10 +669,10 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 {
     struct mysql_store *s;
 
-    if (ts_host_require(host, 2, err) != TS_OK)    /* key_fields, next_id, option_choice */
+    if (ts_host_require(host, 4, err) != TS_OK)    /* save_plan, next_id, option_choice */
         return TS_ERR_ABI;
     s = calloc(1, sizeof *s);
-    if (!s || !(s->matched = host->token_new())) {
+    if (!s || !(s->row = host->token_new())) {
         free(s);
         return host->error(err, TS_ERR_NOMEM, "out of memory");
     }

@@ -69,8 +69,7 @@ struct mysql_store {
     unsigned long col_cap[TS_FIELD_COUNT], col_len[TS_FIELD_COUNT];
     my_bool col_null[TS_FIELD_COUNT];
 
-    ts_token *matched;               /* during a save: the row it matched */
-    int saving;
+    ts_token *row;                   /* save_one's plan row: empty between calls */
     int have_max;                    /* in a locked save: max_id is current */
     unsigned long long max_id;
 };

@@ -315,8 +315,8 @@ static void sqlite_close(void *state)
     struct sqlite_store *s = state;
 
     disconnect(s);
-    if (s->matched)
-        s->host->token_free(s->matched);
+    if (s->row)
+        s->host->token_free(s->row);
     free(s->path);
     free(s);
 }
@@ -327,10 +327,10 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     unsigned mode = DEFAULT_MODE;
     int sync_level = 1;
 
-    if (ts_host_require(host, 2, err) != TS_OK)    /* key_fields, next_id, option_choice */
+    if (ts_host_require(host, 4, err) != TS_OK)    /* save_plan, next_id, option_choice */
         return TS_ERR_ABI;
     s = calloc(1, sizeof *s);
-    if (!s || !(s->matched = host->token_new())) {
+    if (!s || !(s->row = host->token_new())) {
         free(s);
         return host->error(err, TS_ERR_NOMEM, "out of memory");
     }
@@ -394,8 +394,7 @@ static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
 }
 
 /* The ts_lookup_fn the host's rules call: the row whose `field` is
- * `value`. During a save it also keeps the matched row, so the write can
- * tell which columns changed. */
+ * `value`. */
 static int lookup(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
     struct sqlite_store *s = state;
@@ -416,8 +415,6 @@ static int lookup(void *state, ts_field field, const char *value, ts_token *row,
     else
         rc = db_fail(s, rc, "looking up a token", err);
     sqlite3_reset(stmt);
-    if (rc == TS_OK && s->saving && s->host->token_copy(s->matched, row) != TS_OK)
-        rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
     return rc;
 }
 
@@ -481,18 +478,17 @@ static int update_statement(struct sqlite_store *s, unsigned mask, sqlite3_stmt 
     return rc;
 }
 
-/* Writes the resolved token over the row it matched: only the columns
- * whose value changed, so unchanged indexes are not rewritten. */
-static int update_row(struct sqlite_store *s, const ts_token *token, ts_error *err)
+/* Writes the resolved token over `row`, the stored row the host's plan
+ * chose: only the columns whose value changed, so unchanged indexes are
+ * not rewritten. */
+static int update_row(struct sqlite_store *s, const ts_token *token, const ts_token *row,
+                      ts_error *err)
 {
     const ts_host *h = s->host;
     unsigned mask = 0;
-    int same_row = strcmp(h->token_get(token, TS_FIELD_ID),
-                          h->token_get(s->matched, TS_FIELD_ID)) == 0;
 
     for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (!same_row || strcmp(h->token_get(token, (ts_field)f),
-                                h->token_get(s->matched, (ts_field)f)) != 0)
+        if (strcmp(h->token_get(token, (ts_field)f), h->token_get(row, (ts_field)f)) != 0)
             mask |= 1u << (f - 1);
     if (mask == 0)
         return TS_OK;
@@ -501,7 +497,7 @@ static int update_row(struct sqlite_store *s, const ts_token *token, ts_error *e
     int rc = update_statement(s, mask, &stmt, err);
     if (rc != TS_OK)
         return rc;
-    bind_field(stmt, h, token, TS_FIELD_ID);
+    bind_field(stmt, h, row, TS_FIELD_ID);
     for (int f = 1; f < TS_FIELD_COUNT; f++)
         if (mask & (1u << (f - 1)))
             bind_field(stmt, h, token, (ts_field)f);
@@ -550,18 +546,17 @@ static int insert_row(struct sqlite_store *s, ts_token *token, int *id_assigned,
     return rc;
 }
 
-/* Saves one token inside the caller's write transaction. */
+/* Saves one token inside the caller's write transaction, where the
+ * host's plan says: over the row it chose, or as a new row. */
 static int save_one(struct sqlite_store *s, ts_token *token, int *id_assigned, ts_error *err)
 {
-    s->host->token_clear(s->matched);
-    s->saving = 1;
-    int rc = s->host->save_resolve(token, lookup, s, err);
-    s->saving = 0;
+    int rc = s->host->save_plan(token, lookup, s, s->row, err);
+
     if (rc == TS_OK)
-        rc = update_row(s, token, err);
+        rc = update_row(s, token, s->row, err);
     else if (rc == TS_NOT_FOUND)
         rc = insert_row(s, token, id_assigned, err);
-    s->host->token_clear(s->matched);
+    s->host->token_clear(s->row);
     return rc;
 }
 

@@ -46,8 +46,7 @@ struct sqlite_store {
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
 
-    ts_token *matched;       /* during a save: the stored row it matched */
-    int saving;
+    ts_token *row;           /* save_one's plan row: empty between calls */
 
     /* try_lock's rows, in a table of their own made on first use */
     sqlite3_stmt *lock_purge, *lock_take, *lock_release;

@@ -53,7 +53,7 @@ extern "C" {
 #endif
 
 #define TS_ABI_MAJOR 1
-#define TS_ABI_MINOR 3
+#define TS_ABI_MINOR 4
 
 /* The one symbol a backend exports. */
 #define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
@@ -200,6 +200,20 @@ typedef struct ts_host {
      * the choices, as option_int does. */
     int (*option_choice)(ts_backend_ctx *ctx, const char *key, const char *const *choices,
                          int dflt, int *out, ts_error *err);
+
+    /* --- since 1.4 --- */
+    /* save_token's deciding half, with its decision handed back as data:
+     * the same rules, codes and filling of the token as save_resolve, and
+     * on TS_OK `row` holds the stored row the save replaces, as `lookup`
+     * read it. Write over row's id and no other row; the fields where the
+     * token differs from row are the ones the save changes. On any other
+     * result `row` is empty. `row` is the caller's (an empty token from
+     * token_new) and is not the token. A backend reads the plan it is
+     * given and keeps nothing of a lookup between calls: which row a save
+     * lands on is decided here once. Call it under the same lock or
+     * transaction as the write. */
+    int (*save_plan)(ts_token *token, ts_lookup_fn lookup, void *state, ts_token *row,
+                     ts_error *err);
     /* New members go here, with a minor version bump. */
 } ts_host;
 
@@ -330,6 +344,22 @@ typedef struct ts_backend {
     /* Gives up on a sent batch (the caller's timeout, or a close): the
      * answers still to come must not be taken for another call's. */
     void (*find_tokens_cancel)(void *state);
+
+    /* --- since 1.4 --- */
+    /* The process was forked since the store was opened, and this is the
+     * child, about to make its first call on the handle: let go of what a
+     * child cannot share with its parent (connections, lock files and
+     * locks, mapped files, statements of a database connection) without
+     * a word to any server and without touching a lock the parent holds,
+     * so that the next operation opens its own. Called once per fork,
+     * before any other member, in a child that has one thread. Without
+     * it the core refuses every call in the child with TS_ERR_UNSUPPORTED
+     * (open the store again there). */
+    int (*forked)(void *state, ts_error *err);
+    /* Removes the store itself, what delete_tokens leaves behind (a
+     * table, a file, a key prefix), for a scratch store made for one run
+     * (`tokenstore check-backend`). The state is closed right after. */
+    int (*drop)(void *state, ts_error *err);
     /* New members go here, with a minor version bump and a "since" note. */
 } ts_backend;
 

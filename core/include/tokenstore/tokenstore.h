@@ -271,6 +271,12 @@ int ts_get_tokens(ts_store *store, ts_token_cb cb, void *userdata, ts_error *err
 /* Deletes every token. */
 int ts_delete_tokens(ts_store *store, ts_error *err);
 
+/* Removes the store itself, what ts_delete_tokens leaves (a table, a key
+ * prefix's counters), for a scratch store made for one run; close the
+ * handle afterwards. TS_ERR_UNSUPPORTED when the backend cannot (a file
+ * or sqlite store is a file: remove it). Since 1.4. */
+int ts_store_drop(ts_store *store, ts_error *err);
+
 /* ------------------------------------------------------------------ */
 /* OAuth: getting a valid access token, as the SDK does before a call   */
 /* ------------------------------------------------------------------ */
