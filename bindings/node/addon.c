@@ -26,11 +26,9 @@
 #include "addon.h"
 #include "values.h"
 
-static napi_ref store_ctor;
-
 /* ---------------------------------------------------------------- calls */
 
-static void call_free(napi_env env, struct call *c)
+void call_free(napi_env env, struct call *c)
 {
     for (size_t i = 0; i < c->n; i++)
         ts_token_free(c->tokens[i]);
@@ -168,9 +166,14 @@ static napi_value result_of(napi_env env, struct call *c)
     switch (c->op) {
     case OP_OPEN: {
         napi_value ctor, ext;
-        napi_get_reference_value(env, store_ctor, &ctor);
-        napi_create_external(env, c->s, NULL, NULL, &ext);
-        napi_new_instance(env, ctor, 1, &ext, &v);
+        /* The environment may be ending, when no object can be made: the
+         * store stays the call's, and complete() frees it. */
+        if (napi_get_reference_value(env, env_of(env)->store_ctor, &ctor) != napi_ok ||
+            napi_create_external(env, c->s, NULL, NULL, &ext) != napi_ok ||
+            napi_new_instance(env, ctor, 1, &ext, &v) != napi_ok) {
+            napi_get_undefined(env, &v);
+            return v;
+        }
         /* Where the configuration came from (a file, "URI", "default"):
          * the wrapper reads a config file's oauth section from there. */
         napi_create_string_utf8(env, ts_config_origin(c->s->config), NAPI_AUTO_LENGTH, &ext);
@@ -206,7 +209,14 @@ void complete(napi_env env, napi_status status, void *data)
         napi_get_null(env, &v);
         napi_resolve_deferred(env, c->deferred, v);
     } else if (c->rc == TS_OK) {
-        napi_resolve_deferred(env, c->deferred, result_of(env, c));
+        v = result_of(env, c);
+        if (c->op == OP_OPEN && c->s) {    /* no Store object was made */
+            c->err.code = c->rc = TS_ERR_NOMEM;
+            snprintf(c->err.message, sizeof c->err.message, "the Store object cannot be made");
+            napi_reject_deferred(env, c->deferred, error_to_js(env, c->rc, &c->err));
+        } else {
+            napi_resolve_deferred(env, c->deferred, v);
+        }
     } else {
         napi_reject_deferred(env, c->deferred, error_to_js(env, c->rc, &c->err));
     }
@@ -400,7 +410,9 @@ static napi_value store_new(napi_env env, napi_callback_info info)
     if (t != napi_external)
         return throw_error(env, "TS_ERR_INVALID", "a Store is made by open(spec)");
     napi_get_value_external(env, argv[0], &s);
-    napi_wrap(env, self, s, store_finalize, NULL, &((struct store *)s)->self);
+    if (napi_wrap(env, self, s, store_finalize, NULL, &((struct store *)s)->self) != napi_ok)
+        return NULL;
+    env_add_store(env_of(env), s);
     return self;
 }
 
@@ -451,11 +463,15 @@ NAPI_MODULE_INIT()
         { "close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL },
     };
     napi_value ctor, fn, v;
+    struct addon_env *ae = env_new(env);
 
-    napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
-                      sizeof methods / sizeof *methods, methods, &ctor);
-    napi_create_reference(env, ctor, 1, &store_ctor);
-    if (make_token_functions(env) != napi_ok)
+    if (!ae)
+        return NULL;
+    if (napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
+                          sizeof methods / sizeof *methods, methods, &ctor) != napi_ok ||
+        napi_create_reference(env, ctor, 1, &ae->store_ctor) != napi_ok)
+        return throw_error(env, "TS_ERR_LOAD", "tokenstore: the Store class cannot be made");
+    if (make_token_functions(env, ae) != napi_ok)
         return throw_error(env, "TS_ERR_LOAD", "tokenstore: the token functions did not compile");
     napi_set_named_property(env, exports, "Store", ctor);
     napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);

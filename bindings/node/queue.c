@@ -129,6 +129,7 @@ void store_finalize(napi_env env, void *data, void *hint)
     struct store *s = data;
 
     (void)hint;
+    env_remove_store(s);
     if (s->kick_fn)
         napi_delete_reference(env, s->kick_fn);
     napi_delete_reference(env, s->self);
@@ -285,6 +286,7 @@ struct watch {
     uv_poll_t poll;
     uv_timer_t timer;
     int handles;              /* of the two, those not closed yet */
+    struct addon_env *home;   /* keeps the loop open until they are */
     napi_env env;
     struct store *s;
     struct slot *sl;
@@ -308,9 +310,27 @@ static void requeue(struct store *s, struct call *first, struct call *last)
 static void watch_closed(uv_handle_t *h)
 {
     struct watch *w = h->data;
+    struct addon_env *ae = w->home;
 
-    if (--w->handles == 0)
+    if (--w->handles == 0) {
         free(w);
+        env_closed(ae);
+    }
+}
+
+/* Closes the watch's uv handles and gives its handle back; cancel: its
+ * answers will not be read. The calls are still w->calls. */
+static void watch_stop(struct watch *w, int cancel)
+{
+    env_closing(w->home);
+    uv_close((uv_handle_t *)&w->poll, watch_closed);
+    uv_close((uv_handle_t *)&w->timer, watch_closed);
+    /* libuv made the socket non-blocking; the handle's other calls wait. */
+    fcntl(w->fd, F_SETFL, w->fd_flags);
+    if (cancel)
+        ts_find_tokens_cancel(w->sl->store);   /* after libuv let go of the socket */
+    slot_release(w->s, w->sl);
+    w->s->watch = NULL;
 }
 
 /* Ends the watch: results[] settles the calls it can; NULL gives up on
@@ -327,14 +347,7 @@ static void watch_end(struct watch *w, const int *results)
     napi_async_context actx = NULL;
     napi_value resource, name;
 
-    uv_close((uv_handle_t *)&w->poll, watch_closed);
-    uv_close((uv_handle_t *)&w->timer, watch_closed);
-    /* libuv made the socket non-blocking; the handle's other calls wait. */
-    fcntl(w->fd, F_SETFL, w->fd_flags);
-    if (!results)
-        ts_find_tokens_cancel(w->sl->store);   /* after libuv let go of the socket */
-    slot_release(s, w->sl);
-    s->watch = NULL;
+    watch_stop(w, !results);
     for (size_t i = 0; c; i++) {
         struct call *next = c->next;
         c->next = NULL;
@@ -448,6 +461,7 @@ static void watch_start(napi_env env, struct store *s)
     }
     uv_timer_init(loop, &w->timer);
     w->handles = 2;
+    w->home = s->home;
     s->watch = w;
     uv_poll_start(&w->poll, UV_READABLE, watch_readable);
     if (timeout_ms >= 0)      /* -1: the store sets no limit */
@@ -505,4 +519,31 @@ void enqueue(napi_env env, struct call *c)
         kick_later(env, s);
     else
         drain_more(env, s);
+}
+
+/* The environment is ending (env.c) and JavaScript cannot run: the finds
+ * on the loop are given up and every call not started is freed unsettled
+ * (wiping its tokens); then the handles close. Node has let the drains
+ * finish before, so no handle is busy but the watch's. */
+void queue_abandon(napi_env env, struct store *s)
+{
+    struct call *c = NULL, *next;
+
+    if (s->watch) {
+        c = s->watch->calls;
+        watch_stop(s->watch, 1);
+    }
+    for (; c; c = next) {
+        next = c->next;
+        call_free(env, c);
+    }
+    pthread_mutex_lock(&s->lock);
+    c = s->queue;
+    s->queue = s->queue_tail = NULL;
+    pthread_mutex_unlock(&s->lock);
+    for (; c; c = next) {
+        next = c->next;
+        call_free(env, c);
+    }
+    store_shutdown(s);
 }

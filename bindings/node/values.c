@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "addon.h"
 #include "values.h"
 
 /* The JS side's name of each ts_code. */
@@ -88,15 +89,23 @@ char *string_arg(napi_env env, napi_value v, const char *what)
  * twenty Node-API calls per token, with names made from C strings, are
  * not.
  */
-static napi_ref token_reader, token_factory;
+enum { READER, FACTORY };
 
-/* Calls the function kept in ref with one argument. */
-static napi_status call_js(napi_env env, napi_ref ref, napi_value arg, napi_value *out)
+/* Calls the environment's reader or factory with one argument. The
+ * functions belong to the environment (env.c): each Worker compiles its
+ * own. */
+static napi_status call_js(napi_env env, int which, napi_value arg, napi_value *out)
 {
+    struct addon_env *ae = env_of(env);
     napi_value fn, global;
+    napi_status st;
 
-    napi_get_reference_value(env, ref, &fn);
-    napi_get_global(env, &global);
+    if (!ae)
+        return napi_generic_failure;
+    if ((st = napi_get_reference_value(env, which == READER ? ae->token_reader
+                                                           : ae->token_factory, &fn)) != napi_ok ||
+        (st = napi_get_global(env, &global)) != napi_ok)
+        return st;
     return napi_call_function(env, global, fn, 1, &arg, out);
 }
 
@@ -138,7 +147,7 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
         throw_arg(env, what, NULL, "must be an object with the token's fields");
         return NULL;
     }
-    if (call_js(env, token_reader, obj, &packed) != napi_ok) {
+    if (call_js(env, READER, obj, &packed) != napi_ok) {
         throw_arg(env, what, NULL, "cannot be read");
         return NULL;
     }
@@ -183,7 +192,7 @@ napi_value token_to_js(napi_env env, const ts_token *tok)
     explicit_bzero(buf, len);
     if (buf != stack)
         free(buf);
-    if (call_js(env, token_factory, packed, &obj) != napi_ok)
+    if (call_js(env, FACTORY, packed, &obj) != napi_ok)
         napi_get_null(env, &obj);
     return obj;
 }
@@ -203,7 +212,7 @@ static napi_status make_function(napi_env env, const char *src, napi_ref *ref)
 /* The reader answers the joined string, or the index of a field that is
  * not a string (number: its string), or 10 + the index of one that holds
  * a NUL; the factory turns the string back into an object, "" into null. */
-napi_status make_token_functions(napi_env env)
+napi_status make_token_functions(napi_env env, struct addon_env *ae)
 {
     char reader[1024] = "(function (t) { const v = [", factory[1024] =
         "(function (s) { const v = s.split('\\0'); return {";
@@ -222,9 +231,9 @@ napi_status make_token_functions(napi_env env)
             " else if (x.includes('\\0')) return %d + i; }"
             " return v.join('\\0'); })", TS_FIELD_COUNT, TS_FIELD_COUNT);
     strcat(factory, " }; })");
-    if ((st = make_function(env, reader, &token_reader)) != napi_ok)
+    if ((st = make_function(env, reader, &ae->token_reader)) != napi_ok)
         return st;
-    return make_function(env, factory, &token_factory);
+    return make_function(env, factory, &ae->token_factory);
 }
 
 napi_value error_to_js(napi_env env, int rc, const ts_error *err)

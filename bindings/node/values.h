@@ -23,7 +23,9 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what);
 napi_value token_to_js(napi_env env, const ts_token *tok);
 /* An Error whose code is the ts_code's name and whose message is err's. */
 napi_value error_to_js(napi_env env, int rc, const ts_error *err);
-/* Compiles the two JS functions tokens cross through; at load. */
-napi_status make_token_functions(napi_env env);
+/* Compiles the two JS functions tokens cross through, kept in the
+ * environment's state; at load. */
+struct addon_env;
+napi_status make_token_functions(napi_env env, struct addon_env *ae);
 
 #endif

@@ -1,0 +1,132 @@
+/*
+ * bindings/node/env.c - what belongs to one Node.js environment. The main
+ * thread and each Worker load the addon into an environment of their own,
+ * with its own JavaScript heap and its own event loop, so the Store class,
+ * the token functions (values.c) and the Stores opened there are kept in
+ * the environment's instance data, never in a global that the next
+ * Worker's load would overwrite and its exit would leave dangling.
+ *
+ * When an environment ends (a Worker returns or is terminated, the
+ * process exits), JavaScript can no longer run there and its loop is about
+ * to be closed. Node first lets the calls already on the libuv pool
+ * finish (their promises are left unsettled), then runs the cleanup hooks.
+ * Ours ends what the environment's Stores still have going: the finds the
+ * event loop sent (a uv_poll and a uv_timer on that loop, which must be
+ * closed before the loop is), the calls queued for the end of a tick that
+ * will not come (their tokens are wiped), and the store handles, so that a
+ * terminated Worker's connections and locks go now, not at process exit.
+ * Closing a uv handle takes a pass of the loop, so the hook is an
+ * asynchronous one: Node runs the loop until the last close removes it.
+ */
+#include <stdlib.h>
+#include "addon.h"
+
+static void env_unref(struct addon_env *ae)
+{
+    if (--ae->refs == 0)
+        free(ae);
+}
+
+/* The cleanup is over: Node may close the loop. */
+static void env_finish(struct addon_env *ae)
+{
+    napi_async_cleanup_hook_handle hook = ae->hook;
+
+    ae->hook = NULL;
+    napi_remove_async_cleanup_hook(hook);
+    env_unref(ae);
+}
+
+/* The environment's cleanup hook. */
+static void env_end(napi_async_cleanup_hook_handle handle, void *arg)
+{
+    struct addon_env *ae = arg;
+
+    (void)handle;
+    ae->ending = 1;
+    for (struct store *s = ae->stores; s; s = s->next_in_env)
+        queue_abandon(ae->env, s);
+    if (ae->closing == 0)
+        env_finish(ae);
+}
+
+/* The instance data's finalizer, when the environment's addon state goes. */
+static void env_finalize(napi_env env, void *data, void *hint)
+{
+    struct addon_env *ae = data;
+
+    (void)hint;
+    if (ae->store_ctor)
+        napi_delete_reference(env, ae->store_ctor);
+    if (ae->token_reader)
+        napi_delete_reference(env, ae->token_reader);
+    if (ae->token_factory)
+        napi_delete_reference(env, ae->token_factory);
+    ae->store_ctor = ae->token_reader = ae->token_factory = NULL;
+    env_unref(ae);
+}
+
+struct addon_env *env_new(napi_env env)
+{
+    struct addon_env *ae = calloc(1, sizeof *ae);
+
+    if (!ae) {
+        napi_throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        return NULL;
+    }
+    ae->env = env;
+    ae->refs = 1;
+    if (napi_set_instance_data(env, ae, env_finalize, NULL) != napi_ok) {
+        free(ae);
+        napi_throw_error(env, "TS_ERR_LOAD", "tokenstore: cannot keep the addon's state");
+        return NULL;
+    }
+    if (napi_add_async_cleanup_hook(env, env_end, ae, &ae->hook) != napi_ok) {
+        napi_throw_error(env, "TS_ERR_LOAD", "tokenstore: cannot add a cleanup hook");
+        return NULL;    /* the instance data's finalizer frees it */
+    }
+    ae->refs++;
+    return ae;
+}
+
+struct addon_env *env_of(napi_env env)
+{
+    void *data = NULL;
+
+    napi_get_instance_data(env, &data);
+    return data;
+}
+
+void env_add_store(struct addon_env *ae, struct store *s)
+{
+    s->home = ae;
+    s->next_in_env = ae->stores;
+    ae->stores = s;
+    ae->refs++;
+}
+
+void env_remove_store(struct store *s)
+{
+    struct addon_env *ae = s->home;
+
+    if (!ae)
+        return;
+    for (struct store **p = &ae->stores; *p; p = &(*p)->next_in_env)
+        if (*p == s) {
+            *p = s->next_in_env;
+            break;
+        }
+    s->home = NULL;
+    env_unref(ae);
+}
+
+void env_closing(struct addon_env *ae)
+{
+    ae->closing++;
+}
+
+void env_closed(struct addon_env *ae)
+{
+    if (--ae->closing == 0 && ae->ending && ae->hook)
+        env_finish(ae);
+}
