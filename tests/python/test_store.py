@@ -7,6 +7,7 @@ them; the errors a caller sees for a wrong library, a closed store and a
 bad spec; a store shared by threads. Prints TAP.
 """
 import ctypes
+import json
 import logging
 import os
 import subprocess
@@ -288,6 +289,32 @@ class Threads(unittest.TestCase):
             self.assertEqual(failures, [])
             ids = [t.id for t in store.tokens()]
             self.assertEqual(ids, [str(i) for i in range(1, 801)])
+
+    def close_race(self, pattern):
+        """close() under 4 busy threads, 100 times (close_race.py, in a
+        child process: a crash is its exit status)."""
+        out = subprocess.run([sys.executable, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "close_race.py"), pattern, "100"],
+            capture_output=True, text=True, env=support.env_for_children(), timeout=600)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        report = json.loads(out.stdout)
+        self.assertEqual((report["runs"], report["hung"], report["ends"]), (100, 0, []),
+                         "every thread ended on ClosedStoreError")
+        self.assertGreaterEqual(report["acked"], 400)
+        return report
+
+    def test_close_under_busy_threads_memory(self):
+        self.close_race("memory:")
+
+    def test_close_under_busy_threads_sqlite(self):
+        r = self.close_race("sqlite:" + os.path.join(SCRATCH, "close-%d.db"))
+        self.assertEqual((r["missing"], r["unacked"]), (0, 0),
+                         "the store holds exactly the acknowledged saves")
+
+    def test_close_under_busy_threads_file(self):
+        r = self.close_race("file:" + os.path.join(SCRATCH, "close-%d.csv"))
+        self.assertEqual((r["missing"], r["unacked"]), (0, 0),
+                         "the store holds exactly the acknowledged saves")
 
 
 if __name__ == "__main__":

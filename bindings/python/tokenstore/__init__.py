@@ -11,8 +11,12 @@ rules. tokenstore.zoho adapts a store to the Zoho Python SDK.
 
 A Store may be shared by threads: calls on one handle to a backend that is
 not thread-safe (file, sqlite, redis) take turns inside the library, so
-open a store per thread for parallel round trips. Close it only when no
-other thread is inside a call. Nothing in the package prints; the
+open a store per thread for parallel round trips. close() waits for the
+calls other threads have in flight, and any call after it raises
+ClosedStoreError. A store opened before fork() goes on working in the
+child where its backend can follow it there (the library's `forked`);
+where it cannot, the child's calls raise BackendError (TS_ERR_UNSUPPORTED)
+saying to open the store again. Nothing in the package prints; the
 library's log lines go to the logging logger "tokenstore", at the levels
 it has enabled when the store is opened.
 """
@@ -21,6 +25,7 @@ import logging
 import threading
 
 from . import _lib
+from ._gate import Gate
 from ._lib import FIELDS, SECRETS
 from .errors import (TokenStoreError, NotFoundError, ConflictError, InvalidTokenError,
                      BackendError, ConfigError, ReadOnlyError, OAuthError, LibraryError,
@@ -167,7 +172,7 @@ class Store:
         self._handle = None
         self._config = None
         self._tls = threading.local()
-        self._close_lock = threading.Lock()
+        self._gate = Gate()
         err = _lib.Error()
         cfg = ctypes.c_void_p()
         raw = None if spec is None else _spec_bytes(spec)
@@ -190,18 +195,22 @@ class Store:
     # -- lifecycle
 
     def close(self):
-        """Closes the store; calling it again does nothing."""
-        with self._close_lock:
-            if self._handle is not None:
-                self._lib.ts_store_close(self._handle)
-                self._handle = None
-            if self._config is not None:
-                self._lib.ts_config_free(self._config)
-                self._config = None
+        """Closes the store; calling it again does nothing. Calls other
+        threads have in flight finish first; later ones raise
+        ClosedStoreError."""
+        gate = getattr(self, "_gate", None)
+        if gate is None or not gate.close():
+            return
+        if self._handle is not None:
+            self._lib.ts_store_close(self._handle)
+            self._handle = None
+        if self._config is not None:
+            self._lib.ts_config_free(self._config)
+            self._config = None
 
     @property
     def closed(self):
-        return self._handle is None
+        return self._gate.shut
 
     def __enter__(self):
         return self
@@ -213,17 +222,21 @@ class Store:
         if getattr(self, "_handle", None) is not None:
             self.close()
 
-    def _scratch(self):
-        """(store handle, this thread's scratch); ClosedStoreError after close()."""
-        h = self._handle
-        if h is None:
+    def _enter(self):
+        """(store handle, this thread's scratch) for one call, which must
+        end with self._gate.leave(); ClosedStoreError once close() began."""
+        if not self._gate.enter():
             raise ClosedStoreError("the store is closed")
         try:
             s = self._tls.s
         except AttributeError:
-            s = self._tls.s = _Scratch(self._lib)
+            try:
+                s = self._tls.s = _Scratch(self._lib)
+            except BaseException:
+                self._gate.leave()
+                raise
         self._lib.ts_token_clear(s.tok)
-        return h, s
+        return self._handle, s
 
     def _fill(self, tok, token_or_keys):
         """Sets the fields of a C token from a Token or a mapping."""
@@ -246,12 +259,15 @@ class Store:
 
     def info(self):
         """The backend behind the store: name, version, description, path, caps."""
-        h, _ = self._scratch()
-        i = _lib.BackendInfo()
-        self._lib.ts_store_info(h, ctypes.byref(i))
-        return {"name": _decode(i.name), "version": _decode(i.version),
-                "description": _decode(i.description) or "", "path": _decode(i.path),
-                "abi": "%d.%d" % (i.abi_major, i.abi_minor), "caps": i.caps}
+        h, _ = self._enter()
+        try:
+            i = _lib.BackendInfo()
+            self._lib.ts_store_info(h, ctypes.byref(i))
+            return {"name": _decode(i.name), "version": _decode(i.version),
+                    "description": _decode(i.description) or "", "path": _decode(i.path),
+                    "abi": "%d.%d" % (i.abi_major, i.abi_minor), "caps": i.caps}
+        finally:
+            self._gate.leave()
 
     # -- the SDK's operations
 
@@ -261,34 +277,44 @@ class Store:
         credentials; else grant or refresh token with them), its fields
         filled only where the query left them None; None when nothing
         matches. The query is not changed."""
-        h, s = self._scratch()
-        self._fill(s.tok, token_or_keys)
-        rc = self._lib.ts_find_token(h, s.tok, s.errp)
-        if rc == _lib.OK:
-            return self._read(s.tok)
-        if rc == _lib.NOT_FOUND:
-            return None
-        _raise(rc, s.err)
+        h, s = self._enter()
+        try:
+            self._fill(s.tok, token_or_keys)
+            rc = self._lib.ts_find_token(h, s.tok, s.errp)
+            if rc == _lib.OK:
+                return self._read(s.tok)
+            if rc == _lib.NOT_FOUND:
+                return None
+            _raise(rc, s.err)
+        finally:
+            self._gate.leave()
 
     def find_by_id(self, id):
         """The token stored under id; NotFoundError when there is none."""
-        h, s = self._scratch()
-        rc = self._lib.ts_find_token_by_id(h, _encode("id", id), s.tok, s.errp)
-        if rc != _lib.OK:
-            _raise(rc, s.err, "no token has id %r" % str(id))
-        return self._read(s.tok)
+        raw = _encode("id", id)
+        h, s = self._enter()
+        try:
+            rc = self._lib.ts_find_token_by_id(h, raw, s.tok, s.errp)
+            if rc != _lib.OK:
+                _raise(rc, s.err, "no token has id %r" % str(id))
+            return self._read(s.tok)
+        finally:
+            self._gate.leave()
 
     def save(self, token):
         """Upserts a Token (or mapping) by the SDK's rules and returns its
         id, which is also set on a Token argument."""
         t = _as_token(token)
-        h, s = self._scratch()
-        self._fill(s.tok, t)
-        rc = self._lib.ts_save_token(h, s.tok, s.errp)
-        if rc != _lib.OK:
-            _raise(rc, s.err)
-        t.id = _decode(self._lib.ts_token_get(s.tok, 0))
-        return t.id
+        h, s = self._enter()
+        try:
+            self._fill(s.tok, t)
+            rc = self._lib.ts_save_token(h, s.tok, s.errp)
+            if rc != _lib.OK:
+                _raise(rc, s.err)
+            t.id = _decode(self._lib.ts_token_get(s.tok, 0))
+            return t.id
+        finally:
+            self._gate.leave()
 
     def save_many(self, tokens):
         """Saves tokens as save() in order would, in one transaction or file
@@ -296,7 +322,6 @@ class Store:
         each Token. On failure nothing is saved where the backend offers a
         transaction, and the message names the index that failed."""
         ts = [_as_token(t) for t in tokens]
-        h, s = self._scratch()
         lib = self._lib
         toks = (ctypes.c_void_p * max(len(ts), 1))()
         try:
@@ -305,9 +330,13 @@ class Store:
                 if not toks[n]:
                     raise MemoryError("ts_token_new")
                 self._fill(toks[n], t)
-            rc = lib.ts_save_tokens(h, toks, len(ts), s.errp)
-            if rc != _lib.OK:
-                _raise(rc, s.err)
+            h, s = self._enter()
+            try:
+                rc = lib.ts_save_tokens(h, toks, len(ts), s.errp)
+                if rc != _lib.OK:
+                    _raise(rc, s.err)
+            finally:
+                self._gate.leave()
             for n, t in enumerate(ts):
                 t.id = _decode(lib.ts_token_get(toks[n], 0))
             return [t.id for t in ts]
@@ -317,15 +346,18 @@ class Store:
 
     def delete(self, id):
         """Deletes the token stored under id; NotFoundError when there is none."""
-        h, s = self._scratch()
-        rc = self._lib.ts_delete_token(h, _encode("id", id), s.errp)
-        if rc != _lib.OK:
-            _raise(rc, s.err, "no token has id %r" % str(id))
+        raw = _encode("id", id)
+        h, s = self._enter()
+        try:
+            rc = self._lib.ts_delete_token(h, raw, s.errp)
+            if rc != _lib.OK:
+                _raise(rc, s.err, "no token has id %r" % str(id))
+        finally:
+            self._gate.leave()
 
     def tokens(self):
         """An iterator over every token in ascending id. The tokens are read
         in one walk of the store before the first is returned."""
-        h, s = self._scratch()
         out, failure = [], []
         get = self._lib.ts_token_get
 
@@ -336,30 +368,48 @@ class Store:
             except BaseException as e:  # must not cross back into C
                 failure.append(e)
                 return 1
-        rc = self._lib.ts_get_tokens(h, _lib.TOKEN_CB(each), None, s.errp)
-        if failure:
-            raise failure[0]
-        if rc != _lib.OK:
-            _raise(rc, s.err)
-        return iter(out)
+        h, s = self._enter()
+        try:
+            rc = self._lib.ts_get_tokens(h, _lib.TOKEN_CB(each), None, s.errp)
+            if failure:
+                raise failure[0]
+            if rc != _lib.OK:
+                _raise(rc, s.err)
+            return iter(out)
+        finally:
+            self._gate.leave()
 
     def clear(self):
         """Deletes every token."""
-        h, s = self._scratch()
-        rc = self._lib.ts_delete_tokens(h, s.errp)
-        if rc != _lib.OK:
-            _raise(rc, s.err)
+        h, s = self._enter()
+        try:
+            rc = self._lib.ts_delete_tokens(h, s.errp)
+            if rc != _lib.OK:
+                _raise(rc, s.err)
+        finally:
+            self._gate.leave()
+
+
+def _no_nul(raw, what):
+    """raw, unless it holds a NUL, which C would take for its end (and so
+    read another store or setting than the one given): ConfigError naming
+    where, never the text, which may hold a password."""
+    at = raw.find(b"\0")
+    if at >= 0:
+        raise ConfigError("%s holds a NUL character (at byte %d), which no URI, path or "
+                          "setting may hold" % (what, at), "TS_ERR_CONFIG")
+    return raw
 
 
 def _spec_bytes(spec):
     if hasattr(spec, "__fspath__"):
         spec = spec.__fspath__()
-    if isinstance(spec, bytes):
-        return spec
-    if not isinstance(spec, str):
+    if isinstance(spec, str):
+        spec = spec.encode("utf-8", "surrogateescape")
+    elif not isinstance(spec, bytes):
         raise TypeError("spec: expected a URI or a config file path, got %s"
                         % type(spec).__name__)
-    return spec.encode("utf-8", "surrogateescape")
+    return _no_nul(spec, "spec")
 
 
 def open(spec=None, read_only=False, must_exist=False):
@@ -376,24 +426,30 @@ class OAuthClient:
     """Keeps a store's tokens valid, as ts_oauth does: settings from the
     "oauth" section of the store's config and from `settings` (a mapping
     of the same keys). However many threads and processes share the store,
-    one refresh request per expiry reaches the accounts server."""
+    one refresh request per expiry reaches the accounts server. It uses
+    the store's handle: once the store is closed, its calls raise
+    ClosedStoreError."""
 
     def __init__(self, store, settings=None):
-        if store.closed:
-            raise ClosedStoreError("the store is closed")
         lib = store._lib
         self._lib, self._store = lib, store
+        self._oauth = None
+        self._gate = Gate()
         err = _lib.Error()
         out = ctypes.c_void_p()
-        rc = lib.ts_oauth_new(ctypes.byref(out), store._handle, store._config,
-                              ctypes.byref(err))
+        h, _ = store._enter()
+        try:
+            rc = lib.ts_oauth_new(ctypes.byref(out), h, store._config, ctypes.byref(err))
+        finally:
+            store._gate.leave()
         if rc != _lib.OK:
             _raise(rc, err)
         self._oauth = out.value
         try:
             for k, v in (settings or {}).items():
-                rc = lib.ts_oauth_set(self._oauth, k.encode(), str(v).encode(),
-                                      ctypes.byref(err))
+                key = _no_nul(str(k).encode(), "oauth setting name %r" % (k,))
+                value = _no_nul(str(v).encode(), "oauth setting %s" % k)
+                rc = lib.ts_oauth_set(self._oauth, key, value, ctypes.byref(err))
                 if rc != _lib.OK:
                     _raise(rc, err)
         except BaseException:
@@ -401,7 +457,11 @@ class OAuthClient:
             raise
 
     def close(self):
-        """Frees the client; calling it again does nothing."""
+        """Frees the client; calling it again does nothing. Calls other
+        threads have in flight finish first."""
+        gate = getattr(self, "_gate", None)
+        if gate is None or not gate.close():
+            return
         if self._oauth is not None:
             self._lib.ts_oauth_free(self._oauth)
             self._oauth = None
@@ -414,11 +474,18 @@ class OAuthClient:
         """The stored token named by id or by the find key, refreshed (or
         its grant token exchanged) when its access token is missing or
         about to expire, and saved."""
-        if self._oauth is None or self._store.closed:
-            raise ClosedStoreError("the OAuth client or its store is closed")
-        h, s = self._store._scratch()
-        self._store._fill(s.tok, token_or_keys)
-        rc = self._lib.ts_oauth_get_access_token(self._oauth, s.tok, s.errp)
-        if rc != _lib.OK:
-            _raise(rc, s.err)
-        return self._store._read(s.tok)
+        if not self._gate.enter():
+            raise ClosedStoreError("the OAuth client is closed")
+        try:
+            store = self._store
+            _, s = store._enter()
+            try:
+                store._fill(s.tok, token_or_keys)
+                rc = self._lib.ts_oauth_get_access_token(self._oauth, s.tok, s.errp)
+                if rc != _lib.OK:
+                    _raise(rc, s.err)
+                return store._read(s.tok)
+            finally:
+                store._gate.leave()
+        finally:
+            self._gate.leave()

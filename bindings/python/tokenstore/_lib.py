@@ -91,6 +91,16 @@ _lock = threading.Lock()
 _lib = None
 
 
+def _new_lock_in_child():
+    # Another thread of the parent may have been loading the library at
+    # fork(); that thread is not in the child, and its lock would stay held.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def _load():
     path = os.environ.get("TOKENSTORE_LIBRARY") or LIBRARY_NAME
     try:
