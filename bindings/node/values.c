@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uchar.h>
 #include "addon.h"
 #include "values.h"
 
@@ -40,10 +41,50 @@ napi_value throw_error(napi_env env, const char *code, const char *msg)
 /* Throws "WHAT[.FIELD] must be a string" and the like. */
 void throw_arg(napi_env env, const char *what, const char *field, const char *problem)
 {
-    char msg[192];
+    char msg[384];
 
     snprintf(msg, sizeof msg, "%s%s%s %s", what, field ? "." : "", field ? field : "", problem);
     throw_error(env, "TS_ERR_INVALID", msg);
+}
+
+/* Throws a RangeError "WHAT[.FIELD] holds a lone surrogate at index N":
+ * UTF-16 that is not text, which UTF-8 cannot carry. Node would make it
+ * U+FFFD, so that two different names would reach the store as one. */
+static void throw_surrogate(napi_env env, const char *what, const char *field, long at)
+{
+    char msg[256];
+    bool pending = false;
+
+    snprintf(msg, sizeof msg, "%s%s%s holds a lone surrogate at index %ld (UTF-16 that is "
+             "not text, which UTF-8 cannot carry)", what, field ? "." : "", field ? field : "",
+             at);
+    napi_is_exception_pending(env, &pending);
+    if (!pending)
+        napi_throw_range_error(env, "TS_ERR_INVALID", msg);
+}
+
+/* The index of the first lone surrogate in the JS string v, or -1. */
+static long lone_surrogate(napi_env env, napi_value v)
+{
+    char16_t stack[256], *buf = stack;
+    size_t len = 0;
+    long at = -1;
+
+    napi_get_value_string_utf16(env, v, NULL, 0, &len);
+    if (len >= sizeof stack / sizeof *stack && !(buf = malloc((len + 1) * sizeof *buf)))
+        return -1;
+    napi_get_value_string_utf16(env, v, buf, len + 1, &len);
+    for (size_t i = 0; i < len && at < 0; i++) {
+        if (buf[i] >= 0xD800 && buf[i] <= 0xDBFF && i + 1 < len &&
+            buf[i + 1] >= 0xDC00 && buf[i + 1] <= 0xDFFF)
+            i++;    /* a pair */
+        else if (buf[i] >= 0xD800 && buf[i] <= 0xDFFF)
+            at = (long)i;
+    }
+    explicit_bzero(buf, len * sizeof *buf);
+    if (buf != stack)
+        free(buf);
+    return at;
 }
 
 /* Whether v is a string, or a number (turned into its string). */
@@ -63,8 +104,14 @@ char *string_arg(napi_env env, napi_value v, const char *what)
     size_t len = 0;
     char *out;
 
+    long at;
+
     if (!stringish(env, &v)) {
         throw_arg(env, what, NULL, "must be a string");
+        return NULL;
+    }
+    if ((at = lone_surrogate(env, v)) >= 0) {
+        throw_surrogate(env, what, NULL, at);
         return NULL;
     }
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
@@ -133,9 +180,71 @@ static int token_from_packed(napi_env env, napi_value packed, ts_token *tok)
     return rc;
 }
 
+/* What the reader answers for a token it refuses: [kind, field index or
+ * the unknown key, index of the lone surrogate]. */
+enum { NOT_STRING, HOLDS_NUL, UNKNOWN_FIELD, LONE_SURROGATE };
+
+/* "refreshToken" -> "refresh_token", when that is a field's name. */
+static const char *snake_field(const char *key)
+{
+    char snake[64];
+    size_t n = 0;
+
+    for (const char *p = key; *p && n + 2 < sizeof snake; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            snake[n++] = '_';
+            snake[n++] = (char)(*p - 'A' + 'a');
+        } else {
+            snake[n++] = *p;
+        }
+    }
+    snake[n] = '\0';
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        if (strcmp(snake, ts_field_name(f)) == 0)
+            return ts_field_name(f);
+    return NULL;
+}
+
+/* Throws the error for the reader's refusal of the token `what`. */
+static void reader_refusal(napi_env env, napi_value answer, const char *what)
+{
+    napi_value v;
+    int32_t kind = -1, field = 0;
+    int64_t at = 0;
+    char key[64] = "", problem[256];
+    const char *near;
+
+    napi_get_element(env, answer, 0, &v);
+    napi_get_value_int32(env, v, &kind);
+    napi_get_element(env, answer, 1, &v);
+    if (kind == UNKNOWN_FIELD) {
+        napi_get_value_string_utf8(env, v, key, sizeof key, NULL);
+        if ((near = snake_field(key)) != NULL)
+            snprintf(problem, sizeof problem, "is not a token field (did you mean %s?)", near);
+        else
+            snprintf(problem, sizeof problem, "is not a token field (the fields are id, "
+                     "user_name, client_id, client_secret, refresh_token, access_token, "
+                     "grant_token, expiry_time, redirect_url, api_domain)");
+        throw_arg(env, what, key, problem);
+        return;
+    }
+    napi_get_value_int32(env, v, &field);
+    if (field < 0 || field >= TS_FIELD_COUNT)
+        field = 0;
+    if (kind == LONE_SURROGATE) {
+        napi_get_element(env, answer, 2, &v);
+        napi_get_value_int64(env, v, &at);
+        throw_surrogate(env, what, ts_field_name(field), (long)at);
+        return;
+    }
+    throw_arg(env, what, ts_field_name(field),
+              kind == HOLDS_NUL ? "holds a NUL character" : "must be a string");
+}
+
 /* A plain object with the ten field names into a new token; null or
- * undefined fields are absent, numbers are read as strings. NULL with an
- * exception thrown. */
+ * undefined fields are absent, numbers are read as strings. Any other key
+ * is refused (a misspelt field would otherwise be dropped without a word),
+ * and so is a string UTF-8 cannot carry. NULL with an exception thrown. */
 ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
 {
     napi_valuetype t;
@@ -152,11 +261,8 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
         return NULL;
     }
     napi_typeof(env, packed, &t);
-    if (t == napi_number) {    /* the reader's answer for a bad field */
-        int32_t bad = 0;
-        napi_get_value_int32(env, packed, &bad);
-        throw_arg(env, what, ts_field_name(bad % TS_FIELD_COUNT),
-                  bad < TS_FIELD_COUNT ? "must be a string" : "holds a NUL character");
+    if (t == napi_object) {    /* the reader's answer for a bad field */
+        reader_refusal(env, packed, what);
         return NULL;
     }
     if (!(tok = ts_token_new()) || token_from_packed(env, packed, tok) != TS_OK) {
@@ -209,15 +315,23 @@ static napi_status make_function(napi_env env, const char *src, napi_ref *ref)
     return napi_create_reference(env, fn, 1, ref);
 }
 
-/* The reader answers the joined string, or the index of a field that is
- * not a string (number: its string), or 10 + the index of one that holds
- * a NUL; the factory turns the string back into an object, "" into null. */
+/* The reader answers the joined string, or for a token it refuses
+ * [kind, field index or key, surrogate index] (see reader_refusal): a
+ * value that is not a string or a number (a number is read as its
+ * string), one that holds a NUL or a lone surrogate, or an own key that
+ * is no field's name. The factory turns the string back into an object,
+ * "" into null. */
 napi_status make_token_functions(napi_env env, struct addon_env *ae)
 {
-    char reader[1024] = "(function (t) { const v = [", factory[1024] =
+    char reader[2048] = "(() => { const lone = /\\p{Cs}/u;"
+        " const wellFormed = String.prototype.isWellFormed ? (x) => x.isWellFormed()"
+        " : (x) => !lone.test(x); const known = new Set([", factory[1024] =
         "(function (s) { const v = s.split('\\0'); return {";
     napi_status st;
 
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        sprintf(reader + strlen(reader), "%s'%s'", f ? ", " : "", ts_field_name(f));
+    strcat(reader, "]); return function (t) { const v = [");
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         sprintf(reader + strlen(reader), "%st.%s", f ? ", " : "", ts_field_name(f));
         sprintf(factory + strlen(factory), "%s %s: v[%d] || null", f ? "," : "",
@@ -227,9 +341,12 @@ napi_status make_token_functions(napi_env env, struct addon_env *ae)
             "]; for (let i = 0; i < %d; i++) { const x = v[i];"
             " if (x === null || x === undefined) v[i] = '';"
             " else if (typeof x === 'number') v[i] = String(x);"
-            " else if (typeof x !== 'string') return i;"
-            " else if (x.includes('\\0')) return %d + i; }"
-            " return v.join('\\0'); })", TS_FIELD_COUNT, TS_FIELD_COUNT);
+            " else if (typeof x !== 'string') return [%d, i];"
+            " else if (x.includes('\\0')) return [%d, i];"
+            " else if (!wellFormed(x)) return [%d, i, x.search(lone)]; }"
+            " for (const k of Object.keys(t)) if (!known.has(k)) return [%d, k];"
+            " return v.join('\\0'); }; })()", TS_FIELD_COUNT, NOT_STRING, HOLDS_NUL,
+            LONE_SURROGATE, UNKNOWN_FIELD);
     strcat(factory, " }; })");
     if ((st = make_function(env, reader, &ae->token_reader)) != napi_ok)
         return st;

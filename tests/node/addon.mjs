@@ -2,7 +2,8 @@
 //
 // Each backend (memory, file, sqlite, redis) goes through every method with
 // values read back and compared; then the errors (codes, and no secret in
-// any message), concurrent calls, close, and the event loop check: a find
+// any message; unknown fields and lone surrogates refused), concurrent
+// calls, close, and the event loop check: a find
 // on a redis server held busy by DEBUG SLEEP resolves after a timer set
 // after the call was made, which a call run on the loop could not allow.
 import { connect } from "node:net";
@@ -80,6 +81,7 @@ async function errors(spec) {
                   "saveMany names the index of a bad token");
     await rejects(store.findById(undefined), "TS_ERR_INVALID", /id must be a string/, "findById needs an id");
     is(await store.tokens(), [], "a refused saveMany saves nothing");
+    await fields(store);
     await store.close();
     await rejects(ts.open("nosuchbackend:/x"), "TS_ERR_LOAD", /nosuchbackend/, "an unknown backend rejects TS_ERR_LOAD");
     const readOnly = await ts.open(spec, { readOnly: true });
@@ -88,6 +90,51 @@ async function errors(spec) {
     await readOnly.close();
     await rejects(ts.open(join(scratch, "nosuch.json")), "TS_ERR_CONFIG", /nosuch\.json/,
                   "a missing config file rejects TS_ERR_CONFIG naming it");
+}
+
+// Passes when promise rejects with an instance of cls whose code and
+// message match.
+async function rejectsAs(promise, cls, code, re, what) {
+    try {
+        await promise;
+        ok(false, `${what} (it resolved)`);
+    } catch (e) {
+        ok(e instanceof cls && e.code === code && re.test(e.message),
+           `${what}${e instanceof cls ? "" : ` (got ${e?.constructor?.name})`}`);
+        if (!re.test(e.message))
+            console.log(`# got: ${e.code}: ${e.message}`);
+    }
+}
+
+// A key that is no field's name is refused, not dropped: the SDK's own
+// camelCase names would otherwise save a token without its refresh
+// token. A lone surrogate is refused, not turned into U+FFFD: two
+// different user names would otherwise be one user in the store.
+async function fields(store) {
+    await rejectsAs(store.save({ user_name: "camel@example.test", refresh_token: "1000.r", accessToken: "1000.a" }),
+                    TypeError, "TS_ERR_INVALID", /^token\.accessToken is not a token field \(did you mean access_token\?\)$/,
+                    "save: an unknown field is a TypeError naming it and the field meant");
+    await rejectsAs(store.find({ userName: "camel@example.test" }), TypeError, "TS_ERR_INVALID",
+                    /^token\.userName is not a token field \(did you mean user_name\?\)$/,
+                    "find: an unknown field is a TypeError naming it");
+    await rejectsAs(store.saveMany([user("ok@example.test"), { ...user("x@example.test"), expires_in: 1 }]),
+                    TypeError, "TS_ERR_INVALID", /^tokens\[1\]\.expires_in is not a token field \(the fields are id, user_name, /,
+                    "saveMany: an unknown field names the token's index and lists the fields");
+    await rejectsAs(store.save({ ...user("a\uD800@example.test") }), RangeError, "TS_ERR_INVALID",
+                    /^token\.user_name holds a lone surrogate at index 1 /,
+                    "save: a lone high surrogate is a RangeError naming the field and where");
+    await rejectsAs(store.save({ ...user("b@example.test"), refresh_token: "1000.r\uDC00" }), RangeError,
+                    "TS_ERR_INVALID", /^token\.refresh_token holds a lone surrogate at index 6 /,
+                    "save: a lone low surrogate is refused too");
+    await rejectsAs(store.findById("1\uDBFF"), RangeError, "TS_ERR_INVALID", /^id holds a lone surrogate at index 1 /,
+                    "findById: an id with a lone surrogate is a RangeError");
+    await rejectsAs(ts.open(`sqlite:${join(scratch, "lone\uDFFF.db")}`), RangeError, "TS_ERR_INVALID",
+                    /^spec holds a lone surrogate at index \d+ /, "open: a spec with a lone surrogate is a RangeError");
+    is(await store.tokens(), [], "nothing refused was saved");
+    const pair = await store.save(user("pair\uD83D\uDE00@example.test"));
+    is((await store.find({ user_name: "pair\uD83D\uDE00@example.test" })).id, pair.id,
+       "a surrogate pair (an emoji) is text, and round-trips");
+    await store.clear();
 }
 
 // Sends one command on its own connection; resolves on its reply.

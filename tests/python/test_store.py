@@ -236,6 +236,27 @@ class Errors(unittest.TestCase):
         with self.assertRaises(TypeError):
             tokenstore.open(42)
 
+    def test_a_nul_in_a_spec_or_setting_is_refused_naming_where(self):
+        # C would read up to the NUL: another store than the one named.
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open("memory:\0x")
+        self.assertEqual(cm.exception.code, "TS_ERR_CONFIG")
+        self.assertIn("spec holds a NUL character (at byte 7)", str(cm.exception))
+        path = os.path.join(SCRATCH, "nul.db")
+        with self.assertRaises(tokenstore.ConfigError):
+            tokenstore.open("sqlite:" + path + "\0.bak")
+        self.assertFalse(os.path.exists(path), "no store was made at the path before the NUL")
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(b"redis://app:pass\0word@127.0.0.1:1/0")
+        self.assertIn("at byte 16", str(cm.exception))
+        self.assertNotIn("pass", str(cm.exception), "the spec, which may hold a password, is not shown")
+        with tokenstore.open("memory:") as store:
+            with self.assertRaises(tokenstore.ConfigError) as cm:
+                tokenstore.OAuthClient(store, {"client_secret": "s3cr\0t"})
+            self.assertIn("oauth setting client_secret holds a NUL character (at byte 4)",
+                          str(cm.exception))
+            self.assertNotIn("s3cr", str(cm.exception))
+
     def test_a_read_only_store_refuses_writes(self):
         path = os.path.join(SCRATCH, "ro.db")
         with tokenstore.open("sqlite:" + path) as store:
