@@ -128,6 +128,19 @@ class TapResult(unittest.TestResult):
     def addSkip(self, test, reason):
         self._line(True, test, " # SKIP " + reason)
 
+    # A test marked unittest.expectedFailure is a TAP TODO, its reason in
+    # the test's `todo`: failing, it counts as XFAIL; passing, as XPASS,
+    # which fails make check, so that the mark is taken off.
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self._line(False, test, " # TODO " + getattr(test, "todo", "expected to fail"))
+        self._diag("\n".join(self.expectedFailures[-1][1].rstrip().splitlines()[-3:]))
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._line(True, test, " # TODO " + getattr(test, "todo", "expected to fail") +
+                   "; it passes now: take the mark off")
+
     def addSubTest(self, test, subtest, err):
         if err is not None:
             super().addSubTest(test, subtest, err)
