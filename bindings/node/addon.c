@@ -161,7 +161,7 @@ void execute(napi_env env, void *data)
 /* The promise's value for a call that succeeded. */
 static napi_value result_of(napi_env env, struct call *c)
 {
-    napi_value v;
+    napi_value v = NULL;
 
     switch (c->op) {
     case OP_OPEN: {
@@ -199,7 +199,7 @@ static napi_value result_of(napi_env env, struct call *c)
 void complete(napi_env env, napi_status status, void *data)
 {
     struct call *c = data;
-    napi_value v;
+    napi_value v = NULL;
 
     if (status != napi_ok) {
         c->rc = TS_ERR_BACKEND;
@@ -227,29 +227,46 @@ void complete(napi_env env, napi_status status, void *data)
 
 /* ---------------------------------------------------------------- methods */
 
+/* Frees a call that was never started, and the store of an open(). */
+static void drop_call(napi_env env, struct call *c)
+{
+    if (c->op == OP_OPEN)
+        store_free(c->s);
+    call_free(env, c);
+}
+
 /* Queues c and returns its promise; on a bad argument (an exception is
  * pending) returns a promise rejected with it instead. */
 static napi_value start(napi_env env, struct call *c)
 {
-    napi_value promise, name, exc;
+    napi_value promise = NULL, name = NULL, exc = NULL;
     bool pending = false;
+    ts_error err = { 0 };
 
     /* Node-API refuses most calls while an exception is pending. */
     napi_is_exception_pending(env, &pending);
     if (pending)
         napi_get_and_clear_last_exception(env, &exc);
-    napi_create_promise(env, &c->deferred, &promise);
+    /* No promise can be made once the environment is ending (a Worker
+     * terminated while its code still makes calls): the call is dropped,
+     * and the method returns undefined, never an unset value. */
+    if (napi_create_promise(env, &c->deferred, &promise) != napi_ok) {
+        drop_call(env, c);
+        return NULL;
+    }
     if (pending) {
         napi_reject_deferred(env, c->deferred, exc);
-        if (c->op == OP_OPEN)
-            store_free(c->s);
-        call_free(env, c);
+        drop_call(env, c);
         return promise;
     }
     if (c->op == OP_OPEN) {
-        napi_create_string_utf8(env, "tokenstore", NAPI_AUTO_LENGTH, &name);
-        napi_create_async_work(env, NULL, name, execute, complete, c, &c->work);
-        napi_queue_async_work(env, c->work);
+        if (napi_create_string_utf8(env, "tokenstore", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+            napi_create_async_work(env, NULL, name, execute, complete, c, &c->work) != napi_ok ||
+            napi_queue_async_work(env, c->work) != napi_ok) {
+            snprintf(err.message, sizeof err.message, "open() could not be started");
+            napi_reject_deferred(env, c->deferred, error_to_js(env, TS_ERR_NOMEM, &err));
+            drop_call(env, c);
+        }
         return promise;
     }
     if (c->s->pending++ == 0)
@@ -289,8 +306,8 @@ static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
  * anything else. */
 static void access_options(napi_env env, napi_value options, struct call *c)
 {
-    napi_valuetype t;
-    napi_value v;
+    napi_valuetype t = napi_undefined;
+    napi_value v = NULL;
     double ms;
 
     napi_typeof(env, options, &t);
@@ -379,7 +396,10 @@ static napi_value save_many(napi_env env, napi_callback_info info)
     for (uint32_t i = 0; c->tokens && i < len; i++) {
         char what[32];
         snprintf(what, sizeof what, "tokens[%u]", i);
-        napi_get_element(env, arg[0], i, &el);
+        if (napi_get_element(env, arg[0], i, &el) != napi_ok) {
+            throw_arg(env, what, NULL, "cannot be read");
+            break;
+        }
         if (!(c->tokens[i] = token_from_js(env, el, what)))
             break;
         c->n++;

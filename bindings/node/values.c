@@ -90,7 +90,7 @@ static long lone_surrogate(napi_env env, napi_value v)
 /* Whether v is a string, or a number (turned into its string). */
 static int stringish(napi_env env, napi_value *v)
 {
-    napi_valuetype t;
+    napi_valuetype t = napi_undefined;
 
     napi_typeof(env, *v, &t);
     if (t == napi_number && napi_coerce_to_string(env, *v, v) == napi_ok)
@@ -208,7 +208,7 @@ static const char *snake_field(const char *key)
 /* Throws the error for the reader's refusal of the token `what`. */
 static void reader_refusal(napi_env env, napi_value answer, const char *what)
 {
-    napi_value v;
+    napi_value v = NULL;
     int32_t kind = -1, field = 0;
     int64_t at = 0;
     char key[64] = "", problem[256];
@@ -247,8 +247,8 @@ static void reader_refusal(napi_env env, napi_value answer, const char *what)
  * and so is a string UTF-8 cannot carry. NULL with an exception thrown. */
 ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
 {
-    napi_valuetype t;
-    napi_value packed;
+    napi_valuetype t = napi_undefined;
+    napi_value packed = NULL;
     ts_token *tok;
 
     napi_typeof(env, obj, &t);
@@ -277,7 +277,7 @@ napi_value token_to_js(napi_env env, const ts_token *tok)
 {
     char stack[1024], *buf = stack;
     size_t len = TS_FIELD_COUNT - 1;
-    napi_value packed, obj;
+    napi_value packed = NULL, obj = NULL;
 
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         len += strlen(ts_token_get(tok, f));
@@ -355,7 +355,7 @@ napi_status make_token_functions(napi_env env, struct addon_env *ae)
 
 napi_value error_to_js(napi_env env, int rc, const ts_error *err)
 {
-    napi_value code, msg, e;
+    napi_value code = NULL, msg = NULL, e = NULL;
     char unknown[32];
     const char *name = rc >= 0 && rc < (int)(sizeof code_names / sizeof *code_names)
                        ? code_names[rc] : NULL;

@@ -243,8 +243,11 @@ async function parent() {
     done();
 }
 
+// A Worker's module must not await at its top level: V8 crashes when an
+// isolate is terminated while a module's top-level await is pending,
+// with or without the addon.
 if (!isMainThread)
-    await worker(workerData);
+    worker(workerData).catch((e) => { throw e; });
 else if (process.argv[2] === "child")
     await child(...process.argv.slice(3));
 else
