@@ -22,59 +22,21 @@
 //              cleanup can close the watch on the socket and free the
 //              handle it holds.
 //
-// The same file is the TAP parent, the child (argv "child") and the
-// Workers' code (workerData set).
+// The same file is the TAP parent and the child (argv "child"); the
+// Workers run tests/node/workers-worker.mjs.
 import { execFile } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 
 const self = fileURLToPath(import.meta.url);
+const workerFile = new URL("./workers-worker.mjs", import.meta.url);
 const ROUNDS = 3;
 const WORKERS = 4;
 
 const user = (name) => ({ user_name: name, client_id: "1000.CID", client_secret: "csecret",
                           refresh_token: `1000.r.${name}` });
-
-// ------------------------------------------------------------- a Worker
-
-async function worker({ mode, spec, tag, close }) {
-    const ts = await import(process.env.TS_BINDING);
-    const store = await ts.open(spec);
-    if (mode === "exit") {
-        const saved = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-            store.save(user(`${tag}-${i}@example.test`))));
-        const found = await Promise.all(saved.map((t) => store.find({ user_name: t.user_name })));
-        parentPort.postMessage({ saved: saved.length,
-                                 same: found.every((t, i) => t && t.id === saved[i].id) });
-        if (close)
-            await store.close();
-        return;
-    }
-    if (mode === "loop") {
-        const name = `${tag}@example.test`;
-        await store.save(user(name));
-        parentPort.once("message", () => {
-            store.find({ user_name: name }).then((t) => parentPort.postMessage({ found: t.id }));
-            parentPort.postMessage({ sent: true });
-        });
-        parentPort.postMessage({ ready: true });
-        return;
-    }
-    // terminate: keep 16 saves and 16 finds in flight until terminated,
-    // telling the parent of each acknowledged save.
-    let n = 0;
-    const save = () => {
-        const name = `${tag}-${n++}@example.test`;
-        return store.save(user(name)).then((t) => {
-            parentPort.postMessage({ acked: name, id: t.id });
-            return save();
-        });
-    };
-    const find = (i) => store.find({ user_name: `${tag}-${i}@example.test` }).then(() => find(i + 1));
-    await Promise.all([...Array.from({ length: 16 }, save), ...Array.from({ length: 16 }, (_, i) => find(i))]);
-}
 
 // ------------------------------------------------------------ the child
 
@@ -88,7 +50,7 @@ function redisCommand(port, ...args) {
 }
 
 function startWorker(data, onMessage) {
-    const w = new Worker(self, { workerData: data });
+    const w = new Worker(workerFile, { workerData: data });
     const exited = new Promise((resolve, reject) => {
         w.on("error", reject);
         w.on("exit", resolve);
@@ -112,13 +74,15 @@ async function child(mode, backend, spec, sleepPort) {
     const report = { rounds: 0, workers: 0, saved: 0, acked: 0, missing: [], wrongId: [],
                      main: [], same: true, sent: 0, foundEarly: 0 };
     for (let round = 0; round < ROUNDS; round++) {
-        const acked = new Map();
+        const acked = new Map(), ackedBy = Array(WORKERS).fill(0);
         let ready = 0, sent = 0;
         const workers = Array.from({ length: WORKERS }, (_, k) => {
             const data = { mode, spec, tag: `${backend}-r${round}w${k}`, close: k % 2 === 0 };
             return startWorker(data, (m) => {
-                if (m.acked)
+                if (m.acked) {
                     acked.set(m.acked, m.id);
+                    ackedBy[k]++;
+                }
                 if (m.saved !== undefined) {
                     report.saved += m.saved;
                     report.same &&= m.same;
@@ -149,7 +113,7 @@ async function child(mode, backend, spec, sleepPort) {
         if (mode === "terminate") {
             // Terminated once each has had saves acknowledged, with more
             // in flight.
-            await until(() => acked.size >= 8 * WORKERS);
+            await until(() => ackedBy.every((n) => n >= 8));
             let sleeping = null;
             if (sleepPort) {
                 sleeping = redisCommand(sleepPort, "DEBUG", "SLEEP", "0.3");
@@ -243,12 +207,7 @@ async function parent() {
     done();
 }
 
-// A Worker's module must not await at its top level: V8 crashes when an
-// isolate is terminated while a module's top-level await is pending,
-// with or without the addon.
-if (!isMainThread)
-    worker(workerData).catch((e) => { throw e; });
-else if (process.argv[2] === "child")
+if (process.argv[2] === "child")
     await child(...process.argv.slice(3));
 else
     await parent();
