@@ -47,7 +47,7 @@ enum cli_option {
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
     OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
-    OPT_NO_HEADERS, OPT_COUNT
+    OPT_NO_HEADERS, OPT_DIFFERENTIAL, OPT_SEED, OPT_COUNT
 };
 _Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
@@ -77,6 +77,8 @@ struct cli {
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
     int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite, no_headers;
     int secret_from_stdin;        /* a secret option was given as "-" */
+    unsigned differential;        /* check-backend --differential N (0: the default) */
+    uint64_t seed;                /* check-backend --seed S (0: the default) */
 };
 
 /* A command: each cmd_*.c defines its commands' rows, main.c lists them
@@ -187,6 +189,8 @@ struct cli_check {
                                 user's store, not a scratch one */
     int force;               /* run on a named store that holds tokens */
     int quiet, verbose;
+    unsigned differential;   /* sequences for the differential check (0: default) */
+    uint64_t seed;           /* its first seed (0: default) */
 };
 
 /* Runs the conformance suite (TAP on stdout) on a scratch store, or on

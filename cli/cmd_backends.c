@@ -294,6 +294,7 @@ static int cmd_check_backend(struct cli *cli)
     struct cli_check check = {
         .backend = arg, .options = cli->options, .noptions = cli->noptions,
         .force = cli->force, .quiet = cli->quiet, .verbose = cli->verbose,
+        .differential = cli->differential, .seed = cli->seed,
     };
     char *spec = NULL;
 
@@ -315,21 +316,25 @@ static int cmd_check_backend(struct cli *cli)
 const struct cli_command cli_cmd_check_backend = {
     "check-backend", cmd_check_backend,
     BIT(OPT_OPTION) | BIT(OPT_QUIET) | BIT(OPT_VERBOSE) | BIT(OPT_FORCE) | BIT(OPT_HELP) |
-    BIT(OPT_VERSION), 1, 1,
-    "check-backend (PATH | URI) [-o KEY=VALUE ...] [--force]",
+    BIT(OPT_VERSION) | BIT(OPT_DIFFERENTIAL) | BIT(OPT_SEED), 1, 1,
+    "check-backend (PATH | URI) [-o KEY=VALUE ...] [--force] [--differential N] [--seed S]",
     "run the conformance suite on a backend",
     "Runs the conformance suite against the backend PATH (a .so path or a\n"
     "backend name) with the given backend options, printing TAP on stdout.\n"
-    "The suite deletes every token of its store again and again, so it never\n"
-    "runs on data it did not create. Without a location (no -o path=, no\n"
-    "-o prefix=, no URI) it runs on a scratch store it makes: a new temporary\n"
-    "directory (-o path=DIR/store) for a backend with a path option, a new\n"
-    "random key prefix for redis (on the server -o host/port/socket/db name),\n"
-    "and removes it at the end, whatever the outcome (interrupted too).\n"
-    "Given a location, or a URI such as sqlite:/tmp/x.db, it runs there only\n"
-    "when that store holds no tokens (or does not exist yet), and empties it\n"
-    "at the end; a store holding tokens is refused (exit status 2). --force\n"
-    "runs anyway and DESTROYS every token of that store. Exit status 0 when\n"
-    "every check passed, 4 when some failed, 3 when the backend could not be\n"
-    "loaded or opened.\n",
+    "The suite deletes every token of its store again and again, so it runs\n"
+    "on a scratch store that nothing else uses, made for the run and removed\n"
+    "at the end whatever the outcome (interrupted too): a new directory for a\n"
+    "backend with a path option (under $TMPDIR, or beside the -o path= or the\n"
+    "URI's path, with a store of that name in it), a new random key prefix for\n"
+    "redis (after -o prefix= if given), a new random table for mysql (after\n"
+    "-o table= if given), on the server the other options name. The store\n"
+    "the options or URI name is never opened. A backend with none of these\n"
+    "options runs where its options say when its store is the handle's own\n"
+    "(memory), and otherwise only with --force, which runs on the named store\n"
+    "itself and DESTROYS its tokens. The last check runs N (200) seeded\n"
+    "random sequences of saves, finds and deletes on the backend and on the\n"
+    "memory backend and compares every answer; a failure names its seed,\n"
+    "which --differential 1 --seed S replays. Exit status 0 when every check\n"
+    "passed, 4 when some failed, 3 when the backend could not be loaded or\n"
+    "opened, 2 when a store was refused.\n",
 };

@@ -52,6 +52,8 @@ static const struct option long_options[] = {
     { "dry-run", no_argument, NULL, OPT_CODE(OPT_DRY_RUN) },
     { "overwrite", no_argument, NULL, OPT_CODE(OPT_OVERWRITE) },
     { "no-headers", no_argument, NULL, OPT_CODE(OPT_NO_HEADERS) },
+    { "differential", required_argument, NULL, OPT_CODE(OPT_DIFFERENTIAL) },
+    { "seed", required_argument, NULL, OPT_CODE(OPT_SEED) },
     { NULL, 0, NULL, 0 },
 };
 
@@ -250,6 +252,15 @@ static int secret_from_stdin(char **slot, const char *option)
     return CLI_OK;
 }
 
+/* A decimal number from min to max, nothing else. */
+static int parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!cli_all_digits(arg) || strlen(arg) > 19)
+        return CLI_USAGE;
+    *out = strtoull(arg, NULL, 10);
+    return *out >= min && *out <= max ? CLI_OK : CLI_USAGE;
+}
+
 static int record_option(struct cli *cli, int opt, char *arg)
 {
     cli->given |= BIT(opt);
@@ -273,6 +284,18 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_DRY_RUN: cli->dry_run = 1; return CLI_OK;
     case OPT_OVERWRITE: cli->overwrite = 1; return CLI_OK;
     case OPT_NO_HEADERS: cli->no_headers = 1; return CLI_OK;
+    case OPT_DIFFERENTIAL: {
+        uint64_t n;
+        if (parse_count(arg, 1, 1000000, &n) != CLI_OK)
+            return cli_usage_error("--differential takes a number of sequences from 1 to "
+                                   "1000000, not '%.40s'", arg);
+        cli->differential = (unsigned)n;
+        return CLI_OK;
+    }
+    case OPT_SEED:
+        if (parse_count(arg, 1, UINT64_MAX / 2, &cli->seed) != CLI_OK)
+            return cli_usage_error("--seed takes a positive whole number, not '%.40s'", arg);
+        return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
     case OPT_YES: cli->yes = 1; return CLI_OK;

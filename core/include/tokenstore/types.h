@@ -97,6 +97,11 @@ typedef enum ts_log_level {
 #define TS_CAP_OPEN_FLAGS   (1u << 3)  /* open honours host->open_flags (ABI 1.1):
                                           never creates or changes a store
                                           it was asked to open as it is */
+#define TS_CAP_IDS_NOT_REUSED (1u << 4) /* since 1.4: a new row's id is above
+                                          every id the store handed out since
+                                          it was last emptied, not the SDK's
+                                          largest stored id plus one (deleting
+                                          the newest row does not free its id) */
 
 /* How a store is opened (ts_store_open_flags). With neither flag a store
  * that does not exist is created, as the SDK's stores do. */
