@@ -65,7 +65,7 @@ _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options fo
  * secrets among them were wiped in argv. */
 struct cli {
     const struct cli_command *command;
-    const char *args[2];          /* the command's own arguments */
+    char *args[2];                /* the command's own arguments (copies) */
     int nargs;
     unsigned given;               /* BIT(option) for each option seen */
     char *config_path, *store_uri;

@@ -321,7 +321,7 @@ int cli_unknown_command(const char *word)
                  : cli_usage_error("unknown command '%.64s'", word);
 }
 
-static int add_argument(struct cli *cli, const char *arg)
+static int add_argument(struct cli *cli, char *arg)
 {
     if (!cli->command) {
         cli->command = cli_find_command(arg);
@@ -332,7 +332,10 @@ static int add_argument(struct cli *cli, const char *arg)
     }
     if (cli->nargs == (int)(sizeof cli->args / sizeof cli->args[0]))
         return cli_usage_error("too many arguments for '%s'", cli->command->name);
-    cli->args[cli->nargs++] = arg;
+    /* A URI's user info may hold a password (check-backend URI). */
+    if (!(cli->args[cli->nargs] = take_value(arg, strchr(arg, '@') != NULL)))
+        return cli_out_of_memory();
+    cli->nargs++;
     return CLI_OK;
 }
 
@@ -389,5 +392,7 @@ void cli_free(struct cli *cli)
     cli_free_secret(cli->accounts_url);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         cli_free_secret(cli->field[f]);
+    for (int i = 0; i < cli->nargs; i++)
+        cli_free_secret(cli->args[i]);
 }
 
