@@ -23,7 +23,7 @@
 #include <json-c/json.h>
 #include "internal.h"
 #include "json.h"
-#include "oauth_settings.h"
+
 
 TS_API int ts_config_new(ts_config **out)
 {

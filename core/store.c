@@ -26,6 +26,7 @@ struct ts_store {
     pid_t pid;               /* the process the state belongs to */
     int forked;              /* this is a child of that process: see enter() */
     struct ts_store *next;   /* in open_stores */
+    ts__notes *notes;        /* notes and log kept here for a backend without */
 };
 
 /*
@@ -58,6 +59,7 @@ static void fork_child(void)
     pthread_mutex_init(&open_stores_lock, NULL);
     for (ts_store *s = open_stores; s; s = s->next) {
         pthread_mutex_init(&s->lock, NULL);
+        ts__notes_forked(s->notes);
         s->forked = 1;
     }
 }
@@ -255,6 +257,7 @@ TS_API void ts_store_close(ts_store *s)
         s->module.vt->close(s->state);
     }
     pthread_mutex_destroy(&s->lock);
+    ts__notes_free(s->notes);
     ts__module_unload(&s->module);
     ts_config_free(s->config);
     free(s);
@@ -603,14 +606,97 @@ TS_API int ts_store_drop(ts_store *s, ts_error *err)
     return leave(s, vt->drop(s->state, err), err);
 }
 
-/* ---------------------------------------------------------------- locks */
+/* ---------------------------------------------------------------- notes */
 
-int64_t ts__now_ms(void)
+/* The backend's notes and log when it keeps them (all four members),
+ * else this handle's own, made on first use. */
+static int has_notes(const ts_backend *vt)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
+           TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk);
 }
+
+static ts__notes *local_notes(ts_store *s, ts_error *err)
+{
+    pthread_mutex_lock(&open_stores_lock);
+    if (!s->notes)
+        s->notes = ts__notes_new();
+    pthread_mutex_unlock(&open_stores_lock);
+    if (!s->notes)
+        ts__error(err, TS_ERR_NOMEM, "out of memory");
+    return s->notes;
+}
+
+int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t ttl_ms,
+                       ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK)
+        return rc;
+    if (!has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_set(n, name, value, ttl_ms, err) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->note_set(s->state, name, value, ttl_ms, err), err);
+}
+
+int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc;
+
+    if (!has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_get(n, name, value, size, err) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->note_get(s->state, name, value, size, err), err);
+}
+
+int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK)
+        return rc;
+    if (!has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_log_append(n, entry, keep, err) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->log_append(s->state, entry, keep, err), err);
+}
+
+int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
+                       ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc;
+
+    if (!has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_log_walk(n, cb, ud) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->log_walk(s->state, cb, ud, err), err);
+}
+
+/* Whether the notes are the backend's, seen by every process sharing the
+ * store, or this handle's alone. */
+int ts__store_notes_shared(const ts_store *s)
+{
+    return has_notes(s->module.vt);
+}
+
+/* ---------------------------------------------------------------- locks */
 
 ts_backend_ctx *ts__store_ctx(ts_store *s)
 {

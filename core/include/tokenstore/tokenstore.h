@@ -31,6 +31,10 @@ const char *ts_version(void);
 /* A constant, human-readable description of a ts_code. */
 const char *ts_strerror(int code);
 
+/* The name of a code as the header spells it ("TS_ERR_BUSY"), for logs
+ * and bindings; NULL for a code this library does not know. Since 1.4. */
+const char *ts_code_name(int code);
+
 /* ------------------------------------------------------------------ */
 /* Tokens                                                              */
 /* ------------------------------------------------------------------ */
@@ -322,6 +326,40 @@ int ts_oauth_get_access_token(ts_oauth *oauth, ts_token *token, ts_error *err);
 /* Revokes the refresh token of the token stored under `id` at the accounts
  * server and, when the server agrees, deletes the token from the store. */
 int ts_oauth_revoke(ts_oauth *oauth, const char *id, ts_error *err);
+
+/* The SDK refreshes an access token that expires within this long itself;
+ * refresh_ahead_ms is never less. */
+#define TS_OAUTH_SDK_MARGIN_MS 5000
+
+/* One OAuth setting as ts_oauth_set and a config's "oauth" section take
+ * it. A name ending in ".*" stands for a family (accounts_url.EU). */
+typedef struct ts_oauth_setting {
+    const char *name;
+    const char *default_value;   /* as text; "" when there is none */
+    int is_number;               /* a whole number from min to max */
+    long long min, max;
+    const char *summary;         /* one line, for help and status */
+} ts_oauth_setting;
+
+/* Every OAuth setting, in the order the manual lists them; *count gets
+ * how many. Bindings and tools read names, defaults and bounds here
+ * rather than keeping copies. Since 1.4. */
+const ts_oauth_setting *ts_oauth_settings(size_t *count);
+
+/* The accounts server (a base URL, without /oauth/v2/token) that
+ * refreshes `token`: an accounts_url.<host or data center> setting for its
+ * api_domain, else accounts_url, else the server of the data center its
+ * api_domain names (www., sandbox. or developer.zohoapis.<tld>), else
+ * data_center's. Valid while the client lives. Since 1.4. */
+const char *ts_oauth_accounts_url(const ts_oauth *oauth, const ts_token *token);
+
+/* Calls cb with each entry of the store's refresh log, oldest first: one
+ * JSON object per refresh, grant exchange or process served by another's
+ * ("time", "event", "id", "user", "host", "pid", "result", "detail",
+ * "server", "requests", "waited_ms", "took_ms"). Non-zero from cb stops
+ * the walk and is returned. Since 1.4. */
+int ts_oauth_refresh_log(ts_store *store, int (*cb)(const char *entry, void *userdata),
+                         void *userdata, ts_error *err);
 
 /* Sets an "oauth" setting on a config, as the config file's section does. */
 int ts_config_set_oauth(ts_config *config, const char *key, const char *value,

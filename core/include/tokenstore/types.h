@@ -60,6 +60,9 @@ typedef enum ts_code {
     TS_ERR_READ_ONLY,    /* a write on a store opened with TS_OPEN_READ_ONLY */
     TS_ERR_NO_STORE,     /* opened with TS_OPEN_MUST_EXIST (or READ_ONLY) and
                             the store does not exist */
+    TS_ERR_BACKOFF,      /* since 1.4: a recent refresh of this token failed,
+                            or its refresh budget is spent; the message says
+                            when the next try is allowed */
     TS_CODE_COUNT
 } ts_code;
 
