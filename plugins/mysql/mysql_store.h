@@ -15,6 +15,7 @@
 #define TS_PLUGIN_MYSQL_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <mysql.h>
 #include <tokenstore/backend.h>
@@ -149,5 +150,34 @@ int build_sql(struct mysql_store *s, ts_error *err);
 int ensure_schema(struct mysql_store *s, ts_error *err);
 /* Before a read: whether the table is there; *ready is 0 while it is not. */
 int table_ready(struct mysql_store *s, int *ready, ts_error *err);
+
+/* ------------------------------------------------------------------ */
+/* mysql.c: reading                                                    */
+/* ------------------------------------------------------------------ */
+
+/* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
+int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
+
+/* ------------------------------------------------------------------ */
+/* locks.c: named locks                                                */
+/* ------------------------------------------------------------------ */
+
+/* GET_LOCK(name, wait) / RELEASE_LOCK(name): *got 1 when taken or released. */
+int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
+               int *got, ts_error *err);
+int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+                   ts_error *err);
+int store_unlock(void *state, void *handle, ts_error *err);
+/* Frees the record of the locks this handle took (at close). */
+void free_held_locks(struct mysql_store *s);
+
+/* ------------------------------------------------------------------ */
+/* save.c: writing                                                     */
+/* ------------------------------------------------------------------ */
+
+int store_save_token(void *state, ts_token *token, ts_error *err);
+int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+int store_delete_token(void *state, const char *id, ts_error *err);
+int store_delete_tokens(void *state, ts_error *err);
 
 #endif
