@@ -1,31 +1,11 @@
 /*
- * plugins/mysql/locks.c - the mysql backend's MySQL named locks (GET_LOCK,
- * RELEASE_LOCK) and the store-wide locks the OAuth client holds around a
+ * plugins/mysql/locks.c - the mysql backend's MySQL named locks: GET_LOCK
+ * and RELEASE_LOCK with their answers read in full (a NULL is the
+ * server's error, a release of a lock the connection no longer holds is
+ * said so), and the store-wide locks the OAuth client holds around a
  * refresh (try_lock, unlock).
- */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "mysql_store.h"
-
-/* GET_LOCK(name, wait) / RELEASE_LOCK(name): 1 when taken or released. */
-int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name,
-               long long wait_s, int *got, ts_error *err)
-{
-    struct param p[2] = { str_param(name), num_param(wait_s) };
-    char text[8];
-    int is_null;
-    int rc = run(s, kind, p, kind == ST_GET_LOCK ? 2 : 1,
-                 kind == ST_GET_LOCK ? "taking a lock" : "releasing a lock", err);
-
-    if (rc == TS_OK)
-        rc = fetch_scalar(s, s->stmt[kind], text, sizeof text, &is_null, err);
-    *got = rc == TS_OK && !is_null && strcmp(text, "1") == 0;
-    return rc;
-}
-
-/*
- * A MySQL named lock, GET_LOCK(name, 0): the server releases it when the
+ *
+ * A store-wide lock is GET_LOCK(name, 0): the server releases it when the
  * connection that took it closes, so a holder that crashes frees it at
  * once. The TTL covers a holder that hangs, or whose host vanishes
  * without closing the connection (the server would otherwise wait for
@@ -36,6 +16,36 @@ int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name,
  * name is the table's, hashed (lock_name): the server's locks are
  * server-wide.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mysql_store.h"
+
+int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
+               int *got, ts_error *err)
+{
+    struct param p[2] = { str_param(name), num_param(wait_s) };
+    const char *doing = kind == ST_GET_LOCK ? "taking a lock" : "releasing a lock";
+    char text[8];
+    int is_null;
+    int rc = run(s, kind, p, kind == ST_GET_LOCK ? 2 : 1, doing, err);
+
+    *got = 0;
+    if (rc == TS_OK)
+        rc = fetch_scalar(s, s->stmt[kind], text, sizeof text, &is_null, err);
+    if (rc != TS_OK)
+        return rc;
+    /* GET_LOCK answers NULL on an error (out of memory, a killed query);
+     * RELEASE_LOCK answers NULL for a lock nobody holds, which the caller
+     * hears as *got 0. */
+    if (is_null && kind == ST_GET_LOCK)
+        return s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: %s: the server "
+                              "answered NULL (an error on its side)", s->where, s->database,
+                              s->table, doing);
+    *got = !is_null && strcmp(text, "1") == 0;
+    return TS_OK;
+}
+
 struct held_lock {
     unsigned generation;             /* the connection it was taken on */
     struct held_lock *next;
@@ -75,14 +85,21 @@ static int do_try_lock(struct mysql_store *s, void *arg, ts_error *err)
 static int do_unlock(struct mysql_store *s, void *arg, ts_error *err)
 {
     struct held_lock *l = arg;
-    int got;
+    int released;
 
     /* Taken on a connection that is gone: the server released it then. */
     if (l->generation != s->generation)
         return TS_OK;
-    int rc = named_lock(s, ST_RELEASE_LOCK, l->name, 0, &got, err);
-    if (rc == TS_OK && --s->locks_held == 0)     /* wait_timeout back to the server's */
+    int rc = named_lock(s, ST_RELEASE_LOCK, l->name, 0, &released, err);
+    if (rc != TS_OK)
+        return rc;
+    s->locks_held--;
+    if (s->locks_held == 0)     /* wait_timeout back to the server's */
         rc = run(s, ST_WAIT_DEFAULT, NULL, 0, "resetting wait_timeout", err);
+    if (rc == TS_OK && !released)
+        rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: releasing a lock: the "
+                            "server says this connection no longer held it", s->where,
+                            s->database, s->table);
     return rc;
 }
 

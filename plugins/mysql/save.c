@@ -2,7 +2,11 @@
  * plugins/mysql/save.c - the mysql backend's writing: save_token and
  * save_tokens by the host's plan (a guarded UPDATE of the row it chose,
  * or an INSERT with the next id under the table's write lock), and the
- * deletes.
+ * deletes. Every write reads the server's answer to its last step (the
+ * statement's own reply in autocommit, the COMMIT of a batch, the rows
+ * an INSERT, UPDATE or DELETE says it touched) before it tells the caller
+ * the save is stored; a server that cannot store (its disk or tablespace
+ * full) is an error that says so, and nothing was saved.
  *
  * Saving. An update of a stored row that keeps its user name (a refresh,
  * the hot path) is one lookup and one UPDATE of the changed columns in
@@ -56,9 +60,33 @@ static int update_statement(struct mysql_store *s, unsigned mask, MYSQL_STMT **o
             snprintf(set + used, sizeof set - used, "%s%s = ?", used ? ", " : "",
                      s->host->field_name((ts_field)f));
     }
+    /* The user name as we read it, in the connection's utf8mb4 and byte
+     * for byte, whatever the column's character set and collation. */
     snprintf(sql, sizeof sql, "UPDATE `%s` SET %s WHERE id = ? AND id = BINARY ? AND "
-             "COALESCE(user_name, '') = BINARY ?", s->table, set);
+             "CONVERT(COALESCE(user_name, '') USING utf8mb4) = BINARY ?", s->table, set);
     return get_stmt(s, &s->update[mask], sql, out, err);
+}
+
+/* How many rows the statement says it wrote, into *n: an answer outside
+ * [min, max] (no count at all, or an id on several rows) is an error, so a
+ * save is never taken for stored on an answer that does not say so. */
+static int rows_touched(struct mysql_store *s, MYSQL_STMT *st, unsigned min, unsigned max,
+                        const char *doing, int *n, ts_error *err)
+{
+    my_ulonglong rows = mysql_stmt_affected_rows(st);
+
+    *n = 0;
+    if (rows == (my_ulonglong)-1)
+        return s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: %s: the server's reply "
+                              "says no row count; the write is not taken for done",
+                              s->where, s->database, s->table, doing);
+    if (rows < min || rows > max)
+        return s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: %s: the server wrote "
+                              "%llu rows where %s%u %s expected (is id the primary key?)",
+                              s->where, s->database, s->table, doing, (unsigned long long)rows,
+                              min == max ? "" : "at most ", max, max == 1 ? "was" : "were");
+    *n = (int)rows;
+    return TS_OK;
 }
 
 /* Writes the resolved token over `row`, the stored row the plan chose, and
@@ -90,7 +118,7 @@ static int update_row(struct mysql_store *s, const ts_token *token, const ts_tok
     n++;
     rc = execute(s, st, p, n, "updating a token", err);
     if (rc == TS_OK)
-        *done = mysql_stmt_affected_rows(st) == 1;
+        rc = rows_touched(s, st, 0, 1, "updating a token", done, err);
     return rc;
 }
 
@@ -132,6 +160,10 @@ static int insert_row(struct mysql_store *s, ts_token *token, int *id_assigned, 
         p[f] = str_param(h->token_get(token, (ts_field)f));
     if (rc == TS_OK)
         rc = run(s, ST_INSERT, p, TS_FIELD_COUNT, "inserting a token", err);
+    if (rc == TS_OK) {
+        int one;
+        rc = rows_touched(s, s->stmt[ST_INSERT], 1, 1, "inserting a token", &one, err);
+    }
     if (rc == TS_OK && s->have_max) {
         uint64_t id;
         if (h->id_parse(h->token_get(token, TS_FIELD_ID), &id) == TS_OK && id > s->max_id)
@@ -196,13 +228,22 @@ static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n,
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, &assigned[i], err);
     *stopped = rc != TS_OK && i > 0 ? i - 1 : SIZE_MAX;
+    int unsure = 0;           /* the session may still hold a transaction or the lock */
     if (rc == TS_OK && txn)
-        rc = run(s, ST_COMMIT, NULL, 0, "committing", err);
+        unsure = (rc = run(s, ST_COMMIT, NULL, 0, "committing", err)) != TS_OK;
     else if (rc != TS_OK && txn && !s->lost)
-        run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL);
+        unsure = run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL) != TS_OK;
     s->have_max = 0;
-    if (!s->lost)
-        named_lock(s, ST_RELEASE_LOCK, s->write_lock, 0, &got, NULL);
+    if (!s->lost && !unsure)
+        unsure = named_lock(s, ST_RELEASE_LOCK, s->write_lock, 0, &got, NULL) != TS_OK || !got;
+    if (unsure && !s->lost) {
+        /* Closing the connection ends them: the server rolls back what
+         * was not committed and frees the lock for the other writers. */
+        s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s: a transaction or the write lock "
+                     "did not end as asked; closing the connection to end them", s->where,
+                     s->database, s->table);
+        disconnect(s);
+    }
     return rc;
 }
 
@@ -241,7 +282,7 @@ static int do_save(struct mysql_store *s, void *arg, ts_error *err)
     }
     for (int attempt = 0; rc == TS_OK && attempt < 3; attempt++) {
         rc = save_locked(s, a->tokens, a->n, a->assigned, &stopped, err);
-        if (rc != ROW_CHANGED)
+        if (rc != ROW_CHANGED || !s->conn)
             break;
         rc = restore(s, a, err);
         if (rc == TS_OK)
@@ -312,11 +353,11 @@ static int do_delete(struct mysql_store *s, void *arg, ts_error *err)
 {
     const char *id = arg;
     struct param p[2] = { str_param(id), str_param(id) };
-    int rc = run(s, ST_DELETE_ONE, p, 2, "deleting a token", err);
+    int deleted, rc = run(s, ST_DELETE_ONE, p, 2, "deleting a token", err);
 
-    if (rc == TS_OK && mysql_stmt_affected_rows(s->stmt[ST_DELETE_ONE]) == 0)
-        rc = TS_NOT_FOUND;
-    return rc;
+    if (rc == TS_OK)
+        rc = rows_touched(s, s->stmt[ST_DELETE_ONE], 0, 1, "deleting a token", &deleted, err);
+    return rc == TS_OK && !deleted ? TS_NOT_FOUND : rc;
 }
 
 int store_delete_token(void *state, const char *id, ts_error *err)
@@ -335,3 +376,4 @@ int store_delete_tokens(void *state, ts_error *err)
 {
     return with_connection(state, 1, 1, do_delete_all, NULL, err);
 }
+
