@@ -19,12 +19,15 @@
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+/* A statement's error that leaves the connection unusable. On a TLS
+ * connection the server's going away is a TLS error (an EOF where a
+ * record was due). */
 static int connection_lost(unsigned code)
 {
     return code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST ||
            code == CR_SERVER_LOST_EXTENDED || code == ER_CONNECTION_KILLED ||
            code == ER_SERVER_SHUTDOWN || code == CR_CONNECTION_ERROR ||
-           code == CR_CONN_HOST_ERROR;
+           code == CR_CONN_HOST_ERROR || code == CR_SSL_CONNECTION_ERROR;
 }
 
 /* The server could not write what it was given: its disk, or the
