@@ -5,42 +5,49 @@
  * The table is the one each Zoho CRM SDK's DBStore keeps: `oauthtoken`
  * (option `table`) in database `zohooauth` (option `database`), the SDK's
  * ten columns, ids stored as text. An existing SDK table is used as it is,
- * and one we create has the SDK's own DDL, so the SDK and tokenstore can
- * share it. What we add is what the DBStore lacks:
+ * and one we create has the SDK's ten columns, so the SDK and tokenstore
+ * can share it. What we add is what the DBStore lacks:
  *
  *  - Server-side prepared statements only (mysql_stmt_*), every value
  *    bound, prepared once per connection and kept.
  *  - Ids compared as numbers. The DBStore takes max(id) over the varchar
  *    column, a text maximum, and fails on the primary key from its tenth
  *    insert on. Here the next id is the host's next_id over
- *    MAX(CAST(id AS DECIMAL)), read under a MySQL named lock (GET_LOCK) that every inserting writer takes
- *    before its transaction, so two processes never pick the same id. The
- *    server answers that MAX from the smallest index that holds id (every
- *    secondary index does), a scan of a few bytes per row; a bulk save
- *    reads it once and counts on from there.
+ *    MAX(CAST(id AS DECIMAL)), read under a MySQL named lock (GET_LOCK)
+ *    that every inserting writer takes before its transaction, so two
+ *    processes never pick the same id. The server answers that MAX from
+ *    the smallest index that holds id (every secondary index does), a
+ *    scan of a few bytes per row; a bulk save reads it once and counts on
+ *    from there.
  *  - Indexes on the fields the host's key_fields lists (id, user_name,
- *    access, refresh and grant token), made when missing, with a prefix where the column type needs
- *    one (TEXT, or a VARCHAR wider than InnoDB's 3072-byte key). An index
- *    someone else made on the column counts.
- *  - Lookups that match bytes, not the collation: the SDK's columns have a
- *    case-insensitive collation that also ignores trailing spaces, where a
- *    token is case-sensitive. Each lookup uses the column's index and keeps
- *    only the rows whose bytes are equal (`c = ? AND c = BINARY ?`).
+ *    access, refresh and grant token): in the CREATE TABLE of a table we
+ *    make, and added to an existing table that lacks one, with a prefix
+ *    where the column type needs one (TEXT, or a VARCHAR wider than
+ *    InnoDB's 3072-byte key). An index someone else made on the column
+ *    counts. Any number of processes may open a new table at once.
+ *  - user_name matched as the DBStore matches it, `WHERE user_name = ?`
+ *    in the column's own collation (case-insensitive on the SDK's table:
+ *    `User1@Example.com` finds `user1@example.com`), so every lookup the
+ *    SDK answered is answered the same after a takeover, and a save
+ *    never adds a second row for a user differing only in case; the row
+ *    then takes the saved spelling, as the DBStore's UPDATE writes it.
+ *    Secrets (access, refresh, grant token) and ids match byte for byte:
+ *    each lookup uses the column's index and keeps only the rows whose
+ *    value, as the connection reads it, has the same bytes
+ *    (`c = ? AND CONVERT(c USING utf8mb4) = BINARY ?`), whatever the
+ *    column's character set (a latin1 table works as a utf8mb4 one).
+ *  - A table we make is utf8mb4, whatever the server's default: user_name
+ *    in utf8mb4_general_ci (the SDK's case-insensitive semantics), every
+ *    other column utf8mb4_bin.
  *  - Values are never cut short: the session runs in strict mode, so a
- *    value wider than its column is refused (TS_ERR_INVALID naming the
- *    column) and nothing is written.
- *  - One connection per store handle, kept open, with reads committed.
+ *    value wider than its column, or one its character set cannot hold,
+ *    is refused (TS_ERR_INVALID naming the column) and nothing is written.
+ *  - One connection per store handle, kept open, with reads committed;
+ *    a TLS mode is checked on the connection itself (client.c).
  *
- * Saving. An update of a stored row that keeps its user name (a refresh,
- * the hot path) is one lookup and one UPDATE of the changed columns in
- * autocommit, guarded by the row's id and user name: if another process
- * changed that row in between, the guard fails and the save starts over
- * on the locked path. Every other save (an insert, a rename, a bulk save)
- * takes the table's write lock, GET_LOCK(name, wait), then runs the
- * host's save_resolve and the write in one transaction, so no two
- * processes insert the same user or the same id. The SDK's rules come from
- * the host (find_by_rule, save_resolve, key_fields, next_id); we only
- * supply "the row whose FIELD is VALUE".
+ * The SDK's rules come from the host (find_by_rule, save_plan, key_fields,
+ * next_id); we only supply "the row whose FIELD is VALUE". Saving and
+ * deleting are in save.c, which describes them.
  *
  * Failures. A connection that drops is reopened once and the call
  * replayed when a replay cannot change the outcome: reads, delete_tokens,
@@ -49,11 +56,12 @@
  * reply was lost is TS_ERR_CONNECT, saying the change may have been
  * applied; before such a write the socket is polled, so a server that
  * restarted between calls is noticed before anything is sent. A server
- * that is down, a wrong password, an unknown database and a missing
- * privilege each get a message naming the server, the user, the database
- * or the privilege; the password never appears anywhere, and is wiped when
- * the store is closed. Server messages are passed on only for errors that
- * cannot quote a value (some, such as a duplicate key, quote the value).
+ * that is down, a wrong password, an unknown database, a missing
+ * privilege and a server that cannot store (disk full) each get a message
+ * naming the server, the user, the database, the privilege or the cause;
+ * the password never appears anywhere, and is wiped when the store is
+ * closed. Server messages are passed on only for errors that cannot quote
+ * a value (some, such as a duplicate key, quote the value).
  *
  * Open flags (TS_CAP_OPEN_FLAGS). The store "exists" when its database
  * does: with TS_OPEN_MUST_EXIST an unknown database is TS_ERR_NO_STORE.
@@ -63,16 +71,17 @@
  * databases, as the DBStore does not) and the table is made when missing.
  *
  * Files. This one has reading, opening and closing, and the ts_backend;
- * save.c the writes; locks.c the named locks and the store-wide locks;
- * statements.c the errors, statements and rows; client.c connecting and reconnecting; schema.c the table, its
- * indexes and the SQL; options.c the options and the lock names;
- * mysql_store.h what they share.
+ * save.c the writes; locks.c the named locks; statements.c the errors,
+ * statements and rows; client.c connecting and reconnecting; schema.c
+ * the table, its indexes and the SQL; options.c the options and the lock
+ * names; mysql_store.h what they share.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mysql.h>
+#include <mysqld_error.h>
 #include <tokenstore/backend.h>
 #include "mysql_store.h"
 
@@ -88,8 +97,6 @@ static enum stmt_kind lookup_kind(const struct mysql_store *s, ts_field field)
     return (enum stmt_kind)(ST_LOOKUP + field);
 }
 
-/* The ts_lookup_fn the host's rules call: the row whose `field` is
- * `value`. */
 int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
     struct mysql_store *s = state;
@@ -102,13 +109,21 @@ int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts
         return s->host->error(err, TS_ERR_INVALID, "cannot look tokens up by %s",
                               s->host->field_name(field) ? s->host->field_name(field) : "?");
     struct param p[2] = { str_param(value), str_param(value) };
-    rc = run(s, kind, p, 2, "looking up a token", err);
-    if (rc == TS_OK) {
-        rc = fetch(s, s->stmt[kind], TS_FIELD_COUNT, err);
-        if (rc == TS_OK)
-            rc = read_row(s, row, err);
-        mysql_stmt_free_result(s->stmt[kind]);
+    ts_error why = { 0 };
+    rc = run(s, kind, p, lookup_params(field), "looking up a token", &why);
+    /* A value the column's character set cannot hold (a Chinese name in
+     * a latin1 column) is in no row: the server refuses to compare it. */
+    if (rc != TS_OK && !s->lost && s->last_errno == ER_CANT_AGGREGATE_2COLLATIONS)
+        return TS_NOT_FOUND;
+    if (rc != TS_OK) {
+        if (err)
+            *err = why;
+        return rc;
     }
+    rc = fetch(s, s->stmt[kind], TS_FIELD_COUNT, err);
+    if (rc == TS_OK)
+        rc = read_row(s, row, err);
+    mysql_stmt_free_result(s->stmt[kind]);
     return rc;
 }
 
