@@ -4,11 +4,13 @@
  * mode, read committed, TLS), connecting and saying in the user's words
  * why a connection failed, refusing a connection that a TLS mode promised
  * to encrypt and that is not, noticing a server that closed an idle
- * connection, and running an operation on a live connection with one
- * reconnect and replay (with_connection).
+ * connection, running an operation on a live connection with one
+ * reconnect and replay (with_connection), and letting go of a parent's
+ * connection in a forked child without a word to the server.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -333,3 +335,34 @@ int with_connection(struct mysql_store *s, int replay, int writing,
     }
 }
 
+/*
+ * In a forked child. The connection's socket, and its TLS session, are
+ * the parent's too: a COM_QUIT or a statement close sent from here would
+ * end or confuse the parent's session, and the statements and the named
+ * locks of that session are the parent's. So the child's descriptor is
+ * pointed at /dev/null first, and then everything is closed as usual:
+ * whatever the client library writes on the way out goes nowhere, and
+ * the parent's socket is left as it was. Should /dev/null not open, the
+ * descriptor is closed and the client's structures are left unfreed.
+ */
+int abandon_connection(struct mysql_store *s, ts_error *err)
+{
+    (void)err;
+    if (!s->conn)
+        return TS_OK;
+    int fd = (int)mysql_get_socket(s->conn);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+    if (fd >= 0 && (null < 0 || dup3(null, fd, O_CLOEXEC) < 0)) {
+        close(fd);
+        for (int k = 0; k < ST_COUNT; k++)
+            s->stmt[k] = NULL;
+        for (unsigned m = 0; m < UPDATE_MASKS; m++)
+            s->update[m] = NULL;
+        s->conn = NULL;
+    }
+    if (null >= 0)
+        close(null);
+    disconnect(s);
+    return TS_OK;
+}

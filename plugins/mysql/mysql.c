@@ -63,18 +63,25 @@
  * closed. Server messages are passed on only for errors that cannot quote
  * a value (some, such as a duplicate key, quote the value).
  *
+ * fork(). A child lets go of the parent's connection without a byte to
+ * the server (client.c's abandon_connection): its statements and the
+ * named locks of that session are the parent's. Its next call connects
+ * anew.
+ *
  * Open flags (TS_CAP_OPEN_FLAGS). The store "exists" when its database
  * does: with TS_OPEN_MUST_EXIST an unknown database is TS_ERR_NO_STORE.
  * With TS_OPEN_READ_ONLY nothing is created (no table, no index) and a
  * database without the table reads as an empty store until the table
  * appears. Without either flag the database must exist (we do not create
  * databases, as the DBStore does not) and the table is made when missing.
+ * drop removes the table.
  *
- * Files. This one has reading, opening and closing, and the ts_backend;
- * save.c the writes; locks.c the named locks; statements.c the errors,
- * statements and rows; client.c connecting and reconnecting; schema.c
- * the table, its indexes and the SQL; options.c the options and the lock
- * names; mysql_store.h what they share.
+ * Files. This one has reading, forking, dropping, opening and closing,
+ * and the ts_backend; save.c the writes; locks.c the named locks;
+ * statements.c the errors, statements and rows; client.c connecting,
+ * reconnecting and letting go after a fork; schema.c the table, its
+ * indexes and the SQL; options.c the options and the lock names;
+ * mysql_store.h what they share.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -194,6 +201,31 @@ static int store_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_erro
 }
 
 /* ------------------------------------------------------------------ */
+/* A forked child; a scratch table's end                               */
+/* ------------------------------------------------------------------ */
+
+static int store_forked(void *state, ts_error *err)
+{
+    return abandon_connection(state, err);
+}
+
+static int do_drop(struct mysql_store *s, void *arg, ts_error *err)
+{
+    (void)arg;
+    int rc = run(s, ST_DROP, NULL, 0, "dropping the table", err);
+    if (rc == TS_OK)
+        s->host->log(s->ctx, TS_LOG_INFO, "dropped table %s.%s on %s", s->database, s->table,
+                     s->where);
+    return rc;
+}
+
+/* DROP TABLE IF EXISTS: a replay after a lost reply ends the same. */
+static int store_drop(void *state, ts_error *err)
+{
+    return with_connection(state, 1, 1, do_drop, NULL, err);
+}
+
+/* ------------------------------------------------------------------ */
 /* Opening and closing (the options: options.c)                        */
 /* ------------------------------------------------------------------ */
 
@@ -284,6 +316,8 @@ static const ts_backend store_backend = {
     .save_tokens = store_save_tokens,
     .try_lock = store_try_lock,
     .unlock = store_unlock,
+    .forked = store_forked,
+    .drop = store_drop,
 };
 
 TS_BACKEND_DEFINE(store_backend)

@@ -295,6 +295,7 @@ int build_sql(struct mysql_store *s, ts_error *err)
     ok &= asprintf(&s->sql[ST_DELETE_ALL], "DELETE FROM `%s`", t) > 0;
     ok &= asprintf(&s->sql[ST_WALK], "SELECT %s FROM `%s` ORDER BY " NUMERIC_ID ", id", cols,
                    t) > 0;
+    ok &= asprintf(&s->sql[ST_DROP], "DROP TABLE IF EXISTS `%s`", t) > 0;
     ok &= (s->sql[ST_BEGIN] = strdup("START TRANSACTION")) != NULL;
     ok &= (s->sql[ST_COMMIT] = strdup("COMMIT")) != NULL;
     ok &= (s->sql[ST_ROLLBACK] = strdup("ROLLBACK")) != NULL;
