@@ -148,6 +148,10 @@ int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *
  * too (never secrets); else the library's default (warnings). */
 void cli_set_logger(ts_config *cfg, int quiet, int verbose);
 
+/* The same for what the library says outside a store (loading a config),
+ * as "tokenstore: MESSAGE" on stderr. */
+void cli_set_default_logger(int quiet, int verbose);
+
 /* All of fd (standard input: a config or tokens), NUL-terminated, with no
  * copy left behind (ts__json_read). NULL with errno set on a read error,
  * errno 0 for over 1 MiB, a NUL byte or no memory. cli_free_secret it. */

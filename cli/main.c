@@ -155,7 +155,7 @@ int main(int argc, char *argv[])
 
     cli_choose_charset();
     rc = cli_parse(&cli, argc, argv);
-
+    cli_set_default_logger(cli.quiet, cli.verbose);
     if (rc == CLI_OK)
         rc = run(&cli);
     cli_free(&cli);

@@ -154,6 +154,7 @@ struct ts_backend_ctx {
     int log_custom;
     unsigned open_flags;   /* TS_OPEN_* */
 };
+/* log.c: to the store's logger when ctx has one, else the process-wide one. */
 void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
 /* store.c: the backend's store-wide lock, waited for up to wait_ms; a
  * backend without one gives TS_OK and a NULL handle. */

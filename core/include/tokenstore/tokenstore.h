@@ -126,10 +126,18 @@ int ts_config_set_option(ts_config *config, const char *key, const char *value,
  * installed plugin directory. */
 int ts_config_set_plugin_dir(ts_config *config, const char *dir, ts_error *err);
 
-/* Sends log lines up to max_level to fn. The default writes warnings and
- * errors to stderr. fn NULL silences the store. */
+/* Sends a store's log lines up to max_level to fn. Without it they go to
+ * the process-wide logger below. fn NULL silences the store. */
 void ts_config_set_logger(ts_config *config, ts_log_fn fn, void *userdata,
                           int max_level);
+
+/* The process-wide logger: it hears what the library says outside any
+ * store (loading a config file others can read that holds a secret) and
+ * what the stores without a logger of their own say, up to max_level.
+ * fn NULL silences them. Until it is called, warnings and errors go to
+ * stderr ("tokenstore: warning: ..."); once it is, the library writes
+ * nothing to stderr. Since 1.4. */
+void ts_set_default_logger(ts_log_fn fn, void *userdata, int max_level);
 
 /* The backend name or path, or NULL when none is set. */
 const char *ts_config_backend(const ts_config *config);
