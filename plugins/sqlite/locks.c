@@ -83,10 +83,10 @@ int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle
         if (rc == TS_OK && sqlite3_changes(s->db) == 0)
             rc = TS_ERR_BUSY;
         if (rc == TS_OK || rc == TS_ERR_BUSY) {
-            int crc = run(s, s->commit, "committing", err);
+            int crc = sqlite_commit(s, err);
             rc = crc == TS_OK ? rc : crc;
         } else {
-            run(s, s->rollback, "rolling back", NULL);
+            sqlite_rollback(s);
         }
     }
     if (rc != TS_OK) {

@@ -47,6 +47,11 @@
  * resolve and our write in one transaction, and updates only the columns
  * that changed, so an access-token refresh touches one index, not five.
  *
+ * A save is acknowledged only when its COMMIT succeeded: that is where
+ * WAL mode writes (and with synchronous=FULL syncs) the transaction's
+ * pages, so a full disk or a failed write is reported there, naming the
+ * file, and nothing is rolled forward behind the caller.
+ *
  * One connection per store handle. The core serializes calls on a handle
  * (we do not claim TS_CAP_THREAD_SAFE), so the connection is opened
  * without SQLite's own mutex.
@@ -560,26 +565,25 @@ static int save_one(struct sqlite_store *s, ts_token *token, int *id_assigned, t
     return rc;
 }
 
-/* Saves tokens in one write transaction: all of them or none. The ids a
- * failed batch assigned are taken back from the caller's tokens. */
-/* Saves tokens in one transaction: all or none. A batch's error names the
- * token it stopped at. */
+/* Saves tokens in one write transaction: all of them or none. Nothing is
+ * reported saved before COMMIT succeeds; after any failure, the ids the
+ * batch assigned are taken back from the caller's tokens, and a batch's
+ * error names the token it stopped at. */
 static int save_batch(struct sqlite_store *s, ts_token *const *tokens, size_t n,
                       int *assigned, int batch, ts_error *err)
 {
     size_t i = 0;
-    int rc = run(s, s->begin, "starting a write transaction", err);
+    int rc = run(s, s->begin, "starting a write transaction", err), in_token = 0;
 
     for (; rc == TS_OK && i < n; i++)
-        rc = save_one(s, tokens[i], &assigned[i], err);
-    if (rc == TS_OK)
-        return run(s, s->commit, "committing", err) == TS_OK ? TS_OK : rc;
-    if (sqlite3_get_autocommit(s->db) == 0)
-        run(s, s->rollback, "rolling back", NULL);
-    for (size_t j = 0; j < i && j < n; j++)
+        in_token = (rc = save_one(s, tokens[i], &assigned[i], err)) != TS_OK;
+    if (rc == TS_OK && (rc = sqlite_commit(s, err)) == TS_OK)
+        return TS_OK;
+    sqlite_rollback(s);
+    for (size_t j = 0; j < n; j++)
         if (assigned[j])
             s->host->token_set(tokens[j], TS_FIELD_ID, NULL);
-    if (batch && i > 0 && err) {
+    if (batch && in_token && err) {
         char why[sizeof err->message];
         memcpy(why, err->message, sizeof why);
         s->host->error(err, rc, "token %zu: %s", i - 1, why);

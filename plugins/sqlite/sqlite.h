@@ -66,6 +66,11 @@ int prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *er
 int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err);
 /* Runs one SQL text (from sqlite3_mprintf, freed here) once. */
 int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err);
+/* Commits the write transaction; when the commit fails, rolls back what
+ * is left of it and returns the commit's error. */
+int sqlite_commit(struct sqlite_store *s, ts_error *err);
+/* Rolls back the transaction, if one is still open. */
+void sqlite_rollback(struct sqlite_store *s);
 /* Binds field f of token to parameter ?f+1; an absent field is NULL. */
 int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
 /* Copies the ten columns of the current result row into token. */
