@@ -47,6 +47,7 @@ struct sqlite_store {
     sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
 
     ts_token *row;           /* save_one's plan row: empty between calls */
+    int replaced_secret;     /* this transaction wrote over a stored secret */
 
     /* try_lock's rows, in a table of their own made on first use */
     sqlite3_stmt *lock_purge, *lock_take, *lock_release;
