@@ -54,13 +54,15 @@
  *
  * One connection per store handle. The core serializes calls on a handle
  * (we do not claim TS_CAP_THREAD_SAFE), so the connection is opened
- * without SQLite's own mutex.
+ * without SQLite's own mutex. In a forked child the connections the child
+ * inherited are closed before it makes its own (fork.c).
  *
  * This file has the ts_backend, open and close and the operations;
  * statements.c turns SQLite's results into ts_codes, waits for another
  * writer and runs statements; schema.c checks and creates the table and
  * its indexes and opens the read-only connection; locks.c has the
- * store-wide locks; sqlite.h is what they share.
+ * store-wide locks; fork.c follows a store into a forked child; sqlite.h
+ * is what they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +214,7 @@ static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
 
     if (rc != SQLITE_OK)
         return db_fail(s, rc, "opening", err);
+    s->pid = getpid();
     s->jitter_seed = (unsigned)getpid() ^ (unsigned)time(NULL);
     sqlite3_busy_handler(s->db, busy_wait, s);
     /* The journal mode is stored in the file: a reader leaves it alone. */
@@ -292,34 +295,53 @@ static int prepare_statements(struct sqlite_store *s, ts_error *err)
     return rc;
 }
 
-/* Finalizes every statement and closes the connection. */
-static void disconnect(struct sqlite_store *s)
+void sqlite_disconnect(struct sqlite_store *s, int abandon)
 {
     sqlite3_stmt **fixed[] = { &s->insert, &s->max_id, &s->delete_one, &s->delete_all,
                                &s->walk, &s->begin, &s->commit, &s->rollback, &s->lock_purge,
                                &s->lock_take, &s->lock_release };
 
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        sqlite3_finalize(s->lookup[f]);
+        if (!abandon)
+            sqlite3_finalize(s->lookup[f]);
         s->lookup[f] = NULL;
     }
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        sqlite3_finalize(*fixed[i]);
+        if (!abandon)
+            sqlite3_finalize(*fixed[i]);
         *fixed[i] = NULL;
     }
     for (unsigned m = 0; m < UPDATE_MASKS; m++) {
-        sqlite3_finalize(s->update[m]);
+        if (!abandon)
+            sqlite3_finalize(s->update[m]);
         s->update[m] = NULL;
     }
-    sqlite3_close_v2(s->db);
+    if (!abandon)
+        sqlite3_close_v2(s->db);
     s->db = NULL;
+}
+
+/* Opens the connection, checks or creates the table and prepares the
+ * statements. */
+static int open_connection(struct sqlite_store *s, ts_error *err)
+{
+    int rc = connect_db(s, s->sync_level, err);
+
+    if (rc == TS_OK)
+        rc = ensure_schema(s, err);
+    if (rc == TS_OK)
+        rc = prepare_statements(s, err);
+    if (rc != TS_OK)
+        sqlite_disconnect(s, 0);
+    return rc;
 }
 
 static void sqlite_close(void *state)
 {
     struct sqlite_store *s = state;
 
-    disconnect(s);
+    sqlite_unlist_store(s);
+    sqlite_disconnect(s, 0);
     if (s->row)
         s->host->token_free(s->row);
     free(s->path);
@@ -355,18 +377,28 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     if (rc == TS_OK)
         rc = check_side_files(s, err);
     s->sync_level = sync_level;
-    if (rc == TS_OK)
-        rc = connect_db(s, sync_level, err);
-    if (rc == TS_OK)
-        rc = ensure_schema(s, err);
-    if (rc == TS_OK)
-        rc = prepare_statements(s, err);
+    if (rc == TS_OK) {
+        sqlite_leave_inherited();
+        rc = open_connection(s, err);
+    }
     if (rc != TS_OK) {
         sqlite_close(s);
         return rc;
     }
+    sqlite_list_store(s);
     *state = s;
     return TS_OK;
+}
+
+int sqlite_connected(struct sqlite_store *s, ts_error *err)
+{
+    if (s->db)
+        return TS_OK;
+    if (s->stranded)
+        return s->host->error(err, TS_ERR_UNSUPPORTED, "%s: the process forked while another "
+                              "thread was writing through this store: open it again",
+                              s->path);
+    return open_connection(s, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -381,16 +413,10 @@ static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
 {
     int rc = TS_OK;
 
-    if (!s->db || (s->immutable && immutable_stale(s))) {
-        disconnect(s);
-        rc = connect_db(s, s->sync_level, err);
-        if (rc == TS_OK)
-            rc = ensure_schema(s, err);
-        if (rc == TS_OK)
-            rc = prepare_statements(s, err);
-        if (rc != TS_OK)
-            return rc;
-    }
+    if (s->db && s->immutable && immutable_stale(s))
+        sqlite_disconnect(s, 0);
+    if ((rc = sqlite_connected(s, err)) != TS_OK)
+        return rc;
     *ready = !s->no_table;
     if (*ready || (rc = check_columns(s, ready, err)) != TS_OK || !*ready)
         return rc;
@@ -605,9 +631,11 @@ static int save_batch(struct sqlite_store *s, ts_token *const *tokens, size_t n,
                       int *assigned, int batch, ts_error *err)
 {
     size_t i = 0;
-    int rc = run(s, s->begin, "starting a write transaction", err), in_token = 0;
+    int rc = sqlite_connected(s, err), in_token = 0;
 
     s->replaced_secret = 0;
+    if (rc == TS_OK)
+        rc = run(s, s->begin, "starting a write transaction", err);
     for (; rc == TS_OK && i < n; i++)
         in_token = (rc = save_one(s, tokens[i], &assigned[i], err)) != TS_OK;
     if (rc == TS_OK && (rc = sqlite_commit(s, err)) == TS_OK) {
@@ -648,9 +676,12 @@ static int sqlite_save_tokens(void *state, ts_token *const *tokens, size_t n, ts
 static int sqlite_delete_token(void *state, const char *id, ts_error *err)
 {
     struct sqlite_store *s = state;
+    int rc = sqlite_connected(s, err);
 
+    if (rc != TS_OK)
+        return rc;
     sqlite3_bind_text(s->delete_one, 1, id, (int)strlen(id), SQLITE_STATIC);
-    int rc = run(s, s->delete_one, "deleting a token", err);
+    rc = run(s, s->delete_one, "deleting a token", err);
     if (rc == TS_OK && sqlite3_changes(s->db) == 0)
         rc = TS_NOT_FOUND;
     if (rc == TS_OK)
@@ -661,9 +692,11 @@ static int sqlite_delete_token(void *state, const char *id, ts_error *err)
 static int sqlite_delete_tokens(void *state, ts_error *err)
 {
     struct sqlite_store *s = state;
+    int rc = sqlite_connected(s, err);
 
     /* In autocommit mode: the delete is committed when this returns. */
-    int rc = run(s, s->delete_all, "deleting all tokens", err);
+    if (rc == TS_OK)
+        rc = run(s, s->delete_all, "deleting all tokens", err);
     if (rc == TS_OK && sqlite3_changes(s->db) > 0)
         forget_old_frames(s, "a token was deleted");
     return rc;
@@ -691,6 +724,7 @@ static const ts_backend sqlite_backend = {
     .save_tokens = sqlite_save_tokens,
     .try_lock = sqlite_try_lock,
     .unlock = sqlite_unlock,
+    .forked = sqlite_forked,
 };
 
 TS_BACKEND_DEFINE(sqlite_backend)
