@@ -19,18 +19,19 @@
  * Reading. The parsed rows live in the host's hash-indexed table, next to
  * the file's exact bytes (the image) and where each row starts in it. The
  * file is read again only when it changed. Our writers bump a generation
- * counter kept in the mapped lock file, so a reader learns that nothing
- * changed from one load of shared memory instead of a stat() (a system call
- * costs more than the whole lookup); a stat() comparing device, inode,
- * size, mtime and ctime still runs before every write and at least every
- * RECHECK_NS, which catches other programs (the SDK, an editor, a restored
- * backup). The loaded file is held open so that its inode number cannot
+ * counter kept in the first 8 bytes of the lock file, so a reader learns
+ * that nothing changed from a pread() of them instead of a stat() of the
+ * path (a path lookup costs more than the whole find); a stat() comparing
+ * device, inode, size, mtime and ctime still runs before every write and
+ * at least every RECHECK_NS, which catches other programs (the SDK, an
+ * editor, a restored backup). The loaded file is held open so that its inode number cannot
  * be reused by a newer file while we remember it. When the file did
  * change, the new bytes are compared with the image and only the rows
  * between their common prefix and suffix are parsed again; another
  * process's save costs a reader a read() and a memcmp(), not a parse of
- * every row. (The lock file is mapped: truncating it under a running
- * process would kill that process with SIGBUS; removing it is safe.)
+ * every row. (The counter is not mapped into memory, which would save the
+ * pread(): whoever truncated the lock file would kill every process that
+ * has it mapped with SIGBUS. Truncating or removing it is safe.)
  *
  * Writing. A writer takes an exclusive flock() on the sidecar
  * "<file>.lock" (the data file's inode is replaced by every write, so it
@@ -185,7 +186,6 @@ static void file_close(void *state)
     free(f->rows);
     if (f->table)
         f->host->table_free(f->table);
-    unmap_generation(f);
     if (f->data_fd >= 0)
         close(f->data_fd);
     if (f->lock_fd >= 0)
