@@ -63,6 +63,9 @@ struct identity {
     struct timespec ctime;
 };
 
+/* A lock taken with try_lock (file.c's "named locks"). */
+struct named_lock;
+
 /* A row of the image: its id and the offset of its first byte. */
 struct row_at {
     uint64_t id;
@@ -96,6 +99,7 @@ struct file {
     int dialect;             /* DIALECT_*, from the header's line end */
     int redirect_spelling;   /* the dialect whose spelling the header's ninth column has */
     csv_buf out;             /* bytes being written; wiped after use */
+    struct named_lock *held; /* the locks try_lock took and unlock has not released */
 };
 
 /* ---------------------------------------------------------------- identity */
