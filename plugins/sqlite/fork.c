@@ -91,11 +91,24 @@ void sqlite_unlist_store(struct sqlite_store *s)
     release_list();
 }
 
+/* Whether the connection was writing when the process forked: inside a
+ * transaction (we begin one only to write), or stepping a statement that
+ * writes (a delete runs in autocommit mode). */
+static int writing(sqlite3 *db)
+{
+    if (sqlite3_get_autocommit(db) == 0)
+        return 1;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        if (sqlite3_stmt_busy(st) && !sqlite3_stmt_readonly(st))
+            return 1;
+    return 0;
+}
+
 /* Closes a connection inherited from the parent, or abandons it when the
  * fork came amid a write (see the top of the file). */
 static void let_go(struct sqlite_store *s)
 {
-    if (sqlite3_txn_state(s->db, NULL) == SQLITE_TXN_WRITE) {
+    if (writing(s->db)) {
         sqlite_disconnect(s, 1);
         s->stranded = 1;
         return;
