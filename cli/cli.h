@@ -47,7 +47,7 @@ enum cli_option {
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
     OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
-    OPT_NO_HEADERS, OPT_DIFFERENTIAL, OPT_SEED, OPT_COUNT
+    OPT_NO_HEADERS, OPT_DIFFERENTIAL, OPT_SEED, OPT_SINCE, OPT_COUNT
 };
 _Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
@@ -79,6 +79,7 @@ struct cli {
     int secret_from_stdin;        /* a secret option was given as "-" */
     unsigned differential;        /* check-backend --differential N (0: the default) */
     uint64_t seed;                /* check-backend --seed S (0: the default) */
+    char *since;                  /* refreshes --since */
 };
 
 /* A command: each cmd_*.c defines its commands' rows, main.c lists them
@@ -101,7 +102,13 @@ extern const struct cli_command *const cli_commands[];
 /* The rows of the command table, defined next to each command's code. */
 extern const struct cli_command cli_cmd_list, cli_cmd_get, cli_cmd_save, cli_cmd_delete,
     cli_cmd_clear, cli_cmd_migrate, cli_cmd_token, cli_cmd_revoke, cli_cmd_status,
-    cli_cmd_backends, cli_cmd_check_backend;
+    cli_cmd_backends, cli_cmd_check_backend, cli_cmd_refreshes;
+
+/* ------------------------------------------------------------ cmd_refreshes.c */
+
+/* status's OAuth part: the settings in force and the refresh log's counts,
+ * into json (an object) or as lines on out (either may be NULL). */
+int cli_oauth_status(ts_store *store, const ts_config *cfg, json_object *json, FILE *out);
 
 /* ------------------------------------------------------------ options.c */
 

@@ -31,6 +31,7 @@ struct status {
     int exists;                   /* 1, 0, or -1 when it could not be opened */
     size_t tokens, expired;
     int64_t now_ms;
+    ts_store *store;              /* opened read-only, or NULL */
 };
 
 static void config_source(const struct cli *cli, const ts_config *cfg, struct status *st)
@@ -81,7 +82,7 @@ static int print_status_text(const struct status *st, const ts_config *cfg)
     else
         printf("\ntokens:   unknown, %s\n", st->exists == 0 ? "the store does not exist"
                                                          : "the store could not be read");
-    return CLI_OK;
+    return cli_oauth_status(st->store, cfg, NULL, stdout);
 }
 
 static int print_status_json(const struct status *st, const ts_config *cfg)
@@ -118,6 +119,7 @@ static int print_status_json(const struct status *st, const ts_config *cfg)
                            st->opened ? json_object_new_int64((int64_t)st->tokens) : NULL);
     json_object_object_add(o, "expired",
                            st->opened ? json_object_new_int64((int64_t)st->expired) : NULL);
+    cli_oauth_status(st->store, cfg, o, NULL);
     cli_json_emit(stdout, o);
     return CLI_OK;
 }
@@ -141,6 +143,7 @@ static int cmd_status(struct cli *cli)
         ts_store_info(store, &st.info);
         code = ts_get_tokens(store, count_expired, &st, &err);
         st.opened = code == TS_OK;
+        st.store = store;
     }
     /* What is known is shown even when the store cannot be read: where it
      * was looked for is what the user needs then. */
@@ -160,7 +163,10 @@ const struct cli_command cli_cmd_status = {
     "$TOKENSTORE_CONFIG, a config file, or the default store), the backend,\n"
     "its version and .so, the store's location options (a password only as\n"
     "****), and how many tokens it holds and how many of them have expired\n"
-    "(expiry_time before now). --json prints the same as one object. The\n"
+    "(expiry_time before now), the OAuth settings in force (the config's\n"
+    "\"oauth\" section over the library's defaults) and what the refresh log\n"
+    "counts: refreshes, processes served by another's, failures and the\n"
+    "last one. --json prints the same as one object. The\n"
     "store is opened read-only; a store that does not exist is reported\n"
     "(exit status 3) and not created.\n",
 };
@@ -178,6 +184,7 @@ static const struct { uint32_t bit; const char *name; } capabilities[] = {
     { TS_CAP_PERSISTENT, "persistent" },
     { TS_CAP_SHARED, "shared" },
     { TS_CAP_THREAD_SAFE, "thread-safe" },
+    { TS_CAP_NOTES, "notes" },
 };
 
 static int backend_json(struct backends_state *st, const ts_backend_info *info, const char *abi)

@@ -54,6 +54,7 @@ static const struct option long_options[] = {
     { "no-headers", no_argument, NULL, OPT_CODE(OPT_NO_HEADERS) },
     { "differential", required_argument, NULL, OPT_CODE(OPT_DIFFERENTIAL) },
     { "seed", required_argument, NULL, OPT_CODE(OPT_SEED) },
+    { "since", required_argument, NULL, OPT_CODE(OPT_SINCE) },
     { NULL, 0, NULL, 0 },
 };
 
@@ -277,6 +278,7 @@ static int record_option(struct cli *cli, int opt, char *arg)
         return add_key_value(&cli->oauth, &cli->noauth, arg, "-O takes KEY=VALUE "
                              "(an OAuth setting), e.g. -O data_center=EU");
     case OPT_TO: return set_string_option(&cli->to, arg, 1);
+    case OPT_SINCE: return set_string_option(&cli->since, arg, 0);
     case OPT_ACCOUNTS_URL: return set_string_option(&cli->accounts_url, arg, 0);
     case OPT_QUIET: cli->quiet = 1; return CLI_OK;
     case OPT_VERBOSE: cli->verbose = 1; return CLI_OK;
@@ -389,6 +391,7 @@ void cli_free(struct cli *cli)
         cli_free_secret(cli->oauth[i]);
     free(cli->oauth);
     cli_free_secret(cli->to);
+    cli_free_secret(cli->since);
     cli_free_secret(cli->accounts_url);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         cli_free_secret(cli->field[f]);

@@ -141,6 +141,10 @@ typedef struct ts_module {
 } ts_module;
 int ts__module_load(ts_module *m, const ts_config *cfg, ts_error *err);
 void ts__module_unload(ts_module *m);
+/* Whether a backend keeps notes and a log (all four members), and its
+ * capabilities with TS_CAP_NOTES set by that. */
+int ts__backend_has_notes(const ts_backend *vt);
+uint32_t ts__backend_caps(const ts_backend *vt);
 int ts__module_open_path(ts_module *m, const char *path, ts_error *err);
 
 /* host.c */
@@ -170,7 +174,6 @@ int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, 
 int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err);
 int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
                        ts_error *err);
-int ts__store_notes_shared(const ts_store *s);
 
 /* notes.c: notes with a time to live and a bounded log, in memory; and
  * the monotonic clock the core's waits and notes go by. */

@@ -22,7 +22,9 @@
  * goes to data_center's server. No config file is needed: the client id,
  * secret and refresh token are the stored token's.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,19 +145,33 @@ static int set_override(ts_oauth *o, const char *which, const char *url, ts_erro
     return base_url(setting, url, &o->overrides[i].url, err);
 }
 
+/* The field behind a number setting. */
+static long *number_field(const ts_oauth *o, const char *name)
+{
+    static const struct { const char *name; size_t offset; } fields[] = {
+        { "connect_timeout_ms", offsetof(ts_oauth, connect_timeout_ms) },
+        { "timeout_ms", offsetof(ts_oauth, timeout_ms) },
+        { "retries", offsetof(ts_oauth, retries) },
+        { "retry_base_ms", offsetof(ts_oauth, retry_base_ms) },
+        { "retry_max_ms", offsetof(ts_oauth, retry_max_ms) },
+        { "refresh_ahead_ms", offsetof(ts_oauth, refresh_ahead_ms) },
+        { "failure_backoff_ms", offsetof(ts_oauth, failure_backoff_ms) },
+        { "failure_backoff_max_ms", offsetof(ts_oauth, failure_backoff_max_ms) },
+        { "refresh_budget", offsetof(ts_oauth, refresh_budget) },
+        { "refresh_budget_window_ms", offsetof(ts_oauth, refresh_budget_window_ms) },
+        { "refresh_log_size", offsetof(ts_oauth, refresh_log_size) },
+    };
+
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return (long *)(uintptr_t)((const char *)o + fields[i].offset);
+    return NULL;
+}
+
 static int set_number(ts_oauth *o, const ts_oauth_setting *def, const char *value,
                       ts_error *err)
 {
-    struct { const char *name; long *field; } fields[] = {
-        { "connect_timeout_ms", &o->connect_timeout_ms }, { "timeout_ms", &o->timeout_ms },
-        { "retries", &o->retries }, { "retry_base_ms", &o->retry_base_ms },
-        { "retry_max_ms", &o->retry_max_ms }, { "refresh_ahead_ms", &o->refresh_ahead_ms },
-        { "failure_backoff_ms", &o->failure_backoff_ms },
-        { "failure_backoff_max_ms", &o->failure_backoff_max_ms },
-        { "refresh_budget", &o->refresh_budget },
-        { "refresh_budget_window_ms", &o->refresh_budget_window_ms },
-        { "refresh_log_size", &o->refresh_log_size },
-    };
+    long *field = number_field(o, def->name);
     char *end;
 
     errno = 0;
@@ -163,12 +179,10 @@ static int set_number(ts_oauth *o, const ts_oauth_setting *def, const char *valu
     if (errno || end == value || *end || v < def->min || v > def->max)
         return ts__error(err, TS_ERR_CONFIG, "oauth.%s: '%.40s' is not a whole number from "
                          "%lld to %lld", def->name, value, def->min, def->max);
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
-        if (strcmp(fields[i].name, def->name) == 0) {
-            *fields[i].field = (long)v;
-            return TS_OK;
-        }
-    return ts__error(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
+    if (!field)
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
+    *field = (long)v;
+    return TS_OK;
 }
 
 TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_error *err)
@@ -186,6 +200,8 @@ TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_erro
         if (!url)
             return ts__error(err, TS_ERR_CONFIG, "oauth.data_center: '%.20s' is not one of "
                              "US, EU, IN, CN, JP, AU, CA, SA", value);
+        for (size_t i = 0; i < sizeof o->data_center - 1 && value[i]; i++)
+            o->data_center[i] = (char)toupper((unsigned char)value[i]);
         return base_url(key, url, &o->default_url, err);
     }
     if (strcmp(key, "accounts_url") == 0)
@@ -290,6 +306,38 @@ static const char *accounts_for(const ts_oauth *o, const ts_token *tok)
 TS_API const char *ts_oauth_accounts_url(const ts_oauth *o, const ts_token *token)
 {
     return accounts_for(o, token);
+}
+
+TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t size,
+                        ts_error *err)
+{
+    const ts_oauth_setting *def = ts__oauth_setting(key);
+    const char *text = NULL;
+    char number[24], host[128];
+
+    if (!def)
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
+    if (def->is_number) {
+        snprintf(number, sizeof number, "%ld", *number_field(o, key));
+        text = number;
+    } else if (strcmp(key, "data_center") == 0) {
+        text = o->data_center;
+    } else if (strcmp(key, "accounts_url") == 0) {
+        text = o->accounts_url;
+    } else if (strncmp(key, "accounts_url.", 13) == 0) {
+        text = ts__data_center_accounts(key + 13) ? override_for(o, key + 13)
+               : ts__api_domain_host(key + 13, host, sizeof host) ? override_for(o, host) : NULL;
+    } else if (strcmp(key, "client_id") == 0) {
+        text = o->client_id;
+    } else if (strcmp(key, "redirect_url") == 0) {
+        text = o->redirect_url;
+    } else {                                        /* client_secret */
+        text = o->client_secret ? "****" : NULL;
+    }
+    if (snprintf(value, size, "%s", text ? text : "") >= (int)size)
+        return ts__error(err, TS_ERR_INVALID, "oauth.%s: the value is longer than %zu bytes",
+                         key, size);
+    return TS_OK;
 }
 
 /* ---------------------------------------------------------------- lifecycle */

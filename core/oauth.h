@@ -17,7 +17,8 @@ struct accounts_override {
 
 struct ts_oauth {
     ts_store *store;
-    char *default_url;       /* data_center's server: tokens without a known api_domain */
+    char data_center[4];     /* the data_center setting, upper case */
+    char *default_url;       /* its server: tokens without a known api_domain */
     char *accounts_url;      /* the accounts_url setting (every token), or NULL */
     struct accounts_override *overrides;
     size_t noverrides;

@@ -269,7 +269,7 @@ TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
 
     *info = (ts_backend_info){
         vt->name, vt->version, TS_BACKEND_HAS(vt, description) ? vt->description : "",
-        s->module.path, vt->abi_major, vt->abi_minor, vt->caps,
+        s->module.path, vt->abi_major, vt->abi_minor, ts__backend_caps(vt),
     };
 }
 
@@ -610,12 +610,6 @@ TS_API int ts_store_drop(ts_store *s, ts_error *err)
 
 /* The backend's notes and log when it keeps them (all four members),
  * else this handle's own, made on first use. */
-static int has_notes(const ts_backend *vt)
-{
-    return TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
-           TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk);
-}
-
 static ts__notes *local_notes(ts_store *s, ts_error *err)
 {
     pthread_mutex_lock(&open_stores_lock);
@@ -635,7 +629,7 @@ int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t
 
     if (rc != TS_OK)
         return rc;
-    if (!has_notes(vt)) {
+    if (!ts__backend_has_notes(vt)) {
         ts__notes *n = local_notes(s, err);
         return n ? ts__notes_set(n, name, value, ttl_ms, err) : TS_ERR_NOMEM;
     }
@@ -649,7 +643,7 @@ int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, 
     const ts_backend *vt = s->module.vt;
     int rc;
 
-    if (!has_notes(vt)) {
+    if (!ts__backend_has_notes(vt)) {
         ts__notes *n = local_notes(s, err);
         return n ? ts__notes_get(n, name, value, size, err) : TS_ERR_NOMEM;
     }
@@ -665,7 +659,7 @@ int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *
 
     if (rc != TS_OK)
         return rc;
-    if (!has_notes(vt)) {
+    if (!ts__backend_has_notes(vt)) {
         ts__notes *n = local_notes(s, err);
         return n ? ts__notes_log_append(n, entry, keep, err) : TS_ERR_NOMEM;
     }
@@ -680,20 +674,13 @@ int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void
     const ts_backend *vt = s->module.vt;
     int rc;
 
-    if (!has_notes(vt)) {
+    if (!ts__backend_has_notes(vt)) {
         ts__notes *n = local_notes(s, err);
         return n ? ts__notes_log_walk(n, cb, ud) : TS_ERR_NOMEM;
     }
     if ((rc = enter(s, err)) != TS_OK)
         return rc;
     return leave(s, vt->log_walk(s->state, cb, ud, err), err);
-}
-
-/* Whether the notes are the backend's, seen by every process sharing the
- * store, or this handle's alone. */
-int ts__store_notes_shared(const ts_store *s)
-{
-    return has_notes(s->module.vt);
 }
 
 /* ---------------------------------------------------------------- locks */

@@ -354,6 +354,12 @@ typedef struct ts_oauth_setting {
  * rather than keeping copies. Since 1.4. */
 const ts_oauth_setting *ts_oauth_settings(size_t *count);
 
+/* The value in force of setting `key` as text ("" when it has none; a
+ * client_secret that is set as "****"), into value of size bytes. Since
+ * 1.4. */
+int ts_oauth_get(const ts_oauth *oauth, const char *key, char *value, size_t size,
+                 ts_error *err);
+
 /* The accounts server (a base URL, without /oauth/v2/token) that
  * refreshes `token`: an accounts_url.<host or data center> setting for its
  * api_domain, else accounts_url, else the server of the data center its

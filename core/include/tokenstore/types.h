@@ -100,6 +100,10 @@ typedef enum ts_log_level {
 #define TS_CAP_OPEN_FLAGS   (1u << 3)  /* open honours host->open_flags (ABI 1.1):
                                           never creates or changes a store
                                           it was asked to open as it is */
+#define TS_CAP_NOTES        (1u << 5)  /* since 1.4, set by the core: the backend
+                                          keeps notes and a log beside its tokens
+                                          (note_set ... log_walk), which every
+                                          process sharing the store sees */
 #define TS_CAP_IDS_NOT_REUSED (1u << 4) /* since 1.4: a new row's id is above
                                           every id the store handed out since
                                           it was last emptied, not the SDK's
