@@ -425,9 +425,6 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
         !TS_BACKEND_HAS(vt, find_tokens_cancel))
         return ts__error(err, TS_ERR_UNSUPPORTED, "%s: finds are not sent apart from their "
                          "answers; use ts_find_tokens", vt->name);
-    if (s->sent)
-        return ts__error(err, TS_ERR_UNSUPPORTED, "%s: a batch sent before waits for its "
-                         "answers", vt->name);
     for (size_t i = 0; i < n; i++)
         if (ts__lookup_keys(tokens[i], keys) == 0)
             return ts__error(err, TS_ERR_UNSUPPORTED, "token %zu has no lookup key "
@@ -441,7 +438,11 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
         b->found[i] = TS_ERR_BACKEND;
         b->index[i] = i;
     }
-    if ((rc = enter(s, err)) == TS_OK)
+    /* Entered first: in a forked child, entering drops the parent's batch. */
+    if ((rc = enter(s, err)) == TS_OK && s->sent)
+        rc = leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "%s: a batch sent before waits for "
+                                "its answers", vt->name), err);
+    else if (rc == TS_OK)
         rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
     if (rc == TS_OK)
         s->sent = b;
@@ -453,17 +454,20 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
 TS_API int ts_find_tokens_receive(ts_store *s, ts_token *const *tokens, size_t n,
                                   int *results, int *done, ts_error *err)
 {
-    struct batch *b = s->sent;
     int rc;
 
     *done = 0;
-    if (!b || b->n != n)
-        return ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n);
-    for (size_t i = 0; i < n; i++)
-        if (b->queries[i] != tokens[i])
-            return ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i);
+    /* Entered first: in a forked child, entering drops the parent's batch. */
     if ((rc = enter(s, err)) != TS_OK)
         return rc;
+    struct batch *b = s->sent;
+    if (!b || b->n != n)
+        return leave(s, ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n),
+                     err);
+    for (size_t i = 0; i < n; i++)
+        if (b->queries[i] != tokens[i])
+            return leave(s, ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i),
+                         err);
     rc = leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
                                                     b->found, done, err), err);
     if (!*done)
