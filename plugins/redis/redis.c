@@ -113,7 +113,8 @@ static const char *const redis_options[] = {
     "host", "port", "socket", "db", "username", "password", "prefix",
     "connect_timeout_ms", "command_timeout_ms", "tls", "tls_ca", "tls_cert", "tls_key",
     "tls_server_name", "tls_verify", "sentinels", "master_name", "sentinel_user",
-    "sentinel_password", "wait_replicas", "wait_timeout_ms", NULL,
+    "sentinel_password", "wait_replicas", "wait_timeout_ms", "max_reply_bytes",
+    "max_reply_elements", NULL,
 };
 
 /* ------------------------------------------------------------------ */
@@ -337,7 +338,7 @@ static int redis_find_tokens_receive(void *state, const ts_token *const *queries
                                      ts_error *err)
 {
     struct redis_store *s = state;
-    int first = TS_OK, r = 0;
+    int first = TS_OK, r = 0, failed = TS_OK;
 
     while (s->ngot < s->sent &&
            (r = conn_read_reply_nowait(s->conn, (void **)&s->got[s->ngot])) == 0)
@@ -347,13 +348,19 @@ static int redis_find_tokens_receive(void *state, const ts_token *const *queries
         return TS_OK;
     }
     *done = 1;
-    if (r < 0) {
+    if (r < 0 && (s->conn->timed_out || s->conn->refused)) {
+        /* Past the deadline, or beyond a bound: that is every find's
+         * answer, as the waiting way would give it. */
+        failed = connection_failed(s, err);
+    } else if (r < 0) {
         /* Lost: the finds go the waiting way, which connects again. */
         s->host->log(s->ctx, TS_LOG_INFO, "%s: connection lost: %s", s->where,
                      s->conn->errstr);
         disconnect(s);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && failed != TS_OK; i++)
+        results[i] = failed;
+    for (size_t i = 0; i < n && failed == TS_OK; i++) {
         ts_error *e = first == TS_OK ? err : NULL;
         results[i] = r < 0 ? FIND_BY_SCRIPT
                            : row_from_get(s, s->got[i], piped_user(s, queries[i]), rows[i], e);
@@ -364,7 +371,7 @@ static int redis_find_tokens_receive(void *state, const ts_token *const *queries
             first = results[i];
     }
     drop_sent(s);
-    return first;
+    return failed != TS_OK ? failed : first;
 }
 
 static void redis_find_tokens_cancel(void *state)

@@ -54,6 +54,7 @@ struct redis_store {
     char *username, *password;       /* password wiped on close */
     long long db;
     struct timeval connect_timeout, command_timeout;
+    size_t max_reply_bytes, max_reply_elements;     /* one reply's bounds */
     char where[320];                 /* "host:port" or the socket path */
 
     char *base;                      /* "{prefix}" */
@@ -85,6 +86,9 @@ int wire_append(struct redis_store *s, const struct command *c);
 /* Replies carry tokens: wipes them before they go back to the heap. */
 void free_reply(redisReply *r);
 void disconnect(struct redis_store *s);
+/* The connection failed: drops it and says how (TS_ERR_TIMEOUT,
+ * TS_ERR_BACKEND for a reply beyond a bound, TS_ERR_CONNECT). */
+int connection_failed(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer (and wipes it). */
 int send_wire(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer and reads n replies into replies[]. */
