@@ -136,6 +136,22 @@ int merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
 int row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
                   ts_token *row, ts_error *err);
 
+/* redis.c: the key of a user's copy of its row, "{prefix}user:NAME", in
+ * a new buffer (NULL when out of memory); find_token. */
+char *user_key(const struct redis_store *s, const char *user, size_t *len);
+int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err);
+
+/* batch.c: find_tokens and its halves (the backend's members); drop_sent
+ * forgets a sent batch and the replies read of it. */
+int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
+                      ts_token *const *rows, int *results, ts_error *err);
+int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n, int *fd,
+                           int *timeout_ms, ts_error *err);
+int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_t n,
+                              ts_token *const *rows, int *results, int *done, ts_error *err);
+void redis_find_tokens_cancel(void *state);
+void drop_sent(struct redis_store *s);
+
 /* options.c: the store's options, keys and teardown. */
 int read_options(struct redis_store *s, ts_error *err);
 int build_keys(struct redis_store *s, ts_error *err);
