@@ -89,12 +89,12 @@
  * write. SCRIPT LOAD at open fills the server's script cache, not the
  * store.
  *
- * Files. This one holds the operations, the locks and open/close; the
- * others: batch.c (find_tokens and its event-loop halves), client.c
- * (RESP, connecting, the retry rules), scripts.c and lua/ (the scripts),
- * rows.c (rows out of replies), options.c (the options, key names and
- * teardown), conn.c (socket and TLS, deadlines), scan.c (the bounds of a
- * reply), sentinel.c (asking the sentinels).
+ * Files. This one holds the operations, the locks, fork, drop and
+ * open/close; the others: batch.c (find_tokens and its event-loop
+ * halves), client.c (RESP, connecting, the retry rules), scripts.c and
+ * lua/ (the scripts), rows.c (rows out of replies), options.c (the
+ * options, key names and teardown), conn.c (socket and TLS, deadlines),
+ * scan.c (the bounds of a reply), sentinel.c (asking the sentinels);
  * redis.h is what they share.
  */
 #include <stdio.h>
@@ -378,9 +378,12 @@ static int redis_delete_tokens(void *state, ts_error *err)
 /* ------------------------------------------------------------------ */
 
 /* A lock we hold: {P}lock:NAME set to our random tag with SET NX PX, so it
- * expires by itself if we die, and released only while it holds our tag. */
+ * expires by itself if we die, and released only while it holds our tag.
+ * `forks` is the store's count when it was taken: a lock taken before a
+ * fork is the parent's, which the child must not release. */
 struct held_lock {
     char tag[33];
+    unsigned forks;
     char name[];
 };
 
@@ -399,6 +402,7 @@ static int redis_try_lock(void *state, const char *name, int64_t ttl_ms, void **
         return s->host->error(err, TS_ERR_NOMEM, "no memory or randomness for a lock");
     }
     strcpy(l->name, name);
+    l->forks = s->forks;
     for (size_t i = 0; i < sizeof random; i++)
         snprintf(l->tag + 2 * i, 3, "%02x", random[i]);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
@@ -432,12 +436,76 @@ static int redis_unlock(void *state, void *handle, ts_error *err)
     struct held_lock *l = handle;
     redisReply *r = NULL;
 
+    if (l->forks != s->forks) {
+        /* Taken by the parent before this process was forked: its
+         * holder is the parent, which releases it. */
+        s->host->log(s->ctx, TS_LOG_INFO, "lock '%s' was taken before the fork: the "
+                     "parent process holds it", l->name);
+        free(l);
+        return TS_OK;
+    }
     script_begin(s, SCRIPT_UNLOCK);
     cmd_add_str(&s->cmd, l->name);
     cmd_add_str(&s->cmd, l->tag);
     int rc = run_script(s, SCRIPT_UNLOCK, 1, 1, &r, err);
     free_reply(r);
     free(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fork and drop                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * In a forked child, before its first call: the socket (and its TLS
+ * session) is the parent's too, and a word from the child on it would
+ * be read as the parent's, or swap their answers. So the child lets go
+ * of its copy without a word: closing a descriptor that the parent still
+ * holds sends nothing (no FIN goes out while any process has the socket
+ * open), and SSL_free sends no close_notify (only SSL_shutdown does);
+ * conn_close does exactly that. The parent's batch of finds, sent and
+ * not read, is the parent's to read. What is left is the child's own
+ * copy of the state: the next call connects afresh (asking the sentinels
+ * again, if any). The scripts' SHA-1s stay: the server's script cache
+ * is the same for both.
+ */
+static int redis_forked(void *state, ts_error *err)
+{
+    struct redis_store *s = state;
+
+    (void)err;
+    drop_sent(s);
+    disconnect(s);
+    if (s->wire)
+        explicit_bzero(s->wire, s->wire_len);
+    s->wire_len = 0;
+    cmd_reset(&s->cmd);
+    s->forks++;
+    return TS_OK;
+}
+
+/* Removes every key under the prefix: what delete_tokens leaves (the id
+ * counter while rows remain, locks, keys of an older layout) and the
+ * rest, a page of SCAN at a time, so the server is never held long. */
+static int redis_drop(void *state, ts_error *err)
+{
+    struct redis_store *s = state;
+    char cursor[24] = "0";
+    int rc;
+
+    do {
+        redisReply *r = NULL;
+        script_begin(s, SCRIPT_DROP);
+        cmd_add_str(&s->cmd, cursor);
+        rc = run_script(s, SCRIPT_DROP, 1, 1, &r, err);
+        if (rc == TS_OK && (r->type != REDIS_REPLY_STRING || r->len == 0 ||
+                            r->len >= sizeof cursor))
+            rc = bad_reply(s, "drop", err);
+        if (rc == TS_OK)
+            memcpy(cursor, r->str, r->len + 1);
+        free_reply(r);
+    } while (rc == TS_OK && strcmp(cursor, "0") != 0);
     return rc;
 }
 
@@ -500,6 +568,8 @@ static const ts_backend redis_backend = {
     .find_tokens_send = redis_find_tokens_send,
     .find_tokens_receive = redis_find_tokens_receive,
     .find_tokens_cancel = redis_find_tokens_cancel,
+    .forked = redis_forked,
+    .drop = redis_drop,
 };
 
 TS_BACKEND_DEFINE(redis_backend)

@@ -17,7 +17,7 @@
 /* The scripts, in the order of script_source[] (scripts.c). */
 enum script {
     SCRIPT_FIND, SCRIPT_SAVE, SCRIPT_DELETE, SCRIPT_CLEAR, SCRIPT_PAGE, SCRIPT_UNLOCK,
-    SCRIPT_COUNT
+    SCRIPT_DROP, SCRIPT_COUNT
 };
 
 /* ------------------------------------------------------------------ */
@@ -70,6 +70,7 @@ struct redis_store {
 
     redisReply **got;                /* a sent batch of finds: its replies so far */
     size_t sent, ngot;               /* how many it sent, how many came */
+    unsigned forks;                  /* how many times forked() was called */
 };
 
 /* row_from_copy's answer for a user key that holds a bare id: the find
