@@ -227,7 +227,10 @@ static int add_saved_token(struct redis_store *s, const ts_token *token)
     return n == 0 && !*s->host->token_get(token, TS_FIELD_ID);
 }
 
-/* The save script's answer: {rows} or {rows, kind, message}. */
+/* The save script's answer: {rows} or {rows, kind, message}. A refusal
+ * by the rules (CONFLICT, INVALID) is the rules' message; one by the
+ * server (a full counter, a corrupt one, a write it refused: out of
+ * memory, a failed RDB save, too few replicas) names the server. */
 static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *const *tokens,
                         size_t n, size_t first, int batch, ts_error *err)
 {
@@ -250,10 +253,14 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
         code = TS_ERR_INVALID;
     else if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CORRUPT") == 0)
         code = TS_ERR_CORRUPT;
+    const char *where = code == TS_ERR_CONFLICT || code == TS_ERR_INVALID ? "" : s->where;
+    if (message->type != REDIS_REPLY_STRING)
+        return bad_reply(s, "save_token", err);
     if (batch)
-        return s->host->error(err, code, "token %zu: %.*s", first + rows->elements,
-                              (int)message->len, message->str);
-    return s->host->error(err, code, "%.*s", (int)message->len, message->str);
+        return s->host->error(err, code, "%s%stoken %zu: %.*s", where, *where ? ": " : "",
+                              first + rows->elements, (int)message->len, message->str);
+    return s->host->error(err, code, "%s%s%.*s", where, *where ? ": " : "", (int)message->len,
+                          message->str);
 }
 
 static int save_batch(struct redis_store *s, ts_token *const *tokens, size_t n, size_t first,
