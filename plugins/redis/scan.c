@@ -61,12 +61,16 @@ static void item_done(struct resp_scan *s)
     s->elements = 0;
 }
 
-/* The length of a string or the count of an array has been read. */
+/* The length of a string or the count of an array has been read: -1 is
+ * nil (no other negative number is taken). */
 static int number_done(struct resp_scan *s, char *why, size_t why_size)
 {
     long long n = s->negative ? -s->number : s->number;
 
-    if (n < 0 || (s->type == '*' && n == 0)) {   /* nil, or an empty array */
+    if (n < -1)
+        return snprintf(why, why_size, "the reply has a malformed %s",
+                        s->type == '$' ? "string length" : "array count"), -1;
+    if (n == -1 || (s->type == '*' && n == 0)) {   /* nil, or an empty array */
         item_done(s);
         return 0;
     }
@@ -162,17 +166,21 @@ static int consume(struct resp_scan *s, const char *p, size_t take, char *why,
             s->state = IN_LINE;
         return 0;
     case IN_NUMBER:
+        if (number_byte(s, c) == 0)
+            return 0;
+        break;
     case IN_NUMBER_LF:
-        if (s->state == IN_NUMBER ? number_byte(s, c) == 0 : c == '\n')
-            return s->state == IN_NUMBER_LF && c == '\n' ? number_done(s, why, why_size) : 0;
-        return snprintf(why, why_size, "the reply has a malformed %s",
-                        s->type == '$' ? "string length" : "array count"), -1;
+        if (c == '\n')
+            return number_done(s, why, why_size);
+        break;
     default:        /* IN_BULK */
         s->bulk_left -= take;
         if (s->bulk_left == 0)
             item_done(s);
         return 0;
     }
+    return snprintf(why, why_size, "the reply has a malformed %s",
+                    s->type == '$' ? "string length" : "array count"), -1;
 }
 
 int resp_scan_feed(struct resp_scan *s, const char *buf, size_t n, char *why,
