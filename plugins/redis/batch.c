@@ -86,7 +86,7 @@ static int row_from_get(struct redis_store *s, const redisReply *r, const char *
 /* find_tokens: the finds by user name as one pipeline of GETs; the rest,
  * and a reply the GET cannot settle, as find_token. */
 int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
-                             ts_token *const *rows, int *results, ts_error *err)
+                      ts_token *const *rows, int *results, ts_error *err)
 {
     struct redis_store *s = state;
     redisReply **replies = calloc(n, sizeof *replies);
@@ -116,7 +116,8 @@ int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
 }
 
 /* The event-loop halves: finds by user name only, as the same GETs, on
- * a plain connection that is up (connecting would wait). */
+ * a plain connection that is up (connecting would wait). drop_sent
+ * forgets a sent batch and the replies read of it. */
 void drop_sent(struct redis_store *s)
 {
     for (size_t i = 0; i < s->ngot; i++)
@@ -127,7 +128,7 @@ void drop_sent(struct redis_store *s)
 }
 
 int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n,
-                                  int *fd, int *timeout_ms, ts_error *err)
+                           int *fd, int *timeout_ms, ts_error *err)
 {
     struct redis_store *s = state;
     const char **users = calloc(n, sizeof *users);
@@ -160,8 +161,8 @@ int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n
 }
 
 int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_t n,
-                                     ts_token *const *rows, int *results, int *done,
-                                     ts_error *err)
+                              ts_token *const *rows, int *results, int *done,
+                              ts_error *err)
 {
     struct redis_store *s = state;
     int first = TS_OK, r = 0, failed = TS_OK;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A broken or hostile Redis server, for tests/redis/test_hostile.
 
-    hostile_server.py MODE
+    hostile_server.py MODE [CERTDIR]
 
 Listens on a free loopback port, prints it on stdout, and speaks just
 enough RESP for the redis backend to open a store: SCRIPT LOAD is
@@ -18,12 +18,15 @@ answer MODE names instead of the real one:
   nil      a nil bulk string, as Redis answers a GET of no key
 
 After its answer (but for nil, which it gives to every command) it keeps
-the connection open and reads nothing more, until the client closes it. It exits after five minutes whatever happens
+the connection open and reads nothing more, until the client closes it.
+With CERTDIR (made by tests/redis/certs.sh) it speaks TLS, with
+CERTDIR/server.crt, where the drip sends each byte as a TLS record. It exits after five minutes whatever happens
 (the test kills it sooner, and the kernel does when the test dies).
 """
 import hashlib
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -89,9 +92,11 @@ def read_command(f):
     return args
 
 
-def serve(conn, mode):
-    f = conn.makefile("rb")
+def serve(conn, mode, tls):
     try:
+        if tls:
+            conn = tls.wrap_socket(conn, server_side=True)
+        f = conn.makefile("rb")
         while True:
             args = read_command(f)
             name = args[0].upper()
@@ -117,6 +122,11 @@ def serve(conn, mode):
 
 def main():
     mode = sys.argv[1]
+    tls = None
+    if len(sys.argv) > 2:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(os.path.join(sys.argv[2], "server.crt"),
+                            os.path.join(sys.argv[2], "server.key"))
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -124,7 +134,7 @@ def main():
     threading.Timer(300, lambda: os._exit(0)).start()
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, mode), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, mode, tls), daemon=True).start()
 
 
 if __name__ == "__main__":

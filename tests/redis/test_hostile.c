@@ -13,7 +13,8 @@
  * MB. Each case runs twice: through ts_find_token, which waits, and
  * through ts_find_tokens_send/_receive, the halves an event loop runs
  * (the Node addon runs them on its loop, where a reply built without a
- * bound would also be freed without one).
+ * bound would also be freed without one). The drip runs over TLS too,
+ * a byte a record (certificates from tests/redis/certs.sh).
  */
 #include <check.h>
 #include <errno.h>
@@ -40,6 +41,7 @@
 #define MEMORY_BOUND_KB (24 * 1024)
 
 static char hostile_py[PATH_MAX];
+static char certs[PATH_MAX];          /* "" until made */
 static pid_t server_pid;
 static int server_port;
 
@@ -47,7 +49,8 @@ static int server_port;
 /* The hostile server, one per test                                    */
 /* ------------------------------------------------------------------ */
 
-static void start_hostile(const char *mode)
+/* The server in `mode`, over TLS when tls is set. */
+static void start_hostile(const char *mode, int tls)
 {
     int fds[2];
     char line[32] = "";
@@ -61,7 +64,8 @@ static void start_hostile(const char *mode)
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execlp("python3", "python3", hostile_py, mode, (char *)NULL);
+        execlp("python3", "python3", hostile_py, mode, tls ? certs : (char *)NULL,
+               (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -83,11 +87,12 @@ static void stop_hostile(void)
     }
 }
 
-/* A store on the hostile server, with these options besides address and
- * timeout (NULL-terminated pairs); NULL with err filled when it fails. */
-static ts_store *open_hostile(const char *const *extra, ts_error *err)
+/* A store on the hostile server (over TLS when tls is set), with these
+ * options besides address and timeout (NULL-terminated pairs); NULL with
+ * err filled when it fails. */
+static ts_store *open_hostile(int tls, const char *const *extra, ts_error *err)
 {
-    char port[16];
+    char port[16], ca[PATH_MAX + 16];
     ts_config *cfg;
     ts_store *store = NULL;
 
@@ -100,6 +105,10 @@ static ts_store *open_hostile(const char *const *extra, ts_error *err)
         ck_assert_int_eq(ts_config_set_option(cfg, opts[i], opts[i + 1], err), TS_OK);
     for (int i = 0; extra && extra[i]; i += 2)
         ck_assert_int_eq(ts_config_set_option(cfg, extra[i], extra[i + 1], err), TS_OK);
+    snprintf(ca, sizeof ca, "%s/ca.crt", certs);
+    if (tls)
+        ck_assert(ts_config_set_option(cfg, "tls", "on", err) == TS_OK &&
+                  ts_config_set_option(cfg, "tls_ca", ca, err) == TS_OK);
     if (ts_store_open_config(&store, cfg, err) != TS_OK)
         store = NULL;
     ts_config_free(cfg);
@@ -194,18 +203,18 @@ static void find_measured(ts_store *s, enum way way, struct outcome *o)
 
 /* Runs one find each way on a fresh store and checks that it failed with
  * `code`, soon, without growing, and that its message names the server
- * and has `words` in it. */
-static void expect_refused(const char *mode, const char *const *extra, int code,
-                           const char *words)
+ * and has `words` in it. Over TLS, the halves are not offered. */
+static void expect_refused_over(int tls, const char *mode, const char *const *extra, int code,
+                                const char *words)
 {
     char where[64];
     ts_error err = { 0 };
 
-    start_hostile(mode);
+    start_hostile(mode, tls);
     snprintf(where, sizeof where, "127.0.0.1:%d", server_port);
-    for (int way = WAITING; way <= HALVES; way++) {
+    for (int way = WAITING; way <= (tls ? WAITING : HALVES); way++) {
         struct outcome o;
-        ts_store *s = open_hostile(extra, &err);
+        ts_store *s = open_hostile(tls, extra, &err);
         ck_assert_msg(s != NULL, "open: %s", err.message);
         find_measured(s, (enum way)way, &o);
         const char *how = way == WAITING ? "find_token" : "find_tokens_send/_receive";
@@ -223,6 +232,12 @@ static void expect_refused(const char *mode, const char *const *extra, int code,
         ts_store_close(s);
     }
     stop_hostile();
+}
+
+static void expect_refused(const char *mode, const char *const *extra, int code,
+                           const char *words)
+{
+    expect_refused_over(0, mode, extra, code, words);
 }
 
 /* ------------------------------------------------------------------ */
@@ -278,25 +293,33 @@ START_TEST(test_drip)
 }
 END_TEST
 
+/* Each byte a TLS record: OpenSSL's reads wait on our socket BIO, which
+ * keeps the same deadline. */
+START_TEST(test_drip_over_tls)
+{
+    expect_refused_over(1, "drip", NULL, TS_ERR_TIMEOUT, "within " TIMEOUT_MS_STR " ms");
+}
+END_TEST
+
 /* The limits are options, checked at open; a server that answers as
  * Redis does is not bothered by them. */
 START_TEST(test_limit_options)
 {
     ts_error err = { 0 };
 
-    start_hostile("nil");
+    start_hostile("nil", 0);
     const char *const low[] = { "max_reply_bytes", "1000", NULL };
-    ck_assert_ptr_null(open_hostile(low, &err));
+    ck_assert_ptr_null(open_hostile(0, low, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
     ck_assert_msg(strstr(err.message, "max_reply_bytes"), "%s", err.message);
     const char *const word[] = { "max_reply_elements", "many", NULL };
-    ck_assert_ptr_null(open_hostile(word, &err));
+    ck_assert_ptr_null(open_hostile(0, word, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
     ck_assert_msg(strstr(err.message, "max_reply_elements"), "%s", err.message);
 
     const char *const tight[] = { "max_reply_bytes", "65536", "max_reply_elements", "4096",
                                   NULL };
-    ts_store *s = open_hostile(tight, &err);
+    ts_store *s = open_hostile(0, tight, &err);
     ck_assert_msg(s != NULL, "%s", err.message);
     for (int way = WAITING; way <= HALVES; way++) {
         struct outcome o;
@@ -322,13 +345,24 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_deep_nested_arrays);
     tcase_add_test(tc, test_endless_line);
     tcase_add_test(tc, test_drip);
+    tcase_add_test(tc, test_drip_over_tls);
     suite_add_tcase(s, tc);
     return s;
+}
+
+static void remove_certs(void)
+{
+    char cmd[PATH_MAX + 16];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", certs);
+    if (certs[0] && system(cmd) != 0)
+        fprintf(stderr, "test_hostile: could not remove %s\n", certs);
 }
 
 int main(void)
 {
     const char *srcdir = getenv("top_srcdir");
+    char cmd[PATH_MAX * 3];
 
     snprintf(hostile_py, sizeof hostile_py, "%s/tests/redis/hostile_server.py",
              srcdir ? srcdir : ".");
@@ -336,5 +370,20 @@ int main(void)
         printf("Bail out! %s not found (set top_srcdir)\n", hostile_py);
         return 99;
     }
-    return run_suite(hostile_suite());
+    snprintf(certs, sizeof certs, "%s/tokenstore-certs.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(certs)) {
+        puts("Bail out! no directory for the certificates");
+        return 99;
+    }
+    pid_t owner = getpid();
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/redis/certs.sh' '%s'", srcdir ? srcdir : ".",
+             certs);
+    int made = system(cmd) == 0;
+    int rc = made ? run_suite(hostile_suite()) : 99;
+    if (!made)
+        puts("Bail out! tests/redis/certs.sh could not make the certificates");
+    if (getpid() == owner)
+        remove_certs();
+    return rc;
 }
