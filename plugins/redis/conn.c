@@ -484,6 +484,8 @@ int conn_write(struct conn *c, const char *buf, size_t len)
     start_deadline(c->impl, c->impl->command_ms);
     while (len > 0) {
         ssize_t n;
+        if (deadline_passed(c->impl))
+            return fail(c, 1, "could not send the command in time");
         int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
         if (c->impl->ssl) {
             ERR_clear_error();
@@ -568,6 +570,12 @@ static int read_reply(struct conn *c, void **reply, int nowait)
             return reader_fail(c, r->errstr);
         if (*reply)
             return 0;
+        /* A server that always has a little more to send never makes a
+         * read wait, so the deadline is checked here too. Without
+         * waiting, what has come is read first: a busy event loop may
+         * call late for an answer that came in time. */
+        if (!nowait && deadline_passed(c->impl))
+            return fail(c, 1, "no complete answer in time");
         ssize_t n = read_some(c, buf, sizeof buf, nowait);
         if (n == -2)
             return deadline_passed(c->impl) ? fail(c, 1, "no complete answer in time") : 1;
