@@ -59,8 +59,10 @@
  * The wire. Commands are written in RESP by client.c into a buffer it
  * owns, handed to conn.c (a plain socket or TLS over it, sent with
  * send(MSG_NOSIGNAL) either way) and wiped after sending; hiredis's reader
- * parses the replies. Values travel as length-prefixed arguments, never
- * formatted into command text.
+ * parses the replies, once scan.c has checked them against the store's
+ * bounds (max_reply_bytes, max_reply_elements), and command_timeout_ms is
+ * a deadline for each round trip as a whole. Values travel as
+ * length-prefixed arguments, never formatted into command text.
  *
  * Failures. A connection that drops is reopened once (AUTH and SELECT
  * again) and the call retried, when retrying cannot change the outcome:
