@@ -440,8 +440,8 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
     }
     /* Entered first: in a forked child, entering drops the parent's batch. */
     if ((rc = enter(s, err)) == TS_OK && s->sent)
-        rc = leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "%s: a batch sent before waits for "
-                                "its answers", vt->name), err);
+        rc = leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "a batch sent before waits for its "
+                                "answers"), err);
     else if (rc == TS_OK)
         rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
     if (rc == TS_OK)
