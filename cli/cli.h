@@ -299,16 +299,28 @@ void cli_json_emit(FILE *out, json_object *o);
  * with "..." for the ellipsis, or "****"): masked output read back. */
 int cli_looks_masked(const char *value);
 
-/* Tokens from JSON text (stdin): one object with SDK field names, or an
- * array of them (what `list --json --show-secrets` prints). Values are
- * strings (numbers allowed for id and expiry_time; null means absent); a
- * "masked" key (get --json's list of left-out secrets) is accepted and
- * ignored; a secret with a masked value is refused. On success *tokens is
- * a malloc'd array of *n tokens (free with cli_tokens_free). On bad input
- * returns CLI_USAGE with a message in why that names the token, the key or
- * the line and column, never a value; CLI_STORE when out of memory. */
-int cli_tokens_from_json(const char *text, ts_token ***tokens, size_t *n, char *why,
-                         size_t whylen);
+/* A token from the text of one JSON object with SDK field names. Values
+ * are strings (numbers allowed for id and expiry_time; null means absent);
+ * a "masked" key (get --json's list of left-out secrets) is accepted and
+ * ignored; a secret with a masked value is refused. On bad input returns
+ * CLI_USAGE with a message in why that names `where`, the key or the line
+ * and column, never a value; CLI_STORE when out of memory. */
+int cli_token_from_json_text(const char *text, const char *where, ts_token **out, char *why,
+                             size_t whylen);
+
+/* ------------------------------------------------------------ stream.c */
+
+/* save -'s input: one JSON object, or an array of them (what
+ * `list --json --show-secrets` prints) of any length, read one token at a
+ * time from fd. */
+typedef struct cli_token_stream cli_token_stream;
+cli_token_stream *cli_token_stream_new(int fd);
+void cli_token_stream_free(cli_token_stream *stream);
+/* The next token (the stream's, valid until the next call): CLI_OK,
+ * CLI_NOT_FOUND after the last, or CLI_USAGE/CLI_STORE with the reason in
+ * cli_token_stream_error() ("stdin: token 2: key ...", "stdin:3:7: ..."). */
+int cli_token_stream_next(cli_token_stream *stream, ts_token **token);
+const char *cli_token_stream_error(const cli_token_stream *stream);
 void cli_tokens_free(ts_token **tokens, size_t n);
 
 #endif

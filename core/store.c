@@ -544,6 +544,110 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
     return leave(s, rc, err);
 }
 
+/* What the backend's save_stream pulls through: each token checked as
+ * ts_save_tokens checks them, and the one before it reported saved. */
+struct stream {
+    ts_store *store;
+    ts_token_next_fn next;
+    void (*saved)(void *userdata, const ts_token *token);
+    void *userdata;
+    ts_token *last;          /* handed to the backend, saved once it asks again */
+    size_t count;
+};
+
+static int stream_next(void *source, ts_token **token, ts_error *err)
+{
+    struct stream *st = source;
+
+    if (st->last) {
+        st->count++;
+        if (st->saved)
+            st->saved(st->userdata, st->last);
+        st->last = NULL;
+    }
+    int rc = st->next(st->userdata, token, err);
+    if (rc == TS_OK && (rc = ts__check_saveable(*token, needs_secret_check(st->store), err)))
+        ts__error_prefix(err, "token %zu", st->count);
+    if (rc == TS_OK)
+        st->last = *token;
+    return rc;
+}
+
+/* A backend with save_tokens but no save_stream: the tokens are copied
+ * and saved in its one transaction, memory growing with them. */
+static int save_gathered(struct stream *st, ts_error *err)
+{
+    const ts_backend *vt = st->store->module.vt;
+    ts_token **all = NULL, *token;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    while ((rc = st->next(st->userdata, &token, err)) == TS_OK) {
+        if ((rc = ts__check_saveable(token, needs_secret_check(st->store), err)) != TS_OK) {
+            ts__error_prefix(err, "token %zu", n);
+            break;
+        }
+        if (n == cap) {
+            ts_token **grown = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof *grown);
+            if (!grown) {
+                rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            all = grown;
+        }
+        if (!(all[n] = ts_token_dup(token))) {
+            rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    if (rc == TS_NOT_FOUND && (rc = enter(st->store, err)) == TS_OK)
+        rc = leave(st->store, vt->save_tokens(st->store->state, all, n, err), err);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == TS_OK && st->saved)
+            st->saved(st->userdata, all[i]);
+        ts_token_free(all[i]);
+    }
+    free(all);
+    st->count = rc == TS_OK ? n : 0;
+    return rc;
+}
+
+TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
+                          void (*saved)(void *userdata, const ts_token *token), void *userdata,
+                          size_t *count, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    struct stream st = { s, next, saved, userdata, NULL, 0 };
+    ts_token *token;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK) {
+        /* refused before reading anything */
+    } else if (TS_BACKEND_HAS(vt, save_stream)) {
+        /* The backend asks for the next token once the last is saved, and
+         * after the last is told TS_NOT_FOUND: every one is reported. */
+        if ((rc = enter(s, err)) == TS_OK)
+            rc = leave(s, vt->save_stream(s->state, stream_next, &st, err), err);
+        if (rc != TS_OK)
+            st.count = 0;                       /* one transaction: none */
+    } else if (TS_BACKEND_HAS(vt, save_tokens)) {
+        rc = save_gathered(&st, err);
+    } else {
+        while ((rc = stream_next(&st, &token, err)) == TS_OK)
+            if ((rc = enter(s, err)) == TS_OK &&
+                (rc = leave(s, vt->save_token(s->state, token, err), err)) != TS_OK) {
+                ts__error_prefix(err, "token %zu", st.count);
+                break;
+            }
+        if (rc == TS_NOT_FOUND)
+            rc = TS_OK;
+    }
+    if (count)
+        *count = st.count;
+    return rc;
+}
+
 TS_API int ts_delete_token(ts_store *s, const char *id, ts_error *err)
 {
     int rc = check_writable(s, err);

@@ -381,6 +381,15 @@ typedef struct ts_backend {
      * non-zero, which log_walk returns. */
     int (*log_walk)(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                     ts_error *err);
+    /* save_tokens for tokens that come one at a time (a restore of any
+     * size): pulls each from next() (TS_OK with *token set, valid until
+     * the next call; TS_NOT_FOUND after the last; any other code ends the
+     * save with that error) and saves it as save_token would, writing its
+     * id into it before pulling the next, all in one transaction or one
+     * write: all of them or none. Without it the core saves them one by
+     * one. */
+    int (*save_stream)(void *state, int (*next)(void *source, ts_token **token, ts_error *err),
+                       void *source, ts_error *err);
     /* New members go here, with a minor version bump and a "since" note. */
 } ts_backend;
 

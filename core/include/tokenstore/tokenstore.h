@@ -273,6 +273,29 @@ int ts_save_token(ts_store *store, ts_token *token, ts_error *err);
  */
 int ts_save_tokens(ts_store *store, ts_token *const *tokens, size_t n, ts_error *err);
 
+/* Where ts_save_stream takes its tokens: TS_OK with *token set (the
+ * caller's, untouched by the library until the next call), TS_NOT_FOUND
+ * after the last one, or any other code (err filled) to end the save. */
+typedef int (*ts_token_next_fn)(void *userdata, ts_token **token, ts_error *err);
+
+/*
+ * Saves the tokens next() hands out, in order, as ts_save_token would
+ * each, holding one at a time: a restore of any size in bounded memory
+ * where the backend offers save_stream (sqlite, mysql, file), all saved
+ * in one transaction or one write, or none. A backend with save_tokens
+ * alone gets them all at once (one transaction, memory growing with
+ * them); any other saves them one by one, the tokens before a failure
+ * staying saved. saved() (may be NULL) is called with
+ * each token once it is saved, its id set (inside the transaction where
+ * there is one: those ids hold once ts_save_stream returns TS_OK); *count
+ * (may be NULL) gets how many were saved. On failure err names the
+ * token's index (from 0).
+ * Since 1.4.
+ */
+int ts_save_stream(ts_store *store, ts_token_next_fn next,
+                   void (*saved)(void *userdata, const ts_token *token), void *userdata,
+                   size_t *count, ts_error *err);
+
 /* TS_NOT_FOUND when no token has that id. */
 int ts_delete_token(ts_store *store, const char *id, ts_error *err);
 
