@@ -31,7 +31,7 @@ int cli_exit_status(int code)
         return CLI_USAGE;
     if (code == TS_ERR_CONFLICT)
         return CLI_CONFLICT;
-    if (code == TS_ERR_OAUTH || code == TS_ERR_HTTP)
+    if (code == TS_ERR_OAUTH || code == TS_ERR_HTTP || code == TS_ERR_BACKOFF)
         return CLI_OAUTH;
     return CLI_STORE;   /* TS_ERR_NO_STORE and TS_ERR_READ_ONLY among them */
 }
