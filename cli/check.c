@@ -3,28 +3,39 @@
  * without touching data it did not create.
  *
  * The suite empties its store before every check and fills it with
- * thousands of test tokens, so run on a real store it destroys the tokens
- * there. Hence two rules. Without a location (no path or prefix option, no
- * URI) the suite runs on a scratch store made for it: a fresh temporary
- * directory for a backend with a `path` option (file, sqlite and most
- * third-party backends), a fresh random key prefix for one with a `prefix`
- * option (redis, on whatever server the other options name), and the
- * store is removed at the end whatever the outcome. Only a backend that
- * takes neither (memory) runs where its options say, under the second
- * rule: a store the user named is used only when it holds no tokens (a
- * store that does not exist yet holds none), unless --force, and it is
- * emptied again at the end.
+ * thousands of test tokens, so run on a real store it would destroy the
+ * tokens there, and those an application saves while it runs. So it
+ * runs on a scratch store that nothing else uses, made for the run and
+ * removed afterwards:
+ *
+ * - for a backend with a `path` option (file, sqlite, most third-party
+ *   backends), a fresh directory: under $TMPDIR, or beside the path the
+ *   user named (the same directory, so the same file system), holding a
+ *   store of that path's name;
+ * - for one with a `prefix` option (redis), a fresh random key prefix,
+ *   after the prefix the user named if any, on the server the other
+ *   options name;
+ * - for one with a `table` option (mysql), a fresh random table name,
+ *   after the table the user named if any, in the database the other
+ *   options name; the table is dropped at the end (ts_store_drop).
+ *
+ * The store the user named is never opened. A backend with none of these
+ * options keeps its store where its options say: it runs there when the
+ * store is its handle's own (neither persistent nor shared: memory), and
+ * otherwise only with --force, which runs on the store as it is named and
+ * destroys its tokens.
  *
  * The suite runs in a child process and this one removes the scratch store
  * when the child is done, also when it was interrupted or crashed.
  *
- * Whether a backend takes `path` or `prefix` is learnt by asking the core
- * to open a store with that option in the scratch location: the core
- * checks options against the backend's list before the backend's open()
- * runs, so a refused option touches nothing.
+ * Whether a backend takes `path`, `prefix` or `table` is learnt by asking
+ * the core to open a store with that option in the scratch location: the
+ * core checks options against the backend's list before the backend's
+ * open() runs, so a refused option touches nothing.
  */
 #include <errno.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +60,15 @@ static int fail(ts_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+/* The options a scratch store is made with, in the order they are tried. */
+static const char *const location_keys[] = { "path", "prefix", "table" };
+#define NLOCATIONS (sizeof location_keys / sizeof *location_keys)
+
 struct check {
     const struct cli_check *opt;
+    const char *key;              /* the scratch store's location option, or NULL */
+    char value[4200];             /* ... and its value */
     char dir[4096];               /* the scratch directory, or "" */
-    char prefix[64];              /* the scratch redis prefix, or "" */
-    char where[256];              /* the store, for messages */
 };
 
 /* A config for the backend (a name, a .so or a URI) with the -o options
@@ -123,74 +138,132 @@ static int remove_one(const char *path, const struct stat *sb, int flag, struct 
     return 0;
 }
 
-static void remove_scratch_dir(struct check *c)
+/* Removes the scratch store: its directory, or (a prefix, a table) what
+ * ts_store_drop removes, else its tokens. */
+static void remove_scratch(struct check *c, const ts_config *cfg)
 {
-    if (c->dir[0])
+    if (c->dir[0]) {
         nftw(c->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-    c->dir[0] = '\0';
-}
-
-/* Picks the scratch location: path=DIR/store, else a random prefix, else
- * none (c->dir and c->prefix stay empty). */
-static int make_scratch(struct check *c, ts_error *err)
-{
-    const char *tmp = getenv("TMPDIR");
-    char path[4200];
-    unsigned char bytes[8];
-
-    snprintf(c->dir, sizeof c->dir, "%s/tokenstore-check.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(c->dir)) {
         c->dir[0] = '\0';
-        return fail(err, TS_ERR_IO, "cannot create a scratch directory in %s: %s",
-                    tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
+        return;
     }
-    snprintf(path, sizeof path, "%s/store", c->dir);
-    int tried = try_scratch(c, "path", path, err);
-    if (tried == 0)
-        return TS_OK;
-    remove_scratch_dir(c);
-    if (tried < 0)
-        return err->code ? err->code : TS_ERR_LOAD;
-    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes)
-        return fail(err, TS_ERR_IO, "getrandom: %s", strerror(errno));
-    snprintf(c->prefix, sizeof c->prefix, "tokenstore-check-");
-    for (size_t i = 0; i < sizeof bytes; i++)
-        snprintf(c->prefix + strlen(c->prefix), 3, "%02x", bytes[i]);
-    strcat(c->prefix, ":");
-    tried = try_scratch(c, "prefix", c->prefix, err);
-    if (tried != 0)
-        c->prefix[0] = '\0';
-    return tried < 0 ? (err->code ? err->code : TS_ERR_LOAD) : TS_OK;
-}
-
-/* The store the user named, opened read-only: CLI_OK when it holds no
- * token or does not exist. */
-static int refuse_unless_empty(struct check *c, const ts_config *cfg)
-{
     ts_store *store;
     ts_error err = { 0 };
-    size_t count = 0;
-    int rc = ts_store_open_config_flags(&store, cfg, TS_OPEN_READ_ONLY, &err);
-
-    if (rc == TS_ERR_NO_STORE)
-        return CLI_OK;
+    if (!c->key || !cfg ||
+        ts_store_open_config_flags(&store, cfg, TS_OPEN_MUST_EXIST, &err) != TS_OK)
+        return;
+    int rc = ts_store_drop(store, &err);
+    if (rc == TS_ERR_UNSUPPORTED)
+        rc = ts_delete_tokens(store, &err);
     if (rc != TS_OK)
-        return cli_store_error(rc, &err);
-    cli_describe_store(store, cfg, c->where, sizeof c->where);
-    rc = ts_get_tokens(store, cli_count_token, &count, &err);
+        fprintf(stderr, "tokenstore: warning: the scratch store (%s %s) was left behind: %s\n",
+                c->key, c->value, err.message);
     ts_store_close(store);
-    if (rc != TS_OK)
-        return cli_store_error(rc, &err);
-    if (count == 0)
-        return CLI_OK;
-    fprintf(stderr, "tokenstore: refusing to run the conformance suite on %s: it holds "
-            "%zu token%s and the suite deletes every token of its store (leave out the "
-            "location to check on a scratch store; --force destroys them)\n", c->where,
-            count, count == 1 ? "" : "s");
-    return CLI_USAGE;
 }
 
-/* Deletes what the suite left in a store that is not a scratch directory. */
+/* Sixteen random hex digits. */
+static int random_name(char out[17], ts_error *err)
+{
+    unsigned char bytes[8];
+
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes)
+        return fail(err, TS_ERR_IO, "getrandom: %s", strerror(errno));
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    return TS_OK;
+}
+
+/* A new directory for a path store: in $TMPDIR, or beside `named`. */
+static int scratch_path(struct check *c, const char *named, ts_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    char parent[3800], base[256] = "store";
+
+    if (named) {
+        char a[4096], b[4096];
+        snprintf(a, sizeof a, "%s", named);
+        snprintf(b, sizeof b, "%s", named);
+        snprintf(parent, sizeof parent, "%s", dirname(a));
+        snprintf(base, sizeof base, "%s", basename(b));
+    } else {
+        snprintf(parent, sizeof parent, "%s", tmp && tmp[0] ? tmp : "/tmp");
+    }
+    snprintf(c->dir, sizeof c->dir, "%s/%stokenstore-check.XXXXXX", parent, named ? "." : "");
+    if (!mkdtemp(c->dir)) {
+        c->dir[0] = '\0';
+        return fail(err, TS_ERR_IO, "cannot create a scratch directory in %s: %s", parent,
+                    strerror(errno));
+    }
+    snprintf(c->value, sizeof c->value, "%s/%s", c->dir, base);
+    return TS_OK;
+}
+
+/* The scratch value of location option `key`, after `named` if given. */
+static int scratch_value(struct check *c, const char *key, const char *named, ts_error *err)
+{
+    char hex[17];
+
+    if (strcmp(key, "path") == 0)
+        return scratch_path(c, named, err);
+    if (random_name(hex, err) != TS_OK)
+        return TS_ERR_IO;
+    if (strcmp(key, "prefix") == 0)
+        snprintf(c->value, sizeof c->value, "%stokenstore-check-%s:", named ? named : "", hex);
+    else    /* a table: 64 characters at most, in MySQL and PostgreSQL */
+        snprintf(c->value, sizeof c->value, "%.30s%stokenstore_check_%s", named ? named : "",
+                 named ? "_" : "", hex);
+    return TS_OK;
+}
+
+/* The location option the user set (-o or the URI), or NULL. */
+static const char *named_location(const struct check *c, const char **value)
+{
+    ts_config *cfg;
+    ts_error err;
+    const char *key = NULL;
+
+    *value = NULL;
+    if (build_config(c, NULL, NULL, &cfg, &err) != TS_OK)
+        return NULL;
+    for (size_t i = 0; i < NLOCATIONS && !key; i++)
+        if (ts_config_option(cfg, location_keys[i])) {
+            key = location_keys[i];
+            *value = strdup(ts_config_option(cfg, key));
+        }
+    ts_config_free(cfg);
+    return key;
+}
+
+/* Picks and makes the scratch store: c->key and c->value, and c->dir for a
+ * path; c->key stays NULL when the backend takes none of the options. */
+static int make_scratch(struct check *c, ts_error *err)
+{
+    const char *named;
+    const char *named_key = named_location(c, &named);
+    int rc = TS_OK;
+
+    for (size_t i = 0; i < NLOCATIONS && rc == TS_OK; i++) {
+        const char *key = location_keys[i];
+        if (named_key && strcmp(key, named_key) != 0)
+            continue;
+        if ((rc = scratch_value(c, key, named_key ? named : NULL, err)) != TS_OK)
+            break;
+        int tried = try_scratch(c, key, c->value, err);
+        if (tried == 0) {
+            c->key = key;
+            break;
+        }
+        if (c->dir[0])
+            nftw(c->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        c->dir[0] = '\0';
+        if (tried < 0)
+            rc = err->code ? err->code : TS_ERR_LOAD;
+    }
+    free((char *)named);
+    return rc;
+}
+
+/* --force: deletes what the suite left in the store it was run on. */
 static void empty_store(const ts_config *cfg)
 {
     ts_store *store;
@@ -204,10 +277,35 @@ static void empty_store(const ts_config *cfg)
     }
 }
 
+/* A backend with no location option: its store is used only when it is
+ * the handle's own, or with --force. CLI_OK or a refusal. */
+static int refuse_unless_private(const ts_config *cfg)
+{
+    ts_store *store;
+    ts_error err = { 0 };
+    ts_backend_info info;
+    char where[256];
+
+    if (ts_store_open_config_flags(&store, cfg, TS_OPEN_READ_ONLY, &err) == TS_ERR_NO_STORE)
+        return CLI_OK;
+    if (!store)
+        return cli_store_error(err.code, &err);
+    ts_store_info(store, &info);
+    cli_describe_store(store, cfg, where, sizeof where);
+    ts_store_close(store);
+    if (!(info.caps & (TS_CAP_PERSISTENT | TS_CAP_SHARED)))
+        return CLI_OK;
+    fprintf(stderr, "tokenstore: refusing to run the conformance suite on %s: the backend "
+            "takes no path, prefix or table option to make a scratch store with, and the "
+            "suite deletes every token of its store (--force runs it there and destroys "
+            "them)\n", where);
+    return CLI_USAGE;
+}
+
 static int run_suite(const struct check *c, const ts_config *cfg)
 {
     ts_error err = { 0 };
-    int failed = cli_conformance_run(cfg, stdout, &err);
+    int failed = cli_conformance_run(cfg, c->opt->differential, c->opt->seed, stdout, &err);
 
     fflush(stdout);
     if (failed < 0) {
@@ -308,34 +406,28 @@ int cli_check_backend(const struct cli_check *opt)
     struct sigaction old[NFORWARDED];
     ts_config *cfg = NULL;
     ts_error err = { 0 };
-    char path[4200];
 
     catch_signals(old);
-    int rc = opt->named ? TS_OK : make_scratch(&c, &err);
+    int rc = opt->force ? TS_OK : make_scratch(&c, &err);
+    if (rc == TS_OK)
+        rc = build_config(&c, c.key, c.value, &cfg, &err);
     if (rc != TS_OK) {
+        remove_scratch(&c, NULL);
         restore_signals(old);
         return cli_store_error(rc, &err);
     }
-    snprintf(path, sizeof path, "%s/store", c.dir);
-    rc = c.dir[0] ? build_config(&c, "path", path, &cfg, &err)
-         : build_config(&c, c.prefix[0] ? "prefix" : NULL, c.prefix, &cfg, &err);
-    if (rc != TS_OK) {
-        remove_scratch_dir(&c);
-        restore_signals(old);
-        return cli_store_error(rc, &err);
-    }
-    int scratch = c.dir[0] || c.prefix[0];
-    if (scratch && !opt->quiet)
+    if (c.key && !opt->quiet)
         fprintf(stderr, "tokenstore: checking on a scratch store (%s %s), removed "
-                "afterwards\n", c.dir[0] ? "path" : "prefix", c.dir[0] ? path : c.prefix);
-    rc = scratch || opt->force ? CLI_OK : refuse_unless_empty(&c, cfg);
+                "afterwards\n", c.key, c.value);
+    rc = c.key || opt->force ? CLI_OK : refuse_unless_private(cfg);
     int stopped_by = 0;
     if (rc == CLI_OK) {
         rc = run_suite_in_child(&c, cfg, old, &stopped_by);
-        if (!c.dir[0])
+        if (c.key)
+            remove_scratch(&c, cfg);
+        else if (opt->force)
             empty_store(cfg);
     }
-    remove_scratch_dir(&c);
     ts_config_free(cfg);
     restore_signals(old);
     if (!stopped_by && pending_signal)  /* came after the suite: still stop */

@@ -47,7 +47,7 @@ enum cli_option {
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
     OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
-    OPT_NO_HEADERS, OPT_COUNT
+    OPT_NO_HEADERS, OPT_DIFFERENTIAL, OPT_SEED, OPT_SINCE, OPT_COUNT
 };
 _Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
@@ -65,7 +65,7 @@ _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options fo
  * secrets among them were wiped in argv. */
 struct cli {
     const struct cli_command *command;
-    const char *args[2];          /* the command's own arguments */
+    char *args[2];                /* the command's own arguments (copies) */
     int nargs;
     unsigned given;               /* BIT(option) for each option seen */
     char *config_path, *store_uri;
@@ -77,6 +77,9 @@ struct cli {
     char *field[TS_FIELD_COUNT];  /* --id, --user, ... */
     int quiet, verbose, show_secrets, json, yes, force, dry_run, overwrite, no_headers;
     int secret_from_stdin;        /* a secret option was given as "-" */
+    unsigned differential;        /* check-backend --differential N (0: the default) */
+    uint64_t seed;                /* check-backend --seed S (0: the default) */
+    char *since;                  /* refreshes --since */
 };
 
 /* A command: each cmd_*.c defines its commands' rows, main.c lists them
@@ -99,7 +102,13 @@ extern const struct cli_command *const cli_commands[];
 /* The rows of the command table, defined next to each command's code. */
 extern const struct cli_command cli_cmd_list, cli_cmd_get, cli_cmd_save, cli_cmd_delete,
     cli_cmd_clear, cli_cmd_migrate, cli_cmd_token, cli_cmd_revoke, cli_cmd_status,
-    cli_cmd_backends, cli_cmd_check_backend;
+    cli_cmd_backends, cli_cmd_check_backend, cli_cmd_refreshes;
+
+/* ------------------------------------------------------------ cmd_refreshes.c */
+
+/* status's OAuth part: the settings in force and the refresh log's counts,
+ * into json (an object) or as lines on out (either may be NULL). */
+int cli_oauth_status(ts_store *store, const ts_config *cfg, json_object *json, FILE *out);
 
 /* ------------------------------------------------------------ options.c */
 
@@ -146,6 +155,10 @@ int cli_apply_options(ts_config *cfg, char *const *options, size_t n, ts_error *
  * too (never secrets); else the library's default (warnings). */
 void cli_set_logger(ts_config *cfg, int quiet, int verbose);
 
+/* The same for what the library says outside a store (loading a config),
+ * as "tokenstore: MESSAGE" on stderr. */
+void cli_set_default_logger(int quiet, int verbose);
+
 /* All of fd (standard input: a config or tokens), NUL-terminated, with no
  * copy left behind (ts__json_read). NULL with errno set on a read error,
  * errno 0 for over 1 MiB, a NUL byte or no memory. cli_free_secret it. */
@@ -187,6 +200,8 @@ struct cli_check {
                                 user's store, not a scratch one */
     int force;               /* run on a named store that holds tokens */
     int quiet, verbose;
+    unsigned differential;   /* sequences for the differential check (0: default) */
+    uint64_t seed;           /* its first seed (0: default) */
 };
 
 /* Runs the conformance suite (TAP on stdout) on a scratch store, or on
@@ -284,16 +299,28 @@ void cli_json_emit(FILE *out, json_object *o);
  * with "..." for the ellipsis, or "****"): masked output read back. */
 int cli_looks_masked(const char *value);
 
-/* Tokens from JSON text (stdin): one object with SDK field names, or an
- * array of them (what `list --json --show-secrets` prints). Values are
- * strings (numbers allowed for id and expiry_time; null means absent); a
- * "masked" key (get --json's list of left-out secrets) is accepted and
- * ignored; a secret with a masked value is refused. On success *tokens is
- * a malloc'd array of *n tokens (free with cli_tokens_free). On bad input
- * returns CLI_USAGE with a message in why that names the token, the key or
- * the line and column, never a value; CLI_STORE when out of memory. */
-int cli_tokens_from_json(const char *text, ts_token ***tokens, size_t *n, char *why,
-                         size_t whylen);
+/* A token from the text of one JSON object with SDK field names. Values
+ * are strings (numbers allowed for id and expiry_time; null means absent);
+ * a "masked" key (get --json's list of left-out secrets) is accepted and
+ * ignored; a secret with a masked value is refused. On bad input returns
+ * CLI_USAGE with a message in why that names `where`, the key or the line
+ * and column, never a value; CLI_STORE when out of memory. */
+int cli_token_from_json_text(const char *text, const char *where, ts_token **out, char *why,
+                             size_t whylen);
+
+/* ------------------------------------------------------------ stream.c */
+
+/* save -'s input: one JSON object, or an array of them (what
+ * `list --json --show-secrets` prints) of any length, read one token at a
+ * time from fd. */
+typedef struct cli_token_stream cli_token_stream;
+cli_token_stream *cli_token_stream_new(int fd);
+void cli_token_stream_free(cli_token_stream *stream);
+/* The next token (the stream's, valid until the next call): CLI_OK,
+ * CLI_NOT_FOUND after the last, or CLI_USAGE/CLI_STORE with the reason in
+ * cli_token_stream_error() ("stdin: token 2: key ...", "stdin:3:7: ..."). */
+int cli_token_stream_next(cli_token_stream *stream, ts_token **token);
+const char *cli_token_stream_error(const cli_token_stream *stream);
 void cli_tokens_free(ts_token **tokens, size_t n);
 
 #endif

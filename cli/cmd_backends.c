@@ -31,6 +31,7 @@ struct status {
     int exists;                   /* 1, 0, or -1 when it could not be opened */
     size_t tokens, expired;
     int64_t now_ms;
+    ts_store *store;              /* opened read-only, or NULL */
 };
 
 static void config_source(const struct cli *cli, const ts_config *cfg, struct status *st)
@@ -81,7 +82,7 @@ static int print_status_text(const struct status *st, const ts_config *cfg)
     else
         printf("\ntokens:   unknown, %s\n", st->exists == 0 ? "the store does not exist"
                                                          : "the store could not be read");
-    return CLI_OK;
+    return cli_oauth_status(st->store, cfg, NULL, stdout);
 }
 
 static int print_status_json(const struct status *st, const ts_config *cfg)
@@ -118,6 +119,7 @@ static int print_status_json(const struct status *st, const ts_config *cfg)
                            st->opened ? json_object_new_int64((int64_t)st->tokens) : NULL);
     json_object_object_add(o, "expired",
                            st->opened ? json_object_new_int64((int64_t)st->expired) : NULL);
+    cli_oauth_status(st->store, cfg, o, NULL);
     cli_json_emit(stdout, o);
     return CLI_OK;
 }
@@ -141,6 +143,7 @@ static int cmd_status(struct cli *cli)
         ts_store_info(store, &st.info);
         code = ts_get_tokens(store, count_expired, &st, &err);
         st.opened = code == TS_OK;
+        st.store = store;
     }
     /* What is known is shown even when the store cannot be read: where it
      * was looked for is what the user needs then. */
@@ -160,7 +163,10 @@ const struct cli_command cli_cmd_status = {
     "$TOKENSTORE_CONFIG, a config file, or the default store), the backend,\n"
     "its version and .so, the store's location options (a password only as\n"
     "****), and how many tokens it holds and how many of them have expired\n"
-    "(expiry_time before now). --json prints the same as one object. The\n"
+    "(expiry_time before now), the OAuth settings in force (the config's\n"
+    "\"oauth\" section over the library's defaults) and what the refresh log\n"
+    "counts: refreshes, processes served by another's, failures and the\n"
+    "last one. --json prints the same as one object. The\n"
     "store is opened read-only; a store that does not exist is reported\n"
     "(exit status 3) and not created.\n",
 };
@@ -178,6 +184,7 @@ static const struct { uint32_t bit; const char *name; } capabilities[] = {
     { TS_CAP_PERSISTENT, "persistent" },
     { TS_CAP_SHARED, "shared" },
     { TS_CAP_THREAD_SAFE, "thread-safe" },
+    { TS_CAP_NOTES, "notes" },
 };
 
 static int backend_json(struct backends_state *st, const ts_backend_info *info, const char *abi)
@@ -294,6 +301,7 @@ static int cmd_check_backend(struct cli *cli)
     struct cli_check check = {
         .backend = arg, .options = cli->options, .noptions = cli->noptions,
         .force = cli->force, .quiet = cli->quiet, .verbose = cli->verbose,
+        .differential = cli->differential, .seed = cli->seed,
     };
     char *spec = NULL;
 
@@ -315,21 +323,25 @@ static int cmd_check_backend(struct cli *cli)
 const struct cli_command cli_cmd_check_backend = {
     "check-backend", cmd_check_backend,
     BIT(OPT_OPTION) | BIT(OPT_QUIET) | BIT(OPT_VERBOSE) | BIT(OPT_FORCE) | BIT(OPT_HELP) |
-    BIT(OPT_VERSION), 1, 1,
-    "check-backend (PATH | URI) [-o KEY=VALUE ...] [--force]",
+    BIT(OPT_VERSION) | BIT(OPT_DIFFERENTIAL) | BIT(OPT_SEED), 1, 1,
+    "check-backend (PATH | URI) [-o KEY=VALUE ...] [--force] [--differential N] [--seed S]",
     "run the conformance suite on a backend",
     "Runs the conformance suite against the backend PATH (a .so path or a\n"
     "backend name) with the given backend options, printing TAP on stdout.\n"
-    "The suite deletes every token of its store again and again, so it never\n"
-    "runs on data it did not create. Without a location (no -o path=, no\n"
-    "-o prefix=, no URI) it runs on a scratch store it makes: a new temporary\n"
-    "directory (-o path=DIR/store) for a backend with a path option, a new\n"
-    "random key prefix for redis (on the server -o host/port/socket/db name),\n"
-    "and removes it at the end, whatever the outcome (interrupted too).\n"
-    "Given a location, or a URI such as sqlite:/tmp/x.db, it runs there only\n"
-    "when that store holds no tokens (or does not exist yet), and empties it\n"
-    "at the end; a store holding tokens is refused (exit status 2). --force\n"
-    "runs anyway and DESTROYS every token of that store. Exit status 0 when\n"
-    "every check passed, 4 when some failed, 3 when the backend could not be\n"
-    "loaded or opened.\n",
+    "The suite deletes every token of its store again and again, so it runs\n"
+    "on a scratch store that nothing else uses, made for the run and removed\n"
+    "at the end whatever the outcome (interrupted too): a new directory for a\n"
+    "backend with a path option (under $TMPDIR, or beside the -o path= or the\n"
+    "URI's path, with a store of that name in it), a new random key prefix for\n"
+    "redis (after -o prefix= if given), a new random table for mysql (after\n"
+    "-o table= if given), on the server the other options name. The store\n"
+    "the options or URI name is never opened. A backend with none of these\n"
+    "options runs where its options say when its store is the handle's own\n"
+    "(memory), and otherwise only with --force, which runs on the named store\n"
+    "itself and DESTROYS its tokens. The last check runs N (200) seeded\n"
+    "random sequences of saves, finds and deletes on the backend and on the\n"
+    "memory backend and compares every answer; a failure names its seed,\n"
+    "which --differential 1 --seed S replays. Exit status 0 when every check\n"
+    "passed, 4 when some failed, 3 when the backend could not be loaded or\n"
+    "opened, 2 when a store was refused.\n",
 };

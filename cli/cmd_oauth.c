@@ -104,18 +104,21 @@ const struct cli_command cli_cmd_token = {
     "Prints the access token of the token of user NAME (or id N) on stdout,\n"
     "alone, for scripts:\n"
     "  curl -H \"Authorization: Zoho-oauthtoken $(tokenstore token --user me@x.com)\" ...\n"
-    "When the stored access token is missing or expires within 5 seconds, it\n"
-    "is refreshed at the Zoho accounts server with the refresh token (or a\n"
-    "stored grant token is exchanged) and the new one is saved; processes\n"
-    "sharing the store send one request between them. OAuth settings come\n"
-    "from the \"oauth\" section of the config file, then --accounts-url URL,\n"
-    "then -O/--oauth KEY=VALUE (repeatable): data_center (US, EU, IN, CN, JP,\n"
-    "AU, CA, SA), accounts_url, client_id, client_secret, redirect_url,\n"
-    "connect_timeout_ms, timeout_ms, retries, retry_base_ms, retry_max_ms.\n"
+    "When the stored access token is missing or expires within refresh_ahead_ms\n"
+    "(60 s), it is refreshed with the refresh token (or a stored grant token\n"
+    "is exchanged) at the accounts server of the token's data center (its\n"
+    "api_domain's), and the new one is saved; processes sharing the store send\n"
+    "one request between them, and after a failure none asks again before the\n"
+    "time the error gives. OAuth settings come from the \"oauth\" section of\n"
+    "the config file, then --accounts-url URL (one server for every token),\n"
+    "then -O/--oauth KEY=VALUE (repeatable): data_center, accounts_url,\n"
+    "accounts_url.EU (a data center's server), client_id, client_secret,\n"
+    "redirect_url, refresh_ahead_ms, timeouts, retries, backoff and budget\n"
+    "(tokenstore.conf(5); `tokenstore status` shows those in force).\n"
     "client_id and client_secret are used when the stored token has none.\n"
     "Exit status 1 when no token matches, 2 when it has no refresh or grant\n"
     "token or no client credentials are known, 6 when the accounts server\n"
-    "refused, failed or did not answer.\n",
+    "refused, failed or did not answer, or a refresh is not allowed yet.\n",
 };
 
 static int cmd_revoke(struct cli *cli)

@@ -212,53 +212,91 @@ const struct cli_command cli_cmd_get = {
 
 /* ---------------------------------------------------------------- save */
 
-/* One JSON token or an array of them from stdin. */
-static int tokens_from_stdin(ts_token ***tokens, size_t *n)
-{
-    char why[TS_ERROR_MAX] = "";
-    char *text = cli_read_all(STDIN_FILENO);
+/* What ts_save_stream reads: the input's tokens, each checked as the
+ * options' are; and the ids it saved, printed once all are. */
+struct save_input {
+    cli_token_stream *stream;
+    ts_token *first;         /* read before the store was opened */
+    int bad;                 /* the input was refused: a usage error */
+    char **ids;
+    size_t nids, capacity;
+};
 
-    if (!text) {
-        fprintf(stderr, "tokenstore: cannot read a JSON token from stdin (%s)\n",
-                errno ? strerror(errno) : "over 1 MiB, a NUL byte or out of memory");
+/* What the store would take but nobody means: a date that is not a date. */
+static int check_token_value(const ts_token *token, const char *where, char *why, size_t n)
+{
+    const char *expiry = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
+
+    if (expiry[0] && !cli_all_digits(expiry)) {
+        snprintf(why, n, "%s%sexpiry_time must be epoch milliseconds (digits only), e.g. "
+                 "1714564800000", where, *where ? ": " : "");
         return CLI_USAGE;
     }
-    int rc = cli_tokens_from_json(text, tokens, n, why, sizeof why);
-    cli_free_secret(text);
-    if (rc != CLI_OK)
-        fprintf(stderr, "tokenstore: %s\n", why);
-    return rc;
+    return CLI_OK;
 }
 
-/* The fields given as options, as a one-token list. */
-static int tokens_from_flags(const struct cli *cli, ts_token ***tokens, size_t *n)
+static int next_input(void *userdata, ts_token **token, ts_error *err)
 {
-    if (!(*tokens = calloc(1, sizeof **tokens)) || !(**tokens = ts_token_new()))
-        return cli_out_of_memory();
-    *n = 1;
+    struct save_input *in = userdata;
+    int rc;
+
+    if (in->first) {
+        *token = in->first;
+        in->first = NULL;
+        return TS_OK;
+    }
+    if (!in->stream)
+        return TS_NOT_FOUND;        /* the options' one token */
+    rc = cli_token_stream_next(in->stream, token);
+    if (rc == CLI_OK)
+        rc = check_token_value(*token, "stdin", err->message, sizeof err->message);
+    if (rc == CLI_NOT_FOUND)
+        return TS_NOT_FOUND;
+    if (rc != CLI_OK) {
+        in->bad = rc == CLI_USAGE;
+        if (cli_token_stream_error(in->stream))
+            snprintf(err->message, sizeof err->message, "%s",
+                     cli_token_stream_error(in->stream));
+        return err->code = rc == CLI_USAGE ? TS_ERR_INVALID : TS_ERR_NOMEM;
+    }
+    return TS_OK;
+}
+
+static void saved_id(void *userdata, const ts_token *token)
+{
+    struct save_input *in = userdata;
+
+    if (in->nids == in->capacity) {
+        size_t cap = in->capacity ? in->capacity * 2 : 64;
+        char **grown = realloc(in->ids, cap * sizeof *grown);
+        if (!grown)
+            return;
+        in->ids = grown;
+        in->capacity = cap;
+    }
+    in->ids[in->nids] = strdup(ts_token_get(token, TS_FIELD_ID));
+    in->nids += in->ids[in->nids] != NULL;
+}
+
+/* The fields given as options, as the first and only token. */
+static int token_from_flags(const struct cli *cli, ts_token **token)
+{
+    char why[TS_ERROR_MAX];
+
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         if (ts_field_is_secret((ts_field)f) && cli_has(cli, (ts_field)f) &&
             cli_looks_masked(cli->field[f]))
             return cli_usage_error("%s: the value is masked output, not the secret",
                                    cli_option_name(OPT_ID + f));
-    return cli_token_from_flags(cli, **tokens);
+    if (!(*token = ts_token_new()))
+        return cli_out_of_memory();
+    int rc = cli_token_from_flags(cli, *token);
+    if (rc == CLI_OK && check_token_value(*token, "", why, sizeof why) != CLI_OK)
+        rc = cli_usage_error("%s", why);
+    return rc;
 }
 
-/* What the store would take but nobody means: a date that is not a date. */
-static int check_token_values(ts_token *const *tokens, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *expiry = ts_token_get(tokens[i], TS_FIELD_EXPIRY_TIME);
-        if (expiry[0] && !cli_all_digits(expiry))
-            return n == 1 ? cli_usage_error("expiry_time must be epoch milliseconds (digits "
-                                            "only), e.g. 1714564800000")
-                          : cli_usage_error("token %zu: expiry_time must be epoch milliseconds "
-                                            "(digits only)", i + 1);
-    }
-    return CLI_OK;
-}
-
-static int save_input(struct cli *cli, ts_token ***tokens, size_t *n)
+static int save_usage(const struct cli *cli)
 {
     int from_stdin = cli->json || cli->nargs == 1;
     int has_fields = (cli->given & OPTS_FIELDS) != 0;
@@ -272,33 +310,51 @@ static int save_input(struct cli *cli, ts_token ***tokens, size_t *n)
     if (!from_stdin && !has_fields)
         return cli_usage_error("save needs field options (--user, --refresh-token, ...) "
                                "or '-' to read a JSON token from stdin");
-    int rc = from_stdin ? tokens_from_stdin(tokens, n) : tokens_from_flags(cli, tokens, n);
-    return rc == CLI_OK ? check_token_values(*tokens, *n) : rc;
+    return CLI_OK;
 }
 
-/* One token or many (an export read back): all in one ts_save_tokens, so
- * a file or sqlite store takes the whole array or none of it. */
+/* One token or many (an export read back, of any size): one
+ * ts_save_stream, so a file, sqlite or mysql store takes all of them or
+ * none; the input is read as it is saved, a token at a time. The store
+ * is opened only once there is something to save in it. */
 static int cmd_save(struct cli *cli)
 {
-    ts_token **tokens = NULL;
-    size_t n = 0;
+    struct save_input in = { 0 };
     ts_store *store = NULL;
     ts_error err = { 0 };
-    int rc = save_input(cli, &tokens, &n);
+    int rc = save_usage(cli), from_stdin = cli->json || cli->nargs == 1;
 
-    if (rc == CLI_OK && n > 0)
-        rc = cli_open_store(cli, 0, &store, NULL);
-    if (rc == CLI_OK && n > 0) {
-        int code = n == 1 ? ts_save_token(store, tokens[0], &err)
-                          : ts_save_tokens(store, tokens, n, &err);
-        for (size_t i = 0; code == TS_OK && i < n; i++)
-            printf("%s\n", ts_token_get(tokens[i], TS_FIELD_ID));
-        if (code != TS_OK)
-            rc = cli_store_error(code, &err);
+    if (rc == CLI_OK && from_stdin) {
+        if (!(in.stream = cli_token_stream_new(STDIN_FILENO)))
+            return cli_out_of_memory();
+        rc = next_input(&in, &in.first, &err) == TS_OK ? CLI_OK
+             : in.bad ? CLI_USAGE : err.code == TS_NOT_FOUND ? CLI_NOT_FOUND : CLI_STORE;
+        if (rc == CLI_USAGE)
+            fprintf(stderr, "tokenstore: %s\n", err.message);
+    } else if (rc == CLI_OK) {
+        rc = token_from_flags(cli, &in.first);
     }
-    cli_tokens_free(tokens, n);
+    if (rc == CLI_OK)
+        rc = cli_open_store(cli, 0, &store, NULL);
+    if (rc == CLI_OK) {
+        int code = ts_save_stream(store, next_input, saved_id, &in, NULL, &err);
+        for (size_t i = 0; code == TS_OK && i < in.nids; i++)
+            printf("%s\n", in.ids[i]);
+        if (code != TS_OK && in.bad) {
+            fprintf(stderr, "tokenstore: %s\n", err.message);
+            rc = CLI_USAGE;
+        } else if (code != TS_OK) {
+            rc = cli_store_error(code, &err);
+        }
+    }
+    if (!from_stdin)
+        ts_token_free(in.first);
+    for (size_t i = 0; i < in.nids; i++)
+        free(in.ids[i]);
+    free(in.ids);
+    cli_token_stream_free(in.stream);
     ts_store_close(store);
-    return rc;
+    return rc == CLI_NOT_FOUND ? CLI_OK : rc;
 }
 
 const struct cli_command cli_cmd_save = {

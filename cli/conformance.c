@@ -163,11 +163,14 @@ static int run_check(struct suite *su, const struct check *c, int n, FILE *out)
     return failed;
 }
 
-int cli_conformance_run(const ts_config *config, FILE *out, ts_error *err)
+int cli_conformance_run(const ts_config *config, unsigned sequences, uint64_t seed,
+                        FILE *out, ts_error *err)
 {
-    struct suite su = { .config = config };
+    struct suite su = { .config = config,
+                        .sequences = sequences ? sequences : CLI_DIFFERENTIAL_SEQUENCES,
+                        .seed = seed ? seed : CLI_DIFFERENTIAL_SEED };
     ts_backend_info info;
-    int failures = 0, n = (int)(rule_check_count + durability_check_count), k = 0;
+    int failures = 0, n = (int)(rule_check_count + durability_check_count) + 1, k = 0;
 
     if (ts_store_open_config(&su.store, config, err) != TS_OK)
         return -1;
@@ -180,5 +183,8 @@ int cli_conformance_run(const ts_config *config, FILE *out, ts_error *err)
         failures += run_check(&su, &rule_checks[i], ++k, out);
     for (size_t i = 0; i < durability_check_count; i++)
         failures += run_check(&su, &durability_checks[i], ++k, out);
+    fprintf(out, "# differential: %u sequences from seed %" PRIu64 "\n", su.sequences,
+            su.seed);
+    failures += run_check(&su, &differential_check, ++k, out);
     return failures;
 }

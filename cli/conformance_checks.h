@@ -18,6 +18,8 @@ struct suite {
     const ts_config *config;
     ts_store *store;
     uint32_t caps;
+    unsigned sequences;      /* the differential check's */
+    uint64_t seed;           /* its first sequence's */
 };
 
 typedef struct check_state {
@@ -65,6 +67,8 @@ extern const struct check rule_checks[];
 extern const size_t rule_check_count;
 extern const struct check durability_checks[];
 extern const size_t durability_check_count;
+/* The differential check (conformance_differential.c), run last. */
+extern const struct check differential_check;
 
 /* The helpers, in conformance.c. */
 

@@ -205,6 +205,73 @@ static int check_lowest_id_answers(check_state *st)
     return 0;
 }
 
+/* Users 3 and 7, each with a refresh token; only grant_on has a grant. */
+static int save_two_users(check_state *st, const char *grant_on)
+{
+    static const char *const ids[] = { "3", "7" };
+    for (int i = 0; i < 2; i++) {
+        char user[32], refresh[32], grant[32];
+        snprintf(user, sizeof user, "user%s@example.com", ids[i]);
+        snprintf(refresh, sizeof refresh, "1000.refresh.%s", ids[i]);
+        snprintf(grant, sizeof grant, "1000.grant.%s", ids[i]);
+        EXPECT_RC(TS_OK, save(st, tok("id", ids[i], "user_name", user, "client_id", "C",
+                                      "client_secret", "S", "refresh_token", refresh,
+                                      "grant_token", strcmp(ids[i], grant_on) == 0 ? grant : "",
+                                      NULL), NULL));
+    }
+    return 0;
+}
+
+/* A save whose grant token is one row's and refresh token another's
+ * lands on the row find_token answers with (the lower id), and only
+ * there: the other user keeps their row, whichever key found the lower
+ * one and whichever was looked up last. */
+static int check_two_keys_two_rows(check_state *st)
+{
+    /* grant on the lower id, refresh on the higher; then the mirror */
+    static const char *const cases[][2] = { { "3", "7" }, { "7", "3" } };
+    for (int c = 0; c < 2; c++) {
+        char grant[32], refresh[32];
+        EXPECT_RC(TS_OK, ts_delete_tokens(st->store, &st->last));
+        if (save_two_users(st, cases[c][0]))
+            return 1;
+        snprintf(grant, sizeof grant, "1000.grant.%s", cases[c][0]);
+        snprintf(refresh, sizeof refresh, "1000.refresh.%s", cases[c][1]);
+        ts_token *q = tok("client_id", "C", "client_secret", "S", "grant_token", grant,
+                          "refresh_token", refresh, NULL);
+        EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
+        EXPECT(strcmp(get(q, "id"), "3") == 0 &&
+               strcmp(get(q, "user_name"), "user3@example.com") == 0,
+               "grant_token of id %s and refresh_token of id %s: find answered id %s (%s), "
+               "not 3", cases[c][0], cases[c][1], get(q, "id"), get(q, "user_name"));
+        ts_token_free(q);
+        uint64_t id;
+        EXPECT_RC(TS_OK, save(st, tok("client_id", "C", "client_secret", "S", "grant_token",
+                                      grant, "refresh_token", refresh, "access_token",
+                                      "1000.access.new", NULL), &id));
+        EXPECT(id == 3, "the save by grant_token of id %s and refresh_token of id %s "
+               "returned id %" PRIu64 ", not 3", cases[c][0], cases[c][1], id);
+        ts_token *three = by_id(st, 3), *seven = by_id(st, 7);
+        int ok = three && seven && count(st) == 2 &&
+                 strcmp(get(three, "user_name"), "user3@example.com") == 0 &&
+                 strcmp(get(three, "access_token"), "1000.access.new") == 0 &&
+                 strcmp(get(seven, "user_name"), "user7@example.com") == 0 &&
+                 strcmp(get(seven, "refresh_token"), "1000.refresh.7") == 0 &&
+                 !*get(seven, "access_token");
+        char why[256];
+        snprintf(why, sizeof why, "id 3 is %s with access %s, id 7 is %s with access %s",
+                 three ? get(three, "user_name") : "(gone)",
+                 three ? (*get(three, "access_token") ? "set" : "empty") : "-",
+                 seven ? get(seven, "user_name") : "(gone)",
+                 seven ? (*get(seven, "access_token") ? "set" : "empty") : "-");
+        ts_token_free(three);
+        ts_token_free(seven);
+        EXPECT(ok, "grant_token of id %s and refresh_token of id %s: the save must change "
+               "id 3 alone, but %s", cases[c][0], cases[c][1], why);
+    }
+    return 0;
+}
+
 static int check_no_key_and_not_found(check_state *st)
 {
     EXPECT_RC(TS_OK, save(st, user_token(1), NULL));
@@ -643,6 +710,8 @@ const struct check rule_checks[] = {
     { "grant_token or refresh_token, with client_id and client_secret",
       check_grant_then_refresh_key, 0 },
     { "the lowest id answers when several rows match", check_lowest_id_answers, 0 },
+    { "grant and refresh token of two rows: find and save take the lower id, the other "
+      "user keeps theirs", check_two_keys_two_rows, 0 },
     { "no usable key is an error; no match is not found", check_no_key_and_not_found, 0 },
     { "find_tokens answers a batch as find_token would, in order", check_find_tokens, 0 },
     { "find_tokens_send and _receive answer as find_tokens, or send declines",

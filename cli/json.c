@@ -251,56 +251,27 @@ static int token_from_object(json_object *o, const char *where, ts_token **out, 
     return rc;
 }
 
+int cli_token_from_json_text(const char *text, const char *where, ts_token **out, char *why,
+                             size_t whylen)
+{
+    json_object *o;
+    int rc = ts__json_parse(text, "stdin", &o, why, whylen);
+
+    *out = NULL;
+    if (rc != TS_OK)
+        return rc == TS_ERR_NOMEM ? CLI_STORE : CLI_USAGE;
+    rc = token_from_object(o, where, out, why, whylen);
+    ts__json_release(o);
+    if (rc != CLI_OK) {
+        ts_token_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 void cli_tokens_free(ts_token **tokens, size_t n)
 {
     for (size_t i = 0; tokens && i < n; i++)
         ts_token_free(tokens[i]);
     free(tokens);
-}
-
-/* Every element of an array into tokens[], naming the one that is wrong. */
-static int tokens_from_array(json_object *array, ts_token **tokens, size_t *n, char *why,
-                             size_t whylen)
-{
-    char where[48];
-    int rc = CLI_OK;
-
-    for (size_t i = 0; rc == CLI_OK && i < json_object_array_length(array); i++) {
-        snprintf(where, sizeof where, "stdin: token %zu", i + 1);
-        rc = token_from_object(json_object_array_get_idx(array, i), where, &tokens[i],
-                               why, whylen);
-        *n += tokens[i] != NULL;
-    }
-    return rc;
-}
-
-int cli_tokens_from_json(const char *text, ts_token ***tokens, size_t *n, char *why,
-                         size_t whylen)
-{
-    json_object *root;
-    int rc = ts__json_parse(text, "stdin", &root, why, whylen);
-
-    *tokens = NULL;
-    *n = 0;
-    if (rc != TS_OK)
-        return rc == TS_ERR_NOMEM ? CLI_STORE : CLI_USAGE;
-    int array = json_object_is_type(root, json_type_array);
-    size_t count = array ? json_object_array_length(root) : 1;
-    if (!(*tokens = calloc(count ? count : 1, sizeof **tokens)))
-        rc = CLI_STORE;
-    else if (array)
-        rc = tokens_from_array(root, *tokens, n, why, whylen);
-    else {
-        rc = token_from_object(root, "stdin", *tokens, why, whylen);
-        *n = **tokens != NULL;
-    }
-    if (rc == CLI_STORE && !why[0])
-        snprintf(why, whylen, "out of memory");
-    if (rc != CLI_OK) {
-        cli_tokens_free(*tokens, *n);
-        *tokens = NULL;
-        *n = 0;
-    }
-    ts__json_release(root);
-    return rc;
 }

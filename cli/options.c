@@ -52,6 +52,9 @@ static const struct option long_options[] = {
     { "dry-run", no_argument, NULL, OPT_CODE(OPT_DRY_RUN) },
     { "overwrite", no_argument, NULL, OPT_CODE(OPT_OVERWRITE) },
     { "no-headers", no_argument, NULL, OPT_CODE(OPT_NO_HEADERS) },
+    { "differential", required_argument, NULL, OPT_CODE(OPT_DIFFERENTIAL) },
+    { "seed", required_argument, NULL, OPT_CODE(OPT_SEED) },
+    { "since", required_argument, NULL, OPT_CODE(OPT_SINCE) },
     { NULL, 0, NULL, 0 },
 };
 
@@ -250,6 +253,15 @@ static int secret_from_stdin(char **slot, const char *option)
     return CLI_OK;
 }
 
+/* A decimal number from min to max, nothing else. */
+static int parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!cli_all_digits(arg) || strlen(arg) > 19)
+        return CLI_USAGE;
+    *out = strtoull(arg, NULL, 10);
+    return *out >= min && *out <= max ? CLI_OK : CLI_USAGE;
+}
+
 static int record_option(struct cli *cli, int opt, char *arg)
 {
     cli->given |= BIT(opt);
@@ -266,6 +278,7 @@ static int record_option(struct cli *cli, int opt, char *arg)
         return add_key_value(&cli->oauth, &cli->noauth, arg, "-O takes KEY=VALUE "
                              "(an OAuth setting), e.g. -O data_center=EU");
     case OPT_TO: return set_string_option(&cli->to, arg, 1);
+    case OPT_SINCE: return set_string_option(&cli->since, arg, 0);
     case OPT_ACCOUNTS_URL: return set_string_option(&cli->accounts_url, arg, 0);
     case OPT_QUIET: cli->quiet = 1; return CLI_OK;
     case OPT_VERBOSE: cli->verbose = 1; return CLI_OK;
@@ -273,6 +286,18 @@ static int record_option(struct cli *cli, int opt, char *arg)
     case OPT_DRY_RUN: cli->dry_run = 1; return CLI_OK;
     case OPT_OVERWRITE: cli->overwrite = 1; return CLI_OK;
     case OPT_NO_HEADERS: cli->no_headers = 1; return CLI_OK;
+    case OPT_DIFFERENTIAL: {
+        uint64_t n;
+        if (parse_count(arg, 1, 1000000, &n) != CLI_OK)
+            return cli_usage_error("--differential takes a number of sequences from 1 to "
+                                   "1000000, not '%.40s'", arg);
+        cli->differential = (unsigned)n;
+        return CLI_OK;
+    }
+    case OPT_SEED:
+        if (parse_count(arg, 1, UINT64_MAX / 2, &cli->seed) != CLI_OK)
+            return cli_usage_error("--seed takes a positive whole number, not '%.40s'", arg);
+        return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
     case OPT_YES: cli->yes = 1; return CLI_OK;
@@ -298,7 +323,7 @@ int cli_unknown_command(const char *word)
                  : cli_usage_error("unknown command '%.64s'", word);
 }
 
-static int add_argument(struct cli *cli, const char *arg)
+static int add_argument(struct cli *cli, char *arg)
 {
     if (!cli->command) {
         cli->command = cli_find_command(arg);
@@ -309,7 +334,10 @@ static int add_argument(struct cli *cli, const char *arg)
     }
     if (cli->nargs == (int)(sizeof cli->args / sizeof cli->args[0]))
         return cli_usage_error("too many arguments for '%s'", cli->command->name);
-    cli->args[cli->nargs++] = arg;
+    /* A URI's user info may hold a password (check-backend URI). */
+    if (!(cli->args[cli->nargs] = take_value(arg, strchr(arg, '@') != NULL)))
+        return cli_out_of_memory();
+    cli->nargs++;
     return CLI_OK;
 }
 
@@ -363,8 +391,11 @@ void cli_free(struct cli *cli)
         cli_free_secret(cli->oauth[i]);
     free(cli->oauth);
     cli_free_secret(cli->to);
+    cli_free_secret(cli->since);
     cli_free_secret(cli->accounts_url);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         cli_free_secret(cli->field[f]);
+    for (int i = 0; i < cli->nargs; i++)
+        cli_free_secret(cli->args[i]);
 }
 

@@ -31,7 +31,7 @@ int cli_exit_status(int code)
         return CLI_USAGE;
     if (code == TS_ERR_CONFLICT)
         return CLI_CONFLICT;
-    if (code == TS_ERR_OAUTH || code == TS_ERR_HTTP)
+    if (code == TS_ERR_OAUTH || code == TS_ERR_HTTP || code == TS_ERR_BACKOFF)
         return CLI_OAUTH;
     return CLI_STORE;   /* TS_ERR_NO_STORE and TS_ERR_READ_ONLY among them */
 }
@@ -64,6 +64,12 @@ static void log_to_stderr(void *userdata, int level, const char *message)
     (void)userdata;
     (void)level;
     fprintf(stderr, "tokenstore: %s\n", message);
+}
+
+void cli_set_default_logger(int quiet, int verbose)
+{
+    ts_set_default_logger(log_to_stderr, NULL,
+                          quiet ? TS_LOG_ERROR : verbose ? TS_LOG_DEBUG : TS_LOG_WARN);
 }
 
 void cli_set_logger(ts_config *cfg, int quiet, int verbose)
@@ -101,50 +107,6 @@ char *cli_read_all(int fd)
     }
     errno = e == EFBIG || e == ENOMEM ? 0 : e;
     return NULL;
-}
-
-/* The first secret a config file's JSON holds, as a key path; NULL for
- * none (or JSON the loader has already accepted or refused by now). */
-static const char *config_secret_key(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    char *text = fd >= 0 ? cli_read_all(fd) : NULL;
-    json_object *root = NULL, *section, *value;
-    const char *key = NULL;
-    char why[TS_ERROR_MAX];
-
-    if (fd >= 0)
-        close(fd);
-    if (text && ts__json_parse(text, path, &root, why, sizeof why) == 0) {
-        if (json_object_object_get_ex(root, "oauth", &section) &&
-            json_object_object_get_ex(section, "client_secret", &value))
-            key = "oauth.client_secret";
-        else if (json_object_object_get_ex(root, "store", &section) &&
-                 json_object_object_get_ex(section, "options", &section) &&
-                 json_object_object_get_ex(section, "password", &value))
-            key = "store.options.password";
-    }
-    ts__json_release(root);
-    cli_free_secret(text);
-    return key;
-}
-
-/* A config file with a client secret or a password in it gets the same
- * advice as a token file that others may read. */
-static void warn_if_config_readable(const ts_config *cfg)
-{
-    /* A file's origin holds a '/' (config_file_spec and the lookup chain
-     * see to it); "URI", "default" and "standard input" do not. */
-    const char *path = ts_config_origin(cfg);
-    struct stat st;
-    const char *key;
-
-    if (!strchr(path, '/') || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-        !(st.st_mode & 066) || !(key = config_secret_key(path)))
-        return;
-    fprintf(stderr, "tokenstore: %s holds secrets (%s) but is %s by group or others "
-            "(mode %04o): chmod 600 %s\n", path, key, st.st_mode & 022 ? "writable" : "readable",
-            (unsigned)(st.st_mode & 07777), path);
 }
 
 /* --config -: the config is JSON on standard input. */
@@ -219,8 +181,6 @@ int cli_load_config(const struct cli *cli, ts_config **cfg)
     }
     if (rc != TS_OK)
         return cli_store_error(rc, &err);
-    if (!cli->quiet)
-        warn_if_config_readable(*cfg);
     rc = check_oauth_section(*cfg);
     if (rc != CLI_OK) {
         ts_config_free(*cfg);

@@ -23,7 +23,7 @@
 #include <json-c/json.h>
 #include "internal.h"
 #include "json.h"
-#include "oauth_settings.h"
+
 
 TS_API int ts_config_new(ts_config **out)
 {
@@ -289,16 +289,36 @@ TS_API int ts_config_parse_json(ts_config **out, const char *text, const char *o
     return rc;
 }
 
+/* A config file holding a secret that others may read gets the advice a
+ * token file would, from every program that loads it (through the
+ * process-wide logger: no store exists yet). */
+static void warn_if_readable(const ts_config *c, const char *path, const struct stat *st)
+{
+    const char *key = ts__kv_get(&c->oauth, "client_secret") ? "oauth.client_secret"
+                      : ts__kv_get(&c->options, "password") ? "store.options.password"
+                      : ts__kv_get(&c->options, "sentinel_password")
+                          ? "store.options.sentinel_password" : NULL;
+
+    if (key && S_ISREG(st->st_mode) && (st->st_mode & 066))
+        ts__log(NULL, TS_LOG_WARN, "%s holds secrets (%s) but is %s by group or others "
+                "(mode %04o): chmod 600 %s", path, key,
+                st->st_mode & 022 ? "writable" : "readable", (unsigned)(st->st_mode & 07777),
+                path);
+}
+
 static int load_file(ts_config **out, const char *path, ts_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     char *text = NULL;
     size_t len = 0;
+    struct stat st;
     int rc, e;
 
     if (fd < 0)
         return ts__error(err, TS_ERR_CONFIG, "%s: cannot open config file: %s", path,
                          strerror(errno));
+    if (fstat(fd, &st) != 0)
+        memset(&st, 0, sizeof st);
     e = ts__json_read(fd, 0, &text, &len);
     close(fd);
     if (e == EISDIR)
@@ -312,6 +332,8 @@ static int load_file(ts_config **out, const char *path, ts_error *err)
         rc = ts_config_parse_json(out, text, path, err);
     ts__wipe(text, len);
     free(text);
+    if (rc == TS_OK)
+        warn_if_readable(*out, path, &st);
     return rc;
 }
 

@@ -29,7 +29,39 @@ static const char *const code_text[TS_CODE_COUNT] = {
     [TS_ERR_OAUTH] = "OAuth server refused the request",
     [TS_ERR_READ_ONLY] = "store is opened read-only",
     [TS_ERR_NO_STORE] = "no such store",
+    [TS_ERR_BACKOFF] = "refresh not allowed yet",
 };
+
+static const char *const code_name[TS_CODE_COUNT] = {
+    [TS_OK] = "TS_OK",
+    [TS_NOT_FOUND] = "TS_NOT_FOUND",
+    [TS_ERR_INVALID] = "TS_ERR_INVALID",
+    [TS_ERR_NOMEM] = "TS_ERR_NOMEM",
+    [TS_ERR_IO] = "TS_ERR_IO",
+    [TS_ERR_CONFIG] = "TS_ERR_CONFIG",
+    [TS_ERR_LOAD] = "TS_ERR_LOAD",
+    [TS_ERR_ABI] = "TS_ERR_ABI",
+    [TS_ERR_CORRUPT] = "TS_ERR_CORRUPT",
+    [TS_ERR_CONFLICT] = "TS_ERR_CONFLICT",
+    [TS_ERR_BUSY] = "TS_ERR_BUSY",
+    [TS_ERR_CONNECT] = "TS_ERR_CONNECT",
+    [TS_ERR_AUTH] = "TS_ERR_AUTH",
+    [TS_ERR_TIMEOUT] = "TS_ERR_TIMEOUT",
+    [TS_ERR_UNSUPPORTED] = "TS_ERR_UNSUPPORTED",
+    [TS_ERR_BACKEND] = "TS_ERR_BACKEND",
+    [TS_ERR_HTTP] = "TS_ERR_HTTP",
+    [TS_ERR_OAUTH] = "TS_ERR_OAUTH",
+    [TS_ERR_READ_ONLY] = "TS_ERR_READ_ONLY",
+    [TS_ERR_NO_STORE] = "TS_ERR_NO_STORE",
+    [TS_ERR_BACKOFF] = "TS_ERR_BACKOFF",
+};
+
+TS_API const char *ts_code_name(int code)
+{
+    if (code < 0 || code >= TS_CODE_COUNT)
+        return NULL;
+    return code_name[code];
+}
 
 TS_API const char *ts_strerror(int code)
 {

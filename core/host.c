@@ -13,25 +13,6 @@
 #include <strings.h>
 #include "internal.h"
 
-static const char *level_name[] = { "error", "warning", "info", "debug" };
-
-void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    if (!ctx || level > ctx->log_level || (ctx->log_custom && !ctx->log_fn))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (ctx->log_fn)
-        ctx->log_fn(ctx->log_userdata, level, line);
-    else
-        fprintf(stderr, "tokenstore: %s: %s\n",
-                level >= 0 && level <= TS_LOG_DEBUG ? level_name[level] : "log", line);
-}
-
 static const char *host_option(ts_backend_ctx *ctx, const char *key)
 {
     return ts_config_option(ctx->config, key);

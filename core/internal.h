@@ -101,6 +101,16 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
 int ts__looks_like_uri(const char *spec);
 int ts__backend_name_valid(const char *name);
 
+/* oauth_settings.c: the OAuth settings and Zoho's data centers. */
+const ts_oauth_setting *ts__oauth_setting(const char *key);
+int ts__oauth_setting_known(const char *key);
+/* The accounts server (no path) of data center `code`, or NULL. */
+const char *ts__data_center_accounts(const char *code);
+/* The lower-cased host of an api_domain URL into host; its length, 0 for none. */
+size_t ts__api_domain_host(const char *api_domain, char *host, size_t size);
+/* The data center whose API domains include host, or NULL. */
+const char *ts__data_center_of_host(const char *host);
+
 /* oauth.c: what a token reply body makes of a token (the fuzz harness's
  * entry). */
 int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err);
@@ -131,6 +141,10 @@ typedef struct ts_module {
 } ts_module;
 int ts__module_load(ts_module *m, const ts_config *cfg, ts_error *err);
 void ts__module_unload(ts_module *m);
+/* Whether a backend keeps notes and a log (all four members), and its
+ * capabilities with TS_CAP_NOTES set by that. */
+int ts__backend_has_notes(const ts_backend *vt);
+uint32_t ts__backend_caps(const ts_backend *vt);
 int ts__module_open_path(ts_module *m, const char *path, ts_error *err);
 
 /* host.c */
@@ -144,13 +158,34 @@ struct ts_backend_ctx {
     int log_custom;
     unsigned open_flags;   /* TS_OPEN_* */
 };
+/* log.c: to the store's logger when ctx has one, else the process-wide one. */
 void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
 /* store.c: the backend's store-wide lock, waited for up to wait_ms; a
  * backend without one gives TS_OK and a NULL handle. */
 ts_backend_ctx *ts__store_ctx(ts_store *s);
-int64_t ts__now_ms(void);     /* monotonic */
 int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
                    void **handle, ts_error *err);
 int ts__store_unlock(ts_store *s, void *handle, ts_error *err);
+/* The store's notes and log (backend.h's note_set...log_walk), kept in
+ * this handle's memory when the backend keeps none. */
+int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t ttl_ms,
+                       ts_error *err);
+int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, ts_error *err);
+int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err);
+int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
+                       ts_error *err);
+
+/* notes.c: notes with a time to live and a bounded log, in memory; and
+ * the monotonic clock the core's waits and notes go by. */
+int64_t ts__now_ms(void);
+typedef struct ts__notes ts__notes;
+ts__notes *ts__notes_new(void);
+void ts__notes_free(ts__notes *n);
+void ts__notes_forked(ts__notes *n);
+int ts__notes_set(ts__notes *n, const char *name, const char *value, int64_t ttl_ms,
+                  ts_error *err);
+int ts__notes_get(ts__notes *n, const char *name, char *value, size_t size, ts_error *err);
+int ts__notes_log_append(ts__notes *n, const char *entry, size_t keep, ts_error *err);
+int ts__notes_log_walk(ts__notes *n, int (*cb)(const char *entry, void *ud), void *ud);
 
 #endif

@@ -108,6 +108,17 @@ fail:
     return rc;
 }
 
+int ts__backend_has_notes(const ts_backend *vt)
+{
+    return TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
+           TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk);
+}
+
+uint32_t ts__backend_caps(const ts_backend *vt)
+{
+    return (vt->caps & ~TS_CAP_NOTES) | (ts__backend_has_notes(vt) ? TS_CAP_NOTES : 0);
+}
+
 void ts__module_unload(ts_module *m)
 {
     if (m->handle)
@@ -230,7 +241,8 @@ static int list_dir(const char *dir, void *ud)
                         ts_backend_info info = {
                             m.vt->name, m.vt->version,
                             TS_BACKEND_HAS(m.vt, description) ? m.vt->description : "",
-                            m.path, m.vt->abi_major, m.vt->abi_minor, m.vt->caps,
+                            m.path, m.vt->abi_major, m.vt->abi_minor,
+                            ts__backend_caps(m.vt),
                         };
                         st->rc = st->cb(&info, st->ud);
                     }

@@ -1,69 +1,40 @@
 /*
  * core/oauth.c - the OAuth token lifecycle, as the SDK runs it before each
  * API call: find the token, exchange a grant token the first time, refresh
- * the access token when it is missing or expires within 5 seconds, save
- * the result; and revoke.
+ * the access token when it is missing or expires soon, save the result;
+ * and revoke.
  *
  * Zoho lets one refresh token mint at most ten access tokens in ten
  * minutes, then blocks it, so workers that refresh on their own take an
  * application down. Refreshes are therefore single-flight: the threads of
  * this process queue on a mutex, and processes sharing the store queue on
- * the backend's store-wide lock (try_lock/unlock in the ABI). Whoever gets
- * through re-reads the token first, so only the first of them talks to the
- * accounts server and the rest use the token it saved.
+ * the backend's store-wide lock (try_lock/unlock in the ABI), one lock per
+ * token (per grant token for a first exchange). Whoever gets through
+ * re-reads the token first, so only the first of them talks to the
+ * accounts server and the rest use the token it saved. oauth_guard.c
+ * keeps a failing or revoked token from being asked for again and again,
+ * and logs each refresh; oauth_http.c speaks to the server.
  *
- * Requests are form-encoded POST bodies: secrets never go into URLs, logs
- * or error messages. Connection failures, 5xx and 429 are retried with
- * capped exponential backoff and jitter; other answers are final.
+ * Which server: as the SDK, the one of the data center the token's
+ * api_domain names (www., sandbox. or developer.zohoapis.eu is EU's),
+ * unless a setting says otherwise (accounts_url.EU, accounts_url.<host>,
+ * or accounts_url for every token); a token without a known api_domain
+ * goes to data_center's server. No config file is needed: the client id,
+ * secret and refresh token are the stored token's.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
-#include <curl/curl.h>
-#include <json-c/json.h>
-#include "internal.h"
+#include "oauth.h"
 #include "json.h"
-#include "oauth_settings.h"
 
-#define EXPIRY_MARGIN_MS 5000   /* the SDK refreshes this long before expiry */
-#define REFRESH_AHEAD_MAX_MS 3000000  /* less than a Zoho access token's hour */
-#define MAX_REPLY (1024 * 1024)
-#define MAX_EXPIRES_IN_S (366LL * 24 * 3600)   /* a year */
-#define MAX_TOKEN 1024          /* Zoho's tokens are about 70 characters */
-#define MAX_DOMAIN 255
-
-static const struct {
-    const char *code;
-    const char *url;
-} data_centers[] = {
-    { "US", "https://accounts.zoho.com" },    { "EU", "https://accounts.zoho.eu" },
-    { "IN", "https://accounts.zoho.in" },     { "CN", "https://accounts.zoho.com.cn" },
-    { "JP", "https://accounts.zoho.jp" },     { "AU", "https://accounts.zoho.com.au" },
-    { "CA", "https://accounts.zohocloud.ca" }, { "SA", "https://accounts.zoho.sa" },
-};
-
-struct ts_oauth {
-    ts_store *store;
-    char *accounts_url;
-    char *client_id, *client_secret, *redirect_url;
-    long connect_timeout_ms, timeout_ms, retry_base_ms, retry_max_ms;
-    long refresh_ahead_ms;          /* refresh when expiring within this */
-    int retries;
-    pthread_mutex_t refresh_lock;   /* single flight among this process's threads */
-    unsigned jitter_seed;
-};
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define TOKEN_PATH "/oauth/v2/token"
 
 static void free_secret(char **p)
 {
@@ -74,126 +45,201 @@ static void free_secret(char **p)
     }
 }
 
+/* ---------------------------------------------------------------- fork */
+
+/* A thread of the parent may hold a client's mutex at fork(): the child
+ * gets it new, as core/store.c does for stores. */
+static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static ts_oauth *clients;
+
+static void clients_prepare(void) { pthread_mutex_lock(&clients_lock); }
+static void clients_parent(void) { pthread_mutex_unlock(&clients_lock); }
+
+static void clients_child(void)
+{
+    pthread_mutex_init(&clients_lock, NULL);
+    for (ts_oauth *o = clients; o; o = o->next)
+        pthread_mutex_init(&o->refresh_lock, NULL);
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(clients_prepare, clients_parent, clients_child);
+}
+
+static void list_client(ts_oauth *o)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, register_fork_handlers);
+    pthread_mutex_lock(&clients_lock);
+    o->next = clients;
+    clients = o;
+    pthread_mutex_unlock(&clients_lock);
+}
+
+static void unlist_client(ts_oauth *o)
+{
+    pthread_mutex_lock(&clients_lock);
+    for (ts_oauth **p = &clients; *p; p = &(*p)->next)
+        if (*p == o) {
+            *p = o->next;
+            break;
+        }
+    pthread_mutex_unlock(&clients_lock);
+}
+
 /* ---------------------------------------------------------------- settings */
 
-static int set_url(ts_oauth *o, const char *url, ts_error *err)
+/* An accounts server, as a base URL: the SDK's full token URL
+ * (".../oauth/v2/token") and trailing slashes are taken off. */
+static int base_url(const char *key, const char *url, char **out, ts_error *err)
 {
-    size_t n = strlen(url);
+    size_t n = strlen(url), tail = strlen(TOKEN_PATH);
 
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-        return ts__error(err, TS_ERR_CONFIG,
-                         "oauth.accounts_url: '%.100s' is not an http(s) URL", url);
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: '%.100s' is not an http(s) URL", key,
+                         url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    if (n > tail && strncmp(url + n - tail, TOKEN_PATH, tail) == 0)
+        n -= tail;
     while (n > 0 && url[n - 1] == '/')
         n--;
     char *copy = strndup(url, n);
     if (!copy)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
-    free(o->accounts_url);
-    o->accounts_url = copy;
+    free(*out);
+    *out = copy;
     return TS_OK;
 }
 
-static int set_long(const char *key, const char *value, long min, long max, long *out,
-                    ts_error *err)
+/* accounts_url.<data center or api_domain host> = URL */
+static int set_override(ts_oauth *o, const char *which, const char *url, ts_error *err)
 {
+    char key[128];
+    size_t i;
+
+    if (ts__data_center_accounts(which))
+        snprintf(key, sizeof key, "%s", which);
+    else if (ts__api_domain_host(which, key, sizeof key) == 0 || !strchr(key, '.'))
+        return ts__error(err, TS_ERR_CONFIG, "oauth.accounts_url.%.64s: not a data center "
+                         "(US, EU, IN, CN, JP, AU, CA, SA) nor an api_domain host", which);
+    for (i = 0; i < o->noverrides; i++)
+        if (strcasecmp(o->overrides[i].key, key) == 0)
+            break;
+    if (i == o->noverrides) {
+        struct accounts_override *grown =
+            realloc(o->overrides, (o->noverrides + 1) * sizeof *grown);
+        if (!grown || !(grown[i].key = strdup(key))) {
+            if (grown)
+                o->overrides = grown;
+            return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        }
+        grown[i].url = NULL;
+        o->overrides = grown;
+        o->noverrides++;
+    }
+    char setting[160];
+    snprintf(setting, sizeof setting, "accounts_url.%s", which);
+    return base_url(setting, url, &o->overrides[i].url, err);
+}
+
+/* The field behind a number setting. */
+static long *number_field(const ts_oauth *o, const char *name)
+{
+    static const struct { const char *name; size_t offset; } fields[] = {
+        { "connect_timeout_ms", offsetof(ts_oauth, connect_timeout_ms) },
+        { "timeout_ms", offsetof(ts_oauth, timeout_ms) },
+        { "retries", offsetof(ts_oauth, retries) },
+        { "retry_base_ms", offsetof(ts_oauth, retry_base_ms) },
+        { "retry_max_ms", offsetof(ts_oauth, retry_max_ms) },
+        { "refresh_ahead_ms", offsetof(ts_oauth, refresh_ahead_ms) },
+        { "failure_backoff_ms", offsetof(ts_oauth, failure_backoff_ms) },
+        { "failure_backoff_max_ms", offsetof(ts_oauth, failure_backoff_max_ms) },
+        { "refresh_budget", offsetof(ts_oauth, refresh_budget) },
+        { "refresh_budget_window_ms", offsetof(ts_oauth, refresh_budget_window_ms) },
+        { "refresh_log_size", offsetof(ts_oauth, refresh_log_size) },
+    };
+
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return (long *)(uintptr_t)((const char *)o + fields[i].offset);
+    return NULL;
+}
+
+static int set_number(ts_oauth *o, const ts_oauth_setting *def, const char *value,
+                      ts_error *err)
+{
+    long *field = number_field(o, def->name);
     char *end;
+
     errno = 0;
-    long v = strtol(value, &end, 10);
-    if (errno || end == value || *end || v < min || v > max)
-        return ts__error(err, TS_ERR_CONFIG,
-                         "oauth.%s: '%.40s' is not a whole number from %ld to %ld", key, value,
-                         min, max);
-    *out = v;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < def->min || v > def->max)
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: '%.40s' is not a whole number from "
+                         "%lld to %lld", def->name, value, def->min, def->max);
+    if (!field)
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
+    *field = (long)v;
     return TS_OK;
 }
 
 TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_error *err)
 {
-    long n;
-    int rc;
+    const ts_oauth_setting *def = ts__oauth_setting(key);
 
     if (!key || !value)
         return ts__error(err, TS_ERR_CONFIG, "oauth: a setting needs a key and a value");
-    if (!ts__oauth_setting_known(key))
+    if (!def)
         return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key);
+    if (def->is_number)
+        return set_number(o, def, value, err);
     if (strcmp(key, "data_center") == 0) {
-        for (size_t i = 0; i < sizeof data_centers / sizeof *data_centers; i++)
-            if (strcasecmp(value, data_centers[i].code) == 0)
-                return set_url(o, data_centers[i].url, err);
-        return ts__error(err, TS_ERR_CONFIG,
-                         "oauth.data_center: '%.20s' is not one of US, EU, IN, CN, JP, AU, CA, SA",
-                         value);
+        const char *url = ts__data_center_accounts(value);
+        if (!url)
+            return ts__error(err, TS_ERR_CONFIG, "oauth.data_center: '%.20s' is not one of "
+                             "US, EU, IN, CN, JP, AU, CA, SA", value);
+        for (size_t i = 0; i < sizeof o->data_center - 1 && value[i]; i++)
+            o->data_center[i] = (char)toupper((unsigned char)value[i]);
+        return base_url(key, url, &o->default_url, err);
     }
     if (strcmp(key, "accounts_url") == 0)
-        return set_url(o, value, err);
+        return base_url(key, value, &o->accounts_url, err);
+    if (strncmp(key, "accounts_url.", 13) == 0)
+        return set_override(o, key + 13, value, err);
     char **text = strcmp(key, "client_id") == 0       ? &o->client_id
                   : strcmp(key, "client_secret") == 0 ? &o->client_secret
-                  : strcmp(key, "redirect_url") == 0  ? &o->redirect_url
-                                                      : NULL;
-    if (text) {
-        char *copy = strdup(value);
-        if (!copy)
-            return ts__error(err, TS_ERR_NOMEM, "out of memory");
-        free_secret(text);
-        *text = copy;
-        return TS_OK;
-    }
-    if (strcmp(key, "connect_timeout_ms") == 0)
-        return set_long(key, value, 1, 600000, &o->connect_timeout_ms, err);
-    if (strcmp(key, "timeout_ms") == 0)
-        return set_long(key, value, 1, 600000, &o->timeout_ms, err);
-    if (strcmp(key, "retry_base_ms") == 0)
-        return set_long(key, value, 0, 60000, &o->retry_base_ms, err);
-    if (strcmp(key, "retry_max_ms") == 0)
-        return set_long(key, value, 0, 600000, &o->retry_max_ms, err);
-    if (strcmp(key, "refresh_ahead_ms") == 0)
-        return set_long(key, value, EXPIRY_MARGIN_MS, REFRESH_AHEAD_MAX_MS,
-                        &o->refresh_ahead_ms, err);
-    if (strcmp(key, "retries") == 0) {
-        rc = set_long(key, value, 0, 10, &n, err);
-        if (rc == TS_OK)
-            o->retries = (int)n;
-        return rc;
-    }
-    /* Listed in oauth_settings.h but given no meaning above. */
-    return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: not supported", key);
-}
-
-static void global_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* libcurl (and the TLS library under it) is set up before the first
- * request, not when a client is made: a program that only reads its
- * settings, such as a command checking a config's oauth section, never
- * pays for it. */
-static CURL *easy_init(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-    pthread_once(&once, global_init);
-    return curl_easy_init();
+                                                      : &o->redirect_url;
+    char *copy = strdup(value);
+    if (!copy)
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    free_secret(text);
+    *text = copy;
+    return TS_OK;
 }
 
 TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, ts_error *err)
 {
     ts_oauth *o = calloc(1, sizeof *o);
+    size_t count;
+    const ts_oauth_setting *defs = ts_oauth_settings(&count);
     int rc = TS_OK;
 
     *out = NULL;
+    if (store && (ts__store_ctx(store)->open_flags & TS_OPEN_READ_ONLY)) {
+        free(o);
+        return ts__error(err, TS_ERR_READ_ONLY, "the store was opened read-only, so a "
+                         "refreshed token could not be saved: open it for writing to refresh");
+    }
     if (!o)
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
     o->store = store;
-    o->connect_timeout_ms = 10000;
-    o->timeout_ms = 30000;
-    o->retries = 3;
-    o->retry_base_ms = 250;
-    o->retry_max_ms = 4000;
-    o->refresh_ahead_ms = EXPIRY_MARGIN_MS;
-    o->jitter_seed = (unsigned)(wall_ms() ^ ((int64_t)getpid() << 16));
+    o->jitter_seed = (unsigned)(ts__wall_ms() ^ ((int64_t)getpid() << 16));
     pthread_mutex_init(&o->refresh_lock, NULL);
-    rc = set_url(o, data_centers[0].url, err);
+    for (size_t i = 0; rc == TS_OK && i < count; i++)
+        if (defs[i].is_number || strcmp(defs[i].name, "data_center") == 0)
+            rc = ts_oauth_set(o, defs[i].name, defs[i].default_value, err);
     for (size_t i = 0; cfg && rc == TS_OK && i < cfg->oauth.n; i++) {
         rc = ts_oauth_set(o, cfg->oauth.items[i].key, cfg->oauth.items[i].value, err);
         if (rc != TS_OK)
@@ -203,6 +249,7 @@ TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, t
         ts_oauth_free(o);
         return rc;
     }
+    list_client(o);
     *out = o;
     return TS_OK;
 }
@@ -211,7 +258,14 @@ TS_API void ts_oauth_free(ts_oauth *o)
 {
     if (!o)
         return;
+    unlist_client(o);
+    free(o->default_url);
     free(o->accounts_url);
+    for (size_t i = 0; i < o->noverrides; i++) {
+        free(o->overrides[i].key);
+        free(o->overrides[i].url);
+    }
+    free(o->overrides);
     free_secret(&o->client_id);
     free_secret(&o->client_secret);
     free_secret(&o->redirect_url);
@@ -219,312 +273,71 @@ TS_API void ts_oauth_free(ts_oauth *o)
     free(o);
 }
 
-/* ---------------------------------------------------------------- HTTP */
+/* ---------------------------------------------------------------- which server */
 
-struct reply {
-    long status;
-    char *body;
-    size_t len;
-};
-
-static void reply_clear(struct reply *r)
+static const char *override_for(const ts_oauth *o, const char *key)
 {
-    if (r->body) {
-        ts__wipe(r->body, r->len);
-        free(r->body);
-    }
-    memset(r, 0, sizeof *r);
+    for (size_t i = 0; key && i < o->noverrides; i++)
+        if (strcasecmp(o->overrides[i].key, key) == 0)
+            return o->overrides[i].url;
+    return NULL;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
+/* The accounts server (base URL) that refreshes tok: an override for its
+ * api_domain's host or data center, else accounts_url, else its data
+ * center's own server, else data_center's. */
+static const char *accounts_for(const ts_oauth *o, const ts_token *tok)
 {
-    struct reply *r = ud;
-    size_t add = size * n;
+    char host[128];
+    const char *dc = NULL, *url;
 
-    if (r->len + add > MAX_REPLY)
-        return 0;                       /* aborts the transfer */
-    char *body = malloc(r->len + add + 1);
-    if (!body)
-        return 0;
-    if (r->body) {
-        memcpy(body, r->body, r->len);
-        ts__wipe(r->body, r->len);      /* it may hold tokens */
-        free(r->body);
+    if (ts__api_domain_host(ts_token_get(tok, TS_FIELD_API_DOMAIN), host, sizeof host)) {
+        if ((url = override_for(o, host)))
+            return url;
+        dc = ts__data_center_of_host(host);
+        if ((url = override_for(o, dc)))
+            return url;
     }
-    memcpy(body + r->len, data, add);
-    r->len += add;
-    body[r->len] = '\0';
-    r->body = body;
-    return add;
+    if (o->accounts_url)
+        return o->accounts_url;
+    return dc ? ts__data_center_accounts(dc) : o->default_url;
 }
 
-/* "k1=v1&k2=v2" from NULL-terminated name/value pairs, values escaped;
- * empty values are left out. Built in one allocation: a growing buffer
- * would leave copies of the secrets in the blocks realloc() frees. */
-static char *form_body(CURL *curl, const char *const *pairs)
+TS_API const char *ts_oauth_accounts_url(const ts_oauth *o, const ts_token *token)
 {
-    char *escaped[16] = { 0 };
-    size_t len = 1, n = 0;
-    char *body = NULL;
-
-    for (size_t i = 0; pairs[i] && n < 16; i += 2, n++) {
-        if (!pairs[i + 1] || !*pairs[i + 1])
-            continue;
-        if (!(escaped[n] = curl_easy_escape(curl, pairs[i + 1], 0)))
-            goto done;
-        len += strlen(pairs[i]) + strlen(escaped[n]) + 2;
-    }
-    if (!(body = malloc(len)))
-        goto done;
-    body[0] = '\0';
-    for (size_t i = 0, k = 0; k < n; i += 2, k++)
-        if (escaped[k])
-            snprintf(body + strlen(body), len - strlen(body), "%s%s=%s", *body ? "&" : "",
-                     pairs[i], escaped[k]);
-done:
-    for (size_t k = 0; k < n; k++)
-        if (escaped[k]) {
-            ts__wipe(escaped[k], strlen(escaped[k]));
-            curl_free(escaped[k]);
-        }
-    return body;
+    return accounts_for(o, token);
 }
 
-/* One POST. TS_OK once an HTTP answer arrived (any status). */
-static int post_once(ts_oauth *o, CURL *curl, const char *url, const char *body,
-                     struct reply *r, int *retryable, ts_error *err)
+TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t size,
+                        ts_error *err)
 {
-    char errbuf[CURL_ERROR_SIZE] = "";
+    const ts_oauth_setting *def = ts__oauth_setting(key);
+    const char *text = NULL;
+    char number[24], host[128];
 
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "tokenstore/" PACKAGE_VERSION);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-
-    CURLcode cc = curl_easy_perform(curl);
-    *retryable = 0;
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-        *retryable = r->status >= 500 || r->status == 429;
-        return TS_OK;
+    if (!def)
+        return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
+    if (def->is_number) {
+        snprintf(number, sizeof number, "%ld", *number_field(o, key));
+        text = number;
+    } else if (strcmp(key, "data_center") == 0) {
+        text = o->data_center;
+    } else if (strcmp(key, "accounts_url") == 0) {
+        text = o->accounts_url;
+    } else if (strncmp(key, "accounts_url.", 13) == 0) {
+        text = ts__data_center_accounts(key + 13) ? override_for(o, key + 13)
+               : ts__api_domain_host(key + 13, host, sizeof host) ? override_for(o, host) : NULL;
+    } else if (strcmp(key, "client_id") == 0) {
+        text = o->client_id;
+    } else if (strcmp(key, "redirect_url") == 0) {
+        text = o->redirect_url;
+    } else {                                        /* client_secret */
+        text = o->client_secret ? "****" : NULL;
     }
-    if (cc == CURLE_OPERATION_TIMEDOUT)
-        return ts__error(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms", url,
-                         o->timeout_ms);
-    *retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-                 cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING;
-    return ts__error(err, TS_ERR_HTTP, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-}
-
-static void backoff(ts_oauth *o, int attempt)
-{
-    long cap = o->retry_base_ms << (attempt < 20 ? attempt : 20);
-    if (cap > o->retry_max_ms || cap < 0)
-        cap = o->retry_max_ms;
-    /* "Equal jitter": half fixed, half random, so retries spread out. */
-    long ms = cap / 2 + (cap > 1 ? rand_r(&o->jitter_seed) % (cap / 2 + 1) : 0);
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "waiting %ld ms before attempt %d", ms,
-            attempt + 2);
-    nanosleep(&ts, NULL);
-}
-
-/* POSTs the form to accounts_url + path, retrying what is worth retrying.
- * TS_OK with the final answer in r, whatever its status. */
-static int post_form(ts_oauth *o, const char *path, const char *const *pairs,
-                     struct reply *r, ts_error *err)
-{
-    CURL *curl = easy_init();
-    char *url = NULL, *body = NULL;
-    int rc = TS_ERR_NOMEM, retryable = 0;
-
-    if (curl && asprintf(&url, "%s%s", o->accounts_url, path) >= 0)
-        body = form_body(curl, pairs);
-    if (!body) {
-        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int attempt = 0; attempt <= o->retries; attempt++) {
-        if (attempt > 0)
-            backoff(o, attempt - 1);
-        reply_clear(r);
-        ts__log(ts__store_ctx(o->store), TS_LOG_DEBUG, "POST %s (attempt %d)", url, attempt + 1);
-        rc = post_once(o, curl, url, body, r, &retryable, err);
-        if (rc == TS_OK && !retryable)
-            ts__log(ts__store_ctx(o->store), TS_LOG_DEBUG, "POST %s: HTTP %ld, %zu bytes",
-                    url, r->status, r->len);
-        if (!retryable)
-            break;
-        if (rc == TS_OK)
-            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "POST %s: HTTP %ld, server busy or "
-                    "failing; %s", url, r->status, attempt < o->retries ? "retrying" : "giving up");
-        else
-            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "%s; %s", err->message,
-                    attempt < o->retries ? "retrying" : "giving up");
-    }
-done:
-    if (body) {
-        ts__wipe(body, strlen(body));
-        free(body);
-    }
-    free(url);
-    curl_easy_cleanup(curl);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- replies */
-
-/* The server's error code, reduced to harmless characters. */
-static void error_code(const char *in, char *out, size_t n)
-{
-    size_t j = 0;
-    for (size_t i = 0; in[i] && j + 1 < n; i++)
-        if (isalnum((unsigned char)in[i]) || in[i] == '_' || in[i] == '-' || in[i] == '.')
-            out[j++] = in[i];
-    out[j] = '\0';
-}
-
-/* Parses a reply as JSON and turns an "error" member or a bad status into
- * an error. *root is the parsed object on TS_OK. */
-static int parse_reply(const struct reply *r, const char *what, json_object **root,
-                       ts_error *err)
-{
-    char code[65];
-
-    *root = NULL;
-    if (r->len == 0)
-        return ts__error(err, TS_ERR_HTTP, "%s: empty reply (HTTP %ld)", what, r->status);
-    char why[TS_ERROR_MAX];
-    int rc = strlen(r->body) == r->len ? ts__json_parse(r->body, what, root, why, sizeof why)
-                                       : TS_ERR_CONFIG;
-    if (rc == TS_ERR_NOMEM)
-        return ts__error(err, rc, "out of memory");
-    if (rc != TS_OK || !json_object_is_type(*root, json_type_object)) {
-        ts__json_release(*root);
-        *root = NULL;
-        return ts__error(err, TS_ERR_HTTP, "%s: the reply (HTTP %ld, %zu bytes) is not a JSON "
-                         "object", what, r->status, r->len);
-    }
-    json_object *e;
-    if (json_object_object_get_ex(*root, "error", &e)) {
-        error_code(json_object_get_string(e), code, sizeof code);
-        ts__json_release(*root);
-        *root = NULL;
-        return ts__error(err, TS_ERR_OAUTH, "%s: the accounts server answered error '%s' "
-                         "(HTTP %ld)", what, code, r->status);
-    }
-    if (r->status != 200) {
-        ts__json_release(*root);
-        *root = NULL;
-        return ts__error(err, TS_ERR_HTTP, "%s: HTTP status %ld", what, r->status);
-    }
+    if (snprintf(value, size, "%s", text ? text : "") >= (int)size)
+        return ts__error(err, TS_ERR_INVALID, "oauth.%s: the value is longer than %zu bytes",
+                         key, size);
     return TS_OK;
-}
-
-/* A string member of the reply: NULL when absent or empty. What the
- * server sends is stored and printed (`tokenstore token` goes into a curl
- * header), so a value must be printable ASCII without spaces (Zoho's are
- * "1000." and hex) and of sane length; *bad is set when it is not, rather
- * than storing it or cutting it short. */
-static const char *member(json_object *root, const char *key, size_t max, int *bad)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(root, key, &v))
-        return NULL;
-    if (!json_object_is_type(v, json_type_string)) {
-        *bad = 1;
-        return NULL;
-    }
-    const char *s = json_object_get_string(v);
-    size_t len = (size_t)json_object_get_string_len(v);
-    for (size_t i = 0; i < len; i++)
-        if (s[i] <= ' ' || s[i] > '~')
-            *bad = 1;
-    if (len > max)
-        *bad = 1;
-    return *s && !*bad ? s : NULL;
-}
-
-/* expires_in: seconds as a JSON integer or a string of digits (the SDK
- * takes both), at most a year; milliseconds when the reply also has
- * expires_in_sec, as the SDK reads it. 0 when it is missing or not that. */
-static int64_t expires_in_ms(json_object *root)
-{
-    json_object *v;
-    int64_t n = 0;
-
-    if (!json_object_object_get_ex(root, "expires_in", &v))
-        return 0;
-    if (json_object_is_type(v, json_type_int)) {
-        errno = 0;
-        n = json_object_get_int64(v);
-        if (errno)
-            return 0;
-    } else if (json_object_is_type(v, json_type_string)) {
-        const char *s = json_object_get_string(v);
-        if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 12)
-            return 0;
-        n = strtoll(s, NULL, 10);
-    }
-    int in_ms = json_object_object_get_ex(root, "expires_in_sec", NULL);
-    int64_t max = in_ms ? MAX_EXPIRES_IN_S * 1000 : MAX_EXPIRES_IN_S;
-    if (n <= 0 || n > max)
-        return 0;
-    return in_ms ? n : n * 1000;
-}
-
-/* Copies a token reply into tok: access_token, expiry_time and, when the
- * server sent them, refresh_token and api_domain. */
-static int apply_token_reply(const struct reply *r, const char *what, ts_token *tok,
-                             ts_error *err)
-{
-    json_object *root;
-    int rc = parse_reply(r, what, &root, err);
-    int bad_access = 0, bad_refresh = 0, bad_domain = 0;
-
-    if (rc != TS_OK)
-        return rc;
-    const char *access = member(root, "access_token", MAX_TOKEN, &bad_access);
-    const char *refresh = member(root, "refresh_token", MAX_TOKEN, &bad_refresh);
-    const char *domain = member(root, "api_domain", MAX_DOMAIN, &bad_domain);
-    int64_t expires_in = expires_in_ms(root);
-    const char *bad = bad_access ? "access_token" : bad_refresh ? "refresh_token"
-                    : bad_domain ? "api_domain" : NULL;
-    if (bad || !access || !expires_in) {
-        ts__json_release(root);
-        if (bad)
-            return ts__error(err, TS_ERR_HTTP, "%s: the reply's %s is not printable ASCII of "
-                             "at most %d characters; refused", what, bad,
-                             bad_domain ? MAX_DOMAIN : MAX_TOKEN);
-        return ts__error(err, TS_ERR_HTTP, "%s: the reply has no %s", what,
-                         access ? "expires_in from 1 second to 1 year" : "access_token");
-    }
-    char expiry[24];
-    snprintf(expiry, sizeof expiry, "%" PRId64, wall_ms() + expires_in);
-    rc = ts_token_set(tok, TS_FIELD_ACCESS_TOKEN, access);
-    if (rc == TS_OK)
-        rc = ts_token_set(tok, TS_FIELD_EXPIRY_TIME, expiry);
-    if (rc == TS_OK && refresh)
-        rc = ts_token_set(tok, TS_FIELD_REFRESH_TOKEN, refresh);
-    if (rc == TS_OK && domain)
-        rc = ts_token_set(tok, TS_FIELD_API_DOMAIN, domain);
-    ts__json_release(root);
-    return rc == TS_OK ? TS_OK : ts__error(err, rc, "out of memory");
-}
-
-/* What a token reply of HTTP 200 with this body makes of tok (for the
- * reply parser's fuzz harness); body must be NUL-terminated after len. */
-int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err)
-{
-    struct reply r = { 200, (char *)(uintptr_t)body, len };
-    return apply_token_reply(&r, "refresh", tok, err);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -542,7 +355,7 @@ static int is_valid(const ts_oauth *o, const ts_token *t)
         return 0;
     errno = 0;
     long long ms = strtoll(expiry, &end, 10);
-    return *end == '\0' && errno == 0 && ms >= wall_ms() + o->refresh_ahead_ms;
+    return *end == '\0' && errno == 0 && ms >= ts__wall_ms() + o->refresh_ahead_ms;
 }
 
 /* The token's client credential, else the client's setting. */
@@ -553,42 +366,57 @@ static const char *credential(const ts_token *t, ts_field f, const char *setting
 }
 
 /* Asks the accounts server for a new access token for tok: by refresh
- * token when it has one, else by exchanging its grant token. */
-static int request_token(ts_oauth *o, ts_token *tok, ts_error *err)
+ * token when it has one, else by exchanging its grant token. The guard
+ * is asked first and told the outcome. */
+static int request_token(ts_oauth *o, ts_token *tok, struct ts__flight *f, char code[65],
+                         ts_error *err)
 {
     const char *cid = credential(tok, TS_FIELD_CLIENT_ID, o->client_id);
     const char *secret = credential(tok, TS_FIELD_CLIENT_SECRET, o->client_secret);
     const char *redirect = credential(tok, TS_FIELD_REDIRECT_URL, o->redirect_url);
     const char *refresh = ts_token_get(tok, TS_FIELD_REFRESH_TOKEN);
     const char *grant = ts_token_get(tok, TS_FIELD_GRANT_TOKEN);
-    struct reply r = { 0 };
+    struct ts__guarded guarded = { o, f };
+    struct ts__reply r = { 0 };
+    char url[512];
     int rc;
 
+    code[0] = '\0';
     if (!*cid || !*secret)
-        return ts__error(err, TS_ERR_INVALID,
-                         "token %s has no client_id/client_secret and the OAuth settings "
-                         "give none", *ts_token_get(tok, TS_FIELD_ID) ? ts_token_get(tok, TS_FIELD_ID) : "(new)");
+        return ts__error(err, TS_ERR_INVALID, "token %s has no client_id/client_secret and "
+                         "the OAuth settings give none", *f->id ? f->id : "(new)");
+    if (!*refresh && !*grant)
+        return ts__error(err, TS_ERR_INVALID, "token %s has neither a refresh_token nor a "
+                         "grant_token to get an access token with", f->id);
+    f->server = accounts_for(o, tok);
+    snprintf(url, sizeof url, "%s" TOKEN_PATH, f->server);
+    if ((rc = ts__guard_check(o, f, err)) != TS_OK)
+        return rc;
+    ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "%s token %s at %s",
+            *refresh ? "refreshing the access token of" : "exchanging the grant token of",
+            *f->id ? f->id : "(new)", url);
     if (*refresh) {
         const char *form[] = { "grant_type", "refresh_token", "refresh_token", refresh,
                                "client_id", cid, "client_secret", secret, NULL };
-        rc = post_form(o, "/oauth/v2/token", form, &r, err);
-    } else if (*grant) {
+        rc = ts__oauth_post(o, url, form, ts__guard_may_send, &guarded, &r, err);
+    } else {
         const char *form[] = { "grant_type", "authorization_code", "client_id", cid,
                                "client_secret", secret, "redirect_uri", redirect,
                                "code", grant, NULL };
-        rc = post_form(o, "/oauth/v2/token", form, &r, err);
-    } else {
-        return ts__error(err, TS_ERR_INVALID,
-                         "token %s has neither a refresh_token nor a grant_token to get an "
-                         "access token with", ts_token_get(tok, TS_FIELD_ID));
+        rc = ts__oauth_post(o, url, form, ts__guard_may_send, &guarded, &r, err);
     }
     if (rc == TS_OK)
-        rc = apply_token_reply(&r, *refresh ? "refresh" : "grant exchange", tok, err);
+        rc = ts__oauth_apply_token_reply(&r, *refresh ? "refresh" : "grant exchange", tok,
+                                         code, err);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_CLIENT_ID))
         rc = ts_token_set(tok, TS_FIELD_CLIENT_ID, cid);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_CLIENT_SECRET))
         rc = ts_token_set(tok, TS_FIELD_CLIENT_SECRET, secret);
-    reply_clear(&r);
+    ts__reply_clear(&r);
+    if (rc == TS_ERR_OAUTH && (strcmp(code, "invalid_code") == 0 ||
+                               strcmp(code, "invalid_client") == 0))
+        ts__error_prefix(err, "token %s is not refreshed again until it is replaced",
+                         *f->id ? f->id : "(new)");
     return rc;
 }
 
@@ -621,42 +449,94 @@ static int64_t lock_ttl_ms(const ts_oauth *o)
            (int64_t)o->retry_max_ms * o->retries + 5000;
 }
 
+/* The flight of the token query names: one per stored token, or per
+ * grant token for a first exchange, whose secret is what the guard
+ * remembers a refusal of. */
+static void start_flight(struct ts__flight *f, const ts_token *query, const ts_token *stored)
+{
+    const char *id = *ts_token_get(query, TS_FIELD_ID) ? ts_token_get(query, TS_FIELD_ID)
+                                                       : ts_token_get(stored, TS_FIELD_ID);
+    const char *grant = ts_token_get(query, TS_FIELD_GRANT_TOKEN);
+
+    memset(f, 0, sizeof *f);
+    snprintf(f->id, sizeof f->id, "%s", id);
+    if (*id)
+        snprintf(f->key, sizeof f->key, "id:%s", id);
+    else
+        snprintf(f->key, sizeof f->key, "grant:%016" PRIx64, ts__fingerprint(grant));
+    snprintf(f->user, sizeof f->user, "%s", ts_token_get(query, TS_FIELD_USER_NAME));
+    f->started_ms = ts__wall_ms();
+}
+
+/* The secret a flight asks with: the refresh token and client secret, or
+ * the grant token. */
+static uint64_t flight_secret(const ts_oauth *o, const ts_token *tok)
+{
+    const char *refresh = ts_token_get(tok, TS_FIELD_REFRESH_TOKEN);
+    uint64_t h = ts__fingerprint(*refresh ? refresh : ts_token_get(tok, TS_FIELD_GRANT_TOKEN));
+
+    return h ^ (ts__fingerprint(credential(tok, TS_FIELD_CLIENT_SECRET, o->client_secret)) *
+                0x9e3779b97f4a7c15ull);
+}
+
+/* Asks for tok's access token under the lock it was found needing one,
+ * saves it, and tells the guard. */
+static int ask_and_save(ts_oauth *o, ts_token *tok, struct ts__flight *f, ts_error *err)
+{
+    char code[65] = "";
+
+    f->event = *ts_token_get(tok, TS_FIELD_REFRESH_TOKEN) ? "refresh" : "grant";
+    f->secret = flight_secret(o, tok);
+    if (!*f->user)
+        snprintf(f->user, sizeof f->user, "%s", ts_token_get(tok, TS_FIELD_USER_NAME));
+    int rc = request_token(o, tok, f, code, err);
+    if (rc == TS_OK)
+        rc = ts_save_token(o->store, tok, err);
+    if (rc == TS_OK)
+        snprintf(f->id, sizeof f->id, "%s", ts_token_get(tok, TS_FIELD_ID));
+    ts__guard_done(o, f, rc, code, err);
+    int64_t wait = f->state.next_ms - ts__wall_ms();
+    if (rc != TS_OK && rc != TS_ERR_BACKOFF && f->requests > 0 && wait > 0 && err) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, "; the next try is allowed in "
+                 "%.1f s", (double)wait / 1000);
+    }
+    return rc;
+}
+
 /* The single flight: under this process's mutex and the store's lock,
  * re-read; only if still needed, ask the server and save. */
 static int renew(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *err)
 {
-    const char *id = *ts_token_get(query, TS_FIELD_ID) ? ts_token_get(query, TS_FIELD_ID)
-                                                       : ts_token_get(tok, TS_FIELD_ID);
-    char name[64];
+    struct ts__flight f;
+    char name[96];
     void *lock;
     int rc;
 
-    /* One lock per stored token; a first grant exchange has no id yet. */
-    snprintf(name, sizeof name, "oauth:%.40s", *id ? id : "new");
+    start_flight(&f, query, tok);
+    snprintf(name, sizeof name, "oauth:%s", f.key);
     pthread_mutex_lock(&o->refresh_lock);
     rc = ts__store_lock(o->store, name, lock_ttl_ms(o), lock_ttl_ms(o), &lock, err);
+    f.waited_ms = ts__wall_ms() - f.started_ms;
     if (rc == TS_OK) {
         rc = load(o, query, tok, err);
-        if (rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN) &&
-            !*ts_token_get(query, TS_FIELD_ID)) {
-            ts_token_clear(tok);        /* first use: exchange the grant token */
-            ts__log(ts__store_ctx(o->store), TS_LOG_INFO,
-                    "no stored token: exchanging the grant token at %s", o->accounts_url);
+        int first = rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN) &&
+                    !*ts_token_get(query, TS_FIELD_ID);
+        if (first) {            /* first use: exchange the grant token */
+            ts_token_clear(tok);
             rc = ts__token_copy(tok, query);
             if (rc == TS_OK)
-                rc = request_token(o, tok, err);
-            if (rc == TS_OK)
-                rc = ts_save_token(o->store, tok, err);
+                rc = ask_and_save(o, tok, &f, err);
         } else if (rc == TS_OK && is_valid(o, tok)) {
             ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "token %s was refreshed by another "
                     "thread or process meanwhile", ts_token_get(tok, TS_FIELD_ID));
-        } else if (rc == TS_OK && !is_valid(o, tok)) {
-            ts__log(ts__store_ctx(o->store), TS_LOG_INFO,
-                    "refreshing the access token of token %s at %s",
-                    ts_token_get(tok, TS_FIELD_ID), o->accounts_url);
-            rc = request_token(o, tok, err);
-            if (rc == TS_OK)
-                rc = ts_save_token(o->store, tok, err);
+            f.event = strncmp(f.key, "grant:", 6) == 0 ? "grant" : "refresh";
+            snprintf(f.id, sizeof f.id, "%s", ts_token_get(tok, TS_FIELD_ID));
+            if (!*f.user)
+                snprintf(f.user, sizeof f.user, "%s", ts_token_get(tok, TS_FIELD_USER_NAME));
+            ts__guard_served(o, &f);
+        } else if (rc == TS_OK) {
+            rc = ask_and_save(o, tok, &f, err);
         }
         ts_error unlock_err;
         ts__store_unlock(o->store, lock, &unlock_err);
@@ -693,8 +573,9 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
 TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
 {
     ts_token *tok = ts_token_new();
-    struct reply r = { 0 };
+    struct ts__reply r = { 0 };
     json_object *root = NULL;
+    char url[512];
     int rc;
 
     if (!tok)
@@ -704,16 +585,25 @@ TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
         rc = ts__error(err, TS_ERR_INVALID, "token %s has no refresh_token to revoke", id);
     if (rc == TS_OK) {
         const char *form[] = { "token", ts_token_get(tok, TS_FIELD_REFRESH_TOKEN), NULL };
+        snprintf(url, sizeof url, "%s" TOKEN_PATH "/revoke", accounts_for(o, tok));
         ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "revoking the refresh token of token %s "
-                "at %s", id, o->accounts_url);
-        rc = post_form(o, "/oauth/v2/token/revoke", form, &r, err);
+                "at %s", id, url);
+        rc = ts__oauth_post(o, url, form, NULL, NULL, &r, err);
     }
     if (rc == TS_OK)
-        rc = parse_reply(&r, "revoke", &root, err);
+        rc = ts__oauth_parse_reply(&r, "revoke", &root, NULL, err);
     if (rc == TS_OK)
         rc = ts_delete_token(o->store, id, err);
     ts__json_release(root);
-    reply_clear(&r);
+    ts__reply_clear(&r);
     ts_token_free(tok);
     return rc;
+}
+
+/* ---------------------------------------------------------------- the log */
+
+TS_API int ts_oauth_refresh_log(ts_store *store, int (*cb)(const char *entry, void *userdata),
+                                void *userdata, ts_error *err)
+{
+    return ts__store_log_walk(store, cb, userdata, err);
 }

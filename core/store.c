@@ -26,6 +26,7 @@ struct ts_store {
     pid_t pid;               /* the process the state belongs to */
     int forked;              /* this is a child of that process: see enter() */
     struct ts_store *next;   /* in open_stores */
+    ts__notes *notes;        /* notes and log kept here for a backend without */
 };
 
 /*
@@ -58,6 +59,7 @@ static void fork_child(void)
     pthread_mutex_init(&open_stores_lock, NULL);
     for (ts_store *s = open_stores; s; s = s->next) {
         pthread_mutex_init(&s->lock, NULL);
+        ts__notes_forked(s->notes);
         s->forked = 1;
     }
 }
@@ -255,6 +257,7 @@ TS_API void ts_store_close(ts_store *s)
         s->module.vt->close(s->state);
     }
     pthread_mutex_destroy(&s->lock);
+    ts__notes_free(s->notes);
     ts__module_unload(&s->module);
     ts_config_free(s->config);
     free(s);
@@ -266,7 +269,7 @@ TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
 
     *info = (ts_backend_info){
         vt->name, vt->version, TS_BACKEND_HAS(vt, description) ? vt->description : "",
-        s->module.path, vt->abi_major, vt->abi_minor, vt->caps,
+        s->module.path, vt->abi_major, vt->abi_minor, ts__backend_caps(vt),
     };
 }
 
@@ -422,9 +425,6 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
         !TS_BACKEND_HAS(vt, find_tokens_cancel))
         return ts__error(err, TS_ERR_UNSUPPORTED, "%s: finds are not sent apart from their "
                          "answers; use ts_find_tokens", vt->name);
-    if (s->sent)
-        return ts__error(err, TS_ERR_UNSUPPORTED, "%s: a batch sent before waits for its "
-                         "answers", vt->name);
     for (size_t i = 0; i < n; i++)
         if (ts__lookup_keys(tokens[i], keys) == 0)
             return ts__error(err, TS_ERR_UNSUPPORTED, "token %zu has no lookup key "
@@ -438,7 +438,11 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
         b->found[i] = TS_ERR_BACKEND;
         b->index[i] = i;
     }
-    if ((rc = enter(s, err)) == TS_OK)
+    /* Entered first: in a forked child, entering drops the parent's batch. */
+    if ((rc = enter(s, err)) == TS_OK && s->sent)
+        rc = leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "a batch sent before waits for its "
+                                "answers"), err);
+    else if (rc == TS_OK)
         rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
     if (rc == TS_OK)
         s->sent = b;
@@ -450,17 +454,20 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
 TS_API int ts_find_tokens_receive(ts_store *s, ts_token *const *tokens, size_t n,
                                   int *results, int *done, ts_error *err)
 {
-    struct batch *b = s->sent;
     int rc;
 
     *done = 0;
-    if (!b || b->n != n)
-        return ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n);
-    for (size_t i = 0; i < n; i++)
-        if (b->queries[i] != tokens[i])
-            return ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i);
+    /* Entered first: in a forked child, entering drops the parent's batch. */
     if ((rc = enter(s, err)) != TS_OK)
         return rc;
+    struct batch *b = s->sent;
+    if (!b || b->n != n)
+        return leave(s, ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n),
+                     err);
+    for (size_t i = 0; i < n; i++)
+        if (b->queries[i] != tokens[i])
+            return leave(s, ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i),
+                         err);
     rc = leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
                                                     b->found, done, err), err);
     if (!*done)
@@ -537,6 +544,110 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
     return leave(s, rc, err);
 }
 
+/* What the backend's save_stream pulls through: each token checked as
+ * ts_save_tokens checks them, and the one before it reported saved. */
+struct stream {
+    ts_store *store;
+    ts_token_next_fn next;
+    void (*saved)(void *userdata, const ts_token *token);
+    void *userdata;
+    ts_token *last;          /* handed to the backend, saved once it asks again */
+    size_t count;
+};
+
+static int stream_next(void *source, ts_token **token, ts_error *err)
+{
+    struct stream *st = source;
+
+    if (st->last) {
+        st->count++;
+        if (st->saved)
+            st->saved(st->userdata, st->last);
+        st->last = NULL;
+    }
+    int rc = st->next(st->userdata, token, err);
+    if (rc == TS_OK && (rc = ts__check_saveable(*token, needs_secret_check(st->store), err)))
+        ts__error_prefix(err, "token %zu", st->count);
+    if (rc == TS_OK)
+        st->last = *token;
+    return rc;
+}
+
+/* A backend with save_tokens but no save_stream: the tokens are copied
+ * and saved in its one transaction, memory growing with them. */
+static int save_gathered(struct stream *st, ts_error *err)
+{
+    const ts_backend *vt = st->store->module.vt;
+    ts_token **all = NULL, *token;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    while ((rc = st->next(st->userdata, &token, err)) == TS_OK) {
+        if ((rc = ts__check_saveable(token, needs_secret_check(st->store), err)) != TS_OK) {
+            ts__error_prefix(err, "token %zu", n);
+            break;
+        }
+        if (n == cap) {
+            ts_token **grown = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof *grown);
+            if (!grown) {
+                rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            all = grown;
+        }
+        if (!(all[n] = ts_token_dup(token))) {
+            rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    if (rc == TS_NOT_FOUND && (rc = enter(st->store, err)) == TS_OK)
+        rc = leave(st->store, vt->save_tokens(st->store->state, all, n, err), err);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == TS_OK && st->saved)
+            st->saved(st->userdata, all[i]);
+        ts_token_free(all[i]);
+    }
+    free(all);
+    st->count = rc == TS_OK ? n : 0;
+    return rc;
+}
+
+TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
+                          void (*saved)(void *userdata, const ts_token *token), void *userdata,
+                          size_t *count, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    struct stream st = { s, next, saved, userdata, NULL, 0 };
+    ts_token *token;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK) {
+        /* refused before reading anything */
+    } else if (TS_BACKEND_HAS(vt, save_stream)) {
+        /* The backend asks for the next token once the last is saved, and
+         * after the last is told TS_NOT_FOUND: every one is reported. */
+        if ((rc = enter(s, err)) == TS_OK)
+            rc = leave(s, vt->save_stream(s->state, stream_next, &st, err), err);
+        if (rc != TS_OK)
+            st.count = 0;                       /* one transaction: none */
+    } else if (TS_BACKEND_HAS(vt, save_tokens)) {
+        rc = save_gathered(&st, err);
+    } else {
+        while ((rc = stream_next(&st, &token, err)) == TS_OK)
+            if ((rc = enter(s, err)) == TS_OK &&
+                (rc = leave(s, vt->save_token(s->state, token, err), err)) != TS_OK) {
+                ts__error_prefix(err, "token %zu", st.count);
+                break;
+            }
+        if (rc == TS_NOT_FOUND)
+            rc = TS_OK;
+    }
+    if (count)
+        *count = st.count;
+    return rc;
+}
+
 TS_API int ts_delete_token(ts_store *s, const char *id, ts_error *err)
 {
     int rc = check_writable(s, err);
@@ -603,14 +714,84 @@ TS_API int ts_store_drop(ts_store *s, ts_error *err)
     return leave(s, vt->drop(s->state, err), err);
 }
 
-/* ---------------------------------------------------------------- locks */
+/* ---------------------------------------------------------------- notes */
 
-int64_t ts__now_ms(void)
+/* The backend's notes and log when it keeps them (all four members),
+ * else this handle's own, made on first use. */
+static ts__notes *local_notes(ts_store *s, ts_error *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&open_stores_lock);
+    if (!s->notes)
+        s->notes = ts__notes_new();
+    pthread_mutex_unlock(&open_stores_lock);
+    if (!s->notes)
+        ts__error(err, TS_ERR_NOMEM, "out of memory");
+    return s->notes;
 }
+
+int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t ttl_ms,
+                       ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK)
+        return rc;
+    if (!ts__backend_has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_set(n, name, value, ttl_ms, err) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->note_set(s->state, name, value, ttl_ms, err), err);
+}
+
+int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc;
+
+    if (!ts__backend_has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_get(n, name, value, size, err) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->note_get(s->state, name, value, size, err), err);
+}
+
+int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc = check_writable(s, err);
+
+    if (rc != TS_OK)
+        return rc;
+    if (!ts__backend_has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_log_append(n, entry, keep, err) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->log_append(s->state, entry, keep, err), err);
+}
+
+int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
+                       ts_error *err)
+{
+    const ts_backend *vt = s->module.vt;
+    int rc;
+
+    if (!ts__backend_has_notes(vt)) {
+        ts__notes *n = local_notes(s, err);
+        return n ? ts__notes_log_walk(n, cb, ud) : TS_ERR_NOMEM;
+    }
+    if ((rc = enter(s, err)) != TS_OK)
+        return rc;
+    return leave(s, vt->log_walk(s->state, cb, ud, err), err);
+}
+
+/* ---------------------------------------------------------------- locks */
 
 ts_backend_ctx *ts__store_ctx(ts_store *s)
 {

@@ -186,6 +186,29 @@ static int apply_query(struct ts_kv *opts, const char *q, ts_error *err)
     return TS_OK;
 }
 
+/* An '@' past the authority's end, outside a query value: a user name or
+ * password holding an unescaped '/' or '?' was cut there, and what follows
+ * the cut would be taken for a port, a path or an option, and echoed in an
+ * error. Refused without echoing any of it. */
+static int misplaced_at(const char *after_slashes, ts_error *err)
+{
+    const char *end = after_slashes + strcspn(after_slashes, "/?");
+    int in_query = 0, in_value = 0;
+
+    for (const char *p = end; *p; p++) {
+        if (*p == '?' && !in_query)
+            in_query = 1;
+        else if (*p == '&')
+            in_value = 0;
+        else if (*p == '=' && in_query)
+            in_value = 1;
+        else if (*p == '@' && !in_value)
+            return ts__error(err, TS_ERR_CONFIG, "URI: an '@' after the host: a user name or "
+                             "password holding '/' or '?' must spell them %%2F and %%3F");
+    }
+    return 0;
+}
+
 int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv *opts,
                   ts_error *err)
 {
@@ -216,6 +239,9 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
                          "URI scheme '%s' is not a backend name ([a-z0-9_-])", scheme);
     if (strcmp(scheme, "rediss") == 0 || strcmp(scheme, "rediss-sentinel") == 0)
         rc = ts__kv_set(opts, "tls", "1", err);
+    if (rc == TS_OK && rlen >= 2 && rest[0] == '/' && rest[1] == '/' &&
+        misplaced_at(rest + 2, err))
+        return TS_ERR_CONFIG;
     if (rc == TS_OK && rlen >= 2 && rest[0] == '/' && rest[1] == '/') {
         const char *auth = rest + 2, *path = memchr(auth, '/', rlen - 2);
         size_t alen = path ? (size_t)(path - auth) : rlen - 2;

@@ -19,18 +19,19 @@
  * Reading. The parsed rows live in the host's hash-indexed table, next to
  * the file's exact bytes (the image) and where each row starts in it. The
  * file is read again only when it changed. Our writers bump a generation
- * counter kept in the mapped lock file, so a reader learns that nothing
- * changed from one load of shared memory instead of a stat() (a system call
- * costs more than the whole lookup); a stat() comparing device, inode,
- * size, mtime and ctime still runs before every write and at least every
- * RECHECK_NS, which catches other programs (the SDK, an editor, a restored
- * backup). The loaded file is held open so that its inode number cannot
+ * counter kept in the first 8 bytes of the lock file, so a reader learns
+ * that nothing changed from a pread() of them instead of a stat() of the
+ * path (a path lookup costs more than the whole find); a stat() comparing
+ * device, inode, size, mtime and ctime still runs before every write and
+ * at least every RECHECK_NS, which catches other programs (the SDK, an
+ * editor, a restored backup). The loaded file is held open so that its inode number cannot
  * be reused by a newer file while we remember it. When the file did
  * change, the new bytes are compared with the image and only the rows
  * between their common prefix and suffix are parsed again; another
  * process's save costs a reader a read() and a memcmp(), not a parse of
- * every row. (The lock file is mapped: truncating it under a running
- * process would kill that process with SIGBUS; removing it is safe.)
+ * every row. (The counter is not mapped into memory, which would save the
+ * pread(): whoever truncated the lock file would kill every process that
+ * has it mapped with SIGBUS. Truncating or removing it is safe.)
  *
  * Writing. A writer takes an exclusive flock() on the sidecar
  * "<file>.lock" (the data file's inode is replaced by every write, so it
@@ -51,13 +52,13 @@
  * returns TS_ERR_CORRUPT naming the file and line until it is fixed. The
  * path is resolved once, at open, to a directory handle and a name, so a
  * later chdir() does not redirect writes and a symlinked token file is
- * written where it points. A store handle must not be shared across
- * fork(): the child shares its lock, so open the store after forking.
+ * written where it points. A handle followed into a forked child lets go
+ * of the lock descriptors it shares with its parent (see "fork").
  *
  * This file holds the backend's table of operations, open and close, the
- * operations and the named locks; load.c reads the file and catches up
- * with other processes, write.c writes it and holds the writers' lock, and
- * file.h is what they share.
+ * operations, the named locks and following a fork; load.c reads the file
+ * and catches up with other processes, write.c writes it and holds the
+ * writers' lock, and file.h is what they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -174,18 +175,21 @@ static int check_target(struct file *f, ts_error *err)
     return TS_OK;
 }
 
+static void forget_named(struct file *f, struct named_lock *l);
+
 static void file_close(void *state)
 {
     struct file *f = state;
 
     if (!f)
         return;
+    while (f->held)             /* locks never unlocked: closing releases them */
+        forget_named(f, f->held);
     csv_buf_free(&f->out);
     csv_buf_free(&f->image);
     free(f->rows);
     if (f->table)
         f->host->table_free(f->table);
-    unmap_generation(f);
     if (f->data_fd >= 0)
         close(f->data_fd);
     if (f->lock_fd >= 0)
@@ -416,9 +420,10 @@ static int file_delete_tokens(void *state, ts_error *err)
  * each other; a holder that dies releases the flock at once, one that
  * outlives its ttl has its file replaced by the next taker. */
 struct named_lock {
-    int fd;
+    int fd;                  /* -1: inherited across fork, the parent's to release */
     dev_t dev;
     ino_t ino;
+    struct named_lock *next; /* in f->held */
     char file[];             /* its name in the directory */
 };
 
@@ -453,8 +458,9 @@ static int hold_named(struct file *f, int fd, const char *file, int64_t ttl_ms,
         close(fd);
         return rc;
     }
-    *l = (struct named_lock){ fd, st.st_dev, st.st_ino };
+    *l = (struct named_lock){ fd, st.st_dev, st.st_ino, f->held };
     strcpy(l->file, file);
+    f->held = l;
     *out = l;
     return TS_OK;
 }
@@ -505,8 +511,21 @@ static int file_try_lock(void *state, const char *name, int64_t ttl_ms, void **h
     return rc;
 }
 
+static void forget_named(struct file *f, struct named_lock *l)
+{
+    for (struct named_lock **p = &f->held; *p; p = &(*p)->next)
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    if (l->fd >= 0)
+        close(l->fd);
+    free(l);
+}
+
 /* Closing the file releases the lock; the file goes too unless someone
- * broke the lock after its ttl and the file there is theirs. */
+ * broke the lock after its ttl and the file there is theirs. A lock this
+ * process inherited is its parent's: it is left alone. */
 static int file_unlock(void *state, void *handle, ts_error *err)
 {
     struct file *f = state;
@@ -515,14 +534,47 @@ static int file_unlock(void *state, void *handle, ts_error *err)
     ts_error ignored;
 
     (void)err;
-    if (lock_writers(f, &ignored) == TS_OK) {
+    if (l->fd >= 0 && lock_writers(f, &ignored) == TS_OK) {
         if (fstatat(f->dir_fd, l->file, &st, 0) == 0 && st.st_dev == l->dev &&
             st.st_ino == l->ino)
             unlinkat(f->dir_fd, l->file, 0);
         unlock_writers(f);
     }
-    close(l->fd);
-    free(l);
+    forget_named(f, l);
+    return TS_OK;
+}
+
+/* ---------------------------------------------------------------- fork */
+
+/*
+ * In a forked child, before its first call (backend.h's `forked`). flock()
+ * locks belong to an open file description, which the child shares with
+ * its parent through every descriptor it inherited: writing under the
+ * inherited lock descriptor, a child would find the writers' lock its
+ * parent holds already its own, and both would write at once (four
+ * children saving through an inherited handle lost 581 of 800 saves they
+ * were told had succeeded). So the child closes its copies of the lock
+ * descriptors, which leaves the parent's locks as they are (a lock goes
+ * only with the last descriptor of its description), and opens the lock
+ * file again, a description of its own. The named locks the handle held
+ * are its parent's: the child keeps no descriptor of theirs, and its
+ * unlock of one releases nothing. What was read of the file is read again.
+ */
+static int file_forked(void *state, ts_error *err)
+{
+    struct file *f = state;
+
+    (void)err;
+    if (f->lock_fd >= 0)
+        close(f->lock_fd);
+    f->lock_fd = -1;
+    open_lock(f, NULL);         /* or the next write does */
+    for (struct named_lock *l = f->held; l; l = l->next) {
+        if (l->fd >= 0)
+            close(l->fd);
+        l->fd = -1;
+    }
+    f->loaded = 0;
     return TS_OK;
 }
 
@@ -546,6 +598,7 @@ static const ts_backend file_backend = {
     .save_tokens = file_save_tokens,
     .try_lock = file_try_lock,
     .unlock = file_unlock,
+    .forked = file_forked,
 };
 
 TS_BACKEND_DEFINE(file_backend)

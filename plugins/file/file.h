@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 #include <tokenstore/backend.h>
 #include "csv.h"
 
@@ -48,6 +49,10 @@ static const struct dialect {
 
 #define LOCK_SUFFIX ".lock"
 
+/* How stale a reader may be about a change made by a program that does
+ * not bump the generation. */
+#define RECHECK_NS 100000000u
+
 /* Which file the table was loaded from. */
 struct identity {
     int exists;
@@ -57,6 +62,9 @@ struct identity {
     struct timespec mtime;
     struct timespec ctime;
 };
+
+/* A lock taken with try_lock (file.c's "named locks"). */
+struct named_lock;
 
 /* A row of the image: its id and the offset of its first byte. */
 struct row_at {
@@ -75,9 +83,8 @@ struct file {
     unsigned open_flags;     /* TS_OPEN_* */
     int dir_fd;
     int lock_fd;             /* -1 until opened */
+    int lock_writable;       /* lock_fd is open for writing: we may bump the generation */
     int data_fd;             /* the loaded file, held open: see file.c's top comment */
-    uint64_t *generation;    /* in the mapped lock file, or NULL */
-    int generation_writable;
     uint64_t seen_generation;
     uint64_t checked_at;     /* when the file was last stat()ed */
     int loaded;              /* table, image and rows describe `seen` */
@@ -92,6 +99,7 @@ struct file {
     int dialect;             /* DIALECT_*, from the header's line end */
     int redirect_spelling;   /* the dialect whose spelling the header's ninth column has */
     csv_buf out;             /* bytes being written; wiped after use */
+    struct named_lock *held; /* the locks try_lock took and unlock has not released */
 };
 
 /* ---------------------------------------------------------------- identity */
@@ -121,9 +129,18 @@ static inline uint64_t coarse_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The generation our writers count in the first 8 bytes of the lock file;
+ * 0 without a lock file, or with one cut short. It is read with pread(),
+ * not through a mapping: a mapping of a file that someone truncates kills
+ * the process with SIGBUS at its next read, and anyone who may write the
+ * store may truncate its lock file. */
 static inline uint64_t generation_now(const struct file *f)
 {
-    return f->generation ? __atomic_load_n(f->generation, __ATOMIC_ACQUIRE) : 0;
+    uint64_t g;
+
+    if (f->lock_fd < 0 || pread(f->lock_fd, &g, sizeof g, 0) != (ssize_t)sizeof g)
+        return 0;
+    return g;
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -227,7 +244,6 @@ int write_all_rows(struct file *f, ts_error *err);
 int write_row(struct file *f, const char *id, ts_error *err);
 void remove_stale_temps(struct file *f);
 
-void unmap_generation(struct file *f);
 int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
                    const char **why);
 int side_file_error(const struct file *f, const char *name, const char *why, int e,

@@ -14,9 +14,6 @@
 #include <unistd.h>
 #include "file.h"
 
-/* How stale a reader may be about a change made by a program that does
- * not bump the generation. */
-#define RECHECK_NS 100000000u
 
 /* ---------------------------------------------------------------- errors */
 
@@ -436,7 +433,7 @@ int check_file(struct file *f, ts_error *err)
  * generation and the last stat() is recent. */
 int refresh(struct file *f, ts_error *err)
 {
-    if (f->loaded && f->generation && generation_now(f) == f->seen_generation &&
+    if (f->loaded && f->lock_fd >= 0 && generation_now(f) == f->seen_generation &&
         coarse_now_ns() - f->checked_at < RECHECK_NS)
         return f->corrupt ? f->host->error(err, TS_ERR_CORRUPT, "%s", f->why) : TS_OK;
     return check_file(f, err);

@@ -2,7 +2,7 @@
  * plugins/file/write.c - writing the token file: formatting rows in the
  * file's dialect, the atomic rewrite (a temporary file that takes the old
  * file's owner and mode, fsync, rename), the generation counter in the
- * mapped lock file, the lock file and the other files kept beside the
+ * lock file, the lock file and the other files kept beside the
  * token file, and the writers' lock (see "Writing" at the top of file.c).
  */
 #include <dirent.h>
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -147,11 +146,30 @@ void remove_stale_temps(struct file *f)
     closedir(d);
 }
 
+/* Counts a change in the lock file's generation, under the writers' lock
+ * (or, for a lock file no longer in use, to make its readers look). A
+ * count cut short by someone truncating the file starts again from the
+ * clock rather than from 1, so that no reader takes the new count for the
+ * one it saw before the cut. */
+static uint64_t count_change(struct file *f)
+{
+    uint64_t g;
+
+    if (pread(f->lock_fd, &g, sizeof g, 0) != (ssize_t)sizeof g || g == 0)
+        g = coarse_now_ns();
+    g++;
+    if (pwrite(f->lock_fd, &g, sizeof g, 0) != (ssize_t)sizeof g)
+        f->host->log(f->ctx, TS_LOG_WARN, "%s: cannot count a change in %s" LOCK_SUFFIX
+                     " (%s): other processes may read the file as it was for up to %u ms",
+                     f->path, f->path, strerror(errno), RECHECK_NS / 1000000);
+    return g;
+}
+
 /* Tells the other processes' readers that the file changed. */
 static void bump_generation(struct file *f)
 {
-    if (f->generation && f->generation_writable)
-        f->seen_generation = __atomic_add_fetch(f->generation, 1, __ATOMIC_SEQ_CST);
+    if (f->lock_fd >= 0 && f->lock_writable)
+        f->seen_generation = count_change(f);
     else
         f->seen_generation = generation_now(f);
     f->checked_at = coarse_now_ns();
@@ -284,34 +302,6 @@ int write_row(struct file *f, const char *id, ts_error *err)
 
 /* ---------------------------------------------------------------- locking */
 
-void unmap_generation(struct file *f)
-{
-    if (f->generation)
-        munmap(f->generation, sizeof *f->generation);
-    f->generation = NULL;
-}
-
-/* Maps the generation counter: the first 8 bytes of the lock file. */
-static void map_generation(struct file *f)
-{
-    struct stat st;
-    int writable = (fcntl(f->lock_fd, F_GETFL) & O_ACCMODE) == O_RDWR;
-
-    unmap_generation(f);
-    if (fstat(f->lock_fd, &st) != 0)
-        return;
-    /* Growing it is safe without the lock: ftruncate never shrinks here. */
-    if (st.st_size < (off_t)sizeof *f->generation &&
-        (!writable || ftruncate(f->lock_fd, sizeof *f->generation) != 0))
-        return;
-    void *p = mmap(NULL, sizeof *f->generation, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                   MAP_SHARED, f->lock_fd, 0);
-    if (p != MAP_FAILED) {
-        f->generation = p;
-        f->generation_writable = writable;
-    }
-}
-
 /*
  * Opens a file this backend keeps beside the token file (the lock file and
  * the named locks), never through a symbolic link: whoever can write the
@@ -371,9 +361,8 @@ int open_lock(struct file *f, ts_error *err)
     if (f->open_flags & TS_OPEN_READ_ONLY) {
         /* A reader creates nothing: without a lock file it stat()s. */
         f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
-        if (f->lock_fd >= 0)
-            map_generation(f);
-        else if (why)
+        f->lock_writable = 0;
+        if (f->lock_fd < 0 && why)
             return side_file_error(f, f->lock_name, why, errno, err);
         return f->lock_fd >= 0 ? TS_OK : TS_ERR_IO;
     }
@@ -391,7 +380,7 @@ int open_lock(struct file *f, ts_error *err)
     }
     if (f->lock_fd < 0)
         return side_file_error(f, f->lock_name, why, e, err);
-    map_generation(f);
+    f->lock_writable = (fcntl(f->lock_fd, F_GETFL) & O_ACCMODE) == O_RDWR;
     return TS_OK;
 }
 
@@ -408,9 +397,8 @@ int lock_is_current(const struct file *f)
  * again (and move too, in check_file). */
 void drop_lock(struct file *f)
 {
-    if (f->generation && f->generation_writable)
-        __atomic_add_fetch(f->generation, 1, __ATOMIC_SEQ_CST);
-    unmap_generation(f);
+    if (f->lock_writable)
+        count_change(f);
     close(f->lock_fd);
     f->lock_fd = -1;
 }

@@ -2,12 +2,15 @@
  * plugins/mysql/client.c - the mysql backend's connection: starting the
  * client library once per process, the connection's options (strict
  * mode, read committed, TLS), connecting and saying in the user's words
- * why a connection failed, noticing a server that closed an idle
- * connection, and running an operation on a live connection with one
- * reconnect and replay (with_connection).
+ * why a connection failed, refusing a connection that a TLS mode promised
+ * to encrypt and that is not, noticing a server that closed an idle
+ * connection, running an operation on a live connection with one
+ * reconnect and replay (with_connection), and letting go of a parent's
+ * connection in a forked child without a word to the server.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -68,6 +71,32 @@ void disconnect(struct mysql_store *s)
     s->locks_held = 0;     /* the server released them with the connection */
 }
 
+/*
+ * The authentication methods a TLS mode allows. The client library learns
+ * from the server's greeting whether it takes TLS, and when the greeting
+ * says no (a server without TLS, or something on the way that cleared
+ * the offer) it goes on in the clear, authenticating first; but for
+ * verify-identity, where it refuses such a greeting at once. connect_db
+ * refuses the unencrypted connection afterwards, so the exchange before
+ * must not give the password away: mysql_clear_password and dialog send
+ * it as it is, and caching_sha2_password and sha256_password, unencrypted,
+ * send it under an RSA key the other end hands over, which only whoever
+ * stands in the middle can use. `required` does not verify the server,
+ * so it stands against an eavesdropper only and keeps those two;
+ * verify-ca stands against someone in the middle as well.
+ */
+static const char *allowed_auth(enum tls_mode mode)
+{
+    switch (mode) {
+    case TLS_REQUIRED:
+        return "mysql_native_password,client_ed25519,caching_sha2_password,sha256_password";
+    case TLS_VERIFY_CA:
+        return "mysql_native_password,client_ed25519";
+    default:
+        return NULL;
+    }
+}
+
 static int set_tls(struct mysql_store *s, MYSQL *m)
 {
     my_bool yes = 1, no = 0;
@@ -75,6 +104,13 @@ static int set_tls(struct mysql_store *s, MYSQL *m)
 
     if (s->tls == TLS_OFF)
         return 0;
+    if (allowed_auth(s->tls))
+        rc |= mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH, allowed_auth(s->tls));
+    /* A MySQL 8 greeting proposes caching_sha2_password: start with the
+     * native method, which the server switches from if the account has
+     * another. */
+    if (s->tls == TLS_VERIFY_CA)
+        rc |= mysql_optionsv(m, MYSQL_DEFAULT_AUTH, "mysql_native_password");
     rc |= mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
     if (s->tls_ca)
         rc |= mysql_optionsv(m, MYSQL_OPT_SSL_CA, s->tls_ca);
@@ -187,11 +223,37 @@ static int connect_fail(struct mysql_store *s, MYSQL *m, ts_error *err)
                         "CREATE DATABASE, or set the option 'database')", s->where,
                         s->database);
     case CR_SSL_CONNECTION_ERROR:
-        return h->error(err, TS_ERR_CONNECT, "%s: TLS (option tls): %s", s->where, msg);
+        return h->error(err, TS_ERR_CONNECT, "%s: TLS (option tls=%s): %s", s->where,
+                        tls_mode_name(s->tls), msg);
+    case CR_PLUGIN_NOT_ALLOWED:
+        return h->error(err, TS_ERR_AUTH, "%s: option tls=%s: the server asked for an "
+                        "authentication method that would give the password away were the "
+                        "connection not encrypted, which cannot be known before it is done "
+                        "(%s); use tls=verify-identity, which refuses a server without TLS "
+                        "before it authenticates, or an account with mysql_native_password "
+                        "or ed25519", s->where, tls_mode_name(s->tls), msg);
     default:
         return h->error(err, TS_ERR_CONNECT, "cannot connect to the MySQL server at %s: %s%s",
                         s->where, errno_words(s, msg, words, sizeof words), msg);
     }
+}
+
+/*
+ * A TLS mode's promise, checked on the connection the client library made:
+ * it goes on in the clear when the server's greeting does not offer TLS
+ * (set_tls). So the connection must have a cipher, before any statement
+ * carrying a token is sent on it. In verify-ca and verify-identity an
+ * encrypted connection is a verified one: with tls_ca given, the library
+ * has OpenSSL verify the chain in the handshake and fails it otherwise.
+ */
+static int check_encrypted(struct mysql_store *s, MYSQL *m, ts_error *err)
+{
+    if (s->tls == TLS_OFF || mysql_get_ssl_cipher(m))
+        return TS_OK;
+    return s->host->error(err, TS_ERR_CONNECT, "%s: option tls=%s: the connection is not "
+                          "encrypted: the server did not offer TLS, or something between it "
+                          "and us removed the offer; refused before any token was sent",
+                          s->where, tls_mode_name(s->tls));
 }
 
 int connect_db(struct mysql_store *s, ts_error *err)
@@ -212,6 +274,11 @@ int connect_db(struct mysql_store *s, ts_error *err)
                             s->password ? s->password : "", s->database,
                             s->socket_path ? 0 : s->port, s->socket_path, CLIENT_FOUND_ROWS)) {
         int rc = connect_fail(s, m, err);
+        mysql_close(m);
+        return rc;
+    }
+    int rc = check_encrypted(s, m, err);
+    if (rc != TS_OK) {
         mysql_close(m);
         return rc;
     }
@@ -266,4 +333,36 @@ int with_connection(struct mysql_store *s, int replay, int writing,
                                   "applied", s->where);
         return rc;
     }
+}
+
+/*
+ * In a forked child. The connection's socket, and its TLS session, are
+ * the parent's too: a COM_QUIT or a statement close sent from here would
+ * end or confuse the parent's session, and the statements and the named
+ * locks of that session are the parent's. So the child's descriptor is
+ * pointed at /dev/null first, and then everything is closed as usual:
+ * whatever the client library writes on the way out goes nowhere, and
+ * the parent's socket is left as it was. Should /dev/null not open, the
+ * descriptor is closed and the client's structures are left unfreed.
+ */
+int abandon_connection(struct mysql_store *s, ts_error *err)
+{
+    (void)err;
+    if (!s->conn)
+        return TS_OK;
+    int fd = (int)mysql_get_socket(s->conn);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+    if (fd >= 0 && (null < 0 || dup3(null, fd, O_CLOEXEC) < 0)) {
+        close(fd);
+        for (int k = 0; k < ST_COUNT; k++)
+            s->stmt[k] = NULL;
+        for (unsigned m = 0; m < UPDATE_MASKS; m++)
+            s->update[m] = NULL;
+        s->conn = NULL;
+    }
+    if (null >= 0)
+        close(null);
+    disconnect(s);
+    return TS_OK;
 }

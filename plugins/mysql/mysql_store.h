@@ -3,18 +3,21 @@
  * open store (struct mysql_store), its statements (enum stmt_kind), a
  * bound parameter, and the functions one file offers the others. The
  * files form layers: statements.c (errors, running statements, fetching
- * rows), client.c (connecting, reconnecting) and options.c (the options,
- * the lock names) use no other file; schema.c (the table, its indexes,
- * the SQL) runs statements.c's statements; mysql.c (reading, writing,
- * locks, opening and closing, the ts_backend) uses them all. Nothing here
- * leaves the plugin (it is built with hidden visibility); mysql.c's
- * opening comment describes the design. Not named mysql.h: that is the
- * client library's header, which this one includes.
+ * rows), client.c (connecting, reconnecting, letting go in a forked
+ * child) and options.c (the options, the lock names) use no other file;
+ * schema.c (the table, its indexes, the SQL) runs statements.c's
+ * statements; locks.c (named locks, the store-wide locks) and save.c
+ * (saving and deleting) use those; mysql.c (reading, opening and closing,
+ * the ts_backend) uses them all. Nothing here leaves the plugin (it is
+ * built with hidden visibility); mysql.c's opening comment describes the
+ * design. Not named mysql.h: that is the client library's header, which
+ * this one includes.
  */
 #ifndef TS_PLUGIN_MYSQL_STORE_H
 #define TS_PLUGIN_MYSQL_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <mysql.h>
 #include <tokenstore/backend.h>
@@ -28,7 +31,7 @@ enum tls_mode { TLS_OFF, TLS_REQUIRED, TLS_VERIFY_CA, TLS_VERIFY_IDENTITY };
 enum stmt_kind {
     ST_LOOKUP, ST_INSERT = ST_LOOKUP + TS_FIELD_COUNT, ST_MAX_ID, ST_DELETE_ONE, ST_DELETE_ALL, ST_WALK,
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET_LOCK, ST_RELEASE_LOCK, ST_WAIT_TIMEOUT,
-    ST_WAIT_DEFAULT, ST_COLUMNS, ST_INDEXED, ST_COUNT
+    ST_WAIT_DEFAULT, ST_COLUMNS, ST_INDEXED, ST_DROP, ST_COUNT
 };
 
 /* Columns an UPDATE may set: every field but id, one bit per field f at
@@ -45,6 +48,7 @@ struct mysql_store {
     MYSQL *conn;                     /* NULL while disconnected */
     unsigned generation;             /* counts connections, for held locks */
     int lost;                        /* the last error was a dropped connection */
+    unsigned last_errno;             /* the MySQL error number of the last failure */
 
     char *host_name, *socket_path, *user, *password, *database;
     char *tls_ca, *tls_cert, *tls_key;
@@ -128,6 +132,9 @@ void disconnect(struct mysql_store *s);
 int with_connection(struct mysql_store *s, int replay, int writing,
                     int (*op)(struct mysql_store *, void *, ts_error *), void *arg,
                     ts_error *err);
+/* In a forked child: lets go of the parent's connection and statements
+ * without a byte to the server. */
+int abandon_connection(struct mysql_store *s, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* options.c: the options                                              */
@@ -137,6 +144,8 @@ int with_connection(struct mysql_store *s, int replay, int writing,
 int read_options(struct mysql_store *s, ts_error *err);
 /* The GET_LOCK name for `what` on the store's table. */
 void lock_name(const struct mysql_store *s, const char *what, char out[40]);
+/* The option tls's word for a mode ("verify-ca"). */
+const char *tls_mode_name(enum tls_mode mode);
 
 /* ------------------------------------------------------------------ */
 /* schema.c: the table                                                 */
@@ -149,5 +158,37 @@ int build_sql(struct mysql_store *s, ts_error *err);
 int ensure_schema(struct mysql_store *s, ts_error *err);
 /* Before a read: whether the table is there; *ready is 0 while it is not. */
 int table_ready(struct mysql_store *s, int *ready, ts_error *err);
+/* How many values field's lookup statement binds (each is the value). */
+unsigned lookup_params(ts_field field);
+
+/* ------------------------------------------------------------------ */
+/* mysql.c: reading                                                    */
+/* ------------------------------------------------------------------ */
+
+/* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
+int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
+
+/* ------------------------------------------------------------------ */
+/* locks.c: named locks                                                */
+/* ------------------------------------------------------------------ */
+
+/* GET_LOCK(name, wait_s) into *got (1: taken); RELEASE_LOCK(name) with
+ * kind ST_RELEASE_LOCK (*got 1: it was ours and is released). */
+int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
+               int *got, ts_error *err);
+int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+                   ts_error *err);
+int store_unlock(void *state, void *handle, ts_error *err);
+/* Frees the record of the locks this handle took (at close). */
+void free_held_locks(struct mysql_store *s);
+
+/* ------------------------------------------------------------------ */
+/* save.c: writing                                                     */
+/* ------------------------------------------------------------------ */
+
+int store_save_token(void *state, ts_token *token, ts_error *err);
+int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+int store_delete_token(void *state, const char *id, ts_error *err);
+int store_delete_tokens(void *state, ts_error *err);
 
 #endif

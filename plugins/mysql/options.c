@@ -55,10 +55,18 @@ static int timeout_option(struct mysql_store *s, const char *key, long long dflt
     return rc;
 }
 
+/* The option tls's words, in enum tls_mode's order. */
+static const char *const tls_modes[] = { "off", "required", "verify-ca", "verify-identity",
+                                         NULL };
+
+const char *tls_mode_name(enum tls_mode mode)
+{
+    return tls_modes[mode];
+}
+
 static int read_tls(struct mysql_store *s, ts_error *err)
 {
-    static const char *const modes[] = { "off", "required", "verify-ca", "verify-identity",
-                                         NULL };
+    const char *const *modes = tls_modes;
     const ts_host *h = s->host;
     int mode;
     int rc = h->option_choice(s->ctx, "tls", modes, TLS_OFF, &mode, err);

@@ -15,12 +15,21 @@
 #define INNODB_KEY_BYTES 3072          /* the widest InnoDB index key */
 #define PREFIX_CHARS 255               /* a prefix index's length, in characters */
 
-/* The SDK DBStore's CREATE TABLE, with our table name. */
-#define SDK_DDL                                                                        \
-    "CREATE TABLE IF NOT EXISTS `%s` (id varchar(10) NOT NULL, user_name varchar(255), " \
-    "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), " \
-    "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "   \
-    "redirect_url varchar(255), api_domain varchar(255), primary key (id))"
+/*
+ * The SDK DBStore's ten columns, as its CREATE TABLE has them, in utf8mb4
+ * whatever the server's default (a latin1 table refuses most UTF-8 user
+ * names): user_name in the case-insensitive collation the SDK's lookups
+ * rely on, every other column, the secrets among them, in a binary one.
+ * The indexes on the lookup fields come in the same statement, so that a
+ * table is never seen without them (create_table).
+ */
+#define SDK_COLUMNS                                                                      \
+    "id varchar(10) NOT NULL, "                                                          \
+    "user_name varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci, "          \
+    "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "   \
+    "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "     \
+    "redirect_url varchar(255), api_domain varchar(255), primary key (id)"
+#define TABLE_CHARSET " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 /* Ids are canonical decimals, so DECIMAL(20) holds every one exactly. */
 #define NUMERIC_ID "CAST(id AS DECIMAL(20,0))"
@@ -124,6 +133,18 @@ static int unindexed(struct mysql_store *s, unsigned *missing, ts_error *err)
     return rc == TS_NOT_FOUND ? TS_OK : rc;
 }
 
+/* The name of our index on field: "<table>_<field>_idx", or, for a table
+ * whose name leaves no room for that in 64 characters, "<field>_idx"
+ * (index names are the table's own). */
+static void index_name(const struct mysql_store *s, ts_field f, char out[NAME_MAX_LEN + 1])
+{
+    const char *field = s->host->field_name(f);
+    int n = snprintf(out, NAME_MAX_LEN + 1, "%s_%s_idx", s->table, field);
+
+    if (n < 0 || n > NAME_MAX_LEN)
+        snprintf(out, NAME_MAX_LEN + 1, "%s_idx", field);
+}
+
 static int create_indexes(struct mysql_store *s, const struct column *cols, unsigned missing,
                           ts_error *err)
 {
@@ -131,14 +152,17 @@ static int create_indexes(struct mysql_store *s, const struct column *cols, unsi
         if (!(missing & (1u << f)))
             continue;
         const char *name = s->host->field_name((ts_field)f);
-        char sql[256], prefix[16] = "";
+        char sql[256], prefix[16] = "", index[NAME_MAX_LEN + 1];
         if (cols[f].needs_prefix)
             snprintf(prefix, sizeof prefix, "(%d)", PREFIX_CHARS);
-        snprintf(sql, sizeof sql, "CREATE INDEX `%s_%s_idx` ON `%s` (%s%s)", s->table, name,
-                 s->table, name, prefix);
+        index_name(s, (ts_field)f, index);
+        snprintf(sql, sizeof sql, "CREATE INDEX `%s` ON `%s` (%s%s)", index, s->table, name,
+                 prefix);
         int rc = run_once(s, sql, "creating an index", err);
-        if (rc == TS_ERR_BACKEND && mysql_errno(s->conn) == ER_DUP_KEYNAME)
-            rc = TS_OK;         /* another process made it meanwhile */
+        /* Another process opening the table made it meanwhile. (The error
+         * number is the statement's: run_once has closed it since.) */
+        if (rc != TS_OK && !s->lost && s->last_errno == ER_DUP_KEYNAME)
+            rc = TS_OK;
         if (rc == TS_ERR_AUTH) {
             /* Reading and writing still work, only slower. */
             s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s has no index on %s and user "
@@ -150,6 +174,33 @@ static int create_indexes(struct mysql_store *s, const struct column *cols, unsi
             return rc;
     }
     return TS_OK;
+}
+
+/* CREATE TABLE IF NOT EXISTS with the indexes: one statement, so any
+ * number of processes may run it at once and all of them find the table
+ * whole. */
+static int create_table(struct mysql_store *s, ts_error *err)
+{
+    char sql[1024], index[NAME_MAX_LEN + 1];
+    size_t used = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS `%s` ("
+                                   SDK_COLUMNS, s->table);
+
+    for (size_t i = 0; i < s->nkeys && used < sizeof sql; i++) {
+        if (s->keys[i] == TS_FIELD_ID)          /* the primary key */
+            continue;
+        index_name(s, s->keys[i], index);
+        used += (size_t)snprintf(sql + used, sizeof sql - used, ", KEY `%s` (%s)", index,
+                                 s->host->field_name(s->keys[i]));
+    }
+    if (used < sizeof sql)
+        used += (size_t)snprintf(sql + used, sizeof sql - used, ")" TABLE_CHARSET);
+    if (used >= sizeof sql)
+        return s->host->error(err, TS_ERR_BACKEND, "the CREATE TABLE statement is too long");
+    int rc = run_once(s, sql, "creating the table", err);
+    if (rc == TS_OK)
+        s->host->log(s->ctx, TS_LOG_INFO, "created table %s.%s on %s", s->database, s->table,
+                     s->where);
+    return rc;
 }
 
 int ensure_schema(struct mysql_store *s, ts_error *err)
@@ -164,12 +215,7 @@ int ensure_schema(struct mysql_store *s, ts_error *err)
         return rc;
     }
     if (rc == TS_OK && !exists) {
-        char sql[sizeof SDK_DDL + NAME_MAX_LEN];
-        snprintf(sql, sizeof sql, SDK_DDL, s->table);
-        rc = run_once(s, sql, "creating the table", err);
-        if (rc == TS_OK)
-            s->host->log(s->ctx, TS_LOG_INFO, "created table %s.%s on %s", s->database,
-                         s->table, s->where);
+        rc = create_table(s, err);
         /* Another process may have made it meanwhile: check what is there. */
         if (rc == TS_OK)
             rc = read_columns(s, cols, &exists, err);
@@ -194,6 +240,39 @@ int table_ready(struct mysql_store *s, int *ready, ts_error *err)
     return rc;
 }
 
+unsigned lookup_params(ts_field field)
+{
+    return field == TS_FIELD_USER_NAME ? 1 : 2;
+}
+
+/*
+ * The lookup by field. user_name compares in the column's collation, as
+ * the DBStore's `WHERE user_name = %s` does: on the SDK's table that
+ * ignores case (and trailing spaces). Every other key compares bytes:
+ * `c = ?` finds the candidates through the column's index, and the value
+ * as the connection reads it, in utf8mb4, must then equal the bound bytes
+ * (a latin1 column's é is one byte stored and two read). Several rows may
+ * share a secret (and an SDK table may hold a user twice): the lowest id
+ * answers.
+ */
+static int lookup_sql(struct mysql_store *s, ts_field f, const char *cols)
+{
+    const char *c = s->host->field_name(f);
+    char **sql = &s->sql[ST_LOOKUP + f];
+    int n;
+
+    if (f == TS_FIELD_USER_NAME)
+        n = asprintf(sql, "SELECT %s FROM `%s` WHERE %s = ? ORDER BY " NUMERIC_ID " LIMIT 1",
+                     cols, s->table, c);
+    else if (f == TS_FIELD_ID)          /* ids are ASCII digits */
+        n = asprintf(sql, "SELECT %s FROM `%s` WHERE id = ? AND id = BINARY ? LIMIT 1", cols,
+                     s->table);
+    else
+        n = asprintf(sql, "SELECT %s FROM `%s` WHERE %s = ? AND CONVERT(%s USING utf8mb4) = "
+                     "BINARY ? ORDER BY " NUMERIC_ID " LIMIT 1", cols, s->table, c, c);
+    return n > 0 ? TS_OK : TS_ERR_NOMEM;
+}
+
 /* The SQL of every statement; prepared on a connection's first use. */
 int build_sql(struct mysql_store *s, ts_error *err)
 {
@@ -206,14 +285,8 @@ int build_sql(struct mysql_store *s, ts_error *err)
         snprintf(cols + used, sizeof cols - used, "%s%s", f ? ", " : "",
                  s->host->field_name((ts_field)f));
     }
-    /* Several rows may share a secret (and an SDK table may hold a user
-     * twice): the lowest id answers. */
-    for (size_t i = 0; i < s->nkeys; i++) {
-        const char *c = s->host->field_name(s->keys[i]);
-        ok &= asprintf(&s->sql[ST_LOOKUP + s->keys[i]], "SELECT %s FROM `%s` WHERE %s = ? AND "
-                       "%s = BINARY ?%s LIMIT 1", cols, t, c, c,
-                       s->keys[i] == TS_FIELD_ID ? "" : " ORDER BY " NUMERIC_ID) > 0;
-    }
+    for (size_t i = 0; i < s->nkeys; i++)
+        ok &= lookup_sql(s, s->keys[i], cols) == TS_OK;
     ok &= asprintf(&s->sql[ST_INSERT], "INSERT INTO `%s` (%s) VALUES (?, ?, ?, ?, ?, ?, ?, "
                    "?, ?, ?)", t, cols) > 0;
     ok &= asprintf(&s->sql[ST_MAX_ID], "SELECT MAX(" NUMERIC_ID ") FROM `%s`", t) > 0;
@@ -222,6 +295,7 @@ int build_sql(struct mysql_store *s, ts_error *err)
     ok &= asprintf(&s->sql[ST_DELETE_ALL], "DELETE FROM `%s`", t) > 0;
     ok &= asprintf(&s->sql[ST_WALK], "SELECT %s FROM `%s` ORDER BY " NUMERIC_ID ", id", cols,
                    t) > 0;
+    ok &= asprintf(&s->sql[ST_DROP], "DROP TABLE IF EXISTS `%s`", t) > 0;
     ok &= (s->sql[ST_BEGIN] = strdup("START TRANSACTION")) != NULL;
     ok &= (s->sql[ST_COMMIT] = strdup("COMMIT")) != NULL;
     ok &= (s->sql[ST_ROLLBACK] = strdup("ROLLBACK")) != NULL;

@@ -19,12 +19,24 @@
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+/* A statement's error that leaves the connection unusable. On a TLS
+ * connection the server's going away is a TLS error (an EOF where a
+ * record was due). */
 static int connection_lost(unsigned code)
 {
     return code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST ||
            code == CR_SERVER_LOST_EXTENDED || code == ER_CONNECTION_KILLED ||
            code == ER_SERVER_SHUTDOWN || code == CR_CONNECTION_ERROR ||
-           code == CR_CONN_HOST_ERROR;
+           code == CR_CONN_HOST_ERROR || code == CR_SSL_CONNECTION_ERROR;
+}
+
+/* The server could not write what it was given: its disk, or the
+ * table's tablespace, is full, or writing a file failed. Their messages
+ * name a table or a file, never a value. */
+static int cannot_store(unsigned code)
+{
+    return code == ER_RECORD_FILE_FULL || code == ER_DISK_FULL || code == ER_ERROR_ON_WRITE ||
+           code == ER_GET_ERRNO || code == ER_TEMP_FILE_WRITE_FAILURE;
 }
 
 /* Errors whose server message names no value: a message about a
@@ -36,7 +48,9 @@ static int message_is_safe(unsigned code)
            code == ER_NO_SUCH_TABLE || code == ER_BAD_FIELD_ERROR ||
            code == ER_LOCK_WAIT_TIMEOUT || code == ER_LOCK_DEADLOCK ||
            code == ER_DBACCESS_DENIED_ERROR || code == ER_SPECIFIC_ACCESS_DENIED_ERROR ||
-           code == ER_OPTION_PREVENTS_STATEMENT;
+           code == ER_OPTION_PREVENTS_STATEMENT || cannot_store(code) ||
+           code == ER_OUTOFMEMORY || code == ER_OUT_OF_RESOURCES ||
+           code == ER_CANT_AGGREGATE_2COLLATIONS;
 }
 
 /*
@@ -57,6 +71,7 @@ static int db_fail(struct mysql_store *s, unsigned code, const char *sqlstate,
         why = generic;
     }
     s->lost = connection_lost(code);
+    s->last_errno = code;
     if (s->lost)
         return h->error(err, TS_ERR_CONNECT, "%s: %s: the connection was lost: %s", s->where,
                         doing, why);
@@ -80,6 +95,16 @@ static int db_fail(struct mysql_store *s, unsigned code, const char *sqlstate,
     case ER_NO_SUCH_TABLE:
     case ER_BAD_FIELD_ERROR:
         return h->error(err, TS_ERR_CORRUPT, "%s: %s: %s", s->where, doing, why);
+    case ER_RECORD_FILE_FULL:
+    case ER_DISK_FULL:
+        return h->error(err, TS_ERR_IO, "%s: table %s.%s: %s: the server cannot store more "
+                        "(its disk, or the tablespace the table is in, is full): %s",
+                        s->where, s->database, s->table, doing, why);
+    case ER_ERROR_ON_WRITE:
+    case ER_GET_ERRNO:
+    case ER_TEMP_FILE_WRITE_FAILURE:
+        return h->error(err, TS_ERR_IO, "%s: table %s.%s: %s: the server could not write: %s",
+                        s->where, s->database, s->table, doing, why);
     case CR_OUT_OF_MEMORY:
         return h->error(err, TS_ERR_NOMEM, "out of memory");
     default:

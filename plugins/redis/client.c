@@ -137,15 +137,23 @@ static long command_timeout_ms(const struct redis_store *s)
     return (long)(s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000);
 }
 
-/* The connection is out of step with the server: drop it (the next call
- * connects again) and say why. */
-static int connection_failed(struct redis_store *s, int timed_out, const char *why,
-                             ts_error *err)
+/* The connection failed (s->conn says how) and is out of step with the
+ * server: drop it (the next call connects again) and say why. The time
+ * ran out: TS_ERR_TIMEOUT; a reply broke a bound: TS_ERR_BACKEND; else
+ * it is lost: TS_ERR_CONNECT. */
+int connection_failed(struct redis_store *s, ts_error *err)
 {
+    char why[sizeof s->conn->errstr];
+    int timed_out = s->conn->timed_out, refused = s->conn->refused;
+
+    snprintf(why, sizeof why, "%s", s->conn->errstr);
     disconnect(s);
     if (timed_out)
-        return s->host->error(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms",
-                              s->where, command_timeout_ms(s));
+        return s->host->error(err, TS_ERR_TIMEOUT, "%s: no complete answer within %ld ms "
+                              "(command_timeout_ms)", s->where, command_timeout_ms(s));
+    if (refused)
+        return s->host->error(err, TS_ERR_BACKEND, "%s: %s; the connection is dropped",
+                              s->where, why);
     return s->host->error(err, TS_ERR_CONNECT, "%s: connection lost: %s", s->where, why);
 }
 
@@ -153,11 +161,8 @@ int send_wire(struct redis_store *s, ts_error *err)
 {
     int rc = TS_OK;
 
-    if (conn_write(s->conn, s->wire, s->wire_len) != 0) {
-        char why[sizeof s->conn->errstr];
-        snprintf(why, sizeof why, "%s", s->conn->errstr);
-        rc = connection_failed(s, s->conn->timed_out, why, err);
-    }
+    if (conn_write(s->conn, s->wire, s->wire_len) != 0)
+        rc = connection_failed(s, err);
     explicit_bzero(s->wire, s->wire_len);
     s->wire_len = 0;
     return rc;
@@ -171,12 +176,9 @@ int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err)
     for (int i = 0; rc == TS_OK && i < n; i++) {
         void *reply = NULL;
         if (conn_read_reply(s->conn, &reply) != 0) {
-            char why[sizeof s->conn->errstr];
-            int timed_out = s->conn->timed_out;
-            snprintf(why, sizeof why, "%s", s->conn->errstr);
             while (i-- > 0)
                 free_reply(replies[i]);
-            return connection_failed(s, timed_out, why, err);
+            return connection_failed(s, err);
         }
         replies[i] = reply;
     }
@@ -223,6 +225,8 @@ static int open_socket(struct redis_store *s, ts_error *err)
         .command_timeout = s->command_timeout,
         .tls = s->tls,
         .server_name = s->tls_server_name,
+        .max_reply_bytes = s->max_reply_bytes,
+        .max_reply_elements = s->max_reply_elements,
     };
     struct conn *c = conn_open(&t);
 
@@ -352,6 +356,8 @@ static int locate_master(struct redis_store *s, ts_error *err)
         .connect_timeout = s->connect_timeout,
         .command_timeout = s->command_timeout,
         .tls = s->tls,
+        .max_reply_bytes = s->max_reply_bytes,
+        .max_reply_elements = s->max_reply_elements,
     };
     char why[1024], *host;
     int port;

@@ -7,9 +7,20 @@
  * write() raises SIGPIPE in the host process when the server is gone.
  * Every byte here goes out with send(MSG_NOSIGNAL): in plain mode
  * directly, under TLS through a small BIO of ours (OpenSSL's socket BIO
- * calls write() too). The socket stays blocking with SO_RCVTIMEO and
- * SO_SNDTIMEO, so the command timeout bounds every wait in both modes;
- * during the TLS handshake the connect timeout does.
+ * calls write() too).
+ *
+ * Time. A command's write starts its deadline, command_timeout_ms from
+ * then, and every wait until the next write (for room to send, for the
+ * replies) polls only until it: a server that sends a byte a second
+ * cannot stretch a 2 s command to a minute, as a timeout per read
+ * (SO_RCVTIMEO) would let it. Reads and writes never block
+ * (MSG_DONTWAIT); in TLS mode the BIO waits the same way, so a TLS
+ * record trickling in is bounded too. The handshake has the connect
+ * timeout as its deadline.
+ *
+ * Size. Every byte read passes resp_scan_feed() (scan.c) before hiredis
+ * sees it, so a reply that announces more bytes or elements than the
+ * store allows is refused at its header and never built.
  *
  * Verification is on unless turned off: the chain against tls_ca (or
  * the system store), and the server name (the host, or tls_server_name)
@@ -25,6 +36,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -33,12 +45,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "conn.h"
+#include "scan.h"
 
 struct conn_tls {
     SSL_CTX *ctx;
@@ -53,34 +67,113 @@ struct conn_impl {
     int client_cert;                 /* TLS with a client certificate */
     int got_bytes;                   /* something was read since connecting */
     unsigned char first_byte;
+    long long command_ms;            /* 0: commands have no deadline */
+    long long deadline;              /* CLOCK_MONOTONIC ms; 0: none */
+    struct resp_scan scan;           /* the reply being read, as scan.c sees it */
 };
+
+/* ------------------------------------------------------------------ */
+/* Waiting until the deadline                                          */
+/* ------------------------------------------------------------------ */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start_deadline(struct conn_impl *impl, long long ms)
+{
+    impl->deadline = ms > 0 ? now_ms() + ms : 0;
+}
+
+static int deadline_passed(const struct conn_impl *impl)
+{
+    return impl->deadline && now_ms() >= impl->deadline;
+}
+
+/* Waits until the socket is ready for `events` or the deadline passes:
+ * 1, 0 (the time is up), or -1 with errno set. */
+static int wait_ready(const struct conn_impl *impl, short events)
+{
+    for (;;) {
+        int ms = -1;
+        if (impl->deadline) {
+            long long left = impl->deadline - now_ms();
+            if (left <= 0)
+                return 0;
+            ms = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        struct pollfd p = { .fd = impl->rc->fd, .events = events };
+        int n = poll(&p, 1, ms);
+        if (n >= 0 || errno != EINTR)
+            return n > 0 ? 1 : n;
+    }
+}
+
+/* send() and recv() that never block: each waits for the socket until
+ * the deadline, then fails with EAGAIN. With `nowait`, recv returns -2
+ * at once when nothing has come. */
+static ssize_t send_within(const struct conn_impl *impl, const char *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = send(impl->rc->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return n;
+        if (errno != EINTR) {
+            int ready = wait_ready(impl, POLLOUT);
+            if (ready <= 0) {
+                if (ready == 0)
+                    errno = EAGAIN;
+                return -1;
+            }
+        }
+    }
+}
+
+static ssize_t recv_within(const struct conn_impl *impl, char *buf, size_t len, int nowait)
+{
+    for (;;) {
+        ssize_t n = recv(impl->rc->fd, buf, len, MSG_DONTWAIT);
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return n;
+        if (errno != EINTR) {
+            if (nowait)
+                return -2;
+            int ready = wait_ready(impl, POLLIN);
+            if (ready <= 0) {
+                if (ready == 0)
+                    errno = EAGAIN;
+                return -1;
+            }
+        }
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* A socket BIO that never raises SIGPIPE                              */
 /* ------------------------------------------------------------------ */
 
+/* The BIO's data is the connection: its socket and its deadline. A
+ * retry flag means the deadline passed, which OpenSSL reports as
+ * SSL_ERROR_WANT_READ or _WRITE. */
 static int nosig_write(BIO *b, const char *buf, int len)
 {
-    ssize_t n;
+    ssize_t n = send_within(BIO_get_data(b), buf, (size_t)len);
 
     BIO_clear_retry_flags(b);
-    do
-        n = send((int)(intptr_t)BIO_get_data(b), buf, (size_t)len, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n < 0 && errno == EAGAIN)
         BIO_set_retry_write(b);
     return (int)n;
 }
 
 static int nosig_read(BIO *b, char *buf, int len)
 {
-    ssize_t n;
+    ssize_t n = recv_within(BIO_get_data(b), buf, (size_t)len, 0);
 
     BIO_clear_retry_flags(b);
-    do
-        n = recv((int)(intptr_t)BIO_get_data(b), buf, (size_t)len, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n < 0 && errno == EAGAIN)
         BIO_set_retry_read(b);
     return (int)n;
 }
@@ -113,11 +206,11 @@ static BIO_METHOD *nosig_method(void)
     return NULL;
 }
 
-static BIO *nosig_bio(const struct conn_tls *t, int fd)
+static BIO *nosig_bio(const struct conn_tls *t, struct conn_impl *impl)
 {
     BIO *b = BIO_new(t->bio);
     if (b)
-        BIO_set_data(b, (void *)(intptr_t)fd);
+        BIO_set_data(b, impl);
     return b;
 }
 
@@ -218,6 +311,7 @@ static int fail(struct conn *c, int timed_out, const char *fmt, ...)
 
     c->err = 1;
     c->timed_out = timed_out;
+    c->refused = 0;
     va_start(ap, fmt);
     vsnprintf(c->errstr, sizeof c->errstr, fmt, ap);
     va_end(ap);
@@ -289,7 +383,7 @@ static int start_tls(struct conn *c, const struct conn_target *t)
 {
     const char *name = t->server_name ? t->server_name : t->host;
     SSL *ssl = SSL_new(t->tls->ctx);
-    BIO *bio = ssl ? nosig_bio(t->tls, c->impl->rc->fd) : NULL;
+    BIO *bio = ssl ? nosig_bio(t->tls, c->impl) : NULL;
 
     if (!bio) {
         SSL_free(ssl);
@@ -309,10 +403,11 @@ static int start_tls(struct conn *c, const struct conn_target *t)
     }
     if (!ok)
         return fail(c, 0, "TLS: cannot use server name '%s': %s", name, ssl_reason());
-    if (redisSetTimeout(c->impl->rc, t->connect_timeout) != REDIS_OK)
-        return fail(c, 0, "cannot set the connect timeout: %s", c->impl->rc->errstr);
+    start_deadline(c->impl, (long long)t->connect_timeout.tv_sec * 1000 +
+                                t->connect_timeout.tv_usec / 1000);
     ERR_clear_error();
     int ret = SSL_connect(ssl);
+    c->impl->deadline = 0;
     return ret == 1 ? 0 : tls_fail(c, ret, name);
 }
 
@@ -327,6 +422,10 @@ struct conn *conn_open(const struct conn_target *t)
         return NULL;
     }
     c->impl = impl;
+    impl->command_ms = (long long)t->command_timeout.tv_sec * 1000 +
+                       t->command_timeout.tv_usec / 1000;
+    resp_scan_init(&impl->scan, t->max_reply_bytes ? t->max_reply_bytes : CONN_MAX_REPLY_BYTES,
+                   t->max_reply_elements ? t->max_reply_elements : CONN_MAX_REPLY_ELEMENTS);
     impl->rc = t->socket_path ? redisConnectUnixWithTimeout(t->socket_path, t->connect_timeout)
                               : redisConnectWithTimeout(t->host, t->port, t->connect_timeout);
     if (!impl->rc) {
@@ -342,10 +441,8 @@ struct conn *conn_open(const struct conn_target *t)
     impl->rc->reader->maxbuf = 0;
     if (!t->socket_path)
         redisEnableKeepAlive(impl->rc);
-    if (t->tls && start_tls(c, t) != 0)
-        return c;
-    if (redisSetTimeout(impl->rc, t->command_timeout) != REDIS_OK)
-        fail(c, 0, "cannot set the command timeout: %s", impl->rc->errstr);
+    if (t->tls)
+        start_tls(c, t);
     return c;
 }
 
@@ -369,22 +466,26 @@ void conn_close(struct conn *c)
 /* Bytes                                                               */
 /* ------------------------------------------------------------------ */
 
-/* A plain socket's failure (e: errno, 0 for end of file). A TLS server
- * drops a client that does not open with a handshake, so a connection
- * that never got a byte is asked about that. */
+/* A plain socket's failure (e: errno, 0 for end of file; EAGAIN when the
+ * deadline passed). A TLS server drops a client that does not open with
+ * a handshake, so a connection that never got a byte is asked about
+ * that. */
 static int plain_fail(struct conn *c, int e)
 {
     const char *hint = c->impl->got_bytes ? "" : " before any reply (is it a TLS port? use "
                                                  "rediss:// or the tls option)";
     if (e == EAGAIN || e == EWOULDBLOCK)
-        return fail(c, 1, "%s", strerror(e));
+        return fail(c, 1, "no complete answer in time");
     return fail(c, 0, "%s%s", e ? strerror(e) : "the server closed the connection", hint);
 }
 
 int conn_write(struct conn *c, const char *buf, size_t len)
 {
+    start_deadline(c->impl, c->impl->command_ms);
     while (len > 0) {
         ssize_t n;
+        if (deadline_passed(c->impl))
+            return fail(c, 1, "could not send the command in time");
         int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
         if (c->impl->ssl) {
             ERR_clear_error();
@@ -392,9 +493,7 @@ int conn_write(struct conn *c, const char *buf, size_t len)
             if (n <= 0)
                 return tls_fail(c, (int)n, "");
         } else {
-            n = send(c->impl->rc->fd, buf, len, MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR)
-                continue;
+            n = send_within(c->impl, buf, len);
             if (n < 0)
                 return plain_fail(c, errno);
         }
@@ -404,9 +503,9 @@ int conn_write(struct conn *c, const char *buf, size_t len)
     return 0;
 }
 
-/* Up to size bytes into buf: how many, or -1 with err set. With
- * MSG_DONTWAIT in flags (plain sockets only), -2 when nothing has come. */
-static ssize_t read_some(struct conn *c, char *buf, size_t size, int flags)
+/* Up to size bytes into buf: how many, or -1 with err set. With nowait
+ * (plain sockets only), -2 when nothing has come. */
+static ssize_t read_some(struct conn *c, char *buf, size_t size, int nowait)
 {
     ssize_t n;
 
@@ -415,48 +514,73 @@ static ssize_t read_some(struct conn *c, char *buf, size_t size, int flags)
         n = SSL_read(c->impl->ssl, buf, (int)size);
         return n > 0 ? n : tls_fail(c, (int)n, "");
     }
-    do
-        n = recv(c->impl->rc->fd, buf, size, flags);
-    while (n < 0 && errno == EINTR);
-    if (n > 0)
+    n = recv_within(c->impl, buf, size, nowait);
+    if (n > 0 || n == -2)
         return n;
-    if (n < 0 && (flags & MSG_DONTWAIT) && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return -2;
     return plain_fail(c, n == 0 ? 0 : errno);
 }
 
-/* One reply: 0, 1 when flags has MSG_DONTWAIT and it has not all come,
- * or -1 with err set. */
-static int read_reply(struct conn *c, void **reply, int flags)
+/* Whether a plain connection got a TLS record: 0x15 and 0x16 begin TLS
+ * alert and handshake records, which a TLS port sends a plain client. */
+static int answered_in_tls(const struct conn *c)
+{
+    return c->impl->got_bytes && !c->impl->ssl &&
+           (c->impl->first_byte == 0x15 || c->impl->first_byte == 0x16);
+}
+
+static int reader_fail(struct conn *c, const char *why)
+{
+    if (answered_in_tls(c))
+        return fail(c, 0, "the server answered in TLS (use rediss:// or the tls option)");
+    return fail(c, 0, "%s", why);
+}
+
+/* n bytes that came into buf, checked against the bounds and fed to the
+ * reader (and wiped, as they may hold tokens): 0, or -1 with err set. */
+static int take_bytes(struct conn *c, char *buf, size_t n)
+{
+    char why[200];
+
+    if (!c->impl->got_bytes) {
+        c->impl->got_bytes = 1;
+        c->impl->first_byte = (unsigned char)buf[0];
+    }
+    int scanned = resp_scan_feed(&c->impl->scan, buf, n, why, sizeof why);
+    int fed = scanned == 0 ? redisReaderFeed(c->impl->rc->reader, buf, n) : REDIS_OK;
+    explicit_bzero(buf, n);
+    if (scanned != 0) {
+        int tls = answered_in_tls(c);
+        reader_fail(c, why);
+        c->refused = !tls;
+        return -1;
+    }
+    return fed == REDIS_OK ? 0 : fail(c, 0, "out of memory");
+}
+
+/* One reply: 0, 1 when nowait and it has not all come, or -1 with err
+ * set. */
+static int read_reply(struct conn *c, void **reply, int nowait)
 {
     redisReader *r = c->impl->rc->reader;
     char buf[16384];
 
     *reply = NULL;
     for (;;) {
-        if (redisReaderGetReply(r, reply) != REDIS_OK) {
-            /* 0x15 and 0x16 begin TLS alert and handshake records. */
-            int tls = c->impl->got_bytes && !c->impl->ssl &&
-                      (c->impl->first_byte == 0x15 || c->impl->first_byte == 0x16);
-            return tls ? fail(c, 0, "the server answered in TLS (use rediss:// or the tls "
-                              "option)")
-                       : fail(c, 0, "%s", r->errstr);
-        }
+        if (redisReaderGetReply(r, reply) != REDIS_OK)
+            return reader_fail(c, r->errstr);
         if (*reply)
             return 0;
-        ssize_t n = read_some(c, buf, sizeof buf, flags);
+        /* A server that always has a little more to send never makes a
+         * read wait, so the deadline is checked here too. Without
+         * waiting, what has come is read first: a busy event loop may
+         * call late for an answer that came in time. */
+        if (!nowait && deadline_passed(c->impl))
+            return fail(c, 1, "no complete answer in time");
+        ssize_t n = read_some(c, buf, sizeof buf, nowait);
         if (n == -2)
-            return 1;
-        if (n < 0)
+            return deadline_passed(c->impl) ? fail(c, 1, "no complete answer in time") : 1;
+        if (n < 0 || take_bytes(c, buf, (size_t)n) != 0)
             return -1;
-        if (!c->impl->got_bytes) {
-            c->impl->got_bytes = 1;
-            c->impl->first_byte = (unsigned char)buf[0];
-        }
-        int fed = redisReaderFeed(r, buf, (size_t)n);
-        explicit_bzero(buf, (size_t)n);
-        if (fed != REDIS_OK)
-            return fail(c, 0, "out of memory");
     }
 }
 
@@ -468,7 +592,7 @@ int conn_read_reply(struct conn *c, void **reply)
 int conn_read_reply_nowait(struct conn *c, void **reply)
 {
     return c->impl->ssl ? fail(c, 0, "a TLS connection is read waiting") :
-                          read_reply(c, reply, MSG_DONTWAIT);
+                          read_reply(c, reply, 1);
 }
 
 int conn_poll_fd(const struct conn *c)

@@ -32,8 +32,17 @@ int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *
 /* Frees the context; close every connection made with it first. */
 void conn_tls_free(struct conn_tls *tls);
 
+/* The bounds of one reply when a target leaves them 0 (see scan.c):
+ * far above any reply of ours (a page of get_tokens is under 3,000
+ * elements) and below what would hurt the host. */
+#define CONN_MAX_REPLY_BYTES (64 * 1024 * 1024)
+#define CONN_MAX_REPLY_ELEMENTS 1000000
+
 /* Where to connect and how long to wait. server_name is the name
- * checked against the certificate and sent as SNI (default: host). */
+ * checked against the certificate and sent as SNI (default: host). The
+ * command timeout is a deadline for a command's whole round trip: from
+ * the write that sends it to the last byte of the last reply read before
+ * the next write, however the bytes trickle in. */
 struct conn_target {
     const char *host;
     int port;
@@ -41,13 +50,16 @@ struct conn_target {
     struct timeval connect_timeout, command_timeout;
     const struct conn_tls *tls;  /* NULL: plain */
     const char *server_name;
+    size_t max_reply_bytes, max_reply_elements;   /* 0: the defaults above */
 };
 
 /* An open connection; err says why the last call failed (timed_out when
- * the time ran out), as hiredis's context does. */
+ * the time ran out, refused when a reply broke a bound), as hiredis's
+ * context does. */
 struct conn {
     int err;
     int timed_out;
+    int refused;
     char errstr[256];
     struct conn_impl *impl;
 };
@@ -58,7 +70,8 @@ struct conn {
 struct conn *conn_open(const struct conn_target *t);
 void conn_close(struct conn *c);
 
-/* Writes len bytes: 0, or -1 with err set. */
+/* Writes len bytes, starting the command's deadline: 0, or -1 with err
+ * set. */
 int conn_write(struct conn *c, const char *buf, size_t len);
 /* Reads one reply (a redisReply): 0, or -1 with err set. */
 int conn_read_reply(struct conn *c, void **reply);

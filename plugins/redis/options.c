@@ -1,9 +1,10 @@
 /*
  * plugins/redis/options.c - the redis store's options (address, socket,
- * credentials, timeouts, TLS, Sentinel, wait_replicas), checked together
- * at open so that a bad combination is refused with the option's name
- * before anything connects; the key names built on the prefix; and the
- * store's teardown, which wipes the passwords and the wire buffer.
+ * credentials, timeouts, reply bounds, TLS, Sentinel, wait_replicas),
+ * checked together at open so that a bad combination is refused with the
+ * option's name before anything connects; the key names built on the
+ * prefix; and the store's teardown, which wipes the passwords and the
+ * wire buffer.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -71,7 +72,7 @@ static struct timeval ms_to_timeval(long long ms)
 static int read_numbers(struct redis_store *s, ts_error *err)
 {
     const ts_host *h = s->host;
-    long long port, connect_ms, command_ms;
+    long long port, connect_ms, command_ms, max_bytes, max_elements;
     int rc = h->option_int(s->ctx, "port", DEFAULT_PORT, 1, 65535, &port, err);
 
     if (rc == TS_OK)
@@ -82,8 +83,18 @@ static int read_numbers(struct redis_store *s, ts_error *err)
     if (rc == TS_OK)
         rc = h->option_int(s->ctx, "command_timeout_ms", DEFAULT_COMMAND_TIMEOUT_MS, 0,
                            3600000, &command_ms, err);
+    /* The smallest bounds still take a page of get_tokens (256 rows of
+     * ten fields) of short tokens. */
+    if (rc == TS_OK)
+        rc = h->option_int(s->ctx, "max_reply_bytes", CONN_MAX_REPLY_BYTES, 65536,
+                           (long long)1 << 32, &max_bytes, err);
+    if (rc == TS_OK)
+        rc = h->option_int(s->ctx, "max_reply_elements", CONN_MAX_REPLY_ELEMENTS, 4096,
+                           100000000, &max_elements, err);
     if (rc != TS_OK)
         return rc;
+    s->max_reply_bytes = (size_t)max_bytes;
+    s->max_reply_elements = (size_t)max_elements;
     s->port = (int)port;
     s->connect_timeout = ms_to_timeval(connect_ms);
     s->command_timeout = ms_to_timeval(command_ms);

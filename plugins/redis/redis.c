@@ -59,8 +59,10 @@
  * The wire. Commands are written in RESP by client.c into a buffer it
  * owns, handed to conn.c (a plain socket or TLS over it, sent with
  * send(MSG_NOSIGNAL) either way) and wiped after sending; hiredis's reader
- * parses the replies. Values travel as length-prefixed arguments, never
- * formatted into command text.
+ * parses the replies, once scan.c has checked them against the store's
+ * bounds (max_reply_bytes, max_reply_elements), and command_timeout_ms is
+ * a deadline for each round trip as a whole. Values travel as
+ * length-prefixed arguments, never formatted into command text.
  *
  * Failures. A connection that drops is reopened once (AUTH and SELECT
  * again) and the call retried, when retrying cannot change the outcome:
@@ -89,11 +91,13 @@
  * write. SCRIPT LOAD at open fills the server's script cache, not the
  * store.
  *
- * Files. This one holds the operations, the locks and open/close; the
- * others: client.c (RESP, connecting, the retry rules), scripts.c and
+ * Files. This one holds the operations, the locks, fork, drop and
+ * open/close; the others: batch.c (find_tokens and its event-loop
+ * halves), client.c (RESP, connecting, the retry rules), scripts.c and
  * lua/ (the scripts), rows.c (rows out of replies), options.c (the
- * options, key names and teardown), conn.c (socket and TLS), sentinel.c
- * (asking the sentinels). redis.h is what they share.
+ * options, key names and teardown), conn.c (socket and TLS, deadlines),
+ * scan.c (the bounds of a reply), sentinel.c (asking the sentinels);
+ * redis.h is what they share.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +117,8 @@ static const char *const redis_options[] = {
     "host", "port", "socket", "db", "username", "password", "prefix",
     "connect_timeout_ms", "command_timeout_ms", "tls", "tls_ca", "tls_cert", "tls_key",
     "tls_server_name", "tls_verify", "sentinels", "master_name", "sentinel_user",
-    "sentinel_password", "wait_replicas", "wait_timeout_ms", NULL,
+    "sentinel_password", "wait_replicas", "wait_timeout_ms", "max_reply_bytes",
+    "max_reply_elements", NULL,
 };
 
 /* ------------------------------------------------------------------ */
@@ -121,7 +126,7 @@ static const char *const redis_options[] = {
 /* ------------------------------------------------------------------ */
 
 /* The user key "{prefix}user:NAME" in a new buffer, or NULL. */
-static char *user_key(const struct redis_store *s, const char *user, size_t *len)
+char *user_key(const struct redis_store *s, const char *user, size_t *len)
 {
     size_t user_len = strlen(user);
     char *key = malloc(s->base_len + 5 + user_len + 1);
@@ -161,7 +166,7 @@ static int find_by_user(struct redis_store *s, const char *user, ts_token *row, 
     return rc;
 }
 
-static int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
+int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
 {
     struct redis_store *s = state;
     ts_field keys[2];
@@ -183,198 +188,6 @@ static int redis_find_token(void *state, const ts_token *query, ts_token *row, t
         rc = r->type == REDIS_REPLY_NIL ? TS_NOT_FOUND : row_from_reply(s, r, row, err);
     free_reply(r);
     return rc;
-}
-
-/* Whether find_tokens can answer the query with a pipelined GET: its user
- * name, else NULL. */
-static const char *piped_user(const struct redis_store *s, const ts_token *query)
-{
-    ts_field keys[2];
-
-    return s->host->lookup_keys(query, keys) > 0 && keys[0] == TS_FIELD_USER_NAME
-               ? s->host->token_get(query, TS_FIELD_USER_NAME) : NULL;
-}
-
-/* Appends GET {P}user:NAME to the wire for each users[i] set; how many. */
-static int append_user_gets(struct redis_store *s, const char *const *users, size_t n,
-                            size_t *m, ts_error *err)
-{
-    *m = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t key_len;
-        char *key = users[i] ? user_key(s, users[i], &key_len) : NULL;
-        if (!users[i])
-            continue;
-        cmd_reset(&s->cmd);
-        cmd_add(&s->cmd, "GET", 3);
-        cmd_add(&s->cmd, key ? key : "", key ? key_len : 0);
-        int rc = key ? wire_append(s, &s->cmd) : TS_ERR_NOMEM;
-        free(key);
-        if (rc != TS_OK) {
-            explicit_bzero(s->wire, s->wire_len);
-            s->wire_len = 0;
-            return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-        }
-        (*m)++;
-    }
-    return TS_OK;
-}
-
-/* The GETs of the queries that have a user name (users[i] set), in one
- * pipeline: one round trip for all, replayed once after a lost connection
- * (a read may be). replies[i] stays NULL for the other queries. */
-static int pipeline_user_gets(struct redis_store *s, const char *const *users, size_t n,
-                              redisReply **replies, ts_error *err)
-{
-    redisReply **got = calloc(n, sizeof *got);
-    int rc = got ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    size_t m = 0;
-
-    for (int attempt = 0; rc == TS_OK; attempt++) {
-        if ((rc = ensure_connected(s, 0, err)) != TS_OK)
-            break;
-        rc = append_user_gets(s, users, n, &m, err);
-        if (rc == TS_OK && m > 0)
-            rc = exchange(s, got, (int)m, err);
-        if (rc != TS_ERR_CONNECT || attempt > 0)
-            break;
-        s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
-        rc = TS_OK;
-    }
-    for (size_t i = 0, j = 0; rc == TS_OK && i < n; i++)
-        if (users[i])
-            replies[i] = got[j++];
-    free(got);
-    return rc;
-}
-
-/* A GET's reply as the row of a find by user; FIND_BY_SCRIPT when the
- * GET cannot settle it (a MOVED, a bare id from an older store). */
-static int row_from_get(struct redis_store *s, const redisReply *r, const char *user,
-                        ts_token *row, ts_error *err)
-{
-    return is_error(r, "MOVED") ? FIND_BY_SCRIPT : row_from_copy(s, r, user, row, err);
-}
-
-/* find_tokens: the finds by user name as one pipeline of GETs; the rest,
- * and a reply the GET cannot settle, as find_token. */
-static int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
-                             ts_token *const *rows, int *results, ts_error *err)
-{
-    struct redis_store *s = state;
-    redisReply **replies = calloc(n, sizeof *replies);
-    const char **users = calloc(n, sizeof *users);
-    int rc = replies && users ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    int first = TS_OK;
-
-    for (size_t i = 0; rc == TS_OK && i < n; i++)
-        users[i] = piped_user(s, queries[i]);
-    if (rc == TS_OK)
-        rc = pipeline_user_gets(s, users, n, replies, err);
-    for (size_t i = 0; i < n; i++) {
-        ts_error *e = first == TS_OK ? err : NULL;
-        results[i] = rc != TS_OK ? rc : FIND_BY_SCRIPT;
-        if (rc == TS_OK && replies[i])
-            results[i] = row_from_get(s, replies[i], users[i], rows[i], e);
-        if (results[i] == FIND_BY_SCRIPT)
-            results[i] = redis_find_token(s, queries[i], rows[i], e);
-        if (first == TS_OK && results[i] != TS_NOT_FOUND)
-            first = results[i];
-        if (replies)
-            free_reply(replies[i]);
-    }
-    free(replies);
-    free(users);
-    return rc != TS_OK ? rc : first;
-}
-
-/* The event-loop halves: finds by user name only, as the same GETs, on
- * a plain connection that is up (connecting would wait). */
-static void drop_sent(struct redis_store *s)
-{
-    for (size_t i = 0; i < s->ngot; i++)
-        free_reply(s->got[i]);
-    free(s->got);
-    s->got = NULL;
-    s->sent = s->ngot = 0;
-}
-
-static int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n,
-                                  int *fd, int *timeout_ms, ts_error *err)
-{
-    struct redis_store *s = state;
-    const char **users = calloc(n, sizeof *users);
-    size_t m = 0;
-    int rc = users ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
-
-    if (rc == TS_OK && (!s->conn || conn_poll_fd(s->conn) < 0))
-        rc = s->host->error(err, TS_ERR_UNSUPPORTED, "%s: %s", s->where, s->conn
-                            ? "a TLS connection is read waiting" : "not connected yet");
-    for (size_t i = 0; rc == TS_OK && i < n; i++)
-        if (!(users[i] = piped_user(s, queries[i])))
-            rc = s->host->error(err, TS_ERR_UNSUPPORTED, "find %zu is not by user name", i);
-    if (rc == TS_OK && !(s->got = calloc(n, sizeof *s->got)))
-        rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    if (rc == TS_OK)
-        rc = append_user_gets(s, users, n, &m, err);
-    if (rc == TS_OK && (rc = send_wire(s, err)) != TS_OK)
-        rc = s->host->error(err, TS_ERR_UNSUPPORTED, "%s: the connection was lost before "
-                            "the finds were sent", s->where);
-    free(users);
-    if (rc != TS_OK) {
-        drop_sent(s);
-        return rc;
-    }
-    s->sent = n;
-    *fd = conn_poll_fd(s->conn);
-    long ms = (long)(s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000);
-    *timeout_ms = ms > 0 ? (int)ms : -1;    /* command_timeout_ms 0: no limit */
-    return TS_OK;
-}
-
-static int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_t n,
-                                     ts_token *const *rows, int *results, int *done,
-                                     ts_error *err)
-{
-    struct redis_store *s = state;
-    int first = TS_OK, r = 0;
-
-    while (s->ngot < s->sent &&
-           (r = conn_read_reply_nowait(s->conn, (void **)&s->got[s->ngot])) == 0)
-        s->ngot++;
-    if (r == 1) {
-        *done = 0;
-        return TS_OK;
-    }
-    *done = 1;
-    if (r < 0) {
-        /* Lost: the finds go the waiting way, which connects again. */
-        s->host->log(s->ctx, TS_LOG_INFO, "%s: connection lost: %s", s->where,
-                     s->conn->errstr);
-        disconnect(s);
-    }
-    for (size_t i = 0; i < n; i++) {
-        ts_error *e = first == TS_OK ? err : NULL;
-        results[i] = r < 0 ? FIND_BY_SCRIPT
-                           : row_from_get(s, s->got[i], piped_user(s, queries[i]), rows[i], e);
-        if (results[i] == FIND_BY_SCRIPT)
-            results[i] = s->host->error(e, TS_ERR_UNSUPPORTED, "%s: find %zu needs "
-                                        "find_token", s->where, i);
-        if (first == TS_OK && results[i] != TS_NOT_FOUND)
-            first = results[i];
-    }
-    drop_sent(s);
-    return first;
-}
-
-static void redis_find_tokens_cancel(void *state)
-{
-    struct redis_store *s = state;
-
-    /* The answers still to come would be taken for the next call's. */
-    if (s->ngot < s->sent)
-        disconnect(s);
-    drop_sent(s);
 }
 
 static int redis_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
@@ -416,7 +229,10 @@ static int add_saved_token(struct redis_store *s, const ts_token *token)
     return n == 0 && !*s->host->token_get(token, TS_FIELD_ID);
 }
 
-/* The save script's answer: {rows} or {rows, kind, message}. */
+/* The save script's answer: {rows} or {rows, kind, message}. A refusal
+ * by the rules (CONFLICT, INVALID) is the rules' message; one by the
+ * server (a full counter, a corrupt one, a write it refused: out of
+ * memory, a failed RDB save, too few replicas) names the server. */
 static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *const *tokens,
                         size_t n, size_t first, int batch, ts_error *err)
 {
@@ -439,10 +255,14 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
         code = TS_ERR_INVALID;
     else if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CORRUPT") == 0)
         code = TS_ERR_CORRUPT;
+    const char *where = code == TS_ERR_CONFLICT || code == TS_ERR_INVALID ? "" : s->where;
+    if (message->type != REDIS_REPLY_STRING)
+        return bad_reply(s, "save_token", err);
     if (batch)
-        return s->host->error(err, code, "token %zu: %.*s", first + rows->elements,
-                              (int)message->len, message->str);
-    return s->host->error(err, code, "%.*s", (int)message->len, message->str);
+        return s->host->error(err, code, "%s%stoken %zu: %.*s", where, *where ? ": " : "",
+                              first + rows->elements, (int)message->len, message->str);
+    return s->host->error(err, code, "%s%s%.*s", where, *where ? ": " : "", (int)message->len,
+                          message->str);
 }
 
 static int save_batch(struct redis_store *s, ts_token *const *tokens, size_t n, size_t first,
@@ -567,9 +387,12 @@ static int redis_delete_tokens(void *state, ts_error *err)
 /* ------------------------------------------------------------------ */
 
 /* A lock we hold: {P}lock:NAME set to our random tag with SET NX PX, so it
- * expires by itself if we die, and released only while it holds our tag. */
+ * expires by itself if we die, and released only while it holds our tag.
+ * `forks` is the store's count when it was taken: a lock taken before a
+ * fork is the parent's, which the child must not release. */
 struct held_lock {
     char tag[33];
+    unsigned forks;
     char name[];
 };
 
@@ -588,6 +411,7 @@ static int redis_try_lock(void *state, const char *name, int64_t ttl_ms, void **
         return s->host->error(err, TS_ERR_NOMEM, "no memory or randomness for a lock");
     }
     strcpy(l->name, name);
+    l->forks = s->forks;
     for (size_t i = 0; i < sizeof random; i++)
         snprintf(l->tag + 2 * i, 3, "%02x", random[i]);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
@@ -621,12 +445,76 @@ static int redis_unlock(void *state, void *handle, ts_error *err)
     struct held_lock *l = handle;
     redisReply *r = NULL;
 
+    if (l->forks != s->forks) {
+        /* Taken by the parent before this process was forked: its
+         * holder is the parent, which releases it. */
+        s->host->log(s->ctx, TS_LOG_INFO, "lock '%s' was taken before the fork: the "
+                     "parent process holds it", l->name);
+        free(l);
+        return TS_OK;
+    }
     script_begin(s, SCRIPT_UNLOCK);
     cmd_add_str(&s->cmd, l->name);
     cmd_add_str(&s->cmd, l->tag);
     int rc = run_script(s, SCRIPT_UNLOCK, 1, 1, &r, err);
     free_reply(r);
     free(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fork and drop                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * In a forked child, before its first call: the socket (and its TLS
+ * session) is the parent's too, and a word from the child on it would
+ * be read as the parent's, or swap their answers. So the child lets go
+ * of its copy without a word: closing a descriptor that the parent still
+ * holds sends nothing (no FIN goes out while any process has the socket
+ * open), and SSL_free sends no close_notify (only SSL_shutdown does);
+ * conn_close does exactly that. The parent's batch of finds, sent and
+ * not read, is the parent's to read. What is left is the child's own
+ * copy of the state: the next call connects afresh (asking the sentinels
+ * again, if any). The scripts' SHA-1s stay: the server's script cache
+ * is the same for both.
+ */
+static int redis_forked(void *state, ts_error *err)
+{
+    struct redis_store *s = state;
+
+    (void)err;
+    drop_sent(s);
+    disconnect(s);
+    if (s->wire)
+        explicit_bzero(s->wire, s->wire_len);
+    s->wire_len = 0;
+    cmd_reset(&s->cmd);
+    s->forks++;
+    return TS_OK;
+}
+
+/* Removes every key under the prefix: what delete_tokens leaves (the id
+ * counter while rows remain, locks, keys of an older layout) and the
+ * rest, a page of SCAN at a time, so the server is never held long. */
+static int redis_drop(void *state, ts_error *err)
+{
+    struct redis_store *s = state;
+    char cursor[24] = "0";
+    int rc;
+
+    do {
+        redisReply *r = NULL;
+        script_begin(s, SCRIPT_DROP);
+        cmd_add_str(&s->cmd, cursor);
+        rc = run_script(s, SCRIPT_DROP, 1, 1, &r, err);
+        if (rc == TS_OK && (r->type != REDIS_REPLY_STRING || r->len == 0 ||
+                            r->len >= sizeof cursor))
+            rc = bad_reply(s, "drop", err);
+        if (rc == TS_OK)
+            memcpy(cursor, r->str, r->len + 1);
+        free_reply(r);
+    } while (rc == TS_OK && strcmp(cursor, "0") != 0);
     return rc;
 }
 
@@ -672,7 +560,7 @@ static const ts_backend redis_backend = {
     .name = "redis",
     .version = "1.0.0",
     .description = "tokens on a Redis server or cluster, shared by many processes and hosts",
-    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS,
+    .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS | TS_CAP_IDS_NOT_REUSED,
     .options = redis_options,
     .open = redis_open,
     .close = redis_close,
@@ -689,6 +577,8 @@ static const ts_backend redis_backend = {
     .find_tokens_send = redis_find_tokens_send,
     .find_tokens_receive = redis_find_tokens_receive,
     .find_tokens_cancel = redis_find_tokens_cancel,
+    .forked = redis_forked,
+    .drop = redis_drop,
 };
 
 TS_BACKEND_DEFINE(redis_backend)

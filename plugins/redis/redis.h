@@ -17,7 +17,7 @@
 /* The scripts, in the order of script_source[] (scripts.c). */
 enum script {
     SCRIPT_FIND, SCRIPT_SAVE, SCRIPT_DELETE, SCRIPT_CLEAR, SCRIPT_PAGE, SCRIPT_UNLOCK,
-    SCRIPT_COUNT
+    SCRIPT_DROP, SCRIPT_COUNT
 };
 
 /* ------------------------------------------------------------------ */
@@ -54,6 +54,7 @@ struct redis_store {
     char *username, *password;       /* password wiped on close */
     long long db;
     struct timeval connect_timeout, command_timeout;
+    size_t max_reply_bytes, max_reply_elements;     /* one reply's bounds */
     char where[320];                 /* "host:port" or the socket path */
 
     char *base;                      /* "{prefix}" */
@@ -69,6 +70,7 @@ struct redis_store {
 
     redisReply **got;                /* a sent batch of finds: its replies so far */
     size_t sent, ngot;               /* how many it sent, how many came */
+    unsigned forks;                  /* how many times forked() was called */
 };
 
 /* row_from_copy's answer for a user key that holds a bare id: the find
@@ -85,6 +87,9 @@ int wire_append(struct redis_store *s, const struct command *c);
 /* Replies carry tokens: wipes them before they go back to the heap. */
 void free_reply(redisReply *r);
 void disconnect(struct redis_store *s);
+/* The connection failed: drops it and says how (TS_ERR_TIMEOUT,
+ * TS_ERR_BACKEND for a reply beyond a bound, TS_ERR_CONNECT). */
+int connection_failed(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer (and wipes it). */
 int send_wire(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer and reads n replies into replies[]. */
@@ -131,6 +136,22 @@ int merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
  * when it cannot answer. */
 int row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
                   ts_token *row, ts_error *err);
+
+/* redis.c: the key of a user's copy of its row, "{prefix}user:NAME", in
+ * a new buffer (NULL when out of memory); find_token. */
+char *user_key(const struct redis_store *s, const char *user, size_t *len);
+int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err);
+
+/* batch.c: find_tokens and its halves (the backend's members); drop_sent
+ * forgets a sent batch and the replies read of it. */
+int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
+                      ts_token *const *rows, int *results, ts_error *err);
+int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n, int *fd,
+                           int *timeout_ms, ts_error *err);
+int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_t n,
+                              ts_token *const *rows, int *results, int *done, ts_error *err);
+void redis_find_tokens_cancel(void *state);
+void drop_sent(struct redis_store *s);
 
 /* options.c: the store's options, keys and teardown. */
 int read_options(struct redis_store *s, ts_error *err);

@@ -7,14 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
 #include "sqlite.h"
 
-/* A lock this handle holds: its name and the random owner tag that lets
- * only us release it. */
+/* A lock this handle holds: its name, the random owner tag that lets
+ * only us release it, and the process that took it. */
 struct held_lock {
+    pid_t pid;
     char owner[33];
     char name[];
 };
@@ -32,6 +34,8 @@ static int prepare_locks(struct sqlite_store *s, ts_error *err)
 
     if (s->lock_take)
         return TS_OK;
+    if ((rc = sqlite_connected(s, err)) != TS_OK)
+        return rc;
     rc = run_sql(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS tokenstore_locks ("
                                     "name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
                                     "expires_ms INTEGER NOT NULL)"),
@@ -66,6 +70,7 @@ int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle
     if (!l)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     strcpy(l->name, name);
+    l->pid = getpid();
     snprintf(l->owner, sizeof l->owner, "%08x%08x%016llx", (unsigned)getpid(),
              (unsigned)rand_r(&s->jitter_seed), (unsigned long long)now);
     int rc = prepare_locks(s, err);
@@ -83,10 +88,10 @@ int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle
         if (rc == TS_OK && sqlite3_changes(s->db) == 0)
             rc = TS_ERR_BUSY;
         if (rc == TS_OK || rc == TS_ERR_BUSY) {
-            int crc = run(s, s->commit, "committing", err);
+            int crc = sqlite_commit(s, err);
             rc = crc == TS_OK ? rc : crc;
         } else {
-            run(s, s->rollback, "rolling back", NULL);
+            sqlite_rollback(s);
         }
     }
     if (rc != TS_OK) {
@@ -101,10 +106,15 @@ int sqlite_unlock(void *state, void *handle, ts_error *err)
 {
     struct sqlite_store *s = state;
     struct held_lock *l = handle;
+    int rc = TS_OK;
 
-    sqlite3_bind_text(s->lock_release, 1, l->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s->lock_release, 2, l->owner, -1, SQLITE_STATIC);
-    int rc = run(s, s->lock_release, "releasing a lock", err);
+    /* A handle a forked child inherited: the lock is its parent's, and
+     * stays held until the parent lets it go. */
+    if (l->pid == getpid() && (rc = prepare_locks(s, err)) == TS_OK) {
+        sqlite3_bind_text(s->lock_release, 1, l->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->lock_release, 2, l->owner, -1, SQLITE_STATIC);
+        rc = run(s, s->lock_release, "releasing a lock", err);
+    }
     free(l);
     return rc;
 }

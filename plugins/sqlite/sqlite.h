@@ -4,8 +4,9 @@
  * statements.c is the bottom layer (errors, the busy handler, running
  * statements); schema.c (the table, its indexes and the read-only
  * connection) and locks.c (store-wide locks) build on it; sqlite.c has
- * the ts_backend, open and close and the operations. Nothing here leaves
- * the plugin (it is built with hidden visibility).
+ * the ts_backend, open and close and the operations; fork.c lets a forked
+ * child go of the connections it inherited. Nothing here leaves the
+ * plugin (it is built with hidden visibility).
  */
 #ifndef TS_PLUGIN_SQLITE_H
 #define TS_PLUGIN_SQLITE_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
@@ -26,7 +28,8 @@
 struct sqlite_store {
     const ts_host *host;
     ts_backend_ctx *ctx;
-    sqlite3 *db;
+    sqlite3 *db;             /* NULL until the next call connects (see fork.c) */
+    pid_t pid;               /* the process that opened db */
     char *path;
     char table[TABLE_NAME_MAX + 1];
     char columns[256];               /* "id, user_name, ..., api_domain" */
@@ -47,6 +50,9 @@ struct sqlite_store {
     sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
 
     ts_token *row;           /* save_one's plan row: empty between calls */
+    int replaced_secret;     /* this transaction wrote over a stored secret */
+    int stranded;            /* forked amid a write: the connection cannot be let go */
+    struct sqlite_store *next;              /* fork.c's list of open stores */
 
     /* try_lock's rows, in a table of their own made on first use */
     sqlite3_stmt *lock_purge, *lock_take, *lock_release;
@@ -66,6 +72,11 @@ int prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *er
 int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err);
 /* Runs one SQL text (from sqlite3_mprintf, freed here) once. */
 int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err);
+/* Commits the write transaction; when the commit fails, rolls back what
+ * is left of it and returns the commit's error. */
+int sqlite_commit(struct sqlite_store *s, ts_error *err);
+/* Rolls back the transaction, if one is still open. */
+void sqlite_rollback(struct sqlite_store *s);
 /* Binds field f of token to parameter ?f+1; an absent field is NULL. */
 int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
 /* Copies the ten columns of the current result row into token. */
@@ -84,6 +95,27 @@ int check_columns(struct sqlite_store *s, int *exists, ts_error *err);
 /* Creates the table and our indexes if they are not there (a reader
  * creates nothing and notes s->no_table). */
 int ensure_schema(struct sqlite_store *s, ts_error *err);
+
+/* sqlite.c */
+
+/* Finalizes every statement and closes the connection; or, to abandon
+ * them, only forgets them. */
+void sqlite_disconnect(struct sqlite_store *s, int abandon);
+/* Before a call: a store without a connection (a reader's failed
+ * reconnect, a forked child's let-go one) opens one. */
+int sqlite_connected(struct sqlite_store *s, ts_error *err);
+
+/* fork.c */
+
+/* Lists a store that has just connected, so that a forked child lets go
+ * of its connection; and takes it off the list before it is freed. */
+void sqlite_list_store(struct sqlite_store *s);
+void sqlite_unlist_store(struct sqlite_store *s);
+/* In a forked child, before its first connection to a database: lets go
+ * of every connection this process inherited. Nothing in the parent. */
+void sqlite_leave_inherited(void);
+/* The backend's forked member. */
+int sqlite_forked(void *state, ts_error *err);
 
 /* locks.c: the backend's try_lock and unlock. */
 int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,

@@ -133,6 +133,26 @@ int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
     return rc;
 }
 
+/* A write is stored once COMMIT says so and not before: in WAL mode the
+ * commit is where the transaction's pages are written to the log (and,
+ * with synchronous=FULL, synced), so a full disk, a file size limit or
+ * a failed write or sync shows up here. Whatever SQLite left open after
+ * a failed commit is rolled back, so that the next call starts clean. */
+int sqlite_commit(struct sqlite_store *s, ts_error *err)
+{
+    int rc = run(s, s->commit, "committing", err);
+
+    if (rc != TS_OK)
+        sqlite_rollback(s);
+    return rc;
+}
+
+void sqlite_rollback(struct sqlite_store *s)
+{
+    if (s->db && sqlite3_get_autocommit(s->db) == 0)
+        run(s, s->rollback, "rolling back", NULL);
+}
+
 int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token,
                       ts_field f)
 {

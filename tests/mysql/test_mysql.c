@@ -1,27 +1,21 @@
 /*
- * tests/mysql/test_mysql.c - the mysql backend against a real MariaDB server.
+ * tests/mysql/test_mysql.c - the mysql backend against a real MariaDB
+ * server, with many processes and with the rest of the library: the
+ * command, URIs and the OAuth client.
  *
- * main() makes a test certificate with openssl, starts a server of its own
- * with it (tests/mysql/server.sh: its own data directory, socket and
- * port), creates the database and users the tests need as root over the
- * socket, runs the suite, and stops the server from an atexit handler and
- * on SIGINT, SIGTERM, SIGHUP and SIGPIPE, so a failing test never leaves a
- * server behind.
- * Check forks every test; the handler only acts in the process that
- * started the server. The server is driven with its command-line client,
- * so this program needs no libmariadb of its own.
+ * main() starts a server of its own (tests/mysql/harness.c) and the fake
+ * accounts server (tests/oauth/fake_accounts.py), creates the users the
+ * tests need as root over the socket, and runs the suite.
  *
- * What is checked here and not by the conformance suite: the SDK
- * DBStore's table made by hand with its rows 1..10, extended past id 10;
- * the table we create is the SDK's DDL, and a value wider than a column is
- * refused, not cut; a table lacking columns is named and left alone;
- * 8 processes x 1,000 saves; a server restart and a server that is down;
- * one user's row saved by 4 processes at once, by key and by id; a wrong
- * password, an unknown database, a missing privilege; TLS required,
- * verify-ca and verify-identity; one refresh across 8 processes against
- * the fake accounts server, and its lock freed when the holder is killed
- * or, after the lock's TTL, when it hangs; sqlite -> mysql -> file with
- * the CLI keeps every token and id; URIs; read-only opens create nothing.
+ * What is checked here and not by the conformance suite: 8 processes x
+ * 1,000 saves; one user's row saved by 4 processes at once, by key and by
+ * id; a wrong password, an unknown database, a missing privilege; one
+ * refresh across 8 processes against the fake accounts server, and its
+ * lock freed when the holder is killed or, after the lock's TTL, when it
+ * hangs; sqlite -> mysql -> file with the CLI keeps every token and id;
+ * URIs; read-only opens create nothing. The table itself is
+ * test_mysql_schema.c's; TLS test_mysql_tls.c's; a server that restarts or
+ * cannot store, and fork(), test_mysql_failures.c's.
  */
 #include <check.h>
 #include <limits.h>
@@ -29,135 +23,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <tokenstore/tokenstore.h>
-#include "../check_main.h"
 #include "../test_store.h"
+#include "harness.h"
 
-#define APP_PASSWORD "app-Pa55word"
-#define TLS_PASSWORD "tls-Pa55word"
 #define READER_PASSWORD "reader-Pa55word"
 
-static char server_sh[PATH_MAX], dir[PATH_MAX] = "", sock[PATH_MAX + 16];
-static char server_args[4 * PATH_MAX + 256];
 static char accounts_dir[PATH_MAX + 16] = "";
-static int port, accounts_port;
-static pid_t owner_pid, accounts_pid;
+static int accounts_port;
+static pid_t accounts_pid;
 
 /* ------------------------------------------------------------------ */
-/* The servers                                                         */
+/* The fake accounts server                                            */
 /* ------------------------------------------------------------------ */
 
-/* server.sh start, on `want` (0: any free port); returns the port. */
-static int server_start(int want)
+static void stop_accounts(void)
 {
-    char cmd[sizeof server_args + 3 * PATH_MAX], line[32] = "";
-
-    snprintf(cmd, sizeof cmd, "%s%.0d sh '%s' start '%s' %s", want ? "PORT=" : "", want,
-             server_sh, dir, server_args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    if (!fgets(line, sizeof line, p))
-        line[0] = '\0';
-    return pclose(p) == 0 ? atoi(line) : 0;
-}
-
-static void server_stop(void)
-{
-    char cmd[3 * PATH_MAX];
-
-    snprintf(cmd, sizeof cmd, "sh '%s' stop '%s'", server_sh, dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_mysql: could not stop the server in %s\n", dir);
-}
-
-/* Runs SQL as root; the first line of its output goes to out. Returns the
- * client's exit status, -1 when it could not be run. main() calls it too,
- * outside any test, so it makes no Check assertion. */
-static int sql(const char *query, char *out, size_t n)
-{
-    char file[PATH_MAX + 16], cmd[4 * PATH_MAX], line[1024] = "";
-
-    snprintf(file, sizeof file, "%s/query.sql", dir);
-    FILE *f = fopen(file, "w");
-    if (!f)
-        return -1;
-    fputs(query, f);
-    fclose(f);
-    /* $(cat ...) in double quotes: the shell does not parse the SQL. */
-    snprintf(cmd, sizeof cmd, "sh '%s' sql '%s' \"$(cat '%s')\" 2>&1", server_sh, dir, file);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    if (!fgets(line, sizeof line, p))
-        line[0] = '\0';
-    while (fgetc(p) != EOF)
-        ;
-    line[strcspn(line, "\n")] = '\0';
-    if (out)
-        snprintf(out, n, "%s", line);
-    return pclose(p);
-}
-
-static void sql_ok(const char *query)
-{
-    char out[1024];
-    ck_assert_msg(sql(query, out, sizeof out) == 0, "%s: %s", query, out);
-}
-
-static long long sql_number(const char *query)
-{
-    char out[1024];
-    ck_assert_msg(sql(query, out, sizeof out) == 0, "%s: %s", query, out);
-    return atoll(out);
-}
-
-static void stop_servers(void)
-{
-    char cmd[PATH_MAX + 16];
-
-    if (getpid() != owner_pid)
+    if (!harness_is_owner() || accounts_pid <= 0)
         return;
-    if (accounts_pid > 0) {
-        kill(accounts_pid, SIGTERM);
-        waitpid(accounts_pid, NULL, 0);
-        accounts_pid = 0;
-    }
-    if (dir[0]) {
-        server_stop();
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "test_mysql: could not remove %s\n", dir);
-        dir[0] = '\0';
-    }
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    exit(2);                /* runs stop_servers */
-}
-
-/* A self-signed certificate for 127.0.0.1 and localhost, and another one
- * that signed nothing of the server's (the wrong CA). */
-static int make_certificates(void)
-{
-    char cmd[4 * PATH_MAX];
-
-    for (int i = 0; i < 2; i++) {
-        const char *name = i ? "other" : "server";
-        snprintf(cmd, sizeof cmd,
-                 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-                 "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '%s/%s-key.pem' "
-                 "-out '%s/%s-cert.pem' >/dev/null 2>&1", dir, name, dir, name);
-        if (system(cmd) != 0)
-            return 0;
-    }
-    return 1;
+    kill(accounts_pid, SIGTERM);
+    waitpid(accounts_pid, NULL, 0);
+    accounts_pid = 0;
 }
 
 /* tests/oauth/fake_accounts.py on a free port, in a directory of its own. */
@@ -166,11 +57,12 @@ static int start_accounts(void)
     char portfile[PATH_MAX + 32], script[PATH_MAX];
     const char *src = getenv("top_srcdir");
 
-    snprintf(accounts_dir, sizeof accounts_dir, "%s/accounts", dir);
+    snprintf(accounts_dir, sizeof accounts_dir, "%s/accounts", server_dir);
     snprintf(portfile, sizeof portfile, "%s/port", accounts_dir);
     snprintf(script, sizeof script, "%s/tests/oauth/fake_accounts.py", src ? src : ".");
     if (mkdir(accounts_dir, 0700) != 0)
         return 0;
+    atexit(stop_accounts);
     accounts_pid = fork();
     if (accounts_pid == 0) {
         execlp("python3", "python3", script, portfile, (char *)NULL);
@@ -188,255 +80,6 @@ static int start_accounts(void)
     }
     return accounts_port > 0;
 }
-
-/* ------------------------------------------------------------------ */
-/* Helpers                                                             */
-/* ------------------------------------------------------------------ */
-
-/* A store on the server; options are key, value pairs ending in NULL. The
- * TCP defaults (127.0.0.1, our port, user app, database tokens) apply
- * unless the options name their own. */
-static ts_store *open_flags_with(unsigned flags, const char *const *options, ts_error *err)
-{
-    ts_config *cfg;
-    ts_store *store = NULL;
-    char port_s[16];
-    int has_socket = 0, has_user = 0, has_db = 0;
-
-    snprintf(port_s, sizeof port_s, "%d", port);
-    ck_assert_int_eq(ts_config_new(&cfg), TS_OK);
-    ck_assert_int_eq(ts_config_set_backend(cfg, "mysql", err), TS_OK);
-    for (int i = 0; options[i]; i += 2) {
-        ck_assert_int_eq(ts_config_set_option(cfg, options[i], options[i + 1], err), TS_OK);
-        has_socket |= strcmp(options[i], "socket") == 0;
-        has_user |= strcmp(options[i], "user") == 0;
-        has_db |= strcmp(options[i], "database") == 0;
-    }
-    if (!has_socket) {
-        ck_assert_int_eq(ts_config_set_option(cfg, "host", "127.0.0.1", err), TS_OK);
-        ck_assert_int_eq(ts_config_set_option(cfg, "port", port_s, err), TS_OK);
-    }
-    if (!has_user) {
-        ck_assert_int_eq(ts_config_set_option(cfg, "user", "app", err), TS_OK);
-        ck_assert_int_eq(ts_config_set_option(cfg, "password", APP_PASSWORD, err), TS_OK);
-    }
-    if (!has_db)
-        ck_assert_int_eq(ts_config_set_option(cfg, "database", "tokens", err), TS_OK);
-    ts_config_set_logger(cfg, NULL, NULL, 0);
-    int rc = ts_store_open_config_flags(&store, cfg, flags, err);
-    ts_config_free(cfg);
-    ck_assert(rc == TS_OK || store == NULL);
-    return store;
-}
-
-static ts_store *open_with(const char *const *options, ts_error *err)
-{
-    return open_flags_with(0, options, err);
-}
-
-/* A store on table `table` of database tokens, emptied. */
-static ts_store *open_table(const char *table)
-{
-    ts_error err = { 0 };
-    const char *opts[] = { "table", table, NULL };
-    ts_store *s = open_with(opts, &err);
-
-    ck_assert_msg(s != NULL, "open: %s", err.message);
-    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
-    return s;
-}
-
-
-/* Saves a new token for user; returns its id. */
-static long long save_user(ts_store *s, const char *user)
-{
-    char refresh[128];
-
-    snprintf(refresh, sizeof refresh, "1000.refresh.%s", user);
-    ts_token *t = make_token(user, refresh, "");
-    save_ok(s, t);
-    long long id = atoll(ts_token_get(t, TS_FIELD_ID));
-    ts_token_free(t);
-    return id;
-}
-
-
-#define SDK_DDL(table)                                                                  \
-    "CREATE TABLE tokens." table " (id varchar(10) NOT NULL, user_name varchar(255), "  \
-    "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "  \
-    "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "    \
-    "redirect_url varchar(255), api_domain varchar(255), primary key (id))"
-
-/* The table's columns as "name type, ..." in their order. */
-static void columns_of(const char *table, char *out, size_t n)
-{
-    char q[512];
-    snprintf(q, sizeof q, "SELECT GROUP_CONCAT(CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE) "
-             "ORDER BY ORDINAL_POSITION SEPARATOR ', ') FROM information_schema.COLUMNS "
-             "WHERE TABLE_SCHEMA = 'tokens' AND TABLE_NAME = '%s'", table);
-    ck_assert_int_eq(sql(q, out, n), 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* The SDK's table                                                     */
-/* ------------------------------------------------------------------ */
-
-START_TEST(test_sdk_table_extended_past_ten)
-{
-    char before[1024], after[1024], q[256];
-    ts_error err = { 0 };
-
-    sql_ok(SDK_DDL("sdk"));
-    /* Rows as the SDK's DBStore writes them: ids 1..10, as text. */
-    for (int i = 1; i <= 10; i++) {
-        snprintf(q, sizeof q, "INSERT INTO tokens.sdk (id, user_name, client_id, "
-                 "client_secret, refresh_token, expiry_time) VALUES ('%d', 'sdk%d@x', "
-                 "'1000.C', 'secret', '1000.r.%d', '1700000000000')", i, i, i);
-        sql_ok(q);
-    }
-    columns_of("sdk", before, sizeof before);
-    const char *opts[] = { "table", "sdk", NULL };
-    ts_store *s = open_with(opts, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-
-    ts_token *row;
-    ck_assert_int_eq(find_user(s, "sdk9@x", &row, &err), TS_OK);
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_ID), "9");
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_REFRESH_TOKEN), "1000.r.9");
-    ts_token_free(row);
-    /* Text order says "9" is the largest id and the SDK would insert "10"
-     * again; numerically the next ones are 11 and 12. */
-    ck_assert_int_eq(save_user(s, "new1@x"), 11);
-    ck_assert_int_eq(save_user(s, "new2@x"), 12);
-    ck_assert_uint_eq(count_tokens(s), 12);
-
-    /* An update of an SDK row in place, keeping what the save left out. */
-    ts_token *t = ts_token_new();
-    ts_token_set(t, TS_FIELD_USER_NAME, "sdk10@x");
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.a.10");
-    save_ok(s, t);
-    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
-    ts_token_free(t);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.sdk WHERE id = '10' AND "
-                                "access_token = '1000.a.10' AND refresh_token = '1000.r.10'"),
-                     1);
-
-    /* The table is used as it is: the same columns; our indexes added. */
-    columns_of("sdk", after, sizeof after);
-    ck_assert_str_eq(after, before);
-    ck_assert_int_eq(sql_number("SELECT COUNT(DISTINCT COLUMN_NAME) FROM "
-                                "information_schema.STATISTICS WHERE TABLE_SCHEMA = 'tokens' "
-                                "AND TABLE_NAME = 'sdk' AND SEQ_IN_INDEX = 1 AND COLUMN_NAME "
-                                "IN ('user_name', 'access_token', 'refresh_token', "
-                                "'grant_token')"), 4);
-    ts_store_close(s);
-}
-END_TEST
-
-START_TEST(test_created_table_is_the_sdk_ddl)
-{
-    char cols[1024];
-    ts_error err = { 0 };
-    ts_store *s = open_table("fresh");
-
-    columns_of("fresh", cols, sizeof cols);
-    ck_assert_str_eq(cols, "id varchar(10), user_name varchar(255), client_id varchar(255), "
-                           "client_secret varchar(255), refresh_token varchar(255), "
-                           "access_token varchar(255), grant_token varchar(255), "
-                           "expiry_time varchar(20), redirect_url varchar(255), "
-                           "api_domain varchar(255)");
-    ts_token *t = make_token("wide@x", "1000.refresh.wide", "1000.access.wide");
-    save_ok(s, t);
-
-    /* A value wider than its column is refused and nothing changes. */
-    char wide[301];
-    memset(wide, 'W', 300);
-    wide[300] = '\0';
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, wide);
-    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_INVALID);
-    ck_assert_msg(strstr(err.message, "access_token") != NULL, "%s", err.message);
-    ck_assert_ptr_null(strstr(err.message, "WWWWWWWW"));
-    ts_token *row;
-    ck_assert_int_eq(find_user(s, "wide@x", &row, &err), TS_OK);
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_ACCESS_TOKEN), "1000.access.wide");
-    ts_token_free(row);
-
-    /* A bulk save is one transaction: a refused token leaves none saved. */
-    ts_token *batch[2] = { make_token("b1@x", "1000.refresh.b1", ""),
-                           make_token("b2@x", "1000.refresh.b2", wide) };
-    ck_assert_int_eq(ts_save_tokens(s, batch, 2, &err), TS_ERR_INVALID);
-    ck_assert_msg(strstr(err.message, "token 1: ") != NULL, "%s", err.message);
-    ck_assert_int_eq(find_user(s, "b1@x", NULL, &err), TS_NOT_FOUND);
-    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_ID), "");
-    ts_token_free(batch[0]);
-    ts_token_free(batch[1]);
-
-    /* Lookups match bytes, not the case-insensitive collation. */
-    ck_assert_int_eq(find_user(s, "WIDE@x", NULL, &err), TS_NOT_FOUND);
-    ck_assert_int_eq(find_user(s, "wide@x ", NULL, &err), TS_NOT_FOUND);
-    ts_token *q = ts_token_new();
-    ts_token_set(q, TS_FIELD_ACCESS_TOKEN, "1000.ACCESS.WIDE");
-    ck_assert_int_eq(ts_find_token(s, q, &err), TS_NOT_FOUND);
-    ts_token_set(q, TS_FIELD_ACCESS_TOKEN, "1000.access.wide");
-    ck_assert_int_eq(ts_find_token(s, q, &err), TS_OK);
-    ts_token_free(q);
-    ts_token_free(t);
-    ts_store_close(s);
-}
-END_TEST
-
-START_TEST(test_missing_columns_are_named)
-{
-    char before[1024], after[1024];
-    ts_error err = { 0 };
-
-    sql_ok("CREATE TABLE tokens.partial (id varchar(10) NOT NULL, user_name varchar(255), "
-           "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
-           "access_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), "
-           "primary key (id))");
-    columns_of("partial", before, sizeof before);
-    const char *opts[] = { "table", "partial", NULL };
-    ck_assert_ptr_null(open_with(opts, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CORRUPT);
-    ck_assert_msg(strstr(err.message, "no column grant_token, api_domain") &&
-                  strstr(err.message, "tokens.partial"), "%s", err.message);
-    columns_of("partial", after, sizeof after);
-    ck_assert_str_eq(after, before);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
-                                "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = 'partial'"), 1);
-
-    const char *bad[] = { "table", "oauth token", NULL };
-    ck_assert_ptr_null(open_with(bad, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.message, "identifier"));
-}
-END_TEST
-
-/* The host's next_id gives the ids; an id column wider than the SDK's
- * can hold the last one, after which an insert is refused, naming the
- * table, and nothing is written. */
-START_TEST(test_no_id_left_after_the_last)
-{
-    ts_error err = { 0 };
-
-    sql_ok("CREATE TABLE tokens.wide (id varchar(20) NOT NULL, user_name varchar(255), "
-           "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
-           "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "
-           "redirect_url varchar(255), api_domain varchar(255), primary key (id))");
-    sql_ok("INSERT INTO tokens.wide (id, user_name, refresh_token) VALUES "
-           "('9223372036854775807', 'last@x', '1000.r.last')");
-    const char *opts[] = { "table", "wide", NULL };
-    ts_store *s = open_with(opts, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ts_token *t = make_token("next@x", "1000.r.next", "");
-    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_BACKEND);
-    ck_assert_msg(strstr(err.message, "table wide: no id is left after 9223372036854775807"),
-                  "%s", err.message);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.wide"), 1);
-    ts_token_free(t);
-    ts_store_close(s);
-}
-END_TEST
 
 /* ------------------------------------------------------------------ */
 /* Many writers                                                        */
@@ -546,45 +189,8 @@ START_TEST(test_one_user_many_writers)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* Failures                                                            */
+/* Credentials and privileges                                          */
 /* ------------------------------------------------------------------ */
-
-START_TEST(test_server_restart)
-{
-    ts_error err = { 0 };
-    ts_store *s = open_table("restart");
-    char where[64];
-
-    ck_assert_int_eq(save_user(s, "r1@x"), 1);
-    ck_assert_int_eq(save_user(s, "r2@x"), 2);
-    server_stop();
-    ck_assert_int_eq(server_start(port), port);
-    /* A read replays on a new connection. */
-    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_OK);
-    /* A delete must not be replayed: the closed connection is noticed
-     * before it is sent. */
-    server_stop();
-    ck_assert_int_eq(server_start(port), port);
-    ck_assert_msg(ts_delete_token(s, "2", &err) == TS_OK, "%s", err.message);
-    ck_assert_int_eq(save_user(s, "r3@x"), 2);
-
-    /* Down: an error naming the server and the reason; back: works. */
-    server_stop();
-    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_ERR_CONNECT);
-    snprintf(where, sizeof where, "127.0.0.1:%d", port);
-    ck_assert_msg(strstr(err.message, where) && strstr(err.message, "refused"), "%s",
-                  err.message);
-    const char *opts[] = { "table", "restart", NULL };
-    ck_assert_ptr_null(open_with(opts, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
-    ck_assert_msg(strstr(err.message, where) && strstr(err.message, "refused"), "%s",
-                  err.message);
-    ck_assert_int_eq(server_start(port), port);
-    ck_assert_int_eq(find_user(s, "r3@x", NULL, &err), TS_OK);
-    ck_assert_uint_eq(count_tokens(s), 2);
-    ts_store_close(s);
-}
-END_TEST
 
 START_TEST(test_credentials_and_database)
 {
@@ -603,7 +209,7 @@ START_TEST(test_credentials_and_database)
     ck_assert_int_eq(err.code, TS_ERR_AUTH);
     ck_assert_msg(strstr(err.message, "user 'app' may not use database 'nosuch'") != NULL, "%s",
                   err.message);
-    const char *rootdb[] = { "socket", sock, "user", "root", "database", "nosuch", NULL };
+    const char *rootdb[] = { "socket", server_sock, "user", "root", "database", "nosuch", NULL };
     ck_assert_ptr_null(open_with(rootdb, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
     ck_assert_msg(strstr(err.message, "unknown database 'nosuch'") != NULL, "%s", err.message);
@@ -612,7 +218,7 @@ START_TEST(test_credentials_and_database)
     ck_assert_msg(strstr(err.message, "no such store: database 'nosuch'") != NULL, "%s",
                   err.message);
 
-    const char *both[] = { "socket", sock, "port", "3306", NULL };
+    const char *both[] = { "socket", server_sock, "port", "3306", NULL };
     ck_assert_ptr_null(open_with(both, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
     const char *tls[] = { "tls", "sometimes", NULL };
@@ -657,52 +263,6 @@ START_TEST(test_missing_privilege)
 }
 END_TEST
 
-START_TEST(test_tls)
-{
-    char ca[PATH_MAX + 32], other[PATH_MAX + 32];
-    ts_error err = { 0 };
-
-    snprintf(ca, sizeof ca, "%s/server-cert.pem", dir);
-    snprintf(other, sizeof other, "%s/other-cert.pem", dir);
-    /* The user must come over TLS: without it, access is denied. */
-    const char *plain[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls", NULL };
-    ck_assert_ptr_null(open_with(plain, &err));
-    ck_assert_int_eq(err.code, TS_ERR_AUTH);
-
-    const char *required[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
-                               "tls", "required", NULL };
-    ts_store *s = open_with(required, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
-    ck_assert_int_eq(save_user(s, "tls@x"), 1);
-    ts_store_close(s);
-
-    const char *ca_ok[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
-                            "tls", "verify-ca", "tls_ca", ca, NULL };
-    s = open_with(ca_ok, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ck_assert_int_eq(find_user(s, "tls@x", NULL, &err), TS_OK);
-    ts_store_close(s);
-
-    const char *identity[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
-                               "tls", "verify-identity", "tls_ca", ca, NULL };
-    s = open_with(identity, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ts_store_close(s);
-
-    const char *wrong_ca[] = { "user", "tlsuser", "password", TLS_PASSWORD, "table", "tls",
-                               "tls", "verify-ca", "tls_ca", other, NULL };
-    ck_assert_ptr_null(open_with(wrong_ca, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
-    ck_assert_msg(strstr(err.message, "TLS") != NULL, "%s", err.message);
-
-    const char *no_ca[] = { "tls", "verify-ca", NULL };
-    ck_assert_ptr_null(open_with(no_ca, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.message, "tls_ca"));
-}
-END_TEST
-
 /* ------------------------------------------------------------------ */
 /* URIs, read-only, the CLI                                            */
 /* ------------------------------------------------------------------ */
@@ -738,14 +298,14 @@ START_TEST(test_uris_and_status)
     ts_store *s;
 
     snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=viauri", APP_PASSWORD,
-             port);
+             server_port);
     ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
     ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
     ck_assert_int_eq(save_user(s, "uri@x"), 1);
     ts_store_close(s);
 
     /* The socket form, as root. */
-    snprintf(uri, sizeof uri, "mysql:%s?user=root&database=tokens&table=viauri", sock);
+    snprintf(uri, sizeof uri, "mysql:%s?user=root&database=tokens&table=viauri", server_sock);
     ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
     ck_assert_int_eq(find_user(s, "uri@x", NULL, &err), TS_OK);
     ts_store_close(s);
@@ -753,20 +313,20 @@ START_TEST(test_uris_and_status)
     /* status names the store (server, database, table, user), never the
      * password. */
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:%s@127.0.0.1:%d/tokens?table=viauri' "
-             "status 2>&1", cli(), APP_PASSWORD, port);
+             "status 2>&1", cli(), APP_PASSWORD, server_port);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
     snprintf(location, sizeof location, "\nlocation: host=127.0.0.1 port=%d database=tokens "
-             "table=viauri username=app password=****\n", port);
+             "table=viauri username=app password=****\n", server_port);
     ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, location) &&
                   strstr(out, "tokens:   1 "), "%s", out);
     ck_assert_ptr_null(strstr(out, APP_PASSWORD));
     /* The user as the SDK spells the option. */
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql:%s?user=root&database=tokens&table=viauri' "
-             "status 2>&1", cli(), sock);
+             "status 2>&1", cli(), server_sock);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
     ck_assert_msg(strstr(out, " database=tokens table=viauri user=root\n") != NULL, "%s", out);
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:wrong-%s@127.0.0.1:%d/tokens' list "
-             "2>&1", cli(), APP_PASSWORD, port);
+             "2>&1", cli(), APP_PASSWORD, server_port);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 3);
     ck_assert_msg(strstr(out, "access denied") != NULL, "%s", out);
     ck_assert_ptr_null(strstr(out, APP_PASSWORD));
@@ -805,10 +365,10 @@ START_TEST(test_migrate_sqlite_mysql_file)
     ts_store *s;
     static const char *const ids[] = { "1", "2", "5", "12", "40" };
 
-    snprintf(db, sizeof db, "sqlite:%s/migrate.db", dir);
-    snprintf(csv, sizeof csv, "file:%s/migrate.csv", dir);
+    snprintf(db, sizeof db, "sqlite:%s/migrate.db", server_dir);
+    snprintf(csv, sizeof csv, "file:%s/migrate.csv", server_dir);
     snprintf(my, sizeof my, "mysql://app:%s@127.0.0.1:%d/tokens?table=migrated", APP_PASSWORD,
-             port);
+             server_port);
     ck_assert_msg(ts_store_open(&s, db, &err) == TS_OK, "%s", err.message);
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         char user[32], secret[32];
@@ -877,7 +437,7 @@ START_TEST(test_one_refresh_across_eight_processes)
     pid_t kids[8];
 
     snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=oauth", APP_PASSWORD,
-             port);
+             server_port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
     accounts_call("/reset", "", out, sizeof out);
     accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 0.3}", out, sizeof out);
@@ -932,7 +492,7 @@ static ts_oauth *oauth_client(const char *table, ts_store **store, const char *t
     ts_oauth *o = NULL;
 
     snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=%s", APP_PASSWORD,
-             port, table);
+             server_port, table);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
     if (ts_store_open(store, uri, &err) != TS_OK)
         return NULL;
@@ -1052,35 +612,20 @@ static Suite *mysql_suite(void)
     TCase *tc = tcase_create("mysql");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_sdk_table_extended_past_ten);
-    tcase_add_test(tc, test_created_table_is_the_sdk_ddl);
-    tcase_add_test(tc, test_missing_columns_are_named);
-    tcase_add_test(tc, test_no_id_left_after_the_last);
     tcase_add_test(tc, test_eight_processes_thousand_saves);
     tcase_add_test(tc, test_one_user_many_writers);
     tcase_add_test(tc, test_credentials_and_database);
     tcase_add_test(tc, test_missing_privilege);
-    tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_uris_and_status);
     tcase_add_test(tc, test_read_only_creates_nothing);
     tcase_add_test(tc, test_migrate_sqlite_mysql_file);
     tcase_add_test(tc, test_one_refresh_across_eight_processes);
     tcase_add_test(tc, test_refresh_lock_freed_by_crash_and_ttl);
     suite_add_tcase(s, tc);
-    /* Last, in a case of its own (CK_RUN_CASE=restart): it stops the server. */
-    tc = tcase_create("restart");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_server_restart);
-    suite_add_tcase(s, tc);
     return s;
 }
 
 static const char setup_sql[] =
-    "CREATE DATABASE tokens;"
-    "CREATE USER 'app'@'%' IDENTIFIED BY '" APP_PASSWORD "';"
-    "GRANT ALL ON tokens.* TO 'app'@'%';"
-    "CREATE USER 'tlsuser'@'%' IDENTIFIED BY '" TLS_PASSWORD "' REQUIRE SSL;"
-    "GRANT ALL ON tokens.* TO 'tlsuser'@'%';"
     "CREATE USER 'reader'@'%' IDENTIFIED BY '" READER_PASSWORD "';"
     "CREATE TABLE tokens.guarded (id int);"           /* replaced by the test */
     "GRANT SELECT ON tokens.guarded TO 'reader'@'%';"
@@ -1088,44 +633,6 @@ static const char setup_sql[] =
 
 int main(void)
 {
-    const char *srcdir = getenv("top_srcdir"), *builddir = getenv("top_builddir");
-    char so[PATH_MAX];
-
-    snprintf(so, sizeof so, "%s/plugins/mysql/.libs/mysql.so", builddir ? builddir : ".");
-    /* Skipped only when the backend was not built: a TAP skip plan and
-     * status 0, as automake's TAP driver wants it. */
-    if (access(so, R_OK) != 0) {
-        puts("1..0 # SKIP the mysql backend was not built");
-        return 0;
-    }
-    snprintf(server_sh, sizeof server_sh, "%s/tests/mysql/server.sh", srcdir ? srcdir : ".");
-    snprintf(dir, sizeof dir, "%s/tokenstore-mysql.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        puts("Bail out! cannot make a directory for the server");
-        return 99;
-    }
-    owner_pid = getpid();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    atexit(stop_servers);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
-    signal(SIGPIPE, on_signal);     /* a reader of our TAP that went away */
-    snprintf(sock, sizeof sock, "%s/mysql.sock", dir);
-    snprintf(server_args, sizeof server_args, "--ssl-cert='%s/server-cert.pem' "
-             "--ssl-key='%s/server-key.pem' --ssl-ca='%s/server-cert.pem'", dir, dir, dir);
-    if (!make_certificates()) {
-        puts("Bail out! openssl could not make a test certificate");
-        return 99;
-    }
-    if (!(port = server_start(0))) {
-        puts("Bail out! the MariaDB server could not be started");
-        return 99;
-    }
-    if (sql(setup_sql, NULL, 0) != 0 || !start_accounts()) {
-        puts("Bail out! the server's users or the fake accounts server could not be set up");
-        return 99;
-    }
-    return run_suite(mysql_suite());
+    return harness_run(mysql_suite(), setup_sql, 0, start_accounts);
 }

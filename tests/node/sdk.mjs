@@ -201,8 +201,8 @@ async function contract() {
 
 // 8 calls in flight in one process run on several handles of one Store,
 // each with its own OAuth client: the store's lock still lets one refresh
-// through. A token with 30 s left is renewed only with refreshAheadMs
-// above that; without it the config's margin (the library's 5 s) holds.
+// through. A token with 30 s left is renewed with refreshAheadMs above
+// that; one with 90 s left is not without it (the library's 60 s holds).
 async function handlesSingleFlight(name, config) {
     const raw = await ts.open(config);
     const eight = (options) =>
@@ -213,12 +213,12 @@ async function handlesSingleFlight(name, config) {
     let counts = await fake("/counts");
     is([counts.refresh_token, [...new Set(got.map((t) => t.access_token))]], [1, counts.issued],
        `${name}: 8 accessToken calls with refreshAheadMs 60000 make 1 refresh request`);
-    await setExpiry(config, Date.now() + 30000);
+    await setExpiry(config, Date.now() + 90000);
     await fake("/reset", "POST");
     got = await eight(undefined);
     counts = await fake("/counts");
     is([counts.refresh_token, new Set(got.map((t) => t.access_token)).size], [0, 1],
-       `${name}: without refreshAheadMs, on the same handles, 30 s left is not renewed`);
+       `${name}: without refreshAheadMs, on the same handles, 90 s left is not renewed`);
     await raw.close();
 }
 

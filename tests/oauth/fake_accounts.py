@@ -16,6 +16,11 @@ POST /control (JSON):
   {"mode": "garbage" | "truncated" | "empty"}
   {"mode": "raw", "body": "..."}      HTTP 200 with exactly that body
 
+The token paths may carry a prefix, one server standing for several data
+centers: POST /eu/oauth/v2/token is counted under its path, and its reply's
+api_domain is that data center's (us, eu, in, cn, jp, au, ca, sa; else
+the EU's, as without a prefix).
+
 GET /counts returns {"authorization_code": n, "refresh_token": n,
 "revoke": n, "paths": [...], "bodies": [...]}; POST /reset clears counts
 and mode. Usage: fake_accounts.py PORTFILE (the port is written there once
@@ -30,6 +35,8 @@ from urllib.parse import parse_qs
 
 lock = threading.Lock()
 state = {}
+API_DOMAINS = {"us": "com", "eu": "eu", "in": "in", "cn": "com.cn", "jp": "jp", "au": "com.au",
+               "ca": "ca", "sa": "sa"}
 
 
 def reset():
@@ -76,9 +83,10 @@ class Handler(BaseHTTPRequestHandler):
                 state["failed"] = 0
             return self.reply(200, "{}")
         form = {k: v[0] for k, v in parse_qs(body).items()}
-        if self.path == "/oauth/v2/token":
+        prefix = self.path[1:self.path.find("/oauth/v2/token")] if self.path.find("/oauth/v2/token") > 0 else ""
+        if self.path.endswith("/oauth/v2/token"):
             kind = form.get("grant_type", "?")
-        elif self.path == "/oauth/v2/token/revoke":
+        elif self.path.endswith("/oauth/v2/token/revoke"):
             kind = "revoke"
         else:
             return self.reply(404, '{"error":"not_found"}')
@@ -115,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         if missing or (kind == "refresh_token" and not form.get("refresh_token")) \
                 or (kind == "authorization_code" and not form.get("code")):
             return self.reply(200, json.dumps({"error": "invalid_client"}))
-        out = {"access_token": "1000.access.%d" % n, "api_domain": "https://www.zohoapis.eu",
+        out = {"access_token": "1000.access.%d" % n,
+               "api_domain": "https://www.zohoapis." + API_DOMAINS.get(prefix, "eu"),
                "token_type": "Bearer", "expires_in": 3600}
         if mode == "ms":
             out.update(expires_in=3600000, expires_in_sec=3600)

@@ -23,6 +23,8 @@
  * master with the store's indexes consistent (tests/redis/walk.h). The
  * same run without wait_replicas reports how many acknowledged saves the
  * second failover lost (README quotes it), and checks the indexes too.
+ * A handle carried into a forked child asks the sentinels again there,
+ * leaving the parent's connection to the master alone.
  */
 #include <check.h>
 #include <errno.h>
@@ -474,6 +476,58 @@ static int role_is_replica(int port)
     return yes;
 }
 
+/* The master's count of connections it accepted so far. */
+static long long connections_received(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "INFO stats");
+    ck_assert(r && r->type == REDIS_REPLY_STRING);
+    const char *at = strstr(r->str, "total_connections_received:");
+    ck_assert_ptr_nonnull(at);
+    long long n = atoll(at + strlen("total_connections_received:"));
+    freeReplyObject(r);
+    return n;
+}
+
+/* A handle carried into a forked child: the child lets go of its copy of
+ * the parent's connection to the master, asks the sentinels again and
+ * connects on its own; the parent's connection is untouched, so the
+ * master sees one new connection, the child's. */
+START_TEST(test_fork)
+{
+    ts_error err = { 0 };
+    ts_store *s = open_sentinel("fork:", NULL, &err);
+    int status;
+
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
+    ts_token *t = make_token("parent@x");
+    ck_assert_msg(ts_save_token(s, t, &err) == TS_OK, "%s", err.message);
+    redisContext *c = connect_auth(master_port_of(0), MASTER_PW);
+    ck_assert_ptr_nonnull(c);
+    long long before = connections_received(c);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ts_token *mine = make_token("child@x");
+        int ok = ts_save_token(s, mine, NULL) == TS_OK;
+        for (int i = 0; ok && i < 200; i++)
+            ok = find_user(s, "parent@x", NULL, 0, NULL) == TS_OK;
+        ts_token_free(mine);
+        ts_store_close(s);
+        _exit(ok ? 0 : 1);
+    }
+    for (int i = 0; waitpid(pid, &status, WNOHANG) == 0; i++)
+        ck_assert_int_eq(find_user(s, "parent@x", NULL, 0, &err), TS_OK);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child: status %d",
+                  status);
+    ck_assert_int_eq(find_user(s, "child@x", NULL, 0, &err), TS_OK);
+    ck_assert_int_eq(connections_received(c) - before, 1);
+    redisFree(c);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
 START_TEST(test_readonly_and_role)
 {
     char cmd[64];
@@ -689,6 +743,7 @@ static Suite *sentinel_suite(void)
     tcase_add_test(tc, test_uri_and_options);
     tcase_add_test(tc, test_sentinel_errors);
     tcase_add_test(tc, test_wait_replicas);
+    tcase_add_test(tc, test_fork);
     tcase_add_test(tc, test_readonly_and_role);
     tcase_add_test(tc, test_failover);
     suite_add_tcase(s, tc);

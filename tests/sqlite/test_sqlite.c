@@ -476,6 +476,39 @@ START_TEST(test_deleted_token_leaves_the_wal)
 }
 END_TEST
 
+/* A refresh token (or client secret) replaced by a save leaves the disk
+ * as a deleted one does, while the store stays open and after it closes;
+ * the new one is there. */
+START_TEST(test_replaced_secret_leaves_the_wal)
+{
+    const char *db = in_scratch("t.db");
+    ts_store *s = open_ok(db), *other = open_ok(db);
+    ts_token *t = make_token("kept@x.com", "1000.refresh-OLD-R1", "1000.access-A1");
+
+    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "secret-OLD-S1");
+    save_ok(s, t);
+    save_user(other, "other@x.com", "1000.access-other");
+    ck_assert(on_disk(db, "1000.refresh-OLD-R1"));
+    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, "1000.refresh-NEW-R2");
+    save_ok(s, t);
+    ck_assert_msg(!on_disk(db, "1000.refresh-OLD-R1"), "the replaced refresh token is on disk");
+    ck_assert(on_disk(db, "1000.refresh-NEW-R2"));
+
+    /* From another handle, and the client secret too. */
+    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, "1000.refresh-NEW-R3");
+    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "secret-NEW-S2");
+    save_ok(other, t);
+    ck_assert(!on_disk(db, "1000.refresh-NEW-R2"));
+    ck_assert(!on_disk(db, "secret-OLD-S1"));
+    ts_store_close(other);
+    ts_store_close(s);
+    ck_assert(!on_disk(db, "1000.refresh-OLD-R1"));
+    ck_assert(!on_disk(db, "1000.refresh-NEW-R2"));
+    ck_assert(on_disk(db, "1000.refresh-NEW-R3"));
+    ts_token_free(t);
+}
+END_TEST
+
 /* A link where SQLite would create its log is refused, not followed. */
 START_TEST(test_side_file_links_are_refused)
 {
@@ -1234,6 +1267,7 @@ static Suite *sqlite_suite(void)
     tcase_add_test(tc, test_injection_strings_are_values);
     tcase_add_test(tc, test_delete_tokens_commits);
     tcase_add_test(tc, test_deleted_token_leaves_the_wal);
+    tcase_add_test(tc, test_replaced_secret_leaves_the_wal);
     tcase_add_test(tc, test_side_file_links_are_refused);
     tcase_add_test(tc, test_empty_table_opens_again);
     tcase_add_test(tc, test_delete_token);

@@ -232,6 +232,7 @@ START_TEST(uris_become_backend_and_options)
         { "redis://[fe80::1]/4", "redis", { "host", "fe80::1", "port", NULL, "db", "4" } },
         { "redis://:only%20pw@h", "redis", { "username", NULL, "password", "only pw", "host", "h" } },
         { "redis://a:b@c@h:1", "redis", { "username", "a", "password", "b@c", "host", "h", "port", "1" } },
+        { "redis://h/0?prefix=a@b:", "redis", { "host", "h", "db", "0", "prefix", "a@b:" } },
         { "rediss://h", "redis", { "tls", "1", "host", "h" } },
         { "unix:/tmp/r.sock?db=1", "redis", { "socket", "/tmp/r.sock", "db", "1", "path", NULL } },
         { "unix:///tmp/r.sock", "redis", { "socket", "/tmp/r.sock", "path", NULL } },
@@ -276,6 +277,13 @@ START_TEST(bad_uris_are_refused)
         { "memory:?=hunter2", "query parameter name ''" },
         { "redis//u:hunter2@h", "'redis//u' is not a store URI" },
         { "redis//u@hunter2", "'redis//u' is not a store URI" },
+        /* A '/' or '?' in a password, unescaped, cuts the authority short:
+         * what follows must not be taken for a port, a path or an option. */
+        { "redis://u:Hun/ter2hunter@127.0.0.1:6379/0", "an '@' after the host" },
+        { "redis://u:Hun?ter2hunter@127.0.0.1/0", "an '@' after the host" },
+        { "redis://u:12/hunter@h/0", "an '@' after the host" },
+        { "mysql://u:p/hunter@h/db", "an '@' after the host" },
+        { "redis-sentinel://u:p/hunter@s1:26379/m", "an '@' after the host" },
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -360,6 +360,36 @@ typedef struct ts_backend {
      * table, a file, a key prefix), for a scratch store made for one run
      * (`tokenstore check-backend`). The state is closed right after. */
     int (*drop)(void *state, ts_error *err);
+    /* Notes and a log beside the tokens, never in the SDK's table, file or
+     * keys: the OAuth client keeps there what every process sharing the
+     * store must see (a failed refresh's backoff, the requests spent of a
+     * token's refresh budget) and the refresh log an operator reads.
+     * Names and entries are short lines of text without a secret. Offer
+     * all four or none; without them the core keeps both in the memory
+     * of the process that holds the handle. */
+    /* Stores value under name for ttl_ms (0: until replaced or removed),
+     * replacing what was there; a NULL value removes the note. */
+    int (*note_set)(void *state, const char *name, const char *value, int64_t ttl_ms,
+                    ts_error *err);
+    /* Copies the live note under name into value (size bytes, with the
+     * NUL): TS_OK; TS_NOT_FOUND when there is none or it expired;
+     * TS_ERR_BACKEND when it does not fit. */
+    int (*note_get)(void *state, const char *name, char *value, size_t size, ts_error *err);
+    /* Appends entry to the log, then drops the oldest entries beyond keep. */
+    int (*log_append)(void *state, const char *entry, size_t keep, ts_error *err);
+    /* Calls cb with each entry of the log, oldest first, until it returns
+     * non-zero, which log_walk returns. */
+    int (*log_walk)(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+                    ts_error *err);
+    /* save_tokens for tokens that come one at a time (a restore of any
+     * size): pulls each from next() (TS_OK with *token set, valid until
+     * the next call; TS_NOT_FOUND after the last; any other code ends the
+     * save with that error) and saves it as save_token would, writing its
+     * id into it before pulling the next, all in one transaction or one
+     * write: all of them or none. Without it the core saves them one by
+     * one. */
+    int (*save_stream)(void *state, int (*next)(void *source, ts_token **token, ts_error *err),
+                       void *source, ts_error *err);
     /* New members go here, with a minor version bump and a "since" note. */
 } ts_backend;
 

@@ -31,6 +31,10 @@ const char *ts_version(void);
 /* A constant, human-readable description of a ts_code. */
 const char *ts_strerror(int code);
 
+/* The name of a code as the header spells it ("TS_ERR_BUSY"), for logs
+ * and bindings; NULL for a code this library does not know. Since 1.4. */
+const char *ts_code_name(int code);
+
 /* ------------------------------------------------------------------ */
 /* Tokens                                                              */
 /* ------------------------------------------------------------------ */
@@ -122,10 +126,18 @@ int ts_config_set_option(ts_config *config, const char *key, const char *value,
  * installed plugin directory. */
 int ts_config_set_plugin_dir(ts_config *config, const char *dir, ts_error *err);
 
-/* Sends log lines up to max_level to fn. The default writes warnings and
- * errors to stderr. fn NULL silences the store. */
+/* Sends a store's log lines up to max_level to fn. Without it they go to
+ * the process-wide logger below. fn NULL silences the store. */
 void ts_config_set_logger(ts_config *config, ts_log_fn fn, void *userdata,
                           int max_level);
+
+/* The process-wide logger: it hears what the library says outside any
+ * store (loading a config file others can read that holds a secret) and
+ * what the stores without a logger of their own say, up to max_level.
+ * fn NULL silences them. Until it is called, warnings and errors go to
+ * stderr ("tokenstore: warning: ..."); once it is, the library writes
+ * nothing to stderr. Since 1.4. */
+void ts_set_default_logger(ts_log_fn fn, void *userdata, int max_level);
 
 /* The backend name or path, or NULL when none is set. */
 const char *ts_config_backend(const ts_config *config);
@@ -261,6 +273,29 @@ int ts_save_token(ts_store *store, ts_token *token, ts_error *err);
  */
 int ts_save_tokens(ts_store *store, ts_token *const *tokens, size_t n, ts_error *err);
 
+/* Where ts_save_stream takes its tokens: TS_OK with *token set (the
+ * caller's, untouched by the library until the next call), TS_NOT_FOUND
+ * after the last one, or any other code (err filled) to end the save. */
+typedef int (*ts_token_next_fn)(void *userdata, ts_token **token, ts_error *err);
+
+/*
+ * Saves the tokens next() hands out, in order, as ts_save_token would
+ * each, holding one at a time: a restore of any size in bounded memory
+ * where the backend offers save_stream (sqlite, mysql, file), all saved
+ * in one transaction or one write, or none. A backend with save_tokens
+ * alone gets them all at once (one transaction, memory growing with
+ * them); any other saves them one by one, the tokens before a failure
+ * staying saved. saved() (may be NULL) is called with
+ * each token once it is saved, its id set (inside the transaction where
+ * there is one: those ids hold once ts_save_stream returns TS_OK); *count
+ * (may be NULL) gets how many were saved. On failure err names the
+ * token's index (from 0).
+ * Since 1.4.
+ */
+int ts_save_stream(ts_store *store, ts_token_next_fn next,
+                   void (*saved)(void *userdata, const ts_token *token), void *userdata,
+                   size_t *count, ts_error *err);
+
 /* TS_NOT_FOUND when no token has that id. */
 int ts_delete_token(ts_store *store, const char *id, ts_error *err);
 
@@ -322,6 +357,46 @@ int ts_oauth_get_access_token(ts_oauth *oauth, ts_token *token, ts_error *err);
 /* Revokes the refresh token of the token stored under `id` at the accounts
  * server and, when the server agrees, deletes the token from the store. */
 int ts_oauth_revoke(ts_oauth *oauth, const char *id, ts_error *err);
+
+/* The SDK refreshes an access token that expires within this long itself;
+ * refresh_ahead_ms is never less. */
+#define TS_OAUTH_SDK_MARGIN_MS 5000
+
+/* One OAuth setting as ts_oauth_set and a config's "oauth" section take
+ * it. A name ending in ".*" stands for a family (accounts_url.EU). */
+typedef struct ts_oauth_setting {
+    const char *name;
+    const char *default_value;   /* as text; "" when there is none */
+    int is_number;               /* a whole number from min to max */
+    long long min, max;
+    const char *summary;         /* one line, for help and status */
+} ts_oauth_setting;
+
+/* Every OAuth setting, in the order the manual lists them; *count gets
+ * how many. Bindings and tools read names, defaults and bounds here
+ * rather than keeping copies. Since 1.4. */
+const ts_oauth_setting *ts_oauth_settings(size_t *count);
+
+/* The value in force of setting `key` as text ("" when it has none; a
+ * client_secret that is set as "****"), into value of size bytes. Since
+ * 1.4. */
+int ts_oauth_get(const ts_oauth *oauth, const char *key, char *value, size_t size,
+                 ts_error *err);
+
+/* The accounts server (a base URL, without /oauth/v2/token) that
+ * refreshes `token`: an accounts_url.<host or data center> setting for its
+ * api_domain, else accounts_url, else the server of the data center its
+ * api_domain names (www., sandbox. or developer.zohoapis.<tld>), else
+ * data_center's. Valid while the client lives. Since 1.4. */
+const char *ts_oauth_accounts_url(const ts_oauth *oauth, const ts_token *token);
+
+/* Calls cb with each entry of the store's refresh log, oldest first: one
+ * JSON object per refresh, grant exchange or process served by another's
+ * ("time", "event", "id", "user", "host", "pid", "result", "detail",
+ * "server", "requests", "waited_ms", "took_ms"). Non-zero from cb stops
+ * the walk and is returned. Since 1.4. */
+int ts_oauth_refresh_log(ts_store *store, int (*cb)(const char *entry, void *userdata),
+                         void *userdata, ts_error *err);
 
 /* Sets an "oauth" setting on a config, as the config file's section does. */
 int ts_config_set_oauth(ts_config *config, const char *key, const char *value,

@@ -60,6 +60,9 @@ typedef enum ts_code {
     TS_ERR_READ_ONLY,    /* a write on a store opened with TS_OPEN_READ_ONLY */
     TS_ERR_NO_STORE,     /* opened with TS_OPEN_MUST_EXIST (or READ_ONLY) and
                             the store does not exist */
+    TS_ERR_BACKOFF,      /* since 1.4: a recent refresh of this token failed,
+                            or its refresh budget is spent; the message says
+                            when the next try is allowed */
     TS_CODE_COUNT
 } ts_code;
 
@@ -97,6 +100,15 @@ typedef enum ts_log_level {
 #define TS_CAP_OPEN_FLAGS   (1u << 3)  /* open honours host->open_flags (ABI 1.1):
                                           never creates or changes a store
                                           it was asked to open as it is */
+#define TS_CAP_NOTES        (1u << 5)  /* since 1.4, set by the core: the backend
+                                          keeps notes and a log beside its tokens
+                                          (note_set ... log_walk), which every
+                                          process sharing the store sees */
+#define TS_CAP_IDS_NOT_REUSED (1u << 4) /* since 1.4: a new row's id is above
+                                          every id the store handed out since
+                                          it was last emptied, not the SDK's
+                                          largest stored id plus one (deleting
+                                          the newest row does not free its id) */
 
 /* How a store is opened (ts_store_open_flags). With neither flag a store
  * that does not exist is created, as the SDK's stores do. */

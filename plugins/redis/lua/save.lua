@@ -2,7 +2,7 @@
 -- save_token for ARGV[3] tokens, each as: key count, key field numbers,
 -- the ten values ('' = absent). Saves them in order like that many
 -- save_token calls; returns {filled} or, at the first refusal, {filled
--- so far, kind (CONFLICT, INVALID, FULL, CORRUPT or ERROR), message},
+-- so far, kind (CONFLICT, INVALID, FULL or CORRUPT), message},
 -- where filled[t] lists (field number, value) for the fields token t
 -- lacked and now has (its id, merged values): the caller's token plus
 -- these is the stored row. The rules are core/rules.c's
@@ -19,25 +19,28 @@ local function ensure_counter()
   redis.call('SET', counter_key, last)
   return last
 end
--- The next id, or nil and the kind and message of a refusal: the
--- server's own words unless the counter is full or not a number. INCR
--- inside the script is atomic with the insert that uses it, so two
--- writers never get the same id; and it never goes down, so no id is
--- reused until the store is emptied (see redis.c).
+-- The next id, or nil and the kind and message of a refusal when the
+-- counter is full or not a number. INCR inside the script is atomic with
+-- the insert that uses it, so two writers never get the same id; and it
+-- never goes down, so no id is reused until the store is emptied (see
+-- redis.c).
 local function next_id()
   local last = ensure_counter()
   local n = redis.pcall('INCR', counter_key)
   if type(n) ~= 'table' then return redis.call('GET', counter_key) end
-  -- A replica (the master was demoted): refused as every write is, so
-  -- the client asks the sentinels again.
-  if string.find(n.err, 'READONLY', 1, true) then error(n) end
   if string.find(n.err, 'overflow', 1, true) then
     return nil, 'FULL', 'no id is left after ' .. last
   elseif string.find(n.err, 'not an integer', 1, true) then
     return nil, 'CORRUPT', string.format("%s holds '%.40s', not an id", counter_key,
       last)
   end
-  return nil, 'ERROR', 'INCR ' .. counter_key .. ': ' .. n.err
+  -- The server refused the write (READONLY, OOM, MISCONF, NOREPLICAS).
+  -- It refuses only a script's first write (once one has written, Redis
+  -- lets the rest through), so nothing of this call is written. Raised,
+  -- so the reply is the server's error, as for a refused HSET: the
+  -- client asks the sentinels again after READONLY, and no WAIT after
+  -- the script is taken for its outcome.
+  error(n)
 end
 -- The row as {P}user:NAME holds it; see redis.c.
 local function copy_of(tok)
