@@ -15,8 +15,9 @@ calls in flight). For each backend, with the store used before the fork:
   parent sees none of them);
 - the same through a multiprocessing Pool;
 - a child forked while another thread holds the store's call-counting
-  lock, and children forked while another thread is inside calls, do
-  not hang and can use the store.
+  lock, and children forked while another thread is inside calls (not on
+  sqlite, which asks that no thread be), do not hang and can use the
+  store.
 
 Children report through files and exit with os._exit (never running the
 parent's atexit handlers); each is killed after a timeout. Prints TAP.
@@ -153,6 +154,8 @@ class ForkContract:
     """Run once per backend by the subclasses below."""
     n = 0
     shared = True       # the children's saves reach the parent's store
+    busy_fork = None    # why forking while a thread is in a call is not
+                        # supported, where it is not
     maxDiff = None
 
     def setUp(self):
@@ -237,6 +240,8 @@ class ForkContract:
         self.assertEqual(self.store.find({"user_name": "seed@example.com"}).id, self.seed)
 
     def test_children_forked_while_a_thread_is_in_calls_work(self):
+        if self.busy_fork:
+            self.skipTest(self.busy_fork)
         stop, calls = threading.Event(), [0]
 
         def busy():
@@ -274,6 +279,8 @@ class Memory(ForkContract, unittest.TestCase):
 @pending
 class Sqlite(ForkContract, unittest.TestCase):
     backend = "sqlite"
+    busy_fork = ("the sqlite backend asks that no other thread be inside a call at fork() "
+                 "(one of SQLite's own mutexes may be held; see README)")
 
     def make_spec(self, n):
         return "sqlite:" + os.path.join(SCRATCH, "fork%d.db" % n)
