@@ -194,7 +194,7 @@ static int scratch_path(struct check *c, const char *named, ts_error *err)
         return fail(err, TS_ERR_IO, "cannot create a scratch directory in %s: %s", parent,
                     strerror(errno));
     }
-    snprintf(c->value, sizeof c->value, "%s/%s", c->dir, base);
+    snprintf(c->value, sizeof c->value, "%.3900s/%.255s", c->dir, base);
     return TS_OK;
 }
 
