@@ -22,6 +22,10 @@
  *   {P}refresh:SHA1      access, refresh or grant token; several tokens may
  *   {P}grant:SHA1        share one, and the lowest id answers a lookup
  *   {P}lock:NAME         try_lock's lock: a random tag, set NX with a TTL
+ *   {P}note:NAME         a note of the OAuth client's (note_set), and
+ *   {P}refreshes         its refresh log, a list, with a counter beside
+ *                        it: not tokens, which delete_tokens leaves and
+ *                        drop removes (see notes.c)
  *
  * Index keys for the three secrets carry the SHA-1 of the secret, not the
  * secret: key names outlive a command and show up in SCAN, --bigkeys, key
@@ -93,11 +97,11 @@
  *
  * Files. This one holds the operations, the locks, fork, drop and
  * open/close; the others: batch.c (find_tokens and its event-loop
- * halves), client.c (RESP, connecting, the retry rules), scripts.c and
- * lua/ (the scripts), rows.c (rows out of replies), options.c (the
- * options, key names and teardown), conn.c (socket and TLS, deadlines),
- * scan.c (the bounds of a reply), sentinel.c (asking the sentinels);
- * redis.h is what they share.
+ * halves), notes.c (the notes and the refresh log), client.c (RESP,
+ * connecting, the retry rules), scripts.c and lua/ (the scripts), rows.c
+ * (rows out of replies), options.c (the options, key names and
+ * teardown), conn.c (socket and TLS, deadlines), scan.c (the bounds of a
+ * reply), sentinel.c (asking the sentinels); redis.h is what they share.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -579,6 +583,10 @@ static const ts_backend redis_backend = {
     .find_tokens_cancel = redis_find_tokens_cancel,
     .forked = redis_forked,
     .drop = redis_drop,
+    .note_set = redis_note_set,
+    .note_get = redis_note_get,
+    .log_append = redis_log_append,
+    .log_walk = redis_log_walk,
 };
 
 TS_BACKEND_DEFINE(redis_backend)

@@ -17,7 +17,7 @@
 /* The scripts, in the order of script_source[] (scripts.c). */
 enum script {
     SCRIPT_FIND, SCRIPT_SAVE, SCRIPT_DELETE, SCRIPT_CLEAR, SCRIPT_PAGE, SCRIPT_UNLOCK,
-    SCRIPT_DROP, SCRIPT_COUNT
+    SCRIPT_DROP, SCRIPT_LOG_APPEND, SCRIPT_LOG_PAGE, SCRIPT_COUNT
 };
 
 /* ------------------------------------------------------------------ */
@@ -152,6 +152,15 @@ int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_
                               ts_token *const *rows, int *results, int *done, ts_error *err);
 void redis_find_tokens_cancel(void *state);
 void drop_sent(struct redis_store *s);
+
+/* notes.c: the notes and the refresh log beside the tokens (the
+ * backend's members). */
+int redis_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+                   ts_error *err);
+int redis_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
+int redis_log_append(void *state, const char *entry, size_t keep, ts_error *err);
+int redis_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+                   ts_error *err);
 
 /* options.c: the store's options, keys and teardown. */
 int read_options(struct redis_store *s, ts_error *err);

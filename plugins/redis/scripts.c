@@ -13,11 +13,12 @@
 #include "redis.h"
 
 extern const char redis_lua_find[], redis_lua_save[], redis_lua_delete[], redis_lua_clear[],
-    redis_lua_page[], redis_lua_unlock[], redis_lua_drop[];
+    redis_lua_page[], redis_lua_unlock[], redis_lua_drop[], redis_lua_log_append[],
+    redis_lua_log_page[];
 
 static const char *const script_source[SCRIPT_COUNT] = {
     redis_lua_find, redis_lua_save, redis_lua_delete, redis_lua_clear, redis_lua_page,
-    redis_lua_unlock, redis_lua_drop,
+    redis_lua_unlock, redis_lua_drop, redis_lua_log_append, redis_lua_log_page,
 };
 
 /* The key fields other than the id as "NUMBER=NAME" words (Lua field
@@ -68,12 +69,13 @@ int run_script(struct redis_store *s, enum script which, int writing, int retry,
 {
     static const char *const what[SCRIPT_COUNT] = {
         "find_token", "save_token", "delete_token", "delete_tokens", "get_tokens", "unlock",
-        "drop",
+        "drop", "log_append", "log_walk",
     };
     /* Saves and deletes wait for the replicas; a lock is only a lock, a
-     * dropped store a scratch one. */
-    int wait = writing && which != SCRIPT_UNLOCK && which != SCRIPT_DROP &&
-               s->wait_replicas > 0;
+     * dropped store a scratch one, a log line not worth a refresh's delay
+     * (see notes.c). */
+    int wait = writing && (which == SCRIPT_SAVE || which == SCRIPT_DELETE ||
+                           which == SCRIPT_CLEAR) && s->wait_replicas > 0;
     int rc = call_waiting(s, writing, retry, wait, out, err);
 
     if (rc == TS_OK && is_error(*out, "NOSCRIPT")) {
