@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <sqlite3.h>
@@ -52,20 +51,12 @@ static int prepare_locks(struct sqlite_store *s, ts_error *err)
     return rc;
 }
 
-static long long wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                            ts_error *err)
 {
     struct sqlite_store *s = state;
     struct held_lock *l = malloc(sizeof *l + strlen(name) + 1);
-    long long now = wall_ms();
+    long long now = sqlite_wall_ms();
 
     if (!l)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");

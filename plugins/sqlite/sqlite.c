@@ -61,8 +61,9 @@
  * statements.c turns SQLite's results into ts_codes, waits for another
  * writer and runs statements; schema.c checks and creates the table and
  * its indexes and opens the read-only connection; locks.c has the
- * store-wide locks; fork.c follows a store into a forked child; sqlite.h
- * is what they share.
+ * store-wide locks; notes.c the notes and the refresh log, in tables of
+ * their own; fork.c follows a store into a forked child; sqlite.h is what
+ * they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -316,6 +317,11 @@ void sqlite_disconnect(struct sqlite_store *s, int abandon)
             sqlite3_finalize(s->update[m]);
         s->update[m] = NULL;
     }
+    for (int i = 0; i < SIDE_STATEMENTS; i++) {
+        if (!abandon)
+            sqlite3_finalize(s->side[i]);
+        s->side[i] = NULL;
+    }
     if (!abandon)
         sqlite3_close_v2(s->db);
     s->db = NULL;
@@ -407,15 +413,21 @@ int sqlite_connected(struct sqlite_store *s, ts_error *err)
 
 /* Before a read on a read-only handle: an immutable connection is opened
  * again once a writer has touched the database (see the top of the file),
- * and one that failed to is tried again; a handle opened before the table
- * existed looks for it again. *ready is 0 while the store is empty. */
-static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
+ * and one that failed to is tried again. */
+int sqlite_reading(struct sqlite_store *s, ts_error *err)
 {
-    int rc = TS_OK;
-
     if (s->db && s->immutable && immutable_stale(s))
         sqlite_disconnect(s, 0);
-    if ((rc = sqlite_connected(s, err)) != TS_OK)
+    return sqlite_connected(s, err);
+}
+
+/* Before a read of the tokens: a handle opened before the table existed
+ * also looks for it again. *ready is 0 while the store is empty. */
+static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
+{
+    int rc;
+
+    if ((rc = sqlite_reading(s, err)) != TS_OK)
         return rc;
     *ready = !s->no_table;
     if (*ready || (rc = check_columns(s, ready, err)) != TS_OK || !*ready)
@@ -725,6 +737,10 @@ static const ts_backend sqlite_backend = {
     .try_lock = sqlite_try_lock,
     .unlock = sqlite_unlock,
     .forked = sqlite_forked,
+    .note_set = sqlite_note_set,
+    .note_get = sqlite_note_get,
+    .log_append = sqlite_log_append,
+    .log_walk = sqlite_log_walk,
 };
 
 TS_BACKEND_DEFINE(sqlite_backend)

@@ -3,10 +3,11 @@
  * store (struct sqlite_store) and the functions one offers the others.
  * statements.c is the bottom layer (errors, the busy handler, running
  * statements); schema.c (the table, its indexes and the read-only
- * connection) and locks.c (store-wide locks) build on it; sqlite.c has
- * the ts_backend, open and close and the operations; fork.c lets a forked
- * child go of the connections it inherited. Nothing here leaves the
- * plugin (it is built with hidden visibility).
+ * connection), locks.c (store-wide locks) and notes.c (the notes and the
+ * log beside the tokens) build on it; sqlite.c has the ts_backend, open
+ * and close and the operations; fork.c lets a forked child go of the
+ * connections it inherited. Nothing here leaves the plugin (it is built
+ * with hidden visibility).
  */
 #ifndef TS_PLUGIN_SQLITE_H
 #define TS_PLUGIN_SQLITE_H
@@ -24,6 +25,17 @@
 /* Columns an UPDATE may set: every field but id. One bit per field f at
  * bit f - 1, so an UPDATE statement is cached per set of changed columns. */
 #define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
+
+/* notes.c's statements (in struct sqlite_store's side[]), each prepared
+ * on first use: whether a table is there, then those of <table>_notes and
+ * of <table>_log. */
+enum sqlite_side {
+    SIDE_EXISTS,
+    SIDE_NOTES_MAKE, SIDE_NOTES_INDEX, SIDE_NOTE_PUT, SIDE_NOTE_PURGE, SIDE_NOTE_REMOVE,
+    SIDE_NOTE_GET,
+    SIDE_LOG_MAKE, SIDE_LOG_ADD, SIDE_LOG_PRUNE, SIDE_LOG_WALK,
+    SIDE_STATEMENTS
+};
 
 struct sqlite_store {
     const ts_host *host;
@@ -56,6 +68,8 @@ struct sqlite_store {
 
     /* try_lock's rows, in a table of their own made on first use */
     sqlite3_stmt *lock_purge, *lock_take, *lock_release;
+    /* the notes and the log, in tables of their own made on first write */
+    sqlite3_stmt *side[SIDE_STATEMENTS];
 };
 
 /* statements.c */
@@ -77,6 +91,9 @@ int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
 int sqlite_commit(struct sqlite_store *s, ts_error *err);
 /* Rolls back the transaction, if one is still open. */
 void sqlite_rollback(struct sqlite_store *s);
+/* The wall clock in ms since the epoch: what expiries every process
+ * compares are kept in. */
+long long sqlite_wall_ms(void);
 /* Binds field f of token to parameter ?f+1; an absent field is NULL. */
 int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
 /* Copies the ten columns of the current result row into token. */
@@ -104,6 +121,9 @@ void sqlite_disconnect(struct sqlite_store *s, int abandon);
 /* Before a call: a store without a connection (a reader's failed
  * reconnect, a forked child's let-go one) opens one. */
 int sqlite_connected(struct sqlite_store *s, ts_error *err);
+/* Before a read: as sqlite_connected, and a read-only handle's immutable
+ * connection is opened again once a writer has touched the database. */
+int sqlite_reading(struct sqlite_store *s, ts_error *err);
 
 /* fork.c */
 
@@ -121,5 +141,13 @@ int sqlite_forked(void *state, ts_error *err);
 int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                     ts_error *err);
 int sqlite_unlock(void *state, void *handle, ts_error *err);
+
+/* notes.c: the backend's note_set, note_get, log_append and log_walk. */
+int sqlite_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+                    ts_error *err);
+int sqlite_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
+int sqlite_log_append(void *state, const char *entry, size_t keep, ts_error *err);
+int sqlite_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+                    ts_error *err);
 
 #endif

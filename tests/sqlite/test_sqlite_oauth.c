@@ -1,0 +1,255 @@
+/*
+ * tests/sqlite/test_sqlite_oauth.c - what the sqlite backend's notes and
+ * log are for: eight worker processes sharing a sqlite store, each with a
+ * handle and an OAuth client of its own, as a pre-forking server's
+ * workers are.
+ *
+ * - The accounts server answers HTTP 500. A failed refresh's backoff and
+ *   the requests spent of the token's budget are notes in the store, so
+ *   every worker sees them: 8 workers x 5 calls send at most 10 requests
+ *   in all (one refresh and its retries), not one refresh per worker,
+ *   and every call is told when the next try is allowed.
+ * - The server answers. One worker refreshes, the others wait on the
+ *   store's lock and take its token, and the refresh log, read through a
+ *   handle of its own, shows the one refresh and whom it served.
+ *
+ * The fake accounts server is tests/oauth/fake_accounts.py (fake.h).
+ * Workers report through pipes and exit codes, never through Check.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include <tokenstore/tokenstore.h>
+#include "../check_main.h"
+#include "../oauth/fake.h"
+
+#define WORKERS 8
+#define CALLS 5
+
+static char uri[600];
+
+static void setup(void)
+{
+    make_scratch();
+    snprintf(uri, sizeof uri, "sqlite:%s/workers.db", scratch);
+    free(server_call("/reset", ""));
+}
+
+/* Token 1, whose access token has expired, in a new store. */
+static void store_expired_token(void)
+{
+    ts_store *s;
+    ts_error err = { 0 };
+    char expiry[32];
+    ts_token *t = ts_token_new();
+
+    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    snprintf(expiry, sizeof expiry, "%lld", now_ms() - 1);
+    ts_token_set(t, TS_FIELD_ID, "1");
+    ts_token_set(t, TS_FIELD_USER_NAME, "user1@example.com");
+    ts_token_set(t, TS_FIELD_CLIENT_ID, "1000.CLIENT");
+    ts_token_set(t, TS_FIELD_CLIENT_SECRET, "client-s3cret");
+    ts_token_set(t, TS_FIELD_REFRESH_TOKEN, "1000.refresh.stored");
+    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.access.old");
+    ts_token_set(t, TS_FIELD_EXPIRY_TIME, expiry);
+    ts_token_set(t, TS_FIELD_API_DOMAIN, "https://www.zohoapis.com");
+    ck_assert_msg(ts_save_token(s, t, &err) == TS_OK, "%s", err.message);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+
+/* What a worker tells the test. */
+struct report {
+    int opened, calls, ok, told_when;
+    pid_t pid;
+    char access[64], message[TS_ERROR_MAX];  /* the last call's token, the first odd error */
+};
+
+/* A worker: its own handle and client, `calls` ts_oauth_get_access_token
+ * calls on token 1 once the test says go, and a report on `out`. */
+static void worker(const char *const *settings, int calls, int go, int out)
+{
+    struct report r = { .pid = getpid() };
+    ts_store *s = NULL;
+    ts_oauth *o = NULL;
+    ts_error err = { 0 };
+    char c;
+
+    r.opened = ts_store_open(&s, uri, &err) == TS_OK && ts_oauth_new(&o, s, NULL, &err) == TS_OK;
+    for (size_t i = 0; r.opened && settings[i]; i += 2)
+        r.opened = ts_oauth_set(o, settings[i], settings[i + 1], &err) == TS_OK;
+    if (!r.opened)
+        snprintf(r.message, sizeof r.message, "%s", err.message);
+    if (read(go, &c, 1) != 1)
+        _exit(3);
+    for (int i = 0; r.opened && i < calls; i++) {
+        ts_token *q = ts_token_new();
+        ts_token_set(q, TS_FIELD_ID, "1");
+        int rc = ts_oauth_get_access_token(o, q, &err);
+        r.calls++;
+        r.ok += rc == TS_OK;
+        snprintf(r.access, sizeof r.access, "%s", ts_token_get(q, TS_FIELD_ACCESS_TOKEN));
+        if (rc != TS_OK && strstr(err.message, "next try is allowed in"))
+            r.told_when++;
+        else if (rc != TS_OK && !*r.message)
+            snprintf(r.message, sizeof r.message, "%s", err.message);
+        ts_token_free(q);
+    }
+    ts_oauth_free(o);
+    if (s)
+        ts_store_close(s);
+    _exit(write(out, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 3);
+}
+
+/* Forks the workers, lets them all go at once, and collects their
+ * reports. */
+static void run_workers(const char *const *settings, int calls, struct report *r)
+{
+    pid_t kids[WORKERS];
+    int go[2], out[WORKERS][2];
+
+    ck_assert_int_eq(pipe(go), 0);
+    for (int k = 0; k < WORKERS; k++) {
+        ck_assert_int_eq(pipe(out[k]), 0);
+        kids[k] = fork();
+        ck_assert_int_ge(kids[k], 0);
+        if (kids[k] == 0) {
+            close(go[1]);
+            close(out[k][0]);
+            worker(settings, calls, go[0], out[k][1]);
+        }
+        close(out[k][1]);
+    }
+    close(go[0]);
+    char gos[WORKERS];
+    memset(gos, 'g', sizeof gos);
+    ck_assert_int_eq(write(go[1], gos, sizeof gos), (ssize_t)sizeof gos);
+    close(go[1]);
+    for (int k = 0; k < WORKERS; k++) {
+        int status;
+        ssize_t got = read(out[k][0], &r[k], sizeof r[k]);
+        close(out[k][0]);
+        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == (ssize_t)sizeof r[k],
+                      "worker %d: status %#x", k, status);
+        ck_assert_msg(r[k].opened, "worker %d: %s", k, r[k].message);
+    }
+}
+
+/* A failing accounts server: the workers together stay within one
+ * refresh and its retries, and within the budget of 10, and each of the
+ * 40 calls says when the next try is allowed. A backoff far longer than
+ * the test keeps a slow machine from reaching the next try. */
+START_TEST(failing_server_is_not_hammered_by_processes)
+{
+    const char *settings[] = { "accounts_url", accounts_url, "retry_base_ms", "10",
+                               "retry_max_ms", "20", "failure_backoff_ms", "600000", NULL };
+    struct report r[WORKERS];
+    int told = 0;
+
+    store_expired_token();
+    control("{\"mode\": \"status\", \"status\": 500, \"fail\": -1}");
+    run_workers(settings, CALLS, r);
+    for (int k = 0; k < WORKERS; k++) {
+        ck_assert_int_eq(r[k].calls, CALLS);
+        ck_assert_int_eq(r[k].ok, 0);
+        ck_assert_msg(r[k].told_when == CALLS, "worker %d: %d of %d calls said when; %s", k,
+                      r[k].told_when, CALLS, r[k].message);
+        told += r[k].told_when;
+    }
+    int requests = count("refresh_token");
+    ck_assert_msg(requests >= 1 && requests <= 10, "%d requests reached the server", requests);
+    ck_assert_int_eq(told, WORKERS * CALLS);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the log */
+
+struct tally {
+    int refresh_ok, served, other;
+    pid_t refresher, pids[64];
+    int npids;
+};
+
+static int tally_entry(const char *entry, void *ud)
+{
+    struct tally *t = ud;
+    json_object *o = json_tokener_parse(entry), *v;
+
+    ck_assert_msg(o != NULL, "not JSON: %s", entry);
+    ck_assert_msg(!strstr(entry, "client-s3cret") && !strstr(entry, "1000.refresh"),
+                  "a secret in the log: %s", entry);
+    const char *event = json_object_object_get_ex(o, "event", &v) ? json_object_get_string(v) : "";
+    const char *result = json_object_object_get_ex(o, "result", &v) ? json_object_get_string(v) : "";
+    pid_t pid = json_object_object_get_ex(o, "pid", &v) ? (pid_t)json_object_get_int64(v) : 0;
+    if (strcmp(event, "refresh") == 0 && strcmp(result, "ok") == 0)
+        t->refresh_ok++, t->refresher = pid;
+    else if (strcmp(event, "served") == 0 && strcmp(result, "ok") == 0)
+        t->served++;
+    else
+        t->other++;
+    if (t->npids < 64)
+        t->pids[t->npids++] = pid;
+    json_object_put(o);
+    return 0;
+}
+
+/* Eight workers need the token at once: one request, one "refresh"
+ * entry, and "served" entries from other processes, each logged once,
+ * all seen by a reader that took part in none of it. */
+START_TEST(refresh_log_is_shared_by_processes)
+{
+    const char *settings[] = { "accounts_url", accounts_url, NULL };
+    struct report r[WORKERS];
+    struct tally t = { 0 };
+    ts_store *s;
+    ts_error err = { 0 };
+
+    store_expired_token();
+    control("{\"mode\": \"slow\", \"delay\": 0.5}");
+    run_workers(settings, 1, r);
+    for (int k = 0; k < WORKERS; k++)
+        ck_assert_msg(r[k].ok == 1 && strcmp(r[k].access, "1000.access.1") == 0,
+                      "worker %d: %s %s", k, r[k].access, r[k].message);
+    ck_assert_int_eq(count("refresh_token"), 1);
+
+    ck_assert_msg(ts_store_open_flags(&s, uri, TS_OPEN_READ_ONLY, &err) == TS_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(ts_oauth_refresh_log(s, tally_entry, &t, &err), TS_OK);
+    ts_store_close(s);
+    ck_assert_int_eq(t.refresh_ok, 1);
+    ck_assert_int_eq(t.other, 0);
+    ck_assert_msg(t.served >= 1 && t.served <= WORKERS - 1, "%d served", t.served);
+    for (int i = 0; i < t.npids; i++) {
+        int worker_pid = 0;
+        for (int k = 0; k < WORKERS; k++)
+            worker_pid |= t.pids[i] == r[k].pid;
+        ck_assert_msg(worker_pid, "entry %d: pid %d is no worker's", i, (int)t.pids[i]);
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(t.pids[j] != t.pids[i], "pid %d logged twice", (int)t.pids[i]);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("sqlite oauth");
+    TCase *tc = tcase_create("workers");
+
+    tcase_add_checked_fixture(tc, setup, remove_scratch);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, failing_server_is_not_hammered_by_processes);
+    tcase_add_test(tc, refresh_log_is_shared_by_processes);
+    suite_add_tcase(suite, tc);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    start_server();
+    int rc = run_suite(suite);
+    stop_server();
+    curl_global_cleanup();
+    return rc;
+}
