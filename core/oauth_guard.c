@@ -77,14 +77,19 @@ static void format_state(const struct ts__guard_state *st, char *out, size_t siz
         snprintf(out + n, size - n, "%s %s", st->nrequests ? "" : "-", st->last);
 }
 
+/* A note outlives what it holds (the budget's window, the longest wait)
+ * and then goes, so a store does not keep one for every grant token ever
+ * exchanged; a refusal for good stays until a new secret replaces it. */
 static void save_state(ts_oauth *o, const struct ts__flight *f)
 {
     char name[96], text[1800];
+    int64_t ttl = f->state.revoked ? 0 : (int64_t)o->refresh_budget_window_ms +
+                                         o->failure_backoff_max_ms;
     ts_error err;
 
     note_name(f, name);
     format_state(&f->state, text, sizeof text);
-    if (ts__store_note_set(o->store, name, text, 0, &err) != TS_OK)
+    if (ts__store_note_set(o->store, name, text, ttl, &err) != TS_OK)
         ts__log(ts__store_ctx(o->store), TS_LOG_WARN, "token %s: the refresh guard could not "
                 "be written, so other processes may not see it: %s", f->key, err.message);
 }
