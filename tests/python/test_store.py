@@ -199,12 +199,31 @@ class Errors(unittest.TestCase):
                       "/nonexistent/libtokenstore.so.1", out.stdout)
         self.assertEqual(out.stderr, "")
 
+    def test_the_library_warns_through_logging_never_on_stderr(self):
+        # A config file others may read with a client secret in it: the
+        # library's warning, said before any store exists, reaches logging.
+        cfg = os.path.join(SCRATCH, "readable.json")
+        with open(cfg, "w") as f:
+            json.dump({"store": "memory:", "oauth": {"client_secret": "s3cret-value"}}, f)
+        os.chmod(cfg, 0o644)
+        out = self.run_python(
+            "import io, logging, tokenstore\n"
+            "buf = io.StringIO()\n"
+            "logging.basicConfig(stream=buf, level=logging.WARNING,\n"
+            "                    format='%%(name)s:%%(levelname)s:%%(message)s')\n"
+            "tokenstore.open(%r).close()\n"
+            "print(buf.getvalue(), end='')\n" % cfg)
+        self.assertEqual(out.stderr, "")
+        self.assertIn("tokenstore:WARNING:%s holds secrets (oauth.client_secret) but is "
+                      "readable by group or others (mode 0644): chmod 600" % cfg, out.stdout)
+        self.assertNotIn("s3cret-value", out.stdout)
+
     def test_a_library_that_is_not_libtokenstore_is_refused(self):
         so = os.path.join(support.TOP_BUILDDIR, "plugins", "memory", ".libs", "memory.so")
         out = self.run_python("import tokenstore\ntry:\n tokenstore.version()\n"
                               "except tokenstore.LibraryError as e:\n print(e)",
                               TOKENSTORE_LIBRARY=so)
-        self.assertIn("is not libtokenstore 1.1 or later: it has no ts_version()",
+        self.assertIn("is not libtokenstore 1.4 or later: it has no ts_version()",
                       out.stdout)
 
     def test_a_closed_store_raises_and_close_is_idempotent(self):

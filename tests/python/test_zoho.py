@@ -49,7 +49,8 @@ class Adapter(unittest.TestCase):
     def setUp(self):
         Adapter.n += 1
         self.path = os.path.join(SCRATCH, "sdk%d.db" % Adapter.n)
-        self.store = sdk.Store("sqlite:" + self.path)
+        # The contract of the six methods; refresh ahead is RefreshAhead's.
+        self.store = sdk.Store("sqlite:" + self.path, refresh_ahead_ms=0)
 
     def tearDown(self):
         self.store.close()
@@ -169,8 +170,13 @@ class Adapter(unittest.TestCase):
         with self.assertRaises(sdk.SDKException) as cm:
             self.store.find_token_by_id("not-a-number")
         self.assertIn("not-a-number", str(cm.exception))
-        with self.assertRaises(ValueError):
-            sdk.Store("memory:", refresh_ahead_ms=5000)
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            sdk.Store("memory:", refresh_ahead_ms=1000)
+        self.assertIn("refresh_ahead_ms: '1000' is not a whole number from 5000 to 3000000",
+                      str(cm.exception))
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            sdk.Store("memory:", oauth={"accounts_url.UK": "http://127.0.0.1:9"})
+        self.assertIn("accounts_url.UK", str(cm.exception))
 
     def test_eight_processes_save_4000_distinct_users(self):
         procs = [subprocess.Popen([sys.executable, WORKER, "save", "sqlite:" + self.path,
@@ -250,11 +256,74 @@ class RefreshAhead(unittest.TestCase):
         for secret in ("c0ffee-secret", "1000.refresh.x", "1000.access.x"):
             self.assertNotIn(secret, "\n".join(cm.output))
 
-    def test_no_oauth_section_no_refresh_ahead(self):
-        with sdk.Store("sqlite:" + self.db) as plain:
+    def test_a_uri_opened_store_refreshes_ahead_by_default(self):
+        # No config file: settings in code, refresh ahead the library's 60 s.
+        with sdk.Store("sqlite:" + self.db, oauth={"accounts_url": self.accounts.url}) as plain:
+            got = plain.find_token(sdk.token("me@example.com"))
+        self.assertEqual(got.get_access_token(), "1000.access.1")
+        self.assertEqual(self.accounts.counts().get("refresh_token"), 1)
+
+    def test_refresh_ahead_off_leaves_the_token_to_the_sdk(self):
+        with sdk.Store("sqlite:" + self.db, refresh_ahead_ms=0) as plain:
             got = plain.find_token(sdk.token("me@example.com"))
         self.assertEqual(got.get_access_token(), "1000.access.x")
         self.assertEqual(self.accounts.counts().get("refresh_token"), None)
+
+    def test_an_expired_token_held_back_raises_saying_when(self):
+        # The SDK would refresh an expired token itself, per process: once
+        # the library holds a failing token back, the adapter says so.
+        self.accounts.post("/control", {"mode": "status", "status": 500, "fail": -1})
+        self.store.save_token(full("me@example.com", expires_in=str(now_ms() - 1)))
+        for _ in range(2):
+            with self.assertRaises(sdk.SDKException) as cm:
+                self.store.find_token(sdk.token("me@example.com"))
+            self.assertIn("next try is allowed in", str(cm.exception))
+        self.assertEqual(self.accounts.counts().get("refresh_token"), 1)
+
+    def ready_and_go(self, procs, go):
+        for _ in range(600):     # every process has the store open: go at once
+            if sum(n.startswith(os.path.basename(go) + ".ready.") for n in
+                   os.listdir(SCRATCH)) == len(procs):
+                break
+            time.sleep(0.05)
+        open(go, "w").close()
+        outs = [p.communicate() for p in procs]
+        os.unlink(go)
+        self.assertEqual([p.returncode for p in procs], [0] * len(procs),
+                         [o[1] for o in outs])
+        return [o[0] for o in outs]
+
+    def test_four_processes_one_grant_exchange(self):
+        self.accounts.post("/control", {"mode": "slow", "delay": 0.3})
+        go = os.path.join(SCRATCH, "grant-go")
+        oauth = json.dumps({"accounts_url": self.accounts.url})
+        procs = [subprocess.Popen([sys.executable, WORKER, "grant", "sqlite:" + self.db, oauth,
+                                   go], env=support.env_for_children(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outs = self.ready_and_go(procs, go)
+        self.assertEqual(self.accounts.counts().get("authorization_code"), 1)
+        self.assertEqual({tuple(o.split()) for o in outs},
+                         {("2", "1000.access.1", "1000.refresh.1")})
+
+    def test_each_data_center_refreshed_once_at_its_own_server(self):
+        dcs = (("us", "com"), ("eu", "eu"), ("in", "in"), ("au", "com.au"))
+        for dc, tld in dcs:
+            self.store.save_token(full(dc + "@example.com", expires_in=str(now_ms() + 1000),
+                                       api_domain="https://www.zohoapis." + tld))
+        self.accounts.post("/control", {"mode": "slow", "delay": 0.2})
+        go = os.path.join(SCRATCH, "dc-go")
+        oauth = json.dumps({"accounts_url." + dc.upper(): "%s/%s" % (self.accounts.url, dc)
+                            for dc, _ in dcs})
+        names = [dc + "@example.com" for dc, _ in dcs]
+        procs = [subprocess.Popen([sys.executable, WORKER, "users", "sqlite:" + self.db,
+                                   oauth, go] + names[k % 4:] + names[:k % 4],
+                                  env=support.env_for_children(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for k in range(8)]
+        self.ready_and_go(procs, go)
+        paths = self.accounts.counts()["paths"]
+        for dc, _ in dcs:
+            self.assertEqual(paths.count("/%s/oauth/v2/token" % dc), 1, paths)
+        self.assertEqual(len(paths), 4, paths)
 
     def test_a_bad_margin_in_the_config_names_the_key(self):
         bad = os.path.join(SCRATCH, "bad-margin.json")

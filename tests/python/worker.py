@@ -6,7 +6,14 @@ once, using the adapter as an application on the SDK would.
   worker.py find SPEC USER GOFILE   says it is ready (GOFILE.ready.PID), waits
                                     for GOFILE, then find_token(USER);
                                     prints "id access_token expires_in"
+  worker.py grant SPEC OAUTH GOFILE  the same for the SDK's first use of a
+                                    grant token: find_token of a token with
+                                    only client credentials and the grant
+  worker.py users SPEC OAUTH GOFILE USER...
+                                    the same, find_token of each user in turn
+OAUTH is the adapter's oauth settings as JSON.
 """
+import json
 import os
 import sys
 import time
@@ -26,15 +33,38 @@ def save(spec, first, count):
     store.close()
 
 
-def find(spec, user, gofile):
-    store = sdk.Store(spec)
+def ready_and_wait(gofile):
     open("%s.ready.%d" % (gofile, os.getpid()), "w").close()
     while not os.path.exists(gofile):
         time.sleep(0.002)
+
+
+def find(spec, user, gofile):
+    store = sdk.Store(spec)
+    ready_and_wait(gofile)
     t = store.find_token(sdk.token(user))
     print(t.get_id(), t.get_access_token(), t.get_expires_in())
     store.close()
 
 
+def grant(spec, oauth, gofile):
+    store = sdk.Store(spec, oauth=json.loads(oauth))
+    ready_and_wait(gofile)
+    t = store.find_token(sdk.token(None, client_id="1000.CLIENT", client_secret="secret",
+                                   grant_token="1000.grant.first",
+                                   redirect_url="https://app.example.com/cb"))
+    print(t.get_id(), t.get_access_token(), t.get_refresh_token())
+    store.close()
+
+
+def users(spec, oauth, gofile, *names):
+    store = sdk.Store(spec, oauth=json.loads(oauth))
+    ready_and_wait(gofile)
+    for name in names:
+        t = store.find_token(sdk.token(name))
+        print(name, t.get_access_token())
+    store.close()
+
+
 if __name__ == "__main__":
-    {"save": save, "find": find}[sys.argv[1]](*sys.argv[2:])
+    {"save": save, "find": find, "grant": grant, "users": users}[sys.argv[1]](*sys.argv[2:])

@@ -28,13 +28,13 @@ from . import _lib
 from ._gate import Gate
 from ._lib import FIELDS, SECRETS
 from .errors import (TokenStoreError, NotFoundError, ConflictError, InvalidTokenError,
-                     BackendError, ConfigError, ReadOnlyError, OAuthError, LibraryError,
-                     ClosedStoreError, from_code)
+                     BackendError, ConfigError, ReadOnlyError, OAuthError, BackoffError,
+                     LibraryError, ClosedStoreError, from_code)
 
 __all__ = ["open", "Store", "Token", "OAuthClient", "FIELDS", "version",
            "TokenStoreError", "NotFoundError", "ConflictError", "InvalidTokenError",
-           "BackendError", "ConfigError", "ReadOnlyError", "OAuthError", "LibraryError",
-           "ClosedStoreError"]
+           "BackendError", "ConfigError", "ReadOnlyError", "OAuthError", "BackoffError",
+           "LibraryError", "ClosedStoreError"]
 
 log = logging.getLogger("tokenstore")
 _FIELD_INDEX = {f: i for i, f in enumerate(FIELDS)}
@@ -125,7 +125,7 @@ def _decode(raw):
 def _raise(rc, err, missing=None):
     """Raises the exception for result rc; err's message, else `missing`
     (what a miss means here), else the library's description of rc."""
-    code = _lib.CODES[rc] if 0 <= rc < len(_lib.CODES) else "code %d" % rc
+    code = _lib.code_name(rc)
     text = err.message.decode("utf-8", "replace") if err.code == rc else ""
     if not text:
         text = missing or _lib.lib().ts_strerror(rc).decode("utf-8", "replace")
@@ -145,6 +145,15 @@ def _max_level():
         if not log.isEnabledFor(lv):
             return max(n - 1, 0)
     return _lib.LOG_DEBUG
+
+
+def _route_library_log(lib):
+    # What the library says outside a store (a config file others can read
+    # that holds a secret) goes to `logging` too, never to stderr.
+    lib.ts_set_default_logger(_log_line, None, _lib.LOG_DEBUG)
+
+
+_lib.on_load.append(_route_library_log)
 
 
 class _Scratch:
@@ -469,6 +478,22 @@ class OAuthClient:
     def __del__(self):
         if getattr(self, "_oauth", None) is not None:
             self.close()
+
+    def setting(self, key):
+        """The value in force of an OAuth setting, as text ("" for none; a
+        client_secret that is set as "****")."""
+        if not self._gate.enter():
+            raise ClosedStoreError("the OAuth client is closed")
+        try:
+            err = _lib.Error()
+            buf = ctypes.create_string_buffer(1024)
+            rc = self._lib.ts_oauth_get(self._oauth, _no_nul(str(key).encode(), "oauth key"),
+                                        buf, len(buf), ctypes.byref(err))
+            if rc != _lib.OK:
+                _raise(rc, err)
+            return buf.value.decode()
+        finally:
+            self._gate.leave()
 
     def get_access_token(self, token_or_keys):
         """The stored token named by id or by the find key, refreshed (or

@@ -24,12 +24,8 @@ FIELDS = ("id", "user_name", "client_id", "client_secret", "refresh_token",
           "access_token", "grant_token", "expiry_time", "redirect_url", "api_domain")
 SECRETS = frozenset(("client_secret", "refresh_token", "access_token", "grant_token"))
 
-# ts_code values (enum ts_code), in order.
-CODES = ("TS_OK", "TS_NOT_FOUND", "TS_ERR_INVALID", "TS_ERR_NOMEM", "TS_ERR_IO",
-         "TS_ERR_CONFIG", "TS_ERR_LOAD", "TS_ERR_ABI", "TS_ERR_CORRUPT",
-         "TS_ERR_CONFLICT", "TS_ERR_BUSY", "TS_ERR_CONNECT", "TS_ERR_AUTH",
-         "TS_ERR_TIMEOUT", "TS_ERR_UNSUPPORTED", "TS_ERR_BACKEND", "TS_ERR_HTTP",
-         "TS_ERR_OAUTH", "TS_ERR_READ_ONLY", "TS_ERR_NO_STORE")
+# TS_OK and TS_NOT_FOUND; every other code's name comes from the library
+# (ts_code_name), so a code added there needs nothing here.
 OK, NOT_FOUND = 0, 1
 
 OPEN_MUST_EXIST = 1 << 0
@@ -40,6 +36,13 @@ LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = range(4)
 class Error(ctypes.Structure):
     """struct ts_error."""
     _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char * ERROR_MAX)]
+
+
+class OAuthSetting(ctypes.Structure):
+    """struct ts_oauth_setting."""
+    _fields_ = [("name", ctypes.c_char_p), ("default_value", ctypes.c_char_p),
+                ("is_number", ctypes.c_int), ("min", ctypes.c_longlong),
+                ("max", ctypes.c_longlong), ("summary", ctypes.c_char_p)]
 
 
 class BackendInfo(ctypes.Structure):
@@ -62,6 +65,8 @@ LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 SIGNATURES = {
     "ts_version": (S, []),
     "ts_strerror": (S, [I]),
+    "ts_code_name": (S, [I]),
+    "ts_set_default_logger": (None, [LOG_CB, P, I]),
     "ts_token_new": (P, []),
     "ts_token_free": (None, [P]),
     "ts_token_get": (S, [P, I]),
@@ -85,6 +90,8 @@ SIGNATURES = {
     "ts_oauth_set": (I, [P, S, S, ERR]),
     "ts_oauth_free": (None, [P]),
     "ts_oauth_get_access_token": (I, [P, P, ERR]),
+    "ts_oauth_get": (I, [P, S, ctypes.c_char_p, ctypes.c_size_t, ERR]),
+    "ts_oauth_settings": (ctypes.POINTER(OAuthSetting), [ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 _lock = threading.Lock()
@@ -113,11 +120,16 @@ def _load():
         try:
             fn = getattr(lib, name)
         except AttributeError:
-            raise LibraryError("%s is not libtokenstore 1.1 or later: it has no %s()"
+            raise LibraryError("%s is not libtokenstore 1.4 or later: it has no %s()"
                                % (path, name)) from None
         fn.restype = restype
         fn.argtypes = argtypes
     return lib
+
+
+# Called with the library once it is loaded (the package routes the
+# library's process-wide log lines to `logging` there).
+on_load = []
 
 
 def lib():
@@ -126,5 +138,24 @@ def lib():
     if _lib is None:
         with _lock:
             if _lib is None:
-                _lib = _load()
+                loaded = _load()
+                for hook in on_load:
+                    hook(loaded)
+                _lib = loaded
     return _lib
+
+
+def code_name(rc):
+    """The name of a ts_code ("TS_ERR_BUSY"), as the library spells it."""
+    name = lib().ts_code_name(rc)
+    return name.decode() if name else "code %d" % rc
+
+
+def oauth_settings():
+    """The library's OAuth settings: {name: (default, min, max or None)}."""
+    n = ctypes.c_size_t()
+    table = lib().ts_oauth_settings(ctypes.byref(n))
+    return {table[i].name.decode(): (table[i].default_value.decode(),
+                                     (table[i].min, table[i].max) if table[i].is_number
+                                     else None)
+            for i in range(n.value)}

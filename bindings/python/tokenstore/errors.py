@@ -57,6 +57,11 @@ class OAuthError(TokenStoreError):
     TS_ERR_OAUTH)."""
 
 
+class BackoffError(OAuthError):
+    """A recent refresh of this token failed, or its refresh budget is
+    spent: the message says when the next try is allowed (TS_ERR_BACKOFF)."""
+
+
 class LibraryError(TokenStoreError, OSError):
     """libtokenstore could not be loaded, or is not libtokenstore."""
 
@@ -78,6 +83,7 @@ _BY_CODE = {
     "TS_ERR_READ_ONLY": ReadOnlyError,
     "TS_ERR_HTTP": OAuthError,
     "TS_ERR_OAUTH": OAuthError,
+    "TS_ERR_BACKOFF": BackoffError,
 }
 
 

@@ -15,23 +15,25 @@ OAuthToken, UserSignature and SDKException works as well.
 Refresh ahead: the SDK refreshes a token itself, per process, when it
 expires within 5 seconds, so N processes send N refresh requests (and Zoho
 blocks a refresh token that mints more than ten access tokens in ten
-minutes). With OAuth settings (the config file's "oauth" section) this
-store refreshes a token that has no access token or one that expires
-within refresh_ahead_ms (60 s by default) before returning it, through
-libtokenstore's single-flight refresh: one request per expiry across
-every process sharing the store, and the SDK never sees a token it would
-refresh.
+minutes). This store refreshes a token that has no access token or one
+that expires within refresh_ahead_ms (the library's default, 60 s) before
+returning it, through libtokenstore's single-flight refresh: one request
+per expiry across every process sharing the store, at the accounts server
+of the token's own data center, and the SDK never sees a token it would
+refresh. No config file is needed (the stored token holds the client id,
+secret and refresh token); settings may also come from the config's
+"oauth" section or, in code, from `oauth`. A token the SDK looks up by
+its grant token, and that is not stored yet, is exchanged here, once
+across all processes, so the SDK never exchanges a grant token itself.
 """
-import json
 import logging
 import time
 
 from . import Token, OAuthClient, open as _open
-from .errors import TokenStoreError, InvalidTokenError
+from .errors import TokenStoreError, InvalidTokenError, ReadOnlyError
 
 log = logging.getLogger("tokenstore.zoho")
 
-DEFAULT_REFRESH_AHEAD_MS = 60000
 SDK_MARGIN_MS = 5000      # the SDK refreshes a token expiring within this
 ERROR_CODE = "TOKEN_STORE"  # the code the SDK's own stores raise with
 
@@ -55,61 +57,48 @@ _PLAIN = (("id", "id"), ("client_id", "client_id"), ("client_secret", "client_se
           ("redirect_url", "redirect_url"), ("api_domain", "api_domain"))
 
 
-def _config_oauth(store):
-    """The "oauth" section of the config file the store was opened from,
-    or None when it was opened from a URI or has none."""
-    origin = store._lib.ts_config_origin(store._config)
-    if not origin or origin in (b"URI", b"default"):
-        return None
-    try:
-        with open(origin, "rb") as f:
-            section = json.load(f).get("oauth")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return section if isinstance(section, dict) else None
-
-
 class SDKTokenStore(TokenStore):
     """The SDK's TokenStore over a tokenstore store.
 
     spec is a URI or config file path as tokenstore.open() takes it (None:
-    the configured store). refresh_ahead_ms: None refreshes 60 s ahead when
-    the config has an "oauth" section (its own refresh_ahead_ms wins) and
-    not at all otherwise; 0 turns refresh ahead off; any other value
-    (more than the SDK's 5000) turns it on with that margin.
+    the configured store). refresh_ahead_ms: None refreshes ahead by the
+    config's oauth.refresh_ahead_ms, else the library's default (60 s); 0
+    turns refresh ahead off; any other value is that margin, within the
+    library's bounds. oauth: OAuth settings in code (a mapping of the names
+    tokenstore.conf(5) lists, e.g. {"accounts_url.EU": "https://..."}),
+    over the config's. A margin or setting the library refuses, or refresh
+    ahead asked of a store that cannot be written, raises here.
     """
     OAuthToken = _OAuthToken
     UserSignature = _UserSignature
     SDKException = _SDKException
 
-    def __init__(self, spec=None, *, refresh_ahead_ms=None):
+    def __init__(self, spec=None, *, refresh_ahead_ms=None, oauth=None):
         if self.OAuthToken is None:
             raise ImportError("the Zoho CRM Python SDK (package zohocrmsdk) is not importable: "
                               "put the directory holding zohocrmsdk on sys.path")
-        if refresh_ahead_ms is not None and refresh_ahead_ms != 0 and \
-                not SDK_MARGIN_MS < refresh_ahead_ms <= 3000000:
-            raise ValueError("refresh_ahead_ms: %r is not 0 (off) or more than the SDK's "
-                             "5000 ms and at most 3000000" % (refresh_ahead_ms,))
         self._store = _open(spec)
         self._oauth = None
         self._margin_ms = 0
         try:
-            self._start_refresh_ahead(refresh_ahead_ms)
+            self._start_refresh_ahead(refresh_ahead_ms, oauth)
         except BaseException:
             self._store.close()
             raise
 
-    def _start_refresh_ahead(self, refresh_ahead_ms):
-        section = _config_oauth(self._store)
-        settings = {}
-        if refresh_ahead_ms:
+    def _start_refresh_ahead(self, refresh_ahead_ms, oauth):
+        if refresh_ahead_ms == 0:
+            return
+        settings = dict(oauth or {})
+        if refresh_ahead_ms is not None:
             settings["refresh_ahead_ms"] = refresh_ahead_ms
-        elif refresh_ahead_ms is None and section is not None:
-            settings["refresh_ahead_ms"] = section.get("refresh_ahead_ms",
-                                                       DEFAULT_REFRESH_AHEAD_MS)
-        if settings:
-            self._margin_ms = int(settings["refresh_ahead_ms"])
+        try:
             self._oauth = OAuthClient(self._store, settings)
+        except ReadOnlyError:
+            if refresh_ahead_ms is not None or oauth:
+                raise     # asked for, and it cannot work: say so now
+            return
+        self._margin_ms = int(self._oauth.setting("refresh_ahead_ms"))
 
     def close(self):
         """Closes the store; calling it again does nothing."""
@@ -161,26 +150,49 @@ class SDKTokenStore(TokenStore):
     def _error(self, e):
         return self.SDKException(code=ERROR_CODE, message=str(e))
 
+    @staticmethod
+    def _left_ms(t):
+        """How long t's access token is good for; None for ever (no expiry
+        time: the SDK leaves it alone), -1 when there is none."""
+        if not t.access_token:
+            return -1
+        try:
+            return None if t.expiry_time is None else \
+                int(t.expiry_time) - int(time.time() * 1000)
+        except ValueError:
+            return None
+
     def _fresh(self, t):
         """t, refreshed first when refresh ahead is on and the SDK would
         refresh it soon: no access token, or one that expires within the
-        margin (the SDK leaves one without an expiry time alone). A failed
-        refresh is logged (never a secret) and t returned."""
-        if self._oauth is None:
+        margin. A failed refresh is logged (never a secret) and t returned
+        while its access token is still good; once the SDK would refresh it
+        itself (per process, the very hammering the library holds back), the
+        failure is raised instead, saying when the next try is allowed."""
+        left = self._left_ms(t)
+        if self._oauth is None or left is None or left >= self._margin_ms:
             return t
-        if t.access_token:
-            try:
-                if t.expiry_time is None or \
-                        int(t.expiry_time) - int(time.time() * 1000) >= self._margin_ms:
-                    return t
-            except ValueError:
-                return t
         try:
             return self._oauth.get_access_token(Token(id=t.id))
         except TokenStoreError as e:
-            log.warning("refresh ahead of token %s failed, the SDK will refresh it: %s",
-                        t.id, e)
-            return t
+            if left >= SDK_MARGIN_MS:
+                log.warning("refresh ahead of token %s failed; its access token is good "
+                            "for %d s more: %s", t.id, left // 1000, e)
+                return t
+            raise self._error(e) from e
+
+    def _exchange(self, oauth):
+        """The SDK's token that is not stored but holds a grant token,
+        exchanged by the library (one request per grant token, whichever
+        process asks first; the others get its result) and stored; None
+        when there is nothing to exchange."""
+        t = self._to_token(oauth)
+        if self._oauth is None or not t.grant_token or t.refresh_token or t.access_token:
+            return None
+        try:
+            return self._oauth.get_access_token(t)
+        except TokenStoreError as e:
+            raise self._error(e) from e
 
     # -- the SDK's TokenStore
 
@@ -194,7 +206,8 @@ class SDKTokenStore(TokenStore):
         except TokenStoreError as e:
             raise self._error(e) from e
         if found is None:
-            return None
+            found = self._exchange(token)
+            return None if found is None else self._fill_none(token, found)
         return self._fill_none(token, self._fresh(found))
 
     def find_token_by_id(self, id):
