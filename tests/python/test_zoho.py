@@ -305,6 +305,20 @@ class RefreshAhead(unittest.TestCase):
         self.assertEqual({tuple(o.split()) for o in outs},
                          {("2", "1000.access.1", "1000.refresh.1")})
 
+    def test_four_sdk_processes_one_grant_exchange(self):
+        if not sdk.REAL:
+            self.skipTest("ZOHO_PYTHON_SDK is not set: the SDK's Initializer is not here")
+        self.accounts.post("/control", {"mode": "slow", "delay": 0.3})
+        go = os.path.join(SCRATCH, "sdk-grant-go")
+        oauth = json.dumps({"accounts_url": self.accounts.url})
+        procs = [subprocess.Popen([sys.executable, WORKER, "sdk-grant", "sqlite:" + self.db,
+                                   oauth, go, SCRATCH], env=support.env_for_children(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        outs = self.ready_and_go(procs, go)
+        self.assertEqual(self.accounts.counts().get("authorization_code"), 1)
+        self.assertEqual({o.strip() for o in outs}, {"1000.access.1"})
+
     def test_each_data_center_refreshed_once_at_its_own_server(self):
         dcs = (("us", "com"), ("eu", "eu"), ("in", "in"), ("au", "com.au"))
         for dc, tld in dcs:

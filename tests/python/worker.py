@@ -9,6 +9,9 @@ once, using the adapter as an application on the SDK would.
   worker.py grant SPEC OAUTH GOFILE  the same for the SDK's first use of a
                                     grant token: find_token of a token with
                                     only client credentials and the grant
+  worker.py sdk-grant SPEC OAUTH GOFILE DIR
+                                    the same through the real SDK: Initializer
+                                    with a grant token, then its get_token()
   worker.py users SPEC OAUTH GOFILE USER...
                                     the same, find_token of each user in turn
 OAUTH is the adapter's oauth settings as JSON.
@@ -57,6 +60,20 @@ def grant(spec, oauth, gofile):
     store.close()
 
 
+def sdk_grant(spec, oauth, gofile, resource_path):
+    from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
+    from zohocrmsdk.src.com.zoho.crm.api.dc import USDataCenter
+    store = sdk.Store(spec, oauth=json.loads(oauth))
+    token = sdk.OAuthToken(client_id="1000.CLIENT", client_secret="secret",
+                           grant_token="1000.grant.first",
+                           redirect_url="https://app.example.com/cb", find_user=False)
+    Initializer.initialize(environment=USDataCenter.PRODUCTION(), token=token, store=store,
+                           resource_path=resource_path)
+    ready_and_wait(gofile)
+    print(token.get_token())
+    store.close()
+
+
 def users(spec, oauth, gofile, *names):
     store = sdk.Store(spec, oauth=json.loads(oauth))
     ready_and_wait(gofile)
@@ -67,4 +84,5 @@ def users(spec, oauth, gofile, *names):
 
 
 if __name__ == "__main__":
-    {"save": save, "find": find, "grant": grant, "users": users}[sys.argv[1]](*sys.argv[2:])
+    {"save": save, "find": find, "grant": grant, "users": users,
+     "sdk-grant": sdk_grant}[sys.argv[1]](*sys.argv[2:])
