@@ -320,6 +320,7 @@ static int save_usage(const struct cli *cli)
 static int cmd_save(struct cli *cli)
 {
     struct save_input in = { 0 };
+    ts_token *flags_token = NULL;   /* the options' token: ours to free */
     ts_store *store = NULL;
     ts_error err = { 0 };
     int rc = save_usage(cli), from_stdin = cli->json || cli->nargs == 1;
@@ -332,7 +333,8 @@ static int cmd_save(struct cli *cli)
         if (rc == CLI_USAGE)
             fprintf(stderr, "tokenstore: %s\n", err.message);
     } else if (rc == CLI_OK) {
-        rc = token_from_flags(cli, &in.first);
+        rc = token_from_flags(cli, &flags_token);
+        in.first = flags_token;
     }
     if (rc == CLI_OK)
         rc = cli_open_store(cli, 0, &store, NULL);
@@ -347,8 +349,7 @@ static int cmd_save(struct cli *cli)
             rc = cli_store_error(code, &err);
         }
     }
-    if (!from_stdin)
-        ts_token_free(in.first);
+    ts_token_free(flags_token);
     for (size_t i = 0; i < in.nids; i++)
         free(in.ids[i]);
     free(in.ids);
