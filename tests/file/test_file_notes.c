@@ -696,21 +696,24 @@ static void store_expired_token(void)
     ts_store_close(s);
 }
 
-/* A worker: a handle and a client of its own, `calls` access tokens of
- * token 1. Reports per call 'o' (served), 't' (an error saying when the
- * next try is allowed) or 'x' (another error), then its pid. */
-static void worker(const char *const *settings, int calls, int fd)
+/* A worker: a handle and a client of its own, then, once all are
+ * ready (`go` closes), `calls` access tokens of token 1. Reports per call
+ * 'o' (served), 't' (an error saying when the next try is allowed) or 'x'
+ * (another error). */
+static void worker(const char *const *settings, int calls, int go, int fd)
 {
     ts_store *s = open_store();
     ts_oauth *o;
     ts_error err = { 0 };
-    char answers[16];
+    char answers[16], c;
 
     if (ts_oauth_new(&o, s, NULL, &err) != TS_OK)
         _exit(2);
     for (int i = 0; settings[i]; i += 2)
         if (ts_oauth_set(o, settings[i], settings[i + 1], &err) != TS_OK)
             _exit(2);
+    if (read(go, &c, 1) != 0)
+        _exit(2);
     for (int i = 0; i < calls; i++) {
         ts_token *q = ts_token_new();
         ts_token_set(q, TS_FIELD_ID, "1");
@@ -729,16 +732,20 @@ static void worker(const char *const *settings, int calls, int fd)
 static void run_workers(const char *const *settings, int calls, char *answers)
 {
     pid_t kids[WORKERS];
-    int fds[WORKERS][2];
+    int fds[WORKERS][2], go[2];
 
+    ck_assert_int_eq(pipe(go), 0);
     for (int k = 0; k < WORKERS; k++) {
         ck_assert_int_eq(pipe(fds[k]), 0);
         if ((kids[k] = fork()) == 0) {
             close(fds[k][0]);
-            worker(settings, calls, fds[k][1]);
+            close(go[1]);
+            worker(settings, calls, go[0], fds[k][1]);
         }
         close(fds[k][1]);
     }
+    close(go[0]);
+    close(go[1]);               /* all start at once */
     for (int k = 0; k < WORKERS; k++) {
         int status;
         ck_assert_int_eq(read(fds[k][0], answers + k * calls, (size_t)calls), calls);
@@ -760,11 +767,13 @@ static void oauth_setup(void)
 
 /* A server answering 500: eight processes x five calls send a few
  * requests, not one failed refresh's worth each, and every caller is told
- * when the next try is allowed. */
+ * when the next try is allowed. (The backoff after the failure is a
+ * minute, not the default 5 s, so that a slow machine's forty calls all
+ * fall within it.) */
 START_TEST(test_failing_server_is_not_hammered_by_processes)
 {
     const char *settings[] = { "accounts_url", accounts_url, "retry_base_ms", "10",
-                               "retry_max_ms", "20", NULL };
+                               "retry_max_ms", "20", "failure_backoff_ms", "60000", NULL };
     char answers[WORKERS * 5 + 1];
 
     control("{\"mode\": \"status\", \"status\": 500, \"fail\": -1}");
