@@ -46,7 +46,9 @@
  * whole, in its header's dialect, on its first write.
  *
  * try_lock/unlock (the OAuth client's single-flight refresh) are flock()ed
- * files next to the token file, one per lock name; see "named locks".
+ * files next to the token file, one per lock name; see "named locks". The
+ * notes and the log the OAuth client shares between processes are files
+ * next to it too, "<file>.notes" and "<file>.refreshes" (notes.c).
  *
  * A file that does not parse is never written over: every operation
  * returns TS_ERR_CORRUPT naming the file and line until it is fixed. The
@@ -58,7 +60,8 @@
  * This file holds the backend's table of operations, open and close, the
  * operations, the named locks and following a fork; load.c reads the file
  * and catches up with other processes, write.c writes it and holds the
- * writers' lock, and file.h is what they share.
+ * writers' lock, notes.c keeps the notes and the log, and file.h is what
+ * they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -435,13 +438,6 @@ static void named_lock_file(const struct file *f, const char *name, char *out, s
     snprintf(out, size, "%s.%016llx", f->lock_name, (unsigned long long)h);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int hold_named(struct file *f, int fd, const char *file, int64_t ttl_ms,
                       struct named_lock **out, ts_error *err)
 {
@@ -474,7 +470,7 @@ static int take_named(struct file *f, const char *file, int64_t ttl_ms,
         const char *why;
         int fd = open_side_file(f, file, O_RDWR | O_CREAT, f->mode, &why);
         if (fd < 0)
-            return side_file_error(f, file, why, errno, err);
+            return side_file_error(f, "the lock file", file, why, errno, err);
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return hold_named(f, fd, file, ttl_ms, out, err);
         if (errno != EWOULDBLOCK) {
@@ -559,6 +555,7 @@ static int file_unlock(void *state, void *handle, ts_error *err)
  * file again, a description of its own. The named locks the handle held
  * are its parent's: the child keeps no descriptor of theirs, and its
  * unlock of one releases nothing. What was read of the file is read again.
+ * The notes and the log (notes.c) hold no descriptor between calls.
  */
 static int file_forked(void *state, ts_error *err)
 {
@@ -599,6 +596,10 @@ static const ts_backend file_backend = {
     .try_lock = file_try_lock,
     .unlock = file_unlock,
     .forked = file_forked,
+    .note_set = file_note_set,
+    .note_get = file_note_get,
+    .log_append = file_log_append,
+    .log_walk = file_log_walk,
 };
 
 TS_BACKEND_DEFINE(file_backend)

@@ -2,9 +2,10 @@
  * plugins/file/file.h - what the file backend's sources share: the open
  * store (struct file), the SDKs' columns and dialects, the helpers on the
  * file's identity, errors and the index of the image's rows, and the
- * functions load.c and write.c offer. The files form layers: write.c
- * (writing, the lock file) uses none of the others, load.c (reading,
- * catching up) uses write.c's lock file, file.c (the backend) uses both.
+ * functions load.c, write.c and notes.c offer. The files form layers:
+ * write.c (writing, the lock file) uses none of the others, load.c
+ * (reading, catching up) uses write.c's lock file, notes.c (the notes and
+ * the log beside the tokens) uses both, file.c (the backend) uses all.
  * Nothing here leaves the plugin (it is built with hidden visibility);
  * file.c's opening comment describes the design.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <tokenstore/backend.h>
@@ -66,6 +68,15 @@ struct identity {
 /* A lock taken with try_lock (file.c's "named locks"). */
 struct named_lock;
 
+/* A log file's complete lines as notes.c last counted them, for the
+ * file of that identity: an append after our own need not read it. */
+struct log_count {
+    struct identity id;     /* id.exists = 0: nothing counted */
+    size_t lines;
+    off_t end;              /* after the last complete line */
+    off_t size;             /* more than end: a line cut short by a crash */
+};
+
 /* A row of the image: its id and the offset of its first byte. */
 struct row_at {
     uint64_t id;
@@ -100,6 +111,7 @@ struct file {
     int redirect_spelling;   /* the dialect whose spelling the header's ninth column has */
     csv_buf out;             /* bytes being written; wiped after use */
     struct named_lock *held; /* the locks try_lock took and unlock has not released */
+    struct log_count counted[2]; /* the log and its previous part (notes.c) */
 };
 
 /* ---------------------------------------------------------------- identity */
@@ -129,6 +141,15 @@ static inline uint64_t coarse_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The wall clock in ms since 1970: what expiries other processes read are
+ * counted in. */
+static inline int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The generation our writers count in the first 8 bytes of the lock file;
  * 0 without a lock file, or with one cut short. It is read with pread(),
  * not through a mapping: a mapping of a file that someone truncates kills
@@ -148,6 +169,14 @@ static inline uint64_t generation_now(const struct file *f)
 static inline int io_error(struct file *f, ts_error *err, const char *what)
 {
     return f->host->error(err, TS_ERR_IO, "%s %s: %s", what, f->path, strerror(errno));
+}
+
+/* The same for a file beside the token file: "" is the token file. */
+static inline int io_error_at(struct file *f, const char *suffix, ts_error *err,
+                              const char *what)
+{
+    return f->host->error(err, TS_ERR_IO, "%s %s%s: %s", what, f->path, suffix,
+                          strerror(errno));
 }
 
 static inline int nomem(struct file *f, ts_error *err)
@@ -237,21 +266,36 @@ static inline int splice_rows(struct file *f, size_t a, size_t b, const struct r
 
 int check_file(struct file *f, ts_error *err);
 int refresh(struct file *f, ts_error *err);
+int read_all(int fd, csv_buf *raw, size_t hint);
 
 /* ---------------------------------------------------------------- write.c */
 
+int writev_all(int fd, struct iovec *iov, int n);
 int write_all_rows(struct file *f, ts_error *err);
 int write_row(struct file *f, const char *id, ts_error *err);
 void remove_stale_temps(struct file *f);
+int take_attributes(struct file *f, int fd, const char *suffix, ts_error *err);
+int write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
+                 ts_error *err);
 
 int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
                    const char **why);
-int side_file_error(const struct file *f, const char *name, const char *why, int e,
-                    ts_error *err);
+int side_file_error(const struct file *f, const char *what, const char *name, const char *why,
+                    int e, ts_error *err);
 int open_lock(struct file *f, ts_error *err);
 int lock_is_current(const struct file *f);
 void drop_lock(struct file *f);
 int lock_writers(struct file *f, ts_error *err);
+int lock_readers(struct file *f);
 void unlock_writers(struct file *f);
+
+/* ---------------------------------------------------------------- notes.c */
+
+int file_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+                  ts_error *err);
+int file_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
+int file_log_append(void *state, const char *entry, size_t keep, ts_error *err);
+int file_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+                  ts_error *err);
 
 #endif

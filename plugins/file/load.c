@@ -303,7 +303,9 @@ static int apply_change(struct file *f, const csv_buf *fresh)
 
 /* ---------------------------------------------------------------- loading */
 
-static int read_all(int fd, csv_buf *raw, size_t hint)
+/* Reads fd to its end into raw (hint: the size it is expected to have):
+ * 0, or an errno value. */
+int read_all(int fd, csv_buf *raw, size_t hint)
 {
     if (csv_buf_reserve(raw, hint + 1) != 0)
         return ENOMEM;

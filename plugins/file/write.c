@@ -77,7 +77,8 @@ static int serialize_all(struct file *f)
     return f->host->table_foreach(f->table, append_row, f);
 }
 
-static int writev_all(int fd, struct iovec *iov, int n)
+/* Writes all n buffers, resuming after short writes; 0 or -1 with errno. */
+int writev_all(int fd, struct iovec *iov, int n)
 {
     while (n > 0) {
         ssize_t w = writev(fd, iov, n);
@@ -175,50 +176,72 @@ static void bump_generation(struct file *f)
     f->checked_at = coarse_now_ns();
 }
 
-/* Gives the temporary file the owner, group and mode of the file it is
- * to replace, so that a save run as root (or as another member of the
- * file's group) leaves the application's file readable by the
- * application; option `mode`, when set, or a new file takes f->mode. A
- * file whose owner we cannot give back is not replaced. */
-static int take_attributes(struct file *f, int fd, ts_error *err)
+/* Gives a new file beside the token file (a temporary one, or the
+ * log) the owner, group and mode of the token file, so that a save run
+ * as root (or as another member of the file's group) leaves the
+ * application's files readable by the application; option `mode`, when
+ * set, or a new store takes f->mode. A file whose owner we cannot give
+ * back is not written. `suffix` names the file in messages: "" for the
+ * token file, or a side file's suffix. */
+int take_attributes(struct file *f, int fd, const char *suffix, ts_error *err)
 {
     struct stat old, st;
     int have_old = fstatat(f->dir_fd, f->base, &old, 0) == 0 && S_ISREG(old.st_mode);
     unsigned mode = have_old && !f->mode_given ? (unsigned)(old.st_mode & 07777) : f->mode;
 
     if (fstat(fd, &st) != 0)
-        return io_error(f, err, "cannot stat the temporary file next to");
+        return io_error_at(f, suffix, err, "cannot stat the temporary file next to");
     if (have_old && (st.st_uid != old.st_uid || st.st_gid != old.st_gid) &&
         fchown(fd, old.st_uid, old.st_gid) != 0)
         return f->host->error(err, TS_ERR_IO,
-                              "%s is owned by uid %u gid %u, which its rewritten copy "
-                              "cannot be given: %s; nothing was changed",
-                              f->path, (unsigned)old.st_uid, (unsigned)old.st_gid,
-                              strerror(errno));
+                              "%s is owned by uid %u gid %u, which %s%s cannot be given: "
+                              "%s; nothing was changed", f->path, (unsigned)old.st_uid,
+                              (unsigned)old.st_gid, *suffix ? f->path : "its rewritten copy",
+                              suffix, strerror(errno));
     if (fchmod(fd, (mode_t)mode) != 0)
-        return io_error(f, err, "cannot set the mode of the temporary file next to");
+        return io_error_at(f, suffix, err, "cannot set the mode of the temporary file next to");
     return TS_OK;
 }
 
-/* Writes the bytes in iov to a temporary file, renames it over the token
- * file, and makes it the file we hold. On failure the caller reloads. */
-static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
+/* Writes the bytes in iov to a temporary file and renames it over the
+ * token file's name + suffix: the token file itself (suffix "") or a
+ * side file. The new file's descriptor goes to *fd_out, or is closed
+ * when fd_out is NULL. The directory is not synced: the caller does. */
+int write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
+                 ts_error *err)
 {
-    char tmp[PATH_MAX];
-    struct stat st;
+    char tmp[PATH_MAX], target[PATH_MAX];
     int fd = create_temp(f, tmp, sizeof tmp);
 
+    snprintf(target, sizeof target, "%s%s", f->base, suffix);
     if (fd < 0)
-        return io_error(f, err, "cannot create a temporary file next to");
-    int rc = take_attributes(f, fd, err);
+        return io_error_at(f, suffix, err, "cannot create a temporary file next to");
+    int rc = take_attributes(f, fd, suffix, err);
     if (rc != TS_OK || writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
-        renameat(f->dir_fd, tmp, f->dir_fd, f->base) != 0) {
+        renameat(f->dir_fd, tmp, f->dir_fd, target) != 0) {
         if (rc == TS_OK)
-            rc = io_error(f, err, "cannot write");
+            rc = io_error_at(f, suffix, err, "cannot write");
         unlinkat(f->dir_fd, tmp, 0);
         close(fd);
         return rc;
     }
+    if (fd_out)
+        *fd_out = fd;
+    else
+        close(fd);
+    return TS_OK;
+}
+
+/* Writes the bytes in iov as the new token file and makes it the file we
+ * hold. On failure the caller reloads. */
+static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
+{
+    struct stat st;
+    int fd;
+    int rc = write_beside(f, "", iov, n, &fd, err);
+
+    if (rc != TS_OK)
+        return rc;
     if (f->data_fd >= 0)
         close(f->data_fd);
     f->data_fd = fd;
@@ -314,7 +337,7 @@ int write_row(struct file *f, const char *id, ts_error *err)
  * one of these, otherwise.
  */
 int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
-                          const char **why)
+                   const char **why)
 {
     struct stat st, dir, data;
     int fd = openat(f->dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
@@ -344,10 +367,10 @@ int open_side_file(const struct file *f, const char *name, int flags, unsigned m
 }
 
 /* The error for a side file open_side_file() would not open. */
-int side_file_error(const struct file *f, const char *name, const char *why, int e,
-                           ts_error *err)
+int side_file_error(const struct file *f, const char *what, const char *name, const char *why,
+                    int e, ts_error *err)
 {
-    return f->host->error(err, TS_ERR_IO, "%s: refusing the lock file %s: %s", f->path, name,
+    return f->host->error(err, TS_ERR_IO, "%s: refusing %s %s: %s", f->path, what, name,
                           why ? why : strerror(e));
 }
 
@@ -363,7 +386,7 @@ int open_lock(struct file *f, ts_error *err)
         f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
         f->lock_writable = 0;
         if (f->lock_fd < 0 && why)
-            return side_file_error(f, f->lock_name, why, errno, err);
+            return side_file_error(f, "the lock file", f->lock_name, why, errno, err);
         return f->lock_fd >= 0 ? TS_OK : TS_ERR_IO;
     }
     f->lock_fd = open_side_file(f, f->lock_name, O_RDWR | O_CREAT | O_EXCL, f->mode, &why);
@@ -379,7 +402,7 @@ int open_lock(struct file *f, ts_error *err)
             e = errno;          /* else say why it could not be made, not that it is missing */
     }
     if (f->lock_fd < 0)
-        return side_file_error(f, f->lock_name, why, e, err);
+        return side_file_error(f, "the lock file", f->lock_name, why, e, err);
     f->lock_writable = (fcntl(f->lock_fd, F_GETFL) & O_ACCMODE) == O_RDWR;
     return TS_OK;
 }
@@ -416,6 +439,25 @@ int lock_writers(struct file *f, ts_error *err)
                                       f->path, strerror(errno));
         if (lock_is_current(f))
             return TS_OK;
+        drop_lock(f);
+    }
+}
+
+/* The writers' lock shared, for reading what writers change in place
+ * (the log): 0 when held; -1 when there is no lock file to hold (a store
+ * never written; a reader makes none) or it cannot be locked, and the
+ * caller reads without. unlock_writers() lets go of it. */
+int lock_readers(struct file *f)
+{
+    for (;;) {
+        if (f->lock_fd < 0 && open_lock(f, NULL) != TS_OK)
+            return -1;
+        while (flock(f->lock_fd, LOCK_SH) != 0)
+            if (errno != EINTR)
+                return -1;
+        if (lock_is_current(f))
+            return 0;
+        flock(f->lock_fd, LOCK_UN);
         drop_lock(f);
     }
 }
