@@ -391,6 +391,33 @@ static int file_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_e
     return end_write(f, write_all_rows(f, err));
 }
 
+/* A restore of any size: each token into the table as it comes, and the
+ * file written once at the end, or not at all. */
+static int file_save_stream(void *state, int (*next)(void *stream, ts_token **token,
+                                                      ts_error *err),
+                            void *stream, ts_error *err)
+{
+    struct file *f = state;
+    ts_token *token;
+    size_t i = 0;
+    int rc = begin_write(f, err);
+
+    if (rc != TS_OK)
+        return rc;
+    while ((rc = next(stream, &token, err)) == TS_OK) {
+        if ((rc = fits_dialect(f, token, err)) != TS_OK ||
+            (rc = f->host->table_save(f->table, token, err)) != TS_OK) {
+            rc = batch_error(f, rc, i, err);
+            break;
+        }
+        i++;
+    }
+    if (rc == TS_NOT_FOUND)
+        return end_write(f, write_all_rows(f, err));
+    f->loaded = 0;            /* the table may hold saves that were not written */
+    return end_write(f, rc);
+}
+
 static int file_delete_token(void *state, const char *id, ts_error *err)
 {
     struct file *f = state;
@@ -593,6 +620,7 @@ static const ts_backend file_backend = {
     .delete_tokens = file_delete_tokens,
     .find_token_by_id = file_find_token_by_id,
     .save_tokens = file_save_tokens,
+    .save_stream = file_save_stream,
     .try_lock = file_try_lock,
     .unlock = file_unlock,
     .forked = file_forked,

@@ -124,6 +124,17 @@ int sqlite_connected(struct sqlite_store *s, ts_error *err);
 /* Before a read: as sqlite_connected, and a read-only handle's immutable
  * connection is opened again once a writer has touched the database. */
 int sqlite_reading(struct sqlite_store *s, ts_error *err);
+/* The ts_lookup_fn the host's rules call: the row whose field is value. */
+int sqlite_lookup(void *state, ts_field field, const char *value, ts_token *row,
+                  ts_error *err);
+
+/* save.c: the backend's writing members. */
+int sqlite_save_token(void *state, ts_token *token, ts_error *err);
+int sqlite_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+int sqlite_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+                       void *stream, ts_error *err);
+int sqlite_delete_token(void *state, const char *id, ts_error *err);
+int sqlite_delete_tokens(void *state, ts_error *err);
 
 /* fork.c */
 
