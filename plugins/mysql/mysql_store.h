@@ -179,6 +179,15 @@ int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, lon
 int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err);
 int store_unlock(void *state, void *handle, ts_error *err);
+/* A writer's named lock (such as the table's write lock): GET_LOCK
+ * waiting up to lock_wait_s; TS_ERR_BUSY naming `what` when another
+ * writer kept it that long. */
+int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err);
+/* Ends what writer_lock began: commits the transaction (when txn and rc
+ * is TS_OK) or rolls it back, and releases the lock; when either does not
+ * end as asked, closes the connection, which ends both. Returns rc, or
+ * the COMMIT's failure. */
+int writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err);
 /* Frees the record of the locks this handle took (at close). */
 void free_held_locks(struct mysql_store *s);
 
