@@ -17,8 +17,8 @@
  * server-wide.
  *
  * A writer's lock (writer_lock, writer_unlock) is one a writer waits for
- * and holds for the length of its transaction, such as the token table's
- * write lock, which every insert takes.
+ * and holds for the length of its transaction: the token table's write
+ * lock, which every insert takes, and the log's, which every append takes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_er
     if (rc == TS_OK && !got)
         return s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: another writer held %s for "
                               "more than %llu s (half of read_timeout_ms)", s->where,
-                              s->database, s->table, what,
+                              s->database, s->subject ? s->subject : s->table, what,
                               s->lock_wait_s);
     return rc;
 }
@@ -77,7 +77,7 @@ int writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_e
          * was not committed and frees the lock for the other writers. */
         s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s: a transaction or a lock did not "
                      "end as asked; closing the connection to end them", s->where,
-                     s->database, s->table);
+                     s->database, s->subject ? s->subject : s->table);
         disconnect(s);
     }
     return rc;
