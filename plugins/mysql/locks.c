@@ -15,6 +15,10 @@
  * still at work keeps it; its own calls keep the connection alive. A lock
  * name is the table's, hashed (lock_name): the server's locks are
  * server-wide.
+ *
+ * A writer's lock (writer_lock, writer_unlock) is one a writer waits for
+ * and holds for the length of its transaction: the token table's write
+ * lock, which every insert takes, and the log's, which every append takes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +48,39 @@ int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, lon
                               s->table, doing);
     *got = !is_null && strcmp(text, "1") == 0;
     return TS_OK;
+}
+
+int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err)
+{
+    int got, rc = named_lock(s, ST_GET_LOCK, name, (long long)s->lock_wait_s, &got, err);
+
+    if (rc == TS_OK && !got)
+        return s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: another writer held %s for "
+                              "more than %llu s (half of read_timeout_ms)", s->where,
+                              s->database, s->subject ? s->subject : s->table, what,
+                              s->lock_wait_s);
+    return rc;
+}
+
+int writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err)
+{
+    int got, unsure = 0;      /* the session may still hold a transaction or the lock */
+
+    if (rc == TS_OK && txn)
+        unsure = (rc = run(s, ST_COMMIT, NULL, 0, "committing", err)) != TS_OK;
+    else if (rc != TS_OK && txn && !s->lost)
+        unsure = run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL) != TS_OK;
+    if (!s->lost && !unsure)
+        unsure = named_lock(s, ST_RELEASE_LOCK, name, 0, &got, NULL) != TS_OK || !got;
+    if (unsure && !s->lost) {
+        /* Closing the connection ends them: the server rolls back what
+         * was not committed and frees the lock for the other writers. */
+        s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s: a transaction or a lock did not "
+                     "end as asked; closing the connection to end them", s->where,
+                     s->database, s->subject ? s->subject : s->table);
+        disconnect(s);
+    }
+    return rc;
 }
 
 struct held_lock {

@@ -68,20 +68,27 @@
  * named locks of that session are the parent's. Its next call connects
  * anew.
  *
+ * Notes and the refresh log (notes.c): in tables of their own beside
+ * the token table, `<table>_notes` and `<table>_log`, made on the first
+ * write that needs them, never by a read (a read of one that is not
+ * there is empty); the OAuth client's backoff, refresh budget and log
+ * are thus shared by every process on every host using the store.
+ *
  * Open flags (TS_CAP_OPEN_FLAGS). The store "exists" when its database
  * does: with TS_OPEN_MUST_EXIST an unknown database is TS_ERR_NO_STORE.
  * With TS_OPEN_READ_ONLY nothing is created (no table, no index) and a
  * database without the table reads as an empty store until the table
  * appears. Without either flag the database must exist (we do not create
  * databases, as the DBStore does not) and the table is made when missing.
- * drop removes the table.
+ * drop removes the table and the two beside it.
  *
  * Files. This one has reading, forking, dropping, opening and closing,
- * and the ts_backend; save.c the writes; locks.c the named locks;
- * statements.c the errors, statements and rows; client.c connecting,
- * reconnecting and letting go after a fork; schema.c the table, its
- * indexes and the SQL; options.c the options and the lock names;
- * mysql_store.h what they share.
+ * and the ts_backend; save.c the writes; notes.c the notes and the log;
+ * locks.c the named locks; statements.c the errors, statements and rows;
+ * client.c connecting, reconnecting and letting go after a fork;
+ * schema.c the table, its indexes and the SQL; options.c the options,
+ * the names of the tables beside it and of the locks; mysql_store.h what
+ * they share.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -214,12 +221,13 @@ static int do_drop(struct mysql_store *s, void *arg, ts_error *err)
     (void)arg;
     int rc = run(s, ST_DROP, NULL, 0, "dropping the table", err);
     if (rc == TS_OK)
-        s->host->log(s->ctx, TS_LOG_INFO, "dropped table %s.%s on %s", s->database, s->table,
-                     s->where);
+        s->host->log(s->ctx, TS_LOG_INFO, "dropped tables %s.%s, %s and %s on %s", s->database,
+                     s->table, s->notes_table, s->log_table, s->where);
     return rc;
 }
 
-/* DROP TABLE IF EXISTS: a replay after a lost reply ends the same. */
+/* DROP TABLE IF EXISTS of the three: a replay after a lost reply ends
+ * the same. */
 static int store_drop(void *state, ts_error *err)
 {
     return with_connection(state, 1, 1, do_drop, NULL, err);
@@ -287,6 +295,8 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
     if (rc == TS_OK)
         rc = build_sql(s, err);
     if (rc == TS_OK)
+        rc = build_notes_sql(s, err);
+    if (rc == TS_OK)
         rc = connect_db(s, err);
     if (rc == TS_OK)
         rc = ensure_schema(s, err);
@@ -318,6 +328,10 @@ static const ts_backend store_backend = {
     .unlock = store_unlock,
     .forked = store_forked,
     .drop = store_drop,
+    .note_set = store_note_set,
+    .note_get = store_note_get,
+    .log_append = store_log_append,
+    .log_walk = store_log_walk,
 };
 
 TS_BACKEND_DEFINE(store_backend)

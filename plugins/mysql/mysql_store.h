@@ -6,9 +6,10 @@
  * rows), client.c (connecting, reconnecting, letting go in a forked
  * child) and options.c (the options, the lock names) use no other file;
  * schema.c (the table, its indexes, the SQL) runs statements.c's
- * statements; locks.c (named locks, the store-wide locks) and save.c
- * (saving and deleting) use those; mysql.c (reading, opening and closing,
- * the ts_backend) uses them all. Nothing here leaves the plugin (it is
+ * statements; locks.c (named locks, the store-wide locks), save.c
+ * (saving and deleting) and notes.c (the notes and the log, in tables of
+ * their own) use those; mysql.c (reading, opening and closing, the
+ * ts_backend) uses them all. Nothing here leaves the plugin (it is
  * built with hidden visibility); mysql.c's opening comment describes the
  * design. Not named mysql.h: that is the client library's header, which
  * this one includes.
@@ -31,7 +32,9 @@ enum tls_mode { TLS_OFF, TLS_REQUIRED, TLS_VERIFY_CA, TLS_VERIFY_IDENTITY };
 enum stmt_kind {
     ST_LOOKUP, ST_INSERT = ST_LOOKUP + TS_FIELD_COUNT, ST_MAX_ID, ST_DELETE_ONE, ST_DELETE_ALL, ST_WALK,
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET_LOCK, ST_RELEASE_LOCK, ST_WAIT_TIMEOUT,
-    ST_WAIT_DEFAULT, ST_COLUMNS, ST_INDEXED, ST_DROP, ST_COUNT
+    ST_WAIT_DEFAULT, ST_COLUMNS, ST_INDEXED, ST_DROP,
+    ST_NOTE_SET, ST_NOTE_GET, ST_NOTE_DELETE, ST_NOTE_EXPIRE,
+    ST_LOG_LAST, ST_LOG_INSERT, ST_LOG_PRUNE, ST_LOG_CLEAR, ST_LOG_PAGE, ST_COUNT
 };
 
 /* Columns an UPDATE may set: every field but id, one bit per field f at
@@ -57,6 +60,9 @@ struct mysql_store {
     unsigned connect_timeout_s, read_timeout_s, write_timeout_s;
     unsigned long long lock_wait_s;  /* how long a writer waits for the write lock */
     char table[NAME_MAX_LEN + 1];
+    char notes_table[NAME_MAX_LEN + 1];  /* beside it: the notes, */
+    char log_table[NAME_MAX_LEN + 1];    /* and the refresh log */
+    const char *subject;             /* the table a failure is about; NULL: `table` */
     char where[320];                 /* "host:port" or the socket path */
     unsigned open_flags;
     int no_table;                    /* read-only, and the table is not there (yet) */
@@ -65,6 +71,7 @@ struct mysql_store {
     MYSQL_STMT *stmt[ST_COUNT];
     MYSQL_STMT *update[UPDATE_MASKS];
     char write_lock[40];             /* the GET_LOCK name inserts serialize on */
+    char log_lock[40];               /* ... and appends to the log */
     unsigned locks_held;             /* try_lock's locks held on this connection */
     struct held_lock *held;          /* ... and every lock this handle took */
 
@@ -140,7 +147,8 @@ int abandon_connection(struct mysql_store *s, ts_error *err);
 /* options.c: the options                                              */
 /* ------------------------------------------------------------------ */
 
-/* Reads and checks the store's options into s. */
+/* Reads and checks the store's options into s, and names the tables
+ * beside the token table. */
 int read_options(struct mysql_store *s, ts_error *err);
 /* The GET_LOCK name for `what` on the store's table. */
 void lock_name(const struct mysql_store *s, const char *what, char out[40]);
@@ -160,6 +168,8 @@ int ensure_schema(struct mysql_store *s, ts_error *err);
 int table_ready(struct mysql_store *s, int *ready, ts_error *err);
 /* How many values field's lookup statement binds (each is the value). */
 unsigned lookup_params(ts_field field);
+/* Runs one SQL text once, through a statement of its own (DDL). */
+int run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* mysql.c: reading                                                    */
@@ -179,6 +189,15 @@ int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, lon
 int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err);
 int store_unlock(void *state, void *handle, ts_error *err);
+/* A writer's named lock (the table's write lock, the log's): GET_LOCK
+ * waiting up to lock_wait_s; TS_ERR_BUSY naming `what` when another
+ * writer kept it that long. */
+int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err);
+/* Ends what writer_lock began: commits the transaction (when txn and rc
+ * is TS_OK) or rolls it back, and releases the lock; when either does not
+ * end as asked, closes the connection, which ends both. Returns rc, or
+ * the COMMIT's failure. */
+int writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err);
 /* Frees the record of the locks this handle took (at close). */
 void free_held_locks(struct mysql_store *s);
 
@@ -190,5 +209,18 @@ int store_save_token(void *state, ts_token *token, ts_error *err);
 int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
 int store_delete_token(void *state, const char *id, ts_error *err);
 int store_delete_tokens(void *state, ts_error *err);
+
+/* ------------------------------------------------------------------ */
+/* notes.c: the notes and the refresh log                              */
+/* ------------------------------------------------------------------ */
+
+/* The SQL of the notes' and the log's statements (s->sql). */
+int build_notes_sql(struct mysql_store *s, ts_error *err);
+int store_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+                   ts_error *err);
+int store_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
+int store_log_append(void *state, const char *entry, size_t keep, ts_error *err);
+int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+                   ts_error *err);
 
 #endif

@@ -2,7 +2,8 @@
  * plugins/mysql/options.c - the mysql store's options (server or socket,
  * user, database, table, timeouts, TLS), checked together at open so
  * that a bad combination is refused with the option's name before
- * anything connects, with the SDK's defaults; and the names of the
+ * anything connects, with the SDK's defaults; the names of the tables
+ * beside the token table (the notes, the log); and the names of the
  * store's MySQL locks, built on the database and the table.
  */
 #include <stdint.h>
@@ -32,6 +33,45 @@ static int identifier_valid(const char *name)
         return 0;
     return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                         "0123456789_$") == n;
+}
+
+/* FNV-1a over the parts, each ended by a byte no name holds. */
+static uint64_t fnv1a(const char *const *parts, int n)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (int i = 0; i < n; i++) {
+        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/*
+ * A table beside the token table: "<table><suffix>", so that the stores
+ * in one database keep apart; when that is longer than MySQL's 64
+ * characters, the table's name is cut short and a hash of the whole name
+ * put before the suffix, so two long names with the same beginning still
+ * get tables of their own.
+ */
+static int side_name(struct mysql_store *s, const char *suffix, char out[NAME_MAX_LEN + 1],
+                     ts_error *err)
+{
+    size_t room = NAME_MAX_LEN - strlen(suffix);
+    const char *parts[] = { s->table };
+    char name[2 * NAME_MAX_LEN + 16];
+
+    if (strlen(s->table) <= room)
+        snprintf(name, sizeof name, "%s%s", s->table, suffix);
+    else
+        snprintf(name, sizeof name, "%.*s_%08x%s", (int)(room - 9), s->table,
+                 (unsigned)(fnv1a(parts, 1) & 0xffffffffu), suffix);
+    if (!identifier_valid(name))
+        return s->host->error(err, TS_ERR_CONFIG, "option 'table': '%.80s', the table beside "
+                              "it, is not an SQL identifier", name);
+    memcpy(out, name, strlen(name) + 1);
+    return TS_OK;
 }
 
 static int dup_option(struct mysql_store *s, const char *key, const char *dflt, char **out)
@@ -152,7 +192,10 @@ int read_options(struct mysql_store *s, ts_error *err)
         snprintf(s->where, sizeof s->where, strchr(s->host_name, ':') ? "[%s]:%u" : "%s:%u",
                  s->host_name, s->port);
     lock_name(s, "write", s->write_lock);
-    return TS_OK;
+    lock_name(s, "log", s->log_lock);
+    if ((rc = side_name(s, "_notes", s->notes_table, err)) != TS_OK)
+        return rc;
+    return side_name(s, "_log", s->log_table, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -162,13 +205,7 @@ int read_options(struct mysql_store *s, ts_error *err)
 /* "ts:" and FNV-1a of database, table and what, in hex. */
 void lock_name(const struct mysql_store *s, const char *what, char out[40])
 {
-    uint64_t h = 14695981039346656037ULL;
     const char *parts[] = { s->database, s->table, what };
 
-    for (int i = 0; i < 3; i++) {
-        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;    /* a separator no name holds */
-    }
-    snprintf(out, 40, "ts:%016llx", (unsigned long long)h);
+    snprintf(out, 40, "ts:%016llx", (unsigned long long)fnv1a(parts, 3));
 }

@@ -209,15 +209,9 @@ static int save_one(struct mysql_store *s, ts_token *token, int locked, int *id_
 static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n, int *assigned,
                        size_t *stopped, ts_error *err)
 {
-    int got, rc = named_lock(s, ST_GET_LOCK, s->write_lock, (long long)s->lock_wait_s, &got,
-                             err);
+    int rc = writer_lock(s, s->write_lock, "the table's write lock", err);
     size_t i = 0;
 
-    if (rc == TS_OK && !got)
-        return s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: another writer held the "
-                              "table's write lock for more than %llu s (half of "
-                              "read_timeout_ms)", s->where, s->database, s->table,
-                              s->lock_wait_s);
     if (rc != TS_OK)
         return rc;
     /* One token is one statement, atomic by itself in autocommit. */
@@ -228,23 +222,8 @@ static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n,
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, &assigned[i], err);
     *stopped = rc != TS_OK && i > 0 ? i - 1 : SIZE_MAX;
-    int unsure = 0;           /* the session may still hold a transaction or the lock */
-    if (rc == TS_OK && txn)
-        unsure = (rc = run(s, ST_COMMIT, NULL, 0, "committing", err)) != TS_OK;
-    else if (rc != TS_OK && txn && !s->lost)
-        unsure = run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL) != TS_OK;
     s->have_max = 0;
-    if (!s->lost && !unsure)
-        unsure = named_lock(s, ST_RELEASE_LOCK, s->write_lock, 0, &got, NULL) != TS_OK || !got;
-    if (unsure && !s->lost) {
-        /* Closing the connection ends them: the server rolls back what
-         * was not committed and frees the lock for the other writers. */
-        s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s: a transaction or the write lock "
-                     "did not end as asked; closing the connection to end them", s->where,
-                     s->database, s->table);
-        disconnect(s);
-    }
-    return rc;
+    return writer_unlock(s, s->write_lock, txn, rc, err);
 }
 
 struct save_args {

@@ -45,7 +45,7 @@ struct column {
 /* ------------------------------------------------------------------ */
 
 /* Runs one SQL text once, through a statement of its own (DDL). */
-static int run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err)
+int run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err)
 {
     MYSQL_STMT *st = NULL;
     int rc = get_stmt(s, &st, sql, &st, err);
@@ -273,7 +273,8 @@ static int lookup_sql(struct mysql_store *s, ts_field f, const char *cols)
     return n > 0 ? TS_OK : TS_ERR_NOMEM;
 }
 
-/* The SQL of every statement; prepared on a connection's first use. */
+/* The SQL of the token table's statements (the notes' are notes.c's);
+ * prepared on a connection's first use. */
 int build_sql(struct mysql_store *s, ts_error *err)
 {
     const char *t = s->table;
@@ -295,7 +296,8 @@ int build_sql(struct mysql_store *s, ts_error *err)
     ok &= asprintf(&s->sql[ST_DELETE_ALL], "DELETE FROM `%s`", t) > 0;
     ok &= asprintf(&s->sql[ST_WALK], "SELECT %s FROM `%s` ORDER BY " NUMERIC_ID ", id", cols,
                    t) > 0;
-    ok &= asprintf(&s->sql[ST_DROP], "DROP TABLE IF EXISTS `%s`", t) > 0;
+    ok &= asprintf(&s->sql[ST_DROP], "DROP TABLE IF EXISTS `%s`, `%s`, `%s`", t,
+                   s->notes_table, s->log_table) > 0;
     ok &= (s->sql[ST_BEGIN] = strdup("START TRANSACTION")) != NULL;
     ok &= (s->sql[ST_COMMIT] = strdup("COMMIT")) != NULL;
     ok &= (s->sql[ST_ROLLBACK] = strdup("ROLLBACK")) != NULL;

@@ -63,6 +63,7 @@ static int db_fail(struct mysql_store *s, unsigned code, const char *sqlstate,
 {
     const ts_host *h = s->host;
     const char *why = values && !message_is_safe(code) ? NULL : msg;
+    const char *table = s->subject ? s->subject : s->table;
     char generic[64];
 
     if (!why) {
@@ -80,16 +81,21 @@ static int db_fail(struct mysql_store *s, unsigned code, const char *sqlstate,
     case ER_COLUMNACCESS_DENIED_ERROR:
     case ER_DBACCESS_DENIED_ERROR:
     case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+        if (s->subject)
+            return h->error(err, TS_ERR_AUTH, "%s: %s: missing privilege: %s (the store's "
+                            "user needs SELECT, INSERT, UPDATE and DELETE on %s.%s, kept "
+                            "beside table %s, and CREATE on database %s to make it)",
+                            s->where, doing, why, s->database, table, s->table, s->database);
         return h->error(err, TS_ERR_AUTH, "%s: %s: missing privilege: %s (the store's user "
                         "needs SELECT, INSERT, UPDATE and DELETE on %s.%s)", s->where, doing,
-                        why, s->database, s->table);
+                        why, s->database, table);
     case ER_LOCK_WAIT_TIMEOUT:
     case ER_LOCK_DEADLOCK:
         return h->error(err, TS_ERR_BUSY, "%s: %s: %s", s->where, doing, why);
     case ER_DATA_TOO_LONG:
     case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
     case ER_BAD_NULL_ERROR:
-        return h->error(err, TS_ERR_INVALID, "%s: table %s: %s: %s%s", s->where, s->table,
+        return h->error(err, TS_ERR_INVALID, "%s: table %s: %s: %s%s", s->where, table,
                         doing, why, code == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
                         ? " (a value is not valid in its column's character set)" : "");
     case ER_NO_SUCH_TABLE:
@@ -99,17 +105,17 @@ static int db_fail(struct mysql_store *s, unsigned code, const char *sqlstate,
     case ER_DISK_FULL:
         return h->error(err, TS_ERR_IO, "%s: table %s.%s: %s: the server cannot store more "
                         "(its disk, or the tablespace the table is in, is full): %s",
-                        s->where, s->database, s->table, doing, why);
+                        s->where, s->database, table, doing, why);
     case ER_ERROR_ON_WRITE:
     case ER_GET_ERRNO:
     case ER_TEMP_FILE_WRITE_FAILURE:
         return h->error(err, TS_ERR_IO, "%s: table %s.%s: %s: the server could not write: %s",
-                        s->where, s->database, s->table, doing, why);
+                        s->where, s->database, table, doing, why);
     case CR_OUT_OF_MEMORY:
         return h->error(err, TS_ERR_NOMEM, "out of memory");
     default:
         return h->error(err, TS_ERR_BACKEND, "%s: table %s.%s: %s: %s", s->where, s->database,
-                        s->table, doing, why);
+                        table, doing, why);
     }
 }
 

@@ -30,56 +30,10 @@
 #include <curl/curl.h>
 #include <tokenstore/tokenstore.h>
 #include "../test_store.h"
+#include "accounts.h"
 #include "harness.h"
 
 #define READER_PASSWORD "reader-Pa55word"
-
-static char accounts_dir[PATH_MAX + 16] = "";
-static int accounts_port;
-static pid_t accounts_pid;
-
-/* ------------------------------------------------------------------ */
-/* The fake accounts server                                            */
-/* ------------------------------------------------------------------ */
-
-static void stop_accounts(void)
-{
-    if (!harness_is_owner() || accounts_pid <= 0)
-        return;
-    kill(accounts_pid, SIGTERM);
-    waitpid(accounts_pid, NULL, 0);
-    accounts_pid = 0;
-}
-
-/* tests/oauth/fake_accounts.py on a free port, in a directory of its own. */
-static int start_accounts(void)
-{
-    char portfile[PATH_MAX + 32], script[PATH_MAX];
-    const char *src = getenv("top_srcdir");
-
-    snprintf(accounts_dir, sizeof accounts_dir, "%s/accounts", server_dir);
-    snprintf(portfile, sizeof portfile, "%s/port", accounts_dir);
-    snprintf(script, sizeof script, "%s/tests/oauth/fake_accounts.py", src ? src : ".");
-    if (mkdir(accounts_dir, 0700) != 0)
-        return 0;
-    atexit(stop_accounts);
-    accounts_pid = fork();
-    if (accounts_pid == 0) {
-        execlp("python3", "python3", script, portfile, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && accounts_port <= 0; i++) {
-        FILE *f = fopen(portfile, "r");
-        if (f) {
-            if (fscanf(f, "%d", &accounts_port) != 1)
-                accounts_port = 0;
-            fclose(f);
-        }
-        if (accounts_port <= 0)
-            usleep(50000);
-    }
-    return accounts_port > 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* Many writers                                                        */
@@ -402,31 +356,6 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* One refresh across processes                                        */
 /* ------------------------------------------------------------------ */
-
-static size_t collect(char *data, size_t size, size_t n, void *ud)
-{
-    return fwrite(data, size, n, ud);
-}
-
-/* A request to the fake accounts server's control endpoints (a POST when
- * there is a body); its reply in out. */
-static void accounts_call(const char *path, const char *body, char *out, size_t n)
-{
-    char url[128];
-    FILE *f = fmemopen(out, n, "w");
-    CURL *c = curl_easy_init();
-
-    ck_assert(f && c);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", accounts_port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    fclose(f);
-}
 
 START_TEST(test_one_refresh_across_eight_processes)
 {
