@@ -552,6 +552,94 @@ static int check_conflicts(check_state *st)
     return 0;
 }
 
+/* A stream of user tokens for ts_save_stream: tokens[0..n), the one at
+ * `refused` without any secret, and an input error at `broken`. */
+struct stream_in {
+    unsigned n, next, refused, broken;
+    ts_token *current;
+    unsigned saved;
+    int ids_ascend;
+    uint64_t last_id;
+};
+
+static int stream_next(void *ud, ts_token **token, ts_error *err)
+{
+    struct stream_in *in = ud;
+
+    ts_token_free(in->current);
+    in->current = NULL;
+    if (in->next == in->broken) {
+        snprintf(err->message, sizeof err->message, "the input broke");
+        return err->code = TS_ERR_IO;
+    }
+    if (in->next == in->n)
+        return TS_NOT_FOUND;
+    *token = in->current = user_token(1000 + in->next);
+    if (in->next == in->refused) {
+        ts_token_set(*token, TS_FIELD_REFRESH_TOKEN, NULL);
+        ts_token_set(*token, TS_FIELD_ACCESS_TOKEN, NULL);
+    }
+    in->next++;
+    return TS_OK;
+}
+
+static void stream_saved(void *ud, const ts_token *token)
+{
+    struct stream_in *in = ud;
+
+    in->ids_ascend &= in->saved == 0 || id_of(token) == in->last_id + 1;
+    in->last_id = id_of(token);
+    in->saved++;
+}
+
+/* A stream that stops at token `at`: the store holds all of it or none of
+ * what came before, as the backend's transaction allows. */
+static int check_stream_stops(check_state *st, unsigned refused, unsigned broken, int want,
+                              const char *what)
+{
+    struct stream_in in = { .n = 10, .refused = refused, .broken = broken, .ids_ascend = 1 };
+    size_t saved = 99;
+    unsigned at = refused < broken ? refused : broken;
+
+    EXPECT_RC(TS_OK, ts_delete_tokens(st->store, &st->last));
+    int rc = ts_save_stream(st->store, stream_next, stream_saved, &in, &saved, &st->last);
+    ts_token_free(in.current);
+    char where[16];
+    snprintf(where, sizeof where, "token %u", at);
+    EXPECT(rc == want, "a stream with %s at token %u returned '%s', not '%s'", what, at,
+           ts_strerror(rc), ts_strerror(want));
+    EXPECT(want != TS_ERR_INVALID || strstr(st->last.message, where),
+           "the error does not name %s: %s", where, st->last.message);
+    size_t stored = count(st);
+    EXPECT((stored == 0 || stored == at) && saved == stored,
+           "a stream with %s at token %u left %zu tokens (%zu reported saved); all before "
+           "it or none of them", what, at, stored, saved);
+    return 0;
+}
+
+static int check_save_stream(check_state *st)
+{
+    struct stream_in in = { .n = 50, .refused = 99, .broken = 99, .ids_ascend = 1 };
+    size_t saved = 0;
+
+    EXPECT_RC(TS_OK, ts_save_stream(st->store, stream_next, stream_saved, &in, &saved,
+                                    &st->last));
+    ts_token_free(in.current);
+    EXPECT(saved == 50 && in.saved == 50 && count(st) == 50,
+           "a stream of 50 tokens: %zu saved, %u reported, %zu stored", saved, in.saved,
+           count(st));
+    EXPECT(in.ids_ascend && in.last_id == 50, "the stream's ids do not run 1..50 (last %"
+           PRIu64 ")", in.last_id);
+    ts_token *q = tok("user_name", "user1049@example.com", NULL);
+    int rc = ts_find_token(st->store, q, &st->last);
+    int whole = rc == TS_OK && strcmp(get(q, "refresh_token"), "1000.refresh.1049") == 0;
+    ts_token_free(q);
+    EXPECT(whole, "the stream's last token is not stored whole");
+    if (check_stream_stops(st, 3, 99, TS_ERR_INVALID, "a token with no secret"))
+        return 1;
+    return check_stream_stops(st, 99, 4, TS_ERR_IO, "an input error");
+}
+
 static int check_delete_token(check_state *st)
 {
     uint64_t a, b;
@@ -724,6 +812,8 @@ const struct check rule_checks[] = {
     { "an update may leave out refresh, grant and access token (the row keeps them)",
       check_update_without_secrets, 0 },
     { "saves that would give a user two rows are refused", check_conflicts, 0 },
+    { "save_stream saves tokens pulled one at a time; a stop leaves all before it or none",
+      check_save_stream, 0 },
     { "delete_token removes one token; a missing id is not found", check_delete_token, 0 },
     { "find_token_by_id: whole row; missing id not found; bad id invalid", check_find_by_id, 0 },
     { "get_tokens walks ascending numeric ids and stops on request", check_get_tokens_order, 0 },

@@ -13,21 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "store.h"
 
-struct ts_store {
-    ts_module module;
-    ts_config *config;       /* our copy: the options the backend reads */
-    ts_backend_ctx ctx;
-    void *state;
-    int serialize;
-    pthread_mutex_t lock;
-    struct batch *sent;      /* a ts_find_tokens_send waiting for its answers */
-    pid_t pid;               /* the process the state belongs to */
-    int forked;              /* this is a child of that process: see enter() */
-    struct ts_store *next;   /* in open_stores */
-    ts__notes *notes;        /* notes and log kept here for a backend without */
-};
 
 /*
  * A handle inherited across fork() (a pre-forking server, Python's
@@ -205,6 +192,11 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
             pthread_mutex_destroy(&s->lock);
         }
     }
+    if (rc == TS_OK && !(s->notes = ts__notes_new())) {
+        s->module.vt->close(s->state);
+        pthread_mutex_destroy(&s->lock);
+        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
+    }
     if (rc == TS_OK)
         list_store(s);
     if (rc != TS_OK) {
@@ -275,7 +267,7 @@ TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
 
 /* Every write passes here first: a read-only handle never reaches the
  * backend's writing operations. */
-static int check_writable(const ts_store *s, ts_error *err)
+int ts__store_writable(const ts_store *s, ts_error *err)
 {
     if (s->ctx.open_flags & TS_OPEN_READ_ONLY)
         return ts__error(err, TS_ERR_READ_ONLY, "%s: the store was opened read-only",
@@ -294,7 +286,7 @@ static int needs_secret_check(const ts_store *s)
 
 /* Enters the backend: TS_OK, or why the handle cannot be used in this
  * process (nothing is held then). */
-static int enter(ts_store *s, ts_error *err)
+int ts__store_enter(ts_store *s, ts_error *err)
 {
     int rc = TS_OK;
 
@@ -307,7 +299,7 @@ static int enter(ts_store *s, ts_error *err)
 }
 
 /* Leaves the backend and names it in any error it reported. */
-static int leave(ts_store *s, int rc, ts_error *err)
+int ts__store_leave(ts_store *s, int rc, ts_error *err)
 {
     if (s->serialize)
         pthread_mutex_unlock(&s->lock);
@@ -327,9 +319,9 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
 
     if (ts__lookup_keys(token, keys) == 0)
         return ts__no_lookup_key(err);
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
-    rc = leave(s, s->module.vt->find_token(s->state, token, &row, err), err);
+    rc = ts__store_leave(s, s->module.vt->find_token(s->state, token, &row, err), err);
     if (rc == TS_OK)
         ts__token_merge(token, &row);
     ts_token_clear(&row);
@@ -387,11 +379,11 @@ static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *resul
             ts__no_lookup_key(&why);
         }
     }
-    if (m > 0 && (rc = enter(s, err)) != TS_OK)
+    if (m > 0 && (rc = ts__store_enter(s, err)) != TS_OK)
         for (size_t j = 0; j < m; j++)
             b->found[j] = rc;
     else if (m > 0)
-        leave(s, s->module.vt->find_tokens(s->state, b->queries, m, b->row_of, b->found, err),
+        ts__store_leave(s, s->module.vt->find_tokens(s->state, b->queries, m, b->row_of, b->found, err),
               err);
     rc = batch_settle(b, m, tokens, n, results, invalid, &why, err);
     batch_free(b);
@@ -439,11 +431,11 @@ TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, i
         b->index[i] = i;
     }
     /* Entered first: in a forked child, entering drops the parent's batch. */
-    if ((rc = enter(s, err)) == TS_OK && s->sent)
-        rc = leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "a batch sent before waits for its "
+    if ((rc = ts__store_enter(s, err)) == TS_OK && s->sent)
+        rc = ts__store_leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "a batch sent before waits for its "
                                 "answers"), err);
     else if (rc == TS_OK)
-        rc = leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
+        rc = ts__store_leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
     if (rc == TS_OK)
         s->sent = b;
     else
@@ -458,17 +450,17 @@ TS_API int ts_find_tokens_receive(ts_store *s, ts_token *const *tokens, size_t n
 
     *done = 0;
     /* Entered first: in a forked child, entering drops the parent's batch. */
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
     struct batch *b = s->sent;
     if (!b || b->n != n)
-        return leave(s, ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n),
+        return ts__store_leave(s, ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n),
                      err);
     for (size_t i = 0; i < n; i++)
         if (b->queries[i] != tokens[i])
-            return leave(s, ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i),
+            return ts__store_leave(s, ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i),
                          err);
-    rc = leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
+    rc = ts__store_leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
                                                     b->found, done, err), err);
     if (!*done)
         return rc;
@@ -482,11 +474,11 @@ TS_API void ts_find_tokens_cancel(ts_store *s)
 {
     if (!s || !s->sent)
         return;
-    if (enter(s, NULL) != TS_OK)
+    if (ts__store_enter(s, NULL) != TS_OK)
         return;     /* a child that cannot use the handle: the batch is freed at close */
     if (s->sent)    /* not a batch of the parent's, which following the fork dropped */
         s->module.vt->find_tokens_cancel(s->state);
-    leave(s, TS_OK, NULL);
+    ts__store_leave(s, TS_OK, NULL);
     batch_free(s->sent);
     s->sent = NULL;
 }
@@ -498,9 +490,9 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
 
     if (rc != TS_OK)
         return rc;
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
-    rc = leave(s, s->module.vt->find_token_by_id(s->state, id, &row, err), err);
+    rc = ts__store_leave(s, s->module.vt->find_token_by_id(s->state, id, &row, err), err);
     if (rc == TS_OK) {
         ts_token_clear(out);
         ts__token_merge(out, &row);
@@ -511,28 +503,28 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
 
 TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
 {
-    int rc = check_writable(s, err);
+    int rc = ts__store_writable(s, err);
 
     if (rc == TS_OK)
         rc = ts__check_saveable(token, needs_secret_check(s), err);
     if (rc != TS_OK)
         return rc;
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
-    return leave(s, s->module.vt->save_token(s->state, token, err), err);
+    return ts__store_leave(s, s->module.vt->save_token(s->state, token, err), err);
 }
 
 TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
-    int rc = check_writable(s, err);
+    int rc = ts__store_writable(s, err);
 
     if (rc != TS_OK)
         return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = ts__check_saveable(tokens[i], needs_secret_check(s), err)) != TS_OK)
             return ts__error_prefix(err, "token %zu", i);
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
     if (TS_BACKEND_HAS(vt, save_tokens)) {
         rc = vt->save_tokens(s->state, tokens, n, err);
@@ -541,7 +533,7 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
             if ((rc = vt->save_token(s->state, tokens[i], err)) != TS_OK)
                 ts__error_prefix(err, "token %zu", i);
     }
-    return leave(s, rc, err);
+    return ts__store_leave(s, rc, err);
 }
 
 /* What the backend's save_stream pulls through: each token checked as
@@ -573,46 +565,6 @@ static int stream_next(void *source, ts_token **token, ts_error *err)
     return rc;
 }
 
-/* A backend with save_tokens but no save_stream: the tokens are copied
- * and saved in its one transaction, memory growing with them. */
-static int save_gathered(struct stream *st, ts_error *err)
-{
-    const ts_backend *vt = st->store->module.vt;
-    ts_token **all = NULL, *token;
-    size_t n = 0, cap = 0;
-    int rc;
-
-    while ((rc = st->next(st->userdata, &token, err)) == TS_OK) {
-        if ((rc = ts__check_saveable(token, needs_secret_check(st->store), err)) != TS_OK) {
-            ts__error_prefix(err, "token %zu", n);
-            break;
-        }
-        if (n == cap) {
-            ts_token **grown = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof *grown);
-            if (!grown) {
-                rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
-                break;
-            }
-            all = grown;
-        }
-        if (!(all[n] = ts_token_dup(token))) {
-            rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
-            break;
-        }
-        n++;
-    }
-    if (rc == TS_NOT_FOUND && (rc = enter(st->store, err)) == TS_OK)
-        rc = leave(st->store, vt->save_tokens(st->store->state, all, n, err), err);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == TS_OK && st->saved)
-            st->saved(st->userdata, all[i]);
-        ts_token_free(all[i]);
-    }
-    free(all);
-    st->count = rc == TS_OK ? n : 0;
-    return rc;
-}
-
 TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
                           void (*saved)(void *userdata, const ts_token *token), void *userdata,
                           size_t *count, ts_error *err)
@@ -620,23 +572,21 @@ TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
     const ts_backend *vt = s->module.vt;
     struct stream st = { s, next, saved, userdata, NULL, 0 };
     ts_token *token;
-    int rc = check_writable(s, err);
+    int rc = ts__store_writable(s, err);
 
     if (rc != TS_OK) {
         /* refused before reading anything */
     } else if (TS_BACKEND_HAS(vt, save_stream)) {
         /* The backend asks for the next token once the last is saved, and
          * after the last is told TS_NOT_FOUND: every one is reported. */
-        if ((rc = enter(s, err)) == TS_OK)
-            rc = leave(s, vt->save_stream(s->state, stream_next, &st, err), err);
+        if ((rc = ts__store_enter(s, err)) == TS_OK)
+            rc = ts__store_leave(s, vt->save_stream(s->state, stream_next, &st, err), err);
         if (rc != TS_OK)
             st.count = 0;                       /* one transaction: none */
-    } else if (TS_BACKEND_HAS(vt, save_tokens)) {
-        rc = save_gathered(&st, err);
     } else {
         while ((rc = stream_next(&st, &token, err)) == TS_OK)
-            if ((rc = enter(s, err)) == TS_OK &&
-                (rc = leave(s, vt->save_token(s->state, token, err), err)) != TS_OK) {
+            if ((rc = ts__store_enter(s, err)) == TS_OK &&
+                (rc = ts__store_leave(s, vt->save_token(s->state, token, err), err)) != TS_OK) {
                 ts__error_prefix(err, "token %zu", st.count);
                 break;
             }
@@ -650,15 +600,15 @@ TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
 
 TS_API int ts_delete_token(ts_store *s, const char *id, ts_error *err)
 {
-    int rc = check_writable(s, err);
+    int rc = ts__store_writable(s, err);
 
     if (rc == TS_OK)
         rc = ts__check_id(id, err);
     if (rc != TS_OK)
         return rc;
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
-    return leave(s, s->module.vt->delete_token(s->state, id, err), err);
+    return ts__store_leave(s, s->module.vt->delete_token(s->state, id, err), err);
 }
 
 struct walk {
@@ -678,117 +628,40 @@ TS_API int ts_get_tokens(ts_store *s, ts_token_cb cb, void *userdata, ts_error *
     struct walk w = { cb, userdata, 0 };
     int rc;
 
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
     rc = s->module.vt->get_tokens(s->state, walk_one, &w, err);
     if (w.stopped) {
-        leave(s, TS_OK, err);
+        ts__store_leave(s, TS_OK, err);
         return w.stopped;
     }
-    return leave(s, rc, err);
+    return ts__store_leave(s, rc, err);
 }
 
 TS_API int ts_delete_tokens(ts_store *s, ts_error *err)
 {
-    int rc = check_writable(s, err);
+    int rc = ts__store_writable(s, err);
 
     if (rc != TS_OK)
         return rc;
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
-    return leave(s, s->module.vt->delete_tokens(s->state, err), err);
+    return ts__store_leave(s, s->module.vt->delete_tokens(s->state, err), err);
 }
 
 TS_API int ts_store_drop(ts_store *s, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
-    int rc = check_writable(s, err);
+    int rc = ts__store_writable(s, err);
 
     if (rc != TS_OK)
         return rc;
     if (!TS_BACKEND_HAS(vt, drop))
         return ts__error(err, TS_ERR_UNSUPPORTED, "%s: the backend cannot remove a store",
                          vt->name);
-    if ((rc = enter(s, err)) != TS_OK)
+    if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
-    return leave(s, vt->drop(s->state, err), err);
-}
-
-/* ---------------------------------------------------------------- notes */
-
-/* The backend's notes and log when it keeps them (all four members),
- * else this handle's own, made on first use. */
-static ts__notes *local_notes(ts_store *s, ts_error *err)
-{
-    pthread_mutex_lock(&open_stores_lock);
-    if (!s->notes)
-        s->notes = ts__notes_new();
-    pthread_mutex_unlock(&open_stores_lock);
-    if (!s->notes)
-        ts__error(err, TS_ERR_NOMEM, "out of memory");
-    return s->notes;
-}
-
-int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t ttl_ms,
-                       ts_error *err)
-{
-    const ts_backend *vt = s->module.vt;
-    int rc = check_writable(s, err);
-
-    if (rc != TS_OK)
-        return rc;
-    if (!ts__backend_has_notes(vt)) {
-        ts__notes *n = local_notes(s, err);
-        return n ? ts__notes_set(n, name, value, ttl_ms, err) : TS_ERR_NOMEM;
-    }
-    if ((rc = enter(s, err)) != TS_OK)
-        return rc;
-    return leave(s, vt->note_set(s->state, name, value, ttl_ms, err), err);
-}
-
-int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, ts_error *err)
-{
-    const ts_backend *vt = s->module.vt;
-    int rc;
-
-    if (!ts__backend_has_notes(vt)) {
-        ts__notes *n = local_notes(s, err);
-        return n ? ts__notes_get(n, name, value, size, err) : TS_ERR_NOMEM;
-    }
-    if ((rc = enter(s, err)) != TS_OK)
-        return rc;
-    return leave(s, vt->note_get(s->state, name, value, size, err), err);
-}
-
-int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err)
-{
-    const ts_backend *vt = s->module.vt;
-    int rc = check_writable(s, err);
-
-    if (rc != TS_OK)
-        return rc;
-    if (!ts__backend_has_notes(vt)) {
-        ts__notes *n = local_notes(s, err);
-        return n ? ts__notes_log_append(n, entry, keep, err) : TS_ERR_NOMEM;
-    }
-    if ((rc = enter(s, err)) != TS_OK)
-        return rc;
-    return leave(s, vt->log_append(s->state, entry, keep, err), err);
-}
-
-int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
-                       ts_error *err)
-{
-    const ts_backend *vt = s->module.vt;
-    int rc;
-
-    if (!ts__backend_has_notes(vt)) {
-        ts__notes *n = local_notes(s, err);
-        return n ? ts__notes_log_walk(n, cb, ud) : TS_ERR_NOMEM;
-    }
-    if ((rc = enter(s, err)) != TS_OK)
-        return rc;
-    return leave(s, vt->log_walk(s->state, cb, ud, err), err);
+    return ts__store_leave(s, vt->drop(s->state, err), err);
 }
 
 /* ---------------------------------------------------------------- locks */
@@ -805,15 +678,15 @@ int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_m
     int64_t start = ts__now_ms(), pause = 2;
 
     *handle = NULL;
-    if (check_writable(s, err) != TS_OK)
+    if (ts__store_writable(s, err) != TS_OK)
         return TS_ERR_READ_ONLY;
     if (!TS_BACKEND_HAS(vt, try_lock) || !TS_BACKEND_HAS(vt, unlock))
         return TS_OK;   /* the caller's process-wide mutex is all there is */
     for (;;) {
-        int rc = enter(s, err);
+        int rc = ts__store_enter(s, err);
         if (rc != TS_OK)
             return rc;
-        rc = leave(s, vt->try_lock(s->state, name, ttl_ms, handle, err), err);
+        rc = ts__store_leave(s, vt->try_lock(s->state, name, ttl_ms, handle, err), err);
         if (rc != TS_ERR_BUSY)
             return rc;
         if (ts__now_ms() - start >= wait_ms)
@@ -832,10 +705,10 @@ int ts__store_unlock(ts_store *s, void *handle, ts_error *err)
 
     if (!handle || !TS_BACKEND_HAS(vt, unlock))
         return TS_OK;
-    int rc = enter(s, err);
+    int rc = ts__store_enter(s, err);
     if (rc != TS_OK)
         return rc;
-    return leave(s, vt->unlock(s->state, handle, err), err);
+    return ts__store_leave(s, vt->unlock(s->state, handle, err), err);
 }
 
 TS_API const char *ts_version(void)

@@ -324,6 +324,7 @@ static const ts_backend store_backend = {
     .delete_tokens = store_delete_tokens,
     .find_token_by_id = store_find_token_by_id,
     .save_tokens = store_save_tokens,
+    .save_stream = store_save_stream,
     .try_lock = store_try_lock,
     .unlock = store_unlock,
     .forked = store_forked,

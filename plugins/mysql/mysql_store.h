@@ -207,6 +207,8 @@ void free_held_locks(struct mysql_store *s);
 
 int store_save_token(void *state, ts_token *token, ts_error *err);
 int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+int store_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+                      void *stream, ts_error *err);
 int store_delete_token(void *state, const char *id, ts_error *err);
 int store_delete_tokens(void *state, ts_error *err);
 

@@ -328,6 +328,51 @@ int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *
     return save_tokens(state, tokens, n, 1, err);
 }
 
+struct stream_args {
+    int (*next)(void *stream, ts_token **token, ts_error *err);
+    void *stream;
+};
+
+/* A restore of any size: pulled a token at a time, saved in one
+ * transaction under the write lock, all or none. A stream cannot be
+ * pulled again, so nothing here starts over: a row another writer changed
+ * meanwhile, or a lost connection, fails the whole of it. */
+static int do_save_stream(struct mysql_store *s, void *arg, ts_error *err)
+{
+    struct stream_args *a = arg;
+    ts_token *token;
+    size_t i = 0;
+    int assigned, rc = writer_lock(s, s->write_lock, "the table's write lock", err);
+
+    if (rc != TS_OK)
+        return rc;
+    rc = run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
+    s->have_max = 0;
+    while (rc == TS_OK && (rc = a->next(a->stream, &token, err)) == TS_OK) {
+        rc = save_one(s, token, 1, &assigned, err);
+        if (rc == ROW_CHANGED)
+            rc = s->host->error(err, TS_ERR_BUSY, "another writer changed its row while it "
+                                "was saved; nothing was saved");
+        if (rc != TS_OK && err && !s->lost) {
+            char why[sizeof err->message];
+            memcpy(why, err->message, sizeof why);
+            s->host->error(err, rc, "token %zu: %s", i, why);
+        }
+        i++;
+    }
+    if (rc == TS_NOT_FOUND)
+        rc = TS_OK;
+    s->have_max = 0;
+    return writer_unlock(s, s->write_lock, 1, rc, err);
+}
+
+int store_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+                      void *stream, ts_error *err)
+{
+    struct stream_args a = { next, stream };
+    return with_connection(state, 0, 1, do_save_stream, &a, err);
+}
+
 static int do_delete(struct mysql_store *s, void *arg, ts_error *err)
 {
     const char *id = arg;

@@ -7,6 +7,7 @@
  * counts the requests each "data center" received. Processes are forked
  * children with handles of their own on one store, as workers are.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,51 @@ START_TEST(revoked_token_is_not_retried)
 }
 END_TEST
 
+/* A backend whose notes fail (a database user without the right to make
+ * their table): the handle keeps its own, so this process still backs
+ * off, and says why once. */
+static void capture_line(void *userdata, int level, const char *message)
+{
+    if (level == TS_LOG_WARN && strstr(message, "notes beside the tokens cannot be used"))
+        ++*(int *)userdata;
+}
+
+START_TEST(failing_notes_fall_back_to_the_handle_s_own)
+{
+    const char *top = getenv("top_builddir");
+    char so[512];
+    int warned = 0;
+    ts_config *cfg;
+    ts_store *s;
+    ts_error err;
+
+    snprintf(so, sizeof so, "%s/tests/fixtures/.libs/extra_symbol.so", top ? top : ".");
+    void *handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(handle, "%s", dlerror());
+    void (*select)(int);
+    *(void **)&select = dlsym(handle, "fixture_select_table");
+    select(8);                      /* TABLE_FAILING_NOTES */
+    ck_assert_int_eq(ts_config_new(&cfg), TS_OK);
+    ck_assert_int_eq(ts_config_set_backend(cfg, so, &err), TS_OK);
+    ts_config_set_logger(cfg, capture_line, &warned, TS_LOG_WARN);
+    ck_assert_msg(ts_store_open_config(&s, cfg, &err) == TS_OK, "%s", err.message);
+    ts_config_free(cfg);
+    store_token(s, "1", "https://www.zohoapis.com", now_ms() - 1, "1000.refresh.stored");
+    control("{\"mode\": \"status\", \"status\": 500, \"fail\": -1}");
+    const char *settings[] = { "accounts_url", accounts_url, "retries", "1",
+                               "retry_base_ms", "1", "retry_max_ms", "2", NULL };
+    ts_oauth *o = client(s, settings);
+    char access[64];
+    ck_assert_int_eq(access_of(o, "1", access, &err), TS_ERR_HTTP);
+    ck_assert_int_eq(access_of(o, "1", access, &err), TS_ERR_BACKOFF);
+    ck_assert_int_eq(count("refresh_token"), 2);
+    ck_assert_int_eq(warned, 1);
+    ts_oauth_free(o);
+    ts_store_close(s);
+    select(0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the log */
 
 struct entries {
@@ -441,6 +487,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, failing_server_is_not_hammered);
     tcase_add_test(tc, budget_caps_requests_per_window);
     tcase_add_test(tc, revoked_token_is_not_retried);
+    tcase_add_test(tc, failing_notes_fall_back_to_the_handle_s_own);
     tcase_add_test(tc, refresh_log_shows_one_refresh_and_who_it_served);
     suite_add_tcase(s, tc);
     return s;

@@ -280,12 +280,10 @@ typedef int (*ts_token_next_fn)(void *userdata, ts_token **token, ts_error *err)
 
 /*
  * Saves the tokens next() hands out, in order, as ts_save_token would
- * each, holding one at a time: a restore of any size in bounded memory
- * where the backend offers save_stream (sqlite, mysql, file), all saved
- * in one transaction or one write, or none. A backend with save_tokens
- * alone gets them all at once (one transaction, memory growing with
- * them); any other saves them one by one, the tokens before a failure
- * staying saved. saved() (may be NULL) is called with
+ * each, holding one at a time: a restore of any size in bounded memory.
+ * Where the backend offers save_stream (sqlite, mysql, file) all are
+ * saved in one transaction or one write, or none; elsewhere one by one,
+ * the tokens before a failure staying saved. saved() (may be NULL) is called with
  * each token once it is saved, its id set (inside the transaction where
  * there is one: those ids hold once ts_save_stream returns TS_OK); *count
  * (may be NULL) gets how many were saved. On failure err names the

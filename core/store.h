@@ -1,0 +1,34 @@
+/*
+ * core/store.h - a store handle's insides, for the files of the store
+ * layer (store.c, store_notes.c) and no one else.
+ */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include "internal.h"
+
+struct ts_store {
+    ts_module module;
+    ts_config *config;       /* our copy: the options the backend reads */
+    ts_backend_ctx ctx;
+    void *state;
+    int serialize;
+    pthread_mutex_t lock;
+    struct batch *sent;      /* a ts_find_tokens_send waiting for its answers */
+    pid_t pid;               /* the process the state belongs to */
+    int forked;              /* this is a child of that process: see enter() */
+    struct ts_store *next;   /* in open_stores */
+    ts__notes *notes;        /* notes and log kept here for a backend without */
+    int notes_failed;        /* the backend's notes failed: the handle's own */
+};
+
+/* Refuses every write on a read-only handle, before the backend. */
+int ts__store_writable(const ts_store *s, ts_error *err);
+/* Enters the backend (its mutex when it is not thread-safe, following a
+ * fork first): TS_OK, or why the handle cannot be used here, holding
+ * nothing then. */
+int ts__store_enter(ts_store *s, ts_error *err);
+/* Leaves it, naming the backend in any error it reported; returns rc. */
+int ts__store_leave(ts_store *s, int rc, ts_error *err);
+
+#endif
