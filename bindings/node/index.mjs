@@ -43,7 +43,14 @@ export const FIELDS = Object.freeze(["id", "user_name", "client_id", "client_sec
     "refresh_token", "access_token", "grant_token", "expiry_time", "redirect_url",
     "api_domain"]);
 
-/** The class of the objects open() resolves to. */
+/**
+ * The class of the objects open() resolves to: find, findById, save,
+ * delete, tokens, clear, saveMany, close, and
+ * accessToken(token, { refreshAheadMs, accountsUrl }), each a Promise
+ * (accessToken's: the stored token with a valid access token; a held back
+ * refresh rejects with code "TS_ERR_BACKOFF"); oauthSetting(key), the OAuth
+ * setting in force as a string.
+ */
 export const Store = addon.Store;
 
 /**
