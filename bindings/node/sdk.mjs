@@ -51,6 +51,8 @@ function invalid(message) {
 // refresh_ahead_ms, checked by the library now: a bad name or value, or
 // refresh ahead asked of a store opened read-only, throws here.
 function settingsOf(options) {
+    if (!absent(options.oauth) && (typeof options.oauth !== "object" || Array.isArray(options.oauth)))
+        throw invalid("oauth must be an object of OAuth settings ({ \"accounts_url.EU\": ... })");
     const oauth = { ...(options.oauth ?? {}) };
     const ms = options.refreshAheadMs;
     if (!absent(ms) && typeof ms !== "number")
