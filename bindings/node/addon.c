@@ -4,9 +4,15 @@
  * lifecycle (its arguments, how it runs on a handle, how its promise
  * settles).
  *
- * Exports open(spec, flags) -> Promise<Store>, where Store has find,
- * findById, save, delete, tokens, clear, saveMany, accessToken (which takes
- * { refreshAheadMs } after the token) and close, each returning a Promise.
+ * Exports open(spec, flags, options) -> Promise<Store>, where Store has
+ * find, findById, save, delete, tokens, clear, saveMany, accessToken (which
+ * takes { refreshAheadMs, accountsUrl } after the token) and close, each
+ * returning a Promise, and oauthSetting(key), the OAuth setting in force.
+ * options: oauth (settings as a config's "oauth" section holds them,
+ * settings.c), onLog(level, message) and logLevel (log.c). Also
+ * checkOAuth(settings), oauthSettings (the library's list) and
+ * setLogHandler(fn), the environment's handler of the lines no onLog
+ * hears.
  * No call waits on the event loop: a store call may wait for a disk, a
  * lock or a Redis round trip, and JavaScript must keep running meanwhile.
  * Calls run on the libuv pool (napi_async_work), except the finds a
@@ -23,6 +29,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "addon.h"
 #include "values.h"
 
@@ -35,6 +42,8 @@ void call_free(napi_env env, struct call *c)
     free(c->tokens);
     free(c->spec);
     free(c->id);
+    free(c->accounts_hint);
+    oauth_kv_free(c->oauth);
     if (c->holds_store && --c->s->pending == 0)
         napi_reference_unref(env, c->s->self, NULL);
     if (c->work)
@@ -61,6 +70,23 @@ static int collect(const ts_token *tok, void *userdata)
     return TS_OK;
 }
 
+/* The configuration of open(): as the spec names it, with open()'s OAuth
+ * settings over its oauth section and onLog as its logger; then the OAuth
+ * settings in force, which a bad value in the config file refuses. */
+static int load_config(struct call *c)
+{
+    struct store *s = c->s;
+    int rc = ts_config_load(&s->config, c->spec, &c->err);
+
+    for (size_t i = 0; rc == TS_OK && c->oauth && i < c->oauth->n; i++)
+        rc = ts_config_set_oauth(s->config, c->oauth->key[i], c->oauth->value[i], &c->err);
+    if (rc == TS_OK && s->own_log)
+        ts_config_set_logger(s->config, log_to_sink, s->log, s->log_level);
+    if (rc == TS_OK)
+        rc = ts_oauth_new(&s->settings, NULL, s->config, &c->err);
+    return rc;
+}
+
 /* Opens a Store: the configuration, then its first handle, so that a bad
  * spec or an unreachable server rejects open() itself. */
 static int run_open(struct call *c)
@@ -68,7 +94,7 @@ static int run_open(struct call *c)
     struct store *s = c->s;
     struct slot *sl;
     ts_backend_info info;
-    int rc = ts_config_load(&s->config, c->spec, &c->err);
+    int rc = load_config(c);
 
     if (rc == TS_OK)
         rc = slot_acquire(s, &sl, &c->err);
@@ -84,8 +110,8 @@ static int run_open(struct call *c)
 
 /* Readies the handle's OAuth client for an accessToken call: made from
  * the config, then told the call's refresh_ahead_ms, which the library
- * checks. The config's own value cannot be read back, so a call without
- * one after a call with one gets a new client. */
+ * checks. A call without one after a call with one gets a new client,
+ * with the config's value again. */
 static int slot_oauth(struct call *c, struct slot *sl)
 {
     char value[32];
@@ -106,6 +132,30 @@ static int slot_oauth(struct call *c, struct slot *sl)
     if ((rc = ts_oauth_set(sl->oauth, "refresh_ahead_ms", value, &c->err)) == TS_OK)
         sl->ahead_ms = c->ahead_ms;
     return rc;
+}
+
+/*
+ * accessToken's accountsUrl: the accounts server the caller would use for
+ * the token (the Zoho SDK's environment's, for an api_domain the SDK names
+ * no data center for). It becomes the client's accounts_url.<api_domain
+ * host> when no setting names a server for the token and its api_domain
+ * names no data center the library knows, that is when the token would
+ * otherwise go to data_center's server only for want of a better one.
+ * The client keeps it, as it keeps every setting. A host the library
+ * takes no override for (one without a dot) keeps the library's choice.
+ */
+static void hint_accounts(ts_oauth *o, const ts_token *query, const char *url)
+{
+    const char *api_domain = ts_token_get(query, TS_FIELD_API_DOMAIN);
+    char key[600], one[2];
+    ts_token *bare = ts_token_new();
+    ts_error err;
+
+    if (bare && *api_domain && ts_oauth_get(o, "accounts_url", one, sizeof one, &err) == TS_OK &&
+        !*one && strcmp(ts_oauth_accounts_url(o, query), ts_oauth_accounts_url(o, bare)) == 0 &&
+        snprintf(key, sizeof key, "accounts_url.%s", api_domain) < (int)sizeof key)
+        ts_oauth_set(o, key, url, &err);
+    ts_token_free(bare);
 }
 
 static int run_op(struct call *c, struct slot *sl)
@@ -133,6 +183,8 @@ static int run_op(struct call *c, struct slot *sl)
         return ts_delete_tokens(st, &c->err);
     case OP_ACCESS_TOKEN: {
         int rc = slot_oauth(c, sl);
+        if (rc == TS_OK && c->accounts_hint)
+            hint_accounts(sl->oauth, c->tokens[0], c->accounts_hint);
         return rc == TS_OK ? ts_oauth_get_access_token(sl->oauth, c->tokens[0], &c->err) : rc;
     }
     default:
@@ -145,6 +197,7 @@ void execute(napi_env env, void *data)
 {
     struct call *c = data;
     struct slot *sl;
+    struct log_sink *outer = log_enter(c->s);
 
     (void)env;
     if (c->op == OP_OPEN) {
@@ -156,6 +209,7 @@ void execute(napi_env env, void *data)
         c->rc = run_op(c, sl);
         slot_release(c->s, sl);
     }
+    log_leave(outer);
 }
 
 /* The promise's value for a call that succeeded. */
@@ -174,8 +228,7 @@ static napi_value result_of(napi_env env, struct call *c)
             napi_get_undefined(env, &v);
             return v;
         }
-        /* Where the configuration came from (a file, "URI", "default"):
-         * the wrapper reads a config file's oauth section from there. */
+        /* Where the configuration came from: a file, "URI", "default". */
         napi_create_string_utf8(env, ts_config_origin(c->s->config), NAPI_AUTO_LENGTH, &ext);
         napi_set_named_property(env, v, "origin", ext);
         c->s = NULL;    /* the Store object owns it now */
@@ -302,8 +355,8 @@ static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
 }
 
 /* accessToken's options: refreshAheadMs, a whole number of milliseconds
- * (the library checks its range), or absent for the config's. Throws on
- * anything else. */
+ * (the library checks its range), or absent for the settings'; and
+ * accountsUrl (hint_accounts). Throws on anything else. */
 static void access_options(napi_env env, napi_value options, struct call *c)
 {
     napi_valuetype t = napi_undefined;
@@ -317,6 +370,11 @@ static void access_options(napi_env env, napi_value options, struct call *c)
         throw_error(env, "TS_ERR_INVALID", "accessToken: options must be an object");
         return;
     }
+    napi_get_named_property(env, options, "accountsUrl", &v);
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined && t != napi_null &&
+        !(c->accounts_hint = string_arg(env, v, "accessToken: options.accountsUrl")))
+        return;
     napi_get_named_property(env, options, "refreshAheadMs", &v);
     napi_typeof(env, v, &t);
     if (t == napi_undefined || t == napi_null)
@@ -436,12 +494,68 @@ static napi_value store_new(napi_env env, napi_callback_info info)
     return self;
 }
 
-/* open(spec, flags): spec as ts_config_load takes it (a URI, a config
- * file, or null for the default); flags TS_OPEN_*. */
+/* open()'s options: oauth (settings.c), onLog (a function, whose sink
+ * becomes the store's logger) and logLevel ("error" to "debug", "info"
+ * when not given). Without onLog the store's lines go to the process-wide
+ * logger, and what its calls cause to the environment's handler. Throws
+ * on a bad option. */
+static void open_options(napi_env env, napi_value options, struct call *c)
+{
+    static const char *const levels[] = { "error", "warning", "info", "debug" };
+    napi_valuetype t = napi_undefined;
+    napi_value v = NULL, fn = NULL;
+    struct store *s = c->s;
+    char level[16] = "info";
+    struct addon_env *ae = env_of(env);
+
+    napi_typeof(env, options, &t);
+    if (t != napi_undefined && t != napi_null && t != napi_object) {
+        throw_error(env, "TS_ERR_INVALID", "open: options must be an object");
+        return;
+    }
+    if (t == napi_object) {
+        napi_get_named_property(env, options, "oauth", &v);
+        if (oauth_from_js(env, v, "oauth", &c->oauth) != 0)
+            return;
+        napi_get_named_property(env, options, "logLevel", &v);
+        napi_typeof(env, v, &t);
+        if (t != napi_undefined && t != napi_null &&
+            (t != napi_string ||
+             napi_get_value_string_utf8(env, v, level, sizeof level, NULL) != napi_ok)) {
+            throw_error(env, "TS_ERR_INVALID", "open: options.logLevel must be a string");
+            return;
+        }
+        napi_get_named_property(env, options, "onLog", &fn);
+        napi_typeof(env, fn, &t);
+        if (t != napi_undefined && t != napi_null && t != napi_function) {
+            throw_error(env, "TS_ERR_INVALID", "open: options.onLog must be a function");
+            return;
+        }
+        if (t != napi_function)
+            fn = NULL;
+    }
+    for (s->log_level = 0; s->log_level < 4 && strcmp(level, levels[s->log_level]); s->log_level++)
+        ;
+    if (s->log_level == 4) {
+        throw_arg(env, "open: options.logLevel", NULL,
+                  "must be \"error\", \"warning\", \"info\" or \"debug\"");
+        return;
+    }
+    if (fn) {
+        s->log = log_sink_new(env, fn, s->log_level, 0);
+        s->own_log = s->log != NULL;
+    } else if (ae && ae->log) {
+        log_sink_borrow(ae->log);
+        s->log = ae->log;
+    }
+}
+
+/* open(spec, flags, options): spec as ts_config_load takes it (a URI, a
+ * config file, or null for the default); flags TS_OPEN_*. */
 static napi_value m_open(napi_env env, napi_callback_info info)
 {
-    size_t argc = 2;
-    napi_value argv[2];
+    size_t argc = 3;
+    napi_value argv[3];
     napi_valuetype t = napi_undefined;
     struct call *c = calloc(1, sizeof *c);
     struct store *s = calloc(1, sizeof *s);
@@ -458,12 +572,17 @@ static napi_value m_open(napi_env env, napi_callback_info info)
     c->op = OP_OPEN;
     c->s = s;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    if (argc >= 1)
-        napi_typeof(env, argv[0], &t);
+    for (; argc < 3; argc++)
+        napi_get_undefined(env, &argv[argc]);
+    napi_typeof(env, argv[0], &t);
     if (t != napi_null && t != napi_undefined)
         c->spec = string_arg(env, argv[0], "spec");
-    if (argc >= 2 && napi_get_value_uint32(env, argv[1], &flags) == napi_ok)
+    if (napi_get_value_uint32(env, argv[1], &flags) == napi_ok)
         s->flags = flags;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending)
+        open_options(env, argv[2], c);
     return start(env, c);
 }
 
@@ -480,6 +599,7 @@ NAPI_MODULE_INIT()
         { "clear", NULL, m_clear, NULL, NULL, NULL, napi_default, NULL },
         { "saveMany", NULL, save_many, NULL, NULL, NULL, napi_default, NULL },
         { "accessToken", NULL, m_access_token, NULL, NULL, NULL, napi_default, NULL },
+        { "oauthSetting", NULL, m_oauth_setting, NULL, NULL, NULL, napi_default, NULL },
         { "close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL },
     };
     napi_value ctor, fn, v;
@@ -487,6 +607,7 @@ NAPI_MODULE_INIT()
 
     if (!ae)
         return NULL;
+    log_init();
     if (napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
                           sizeof methods / sizeof *methods, methods, &ctor) != napi_ok ||
         napi_create_reference(env, ctor, 1, &ae->store_ctor) != napi_ok)
@@ -496,6 +617,11 @@ NAPI_MODULE_INIT()
     napi_set_named_property(env, exports, "Store", ctor);
     napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);
     napi_set_named_property(env, exports, "open", fn);
+    napi_create_function(env, "checkOAuth", NAPI_AUTO_LENGTH, m_check_oauth, NULL, &fn);
+    napi_set_named_property(env, exports, "checkOAuth", fn);
+    napi_create_function(env, "setLogHandler", NAPI_AUTO_LENGTH, m_set_log_handler, NULL, &fn);
+    napi_set_named_property(env, exports, "setLogHandler", fn);
+    napi_set_named_property(env, exports, "oauthSettings", oauth_settings_js(env));
     napi_create_uint32(env, TS_OPEN_MUST_EXIST, &v);
     napi_set_named_property(env, exports, "OPEN_MUST_EXIST", v);
     napi_create_uint32(env, TS_OPEN_READ_ONLY, &v);

@@ -10,7 +10,9 @@
  * finds on the loop run and settle the calls they take (queue.c ->
  * addon.c: execute and complete, nothing else). env.c keeps what belongs
  * to one Node.js environment (the main thread, each Worker) and ends its
- * Stores' work when the environment goes away.
+ * Stores' work when the environment goes away; log.c carries the
+ * library's log lines to JavaScript, and settings.c the OAuth settings
+ * from it.
  */
 #ifndef TS_NODE_ADDON_H
 #define TS_NODE_ADDON_H
@@ -33,6 +35,7 @@ struct addon_env {
     napi_env env;
     napi_ref store_ctor;                 /* the Store class */
     napi_ref token_reader, token_factory; /* values.c's token functions */
+    struct log_sink *log;                /* the default log handler's, or NULL */
     struct store *stores;                /* its Store objects, by next_in_env */
     napi_async_cleanup_hook_handle hook; /* NULL once the cleanup finished */
     int ending;                          /* the environment is going away */
@@ -52,6 +55,11 @@ struct slot {
 /* A Store: the configuration and the handles opened from it. */
 struct store {
     ts_config *config;
+    ts_oauth *settings;  /* the OAuth settings in force (a client without a
+                            store, made at open; never changed after) */
+    struct log_sink *log; /* where its calls' log lines go, or NULL */
+    int own_log;          /* log is its onLog's, not its environment's */
+    int log_level;        /* onLog's logLevel, TS_LOG_* */
     unsigned flags;
     int max_slots, nslots, closed;
     struct slot slots[MAX_HANDLES];
@@ -82,6 +90,8 @@ struct call {
     napi_async_work work;
     char *spec, *id;
     long long ahead_ms;       /* accessToken's refreshAheadMs, or AHEAD_CONFIG */
+    char *accounts_hint;      /* accessToken's accountsUrl, or NULL */
+    struct oauth_kv *oauth;   /* open()'s OAuth settings, or NULL */
     ts_token **tokens;        /* in and out */
     size_t n, cap;
     int rc;
@@ -120,9 +130,50 @@ struct addon_env *env_of(napi_env env);
 /* Lists a Store object's store in its environment, and unlists it. */
 void env_add_store(struct addon_env *ae, struct store *s);
 void env_remove_store(struct store *s);
+/* setLogHandler(fn): the environment's handler of the lines of its calls
+ * that no onLog hears, and of lines from no call; the first one stays. */
+napi_value m_set_log_handler(napi_env env, napi_callback_info info);
 /* A find on the loop closes its uv handles, and they are closed. */
 void env_closing(struct addon_env *ae);
 void env_closed(struct addon_env *ae);
+
+/* log.c: the library's log lines to JavaScript. */
+
+/* A sink: lines to fn(level, message) on env's thread, from any thread,
+ * up to max_level (TS_LOG_*). listed: the environment's default handler,
+ * which hears the lines of no call. NULL with an exception thrown. */
+struct log_sink *log_sink_new(napi_env env, napi_value fn, int max_level, int listed);
+/* The owner is done with its sink; a store that borrowed one lets it go. */
+void log_sink_release(struct log_sink *k);
+void log_sink_borrow(struct log_sink *k);
+void log_sink_unborrow(struct log_sink *k);
+/* The ts_log_fn of a store whose config names sink k as its userdata. */
+void log_to_sink(void *k, int level, const char *message);
+/* Sets the process-wide logger, once. */
+void log_init(void);
+/* The calling thread runs a call of the store: the lines of no store it
+ * causes go to the store's sink until log_leave(what log_enter returned). */
+struct log_sink *log_enter(const struct store *s);
+void log_leave(struct log_sink *previous);
+
+/* settings.c: OAuth settings given in JavaScript. */
+
+/* Settings as key=value pairs, wiped on free (a client_secret may be one). */
+struct oauth_kv {
+    size_t n;
+    char **key, **value;
+};
+/* The own properties of obj (strings or numbers) as settings, each checked
+ * by the library: 0, or -1 with an exception thrown (an Error whose code
+ * is TS_ERR_CONFIG for a bad name or value). undefined or null: *out NULL. */
+int oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_kv **out);
+void oauth_kv_free(struct oauth_kv *kv);
+/* checkOAuth(settings): throws as oauth_from_js does. */
+napi_value m_check_oauth(napi_env env, napi_callback_info info);
+/* The library's list of settings (ts_oauth_settings) as an array. */
+napi_value oauth_settings_js(napi_env env);
+/* Store.prototype.oauthSetting(key): the value in force, as text. */
+napi_value m_oauth_setting(napi_env env, napi_callback_info info);
 
 /* addon.c: one call, which the drains and the finds on the loop run and
  * settle. */

@@ -17,9 +17,11 @@
  * terminated Worker's connections and locks go now, not at process exit.
  * Closing a uv handle takes a pass of the loop, so the hook is an
  * asynchronous one: Node runs the loop until the last close removes it.
+ * The environment's log handler (log.c) hears nothing more from then on.
  */
 #include <stdlib.h>
 #include "addon.h"
+#include "values.h"
 
 static void env_unref(struct addon_env *ae)
 {
@@ -46,6 +48,8 @@ static void env_end(napi_async_cleanup_hook_handle handle, void *arg)
     ae->ending = 1;
     for (struct store *s = ae->stores; s; s = s->next_in_env)
         queue_abandon(ae->env, s);
+    log_sink_release(ae->log);
+    ae->log = NULL;
     if (ae->closing == 0)
         env_finish(ae);
 }
@@ -118,6 +122,26 @@ void env_remove_store(struct store *s)
         }
     s->home = NULL;
     env_unref(ae);
+}
+
+napi_value m_set_log_handler(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value fn, undefined;
+    napi_valuetype t = napi_undefined;
+    struct addon_env *ae = env_of(env);
+
+    napi_get_cb_info(env, info, &argc, &fn, NULL, NULL);
+    if (argc == 1)
+        napi_typeof(env, fn, &t);
+    if (t != napi_function)
+        return throw_error(env, "TS_ERR_INVALID", "setLogHandler takes a function");
+    /* The first handler stays: the Stores opened since use it. */
+    if (ae && !ae->log && !ae->ending &&
+        !(ae->log = log_sink_new(env, fn, TS_LOG_WARN, 1)))   /* no more passes the */
+        return NULL;                                          /* process-wide logger */
+    napi_get_undefined(env, &undefined);
+    return undefined;
 }
 
 void env_closing(struct addon_env *ae)

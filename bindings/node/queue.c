@@ -99,9 +99,12 @@ static struct slot *slot_try_acquire(struct store *s)
     return sl;
 }
 
-/* Waits for every call to finish and closes every handle. */
+/* Waits for every call to finish and closes every handle; what closing
+ * says goes where the store's calls' lines go. */
 void store_shutdown(struct store *s)
 {
+    struct log_sink *outer = log_enter(s);
+
     pthread_mutex_lock(&s->lock);
     s->closed = 1;
     for (int i = 0; i < s->nslots; i++)
@@ -111,6 +114,7 @@ void store_shutdown(struct store *s)
         slot_close(&s->slots[i]);
     s->nslots = 0;
     pthread_mutex_unlock(&s->lock);
+    log_leave(outer);
 }
 
 void store_free(struct store *s)
@@ -118,7 +122,13 @@ void store_free(struct store *s)
     if (!s)
         return;
     store_shutdown(s);
+    ts_oauth_free(s->settings);
     ts_config_free(s->config);
+    /* No handle is left to log to the sink. */
+    if (s->own_log)
+        log_sink_release(s->log);
+    else
+        log_sink_unborrow(s->log);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     free(s);
@@ -209,10 +219,13 @@ static void drain_execute(napi_env env, void *data)
             s->queue_tail = NULL;
         pthread_mutex_unlock(&s->lock);
         last->next = NULL;
-        if (c->op == OP_FIND)
+        if (c->op == OP_FIND) {
+            struct log_sink *outer = log_enter(s);
             run_finds(c, k);
-        else
+            log_leave(outer);
+        } else {
             execute(env, c);
+        }
         n += (int)k;
         if (d->done_tail)
             d->done_tail->next = c;
@@ -396,7 +409,9 @@ static void watch_readable(uv_poll_t *h, int status, int events)
         watch_end(w, NULL);
         return;
     }
+    struct log_sink *outer = log_enter(w->s);
     ts_find_tokens_receive(w->sl->store, w->tokens, w->n, results, &done, &err);
+    log_leave(outer);
     if (done)
         watch_end(w, results);
 }
@@ -437,7 +452,11 @@ static void watch_start(napi_env env, struct store *s)
         last->next = NULL;
     }
     pthread_mutex_unlock(&s->lock);
-    if (!last || ts_find_tokens_send(sl->store, w->tokens, w->n, &fd, &timeout_ms, &err) != TS_OK) {
+    struct log_sink *outer = log_enter(s);
+    int rc = last ? ts_find_tokens_send(sl->store, w->tokens, w->n, &fd, &timeout_ms, &err)
+                  : TS_ERR_UNSUPPORTED;
+    log_leave(outer);
+    if (rc != TS_OK) {
         if (last)
             requeue(s, w->calls, last);
         slot_release(s, sl);

@@ -4,8 +4,9 @@
  * A token crosses the boundary as a plain object with the SDK's ten field
  * names (absent: null), carried as one NUL-joined string through two small
  * JS functions compiled at load; errors become an Error whose `code` is
- * the ts_code's name and whose message is the library's, which never
- * holds a secret.
+ * the ts_code's name as the library spells it (ts_code_name, so a code
+ * added to the library is named without a change here) and whose message
+ * is the library's, which never holds a secret.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +14,6 @@
 #include <uchar.h>
 #include "addon.h"
 #include "values.h"
-
-/* The JS side's name of each ts_code. */
-static const char *const code_names[] = {
-    [TS_OK] = "TS_OK", [TS_NOT_FOUND] = "TS_NOT_FOUND",
-    [TS_ERR_INVALID] = "TS_ERR_INVALID", [TS_ERR_NOMEM] = "TS_ERR_NOMEM",
-    [TS_ERR_IO] = "TS_ERR_IO", [TS_ERR_CONFIG] = "TS_ERR_CONFIG",
-    [TS_ERR_LOAD] = "TS_ERR_LOAD", [TS_ERR_ABI] = "TS_ERR_ABI",
-    [TS_ERR_CORRUPT] = "TS_ERR_CORRUPT", [TS_ERR_CONFLICT] = "TS_ERR_CONFLICT",
-    [TS_ERR_BUSY] = "TS_ERR_BUSY", [TS_ERR_CONNECT] = "TS_ERR_CONNECT",
-    [TS_ERR_AUTH] = "TS_ERR_AUTH", [TS_ERR_TIMEOUT] = "TS_ERR_TIMEOUT",
-    [TS_ERR_UNSUPPORTED] = "TS_ERR_UNSUPPORTED", [TS_ERR_BACKEND] = "TS_ERR_BACKEND",
-    [TS_ERR_HTTP] = "TS_ERR_HTTP", [TS_ERR_OAUTH] = "TS_ERR_OAUTH",
-    [TS_ERR_READ_ONLY] = "TS_ERR_READ_ONLY", [TS_ERR_NO_STORE] = "TS_ERR_NO_STORE",
-};
 
 /* Throws a JS error with the given code name unless one is pending. */
 napi_value throw_error(napi_env env, const char *code, const char *msg)
@@ -357,8 +344,7 @@ napi_value error_to_js(napi_env env, int rc, const ts_error *err)
 {
     napi_value code = NULL, msg = NULL, e = NULL;
     char unknown[32];
-    const char *name = rc >= 0 && rc < (int)(sizeof code_names / sizeof *code_names)
-                       ? code_names[rc] : NULL;
+    const char *name = ts_code_name(rc);
 
     if (!name) {
         snprintf(unknown, sizeof unknown, "TS_CODE_%d", rc);

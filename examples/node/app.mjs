@@ -4,8 +4,10 @@
 // The store is whatever the tokenstore configuration names ($TOKENSTORE_CONFIG,
 // else ~/.config/tokenstore/config.json, else the default sqlite file), so
 // moving the tokens from a file to Redis is a config change, not a code
-// change. With an "oauth" section in that file, tokens about to expire are
-// renewed once for all the processes sharing the store.
+// change. Tokens about to expire are renewed a minute ahead, once for all
+// the processes sharing the store, and a grant token is exchanged once
+// however many processes start with it; the library's warnings go to
+// stderr with the application's own.
 //
 // First run (exchanges a grant token from the API console and saves it):
 //   ZOHO_CLIENT_ID=... ZOHO_CLIENT_SECRET=... ZOHO_GRANT_TOKEN=... node app.mjs
@@ -36,7 +38,7 @@ function environment() {
                 : SDK.USDataCenter.PRODUCTION();
 }
 
-const store = new SDKTokenStore(null, { refreshAheadMs: 60000 });
+const store = new SDKTokenStore(null, { onLog: (level, message) => console.error(`tokenstore ${level}: ${message}`) });
 try {
     await (await new SDK.InitializeBuilder())
         .environment(environment()).token(token()).store(store)

@@ -9,14 +9,20 @@
 //                                 api_domain = this server), after
 //                                 TOKEN_DELAY_MS so concurrent askers overlap;
 //                                 a grant exchange also gets a refresh token
+//   POST /DC/oauth/v2/token       the same, standing for data center DC (us,
+//                                 eu, in, au, ...): api_domain is that data
+//                                 center's (https://www.zohoapis.eu)
 //   GET  /crm/v8/users?type=CurrentUser, /crm/v8/org,
 //        /crm/v8/settings/fields?module=Leads (204), /crm/v8/Leads
 //   GET  /counts                  {"authorization_code": n, "refresh_token": n,
-//                                  "issued": [access tokens], "crm": n,
+//                                  "issued": [access tokens], "paths": [token
+//                                  request paths], "forms": ["sdk" (multipart) or
+//                                  "library" (url-encoded)], "grants": [codes sent], "crm": n,
 //                                  "bearers": [access tokens the CRM calls carried]}
 //   POST /reset                   clears the counts
-//   POST /fail?n=N                the next N token requests are refused the
-//                                 way Zoho refuses: HTTP 200 {"error": "invalid_code"}
+//   POST /fail?n=N[&status=S]     the next N token requests are refused the
+//                                 way Zoho refuses, HTTP 200 {"error": "invalid_code"},
+//                                 or answered with HTTP status S
 // The port is written to PORTFILE once the server listens.
 import { createServer } from "node:http";
 import { writeFileSync } from "node:fs";
@@ -24,10 +30,16 @@ import { writeFileSync } from "node:fs";
 const [portFile, delayArg] = process.argv.slice(2);
 const delayMs = Number(delayArg ?? 0);
 let counts;
-const reset = () => { counts = { authorization_code: 0, refresh_token: 0, crm: 0, bearers: [], issued: [] }; };
+const reset = () => {
+    counts = { authorization_code: 0, refresh_token: 0, crm: 0, bearers: [], issued: [], paths: [],
+               forms: [], grants: [] };
+};
 reset();
 let minted = 0;
 let failing = 0;
+let failStatus = 200;
+const API_DOMAINS = { us: "com", eu: "eu", in: "in", cn: "com.cn", jp: "jp", au: "com.au", ca: "ca",
+                      sa: "sa" };
 
 const USER_EMAIL = "owner@example.test";
 const LEADS = [{ id: "4000000000001", Last_Name: "Fake", Company: "Example Ltd" },
@@ -38,24 +50,33 @@ function reply(res, status, body) {
     res.end(body === undefined ? "" : JSON.stringify(body));
 }
 
-// grant_type from a multipart or a url-encoded form.
-function grantType(body) {
-    const m = /name="grant_type"\r\n\r\n([a-z_]+)/.exec(body) ?? /(?:^|&)grant_type=([a-z_]+)/.exec(body);
-    return m ? m[1] : "";
+// A field of a multipart or a url-encoded form.
+function formField(body, name) {
+    const m = new RegExp(`name="${name}"\r\n\r\n([^\r]*)`).exec(body) ??
+              new RegExp(`(?:^|&)${name}=([^&]*)`).exec(body);
+    return m ? decodeURIComponent(m[1].replace(/\+/g, " ")) : "";
 }
 
-function token(req, res, body, base) {
-    const type = grantType(body);
+function token(req, res, body, base, dc) {
+    const type = formField(body, "grant_type");
     if (!(type in counts) || typeof counts[type] !== "number")
         return reply(res, 400, { error: "unsupported_grant_type" });
     counts[type]++;
+    counts.paths.push(req.url);
+    // The SDK posts multipart forms, the library url-encoded ones.
+    counts.forms.push(/^multipart\//.test(req.headers["content-type"] ?? "") ? "sdk" : "library");
+    if (type === "authorization_code")
+        counts.grants.push(formField(body, "code"));
     if (failing > 0) {
         failing--;
+        if (failStatus !== 200)
+            return setTimeout(() => reply(res, failStatus, { message: "try later" }), delayMs);
         return setTimeout(() => reply(res, 200, { error: "invalid_code" }), delayMs);
     }
     minted++;
     const out = { access_token: `1000.access${minted}.fake`, expires_in: 3600,
-                  api_domain: base, token_type: "Bearer" };
+                  api_domain: dc ? `https://www.zohoapis.${API_DOMAINS[dc]}` : base,
+                  token_type: "Bearer" };
     counts.issued.push(out.access_token);
     if (type === "authorization_code")
         out.refresh_token = "1000.refresh.fake";
@@ -84,12 +105,14 @@ const server = createServer((req, res) => {
     req.on("end", () => {
         const base = `http://127.0.0.1:${server.address().port}`;
         const url = new URL(req.url, base);
-        if (req.method === "POST" && url.pathname === "/oauth/v2/token")
-            return token(req, res, body, base);
+        const dc = /^\/([a-z]{2})\/oauth\/v2\/token$/.exec(url.pathname)?.[1];
+        if (req.method === "POST" && (url.pathname === "/oauth/v2/token" || dc in API_DOMAINS))
+            return token(req, res, body, base, dc);
         if (req.method === "GET" && url.pathname === "/counts")
             return reply(res, 200, counts);
         if (req.method === "POST" && url.pathname === "/fail") {
             failing = Number(url.searchParams.get("n") ?? 1);
+            failStatus = Number(url.searchParams.get("status") ?? 200);
             return reply(res, 200, {});
         }
         if (req.method === "POST" && url.pathname === "/reset") {

@@ -1,6 +1,8 @@
-// tests/node/sdk-common.mjs - what tests/node/sdk.mjs and its worker
-// processes share: the SDK (from the npm install the test made), the
-// binding, the fake server's address, and starting the SDK on a store.
+// tests/node/sdk-common.mjs - what tests/node/sdk.mjs, sdk-flight.mjs and
+// their worker processes share: the SDK (from the npm install the test
+// made), the binding, the fake server's address, starting the SDK on a
+// store, and starting worker processes together.
+import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -49,4 +51,32 @@ export async function leadIds() {
     if (!(wrapper instanceof SDK.Record.ResponseWrapper))
         throw new Error(`getRecords answered ${response.getStatusCode()}`);
     return wrapper.getData().map((r) => String(r.getId()));
+}
+
+// Starts n processes of the worker script (next to this file) with args,
+// releases them together once each said "ready", and resolves to their
+// exit codes and output.
+export async function workers(n, script, args) {
+    const procs = Array.from({ length: n }, () =>
+        spawn(process.execPath, [new URL(script, import.meta.url).pathname, ...args],
+              { stdio: ["pipe", "pipe", "inherit"] }));
+    const outputs = procs.map((p) => new Promise((resolve) => {
+        let out = "";
+        p.stdout.on("data", (d) => { out += d; });
+        p.on("close", (code) => resolve({ code, out }));
+    }));
+    await Promise.all(procs.map((p) => new Promise((resolve) => {
+        let seen = "";
+        const wait = (d) => {
+            seen += d;
+            if (seen.includes("ready\n")) {
+                p.stdout.off("data", wait);
+                resolve();
+            }
+        };
+        p.stdout.on("data", wait);
+        p.on("close", resolve);     // one that fails before it is ready
+    })));
+    procs.forEach((p) => p.stdin.end("go\n"));
+    return Promise.all(outputs);
 }

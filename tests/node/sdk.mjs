@@ -1,18 +1,23 @@
 // tests/node/sdk.mjs - the real Zoho CRM Node.js SDK on tokenstore stores,
 // run by tests/node/sdk.test against the fake accounts server and CRM API
-// (fake_zoho.mjs). For sqlite and redis: a grant token is exchanged and
-// saved as id 1, which the CLI then shows; a valid token serves getRecords
-// with no save; an expired token is refreshed once and saved; the CLI
-// lists the store and the Python package reads it as the addon does; and 8 processes asking at once for a token with 30 s
-// left (outside the SDK's own 5 s margin) cause exactly one refresh
-// request, through refresh ahead. Last, the example application
-// (examples/node/app.mjs) runs as a user would run it.
-import { execFileSync, spawn } from "node:child_process";
+// (fake_zoho.mjs). The config files name a store and nothing else: no
+// oauth section. For sqlite and redis: a grant token is exchanged by the
+// library, not the SDK, and saved as id 1 under the user the SDK then
+// names, which the CLI shows; a valid token serves getRecords with no
+// save; an expired token is refreshed once and saved; the CLI lists the
+// store and the Python package reads it as the addon does; and 8 processes
+// asking at once for a token with 30 s left (outside the SDK's own 5 s
+// margin) cause exactly one refresh request, through refresh ahead, which
+// is on by default. A store opened by URI refreshes ahead too; asking for
+// refresh ahead where it cannot work throws at construction. Last, the
+// example application (examples/node/app.mjs) runs as a user would run it.
+// tests/node/sdk-flight.test runs the SDK in many processes at once.
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ok, is, like, rejects, skip, done } from "./tap.mjs";
 import { SDK, ts, BASE, CLIENT_ID, CLIENT_SECRET, USER_NAME, SDKTokenStore, CountingStore,
-         initialize, leadIds } from "./sdk-common.mjs";
+         initialize, leadIds, workers } from "./sdk-common.mjs";
 
 const scratch = process.env.SCRATCH;
 const LEADS = ["4000000000001", "4000000000002"];
@@ -22,21 +27,24 @@ const fake = async (path, method = "GET") => (await fetch(BASE + path, { method 
 const cli = (config, ...args) => execFileSync(process.env.TS_CLI, ["--config", config, ...args],
                                               { encoding: "utf8" });
 
-// A config file for the store, whose oauth section turns refresh ahead on.
+// A config file that names the store, and nothing of OAuth.
 function configFor(name, uri) {
     const path = join(scratch, `${name}.json`);
-    writeFileSync(path, JSON.stringify({ store: uri, oauth: { accounts_url: BASE } }));
+    writeFileSync(path, JSON.stringify({ store: uri }));
     return path;
 }
 
+// The grant exchange is the library's (a url-encoded form at the SDK
+// environment's accounts server); the SDK then names the user and saves.
 async function grant(name, config) {
     const store = new CountingStore(config, { refreshAheadMs: 0 });
     const token = new SDK.OAuthBuilder().clientId(CLIENT_ID).clientSecret(CLIENT_SECRET)
         .grantToken(GRANT).redirectURL("https://app.example.test/callback").build();
     await initialize(token, store);
     const counts = await fake("/counts");
-    is([counts.authorization_code, counts.refresh_token], [1, 0], `${name}: the SDK exchanged the grant token once`);
-    is([token.getId(), store.saves], ["1", 1], `${name}: saveToken set id 1 on the SDK's token`);
+    is([counts.authorization_code, counts.refresh_token, counts.forms, counts.grants],
+       [1, 0, ["library"], [GRANT]], `${name}: the library exchanged the grant token once, not the SDK`);
+    is([token.getId(), store.saves], ["1", 1], `${name}: the SDK named the user and saveToken set id 1 on its token`);
     const shown = JSON.parse(cli(config, "get", "--id", "1", "--json", "--show-secrets"));
     is([shown.user_name, shown.client_id, shown.access_token, shown.refresh_token],
        [USER_NAME, CLIENT_ID, counts.issued[0], "1000.refresh.fake"],
@@ -109,38 +117,13 @@ async function pythonReads(name, config, shown) {
        `${name}: it reads the SDK's user and its renewed tokens`);
 }
 
-// Starts n worker processes, releases them together, collects their output.
-async function workers(n, configs) {
-    const procs = Array.from({ length: n }, () =>
-        spawn(process.execPath, [new URL("sdk-worker.mjs", import.meta.url).pathname, ...configs],
-              { stdio: ["pipe", "pipe", "inherit"] }));
-    const outputs = procs.map((p) => new Promise((resolve) => {
-        let out = "";
-        p.stdout.on("data", (d) => { out += d; });
-        p.on("close", (code) => resolve({ code, out }));
-    }));
-    await Promise.all(procs.map((p) => new Promise((resolve) => {
-        let seen = "";
-        const wait = (d) => {
-            seen += d;
-            if (seen.includes("ready\n")) {
-                p.stdout.off("data", wait);
-                resolve();
-            }
-        };
-        p.stdout.on("data", wait);
-    })));
-    procs.forEach((p) => p.stdin.end("go\n"));
-    return Promise.all(outputs);
-}
-
 async function singleFlight(stores) {
     // Outside the SDK's and the library's own 5-second margin: only a
     // refresh ahead of 60 s that reaches the library renews it.
     for (const { config } of stores)
         await setExpiry(config, Date.now() + 30000);
     await fake("/reset", "POST");
-    const results = await workers(8, stores.map((s) => s.config));
+    const results = await workers(8, "sdk-worker.mjs", stores.map((s) => s.config));
     const counts = await fake("/counts");
     is(results.map((r) => r.code), Array(8).fill(0), "8 SDK processes on the stores finished");
     const answers = results.map((r) => JSON.parse(r.out.trim().split("\n").at(-1)));
@@ -204,7 +187,7 @@ async function contract() {
 // through. A token with 30 s left is renewed with refreshAheadMs above
 // that; one with 90 s left is not without it (the library's 60 s holds).
 async function handlesSingleFlight(name, config) {
-    const raw = await ts.open(config);
+    const raw = await ts.open(config, { oauth: { accounts_url: BASE } });
     const eight = (options) =>
         Promise.all(Array.from({ length: 8 }, () => raw.accessToken({ id: "1" }, options)));
     await setExpiry(config, Date.now() + 30000);
@@ -222,7 +205,9 @@ async function handlesSingleFlight(name, config) {
     await raw.close();
 }
 
-// refreshAheadMs out of what the library takes is refused, naming it.
+// refreshAheadMs out of what the library takes is refused, naming it, by
+// accessToken and by the adapter's constructor; so is asking for refresh
+// ahead on a store opened read-only, and a bad OAuth setting in code.
 async function badAhead(config) {
     const raw = await ts.open(config);
     await rejects(raw.accessToken({ id: "1" }, { refreshAheadMs: 1000 }), "TS_ERR_CONFIG",
@@ -232,10 +217,51 @@ async function badAhead(config) {
                   /options\.refreshAheadMs must be a whole number/,
                   "accessToken refuses a refreshAheadMs that is not a number");
     await raw.close();
-    let thrown = null;
-    try { new SDKTokenStore(config, { refreshAheadMs: 4000 }); } catch (e) { thrown = e; }
-    ok(thrown instanceof RangeError && /refreshAheadMs: 4000 .* from 5000 to 3000000/.test(thrown.message),
-       "new SDKTokenStore refuses refreshAheadMs 4000, naming the range");
+    const range = ts.OAUTH_SETTINGS.find((s) => s.name === "refresh_ahead_ms");
+    const thrown = (options) => {
+        try { new SDKTokenStore(config, options); } catch (e) { return e; }
+        return null;
+    };
+    let e = thrown({ refreshAheadMs: range.min - 1 });
+    ok(e?.code === "TS_ERR_CONFIG" && e.message === `refreshAheadMs: oauth.refresh_ahead_ms: ` +
+       `'${range.min - 1}' is not a whole number from ${range.min} to ${range.max}`,
+       `new SDKTokenStore refuses refreshAheadMs ${range.min - 1}, naming the library's range`);
+    e = thrown({ refreshAheadMs: 60000, readOnly: true });
+    ok(e?.code === "TS_ERR_READ_ONLY" && /readOnly/.test(e.message),
+       "new SDKTokenStore refuses refreshAheadMs on a readOnly store");
+    e = thrown({ refreshAheadMs: "60000" });
+    ok(e?.code === "TS_ERR_INVALID" && /refreshAheadMs/.test(e.message),
+       "new SDKTokenStore refuses a refreshAheadMs that is not a number");
+    e = thrown({ oauth: { "accounts_url.XX": BASE } });
+    ok(e?.code === "TS_ERR_CONFIG" && /oauth\.accounts_url\.XX: not a data center/.test(e.message),
+       "new SDKTokenStore refuses an OAuth setting the library refuses");
+    is([thrown({ readOnly: true }), thrown({ refreshAheadMs: 0, readOnly: true })], [null, null],
+       "a readOnly SDKTokenStore that does not ask for refresh ahead is made");
+}
+
+// A store opened by URI, with no config file at all, refreshes ahead by
+// default at the SDK environment's accounts server; one opened read-only
+// does not refresh at all.
+async function uriAhead(name, uri, config) {
+    await setExpiry(config, Date.now() + 30000);
+    const raw = await ts.open(uri);
+    const before = await raw.findById("1");
+    await raw.close();
+    await fake("/reset", "POST");
+    const readOnly = new CountingStore(uri, { readOnly: true });
+    await initialize(new SDK.OAuthBuilder().userSignature(new SDK.UserSignature(USER_NAME)).build(), readOnly);
+    is([(await fake("/counts")).refresh_token, readOnly.saves], [0, 0],
+       `${name}: a readOnly store by URI does not refresh ahead`);
+    await readOnly.close();
+    const store = new CountingStore(uri);
+    await initialize(new SDK.OAuthBuilder().userSignature(new SDK.UserSignature(USER_NAME)).build(), store);
+    const counts = await fake("/counts");
+    is([counts.refresh_token, counts.forms, counts.paths, store.saves], [1, ["library"], ["/oauth/v2/token"], 0],
+       `${name}: a store opened by URI refreshes a token with 30 s left ahead, once, at the SDK's server`);
+    const got = await store.findTokenById("1");
+    ok(got.getAccessToken() === counts.issued[0] && got.getAccessToken() !== before.access_token &&
+       Number(got.getExpiresIn()) > Date.now() + 3000e3, `${name}: the SDK gets the renewed token`);
+    await store.close();
 }
 
 // The config's oauth.refresh_ahead_ms is the adapter's margin when the
@@ -254,6 +280,13 @@ async function configAhead(name, uri) {
     is([counts.refresh_token, renewed.getAccessToken()], [1, counts.issued[0]],
        `${name}: with oauth.refresh_ahead_ms 20000, 30 s left is kept and 15 s left renewed`);
     await store.close();
+    const inCode = new SDKTokenStore(config, { oauth: { refresh_ahead_ms: 40000 } });
+    await setExpiry(config, Date.now() + 30000);
+    await fake("/reset", "POST");
+    await inCode.findTokenById("1");
+    is((await fake("/counts")).refresh_token, 1,
+       `${name}: oauth.refresh_ahead_ms 40000 given in code wins over the file's 20000`);
+    await inCode.close();
 }
 
 // A refresh ahead the accounts server refuses leaves the token as stored,
@@ -312,6 +345,8 @@ try {
     for (const { name, config } of stores)
         await handlesSingleFlight(name, config);
     await badAhead(stores[0].config);
+    for (const { name, config } of stores)
+        await uriAhead(name, uris[name], config);
     await configAhead("sqlite", uris.sqlite);
     await refusedRefresh(stores[0].config);
     example(stores[0].config);

@@ -44,6 +44,7 @@ export REDIS_PORT
 SANITIZERS=$(ldd "$ADDON" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ { print $3 }' | tr '\n' ' ')
 if [ -n "$SANITIZERS" ]; then
     LD_PRELOAD="$SANITIZERS${LD_PRELOAD:+ $LD_PRELOAD}"
-    ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    # Last, so that it wins over CI's detect_leaks=1.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
     export LD_PRELOAD ASAN_OPTIONS
 fi
