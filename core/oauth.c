@@ -405,9 +405,10 @@ static int request_token(ts_oauth *o, ts_token *tok, struct ts__flight *f, char 
                                "code", grant, NULL };
         rc = ts__oauth_post(o, url, form, ts__guard_may_send, &guarded, &r, err);
     }
+    char what[560];
+    snprintf(what, sizeof what, "%s at %s", *refresh ? "refresh" : "grant exchange", url);
     if (rc == TS_OK)
-        rc = ts__oauth_apply_token_reply(&r, *refresh ? "refresh" : "grant exchange", tok,
-                                         code, err);
+        rc = ts__oauth_apply_token_reply(&r, what, tok, code, err);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_CLIENT_ID))
         rc = ts_token_set(tok, TS_FIELD_CLIENT_ID, cid);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_CLIENT_SECRET))

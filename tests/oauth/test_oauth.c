@@ -371,7 +371,7 @@ START_TEST(hostile_replies_are_refused)
     free(mode);
     store_token(0);
     ck_assert_int_eq(get_token(access, sizeof access, &err), TS_ERR_HTTP);
-    ck_assert_msg(strstr(err.message, "refresh: the reply"), "%s", err.message);
+    ck_assert_msg(strstr(err.message, "/oauth/v2/token: the reply"), "%s", err.message);
     ck_assert_msg(!strstr(err.message, "1000.a") && !strstr(err.message, "Injected"), "%s",
                   err.message);
     assert_stored_unchanged(0);

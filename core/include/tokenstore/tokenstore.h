@@ -318,19 +318,15 @@ typedef struct ts_oauth ts_oauth;
 
 /*
  * A client that keeps the tokens of `store` valid. Settings come from the
- * "oauth" section of `config` (may be NULL) and from ts_oauth_set:
- *   data_center     US (default), EU, IN, CN, JP, AU, CA or SA: the Zoho
- *                   accounts server of that region
- *   accounts_url    an explicit accounts server, e.g. http://127.0.0.1:8080
- *   client_id, client_secret, redirect_url
- *                   used when the stored token carries none
- *   connect_timeout_ms (10000), timeout_ms (30000): per request
- *   retries (3), retry_base_ms (250), retry_max_ms (4000): connection
- *                   failures, HTTP 5xx and 429 are retried with capped
- *                   exponential backoff and jitter
- *   refresh_ahead_ms (5000, the SDK's margin; up to 3000000): refresh an
- *                   access token that expires within this long
- * The store must outlive the client.
+ * "oauth" section of `config` (may be NULL) and from ts_oauth_set; none is
+ * needed. ts_oauth_settings() lists them with their defaults and bounds
+ * (tokenstore.conf(5) explains each): data_center, accounts_url,
+ * accounts_url.<data center or api_domain host>, client_id, client_secret
+ * and redirect_url (used when the stored token carries none), timeouts,
+ * retries, refresh_ahead_ms (60000), and the failure backoff, refresh
+ * budget and refresh log sizes. A store opened read-only is refused
+ * (TS_ERR_READ_ONLY): a refreshed token could not be saved. `store` may be
+ * NULL to check settings only. The store must outlive the client.
  */
 int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *config, ts_error *err);
 
@@ -344,11 +340,16 @@ void ts_oauth_free(ts_oauth *oauth);
  * when it has one, else by the find_token key. A token that is not stored
  * but carries a grant_token is exchanged for its first access token and
  * saved. A stored token whose access token is missing or expires within
- * refresh_ahead_ms (5 seconds) is refreshed and saved. However many threads and processes
- * sharing the store ask at once, one request reaches the accounts server;
- * the others wait for it and use its result. On success every field of
- * `token` is replaced by the stored token's. A failed refresh leaves the
- * stored token as it was.
+ * refresh_ahead_ms (60 s) is refreshed, at the accounts server of its data
+ * center (ts_oauth_accounts_url), and saved. However many threads and
+ * processes sharing the store ask at once, one request reaches the
+ * accounts server; the others wait for it and use its result. On success
+ * every field of `token` is replaced by the stored token's. A failed
+ * refresh leaves the stored token as it was; after one, no process asks
+ * again before the backoff ends, nor past the refresh budget
+ * (TS_ERR_BACKOFF says when the next try is allowed), and a refresh token
+ * the server refused for good (invalid_code, invalid_client) is not sent
+ * again until the stored token gets a new one (TS_ERR_OAUTH).
  */
 int ts_oauth_get_access_token(ts_oauth *oauth, ts_token *token, ts_error *err);
 
