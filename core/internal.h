@@ -175,6 +175,15 @@ int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *
 int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
                        ts_error *err);
 
+/* fork.c: objects told, in the child of a fork(), before it runs on. A
+ * forkable is embedded in the object; in_child gets it back. */
+typedef struct ts__forkable {
+    struct ts__forkable *next;
+    void (*in_child)(struct ts__forkable *self);
+} ts__forkable;
+void ts__fork_watch(ts__forkable *f);
+void ts__fork_unwatch(ts__forkable *f);
+
 /* notes.c: notes with a time to live and a bounded log, in memory; and
  * the monotonic clock the core's waits and notes go by. */
 int64_t ts__now_ms(void);

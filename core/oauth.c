@@ -45,48 +45,13 @@ static void free_secret(char **p)
     }
 }
 
-/* ---------------------------------------------------------------- fork */
-
-/* A thread of the parent may hold a client's mutex at fork(): the child
- * gets it new, as core/store.c does for stores. */
-static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
-static ts_oauth *clients;
-
-static void clients_prepare(void) { pthread_mutex_lock(&clients_lock); }
-static void clients_parent(void) { pthread_mutex_unlock(&clients_lock); }
-
-static void clients_child(void)
+/* In a forked child (fork.c): a thread of the parent may have held the
+ * client's mutex at the fork; the child gets it new. */
+static void client_in_child(ts__forkable *f)
 {
-    pthread_mutex_init(&clients_lock, NULL);
-    for (ts_oauth *o = clients; o; o = o->next)
-        pthread_mutex_init(&o->refresh_lock, NULL);
-}
+    ts_oauth *o = (ts_oauth *)((char *)f - offsetof(ts_oauth, forkable));
 
-static void register_fork_handlers(void)
-{
-    pthread_atfork(clients_prepare, clients_parent, clients_child);
-}
-
-static void list_client(ts_oauth *o)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-    pthread_once(&once, register_fork_handlers);
-    pthread_mutex_lock(&clients_lock);
-    o->next = clients;
-    clients = o;
-    pthread_mutex_unlock(&clients_lock);
-}
-
-static void unlist_client(ts_oauth *o)
-{
-    pthread_mutex_lock(&clients_lock);
-    for (ts_oauth **p = &clients; *p; p = &(*p)->next)
-        if (*p == o) {
-            *p = o->next;
-            break;
-        }
-    pthread_mutex_unlock(&clients_lock);
+    pthread_mutex_init(&o->refresh_lock, NULL);
 }
 
 /* ---------------------------------------------------------------- settings */
@@ -249,7 +214,8 @@ TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, t
         ts_oauth_free(o);
         return rc;
     }
-    list_client(o);
+    o->forkable.in_child = client_in_child;
+    ts__fork_watch(&o->forkable);
     *out = o;
     return TS_OK;
 }
@@ -258,7 +224,8 @@ TS_API void ts_oauth_free(ts_oauth *o)
 {
     if (!o)
         return;
-    unlist_client(o);
+    if (o->forkable.in_child)
+        ts__fork_unwatch(&o->forkable);
     free(o->default_url);
     free(o->accounts_url);
     for (size_t i = 0; i < o->noverrides; i++) {

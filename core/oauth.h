@@ -30,7 +30,7 @@ struct ts_oauth {
     long retries;
     pthread_mutex_t refresh_lock;    /* single flight among this process's threads */
     unsigned jitter_seed;
-    struct ts_oauth *next;           /* in the list fork() walks */
+    ts__forkable forkable;           /* what fork.c tells in a child */
 };
 
 /* ---------------------------------------------------------------- oauth_http.c */

@@ -8,6 +8,7 @@
  * the backend's name. Backends that do not declare TS_CAP_THREAD_SAFE are
  * called under a per-store mutex, so any store may be shared by threads.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,67 +17,16 @@
 #include "store.h"
 
 
-/*
- * A handle inherited across fork() (a pre-forking server, Python's
- * multiprocessing) shares its parent's connections, lock files and
- * mapped files: two processes writing on one socket or holding one lock
- * lose saves and swap answers. So every open store is listed here, and
- * in the child the fork handler marks each one; its next call lets the
- * backend drop what it cannot share (backend->forked) before anything
- * else. The handler also makes each store's mutex new: a thread of the
- * parent may have held it at the fork, and that thread is not in the
- * child. The list's own mutex is held across fork() so that the list is
- * whole in the child.
- */
-static pthread_mutex_t open_stores_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ts_store *open_stores;
-
-static void fork_prepare(void)
+/* In a forked child (fork.c): the handle is marked, so that its next
+ * call lets the backend drop what it cannot share (backend->forked) before
+ * anything else, and its mutexes are made new. */
+static void store_in_child(ts__forkable *f)
 {
-    pthread_mutex_lock(&open_stores_lock);
-}
+    ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
 
-static void fork_parent(void)
-{
-    pthread_mutex_unlock(&open_stores_lock);
-}
-
-static void fork_child(void)
-{
-    pthread_mutex_init(&open_stores_lock, NULL);
-    for (ts_store *s = open_stores; s; s = s->next) {
-        pthread_mutex_init(&s->lock, NULL);
-        ts__notes_forked(s->notes);
-        s->forked = 1;
-    }
-}
-
-static void register_fork_handlers(void)
-{
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-static void list_store(ts_store *s)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-    pthread_once(&once, register_fork_handlers);
-    s->pid = getpid();
-    pthread_mutex_lock(&open_stores_lock);
-    s->next = open_stores;
-    open_stores = s;
-    pthread_mutex_unlock(&open_stores_lock);
-}
-
-static void unlist_store(ts_store *s)
-{
-    pthread_mutex_lock(&open_stores_lock);
-    for (ts_store **p = &open_stores; *p; p = &(*p)->next)
-        if (*p == s) {
-            *p = s->next;
-            break;
-        }
-    pthread_mutex_unlock(&open_stores_lock);
+    pthread_mutex_init(&s->lock, NULL);
+    ts__notes_forked(s->notes);
+    s->forked = 1;
 }
 
 /* What a batch of finds needs beside the caller's tokens, in one block:
@@ -197,8 +147,11 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
         pthread_mutex_destroy(&s->lock);
         rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
     }
-    if (rc == TS_OK)
-        list_store(s);
+    if (rc == TS_OK) {
+        s->pid = getpid();
+        s->forkable.in_child = store_in_child;
+        ts__fork_watch(&s->forkable);
+    }
     if (rc != TS_OK) {
         ts__module_unload(&s->module);
         ts_config_free(s->config);
@@ -238,7 +191,7 @@ TS_API void ts_store_close(ts_store *s)
 {
     if (!s)
         return;
-    unlist_store(s);
+    ts__fork_unwatch(&s->forkable);
     /* In a child, a backend that cannot let go of its parent's
      * connections is not asked to close them (a goodbye to the server
      * would end the parent's session too): its state is left as it is. */

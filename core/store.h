@@ -17,7 +17,7 @@ struct ts_store {
     struct batch *sent;      /* a ts_find_tokens_send waiting for its answers */
     pid_t pid;               /* the process the state belongs to */
     int forked;              /* this is a child of that process: see enter() */
-    struct ts_store *next;   /* in open_stores */
+    ts__forkable forkable;   /* what fork.c tells in a child */
     ts__notes *notes;        /* notes and log kept here for a backend without */
     int notes_failed;        /* the backend's notes failed: the handle's own */
 };
