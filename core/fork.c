@@ -8,8 +8,12 @@
  * would stay locked there forever. So every store and every OAuth client
  * is listed here while it lives, and the child handler, which runs while
  * the child still has its one thread, tells each: the store marks itself
- * and makes its mutex new, the client its mutex. The list's own mutex is
- * held across fork() so that the list is whole in the child.
+ * and makes its mutex new, the client its mutex. Before the fork each is
+ * asked too (`before`, undone by `after` in the parent): a store waits for
+ * a call another thread is making into its backend to end, so that the
+ * child does not inherit a backend caught half way through a change. The
+ * list's own mutex is held across fork() so that the list is whole in the
+ * child.
  */
 #include "internal.h"
 
@@ -19,10 +23,16 @@ static ts__forkable *watched;
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&watched_lock);
+    for (ts__forkable *f = watched; f; f = f->next)
+        if (f->before)
+            f->before(f);
 }
 
 static void fork_parent(void)
 {
+    for (ts__forkable *f = watched; f; f = f->next)
+        if (f->after)
+            f->after(f);
     pthread_mutex_unlock(&watched_lock);
 }
 

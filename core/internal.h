@@ -175,11 +175,14 @@ int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *
 int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
                        ts_error *err);
 
-/* fork.c: objects told, in the child of a fork(), before it runs on. A
- * forkable is embedded in the object; in_child gets it back. */
+/* fork.c: objects told, in the child of a fork(), before it runs on, and
+ * asked before the fork. A forkable is embedded in the object; the
+ * callbacks get it back. */
 typedef struct ts__forkable {
     struct ts__forkable *next;
     void (*in_child)(struct ts__forkable *self);
+    void (*before)(struct ts__forkable *self);   /* may be NULL */
+    void (*after)(struct ts__forkable *self);    /* in the parent; may be NULL */
 } ts__forkable;
 void ts__fork_watch(ts__forkable *f);
 void ts__fork_unwatch(ts__forkable *f);

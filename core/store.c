@@ -26,7 +26,36 @@ static void store_in_child(ts__forkable *f)
 
     pthread_mutex_init(&s->lock, NULL);
     ts__notes_forked(s->notes);
+    s->held = s->fork_locked = 0;
     s->forked = 1;
+}
+
+/* Before a fork: waits for a call another thread is making into a
+ * serialized backend to end (not for one the forking thread is in, as
+ * from a get_tokens callback), so the child inherits no change half made.
+ * A call that does not end within 10 s (a lock wait, a server's timeout)
+ * is not waited for: the child then follows as best it can. */
+static void store_before_fork(ts__forkable *f)
+{
+    ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
+    struct timespec until;
+
+    if (!s->serialize || (__atomic_load_n(&s->held, __ATOMIC_SEQ_CST) &&
+                          pthread_equal(s->holder, pthread_self())))
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    s->fork_locked = pthread_mutex_timedlock(&s->lock, &until) == 0;
+}
+
+static void store_after_fork(ts__forkable *f)
+{
+    ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
+
+    if (s->fork_locked) {
+        s->fork_locked = 0;
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 /* What a batch of finds needs beside the caller's tokens, in one block:
@@ -150,6 +179,8 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
     if (rc == TS_OK) {
         s->pid = getpid();
         s->forkable.in_child = store_in_child;
+        s->forkable.before = store_before_fork;
+        s->forkable.after = store_after_fork;
         ts__fork_watch(&s->forkable);
     }
     if (rc != TS_OK) {
@@ -243,19 +274,26 @@ int ts__store_enter(ts_store *s, ts_error *err)
 {
     int rc = TS_OK;
 
-    if (s->serialize)
+    if (s->serialize) {
         pthread_mutex_lock(&s->lock);
+        s->holder = pthread_self();
+        __atomic_store_n(&s->held, 1, __ATOMIC_SEQ_CST);
+    }
     if (__atomic_load_n(&s->forked, __ATOMIC_ACQUIRE) &&
-        (rc = follow_fork(s, err)) != TS_OK && s->serialize)
+        (rc = follow_fork(s, err)) != TS_OK && s->serialize) {
+        __atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
         pthread_mutex_unlock(&s->lock);
+    }
     return rc;
 }
 
 /* Leaves the backend and names it in any error it reported. */
 int ts__store_leave(ts_store *s, int rc, ts_error *err)
 {
-    if (s->serialize)
+    if (s->serialize) {
+        __atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
         pthread_mutex_unlock(&s->lock);
+    }
     if (rc != TS_OK && rc != TS_NOT_FOUND && err) {
         if (err->code != rc || !err->message[0])
             ts__error(err, rc, "%s", ts_strerror(rc));

@@ -65,6 +65,24 @@ TS_API const char *ts_token_get(const ts_token *t, ts_field f)
     return t->value[f];
 }
 
+TS_API size_t ts_token_pack(const ts_token *t, char *buf, size_t size)
+{
+    size_t need = TS_FIELD_COUNT - 1;
+
+    for (int f = 0; f < TS_FIELD_COUNT; f++)
+        need += t->len[f];
+    if (need >= size)
+        return need;
+    char *p = buf;
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        if (t->len[f])
+            memcpy(p, t->value[f], t->len[f]);
+        p += t->len[f];
+        *p++ = '\0';
+    }
+    return need;
+}
+
 int ts__token_setn(ts_token *t, ts_field f, const char *value, size_t len)
 {
     char *copy = NULL;

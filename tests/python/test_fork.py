@@ -279,8 +279,6 @@ class Memory(ForkContract, unittest.TestCase):
 @pending
 class Sqlite(ForkContract, unittest.TestCase):
     backend = "sqlite"
-    busy_fork = ("the sqlite backend asks that no other thread be inside a call at fork() "
-                 "(one of SQLite's own mutexes may be held; see README)")
 
     def make_spec(self, n):
         return "sqlite:" + os.path.join(SCRATCH, "fork%d.db" % n)

@@ -157,8 +157,9 @@ _lib.on_load.append(_route_library_log)
 
 
 class _Scratch:
-    """One thread's C token and error buffer, reused across its calls."""
-    __slots__ = ("tok", "err", "errp", "_free")
+    """One thread's C token, error and read buffers, reused across its
+    calls (the read buffer wiped after each read: it holds secrets)."""
+    __slots__ = ("tok", "err", "errp", "buf", "_free")
 
     def __init__(self, lib):
         self.tok = lib.ts_token_new()
@@ -166,6 +167,7 @@ class _Scratch:
             raise MemoryError("ts_token_new")
         self.err = _lib.Error()
         self.errp = ctypes.pointer(self.err)
+        self.buf = ctypes.create_string_buffer(2048)
         self._free = lib.ts_token_free
 
     def __del__(self):
@@ -262,9 +264,17 @@ class Store:
                                     % (f, ", ".join(FIELDS)))
                 setf(tok, i, _encode(f, v))
 
-    def _read(self, tok):
-        get = self._lib.ts_token_get
-        return Token(*[_decode(get(tok, i)) for i in _INDEXES])
+    def _read(self, s, tok=None):
+        """A Token of the ten values of a C token (this thread's scratch
+        token by default), in one call."""
+        tok = s.tok if tok is None else tok
+        n = self._lib.ts_token_pack(tok, s.buf, len(s.buf))
+        if n >= len(s.buf):
+            s.buf = ctypes.create_string_buffer(n + 1)
+            self._lib.ts_token_pack(tok, s.buf, len(s.buf))
+        raw = s.buf.raw[:n]
+        ctypes.memset(s.buf, 0, n)
+        return Token(*[_decode(v) for v in raw.split(b"\0")])
 
     def info(self):
         """The backend behind the store: name, version, description, path, caps."""
@@ -291,7 +301,7 @@ class Store:
             self._fill(s.tok, token_or_keys)
             rc = self._lib.ts_find_token(h, s.tok, s.errp)
             if rc == _lib.OK:
-                return self._read(s.tok)
+                return self._read(s)
             if rc == _lib.NOT_FOUND:
                 return None
             _raise(rc, s.err)
@@ -306,7 +316,7 @@ class Store:
             rc = self._lib.ts_find_token_by_id(h, raw, s.tok, s.errp)
             if rc != _lib.OK:
                 _raise(rc, s.err, "no token has id %r" % str(id))
-            return self._read(s.tok)
+            return self._read(s)
         finally:
             self._gate.leave()
 
@@ -368,16 +378,15 @@ class Store:
         """An iterator over every token in ascending id. The tokens are read
         in one walk of the store before the first is returned."""
         out, failure = [], []
-        get = self._lib.ts_token_get
+        h, s = self._enter()
 
         def each(tok, userdata):
             try:
-                out.append(Token(*[_decode(get(tok, i)) for i in range(10)]))
+                out.append(self._read(s, tok))
                 return 0
             except BaseException as e:  # must not cross back into C
                 failure.append(e)
                 return 1
-        h, s = self._enter()
         try:
             rc = self._lib.ts_get_tokens(h, _lib.TOKEN_CB(each), None, s.errp)
             if failure:
@@ -509,7 +518,7 @@ class OAuthClient:
                 rc = self._lib.ts_oauth_get_access_token(self._oauth, s.tok, s.errp)
                 if rc != _lib.OK:
                     _raise(rc, s.err)
-                return store._read(s.tok)
+                return store._read(s)
             finally:
                 store._gate.leave()
         finally:

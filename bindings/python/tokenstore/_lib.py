@@ -70,6 +70,7 @@ SIGNATURES = {
     "ts_token_new": (P, []),
     "ts_token_free": (None, [P]),
     "ts_token_get": (S, [P, I]),
+    "ts_token_pack": (ctypes.c_size_t, [P, ctypes.c_char_p, ctypes.c_size_t]),
     "ts_token_set": (I, [P, I, S]),
     "ts_token_clear": (None, [P]),
     "ts_config_load": (I, [OUT, S, ERR]),

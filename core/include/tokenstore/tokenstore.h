@@ -52,6 +52,13 @@ ts_token *ts_token_dup(const ts_token *token);
  * is next set or the token freed. */
 const char *ts_token_get(const ts_token *token, ts_field field);
 
+/* The ten values at once, for bindings that pay per call: joined by NUL
+ * in field order (an absent value is empty), written to buf when it has
+ * room for them and a final NUL. Returns their length without the final
+ * NUL; when that is size or more, nothing was written: call again with a
+ * larger buf. Secrets included: wipe buf after use. Since 1.4. */
+size_t ts_token_pack(const ts_token *token, char *buf, size_t size);
+
 /* Sets a field to a copy of value; NULL or "" makes it absent. Any bytes
  * but NUL are allowed. TS_ERR_INVALID for a bad field, TS_ERR_NOMEM. */
 int ts_token_set(ts_token *token, ts_field field, const char *value);
