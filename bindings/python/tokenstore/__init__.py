@@ -272,9 +272,9 @@ class Store:
         if n >= len(s.buf):
             s.buf = ctypes.create_string_buffer(n + 1)
             self._lib.ts_token_pack(tok, s.buf, len(s.buf))
-        raw = s.buf.raw[:n]
+        values = s.buf.raw[:n].decode("utf-8", "surrogateescape").split("\0")
         ctypes.memset(s.buf, 0, n)
-        return Token(*[_decode(v) for v in raw.split(b"\0")])
+        return Token(*[v or None for v in values])
 
     def info(self):
         """The backend behind the store: name, version, description, path, caps."""
