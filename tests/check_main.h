@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* A scratch directory for an unchecked fixture: make_scratch creates it,
  * remove_scratch deletes it with everything in it. */
@@ -38,6 +39,15 @@ static inline int remove_entry(const char *path, const struct stat *st, int flag
 static inline void remove_scratch(void)
 {
     nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The wall clock in ms, as the stores' expiry times and ttls count it. */
+static inline long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Runs every test of the suite, each in its own process, and returns the

@@ -147,14 +147,6 @@ static const char *walk(void *h)
 /* Looking at the file                                                 */
 /* ------------------------------------------------------------------ */
 
-static long long now_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* The first column of the first row sql gives, as text ("" when none). */
 static const char *peek(const char *path, const char *sql)
 {
@@ -272,10 +264,10 @@ END_TEST
 START_TEST(test_note_ttl)
 {
     void *h = open_at(&here);
-    long long before = now_wall_ms();
+    long long before = wall_ms();
 
     set_ok(h, "long", "l", 600000);
-    long long after = now_wall_ms();
+    long long after = wall_ms();
     set_ok(h, "forever", "f", 0);
     set_ok(h, "short", "s", 1);         /* last: the next write drops it */
     long long at = atoll(peek(here.path, "SELECT expires_at FROM oauthtoken_notes WHERE "
