@@ -1,16 +1,14 @@
 /*
  * tests/mysql/test_mysql_notes.c - the mysql backend's notes and refresh
  * log (ABI 1.4's note_set, note_get, log_append, log_walk) against a real
- * MariaDB server, and what they are for: the OAuth client's backoff and
- * refresh log seen by every process sharing the store.
+ * MariaDB server. What they are for, the OAuth client's backoff and
+ * refresh log seen by every process sharing the store, is
+ * tests/oauth/test_processes.c (tests/oauth/processes-mysql.test).
  *
- * The members have no public API, so most tests call the backend's table
- * on handles of their own (raw_backend.c); the last two go through the
- * library: 8 worker processes, each with its own handle and client, on a
- * fake accounts server (tests/oauth/fake_accounts.py) that fails, and one
- * that answers slowly. Each test uses tables of its own: the notes outlive
- * delete_tokens, as they should, so a reused table would carry a backoff
- * from one test into the next.
+ * The members have no public API, so the tests call the backend's table
+ * on handles of their own (raw_backend.c). Each test uses tables of its
+ * own: the notes outlive delete_tokens, as they should, so a reused table
+ * would carry a backoff from one test into the next.
  */
 #include <check.h>
 #include <limits.h>
@@ -20,11 +18,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <curl/curl.h>
-#include <json-c/json.h>
 #include <tokenstore/tokenstore.h>
 #include "../test_store.h"
-#include "accounts.h"
 #include "harness.h"
 #include "raw_backend.h"
 
@@ -488,200 +483,6 @@ START_TEST(missing_privilege_names_the_side_table)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* The OAuth client across processes                                   */
-/* ------------------------------------------------------------------ */
-
-/* A token on table `table` whose access token expired long ago. */
-static void expired_token(const char *table)
-{
-    const char *opts[] = { "table", table, NULL };
-    ts_error e2 = { 0 };
-    ts_store *s = open_with(opts, &e2);
-
-    ck_assert_msg(s != NULL, "%s", e2.message);
-    ts_token *t = make_token("me@example.com", "1000.refresh.stored", "1000.access.stored");
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1000");
-    save_ok(s, t);
-    ts_token_free(t);
-    ts_store_close(s);
-}
-
-/* A worker process with a handle and a client of its own: `calls`
- * access-token calls once `go` closes, then "PID OK TOLD" on `out`: how
- * many calls succeeded and how many failed saying when to try again. */
-static void worker(const char *table, const char *const *settings, int calls, int go, int out)
-{
-    char uri[PATH_MAX + 128], c;
-    ts_store *s;
-    ts_oauth *o;
-    ts_error e2;
-    int ok = 0, told = 0;
-
-    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=%s", APP_PASSWORD,
-             server_port, table);
-    if (ts_store_open(&s, uri, &e2) != TS_OK || ts_oauth_new(&o, s, NULL, &e2) != TS_OK)
-        _exit(2);
-    for (int i = 0; settings[i]; i += 2)
-        if (ts_oauth_set(o, settings[i], settings[i + 1], &e2) != TS_OK)
-            _exit(3);
-    if (read(go, &c, 1) != 0)
-        _exit(4);
-    for (int i = 0; i < calls; i++) {
-        ts_token *q = ts_token_new();
-        ts_token_set(q, TS_FIELD_USER_NAME, "me@example.com");
-        int rc = ts_oauth_get_access_token(o, q, &e2);
-        ok += rc == TS_OK;
-        if (rc != TS_OK && strstr(e2.message, "next try is allowed in"))
-            told++;
-        else if (rc != TS_OK)
-            fprintf(stderr, "worker %d: %s\n", (int)getpid(), e2.message);
-        ts_token_free(q);
-    }
-    dprintf(out, "%d %d %d\n", (int)getpid(), ok, told);
-    ts_oauth_free(o);
-    ts_store_close(s);
-    _exit(0);
-}
-
-enum { WORKERS = 8 };
-
-struct outcome {
-    pid_t pid[WORKERS];
-    int ok, told;
-};
-
-/* Runs WORKERS workers at once and adds up what they say. */
-static void run_workers(const char *table, const char *const *settings, int calls,
-                        struct outcome *r)
-{
-    int go[2], out[2], lines = 0;
-    char line[128];
-
-    memset(r, 0, sizeof *r);
-    ck_assert_int_eq(pipe(go), 0);
-    ck_assert_int_eq(pipe(out), 0);
-    for (int i = 0; i < WORKERS; i++) {
-        pid_t pid = fork();
-        ck_assert(pid >= 0);
-        if (pid == 0) {
-            close(go[1]);
-            close(out[0]);
-            worker(table, settings, calls, go[0], out[1]);
-        }
-    }
-    close(go[0]);
-    close(out[1]);
-    close(go[1]);                                   /* all go */
-    FILE *f = fdopen(out[0], "r");
-    while (lines < WORKERS && fgets(line, sizeof line, f)) {
-        int pid, ok, told;
-        ck_assert_int_eq(sscanf(line, "%d %d %d", &pid, &ok, &told), 3);
-        r->pid[lines++] = pid;
-        r->ok += ok;
-        r->told += told;
-    }
-    fclose(f);
-    for (int i = 0; i < WORKERS; i++) {
-        int status;
-        pid_t pid = wait(&status);
-        ck_assert_msg(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "a worker failed (status %d)", status);
-    }
-    ck_assert_int_eq(lines, WORKERS);
-}
-
-/* A server answering 500: 8 processes x 5 calls send a few requests, not
- * 8 x 4 (each process's refresh and its 3 retries), because the backoff
- * is a note every process reads; and every caller is told when to retry. */
-START_TEST(failing_server_is_not_hammered_by_eight_processes)
-{
-    const char *settings[] = { "accounts_url", accounts_url(), "retry_base_ms", "10",
-                               "retry_max_ms", "20", NULL };
-    struct outcome r;
-    char out[4096];
-
-    expired_token("failing");
-    accounts_call("/reset", "", out, sizeof out);
-    accounts_call("/control", "{\"mode\": \"status\", \"status\": 500, \"fail\": -1}", out,
-                  sizeof out);
-    run_workers("failing", settings, 5, &r);
-    ck_assert_int_eq(r.ok, 0);
-    ck_assert_msg(accounts_count("refresh_token") <= 10, "%d requests",
-                  accounts_count("refresh_token"));
-    ck_assert_int_eq(r.told, WORKERS * 5);
-}
-END_TEST
-
-struct tally {
-    int refreshed, failed, served;
-    long long refresher;
-    long long served_by[WORKERS];
-};
-
-static int tally_entry(const char *entry, void *ud)
-{
-    struct tally *t = ud;
-    json_object *o = json_tokener_parse(entry), *v;
-
-    ck_assert_msg(o != NULL, "not JSON: %s", entry);
-    const char *event = json_object_object_get_ex(o, "event", &v) ? json_object_get_string(v)
-                                                                 : "";
-    const char *result = json_object_object_get_ex(o, "result", &v) ? json_object_get_string(v)
-                                                                   : "";
-    long long pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int64(v) : 0;
-    if (strcmp(result, "ok") != 0)
-        t->failed++;
-    else if (strcmp(event, "refresh") == 0)
-        t->refreshed++, t->refresher = pid;
-    else if (strcmp(event, "served") == 0 && t->served < WORKERS)
-        t->served_by[t->served++] = pid;
-    json_object_put(o);
-    return 0;
-}
-
-static int is_worker(const struct outcome *r, long long pid)
-{
-    for (int i = 0; i < WORKERS; i++)
-        if (r->pid[i] == pid)
-            return 1;
-    return 0;
-}
-
-/* 8 processes need the token while one refreshes it: a handle opened
- * afterwards, read-only, reads one refresh and the others it served. */
-START_TEST(refresh_log_shows_one_refresh_across_processes)
-{
-    const char *settings[] = { "accounts_url", accounts_url(), NULL };
-    const char *opts[] = { "table", "served", NULL };
-    struct outcome r;
-    struct tally t = { 0 };
-    char out[4096];
-
-    expired_token("served");
-    accounts_call("/reset", "", out, sizeof out);
-    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 0.3}", out, sizeof out);
-    run_workers("served", settings, 1, &r);
-    ck_assert_int_eq(r.ok, WORKERS);
-    ck_assert_int_eq(accounts_count("refresh_token"), 1);
-
-    ts_store *s = open_flags_with(TS_OPEN_READ_ONLY, opts, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ck_assert_int_eq(ts_oauth_refresh_log(s, tally_entry, &t, &err), TS_OK);
-    ts_store_close(s);
-    ck_assert_int_eq(t.failed, 0);
-    ck_assert_int_eq(t.refreshed, 1);
-    ck_assert(is_worker(&r, t.refresher));
-    ck_assert_msg(t.served >= 1, "no process was served by the refresh");
-    for (int i = 0; i < t.served; i++) {
-        ck_assert(is_worker(&r, t.served_by[i]));
-        ck_assert(t.served_by[i] != t.refresher);
-        for (int j = 0; j < i; j++)
-            ck_assert(t.served_by[j] != t.served_by[i]);
-    }
-}
-END_TEST
-
-/* ------------------------------------------------------------------ */
 
 static Suite *notes_suite(void)
 {
@@ -700,8 +501,6 @@ static Suite *notes_suite(void)
     tcase_add_test(tc, stores_apart_and_the_sdk_table_untouched);
     tcase_add_test(tc, drop_removes_the_side_tables);
     tcase_add_test(tc, missing_privilege_names_the_side_table);
-    tcase_add_test(tc, failing_server_is_not_hammered_by_eight_processes);
-    tcase_add_test(tc, refresh_log_shows_one_refresh_across_processes);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -713,6 +512,5 @@ static const char setup_sql[] =
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    return harness_run(notes_suite(), setup_sql, 0, start_accounts);
+    return harness_run(notes_suite(), setup_sql, 0, NULL);
 }

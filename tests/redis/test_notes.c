@@ -17,15 +17,8 @@
  * appending at once lose nothing and the cap holds; with wait_replicas
  * and no replica they are written at once, where a save would wait.
  *
- * Then what they are for, end to end through the public API: a fake
- * accounts server answering HTTP 500 (tests/oauth/fake.h) and eight
- * forked processes, each with its own handle and client, calling
- * ts_oauth_get_access_token five times: at most ten requests reach the
- * server and every call says when the next try is allowed (4 do: one
- * refresh and its 3 retries). Without shared notes each process keeps its
- * own backoff and budget and sends its own: 32 requests. And after one slow successful refresh needed by
- * eight processes, a fresh handle's ts_oauth_refresh_log() holds the one
- * refresh and the others' "served" entries, with their pids.
+ * What they are for, the OAuth client across processes sharing a redis
+ * store, is tests/oauth/test_processes.c (tests/oauth/processes-redis.test).
  */
 #include <check.h>
 #include <limits.h>
@@ -38,7 +31,6 @@
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
 #include "../test_store.h"
-#include "../oauth/fake.h"
 #include "raw_host.h"
 #include "server.h"
 
@@ -373,12 +365,12 @@ START_TEST(notes_do_not_wait_for_replicas)
     void *h = raw_open(&c, sv.port, "nowait:", 0, waiting);
     char value[16];
     ts_error err = { 0 };
-    long long start = now_ms();
+    long long start = wall_ms();
 
     ck_assert_msg(backend()->note_set(h, "n", "v", 0, &err) == TS_OK, "%s", err.message);
     ck_assert_msg(backend()->note_set(h, "n", NULL, 0, &err) == TS_OK, "%s", err.message);
     append_ok(h, "line", 10);
-    ck_assert_int_lt(now_ms() - start, 3000);
+    ck_assert_int_lt(wall_ms() - start, 3000);
     ck_assert_int_eq(backend()->note_get(h, "n", value, sizeof value, &err), TS_NOT_FOUND);
     ck_assert_str_eq(walk(h), "line");
     backend()->close(h);
@@ -462,188 +454,6 @@ START_TEST(notes_and_log_are_not_tokens)
 }
 END_TEST
 
-/* ------------------------------------------------------------------ */
-/* End to end: processes sharing the guard and the log                 */
-/* ------------------------------------------------------------------ */
-
-static char e2e_uri[128];
-
-static ts_store *e2e_open(void)
-{
-    ts_config *cfg;
-    ts_store *s;
-    ts_error err = { 0 };
-
-    ck_assert_msg(ts_config_parse_uri(&cfg, e2e_uri, &err) == TS_OK, "%s", err.message);
-    ts_config_set_logger(cfg, NULL, NULL, 0);
-    ck_assert_msg(ts_store_open_config(&s, cfg, &err) == TS_OK, "%s", err.message);
-    ts_config_free(cfg);
-    return s;
-}
-
-static void e2e_setup(void)
-{
-    ts_error err = { 0 };
-
-    free(server_call("/reset", ""));
-    snprintf(e2e_uri, sizeof e2e_uri, "redis://127.0.0.1:%d/0?prefix=e2e-%d:", sv.port,
-             (int)getpid());
-    ts_store *s = e2e_open();
-    ck_assert_int_eq(ts_store_drop(s, &err), TS_OK);
-    ts_token *t = make_token("user1@example.com", "1000.refresh.stored", "1000.access.old");
-    char expired[32];
-    snprintf(expired, sizeof expired, "%lld", now_ms() - 1);
-    ts_token_set(t, TS_FIELD_ID, "1");
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, expired);
-    ts_token_set(t, TS_FIELD_API_DOMAIN, "https://www.zohoapis.com");
-    save_ok(s, t);
-    ts_token_free(t);
-    ts_store_close(s);
-}
-
-/* What a worker process saw, sent back on a pipe. */
-struct worker {
-    int ok, backoff, told_when;
-    char access[64];
-};
-
-/* A worker: its own handle and client, `calls` calls for token 1. */
-static void worker(const char *const *settings, int calls, int fd)
-{
-    struct worker w = { 0 };
-    ts_store *s = e2e_open();
-    ts_oauth *o;
-    ts_error err = { 0 };
-
-    if (ts_oauth_new(&o, s, NULL, &err) != TS_OK)
-        _exit(3);
-    for (int i = 0; settings[i]; i += 2)
-        if (ts_oauth_set(o, settings[i], settings[i + 1], &err) != TS_OK)
-            _exit(4);
-    for (int i = 0; i < calls; i++) {
-        ts_token *q = ts_token_new();
-        ts_token_set(q, TS_FIELD_ID, "1");
-        int rc = ts_oauth_get_access_token(o, q, &err);
-        w.ok += rc == TS_OK;
-        w.backoff += rc == TS_ERR_BACKOFF;
-        w.told_when += rc != TS_OK && strstr(err.message, "next try is allowed in") != NULL;
-        snprintf(w.access, sizeof w.access, "%s", ts_token_get(q, TS_FIELD_ACCESS_TOKEN));
-        ts_token_free(q);
-    }
-    ts_oauth_free(o);
-    ts_store_close(s);
-    _exit(write(fd, &w, sizeof w) == (ssize_t)sizeof w ? 0 : 5);
-}
-
-/* Forks `n` workers and gathers what they saw; their pids in pids[]. */
-static void run_workers(int n, const char *const *settings, int calls, struct worker *out,
-                        pid_t *pids)
-{
-    int fds[8][2];
-
-    for (int k = 0; k < n; k++) {
-        ck_assert_int_eq(pipe(fds[k]), 0);
-        if ((pids[k] = fork()) == 0) {
-            close(fds[k][0]);
-            worker(settings, calls, fds[k][1]);
-        }
-        close(fds[k][1]);
-    }
-    for (int k = 0; k < n; k++) {
-        int status;
-        ssize_t got = read(fds[k][0], &out[k], sizeof out[k]);
-        close(fds[k][0]);
-        ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-                      got == (ssize_t)sizeof out[k], "worker %d failed (status %#x)", k,
-                      status);
-    }
-}
-
-/* A server answering 500: eight processes x five calls send at most ten
- * requests in all, and every call is told when the next try is. */
-START_TEST(failing_server_is_not_hammered_by_processes)
-{
-    const char *settings[] = { "accounts_url", accounts_url, "retry_base_ms", "10",
-                               "retry_max_ms", "20", NULL };
-    struct worker w[8];
-    pid_t pids[8];
-    int told = 0, ok = 0;
-
-    control("{\"mode\": \"status\", \"status\": 500, \"fail\": -1}");
-    run_workers(8, settings, 5, w, pids);
-    for (int k = 0; k < 8; k++)
-        told += w[k].told_when, ok += w[k].ok;
-    ck_assert_int_eq(ok, 0);
-    ck_assert_msg(count("refresh_token") <= 10, "%d requests", count("refresh_token"));
-    ck_assert_int_eq(told, 40);
-}
-END_TEST
-
-struct tally {
-    int refresh_ok, served, other;
-    long long refresher, served_pid[8];
-};
-
-static int tally_entry(const char *entry, void *ud)
-{
-    struct tally *t = ud;
-    json_object *o = json_tokener_parse(entry), *v;
-
-    ck_assert_msg(o != NULL, "not JSON: %s", entry);
-    ck_assert_msg(!strstr(entry, "client-secret-value") && !strstr(entry, "1000.refresh"),
-                  "a secret in the log: %s", entry);
-    const char *event = json_object_object_get_ex(o, "event", &v) ? json_object_get_string(v)
-                                                                   : "";
-    const char *result = json_object_object_get_ex(o, "result", &v) ? json_object_get_string(v)
-                                                                     : "";
-    long long pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int64(v) : 0;
-    if (strcmp(event, "refresh") == 0 && strcmp(result, "ok") == 0)
-        t->refresh_ok++, t->refresher = pid;
-    else if (strcmp(event, "served") == 0 && strcmp(result, "ok") == 0 && t->served < 8)
-        t->served_pid[t->served++] = pid;
-    else
-        t->other++;
-    json_object_put(o);
-    return 0;
-}
-
-/* One slow refresh needed by eight processes: a fresh handle's log shows
- * the one refresh and, from other processes, who it served. */
-START_TEST(refresh_log_is_shared_by_processes)
-{
-    const char *settings[] = { "accounts_url", accounts_url, NULL };
-    struct worker w[8];
-    struct tally t = { 0 };
-    pid_t pids[8];
-    ts_error err = { 0 };
-
-    control("{\"mode\": \"slow\", \"delay\": 0.5}");
-    run_workers(8, settings, 1, w, pids);
-    for (int k = 0; k < 8; k++)
-        ck_assert_str_eq(w[k].access, "1000.access.1");
-    ck_assert_int_eq(count("refresh_token"), 1);
-
-    ts_store *s = e2e_open();
-    ck_assert_int_eq(ts_oauth_refresh_log(s, tally_entry, &t, &err), TS_OK);
-    ts_store_close(s);
-    ck_assert_int_eq(t.refresh_ok, 1);
-    ck_assert_int_eq(t.other, 0);
-    ck_assert_int_ge(t.served, 1);
-    int refresher_is_a_worker = 0;
-    for (int k = 0; k < 8; k++)
-        refresher_is_a_worker |= pids[k] == t.refresher;
-    ck_assert(refresher_is_a_worker);
-    for (int i = 0; i < t.served; i++) {
-        int is_worker = 0;
-        for (int k = 0; k < 8; k++)
-            is_worker |= pids[k] == t.served_pid[i];
-        ck_assert_msg(is_worker && t.served_pid[i] != t.refresher,
-                      "served by pid %lld, refreshed by %lld", t.served_pid[i], t.refresher);
-    }
-}
-END_TEST
-
 static Suite *notes_suite(void)
 {
     Suite *s = suite_create("redis notes");
@@ -661,12 +471,6 @@ static Suite *notes_suite(void)
     tcase_add_test(tc, read_only_creates_nothing);
     tcase_add_test(tc, notes_and_log_are_not_tokens);
     suite_add_tcase(s, tc);
-    tc = tcase_create("oauth");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, e2e_setup, NULL);
-    tcase_add_test(tc, failing_server_is_not_hammered_by_processes);
-    tcase_add_test(tc, refresh_log_is_shared_by_processes);
-    suite_add_tcase(s, tc);
     return s;
 }
 
@@ -680,10 +484,5 @@ int main(void)
         puts("Bail out! redis-server could not be started");
         return 99;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    start_server();
-    int rc = run_suite(notes_suite());
-    stop_server();
-    curl_global_cleanup();
-    return rc;
+    return run_suite(notes_suite());
 }
