@@ -5,9 +5,8 @@
  *
  * The four members have no public API (the OAuth client calls them
  * through the core), so the cases load the backend and call its table
- * (tests/fork_cases.h's raw host, which opens a header-only file);
- * tests/file/test_file_oauth.c shows what they are for through the
- * library.
+ * (tests/raw_backend.h) on a header-only file; tests/oauth/test_processes.c
+ * shows what they are for through the library.
  */
 #include <check.h>
 #include <dirent.h>
@@ -15,11 +14,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
 #include "../test_store.h"
-#include "../fork_cases.h"
+#include "../raw_backend.h"
 
 #define HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
                "grant_token,expiry_time,redirect_uri,api_domain\r\n"
@@ -94,36 +94,15 @@ static char *listing(void)
 
 /* ---------------------------------------------------------------- the raw backend */
 
-static unsigned next_flags;
-
-static unsigned test_open_flags(ts_backend_ctx *ctx)
-{
-    (void)ctx;
-    return next_flags;
-}
-
 /* Opens path with TS_OPEN_* flags (the core adds MUST_EXIST to READ_ONLY). */
 static void *open_with(const ts_backend *vt, unsigned flags)
 {
-    static ts_host host;
-    void *state;
-    ts_error err = { 0 };
-
-    host = *raw_host();
-    host.open_flags = test_open_flags;
-    next_flags = flags;
-    int rc = vt->open(&host, (ts_backend_ctx *)path, &state, &err);
-    ck_assert_msg(rc == TS_OK, "open %s: %s", path, err.message);
-    return state;
+    return raw_open_path(vt, path, flags);
 }
 
 static const ts_backend *notes_vt(void)
 {
-    const ts_backend *vt = raw_backend("file");
-    ck_assert_msg(TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
-                  TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk),
-                  "the file backend keeps no notes and no log");
-    return vt;
+    return raw_notes_backend("file");
 }
 
 static void set_ok(const ts_backend *vt, void *s, const char *name, const char *value,
@@ -204,8 +183,8 @@ START_TEST(test_notes_are_shared_and_the_token_file_untouched)
                   "%s", notes);
     free(token_file);
     free(notes);
-    vt->close(a);
-    vt->close(b);
+    raw_close(a);
+    raw_close(b);
 }
 END_TEST
 
@@ -240,7 +219,7 @@ START_TEST(test_note_ttl)
     ck_assert_ptr_null(strstr(notes, "short"));
     ck_assert_ptr_nonnull(strstr(notes, "\nlong,"));
     free(notes);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -262,7 +241,7 @@ START_TEST(test_note_removal)
     set_ok(vt, s, "b", NULL, 0);
     ck_assert_int_eq(get(vt, s, "b", out, sizeof out), TS_NOT_FOUND);
     ck_assert_msg(!exists(side(".notes")), "the last note removed leaves the file behind");
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -285,7 +264,7 @@ START_TEST(test_note_larger_than_the_buffer)
     set_ok(vt, s, "big", big, 0);
     ck_assert_int_eq(vt->note_get(s, "big", out, 1800, &err), TS_OK);
     ck_assert_str_eq(out, big);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -311,7 +290,7 @@ START_TEST(test_broken_notes_file_is_kept)
     spit(side(".notes"), "id,user_name\r\n");
     ck_assert_int_eq(vt->note_get(s, "x", out, sizeof out, &err), TS_ERR_CORRUPT);
     ck_assert_msg(strstr(err.message, "line 1: not the header"), "%s", err.message);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -339,7 +318,7 @@ START_TEST(test_side_files_are_never_followed)
     kept = slurp(victim);
     ck_assert_str_eq(kept, "keep\n");
     free(kept);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -359,7 +338,7 @@ START_TEST(test_side_files_take_the_token_file_mode)
     ck_assert_uint_eq(st.st_mode & 07777, 0640);
     ck_assert_int_eq(stat(side(".refreshes"), &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0640);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -384,8 +363,8 @@ START_TEST(test_log_order_and_stop)
     ck_assert_int_eq(vt->log_walk(s, collect_entry, &c, &err), 42);
     ck_assert_int_eq(c.calls, 4);
     ck_assert_str_eq(c.text, "{\"n\":0}|{\"n\":1}|{\"n\":2}|{\"n\":3}|");
-    vt->close(s);
-    vt->close(other);
+    raw_close(s);
+    raw_close(other);
 }
 END_TEST
 
@@ -432,7 +411,7 @@ START_TEST(test_log_keeps_the_newest)
     append_ok(vt, s, "e16", 0);
     ck_assert_str_eq(walk(vt, s), "");
     ck_assert(!exists(side(".refreshes")) && !exists(side(".refreshes.1")));
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -456,7 +435,7 @@ START_TEST(test_log_line_cut_short)
     data = slurp(side(".refreshes"));
     ck_assert_str_eq(data, "a\nb\nc\n");
     free(data);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -472,7 +451,7 @@ START_TEST(test_log_entry_is_one_line)
     ck_assert_msg(strstr(err.message, "lines.csv.refreshes") && strstr(err.message, "line feed"),
                   "%s", err.message);
     ck_assert_str_eq(walk(vt, s), "first|");
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -498,11 +477,11 @@ START_TEST(test_reader_creates_nothing)
     void *w = open_with(vt, 0);
     set_ok(vt, w, "oauth:id:1", "v1", 0);
     append_ok(vt, w, "entry", 10);
-    vt->close(w);
+    raw_close(w);
     ck_assert_int_eq(get(vt, r, "oauth:id:1", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "v1");
     ck_assert_str_eq(walk(vt, r), "entry|");
-    vt->close(r);
+    raw_close(r);
 
     /* Through the library: the log of a store opened to read it. */
     char uri[600];
@@ -554,7 +533,7 @@ static void appenders(const char *name, size_t keep)
                 if (vt->log_append(s, entry, keep, &err) != TS_OK)
                     _exit(1);
             }
-            vt->close(s);
+            raw_close(s);
             _exit(0);
         }
     }
@@ -583,7 +562,7 @@ static void appenders(const char *name, size_t keep)
     /* Each worker's newest is there: what is gone is the oldest. */
     ck_assert_int_eq(next[0], APPENDS);
     ck_assert_int_eq(next[1], APPENDS);
-    vt->close(s);
+    raw_close(s);
 }
 
 START_TEST(test_two_processes_append)
@@ -616,7 +595,7 @@ START_TEST(test_two_processes_set_notes)
                 if (vt->note_set(s, name, name, 0, &err) != TS_OK)
                     _exit(1);
             }
-            vt->close(s);
+            raw_close(s);
             _exit(0);
         }
     }
@@ -632,7 +611,7 @@ START_TEST(test_two_processes_set_notes)
             ck_assert_msg(get(vt, s, name, out, sizeof out) == TS_OK, "%s is lost", name);
             ck_assert_str_eq(out, name);
         }
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -661,7 +640,7 @@ START_TEST(test_child_of_a_fork)
     ck_assert_str_eq(walk(vt, s), "parent before|child|parent after|");
     ck_assert_int_eq(get(vt, s, "child", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "c");
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 

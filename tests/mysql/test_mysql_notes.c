@@ -6,9 +6,9 @@
  * tests/oauth/test_processes.c (tests/oauth/processes-mysql.test).
  *
  * The members have no public API, so the tests call the backend's table
- * on handles of their own (raw_backend.c). Each test uses tables of its
- * own: the notes outlive delete_tokens, as they should, so a reused table
- * would carry a backoff from one test into the next.
+ * on handles of their own (tests/raw_backend.h). Each test uses tables of
+ * its own: the notes outlive delete_tokens, as they should, so a reused
+ * table would carry a backoff from one test into the next.
  */
 #include <check.h>
 #include <limits.h>
@@ -21,20 +21,38 @@
 #include <tokenstore/tokenstore.h>
 #include "../test_store.h"
 #include "harness.h"
-#include "raw_backend.h"
+#include "../raw_backend.h"
 
 #define NARROW_PASSWORD "narrow-Pa55word"
 
 static ts_error err;               /* the last call's error */
 
+static const ts_backend *backend(void)
+{
+    return raw_backend("mysql");
+}
+
+/* A raw handle on table `table` of database tokens as user app, opened
+ * with TS_OPEN_* flags and the option pairs of `options` (may be NULL),
+ * which win over those; NULL, with err filled, on failure. */
+static void *open_table_raw(const char *table, unsigned flags, const char *const *options,
+                            ts_error *e)
+{
+    char port[16];
+    const char *defaults[] = { "host", "127.0.0.1", "port", port, "user", "app",
+                               "password", APP_PASSWORD, "database", "tokens",
+                               "table", table, NULL };
+
+    snprintf(port, sizeof port, "%d", server_port);
+    return raw_open(backend(), flags, options, defaults, e);
+}
+
 static void *open_ok(const char *table)
 {
-    const ts_backend *vt = raw_backend();
+    void *h;
 
-    ck_assert_msg(TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
-                  TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk),
-                  "the backend keeps no notes");
-    void *h = raw_open(table, 0, NULL, &err);
+    raw_notes_backend("mysql");
+    h = open_table_raw(table, 0, NULL, &err);
     ck_assert_msg(h != NULL, "open %s: %s", table, err.message);
     return h;
 }
@@ -42,7 +60,7 @@ static void *open_ok(const char *table)
 static int note_set(void *h, const char *name, const char *value, int64_t ttl_ms)
 {
     memset(&err, 0, sizeof err);
-    return raw_backend()->note_set(h, name, value, ttl_ms, &err);
+    return backend()->note_set(h, name, value, ttl_ms, &err);
 }
 
 static void note_set_ok(void *h, const char *name, const char *value, int64_t ttl_ms)
@@ -54,13 +72,13 @@ static void note_set_ok(void *h, const char *name, const char *value, int64_t tt
 static int note_get(void *h, const char *name, char *value, size_t size)
 {
     memset(&err, 0, sizeof err);
-    return raw_backend()->note_get(h, name, value, size, &err);
+    return backend()->note_get(h, name, value, size, &err);
 }
 
 static void append_ok(void *h, const char *entry, size_t keep)
 {
     memset(&err, 0, sizeof err);
-    int rc = raw_backend()->log_append(h, entry, keep, &err);
+    int rc = backend()->log_append(h, entry, keep, &err);
     ck_assert_msg(rc == TS_OK, "log_append: %d %s", rc, err.message);
 }
 
@@ -85,7 +103,7 @@ static int walk(void *h, struct walked *w)
 {
     memset(&err, 0, sizeof err);
     w->n = 0;
-    return raw_backend()->log_walk(h, walk_cb, w, &err);
+    return backend()->log_walk(h, walk_cb, w, &err);
 }
 
 static long long tables_named(const char *pattern)
@@ -280,7 +298,7 @@ START_TEST(log_walks_oldest_first_and_stops)
     ck_assert_int_eq(walk(h, &w), 42);
     ck_assert_int_eq(w.n, 300);
     note_set_ok(h, "n", "v", 0);
-    ck_assert_int_eq(raw_backend()->log_walk(h, walk_and_read, &h, &err), TS_OK);
+    ck_assert_int_eq(backend()->log_walk(h, walk_and_read, &h, &err), TS_OK);
     raw_close(h);
 }
 END_TEST
@@ -292,15 +310,15 @@ static void appender(int k, int go)
 {
     char c, e[32], v[32];
     ts_error e2;
-    void *h = raw_open("race", 0, NULL, &e2);
+    void *h = open_table_raw("race", 0, NULL, &e2);
 
     if (!h || read(go, &c, 1) != 0)
         _exit(2);
     for (int i = 0; i < 300; i++) {
         snprintf(e, sizeof e, "p%d-%03d", k, i);
         snprintf(v, sizeof v, "%d", i);
-        if (raw_backend()->log_append(h, e, 400, &e2) != TS_OK ||
-            raw_backend()->note_set(h, "shared", v, 0, &e2) != TS_OK) {
+        if (backend()->log_append(h, e, 400, &e2) != TS_OK ||
+            backend()->note_set(h, "shared", v, 0, &e2) != TS_OK) {
             fprintf(stderr, "appender %d: %s\n", k, e2.message);
             _exit(1);
         }
@@ -363,7 +381,7 @@ START_TEST(read_only_creates_nothing)
     static struct walked w;
     char v[16];
     ts_error e2 = { 0 };
-    void *ro = raw_open("ronly", TS_OPEN_READ_ONLY, NULL, &err);
+    void *ro = open_table_raw("ronly", TS_OPEN_READ_ONLY, NULL, &err);
 
     ck_assert_msg(ro != NULL, "%s", err.message);
     ck_assert_int_eq(note_get(ro, "oauth:id:1", v, sizeof v), TS_NOT_FOUND);
@@ -446,7 +464,7 @@ START_TEST(drop_removes_the_side_tables)
     append_ok(other, "e", 10);
     ck_assert_int_eq(walk(other, &w), TS_OK);
     ck_assert_int_eq(tables_named("scratch%"), 3);
-    ck_assert_int_eq(raw_backend()->drop(h, &err), TS_OK);
+    ck_assert_int_eq(backend()->drop(h, &err), TS_OK);
     ck_assert_int_eq(tables_named("scratch%"), 0);
     raw_close(h);
 
@@ -469,7 +487,7 @@ START_TEST(missing_privilege_names_the_side_table)
 {
     char v[16];
     const char *opts[] = { "user", "narrow", "password", NARROW_PASSWORD, NULL };
-    void *h = raw_open("narrow", 0, opts, &err);
+    void *h = open_table_raw("narrow", 0, opts, &err);
 
     ck_assert_msg(h != NULL, "%s", err.message);
     ck_assert_int_eq(note_set(h, "n", "v", 0), TS_ERR_AUTH);

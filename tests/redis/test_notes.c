@@ -4,8 +4,8 @@
  * log_append, log_walk), on a throwaway server (server.h).
  *
  * The four members have no public API (the OAuth client calls them
- * through the core), so the first cases call the backend's table with a
- * host table of their own (raw_host.h) and look at the keys with
+ * through the core), so the first cases call the backend's table
+ * directly (tests/raw_backend.h) and look at the keys with
  * hiredis: a note's ttl is the key's PX, removal
  * deletes it, a buffer too small is an error that leaves it untouched;
  * the log keeps the newest `keep` entries in order, a walk stops where
@@ -31,10 +31,26 @@
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
 #include "../test_store.h"
-#include "raw_host.h"
+#include "../raw_backend.h"
 #include "server.h"
 
 static struct test_server sv;
+
+static const ts_backend *backend(void)
+{
+    return raw_notes_backend("redis");
+}
+
+/* A raw handle on the server under `prefix`, with TS_OPEN_* flags and
+ * the option pairs of `more` (may be NULL). */
+static void *open_prefix(const char *prefix, unsigned flags, const char *const *more)
+{
+    char port[16];
+    const char *options[] = { "port", port, "prefix", prefix, NULL };
+
+    snprintf(port, sizeof port, "%d", sv.port);
+    return raw_open_ok(backend(), flags, options, more);
+}
 
 static void append_ok(void *h, const char *entry, size_t keep)
 {
@@ -115,8 +131,7 @@ static long long keys_under(const char *prefix)
 
 START_TEST(note_ttl_is_the_key_s)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "ttl:", 0, NULL);
+    void *h = open_prefix("ttl:", 0, NULL);
     const ts_backend *vt = backend();
     char value[64];
     ts_error err = { 0 };
@@ -138,14 +153,13 @@ START_TEST(note_ttl_is_the_key_s)
     usleep(600 * 1000);
     ck_assert_int_eq(vt->note_get(h, "oauth:id:3", value, sizeof value, &err), TS_NOT_FOUND);
     ck_assert_int_eq(integer_of("EXISTS %s", "{ttl:}note:oauth:id:3"), 0);
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
 START_TEST(null_value_removes_the_note)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "remove:", 0, NULL);
+    void *h = open_prefix("remove:", 0, NULL);
     const ts_backend *vt = backend();
     char value[64];
     ts_error err = { 0 };
@@ -160,14 +174,13 @@ START_TEST(null_value_removes_the_note)
     ck_assert_str_eq(value, "kept");
     /* Removing a note that is not there is no error. */
     ck_assert_int_eq(vt->note_set(h, "never", NULL, 0, &err), TS_OK);
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
 START_TEST(note_longer_than_the_buffer_is_an_error)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "small:", 0, NULL);
+    void *h = open_prefix("small:", 0, NULL);
     const ts_backend *vt = backend();
     char value[16];
     ts_error err = { 0 };
@@ -181,7 +194,7 @@ START_TEST(note_longer_than_the_buffer_is_an_error)
         ck_assert_int_eq(value[i], 'x');          /* untouched */
     ck_assert_int_eq(vt->note_get(h, "n", value, 11, &err), TS_OK);
     ck_assert_str_eq(value, "0123456789");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -191,8 +204,7 @@ END_TEST
 
 START_TEST(log_keeps_the_newest_in_order)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "cap:", 0, NULL);
+    void *h = open_prefix("cap:", 0, NULL);
     char entry[16];
 
     ck_assert_str_eq(walk(h), "");
@@ -209,7 +221,7 @@ START_TEST(log_keeps_the_newest_in_order)
     ck_assert_int_eq(integer_of("EXISTS %s", "{cap:}refreshes"), 0);
     append_ok(h, "e13", 2);
     ck_assert_str_eq(walk(h), "e13");
-    backend()->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -239,8 +251,7 @@ static int follow_sequence(const char *entry, void *ud)
 
 START_TEST(log_walk_pages_and_stops)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "pages:", 0, NULL);
+    void *h = open_prefix("pages:", 0, NULL);
     char entry[32];
     ts_error err = { 0 };
 
@@ -260,7 +271,7 @@ START_TEST(log_walk_pages_and_stops)
     q = (struct sequence){ .stop_at = 1 };
     ck_assert_int_eq(backend()->log_walk(h, follow_sequence, &q, &err), 7);
     ck_assert_int_eq(q.seen, 1);
-    backend()->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -271,9 +282,8 @@ END_TEST
 START_TEST(log_walk_follows_trims)
 {
     static const char *const small[] = { "max_reply_bytes", "65536", NULL };
-    struct raw_ctx c, c2;
-    void *h = raw_open(&c, sv.port, "trim:", 0, small);
-    void *other = raw_open(&c2, sv.port, "trim:", 0, NULL);
+    void *h = open_prefix("trim:", 0, small);
+    void *other = open_prefix("trim:", 0, NULL);
     char entry[2048];
     ts_error err = { 0 };
 
@@ -296,8 +306,8 @@ START_TEST(log_walk_follows_trims)
     ck_assert_int_eq(backend()->log_walk(h, follow_sequence, &q, &err), TS_OK);
     ck_assert_msg(!q.bad, "expected entry %d next, got another", q.bad - 1);
     ck_assert_int_eq(q.seen, 400);
-    backend()->close(h);
-    backend()->close(other);
+    raw_close(h);
+    raw_close(other);
 }
 END_TEST
 
@@ -311,8 +321,7 @@ START_TEST(two_processes_append_at_once)
 
     for (int k = 0; k < 2; k++) {
         if ((kids[k] = fork()) == 0) {
-            struct raw_ctx c;
-            void *h = raw_open(&c, sv.port, "two:", 0, NULL);
+            void *h = open_prefix("two:", 0, NULL);
             char entry[128];
             ts_error err = { 0 };
             int failed = 0;
@@ -321,7 +330,7 @@ START_TEST(two_processes_append_at_once)
                          k, i);
                 failed += backend()->log_append(h, entry, KEEP, &err) != TS_OK;
             }
-            backend()->close(h);
+            raw_close(h);
             _exit(failed ? 1 : 0);
         }
     }
@@ -361,8 +370,7 @@ START_TEST(notes_do_not_wait_for_replicas)
 {
     static const char *const waiting[] = { "wait_replicas", "1", "wait_timeout_ms", "3000",
                                            NULL };
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "nowait:", 0, waiting);
+    void *h = open_prefix("nowait:", 0, waiting);
     char value[16];
     ts_error err = { 0 };
     long long start = wall_ms();
@@ -373,7 +381,7 @@ START_TEST(notes_do_not_wait_for_replicas)
     ck_assert_int_lt(wall_ms() - start, 3000);
     ck_assert_int_eq(backend()->note_get(h, "n", value, sizeof value, &err), TS_NOT_FOUND);
     ck_assert_str_eq(walk(h), "line");
-    backend()->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -392,8 +400,7 @@ static int count_entry(const char *entry, void *ud)
  * an empty log, and creates no key; through the core too. */
 START_TEST(read_only_creates_nothing)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "ro:", TS_OPEN_READ_ONLY, NULL);
+    void *h = open_prefix("ro:", TS_OPEN_READ_ONLY, NULL);
     char value[64], uri[128];
     int n = 0;
     ts_error err = { 0 };
@@ -402,7 +409,7 @@ START_TEST(read_only_creates_nothing)
                      TS_NOT_FOUND);
     ck_assert_int_eq(backend()->log_walk(h, count_entry, &n, &err), TS_OK);
     ck_assert_int_eq(n, 0);
-    backend()->close(h);
+    raw_close(h);
 
     ts_store *s;
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=ro:", sv.port);
@@ -419,8 +426,7 @@ END_TEST
  * note is no token), drop removes every key. */
 START_TEST(notes_and_log_are_not_tokens)
 {
-    struct raw_ctx c;
-    void *h = raw_open(&c, sv.port, "side:", 0, NULL);
+    void *h = open_prefix("side:", 0, NULL);
     char uri[128], value[64];
     int n = 0;
     ts_store *s;
@@ -450,7 +456,7 @@ START_TEST(notes_and_log_are_not_tokens)
     ck_assert_int_eq(keys_under("side:"), 0);
     ck_assert_int_eq(backend()->note_get(h, "oauth:id:1", value, sizeof value, &err),
                      TS_NOT_FOUND);
-    backend()->close(h);
+    raw_close(h);
 }
 END_TEST
 

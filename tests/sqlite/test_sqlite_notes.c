@@ -7,10 +7,11 @@
  * forked child.
  *
  * The four members have no public API (the OAuth client calls them
- * through the core), so the backend is loaded and its table called with
- * a host table: fork_cases.h's, with the path, table and open flags each
- * case asks for. The sqlite3 API looks at what was written. The OAuth
- * client on top of them, in eight processes, is test_sqlite_oauth.c.
+ * through the core), so the backend is loaded and its table called
+ * directly (tests/raw_backend.h), with the path, table and open flags
+ * each case asks for. The sqlite3 API looks at what was written. The
+ * OAuth client on top of them, in eight processes, is
+ * tests/oauth/test_processes.c.
  */
 #include <check.h>
 #include <pthread.h>
@@ -25,69 +26,47 @@
 #include <tokenstore/backend.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
-#include "../fork_cases.h"
+#include "../raw_backend.h"
 
 /* ------------------------------------------------------------------ */
 /* The backend, opened where a case says                               */
 /* ------------------------------------------------------------------ */
 
-/* What a handle is opened with: passed to the host as its ctx. */
+/* Where a handle is opened. */
 struct place {
     char path[512];
     const char *table;          /* NULL: the default, oauthtoken */
     unsigned flags;             /* TS_OPEN_* */
 };
 
-static const char *place_option(ts_backend_ctx *ctx, const char *key)
-{
-    const struct place *p = (const void *)ctx;
-
-    if (strcmp(key, "path") == 0)
-        return p->path;
-    return strcmp(key, "table") == 0 ? p->table : NULL;
-}
-
-static unsigned place_flags(ts_backend_ctx *ctx)
-{
-    return ((const struct place *)(const void *)ctx)->flags;
-}
-
-/* fork_cases.h's host, with the options and flags of a struct place;
- * made in setup(), before any thread. */
-static ts_host host;
-
-static const ts_host *notes_host(void)
-{
-    return &host;
-}
-
 static const ts_backend *vt;
 static struct place here, reader;      /* this case's database, writable and read-only */
 
 static void setup(void)
 {
-    host = *raw_host();
-    host.option = place_option;
-    host.open_flags = place_flags;
     make_scratch();
     snprintf(here.path, sizeof here.path, "%s/notes.db", scratch);
     here.table = NULL;
     here.flags = 0;
     reader = here;
     reader.flags = TS_OPEN_READ_ONLY | TS_OPEN_MUST_EXIST;
-    vt = raw_backend("sqlite");
-    ck_assert_msg(TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
-                  TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk),
-                  "the sqlite backend keeps no notes or log");
+    vt = raw_notes_backend("sqlite");
 }
 
-static void *open_at(struct place *p)
+/* A handle on p; NULL, with err filled, when it does not open. */
+static void *try_open_at(const struct place *p, ts_error *err)
 {
-    void *state;
-    ts_error err = { 0 };
+    const char *options[] = { "path", p->path, p->table ? "table" : NULL, p->table, NULL };
 
-    ck_assert_msg(vt->open(notes_host(), (ts_backend_ctx *)(void *)p, &state, &err) == TS_OK,
-                  "open %s: %s", p->path, err.message);
+    return raw_open(vt, p->flags, options, NULL, err);
+}
+
+static void *open_at(const struct place *p)
+{
+    ts_error err = { 0 };
+    void *state = try_open_at(p, &err);
+
+    ck_assert_msg(state != NULL, "open %s: %s", p->path, err.message);
     return state;
 }
 
@@ -218,7 +197,7 @@ START_TEST(test_tables_beside_the_sdk_s)
     ck_assert_str_eq(get(h, "oauth:id:1"), "v1 backoff");
     set_ok(h, "oauth:id:1", "v1 replaced", 0);
     ck_assert_str_eq(get(h, "oauth:id:1"), "v1 replaced");
-    vt->close(h);
+    raw_close(h);
 
     ck_assert_str_eq(peek(here.path, "SELECT group_concat(name || '=' || value) FROM "
                                      "oauthtoken_notes"), "oauth:id:1=v1 replaced");
@@ -236,7 +215,7 @@ START_TEST(test_tables_follow_the_table_option)
 
     set_ok(h, "n", "v", 0);
     append_ok(h, "e", 10);
-    vt->close(h);
+    raw_close(h);
     const char *schema = peek(here.path, SCHEMA);
     ck_assert_msg(strstr(schema, "table crm_tokens_log") && strstr(schema, "table crm_tokens_notes") &&
                   !strstr(schema, "oauthtoken"), "%s", schema);
@@ -255,7 +234,7 @@ START_TEST(test_long_values_round_trip)
     set_ok(h, "oauth:grant:00ff00ff00ff00ff", value, 0);
     ck_assert_str_eq(get(h, "oauth:grant:00ff00ff00ff00ff"), value);
     ck_assert_ptr_null(get(h, "oauth:grant"));
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -288,7 +267,7 @@ START_TEST(test_note_ttl)
     set_ok(h, "long", "l2", 0);
     ck_assert_str_eq(peek(here.path, "SELECT quote(expires_at) FROM oauthtoken_notes WHERE "
                                      "name = 'long'"), "NULL");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -308,7 +287,7 @@ START_TEST(test_note_removal)
     ck_assert_str_eq(get(h, "b"), "2");
     set_ok(h, "a", NULL, 0);
     ck_assert_str_eq(peek(here.path, "SELECT group_concat(name) FROM oauthtoken_notes"), "b");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -328,7 +307,7 @@ START_TEST(test_note_buffer_too_small)
     ck_assert_msg(memcmp(buf, "########", 8) == 0, "the buffer was written: %.8s", buf);
     ck_assert_int_eq(vt->note_get(h, "oauth:id:7", buf, 6, &err), TS_OK);
     ck_assert_str_eq(buf, "abcde");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -345,7 +324,7 @@ START_TEST(test_foreign_table_is_named)
     ck_assert_int_ne(rc, TS_OK);
     ck_assert_msg(strstr(err.message, here.path) && strstr(err.message, "oauthtoken_notes"),
                   "%s", err.message);
-    vt->close(h);
+    raw_close(h);
     ck_assert_str_eq(peek(here.path, "SELECT group_concat(name || '=' || note) FROM "
                                      "oauthtoken_notes"), "x=theirs");
 }
@@ -376,7 +355,7 @@ START_TEST(test_log_cap)
     ck_assert_str_eq(peek(here.path, "SELECT count(*) FROM oauthtoken_log"), "0");
     append_ok(h, "e8", 2);
     ck_assert_str_eq(walk(h), "e8");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -399,7 +378,7 @@ START_TEST(test_log_order_and_stop)
     ck_assert_str_eq(w.all, "e0|e1|e2");
     /* The stopped walk left nothing open: the next one starts over. */
     ck_assert_str_eq(walk(h), "e0|e1|e2|e3|e4");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -427,7 +406,7 @@ START_TEST(test_read_only_makes_nothing)
     ck_assert_int_eq(vt->log_append(h, "e", 10, &err), TS_ERR_READ_ONLY);
     ck_assert_msg(strstr(err.message, "read-only") && strstr(err.message, here.path), "%s",
                   err.message);
-    vt->close(h);
+    raw_close(h);
 
     /* The same through the library, as `tokenstore refreshes` reads. */
     ts_store *s;
@@ -451,7 +430,7 @@ END_TEST
  * log a writer adds later, whether the writer is still there or gone. */
 START_TEST(test_read_only_sees_later_writes)
 {
-    vt->close(open_at(&here));             /* our table, and no writer left */
+    raw_close(open_at(&here));             /* our table, and no writer left */
     void *r = open_at(&reader);
 
     ck_assert_ptr_null(get(r, "n"));
@@ -461,14 +440,14 @@ START_TEST(test_read_only_sees_later_writes)
     append_ok(w, "e1", 10);
     ck_assert_str_eq(get(r, "n"), "first");
     ck_assert_str_eq(walk(r), "e1");
-    vt->close(w);
+    raw_close(w);
     w = open_at(&here);
     set_ok(w, "n", "second", 0);
     append_ok(w, "e2", 10);
-    vt->close(w);
+    raw_close(w);
     ck_assert_str_eq(get(r, "n"), "second");
     ck_assert_str_eq(walk(r), "e1|e2");
-    vt->close(r);
+    raw_close(r);
 }
 END_TEST
 
@@ -489,7 +468,7 @@ START_TEST(test_dropped_table_comes_back)
     set_ok(h, "n", "again", 0);
     ck_assert_str_eq(walk(h), "e2");
     ck_assert_str_eq(get(h, "n"), "again");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -506,17 +485,17 @@ static int append_run(int who, int n, size_t keep)
     ts_error err = { 0 };
     char e[32];
 
-    if (vt->open(notes_host(), (ts_backend_ctx *)(void *)&here, &h, &err) != TS_OK)
+    if (!(h = try_open_at(&here, &err)))
         return 1;
     for (int i = 0; i < n; i++) {
         snprintf(e, sizeof e, "%d %d", who, i);
         if (vt->log_append(h, e, keep, &err) != TS_OK) {
             fprintf(stderr, "writer %d, entry %d: %s\n", who, i, err.message);
-            vt->close(h);
+            raw_close(h);
             return 2;
         }
     }
-    vt->close(h);
+    raw_close(h);
     return 0;
 }
 
@@ -553,7 +532,7 @@ static void processes_append(size_t keep)
     pid_t kids[2];
     int go[2];
 
-    vt->close(open_at(&here));
+    raw_close(open_at(&here));
     ck_assert_int_eq(pipe(go), 0);
     for (int k = 0; k < 2; k++) {
         kids[k] = fork();
@@ -577,7 +556,7 @@ static void processes_append(size_t keep)
     }
     void *h = open_at(&reader);
     check_runs(walk(h), 2, APPENDS, (int)keep);
-    vt->close(h);
+    raw_close(h);
 }
 
 /* Two processes appending at once lose no entry, and with a cap below
@@ -611,7 +590,7 @@ START_TEST(test_threads_append)
     struct appender a[4];
     pthread_t th[4];
 
-    vt->close(open_at(&here));
+    raw_close(open_at(&here));
     for (int k = 0; k < 4; k++) {
         a[k] = (struct appender){ k, -1 };
         ck_assert_int_eq(pthread_create(&th[k], NULL, append_thread, &a[k]), 0);
@@ -622,7 +601,7 @@ START_TEST(test_threads_append)
     }
     void *h = open_at(&here);
     check_runs(walk(h), 4, 200, 100000);
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
@@ -649,7 +628,7 @@ START_TEST(test_fork_follows_the_notes)
         bad |= (vt->note_set(h, "n", "child", 0, &err) != TS_OK) << 3;
         bad |= (vt->log_walk(h, gather, &w, &err) != TS_OK ||
                 strcmp(w.all, "parent|child") != 0) << 4;
-        vt->close(h);
+        raw_close(h);
         _exit(bad);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -658,7 +637,7 @@ START_TEST(test_fork_follows_the_notes)
     ck_assert_str_eq(get(h, "n"), "child");
     append_ok(h, "parent again", 10);
     ck_assert_str_eq(walk(h), "parent|child|parent again");
-    vt->close(h);
+    raw_close(h);
 }
 END_TEST
 
