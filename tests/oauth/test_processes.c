@@ -232,8 +232,10 @@ static int tally_entry(const char *entry, void *ud)
     ck_assert_msg(o != NULL, "not JSON: %s", entry);
     ck_assert_msg(!strstr(entry, "client-secret-value") && !strstr(entry, "1000.refresh") &&
                   !strstr(entry, "1000.access"), "a secret in the log: %s", entry);
-    const char *event = json_object_object_get_ex(o, "event", &v) ? json_object_get_string(v) : "";
-    const char *result = json_object_object_get_ex(o, "result", &v) ? json_object_get_string(v) : "";
+    const char *event = json_object_object_get_ex(o, "event", &v) ? json_object_get_string(v)
+                                                                   : "";
+    const char *result = json_object_object_get_ex(o, "result", &v) ? json_object_get_string(v)
+                                                                     : "";
     pid_t pid = json_object_object_get_ex(o, "pid", &v) ? (pid_t)json_object_get_int64(v) : 0;
     if (strcmp(event, "refresh") == 0 && strcmp(result, "ok") == 0)
         t->refresh_ok++, t->refresher = pid;
