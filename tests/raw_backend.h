@@ -279,6 +279,53 @@ static inline int raw_try_lock(const ts_backend *vt, void *state, const char *na
     return rc;
 }
 
+/* The backend a handle was opened with. */
+static inline const ts_backend *raw_vt(void *state)
+{
+    struct raw_ctx *c;
+
+    pthread_mutex_lock(&raw_handles_lock);
+    for (c = raw_handles; c && c->state != state; c = c->next)
+        ;
+    pthread_mutex_unlock(&raw_handles_lock);
+    if (!c)
+        ck_abort_msg("a handle raw_open did not open");
+    return c->vt;
+}
+
+/* The notes and the log, checked: note_set and log_append must succeed,
+ * note_get must find the note or answer TS_NOT_FOUND (which it returns).
+ * (These, and raw_close, check with ck_abort_msg: the last check a test
+ * passed, which names its line in the TAP output, stays the test's own.) */
+static inline void raw_note_set_ok(void *state, const char *name, const char *value,
+                                   int64_t ttl_ms)
+{
+    ts_error err = { 0 };
+    int rc = raw_vt(state)->note_set(state, name, value, ttl_ms, &err);
+
+    if (rc != TS_OK)
+        ck_abort_msg("note_set %s: %d %s", name, rc, err.message);
+}
+
+static inline int raw_note_get(void *state, const char *name, char *value, size_t size)
+{
+    ts_error err = { 0 };
+    int rc = raw_vt(state)->note_get(state, name, value, size, &err);
+
+    if (rc != TS_OK && rc != TS_NOT_FOUND)
+        ck_abort_msg("note_get %s: %d %s", name, rc, err.message);
+    return rc;
+}
+
+static inline void raw_log_append_ok(void *state, const char *entry, size_t keep)
+{
+    ts_error err = { 0 };
+    int rc = raw_vt(state)->log_append(state, entry, keep, &err);
+
+    if (rc != TS_OK)
+        ck_abort_msg("log_append %.40s: %d %s", entry, rc, err.message);
+}
+
 /* Closes a handle raw_open opened, and lets go of its options. */
 static inline void raw_close(void *state)
 {
@@ -291,7 +338,7 @@ static inline void raw_close(void *state)
     if (c)
         *p = c->next;
     pthread_mutex_unlock(&raw_handles_lock);
-    if (!c)          /* not ck_assert: a test's last check names the test's own line */
+    if (!c)
         ck_abort_msg("raw_close of a handle raw_open did not open");
     c->vt->close(state);
     raw_ctx_free(c);

@@ -105,29 +105,6 @@ static const ts_backend *notes_vt(void)
     return raw_notes_backend("file");
 }
 
-static void set_ok(const ts_backend *vt, void *s, const char *name, const char *value,
-                   int64_t ttl)
-{
-    ts_error err = { 0 };
-    int rc = vt->note_set(s, name, value, ttl, &err);
-    ck_assert_msg(rc == TS_OK, "note_set %s: %s", name, err.message);
-}
-
-static int get(const ts_backend *vt, void *s, const char *name, char *out, size_t size)
-{
-    ts_error err = { 0 };
-    int rc = vt->note_get(s, name, out, size, &err);
-    ck_assert_msg(rc == TS_OK || rc == TS_NOT_FOUND, "note_get %s: %s", name, err.message);
-    return rc;
-}
-
-static void append_ok(const ts_backend *vt, void *s, const char *entry, size_t keep)
-{
-    ts_error err = { 0 };
-    int rc = vt->log_append(s, entry, keep, &err);
-    ck_assert_msg(rc == TS_OK, "log_append %s: %s", entry, err.message);
-}
-
 /* The log's entries, each followed by "|". */
 struct collected {
     char text[65536];
@@ -165,17 +142,17 @@ START_TEST(test_notes_are_shared_and_the_token_file_untouched)
     const ts_backend *vt = notes_vt();
     void *a = open_with(vt, 0), *b = open_with(vt, 0);
 
-    ck_assert_int_eq(get(vt, b, "oauth:id:3", out, sizeof out), TS_NOT_FOUND);
-    set_ok(vt, a, "oauth:id:3", value, 0);
-    set_ok(vt, a, "oauth:grant:00ff, \"odd\" name", "second", 0);
-    ck_assert_int_eq(get(vt, b, "oauth:id:3", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(b, "oauth:id:3", out, sizeof out), TS_NOT_FOUND);
+    raw_note_set_ok(a, "oauth:id:3", value, 0);
+    raw_note_set_ok(a, "oauth:grant:00ff, \"odd\" name", "second", 0);
+    ck_assert_int_eq(raw_note_get(b, "oauth:id:3", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, value);
-    ck_assert_int_eq(get(vt, b, "oauth:grant:00ff, \"odd\" name", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(b, "oauth:grant:00ff, \"odd\" name", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "second");
-    set_ok(vt, b, "oauth:id:3", "replaced", 0);
-    ck_assert_int_eq(get(vt, a, "oauth:id:3", out, sizeof out), TS_OK);
+    raw_note_set_ok(b, "oauth:id:3", "replaced", 0);
+    ck_assert_int_eq(raw_note_get(a, "oauth:id:3", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "replaced");
-    ck_assert_int_eq(get(vt, a, "oauth:id", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(a, "oauth:id", out, sizeof out), TS_NOT_FOUND);
 
     char *token_file = slurp(path), *notes = slurp(side(".notes"));
     ck_assert_str_eq(token_file, HEADER);
@@ -195,9 +172,9 @@ START_TEST(test_note_ttl)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "long", "stays", 600000);
-    set_ok(vt, s, "forever", "stays too", 0);
-    set_ok(vt, s, "short", "gone soon", 1000);
+    raw_note_set_ok(s, "long", "stays", 600000);
+    raw_note_set_ok(s, "forever", "stays too", 0);
+    raw_note_set_ok(s, "short", "gone soon", 1000);
     /* The expiry is the wall clock's, for every process. */
     notes = slurp(side(".notes"));
     char *row = strstr(notes, "\nlong,");
@@ -208,13 +185,13 @@ START_TEST(test_note_ttl)
     ck_assert_ptr_nonnull(strstr(notes, "\nshort,"));
     free(notes);
     usleep(1100000);
-    ck_assert_int_eq(get(vt, s, "short", out, sizeof out), TS_NOT_FOUND);
-    ck_assert_int_eq(get(vt, s, "long", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(s, "short", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(s, "long", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "stays");
-    ck_assert_int_eq(get(vt, s, "forever", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(s, "forever", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "stays too");
     /* The next change drops the expired note from the file. */
-    set_ok(vt, s, "other", "x", 0);
+    raw_note_set_ok(s, "other", "x", 0);
     notes = slurp(side(".notes"));
     ck_assert_ptr_null(strstr(notes, "short"));
     ck_assert_ptr_nonnull(strstr(notes, "\nlong,"));
@@ -230,16 +207,16 @@ START_TEST(test_note_removal)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "missing", NULL, 0);     /* removing nothing makes nothing */
+    raw_note_set_ok(s, "missing", NULL, 0);     /* removing nothing makes nothing */
     ck_assert(!exists(side(".notes")));
-    set_ok(vt, s, "a", "1", 0);
-    set_ok(vt, s, "b", "2", 0);
-    set_ok(vt, s, "a", NULL, 0);
-    ck_assert_int_eq(get(vt, s, "a", out, sizeof out), TS_NOT_FOUND);
-    ck_assert_int_eq(get(vt, s, "b", out, sizeof out), TS_OK);
+    raw_note_set_ok(s, "a", "1", 0);
+    raw_note_set_ok(s, "b", "2", 0);
+    raw_note_set_ok(s, "a", NULL, 0);
+    ck_assert_int_eq(raw_note_get(s, "a", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(s, "b", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "2");
-    set_ok(vt, s, "b", NULL, 0);
-    ck_assert_int_eq(get(vt, s, "b", out, sizeof out), TS_NOT_FOUND);
+    raw_note_set_ok(s, "b", NULL, 0);
+    ck_assert_int_eq(raw_note_get(s, "b", out, sizeof out), TS_NOT_FOUND);
     ck_assert_msg(!exists(side(".notes")), "the last note removed leaves the file behind");
     raw_close(s);
 }
@@ -253,7 +230,7 @@ START_TEST(test_note_larger_than_the_buffer)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "n", "abcdef", 0);
+    raw_note_set_ok(s, "n", "abcdef", 0);
     ck_assert_int_eq(vt->note_get(s, "n", out, 6, &err), TS_ERR_BACKEND);
     ck_assert_msg(strstr(err.message, "small.csv.notes") && strstr(err.message, "note 'n'"),
                   "%s", err.message);
@@ -261,7 +238,7 @@ START_TEST(test_note_larger_than_the_buffer)
     ck_assert_str_eq(out, "abcdef");
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    set_ok(vt, s, "big", big, 0);
+    raw_note_set_ok(s, "big", big, 0);
     ck_assert_int_eq(vt->note_get(s, "big", out, 1800, &err), TS_OK);
     ck_assert_str_eq(out, big);
     raw_close(s);
@@ -332,8 +309,8 @@ START_TEST(test_side_files_take_the_token_file_mode)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "n", "v", 0);
-    append_ok(vt, s, "e", 10);
+    raw_note_set_ok(s, "n", "v", 0);
+    raw_log_append_ok(s, "e", 10);
     ck_assert_int_eq(stat(side(".notes"), &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0640);
     ck_assert_int_eq(stat(side(".refreshes"), &st), 0);
@@ -356,7 +333,7 @@ START_TEST(test_log_order_and_stop)
     ck_assert_str_eq(walk(vt, s), "");
     for (int i = 0; i < 10; i++) {
         snprintf(entry, sizeof entry, "{\"n\":%d}", i);
-        append_ok(vt, i % 2 ? other : s, entry, 100);
+        raw_log_append_ok(i % 2 ? other : s, entry, 100);
     }
     ck_assert_str_eq(walk(vt, s), "{\"n\":0}|{\"n\":1}|{\"n\":2}|{\"n\":3}|{\"n\":4}|"
                                   "{\"n\":5}|{\"n\":6}|{\"n\":7}|{\"n\":8}|{\"n\":9}|");
@@ -387,7 +364,7 @@ START_TEST(test_log_keeps_the_newest)
 
     for (int i = 0; i < 10; i++) {
         snprintf(entry, sizeof entry, "e%d", i);
-        append_ok(vt, s, entry, 3);
+        raw_log_append_ok(s, entry, 3);
         want[0] = '\0';
         for (int j = i >= 2 ? i - 2 : 0; j <= i; j++)
             snprintf(want + strlen(want), sizeof want - strlen(want), "e%d|", j);
@@ -396,19 +373,19 @@ START_TEST(test_log_keeps_the_newest)
         ck_assert_int_le(lines_of(side(".refreshes.1")), 3);
     }
     /* keep changed: the newest of the new size. */
-    append_ok(vt, s, "e10", 2);
+    raw_log_append_ok(s, "e10", 2);
     ck_assert_str_eq(walk(vt, s), "e9|e10|");
-    append_ok(vt, s, "e11", 4);
-    append_ok(vt, s, "e12", 4);
+    raw_log_append_ok(s, "e11", 4);
+    raw_log_append_ok(s, "e12", 4);
     ck_assert_str_eq(walk(vt, s), "e9|e10|e11|e12|");
-    append_ok(vt, s, "e13", 4);
+    raw_log_append_ok(s, "e13", 4);
     ck_assert_str_eq(walk(vt, s), "e10|e11|e12|e13|");
-    append_ok(vt, s, "e14", 1);
+    raw_log_append_ok(s, "e14", 1);
     ck_assert_str_eq(walk(vt, s), "e14|");
-    append_ok(vt, s, "e15", 1);
+    raw_log_append_ok(s, "e15", 1);
     ck_assert_str_eq(walk(vt, s), "e15|");
     /* keep 0 keeps none. */
-    append_ok(vt, s, "e16", 0);
+    raw_log_append_ok(s, "e16", 0);
     ck_assert_str_eq(walk(vt, s), "");
     ck_assert(!exists(side(".refreshes")) && !exists(side(".refreshes.1")));
     raw_close(s);
@@ -424,13 +401,13 @@ START_TEST(test_log_line_cut_short)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    append_ok(vt, s, "a", 10);
-    append_ok(vt, s, "b", 10);
+    raw_log_append_ok(s, "a", 10);
+    raw_log_append_ok(s, "b", 10);
     FILE *fp = fopen(side(".refreshes"), "ab");
     fputs("{\"half", fp);
     fclose(fp);
     ck_assert_str_eq(walk(vt, s), "a|b|");
-    append_ok(vt, s, "c", 10);
+    raw_log_append_ok(s, "c", 10);
     ck_assert_str_eq(walk(vt, s), "a|b|c|");
     data = slurp(side(".refreshes"));
     ck_assert_str_eq(data, "a\nb\nc\n");
@@ -446,7 +423,7 @@ START_TEST(test_log_entry_is_one_line)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    append_ok(vt, s, "first", 10);
+    raw_log_append_ok(s, "first", 10);
     ck_assert_int_eq(vt->log_append(s, "two\nlines", 10, &err), TS_ERR_INVALID);
     ck_assert_msg(strstr(err.message, "lines.csv.refreshes") && strstr(err.message, "line feed"),
                   "%s", err.message);
@@ -468,17 +445,17 @@ START_TEST(test_reader_creates_nothing)
     before = listing();
 
     void *r = open_with(vt, TS_OPEN_READ_ONLY | TS_OPEN_MUST_EXIST);
-    ck_assert_int_eq(get(vt, r, "oauth:id:1", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(r, "oauth:id:1", out, sizeof out), TS_NOT_FOUND);
     ck_assert_str_eq(walk(vt, r), "");
     after = listing();
     ck_assert_str_eq(after, before);
     free(after);
 
     void *w = open_with(vt, 0);
-    set_ok(vt, w, "oauth:id:1", "v1", 0);
-    append_ok(vt, w, "entry", 10);
+    raw_note_set_ok(w, "oauth:id:1", "v1", 0);
+    raw_log_append_ok(w, "entry", 10);
     raw_close(w);
-    ck_assert_int_eq(get(vt, r, "oauth:id:1", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(r, "oauth:id:1", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "v1");
     ck_assert_str_eq(walk(vt, r), "entry|");
     raw_close(r);
@@ -511,40 +488,28 @@ END_TEST
 /* Two processes append at once, each to a handle of its own: every entry
  * whole, each process's in its order, none lost but the oldest beyond
  * the cap. */
+static int append_entries(int k, void *keep)
+{
+    const ts_backend *vt = notes_vt();
+    void *s = open_with(vt, 0);
+    char entry[128];
+    ts_error err;
+
+    for (int i = 0; i < APPENDS; i++) {
+        snprintf(entry, sizeof entry, "{\"worker\":%d,\"n\":%d,\"pad\":\"%040d\"}", k, i, i);
+        if (vt->log_append(s, entry, *(const size_t *)keep, &err) != TS_OK)
+            return 1;
+    }
+    raw_close(s);
+    return 0;
+}
+
 static void appenders(const char *name, size_t keep)
 {
-    int go[2];
-    pid_t kids[2];
     use_file(name);
     const ts_backend *vt = notes_vt();
 
-    ck_assert_int_eq(pipe(go), 0);
-    for (int k = 0; k < 2; k++) {
-        if ((kids[k] = fork()) == 0) {
-            void *s = open_with(vt, 0);
-            char entry[128], c;
-            ts_error err;
-            close(go[1]);
-            if (read(go[0], &c, 1) != 0)
-                _exit(3);
-            for (int i = 0; i < APPENDS; i++) {
-                snprintf(entry, sizeof entry, "{\"worker\":%d,\"n\":%d,\"pad\":\"%040d\"}", k,
-                         i, i);
-                if (vt->log_append(s, entry, keep, &err) != TS_OK)
-                    _exit(1);
-            }
-            raw_close(s);
-            _exit(0);
-        }
-    }
-    close(go[0]);
-    close(go[1]);               /* both start */
-    for (int k = 0; k < 2; k++) {
-        int status;
-        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", k);
-    }
-
+    run_processes(2, append_entries, &keep, NULL);
     void *s = open_with(vt, 0);
     const char *all = walk(vt, s);
     int next[2] = { -1, -1 }, total = 0;
@@ -579,36 +544,35 @@ END_TEST
 
 /* Two processes set notes at once: no change is lost to the other's
  * rewrite of the file. */
+static int set_notes(int k, void *unused)
+{
+    const ts_backend *vt = notes_vt();
+    void *s = open_with(vt, 0);
+    char name[32];
+    ts_error err;
+
+    (void)unused;
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "w%d-%d", k, i);
+        if (vt->note_set(s, name, name, 0, &err) != TS_OK)
+            return 1;
+    }
+    raw_close(s);
+    return 0;
+}
+
 START_TEST(test_two_processes_set_notes)
 {
-    pid_t kids[2];
     char name[32], out[32];
     use_file("notes-race.csv");
     const ts_backend *vt = notes_vt();
 
-    for (int k = 0; k < 2; k++) {
-        if ((kids[k] = fork()) == 0) {
-            void *s = open_with(vt, 0);
-            ts_error err;
-            for (int i = 0; i < 40; i++) {
-                snprintf(name, sizeof name, "w%d-%d", k, i);
-                if (vt->note_set(s, name, name, 0, &err) != TS_OK)
-                    _exit(1);
-            }
-            raw_close(s);
-            _exit(0);
-        }
-    }
-    for (int k = 0; k < 2; k++) {
-        int status;
-        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", k);
-    }
+    run_processes(2, set_notes, NULL, NULL);
     void *s = open_with(vt, 0);
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 40; i++) {
             snprintf(name, sizeof name, "w%d-%d", k, i);
-            ck_assert_msg(get(vt, s, name, out, sizeof out) == TS_OK, "%s is lost", name);
+            ck_assert_msg(raw_note_get(s, name, out, sizeof out) == TS_OK, "%s is lost", name);
             ck_assert_str_eq(out, name);
         }
     raw_close(s);
@@ -624,8 +588,8 @@ START_TEST(test_child_of_a_fork)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    append_ok(vt, s, "parent before", 10);
-    set_ok(vt, s, "parent", "p", 0);
+    raw_log_append_ok(s, "parent before", 10);
+    raw_note_set_ok(s, "parent", "p", 0);
     pid_t pid = fork();
     if (pid == 0) {
         ts_error err;
@@ -636,9 +600,9 @@ START_TEST(test_child_of_a_fork)
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(status, 0);
-    append_ok(vt, s, "parent after", 10);
+    raw_log_append_ok(s, "parent after", 10);
     ck_assert_str_eq(walk(vt, s), "parent before|child|parent after|");
-    ck_assert_int_eq(get(vt, s, "child", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(s, "child", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "c");
     raw_close(s);
 }

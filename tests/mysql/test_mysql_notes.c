@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <tokenstore/tokenstore.h>
+#include "../check_main.h"
 #include "../test_store.h"
 #include "harness.h"
 #include "../raw_backend.h"
@@ -63,23 +64,10 @@ static int note_set(void *h, const char *name, const char *value, int64_t ttl_ms
     return backend()->note_set(h, name, value, ttl_ms, &err);
 }
 
-static void note_set_ok(void *h, const char *name, const char *value, int64_t ttl_ms)
-{
-    int rc = note_set(h, name, value, ttl_ms);
-    ck_assert_msg(rc == TS_OK, "note_set %s: %d %s", name, rc, err.message);
-}
-
 static int note_get(void *h, const char *name, char *value, size_t size)
 {
     memset(&err, 0, sizeof err);
     return backend()->note_get(h, name, value, size, &err);
-}
-
-static void append_ok(void *h, const char *entry, size_t keep)
-{
-    memset(&err, 0, sizeof err);
-    int rc = backend()->log_append(h, entry, keep, &err);
-    ck_assert_msg(rc == TS_OK, "log_append: %d %s", rc, err.message);
 }
 
 /* The log as log_walk hands it over; it stops at entry number stop_at
@@ -135,8 +123,8 @@ START_TEST(note_ttl_expires_and_is_removed_lazily)
     char v[64];
     void *h = open_ok("ttl");
 
-    note_set_ok(h, "forever", "f", 0);
-    note_set_ok(h, "brief", "b", 1000);
+    raw_note_set_ok(h, "forever", "f", 0);
+    raw_note_set_ok(h, "brief", "b", 1000);
     ck_assert_int_eq(note_get(h, "brief", v, sizeof v), TS_OK);
     ck_assert_str_eq(v, "b");
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.ttl_notes WHERE name = 'brief' "
@@ -150,12 +138,12 @@ START_TEST(note_ttl_expires_and_is_removed_lazily)
     /* Still there until a write removes it... */
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.ttl_notes WHERE name = 'brief'"),
                      1);
-    note_set_ok(h, "other", "o", 0);
+    raw_note_set_ok(h, "other", "o", 0);
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.ttl_notes WHERE name = 'brief'"),
                      0);
     /* ... and a new value with no TTL lives on. */
-    note_set_ok(h, "brief", "again", 1000);
-    note_set_ok(h, "brief", "kept", 0);
+    raw_note_set_ok(h, "brief", "again", 1000);
+    raw_note_set_ok(h, "brief", "kept", 0);
     usleep(1200 * 1000);
     ck_assert_int_eq(note_get(h, "brief", v, sizeof v), TS_OK);
     ck_assert_str_eq(v, "kept");
@@ -168,19 +156,19 @@ START_TEST(note_removed_replaced_and_empty)
     char v[64];
     void *h = open_ok("removal");
 
-    note_set_ok(h, "n", "one", 0);
-    note_set_ok(h, "n", "two", 0);
+    raw_note_set_ok(h, "n", "one", 0);
+    raw_note_set_ok(h, "n", "two", 0);
     ck_assert_int_eq(note_get(h, "n", v, sizeof v), TS_OK);
     ck_assert_str_eq(v, "two");
-    note_set_ok(h, "n", NULL, 0);
+    raw_note_set_ok(h, "n", NULL, 0);
     ck_assert_int_eq(note_get(h, "n", v, sizeof v), TS_NOT_FOUND);
-    note_set_ok(h, "n", NULL, 0);                   /* nothing to remove */
-    note_set_ok(h, "empty", "", 0);                 /* "" is a value, not a removal */
+    raw_note_set_ok(h, "n", NULL, 0);                   /* nothing to remove */
+    raw_note_set_ok(h, "empty", "", 0);                 /* "" is a value, not a removal */
     strcpy(v, "x");
     ck_assert_int_eq(note_get(h, "empty", v, sizeof v), TS_OK);
     ck_assert_str_eq(v, "");
     /* Names compare byte for byte. */
-    note_set_ok(h, "Case", "upper", 0);
+    raw_note_set_ok(h, "Case", "upper", 0);
     ck_assert_int_eq(note_get(h, "case", v, sizeof v), TS_NOT_FOUND);
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.removal_notes"), 2);
     raw_close(h);
@@ -194,7 +182,7 @@ START_TEST(note_too_big_for_the_buffer)
 
     memset(value, 'v', 1500);
     value[1500] = '\0';
-    note_set_ok(h, "oauth:id:3", value, 0);
+    raw_note_set_ok(h, "oauth:id:3", value, 0);
     ck_assert_int_eq(note_get(h, "oauth:id:3", out, 1500), TS_ERR_BACKEND);
     ck_assert_msg(strstr(err.message, "oauth:id:3") && strstr(err.message, "1500"), "%s",
                   err.message);
@@ -216,9 +204,9 @@ START_TEST(note_names_and_values_mysql_cannot_hold)
     ck_assert_int_eq(note_set(h, name, "x", 0), TS_ERR_INVALID);
     ck_assert_msg(strstr(err.message, "191"), "%s", err.message);
     name[191] = '\0';
-    note_set_ok(h, name, "x", 0);
+    raw_note_set_ok(h, name, "x", 0);
     ck_assert_int_eq(note_get(h, name, v, sizeof v), TS_OK);
-    note_set_ok(h, "pad", "p", 0);
+    raw_note_set_ok(h, "pad", "p", 0);
     ck_assert_int_eq(note_set(h, "pad ", "q", 0), TS_ERR_INVALID);
     ck_assert_msg(strstr(err.message, "space"), "%s", err.message);
     ck_assert_int_eq(note_get(h, "pad ", v, sizeof v), TS_ERR_INVALID);
@@ -246,7 +234,7 @@ START_TEST(log_keeps_the_newest_keep)
     for (int i = 1; i <= 5; i++) {
         char e[16];
         snprintf(e, sizeof e, "e%d", i);
-        append_ok(h, e, 3);
+        raw_log_append_ok(h, e, 3);
     }
     ck_assert_int_eq(walk(h, &w), TS_OK);
     ck_assert_int_eq(w.n, 3);
@@ -254,11 +242,11 @@ START_TEST(log_keeps_the_newest_keep)
     ck_assert_str_eq(w.entries[1], "e4");
     ck_assert_str_eq(w.entries[2], "e5");
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.cap_log"), 3);
-    append_ok(h, "e6", 1);
+    raw_log_append_ok(h, "e6", 1);
     ck_assert_int_eq(walk(h, &w), TS_OK);
     ck_assert_int_eq(w.n, 1);
     ck_assert_str_eq(w.entries[0], "e6");
-    append_ok(h, "e7", 0);                          /* keep none */
+    raw_log_append_ok(h, "e7", 0);                          /* keep none */
     ck_assert_int_eq(walk(h, &w), TS_OK);
     ck_assert_int_eq(w.n, 0);
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.cap_log"), 0);
@@ -284,7 +272,7 @@ START_TEST(log_walks_oldest_first_and_stops)
     for (int i = 0; i < 600; i++) {
         char e[16];
         snprintf(e, sizeof e, "entry %03d", i);
-        append_ok(h, e, 1000);
+        raw_log_append_ok(h, e, 1000);
     }
     ck_assert_int_eq(walk(h, &w), TS_OK);
     ck_assert_int_eq(w.n, 600);
@@ -297,7 +285,7 @@ START_TEST(log_walks_oldest_first_and_stops)
     w.stop_rc = 42;
     ck_assert_int_eq(walk(h, &w), 42);
     ck_assert_int_eq(w.n, 300);
-    note_set_ok(h, "n", "v", 0);
+    raw_note_set_ok(h, "n", "v", 0);
     ck_assert_int_eq(backend()->log_walk(h, walk_and_read, &h, &err), TS_OK);
     raw_close(h);
 }
@@ -306,48 +294,36 @@ END_TEST
 /* Two processes append 300 entries each at once, keeping 400: the log
  * holds exactly the newest 400, each process's a run ending at its last,
  * in order, none cut or mixed with another. Both write one note too. */
-static void appender(int k, int go)
+static int appender(int k, void *unused)
 {
-    char c, e[32], v[32];
+    char e[32], v[32];
     ts_error e2;
     void *h = open_table_raw("race", 0, NULL, &e2);
 
-    if (!h || read(go, &c, 1) != 0)
-        _exit(2);
+    (void)unused;
+    if (!h)
+        return 2;
     for (int i = 0; i < 300; i++) {
         snprintf(e, sizeof e, "p%d-%03d", k, i);
         snprintf(v, sizeof v, "%d", i);
         if (backend()->log_append(h, e, 400, &e2) != TS_OK ||
             backend()->note_set(h, "shared", v, 0, &e2) != TS_OK) {
             fprintf(stderr, "appender %d: %s\n", k, e2.message);
-            _exit(1);
+            return 1;
         }
     }
     raw_close(h);
-    _exit(0);
+    return 0;
 }
 
 START_TEST(two_processes_append_at_once)
 {
     static struct walked w;
-    int go[2], next[2] = { -1, -1 }, kept[2] = { 0, 0 };
-    pid_t kids[2];
+    int next[2] = { -1, -1 }, kept[2] = { 0, 0 };
     void *h = open_ok("race");
 
-    append_ok(h, "p9-000", 400);                    /* the tables are there */
-    ck_assert_int_eq(pipe(go), 0);
-    for (int k = 0; k < 2; k++)
-        if ((kids[k] = fork()) == 0) {
-            close(go[1]);
-            appender(k, go[0]);
-        }
-    close(go[0]);
-    close(go[1]);                                   /* both start */
-    for (int k = 0; k < 2; k++) {
-        int status;
-        waitpid(kids[k], &status, 0);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "appender %d failed", k);
-    }
+    raw_log_append_ok(h, "p9-000", 400);                    /* the tables are there */
+    run_processes(2, appender, NULL, NULL);
     ck_assert_int_eq(walk(h, &w), TS_OK);
     ck_assert_int_eq(w.n, 400);
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.race_log"), 400);
@@ -399,8 +375,8 @@ START_TEST(read_only_creates_nothing)
     ck_assert_int_eq(tables_named("ronly%"), 0);
 
     void *rw = open_ok("ronly");
-    note_set_ok(rw, "n", "v", 0);
-    append_ok(rw, "e", 10);
+    raw_note_set_ok(rw, "n", "v", 0);
+    raw_log_append_ok(rw, "e", 10);
     ck_assert_int_eq(note_get(ro, "n", v, sizeof v), TS_OK);
     ck_assert_str_eq(v, "v");
     ck_assert_int_eq(walk(ro, &w), TS_OK);
@@ -423,8 +399,8 @@ START_TEST(stores_apart_and_the_sdk_table_untouched)
     /* Opening it adds its indexes (test_mysql_schema.c); the notes add nothing. */
     void *sdk = open_ok("sdk"), *other = open_ok("sdk2");
     table_state("sdk", before, sizeof before);
-    note_set_ok(sdk, "n", "sdk's", 0);
-    append_ok(sdk, "sdk's", 10);
+    raw_note_set_ok(sdk, "n", "sdk's", 0);
+    raw_log_append_ok(sdk, "sdk's", 10);
     ck_assert_int_eq(note_get(other, "n", v, sizeof v), TS_NOT_FOUND);
     ck_assert_int_eq(walk(other, &w), TS_OK);
     ck_assert_int_eq(w.n, 0);
@@ -440,8 +416,8 @@ START_TEST(stores_apart_and_the_sdk_table_untouched)
     memcpy(long_b, long_a, sizeof long_b);
     long_b[63] = 'm';
     void *a = open_ok(long_a), *b = open_ok(long_b);
-    note_set_ok(a, "n", "a", 0);
-    note_set_ok(b, "n", "b", 0);
+    raw_note_set_ok(a, "n", "a", 0);
+    raw_note_set_ok(b, "n", "b", 0);
     ck_assert_int_eq(note_get(a, "n", v, sizeof v), TS_OK);
     ck_assert_str_eq(v, "a");
     ck_assert_int_eq(note_get(b, "n", v, sizeof v), TS_OK);
@@ -460,8 +436,8 @@ START_TEST(drop_removes_the_side_tables)
     char v[16];
     void *h = open_ok("scratch"), *other = open_ok("scratch");
 
-    note_set_ok(other, "n", "v", 0);
-    append_ok(other, "e", 10);
+    raw_note_set_ok(other, "n", "v", 0);
+    raw_log_append_ok(other, "e", 10);
     ck_assert_int_eq(walk(other, &w), TS_OK);
     ck_assert_int_eq(tables_named("scratch%"), 3);
     ck_assert_int_eq(backend()->drop(h, &err), TS_OK);
@@ -471,8 +447,8 @@ START_TEST(drop_removes_the_side_tables)
     ck_assert_int_eq(note_get(other, "n", v, sizeof v), TS_NOT_FOUND);
     ck_assert_int_eq(walk(other, &w), TS_OK);
     ck_assert_int_eq(w.n, 0);
-    append_ok(other, "again", 10);
-    note_set_ok(other, "n", "again", 0);
+    raw_log_append_ok(other, "again", 10);
+    raw_note_set_ok(other, "n", "again", 0);
     ck_assert_int_eq(walk(other, &w), TS_OK);
     ck_assert_int_eq(w.n, 1);
     ck_assert_str_eq(w.entries[0], "again");

@@ -52,13 +52,6 @@ static void *open_prefix(const char *prefix, unsigned flags, const char *const *
     return raw_open_ok(backend(), flags, options, more);
 }
 
-static void append_ok(void *h, const char *entry, size_t keep)
-{
-    ts_error err = { 0 };
-    int rc = backend()->log_append(h, entry, keep, &err);
-    ck_assert_msg(rc == TS_OK, "log_append: %s", err.message);
-}
-
 /* A walk's entries, joined by ',' (for short logs), and how many. */
 struct walked {
     char joined[4096];
@@ -210,16 +203,16 @@ START_TEST(log_keeps_the_newest_in_order)
     ck_assert_str_eq(walk(h), "");
     for (int i = 1; i <= 10; i++) {
         snprintf(entry, sizeof entry, "e%d", i);
-        append_ok(h, entry, 5);
+        raw_log_append_ok(h, entry, 5);
     }
     ck_assert_str_eq(walk(h), "e6,e7,e8,e9,e10");
     ck_assert_int_eq(integer_of("LLEN %s", "{cap:}refreshes"), 5);
-    append_ok(h, "e11", 3);                   /* a smaller cap trims at once */
+    raw_log_append_ok(h, "e11", 3);                   /* a smaller cap trims at once */
     ck_assert_str_eq(walk(h), "e9,e10,e11");
-    append_ok(h, "e12", 0);                   /* keep 0: keep none */
+    raw_log_append_ok(h, "e12", 0);                   /* keep 0: keep none */
     ck_assert_str_eq(walk(h), "");
     ck_assert_int_eq(integer_of("EXISTS %s", "{cap:}refreshes"), 0);
-    append_ok(h, "e13", 2);
+    raw_log_append_ok(h, "e13", 2);
     ck_assert_str_eq(walk(h), "e13");
     raw_close(h);
 }
@@ -244,7 +237,7 @@ static int follow_sequence(const char *entry, void *ud)
     if (q->appender && q->seen % q->every == 0) {
         char e[2048];
         snprintf(e, sizeof e, "%d:%01000d", q->keep + q->appended++, 0);
-        append_ok(q->appender, e, (size_t)q->keep);
+        raw_log_append_ok(q->appender, e, (size_t)q->keep);
     }
     return q->seen == q->stop_at ? 7 : 0;
 }
@@ -257,7 +250,7 @@ START_TEST(log_walk_pages_and_stops)
 
     for (int i = 0; i < 2500; i++) {         /* two and a half pages of entries */
         snprintf(entry, sizeof entry, "%d", i);
-        append_ok(h, entry, 10000);
+        raw_log_append_ok(h, entry, 10000);
     }
     struct sequence q = { 0 };
     ck_assert_int_eq(backend()->log_walk(h, follow_sequence, &q, &err), TS_OK);
@@ -289,7 +282,7 @@ START_TEST(log_walk_follows_trims)
 
     for (int i = 0; i < 400; i++) {
         snprintf(entry, sizeof entry, "%d:%01000d", i, 0);
-        append_ok(other, entry, 400);
+        raw_log_append_ok(other, entry, 400);
     }
     struct sequence q = { .appender = other, .every = 10, .keep = 400 };
     int rc = backend()->log_walk(h, follow_sequence, &q, &err);
@@ -314,31 +307,29 @@ END_TEST
 /* Two processes appending at once, each with its own handle, past the
  * cap: the log holds exactly `keep` entries, and each process's entries
  * in it are the newest of its own, in its order, whole. */
+enum { EACH = 500, KEEP = 700 };
+
+static int append_entries(int k, void *unused)
+{
+    void *h = open_prefix("two:", 0, NULL);
+    char entry[128];
+    ts_error err = { 0 };
+    int failed = 0;
+
+    (void)unused;
+    for (int i = 0; i < EACH; i++) {
+        snprintf(entry, sizeof entry, "{\"pid\":%d,\"k\":%d,\"i\":%d}", (int)getpid(), k, i);
+        failed += backend()->log_append(h, entry, KEEP, &err) != TS_OK;
+    }
+    raw_close(h);
+    return failed ? 1 : 0;
+}
+
 START_TEST(two_processes_append_at_once)
 {
-    enum { EACH = 500, KEEP = 700 };
     pid_t kids[2];
 
-    for (int k = 0; k < 2; k++) {
-        if ((kids[k] = fork()) == 0) {
-            void *h = open_prefix("two:", 0, NULL);
-            char entry[128];
-            ts_error err = { 0 };
-            int failed = 0;
-            for (int i = 0; i < EACH; i++) {
-                snprintf(entry, sizeof entry, "{\"pid\":%d,\"k\":%d,\"i\":%d}", (int)getpid(),
-                         k, i);
-                failed += backend()->log_append(h, entry, KEEP, &err) != TS_OK;
-            }
-            raw_close(h);
-            _exit(failed ? 1 : 0);
-        }
-    }
-    for (int k = 0; k < 2; k++) {
-        int status;
-        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "appender %d failed", k);
-    }
+    run_processes(2, append_entries, NULL, kids);
     redisContext *rc = test_server_connect(&sv);
     redisReply *r = redisCommand(rc, "LRANGE {two:}refreshes 0 -1");
     ck_assert(r && r->type == REDIS_REPLY_ARRAY);
@@ -377,7 +368,7 @@ START_TEST(notes_do_not_wait_for_replicas)
 
     ck_assert_msg(backend()->note_set(h, "n", "v", 0, &err) == TS_OK, "%s", err.message);
     ck_assert_msg(backend()->note_set(h, "n", NULL, 0, &err) == TS_OK, "%s", err.message);
-    append_ok(h, "line", 10);
+    raw_log_append_ok(h, "line", 10);
     ck_assert_int_lt(wall_ms() - start, 3000);
     ck_assert_int_eq(backend()->note_get(h, "n", value, sizeof value, &err), TS_NOT_FOUND);
     ck_assert_str_eq(walk(h), "line");
@@ -441,7 +432,7 @@ START_TEST(notes_and_log_are_not_tokens)
     ck_assert_int_eq(backend()->note_set(h, "oauth:id:1", "v1 note", 0, &err), TS_OK);
     ck_assert_int_eq(backend()->note_set(h, "user:b@example.com", "a note named as a key", 0,
                                          &err), TS_OK);
-    append_ok(h, "{\"event\":\"refresh\"}", 10);
+    raw_log_append_ok(h, "{\"event\":\"refresh\"}", 10);
     ck_assert_uint_eq(count_tokens(s), 1);
 
     ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);

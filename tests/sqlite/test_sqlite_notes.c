@@ -70,31 +70,12 @@ static void *open_at(const struct place *p)
     return state;
 }
 
-static void set_ok(void *h, const char *name, const char *value, int64_t ttl_ms)
-{
-    ts_error err = { 0 };
-    int rc = vt->note_set(h, name, value, ttl_ms, &err);
-
-    ck_assert_msg(rc == TS_OK, "note_set %s: %s", name, err.message);
-}
-
 /* note_get into a static buffer; NULL when TS_NOT_FOUND. */
 static const char *get(void *h, const char *name)
 {
     static char value[2048];
-    ts_error err = { 0 };
-    int rc = vt->note_get(h, name, value, sizeof value, &err);
 
-    ck_assert_msg(rc == TS_OK || rc == TS_NOT_FOUND, "note_get %s: %s", name, err.message);
-    return rc == TS_OK ? value : NULL;
-}
-
-static void append_ok(void *h, const char *entry, size_t keep)
-{
-    ts_error err = { 0 };
-    int rc = vt->log_append(h, entry, keep, &err);
-
-    ck_assert_msg(rc == TS_OK, "log_append: %s", err.message);
+    return raw_note_get(h, name, value, sizeof value) == TS_OK ? value : NULL;
 }
 
 /* The log, walked: its entries joined by '|', and how many. */
@@ -192,10 +173,10 @@ START_TEST(test_tables_beside_the_sdk_s)
     ck_assert_str_eq(walk(h), "");
     ck_assert_str_eq(peek(here.path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                      "'oauthtoken\\_%' ESCAPE '\\' AND type = 'table'"), "0");
-    set_ok(h, "oauth:id:1", "v1 backoff", 0);
-    append_ok(h, "{\"event\":\"refresh\"}", 10);
+    raw_note_set_ok(h, "oauth:id:1", "v1 backoff", 0);
+    raw_log_append_ok(h, "{\"event\":\"refresh\"}", 10);
     ck_assert_str_eq(get(h, "oauth:id:1"), "v1 backoff");
-    set_ok(h, "oauth:id:1", "v1 replaced", 0);
+    raw_note_set_ok(h, "oauth:id:1", "v1 replaced", 0);
     ck_assert_str_eq(get(h, "oauth:id:1"), "v1 replaced");
     raw_close(h);
 
@@ -213,8 +194,8 @@ START_TEST(test_tables_follow_the_table_option)
     here.table = "crm_tokens";
     void *h = open_at(&here);
 
-    set_ok(h, "n", "v", 0);
-    append_ok(h, "e", 10);
+    raw_note_set_ok(h, "n", "v", 0);
+    raw_log_append_ok(h, "e", 10);
     raw_close(h);
     const char *schema = peek(here.path, SCHEMA);
     ck_assert_msg(strstr(schema, "table crm_tokens_log") && strstr(schema, "table crm_tokens_notes") &&
@@ -231,7 +212,7 @@ START_TEST(test_long_values_round_trip)
     for (size_t i = 0; i < sizeof value - 1; i++)
         value[i] = "v1 0123456789,abcdef'\";-- "[i % 26];
     value[sizeof value - 1] = '\0';
-    set_ok(h, "oauth:grant:00ff00ff00ff00ff", value, 0);
+    raw_note_set_ok(h, "oauth:grant:00ff00ff00ff00ff", value, 0);
     ck_assert_str_eq(get(h, "oauth:grant:00ff00ff00ff00ff"), value);
     ck_assert_ptr_null(get(h, "oauth:grant"));
     raw_close(h);
@@ -245,10 +226,10 @@ START_TEST(test_note_ttl)
     void *h = open_at(&here);
     long long before = wall_ms();
 
-    set_ok(h, "long", "l", 600000);
+    raw_note_set_ok(h, "long", "l", 600000);
     long long after = wall_ms();
-    set_ok(h, "forever", "f", 0);
-    set_ok(h, "short", "s", 1);         /* last: the next write drops it */
+    raw_note_set_ok(h, "forever", "f", 0);
+    raw_note_set_ok(h, "short", "s", 1);         /* last: the next write drops it */
     long long at = atoll(peek(here.path, "SELECT expires_at FROM oauthtoken_notes WHERE "
                                          "name = 'long'"));
     ck_assert_msg(at >= before + 600000 && at <= after + 600000, "expires_at %lld", at);
@@ -260,11 +241,11 @@ START_TEST(test_note_ttl)
     ck_assert_str_eq(get(h, "forever"), "f");
 
     ck_assert_str_eq(peek(here.path, "SELECT count(*) FROM oauthtoken_notes"), "3");
-    set_ok(h, "other", "o", 0);
+    raw_note_set_ok(h, "other", "o", 0);
     ck_assert_str_eq(peek(here.path, "SELECT group_concat(name) FROM (SELECT name FROM "
                                      "oauthtoken_notes ORDER BY name)"), "forever,long,other");
     /* Replaced without a ttl, it no longer expires. */
-    set_ok(h, "long", "l2", 0);
+    raw_note_set_ok(h, "long", "l2", 0);
     ck_assert_str_eq(peek(here.path, "SELECT quote(expires_at) FROM oauthtoken_notes WHERE "
                                      "name = 'long'"), "NULL");
     raw_close(h);
@@ -277,15 +258,15 @@ START_TEST(test_note_removal)
 {
     void *h = open_at(&here);
 
-    set_ok(h, "gone", NULL, 0);
+    raw_note_set_ok(h, "gone", NULL, 0);
     ck_assert_msg(!strstr(peek(here.path, SCHEMA), "oauthtoken_notes"), "%s",
                   peek(here.path, SCHEMA));
-    set_ok(h, "a", "1", 0);
-    set_ok(h, "b", "2", 0);
-    set_ok(h, "a", NULL, 0);
+    raw_note_set_ok(h, "a", "1", 0);
+    raw_note_set_ok(h, "b", "2", 0);
+    raw_note_set_ok(h, "a", NULL, 0);
     ck_assert_ptr_null(get(h, "a"));
     ck_assert_str_eq(get(h, "b"), "2");
-    set_ok(h, "a", NULL, 0);
+    raw_note_set_ok(h, "a", NULL, 0);
     ck_assert_str_eq(peek(here.path, "SELECT group_concat(name) FROM oauthtoken_notes"), "b");
     raw_close(h);
 }
@@ -299,7 +280,7 @@ START_TEST(test_note_buffer_too_small)
     char buf[8];
     ts_error err = { 0 };
 
-    set_ok(h, "oauth:id:7", "abcde", 0);
+    raw_note_set_ok(h, "oauth:id:7", "abcde", 0);
     memset(buf, '#', sizeof buf);
     ck_assert_int_eq(vt->note_get(h, "oauth:id:7", buf, 5, &err), TS_ERR_BACKEND);
     ck_assert_msg(strstr(err.message, "oauth:id:7") && strstr(err.message, "oauthtoken_notes") &&
@@ -343,17 +324,17 @@ START_TEST(test_log_cap)
 
     for (int i = 0; i < 5; i++) {
         snprintf(e, sizeof e, "e%d", i);
-        append_ok(h, e, 3);
+        raw_log_append_ok(h, e, 3);
     }
     ck_assert_str_eq(walk(h), "e2|e3|e4");
-    append_ok(h, "e5", 5);
+    raw_log_append_ok(h, "e5", 5);
     ck_assert_str_eq(walk(h), "e2|e3|e4|e5");
-    append_ok(h, "e6", 1);
+    raw_log_append_ok(h, "e6", 1);
     ck_assert_str_eq(walk(h), "e6");
-    append_ok(h, "e7", 0);
+    raw_log_append_ok(h, "e7", 0);
     ck_assert_str_eq(walk(h), "");
     ck_assert_str_eq(peek(here.path, "SELECT count(*) FROM oauthtoken_log"), "0");
-    append_ok(h, "e8", 2);
+    raw_log_append_ok(h, "e8", 2);
     ck_assert_str_eq(walk(h), "e8");
     raw_close(h);
 }
@@ -370,7 +351,7 @@ START_TEST(test_log_order_and_stop)
 
     for (int i = 0; i < 5; i++) {
         snprintf(e, sizeof e, "e%d", i);
-        append_ok(h, e, 100);
+        raw_log_append_ok(h, e, 100);
     }
     ck_assert_str_eq(walk(h), "e0|e1|e2|e3|e4");
     ck_assert_int_eq(vt->log_walk(h, gather, &w, &err), 42);
@@ -436,14 +417,14 @@ START_TEST(test_read_only_sees_later_writes)
     ck_assert_ptr_null(get(r, "n"));
     ck_assert_str_eq(walk(r), "");
     void *w = open_at(&here);
-    set_ok(w, "n", "first", 0);
-    append_ok(w, "e1", 10);
+    raw_note_set_ok(w, "n", "first", 0);
+    raw_log_append_ok(w, "e1", 10);
     ck_assert_str_eq(get(r, "n"), "first");
     ck_assert_str_eq(walk(r), "e1");
     raw_close(w);
     w = open_at(&here);
-    set_ok(w, "n", "second", 0);
-    append_ok(w, "e2", 10);
+    raw_note_set_ok(w, "n", "second", 0);
+    raw_log_append_ok(w, "e2", 10);
     raw_close(w);
     ck_assert_str_eq(get(r, "n"), "second");
     ck_assert_str_eq(walk(r), "e1|e2");
@@ -457,15 +438,15 @@ START_TEST(test_dropped_table_comes_back)
 {
     void *h = open_at(&here);
 
-    set_ok(h, "n", "v", 0);
-    append_ok(h, "e1", 10);
+    raw_note_set_ok(h, "n", "v", 0);
+    raw_log_append_ok(h, "e1", 10);
     ck_assert_str_eq(walk(h), "e1");
     ck_assert_str_eq(get(h, "n"), "v");
     exec_sql(here.path, "DROP TABLE oauthtoken_log; DROP TABLE oauthtoken_notes");
     ck_assert_str_eq(walk(h), "");
     ck_assert_ptr_null(get(h, "n"));
-    append_ok(h, "e2", 10);
-    set_ok(h, "n", "again", 0);
+    raw_log_append_ok(h, "e2", 10);
+    raw_note_set_ok(h, "n", "again", 0);
     ck_assert_str_eq(walk(h), "e2");
     ck_assert_str_eq(get(h, "n"), "again");
     raw_close(h);
@@ -527,33 +508,15 @@ static void check_runs(const char *log, int writers, int n, int keep)
                       "writer %d: its last entry is %d of %d", k, next[k] - 1, n);
 }
 
+static int append_process(int k, void *keep)
+{
+    return append_run(k, APPENDS, *(const size_t *)keep);
+}
+
 static void processes_append(size_t keep)
 {
-    pid_t kids[2];
-    int go[2];
-
     raw_close(open_at(&here));
-    ck_assert_int_eq(pipe(go), 0);
-    for (int k = 0; k < 2; k++) {
-        kids[k] = fork();
-        ck_assert_int_ge(kids[k], 0);
-        if (kids[k] == 0) {
-            char c;
-            close(go[1]);
-            if (read(go[0], &c, 1) != 1)
-                _exit(3);
-            _exit(append_run(k, APPENDS, keep));
-        }
-    }
-    close(go[0]);
-    ck_assert_int_eq(write(go[1], "gg", 2), 2);      /* both at once */
-    close(go[1]);
-    for (int k = 0; k < 2; k++) {
-        int status;
-        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d: status %#x",
-                      k, status);
-    }
+    run_processes(2, append_process, &keep, NULL);
     void *h = open_at(&reader);
     check_runs(walk(h), 2, APPENDS, (int)keep);
     raw_close(h);
@@ -614,8 +577,8 @@ START_TEST(test_fork_follows_the_notes)
     ts_error err = { 0 };
     int status;
 
-    set_ok(h, "n", "parent", 0);
-    append_ok(h, "parent", 10);
+    raw_note_set_ok(h, "n", "parent", 0);
+    raw_log_append_ok(h, "parent", 10);
     ck_assert_str_eq(walk(h), "parent");
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -635,7 +598,7 @@ START_TEST(test_fork_follows_the_notes)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %#x", status);
     ck_assert_str_eq(walk(h), "parent|child");
     ck_assert_str_eq(get(h, "n"), "child");
-    append_ok(h, "parent again", 10);
+    raw_log_append_ok(h, "parent again", 10);
     ck_assert_str_eq(walk(h), "parent|child|parent again");
     raw_close(h);
 }
