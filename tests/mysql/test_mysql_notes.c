@@ -270,14 +270,14 @@ START_TEST(log_walks_oldest_first_and_stops)
     void *h = open_ok("order");
 
     for (int i = 0; i < 600; i++) {
-        char e[16];
+        char e[24];
         snprintf(e, sizeof e, "entry %03d", i);
         raw_log_append_ok(h, e, 1000);
     }
     ck_assert_int_eq(walk(h, &w), TS_OK);
     ck_assert_int_eq(w.n, 600);
     for (int i = 0; i < 600; i++) {
-        char e[16];
+        char e[24];
         snprintf(e, sizeof e, "entry %03d", i);
         ck_assert_str_eq(w.entries[i], e);
     }
