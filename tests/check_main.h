@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* A scratch directory for an unchecked fixture: make_scratch creates it,
  * remove_scratch deletes it with everything in it. */
@@ -38,6 +42,47 @@ static inline int remove_entry(const char *path, const struct stat *st, int flag
 static inline void remove_scratch(void)
 {
     nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The wall clock in ms, as the stores' expiry times and ttls count it. */
+static inline long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs child(k, arg) for k = 0 .. n - 1 (n at most 16), each in a
+ * forked process, all released at once; each process exits with what
+ * child returns, and every one must exit with 0. Their pids go to pids
+ * (may be NULL). */
+static inline void run_processes(int n, int (*child)(int k, void *arg), void *arg, pid_t *pids)
+{
+    pid_t kids[16];
+    int go[2];
+
+    ck_assert_int_le(n, 16);
+    ck_assert_int_eq(pipe(go), 0);
+    for (int k = 0; k < n; k++) {
+        kids[k] = fork();
+        ck_assert_int_ge(kids[k], 0);
+        if (kids[k] == 0) {
+            char c;
+            close(go[1]);
+            _exit(read(go[0], &c, 1) == 0 ? child(k, arg) : 99);
+        }
+        if (pids)
+            pids[k] = kids[k];
+    }
+    close(go[0]);
+    close(go[1]);               /* all start */
+    for (int k = 0; k < n; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d: status %#x",
+                      k, status);
+    }
 }
 
 /* Runs every test of the suite, each in its own process, and returns the

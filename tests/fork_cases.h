@@ -12,17 +12,13 @@
  *   fork. The child must not believe it holds the lock: taking it fails,
  *   and letting go of the handle it inherited leaves the parent's lock
  *   held. try_lock, unlock and forked have no public API (the OAuth
- *   client and the core call them), so this case loads the backend and
- *   calls its table with a host table that has what opening and locking
- *   use; a helper the backend calls unexpectedly is NULL and fails loudly.
+ *   client and the core call them), so this case calls the backend's
+ *   table directly (tests/raw_backend.h).
  */
 #ifndef TS_TEST_FORK_CASES_H
 #define TS_TEST_FORK_CASES_H
 
 #include <check.h>
-#include <dlfcn.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +26,7 @@
 #include <unistd.h>
 #include <tokenstore/backend.h>
 #include <tokenstore/tokenstore.h>
+#include "raw_backend.h"
 #include "test_store.h"
 
 #define FORK_CHILDREN 4
@@ -162,125 +159,6 @@ static inline void fork_saves(const char *uri, void (*during)(ts_store **parent)
     ts_store_close(s);
 }
 
-/* ---------------------------------------------------------------- the backend's table */
-
-static inline const char *raw_option(ts_backend_ctx *ctx, const char *key)
-{
-    return strcmp(key, "path") == 0 ? (const char *)ctx : NULL;
-}
-
-static inline int raw_option_int(ts_backend_ctx *ctx, const char *key, long long dflt,
-                                 long long min, long long max, long long *out, ts_error *err)
-{
-    (void)ctx, (void)key, (void)min, (void)max, (void)err;
-    *out = dflt;
-    return TS_OK;
-}
-
-static inline int raw_option_mode(ts_backend_ctx *ctx, const char *key, unsigned dflt,
-                                  unsigned *out, ts_error *err)
-{
-    (void)ctx, (void)key, (void)err;
-    *out = dflt;
-    return TS_OK;
-}
-
-static inline int raw_option_choice(ts_backend_ctx *ctx, const char *key,
-                                    const char *const *choices, int dflt, int *out,
-                                    ts_error *err)
-{
-    (void)ctx, (void)key, (void)choices, (void)err;
-    *out = dflt;
-    return TS_OK;
-}
-
-static inline const ts_field *raw_key_fields(size_t *count)
-{
-    static const ts_field keys[] = { TS_FIELD_ID, TS_FIELD_USER_NAME, TS_FIELD_ACCESS_TOKEN,
-                                     TS_FIELD_REFRESH_TOKEN, TS_FIELD_GRANT_TOKEN };
-    *count = sizeof keys / sizeof *keys;
-    return keys;
-}
-
-/* The file backend keeps its rows in a host table; locking needs none. */
-static inline ts_table *raw_table_new(void)
-{
-    static int table;
-    return (ts_table *)&table;
-}
-
-static inline void raw_table_drop(ts_table *t)
-{
-    (void)t;
-}
-
-static inline void raw_log(ts_backend_ctx *ctx, int level, const char *fmt, ...)
-{
-    (void)ctx, (void)level, (void)fmt;
-}
-
-static inline int raw_error(ts_error *err, int code, const char *fmt, ...)
-{
-    va_list ap;
-    if (err) {
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static inline const ts_host *raw_host(void)
-{
-    static const ts_host host = {
-        .size = sizeof(ts_host), .abi_major = TS_ABI_MAJOR, .abi_minor = TS_ABI_MINOR,
-        .token_new = ts_token_new, .token_free = ts_token_free,
-        .field_name = ts_field_name, .table_new = raw_table_new,
-        .table_free = raw_table_drop, .table_clear = raw_table_drop, .error = raw_error,
-        .log = raw_log, .option = raw_option, .option_int = raw_option_int,
-        .option_mode = raw_option_mode, .option_choice = raw_option_choice,
-        .key_fields = raw_key_fields,
-    };
-    return &host;
-}
-
-/* The built backend `name`'s table. */
-static inline const ts_backend *raw_backend(const char *name)
-{
-    char so[PATH_MAX];
-    const char *top = getenv("top_builddir");
-    const ts_backend *vt;
-
-    snprintf(so, sizeof so, "%s/plugins/%s/.libs/%s.so", top ? top : "../..", name, name);
-    void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    ck_assert_msg(dl != NULL, "%s", dlerror());
-    ts_backend_init_fn init = (ts_backend_init_fn)dlsym(dl, TS_BACKEND_INIT_SYMBOL);
-    ck_assert_ptr_nonnull(init);
-    ck_assert_int_eq(init(TS_ABI_MAJOR, TS_ABI_MINOR, raw_host(), &vt), TS_OK);
-    ck_assert_msg(TS_BACKEND_HAS(vt, forked), "backend %s cannot follow a fork", name);
-    return vt;
-}
-
-static inline void *raw_open(const ts_backend *vt, const char *path)
-{
-    void *state;
-    ts_error err = { 0 };
-    int rc = vt->open(raw_host(), (ts_backend_ctx *)path, &state, &err);
-    ck_assert_msg(rc == TS_OK, "open %s: %s", path, err.message);
-    return state;
-}
-
-/* try_lock, which may only take the lock or find it busy. */
-static inline int raw_try_lock(const ts_backend *vt, void *state, const char *name,
-                               void **handle)
-{
-    ts_error err = { 0 };
-    int rc = vt->try_lock(state, name, 600000, handle, &err);
-    ck_assert_msg(rc == TS_OK || rc == TS_ERR_BUSY, "try_lock %s: %s", name, err.message);
-    return rc;
-}
-
 /* What the child answered, in order. */
 enum { LOCK_FORKED, LOCK_TAKE, LOCK_UNLOCK, LOCK_TAKE_AGAIN, LOCK_OWN, LOCK_OWN_UNLOCK,
        LOCK_STEPS };
@@ -288,11 +166,13 @@ enum { LOCK_FORKED, LOCK_TAKE, LOCK_UNLOCK, LOCK_TAKE_AGAIN, LOCK_OWN, LOCK_OWN_
 static inline void fork_lock(const char *backend, const char *path)
 {
     const ts_backend *vt = raw_backend(backend);
-    void *a = raw_open(vt, path), *held, *h;
+    void *a, *b, *held, *h;
     int fds[2], steps[LOCK_STEPS], status;
     ts_error err = { 0 };
 
-    ck_assert_int_eq(raw_try_lock(vt, a, "oauth:1", &held), TS_OK);
+    ck_assert_msg(TS_BACKEND_HAS(vt, forked), "backend %s cannot follow a fork", backend);
+    a = raw_open_path(vt, path, 0);
+    ck_assert_int_eq(raw_try_lock(vt, a, "oauth:1", 600000, &held), TS_OK);
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -304,7 +184,7 @@ static inline void fork_lock(const char *backend, const char *path)
         steps[LOCK_TAKE_AGAIN] = vt->try_lock(a, "oauth:1", 600000, &h, &err);
         steps[LOCK_OWN] = vt->try_lock(a, "oauth:2", 600000, &h, &err);
         steps[LOCK_OWN_UNLOCK] = steps[LOCK_OWN] == TS_OK ? vt->unlock(a, h, &err) : -1;
-        vt->close(a);
+        raw_close(a);
         _exit(write(fds[1], steps, sizeof steps) == (ssize_t)sizeof steps ? 0 : 3);
     }
     close(fds[1]);
@@ -322,15 +202,16 @@ static inline void fork_lock(const char *backend, const char *path)
     ck_assert_int_eq(steps[LOCK_OWN_UNLOCK], TS_OK);
 
     /* Still the parent's, until it lets go. */
-    void *b = raw_open(vt, path);
-    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:1", &h), TS_ERR_BUSY);
+    b = raw_open_path(vt, path, 0);
+    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:1", 600000, &h), TS_ERR_BUSY);
     ck_assert_int_eq(vt->unlock(a, held, &err), TS_OK);
-    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:1", &h), TS_OK);
-    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:2", &held), TS_OK);   /* the child's is free */
+    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:1", 600000, &h), TS_OK);
+    /* The child's is free. */
+    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:2", 600000, &held), TS_OK);
     ck_assert_int_eq(vt->unlock(b, h, &err), TS_OK);
     ck_assert_int_eq(vt->unlock(b, held, &err), TS_OK);
-    vt->close(a);
-    vt->close(b);
+    raw_close(a);
+    raw_close(b);
 }
 
 #endif

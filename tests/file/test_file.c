@@ -12,7 +12,6 @@
  */
 #include <check.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -31,6 +30,7 @@
 #include <tokenstore/backend.h>
 #include "../../plugins/file/csv.h"
 #include "../check_main.h"
+#include "../raw_backend.h"
 #include "../test_store.h"
 
 /* A new file's header: the Python SDK's. */
@@ -1512,84 +1512,13 @@ END_TEST
 
 /* try_lock and unlock have no public API (the OAuth client calls them
  * through the core), so these tests load the backend and call its table
- * with the few host helpers that opening a header-only file and locking
- * use; a helper the backend calls unexpectedly is a NULL and fails loudly. */
-static int fake_row;
-
-static const char *fake_option(ts_backend_ctx *ctx, const char *key)
-{
-    return strcmp(key, "path") == 0 ? (const char *)ctx : NULL;
-}
-
-static int fake_option_mode(ts_backend_ctx *ctx, const char *key, unsigned dflt, unsigned *out,
-                            ts_error *err)
-{
-    (void)ctx, (void)key, (void)err;
-    *out = dflt;
-    return TS_OK;
-}
-
-static ts_table *fake_table_new(void) { return (ts_table *)&fake_row; }
-static void fake_table(ts_table *t) { (void)t; }
-static ts_token *fake_token_new(void) { return (ts_token *)&fake_row; }
-static void fake_token_free(ts_token *t) { (void)t; }
-static void fake_log(ts_backend_ctx *ctx, int level, const char *fmt, ...)
-{
-    (void)ctx, (void)level, (void)fmt;
-}
-
-static int fake_error(ts_error *err, int code, const char *fmt, ...)
-{
-    va_list ap;
-    if (err) {
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-static const ts_host fake_host = {
-    .size = sizeof(ts_host), .abi_major = TS_ABI_MAJOR, .abi_minor = TS_ABI_MINOR,
-    .token_new = fake_token_new, .token_free = fake_token_free,
-    .table_new = fake_table_new, .table_free = fake_table, .table_clear = fake_table,
-    .error = fake_error, .log = fake_log, .option = fake_option,
-    .option_mode = fake_option_mode,
-};
-
+ * directly (tests/raw_backend.h) on a header-only file. */
 static const ts_backend *file_vt(void)
 {
-    char so[PATH_MAX];
-    const char *top = getenv("top_builddir");
-    const ts_backend *vt;
-    snprintf(so, sizeof so, "%s/plugins/file/.libs/file.so", top ? top : "../..");
-    void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    ck_assert_msg(dl != NULL, "%s", dlerror());
-    ts_backend_init_fn init = (ts_backend_init_fn)dlsym(dl, TS_BACKEND_INIT_SYMBOL);
-    ck_assert_ptr_nonnull(init);
-    ck_assert_int_eq(init(TS_ABI_MAJOR, TS_ABI_MINOR, &fake_host, &vt), TS_OK);
+    const ts_backend *vt = raw_backend("file");
     ck_assert_ptr_nonnull(vt->try_lock);
     ck_assert_ptr_nonnull(vt->unlock);
     return vt;
-}
-
-static void *open_raw(const ts_backend *vt, const char *path)
-{
-    void *state;
-    ts_error err;
-    int rc = vt->open(&fake_host, (ts_backend_ctx *)path, &state, &err);
-    ck_assert_msg(rc == TS_OK, "open: %s", err.message);
-    return state;
-}
-
-static int try_lock(const ts_backend *vt, void *state, const char *name, int64_t ttl,
-                    void **handle)
-{
-    ts_error err;
-    int rc = vt->try_lock(state, name, ttl, handle, &err);
-    ck_assert_msg(rc == TS_OK || rc == TS_ERR_BUSY, "try_lock: %s", err.message);
-    return rc;
 }
 
 static int lock_files(void)
@@ -1609,27 +1538,29 @@ START_TEST(test_named_locks)
     snprintf(path, sizeof path, "%s", in_scratch("tokens.csv"));
     spit(path, HEADER, sizeof HEADER - 1);
     const ts_backend *vt = file_vt();
-    void *a = open_raw(vt, path), *b = open_raw(vt, path), *ha, *hb, *hb2;
+    void *a = raw_open_path(vt, path, 0), *b = raw_open_path(vt, path, 0);
+    void *ha, *hb, *hb2;
 
-    ck_assert_int_eq(try_lock(vt, a, "oauth:1", 60000, &ha), TS_OK);
-    ck_assert_int_eq(try_lock(vt, b, "oauth:1", 60000, &hb), TS_ERR_BUSY);
-    ck_assert_int_eq(try_lock(vt, a, "oauth:1", 60000, &hb), TS_ERR_BUSY); /* same handle too */
-    ck_assert_int_eq(try_lock(vt, b, "oauth:2", 60000, &hb2), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, a, "oauth:1", 60000, &ha), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:1", 60000, &hb), TS_ERR_BUSY);
+    /* The same handle too. */
+    ck_assert_int_eq(raw_try_lock(vt, a, "oauth:1", 60000, &hb), TS_ERR_BUSY);
+    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:2", 60000, &hb2), TS_OK);
     ck_assert_int_eq(lock_files(), 2);
     ck_assert_int_eq(vt->unlock(a, ha, NULL), TS_OK);
-    ck_assert_int_eq(try_lock(vt, b, "oauth:1", 60000, &hb), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, b, "oauth:1", 60000, &hb), TS_OK);
     ck_assert_int_eq(vt->unlock(b, hb, NULL), TS_OK);
     ck_assert_int_eq(vt->unlock(b, hb2, NULL), TS_OK);
     ck_assert_int_eq(lock_files(), 0);
 
     /* A holder past its ttl loses the lock, and its unlock leaves the
      * next holder's lock alone. */
-    ck_assert_int_eq(try_lock(vt, a, "slow", 50, &ha), TS_OK);
-    ck_assert_int_eq(try_lock(vt, b, "slow", 60000, &hb), TS_ERR_BUSY);
+    ck_assert_int_eq(raw_try_lock(vt, a, "slow", 50, &ha), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, b, "slow", 60000, &hb), TS_ERR_BUSY);
     usleep(120000);
-    ck_assert_int_eq(try_lock(vt, b, "slow", 60000, &hb), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, b, "slow", 60000, &hb), TS_OK);
     ck_assert_int_eq(vt->unlock(a, ha, NULL), TS_OK);
-    ck_assert_int_eq(try_lock(vt, a, "slow", 60000, &ha), TS_ERR_BUSY);
+    ck_assert_int_eq(raw_try_lock(vt, a, "slow", 60000, &ha), TS_ERR_BUSY);
     ck_assert_int_eq(vt->unlock(b, hb, NULL), TS_OK);
 
     /* A holder that dies releases the lock at once, long before its ttl. */
@@ -1637,7 +1568,7 @@ START_TEST(test_named_locks)
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        void *c = open_raw(vt, path), *hc;
+        void *c = raw_open_path(vt, path, 0), *hc;
         int rc = vt->try_lock(c, "crash", 600000, &hc, NULL);
         (void)!write(fds[1], &rc, sizeof rc);
         _exit(0);
@@ -1646,10 +1577,10 @@ START_TEST(test_named_locks)
     ck_assert_int_eq(read(fds[0], &child_rc, sizeof child_rc), sizeof child_rc);
     ck_assert_int_eq(child_rc, TS_OK);
     ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-    ck_assert_int_eq(try_lock(vt, a, "crash", 60000, &ha), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, a, "crash", 60000, &ha), TS_OK);
     ck_assert_int_eq(vt->unlock(a, ha, NULL), TS_OK);
-    vt->close(a);
-    vt->close(b);
+    raw_close(a);
+    raw_close(b);
 }
 END_TEST
 
@@ -1735,10 +1666,10 @@ START_TEST(test_named_lock_files_are_never_followed)
     spit(path, HEADER, sizeof HEADER - 1);
     spit(victim, "keep", 4);
     const ts_backend *vt = file_vt();
-    void *a = open_raw(vt, path), *h;
+    void *a = raw_open_path(vt, path, 0), *h;
 
     /* Learn the lock's file name by taking it once. */
-    ck_assert_int_eq(try_lock(vt, a, "oauth:1", 60000, &h), TS_OK);
+    ck_assert_int_eq(raw_try_lock(vt, a, "oauth:1", 60000, &h), TS_OK);
     DIR *d = opendir(scratch);
     for (struct dirent *e; (e = readdir(d)) != NULL;)
         if (strncmp(e->d_name, "tokens.csv.lock.", 16) == 0)
@@ -1752,7 +1683,7 @@ START_TEST(test_named_lock_files_are_never_followed)
     ck_assert_int_eq(vt->try_lock(a, "oauth:1", 60000, &h, &err), TS_ERR_IO);
     ck_assert_msg(strstr(err.message, "symbolic link"), "%s", err.message);
     assert_file_bytes(victim, "keep", 4);
-    vt->close(a);
+    raw_close(a);
 }
 END_TEST
 

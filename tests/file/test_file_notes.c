@@ -5,9 +5,8 @@
  *
  * The four members have no public API (the OAuth client calls them
  * through the core), so the cases load the backend and call its table
- * (tests/fork_cases.h's raw host, which opens a header-only file);
- * tests/file/test_file_oauth.c shows what they are for through the
- * library.
+ * (tests/raw_backend.h) on a header-only file; tests/oauth/test_processes.c
+ * shows what they are for through the library.
  */
 #include <check.h>
 #include <dirent.h>
@@ -15,11 +14,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
 #include "../test_store.h"
-#include "../fork_cases.h"
+#include "../raw_backend.h"
 
 #define HEADER "id,user_name,client_id,client_secret,refresh_token,access_token," \
                "grant_token,expiry_time,redirect_uri,api_domain\r\n"
@@ -70,13 +70,6 @@ static void spit(const char *file, const char *bytes)
     ck_assert_int_eq(fclose(fp), 0);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int exists(const char *file)
 {
     return access(file, F_OK) == 0;
@@ -101,59 +94,15 @@ static char *listing(void)
 
 /* ---------------------------------------------------------------- the raw backend */
 
-static unsigned next_flags;
-
-static unsigned test_open_flags(ts_backend_ctx *ctx)
-{
-    (void)ctx;
-    return next_flags;
-}
-
 /* Opens path with TS_OPEN_* flags (the core adds MUST_EXIST to READ_ONLY). */
 static void *open_with(const ts_backend *vt, unsigned flags)
 {
-    static ts_host host;
-    void *state;
-    ts_error err = { 0 };
-
-    host = *raw_host();
-    host.open_flags = test_open_flags;
-    next_flags = flags;
-    int rc = vt->open(&host, (ts_backend_ctx *)path, &state, &err);
-    ck_assert_msg(rc == TS_OK, "open %s: %s", path, err.message);
-    return state;
+    return raw_open_path(vt, path, flags);
 }
 
 static const ts_backend *notes_vt(void)
 {
-    const ts_backend *vt = raw_backend("file");
-    ck_assert_msg(TS_BACKEND_HAS(vt, note_set) && TS_BACKEND_HAS(vt, note_get) &&
-                  TS_BACKEND_HAS(vt, log_append) && TS_BACKEND_HAS(vt, log_walk),
-                  "the file backend keeps no notes and no log");
-    return vt;
-}
-
-static void set_ok(const ts_backend *vt, void *s, const char *name, const char *value,
-                   int64_t ttl)
-{
-    ts_error err = { 0 };
-    int rc = vt->note_set(s, name, value, ttl, &err);
-    ck_assert_msg(rc == TS_OK, "note_set %s: %s", name, err.message);
-}
-
-static int get(const ts_backend *vt, void *s, const char *name, char *out, size_t size)
-{
-    ts_error err = { 0 };
-    int rc = vt->note_get(s, name, out, size, &err);
-    ck_assert_msg(rc == TS_OK || rc == TS_NOT_FOUND, "note_get %s: %s", name, err.message);
-    return rc;
-}
-
-static void append_ok(const ts_backend *vt, void *s, const char *entry, size_t keep)
-{
-    ts_error err = { 0 };
-    int rc = vt->log_append(s, entry, keep, &err);
-    ck_assert_msg(rc == TS_OK, "log_append %s: %s", entry, err.message);
+    return raw_notes_backend("file");
 }
 
 /* The log's entries, each followed by "|". */
@@ -193,17 +142,17 @@ START_TEST(test_notes_are_shared_and_the_token_file_untouched)
     const ts_backend *vt = notes_vt();
     void *a = open_with(vt, 0), *b = open_with(vt, 0);
 
-    ck_assert_int_eq(get(vt, b, "oauth:id:3", out, sizeof out), TS_NOT_FOUND);
-    set_ok(vt, a, "oauth:id:3", value, 0);
-    set_ok(vt, a, "oauth:grant:00ff, \"odd\" name", "second", 0);
-    ck_assert_int_eq(get(vt, b, "oauth:id:3", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(b, "oauth:id:3", out, sizeof out), TS_NOT_FOUND);
+    raw_note_set_ok(a, "oauth:id:3", value, 0);
+    raw_note_set_ok(a, "oauth:grant:00ff, \"odd\" name", "second", 0);
+    ck_assert_int_eq(raw_note_get(b, "oauth:id:3", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, value);
-    ck_assert_int_eq(get(vt, b, "oauth:grant:00ff, \"odd\" name", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(b, "oauth:grant:00ff, \"odd\" name", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "second");
-    set_ok(vt, b, "oauth:id:3", "replaced", 0);
-    ck_assert_int_eq(get(vt, a, "oauth:id:3", out, sizeof out), TS_OK);
+    raw_note_set_ok(b, "oauth:id:3", "replaced", 0);
+    ck_assert_int_eq(raw_note_get(a, "oauth:id:3", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "replaced");
-    ck_assert_int_eq(get(vt, a, "oauth:id", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(a, "oauth:id", out, sizeof out), TS_NOT_FOUND);
 
     char *token_file = slurp(path), *notes = slurp(side(".notes"));
     ck_assert_str_eq(token_file, HEADER);
@@ -211,8 +160,8 @@ START_TEST(test_notes_are_shared_and_the_token_file_untouched)
                   "%s", notes);
     free(token_file);
     free(notes);
-    vt->close(a);
-    vt->close(b);
+    raw_close(a);
+    raw_close(b);
 }
 END_TEST
 
@@ -223,31 +172,31 @@ START_TEST(test_note_ttl)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "long", "stays", 600000);
-    set_ok(vt, s, "forever", "stays too", 0);
-    set_ok(vt, s, "short", "gone soon", 1000);
+    raw_note_set_ok(s, "long", "stays", 600000);
+    raw_note_set_ok(s, "forever", "stays too", 0);
+    raw_note_set_ok(s, "short", "gone soon", 1000);
     /* The expiry is the wall clock's, for every process. */
     notes = slurp(side(".notes"));
     char *row = strstr(notes, "\nlong,");
     ck_assert_ptr_nonnull(row);
     long long expires = atoll(row + 6);
-    ck_assert_msg(expires > now_ms() + 500000 && expires <= now_ms() + 600000, "%lld", expires);
+    ck_assert_msg(expires > wall_ms() + 500000 && expires <= wall_ms() + 600000, "%lld", expires);
     ck_assert_ptr_nonnull(strstr(notes, "\nforever,0,stays too\r\n"));
     ck_assert_ptr_nonnull(strstr(notes, "\nshort,"));
     free(notes);
     usleep(1100000);
-    ck_assert_int_eq(get(vt, s, "short", out, sizeof out), TS_NOT_FOUND);
-    ck_assert_int_eq(get(vt, s, "long", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(s, "short", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(s, "long", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "stays");
-    ck_assert_int_eq(get(vt, s, "forever", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(s, "forever", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "stays too");
     /* The next change drops the expired note from the file. */
-    set_ok(vt, s, "other", "x", 0);
+    raw_note_set_ok(s, "other", "x", 0);
     notes = slurp(side(".notes"));
     ck_assert_ptr_null(strstr(notes, "short"));
     ck_assert_ptr_nonnull(strstr(notes, "\nlong,"));
     free(notes);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -258,18 +207,18 @@ START_TEST(test_note_removal)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "missing", NULL, 0);     /* removing nothing makes nothing */
+    raw_note_set_ok(s, "missing", NULL, 0);     /* removing nothing makes nothing */
     ck_assert(!exists(side(".notes")));
-    set_ok(vt, s, "a", "1", 0);
-    set_ok(vt, s, "b", "2", 0);
-    set_ok(vt, s, "a", NULL, 0);
-    ck_assert_int_eq(get(vt, s, "a", out, sizeof out), TS_NOT_FOUND);
-    ck_assert_int_eq(get(vt, s, "b", out, sizeof out), TS_OK);
+    raw_note_set_ok(s, "a", "1", 0);
+    raw_note_set_ok(s, "b", "2", 0);
+    raw_note_set_ok(s, "a", NULL, 0);
+    ck_assert_int_eq(raw_note_get(s, "a", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(s, "b", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "2");
-    set_ok(vt, s, "b", NULL, 0);
-    ck_assert_int_eq(get(vt, s, "b", out, sizeof out), TS_NOT_FOUND);
+    raw_note_set_ok(s, "b", NULL, 0);
+    ck_assert_int_eq(raw_note_get(s, "b", out, sizeof out), TS_NOT_FOUND);
     ck_assert_msg(!exists(side(".notes")), "the last note removed leaves the file behind");
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -281,7 +230,7 @@ START_TEST(test_note_larger_than_the_buffer)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "n", "abcdef", 0);
+    raw_note_set_ok(s, "n", "abcdef", 0);
     ck_assert_int_eq(vt->note_get(s, "n", out, 6, &err), TS_ERR_BACKEND);
     ck_assert_msg(strstr(err.message, "small.csv.notes") && strstr(err.message, "note 'n'"),
                   "%s", err.message);
@@ -289,10 +238,10 @@ START_TEST(test_note_larger_than_the_buffer)
     ck_assert_str_eq(out, "abcdef");
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    set_ok(vt, s, "big", big, 0);
+    raw_note_set_ok(s, "big", big, 0);
     ck_assert_int_eq(vt->note_get(s, "big", out, 1800, &err), TS_OK);
     ck_assert_str_eq(out, big);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -318,7 +267,7 @@ START_TEST(test_broken_notes_file_is_kept)
     spit(side(".notes"), "id,user_name\r\n");
     ck_assert_int_eq(vt->note_get(s, "x", out, sizeof out, &err), TS_ERR_CORRUPT);
     ck_assert_msg(strstr(err.message, "line 1: not the header"), "%s", err.message);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -346,7 +295,7 @@ START_TEST(test_side_files_are_never_followed)
     kept = slurp(victim);
     ck_assert_str_eq(kept, "keep\n");
     free(kept);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -360,13 +309,13 @@ START_TEST(test_side_files_take_the_token_file_mode)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    set_ok(vt, s, "n", "v", 0);
-    append_ok(vt, s, "e", 10);
+    raw_note_set_ok(s, "n", "v", 0);
+    raw_log_append_ok(s, "e", 10);
     ck_assert_int_eq(stat(side(".notes"), &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0640);
     ck_assert_int_eq(stat(side(".refreshes"), &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0640);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -384,15 +333,15 @@ START_TEST(test_log_order_and_stop)
     ck_assert_str_eq(walk(vt, s), "");
     for (int i = 0; i < 10; i++) {
         snprintf(entry, sizeof entry, "{\"n\":%d}", i);
-        append_ok(vt, i % 2 ? other : s, entry, 100);
+        raw_log_append_ok(i % 2 ? other : s, entry, 100);
     }
     ck_assert_str_eq(walk(vt, s), "{\"n\":0}|{\"n\":1}|{\"n\":2}|{\"n\":3}|{\"n\":4}|"
                                   "{\"n\":5}|{\"n\":6}|{\"n\":7}|{\"n\":8}|{\"n\":9}|");
     ck_assert_int_eq(vt->log_walk(s, collect_entry, &c, &err), 42);
     ck_assert_int_eq(c.calls, 4);
     ck_assert_str_eq(c.text, "{\"n\":0}|{\"n\":1}|{\"n\":2}|{\"n\":3}|");
-    vt->close(s);
-    vt->close(other);
+    raw_close(s);
+    raw_close(other);
 }
 END_TEST
 
@@ -415,7 +364,7 @@ START_TEST(test_log_keeps_the_newest)
 
     for (int i = 0; i < 10; i++) {
         snprintf(entry, sizeof entry, "e%d", i);
-        append_ok(vt, s, entry, 3);
+        raw_log_append_ok(s, entry, 3);
         want[0] = '\0';
         for (int j = i >= 2 ? i - 2 : 0; j <= i; j++)
             snprintf(want + strlen(want), sizeof want - strlen(want), "e%d|", j);
@@ -424,22 +373,22 @@ START_TEST(test_log_keeps_the_newest)
         ck_assert_int_le(lines_of(side(".refreshes.1")), 3);
     }
     /* keep changed: the newest of the new size. */
-    append_ok(vt, s, "e10", 2);
+    raw_log_append_ok(s, "e10", 2);
     ck_assert_str_eq(walk(vt, s), "e9|e10|");
-    append_ok(vt, s, "e11", 4);
-    append_ok(vt, s, "e12", 4);
+    raw_log_append_ok(s, "e11", 4);
+    raw_log_append_ok(s, "e12", 4);
     ck_assert_str_eq(walk(vt, s), "e9|e10|e11|e12|");
-    append_ok(vt, s, "e13", 4);
+    raw_log_append_ok(s, "e13", 4);
     ck_assert_str_eq(walk(vt, s), "e10|e11|e12|e13|");
-    append_ok(vt, s, "e14", 1);
+    raw_log_append_ok(s, "e14", 1);
     ck_assert_str_eq(walk(vt, s), "e14|");
-    append_ok(vt, s, "e15", 1);
+    raw_log_append_ok(s, "e15", 1);
     ck_assert_str_eq(walk(vt, s), "e15|");
     /* keep 0 keeps none. */
-    append_ok(vt, s, "e16", 0);
+    raw_log_append_ok(s, "e16", 0);
     ck_assert_str_eq(walk(vt, s), "");
     ck_assert(!exists(side(".refreshes")) && !exists(side(".refreshes.1")));
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -452,18 +401,18 @@ START_TEST(test_log_line_cut_short)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    append_ok(vt, s, "a", 10);
-    append_ok(vt, s, "b", 10);
+    raw_log_append_ok(s, "a", 10);
+    raw_log_append_ok(s, "b", 10);
     FILE *fp = fopen(side(".refreshes"), "ab");
     fputs("{\"half", fp);
     fclose(fp);
     ck_assert_str_eq(walk(vt, s), "a|b|");
-    append_ok(vt, s, "c", 10);
+    raw_log_append_ok(s, "c", 10);
     ck_assert_str_eq(walk(vt, s), "a|b|c|");
     data = slurp(side(".refreshes"));
     ck_assert_str_eq(data, "a\nb\nc\n");
     free(data);
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -474,12 +423,12 @@ START_TEST(test_log_entry_is_one_line)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    append_ok(vt, s, "first", 10);
+    raw_log_append_ok(s, "first", 10);
     ck_assert_int_eq(vt->log_append(s, "two\nlines", 10, &err), TS_ERR_INVALID);
     ck_assert_msg(strstr(err.message, "lines.csv.refreshes") && strstr(err.message, "line feed"),
                   "%s", err.message);
     ck_assert_str_eq(walk(vt, s), "first|");
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -496,20 +445,20 @@ START_TEST(test_reader_creates_nothing)
     before = listing();
 
     void *r = open_with(vt, TS_OPEN_READ_ONLY | TS_OPEN_MUST_EXIST);
-    ck_assert_int_eq(get(vt, r, "oauth:id:1", out, sizeof out), TS_NOT_FOUND);
+    ck_assert_int_eq(raw_note_get(r, "oauth:id:1", out, sizeof out), TS_NOT_FOUND);
     ck_assert_str_eq(walk(vt, r), "");
     after = listing();
     ck_assert_str_eq(after, before);
     free(after);
 
     void *w = open_with(vt, 0);
-    set_ok(vt, w, "oauth:id:1", "v1", 0);
-    append_ok(vt, w, "entry", 10);
-    vt->close(w);
-    ck_assert_int_eq(get(vt, r, "oauth:id:1", out, sizeof out), TS_OK);
+    raw_note_set_ok(w, "oauth:id:1", "v1", 0);
+    raw_log_append_ok(w, "entry", 10);
+    raw_close(w);
+    ck_assert_int_eq(raw_note_get(r, "oauth:id:1", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "v1");
     ck_assert_str_eq(walk(vt, r), "entry|");
-    vt->close(r);
+    raw_close(r);
 
     /* Through the library: the log of a store opened to read it. */
     char uri[600];
@@ -539,40 +488,28 @@ END_TEST
 /* Two processes append at once, each to a handle of its own: every entry
  * whole, each process's in its order, none lost but the oldest beyond
  * the cap. */
+static int append_entries(int k, void *keep)
+{
+    const ts_backend *vt = notes_vt();
+    void *s = open_with(vt, 0);
+    char entry[128];
+    ts_error err;
+
+    for (int i = 0; i < APPENDS; i++) {
+        snprintf(entry, sizeof entry, "{\"worker\":%d,\"n\":%d,\"pad\":\"%040d\"}", k, i, i);
+        if (vt->log_append(s, entry, *(const size_t *)keep, &err) != TS_OK)
+            return 1;
+    }
+    raw_close(s);
+    return 0;
+}
+
 static void appenders(const char *name, size_t keep)
 {
-    int go[2];
-    pid_t kids[2];
     use_file(name);
     const ts_backend *vt = notes_vt();
 
-    ck_assert_int_eq(pipe(go), 0);
-    for (int k = 0; k < 2; k++) {
-        if ((kids[k] = fork()) == 0) {
-            void *s = open_with(vt, 0);
-            char entry[128], c;
-            ts_error err;
-            close(go[1]);
-            if (read(go[0], &c, 1) != 0)
-                _exit(3);
-            for (int i = 0; i < APPENDS; i++) {
-                snprintf(entry, sizeof entry, "{\"worker\":%d,\"n\":%d,\"pad\":\"%040d\"}", k,
-                         i, i);
-                if (vt->log_append(s, entry, keep, &err) != TS_OK)
-                    _exit(1);
-            }
-            vt->close(s);
-            _exit(0);
-        }
-    }
-    close(go[0]);
-    close(go[1]);               /* both start */
-    for (int k = 0; k < 2; k++) {
-        int status;
-        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", k);
-    }
-
+    run_processes(2, append_entries, &keep, NULL);
     void *s = open_with(vt, 0);
     const char *all = walk(vt, s);
     int next[2] = { -1, -1 }, total = 0;
@@ -593,7 +530,7 @@ static void appenders(const char *name, size_t keep)
     ck_assert_msg(next[0] < 0 || next[0] == APPENDS, "worker 0 ends at %d", next[0] - 1);
     ck_assert_msg(next[1] < 0 || next[1] == APPENDS, "worker 1 ends at %d", next[1] - 1);
     ck_assert(next[0] == APPENDS || next[1] == APPENDS);
-    vt->close(s);
+    raw_close(s);
 }
 
 START_TEST(test_two_processes_append)
@@ -610,39 +547,38 @@ END_TEST
 
 /* Two processes set notes at once: no change is lost to the other's
  * rewrite of the file. */
+static int set_notes(int k, void *unused)
+{
+    const ts_backend *vt = notes_vt();
+    void *s = open_with(vt, 0);
+    char name[32];
+    ts_error err;
+
+    (void)unused;
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "w%d-%d", k, i);
+        if (vt->note_set(s, name, name, 0, &err) != TS_OK)
+            return 1;
+    }
+    raw_close(s);
+    return 0;
+}
+
 START_TEST(test_two_processes_set_notes)
 {
-    pid_t kids[2];
     char name[32], out[32];
     use_file("notes-race.csv");
     const ts_backend *vt = notes_vt();
 
-    for (int k = 0; k < 2; k++) {
-        if ((kids[k] = fork()) == 0) {
-            void *s = open_with(vt, 0);
-            ts_error err;
-            for (int i = 0; i < 40; i++) {
-                snprintf(name, sizeof name, "w%d-%d", k, i);
-                if (vt->note_set(s, name, name, 0, &err) != TS_OK)
-                    _exit(1);
-            }
-            vt->close(s);
-            _exit(0);
-        }
-    }
-    for (int k = 0; k < 2; k++) {
-        int status;
-        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", k);
-    }
+    run_processes(2, set_notes, NULL, NULL);
     void *s = open_with(vt, 0);
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 40; i++) {
             snprintf(name, sizeof name, "w%d-%d", k, i);
-            ck_assert_msg(get(vt, s, name, out, sizeof out) == TS_OK, "%s is lost", name);
+            ck_assert_msg(raw_note_get(s, name, out, sizeof out) == TS_OK, "%s is lost", name);
             ck_assert_str_eq(out, name);
         }
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 
@@ -655,8 +591,8 @@ START_TEST(test_child_of_a_fork)
     const ts_backend *vt = notes_vt();
     void *s = open_with(vt, 0);
 
-    append_ok(vt, s, "parent before", 10);
-    set_ok(vt, s, "parent", "p", 0);
+    raw_log_append_ok(s, "parent before", 10);
+    raw_note_set_ok(s, "parent", "p", 0);
     pid_t pid = fork();
     if (pid == 0) {
         ts_error err;
@@ -667,11 +603,11 @@ START_TEST(test_child_of_a_fork)
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(status, 0);
-    append_ok(vt, s, "parent after", 10);
+    raw_log_append_ok(s, "parent after", 10);
     ck_assert_str_eq(walk(vt, s), "parent before|child|parent after|");
-    ck_assert_int_eq(get(vt, s, "child", out, sizeof out), TS_OK);
+    ck_assert_int_eq(raw_note_get(s, "child", out, sizeof out), TS_OK);
     ck_assert_str_eq(out, "c");
-    vt->close(s);
+    raw_close(s);
 }
 END_TEST
 

@@ -35,6 +35,7 @@
 #include "../check_main.h"
 #include "../test_store.h"
 #include "server.h"
+#include "walk.h"
 
 enum { CHILDREN = 4, SAVES = 200, FINDS = 2000, USERS = 50 };
 
@@ -68,18 +69,6 @@ static ts_store *open_store(int tls, const char *prefix)
     ts_config_free(cfg);
     ck_assert_msg(rc == TS_OK, "open: %s", err.message);
     return store;
-}
-
-/* The server's count of connections it accepted so far. */
-static long long connections_received(redisContext *c)
-{
-    redisReply *r = redisCommand(c, "INFO stats");
-    ck_assert(r && r->type == REDIS_REPLY_STRING);
-    const char *at = strstr(r->str, "total_connections_received:");
-    ck_assert_ptr_nonnull(at);
-    long long n = atoll(at + strlen("total_connections_received:"));
-    freeReplyObject(r);
-    return n;
 }
 
 /* Saves users NAME-0 .. NAME-(n-1). */

@@ -476,18 +476,6 @@ static int role_is_replica(int port)
     return yes;
 }
 
-/* The master's count of connections it accepted so far. */
-static long long connections_received(redisContext *c)
-{
-    redisReply *r = redisCommand(c, "INFO stats");
-    ck_assert(r && r->type == REDIS_REPLY_STRING);
-    const char *at = strstr(r->str, "total_connections_received:");
-    ck_assert_ptr_nonnull(at);
-    long long n = atoll(at + strlen("total_connections_received:"));
-    freeReplyObject(r);
-    return n;
-}
-
 /* A handle carried into a forked child: the child lets go of its copy of
  * the parent's connection to the master, asks the sentinels again and
  * connects on its own; the parent's connection is untouched, so the

@@ -1,13 +1,16 @@
 /*
- * tests/redis/walk.h - the consistency walk the redis tests share: a Lua
- * script, written independently of the backend's, that checks a store's
- * tokens and index keys against each other on the server.
+ * tests/redis/walk.h - the looks at a server the redis tests share: the
+ * consistency walk, a Lua script, written independently of the
+ * backend's, that checks a store's tokens and index keys against each
+ * other on the server; and the count of connections a server accepted.
  */
 #ifndef TS_TEST_REDIS_WALK_H
 #define TS_TEST_REDIS_WALK_H
 
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <hiredis/hiredis.h>
 
 /*
@@ -121,7 +124,8 @@ static const char consistency_lua[] =
 
 /* Runs the walk; asserts no problem; returns the token count and sets
  * *index_keys. */
-static long long check_consistency(redisContext *c, const char *prefix, long long *index_keys)
+static inline long long check_consistency(redisContext *c, const char *prefix,
+                                          long long *index_keys)
 {
     char base[256];
     snprintf(base, sizeof base, "{%s}", prefix);
@@ -135,6 +139,18 @@ static long long check_consistency(redisContext *c, const char *prefix, long lon
     long long n = r->element[0]->integer;
     if (index_keys)
         *index_keys = r->element[1]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/* The server's count of connections it accepted so far. */
+static inline long long connections_received(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "INFO stats");
+    ck_assert(r && r->type == REDIS_REPLY_STRING);
+    const char *at = strstr(r->str, "total_connections_received:");
+    ck_assert_ptr_nonnull(at);
+    long long n = atoll(at + strlen("total_connections_received:"));
     freeReplyObject(r);
     return n;
 }
