@@ -15,9 +15,10 @@
  * Output is TAP, so `make check` and any CI counts single checks.
  *
  * This file has the helpers the checks share and the TAP runner; the
- * checks of the SDK's rules are in conformance_rules.c, those of
- * durability, concurrency and read-only access in
- * conformance_durability.c.
+ * checks of the SDK's rules are in conformance_rules.c, those of the calls
+ * carrying many tokens in conformance_batch.c, those of durability,
+ * concurrency and read-only access in conformance_durability.c, and the
+ * differential check in conformance_differential.c.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -170,7 +171,8 @@ int cli_conformance_run(const ts_config *config, unsigned sequences, uint64_t se
                         .sequences = sequences ? sequences : CLI_DIFFERENTIAL_SEQUENCES,
                         .seed = seed ? seed : CLI_DIFFERENTIAL_SEED };
     ts_backend_info info;
-    int failures = 0, n = (int)(rule_check_count + durability_check_count) + 1, k = 0;
+    int failures = 0, k = 0;
+    int n = (int)(rule_check_count + batch_check_count + durability_check_count) + 1;
 
     if (ts_store_open_config(&su.store, config, err) != TS_OK)
         return -1;
@@ -181,6 +183,8 @@ int cli_conformance_run(const ts_config *config, unsigned sequences, uint64_t se
     ts_store_close(su.store);
     for (size_t i = 0; i < rule_check_count; i++)
         failures += run_check(&su, &rule_checks[i], ++k, out);
+    for (size_t i = 0; i < batch_check_count; i++)
+        failures += run_check(&su, &batch_checks[i], ++k, out);
     for (size_t i = 0; i < durability_check_count; i++)
         failures += run_check(&su, &durability_checks[i], ++k, out);
     fprintf(out, "# differential: %u sequences from seed %" PRIu64 "\n", su.sequences,

@@ -1,10 +1,12 @@
 /*
  * cli/conformance_checks.h - what the conformance suite's files share:
  * the state a check runs in, the EXPECT macros and the token helpers
- * (conformance.c), and the two tables of checks the runner goes through,
- * the SDK's rules (conformance_rules.c) and durability, concurrency and
- * read-only access (conformance_durability.c). Only those three files
- * include it; the command sees conformance.h.
+ * (conformance.c), and the tables of checks the runner goes through: the
+ * SDK's rules (conformance_rules.c), the calls that carry many tokens
+ * (conformance_batch.c), durability, concurrency and read-only access
+ * (conformance_durability.c) and the differential check
+ * (conformance_differential.c). Only those files include it; the command
+ * sees conformance.h.
  */
 #ifndef TS_CLI_CONFORMANCE_CHECKS_H
 #define TS_CLI_CONFORMANCE_CHECKS_H
@@ -61,10 +63,13 @@ struct check {
     uint32_t needs;      /* capability bits the check requires */
 };
 
-/* The checks, in the order they run and are numbered: the rules first,
- * then the durability ones. */
+/* The checks, in the order they run and are numbered: the rules, the
+ * calls that carry many tokens (conformance_batch.c), the durability ones;
+ * then the differential check. */
 extern const struct check rule_checks[];
 extern const size_t rule_check_count;
+extern const struct check batch_checks[];
+extern const size_t batch_check_count;
 extern const struct check durability_checks[];
 extern const size_t durability_check_count;
 /* The differential check (conformance_differential.c), run last. */

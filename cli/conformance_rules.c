@@ -2,7 +2,7 @@
  * cli/conformance_rules.c - the conformance checks of the SDK's rules:
  * the lookup keys and their order, find_token filling only empty fields,
  * numeric ids, save_token's upsert and what it refuses, one row per user,
- * find_tokens batches, deletes, the walk's order and byte-exact values.
+ * deletes, the walk's order and byte-exact values.
  * conformance.c runs them.
  */
 #include <inttypes.h>
@@ -287,134 +287,6 @@ static int check_no_key_and_not_found(check_state *st)
     return 0;
 }
 
-/* ts_find_tokens answers each query as ts_find_token would, in order,
- * whether the backend pipelines the batch or the core loops. */
-static int check_find_tokens(check_state *st)
-{
-    enum { N = 24 };
-    ts_token *q[N];
-    int results[N];
-    char user[64], access[64];
-
-    for (unsigned i = 1; i <= 20; i++)
-        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
-    for (unsigned i = 0; i < N; i++) {
-        snprintf(user, sizeof user, "user%u@example.com", i);
-        q[i] = tok("user_name", user, NULL);
-    }
-    ts_token_free(q[0]);
-    q[0] = tok("user_name", "stranger@example.com", NULL);
-    ts_token_free(q[2]);
-    q[2] = tok("client_id", "1000.CLIENT", NULL);
-    ts_token_free(q[3]);
-    q[3] = tok("access_token", "1000.access.5", NULL);
-    ts_token_set(q[4], TS_FIELD_API_DOMAIN, "kept");
-    int rc = ts_find_tokens(st->store, q, N, results, &st->last);
-    EXPECT(rc == TS_ERR_INVALID && strstr(st->last.message, "lookup key"),
-           "a batch holding a query without a key returned '%s' (%s)", ts_strerror(rc),
-           st->last.message);
-    EXPECT(results[0] == TS_NOT_FOUND && results[2] == TS_ERR_INVALID &&
-           results[21] == TS_NOT_FOUND && results[23] == TS_NOT_FOUND,
-           "misses and the keyless query answered '%s', '%s', '%s'", ts_strerror(results[0]),
-           ts_strerror(results[2]), ts_strerror(results[21]));
-    EXPECT(!*get(q[0], "id") && !*get(q[21], "refresh_token"), "a miss filled fields");
-    EXPECT(results[3] == TS_OK && strcmp(get(q[3], "user_name"), "user5@example.com") == 0,
-           "the access_token query answered '%s' with user '%s'", ts_strerror(results[3]),
-           get(q[3], "user_name"));
-    EXPECT(strcmp(get(q[4], "api_domain"), "kept") == 0, "a batch find overwrote a set field");
-    for (unsigned i = 1; i <= 20; i++) {
-        if (i == 2 || i == 3)
-            continue;
-        snprintf(access, sizeof access, "1000.access.%u", i);
-        EXPECT(results[i] == TS_OK && strcmp(get(q[i], "access_token"), access) == 0 &&
-               id_of(q[i]) == i, "query %u answered '%s' with id '%s'", i,
-               ts_strerror(results[i]), get(q[i], "id"));
-    }
-    for (unsigned i = 0; i < N; i++)
-        ts_token_free(q[i]);
-    q[0] = tok("user_name", "user9@example.com", NULL);
-    EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 1, results, &st->last));
-    EXPECT(id_of(q[0]) == 9, "a batch of one found id '%s'", get(q[0], "id"));
-    ts_token_free(q[0]);
-    EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 0, results, &st->last));
-    return 0;
-}
-
-/* Receives a sent batch, waiting on its socket; TS_ERR_TIMEOUT when the
- * answers do not come in the time the backend gave. */
-static int receive_all(check_state *st, ts_token **q, size_t n, int fd, int timeout_ms,
-                       int *results)
-{
-    int done = 0, rc = TS_OK;
-
-    while (!done) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, timeout_ms) != 1)
-            return TS_ERR_TIMEOUT;
-        rc = ts_find_tokens_receive(st->store, q, n, results, &done, &st->last);
-    }
-    return rc;
-}
-
-/* ts_find_tokens_send and _receive answer as ts_find_tokens does, where
- * the backend sends finds apart from their answers; elsewhere send says
- * it cannot, and nothing waits. */
-static int check_find_tokens_halves(check_state *st)
-{
-    enum { N = 6 };
-    ts_token *q[N], *p[N];
-    int results[N], expected[N], fd = -1, timeout_ms = 0;
-    char user[64];
-
-    for (unsigned i = 1; i <= 5; i++)
-        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
-    for (unsigned i = 0; i < N; i++) {
-        snprintf(user, sizeof user, "user%u@example.com", i);
-        q[i] = tok("user_name", user, NULL);
-        p[i] = tok("user_name", user, NULL);
-    }
-    ts_token_set(q[2], TS_FIELD_API_DOMAIN, "kept");
-    ts_token_set(p[2], TS_FIELD_API_DOMAIN, "kept");
-    int rc = ts_find_tokens_send(st->store, q, N, &fd, &timeout_ms, &st->last);
-    if (rc == TS_ERR_UNSUPPORTED) {
-        EXPECT_RC(TS_ERR_INVALID, ts_find_tokens_receive(st->store, q, N, results, &rc,
-                                                         &st->last));
-        for (unsigned i = 0; i < N; i++)
-            ts_token_free(q[i]), ts_token_free(p[i]);
-        return 0;
-    }
-    EXPECT(rc == TS_OK && fd >= 0 && (timeout_ms > 0 || timeout_ms == -1), "send returned '%s', fd %d, timeout %d ms "
-           "(%s)", ts_strerror(rc), fd, timeout_ms, st->last.message);
-    EXPECT_RC(TS_ERR_UNSUPPORTED, ts_find_tokens_send(st->store, p, N, &fd, &timeout_ms,
-                                                      &st->last));
-    EXPECT_RC(TS_ERR_INVALID, ts_find_tokens_receive(st->store, p, N, results, &rc, &st->last));
-    EXPECT_RC(TS_OK, receive_all(st, q, N, fd, timeout_ms, results));
-    EXPECT_RC(TS_OK, ts_find_tokens(st->store, p, N, expected, &st->last));
-    for (unsigned i = 0; i < N; i++) {
-        EXPECT(results[i] == expected[i], "find %u answered '%s', find_tokens '%s'", i,
-               ts_strerror(results[i]), ts_strerror(expected[i]));
-        for (int f = 0; f < TS_FIELD_COUNT; f++)
-            EXPECT(strcmp(ts_token_get(q[i], (ts_field)f), ts_token_get(p[i], (ts_field)f)) == 0,
-                   "find %u: %s differs from find_tokens's", i, ts_field_name((ts_field)f));
-    }
-    EXPECT(id_of(q[3]) == 3 && strcmp(get(q[2], "api_domain"), "kept") == 0 &&
-           !*get(q[0], "id"), "the halves found ids '%s', '%s' and api_domain '%s'",
-           get(q[0], "id"), get(q[3], "id"), get(q[2], "api_domain"));
-
-    /* Given up on, a batch's answers are not taken for the next call's. */
-    ts_token_clear(q[1]);
-    ts_token_set(q[1], TS_FIELD_USER_NAME, "user1@example.com");
-    EXPECT_RC(TS_OK, ts_find_tokens_send(st->store, q + 1, 1, &fd, &timeout_ms, &st->last));
-    ts_find_tokens_cancel(st->store);
-    ts_token_clear(q[4]);
-    ts_token_set(q[4], TS_FIELD_USER_NAME, "user4@example.com");
-    EXPECT_RC(TS_OK, ts_find_token(st->store, q[4], &st->last));
-    EXPECT(id_of(q[4]) == 4, "after a cancel, user4 found id '%s'", get(q[4], "id"));
-    for (unsigned i = 0; i < N; i++)
-        ts_token_free(q[i]), ts_token_free(p[i]);
-    return 0;
-}
-
 static int check_save_by_id(check_state *st)
 {
     uint64_t id, id2;
@@ -550,94 +422,6 @@ static int check_conflicts(check_state *st)
     ts_token_free(got);
     EXPECT(count(st) == 2, "refused saves changed the row count to %zu", count(st));
     return 0;
-}
-
-/* A stream of user tokens for ts_save_stream: tokens[0..n), the one at
- * `refused` without any secret, and an input error at `broken`. */
-struct stream_in {
-    unsigned n, next, refused, broken;
-    ts_token *current;
-    unsigned saved;
-    int ids_ascend;
-    uint64_t last_id;
-};
-
-static int stream_next(void *ud, ts_token **token, ts_error *err)
-{
-    struct stream_in *in = ud;
-
-    ts_token_free(in->current);
-    in->current = NULL;
-    if (in->next == in->broken) {
-        snprintf(err->message, sizeof err->message, "the input broke");
-        return err->code = TS_ERR_IO;
-    }
-    if (in->next == in->n)
-        return TS_NOT_FOUND;
-    *token = in->current = user_token(1000 + in->next);
-    if (in->next == in->refused) {
-        ts_token_set(*token, TS_FIELD_REFRESH_TOKEN, NULL);
-        ts_token_set(*token, TS_FIELD_ACCESS_TOKEN, NULL);
-    }
-    in->next++;
-    return TS_OK;
-}
-
-static void stream_saved(void *ud, const ts_token *token)
-{
-    struct stream_in *in = ud;
-
-    in->ids_ascend &= in->saved == 0 || id_of(token) == in->last_id + 1;
-    in->last_id = id_of(token);
-    in->saved++;
-}
-
-/* A stream that stops at token `at`: the store holds all of it or none of
- * what came before, as the backend's transaction allows. */
-static int check_stream_stops(check_state *st, unsigned refused, unsigned broken, int want,
-                              const char *what)
-{
-    struct stream_in in = { .n = 10, .refused = refused, .broken = broken, .ids_ascend = 1 };
-    size_t saved = 99;
-    unsigned at = refused < broken ? refused : broken;
-
-    EXPECT_RC(TS_OK, ts_delete_tokens(st->store, &st->last));
-    int rc = ts_save_stream(st->store, stream_next, stream_saved, &in, &saved, &st->last);
-    ts_token_free(in.current);
-    char where[16];
-    snprintf(where, sizeof where, "token %u", at);
-    EXPECT(rc == want, "a stream with %s at token %u returned '%s', not '%s'", what, at,
-           ts_strerror(rc), ts_strerror(want));
-    EXPECT(want != TS_ERR_INVALID || strstr(st->last.message, where),
-           "the error does not name %s: %s", where, st->last.message);
-    size_t stored = count(st);
-    EXPECT((stored == 0 || stored == at) && saved == stored,
-           "a stream with %s at token %u left %zu tokens (%zu reported saved); all before "
-           "it or none of them", what, at, stored, saved);
-    return 0;
-}
-
-static int check_save_stream(check_state *st)
-{
-    struct stream_in in = { .n = 50, .refused = 99, .broken = 99, .ids_ascend = 1 };
-    size_t saved = 0;
-
-    EXPECT_RC(TS_OK, ts_save_stream(st->store, stream_next, stream_saved, &in, &saved,
-                                    &st->last));
-    ts_token_free(in.current);
-    EXPECT(saved == 50 && in.saved == 50 && count(st) == 50,
-           "a stream of 50 tokens: %zu saved, %u reported, %zu stored", saved, in.saved,
-           count(st));
-    EXPECT(in.ids_ascend && in.last_id == 50, "the stream's ids do not run 1..50 (last %"
-           PRIu64 ")", in.last_id);
-    ts_token *q = tok("user_name", "user1049@example.com", NULL);
-    int rc = ts_find_token(st->store, q, &st->last);
-    int whole = rc == TS_OK && strcmp(get(q, "refresh_token"), "1000.refresh.1049") == 0;
-    ts_token_free(q);
-    EXPECT(whole, "the stream's last token is not stored whole");
-    if (check_stream_stops(st, 3, 99, TS_ERR_INVALID, "a token with no secret"))
-        return 1;
-    return check_stream_stops(st, 99, 4, TS_ERR_IO, "an input error");
 }
 
 static int check_delete_token(check_state *st)
@@ -801,9 +585,6 @@ const struct check rule_checks[] = {
     { "grant and refresh token of two rows: find and save take the lower id, the other "
       "user keeps theirs", check_two_keys_two_rows, 0 },
     { "no usable key is an error; no match is not found", check_no_key_and_not_found, 0 },
-    { "find_tokens answers a batch as find_token would, in order", check_find_tokens, 0 },
-    { "find_tokens_send and _receive answer as find_tokens, or send declines",
-      check_find_tokens_halves, 0 },
     { "save_token by id updates in place", check_save_by_id, 0 },
     { "save_token by key updates and fills empty fields from the row", check_save_by_key_merges, 0 },
     { "one user never gets two rows", check_one_row_per_user, 0 },
@@ -812,8 +593,6 @@ const struct check rule_checks[] = {
     { "an update may leave out refresh, grant and access token (the row keeps them)",
       check_update_without_secrets, 0 },
     { "saves that would give a user two rows are refused", check_conflicts, 0 },
-    { "save_stream saves tokens pulled one at a time; a stop leaves all before it or none",
-      check_save_stream, 0 },
     { "delete_token removes one token; a missing id is not found", check_delete_token, 0 },
     { "find_token_by_id: whole row; missing id not found; bad id invalid", check_find_by_id, 0 },
     { "get_tokens walks ascending numeric ids and stops on request", check_get_tokens_order, 0 },
