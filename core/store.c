@@ -25,37 +25,48 @@ static void store_in_child(ts__forkable *f)
     ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
 
     pthread_mutex_init(&s->lock, NULL);
+    pthread_rwlock_init(&s->calls, NULL);
     ts__notes_forked(s->notes);
-    s->held = s->fork_locked = 0;
+    s->fork_locked = 0;
     s->forked = 1;
 }
 
-/* Before a fork: waits for a call another thread is making into a
- * serialized backend to end (not for one the forking thread is in, as
- * from a get_tokens callback), so the child inherits no change half made.
- * A call that does not end within 10 s (a lock wait, a server's timeout)
- * is not waited for: the child then follows as best it can. */
+/* How many calls into a backend this thread is making (one, or more when
+ * a get_tokens callback calls another store): before a fork, the forking
+ * thread cannot wait for its own. */
+static __thread int calls_in_this_thread;
+
+/* Before a fork: waits for the calls other threads are making into the
+ * backend to end, and lets no new one start (the mutex of a serialized
+ * backend, the write side of a thread-safe one's), so the child inherits
+ * no change half made. Not when the forking thread is in a call itself
+ * (from a get_tokens callback): it cannot wait for its own. A call that
+ * does not end within 10 s (a lock wait, a server's timeout) is not
+ * waited for: the child then follows as best it can. */
 static void store_before_fork(ts__forkable *f)
 {
     ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
     struct timespec until;
 
-    if (!s->serialize || (__atomic_load_n(&s->held, __ATOMIC_SEQ_CST) &&
-                          pthread_equal(s->holder, pthread_self())))
+    if (calls_in_this_thread > 0)
         return;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
-    s->fork_locked = pthread_mutex_timedlock(&s->lock, &until) == 0;
+    s->fork_locked = s->serialize ? pthread_mutex_timedlock(&s->lock, &until) == 0
+                                  : pthread_rwlock_timedwrlock(&s->calls, &until) == 0;
 }
 
 static void store_after_fork(ts__forkable *f)
 {
     ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
 
-    if (s->fork_locked) {
-        s->fork_locked = 0;
+    if (!s->fork_locked)
+        return;
+    s->fork_locked = 0;
+    if (s->serialize)
         pthread_mutex_unlock(&s->lock);
-    }
+    else
+        pthread_rwlock_unlock(&s->calls);
 }
 
 /* What a batch of finds needs beside the caller's tokens, in one block:
@@ -164,16 +175,19 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
                                                              : flags };
         s->serialize = !(s->module.vt->caps & TS_CAP_THREAD_SAFE);
         pthread_mutex_init(&s->lock, NULL);
+        pthread_rwlock_init(&s->calls, NULL);
         ts__error_clear(err);
         rc = s->module.vt->open(&ts__host, &s->ctx, &s->state, err);
         if (rc != TS_OK) {
             ts__error_prefix(err, "%s", s->module.vt->name);
             pthread_mutex_destroy(&s->lock);
+            pthread_rwlock_destroy(&s->calls);
         }
     }
     if (rc == TS_OK && !(s->notes = ts__notes_new())) {
         s->module.vt->close(s->state);
         pthread_mutex_destroy(&s->lock);
+        pthread_rwlock_destroy(&s->calls);
         rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
     }
     if (rc == TS_OK) {
@@ -233,6 +247,7 @@ TS_API void ts_store_close(ts_store *s)
         s->module.vt->close(s->state);
     }
     pthread_mutex_destroy(&s->lock);
+    pthread_rwlock_destroy(&s->calls);
     ts__notes_free(s->notes);
     ts__module_unload(&s->module);
     ts_config_free(s->config);
@@ -274,26 +289,24 @@ int ts__store_enter(ts_store *s, ts_error *err)
 {
     int rc = TS_OK;
 
-    if (s->serialize) {
+    if (s->serialize)
         pthread_mutex_lock(&s->lock);
-        s->holder = pthread_self();
-        __atomic_store_n(&s->held, 1, __ATOMIC_SEQ_CST);
-    }
-    if (__atomic_load_n(&s->forked, __ATOMIC_ACQUIRE) &&
-        (rc = follow_fork(s, err)) != TS_OK && s->serialize) {
-        __atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
-        pthread_mutex_unlock(&s->lock);
-    }
+    else
+        pthread_rwlock_rdlock(&s->calls);
+    calls_in_this_thread++;
+    if (__atomic_load_n(&s->forked, __ATOMIC_ACQUIRE) && (rc = follow_fork(s, err)) != TS_OK)
+        ts__store_leave(s, TS_OK, NULL);
     return rc;
 }
 
 /* Leaves the backend and names it in any error it reported. */
 int ts__store_leave(ts_store *s, int rc, ts_error *err)
 {
-    if (s->serialize) {
-        __atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
+    calls_in_this_thread--;
+    if (s->serialize)
         pthread_mutex_unlock(&s->lock);
-    }
+    else
+        pthread_rwlock_unlock(&s->calls);
     if (rc != TS_OK && rc != TS_NOT_FOUND && err) {
         if (err->code != rc || !err->message[0])
             ts__error(err, rc, "%s", ts_strerror(rc));

@@ -18,9 +18,8 @@ struct ts_store {
     pid_t pid;               /* the process the state belongs to */
     int forked;              /* this is a child of that process: see enter() */
     ts__forkable forkable;   /* what fork.c tells in a child */
-    int held;                /* a thread is in the backend (serialized) ... */
-    pthread_t holder;        /* ... this one */
-    int fork_locked;         /* fork.c's before took the mutex */
+    pthread_rwlock_t calls;  /* a thread-safe backend's calls: read side */
+    int fork_locked;         /* fork.c's before took lock or calls */
     ts__notes *notes;        /* notes and log kept here for a backend without */
     int notes_failed;        /* the backend's notes failed: the handle's own */
 };
