@@ -39,21 +39,18 @@ void doctor_add(struct doctor *d, const char *check, int severity, const char *f
     if (vasprintf(&f.message, fmt, ap) < 0)
         f.message = NULL;
     va_end(ap);
-    if (fix && !(f.fix = strdup(fix))) {
-        free(f.message);
-        return;
-    }
-    if (d->nfindings == d->cap) {
+    if (f.message && fix)
+        f.fix = strdup(fix);
+    if (f.message && (!fix || f.fix) && d->nfindings == d->cap) {
         size_t cap = d->cap ? 2 * d->cap : 16;
         struct doctor_finding *grown = realloc(d->findings, cap * sizeof *grown);
-        if (!grown)
-            f.message = (free(f.message), NULL);
-        else {
+        if (grown) {
             d->findings = grown;
             d->cap = cap;
         }
     }
-    if (!f.message) {
+    if (!f.message || (fix && !f.fix) || d->nfindings == d->cap) {
+        free(f.message);
         free(f.fix);
         return;
     }
