@@ -5,8 +5,10 @@
  * options.c reads the command line into a struct cli; store.c loads the
  * config and opens the store it names. Each cmd_*.c holds one family of
  * commands, their help text beside their code: cmd_tokens.c (list, get,
- * save, delete, clear), cmd_migrate.c, cmd_oauth.c (token, revoke) and
- * cmd_backends.c (status, backends, check-backend; check.c decides where
+ * save, delete, clear), cmd_migrate.c, cmd_rotate.c (rotate-secret),
+ * cmd_oauth.c (token, revoke), cmd_refreshes.c, cmd_status.c,
+ * cmd_doctor.c (with doctor_store.c and doctor_net.c, doctor.h between
+ * them) and cmd_backends.c (backends, check-backend; check.c decides where
  * the conformance suite of conformance.c may run). format.c decides how
  * tokens look (masked secrets, tables, `field: value` lines) and json.c
  * how they look as JSON, so a secret can only reach the terminal through
@@ -20,6 +22,7 @@
 #define TS_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <json-c/json.h>
 #include <tokenstore/tokenstore.h>
@@ -38,6 +41,10 @@ enum cli_exit {
                                 failed or did not answer in time */
 };
 
+/* doctor's exit statuses, by the worst finding (the convention of
+ * monitoring plugins): 0 none, 1 warnings, 2 errors. */
+enum cli_doctor_exit { DOCTOR_OK = 0, DOCTOR_WARNINGS = 1, DOCTOR_ERRORS = 2 };
+
 /* Options, in one numbering for the parser and the commands' masks. The
  * field options follow the order of ts_field so OPT_ID + field is the
  * option for a field. */
@@ -47,12 +54,13 @@ enum cli_option {
     OPT_ID, OPT_USER, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_REFRESH_TOKEN,
     OPT_ACCESS_TOKEN, OPT_GRANT_TOKEN, OPT_EXPIRY_TIME, OPT_REDIRECT_URL, OPT_API_DOMAIN,
     OPT_TO, OPT_ACCOUNTS_URL, OPT_OAUTH, OPT_VERBOSE, OPT_FORCE, OPT_DRY_RUN, OPT_OVERWRITE,
-    OPT_NO_HEADERS, OPT_DIFFERENTIAL, OPT_SEED, OPT_SINCE, OPT_COUNT
+    OPT_NO_HEADERS, OPT_DIFFERENTIAL, OPT_SEED, OPT_SINCE, OPT_EXPIRING_WITHIN, OPT_EXPIRED,
+    OPT_SORT, OPT_USER_LIKE, OPT_READ_ONLY, OPT_SCHEMES, OPT_COUNT
 };
-_Static_assert(OPT_COUNT <= 32, "option masks are 32 bits");
+_Static_assert(OPT_COUNT <= 64, "option masks are 64 bits");
 _Static_assert(OPT_API_DOMAIN - OPT_ID == TS_FIELD_API_DOMAIN, "field options follow ts_field");
 
-#define BIT(o) (1u << (o))
+#define BIT(o) (UINT64_C(1) << (o))
 #define OPTS_GLOBAL (BIT(OPT_CONFIG) | BIT(OPT_STORE) | BIT(OPT_OPTION) | BIT(OPT_QUIET) | \
                      BIT(OPT_VERBOSE) | BIT(OPT_SHOW_SECRETS) | BIT(OPT_VERSION) | BIT(OPT_HELP))
 #define OPTS_KEYS (BIT(OPT_ID) | BIT(OPT_USER) | BIT(OPT_CLIENT_ID) | BIT(OPT_CLIENT_SECRET) | \
@@ -67,7 +75,7 @@ struct cli {
     const struct cli_command *command;
     char *args[2];                /* the command's own arguments (copies) */
     int nargs;
-    unsigned given;               /* BIT(option) for each option seen */
+    uint64_t given;               /* BIT(option) for each option seen */
     char *config_path, *store_uri;
     char **options;               /* -o "key=value" */
     size_t noptions;
@@ -80,14 +88,21 @@ struct cli {
     unsigned differential;        /* check-backend --differential N (0: the default) */
     uint64_t seed;                /* check-backend --seed S (0: the default) */
     char *since;                  /* refreshes --since */
+    int64_t expiring_within_ms;   /* list --expiring-within (0: not given) */
+    int expired, read_only, schemes;
+    int sort;                     /* list --sort: a cli_sort */
+    char *user_like;              /* list --user-like GLOB */
 };
+
+/* list --sort: the store's order (ascending id), user_name, expiry_time. */
+enum cli_sort { CLI_SORT_ID, CLI_SORT_USER, CLI_SORT_EXPIRY };
 
 /* A command: each cmd_*.c defines its commands' rows, main.c lists them
  * in the one table it dispatches through. */
 struct cli_command {
     const char *name;
     int (*run)(struct cli *cli);
-    unsigned options;             /* the options it accepts */
+    uint64_t options;             /* the options it accepts */
     int min_args, max_args;
     const char *synopsis;
     const char *summary;
@@ -102,7 +117,8 @@ extern const struct cli_command *const cli_commands[];
 /* The rows of the command table, defined next to each command's code. */
 extern const struct cli_command cli_cmd_list, cli_cmd_get, cli_cmd_save, cli_cmd_delete,
     cli_cmd_clear, cli_cmd_migrate, cli_cmd_token, cli_cmd_revoke, cli_cmd_status,
-    cli_cmd_backends, cli_cmd_check_backend, cli_cmd_refreshes;
+    cli_cmd_backends, cli_cmd_check_backend, cli_cmd_refreshes, cli_cmd_rotate_secret,
+    cli_cmd_doctor;
 
 /* ------------------------------------------------------------ cmd_refreshes.c */
 
@@ -128,6 +144,10 @@ const char *cli_option_name(int opt);
 
 /* The command called name, or NULL. */
 const struct cli_command *cli_find_command(const char *name);
+
+/* The candidate nearest word, when near enough to be a slip of the
+ * keyboard (and not word itself), else NULL: "did you mean". */
+const char *cli_nearest_word(const char *word, const char *const *candidates, size_t n);
 
 /* "unknown command", with the nearest command's name when one is near;
  * returns CLI_USAGE. */
@@ -169,6 +189,14 @@ char *cli_read_all(int fd);
  * an exit status after a message. */
 int cli_load_config(const struct cli *cli, ts_config **cfg);
 
+/* The same, saying nothing: a library code, with the reason in err. */
+int cli_try_load_config(const struct cli *cli, ts_config **cfg, ts_error *err);
+
+/* After a store failed to open with `code`: when the backend was not
+ * found, "did you mean 'sqlite:'?" on stderr, naming the nearest URI
+ * scheme (a URI) or backend (a config) found. */
+void cli_suggest_backend(const ts_config *cfg, int code);
+
 /* Opens the chosen store with TS_OPEN_* flags (reading commands never
  * create or change a store); *cfg (may be NULL) receives its config. */
 int cli_open_store(const struct cli *cli, unsigned flags, ts_store **store, ts_config **cfg);
@@ -176,6 +204,19 @@ int cli_open_store(const struct cli *cli, unsigned flags, ts_store **store, ts_c
 /* "sqlite store /tmp/tokens.db": how messages name a store. store may be
  * NULL (one not opened): the config's backend names it then. */
 void cli_describe_store(ts_store *store, const ts_config *cfg, char *out, size_t size);
+
+/* ------------------------------------------------------------ cmd_backends.c */
+
+/* The names of the backends found, and with `aliases` the other URI
+ * schemes that open one of them (rediss, redis-sentinel, unix, ...), in
+ * a NULL-terminated malloc'd array (cli_strings_free it), or NULL. */
+char **cli_uri_schemes(const ts_config *cfg, int aliases, size_t *n);
+void cli_strings_free(char **strings);
+
+/* "'sqlite:'" (the config is a URI) or "backend 'sqlite'": the scheme or
+ * backend found nearest the config's backend name, when it names none
+ * found; 0, else -1. */
+int cli_backend_guess(const ts_config *cfg, char *out, size_t size);
 
 /* ------------------------------------------------------------ cmd_tokens.c */
 
@@ -213,6 +254,17 @@ int cli_check_backend(const struct cli_check *check);
 
 /* Non-zero when s is one or more decimal digits and nothing else. */
 int cli_all_digits(const char *s);
+
+/* "30s", "10m", "2h", "1d" in milliseconds: 0, or -1 for anything else
+ * (a number without its unit among them). */
+int cli_parse_duration(const char *arg, int64_t *ms);
+
+/* The time now in milliseconds since 1970. */
+int64_t cli_now_ms(void);
+
+/* A token's expiry_time as a number: 0 with *ms set, -1 when it has none
+ * or it is not a number (a stored value past INT64_MAX is INT64_MAX). */
+int cli_token_expiry(const ts_token *token, int64_t *ms);
 
 /* explicit_bzero(s, strlen(s)) then free(s); NULL is allowed. */
 void cli_free_secret(char *s);

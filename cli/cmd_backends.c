@@ -1,175 +1,20 @@
 /*
- * cli/cmd_backends.c - the commands about stores and backends rather than
- * tokens: status (which store is in use and what it holds), backends
- * (which backends the search path offers) and check-backend (the
- * conformance suite, run where check.c allows).
+ * cli/cmd_backends.c - the commands about backends rather than tokens:
+ * backends (which backends the search path offers, and the URI schemes
+ * that open them) and check-backend (the conformance suite, run where
+ * check.c allows).
  *
- * status opens its store read-only, so looking never creates or changes
- * one; it shows what it knows even when the store cannot be read, since
- * where the store was looked for is what the user needs then. A store's
- * password is shown as "****" only.
+ * The schemes are the backends' names and the other spellings a URI may
+ * use for one of them (rediss:, redis-sentinel:, unix: ...), each checked
+ * against the library's URI parser before it is offered: completion reads
+ * them from `backends --schemes`, and a backend name that is not found
+ * gets the nearest of them as a "did you mean".
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "cli.h"
-
-/* ---------------------------------------------------------------- status */
-
-/* The options that say where a store is; a password is shown as set only. */
-static const char *const location_keys[] = {
-    "path", "socket", "host", "port", "db", "database", "prefix", "table", "user", "username",
-    "password",
-};
-
-struct status {
-    const char *source;           /* how the config was chosen */
-    const char *file;             /* the config file, or NULL */
-    ts_backend_info info;         /* name only when the store was not opened */
-    int opened;                   /* its tokens were counted */
-    int exists;                   /* 1, 0, or -1 when it could not be opened */
-    size_t tokens, expired;
-    int64_t now_ms;
-    ts_store *store;              /* opened read-only, or NULL */
-};
-
-static void config_source(const struct cli *cli, const ts_config *cfg, struct status *st)
-{
-    const char *origin = ts_config_origin(cfg);
-    const char *env = getenv("TOKENSTORE_CONFIG");
-    int is_file = strcmp(origin, "URI") != 0 && strcmp(origin, "default") != 0;
-
-    st->file = is_file ? origin : NULL;
-    st->source = cli->config_path ? "--config"
-                 : cli->store_uri ? "--store"
-                 : env && env[0] ? "$TOKENSTORE_CONFIG"
-                 : is_file ? "config file" : "default";
-}
-
-static int count_expired(const ts_token *token, void *userdata)
-{
-    struct status *st = userdata;
-    const char *expiry = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
-
-    st->tokens++;
-    st->expired += cli_all_digits(expiry) && strtoll(expiry, NULL, 10) < st->now_ms;
-    return TS_OK;
-}
-
-static int print_status_text(const struct status *st, const ts_config *cfg)
-{
-    printf("config:   %s%s%s%s\n", st->source, st->file ? " (" : "", st->file ? st->file : "",
-           st->file ? ")" : "");
-    printf("backend:  %s", st->info.name);
-    if (st->info.version)
-        printf(" %s (%s)", st->info.version, st->info.path);
-    printf("\nlocation:");
-    int shown_any = 0;
-    for (size_t i = 0; i < sizeof location_keys / sizeof *location_keys; i++) {
-        const char *value = ts_config_option(cfg, location_keys[i]);
-        char *shown = value ? cli_escape(value) : NULL;
-        if (shown)
-            printf(" %s=%s", location_keys[i], strcmp(location_keys[i], "password") == 0
-                                               ? "****" : shown);
-        shown_any |= shown != NULL;
-        free(shown);
-    }
-    if (!shown_any)
-        printf(" none (this process's memory)");
-    if (st->opened)
-        printf("\ntokens:   %zu (%zu expired)\n", st->tokens, st->expired);
-    else
-        printf("\ntokens:   unknown, %s\n", st->exists == 0 ? "the store does not exist"
-                                                         : "the store could not be read");
-    return cli_oauth_status(st->store, cfg, NULL, stdout);
-}
-
-static int print_status_json(const struct status *st, const ts_config *cfg)
-{
-    json_object *o = json_object_new_object(), *loc = json_object_new_object();
-    json_object *config = json_object_new_object(), *backend = json_object_new_object();
-
-    if (!o || !loc || !config || !backend) {
-        ts__json_release(o);
-        ts__json_release(loc);
-        ts__json_release(config);
-        ts__json_release(backend);
-        return cli_out_of_memory();
-    }
-    json_object_object_add(config, "source", json_object_new_string(st->source));
-    json_object_object_add(config, "file", st->file ? json_object_new_string(st->file) : NULL);
-    json_object_object_add(o, "config", config);
-    json_object_object_add(backend, "name", json_object_new_string(st->info.name));
-    if (st->info.version) {
-        json_object_object_add(backend, "version", json_object_new_string(st->info.version));
-        json_object_object_add(backend, "path", json_object_new_string(st->info.path));
-    }
-    json_object_object_add(o, "backend", backend);
-    for (size_t i = 0; i < sizeof location_keys / sizeof *location_keys; i++) {
-        const char *value = ts_config_option(cfg, location_keys[i]);
-        if (value)
-            json_object_object_add(loc, location_keys[i], json_object_new_string(
-                strcmp(location_keys[i], "password") == 0 ? "****" : value));
-    }
-    json_object_object_add(o, "location", loc);
-    json_object_object_add(o, "exists",
-                           st->exists < 0 ? NULL : json_object_new_boolean(st->exists));
-    json_object_object_add(o, "tokens",
-                           st->opened ? json_object_new_int64((int64_t)st->tokens) : NULL);
-    json_object_object_add(o, "expired",
-                           st->opened ? json_object_new_int64((int64_t)st->expired) : NULL);
-    cli_oauth_status(st->store, cfg, o, NULL);
-    cli_json_emit(stdout, o);
-    return CLI_OK;
-}
-
-/* Opens the store read-only: looking never creates or changes it. */
-static int cmd_status(struct cli *cli)
-{
-    struct status st = { .now_ms = (int64_t)time(NULL) * 1000 };
-    ts_config *cfg;
-    ts_store *store = NULL;
-    ts_error err = { 0 };
-    int rc = cli_load_config(cli, &cfg);
-
-    if (rc != CLI_OK)
-        return rc;
-    config_source(cli, cfg, &st);
-    st.info.name = ts_config_backend(cfg) ? ts_config_backend(cfg) : "?";
-    int code = ts_store_open_config_flags(&store, cfg, TS_OPEN_READ_ONLY, &err);
-    st.exists = code == TS_OK ? 1 : code == TS_ERR_NO_STORE ? 0 : -1;
-    if (code == TS_OK) {
-        ts_store_info(store, &st.info);
-        code = ts_get_tokens(store, count_expired, &st, &err);
-        st.opened = code == TS_OK;
-        st.store = store;
-    }
-    /* What is known is shown even when the store cannot be read: where it
-     * was looked for is what the user needs then. */
-    rc = cli->json ? print_status_json(&st, cfg) : print_status_text(&st, cfg);
-    if (code != TS_OK)
-        rc = cli_store_error(code, &err);
-    ts_store_close(store);
-    ts_config_free(cfg);
-    return rc;
-}
-
-const struct cli_command cli_cmd_status = {
-    "status", cmd_status, OPTS_GLOBAL | BIT(OPT_JSON), 0, 0,
-    "status [--json]",
-    "show which store is in use and what it holds",
-    "Prints where the configuration came from (--config, --store,\n"
-    "$TOKENSTORE_CONFIG, a config file, or the default store), the backend,\n"
-    "its version and .so, the store's location options (a password only as\n"
-    "****), and how many tokens it holds and how many of them have expired\n"
-    "(expiry_time before now), the OAuth settings in force (the config's\n"
-    "\"oauth\" section over the library's defaults) and what the refresh log\n"
-    "counts: refreshes, processes served by another's, failures and the\n"
-    "last one. --json prints the same as one object. The\n"
-    "store is opened read-only; a store that does not exist is reported\n"
-    "(exit status 3) and not created.\n",
-};
 
 /* ---------------------------------------------------------------- backends */
 
@@ -246,6 +91,121 @@ static int backends_config(const struct cli *cli, ts_config **cfg)
     return CLI_OK;
 }
 
+/* ---------------------------------------------------------------- schemes */
+
+/* URI schemes that are not a backend's name; the library's parser says
+ * which backend each opens, and one is offered only when that backend is
+ * found. */
+static const char *const scheme_aliases[] = {
+    "rediss", "redis-sentinel", "rediss-sentinel", "unix",
+};
+
+struct names {
+    char **v;
+    size_t n, cap;
+    int failed;
+};
+
+static void names_add(struct names *names, const char *name)
+{
+    for (size_t i = 0; i < names->n; i++)
+        if (strcmp(names->v[i], name) == 0)
+            return;
+    if (names->n + 1 >= names->cap) {
+        size_t cap = names->cap ? 2 * names->cap : 16;
+        char **grown = realloc(names->v, cap * sizeof *grown);
+        if (!grown) {
+            names->failed = 1;
+            return;
+        }
+        names->v = grown;
+        names->cap = cap;
+    }
+    if (!(names->v[names->n] = strdup(name)))
+        names->failed = 1;
+    else
+        names->v[++names->n] = NULL;
+}
+
+static int name_found(const ts_backend_info *info, void *userdata)
+{
+    names_add(userdata, info->name);
+    return TS_OK;
+}
+
+static int has_name(const struct names *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names->v[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+char **cli_uri_schemes(const ts_config *cfg, int aliases, size_t *n)
+{
+    struct names names = { 0 };
+
+    if (ts_backends_list(cfg, name_found, NULL, &names, NULL) != TS_OK)
+        names.failed = 1;
+    size_t backends = names.n;
+    for (size_t i = 0; aliases && i < sizeof scheme_aliases / sizeof *scheme_aliases; i++) {
+        char uri[64];
+        ts_config *parsed;
+        snprintf(uri, sizeof uri, "%s:", scheme_aliases[i]);
+        if (ts_config_parse_uri(&parsed, uri, NULL) != TS_OK)
+            continue;
+        if (has_name(&names, backends, ts_config_backend(parsed)))
+            names_add(&names, scheme_aliases[i]);
+        ts_config_free(parsed);
+    }
+    if (!names.v && !(names.v = calloc(1, sizeof *names.v)))
+        names.failed = 1;
+    if (names.failed) {
+        cli_strings_free(names.v);
+        return NULL;
+    }
+    *n = names.n;
+    return names.v;
+}
+
+void cli_strings_free(char **strings)
+{
+    for (size_t i = 0; strings && strings[i]; i++)
+        free(strings[i]);
+    free(strings);
+}
+
+int cli_backend_guess(const ts_config *cfg, char *out, size_t size)
+{
+    const char *name = ts_config_backend(cfg);
+    int uri = strcmp(ts_config_origin(cfg), "URI") == 0;
+    size_t n;
+    char **schemes;
+
+    if (!name || strchr(name, '/') || !(schemes = cli_uri_schemes(cfg, uri, &n)))
+        return -1;
+    const char *guess = cli_nearest_word(name, (const char *const *)schemes, n);
+    if (guess)
+        snprintf(out, size, uri ? "'%s:'" : "backend '%s'", guess);
+    cli_strings_free(schemes);
+    return guess ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- the command */
+
+static int print_schemes(const ts_config *cfg)
+{
+    size_t n;
+    char **schemes = cli_uri_schemes(cfg, 1, &n);
+
+    if (!schemes)
+        return cli_out_of_memory();
+    for (size_t i = 0; i < n; i++)
+        printf("%s:\n", schemes[i]);
+    cli_strings_free(schemes);
+    return CLI_OK;
+}
+
 static int cmd_backends(struct cli *cli)
 {
     struct backends_state st = { 0 };
@@ -253,6 +213,13 @@ static int cmd_backends(struct cli *cli)
     ts_error err = { 0 };
     int rc = backends_config(cli, &cfg);
 
+    if (rc == CLI_OK && cli->schemes) {
+        rc = cli->json || cli->no_headers
+             ? cli_usage_error("--schemes takes no --json or --no-headers")
+             : print_schemes(cfg);
+        ts_config_free(cfg);
+        return rc;
+    }
     if (rc != CLI_OK || (rc = cli_rows_init(&st.rows, cli->json, 5, backend_headers)) != CLI_OK) {
         ts_config_free(cfg);
         return rc;
@@ -273,13 +240,16 @@ static int cmd_backends(struct cli *cli)
 }
 
 const struct cli_command cli_cmd_backends = {
-    "backends", cmd_backends, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
-    "backends [--json | --no-headers]",
+    "backends", cmd_backends,
+    OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS) | BIT(OPT_SCHEMES), 0, 0,
+    "backends [--json | --no-headers | --schemes]",
     "list the backends found",
     "Lists every backend found in the search path (the config's plugin_dir,\n"
     "$TOKENSTORE_PLUGIN_PATH, the installed plugin directory): name, version,\n"
     "ABI, capabilities and path. Files that fail to load are reported on\n"
-    "stderr.\n",
+    "stderr. --schemes prints instead the URI schemes that open them, one a\n"
+    "line: each backend's name and the other spellings of one (rediss:,\n"
+    "redis-sentinel:, rediss-sentinel:, unix:), as completion offers them.\n",
 };
 
 /* ---------------------------------------------------------------- check-backend */

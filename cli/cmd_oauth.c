@@ -69,6 +69,36 @@ static void close_session(struct oauth_session *s)
     ts_config_free(s->cfg);
 }
 
+/* A token that cannot be refreshed (no refresh token, no client
+ * credentials) but holds an access token without an expiry_time: one
+ * saved by hand (a self client's) whose validity nobody recorded. It is
+ * printed as it is, with a warning, rather than refused: only the server
+ * can tell whether it still works. CLI_OK when printed, else -1. */
+static int print_unrefreshable(const struct cli *cli, ts_store *store, const ts_error *why)
+{
+    ts_token *stored = ts_token_new();
+    int rc = -1, code;
+
+    if (!stored)
+        return -1;
+    if (cli_has(cli, TS_FIELD_ID))
+        code = ts_find_token_by_id(store, cli->field[TS_FIELD_ID], stored, NULL);
+    else
+        code = ts_token_set(stored, TS_FIELD_USER_NAME, cli->field[TS_FIELD_USER_NAME]) == TS_OK
+               ? ts_find_token(store, stored, NULL) : TS_ERR_NOMEM;
+    if (code == TS_OK && ts_token_get(stored, TS_FIELD_ACCESS_TOKEN)[0] &&
+        !ts_token_get(stored, TS_FIELD_EXPIRY_TIME)[0]) {
+        if (!cli->quiet)
+            fprintf(stderr, "tokenstore: warning: token %s has an access token without an "
+                    "expiry_time, printed as it is: it may have expired, and it cannot be "
+                    "refreshed (%s)\n", ts_token_get(stored, TS_FIELD_ID), why->message);
+        printf("%s\n", ts_token_get(stored, TS_FIELD_ACCESS_TOKEN));
+        rc = CLI_OK;
+    }
+    ts_token_free(stored);
+    return rc;
+}
+
 static int cmd_token(struct cli *cli)
 {
     struct oauth_session s = { 0 };
@@ -88,7 +118,8 @@ static int cmd_token(struct cli *cli)
         } else if (code == TS_NOT_FOUND) {
             cli_report_no_match(cli);
             rc = CLI_NOT_FOUND;
-        } else {
+        } else if (code != TS_ERR_INVALID ||
+                   (rc = print_unrefreshable(cli, s.store, &err)) != CLI_OK) {
             rc = oauth_error(code, &err);
         }
     }
@@ -116,6 +147,9 @@ const struct cli_command cli_cmd_token = {
     "redirect_url, refresh_ahead_ms, timeouts, retries, backoff and budget\n"
     "(tokenstore.conf(5); `tokenstore status` shows those in force).\n"
     "client_id and client_secret are used when the stored token has none.\n"
+    "A token that cannot be refreshed but holds an access token without an\n"
+    "expiry_time (one saved by hand) gets that access token printed, with a\n"
+    "warning that it may have expired.\n"
     "Exit status 1 when no token matches, 2 when it has no refresh or grant\n"
     "token or no client credentials are known, 6 when the accounts server\n"
     "refused, failed or did not answer, or a refresh is not allowed yet.\n",

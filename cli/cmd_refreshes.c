@@ -110,25 +110,16 @@ static int one_entry(const char *entry, void *ud)
 /* "10m", "2h", "1d", "30s" back from now, or epoch milliseconds. */
 static int parse_since(const char *arg, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    long long n = strtoll(arg, &end, 10);
-    static const struct { char unit; int64_t ms; } units[] = {
-        { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
-    };
+    int64_t back;
 
-    if (errno || end == arg || n < 0)
-        return -1;
-    if (*end == '\0') {
-        *out = n;
+    if (cli_all_digits(arg) && strlen(arg) <= 18) {
+        *out = strtoll(arg, NULL, 10);
         return 0;
     }
-    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-        if (end[0] == units[i].unit && end[1] == '\0' && n < INT64_MAX / units[i].ms) {
-            *out = (int64_t)time(NULL) * 1000 - n * units[i].ms;
-            return 0;
-        }
-    return -1;
+    if (cli_parse_duration(arg, &back) != 0)
+        return -1;
+    *out = cli_now_ms() - back;
+    return 0;
 }
 
 static int cmd_refreshes(struct cli *cli)

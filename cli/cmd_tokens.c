@@ -11,6 +11,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,30 +20,122 @@
 
 /* ---------------------------------------------------------------- list */
 
+/* list's filters and order. list --json --show-secrets is the export
+ * (there is no separate command), so the filters shape an export too. */
 struct list_state {
     cli_rows rows;
-    int show_secrets;
+    const struct cli *cli;
+    int64_t now_ms;
+    ts_token **kept;         /* copies, when the order is not the store's */
+    size_t nkept, cap;
 };
 
-static int list_one(const ts_token *token, void *userdata)
+/* Whether a token passes --client-id, --user-like, --expired and
+ * --expiring-within; the last two together take either. */
+static int list_wanted(const struct list_state *st, const ts_token *token)
 {
-    struct list_state *st = userdata;
+    const struct cli *cli = st->cli;
+    const char *client = cli->field[TS_FIELD_CLIENT_ID];
+    int64_t expiry;
 
+    if (client && strcmp(ts_token_get(token, TS_FIELD_CLIENT_ID), client) != 0)
+        return 0;
+    if (cli->user_like &&
+        fnmatch(cli->user_like, ts_token_get(token, TS_FIELD_USER_NAME), FNM_CASEFOLD) != 0)
+        return 0;
+    if (!cli->expired && !cli->expiring_within_ms)
+        return 1;
+    if (cli_token_expiry(token, &expiry) != 0)
+        return 0;
+    if (expiry <= st->now_ms)
+        return cli->expired;
+    return cli->expiring_within_ms && expiry - st->now_ms <= cli->expiring_within_ms;
+}
+
+static int list_add_row(struct list_state *st, const ts_token *token)
+{
     if (st->rows.array) {
-        json_object *o = cli_token_json(token, st->show_secrets);
+        json_object *o = cli_token_json(token, st->cli->show_secrets);
         if (!o || json_object_array_add(st->rows.array, o) != 0) {
             ts__json_release(o);
             return TS_ERR_NOMEM;
         }
         return TS_OK;
     }
-    return cli_table_add_token(st->rows.table, token, st->show_secrets) == CLI_OK
+    return cli_table_add_token(st->rows.table, token, st->cli->show_secrets) == CLI_OK
            ? TS_OK : TS_ERR_NOMEM;
+}
+
+static int list_one(const ts_token *token, void *userdata)
+{
+    struct list_state *st = userdata;
+
+    if (!list_wanted(st, token))
+        return TS_OK;
+    if (st->cli->sort == CLI_SORT_ID)
+        return list_add_row(st, token);
+    if (st->nkept == st->cap) {
+        size_t cap = st->cap ? 2 * st->cap : 64;
+        ts_token **grown = realloc(st->kept, cap * sizeof *grown);
+        if (!grown)
+            return TS_ERR_NOMEM;
+        st->kept = grown;
+        st->cap = cap;
+    }
+    if (!(st->kept[st->nkept] = ts_token_dup(token)))
+        return TS_ERR_NOMEM;
+    st->nkept++;
+    return TS_OK;
+}
+
+static int by_id(const ts_token *a, const ts_token *b)
+{
+    uint64_t x = 0, y = 0;
+
+    ts_id_parse(ts_token_get(a, TS_FIELD_ID), &x);
+    ts_id_parse(ts_token_get(b, TS_FIELD_ID), &y);
+    return x < y ? -1 : x > y;
+}
+
+/* User names ignoring case (e-mail addresses), then as stored. */
+static int by_user(const void *pa, const void *pb)
+{
+    const ts_token *a = *(ts_token *const *)pa, *b = *(ts_token *const *)pb;
+    const char *x = ts_token_get(a, TS_FIELD_USER_NAME), *y = ts_token_get(b, TS_FIELD_USER_NAME);
+    int c = strcasecmp(x, y);
+
+    return c ? c : (c = strcmp(x, y)) ? c : by_id(a, b);
+}
+
+/* The soonest first; tokens without an expiry_time last. */
+static int by_expiry(const void *pa, const void *pb)
+{
+    const ts_token *a = *(ts_token *const *)pa, *b = *(ts_token *const *)pb;
+    int64_t x, y;
+    int has_x = cli_token_expiry(a, &x) == 0, has_y = cli_token_expiry(b, &y) == 0;
+
+    if (has_x != has_y)
+        return has_x ? -1 : 1;
+    if (has_x && x != y)
+        return x < y ? -1 : 1;
+    return by_id(a, b);
+}
+
+static int list_sorted(struct list_state *st)
+{
+    int rc = TS_OK;
+
+    if (st->nkept)
+        qsort(st->kept, st->nkept, sizeof *st->kept,
+              st->cli->sort == CLI_SORT_USER ? by_user : by_expiry);
+    for (size_t i = 0; i < st->nkept && rc == TS_OK; i++)
+        rc = list_add_row(st, st->kept[i]);
+    return rc;
 }
 
 static int cmd_list(struct cli *cli)
 {
-    struct list_state st = { .show_secrets = cli->show_secrets };
+    struct list_state st = { .cli = cli, .now_ms = cli_now_ms() };
     ts_store *store;
     ts_error err = { 0 };
     int rc = cli_open_store(cli, TS_OPEN_READ_ONLY, &store, NULL);
@@ -51,27 +145,46 @@ static int cmd_list(struct cli *cli)
     if ((rc = cli_rows_init(&st.rows, cli->json, CLI_TOKEN_COLUMNS, cli_token_headers)) == CLI_OK) {
         int code = ts_get_tokens(store, list_one, &st, &err);
         if (code == TS_OK)
+            code = list_sorted(&st);
+        if (code == TS_OK)
             cli_rows_print(&st.rows, stdout, !cli->no_headers);
+        else if (code == TS_ERR_NOMEM && !err.message[0])
+            rc = cli_out_of_memory();
         else
             rc = cli_store_error(code, &err);
     }
+    cli_tokens_free(st.kept, st.nkept);
     cli_rows_free(&st.rows);
     ts_store_close(store);
     return rc;
 }
 
 const struct cli_command cli_cmd_list = {
-    "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS), 0, 0,
-    "list [--json | --no-headers]",
-    "list every token",
+    "list", cmd_list, OPTS_GLOBAL | BIT(OPT_JSON) | BIT(OPT_NO_HEADERS) | BIT(OPT_CLIENT_ID) |
+    BIT(OPT_USER_LIKE) | BIT(OPT_EXPIRED) | BIT(OPT_EXPIRING_WITHIN) | BIT(OPT_SORT), 0, 0,
+    "list [--expired] [--expiring-within DURATION] [--client-id ID]\n"
+    "                       [--user-like GLOB] [--sort id|user|expiry] [--json | --no-headers]",
+    "list the tokens, or those a filter picks",
     "Prints a table of every token: id, user_name, client_id, expiry_time as\n"
     "an ISO-8601 UTC date (marked \"(expired)\" once past) and in\n"
     "milliseconds, api_domain and the secrets (masked); --no-headers leaves\n"
     "out the header line, for scripts. --json prints an array of objects with\n"
     "the SDK's ten fields and \"expired\" (true or false); without\n"
     "--show-secrets each secret that has a value is left out and named\n"
-    "in \"masked\". The store is opened read-only: one that does not exist is\n"
-    "an error (exit status 3), never created.\n",
+    "in \"masked\". list --json --show-secrets is the export that save - reads\n"
+    "back, and takes the same filters:\n"
+    "  --expired                    tokens whose expiry_time has passed\n"
+    "  --expiring-within DURATION   tokens still valid that expire within\n"
+    "                               DURATION (30s, 10m, 2h, 1d); with\n"
+    "                               --expired, those and the expired ones\n"
+    "  --client-id ID               tokens of that client id\n"
+    "  --user-like GLOB             user names matching a shell pattern\n"
+    "                               ('*@example.com'), ignoring case\n"
+    "  --sort id|user|expiry        ascending id (the default), user_name,\n"
+    "                               or expiry_time (soonest first, tokens\n"
+    "                               without one last)\n"
+    "The store is opened read-only: one that does not exist is an error (exit\n"
+    "status 3), never created.\n",
 };
 
 /* ---------------------------------------------------------------- get */
@@ -205,9 +318,11 @@ const struct cli_command cli_cmd_get = {
     "Finds a token by id, or by the SDK's key: user_name; else access_token\n"
     "(without client credentials); else grant_token or refresh_token (with\n"
     "both --client-id and --client-secret); the lowest id when several match.\n"
-    "Prints `field: value` lines, or a JSON object with --json (secrets left\n"
-    "out and named in \"masked\", unless --show-secrets). Exit status 1 when no\n"
-    "token matches, 3 when the store does not exist (it is opened read-only).\n",
+    "Prints `field: value` lines, expiry_time followed by its UTC date and\n"
+    "\"(expired)\" once past, as list marks it; or a JSON object with --json\n"
+    "(secrets left out and named in \"masked\", unless --show-secrets, and\n"
+    "\"expired\"). Exit status 1 when no token matches, 3 when the store does\n"
+    "not exist (it is opened read-only).\n",
 };
 
 /* ---------------------------------------------------------------- save */

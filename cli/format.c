@@ -128,17 +128,48 @@ char *cli_escape(const char *text)
     return out;
 }
 
-int cli_token_expired(const ts_token *token)
+int64_t cli_now_ms(void)
 {
-    const char *ms = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
     struct timespec now;
 
-    if (!ms[0] || !cli_all_digits(ms) || clock_gettime(CLOCK_REALTIME, &now) != 0)
-        return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int cli_token_expiry(const ts_token *token, int64_t *ms)
+{
+    const char *text = ts_token_get(token, TS_FIELD_EXPIRY_TIME);
+
+    if (!cli_all_digits(text))
+        return -1;
     errno = 0;
-    unsigned long long expiry = strtoull(ms, NULL, 10);
-    return errno == 0 &&
-           expiry <= (unsigned long long)now.tv_sec * 1000 + (unsigned long long)now.tv_nsec / 1000000;
+    unsigned long long value = strtoull(text, NULL, 10);
+    *ms = errno || value > INT64_MAX ? INT64_MAX : (int64_t)value;
+    return 0;
+}
+
+int cli_token_expired(const ts_token *token)
+{
+    int64_t expiry;
+
+    return cli_token_expiry(token, &expiry) == 0 && expiry <= cli_now_ms();
+}
+
+int cli_parse_duration(const char *arg, int64_t *ms)
+{
+    static const struct { char unit; int64_t ms; } units[] = {
+        { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+    };
+    size_t digits = strspn(arg, "0123456789");
+
+    if (digits == 0 || digits > 12 || arg[digits + (arg[digits] != '\0')] != '\0')
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (arg[digits] == units[i].unit) {
+            *ms = strtoll(arg, NULL, 10) * units[i].ms;
+            return 0;
+        }
+    return -1;
 }
 
 int cli_all_digits(const char *s)
@@ -342,7 +373,8 @@ int cli_print_token(FILE *out, const ts_token *token, int show_secrets)
             return CLI_STORE;
         fprintf(out, "%s: %s", ts_field_name((ts_field)f), shown);
         if (f == TS_FIELD_EXPIRY_TIME && shown[0])
-            fprintf(out, " (%s)", cli_iso8601(shown, date) == 0 ? date : "not a time");
+            fprintf(out, " (%s)%s", cli_iso8601(shown, date) == 0 ? date : "not a time",
+                    cli_token_expired(token) ? " (expired)" : "");
         fputc('\n', out);
         cli_free_secret(shown);
     }

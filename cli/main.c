@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tokenstore/backend.h>   /* TS_ABI_MAJOR/MINOR for --version */
@@ -43,8 +44,9 @@ static const struct cli_command cli_cmd_help = {
 /* The one table: every command, in the order --help lists them. */
 const struct cli_command *const cli_commands[] = {
     &cli_cmd_list, &cli_cmd_get, &cli_cmd_save, &cli_cmd_delete, &cli_cmd_clear,
-    &cli_cmd_migrate, &cli_cmd_token, &cli_cmd_revoke, &cli_cmd_refreshes, &cli_cmd_status,
-    &cli_cmd_backends, &cli_cmd_check_backend, &cli_cmd_help, NULL,
+    &cli_cmd_migrate, &cli_cmd_rotate_secret, &cli_cmd_token, &cli_cmd_revoke,
+    &cli_cmd_refreshes, &cli_cmd_status, &cli_cmd_doctor, &cli_cmd_backends,
+    &cli_cmd_check_backend, &cli_cmd_help, NULL,
 };
 
 static void print_help(FILE *out)
@@ -71,7 +73,7 @@ static void print_help(FILE *out)
           "else it is sqlite at $XDG_DATA_HOME/tokenstore/zohooauth.db.\n"
           "\nExit status:\n"
           "  0  success\n"
-          "  1  not found: no token matched (get, delete, token, revoke)\n"
+          "  1  not found: no token matched (get, delete, token, revoke, rotate-secret)\n"
           "  2  usage error, a token or id the store refuses as invalid, or a\n"
           "     refusal to destroy tokens (clear, check-backend)\n"
           "  3  store, backend or configuration error; a store that does not exist\n"
@@ -80,6 +82,7 @@ static void print_help(FILE *out)
           "  5  conflict: one user would get two rows (save), or the target holds\n"
           "     other tokens under the same ids or keys (migrate)\n"
           "  6  token, revoke: the accounts server refused, failed or timed out\n"
+          "doctor exits 0 when it found nothing wrong, 1 for warnings, 2 for errors.\n"
           "\nSee tokenstore(1) for more.\n", TS_SYSCONFDIR);
 }
 
@@ -103,7 +106,7 @@ static void print_version(void)
 static int check_usage(const struct cli *cli)
 {
     const struct cli_command *cmd = cli->command;
-    unsigned extra = cli->given & ~cmd->options;
+    uint64_t extra = cli->given & ~cmd->options;
 
     for (int opt = 0; opt < OPT_COUNT; opt++)
         if (extra & BIT(opt))

@@ -55,6 +55,12 @@ static const struct option long_options[] = {
     { "differential", required_argument, NULL, OPT_CODE(OPT_DIFFERENTIAL) },
     { "seed", required_argument, NULL, OPT_CODE(OPT_SEED) },
     { "since", required_argument, NULL, OPT_CODE(OPT_SINCE) },
+    { "expiring-within", required_argument, NULL, OPT_CODE(OPT_EXPIRING_WITHIN) },
+    { "expired", no_argument, NULL, OPT_CODE(OPT_EXPIRED) },
+    { "sort", required_argument, NULL, OPT_CODE(OPT_SORT) },
+    { "user-like", required_argument, NULL, OPT_CODE(OPT_USER_LIKE) },
+    { "read-only", no_argument, NULL, OPT_CODE(OPT_READ_ONLY) },
+    { "schemes", no_argument, NULL, OPT_CODE(OPT_SCHEMES) },
     { NULL, 0, NULL, 0 },
 };
 
@@ -156,6 +162,17 @@ static const char *nearest_command(const char *word)
 
     for (size_t i = 0; cli_commands[i]; i++)
         consider(word, strlen(word), cli_commands[i]->name, &best, &distance);
+    return best;
+}
+
+const char *cli_nearest_word(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t distance = SIZE_MAX;
+
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(word, candidates[i]) != 0)
+            consider(word, strlen(word), candidates[i], &best, &distance);
     return best;
 }
 
@@ -262,6 +279,21 @@ static int parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *ou
     return *out >= min && *out <= max ? CLI_OK : CLI_USAGE;
 }
 
+/* list --sort: id, user or expiry. */
+static int set_sort(struct cli *cli, const char *arg)
+{
+    static const char *const keys[] = { "id", "user", "expiry" };
+
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (strcmp(arg, keys[i]) == 0) {
+            cli->sort = (int)i;
+            return CLI_OK;
+        }
+    const char *guess = cli_nearest_word(arg, keys, sizeof keys / sizeof *keys);
+    return cli_usage_error("--sort takes id, user or expiry, not '%.40s'%s%s%s", arg,
+                           guess ? "; did you mean '" : "", guess ? guess : "", guess ? "'?" : "");
+}
+
 static int record_option(struct cli *cli, int opt, char *arg)
 {
     cli->given |= BIT(opt);
@@ -298,6 +330,16 @@ static int record_option(struct cli *cli, int opt, char *arg)
         if (parse_count(arg, 1, UINT64_MAX / 2, &cli->seed) != CLI_OK)
             return cli_usage_error("--seed takes a positive whole number, not '%.40s'", arg);
         return CLI_OK;
+    case OPT_EXPIRING_WITHIN:
+        if (cli_parse_duration(arg, &cli->expiring_within_ms) != 0 || cli->expiring_within_ms == 0)
+            return cli_usage_error("--expiring-within takes a duration such as 30s, 10m, 2h "
+                                   "or 1d, not '%.40s'", arg);
+        return CLI_OK;
+    case OPT_EXPIRED: cli->expired = 1; return CLI_OK;
+    case OPT_SORT: return set_sort(cli, arg);
+    case OPT_USER_LIKE: return set_string_option(&cli->user_like, arg, 0);
+    case OPT_READ_ONLY: cli->read_only = 1; return CLI_OK;
+    case OPT_SCHEMES: cli->schemes = 1; return CLI_OK;
     case OPT_SHOW_SECRETS: cli->show_secrets = 1; return CLI_OK;
     case OPT_JSON: cli->json = 1; return CLI_OK;
     case OPT_YES: cli->yes = 1; return CLI_OK;
@@ -392,6 +434,7 @@ void cli_free(struct cli *cli)
     free(cli->oauth);
     cli_free_secret(cli->to);
     cli_free_secret(cli->since);
+    cli_free_secret(cli->user_like);
     cli_free_secret(cli->accounts_url);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         cli_free_secret(cli->field[f]);

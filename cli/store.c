@@ -127,18 +127,6 @@ static int config_from_stdin(ts_config **cfg, ts_error *err)
     return rc;
 }
 
-/* The -o options, --quiet and --verbose, applied to a loaded config. */
-static int apply_command_line(const struct cli *cli, ts_config *cfg)
-{
-    ts_error err = { 0 };
-    int rc = cli_apply_options(cfg, cli->options, cli->noptions, &err);
-
-    if (rc != TS_OK)
-        return cli_store_error(rc, &err);
-    cli_set_logger(cfg, cli->quiet, cli->verbose);
-    return CLI_OK;
-}
-
 /* --config always names a file, even one called "a:b" that would
  * otherwise read as a URI. */
 static char *config_file_spec(const char *path)
@@ -153,46 +141,59 @@ static char *config_file_spec(const char *path)
 /* A config's "oauth" section is checked by every command that loads it,
  * not only by token and revoke: a wrong data_center found months later,
  * when a refresh is first needed, is found too late. */
-static int check_oauth_section(const ts_config *cfg)
+static int check_oauth_section(const ts_config *cfg, ts_error *err)
 {
-    ts_error err = { 0 };
     ts_oauth *oauth;
-    int rc = ts_oauth_new(&oauth, NULL, cfg, &err);
+    int rc = ts_oauth_new(&oauth, NULL, cfg, err);
 
-    if (rc != TS_OK)
-        return cli_store_error(rc, &err);
-    ts_oauth_free(oauth);
-    return CLI_OK;
+    if (rc == TS_OK)
+        ts_oauth_free(oauth);
+    return rc;
+}
+
+int cli_try_load_config(const struct cli *cli, ts_config **cfg, ts_error *err)
+{
+    char *spec = NULL;
+    int rc;
+
+    *cfg = NULL;
+    if (cli->config_path && strcmp(cli->config_path, "-") == 0) {
+        rc = config_from_stdin(cfg, err);
+    } else {
+        if (cli->config_path && !(spec = config_file_spec(cli->config_path))) {
+            snprintf(err->message, sizeof err->message, "out of memory");
+            return err->code = TS_ERR_NOMEM;
+        }
+        rc = ts_config_load(cfg, spec ? spec : cli->store_uri, err);
+        free(spec);
+    }
+    if (rc == TS_OK)
+        rc = check_oauth_section(*cfg, err);
+    if (rc == TS_OK)
+        rc = cli_apply_options(*cfg, cli->options, cli->noptions, err);
+    if (rc != TS_OK) {
+        ts_config_free(*cfg);
+        *cfg = NULL;
+        return rc;
+    }
+    cli_set_logger(*cfg, cli->quiet, cli->verbose);
+    return TS_OK;
 }
 
 int cli_load_config(const struct cli *cli, ts_config **cfg)
 {
     ts_error err = { 0 };
-    char *spec = NULL;
-    int rc;
+    int rc = cli_try_load_config(cli, cfg, &err);
 
-    if (cli->config_path && strcmp(cli->config_path, "-") == 0) {
-        rc = config_from_stdin(cfg, &err);
-    } else {
-        if (cli->config_path && !(spec = config_file_spec(cli->config_path)))
-            return cli_out_of_memory();
-        rc = ts_config_load(cfg, spec ? spec : cli->store_uri, &err);
-        free(spec);
-    }
-    if (rc != TS_OK)
-        return cli_store_error(rc, &err);
-    rc = check_oauth_section(*cfg);
-    if (rc != CLI_OK) {
-        ts_config_free(*cfg);
-        *cfg = NULL;
-        return rc;
-    }
-    rc = apply_command_line(cli, *cfg);
-    if (rc != CLI_OK) {
-        ts_config_free(*cfg);
-        *cfg = NULL;
-    }
-    return rc;
+    return rc == TS_OK ? CLI_OK : cli_store_error(rc, &err);
+}
+
+void cli_suggest_backend(const ts_config *cfg, int code)
+{
+    char guess[96];
+
+    if (code == TS_ERR_LOAD && cli_backend_guess(cfg, guess, sizeof guess) == 0)
+        fprintf(stderr, "tokenstore: did you mean %s?\n", guess);
 }
 
 int cli_open_store(const struct cli *cli, unsigned flags, ts_store **store,
@@ -206,8 +207,9 @@ int cli_open_store(const struct cli *cli, unsigned flags, ts_store **store,
         return rc;
     rc = ts_store_open_config_flags(store, cfg, flags, &err);
     if (rc != TS_OK) {
-        ts_config_free(cfg);
         cli_store_error(rc, &err);
+        cli_suggest_backend(cfg, rc);
+        ts_config_free(cfg);
         return CLI_STORE;
     }
     if (cfg_out)

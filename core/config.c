@@ -113,6 +113,19 @@ TS_API const char *ts_config_option(const ts_config *c, const char *key)
     return ts__kv_get(&c->options, key);
 }
 
+TS_API int ts_config_foreach_option(const ts_config *c,
+                                    int (*cb)(const char *key, const char *value,
+                                              void *userdata),
+                                    void *userdata)
+{
+    for (size_t i = 0; i < c->options.n; i++) {
+        int rc = cb(c->options.items[i].key, c->options.items[i].value, userdata);
+        if (rc != 0)
+            return rc;
+    }
+    return TS_OK;
+}
+
 TS_API const char *ts_config_origin(const ts_config *c)
 {
     return c->origin ? c->origin : "API";

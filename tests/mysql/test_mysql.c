@@ -265,16 +265,16 @@ START_TEST(test_uris_and_status)
     ts_store_close(s);
 
     /* status names the store (server, database, table, user), never the
-     * password. */
+     * password; the user is "user" however the URI spells it. */
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:%s@127.0.0.1:%d/tokens?table=viauri' "
              "status 2>&1", cli(), APP_PASSWORD, server_port);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
     snprintf(location, sizeof location, "\nlocation: host=127.0.0.1 port=%d database=tokens "
-             "table=viauri username=app password=****\n", server_port);
+             "table=viauri user=app password=****\n", server_port);
     ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, location) &&
                   strstr(out, "tokens:   1 "), "%s", out);
     ck_assert_ptr_null(strstr(out, APP_PASSWORD));
-    /* The user as the SDK spells the option. */
+    /* The same name over the socket, where the SDK's option spells it. */
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql:%s?user=root&database=tokens&table=viauri' "
              "status 2>&1", cli(), server_sock);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);

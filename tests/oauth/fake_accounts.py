@@ -15,6 +15,14 @@ POST /control (JSON):
   {"mode": "slow", "delay": 0.5}      success after a delay
   {"mode": "garbage" | "truncated" | "empty"}
   {"mode": "raw", "body": "..."}      HTTP 200 with exactly that body
+  {"date_offset": -600}               every reply's Date header that many
+                                      seconds off the real time (a server
+                                      whose clock disagrees with ours);
+                                      any mode keeps it until /reset
+
+HEAD on any path answers 200 with no body (what `tokenstore doctor`
+sends to see that a server is reachable and read its Date header); each
+is listed in "heads", never counted among the token requests.
 
 The token paths may carry a prefix, one server standing for several data
 centers: POST /eu/oauth/v2/token is counted under its path, and its reply's
@@ -22,8 +30,8 @@ api_domain is that data center's (us, eu, in, cn, jp, au, ca, sa; else
 the EU's, as without a prefix).
 
 GET /counts returns {"authorization_code": n, "refresh_token": n,
-"revoke": n, "paths": [...], "bodies": [...]}; POST /reset clears counts
-and mode. Usage: fake_accounts.py PORTFILE (the port is written there once
+"revoke": n, "paths": [...], "bodies": [...], "heads": [...]}; POST
+/reset clears counts, mode and date offset. Usage: fake_accounts.py PORTFILE (the port is written there once
 the server listens).
 """
 import json
@@ -42,8 +50,9 @@ API_DOMAINS = {"us": "com", "eu": "eu", "in": "in", "cn": "com.cn", "jp": "jp", 
 def reset():
     with lock:
         state.clear()
-        state.update(mode="success", counts={}, paths=[], bodies=[], served=0,
-                     failed=0, code="invalid_code", status=500, fail=1, delay=0.5)
+        state.update(mode="success", counts={}, paths=[], bodies=[], heads=[], served=0,
+                     failed=0, code="invalid_code", status=500, fail=1, delay=0.5,
+                     date_offset=0)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -51,6 +60,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        # Replies are sent with the lock held at times: no lock here (one
+        # read of an int from a dict is atomic).
+        offset = state["date_offset"]
+        return super().date_time_string((time.time() if timestamp is None else timestamp) + offset)
+
+    def do_HEAD(self):
+        with lock:
+            state["heads"].append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def reply(self, status, body, ctype="application/json"):
         data = body.encode() if isinstance(body, str) else body
@@ -63,7 +85,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/counts":
             with lock:
-                out = dict(state["counts"], paths=state["paths"], bodies=state["bodies"])
+                out = dict(state["counts"], paths=state["paths"], bodies=state["bodies"],
+                           heads=state["heads"])
             self.reply(200, json.dumps(out))
         else:
             self.reply(404, '{"error":"not_found"}')

@@ -117,6 +117,38 @@ START_TEST(json_store_as_uri)
 }
 END_TEST
 
+/* ts_config_foreach_option: every option, in the order first set (a
+ * replaced value keeps its place), and a non-zero return stops the walk. */
+static int collect_option(const char *key, const char *value, void *userdata)
+{
+    char *out = userdata;
+
+    snprintf(out + strlen(out), 256 - strlen(out), "%s=%s;", key, value);
+    return strcmp(key, "stop") == 0 ? 7 : 0;
+}
+
+START_TEST(options_are_walked_in_order)
+{
+    ts_config *c = parse_ok("{\"store\": \"redis://u:pw@h:6390/3?prefix=app\"}");
+    char seen[256] = "";
+
+    ck_assert_int_eq(ts_config_set_option(c, "port", "6391", NULL), TS_OK);
+    ck_assert_int_eq(ts_config_foreach_option(c, collect_option, seen), TS_OK);
+    ck_assert_str_eq(seen, "username=u;password=pw;host=h;port=6391;db=3;prefix=app;");
+    ck_assert_int_eq(ts_config_set_option(c, "stop", "1", NULL), TS_OK);
+    ck_assert_int_eq(ts_config_set_option(c, "after", "1", NULL), TS_OK);
+    seen[0] = '\0';
+    ck_assert_int_eq(ts_config_foreach_option(c, collect_option, seen), 7);
+    ck_assert_str_eq(seen, "username=u;password=pw;host=h;port=6391;db=3;prefix=app;stop=1;");
+    ts_config_free(c);
+    ck_assert_int_eq(ts_config_new(&c), TS_OK);
+    seen[0] = '\0';
+    ck_assert_int_eq(ts_config_foreach_option(c, collect_option, seen), TS_OK);
+    ck_assert_str_eq(seen, "");
+    ts_config_free(c);
+}
+END_TEST
+
 START_TEST(json_plugin_dir_is_searched)
 {
     ts_config *c = parse_ok("{\"store\": {\"backend\": \"nosuch\"},"
@@ -669,6 +701,7 @@ static Suite *config_suite(void)
 
     tcase_add_test(json, json_backend_and_options);
     tcase_add_test(json, json_store_as_uri);
+    tcase_add_test(json, options_are_walked_in_order);
     tcase_add_test(json, json_plugin_dir_is_searched);
     tcase_add_test(json, invalid_json_names_line_and_column);
     tcase_add_test(json, json_mistakes_name_the_key);

@@ -152,6 +152,14 @@ const char *ts_config_backend(const ts_config *config);
 /* The value of an option, or NULL. */
 const char *ts_config_option(const ts_config *config, const char *key);
 
+/* Calls cb with each backend option the config sets (from a file, a URI
+ * or ts_config_set_option), in the order they were first set; non-zero
+ * from cb stops the walk and is returned. Values may be secrets (a
+ * password): show them masked. Since 1.4. */
+int ts_config_foreach_option(const ts_config *config,
+                             int (*cb)(const char *key, const char *value, void *userdata),
+                             void *userdata);
+
 /* Where the configuration came from: a file path, "URI" or "default". */
 const char *ts_config_origin(const ts_config *config);
 
