@@ -19,8 +19,8 @@
 
 /* The options that say where a store is; a password is shown as set only. */
 static const char *const location_keys[] = {
-    "path", "socket", "host", "port", "db", "database", "prefix", "table", "user", "username",
-    "password",
+    "path", "socket", "host", "port", "db", "database", "dbname", "service", "prefix", "schema",
+    "table", "user", "username", "password",
 };
 
 struct status {

@@ -85,10 +85,11 @@ static int connect_fail(struct pg_store *s, PGconn *c, ts_error *err)
                         "none was given (option password, the URI, PGPASSWORD, or a line "
                         "in ~/.pgpass or the file PGPASSFILE names)", s->where,
                         user ? user : "?");
-    if (strstr(raw, "authentication failed") || strstr(raw, "no pg_hba.conf entry"))
+    if (strstr(raw, "authentication failed") || strstr(raw, "pg_hba.conf") ||
+        strstr(raw, "client certificate"))
         return h->error(err, TS_ERR_AUTH, "%s: authentication failed for user '%s' (wrong "
-                        "password, or pg_hba.conf does not let it in from here): %s", s->where,
-                        user ? user : "?", msg);
+                        "password or certificate, or pg_hba.conf does not let it in from "
+                        "here): %s", s->where, user ? user : "?", msg);
     quoted_after(raw, "FATAL:  database ", name, sizeof name);
     if (*name && strstr(raw, "does not exist")) {
         if (s->open_flags & TS_OPEN_MUST_EXIST)
@@ -126,6 +127,16 @@ static void describe_connected(struct pg_store *s)
                  host, port ? port : "");
 }
 
+/* A server's NOTICE (a DROP of a table that is not there): the library's
+ * debug log, never stderr, where libpq would print it. */
+static void on_notice(void *arg, const char *message)
+{
+    struct pg_store *s = arg;
+
+    s->host->log(s->ctx, TS_LOG_DEBUG, "%s: %.*s", s->where, (int)strcspn(message, "\n"),
+                 message);
+}
+
 /* The session's settings: statement_timeout, and for a read-only handle
  * a read-only session (which a standby also answers). */
 static int set_session(struct pg_store *s, ts_error *err)
@@ -149,6 +160,7 @@ int connect_db(struct pg_store *s, ts_error *err)
         PQfinish(c);
         return rc;
     }
+    PQsetNoticeProcessor(c, on_notice, s);
     s->conn = c;
     s->generation++;
     memset(&s->prepared, 0, sizeof s->prepared);

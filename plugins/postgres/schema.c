@@ -233,6 +233,8 @@ int ensure_schema(struct pg_store *s, ts_error *err)
     if (complete(s, &t))
         return TS_OK;
     rc = create_missing(s, &t, err);
+    if (rc == TS_OK)                     /* the widths of a table just made */
+        rc = read_columns(s, &t, err);
     if (rc != TS_ERR_AUTH || !t.exists)
         return rc;
     /* Not the table's owner: reading and writing still work, only slower. */

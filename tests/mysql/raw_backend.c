@@ -17,6 +17,13 @@
 #include "harness.h"
 #include "raw_backend.h"
 
+/* The backend and the option naming its database: the postgres tests
+ * build this file for theirs (tests/postgres/raw_backend.c). */
+#ifndef RAW_BACKEND
+#define RAW_BACKEND "mysql"
+#define RAW_DATABASE_OPTION "database"
+#endif
+
 /* What the backend's ts_backend_ctx points at here. */
 struct raw_ctx {
     const char *options[32];          /* key, value, ..., NULL */
@@ -109,7 +116,8 @@ const ts_backend *raw_backend(void)
 
     if (vt)
         return vt;
-    snprintf(so, sizeof so, "%s/plugins/mysql/.libs/mysql.so", top ? top : ".");
+    snprintf(so, sizeof so, "%s/plugins/" RAW_BACKEND "/.libs/" RAW_BACKEND ".so",
+             top ? top : ".");
     void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     ck_assert_msg(dl != NULL, "%s", dlerror());
     ts_backend_init_fn init = (ts_backend_init_fn)dlsym(dl, TS_BACKEND_INIT_SYMBOL);
@@ -132,7 +140,7 @@ void *raw_open(const char *table, unsigned flags, const char *const *options, ts
         c->options[n++] = options[i + 1];
     }
     const char *defaults[] = { "host", "127.0.0.1", "port", c->port, "user", "app",
-                               "password", APP_PASSWORD, "database", "tokens",
+                               "password", APP_PASSWORD, RAW_DATABASE_OPTION, "tokens",
                                "table", table, NULL };
     for (int i = 0; defaults[i]; i += 2) {
         if (raw_option((ts_backend_ctx *)c, defaults[i]))
