@@ -271,7 +271,7 @@ END_TEST
 
 START_TEST(test_uris_and_status)
 {
-    char uri[PATH_MAX + 256], cmd[3 * PATH_MAX], out[4096], location[256];
+    char uri[4 * PATH_MAX], cmd[5 * PATH_MAX], out[4096], location[256];
     ts_error err = { 0 };
     ts_store *s;
 
