@@ -14,9 +14,11 @@
  * No password is ever in it: libpq never echoes one, and a message that
  * could quote the conninfo option is replaced by ours.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,22 @@
 /* ------------------------------------------------------------------ */
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+
+/*
+ * libpq is kept loaded for the life of the process once a store has
+ * connected: the core unloads a backend when its last store closes, and
+ * libpq unloaded with it would leave what it made once per process (its
+ * OpenSSL BIO method) unreachable, to be made again on the next load.
+ */
+static void library_init(void)
+{
+    Dl_info info;
+
+    if (dladdr((void *)PQconnectdbParams, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
 
 void disconnect(struct pg_store *s)
 {
@@ -151,6 +169,7 @@ static int set_session(struct pg_store *s, ts_error *err)
 
 int connect_db(struct pg_store *s, ts_error *err)
 {
+    pthread_once(&library_once, library_init);
     PGconn *c = PQconnectdbParams(s->kw, s->val, 1);
 
     if (!c)
