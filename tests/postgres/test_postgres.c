@@ -327,6 +327,42 @@ START_TEST(test_uris_and_status)
 }
 END_TEST
 
+/* examples/configs/postgres.json: every option it gives is the backend's;
+ * pointed at the test server, it opens and saves. */
+START_TEST(test_example_config)
+{
+    char path[PATH_MAX + 32], pass[PATH_MAX + 16], port[16], cmd[3 * PATH_MAX + 64];
+    const char *src = getenv("top_srcdir");
+    ts_config *cfg;
+    ts_store *s;
+    ts_error err = { 0 };
+
+    /* A copy only its owner reads, as its client_secret asks. */
+    snprintf(path, sizeof path, "%s/example.json", server_dir);
+    snprintf(cmd, sizeof cmd, "cp '%s/examples/configs/postgres.json' '%s' && chmod 600 '%s'",
+             src ? src : ".", path, path);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(pass, sizeof pass, "%s/example-pgpass", server_dir);
+    FILE *f = fopen(pass, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "*:*:tokens:app:%s\n", APP_PASSWORD);
+    fclose(f);
+    ck_assert_int_eq(chmod(pass, 0600), 0);
+    snprintf(port, sizeof port, "%d", server_port);
+    ck_assert_msg(ts_config_load(&cfg, path, &err) == TS_OK, "%s", err.message);
+    ck_assert_str_eq(ts_config_backend(cfg), "postgres");
+    const char *here[] = { "host", "127.0.0.1", "port", port, "dbname", "tokens", "user", "app",
+                           "passfile", pass, "sslmode", "prefer", "table", "example", NULL };
+    for (int i = 0; here[i]; i += 2)
+        ck_assert_int_eq(ts_config_set_option(cfg, here[i], here[i + 1], &err), TS_OK);
+    ts_config_set_logger(cfg, NULL, NULL, 0);
+    ck_assert_msg(ts_store_open_config(&s, cfg, &err) == TS_OK, "%s", err.message);
+    ck_assert_int_eq(save_user(s, "example@x"), 1);
+    ts_store_close(s);
+    ts_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_read_only_creates_nothing)
 {
     ts_error err = { 0 };
@@ -616,6 +652,7 @@ static Suite *postgres_suite(void)
     tcase_add_test(tc, test_password_from_pgpass);
     tcase_add_test(tc, test_missing_privilege);
     tcase_add_test(tc, test_uris_and_status);
+    tcase_add_test(tc, test_example_config);
     tcase_add_test(tc, test_read_only_creates_nothing);
     tcase_add_test(tc, test_migrate_sqlite_postgres_mysql);
     tcase_add_test(tc, test_one_refresh_across_eight_processes);
