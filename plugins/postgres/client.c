@@ -52,7 +52,6 @@ void disconnect(struct pg_store *s)
         PQfinish(s->conn);
     s->conn = NULL;
     memset(&s->prepared, 0, sizeof s->prepared);
-    s->in_txn = 0;
     s->locks_held = 0;        /* the server released them with the session */
 }
 
@@ -183,7 +182,6 @@ int connect_db(struct pg_store *s, ts_error *err)
     s->conn = c;
     s->generation++;
     memset(&s->prepared, 0, sizeof s->prepared);
-    s->in_txn = 0;
     s->locks_held = 0;
     describe_connected(s);
     int rc = set_session(s, err);
@@ -258,23 +256,22 @@ int with_connection(struct pg_store *s, int replay, int writing,
  */
 int abandon_connection(struct pg_store *s, ts_error *err)
 {
-    int pair[2];
+    int pair[2], fd = s->conn ? PQsocket(s->conn) : -1;
 
     (void)err;
-    if (!s->conn)
-        return TS_OK;
-    int fd = PQsocket(s->conn);
-    if (fd >= 0 && (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
-                    (dup3(pair[0], fd, O_CLOEXEC) < 0 && (close(pair[0]), close(pair[1]), 1)))) {
-        close(fd);
-        s->conn = NULL;
+    if (fd < 0) {
         disconnect(s);
         return TS_OK;
     }
-    disconnect(s);
-    if (fd >= 0) {
-        close(pair[0]);
-        close(pair[1]);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+        (dup3(pair[0], fd, O_CLOEXEC) < 0 && (close(pair[0]), close(pair[1]), 1))) {
+        close(fd);
+        s->conn = NULL;           /* libpq's structures are left unfreed */
+        disconnect(s);
+        return TS_OK;
     }
+    disconnect(s);                /* libpq's goodbye goes into the pair */
+    close(pair[0]);
+    close(pair[1]);
     return TS_OK;
 }

@@ -43,7 +43,6 @@ int begin_locked(struct pg_store *s, int64_t key, const char *what, const char *
     snprintf(sql, sizeof sql, "BEGIN; SET LOCAL lock_timeout = %lld; SELECT "
              "pg_advisory_xact_lock(%" PRId64 ")%s%s", s->lock_wait_ms, key, then ? "; " : "",
              then ? then : "");
-    s->in_txn = 1;
     int rc = run_text(s, sql, "starting a locked transaction", res, err);
     if (rc == TS_OK)
         return TS_OK;
@@ -73,7 +72,6 @@ int end_locked(struct pg_store *s, int rc, ts_error *err)
         ts_error ignored;
         unsure = run_text(s, "ROLLBACK", "rolling back", NULL, &ignored) != TS_OK;
     }
-    s->in_txn = 0;
     if (unsure && !s->lost) {
         /* Closing the connection ends it: the server rolls back what was
          * not committed and frees the lock for the other writers. */

@@ -87,7 +87,6 @@ struct pg_store {
     ts_token *old;                   /* the row a one-statement save wrote over */
     int have_max;                    /* in a locked save: max_id is current */
     uint64_t max_id;
-    int in_txn;                      /* a transaction is open on the connection */
     unsigned locks_held;             /* try_lock's locks held on this connection */
     struct held_lock *held;          /* ... and every lock this handle took */
 };
