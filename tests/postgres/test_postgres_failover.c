@@ -2,8 +2,9 @@
  * tests/postgres/test_postgres_failover.c - the postgres backend through a
  * failover: a primary (tests/postgres/harness.c's server) and a streaming
  * standby made from it with pg_basebackup -R, the standby synchronous
- * (synchronous_standby_names), so that a commit is acknowledged once the
- * standby has it. A writer process saves through a URI naming both hosts
+ * (synchronous_standby_names, synchronous_commit=remote_apply), so that a
+ * commit is acknowledged once the standby has it. A store given the
+ * standby alone reads there and is refused writes, saying why. A writer process saves through a URI naming both hosts
  * with target_session_attrs=read-write, the primary is killed (SIGKILL to
  * the server and all its processes), the standby promoted, and the
  * writer's saves resume on the new primary on their own: every save the
@@ -120,6 +121,38 @@ static void read_until(FILE *f, struct tally *t, int acks, double seconds)
         }
     }
 }
+
+/* A store given the standby alone: it reads, and a write is refused
+ * saying the server is a read-only standby and what to give instead; a
+ * read-only handle is served. Nothing is written anywhere. */
+START_TEST(test_standby_refuses_writes_clearly)
+{
+    char uri[256];
+    ts_error err = { 0 };
+    ts_store *s = open_table("direct");
+
+    ck_assert_int_eq(save_user(s, "primary@x"), 1);
+    ts_store_close(s);
+    snprintf(uri, sizeof uri, "postgresql://app:%s@127.0.0.1:%d/tokens?table=direct",
+             APP_PASSWORD, standby_port);
+    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(find_user(s, "primary@x", NULL, &err) == TS_OK, "%s", err.message);
+    for (int keyed = 0; keyed < 2; keyed++) {
+        ts_token *t = make_token(keyed ? "primary@x" : "new@x", "1000.refresh.standby", "");
+        ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_CONNECT);
+        ck_assert_msg(strstr(err.message, "read-only standby") &&
+                      strstr(err.message, "target_session_attrs=read-write"), "%s",
+                      err.message);
+        ts_token_free(t);
+    }
+    ts_store_close(s);
+    ck_assert_msg(ts_store_open_flags(&s, uri, TS_OPEN_READ_ONLY, &err) == TS_OK, "%s",
+                  err.message);
+    ck_assert_uint_eq(count_tokens(s), 1);
+    ts_store_close(s);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM direct"), 1);
+}
+END_TEST
 
 START_TEST(test_promoted_standby_takes_the_writes)
 {
@@ -238,6 +271,7 @@ static Suite *failover_suite(void)
     TCase *tc = tcase_create("failover");
 
     tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_standby_refuses_writes_clearly);
     tcase_add_test(tc, test_promoted_standby_takes_the_writes);
     suite_add_tcase(s, tc);
     return s;
@@ -245,8 +279,9 @@ static Suite *failover_suite(void)
 
 int main(void)
 {
-    /* A commit waits for the synchronous standby; the test's servers run
-     * without fsync, which a process kill does not need. */
-    server_args = "-c synchronous_commit=on";
+    /* A commit waits until the synchronous standby has applied it (so a
+     * read there sees it); the test's servers run without fsync, which a
+     * process kill does not need. */
+    server_args = "-c synchronous_commit=remote_apply";
     return harness_run(failover_suite(), NULL, start_standby);
 }
