@@ -4,11 +4,12 @@
  * the functions one file offers the others. The files form layers:
  * statements.c (errors, prepared statements, rows), client.c (connecting,
  * reconnecting, letting go in a forked child) and options.c (the options,
- * the names made from the table's) use no other file; schema.c (the
- * table, its indexes, the SQL) runs statements.c's statements; locks.c
- * (advisory locks), save.c (saving and deleting) and notes.c (the notes
- * and the log, in tables of their own) use those; postgres.c (reading,
- * opening and closing, the ts_backend) uses them all. Nothing here leaves
+ * the names made from the table's) use no other file; locks.c (advisory
+ * locks) uses those; schema.c (the table, its indexes, the SQL, the
+ * lookup the rules call) uses locks.c; save.c (saving and deleting) and
+ * notes.c (the notes and the log, in tables of their own) use those;
+ * postgres.c (finding and walking, opening and closing, the ts_backend)
+ * uses them all. Nothing here leaves
  * the plugin (it is built with hidden visibility); postgres.c's opening
  * comment describes the design. Not named postgres.h: that is the name of
  * the server's own header.
@@ -36,6 +37,7 @@ enum stmt_kind {
     ST_NOTE_SET, ST_NOTE_GET, ST_NOTE_DELETE, ST_LOG_INSERT, ST_LOG_CLEAR, ST_LOG_PAGE,
     ST_COUNT
 };
+_Static_assert(ST_COUNT <= 32, "a connection's prepared statements are bits of a uint32_t");
 
 /* Columns a write may set: every field but id, one bit per field f at
  * bit f - 1. An UPDATE, and the one-statement save, is prepared per set
@@ -164,19 +166,16 @@ int64_t lock_key(const struct pg_store *s, const char *what);
 
 /* The SQL of every statement of the token table (s->sql). */
 int build_sql(struct pg_store *s, ts_error *err);
-/* Finds the schema (the option, or the server's current one), checks the
- * table's columns, and creates the table and the missing indexes (a
- * read-only handle creates nothing and notes s->no_table). */
+/* Finds the schema: the option's, which must exist, or the server's
+ * current one (into s->schema). */
+int find_schema(struct pg_store *s, ts_error *err);
+/* Checks the table's columns, and creates the table and the missing
+ * indexes (a read-only handle creates nothing and notes s->no_table). */
 int ensure_schema(struct pg_store *s, ts_error *err);
 /* Before a read: whether the table is there; *ready is 0 while it is not. */
 int table_ready(struct pg_store *s, int *ready, ts_error *err);
 /* Refuses a value wider than its column, naming the column. */
 int check_widths(struct pg_store *s, const ts_token *token, ts_error *err);
-
-/* ------------------------------------------------------------------ */
-/* postgres.c: reading                                                 */
-/* ------------------------------------------------------------------ */
-
 /* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
 int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
 /* Of the rows of res (ten columns from `first`), the one with the lowest id. */

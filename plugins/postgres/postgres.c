@@ -63,12 +63,13 @@
  * schemas) and the table is made when missing. drop removes the table
  * and the two beside it.
  *
- * Files. This one has reading, forking, dropping, opening and closing,
- * and the ts_backend; save.c the writes; notes.c the notes and the log;
- * locks.c the advisory locks; statements.c the errors, statements and
- * rows; client.c connecting, reconnecting and letting go after a fork;
- * schema.c the table, its indexes and the SQL; options.c the options and
- * the names; pg_store.h what they share.
+ * Files. This one has finding, walking, forking, dropping, opening and
+ * closing, and the ts_backend; save.c the writes; notes.c the notes and
+ * the log; locks.c the advisory locks; statements.c the errors,
+ * statements and rows; client.c connecting, reconnecting and letting go
+ * after a fork; schema.c the table, its indexes, the SQL and the lookup
+ * the rules call; options.c the options and the names; pg_store.h what
+ * they share.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -77,46 +78,9 @@
 #include <tokenstore/backend.h>
 #include "pg_store.h"
 
-_Static_assert(ST_COUNT <= 32, "a connection's prepared statements are bits of a uint32_t");
-
 /* ------------------------------------------------------------------ */
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
-
-/* Ids that are not canonical numbers come after every one that is. */
-int lowest_id_row(struct pg_store *s, const PGresult *res, int first)
-{
-    uint64_t best = UINT64_MAX, id;
-    int at = 0;
-
-    for (int i = 0; i < PQntuples(res); i++)
-        if (s->host->id_parse(PQgetvalue(res, i, first), &id) == TS_OK && id < best) {
-            best = id;
-            at = i;
-        }
-    return at;
-}
-
-int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
-{
-    struct pg_store *s = state;
-    int ready, rc = table_ready(s, &ready, err);
-
-    if (rc != TS_OK || !ready)
-        return rc == TS_OK ? TS_NOT_FOUND : rc;
-    if ((int)field < 0 || field >= TS_FIELD_COUNT || !s->sql[ST_LOOKUP + field])
-        return s->host->error(err, TS_ERR_INVALID, "cannot look tokens up by %s",
-                              s->host->field_name(field) ? s->host->field_name(field) : "?");
-    const char *p[1] = { value };
-    PGresult *res;
-    rc = run(s, (enum stmt_kind)(ST_LOOKUP + field), p, 1, "looking up a token", &res, err);
-    if (rc != TS_OK)
-        return rc;
-    rc = PQntuples(res) == 0 ? TS_NOT_FOUND : read_row(s, res, lowest_id_row(s, res, 0), 0,
-                                                       row, err);
-    clear_result(res);
-    return rc;
-}
 
 struct find_args {
     const ts_token *query;
@@ -277,6 +241,14 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
     int rc = read_options(s, err);
     if (rc == TS_OK)
         rc = connect_db(s, err);
+    if (rc == TS_OK)
+        rc = find_schema(s, err);
+    if (rc == TS_OK)
+        rc = name_tables(s, err);
+    if (rc == TS_OK)
+        rc = build_sql(s, err);
+    if (rc == TS_OK)
+        rc = build_notes_sql(s, err);
     if (rc == TS_OK)
         rc = ensure_schema(s, err);
     if (rc != TS_OK) {

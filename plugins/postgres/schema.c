@@ -5,7 +5,9 @@
  * (in one transaction under an advisory lock, so that any number of
  * processes may open a new table at once and all find it whole: DDL is
  * transactional in PostgreSQL), noticing a table that appeared under a
- * read-only handle, the columns' widths, and the SQL of every statement.
+ * read-only handle, the lookup the host's rules call (the rows whose
+ * FIELD is VALUE, the lowest id kept), the columns' widths, and the SQL
+ * of every statement.
  *
  * The indexes. The lookups are equality on user_name and the three
  * tokens: hash indexes, which hold a value's hash and not the value, so a
@@ -178,8 +180,8 @@ static int create_missing(struct pg_store *s, struct table_info *t, ts_error *er
 }
 
 /* The schema: the option's, which must exist, or the server's current
- * one; then the names made from it and the SQL. */
-static int find_schema(struct pg_store *s, ts_error *err)
+ * one. */
+int find_schema(struct pg_store *s, ts_error *err)
 {
     char sql[256];
     PGresult *res;
@@ -199,29 +201,23 @@ static int find_schema(struct pg_store *s, ts_error *err)
     char db[PG_NAME_MAX + 1];
     snprintf(db, sizeof db, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
     clear_result(res);
-    if (!there && (s->open_flags & TS_OPEN_MUST_EXIST) && *s->schema)
+    if (there)
+        return TS_OK;
+    if ((s->open_flags & TS_OPEN_MUST_EXIST) && *s->schema)
         return s->host->error(err, TS_ERR_NO_STORE, "no such store: schema '%s' in database "
                               "'%s' on %s", s->schema, db, s->where);
-    if (!there)
-        return s->host->error(err, TS_ERR_CONFIG, "%s: database '%s' has no schema %s%s%s "
+    return s->host->error(err, TS_ERR_CONFIG, "%s: database '%s' has no schema %s%s%s "
                               "(create it, or set the option 'schema')", s->where, db,
                               *s->schema ? "'" : "", *s->schema ? s->schema : "on its "
                               "search_path", *s->schema ? "'" : "");
-    rc = name_tables(s, err);
-    if (rc == TS_OK)
-        rc = build_sql(s, err);
-    if (rc == TS_OK)
-        rc = build_notes_sql(s, err);
-    return rc;
+    return TS_OK;
 }
 
 int ensure_schema(struct pg_store *s, ts_error *err)
 {
     struct table_info t;
-    int rc = find_schema(s, err);
+    int rc = read_columns(s, &t, err);
 
-    if (rc == TS_OK)
-        rc = read_columns(s, &t, err);
     if (rc != TS_OK)
         return rc;
     if (s->open_flags & TS_OPEN_READ_ONLY) {
@@ -254,6 +250,49 @@ int table_ready(struct pg_store *s, int *ready, ts_error *err)
     *ready = !s->no_table;
     return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* Rows by value: the lookup the rules call                            */
+/* ------------------------------------------------------------------ */
+
+/* Ids that are not canonical numbers come after every one that is. */
+int lowest_id_row(struct pg_store *s, const PGresult *res, int first)
+{
+    uint64_t best = UINT64_MAX, id;
+    int at = 0;
+
+    for (int i = 0; i < PQntuples(res); i++)
+        if (s->host->id_parse(PQgetvalue(res, i, first), &id) == TS_OK && id < best) {
+            best = id;
+            at = i;
+        }
+    return at;
+}
+
+int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
+{
+    struct pg_store *s = state;
+    int ready, rc = table_ready(s, &ready, err);
+
+    if (rc != TS_OK || !ready)
+        return rc == TS_OK ? TS_NOT_FOUND : rc;
+    if ((int)field < 0 || field >= TS_FIELD_COUNT || !s->sql[ST_LOOKUP + field])
+        return s->host->error(err, TS_ERR_INVALID, "cannot look tokens up by %s",
+                              s->host->field_name(field) ? s->host->field_name(field) : "?");
+    const char *p[1] = { value };
+    PGresult *res;
+    rc = run(s, (enum stmt_kind)(ST_LOOKUP + field), p, 1, "looking up a token", &res, err);
+    if (rc != TS_OK)
+        return rc;
+    rc = PQntuples(res) == 0 ? TS_NOT_FOUND : read_row(s, res, lowest_id_row(s, res, 0), 0,
+                                                       row, err);
+    clear_result(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Widths                                                              */
+/* ------------------------------------------------------------------ */
 
 /* Characters in a UTF-8 string: its bytes but continuation bytes. */
 static size_t utf8_chars(const char *v)
