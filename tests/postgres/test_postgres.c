@@ -302,6 +302,26 @@ START_TEST(test_uris_and_status)
     ck_assert_int_eq(find_user(s, "uri@x", NULL, &err), TS_OK);
     ts_store_close(s);
 
+    /* A service of pg_service.conf (PGSERVICEFILE). */
+    char file[PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s/pg_service.conf", server_dir);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[tokens]\nhost=127.0.0.1\nport=%d\ndbname=tokens\nuser=app\npassword=%s\n",
+            server_port, APP_PASSWORD);
+    fclose(f);
+    setenv("PGSERVICEFILE", file, 1);
+    ck_assert_msg(ts_store_open(&s, "postgresql://?service=tokens&table=viauri", &err) == TS_OK,
+                  "%s", err.message);
+    ck_assert_int_eq(find_user(s, "uri@x", NULL, &err), TS_OK);
+    ts_store_close(s);
+    snprintf(cmd, sizeof cmd, "'%s' --store 'postgresql://?service=tokens&table=viauri' status "
+             "2>&1", cli());
+    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "\nlocation: service=tokens table=viauri\n") &&
+                  strstr(out, "tokens:   1 "), "%s", out);
+    unsetenv("PGSERVICEFILE");
+
     /* status names the store, never the password. */
     snprintf(cmd, sizeof cmd, "'%s' --store '%s' status 2>&1", cli(), app_uri("viauri"));
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);

@@ -211,6 +211,55 @@ START_TEST(test_session_terminated)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* A statement that waits too long                                     */
+/* ------------------------------------------------------------------ */
+
+/* Another session holds the user's row (FOR UPDATE) for 6 s: a save of
+ * it is cancelled after statement_timeout_ms, TS_ERR_TIMEOUT saying so,
+ * and nothing is written; once the row is free, the save goes through. */
+START_TEST(test_statement_timeout)
+{
+    char cmd[4 * PATH_MAX];
+    ts_error err = { 0 };
+    struct timespec t0;
+    const char *opts[] = { "table", "slow", "statement_timeout_ms", "500", NULL };
+    ts_store *s = open_table("slow");
+
+    ck_assert_int_eq(save_user(s, "held@x"), 1);
+    ts_store_close(s);
+    s = open_with(opts, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    snprintf(cmd, sizeof cmd, "sh '%s' sql '%s' \"BEGIN; SELECT 1 FROM slow WHERE user_name = "
+             "'held@x' FOR UPDATE; SELECT pg_sleep(6); COMMIT\" tokens >/dev/null 2>&1 &",
+             server_script(), server_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    /* Until the other session holds the row. */
+    for (int i = 0; i < 100 && sql_number("SELECT COUNT(*) FROM pg_locks l JOIN pg_class c "
+                                          "ON c.oid = l.relation WHERE c.relname = 'slow' "
+                                          "AND l.mode = 'RowShareLock' AND l.granted") == 0; i++)
+        usleep(100000);
+    ts_token *t = make_token("held@x", "1000.refresh.held", "1000.access.late");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_TIMEOUT);
+    double waited = seconds_since(&t0);
+    ck_assert_msg(strstr(err.message, "statement_timeout_ms is 500"), "%s", err.message);
+    ck_assert_msg(waited < 4, "the save waited %.1f s", waited);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM slow WHERE access_token = "
+                                "'1000.access.late'"), 0);
+    /* The holder lets go: the same save now succeeds. */
+    int rc = TS_ERR_TIMEOUT;
+    for (int i = 0; i < 150 && rc == TS_ERR_TIMEOUT; i++)
+        if ((rc = ts_save_token(s, t, &err)) == TS_ERR_TIMEOUT)
+            usleep(100000);
+    ck_assert_msg(rc == TS_OK, "%s", err.message);
+    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM slow WHERE access_token = "
+                                "'1000.access.late'"), 1);
+    ts_token_free(t);
+    ts_store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *failures_suite(void)
 {
@@ -220,6 +269,7 @@ static Suite *failures_suite(void)
     tcase_set_timeout(tc, 200);
     tcase_add_test(tc, test_fork_children_save_while_parent_finds);
     tcase_add_test(tc, test_session_terminated);
+    tcase_add_test(tc, test_statement_timeout);
     suite_add_tcase(s, tc);
     /* It stops the server, in a case of its own. */
     tc = tcase_create("restart");
