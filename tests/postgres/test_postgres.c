@@ -184,6 +184,13 @@ START_TEST(test_credentials_and_database)
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
     ck_assert_msg(strstr(err.message, "sslmode") && strstr(err.message, "verify-full"), "%s",
                   err.message);
+    /* A connection string libpq cannot read: said so, never quoted (it
+     * may hold a password). */
+    const char *bad[] = { "conninfo", "host=127.0.0.1 password=s3cret-in-conninfo oops", NULL };
+    ck_assert_ptr_null(open_with(bad, &err));
+    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "option 'conninfo'") != NULL, "%s", err.message);
+    ck_assert_ptr_null(strstr(err.message, "s3cret"));
     const char *both[] = { "user", "app", "username", "other", NULL };
     ck_assert_ptr_null(open_with(both, &err));
     ck_assert_int_eq(err.code, TS_ERR_CONFIG);
