@@ -209,8 +209,8 @@ static int scratch_value(struct check *c, const char *key, const char *named, ts
         return TS_ERR_IO;
     if (strcmp(key, "prefix") == 0)
         snprintf(c->value, sizeof c->value, "%stokenstore-check-%s:", named ? named : "", hex);
-    else    /* a table: 64 characters at most, in MySQL and PostgreSQL */
-        snprintf(c->value, sizeof c->value, "%.30s%stokenstore_check_%s", named ? named : "",
+    else    /* a table: 63 characters at most, PostgreSQL's limit (MySQL's is 64) */
+        snprintf(c->value, sizeof c->value, "%.29s%stokenstore_check_%s", named ? named : "",
                  named ? "_" : "", hex);
     return TS_OK;
 }

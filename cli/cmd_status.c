@@ -22,8 +22,8 @@
 
 /* The options that say where a store is, in the order shown. */
 static const char *const location_keys[] = {
-    "path", "socket", "host", "port", "sentinels", "master_name", "db", "database", "prefix",
-    "table", "user", "password",
+    "path", "socket", "host", "hostaddr", "port", "sentinels", "master_name", "db", "database",
+    "dbname", "service", "prefix", "schema", "table", "user", "password", "conninfo",
 };
 #define NLOCATION (sizeof location_keys / sizeof *location_keys)
 
@@ -70,15 +70,17 @@ static int is_location(const char *key)
     return 0;
 }
 
-/* A password, a secret, a passphrase or key material: never shown. A
- * key's id ("key_id") and a TLS file's path ("tls_key") are not secret. */
+/* A password, a secret, a passphrase or key material: never shown, nor a
+ * whole libpq connection string, which may hold a password. A key's id
+ * ("key_id") and a TLS file's path ("tls_key", "sslkey") are not secret. */
 static int is_secret_option(const char *key)
 {
     size_t len = strlen(key);
 
-    if (strstr(key, "password") || strstr(key, "secret") || strstr(key, "passphrase"))
+    if (strstr(key, "password") || strstr(key, "secret") || strstr(key, "passphrase") ||
+        strcmp(key, "conninfo") == 0)
         return 1;
-    if (strncmp(key, "tls_", 4) == 0)
+    if (strncmp(key, "tls_", 4) == 0 || strcmp(key, "sslkey") == 0)
         return 0;
     return (len >= 3 && strcmp(key + len - 3, "key") == 0) ||
            (len >= 4 && strcmp(key + len - 4, "keys") == 0);
@@ -278,8 +280,9 @@ const struct cli_command cli_cmd_status = {
     "Prints where the configuration came from (--config, --store,\n"
     "$TOKENSTORE_CONFIG, a config file, or the default store), the backend,\n"
     "its version and .so, every option the store was given: where it is\n"
-    "(path, socket, host, port, sentinels, master_name, db, database, prefix,\n"
-    "table, user; a password only as ****) and the others (TLS, timeouts,\n"
+    "(path, socket, host, hostaddr, port, sentinels, master_name, db,\n"
+    "database, dbname, service, prefix, schema, table, user; a password and a\n"
+    "libpq conninfo only as ****) and the others (TLS, timeouts,\n"
     "key ids; a value whose name says it holds a password, a secret or a key\n"
     "as ****); what the backend reached (the master the Sentinels named, the\n"
     "cluster node); how many tokens the store holds and how many of them\n"

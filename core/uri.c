@@ -8,14 +8,20 @@
  * too) gets URIs for free: "NAME:/path?key=value" sets path and key.
  * Only a few spellings are special: redis's "/db" path, the "unix:"
  * scheme, which is redis over a socket, "redis-sentinel:", redis through
- * Sentinel (the rediss forms add tls), and mysql's "/database" path
- * ("mysql://user:pass@host:port/database"; "mysql:/path/to/socket").
+ * Sentinel (the rediss forms add tls), mysql's "/database" path
+ * ("mysql://user:pass@host:port/database"; "mysql:/path/to/socket"), and
+ * postgres's, spelled as libpq spells its URIs: "postgres://" or
+ * "postgresql://user:pass@h1:5432,h2:5433/dbname?target_session_attrs=
+ * read-write" (the hosts and ports become libpq's lists, host=h1,h2
+ * port=5432,5433), and "postgres:host=/run/pg dbname=d", a libpq
+ * connection string, which becomes the option conninfo.
  *
  * This file only parses: it fills a backend name and an option list, and
  * config.c, one layer up, makes a config of them. It knows nothing of
  * configs, so the two never call each other.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -139,6 +145,45 @@ static int apply_authority(struct ts_kv *opts, const char *s, size_t n, ts_error
     return rc;
 }
 
+/* "[user:pass@]h1:p1,[::1]:p2,h3": each host through apply_authority, the
+ * hosts and ports joined into libpq's lists, a port left empty (libpq's
+ * default) for a host without one. */
+static int apply_host_list(struct ts_kv *opts, const char *s, size_t n, ts_error *err)
+{
+    const char *at = memrchr(s, '@', n), *p = at ? at + 1 : s, *end = s + n;
+    char hosts[1024] = "", ports[256] = "";
+    size_t hlen = 0, plen = 0;
+    int rc = at ? apply_authority(opts, s, (size_t)(at - s) + 1, err) : TS_OK;
+    int any_host = 0, any_port = 0;
+
+    for (int first = 1; rc == TS_OK && p <= end; first = 0) {
+        const char *comma = memchr(p, ',', (size_t)(end - p)), *stop = comma ? comma : end;
+        struct ts_kv one = { 0 };
+        rc = apply_authority(&one, p, (size_t)(stop - p), err);
+        const char *h = ts__kv_get(&one, "host"), *port = ts__kv_get(&one, "port");
+        h = h ? h : "";
+        port = port ? port : "";
+        if (rc == TS_OK && (hlen + strlen(h) + 2 > sizeof hosts ||
+                            plen + strlen(port) + 2 > sizeof ports))
+            rc = ts__error(err, TS_ERR_CONFIG, "URI: too many hosts");
+        if (rc == TS_OK) {
+            hlen += (size_t)snprintf(hosts + hlen, sizeof hosts - hlen, "%s%s", first ? "" : ",",
+                                     h);
+            plen += (size_t)snprintf(ports + plen, sizeof ports - plen, "%s%s", first ? "" : ",",
+                                     port);
+            any_host |= *h != '\0';
+            any_port |= *port != '\0';
+        }
+        ts__kv_free(&one);
+        p = stop + 1;
+    }
+    if (rc == TS_OK && any_host)
+        rc = ts__kv_set(opts, "host", hosts, err);
+    if (rc == TS_OK && any_port)
+        rc = ts__kv_set(opts, "port", ports, err);
+    return rc;
+}
+
 /* "[user:pass@]h1:p1,h2:p2" and "/master[/db]": the master's credentials,
  * the sentinels as one option (the backend splits them), the master's
  * name and db. */
@@ -232,8 +277,9 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
                       strcmp(scheme, "rediss-sentinel") == 0;
     int is_unix = strcmp(scheme, "unix") == 0;
     int is_mysql = strcmp(scheme, "mysql") == 0;
+    int is_pg = strcmp(scheme, "postgres") == 0 || strcmp(scheme, "postgresql") == 0;
 
-    strcpy(backend, is_redis || is_unix || is_sentinel ? "redis" : scheme);
+    strcpy(backend, is_redis || is_unix || is_sentinel ? "redis" : is_pg ? "postgres" : scheme);
     if (!ts__backend_name_valid(backend))
         return ts__error(err, TS_ERR_CONFIG,
                          "URI scheme '%s' is not a backend name ([a-z0-9_-])", scheme);
@@ -248,14 +294,18 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
         size_t plen = path ? rlen - 2 - alen : 0;
         if (is_sentinel)
             rc = apply_sentinel(opts, auth, alen, path, plen, err);
+        else if (is_pg)
+            rc = apply_host_list(opts, auth, alen, err);
         else
             rc = apply_authority(opts, auth, alen, err);
-        if (rc == TS_OK && (is_redis || is_mysql) && plen > 1)
-            rc = set_decoded(opts, is_redis ? "db" : "database", path + 1, plen - 1, err);
-        else if (rc == TS_OK && !is_redis && !is_mysql && !is_sentinel && plen > 0)
+        if (rc == TS_OK && (is_redis || is_mysql || is_pg) && plen > 1)
+            rc = set_decoded(opts, is_redis ? "db" : is_pg ? "dbname" : "database", path + 1,
+                             plen - 1, err);
+        else if (rc == TS_OK && !is_redis && !is_mysql && !is_pg && !is_sentinel && plen > 0)
             rc = set_decoded(opts, is_unix ? "socket" : "path", path, plen, err);
     } else if (rc == TS_OK && rlen > 0) {
-        rc = set_decoded(opts, is_unix || is_mysql ? "socket" : "path", rest, rlen, err);
+        rc = set_decoded(opts, is_pg ? "conninfo" : is_unix || is_mysql ? "socket" : "path",
+                         rest, rlen, err);
     }
     if (rc == TS_OK && query)
         rc = apply_query(opts, query + 1, err);
