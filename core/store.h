@@ -1,11 +1,21 @@
 /*
  * core/store.h - a store handle's insides, for the files of the store
- * layer (store.c, store_notes.c) and no one else.
+ * layer (store.c, store_batch.c, store_notes.c) and no one else.
  */
 #ifndef TS_STORE_H
 #define TS_STORE_H
 
 #include "internal.h"
+
+/* What a batch of finds needs beside the caller's tokens, in one block:
+ * the queries passed on, a row for each, and where each came from. */
+struct batch {
+    size_t n;
+    const ts_token **queries;
+    ts_token *rows, **row_of;
+    size_t *index;
+    int *found;
+};
 
 struct ts_store {
     ts_module module;
@@ -30,5 +40,7 @@ int ts__store_writable(const ts_store *s, ts_error *err);
 int ts__store_enter(ts_store *s, ts_error *err);
 /* Leaves it, naming the backend in any error it reported; returns rc. */
 int ts__store_leave(ts_store *s, int rc, ts_error *err);
+/* Frees a batch of finds and wipes its rows; NULL is allowed. */
+void ts__batch_free(struct batch *b);
 
 #endif
