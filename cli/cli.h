@@ -5,7 +5,8 @@
  * options.c reads the command line into a struct cli; store.c loads the
  * config and opens the store it names. Each cmd_*.c holds one family of
  * commands, their help text beside their code: cmd_tokens.c (list, get,
- * save, delete, clear), cmd_migrate.c, cmd_oauth.c (token, revoke) and
+ * save, delete, clear), cmd_migrate.c, cmd_oauth.c (token, revoke),
+ * cmd_keys.c (keygen, rekey) and
  * cmd_backends.c (status, backends, check-backend; check.c decides where
  * the conformance suite of conformance.c may run). format.c decides how
  * tokens look (masked secrets, tables, `field: value` lines) and json.c
@@ -109,6 +110,15 @@ extern const struct cli_command cli_cmd_list, cli_cmd_get, cli_cmd_save, cli_cmd
 /* status's OAuth part: the settings in force and the refresh log's counts,
  * into json (an object) or as lines on out (either may be NULL). */
 int cli_oauth_status(ts_store *store, const ts_config *cfg, json_object *json, FILE *out);
+
+/* ------------------------------------------------------------ cmd_keys.c */
+
+extern const struct cli_command cli_cmd_keygen, cli_cmd_rekey;
+
+/* status's encryption part: the encrypt section and the key ids the
+ * store's values are sealed with, into json (an object) or as lines on
+ * out (either may be NULL; store NULL when it was not opened). */
+int cli_encrypt_status(ts_store *store, const ts_config *cfg, json_object *json, FILE *out);
 
 /* ------------------------------------------------------------ options.c */
 
