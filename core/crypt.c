@@ -386,10 +386,14 @@ int ts__sealed_id(const char *value, size_t len, char id[TS__KEY_ID_LEN + 1])
 {
     size_t head = TS__SEALED_PREFIX_LEN + TS__KEY_ID_LEN + 1;
 
-    if (len < head || memcmp(value, TS__SEALED_PREFIX, TS__SEALED_PREFIX_LEN) != 0)
+    if (len < TS__SEALED_PREFIX_LEN || memcmp(value, TS__SEALED_PREFIX, TS__SEALED_PREFIX_LEN))
         return 0;
-    memcpy(id, value + TS__SEALED_PREFIX_LEN, TS__KEY_ID_LEN);
+    memset(id, '?', TS__KEY_ID_LEN);
     id[TS__KEY_ID_LEN] = '\0';
+    if (len < head || value[head - 1] != ':' ||
+        strspn(value + TS__SEALED_PREFIX_LEN, "0123456789abcdef") != TS__KEY_ID_LEN)
+        return -1;
+    memcpy(id, value + TS__SEALED_PREFIX_LEN, TS__KEY_ID_LEN);
     return 1;
 }
 

@@ -58,7 +58,9 @@ int ts__key_seal(ts__key *key, ts_field f, const char *value, size_t len, char *
  * TS_ERR_CORRUPT when it fails authentication; TS_ERR_NOMEM. */
 int ts__key_open(ts__key *key, ts_field f, const char *sealed, size_t len, char **out,
                  size_t *out_len);
-/* Whether a value has the sealed form's prefix; its key id into id. */
+/* Whether a value has the sealed form's prefix: 1 with its key id in id;
+ * -1 when what follows the prefix is not a key id and a colon (id is
+ * "????????"); 0 when it is no sealed value. */
 int ts__sealed_id(const char *value, size_t len, char id[TS__KEY_ID_LEN + 1]);
 
 /* base64url without padding (encode); decode takes either alphabet, with

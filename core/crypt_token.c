@@ -32,9 +32,10 @@ static const char *id_of(const ts_token *t)
     return ts__has(t, TS_FIELD_ID) ? t->value[TS_FIELD_ID] : "(no id)";
 }
 
+/* Whether a value claims to be sealed (1), with a malformed head (-1). */
 static int sealed(const ts_token *t, ts_field f, char id[TS__KEY_ID_LEN + 1])
 {
-    return t->value[f] && ts__sealed_id(t->value[f], t->len[f], id);
+    return t->value[f] ? ts__sealed_id(t->value[f], t->len[f], id) : 0;
 }
 
 size_t ts__crypt_forms(const ts__crypt *c, const ts_token *query)
@@ -118,7 +119,11 @@ static int open_value(const ts__crypt *c, const ts_token *t, ts_field f, int pla
     *out = NULL;
     if (!t->value[f] || !(TS__SEALABLE & BIT(f)))
         return TS_OK;
-    if (!sealed(t, f, id)) {
+    int form = sealed(t, f, id);
+    if (form < 0)
+        return ts__error(err, TS_ERR_CORRUPT, "token %s: %s is not a well-formed encrypted "
+                         "value", id_of(t), ts_field_name(f));
+    if (!form) {
         if (!c || !(c->fields & BIT(f)) || plain_ok)
             return TS_OK;
         return ts__error(err, TS_ERR_CONFIG, "token %s: %s is stored unencrypted: set "
@@ -238,8 +243,8 @@ int ts__crypt_row_current(const ts__crypt *c, const ts_token *row)
         if (!(TS__SEALABLE & BIT(f)) || !row->value[f])
             continue;
         int is_sealed = sealed(row, (ts_field)f, id);
-        if (!(c->fields & BIT(f)) ? is_sealed
-            : !is_sealed || memcmp(id, ts__key_id(c->keys[0]), TS__KEY_ID_LEN) != 0)
+        if (!(c->fields & BIT(f)) ? is_sealed != 0
+            : is_sealed != 1 || memcmp(id, ts__key_id(c->keys[0]), TS__KEY_ID_LEN) != 0)
             return 0;
     }
     return 1;

@@ -71,7 +71,7 @@ static int usage_one(const ts_token *t, void *ud)
         unsigned bit = 1u << f;
         if (!(TS__SEALABLE & bit) || !ts__has(t, (ts_field)f))
             continue;
-        if (ts__sealed_id(t->value[f], t->len[f], id))
+        if (ts__sealed_id(t->value[f], t->len[f], id) != 0)
             count(u, usage_of(u, id, TS_KEY_UNKNOWN));
         else if (u->crypt ? (u->crypt->fields & bit) != 0 : (TS__SEALED_DEFAULT & bit) != 0)
             count(u, &u->use[USAGE_MAX]);
