@@ -54,9 +54,11 @@ static int print_usage(const ts_key_usage *u, void *userdata)
 {
     struct usage_print *p = userdata;
 
-    if (p->out)
-        fprintf(p->out, "%s%s %zu token%s (%s)", p->shown ? ", " : " ",
-                u->role == TS_KEY_PLAINTEXT ? "unencrypted" : u->key_id, u->tokens,
+    if (p->out && u->role == TS_KEY_PLAINTEXT)
+        fprintf(p->out, "%s%zu token%s unencrypted", p->shown ? ", " : " ", u->tokens,
+                u->tokens == 1 ? "" : "s");
+    else if (p->out)
+        fprintf(p->out, "%s%s %zu token%s (%s)", p->shown ? ", " : " ", u->key_id, u->tokens,
                 u->tokens == 1 ? "" : "s", role_names[u->role]);
     p->shown++;
     if (p->keys) {
