@@ -521,8 +521,8 @@ int ts__key_parse(const char *text, size_t len, unsigned char raw[TS__KEY_BYTES]
         ok = 1;
         for (size_t i = 0; i < TS__KEY_BYTES && ok; i++) {
             int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
-            ok = hi >= 0 && lo >= 0;
-            buf[i] = (unsigned char)(hi << 4 | lo);
+            if ((ok = hi >= 0 && lo >= 0))
+                buf[i] = (unsigned char)(hi << 4 | lo);
         }
         n = TS__KEY_BYTES;
     } else if (len >= 43 && len <= 44) {

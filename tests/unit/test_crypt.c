@@ -235,6 +235,8 @@ START_TEST(base64url)
     for (int i = 0; i < 256; i++)
         all[i] = (unsigned char)i;
     n = ts__b64_encode(all, sizeof all, text);
+    text[n] = '\0';
+    ck_assert_uint_eq(n, 342);
     ck_assert_uint_eq(strcspn(text, "+/="), n);
     ck_assert_int_eq(ts__b64_decode("Zh", 2, buf, &n), TS_ERR_INVALID);   /* stray bits */
     ck_assert_int_eq(ts__b64_decode("Z", 1, buf, &n), TS_ERR_INVALID);
