@@ -63,8 +63,9 @@ int ts__key_open(ts__key *key, ts_field f, const char *sealed, size_t len, char 
  * "????????"); 0 when it is no sealed value. */
 int ts__sealed_id(const char *value, size_t len, char id[TS__KEY_ID_LEN + 1]);
 
-/* base64url without padding (encode); decode takes either alphabet, with
- * or without padding. encode returns the length written (no NUL). */
+/* base64url without padding (encode); decode takes either alphabet,
+ * without padding, and refuses a text that is not the canonical one of
+ * its bytes. encode returns the length written (no NUL). */
 size_t ts__b64_encode(const unsigned char *in, size_t len, char *out);
 int ts__b64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len);
 /* A key's 32 bytes from a key file's or variable's text: the raw bytes,
