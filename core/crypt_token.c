@@ -167,17 +167,27 @@ int ts__crypt_open_token(const ts__crypt *c, ts_token *t, int plain_ok, ts_error
     return TS_OK;
 }
 
+/* Whether the token holds a value of a listed field. */
+static int holds_sealed(const ts__crypt *c, const ts_token *t)
+{
+    for (int f = 0; c && f < TS_FIELD_COUNT; f++)
+        if ((c->fields & BIT(f)) && t->value[f])
+            return 1;
+    return 0;
+}
+
 int ts__crypt_find(const ts__crypt *c, const ts_token *query, ts__find_fn find,
                    void *userdata, ts_token *row, size_t *form, ts_error *err)
 {
     size_t forms = ts__crypt_forms(c, query);
+    int seal = holds_sealed(c, query);    /* a find by an unsealed user name: as it is */
     ts_token q = { 0 };
     int rc = TS_NOT_FOUND;
 
     for (size_t i = 0; i < forms && rc == TS_NOT_FOUND; i++) {
-        if (c && (rc = ts__crypt_seal_token(c, i, query, &q, err)) != TS_OK)
+        if (seal && (rc = ts__crypt_seal_token(c, i, query, &q, err)) != TS_OK)
             break;
-        rc = find(userdata, c ? &q : query, row, err);
+        rc = find(userdata, seal ? &q : query, row, err);
         if (form)
             *form = i;
     }
