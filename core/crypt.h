@@ -1,7 +1,8 @@
 /*
  * core/crypt.h - encryption at rest, for the core's files: the cipher and
- * the stored form of a value (crypt.c), the "encrypt" section made into
- * keys and rules (crypt_keys.c), and tokens sealed and opened by those
+ * the stored form of a value (crypt.c), base64, key texts and the
+ * settings' checks (crypt_text.c), the "encrypt" section made into keys
+ * and rules (crypt_keys.c), and tokens sealed and opened by those
  * rules (crypt_token.c). store.c, store_batch.c and store_keys.c put them
  * between the public API and the backend, which never sees a key.
  */
@@ -62,6 +63,8 @@ int ts__key_open(ts__key *key, ts_field f, const char *sealed, size_t len, char 
  * -1 when what follows the prefix is not a key id and a colon (id is
  * "????????"); 0 when it is no sealed value. */
 int ts__sealed_id(const char *value, size_t len, char id[TS__KEY_ID_LEN + 1]);
+
+/* ---------------------------------------------------------------- crypt_text.c */
 
 /* base64url without padding (encode); decode takes either alphabet,
  * without padding, and refuses a text that is not the canonical one of
