@@ -437,11 +437,12 @@ int ts_config_set_oauth(ts_config *config, const char *key, const char *value,
  * not.
  */
 
-/* Sets an "encrypt" setting; TS_ERR_CONFIG names a bad key or value. */
+/* Sets an "encrypt" setting; TS_ERR_CONFIG names a bad key or value.
+ * Since 1.4. */
 int ts_config_set_encrypt(ts_config *config, const char *key, const char *value,
                           ts_error *err);
 
-/* The value of an "encrypt" setting, or NULL. */
+/* The value of an "encrypt" setting, or NULL. Since 1.4. */
 const char *ts_config_encrypt(const ts_config *config, const char *key);
 
 /* A key's id: 8 hex digits and the NUL. */
@@ -449,13 +450,15 @@ const char *ts_config_encrypt(const ts_config *config, const char *key);
 
 /* Writes a new key (32 bytes from getrandom(), in base64) to a new file
  * at path, mode 0600; an existing file is never written over. Its id in
- * key_id (may be NULL). */
+ * key_id (may be NULL). Since 1.4. */
 int ts_keygen(const char *path, char key_id[TS_KEY_ID_SIZE], ts_error *err);
 
-/* The id of the key the store seals with, or NULL when it does not. */
+/* The id of the key the store seals with, or NULL when it does not.
+ * Since 1.4. */
 const char *ts_store_key_id(const ts_store *store);
 
-/* What a store's values are sealed with, as ts_store_key_usage reports it. */
+/* What a store's values are sealed with, as ts_store_key_usage reports
+ * it. Since 1.4. */
 typedef enum ts_key_role {
     TS_KEY_CURRENT = 0,   /* the key new values are sealed with */
     TS_KEY_OLD,           /* an older key the config still opens values with */
@@ -474,11 +477,11 @@ typedef struct ts_key_usage {
 /* Reads every stored token without opening a value and calls cb for each
  * configured key (current first, then the old ones, also when unused),
  * each other key id found, and the unsealed values if any. Non-zero from
- * cb stops and is returned. */
+ * cb stops and is returned. Since 1.4. */
 int ts_store_key_usage(ts_store *store, int (*cb)(const ts_key_usage *usage, void *userdata),
                        void *userdata, ts_error *err);
 
-/* What ts_store_rekey did, or would do. */
+/* What ts_store_rekey did, or would do. Since 1.4. */
 typedef struct ts_rekey_result {
     size_t tokens;        /* tokens read */
     size_t current;       /* already as the config seals them */
@@ -499,7 +502,7 @@ typedef struct ts_rekey_result {
  * again and goes on where it stopped. A save another process makes to a
  * token between the read and the write is lost to the write: rekey while
  * nothing else writes. Unsealed values are read whatever allow_plaintext
- * says.
+ * says. Since 1.4.
  */
 int ts_store_rekey(ts_store *store, unsigned flags, ts_rekey_result *result, ts_error *err);
 
