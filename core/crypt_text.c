@@ -97,6 +97,14 @@ int ts__key_parse(const char *text, size_t len, unsigned char raw[TS__KEY_BYTES]
     size_t n = 0;
 
     if (len == TS__KEY_BYTES) {          /* the raw bytes */
+        /* ...unless they are all text: 32 random bytes are that once in
+         * 10^14 times, a passphrase or a 31-character line always. */
+        size_t printable = 0;
+        for (size_t i = 0; i < len; i++)
+            printable += (text[i] >= 0x20 && text[i] < 0x7f) || text[i] == '\n' ||
+                         text[i] == '\r' || text[i] == '\t';
+        if (printable == len)
+            return 0;
         memcpy(raw, text, TS__KEY_BYTES);
         return 1;
     }

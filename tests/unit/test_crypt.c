@@ -291,6 +291,7 @@ START_TEST(key_texts)
     ck_assert(ts__key_parse(text, 64, raw));
     ck_assert_mem_eq(raw, want, 32);
     ck_assert(!ts__key_parse("short", 5, raw));
+    ck_assert(!ts__key_parse("a passphrase of 32 characters..\n", 32, raw));   /* not a key */
     ck_assert(!ts__key_parse(text, 62, raw));                       /* 31 bytes of hex */
     text[10] = 'g';
     ck_assert(!ts__key_parse(text, 64, raw));
