@@ -109,8 +109,8 @@ int cli_encrypt_status(ts_store *store, const ts_config *cfg, json_object *json,
         json_object_object_add(o, "key_id", current ? json_object_new_string(current) : NULL);
         json_object_object_add(o, "fields", configured ? json_object_new_string(fields_of(cfg))
                                                        : NULL);
-        json_object_object_add(o, "keys", rc == TS_OK ? p.keys : NULL);
-        if (rc != TS_OK)
+        json_object_object_add(o, "keys", store && rc == TS_OK ? p.keys : NULL);
+        if (!store || rc != TS_OK)
             ts__json_release(p.keys);
         json_object_object_add(json, "encrypt", o);
     }
