@@ -27,7 +27,8 @@ size_t ts__b64_encode(const unsigned char *in, size_t len, char *out)
         out[o++] = b64url[w & 63];
     }
     if (i < len) {
-        unsigned long w = (unsigned long)in[i] << 16 | (i + 1 < len ? (unsigned long)in[i + 1] << 8 : 0);
+        unsigned long w = (unsigned long)in[i] << 16 |
+                          (i + 1 < len ? (unsigned long)in[i + 1] << 8 : 0);
         out[o++] = b64url[w >> 18 & 63];
         out[o++] = b64url[w >> 12 & 63];
         if (i + 1 < len)

@@ -7,8 +7,9 @@
  * find_token merge happens once, and every backend error is prefixed with
  * the backend's name. With an "encrypt" section, what goes to the backend
  * is sealed here and what comes back opened (crypt_token.c), so no
- * backend sees a key or an unsealed listed value. Backends that do not declare TS_CAP_THREAD_SAFE are
- * called under a per-store mutex, so any store may be shared by threads.
+ * backend sees a key or an unsealed listed value. Backends that do not
+ * declare TS_CAP_THREAD_SAFE are called under a per-store mutex, so any
+ * store may be shared by threads.
  */
 #include <stddef.h>
 #include <stdio.h>

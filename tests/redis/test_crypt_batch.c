@@ -75,7 +75,8 @@ static void free_all(ts_token **t, size_t n)
 START_TEST(batches_open_what_they_find)
 {
     ts_store *s = open_store("one:", k1, NULL, NULL);
-    ts_token *a = make_token("a@x", "1000.ra", "1000.aa"), *b = make_token("b@x", "1000.rb", "1000.ab");
+    ts_token *a = make_token("a@x", "1000.ra", "1000.aa");
+    ts_token *b = make_token("b@x", "1000.rb", "1000.ab");
     ts_token *batch[3] = { by(TS_FIELD_USER_NAME, "b@x"), by(TS_FIELD_ACCESS_TOKEN, "1000.aa"),
                            by(TS_FIELD_USER_NAME, "nobody@x") };
     ts_error err = { 0 };
@@ -106,7 +107,8 @@ END_TEST
 START_TEST(batches_find_older_keys)
 {
     ts_store *s = open_store("rot:", k1, NULL, "user_name,refresh_token,access_token");
-    ts_token *a = make_token("a@x", "1000.ra", "1000.aa"), *b = make_token("b@x", "1000.rb", "1000.ab");
+    ts_token *a = make_token("a@x", "1000.ra", "1000.aa");
+    ts_token *b = make_token("b@x", "1000.rb", "1000.ab");
     ts_error err = { 0 };
     int results[3];
 
@@ -144,7 +146,8 @@ END_TEST
 START_TEST(a_tampered_row_fails_its_find)
 {
     ts_store *s = open_store("bad:", k1, NULL, NULL);
-    ts_token *a = make_token("a@x", "1000.ra", "1000.aa"), *b = make_token("b@x", "1000.rb", "1000.ab");
+    ts_token *a = make_token("a@x", "1000.ra", "1000.aa");
+    ts_token *b = make_token("b@x", "1000.rb", "1000.ab");
     ts_error err = { 0 };
     int results[2];
     redisContext *c = test_server_connect(&sv);
