@@ -7,8 +7,9 @@
  * commands, their help text beside their code: cmd_tokens.c (list, get,
  * save, delete, clear), cmd_migrate.c, cmd_rotate.c (rotate-secret),
  * cmd_oauth.c (token, revoke), cmd_refreshes.c, cmd_status.c,
- * cmd_doctor.c (with doctor_store.c and doctor_net.c, doctor.h between
- * them) and cmd_backends.c (backends, check-backend; check.c decides where
+ * cmd_keys.c (keygen, rekey), cmd_doctor.c (with doctor_store.c and
+ * doctor_net.c, doctor.h between them) and cmd_backends.c (backends,
+ * check-backend; check.c decides where
  * the conformance suite of conformance.c may run). format.c decides how
  * tokens look (masked secrets, tables, `field: value` lines) and json.c
  * how they look as JSON, so a secret can only reach the terminal through
@@ -125,6 +126,15 @@ extern const struct cli_command cli_cmd_list, cli_cmd_get, cli_cmd_save, cli_cmd
 /* status's OAuth part: the settings in force and the refresh log's counts,
  * into json (an object) or as lines on out (either may be NULL). */
 int cli_oauth_status(ts_store *store, const ts_config *cfg, json_object *json, FILE *out);
+
+/* ------------------------------------------------------------ cmd_keys.c */
+
+extern const struct cli_command cli_cmd_keygen, cli_cmd_rekey;
+
+/* status's encryption part: the encrypt section and the key ids the
+ * store's values are sealed with, into json (an object) or as lines on
+ * out (either may be NULL; store NULL when it was not opened). */
+int cli_encrypt_status(ts_store *store, const ts_config *cfg, json_object *json, FILE *out);
 
 /* ------------------------------------------------------------ options.c */
 

@@ -22,7 +22,10 @@
  * A dry run stops after the first pass and prints the plan, token by
  * token; it never opens the target for writing, so a target that does
  * not exist is not created. The source is only read. Fields a source
- * token leaves empty keep the target's value, as save_token does.
+ * token leaves empty keep the target's value, as save_token does. Each
+ * store seals and opens values with its own encrypt section, so every
+ * pass compares plain values and a migration encrypts or decrypts on the
+ * way; the summary says which.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -420,6 +423,26 @@ static int verify_copy(struct migration *m)
 }
 
 
+/* What happens to values on the way: each store seals and opens its own
+ * (the library does it), so a migration between an encrypted store and a
+ * plain one, or two keys, decrypts or encrypts them. "" when neither
+ * store encrypts, or both with one key. */
+static void crypt_note(const struct migration *m, char *out, size_t size)
+{
+    const char *from = ts_store_key_id(m->source);
+    const char *to = m->target ? ts_store_key_id(m->target) : NULL;
+
+    *out = '\0';
+    if (to && from && strcmp(from, to) != 0)
+        snprintf(out, size, " Values are decrypted with key %s and encrypted with key %s on "
+                 "the way.", from, to);
+    else if (to && !from)
+        snprintf(out, size, " Values are encrypted with key %s on the way.", to);
+    else if (from && m->target && !to)
+        snprintf(out, size, " Values are decrypted on the way: the target keeps them "
+                 "unencrypted.");
+}
+
 /* The dry run's plan: one line per source token, then the totals. */
 static void print_plan(const struct migration *m)
 {
@@ -430,22 +453,25 @@ static void print_plan(const struct migration *m)
         printf("%-7s id %s, %s\n", change_names[m->change[i]],
                ts_token_get(m->tokens.items[i], TS_FIELD_ID), who);
     }
+    char note[160];
+    crypt_note(m, note, sizeof note);
     printf("Dry run, %zu token%s from %s to %s: %zu to add, %zu to update, %zu already "
-           "there, %zu kept (newer in the target), %zu refused. Nothing was written.\n",
+           "there, %zu kept (newer in the target), %zu refused.%s Nothing was written.\n",
            m->tokens.n, m->tokens.n == 1 ? "" : "s", m->from, m->to, m->count[CHANGE_ADD],
            m->count[CHANGE_UPDATE], m->count[CHANGE_NONE], m->count[CHANGE_KEEP],
-           m->count[CHANGE_REFUSE]);
+           m->count[CHANGE_REFUSE], note);
 }
 
 static void print_summary(const struct migration *m)
 {
-    char kept[64] = "";
+    char kept[64] = "", note[160];
 
     if (m->count[CHANGE_KEEP])
         snprintf(kept, sizeof kept, ", %zu kept (newer in the target)", m->count[CHANGE_KEEP]);
-    printf("%zu token%s from %s to %s: %zu added, %zu updated, %zu already there%s.\n",
+    crypt_note(m, note, sizeof note);
+    printf("%zu token%s from %s to %s: %zu added, %zu updated, %zu already there%s.%s\n",
            m->tokens.n, m->tokens.n == 1 ? "" : "s", m->from, m->to, m->count[CHANGE_ADD],
-           m->count[CHANGE_UPDATE], m->count[CHANGE_NONE], kept);
+           m->count[CHANGE_UPDATE], m->count[CHANGE_NONE], kept, note);
 }
 
 static int run(struct migration *m)
@@ -543,7 +569,10 @@ const struct cli_command cli_cmd_migrate = {
     "expiry_time is later than the source's (refreshed since) is kept and\n"
     "reported; --overwrite replaces it. The rest are saved in batches of\n"
     "1000, then the target is read back to verify every token. Fields a\n"
-    "source token leaves empty keep the target's value.\n"
+    "source token leaves empty keep the target's value. Each store encrypts\n"
+    "as its own config's encrypt section says, so a migration from a plain\n"
+    "store to an encrypted one encrypts the values on the way, one the other\n"
+    "way decrypts them, and one between two keys does both.\n"
     "--dry-run prints, token by token, what would be added, updated, left as\n"
     "it is (same), kept, or refused, and writes nothing: the target is opened\n"
     "read-only and not created. Its exit status is the one the migration\n"

@@ -193,6 +193,7 @@ static int print_status_text(struct status *st, const ts_config *cfg)
     else
         printf("tokens:   unknown, %s\n", st->exists == 0 ? "the store does not exist"
                                                          : "the store could not be read");
+    cli_encrypt_status(st->store, cfg, NULL, stdout);
     return cli_oauth_status(st->store, cfg, NULL, stdout);
 }
 
@@ -231,6 +232,7 @@ static int print_status_json(struct status *st, const ts_config *cfg)
                            st->opened ? json_object_new_int64((int64_t)st->tokens) : NULL);
     json_object_object_add(o, "expired",
                            st->opened ? json_object_new_int64((int64_t)st->expired) : NULL);
+    cli_encrypt_status(st->store, cfg, o, NULL);
     cli_oauth_status(st->store, cfg, o, NULL);
     cli_json_emit(stdout, o);
     return CLI_OK;

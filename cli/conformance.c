@@ -180,6 +180,8 @@ int cli_conformance_run(const ts_config *config, unsigned sequences, uint64_t se
     su.caps = info.caps;
     fprintf(out, "1..%d\n# backend %s %s (ABI %u.%u) from %s\n", n, info.name, info.version,
             info.abi_major, info.abi_minor, info.path);
+    if (ts_store_key_id(su.store))
+        fprintf(out, "# values encrypted with key %s\n", ts_store_key_id(su.store));
     ts_store_close(su.store);
     for (size_t i = 0; i < rule_check_count; i++)
         failures += run_check(&su, &rule_checks[i], ++k, out);

@@ -24,11 +24,9 @@
 #include <strings.h>
 #include <time.h>
 #include <curl/curl.h>
-#ifdef HAVE_OPENSSL
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#endif
 #include "doctor.h"
 
 #define CLOCK_OK_MS 5000          /* a skew this small is the measure's own error */
@@ -182,7 +180,6 @@ void doctor_check_accounts(struct doctor *d)
 
 /* ---------------------------------------------------------------- certificates */
 
-#ifdef HAVE_OPENSSL
 /* What a PEM file holds: a bundle of CAs is in force while one of them
  * is, so the soonest expiry that is still to come counts, and the last
  * one past when all have expired. */
@@ -257,21 +254,15 @@ static void check_cert_file(struct doctor *d, const char *option, const char *pa
                    option, path, c.subject, date, days, c.count > 1 ? " (the soonest of the "
                    "file's certificates)" : "");
 }
-#endif
 
 void doctor_check_certificates(struct doctor *d)
 {
-    static const char *const options[] = { "tls_ca", "tls_cert" };
+    static const char *const options[] = { "tls_ca", "tls_cert", "sslrootcert", "sslcert" };
 
     for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
         const char *path = ts_config_option(d->cfg, options[i]);
         if (!path || !path[0])
             continue;
-#ifdef HAVE_OPENSSL
         check_cert_file(d, options[i], path);
-#else
-        doctor_add(d, "tls", DOCTOR_SEV_INFO, NULL, "%s %s: expiry not checked (tokenstore "
-                   "was built without libssl)", options[i], path);
-#endif
     }
 }

@@ -46,7 +46,7 @@ const struct cli_command *const cli_commands[] = {
     &cli_cmd_list, &cli_cmd_get, &cli_cmd_save, &cli_cmd_delete, &cli_cmd_clear,
     &cli_cmd_migrate, &cli_cmd_rotate_secret, &cli_cmd_token, &cli_cmd_revoke,
     &cli_cmd_refreshes, &cli_cmd_status, &cli_cmd_doctor, &cli_cmd_backends,
-    &cli_cmd_check_backend, &cli_cmd_help, NULL,
+    &cli_cmd_check_backend, &cli_cmd_keygen, &cli_cmd_rekey, &cli_cmd_help, NULL,
 };
 
 static void print_help(FILE *out)

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
-#include "internal.h"
+#include "crypt.h"
 #include "json.h"
 
 
@@ -42,6 +42,7 @@ TS_API void ts_config_free(ts_config *c)
         return;
     ts__kv_free(&c->options);
     ts__kv_free(&c->oauth);
+    ts__kv_free(&c->encrypt);
     free(c->backend);
     free(c->plugin_dir);
     free(c->origin);
@@ -79,11 +80,58 @@ TS_API int ts_config_set_plugin_dir(ts_config *c, const char *dir, ts_error *err
     return set_string(&c->plugin_dir, dir, err);
 }
 
+/* Sets an encrypt setting, checked, naming where it was set in errors. */
+static int set_encrypt(ts_config *c, const char *key, const char *value, const char *origin,
+                       ts_error *err)
+{
+    int rc = ts__encrypt_setting_check(key, value, origin, err);
+
+    return rc == TS_OK ? ts__kv_set(&c->encrypt, key, value, err) : rc;
+}
+
+TS_API int ts_config_set_encrypt(ts_config *c, const char *key, const char *value,
+                                 ts_error *err)
+{
+    return set_encrypt(c, key, value, ts_config_origin(c), err);
+}
+
+TS_API const char *ts_config_encrypt(const ts_config *c, const char *key)
+{
+    return ts__kv_get(&c->encrypt, key);
+}
+
+/* An option named "encrypt.KEY" (a URI's query, -o, the API) is the
+ * encrypt section's KEY: no backend sees it. */
+#define ENCRYPT_PREFIX "encrypt."
+#define ENCRYPT_PREFIX_LEN 8
+
+static int is_encrypt_option(const char *key)
+{
+    return strncmp(key, ENCRYPT_PREFIX, ENCRYPT_PREFIX_LEN) == 0;
+}
+
+/* Each of opts into the options, or the encrypt section. */
+static int take_options(ts_config *c, const struct ts_kv *opts, const char *origin,
+                        ts_error *err)
+{
+    int rc = TS_OK;
+
+    for (size_t i = 0; i < opts->n && rc == TS_OK; i++) {
+        const struct ts_option *o = &opts->items[i];
+        rc = is_encrypt_option(o->key)
+             ? set_encrypt(c, o->key + ENCRYPT_PREFIX_LEN, o->value, origin, err)
+             : ts__kv_set(&c->options, o->key, o->value, err);
+    }
+    return rc;
+}
+
 TS_API int ts_config_set_option(ts_config *c, const char *key, const char *value,
                                 ts_error *err)
 {
     if (!key || !*key || !value)
         return ts__error(err, TS_ERR_CONFIG, "an option needs a key and a value");
+    if (is_encrypt_option(key))
+        return ts_config_set_encrypt(c, key + ENCRYPT_PREFIX_LEN, value, err);
     return ts__kv_set(&c->options, key, value, err);
 }
 
@@ -141,7 +189,7 @@ static int apply_uri(ts_config *c, const char *uri, ts_error *err)
     if (rc == TS_OK)
         rc = ts_config_set_backend(c, backend, err);
     if (rc == TS_OK)
-        rc = ts__kv_merge(&c->options, &opts, err);
+        rc = take_options(c, &opts, "URI", err);
     if (rc == TS_OK)
         rc = set_string(&c->origin, "URI", err);
     ts__kv_free(&opts);
@@ -231,7 +279,11 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
                 rc = ts__error_prefix(err, "%s: store.backend", origin);
             has_backend = 1;
         } else if (strcmp(key, "options") == 0) {
-            rc = apply_scalars(&c->options, val, origin, "store.options", NULL, err);
+            struct ts_kv opts = { 0 };
+            rc = apply_scalars(&opts, val, origin, "store.options", NULL, err);
+            if (rc == TS_OK)
+                rc = take_options(c, &opts, origin, err);
+            ts__kv_free(&opts);
             ts__kv_mark_from_file(&c->options);
         } else {
             rc = ts__error(err, TS_ERR_CONFIG,
@@ -243,6 +295,67 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
     if (!has_backend)
         return ts__error(err, TS_ERR_CONFIG, "%s: store.backend: missing", origin);
     return TS_OK;
+}
+
+/* An encrypt setting given as an array of strings (old_key_files,
+ * fields): one comma-separated list, as a URI or the API gives it. */
+static int join_strings(json_object *arr, const char *origin, const char *key, char **out,
+                        ts_error *err)
+{
+    size_t n = json_object_array_length(arr), len = 1;
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(v, json_type_string) || strchr(json_object_get_string(v), ','))
+            return ts__error(err, TS_ERR_CONFIG, "%s: encrypt.%s[%zu]: expected a string "
+                             "without a comma, got %s", origin, key, i,
+                             json_object_is_type(v, json_type_string) ? "one with a comma"
+                                                                      : type_name(v));
+        len += (size_t)json_object_get_string_len(v) + 1;
+    }
+    if (!(*out = calloc(1, len)))
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(*out, ",");
+        strcat(*out, json_object_get_string(json_object_array_get_idx(arr, i)));
+    }
+    return TS_OK;
+}
+
+/* The "encrypt" section: scalars, or arrays of strings for the lists. */
+static int apply_encrypt(ts_config *c, json_object *obj, const char *origin, ts_error *err)
+{
+    struct ts_kv scalars = { 0 };
+    json_object *rest = json_object_new_object();
+    int rc = rest ? TS_OK : ts__error(err, TS_ERR_NOMEM, "out of memory");
+
+    if (rc == TS_OK && !json_object_is_type(obj, json_type_object))
+        rc = ts__error(err, TS_ERR_CONFIG, "%s: encrypt: expected an object, got %s", origin,
+                       type_name(obj));
+    if (rc == TS_OK) {
+        json_object_object_foreach(obj, key, val) {
+            char *joined = NULL;
+            if (!json_object_is_type(val, json_type_array)) {
+                json_object_object_add(rest, key, json_object_get(val));
+                continue;
+            }
+            if (!ts__encrypt_setting_known(key))
+                rc = ts__encrypt_setting_check(key, "", origin, err);
+            else if ((rc = join_strings(val, origin, key, &joined, err)) == TS_OK)
+                rc = set_encrypt(c, key, joined, origin, err);
+            free(joined);
+            if (rc != TS_OK)
+                break;
+        }
+    }
+    if (rc == TS_OK)
+        rc = apply_scalars(&scalars, rest, origin, "encrypt", ts__encrypt_setting_known, err);
+    for (size_t i = 0; rc == TS_OK && i < scalars.n; i++)
+        rc = set_encrypt(c, scalars.items[i].key, scalars.items[i].value, origin, err);
+    ts__kv_free(&scalars);
+    ts__json_release(rest);
+    return rc;
 }
 
 static int apply_root(ts_config *c, json_object *root, const char *origin, ts_error *err)
@@ -258,13 +371,15 @@ static int apply_root(ts_config *c, json_object *root, const char *origin, ts_er
             has_store = 1;
         } else if (strcmp(key, "oauth") == 0) {
             rc = apply_scalars(&c->oauth, val, origin, "oauth", ts__oauth_setting_known, err);
+        } else if (strcmp(key, "encrypt") == 0) {
+            rc = apply_encrypt(c, val, origin, err);
         } else if (strcmp(key, "plugin_dir") == 0) {
             rc = expect_string(val, origin, "plugin_dir", err);
             if (rc == TS_OK && ts_config_set_plugin_dir(c, json_object_get_string(val), err))
                 rc = ts__error_prefix(err, "%s: plugin_dir", origin);
         } else {
             rc = ts__error(err, TS_ERR_CONFIG,
-                           "%s: %s: unknown key (expected store, oauth, plugin_dir)", origin, key);
+                           "%s: %s: unknown key (expected store, oauth, encrypt, plugin_dir)", origin, key);
         }
         if (rc != TS_OK)
             return rc;
@@ -467,6 +582,8 @@ int ts__config_copy(ts_config **out, const ts_config *src)
         rc = ts__kv_merge(&c->options, &src->options, NULL);
     if (rc == TS_OK)
         rc = ts__kv_merge(&c->oauth, &src->oauth, NULL);
+    if (rc == TS_OK)
+        rc = ts__kv_merge(&c->encrypt, &src->encrypt, NULL);
     if (rc == TS_OK && src->backend)
         rc = set_string(&c->backend, src->backend, NULL);
     if (rc == TS_OK && src->plugin_dir)

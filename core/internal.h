@@ -122,6 +122,7 @@ struct ts_config {
     char *origin;          /* file path, "URI" or "default" */
     struct ts_kv options;  /* the backend's */
     struct ts_kv oauth;    /* the "oauth" section */
+    struct ts_kv encrypt;  /* the "encrypt" section (since 1.4) */
     ts_log_fn log_fn;
     void *log_userdata;
     int log_level;

@@ -5,8 +5,11 @@
  * SDK's preconditions are checked once for all backends (a lookup key for
  * find_token, something to save for save_token, well-formed ids), the
  * find_token merge happens once, and every backend error is prefixed with
- * the backend's name. Backends that do not declare TS_CAP_THREAD_SAFE are
- * called under a per-store mutex, so any store may be shared by threads.
+ * the backend's name. With an "encrypt" section, what goes to the backend
+ * is sealed here and what comes back opened (crypt_token.c), so no
+ * backend sees a key or an unsealed listed value. Backends that do not
+ * declare TS_CAP_THREAD_SAFE are called under a per-store mutex, so any
+ * store may be shared by threads.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -14,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "crypt.h"
 #include "store.h"
-
 
 /* In a forked child (fork.c): the handle is marked, so that its next
  * call lets the backend drop what it cannot share (backend->forked) before
@@ -27,6 +30,7 @@ static void store_in_child(ts__forkable *f)
     pthread_mutex_init(&s->lock, NULL);
     pthread_rwlock_init(&s->calls, NULL);
     ts__notes_forked(s->notes);
+    ts__crypt_forked(s->crypt);
     s->fork_locked = 0;
     s->forked = 1;
 }
@@ -69,36 +73,13 @@ static void store_after_fork(ts__forkable *f)
         pthread_rwlock_unlock(&s->calls);
 }
 
-/* What a batch of finds needs beside the caller's tokens, in one block:
- * the queries passed on, a row for each, and where each came from. */
-struct batch {
-    size_t n;
-    const ts_token **queries;
-    ts_token *rows, **row_of;
-    size_t *index;
-    int *found;
-};
-
-static struct batch *batch_new(size_t n)
+/* Frees a batch of finds and wipes its rows; NULL is allowed. */
+void ts__batch_free(struct batch *b)
 {
-    struct batch *b = calloc(1, sizeof *b + n * (sizeof(ts_token) + 2 * sizeof(void *) +
-                                                 sizeof(size_t) + sizeof(int)));
-
-    if (b) {
-        b->n = n;
-        b->rows = (ts_token *)(b + 1);
-        b->queries = (const ts_token **)(b->rows + n);
-        b->row_of = (ts_token **)(b->queries + n);
-        b->index = (size_t *)(b->row_of + n);
-        b->found = (int *)(b->index + n);
-    }
-    return b;
-}
-
-static void batch_free(struct batch *b)
-{
-    for (size_t j = 0; b && j < b->n; j++)
+    for (size_t j = 0; b && j < b->n; j++) {
         ts_token_clear(&b->rows[j]);
+        ts_token_clear(&b->sealed[j]);
+    }
     free(b);
 }
 
@@ -118,7 +99,7 @@ static int follow_fork(ts_store *s, ts_error *err)
                            "and this backend cannot follow it across fork(): open the store "
                            "again in process %ld", vt->name, (long)s->pid, (long)getpid());
         } else if ((rc = vt->forked(s->state, err)) == TS_OK) {
-            batch_free(s->sent);    /* the parent's batch: its answers are the parent's */
+            ts__batch_free(s->sent);    /* the parent's batch: its answers are the parent's */
             s->sent = NULL;
             s->pid = getpid();
             __atomic_store_n(&s->forked, 0, __ATOMIC_RELEASE);
@@ -165,7 +146,10 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
         free(s);
         return ts__error(err, TS_ERR_NOMEM, "out of memory");
     }
-    rc = ts__module_load(&s->module, s->config, err);
+    /* The keys first: a store whose key is missing is never created. */
+    rc = ts__crypt_open(&s->crypt, s->config, err);
+    if (rc == TS_OK)
+        rc = ts__module_load(&s->module, s->config, err);
     if (rc == TS_OK)
         rc = check_options(s, err);
     if (rc == TS_OK) {
@@ -199,6 +183,7 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
     }
     if (rc != TS_OK) {
         ts__module_unload(&s->module);
+        ts__crypt_free(s->crypt);
         ts_config_free(s->config);
         free(s);
         return rc;
@@ -241,7 +226,7 @@ TS_API void ts_store_close(ts_store *s)
      * connections is not asked to close them (a goodbye to the server
      * would end the parent's session too): its state is left as it is. */
     if (s->forked && follow_fork(s, NULL) != TS_OK) {
-        batch_free(s->sent);
+        ts__batch_free(s->sent);
     } else {
         ts_find_tokens_cancel(s);
         s->module.vt->close(s->state);
@@ -249,6 +234,7 @@ TS_API void ts_store_close(ts_store *s)
     pthread_mutex_destroy(&s->lock);
     pthread_rwlock_destroy(&s->calls);
     ts__notes_free(s->notes);
+    ts__crypt_free(s->crypt);
     ts__module_unload(&s->module);
     ts_config_free(s->config);
     free(s);
@@ -315,6 +301,17 @@ int ts__store_leave(ts_store *s, int rc, ts_error *err)
     return rc;
 }
 
+/* The backend's find_token, for the encryption layer's loop over forms. */
+int ts__store_find(void *store, const ts_token *query, ts_token *row, ts_error *err)
+{
+    ts_store *s = store;
+    int rc = ts__store_enter(s, err);
+
+    if (rc != TS_OK)
+        return rc;
+    return ts__store_leave(s, s->module.vt->find_token(s->state, query, row, err), err);
+}
+
 TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
 {
     ts_field keys[2];
@@ -323,156 +320,13 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
 
     if (ts__lookup_keys(token, keys) == 0)
         return ts__no_lookup_key(err);
-    if ((rc = ts__store_enter(s, err)) != TS_OK)
-        return rc;
-    rc = ts__store_leave(s, s->module.vt->find_token(s->state, token, &row, err), err);
+    rc = ts__crypt_find(s->crypt, token, ts__store_find, s, &row, NULL, err);
     if (rc == TS_OK)
         ts__token_merge(token, &row);
     ts_token_clear(&row);
     return rc;
 }
 
-/* Takes the m backend results into results[] and the tokens; the first
- * failure (or the first keyless token, whose error is `why`) decides
- * the return value. */
-static int batch_settle(struct batch *b, size_t m, ts_token *const *tokens, size_t n,
-                        int *results, size_t invalid, const ts_error *why, ts_error *err)
-{
-    size_t failed = n;
-
-    for (size_t j = 0; j < m; j++) {
-        results[b->index[j]] = b->found[j];
-        if (b->found[j] == TS_OK)
-            ts__token_merge(tokens[b->index[j]], &b->rows[j]);
-        else if (b->found[j] != TS_NOT_FOUND && failed == n)
-            failed = b->index[j];
-    }
-    if (invalid < failed && err)
-        *err = *why;
-    if (invalid < n || failed < n)
-        return results[invalid < failed ? invalid : failed];
-    return TS_OK;
-}
-
-/* The backend's batch: the queries with a lookup key go to find_tokens in
- * one call, the others fail here, and the error reported is the first
- * failed query's, whichever side failed it. */
-static int find_batch(ts_store *s, ts_token *const *tokens, size_t n, int *results,
-                      ts_error *err)
-{
-    struct batch *b = batch_new(n);
-    size_t m = 0, invalid = n;
-    ts_field keys[2];
-    ts_error why = { 0 };
-    int rc;
-
-    if (!b) {
-        rc = ts__error(err, TS_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++)
-            results[i] = rc;
-        return rc;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (ts__lookup_keys(tokens[i], keys) > 0) {
-            b->queries[m] = tokens[i];
-            b->row_of[m] = &b->rows[m];
-            b->found[m] = TS_ERR_BACKEND;    /* until the backend says */
-            b->index[m++] = i;
-        } else if ((results[i] = TS_ERR_INVALID) && invalid == n) {
-            invalid = i;
-            ts__no_lookup_key(&why);
-        }
-    }
-    if (m > 0 && (rc = ts__store_enter(s, err)) != TS_OK)
-        for (size_t j = 0; j < m; j++)
-            b->found[j] = rc;
-    else if (m > 0)
-        ts__store_leave(s, s->module.vt->find_tokens(s->state, b->queries, m, b->row_of, b->found, err),
-              err);
-    rc = batch_settle(b, m, tokens, n, results, invalid, &why, err);
-    batch_free(b);
-    return rc;
-}
-
-TS_API int ts_find_tokens(ts_store *s, ts_token *const *tokens, size_t n, int *results,
-                          ts_error *err)
-{
-    int rc = TS_OK;
-
-    if (n > 0 && TS_BACKEND_HAS(s->module.vt, find_tokens))
-        return find_batch(s, tokens, n, results, err);
-    for (size_t i = 0; i < n; i++) {
-        results[i] = ts_find_token(s, tokens[i], rc == TS_OK ? err : NULL);
-        if (rc == TS_OK && results[i] != TS_NOT_FOUND)
-            rc = results[i];
-    }
-    return rc;
-}
-
-TS_API int ts_find_tokens_send(ts_store *s, ts_token *const *tokens, size_t n, int *fd,
-                               int *timeout_ms, ts_error *err)
-{
-    const ts_backend *vt = s->module.vt;
-    ts_field keys[2];
-    struct batch *b;
-    int rc;
-
-    if (!TS_BACKEND_HAS(vt, find_tokens_send) || !TS_BACKEND_HAS(vt, find_tokens_receive) ||
-        !TS_BACKEND_HAS(vt, find_tokens_cancel))
-        return ts__error(err, TS_ERR_UNSUPPORTED, "%s: finds are not sent apart from their "
-                         "answers; use ts_find_tokens", vt->name);
-    for (size_t i = 0; i < n; i++)
-        if (ts__lookup_keys(tokens[i], keys) == 0)
-            return ts__error(err, TS_ERR_UNSUPPORTED, "token %zu has no lookup key "
-                             "(ts_find_tokens answers it with the error)", i);
-    if (n == 0 || !(b = batch_new(n)))
-        return ts__error(err, n ? TS_ERR_NOMEM : TS_ERR_INVALID, n ? "out of memory"
-                         : "an empty batch has nothing to send");
-    for (size_t i = 0; i < n; i++) {
-        b->queries[i] = tokens[i];
-        b->row_of[i] = &b->rows[i];
-        b->found[i] = TS_ERR_BACKEND;
-        b->index[i] = i;
-    }
-    /* Entered first: in a forked child, entering drops the parent's batch. */
-    if ((rc = ts__store_enter(s, err)) == TS_OK && s->sent)
-        rc = ts__store_leave(s, ts__error(err, TS_ERR_UNSUPPORTED, "a batch sent before waits for its "
-                                "answers"), err);
-    else if (rc == TS_OK)
-        rc = ts__store_leave(s, vt->find_tokens_send(s->state, b->queries, n, fd, timeout_ms, err), err);
-    if (rc == TS_OK)
-        s->sent = b;
-    else
-        batch_free(b);
-    return rc;
-}
-
-TS_API int ts_find_tokens_receive(ts_store *s, ts_token *const *tokens, size_t n,
-                                  int *results, int *done, ts_error *err)
-{
-    int rc;
-
-    *done = 0;
-    /* Entered first: in a forked child, entering drops the parent's batch. */
-    if ((rc = ts__store_enter(s, err)) != TS_OK)
-        return rc;
-    struct batch *b = s->sent;
-    if (!b || b->n != n)
-        return ts__store_leave(s, ts__error(err, TS_ERR_INVALID, "no batch of %zu finds was sent", n),
-                     err);
-    for (size_t i = 0; i < n; i++)
-        if (b->queries[i] != tokens[i])
-            return ts__store_leave(s, ts__error(err, TS_ERR_INVALID, "token %zu is not the one sent", i),
-                         err);
-    rc = ts__store_leave(s, s->module.vt->find_tokens_receive(s->state, b->queries, n, b->row_of,
-                                                    b->found, done, err), err);
-    if (!*done)
-        return rc;
-    s->sent = NULL;
-    rc = batch_settle(b, n, tokens, n, results, n, NULL, err);
-    batch_free(b);
-    return rc;
-}
 
 TS_API void ts_find_tokens_cancel(ts_store *s)
 {
@@ -483,7 +337,7 @@ TS_API void ts_find_tokens_cancel(ts_store *s)
     if (s->sent)    /* not a batch of the parent's, which following the fork dropped */
         s->module.vt->find_tokens_cancel(s->state);
     ts__store_leave(s, TS_OK, NULL);
-    batch_free(s->sent);
+    ts__batch_free(s->sent);
     s->sent = NULL;
 }
 
@@ -497,6 +351,8 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
     if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
     rc = ts__store_leave(s, s->module.vt->find_token_by_id(s->state, id, &row, err), err);
+    if (rc == TS_OK)
+        rc = ts__crypt_open_token(s->crypt, &row, s->crypt && s->crypt->allow_plaintext, err);
     if (rc == TS_OK) {
         ts_token_clear(out);
         ts__token_merge(out, &row);
@@ -505,39 +361,79 @@ TS_API int ts_find_token_by_id(ts_store *s, const char *id, ts_token *out, ts_er
     return rc;
 }
 
+/* What every save checks before the backend: the SDK's rules, and, in a
+ * store without encryption, no value it could not read back. */
+static int check_token(const ts_store *s, const ts_token *token, ts_error *err)
+{
+    int rc = ts__check_saveable(token, needs_secret_check(s), err);
+
+    return rc == TS_OK && !s->crypt ? ts__crypt_check_plain(token, err) : rc;
+}
+
 TS_API int ts_save_token(ts_store *s, ts_token *token, ts_error *err)
 {
+    ts_token sealed = { 0 };
     int rc = ts__store_writable(s, err);
 
     if (rc == TS_OK)
-        rc = ts__check_saveable(token, needs_secret_check(s), err);
-    if (rc != TS_OK)
-        return rc;
-    if ((rc = ts__store_enter(s, err)) != TS_OK)
-        return rc;
-    return ts__store_leave(s, s->module.vt->save_token(s->state, token, err), err);
+        rc = check_token(s, token, err);
+    if (rc == TS_OK && s->crypt)
+        rc = ts__crypt_save_prepare(s->crypt, token, ts__store_find, s, &sealed, err);
+    if (rc == TS_OK && (rc = ts__store_enter(s, err)) == TS_OK)
+        rc = ts__store_leave(s, s->module.vt->save_token(s->state, s->crypt ? &sealed : token,
+                                                         err), err);
+    if (rc == TS_OK && s->crypt)
+        rc = ts__crypt_save_finish(s->crypt, token, &sealed, err);
+    ts_token_clear(&sealed);
+    return rc;
+}
+
+/* With encryption, what the backend saves for tokens[0..n): sealed copies
+ * in *block, pointed to by *out. */
+static int seal_batch(ts_store *s, ts_token *const *tokens, size_t n, ts_token **block,
+                      ts_token ***out, ts_error *err)
+{
+    if (!(*block = calloc(n, sizeof **block)) || !(*out = calloc(n, sizeof **out)))
+        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        (*out)[i] = &(*block)[i];
+        if (ts__crypt_save_prepare(s->crypt, tokens[i], ts__store_find, s, &(*block)[i], err))
+            return ts__error_prefix(err, "token %zu", i);
+    }
+    return TS_OK;
 }
 
 TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
+    ts_token *block = NULL, **sealed = NULL, *const *saved = tokens;
     int rc = ts__store_writable(s, err);
 
-    if (rc != TS_OK)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = ts__check_saveable(tokens[i], needs_secret_check(s), err)) != TS_OK)
-            return ts__error_prefix(err, "token %zu", i);
-    if ((rc = ts__store_enter(s, err)) != TS_OK)
-        return rc;
-    if (TS_BACKEND_HAS(vt, save_tokens)) {
-        rc = vt->save_tokens(s->state, tokens, n, err);
-    } else {
-        for (size_t i = 0; i < n && rc == TS_OK; i++)
-            if ((rc = vt->save_token(s->state, tokens[i], err)) != TS_OK)
-                ts__error_prefix(err, "token %zu", i);
+    for (size_t i = 0; i < n && rc == TS_OK; i++)
+        if ((rc = check_token(s, tokens[i], err)) != TS_OK)
+            ts__error_prefix(err, "token %zu", i);
+    if (rc == TS_OK && s->crypt && n > 0) {
+        rc = seal_batch(s, tokens, n, &block, &sealed, err);
+        saved = sealed;
     }
-    return ts__store_leave(s, rc, err);
+    if (rc == TS_OK && (rc = ts__store_enter(s, err)) == TS_OK) {
+        if (TS_BACKEND_HAS(vt, save_tokens)) {
+            rc = vt->save_tokens(s->state, saved, n, err);
+        } else {
+            for (size_t i = 0; i < n && rc == TS_OK; i++)
+                if ((rc = vt->save_token(s->state, saved[i], err)) != TS_OK)
+                    ts__error_prefix(err, "token %zu", i);
+        }
+        rc = ts__store_leave(s, rc, err);
+    }
+    for (size_t i = 0; block && i < n && rc == TS_OK; i++)
+        if ((rc = ts__crypt_save_finish(s->crypt, tokens[i], sealed[i], err)) != TS_OK)
+            ts__error_prefix(err, "token %zu", i);
+    for (size_t i = 0; block && i < n; i++)
+        ts_token_clear(&block[i]);
+    free(block);
+    free(sealed);
+    return rc;
 }
 
 /* What the backend's save_stream pulls through: each token checked as
@@ -548,24 +444,39 @@ struct stream {
     void (*saved)(void *userdata, const ts_token *token);
     void *userdata;
     ts_token *last;          /* handed to the backend, saved once it asks again */
+    ts_token sealed;         /* with encryption, what the backend got for it */
     size_t count;
 };
 
+/* With encryption a stream's token is sealed without looking for a row of
+ * an older key first: the backend holds its transaction meanwhile, and a
+ * lookup would have to enter it again. */
 static int stream_next(void *source, ts_token **token, ts_error *err)
 {
     struct stream *st = source;
+    const ts__crypt *c = st->store->crypt;
+    int rc = TS_OK;
 
     if (st->last) {
+        if (c && (rc = ts__crypt_save_finish(c, st->last, &st->sealed, err)) != TS_OK)
+            return ts__error_prefix(err, "token %zu", st->count);
         st->count++;
         if (st->saved)
             st->saved(st->userdata, st->last);
         st->last = NULL;
     }
-    int rc = st->next(st->userdata, token, err);
-    if (rc == TS_OK && (rc = ts__check_saveable(*token, needs_secret_check(st->store), err)))
+    rc = st->next(st->userdata, token, err);
+    if (rc == TS_OK && (rc = check_token(st->store, *token, err)) != TS_OK)
         ts__error_prefix(err, "token %zu", st->count);
-    if (rc == TS_OK)
+    if (rc == TS_OK && c) {
+        ts_token_clear(&st->sealed);
+        if ((rc = ts__crypt_save_prepare(c, *token, NULL, NULL, &st->sealed, err)) != TS_OK)
+            ts__error_prefix(err, "token %zu", st->count);
+    }
+    if (rc == TS_OK) {
         st->last = *token;
+        *token = c ? &st->sealed : *token;
+    }
     return rc;
 }
 
@@ -574,7 +485,7 @@ TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
                           size_t *count, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
-    struct stream st = { s, next, saved, userdata, NULL, 0 };
+    struct stream st = { .store = s, .next = next, .saved = saved, .userdata = userdata };
     ts_token *token;
     int rc = ts__store_writable(s, err);
 
@@ -597,6 +508,7 @@ TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
         if (rc == TS_NOT_FOUND)
             rc = TS_OK;
     }
+    ts_token_clear(&st.sealed);
     if (count)
         *count = st.count;
     return rc;
@@ -619,22 +531,43 @@ struct walk {
     ts_token_cb cb;
     void *userdata;
     int stopped;             /* what the caller's callback returned */
+    const ts__crypt *crypt;
+    ts_token row;            /* with encryption, the backend's token opened */
+    int failed;              /* a value could not be opened: why */
+    ts_error why;
 };
 
 static int walk_one(const ts_token *token, void *ud)
 {
     struct walk *w = ud;
-    return w->stopped = w->cb(token, w->userdata);
+    int rc = TS_OK;
+
+    if (w->crypt && (rc = ts__token_copy(&w->row, token)) != TS_OK)
+        ts__error(&w->why, rc, "out of memory");
+    else if (w->crypt)
+        rc = ts__crypt_open_token(w->crypt, &w->row, w->crypt->allow_plaintext, &w->why);
+    else
+        rc = ts__crypt_open_token(NULL, (ts_token *)token, 0, &w->why);   /* only checks */
+    if (rc != TS_OK)
+        return w->failed = rc;
+    return w->stopped = w->cb(w->crypt ? &w->row : token, w->userdata);
 }
 
 TS_API int ts_get_tokens(ts_store *s, ts_token_cb cb, void *userdata, ts_error *err)
 {
-    struct walk w = { cb, userdata, 0 };
+    struct walk w = { .cb = cb, .userdata = userdata, .crypt = s->crypt };
     int rc;
 
     if ((rc = ts__store_enter(s, err)) != TS_OK)
         return rc;
     rc = s->module.vt->get_tokens(s->state, walk_one, &w, err);
+    ts_token_clear(&w.row);
+    if (w.failed) {
+        ts__store_leave(s, TS_OK, err);
+        if (err)
+            *err = w.why;
+        return w.failed;
+    }
     if (w.stopped) {
         ts__store_leave(s, TS_OK, err);
         return w.stopped;

@@ -416,6 +416,111 @@ int ts_oauth_refresh_log(ts_store *store, int (*cb)(const char *entry, void *use
 int ts_config_set_oauth(ts_config *config, const char *key, const char *value,
                         ts_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Encryption at rest (since 1.4)                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A store whose config has an "encrypt" section keeps the listed fields
+ * sealed with AES-SIV (deterministic, authenticated; the field's name is
+ * bound to each value), stored as "tsenc1:<key id>:<base64url>", in any
+ * backend: the library seals what it hands the backend and opens what it
+ * gets back, so every operation above, ts_oauth_* included, works on
+ * plain values, and the SDK's lookups by access, refresh or grant token
+ * still find their token. The settings, as the section, ts_config_set_encrypt
+ * or an option "encrypt.KEY" (a URI's query, ts_config_set_option) give them:
+ *   key_file         a file holding the current key: 32 random bytes, as
+ *                    ts_keygen writes them (base64; raw or hex also read);
+ *                    it must be a regular file others cannot read or write
+ *   key_env          or a variable holding it (base64 or hex)
+ *   old_key_files,   older keys (comma-separated; arrays in JSON) that
+ *   old_key_env      values sealed before a rotation are still opened with
+ *   fields           the fields sealed, default
+ *                    "client_secret,refresh_token,access_token,grant_token";
+ *                    user_name may be added
+ *   allow_plaintext  read a listed field stored unsealed (false): while a
+ *                    plain store is being encrypted
+ * Keys are read when the store is opened (a missing one, or a key file
+ * others may read, is TS_ERR_CONFIG and nothing is created) and wiped
+ * once set up; no message holds one. A value that cannot be opened is
+ * never returned: a key not configured (TS_ERR_CONFIG), a value that
+ * fails authentication or is malformed (TS_ERR_CORRUPT), a listed field
+ * stored unsealed without allow_plaintext (TS_ERR_CONFIG), each naming
+ * the token's id and the field. A store opened without an encrypt
+ * section refuses sealed values the same way, and refuses to save a
+ * value that has their form. README.md says what it protects and what
+ * not.
+ */
+
+/* Sets an "encrypt" setting; TS_ERR_CONFIG names a bad key or value.
+ * Since 1.4. */
+int ts_config_set_encrypt(ts_config *config, const char *key, const char *value,
+                          ts_error *err);
+
+/* The value of an "encrypt" setting, or NULL. Since 1.4. */
+const char *ts_config_encrypt(const ts_config *config, const char *key);
+
+/* A key's id: 8 hex digits and the NUL. */
+#define TS_KEY_ID_SIZE 9
+
+/* Writes a new key (32 bytes from getrandom(), in base64) to a new file
+ * at path, mode 0600; an existing file is never written over. Its id in
+ * key_id (may be NULL). Since 1.4. */
+int ts_keygen(const char *path, char key_id[TS_KEY_ID_SIZE], ts_error *err);
+
+/* The id of the key the store seals with, or NULL when it does not.
+ * Since 1.4. */
+const char *ts_store_key_id(const ts_store *store);
+
+/* What a store's values are sealed with, as ts_store_key_usage reports
+ * it. Since 1.4. */
+typedef enum ts_key_role {
+    TS_KEY_CURRENT = 0,   /* the key new values are sealed with */
+    TS_KEY_OLD,           /* an older key the config still opens values with */
+    TS_KEY_UNKNOWN,       /* a key the config does not have */
+    TS_KEY_PLAINTEXT      /* not sealed (key_id ""): a listed field, or any of
+                             the four secrets in a store without encryption */
+} ts_key_role;
+
+typedef struct ts_key_usage {
+    const char *key_id;   /* "" for TS_KEY_PLAINTEXT */
+    int role;             /* a ts_key_role */
+    size_t tokens;        /* tokens with a value in this form */
+    size_t values;        /* values in this form */
+} ts_key_usage;
+
+/* Reads every stored token without opening a value and calls cb for each
+ * configured key (current first, then the old ones, also when unused),
+ * each other key id found, and the unsealed values if any. Non-zero from
+ * cb stops and is returned. Since 1.4. */
+int ts_store_key_usage(ts_store *store, int (*cb)(const ts_key_usage *usage, void *userdata),
+                       void *userdata, ts_error *err);
+
+/* What ts_store_rekey did, or would do. Since 1.4. */
+typedef struct ts_rekey_result {
+    size_t tokens;        /* tokens read */
+    size_t current;       /* already as the config seals them */
+    size_t rewritten;     /* sealed anew (with TS_REKEY_DRY_RUN: to be) */
+} ts_rekey_result;
+
+#define TS_REKEY_DRY_RUN (1u << 0)   /* read and count only */
+
+/*
+ * Seals every token anew as the config says: each listed field by the
+ * current key, any other field unsealed (so a rotation's old keys, and a
+ * migration's plain values, can be dropped afterwards). Every value is
+ * opened first: one that cannot be (a key not configured, a value that
+ * fails authentication) is the error, naming the token and field, and
+ * nothing is written. Where the backend saves a stream in one transaction
+ * (sqlite, mysql, file) all tokens are written at once or none; elsewhere
+ * one at a time, each read again first, so a run that stops can be run
+ * again and goes on where it stopped. A save another process makes to a
+ * token between the read and the write is lost to the write: rekey while
+ * nothing else writes. Unsealed values are read whatever allow_plaintext
+ * says. Since 1.4.
+ */
+int ts_store_rekey(ts_store *store, unsigned flags, ts_rekey_result *result, ts_error *err);
+
 #ifdef __cplusplus
 }
 #endif
