@@ -24,8 +24,8 @@ echo "1..$#"
 
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE
   -I$src/core/include -I$src/core -I$build -DTS_PLUGIN_DIR=\"/nonexistent\"
-  -DTS_SYSCONFDIR=\"/nonexistent\" $(pkg-config --cflags json-c libcurl)"
-libs="$(pkg-config --libs json-c libcurl) -ldl -lpthread"
+  -DTS_SYSCONFDIR=\"/nonexistent\" $(pkg-config --cflags json-c libcurl libcrypto)"
+libs="$(pkg-config --libs json-c libcurl libcrypto) -ldl -lpthread"
 core=$(ls "$src"/core/*.c)
 
 # Seeds beyond the harness's own corpus: the files it is meant to read.
