@@ -15,6 +15,7 @@
 #include <string.h>
 #include <tokenstore/backend.h>   /* TS_ABI_MAJOR/MINOR for --version */
 #include "cli.h"
+#include "ts_paths.h"
 
 static void print_help(FILE *out);
 static void print_command_help(const struct cli_command *cmd, FILE *out);

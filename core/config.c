@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 #include "crypt.h"
 #include "json.h"
+#include "ts_paths.h"
 
 
 TS_API int ts_config_new(ts_config **out)

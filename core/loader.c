@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
+#include "ts_paths.h"
 
 TS_API const char *ts_plugin_dir(void)
 {

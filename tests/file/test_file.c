@@ -1749,7 +1749,7 @@ static Suite *file_suite(void)
 
     tc = tcase_create("backend");
     tcase_add_checked_fixture(tc, make_scratch, remove_scratch);
-    tcase_set_timeout(tc, 30);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_golden_sdk_values);
     tcase_add_test(tc, test_golden_round_trips);
     tcase_add_test(tc, test_tokenstore_file_is_stable);

@@ -639,7 +639,7 @@ static Suite *oauth_suite(void)
     TCase *tc = tcase_create("lifecycle");
 
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 30);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, grant_exchange_then_stored);
     tcase_add_test(tc, no_request_while_valid);
     tcase_add_test(tc, refresh_when_expired_or_within_5s);
@@ -664,7 +664,7 @@ static Suite *oauth_suite(void)
 
     tc = tcase_create("single flight");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, single_flight_32_threads);
     tcase_add_test(tc, single_flight_8_processes_file);
 #ifdef TS_TEST_SQLITE

@@ -234,7 +234,7 @@ class ForkContract:
         finally:
             release.set()
             t.join()
-        codes = wait_children([pid], timeout=60)
+        codes = wait_children([pid], timeout=120)
         self.assertEqual(read_report(report), {"seed": self.seed, "same": True})
         self.assertEqual(codes, [0])
         self.assertEqual(self.store.find({"user_name": "seed@example.com"}).id, self.seed)

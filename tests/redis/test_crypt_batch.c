@@ -187,7 +187,7 @@ static Suite *batch_suite(void)
     TCase *tc = tcase_create("batch");
 
     tcase_add_unchecked_fixture(tc, make_keys, remove_scratch);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, batches_open_what_they_find);
     tcase_add_test(tc, batches_find_older_keys);
     tcase_add_test(tc, a_tampered_row_fails_its_find);

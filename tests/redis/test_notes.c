@@ -456,7 +456,7 @@ static Suite *notes_suite(void)
     Suite *s = suite_create("redis notes");
     TCase *tc = tcase_create("members");
 
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, note_ttl_is_the_key_s);
     tcase_add_test(tc, null_value_removes_the_note);
     tcase_add_test(tc, note_longer_than_the_buffer_is_an_error);

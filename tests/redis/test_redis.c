@@ -1604,13 +1604,13 @@ static Suite *redis_suite(void)
      * main server to die with its test process. */
     if (certs[0]) {
         TCase *tls = tcase_create("tls");
-        tcase_set_timeout(tls, 60);
+        tcase_set_timeout(tls, 120);
         tcase_add_test(tls, test_tls_verification);
         tcase_add_test(tls, test_tls_option_errors);
         suite_add_tcase(s, tls);
     }
 
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_uri_forms_and_layout);
     tcase_add_test(tc, test_prefixes_and_dbs_are_isolated);
     tcase_add_test(tc, test_eight_processes_thousand_saves);

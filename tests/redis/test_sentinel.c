@@ -727,7 +727,7 @@ static Suite *sentinel_suite(void)
     Suite *s = suite_create("sentinel");
     TCase *tc = tcase_create("sentinel");
 
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_uri_and_options);
     tcase_add_test(tc, test_sentinel_errors);
     tcase_add_test(tc, test_wait_replicas);

@@ -379,14 +379,14 @@ static Suite *crypt_suite(void)
     Suite *s = suite_create("crypt");
     TCase *siv = tcase_create("siv"), *key = tcase_create("key"), *text = tcase_create("text");
 
-    tcase_set_timeout(siv, 60);
+    tcase_set_timeout(siv, 120);
     tcase_add_test(siv, rfc5297_example);
     tcase_add_test(siv, same_as_openssl_aes_256_siv);
     tcase_add_test(siv, tampering_is_refused);
     tcase_add_test(key, key_derivation_is_pinned);
     tcase_add_test(key, sealed_form);
     tcase_add_test(key, malformed_and_misplaced_values);
-    tcase_set_timeout(key, 60);
+    tcase_set_timeout(key, 120);
     tcase_add_test(key, threads_share_a_key);
     tcase_add_test(text, base64url);
     tcase_add_test(text, key_texts);

@@ -321,12 +321,12 @@ static Suite *rekey_suite(void)
     int n = (int)(sizeof persistent / sizeof *persistent);
 
     tcase_add_checked_fixture(keys, make_scratch, remove_scratch);
-    tcase_set_timeout(keys, 60);
+    tcase_set_timeout(keys, 120);
     tcase_add_loop_test(keys, rotation_keeps_every_token, 0, n);
     tcase_add_test(keys, rekey_stops_before_writing);
     tcase_add_loop_test(keys, plain_store_is_encrypted, 0, n);
     tcase_add_checked_fixture(use, make_scratch, remove_scratch);
-    tcase_set_timeout(use, 60);
+    tcase_set_timeout(use, 120);
     tcase_add_test(use, child_uses_the_parents_handle);
     tcase_add_test(use, oauth_refreshes_an_encrypted_token);
     suite_add_tcase(s, keys);
