@@ -221,30 +221,6 @@ END_TEST
 /* URIs, read-only, the CLI                                            */
 /* ------------------------------------------------------------------ */
 
-/* Runs a shell command; its stdout (first 4 KiB) in out; the exit status. */
-static int run_cmd(const char *cmd, char *out, size_t n)
-{
-    FILE *p = popen(cmd, "r");
-    size_t got = 0, r;
-
-    ck_assert_ptr_nonnull(p);
-    while (got + 1 < n && (r = fread(out + got, 1, n - 1 - got, p)) > 0)
-        got += r;
-    out[got] = '\0';
-    while (fgetc(p) != EOF)
-        ;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static const char *cli(void)
-{
-    static char path[PATH_MAX];
-    const char *b = getenv("top_builddir");
-    snprintf(path, sizeof path, "%s/cli/tokenstore", b ? b : ".");
-    return path;
-}
-
 START_TEST(test_uris_and_status)
 {
     char uri[PATH_MAX + 128], cmd[3 * PATH_MAX], out[4096], location[256];
@@ -472,13 +448,6 @@ static pid_t lock_holder(const char *table, const char *timeout_ms, int nth)
     kill(pid, SIGKILL);
     ck_abort_msg("the lock holder's request never came: %s", out);
     return pid;
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 START_TEST(test_refresh_lock_freed_by_crash_and_ttl)

@@ -613,13 +613,6 @@ static pid_t lock_holder(const char *table, const char *timeout_ms, int nth)
     return pid;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 START_TEST(test_refresh_lock_freed_by_crash_and_ttl)
 {
     char out[4096], access[64];

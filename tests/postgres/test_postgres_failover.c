@@ -26,13 +26,6 @@
 static char standby_dir[PATH_MAX + 16];
 static int standby_port;
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* ------------------------------------------------------------------ */
 /* The writer                                                          */
 /* ------------------------------------------------------------------ */

@@ -28,13 +28,6 @@ static long long admin_number(const char *query)
     return atoll(out);
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* ------------------------------------------------------------------ */
 /* fork()                                                              */
 /* ------------------------------------------------------------------ */
