@@ -41,7 +41,7 @@
  * keys: at a million tokens a key that is not in the CPU cache costs the
  * server several microseconds, and a side that followed another onto the
  * same keys would find them warm. Under each latency line the server's
- * own time per call (INFO commandstats) shows how much of the difference
+ * own time per redis_call (INFO commandstats) shows how much of the difference
  * is work inside Redis rather than in the client or on the wire.
  *
  * Usage: bench_redis [SIZE...]   (default 1000000)
@@ -505,7 +505,7 @@ static uint64_t time_tls_get(struct conn *c, size_t n, size_t ops, uint64_t *rng
         void *reply;
         bench_user(bench_rand(rng) % n, user, sizeof user);
         int len = redisFormatCommand(&cmd, "GET {bench:}user:%s", user);
-        if (len < 0 || conn_write(c, cmd, (size_t)len) != 0 || conn_read_reply(c, &reply) != 0)
+        if (len < 0 || redis_conn_write(c, cmd, (size_t)len) != 0 || redis_conn_read_reply(c, &reply) != 0)
             bench_die("raw GET over TLS", NULL);
         redisReply *r = reply;
         if (r->type != REDIS_REPLY_STRING)
@@ -550,14 +550,14 @@ static void bench_tls(size_t n)
     fill(s, NULL, n);
     snprintf(ca, sizeof ca, "%s/ca.crt", certs_dir);
     const struct conn_tls_options o = { .ca = ca, .verify = 1 };
-    if (conn_tls_new(&tls, &o, why, sizeof why) != 0) {
+    if (redis_conn_tls_new(&tls, &o, why, sizeof why) != 0) {
         fprintf(stderr, "bench: %s\n", why);
         exit(1);
     }
     const struct conn_target t = { .host = "127.0.0.1", .port = tls_port,
                                    .connect_timeout = { 2, 0 }, .command_timeout = { 5, 0 },
                                    .tls = tls };
-    struct conn *c = conn_open(&t);
+    struct conn *c = redis_conn_open(&t);
     if (!c || c->err)
         bench_die(c ? c->errstr : "out of memory", NULL);
     uint64_t ours = 0, raw = 0, rng_ours = 88172645463325252ull, rng_raw = 0x5851F42D4C957F2Dull;
@@ -567,8 +567,8 @@ static void bench_tls(size_t n)
     }
     bench_report("redis", "find_token by user, TLS", n, (double)ours / OPS,
                  "raw GET round trip, TLS", (double)raw / OPS);
-    conn_close(c);
-    conn_tls_free(tls);
+    redis_conn_close(c);
+    redis_conn_tls_free(tls);
     ts_store_close(s);
 }
 

@@ -19,7 +19,7 @@ static const char OUT_OF_MEMORY[] = "out of memory";
 
 /* ---------------------------------------------------------------- buffer */
 
-int csv_buf_reserve(csv_buf *b, size_t extra)
+int file_csv_buf_reserve(csv_buf *b, size_t extra)
 {
     if (extra <= b->cap - b->len)
         return 0;
@@ -44,27 +44,27 @@ int csv_buf_reserve(csv_buf *b, size_t extra)
     return 0;
 }
 
-int csv_buf_append(csv_buf *b, const void *bytes, size_t n)
+int file_csv_buf_append(csv_buf *b, const void *bytes, size_t n)
 {
     if (n == 0)
         return 0;
-    if (csv_buf_reserve(b, n) != 0)
+    if (file_csv_buf_reserve(b, n) != 0)
         return -1;
     memcpy(b->data + b->len, bytes, n);
     b->len += n;
     return 0;
 }
 
-void csv_buf_reset(csv_buf *b)
+void file_csv_buf_reset(csv_buf *b)
 {
     if (b->data && b->len)
         explicit_bzero(b->data, b->len);
     b->len = 0;
 }
 
-void csv_buf_free(csv_buf *b)
+void file_csv_buf_free(csv_buf *b)
 {
-    csv_buf_reset(b);
+    file_csv_buf_reset(b);
     free(b->data);
     b->data = NULL;
     b->cap = 0;
@@ -72,7 +72,7 @@ void csv_buf_free(csv_buf *b)
 
 /* ---------------------------------------------------------------- writer */
 
-const char *csv_needs_quotes(const char *value, size_t len)
+const char *file_csv_needs_quotes(const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         char c = value[i];
@@ -82,14 +82,14 @@ const char *csv_needs_quotes(const char *value, size_t len)
     return NULL;
 }
 
-int csv_write_field(csv_buf *b, const char *value, size_t len)
+int file_csv_write_field(csv_buf *b, const char *value, size_t len)
 {
-    if (!csv_needs_quotes(value, len))
-        return csv_buf_append(b, value, len);
+    if (!file_csv_needs_quotes(value, len))
+        return file_csv_buf_append(b, value, len);
     size_t quotes = 0;
     for (size_t i = 0; i < len; i++)
         quotes += value[i] == '"';
-    if (csv_buf_reserve(b, len + quotes + 2) != 0)
+    if (file_csv_buf_reserve(b, len + quotes + 2) != 0)
         return -1;
     char *out = b->data + b->len;
     *out++ = '"';
@@ -103,14 +103,14 @@ int csv_write_field(csv_buf *b, const char *value, size_t len)
     return 0;
 }
 
-int csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
+int file_csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
 {
     if (n == 1 && lens[0] == 0)
-        return csv_buf_append(b, "\"\"", 2);
+        return file_csv_buf_append(b, "\"\"", 2);
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && csv_buf_append(b, ",", 1) != 0)
+        if (i > 0 && file_csv_buf_append(b, ",", 1) != 0)
             return -1;
-        if (csv_write_field(b, values[i], lens[i]) != 0)
+        if (file_csv_write_field(b, values[i], lens[i]) != 0)
             return -1;
     }
     return 0;
@@ -126,7 +126,7 @@ static const unsigned char stops_quoted[256] = {
     ['\0'] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1,
 };
 
-void csv_reader_init(csv_reader *r, const char *buf, size_t len)
+void file_csv_reader_init(csv_reader *r, const char *buf, size_t len)
 {
     memset(r, 0, sizeof *r);
     r->buf = buf;
@@ -136,9 +136,9 @@ void csv_reader_init(csv_reader *r, const char *buf, size_t len)
         r->pos = 3;
 }
 
-void csv_reader_free(csv_reader *r)
+void file_csv_reader_free(csv_reader *r)
 {
-    csv_buf_free(&r->scratch);
+    file_csv_buf_free(&r->scratch);
 }
 
 static csv_status fail(csv_reader *r, size_t line, size_t field, const char *msg)
@@ -193,7 +193,7 @@ static int to_scratch(csv_reader *r, size_t k, size_t from, size_t to)
         r->in_scratch[k] = 1;
         r->scratch_off[k] = r->scratch.len;
     }
-    return csv_buf_append(&r->scratch, r->buf + from, to - from);
+    return file_csv_buf_append(&r->scratch, r->buf + from, to - from);
 }
 
 static csv_status read_quoted(csv_reader *r, csv_record *rec, size_t k)
@@ -234,7 +234,7 @@ static csv_status read_quoted(csv_reader *r, csv_record *rec, size_t k)
         return fail(r, r->line, k + 1,
                     "text after the closing quote of a field (a quote inside a quoted "
                     "field must be doubled)");
-    if (!escaped && !csv_needs_quotes(r->buf + start, end - start))
+    if (!escaped && !file_csv_needs_quotes(r->buf + start, end - start))
         r->needless_quotes++;
     if (k < CSV_MAX_FIELDS && r->in_scratch[k]) {
         if (to_scratch(r, k, start, end) != 0)
@@ -246,13 +246,13 @@ static csv_status read_quoted(csv_reader *r, csv_record *rec, size_t k)
     return CSV_RECORD;
 }
 
-csv_status csv_read(csv_reader *r, csv_record *rec)
+csv_status file_csv_read(csv_reader *r, csv_record *rec)
 {
     while (r->pos < r->len && (r->buf[r->pos] == '\r' || r->buf[r->pos] == '\n'))
         end_line(r);
     if (r->pos >= r->len)
         return CSV_END;
-    csv_buf_reset(&r->scratch);
+    file_csv_buf_reset(&r->scratch);
     memset(r->in_scratch, 0, sizeof r->in_scratch);
     r->needless_quotes = 0;
     rec->line = r->line;

@@ -44,23 +44,23 @@ typedef struct csv_buf {
 
 /* Makes room for `extra` more bytes: 0, or -1 when out of memory (the
  * buffer is then unchanged). */
-int csv_buf_reserve(csv_buf *b, size_t extra);
+int file_csv_buf_reserve(csv_buf *b, size_t extra);
 /* 0, or -1 when out of memory (the buffer is then unchanged). */
-int csv_buf_append(csv_buf *b, const void *bytes, size_t n);
+int file_csv_buf_append(csv_buf *b, const void *bytes, size_t n);
 /* Wipes the used bytes and empties the buffer, keeping its memory. */
-void csv_buf_reset(csv_buf *b);
+void file_csv_buf_reset(csv_buf *b);
 /* Wipes and frees. */
-void csv_buf_free(csv_buf *b);
+void file_csv_buf_free(csv_buf *b);
 
 /* The first byte that makes QUOTE_MINIMAL quote this value (a comma, a
  * double quote, CR or LF), or NULL when it needs no quotes. */
-const char *csv_needs_quotes(const char *value, size_t len);
+const char *file_csv_needs_quotes(const char *value, size_t len);
 /* Appends one field, quoted when needed. 0 or -1 (out of memory). */
-int csv_write_field(csv_buf *b, const char *value, size_t len);
+int file_csv_write_field(csv_buf *b, const char *value, size_t len);
 /* Appends a record's fields, separated by commas, without a line end. A
  * record of one empty field is written as `""`, as Python does, so it does
  * not read back as a blank line. 0 or -1. */
-int csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n);
+int file_csv_write_fields(csv_buf *b, const char *const *values, const size_t *lens, size_t n);
 
 typedef enum csv_status {
     CSV_RECORD,     /* a record was read */
@@ -106,10 +106,10 @@ typedef struct csv_reader {
 
 /* Starts reading buf[0..len). A leading UTF-8 BOM is skipped. The buffer
  * must outlive the records read from it. */
-void csv_reader_init(csv_reader *r, const char *buf, size_t len);
+void file_csv_reader_init(csv_reader *r, const char *buf, size_t len);
 /* Reads the next non-blank record. Values stay valid until the next call. */
-csv_status csv_read(csv_reader *r, csv_record *rec);
+csv_status file_csv_read(csv_reader *r, csv_record *rec);
 /* Wipes and frees the scratch buffer. */
-void csv_reader_free(csv_reader *r);
+void file_csv_reader_free(csv_reader *r);
 
 #endif /* TS_FILE_CSV_H */

@@ -119,19 +119,19 @@ static int prepare(struct file *f, ts_error *err)
     int exists = fstatat(f->dir_fd, f->base, &st, 0) == 0;
     ts_error lock_err;
 
-    if (lock_writers(f, &lock_err) != TS_OK) {
+    if (file_lock_writers(f, &lock_err) != TS_OK) {
         if (exists)
             return TS_OK;
         return f->host->error(err, lock_err.code, "%s", lock_err.message);
     }
-    remove_stale_temps(f);
+    file_remove_stale_temps(f);
     exists = fstatat(f->dir_fd, f->base, &st, 0) == 0;
     int rc = TS_OK;
     if (!exists && errno != ENOENT)
         rc = io_error(f, err, "cannot stat");
     else if (!exists || st.st_size == 0)
-        rc = write_all_rows(f, err);
-    unlock_writers(f);
+        rc = file_write_all_rows(f, err);
+    file_unlock_writers(f);
     return rc;
 }
 
@@ -188,8 +188,8 @@ static void file_close(void *state)
         return;
     while (f->held)             /* locks never unlocked: closing releases them */
         forget_named(f, f->held);
-    csv_buf_free(&f->out);
-    csv_buf_free(&f->image);
+    file_csv_buf_free(&f->out);
+    file_csv_buf_free(&f->image);
     free(f->rows);
     if (f->table)
         f->host->table_free(f->table);
@@ -232,13 +232,13 @@ static int file_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_
     /* A reader writes no header and makes no lock file; it watches the
      * generation of a lock file a writer made, if there is one. */
     if (rc == TS_OK && (f->open_flags & TS_OPEN_READ_ONLY))
-        open_lock(f, NULL);
+        file_open_lock(f, NULL);
     else if (rc == TS_OK)
         rc = prepare(f, err);
     if (rc == TS_OK) {
         warn_if_readable(f);
         /* A file that does not parse still opens: each call reports it. */
-        rc = check_file(f, err);
+        rc = file_check_file(f, err);
         if (rc == TS_ERR_CORRUPT)
             rc = TS_OK;
     }
@@ -255,10 +255,10 @@ static int file_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_
 /* Lock, then catch up with what other processes wrote. */
 static int begin_write(struct file *f, ts_error *err)
 {
-    int rc = lock_writers(f, err);
+    int rc = file_lock_writers(f, err);
 
-    if (rc == TS_OK && (rc = check_file(f, err)) != TS_OK)
-        unlock_writers(f);
+    if (rc == TS_OK && (rc = file_check_file(f, err)) != TS_OK)
+        file_unlock_writers(f);
     return rc;
 }
 
@@ -269,14 +269,14 @@ static int end_write(struct file *f, int rc)
     if (rc != TS_OK && rc != TS_NOT_FOUND && rc != TS_ERR_CONFLICT && rc != TS_ERR_INVALID &&
         rc != TS_ERR_CORRUPT)
         f->loaded = 0;
-    unlock_writers(f);
+    file_unlock_writers(f);
     return rc;
 }
 
 static int file_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
 {
     struct file *f = state;
-    int rc = refresh(f, err);
+    int rc = file_refresh(f, err);
 
     if (rc == TS_OK)
         rc = f->host->find_by_rule(query, f->host->table_lookup, f->table, row, err);
@@ -286,7 +286,7 @@ static int file_find_token(void *state, const ts_token *query, ts_token *row, ts
 static int file_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
 {
     struct file *f = state;
-    int rc = refresh(f, err);
+    int rc = file_refresh(f, err);
 
     if (rc == TS_OK)
         rc = f->host->table_lookup(f->table, TS_FIELD_ID, id, row, err);
@@ -296,7 +296,7 @@ static int file_find_token_by_id(void *state, const char *id, ts_token *row, ts_
 static int file_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
 {
     struct file *f = state;
-    int rc = refresh(f, err);
+    int rc = file_refresh(f, err);
 
     if (rc == TS_OK)
         rc = f->host->table_foreach(f->table, cb, userdata);
@@ -327,7 +327,7 @@ static int fits_dialect(struct file *f, const ts_token *t, ts_error *err)
     const ts_token *old = *id ? f->host->table_get(f->table, TS_FIELD_ID, id) : NULL;
     for (int c = 0; c < TS_FIELD_COUNT; c++) {
         const char *v = f->host->token_get(t, (ts_field)c);
-        const char *bad = csv_needs_quotes(v, strlen(v));
+        const char *bad = file_csv_needs_quotes(v, strlen(v));
         if (bad && old && strcmp(v, f->host->token_get(old, (ts_field)c)) == 0)
             continue;
         if (bad)
@@ -351,7 +351,7 @@ static int file_save_token(void *state, ts_token *token, ts_error *err)
     if (rc == TS_OK)
         rc = f->host->table_save(f->table, token, err);
     if (rc == TS_OK)
-        rc = write_row(f, f->host->token_get(token, TS_FIELD_ID), err);
+        rc = file_write_row(f, f->host->token_get(token, TS_FIELD_ID), err);
     return end_write(f, rc);
 }
 
@@ -388,7 +388,7 @@ static int file_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_e
             return batch_error(f, rc, i, err);
         }
     }
-    return end_write(f, write_all_rows(f, err));
+    return end_write(f, file_write_all_rows(f, err));
 }
 
 /* A restore of any size: each token into the table as it comes, and the
@@ -413,7 +413,7 @@ static int file_save_stream(void *state, int (*next)(void *stream, ts_token **to
         i++;
     }
     if (rc == TS_NOT_FOUND)
-        return end_write(f, write_all_rows(f, err));
+        return end_write(f, file_write_all_rows(f, err));
     f->loaded = 0;            /* the table may hold saves that were not written */
     return end_write(f, rc);
 }
@@ -427,7 +427,7 @@ static int file_delete_token(void *state, const char *id, ts_error *err)
         return rc;
     rc = f->host->table_delete(f->table, id);
     if (rc == TS_OK)
-        rc = write_row(f, id, err);
+        rc = file_write_row(f, id, err);
     return end_write(f, rc);
 }
 
@@ -439,7 +439,7 @@ static int file_delete_tokens(void *state, ts_error *err)
     if (rc != TS_OK)
         return rc;
     f->host->table_clear(f->table);
-    return end_write(f, write_all_rows(f, err));
+    return end_write(f, file_write_all_rows(f, err));
 }
 
 /* ---------------------------------------------------------------- named locks */
@@ -495,9 +495,9 @@ static int take_named(struct file *f, const char *file, int64_t ttl_ms,
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t expires = INT64_MAX;
         const char *why;
-        int fd = open_side_file(f, file, O_RDWR | O_CREAT, f->mode, &why);
+        int fd = file_open_side_file(f, file, O_RDWR | O_CREAT, f->mode, &why);
         if (fd < 0)
-            return side_file_error(f, "the lock file", file, why, errno, err);
+            return file_side_file_error(f, "the lock file", file, why, errno, err);
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return hold_named(f, fd, file, ttl_ms, out, err);
         if (errno != EWOULDBLOCK) {
@@ -522,13 +522,13 @@ static int file_try_lock(void *state, const char *name, int64_t ttl_ms, void **h
     struct file *f = state;
     struct named_lock *l = NULL;
     char file[PATH_MAX];
-    int rc = lock_writers(f, err);
+    int rc = file_lock_writers(f, err);
 
     if (rc != TS_OK)
         return rc;
     named_lock_file(f, name, file, sizeof file);
     rc = take_named(f, file, ttl_ms, &l, err);
-    unlock_writers(f);
+    file_unlock_writers(f);
     if (rc == TS_OK)
         *handle = l;
     return rc;
@@ -557,11 +557,11 @@ static int file_unlock(void *state, void *handle, ts_error *err)
     ts_error ignored;
 
     (void)err;
-    if (l->fd >= 0 && lock_writers(f, &ignored) == TS_OK) {
+    if (l->fd >= 0 && file_lock_writers(f, &ignored) == TS_OK) {
         if (fstatat(f->dir_fd, l->file, &st, 0) == 0 && st.st_dev == l->dev &&
             st.st_ino == l->ino)
             unlinkat(f->dir_fd, l->file, 0);
-        unlock_writers(f);
+        file_unlock_writers(f);
     }
     forget_named(f, l);
     return TS_OK;
@@ -592,7 +592,7 @@ static int file_forked(void *state, ts_error *err)
     if (f->lock_fd >= 0)
         close(f->lock_fd);
     f->lock_fd = -1;
-    open_lock(f, NULL);         /* or the next write does */
+    file_open_lock(f, NULL);         /* or the next write does */
     for (struct named_lock *l = f->held; l; l = l->next) {
         if (l->fd >= 0)
             close(l->fd);

@@ -264,30 +264,30 @@ static inline int splice_rows(struct file *f, size_t a, size_t b, const struct r
 
 /* ---------------------------------------------------------------- load.c */
 
-int check_file(struct file *f, ts_error *err);
-int refresh(struct file *f, ts_error *err);
-int read_all(int fd, csv_buf *raw, size_t hint);
+int file_check_file(struct file *f, ts_error *err);
+int file_refresh(struct file *f, ts_error *err);
+int file_read_all(int fd, csv_buf *raw, size_t hint);
 
 /* ---------------------------------------------------------------- write.c */
 
-int writev_all(int fd, struct iovec *iov, int n);
-int write_all_rows(struct file *f, ts_error *err);
-int write_row(struct file *f, const char *id, ts_error *err);
-void remove_stale_temps(struct file *f);
-int take_attributes(struct file *f, int fd, const char *suffix, ts_error *err);
-int write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
+int file_writev_all(int fd, struct iovec *iov, int n);
+int file_write_all_rows(struct file *f, ts_error *err);
+int file_write_row(struct file *f, const char *id, ts_error *err);
+void file_remove_stale_temps(struct file *f);
+int file_take_attributes(struct file *f, int fd, const char *suffix, ts_error *err);
+int file_write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
                  ts_error *err);
 
-int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
+int file_open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
                    const char **why);
-int side_file_error(const struct file *f, const char *what, const char *name, const char *why,
+int file_side_file_error(const struct file *f, const char *what, const char *name, const char *why,
                     int e, ts_error *err);
-int open_lock(struct file *f, ts_error *err);
-int lock_is_current(const struct file *f);
-void drop_lock(struct file *f);
-int lock_writers(struct file *f, ts_error *err);
-int lock_readers(struct file *f);
-void unlock_writers(struct file *f);
+int file_open_lock(struct file *f, ts_error *err);
+int file_lock_is_current(const struct file *f);
+void file_drop_lock(struct file *f);
+int file_lock_writers(struct file *f, ts_error *err);
+int file_lock_readers(struct file *f);
+void file_unlock_writers(struct file *f);
 
 /* ---------------------------------------------------------------- notes.c */
 

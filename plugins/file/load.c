@@ -104,13 +104,13 @@ static size_t first_line_of(struct file *f, const char *buf, size_t len, uint64_
     uint64_t other;
     char digits[21];
 
-    csv_reader_init(&r, buf, len);
-    if (csv_read(&r, &rec) == CSV_RECORD) {
-        while (!line && csv_read(&r, &rec) == CSV_RECORD)
+    file_csv_reader_init(&r, buf, len);
+    if (file_csv_read(&r, &rec) == CSV_RECORD) {
+        while (!line && file_csv_read(&r, &rec) == CSV_RECORD)
             if (rec.nfields > 0 && record_id(f, &rec, &other, digits) == 0 && other == id)
                 line = rec.line;
     }
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
     return line;
 }
 
@@ -154,7 +154,7 @@ static int parse_rows(struct file *f, csv_reader *r, int columns, size_t header_
     csv_status st = CSV_END;
     int rc = row ? TS_OK : nomem(f, err);
 
-    while (rc == TS_OK && (st = csv_read(r, &rec)) == CSV_RECORD) {
+    while (rc == TS_OK && (st = file_csv_read(r, &rec)) == CSV_RECORD) {
         int exact = record_span(f->dialect, &rec, buf, 0, &lo, &hi);
         rc = add_row(f, row, &rec, columns, buf, len, &id, err);
         if (rc == TS_OK && push_row(f, id, lo) != TS_OK)
@@ -182,8 +182,8 @@ static int parse_file(struct file *f, const char *buf, size_t len, ts_error *err
     int rc = TS_OK, columns;
 
     f->canonical = 0;
-    csv_reader_init(&r, buf, len);
-    csv_status st = csv_read(&r, &rec);
+    file_csv_reader_init(&r, buf, len);
+    csv_status st = file_csv_read(&r, &rec);
     if (st == CSV_ERROR) {
         rc = syntax_error(f, &r, err);
     } else if (st == CSV_RECORD && !(columns = header_columns(&rec, &f->redirect_spelling))) {
@@ -200,7 +200,7 @@ static int parse_file(struct file *f, const char *buf, size_t len, ts_error *err
         f->canonical = columns == TS_FIELD_COUNT && exact && lo == 0;
         rc = parse_rows(f, &r, columns, hi, buf, len, err);
     }
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
     return rc;
 }
 
@@ -241,8 +241,8 @@ static int parse_region(struct file *f, const char *region, size_t len, size_t a
     csv_status st;
     int rc = row ? TS_OK : TS_ERR_NOMEM;
 
-    csv_reader_init(&r, region, len);
-    while (rc == TS_OK && (st = csv_read(&r, &rec)) == CSV_RECORD) {
+    file_csv_reader_init(&r, region, len);
+    while (rc == TS_OK && (st = file_csv_read(&r, &rec)) == CSV_RECORD) {
         size_t lo_byte, hi_byte;
         int exact = record_span(f->dialect, &rec, region, 0, &lo_byte, &hi_byte);
         rc = add_row(f, row, &rec, TS_FIELD_COUNT, NULL, 0, &id, NULL);
@@ -262,7 +262,7 @@ static int parse_region(struct file *f, const char *region, size_t len, size_t a
     }
     if (rc == TS_OK && (st == CSV_ERROR || prev_end != len))
         rc = TS_ERR_CORRUPT;
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
     f->host->token_free(row);
     return rc;
 }
@@ -305,12 +305,12 @@ static int apply_change(struct file *f, const csv_buf *fresh)
 
 /* Reads fd to its end into raw (hint: the size it is expected to have):
  * 0, or an errno value. */
-int read_all(int fd, csv_buf *raw, size_t hint)
+int file_read_all(int fd, csv_buf *raw, size_t hint)
 {
-    if (csv_buf_reserve(raw, hint + 1) != 0)
+    if (file_csv_buf_reserve(raw, hint + 1) != 0)
         return ENOMEM;
     for (;;) {
-        if (raw->cap - raw->len < 4096 && csv_buf_reserve(raw, 65536) != 0)
+        if (raw->cap - raw->len < 4096 && file_csv_buf_reserve(raw, 65536) != 0)
             return ENOMEM;
         ssize_t n = read(fd, raw->data + raw->len, raw->cap - raw->len);
         if (n < 0 && errno == EINTR)
@@ -328,7 +328,7 @@ static void forget(struct file *f)
 {
     f->host->table_clear(f->table);
     f->nrows = 0;
-    csv_buf_reset(&f->image);
+    file_csv_buf_reset(&f->image);
     f->canonical = 0;
     f->dialect = DIALECT_PYTHON;           /* what a new file gets */
     f->redirect_spelling = DIALECT_PYTHON;
@@ -381,13 +381,13 @@ static int reload(struct file *f, ts_error *err)
         rc = io_error(f, err, fd < 0 ? "cannot open" : "cannot stat");
     } else if (!S_ISREG(st.st_mode)) {
         rc = f->host->error(err, TS_ERR_IO, "%s: not a regular file", f->path);
-    } else if ((e = read_all(fd, &fresh, (size_t)st.st_size)) != 0) {
+    } else if ((e = file_read_all(fd, &fresh, (size_t)st.st_size)) != 0) {
         errno = e;
         rc = e == ENOMEM ? nomem(f, err) : io_error(f, err, "cannot read");
     } else {
         rc = take_in(f, &fresh, by_difference, err);
     }
-    csv_buf_free(&fresh);
+    file_csv_buf_free(&fresh);
     if (rc != TS_OK && rc != TS_ERR_CORRUPT) {
         if (fd >= 0)
             close(fd);
@@ -404,14 +404,14 @@ static int reload(struct file *f, ts_error *err)
 
 /* stat()s the file and reloads it if it is not the one we have; watches
  * the generation of the lock file now there. */
-int check_file(struct file *f, ts_error *err)
+int file_check_file(struct file *f, ts_error *err)
 {
     struct stat st;
     struct identity now = { 0 };
 
-    if (f->lock_fd >= 0 && !lock_is_current(f)) {
-        drop_lock(f);
-        open_lock(f, NULL);
+    if (f->lock_fd >= 0 && !file_lock_is_current(f)) {
+        file_drop_lock(f);
+        file_open_lock(f, NULL);
     }
     uint64_t generation = generation_now(f);
 
@@ -433,10 +433,10 @@ int check_file(struct file *f, ts_error *err)
 
 /* Before a read: nothing to do when no writer of ours bumped the
  * generation and the last stat() is recent. */
-int refresh(struct file *f, ts_error *err)
+int file_refresh(struct file *f, ts_error *err)
 {
     if (f->loaded && f->lock_fd >= 0 && generation_now(f) == f->seen_generation &&
         coarse_now_ns() - f->checked_at < RECHECK_NS)
         return f->corrupt ? f->host->error(err, TS_ERR_CORRUPT, "%s", f->why) : TS_OK;
-    return check_file(f, err);
+    return file_check_file(f, err);
 }

@@ -29,7 +29,7 @@
  *   and calls back only after letting go (a callback may write).
  *
  * Both take the token file's owner and mode, are opened only as
- * open_side_file() allows (never through a symbolic link), and are never
+ * file_open_side_file() allows (never through a symbolic link), and are never
  * created by reading: a store opened read-only, or never given a note,
  * reads as having none and an empty log. No descriptor of theirs outlives
  * a call, so a forked child has nothing of them to let go of.
@@ -71,13 +71,13 @@ static int read_side(struct file *f, const char *suffix, const char *what, csv_b
     int e;
 
     side_name(f, suffix, name, sizeof name);
-    int fd = open_side_file(f, name, O_RDONLY, 0, &why);
+    int fd = file_open_side_file(f, name, O_RDONLY, 0, &why);
     if (fd < 0 && !why && errno == ENOENT)
         return TS_NOT_FOUND;
     if (fd < 0)
-        return why ? side_file_error(f, what, name, why, errno, err)
+        return why ? file_side_file_error(f, what, name, why, errno, err)
                    : io_error_at(f, suffix, err, "cannot open");
-    e = fstat(fd, st) != 0 ? errno : read_all(fd, buf, (size_t)st->st_size);
+    e = fstat(fd, st) != 0 ? errno : file_read_all(fd, buf, (size_t)st->st_size);
     close(fd);
     if (e == ENOMEM)
         return nomem(f, err);
@@ -163,18 +163,18 @@ static int each_note(struct file *f, const csv_buf *buf, note_fn fn, void *ud, t
     struct note n;
     int rc = TS_OK;
 
-    csv_reader_init(&r, buf->data, buf->len);
-    csv_status st = csv_read(&r, &rec);
+    file_csv_reader_init(&r, buf->data, buf->len);
+    csv_status st = file_csv_read(&r, &rec);
     if (st == CSV_RECORD && !is_notes_header(&rec))
         rc = notes_corrupt(f, err, rec.line, "not the header name,expires,value");
-    while (rc == TS_OK && st == CSV_RECORD && (st = csv_read(&r, &rec)) == CSV_RECORD) {
+    while (rc == TS_OK && st == CSV_RECORD && (st = file_csv_read(&r, &rec)) == CSV_RECORD) {
         rc = parse_note(f, &rec, &n, err);
         if (rc == TS_OK)
             rc = fn(f, &n, ud, err);
     }
     if (rc == TS_OK && st == CSV_ERROR)
         rc = r.err_nomem ? nomem(f, err) : notes_corrupt(f, err, r.err_line, r.err_msg);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
     return rc;
 }
 
@@ -219,7 +219,7 @@ int file_note_get(void *state, const char *name, char *value, size_t size, ts_er
 
     if (rc == TS_OK)
         rc = each_note(f, &buf, find_note, &l, err);
-    csv_buf_free(&buf);
+    file_csv_buf_free(&buf);
     return rc == FOUND ? TS_OK : rc == TS_OK ? TS_NOT_FOUND : rc;
 }
 
@@ -241,7 +241,7 @@ static int append_note(struct rewrite *w, const char *name, size_t name_len, con
     size_t len[3] = { name_len, 0, value_len };
 
     len[1] = (size_t)snprintf(ms, sizeof ms, "%lld", (long long)expires);
-    if (csv_write_fields(&w->out, v, len, 3) != 0 || csv_buf_append(&w->out, "\r\n", 2) != 0)
+    if (file_csv_write_fields(&w->out, v, len, 3) != 0 || file_csv_buf_append(&w->out, "\r\n", 2) != 0)
         return TS_ERR_NOMEM;
     w->kept++;
     return TS_OK;
@@ -271,7 +271,7 @@ static int rewrite_notes(struct file *f, const csv_buf *old, struct rewrite *w, 
 {
     int rc = TS_OK, removed = 0;
 
-    if (csv_buf_append(&w->out, "name,expires,value\r\n", 20) != 0)
+    if (file_csv_buf_append(&w->out, "name,expires,value\r\n", 20) != 0)
         return nomem(f, err);
     if (old)
         rc = each_note(f, old, keep_note, w, err);
@@ -286,7 +286,7 @@ static int rewrite_notes(struct file *f, const csv_buf *old, struct rewrite *w, 
         rc = remove_side(f, NOTES_SUFFIX, &removed, err);
     } else {
         struct iovec iov = { w->out.data, w->out.len };
-        rc = write_beside(f, NOTES_SUFFIX, &iov, 1, NULL, err);
+        rc = file_write_beside(f, NOTES_SUFFIX, &iov, 1, NULL, err);
     }
     return rc == TS_OK ? sync_dir(f, NOTES_SUFFIX, err) : rc;
 }
@@ -299,7 +299,7 @@ int file_note_set(void *state, const char *name, const char *value, int64_t ttl_
     struct rewrite w = { .name = name, .value = value, .len = strlen(name), .now = now };
     csv_buf old = { 0 };
     struct stat st;
-    int rc = lock_writers(f, err);
+    int rc = file_lock_writers(f, err);
 
     if (ttl_ms > 0)
         w.expires = ttl_ms < INT64_MAX - now ? now + ttl_ms : INT64_MAX;
@@ -308,9 +308,9 @@ int file_note_set(void *state, const char *name, const char *value, int64_t ttl_
     rc = read_side(f, NOTES_SUFFIX, NOTES_WHAT, &old, &st, err);
     if (rc == TS_OK || rc == TS_NOT_FOUND)
         rc = rewrite_notes(f, rc == TS_OK ? &old : NULL, &w, err);
-    unlock_writers(f);
-    csv_buf_free(&old);
-    csv_buf_free(&w.out);
+    file_unlock_writers(f);
+    file_csv_buf_free(&old);
+    file_csv_buf_free(&w.out);
     return rc;
 }
 
@@ -355,7 +355,7 @@ static int count_log(struct file *f, int which, struct log_count *out, ts_error 
                 out->end = (off_t)i;
         *known = *out;
     }
-    csv_buf_free(&buf);
+    file_csv_buf_free(&buf);
     return rc;
 }
 
@@ -368,12 +368,12 @@ static int open_log(struct file *f, int *created, ts_error *err)
     struct stat st;
 
     side_name(f, LOG_SUFFIX, name, sizeof name);
-    int fd = open_side_file(f, name, O_WRONLY | O_APPEND | O_CREAT, f->mode, &why);
+    int fd = file_open_side_file(f, name, O_WRONLY | O_APPEND | O_CREAT, f->mode, &why);
     if (fd < 0)
-        return why ? -side_file_error(f, LOG_WHAT, name, why, errno, err)
+        return why ? -file_side_file_error(f, LOG_WHAT, name, why, errno, err)
                    : -io_error_at(f, LOG_SUFFIX, err, "cannot open");
     *created = fstat(fd, &st) == 0 && st.st_size == 0;
-    int rc = *created ? take_attributes(f, fd, LOG_SUFFIX, err) : TS_OK;
+    int rc = *created ? file_take_attributes(f, fd, LOG_SUFFIX, err) : TS_OK;
     if (rc != TS_OK) {
         close(fd);
         return -rc;
@@ -392,7 +392,7 @@ static int append_line(struct file *f, const char *entry, const struct log_count
 
     if (fd < 0)
         return -fd;
-    if ((cur->size > cur->end && ftruncate(fd, cur->end) != 0) || writev_all(fd, iov, 2) != 0 ||
+    if ((cur->size > cur->end && ftruncate(fd, cur->end) != 0) || file_writev_all(fd, iov, 2) != 0 ||
         fdatasync(fd) != 0) {
         int rc = io_error_at(f, LOG_SUFFIX, err, "cannot append to");
         close(fd);
@@ -451,8 +451,8 @@ static int read_entries(struct file *f, struct entries *e, ts_error *err)
 static void free_entries(struct entries *e)
 {
     free(e->line);
-    csv_buf_free(&e->cur);
-    csv_buf_free(&e->old);
+    file_csv_buf_free(&e->cur);
+    file_csv_buf_free(&e->old);
 }
 
 /* The log made again as its newest `keep` entries with the new one, in
@@ -467,12 +467,12 @@ static int rewrite_log(struct file *f, const char *entry, size_t keep, ts_error 
 
     for (size_t i = e.n + 1 > keep ? e.n + 1 - keep : 0; rc == TS_OK && i <= e.n; i++) {
         const char *line = i < e.n ? e.line[i] : entry;
-        if (csv_buf_append(&out, line, strlen(line)) != 0 || csv_buf_append(&out, "\n", 1) != 0)
+        if (file_csv_buf_append(&out, line, strlen(line)) != 0 || file_csv_buf_append(&out, "\n", 1) != 0)
             rc = nomem(f, err);
     }
     if (rc == TS_OK) {
         struct iovec iov = { out.data, out.len };
-        rc = write_beside(f, LOG_SUFFIX, &iov, 1, NULL, err);
+        rc = file_write_beside(f, LOG_SUFFIX, &iov, 1, NULL, err);
     }
     if (rc == TS_OK)
         rc = remove_side(f, OLD_LOG_SUFFIX, &removed, err);
@@ -480,7 +480,7 @@ static int rewrite_log(struct file *f, const char *entry, size_t keep, ts_error 
         rc = sync_dir(f, LOG_SUFFIX, err);
     f->counted[0] = f->counted[1] = (struct log_count){ 0 };
     free_entries(&e);
-    csv_buf_free(&out);
+    file_csv_buf_free(&out);
     return rc;
 }
 
@@ -534,10 +534,10 @@ int file_log_append(void *state, const char *entry, size_t keep, ts_error *err)
         return f->host->error(err, TS_ERR_INVALID, "%s" LOG_SUFFIX ": an entry of the log is "
                               "one line, and this one holds a line feed; it was not logged",
                               f->path);
-    if ((rc = lock_writers(f, err)) != TS_OK)
+    if ((rc = file_lock_writers(f, err)) != TS_OK)
         return rc;
     rc = keep ? append_entry(f, entry, keep, err) : clear_log(f, err);
-    unlock_writers(f);
+    file_unlock_writers(f);
     return rc;
 }
 
@@ -546,11 +546,11 @@ int file_log_walk(void *state, int (*cb)(const char *entry, void *userdata), voi
 {
     struct file *f = state;
     struct entries e = { 0 };
-    int locked = lock_readers(f) == 0;
+    int locked = file_lock_readers(f) == 0;
     int rc = read_entries(f, &e, err);
 
     if (locked)
-        unlock_writers(f);
+        file_unlock_writers(f);
     for (size_t i = 0; rc == TS_OK && i < e.n; i++)
         rc = cb(e.line[i], userdata);
     free_entries(&e);

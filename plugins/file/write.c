@@ -33,9 +33,9 @@ static int append_record(struct file *f, const char *const *value, int is_row)
 
     for (int c = 0; c < TS_FIELD_COUNT; c++)
         len[c] = strlen(value[c]);
-    if ((is_row && csv_buf_append(&f->out, d->before_row, strlen(d->before_row)) != 0) ||
-        csv_write_fields(&f->out, value, len, TS_FIELD_COUNT) != 0 ||
-        csv_buf_append(&f->out, d->after_record, strlen(d->after_record)) != 0)
+    if ((is_row && file_csv_buf_append(&f->out, d->before_row, strlen(d->before_row)) != 0) ||
+        file_csv_write_fields(&f->out, value, len, TS_FIELD_COUNT) != 0 ||
+        file_csv_buf_append(&f->out, d->after_record, strlen(d->after_record)) != 0)
         return TS_ERR_NOMEM;
     return TS_OK;
 }
@@ -68,7 +68,7 @@ static int serialize_all(struct file *f)
 {
     const char *header[TS_FIELD_COUNT];
 
-    csv_buf_reset(&f->out);
+    file_csv_buf_reset(&f->out);
     f->nrows = 0;
     memcpy(header, column_name, sizeof header);
     header[REDIRECT_COLUMN] = dialects[f->redirect_spelling].redirect_column;
@@ -78,7 +78,7 @@ static int serialize_all(struct file *f)
 }
 
 /* Writes all n buffers, resuming after short writes; 0 or -1 with errno. */
-int writev_all(int fd, struct iovec *iov, int n)
+int file_writev_all(int fd, struct iovec *iov, int n)
 {
     while (n > 0) {
         ssize_t w = writev(fd, iov, n);
@@ -124,7 +124,7 @@ static int create_temp(struct file *f, char *name, size_t size)
 
 /* Temporary files of writers that were killed: under the lock no live
  * writer has one, so they can go. */
-void remove_stale_temps(struct file *f)
+void file_remove_stale_temps(struct file *f)
 {
     int fd = openat(f->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -183,7 +183,7 @@ static void bump_generation(struct file *f)
  * set, or a new store takes f->mode. A file whose owner we cannot give
  * back is not written. `suffix` names the file in messages: "" for the
  * token file, or a side file's suffix. */
-int take_attributes(struct file *f, int fd, const char *suffix, ts_error *err)
+int file_take_attributes(struct file *f, int fd, const char *suffix, ts_error *err)
 {
     struct stat old, st;
     int have_old = fstatat(f->dir_fd, f->base, &old, 0) == 0 && S_ISREG(old.st_mode);
@@ -207,7 +207,7 @@ int take_attributes(struct file *f, int fd, const char *suffix, ts_error *err)
  * token file's name + suffix: the token file itself (suffix "") or a
  * side file. The new file's descriptor goes to *fd_out, or is closed
  * when fd_out is NULL. The directory is not synced: the caller does. */
-int write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
+int file_write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
                  ts_error *err)
 {
     char tmp[PATH_MAX], target[PATH_MAX];
@@ -216,8 +216,8 @@ int write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, i
     snprintf(target, sizeof target, "%s%s", f->base, suffix);
     if (fd < 0)
         return io_error_at(f, suffix, err, "cannot create a temporary file next to");
-    int rc = take_attributes(f, fd, suffix, err);
-    if (rc != TS_OK || writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
+    int rc = file_take_attributes(f, fd, suffix, err);
+    if (rc != TS_OK || file_writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
         renameat(f->dir_fd, tmp, f->dir_fd, target) != 0) {
         if (rc == TS_OK)
             rc = io_error_at(f, suffix, err, "cannot write");
@@ -238,7 +238,7 @@ static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
 {
     struct stat st;
     int fd;
-    int rc = write_beside(f, "", iov, n, &fd, err);
+    int rc = file_write_beside(f, "", iov, n, &fd, err);
 
     if (rc != TS_OK)
         return rc;
@@ -255,7 +255,7 @@ static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
 }
 
 /* Writes the whole table as the new file. */
-int write_all_rows(struct file *f, ts_error *err)
+int file_write_all_rows(struct file *f, ts_error *err)
 {
     int rc = serialize_all(f);
 
@@ -271,7 +271,7 @@ int write_all_rows(struct file *f, ts_error *err)
         f->out = old;
         f->canonical = 1;
     }
-    csv_buf_reset(&f->out);
+    file_csv_buf_reset(&f->out);
     return rc;
 }
 
@@ -282,7 +282,7 @@ static int splice_image(struct file *f, size_t i, size_t lo, size_t hi, uint64_t
     size_t old_len = f->image.len, new_len = old_len - (hi - lo) + f->out.len;
     struct row_at added = { id, lo };
 
-    if (new_len > old_len && csv_buf_reserve(&f->image, new_len - old_len) != 0)
+    if (new_len > old_len && file_csv_buf_reserve(&f->image, new_len - old_len) != 0)
         return TS_ERR_NOMEM;
     char *img = f->image.data;
     memmove(img + lo + f->out.len, img + hi, old_len - hi);
@@ -298,17 +298,17 @@ static int splice_image(struct file *f, size_t i, size_t lo, size_t hi, uint64_t
 /* Writes the file with the row `id` as the table now has it (or without
  * it, when the table has none): one row formatted, the others' bytes
  * copied from the image. */
-int write_row(struct file *f, const char *id, ts_error *err)
+int file_write_row(struct file *f, const char *id, ts_error *err)
 {
     uint64_t n;
 
     if (!f->canonical || f->host->id_parse(id, &n) != TS_OK)
-        return write_all_rows(f, err);
+        return file_write_all_rows(f, err);
     size_t i = row_by_id(f, n);
     size_t lo = i < f->nrows ? f->rows[i].off : f->image.len;
     size_t hi = i < f->nrows && f->rows[i].id == n ? row_end(f, i) : lo;
     const ts_token *row = f->host->table_get(f->table, TS_FIELD_ID, id);
-    csv_buf_reset(&f->out);
+    file_csv_buf_reset(&f->out);
     int rc = row ? append_token(f, row) : TS_OK;
     if (rc != TS_OK) {
         rc = nomem(f, err);
@@ -319,7 +319,7 @@ int write_row(struct file *f, const char *id, ts_error *err)
     }
     if (rc == TS_OK && splice_image(f, i, lo, hi, n) != TS_OK)
         rc = nomem(f, err);
-    csv_buf_reset(&f->out);
+    file_csv_buf_reset(&f->out);
     return rc;
 }
 
@@ -336,7 +336,7 @@ int write_row(struct file *f, const char *id, ts_error *err)
  * lock file). -1 with errno set, and *why naming the reason when it is
  * one of these, otherwise.
  */
-int open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
+int file_open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
                    const char **why)
 {
     struct stat st, dir, data;
@@ -366,8 +366,8 @@ int open_side_file(const struct file *f, const char *name, int flags, unsigned m
     return -1;
 }
 
-/* The error for a side file open_side_file() would not open. */
-int side_file_error(const struct file *f, const char *what, const char *name, const char *why,
+/* The error for a side file file_open_side_file() would not open. */
+int file_side_file_error(const struct file *f, const char *what, const char *name, const char *why,
                     int e, ts_error *err)
 {
     return f->host->error(err, TS_ERR_IO, "%s: refusing %s %s: %s", f->path, what, name,
@@ -377,37 +377,37 @@ int side_file_error(const struct file *f, const char *what, const char *name, co
 /* Opens the lock file, creating it with the token file's mode (not
  * narrowed by the umask, so that whoever may write the token file may
  * also bump the generation). */
-int open_lock(struct file *f, ts_error *err)
+int file_open_lock(struct file *f, ts_error *err)
 {
     const char *why;
 
     if (f->open_flags & TS_OPEN_READ_ONLY) {
         /* A reader creates nothing: without a lock file it stat()s. */
-        f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
+        f->lock_fd = file_open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
         f->lock_writable = 0;
         if (f->lock_fd < 0 && why)
-            return side_file_error(f, "the lock file", f->lock_name, why, errno, err);
+            return file_side_file_error(f, "the lock file", f->lock_name, why, errno, err);
         return f->lock_fd >= 0 ? TS_OK : TS_ERR_IO;
     }
-    f->lock_fd = open_side_file(f, f->lock_name, O_RDWR | O_CREAT | O_EXCL, f->mode, &why);
+    f->lock_fd = file_open_side_file(f, f->lock_name, O_RDWR | O_CREAT | O_EXCL, f->mode, &why);
     if (f->lock_fd >= 0)
         fchmod(f->lock_fd, f->mode);
     else if (errno == EEXIST)
-        f->lock_fd = open_side_file(f, f->lock_name, O_RDWR, 0, &why);
+        f->lock_fd = file_open_side_file(f, f->lock_name, O_RDWR, 0, &why);
     int e = errno;
     if (f->lock_fd < 0 && !why && (e == EACCES || e == EROFS)) {
         /* Readable only: read along without bumping the generation. */
-        f->lock_fd = open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
+        f->lock_fd = file_open_side_file(f, f->lock_name, O_RDONLY, 0, &why);
         if (f->lock_fd < 0 && errno != ENOENT)
             e = errno;          /* else say why it could not be made, not that it is missing */
     }
     if (f->lock_fd < 0)
-        return side_file_error(f, "the lock file", f->lock_name, why, e, err);
+        return file_side_file_error(f, "the lock file", f->lock_name, why, e, err);
     f->lock_writable = (fcntl(f->lock_fd, F_GETFL) & O_ACCMODE) == O_RDWR;
     return TS_OK;
 }
 
-int lock_is_current(const struct file *f)
+int file_lock_is_current(const struct file *f)
 {
     struct stat held, named;
 
@@ -418,7 +418,7 @@ int lock_is_current(const struct file *f)
 /* Someone removed or replaced the lock file: move to the one now there,
  * first bumping the old generation so that readers still watching it look
  * again (and move too, in check_file). */
-void drop_lock(struct file *f)
+void file_drop_lock(struct file *f)
 {
     if (f->lock_writable)
         count_change(f);
@@ -428,41 +428,41 @@ void drop_lock(struct file *f)
 
 /* Takes the writers' lock; a lock on a lock file that is no longer there
  * would guard nothing. */
-int lock_writers(struct file *f, ts_error *err)
+int file_lock_writers(struct file *f, ts_error *err)
 {
     for (;;) {
-        if (f->lock_fd < 0 && open_lock(f, err) != TS_OK)
+        if (f->lock_fd < 0 && file_open_lock(f, err) != TS_OK)
             return TS_ERR_IO;
         while (flock(f->lock_fd, LOCK_EX) != 0)
             if (errno != EINTR)
                 return f->host->error(err, TS_ERR_IO, "cannot lock %s" LOCK_SUFFIX ": %s",
                                       f->path, strerror(errno));
-        if (lock_is_current(f))
+        if (file_lock_is_current(f))
             return TS_OK;
-        drop_lock(f);
+        file_drop_lock(f);
     }
 }
 
 /* The writers' lock shared, for reading what writers change in place
  * (the log): 0 when held; -1 when there is no lock file to hold (a store
  * never written; a reader makes none) or it cannot be locked, and the
- * caller reads without. unlock_writers() lets go of it. */
-int lock_readers(struct file *f)
+ * caller reads without. file_unlock_writers() lets go of it. */
+int file_lock_readers(struct file *f)
 {
     for (;;) {
-        if (f->lock_fd < 0 && open_lock(f, NULL) != TS_OK)
+        if (f->lock_fd < 0 && file_open_lock(f, NULL) != TS_OK)
             return -1;
         while (flock(f->lock_fd, LOCK_SH) != 0)
             if (errno != EINTR)
                 return -1;
-        if (lock_is_current(f))
+        if (file_lock_is_current(f))
             return 0;
         flock(f->lock_fd, LOCK_UN);
-        drop_lock(f);
+        file_drop_lock(f);
     }
 }
 
-void unlock_writers(struct file *f)
+void file_unlock_writers(struct file *f)
 {
     flock(f->lock_fd, LOCK_UN);
 }

@@ -62,7 +62,7 @@ static void close_statements(struct mysql_store *s)
     }
 }
 
-void disconnect(struct mysql_store *s)
+void mysql_disconnect(struct mysql_store *s)
 {
     close_statements(s);
     if (s->conn)
@@ -224,14 +224,14 @@ static int connect_fail(struct mysql_store *s, MYSQL *m, ts_error *err)
                         s->database);
     case CR_SSL_CONNECTION_ERROR:
         return h->error(err, TS_ERR_CONNECT, "%s: TLS (option tls=%s): %s", s->where,
-                        tls_mode_name(s->tls), msg);
+                        mysql_tls_mode_name(s->tls), msg);
     case CR_PLUGIN_NOT_ALLOWED:
         return h->error(err, TS_ERR_AUTH, "%s: option tls=%s: the server asked for an "
                         "authentication method that would give the password away were the "
                         "connection not encrypted, which cannot be known before it is done "
                         "(%s); use tls=verify-identity, which refuses a server without TLS "
                         "before it authenticates, or an account with mysql_native_password "
-                        "or ed25519", s->where, tls_mode_name(s->tls), msg);
+                        "or ed25519", s->where, mysql_tls_mode_name(s->tls), msg);
     default:
         return h->error(err, TS_ERR_CONNECT, "cannot connect to the MySQL server at %s: %s%s",
                         s->where, errno_words(s, msg, words, sizeof words), msg);
@@ -253,10 +253,10 @@ static int check_encrypted(struct mysql_store *s, MYSQL *m, ts_error *err)
     return s->host->error(err, TS_ERR_CONNECT, "%s: option tls=%s: the connection is not "
                           "encrypted: the server did not offer TLS, or something between it "
                           "and us removed the offer; refused before any token was sent",
-                          s->where, tls_mode_name(s->tls));
+                          s->where, mysql_tls_mode_name(s->tls));
 }
 
-int connect_db(struct mysql_store *s, ts_error *err)
+int mysql_connect_db(struct mysql_store *s, ts_error *err)
 {
     MYSQL *m;
 
@@ -300,9 +300,9 @@ static int ensure_connected(struct mysql_store *s, int check_peer, ts_error *err
     if (s->conn && check_peer && peer_closed(s)) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
-        disconnect(s);
+        mysql_disconnect(s);
     }
-    return s->conn ? TS_OK : connect_db(s, err);
+    return s->conn ? TS_OK : mysql_connect_db(s, err);
 }
 
 /*
@@ -310,7 +310,7 @@ static int ensure_connected(struct mysql_store *s, int check_peer, ts_error *err
  * and op run once more if `replay` says that cannot change the outcome;
  * otherwise the caller hears that the change may have been applied.
  */
-int with_connection(struct mysql_store *s, int replay, int writing,
+int mysql_with_connection(struct mysql_store *s, int replay, int writing,
                            int (*op)(struct mysql_store *, void *, ts_error *), void *arg,
                            ts_error *err)
 {
@@ -322,7 +322,7 @@ int with_connection(struct mysql_store *s, int replay, int writing,
         rc = op(s, arg, err);
         if (rc == TS_OK || !s->lost)
             return rc;
-        disconnect(s);
+        mysql_disconnect(s);
         if (attempt == 0 && replay) {
             s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
             continue;
@@ -345,7 +345,7 @@ int with_connection(struct mysql_store *s, int replay, int writing,
  * the parent's socket is left as it was. Should /dev/null not open, the
  * descriptor is closed and the client's structures are left unfreed.
  */
-int abandon_connection(struct mysql_store *s, ts_error *err)
+int mysql_abandon_connection(struct mysql_store *s, ts_error *err)
 {
     (void)err;
     if (!s->conn)
@@ -363,6 +363,6 @@ int abandon_connection(struct mysql_store *s, ts_error *err)
     }
     if (null >= 0)
         close(null);
-    disconnect(s);
+    mysql_disconnect(s);
     return TS_OK;
 }

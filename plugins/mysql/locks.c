@@ -25,18 +25,18 @@
 #include <string.h>
 #include "mysql_store.h"
 
-int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
+int mysql_named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
                int *got, ts_error *err)
 {
     struct param p[2] = { str_param(name), num_param(wait_s) };
     const char *doing = kind == ST_GET_LOCK ? "taking a lock" : "releasing a lock";
     char text[8];
     int is_null;
-    int rc = run(s, kind, p, kind == ST_GET_LOCK ? 2 : 1, doing, err);
+    int rc = mysql_run(s, kind, p, kind == ST_GET_LOCK ? 2 : 1, doing, err);
 
     *got = 0;
     if (rc == TS_OK)
-        rc = fetch_scalar(s, s->stmt[kind], text, sizeof text, &is_null, err);
+        rc = mysql_fetch_scalar(s, s->stmt[kind], text, sizeof text, &is_null, err);
     if (rc != TS_OK)
         return rc;
     /* GET_LOCK answers NULL on an error (out of memory, a killed query);
@@ -50,9 +50,9 @@ int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, lon
     return TS_OK;
 }
 
-int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err)
+int mysql_writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err)
 {
-    int got, rc = named_lock(s, ST_GET_LOCK, name, (long long)s->lock_wait_s, &got, err);
+    int got, rc = mysql_named_lock(s, ST_GET_LOCK, name, (long long)s->lock_wait_s, &got, err);
 
     if (rc == TS_OK && !got)
         return s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: another writer held %s for "
@@ -62,23 +62,23 @@ int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_er
     return rc;
 }
 
-int writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err)
+int mysql_writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err)
 {
     int got, unsure = 0;      /* the session may still hold a transaction or the lock */
 
     if (rc == TS_OK && txn)
-        unsure = (rc = run(s, ST_COMMIT, NULL, 0, "committing", err)) != TS_OK;
+        unsure = (rc = mysql_run(s, ST_COMMIT, NULL, 0, "committing", err)) != TS_OK;
     else if (rc != TS_OK && txn && !s->lost)
-        unsure = run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL) != TS_OK;
+        unsure = mysql_run(s, ST_ROLLBACK, NULL, 0, "rolling back", NULL) != TS_OK;
     if (!s->lost && !unsure)
-        unsure = named_lock(s, ST_RELEASE_LOCK, name, 0, &got, NULL) != TS_OK || !got;
+        unsure = mysql_named_lock(s, ST_RELEASE_LOCK, name, 0, &got, NULL) != TS_OK || !got;
     if (unsure && !s->lost) {
         /* Closing the connection ends them: the server rolls back what
          * was not committed and frees the lock for the other writers. */
         s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s: a transaction or a lock did not "
                      "end as asked; closing the connection to end them", s->where,
                      s->database, s->subject ? s->subject : s->table);
-        disconnect(s);
+        mysql_disconnect(s);
     }
     return rc;
 }
@@ -103,15 +103,15 @@ static int do_try_lock(struct mysql_store *s, void *arg, ts_error *err)
     for (struct held_lock *l = s->held; l; l = l->next)
         if (l->generation == s->generation && strcmp(l->name, a->lock->name) == 0)
             return TS_ERR_BUSY;
-    int rc = named_lock(s, ST_GET_LOCK, a->lock->name, 0, &got, err);
+    int rc = mysql_named_lock(s, ST_GET_LOCK, a->lock->name, 0, &got, err);
     if (rc != TS_OK || !got)
         return rc == TS_OK ? TS_ERR_BUSY : rc;
     long long ttl_s = a->ttl_ms <= 1000 ? 1 : (a->ttl_ms + 999) / 1000;
     struct param p = num_param(ttl_s > 31536000 ? 31536000 : ttl_s);
-    rc = run(s, ST_WAIT_TIMEOUT, &p, 1, "setting the lock's TTL (wait_timeout)", err);
+    rc = mysql_run(s, ST_WAIT_TIMEOUT, &p, 1, "setting the lock's TTL (wait_timeout)", err);
     if (rc != TS_OK) {
         if (!s->lost)
-            named_lock(s, ST_RELEASE_LOCK, a->lock->name, 0, &got, NULL);
+            mysql_named_lock(s, ST_RELEASE_LOCK, a->lock->name, 0, &got, NULL);
         return rc;
     }
     a->lock->generation = s->generation;
@@ -127,12 +127,12 @@ static int do_unlock(struct mysql_store *s, void *arg, ts_error *err)
     /* Taken on a connection that is gone: the server released it then. */
     if (l->generation != s->generation)
         return TS_OK;
-    int rc = named_lock(s, ST_RELEASE_LOCK, l->name, 0, &released, err);
+    int rc = mysql_named_lock(s, ST_RELEASE_LOCK, l->name, 0, &released, err);
     if (rc != TS_OK)
         return rc;
     s->locks_held--;
     if (s->locks_held == 0)     /* wait_timeout back to the server's */
-        rc = run(s, ST_WAIT_DEFAULT, NULL, 0, "resetting wait_timeout", err);
+        rc = mysql_run(s, ST_WAIT_DEFAULT, NULL, 0, "resetting wait_timeout", err);
     if (rc == TS_OK && !released)
         rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: releasing a lock: the "
                             "server says this connection no longer held it", s->where,
@@ -140,7 +140,7 @@ static int do_unlock(struct mysql_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+int mysql_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err)
 {
     struct mysql_store *s = state;
@@ -151,10 +151,10 @@ int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
         free(l);
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     }
-    lock_name(s, what, l->name);
+    mysql_lock_name(s, what, l->name);
     free(what);
     struct lock_args a = { l, ttl_ms };
-    int rc = with_connection(s, 1, 1, do_try_lock, &a, err);
+    int rc = mysql_with_connection(s, 1, 1, do_try_lock, &a, err);
     if (rc != TS_OK) {
         free(l);
         return rc;
@@ -165,11 +165,11 @@ int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
     return TS_OK;
 }
 
-int store_unlock(void *state, void *handle, ts_error *err)
+int mysql_unlock(void *state, void *handle, ts_error *err)
 {
     struct mysql_store *s = state;
     struct held_lock *l = handle, **p = &s->held;
-    int rc = with_connection(s, 1, 1, do_unlock, l, err);
+    int rc = mysql_with_connection(s, 1, 1, do_unlock, l, err);
 
     while (*p && *p != l)
         p = &(*p)->next;
@@ -179,7 +179,7 @@ int store_unlock(void *state, void *handle, ts_error *err)
     return rc;
 }
 
-void free_held_locks(struct mysql_store *s)
+void mysql_free_held_locks(struct mysql_store *s)
 {
     while (s->held) {
         struct held_lock *next = s->held->next;

@@ -111,11 +111,11 @@ static enum stmt_kind lookup_kind(const struct mysql_store *s, ts_field field)
     return (enum stmt_kind)(ST_LOOKUP + field);
 }
 
-int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
+int mysql_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
     struct mysql_store *s = state;
     enum stmt_kind kind = lookup_kind(s, field);
-    int ready, rc = table_ready(s, &ready, err);
+    int ready, rc = mysql_table_ready(s, &ready, err);
 
     if (rc != TS_OK || !ready)
         return rc == TS_OK ? TS_NOT_FOUND : rc;
@@ -124,7 +124,7 @@ int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts
                               s->host->field_name(field) ? s->host->field_name(field) : "?");
     struct param p[2] = { str_param(value), str_param(value) };
     ts_error why = { 0 };
-    rc = run(s, kind, p, lookup_params(field), "looking up a token", &why);
+    rc = mysql_run(s, kind, p, mysql_lookup_params(field), "looking up a token", &why);
     /* A value the column's character set cannot hold (a Chinese name in
      * a latin1 column) is in no row: the server refuses to compare it. */
     if (rc != TS_OK && !s->lost && s->last_errno == ER_CANT_AGGREGATE_2COLLATIONS)
@@ -134,9 +134,9 @@ int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts
             *err = why;
         return rc;
     }
-    rc = fetch(s, s->stmt[kind], TS_FIELD_COUNT, err);
+    rc = mysql_fetch(s, s->stmt[kind], TS_FIELD_COUNT, err);
     if (rc == TS_OK)
-        rc = read_row(s, row, err);
+        rc = mysql_read_row(s, row, err);
     mysql_stmt_free_result(s->stmt[kind]);
     return rc;
 }
@@ -152,20 +152,20 @@ static int do_find(struct mysql_store *s, void *arg, ts_error *err)
     struct find_args *a = arg;
 
     if (a->id)
-        return lookup_row(s, TS_FIELD_ID, a->id, a->row, err);
-    return s->host->find_by_rule(a->query, lookup_row, s, a->row, err);
+        return mysql_lookup_row(s, TS_FIELD_ID, a->id, a->row, err);
+    return s->host->find_by_rule(a->query, mysql_lookup_row, s, a->row, err);
 }
 
-static int store_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
+static int mysql_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
 {
     struct find_args a = { .query = query, .row = row };
-    return with_connection(state, 1, 0, do_find, &a, err);
+    return mysql_with_connection(state, 1, 0, do_find, &a, err);
 }
 
-static int store_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
+static int mysql_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
 {
     struct find_args a = { .id = id, .row = row };
-    return with_connection(state, 1, 0, do_find, &a, err);
+    return mysql_with_connection(state, 1, 0, do_find, &a, err);
 }
 
 struct walk_args {
@@ -179,19 +179,19 @@ struct walk_args {
 static int do_walk(struct mysql_store *s, void *arg, ts_error *err)
 {
     struct walk_args *a = arg;
-    int ready, rc = table_ready(s, &ready, err);
+    int ready, rc = mysql_table_ready(s, &ready, err);
 
     if (rc != TS_OK || !ready)
         return rc;
-    rc = run(s, ST_WALK, NULL, 0, "reading the tokens", err);
+    rc = mysql_run(s, ST_WALK, NULL, 0, "reading the tokens", err);
     if (rc != TS_OK)
         return rc;
     MYSQL_STMT *st = s->stmt[ST_WALK];
     ts_token *token = s->host->token_new();
     if (!token)
         rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    while (rc == TS_OK && (rc = fetch(s, st, TS_FIELD_COUNT, err)) == TS_OK) {
-        rc = read_row(s, token, err);
+    while (rc == TS_OK && (rc = mysql_fetch(s, st, TS_FIELD_COUNT, err)) == TS_OK) {
+        rc = mysql_read_row(s, token, err);
         if (rc == TS_OK)
             rc = a->cb(token, a->userdata);    /* non-zero stops the walk */
     }
@@ -201,25 +201,25 @@ static int do_walk(struct mysql_store *s, void *arg, ts_error *err)
     return rc == TS_NOT_FOUND ? TS_OK : rc;
 }
 
-static int store_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
+static int mysql_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
 {
     struct walk_args a = { cb, userdata };
-    return with_connection(state, 1, 0, do_walk, &a, err);
+    return mysql_with_connection(state, 1, 0, do_walk, &a, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* A forked child; a scratch table's end                               */
 /* ------------------------------------------------------------------ */
 
-static int store_forked(void *state, ts_error *err)
+static int mysql_forked(void *state, ts_error *err)
 {
-    return abandon_connection(state, err);
+    return mysql_abandon_connection(state, err);
 }
 
 static int do_drop(struct mysql_store *s, void *arg, ts_error *err)
 {
     (void)arg;
-    int rc = run(s, ST_DROP, NULL, 0, "dropping the table", err);
+    int rc = mysql_run(s, ST_DROP, NULL, 0, "dropping the table", err);
     if (rc == TS_OK)
         s->host->log(s->ctx, TS_LOG_INFO, "dropped tables %s.%s, %s and %s on %s", s->database,
                      s->table, s->notes_table, s->log_table, s->where);
@@ -228,16 +228,16 @@ static int do_drop(struct mysql_store *s, void *arg, ts_error *err)
 
 /* DROP TABLE IF EXISTS of the three: a replay after a lost reply ends
  * the same. */
-static int store_drop(void *state, ts_error *err)
+static int mysql_drop(void *state, ts_error *err)
 {
-    return with_connection(state, 1, 1, do_drop, NULL, err);
+    return mysql_with_connection(state, 1, 1, do_drop, NULL, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* Opening and closing (the options: options.c)                        */
 /* ------------------------------------------------------------------ */
 
-static const char *const store_options[] = {
+static const char *const mysql_option_names[] = {
     "host", "port", "socket", "user", "username", "password", "database", "table",
     "connect_timeout_ms", "read_timeout_ms", "write_timeout_ms",
     "tls", "tls_ca", "tls_cert", "tls_key", NULL,
@@ -250,12 +250,12 @@ static void wipe_free(char *p)
     free(p);
 }
 
-static void store_close_store(void *state)
+static void mysql_close_store(void *state)
 {
     struct mysql_store *s = state;
 
-    disconnect(s);
-    free_held_locks(s);
+    mysql_disconnect(s);
+    mysql_free_held_locks(s);
     wipe_free(s->password);
     free(s->host_name);
     free(s->socket_path);
@@ -276,7 +276,7 @@ static void store_close_store(void *state)
     free(s);
 }
 
-static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
+static int mysql_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
 {
     struct mysql_store *s;
 
@@ -291,49 +291,49 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
     s->ctx = ctx;
     s->keys = host->key_fields(&s->nkeys);
     s->open_flags = ts_host_open_flags(host, ctx);
-    int rc = read_options(s, err);
+    int rc = mysql_read_options(s, err);
     if (rc == TS_OK)
-        rc = build_sql(s, err);
+        rc = mysql_build_sql(s, err);
     if (rc == TS_OK)
-        rc = build_notes_sql(s, err);
+        rc = mysql_build_notes_sql(s, err);
     if (rc == TS_OK)
-        rc = connect_db(s, err);
+        rc = mysql_connect_db(s, err);
     if (rc == TS_OK)
-        rc = ensure_schema(s, err);
+        rc = mysql_ensure_schema(s, err);
     if (rc != TS_OK) {
-        store_close_store(s);
+        mysql_close_store(s);
         return rc;
     }
     *state = s;
     return TS_OK;
 }
 
-static const ts_backend store_backend = {
+static const ts_backend mysql_backend = {
     TS_BACKEND_HEAD,
     .name = "mysql",
     .version = "1.0.0",
     .description = "a MySQL/MariaDB table, the Zoho SDK DBStore's oauthtoken",
     .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS,
-    .options = store_options,
-    .open = store_open,
-    .close = store_close_store,
-    .find_token = store_find_token,
-    .save_token = store_save_token,
-    .delete_token = store_delete_token,
-    .get_tokens = store_get_tokens,
-    .delete_tokens = store_delete_tokens,
-    .find_token_by_id = store_find_token_by_id,
-    .save_tokens = store_save_tokens,
-    .save_stream = store_save_stream,
-    .try_lock = store_try_lock,
-    .unlock = store_unlock,
-    .forked = store_forked,
-    .drop = store_drop,
-    .note_set = store_note_set,
-    .note_get = store_note_get,
-    .log_append = store_log_append,
-    .log_walk = store_log_walk,
+    .options = mysql_option_names,
+    .open = mysql_open,
+    .close = mysql_close_store,
+    .find_token = mysql_find_token,
+    .save_token = mysql_save_token,
+    .delete_token = mysql_delete_token,
+    .get_tokens = mysql_get_tokens,
+    .delete_tokens = mysql_delete_tokens,
+    .find_token_by_id = mysql_find_token_by_id,
+    .save_tokens = mysql_save_tokens,
+    .save_stream = mysql_save_stream,
+    .try_lock = mysql_try_lock,
+    .unlock = mysql_unlock,
+    .forked = mysql_forked,
+    .drop = mysql_drop,
+    .note_set = mysql_note_set,
+    .note_get = mysql_note_get,
+    .log_append = mysql_log_append,
+    .log_walk = mysql_log_walk,
 };
 
-TS_BACKEND_DEFINE(store_backend)
+TS_BACKEND_DEFINE(mysql_backend)
 

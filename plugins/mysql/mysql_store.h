@@ -108,22 +108,22 @@ static inline struct param num_param(long long n)
 /* ------------------------------------------------------------------ */
 
 /* Prepares sql into *slot unless it is there already; *out = *slot. */
-int get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql, MYSQL_STMT **out,
+int mysql_get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql, MYSQL_STMT **out,
              ts_error *err);
 /* Binds the parameters and runs the statement, its result fetched into
  * the client. */
-int execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsigned n,
+int mysql_execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsigned n,
             const char *doing, ts_error *err);
 /* Runs statement `kind` (prepared on first use). */
-int run(struct mysql_store *s, enum stmt_kind kind, const struct param *p, unsigned n,
+int mysql_run(struct mysql_store *s, enum stmt_kind kind, const struct param *p, unsigned n,
         const char *doing, ts_error *err);
 /* The next row of a stored result into s->col (the first n columns):
  * TS_OK, TS_NOT_FOUND at the end, or an error. */
-int fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err);
+int mysql_fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err);
 /* Copies the fetched row into token, and wipes the column buffers. */
-int read_row(struct mysql_store *s, ts_token *token, ts_error *err);
+int mysql_read_row(struct mysql_store *s, ts_token *token, ts_error *err);
 /* A one-value result (a number or NULL) as text into buf. */
-int fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n, int *is_null,
+int mysql_fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n, int *is_null,
                  ts_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -131,17 +131,17 @@ int fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n, int
 /* ------------------------------------------------------------------ */
 
 /* Connects (s->conn) with the store's options; a failure names the cause. */
-int connect_db(struct mysql_store *s, ts_error *err);
+int mysql_connect_db(struct mysql_store *s, ts_error *err);
 /* Closes the connection and its statements (the server releases its locks). */
-void disconnect(struct mysql_store *s);
+void mysql_disconnect(struct mysql_store *s);
 /* Runs op on a live connection, reconnecting (and replaying op once, when
  * `replay` says that cannot change the outcome) if it drops. */
-int with_connection(struct mysql_store *s, int replay, int writing,
+int mysql_with_connection(struct mysql_store *s, int replay, int writing,
                     int (*op)(struct mysql_store *, void *, ts_error *), void *arg,
                     ts_error *err);
 /* In a forked child: lets go of the parent's connection and statements
  * without a byte to the server. */
-int abandon_connection(struct mysql_store *s, ts_error *err);
+int mysql_abandon_connection(struct mysql_store *s, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* options.c: the options                                              */
@@ -149,34 +149,34 @@ int abandon_connection(struct mysql_store *s, ts_error *err);
 
 /* Reads and checks the store's options into s, and names the tables
  * beside the token table. */
-int read_options(struct mysql_store *s, ts_error *err);
+int mysql_read_options(struct mysql_store *s, ts_error *err);
 /* The GET_LOCK name for `what` on the store's table. */
-void lock_name(const struct mysql_store *s, const char *what, char out[40]);
+void mysql_lock_name(const struct mysql_store *s, const char *what, char out[40]);
 /* The option tls's word for a mode ("verify-ca"). */
-const char *tls_mode_name(enum tls_mode mode);
+const char *mysql_tls_mode_name(enum tls_mode mode);
 
 /* ------------------------------------------------------------------ */
 /* schema.c: the table                                                 */
 /* ------------------------------------------------------------------ */
 
 /* The SQL of every statement (s->sql). */
-int build_sql(struct mysql_store *s, ts_error *err);
+int mysql_build_sql(struct mysql_store *s, ts_error *err);
 /* Checks the table's columns; creates the table and the missing indexes
  * (a read-only handle creates nothing and notes s->no_table). */
-int ensure_schema(struct mysql_store *s, ts_error *err);
+int mysql_ensure_schema(struct mysql_store *s, ts_error *err);
 /* Before a read: whether the table is there; *ready is 0 while it is not. */
-int table_ready(struct mysql_store *s, int *ready, ts_error *err);
+int mysql_table_ready(struct mysql_store *s, int *ready, ts_error *err);
 /* How many values field's lookup statement binds (each is the value). */
-unsigned lookup_params(ts_field field);
+unsigned mysql_lookup_params(ts_field field);
 /* Runs one SQL text once, through a statement of its own (DDL). */
-int run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err);
+int mysql_run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* mysql.c: reading                                                    */
 /* ------------------------------------------------------------------ */
 
 /* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
-int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
+int mysql_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* locks.c: named locks                                                */
@@ -184,45 +184,45 @@ int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts
 
 /* GET_LOCK(name, wait_s) into *got (1: taken); RELEASE_LOCK(name) with
  * kind ST_RELEASE_LOCK (*got 1: it was ours and is released). */
-int named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
+int mysql_named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
                int *got, ts_error *err);
-int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+int mysql_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err);
-int store_unlock(void *state, void *handle, ts_error *err);
+int mysql_unlock(void *state, void *handle, ts_error *err);
 /* A writer's named lock (the table's write lock, the log's): GET_LOCK
  * waiting up to lock_wait_s; TS_ERR_BUSY naming `what` when another
  * writer kept it that long. */
-int writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err);
+int mysql_writer_lock(struct mysql_store *s, const char *name, const char *what, ts_error *err);
 /* Ends what writer_lock began: commits the transaction (when txn and rc
  * is TS_OK) or rolls it back, and releases the lock; when either does not
  * end as asked, closes the connection, which ends both. Returns rc, or
  * the COMMIT's failure. */
-int writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err);
+int mysql_writer_unlock(struct mysql_store *s, const char *name, int txn, int rc, ts_error *err);
 /* Frees the record of the locks this handle took (at close). */
-void free_held_locks(struct mysql_store *s);
+void mysql_free_held_locks(struct mysql_store *s);
 
 /* ------------------------------------------------------------------ */
 /* save.c: writing                                                     */
 /* ------------------------------------------------------------------ */
 
-int store_save_token(void *state, ts_token *token, ts_error *err);
-int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
-int store_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+int mysql_save_token(void *state, ts_token *token, ts_error *err);
+int mysql_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+int mysql_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
                       void *stream, ts_error *err);
-int store_delete_token(void *state, const char *id, ts_error *err);
-int store_delete_tokens(void *state, ts_error *err);
+int mysql_delete_token(void *state, const char *id, ts_error *err);
+int mysql_delete_tokens(void *state, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* notes.c: the notes and the refresh log                              */
 /* ------------------------------------------------------------------ */
 
 /* The SQL of the notes' and the log's statements (s->sql). */
-int build_notes_sql(struct mysql_store *s, ts_error *err);
-int store_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+int mysql_build_notes_sql(struct mysql_store *s, ts_error *err);
+int mysql_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
                    ts_error *err);
-int store_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
-int store_log_append(void *state, const char *entry, size_t keep, ts_error *err);
-int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+int mysql_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
+int mysql_log_append(void *state, const char *entry, size_t keep, ts_error *err);
+int mysql_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                    ts_error *err);
 
 #endif

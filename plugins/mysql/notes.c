@@ -79,13 +79,13 @@ static int create_tables(struct mysql_store *s, ts_error *err)
     snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS `%s` (name varchar("
              XSTR(NOTE_NAME_MAX) ") NOT NULL, value text NOT NULL, expires_at bigint NULL, "
              "PRIMARY KEY (name), KEY expires_at (expires_at))" SIDE_OPTIONS, s->notes_table);
-    rc = run_once(s, sql, "creating the notes table", err);
+    rc = mysql_run_once(s, sql, "creating the notes table", err);
     if (rc == TS_OK) {
         s->subject = s->log_table;
         snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS `%s` (seq bigint NOT NULL "
                  "AUTO_INCREMENT, entry text NOT NULL, PRIMARY KEY (seq))" SIDE_OPTIONS,
                  s->log_table);
-        rc = run_once(s, sql, "creating the log table", err);
+        rc = mysql_run_once(s, sql, "creating the log table", err);
     }
     s->subject = saved;
     if (rc == TS_OK)
@@ -95,7 +95,7 @@ static int create_tables(struct mysql_store *s, ts_error *err)
     return rc;
 }
 
-int build_notes_sql(struct mysql_store *s, ts_error *err)
+int mysql_build_notes_sql(struct mysql_store *s, ts_error *err)
 {
     const char *n = s->notes_table, *l = s->log_table;
     int ok = 1;
@@ -125,7 +125,7 @@ static int run_side(struct mysql_store *s, enum stmt_kind kind, const struct par
     ts_error why = { 0 };
 
     s->last_errno = 0;
-    int rc = run(s, kind, p, n, doing, &why);
+    int rc = mysql_run(s, kind, p, n, doing, &why);
     *missing = rc != TS_OK && !s->lost && s->last_errno == ER_NO_SUCH_TABLE;
     if (rc == TS_OK || *missing)
         return TS_OK;
@@ -231,7 +231,7 @@ static int do_note_get(struct mysql_store *s, void *arg, ts_error *err)
     if (rc != TS_OK || missing)
         return rc == TS_OK ? TS_NOT_FOUND : rc;
     MYSQL_STMT *st = s->stmt[ST_NOTE_GET];
-    rc = fetch(s, st, 1, err);
+    rc = mysql_fetch(s, st, 1, err);
     if (rc == TS_OK) {
         unsigned long len = s->col_null[0] ? 0 : s->col_len[0];
         if (len >= a->size)
@@ -247,7 +247,7 @@ static int do_note_get(struct mysql_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-int store_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+int mysql_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
                    ts_error *err)
 {
     struct mysql_store *s = state;
@@ -258,12 +258,12 @@ int store_note_set(void *state, const char *name, const char *value, int64_t ttl
         return rc;
     const char *saved = s->subject;    /* a log_walk callback's call nests */
     s->subject = s->notes_table;
-    rc = with_connection(s, 1, 1, do_note_set, &a, err);    /* the same note again */
+    rc = mysql_with_connection(s, 1, 1, do_note_set, &a, err);    /* the same note again */
     s->subject = saved;
     return rc;
 }
 
-int store_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
+int mysql_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
 {
     struct mysql_store *s = state;
     struct note_args a = { .name = name, .out = value, .size = size };
@@ -273,7 +273,7 @@ int store_note_get(void *state, const char *name, char *value, size_t size, ts_e
         return rc;
     const char *saved = s->subject;
     s->subject = s->notes_table;
-    rc = with_connection(s, 1, 0, do_note_get, &a, err);
+    rc = mysql_with_connection(s, 1, 0, do_note_get, &a, err);
     s->subject = saved;
     return rc;
 }
@@ -294,24 +294,24 @@ struct log_args {
 static int append_locked(struct mysql_store *s, struct log_args *a, ts_error *err)
 {
     char text[32];
-    int is_null = 1, rc = writer_lock(s, s->log_lock, "the log's lock", err);
+    int is_null = 1, rc = mysql_writer_lock(s, s->log_lock, "the log's lock", err);
 
     if (rc != TS_OK)
         return rc;
-    rc = run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
+    rc = mysql_run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
     if (rc == TS_OK)
-        rc = run(s, ST_LOG_LAST, NULL, 0, "reading the log's last entry", err);
+        rc = mysql_run(s, ST_LOG_LAST, NULL, 0, "reading the log's last entry", err);
     if (rc == TS_OK)
-        rc = fetch_scalar(s, s->stmt[ST_LOG_LAST], text, sizeof text, &is_null, err);
+        rc = mysql_fetch_scalar(s, s->stmt[ST_LOG_LAST], text, sizeof text, &is_null, err);
     long long seq = rc == TS_OK && !is_null ? strtoll(text, NULL, 10) + 1 : 1;
     struct param p[2] = { num_param(seq), text_param(a->entry) };
     if (rc == TS_OK)
-        rc = run(s, ST_LOG_INSERT, p, 2, "appending to the log", err);
+        rc = mysql_run(s, ST_LOG_INSERT, p, 2, "appending to the log", err);
     if (rc == TS_OK && (size_t)seq > a->keep) {
         struct param cut = num_param(seq - (long long)a->keep);
-        rc = run(s, ST_LOG_PRUNE, &cut, 1, "dropping the log's oldest entries", err);
+        rc = mysql_run(s, ST_LOG_PRUNE, &cut, 1, "dropping the log's oldest entries", err);
     }
-    return writer_unlock(s, s->log_lock, 1, rc, err);
+    return mysql_writer_unlock(s, s->log_lock, 1, rc, err);
 }
 
 static int do_log_append(struct mysql_store *s, void *arg, ts_error *err)
@@ -348,7 +348,7 @@ static int walk_page(struct mysql_store *s, struct log_args *a, int *more, ts_er
     if (rc != TS_OK || missing)
         return rc;
     MYSQL_STMT *st = s->stmt[ST_LOG_PAGE];
-    while (n < LOG_PAGE && (rc = fetch(s, st, 2, err)) == TS_OK) {
+    while (n < LOG_PAGE && (rc = mysql_fetch(s, st, 2, err)) == TS_OK) {
         char seq[24];
         snprintf(seq, sizeof seq, "%.*s", (int)s->col_len[0], s->col[0]);
         seqs[n] = strtoll(seq, NULL, 10);
@@ -383,7 +383,7 @@ static int do_log_walk(struct mysql_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-int store_log_append(void *state, const char *entry, size_t keep, ts_error *err)
+int mysql_log_append(void *state, const char *entry, size_t keep, ts_error *err)
 {
     struct mysql_store *s = state;
     struct log_args a = { .entry = entry, .keep = keep };
@@ -391,12 +391,12 @@ int store_log_append(void *state, const char *entry, size_t keep, ts_error *err)
     const char *saved = s->subject;
     s->subject = s->log_table;
     /* Not replayed: an append whose COMMIT's reply was lost may be in. */
-    int rc = with_connection(s, 0, 1, do_log_append, &a, err);
+    int rc = mysql_with_connection(s, 0, 1, do_log_append, &a, err);
     s->subject = saved;
     return rc;
 }
 
-int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+int mysql_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                    ts_error *err)
 {
     struct mysql_store *s = state;
@@ -404,7 +404,7 @@ int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), vo
 
     const char *saved = s->subject;
     s->subject = s->log_table;
-    int rc = with_connection(s, 1, 0, do_log_walk, &a, err);
+    int rc = mysql_with_connection(s, 1, 0, do_log_walk, &a, err);
     s->subject = saved;
     return rc;
 }

@@ -99,7 +99,7 @@ static int timeout_option(struct mysql_store *s, const char *key, long long dflt
 static const char *const tls_modes[] = { "off", "required", "verify-ca", "verify-identity",
                                          NULL };
 
-const char *tls_mode_name(enum tls_mode mode)
+const char *mysql_tls_mode_name(enum tls_mode mode)
 {
     return tls_modes[mode];
 }
@@ -143,7 +143,7 @@ static int read_user(struct mysql_store *s, ts_error *err)
     return TS_OK;
 }
 
-int read_options(struct mysql_store *s, ts_error *err)
+int mysql_read_options(struct mysql_store *s, ts_error *err)
 {
     const ts_host *h = s->host;
     const char *socket_path = h->option(s->ctx, "socket");
@@ -191,8 +191,8 @@ int read_options(struct mysql_store *s, ts_error *err)
     else
         snprintf(s->where, sizeof s->where, strchr(s->host_name, ':') ? "[%s]:%u" : "%s:%u",
                  s->host_name, s->port);
-    lock_name(s, "write", s->write_lock);
-    lock_name(s, "log", s->log_lock);
+    mysql_lock_name(s, "write", s->write_lock);
+    mysql_lock_name(s, "log", s->log_lock);
     if ((rc = side_name(s, "_notes", s->notes_table, err)) != TS_OK)
         return rc;
     return side_name(s, "_log", s->log_table, err);
@@ -203,7 +203,7 @@ int read_options(struct mysql_store *s, ts_error *err)
 /* ------------------------------------------------------------------ */
 
 /* "ts:" and FNV-1a of database, table and what, in hex. */
-void lock_name(const struct mysql_store *s, const char *what, char out[40])
+void mysql_lock_name(const struct mysql_store *s, const char *what, char out[40])
 {
     const char *parts[] = { s->database, s->table, what };
 

@@ -64,7 +64,7 @@ static int update_statement(struct mysql_store *s, unsigned mask, MYSQL_STMT **o
      * for byte, whatever the column's character set and collation. */
     snprintf(sql, sizeof sql, "UPDATE `%s` SET %s WHERE id = ? AND id = BINARY ? AND "
              "CONVERT(COALESCE(user_name, '') USING utf8mb4) = BINARY ?", s->table, set);
-    return get_stmt(s, &s->update[mask], sql, out, err);
+    return mysql_get_stmt(s, &s->update[mask], sql, out, err);
 }
 
 /* How many rows the statement says it wrote, into *n: an answer outside
@@ -116,7 +116,7 @@ static int update_row(struct mysql_store *s, const ts_token *token, const ts_tok
     if (!p[n].v)
         p[n].v = "";
     n++;
-    rc = execute(s, st, p, n, "updating a token", err);
+    rc = mysql_execute(s, st, p, n, "updating a token", err);
     if (rc == TS_OK)
         rc = rows_touched(s, st, 0, 1, "updating a token", done, err);
     return rc;
@@ -129,9 +129,9 @@ static int next_id(struct mysql_store *s, ts_token *token, ts_error *err)
 {
     if (!s->have_max) {
         char text[48];
-        int is_null, rc = run(s, ST_MAX_ID, NULL, 0, "reading the largest id", err);
+        int is_null, rc = mysql_run(s, ST_MAX_ID, NULL, 0, "reading the largest id", err);
         if (rc == TS_OK)
-            rc = fetch_scalar(s, s->stmt[ST_MAX_ID], text, sizeof text, &is_null, err);
+            rc = mysql_fetch_scalar(s, s->stmt[ST_MAX_ID], text, sizeof text, &is_null, err);
         if (rc != TS_OK)
             return rc;
         s->max_id = is_null || text[0] == '-' ? 0 : strtoull(text, NULL, 10);
@@ -159,7 +159,7 @@ static int insert_row(struct mysql_store *s, ts_token *token, int *id_assigned, 
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         p[f] = str_param(h->token_get(token, (ts_field)f));
     if (rc == TS_OK)
-        rc = run(s, ST_INSERT, p, TS_FIELD_COUNT, "inserting a token", err);
+        rc = mysql_run(s, ST_INSERT, p, TS_FIELD_COUNT, "inserting a token", err);
     if (rc == TS_OK) {
         int one;
         rc = rows_touched(s, s->stmt[ST_INSERT], 1, 1, "inserting a token", &one, err);
@@ -185,7 +185,7 @@ static int insert_row(struct mysql_store *s, ts_token *token, int *id_assigned, 
 static int save_one(struct mysql_store *s, ts_token *token, int locked, int *id_assigned,
                     ts_error *err)
 {
-    int rc = s->host->save_plan(token, lookup_row, s, s->row, err);
+    int rc = s->host->save_plan(token, mysql_lookup_row, s, s->row, err);
 
     if (rc == TS_OK) {
         unsigned mask = changed_columns(s, token, s->row);
@@ -209,7 +209,7 @@ static int save_one(struct mysql_store *s, ts_token *token, int locked, int *id_
 static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n, int *assigned,
                        size_t *stopped, ts_error *err)
 {
-    int rc = writer_lock(s, s->write_lock, "the table's write lock", err);
+    int rc = mysql_writer_lock(s, s->write_lock, "the table's write lock", err);
     size_t i = 0;
 
     if (rc != TS_OK)
@@ -217,13 +217,13 @@ static int save_locked(struct mysql_store *s, ts_token *const *tokens, size_t n,
     /* One token is one statement, atomic by itself in autocommit. */
     int txn = n > 1;
     if (txn)
-        rc = run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
+        rc = mysql_run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
     s->have_max = 0;
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, &assigned[i], err);
     *stopped = rc != TS_OK && i > 0 ? i - 1 : SIZE_MAX;
     s->have_max = 0;
-    return writer_unlock(s, s->write_lock, txn, rc, err);
+    return mysql_writer_unlock(s, s->write_lock, txn, rc, err);
 }
 
 struct save_args {
@@ -306,7 +306,7 @@ static int save_tokens(struct mysql_store *s, ts_token *const *tokens, size_t n,
             s->host->token_copy(a.orig[i], tokens[i]) != TS_OK)
             rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
     if (rc == TS_OK && n > 0)
-        rc = with_connection(s, replayable(s->host, tokens, n), 1, do_save, &a, err);
+        rc = mysql_with_connection(s, replayable(s->host, tokens, n), 1, do_save, &a, err);
     /* A failed save leaves the caller's tokens as they were given. */
     for (size_t i = 0; a.orig && i < n && a.orig[i]; i++) {
         if (rc != TS_OK)
@@ -318,12 +318,12 @@ static int save_tokens(struct mysql_store *s, ts_token *const *tokens, size_t n,
     return rc;
 }
 
-int store_save_token(void *state, ts_token *token, ts_error *err)
+int mysql_save_token(void *state, ts_token *token, ts_error *err)
 {
     return save_tokens(state, &token, 1, 0, err);
 }
 
-int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
+int mysql_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
 {
     return save_tokens(state, tokens, n, 1, err);
 }
@@ -342,11 +342,11 @@ static int do_save_stream(struct mysql_store *s, void *arg, ts_error *err)
     struct stream_args *a = arg;
     ts_token *token;
     size_t i = 0;
-    int assigned, rc = writer_lock(s, s->write_lock, "the table's write lock", err);
+    int assigned, rc = mysql_writer_lock(s, s->write_lock, "the table's write lock", err);
 
     if (rc != TS_OK)
         return rc;
-    rc = run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
+    rc = mysql_run(s, ST_BEGIN, NULL, 0, "starting a transaction", err);
     s->have_max = 0;
     while (rc == TS_OK && (rc = a->next(a->stream, &token, err)) == TS_OK) {
         rc = save_one(s, token, 1, &assigned, err);
@@ -363,41 +363,41 @@ static int do_save_stream(struct mysql_store *s, void *arg, ts_error *err)
     if (rc == TS_NOT_FOUND)
         rc = TS_OK;
     s->have_max = 0;
-    return writer_unlock(s, s->write_lock, 1, rc, err);
+    return mysql_writer_unlock(s, s->write_lock, 1, rc, err);
 }
 
-int store_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+int mysql_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
                       void *stream, ts_error *err)
 {
     struct stream_args a = { next, stream };
-    return with_connection(state, 0, 1, do_save_stream, &a, err);
+    return mysql_with_connection(state, 0, 1, do_save_stream, &a, err);
 }
 
 static int do_delete(struct mysql_store *s, void *arg, ts_error *err)
 {
     const char *id = arg;
     struct param p[2] = { str_param(id), str_param(id) };
-    int deleted, rc = run(s, ST_DELETE_ONE, p, 2, "deleting a token", err);
+    int deleted, rc = mysql_run(s, ST_DELETE_ONE, p, 2, "deleting a token", err);
 
     if (rc == TS_OK)
         rc = rows_touched(s, s->stmt[ST_DELETE_ONE], 0, 1, "deleting a token", &deleted, err);
     return rc == TS_OK && !deleted ? TS_NOT_FOUND : rc;
 }
 
-int store_delete_token(void *state, const char *id, ts_error *err)
+int mysql_delete_token(void *state, const char *id, ts_error *err)
 {
     /* A replay of a delete that went through would say "not found". */
-    return with_connection(state, 0, 1, do_delete, (void *)id, err);
+    return mysql_with_connection(state, 0, 1, do_delete, (void *)id, err);
 }
 
 static int do_delete_all(struct mysql_store *s, void *arg, ts_error *err)
 {
     (void)arg;
-    return run(s, ST_DELETE_ALL, NULL, 0, "deleting all tokens", err);
+    return mysql_run(s, ST_DELETE_ALL, NULL, 0, "deleting all tokens", err);
 }
 
-int store_delete_tokens(void *state, ts_error *err)
+int mysql_delete_tokens(void *state, ts_error *err)
 {
-    return with_connection(state, 1, 1, do_delete_all, NULL, err);
+    return mysql_with_connection(state, 1, 1, do_delete_all, NULL, err);
 }
 

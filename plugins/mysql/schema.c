@@ -45,13 +45,13 @@ struct column {
 /* ------------------------------------------------------------------ */
 
 /* Runs one SQL text once, through a statement of its own (DDL). */
-int run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err)
+int mysql_run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err)
 {
     MYSQL_STMT *st = NULL;
-    int rc = get_stmt(s, &st, sql, &st, err);
+    int rc = mysql_get_stmt(s, &st, sql, &st, err);
 
     if (rc == TS_OK)
-        rc = execute(s, st, NULL, 0, doing, err);
+        rc = mysql_execute(s, st, NULL, 0, doing, err);
     if (st)
         mysql_stmt_close(st);
     return rc;
@@ -70,12 +70,12 @@ static int field_of(const struct mysql_store *s, const char *name)
 static int read_columns(struct mysql_store *s, struct column *cols, int *exists, ts_error *err)
 {
     struct param p = str_param(s->table);
-    int rc = run(s, ST_COLUMNS, &p, 1, "reading the table's columns", err);
+    int rc = mysql_run(s, ST_COLUMNS, &p, 1, "reading the table's columns", err);
     MYSQL_STMT *st = s->stmt[ST_COLUMNS];
 
     memset(cols, 0, sizeof *cols * TS_FIELD_COUNT);
     *exists = 0;
-    while (rc == TS_OK && (rc = fetch(s, st, 4, err)) == TS_OK) {
+    while (rc == TS_OK && (rc = mysql_fetch(s, st, 4, err)) == TS_OK) {
         char name[NAME_MAX_LEN + 1], type[32];
         snprintf(name, sizeof name, "%.*s", (int)s->col_len[0], s->col[0]);
         snprintf(type, sizeof type, "%.*s", (int)s->col_len[1], s->col[1]);
@@ -114,10 +114,10 @@ static int read_columns(struct mysql_store *s, struct column *cols, int *exists,
 static int unindexed(struct mysql_store *s, unsigned *missing, ts_error *err)
 {
     struct param p = str_param(s->table);
-    int rc = run(s, ST_INDEXED, &p, 1, "reading the table's indexes", err);
+    int rc = mysql_run(s, ST_INDEXED, &p, 1, "reading the table's indexes", err);
     unsigned have = 0;
 
-    while (rc == TS_OK && (rc = fetch(s, s->stmt[ST_INDEXED], 1, err)) == TS_OK) {
+    while (rc == TS_OK && (rc = mysql_fetch(s, s->stmt[ST_INDEXED], 1, err)) == TS_OK) {
         char name[NAME_MAX_LEN + 1];
         snprintf(name, sizeof name, "%.*s", (int)s->col_len[0], s->col[0]);
         int f = field_of(s, name);
@@ -158,7 +158,7 @@ static int create_indexes(struct mysql_store *s, const struct column *cols, unsi
         index_name(s, (ts_field)f, index);
         snprintf(sql, sizeof sql, "CREATE INDEX `%s` ON `%s` (%s%s)", index, s->table, name,
                  prefix);
-        int rc = run_once(s, sql, "creating an index", err);
+        int rc = mysql_run_once(s, sql, "creating an index", err);
         /* Another process opening the table made it meanwhile. (The error
          * number is the statement's: run_once has closed it since.) */
         if (rc != TS_OK && !s->lost && s->last_errno == ER_DUP_KEYNAME)
@@ -196,14 +196,14 @@ static int create_table(struct mysql_store *s, ts_error *err)
         used += (size_t)snprintf(sql + used, sizeof sql - used, ")" TABLE_CHARSET);
     if (used >= sizeof sql)
         return s->host->error(err, TS_ERR_BACKEND, "the CREATE TABLE statement is too long");
-    int rc = run_once(s, sql, "creating the table", err);
+    int rc = mysql_run_once(s, sql, "creating the table", err);
     if (rc == TS_OK)
         s->host->log(s->ctx, TS_LOG_INFO, "created table %s.%s on %s", s->database, s->table,
                      s->where);
     return rc;
 }
 
-int ensure_schema(struct mysql_store *s, ts_error *err)
+int mysql_ensure_schema(struct mysql_store *s, ts_error *err)
 {
     struct column cols[TS_FIELD_COUNT];
     int exists;
@@ -229,7 +229,7 @@ int ensure_schema(struct mysql_store *s, ts_error *err)
 
 /* Before a read on a read-only handle opened before the table existed:
  * looks for it again. *ready is 0 while the store is empty. */
-int table_ready(struct mysql_store *s, int *ready, ts_error *err)
+int mysql_table_ready(struct mysql_store *s, int *ready, ts_error *err)
 {
     struct column cols[TS_FIELD_COUNT];
     int rc = TS_OK;
@@ -240,7 +240,7 @@ int table_ready(struct mysql_store *s, int *ready, ts_error *err)
     return rc;
 }
 
-unsigned lookup_params(ts_field field)
+unsigned mysql_lookup_params(ts_field field)
 {
     return field == TS_FIELD_USER_NAME ? 1 : 2;
 }
@@ -275,7 +275,7 @@ static int lookup_sql(struct mysql_store *s, ts_field f, const char *cols)
 
 /* The SQL of the token table's statements (the notes' are notes.c's);
  * prepared on a connection's first use. */
-int build_sql(struct mysql_store *s, ts_error *err)
+int mysql_build_sql(struct mysql_store *s, ts_error *err)
 {
     const char *t = s->table;
     char cols[256] = "";

@@ -130,7 +130,7 @@ static int stmt_fail(struct mysql_store *s, MYSQL_STMT *st, int values, const ch
 /* Statements                                                          */
 /* ------------------------------------------------------------------ */
 
-int get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql,
+int mysql_get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql,
                     MYSQL_STMT **out, ts_error *err)
 {
     if (!*slot) {
@@ -151,7 +151,7 @@ int get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql,
 /* Binds the parameters and runs the statement; a statement with a result
  * has it fetched into the client (store_result), so that the connection
  * is free for the next statement whatever the caller does meanwhile. */
-int execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsigned n,
+int mysql_execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsigned n,
                    const char *doing, ts_error *err)
 {
     MYSQL_BIND bind[TS_FIELD_COUNT + 2];
@@ -179,13 +179,13 @@ int execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsign
 }
 
 /* Runs statement `kind` (prepared on first use). */
-int run(struct mysql_store *s, enum stmt_kind kind, const struct param *p, unsigned n,
+int mysql_run(struct mysql_store *s, enum stmt_kind kind, const struct param *p, unsigned n,
                const char *doing, ts_error *err)
 {
     MYSQL_STMT *st;
-    int rc = get_stmt(s, &s->stmt[kind], s->sql[kind], &st, err);
+    int rc = mysql_get_stmt(s, &s->stmt[kind], s->sql[kind], &st, err);
 
-    return rc == TS_OK ? execute(s, st, p, n, doing, err) : rc;
+    return rc == TS_OK ? mysql_execute(s, st, p, n, doing, err) : rc;
 }
 
 /* Makes room for a column value of len bytes; the old buffer is wiped. */
@@ -224,7 +224,7 @@ static void bind_columns(struct mysql_store *s, MYSQL_BIND *res, unsigned n)
  * first n columns). A value longer than its buffer is fetched again into
  * a larger one. Returns TS_OK, TS_NOT_FOUND at the end, or an error.
  */
-int fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err)
+int mysql_fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err)
 {
     MYSQL_BIND res[TS_FIELD_COUNT];
 
@@ -260,7 +260,7 @@ static void wipe_columns(struct mysql_store *s)
 }
 
 /* Copies the fetched row into token. NULL and "" both mean absent. */
-int read_row(struct mysql_store *s, ts_token *token, ts_error *err)
+int mysql_read_row(struct mysql_store *s, ts_token *token, ts_error *err)
 {
     int rc = TS_OK;
 
@@ -281,10 +281,10 @@ int read_row(struct mysql_store *s, ts_token *token, ts_error *err)
 }
 
 /* Fetches a one-value result (a number or NULL) as text into buf. */
-int fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n,
+int mysql_fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n,
                         int *is_null, ts_error *err)
 {
-    int rc = fetch(s, st, 1, err);
+    int rc = mysql_fetch(s, st, 1, err);
 
     *is_null = rc != TS_OK || s->col_null[0];
     if (rc == TS_OK && !s->col_null[0])

@@ -46,7 +46,7 @@ static void library_init(void)
         dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
-void disconnect(struct pg_store *s)
+void postgres_disconnect(struct pg_store *s)
 {
     if (s->conn)
         PQfinish(s->conn);
@@ -163,10 +163,10 @@ static int set_session(struct pg_store *s, ts_error *err)
     snprintf(sql, sizeof sql, "SET statement_timeout = %lld%s", s->statement_timeout_ms,
              s->open_flags & TS_OPEN_READ_ONLY ? "; SET default_transaction_read_only = on"
                                                : "");
-    return run_text(s, sql, "setting up the session", NULL, err);
+    return postgres_run_text(s, sql, "setting up the session", NULL, err);
 }
 
-int connect_db(struct pg_store *s, ts_error *err)
+int postgres_connect_db(struct pg_store *s, ts_error *err)
 {
     pthread_once(&library_once, library_init);
     PGconn *c = PQconnectdbParams(s->kw, s->val, 1);
@@ -186,7 +186,7 @@ int connect_db(struct pg_store *s, ts_error *err)
     describe_connected(s);
     int rc = set_session(s, err);
     if (rc != TS_OK)
-        disconnect(s);
+        postgres_disconnect(s);
     return rc;
 }
 
@@ -205,9 +205,9 @@ static int ensure_connected(struct pg_store *s, int check_peer, ts_error *err)
     if (s->conn && check_peer && peer_closed(s)) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
-        disconnect(s);
+        postgres_disconnect(s);
     }
-    return s->conn ? TS_OK : connect_db(s, err);
+    return s->conn ? TS_OK : postgres_connect_db(s, err);
 }
 
 /*
@@ -217,7 +217,7 @@ static int ensure_connected(struct pg_store *s, int check_peer, ts_error *err)
  * write a read-only standby refused was not applied: it is run once more
  * on a new connection, where libpq may find the new primary.
  */
-int with_connection(struct pg_store *s, int replay, int writing,
+int postgres_with_connection(struct pg_store *s, int replay, int writing,
                     int (*op)(struct pg_store *, void *, ts_error *), void *arg,
                     ts_error *err)
 {
@@ -231,7 +231,7 @@ int with_connection(struct pg_store *s, int replay, int writing,
         if (rc == TS_OK || (!s->lost && !s->standby))
             return rc;
         int standby = s->standby;
-        disconnect(s);
+        postgres_disconnect(s);
         if (attempt == 0 && (replay || standby)) {
             s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
             continue;
@@ -254,23 +254,23 @@ int with_connection(struct pg_store *s, int replay, int writing,
  * the parent's socket is left as it was. Should no pair be had, the
  * descriptor is closed and libpq's structures are left unfreed.
  */
-int abandon_connection(struct pg_store *s, ts_error *err)
+int postgres_abandon_connection(struct pg_store *s, ts_error *err)
 {
     int pair[2], fd = s->conn ? PQsocket(s->conn) : -1;
 
     (void)err;
     if (fd < 0) {
-        disconnect(s);
+        postgres_disconnect(s);
         return TS_OK;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
         (dup3(pair[0], fd, O_CLOEXEC) < 0 && (close(pair[0]), close(pair[1]), 1))) {
         close(fd);
         s->conn = NULL;           /* libpq's structures are left unfreed */
-        disconnect(s);
+        postgres_disconnect(s);
         return TS_OK;
     }
-    disconnect(s);                /* libpq's goodbye goes into the pair */
+    postgres_disconnect(s);                /* libpq's goodbye goes into the pair */
     close(pair[0]);
     close(pair[1]);
     return TS_OK;

@@ -33,7 +33,7 @@
 /* A writer's transaction                                              */
 /* ------------------------------------------------------------------ */
 
-int begin_locked(struct pg_store *s, int64_t key, const char *what, const char *then,
+int postgres_begin_locked(struct pg_store *s, int64_t key, const char *what, const char *then,
                  PGresult **res, ts_error *err)
 {
     char sql[768];
@@ -43,17 +43,17 @@ int begin_locked(struct pg_store *s, int64_t key, const char *what, const char *
     snprintf(sql, sizeof sql, "BEGIN; SET LOCAL lock_timeout = %lld; SELECT "
              "pg_advisory_xact_lock(%" PRId64 ")%s%s", s->lock_wait_ms, key, then ? "; " : "",
              then ? then : "");
-    int rc = run_text(s, sql, "starting a locked transaction", res, err);
+    int rc = postgres_run_text(s, sql, "starting a locked transaction", res, err);
     if (rc == TS_OK)
         return TS_OK;
     if (rc == TS_ERR_BUSY && strcmp(s->sqlstate, "55P03") == 0)
         s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: another writer held %s for more "
                        "than %lld ms (half of statement_timeout_ms)", s->where, s->schema,
                        s->subject ? s->subject : s->table, what, s->lock_wait_ms);
-    return end_locked(s, rc, NULL);
+    return postgres_end_locked(s, rc, NULL);
 }
 
-int end_locked(struct pg_store *s, int rc, ts_error *err)
+int postgres_end_locked(struct pg_store *s, int rc, ts_error *err)
 {
     PGresult *res = NULL;
     int unsure = 0;          /* the session may still be in the transaction */
@@ -61,23 +61,23 @@ int end_locked(struct pg_store *s, int rc, ts_error *err)
     if (!s->conn || s->lost)
         return rc;
     if (rc == TS_OK) {
-        rc = run_text(s, "COMMIT", "committing", &res, err);
+        rc = postgres_run_text(s, "COMMIT", "committing", &res, err);
         /* A transaction that failed answers COMMIT with ROLLBACK. */
         if (rc == TS_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0)
             rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: the server rolled the "
                                 "transaction back at COMMIT", s->where, s->schema, s->table);
-        clear_result(res);
+        postgres_clear_result(res);
         unsure = rc != TS_OK && !s->lost;
     } else {
         ts_error ignored;
-        unsure = run_text(s, "ROLLBACK", "rolling back", NULL, &ignored) != TS_OK;
+        unsure = postgres_run_text(s, "ROLLBACK", "rolling back", NULL, &ignored) != TS_OK;
     }
     if (unsure && !s->lost) {
         /* Closing the connection ends it: the server rolls back what was
          * not committed and frees the lock for the other writers. */
         s->host->log(s->ctx, TS_LOG_WARN, "%s: table %s.%s: a transaction did not end as "
                      "asked; closing the connection to end it", s->where, s->schema, s->table);
-        disconnect(s);
+        postgres_disconnect(s);
     }
     return rc;
 }
@@ -106,10 +106,10 @@ static int lock_call(struct pg_store *s, enum stmt_kind kind, int64_t key, int *
     PGresult *res;
 
     snprintf(text, sizeof text, "%" PRId64, key);
-    int rc = run(s, kind, p, 1, kind == ST_TRY_LOCK ? "taking a lock" : "releasing a lock",
+    int rc = postgres_run(s, kind, p, 1, kind == ST_TRY_LOCK ? "taking a lock" : "releasing a lock",
                  &res, err);
     *yes = rc == TS_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    clear_result(res);
+    postgres_clear_result(res);
     return rc;
 }
 
@@ -124,9 +124,9 @@ static int set_ttl(struct pg_store *s, int64_t ttl_ms, ts_error *err)
 
     snprintf(text, sizeof text, "%" PRId64, ttl_ms < 1 ? 1 : ttl_ms > 2147483647 ? 2147483647
                                                                                  : ttl_ms);
-    int rc = run(s, ST_IDLE_TIMEOUT, p, 1, "setting the lock's TTL (idle_session_timeout)",
+    int rc = postgres_run(s, ST_IDLE_TIMEOUT, p, 1, "setting the lock's TTL (idle_session_timeout)",
                  &res, err);
-    clear_result(res);
+    postgres_clear_result(res);
     if (rc != TS_OK && !s->lost && strcmp(s->sqlstate, "42704") == 0) {
         s->host->log(s->ctx, TS_LOG_WARN, "%s: the server has no idle_session_timeout "
                      "(PostgreSQL 14): a lock is freed when its holder's connection drops, "
@@ -172,7 +172,7 @@ static int do_unlock(struct pg_store *s, void *arg, ts_error *err)
         return rc;
     s->locks_held--;
     if (s->locks_held == 0)     /* idle_session_timeout back to the server's */
-        rc = run_text(s, "RESET idle_session_timeout", "resetting idle_session_timeout",
+        rc = postgres_run_text(s, "RESET idle_session_timeout", "resetting idle_session_timeout",
                       NULL, err);
     if (rc == TS_OK && !released)
         rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: releasing a lock: the "
@@ -181,7 +181,7 @@ static int do_unlock(struct pg_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+int postgres_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err)
 {
     struct pg_store *s = state;
@@ -192,10 +192,10 @@ int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
         free(l);
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     }
-    l->key = lock_key(s, what);
+    l->key = postgres_lock_key(s, what);
     free(what);
     struct lock_args a = { l, ttl_ms };
-    int rc = with_connection(s, 1, 1, do_try_lock, &a, err);
+    int rc = postgres_with_connection(s, 1, 1, do_try_lock, &a, err);
     if (rc != TS_OK) {
         free(l);
         return rc;
@@ -206,11 +206,11 @@ int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
     return TS_OK;
 }
 
-int store_unlock(void *state, void *handle, ts_error *err)
+int postgres_unlock(void *state, void *handle, ts_error *err)
 {
     struct pg_store *s = state;
     struct held_lock *l = handle, **p = &s->held;
-    int rc = with_connection(s, 1, 1, do_unlock, l, err);
+    int rc = postgres_with_connection(s, 1, 1, do_unlock, l, err);
 
     while (*p && *p != l)
         p = &(*p)->next;
@@ -220,7 +220,7 @@ int store_unlock(void *state, void *handle, ts_error *err)
     return rc;
 }
 
-void free_held_locks(struct pg_store *s)
+void postgres_free_held_locks(struct pg_store *s)
 {
     while (s->held) {
         struct held_lock *next = s->held->next;

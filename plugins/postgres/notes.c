@@ -58,17 +58,17 @@ static int create_tables(struct pg_store *s, ts_error *err)
         return s->host->error(err, TS_ERR_READ_ONLY, "%s: the store is open read-only: "
                               "tables %s and %s are not made", s->where, s->notes_table,
                               s->log_table);
-    derived_name(s, "_notes_expires_idx", index);
+    postgres_derived_name(s, "_notes_expires_idx", index);
     snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s (name text NOT NULL PRIMARY KEY, "
              "value text NOT NULL, expires_at bigint); CREATE INDEX IF NOT EXISTS \"%s\" ON %s "
              "(expires_at); CREATE TABLE IF NOT EXISTS %s (seq bigint NOT NULL PRIMARY KEY, "
              "entry text NOT NULL)", s->qnotes, index, s->qnotes, s->qlog);
     const char *saved = s->subject;
     s->subject = s->notes_table;
-    int rc = begin_locked(s, s->schema_key, "the schema lock", NULL, NULL, err);
+    int rc = postgres_begin_locked(s, s->schema_key, "the schema lock", NULL, NULL, err);
     if (rc == TS_OK)
-        rc = run_text(s, sql, "creating the notes and log tables", NULL, err);
-    rc = end_locked(s, rc, err);
+        rc = postgres_run_text(s, sql, "creating the notes and log tables", NULL, err);
+    rc = postgres_end_locked(s, rc, err);
     s->subject = saved;
     if (rc == TS_OK)
         s->host->log(s->ctx, TS_LOG_INFO, "made tables %s.%s and %s.%s on %s for the notes "
@@ -77,7 +77,7 @@ static int create_tables(struct pg_store *s, ts_error *err)
     return rc;
 }
 
-int build_notes_sql(struct pg_store *s, ts_error *err)
+int postgres_build_notes_sql(struct pg_store *s, ts_error *err)
 {
     const char *n = s->qnotes, *l = s->qlog;
     int ok = 1;
@@ -109,7 +109,7 @@ static int run_side(struct pg_store *s, enum stmt_kind kind, const char *const *
                     const char *doing, PGresult **res, int *missing, ts_error *err)
 {
     ts_error why = { 0 };
-    int rc = run(s, kind, p, n, doing, res, &why);
+    int rc = postgres_run(s, kind, p, n, doing, res, &why);
 
     *missing = rc != TS_OK && !s->lost && strcmp(s->sqlstate, "42P01") == 0;
     if (rc == TS_OK || *missing)
@@ -211,11 +211,11 @@ static int do_note_get(struct pg_store *s, void *arg, ts_error *err)
             a->out[len] = '\0';
         }
     }
-    clear_result(res);
+    postgres_clear_result(res);
     return rc;
 }
 
-int store_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+int postgres_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
                    ts_error *err)
 {
     struct pg_store *s = state;
@@ -226,12 +226,12 @@ int store_note_set(void *state, const char *name, const char *value, int64_t ttl
         return rc;
     const char *saved = s->subject;    /* a log_walk callback's call nests */
     s->subject = s->notes_table;
-    rc = with_connection(s, 1, 1, do_note_set, &a, err);    /* the same note again */
+    rc = postgres_with_connection(s, 1, 1, do_note_set, &a, err);    /* the same note again */
     s->subject = saved;
     return rc;
 }
 
-int store_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
+int postgres_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
 {
     struct pg_store *s = state;
     struct note_args a = { .name = name, .out = value, .size = size };
@@ -241,7 +241,7 @@ int store_note_get(void *state, const char *name, char *value, size_t size, ts_e
         return rc;
     const char *saved = s->subject;
     s->subject = s->notes_table;
-    rc = with_connection(s, 1, 0, do_note_get, &a, err);
+    rc = postgres_with_connection(s, 1, 0, do_note_get, &a, err);
     s->subject = saved;
     return rc;
 }
@@ -264,14 +264,14 @@ static int append_locked(struct pg_store *s, struct log_args *a, ts_error *err)
     char keep[24];
     const char *p[2] = { a->entry, keep };
     PGresult *res;
-    int rc = begin_locked(s, s->log_key, "the log's lock", NULL, NULL, err);
+    int rc = postgres_begin_locked(s, s->log_key, "the log's lock", NULL, NULL, err);
 
     snprintf(keep, sizeof keep, "%zu", a->keep);
     if (rc == TS_OK)
-        rc = run(s, ST_LOG_INSERT, p, 2, "appending to the log", &res, err);
+        rc = postgres_run(s, ST_LOG_INSERT, p, 2, "appending to the log", &res, err);
     if (rc == TS_OK)
-        clear_result(res);
-    return end_locked(s, rc, err);
+        postgres_clear_result(res);
+    return postgres_end_locked(s, rc, err);
 }
 
 static int do_log_append(struct pg_store *s, void *arg, ts_error *err)
@@ -315,7 +315,7 @@ static int walk_page(struct pg_store *s, struct log_args *a, int *more, ts_error
             break;
         }
     }
-    clear_result(res);
+    postgres_clear_result(res);
     *more = rc == TS_OK && n == LOG_PAGE;
     for (int i = 0; i < n; i++) {
         if (rc == TS_OK) {
@@ -338,7 +338,7 @@ static int do_log_walk(struct pg_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-int store_log_append(void *state, const char *entry, size_t keep, ts_error *err)
+int postgres_log_append(void *state, const char *entry, size_t keep, ts_error *err)
 {
     struct pg_store *s = state;
     struct log_args a = { .entry = entry, .keep = keep };
@@ -346,12 +346,12 @@ int store_log_append(void *state, const char *entry, size_t keep, ts_error *err)
     const char *saved = s->subject;
     s->subject = s->log_table;
     /* Not replayed: an append whose COMMIT's reply was lost may be in. */
-    int rc = with_connection(s, 0, 1, do_log_append, &a, err);
+    int rc = postgres_with_connection(s, 0, 1, do_log_append, &a, err);
     s->subject = saved;
     return rc;
 }
 
-int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+int postgres_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                    ts_error *err)
 {
     struct pg_store *s = state;
@@ -359,7 +359,7 @@ int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), vo
 
     const char *saved = s->subject;
     s->subject = s->log_table;
-    int rc = with_connection(s, 1, 0, do_log_walk, &a, err);
+    int rc = postgres_with_connection(s, 1, 0, do_log_walk, &a, err);
     s->subject = saved;
     return rc;
 }

@@ -35,7 +35,7 @@ static const char *const libpq_keys[] = {
     "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", NULL,
 };
 
-const char *const pg_options[] = {
+const char *const postgres_option_names[] = {
     "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service",
     "sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl", "sslcrldir",
     "sslsni", "requirepeer", "channel_binding", "gssencmode", "krbsrvname",
@@ -83,7 +83,7 @@ static uint64_t fnv1a(const char *const *parts, int n)
  * is longer than 63 (which PostgreSQL would cut silently, and two long
  * names alike at the start would meet), the table's name is cut and a
  * hash of the whole of it goes before the suffix. */
-void derived_name(const struct pg_store *s, const char *suffix, char out[PG_NAME_MAX + 1])
+void postgres_derived_name(const struct pg_store *s, const char *suffix, char out[PG_NAME_MAX + 1])
 {
     size_t room = PG_NAME_MAX - strlen(suffix);
     const char *parts[] = { s->table };
@@ -97,7 +97,7 @@ void derived_name(const struct pg_store *s, const char *suffix, char out[PG_NAME
     snprintf(out, PG_NAME_MAX + 1, "%.*s", PG_NAME_MAX, name);
 }
 
-int64_t lock_key(const struct pg_store *s, const char *what)
+int64_t postgres_lock_key(const struct pg_store *s, const char *what)
 {
     const char *parts[] = { "tokenstore", s->schema, s->table, what };
 
@@ -109,17 +109,17 @@ static void quote(char out[PG_QNAME_MAX], const char *schema, const char *name)
     snprintf(out, PG_QNAME_MAX, "\"%s\".\"%s\"", schema, name);
 }
 
-int name_tables(struct pg_store *s, ts_error *err)
+int postgres_name_tables(struct pg_store *s, ts_error *err)
 {
     (void)err;
-    derived_name(s, "_notes", s->notes_table);
-    derived_name(s, "_log", s->log_table);
+    postgres_derived_name(s, "_notes", s->notes_table);
+    postgres_derived_name(s, "_log", s->log_table);
     quote(s->qtable, s->schema, s->table);
     quote(s->qnotes, s->schema, s->notes_table);
     quote(s->qlog, s->schema, s->log_table);
-    s->write_key = lock_key(s, "write");
-    s->log_key = lock_key(s, "log");
-    s->schema_key = lock_key(s, "schema");
+    s->write_key = postgres_lock_key(s, "write");
+    s->log_key = postgres_lock_key(s, "log");
+    s->schema_key = postgres_lock_key(s, "schema");
     return TS_OK;
 }
 
@@ -210,7 +210,7 @@ static int check_options(struct pg_store *s, ts_error *err)
     return TS_OK;
 }
 
-int read_options(struct pg_store *s, ts_error *err)
+int postgres_read_options(struct pg_store *s, ts_error *err)
 {
     const ts_host *h = s->host;
     int n = 0, rc;

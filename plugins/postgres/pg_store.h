@@ -101,29 +101,29 @@ struct pg_store {
  * the table and what we were doing; `values` says the statement carried
  * values, so the server's words are used only when they cannot quote one.
  * res may be NULL (a failure on the connection itself). */
-int db_fail(struct pg_store *s, const PGresult *res, int values, const char *doing,
+int postgres_db_fail(struct pg_store *s, const PGresult *res, int values, const char *doing,
             ts_error *err);
 /* Runs statement `kind` with n text parameters (NULL: SQL NULL), preparing
  * it first on this connection; *res is the result, to free with
  * clear_result, or NULL on failure. */
-int run(struct pg_store *s, enum stmt_kind kind, const char *const *p, int n,
+int postgres_run(struct pg_store *s, enum stmt_kind kind, const char *const *p, int n,
         const char *doing, PGresult **res, ts_error *err);
 /* As run for a statement of the caller's: its name and SQL, prepared once
  * per connection (bit `bit` of *mask says it is). */
-int run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *mask,
+int postgres_run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *mask,
               unsigned bit, const char *const *p, int n, const char *doing, PGresult **res,
               ts_error *err);
 /* Runs SQL text without parameters (BEGIN, DDL; several statements may be
  * separated by ';'); the last result is checked, *res (may be NULL) gets it. */
-int run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **res,
+int postgres_run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **res,
              ts_error *err);
 /* Wipes the values of a result, then frees it (NULL is fine). */
-void clear_result(PGresult *res);
+void postgres_clear_result(PGresult *res);
 /* Copies row i of res (the ten columns from column `first`) into token. */
-int read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token *token,
+int postgres_read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token *token,
              ts_error *err);
 /* The number of rows a command touched, checked against [min, max]. */
-int rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
+int postgres_rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
                  const char *doing, long *n, ts_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -131,55 +131,55 @@ int rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
 /* ------------------------------------------------------------------ */
 
 /* Connects (s->conn) with the store's options; a failure names the cause. */
-int connect_db(struct pg_store *s, ts_error *err);
+int postgres_connect_db(struct pg_store *s, ts_error *err);
 /* Closes the connection (the server ends its transaction and its locks). */
-void disconnect(struct pg_store *s);
+void postgres_disconnect(struct pg_store *s);
 /* Runs op on a live connection, reconnecting (and replaying op once, when
  * `replay` says that cannot change the outcome) if it drops. */
-int with_connection(struct pg_store *s, int replay, int writing,
+int postgres_with_connection(struct pg_store *s, int replay, int writing,
                     int (*op)(struct pg_store *, void *, ts_error *), void *arg,
                     ts_error *err);
 /* In a forked child: lets go of the parent's connection without a byte to
  * the server. */
-int abandon_connection(struct pg_store *s, ts_error *err);
+int postgres_abandon_connection(struct pg_store *s, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* options.c: the options and the names                                */
 /* ------------------------------------------------------------------ */
 
 /* The option names the backend takes, NULL-ended. */
-extern const char *const pg_options[];
+extern const char *const postgres_option_names[];
 /* Reads and checks the store's options into s (libpq's keywords, the
  * table and schema, the timeouts). */
-int read_options(struct pg_store *s, ts_error *err);
+int postgres_read_options(struct pg_store *s, ts_error *err);
 /* Once the schema is known: the quoted names, the tables beside the token
  * table and the advisory lock keys. */
-int name_tables(struct pg_store *s, ts_error *err);
+int postgres_name_tables(struct pg_store *s, ts_error *err);
 /* "<table><suffix>", cut short and given a hash when longer than 63. */
-void derived_name(const struct pg_store *s, const char *suffix, char out[PG_NAME_MAX + 1]);
+void postgres_derived_name(const struct pg_store *s, const char *suffix, char out[PG_NAME_MAX + 1]);
 /* The advisory lock key of `what` on the store's table. */
-int64_t lock_key(const struct pg_store *s, const char *what);
+int64_t postgres_lock_key(const struct pg_store *s, const char *what);
 
 /* ------------------------------------------------------------------ */
 /* schema.c: the table                                                 */
 /* ------------------------------------------------------------------ */
 
 /* The SQL of every statement of the token table (s->sql). */
-int build_sql(struct pg_store *s, ts_error *err);
+int postgres_build_sql(struct pg_store *s, ts_error *err);
 /* Finds the schema: the option's, which must exist, or the server's
  * current one (into s->schema). */
-int find_schema(struct pg_store *s, ts_error *err);
+int postgres_find_schema(struct pg_store *s, ts_error *err);
 /* Checks the table's columns, and creates the table and the missing
  * indexes (a read-only handle creates nothing and notes s->no_table). */
-int ensure_schema(struct pg_store *s, ts_error *err);
+int postgres_ensure_schema(struct pg_store *s, ts_error *err);
 /* Before a read: whether the table is there; *ready is 0 while it is not. */
-int table_ready(struct pg_store *s, int *ready, ts_error *err);
+int postgres_table_ready(struct pg_store *s, int *ready, ts_error *err);
 /* Refuses a value wider than its column, naming the column. */
-int check_widths(struct pg_store *s, const ts_token *token, ts_error *err);
+int postgres_check_widths(struct pg_store *s, const ts_token *token, ts_error *err);
 /* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
-int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
+int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
 /* Of the rows of res (ten columns from `first`), the one with the lowest id. */
-int lowest_id_row(struct pg_store *s, const PGresult *res, int first);
+int postgres_lowest_id_row(struct pg_store *s, const PGresult *res, int first);
 
 /* ------------------------------------------------------------------ */
 /* locks.c: advisory locks                                             */
@@ -189,40 +189,40 @@ int lowest_id_row(struct pg_store *s, const PGresult *res, int first);
  * up to lock_wait_ms (TS_ERR_BUSY naming `what` after that); `then`, SQL
  * without parameters, runs in the same round trip (may be NULL), its
  * result in *res. */
-int begin_locked(struct pg_store *s, int64_t key, const char *what, const char *then,
+int postgres_begin_locked(struct pg_store *s, int64_t key, const char *what, const char *then,
                  PGresult **res, ts_error *err);
 /* Ends what begin_locked began: COMMIT when rc is TS_OK, else ROLLBACK;
  * when either does not end as asked, closes the connection, which ends
  * it. Returns rc, or the COMMIT's failure. */
-int end_locked(struct pg_store *s, int rc, ts_error *err);
-int store_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
+int postgres_end_locked(struct pg_store *s, int rc, ts_error *err);
+int postgres_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err);
-int store_unlock(void *state, void *handle, ts_error *err);
+int postgres_unlock(void *state, void *handle, ts_error *err);
 /* Frees the record of the locks this handle took (at close). */
-void free_held_locks(struct pg_store *s);
+void postgres_free_held_locks(struct pg_store *s);
 
 /* ------------------------------------------------------------------ */
 /* save.c: writing                                                     */
 /* ------------------------------------------------------------------ */
 
-int store_save_token(void *state, ts_token *token, ts_error *err);
-int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
-int store_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+int postgres_save_token(void *state, ts_token *token, ts_error *err);
+int postgres_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
+int postgres_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
                       void *stream, ts_error *err);
-int store_delete_token(void *state, const char *id, ts_error *err);
-int store_delete_tokens(void *state, ts_error *err);
+int postgres_delete_token(void *state, const char *id, ts_error *err);
+int postgres_delete_tokens(void *state, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* notes.c: the notes and the refresh log                              */
 /* ------------------------------------------------------------------ */
 
 /* The SQL of the notes' and the log's statements (s->sql). */
-int build_notes_sql(struct pg_store *s, ts_error *err);
-int store_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
+int postgres_build_notes_sql(struct pg_store *s, ts_error *err);
+int postgres_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
                    ts_error *err);
-int store_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
-int store_log_append(void *state, const char *entry, size_t keep, ts_error *err);
-int store_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
+int postgres_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
+int postgres_log_append(void *state, const char *entry, size_t keep, ts_error *err);
+int postgres_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                    ts_error *err);
 
 #endif

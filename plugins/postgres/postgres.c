@@ -93,20 +93,20 @@ static int do_find(struct pg_store *s, void *arg, ts_error *err)
     struct find_args *a = arg;
 
     if (a->id)
-        return lookup_row(s, TS_FIELD_ID, a->id, a->row, err);
-    return s->host->find_by_rule(a->query, lookup_row, s, a->row, err);
+        return postgres_lookup_row(s, TS_FIELD_ID, a->id, a->row, err);
+    return s->host->find_by_rule(a->query, postgres_lookup_row, s, a->row, err);
 }
 
-static int store_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
+static int postgres_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err)
 {
     struct find_args a = { .query = query, .row = row };
-    return with_connection(state, 1, 0, do_find, &a, err);
+    return postgres_with_connection(state, 1, 0, do_find, &a, err);
 }
 
-static int store_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
+static int postgres_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err)
 {
     struct find_args a = { .id = id, .row = row };
-    return with_connection(state, 1, 0, do_find, &a, err);
+    return postgres_with_connection(state, 1, 0, do_find, &a, err);
 }
 
 struct walk_args {
@@ -128,8 +128,8 @@ static int walk_page(struct pg_store *s, struct walk_args *a, ts_token *token, i
     PGresult *res;
 
     snprintf(len, sizeof len, "%zu", strlen(a->after));
-    int rc = *a->after ? run(s, ST_WALK_NEXT, p, 2, "reading the tokens", &res, err)
-                       : run(s, ST_WALK_FIRST, NULL, 0, "reading the tokens", &res, err);
+    int rc = *a->after ? postgres_run(s, ST_WALK_NEXT, p, 2, "reading the tokens", &res, err)
+                       : postgres_run(s, ST_WALK_FIRST, NULL, 0, "reading the tokens", &res, err);
     if (rc != TS_OK)
         return rc;
     int n = PQntuples(res);
@@ -142,18 +142,18 @@ static int walk_page(struct pg_store *s, struct walk_args *a, ts_token *token, i
             break;
         }
         snprintf(a->after, sizeof a->after, "%s", PQgetvalue(res, i, 0));
-        rc = read_row(s, res, i, 0, token, err);
+        rc = postgres_read_row(s, res, i, 0, token, err);
         if (rc == TS_OK)
             rc = a->cb(token, a->userdata);    /* non-zero stops the walk */
     }
-    clear_result(res);
+    postgres_clear_result(res);
     return rc;
 }
 
 static int do_walk(struct pg_store *s, void *arg, ts_error *err)
 {
     struct walk_args *a = arg;
-    int more = 1, ready, rc = table_ready(s, &ready, err);
+    int more = 1, ready, rc = postgres_table_ready(s, &ready, err);
 
     if (rc != TS_OK || !ready)
         return rc;
@@ -166,19 +166,19 @@ static int do_walk(struct pg_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-static int store_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
+static int postgres_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err)
 {
     struct walk_args a = { .cb = cb, .userdata = userdata };
-    return with_connection(state, 1, 0, do_walk, &a, err);
+    return postgres_with_connection(state, 1, 0, do_walk, &a, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* A forked child; a scratch table's end                               */
 /* ------------------------------------------------------------------ */
 
-static int store_forked(void *state, ts_error *err)
+static int postgres_forked(void *state, ts_error *err)
 {
-    return abandon_connection(state, err);
+    return postgres_abandon_connection(state, err);
 }
 
 static int do_drop(struct pg_store *s, void *arg, ts_error *err)
@@ -188,7 +188,7 @@ static int do_drop(struct pg_store *s, void *arg, ts_error *err)
     (void)arg;
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s, %s, %s", s->qtable, s->qnotes,
              s->qlog);
-    int rc = run_text(s, sql, "dropping the table", NULL, err);
+    int rc = postgres_run_text(s, sql, "dropping the table", NULL, err);
     if (rc == TS_OK)
         s->host->log(s->ctx, TS_LOG_INFO, "dropped tables %s.%s, %s and %s on %s", s->schema,
                      s->table, s->notes_table, s->log_table, s->where);
@@ -197,21 +197,21 @@ static int do_drop(struct pg_store *s, void *arg, ts_error *err)
 
 /* DROP TABLE IF EXISTS of the three: a replay after a lost reply ends
  * the same. */
-static int store_drop(void *state, ts_error *err)
+static int postgres_drop(void *state, ts_error *err)
 {
-    return with_connection(state, 1, 1, do_drop, NULL, err);
+    return postgres_with_connection(state, 1, 1, do_drop, NULL, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* Opening and closing (the options: options.c)                        */
 /* ------------------------------------------------------------------ */
 
-static void store_close_store(void *state)
+static void postgres_close_store(void *state)
 {
     struct pg_store *s = state;
 
-    disconnect(s);
-    free_held_locks(s);
+    postgres_disconnect(s);
+    postgres_free_held_locks(s);
     for (int k = 0; k < ST_COUNT; k++)
         free(s->sql[k]);
     if (s->row)
@@ -221,7 +221,7 @@ static void store_close_store(void *state)
     free(s);
 }
 
-static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
+static int postgres_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_error *err)
 {
     struct pg_store *s;
 
@@ -238,52 +238,52 @@ static int store_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
     s->ctx = ctx;
     s->keys = host->key_fields(&s->nkeys);
     s->open_flags = ts_host_open_flags(host, ctx);
-    int rc = read_options(s, err);
+    int rc = postgres_read_options(s, err);
     if (rc == TS_OK)
-        rc = connect_db(s, err);
+        rc = postgres_connect_db(s, err);
     if (rc == TS_OK)
-        rc = find_schema(s, err);
+        rc = postgres_find_schema(s, err);
     if (rc == TS_OK)
-        rc = name_tables(s, err);
+        rc = postgres_name_tables(s, err);
     if (rc == TS_OK)
-        rc = build_sql(s, err);
+        rc = postgres_build_sql(s, err);
     if (rc == TS_OK)
-        rc = build_notes_sql(s, err);
+        rc = postgres_build_notes_sql(s, err);
     if (rc == TS_OK)
-        rc = ensure_schema(s, err);
+        rc = postgres_ensure_schema(s, err);
     if (rc != TS_OK) {
-        store_close_store(s);
+        postgres_close_store(s);
         return rc;
     }
     *state = s;
     return TS_OK;
 }
 
-static const ts_backend store_backend = {
+static const ts_backend postgres_backend = {
     TS_BACKEND_HEAD,
     .name = "postgres",
     .version = "1.0.0",
     .description = "a PostgreSQL table, the Zoho SDK DBStore's oauthtoken, through libpq",
     .caps = TS_CAP_PERSISTENT | TS_CAP_SHARED | TS_CAP_OPEN_FLAGS,
-    .options = pg_options,
-    .open = store_open,
-    .close = store_close_store,
-    .find_token = store_find_token,
-    .save_token = store_save_token,
-    .delete_token = store_delete_token,
-    .get_tokens = store_get_tokens,
-    .delete_tokens = store_delete_tokens,
-    .find_token_by_id = store_find_token_by_id,
-    .save_tokens = store_save_tokens,
-    .save_stream = store_save_stream,
-    .try_lock = store_try_lock,
-    .unlock = store_unlock,
-    .forked = store_forked,
-    .drop = store_drop,
-    .note_set = store_note_set,
-    .note_get = store_note_get,
-    .log_append = store_log_append,
-    .log_walk = store_log_walk,
+    .options = postgres_option_names,
+    .open = postgres_open,
+    .close = postgres_close_store,
+    .find_token = postgres_find_token,
+    .save_token = postgres_save_token,
+    .delete_token = postgres_delete_token,
+    .get_tokens = postgres_get_tokens,
+    .delete_tokens = postgres_delete_tokens,
+    .find_token_by_id = postgres_find_token_by_id,
+    .save_tokens = postgres_save_tokens,
+    .save_stream = postgres_save_stream,
+    .try_lock = postgres_try_lock,
+    .unlock = postgres_unlock,
+    .forked = postgres_forked,
+    .drop = postgres_drop,
+    .note_set = postgres_note_set,
+    .note_get = postgres_note_get,
+    .log_append = postgres_log_append,
+    .log_walk = postgres_log_walk,
 };
 
-TS_BACKEND_DEFINE(store_backend)
+TS_BACKEND_DEFINE(postgres_backend)

@@ -108,11 +108,11 @@ static int update_row(struct pg_store *s, const ts_token *token, const ts_token 
              "$%d", s->qtable, set, n - 1, n);
     snprintf(name, sizeof name, "ts_u%u", mask);
     PGresult *res;
-    int rc = run_named(s, name, sql, &s->prepared.update[mask / 32], mask % 32, p, n,
+    int rc = postgres_run_named(s, name, sql, &s->prepared.update[mask / 32], mask % 32, p, n,
                        "updating a token", &res, err);
     if (rc == TS_OK)
-        rc = rows_touched(s, res, 0, 1, "updating a token", &rows, err);
-    clear_result(res);
+        rc = postgres_rows_touched(s, res, 0, 1, "updating a token", &rows, err);
+    postgres_clear_result(res);
     *done = rows == 1;
     return rc;
 }
@@ -172,7 +172,7 @@ static int quick_statement(struct pg_store *s, unsigned mask, const ts_token *to
              "UPDATE) UPDATE %s AS t SET %s FROM o WHERE t.id = o.id AND (SELECT count(*) FROM "
              "o) = 1 RETURNING " OLD_COLUMNS, s->qtable, s->qtable, set);
     snprintf(name, sizeof name, "ts_q%u", mask);
-    return run_named(s, name, sql, &s->prepared.quick[mask / 32], mask % 32, p, n,
+    return postgres_run_named(s, name, sql, &s->prepared.quick[mask / 32], mask % 32, p, n,
                      "saving a token", res, err);
 }
 
@@ -184,18 +184,18 @@ static int save_quick(struct pg_store *s, ts_token *token, ts_error *err)
     const ts_host *h = s->host;
     unsigned mask = quick_columns(s, token);
     PGresult *res;
-    int done, rc = check_widths(s, token, err);
+    int done, rc = postgres_check_widths(s, token, err);
 
     if (rc == TS_OK)
         rc = quick_statement(s, mask, token, &res, err);
     if (rc != TS_OK)
         return rc;
     if (PQntuples(res) != 1) {
-        clear_result(res);
+        postgres_clear_result(res);
         return NEEDS_LOCK;
     }
-    rc = read_row(s, res, 0, 0, s->old, err);
-    clear_result(res);
+    rc = postgres_read_row(s, res, 0, 0, s->old, err);
+    postgres_clear_result(res);
     struct served v = { s, s->old, 0 };
     if (rc == TS_OK)
         rc = h->save_plan(token, served_lookup, &v, s->row, err);
@@ -232,11 +232,11 @@ static int next_id(struct pg_store *s, ts_token *token, ts_error *err)
 {
     if (!s->have_max) {
         PGresult *res;
-        int rc = run(s, ST_MAX_ID, NULL, 0, "reading the largest id", &res, err);
+        int rc = postgres_run(s, ST_MAX_ID, NULL, 0, "reading the largest id", &res, err);
         if (rc != TS_OK)
             return rc;
         read_max(s, res);
-        clear_result(res);
+        postgres_clear_result(res);
     }
     int rc = s->host->next_id(token, s->max_id, err);
     if (rc == TS_ERR_BACKEND && err) {
@@ -258,14 +258,14 @@ static int insert_row(struct pg_store *s, ts_token *token, ts_error *err)
     if (!*h->token_get(token, TS_FIELD_ID))
         rc = next_id(s, token, err);
     if (rc == TS_OK)
-        rc = check_widths(s, token, err);
+        rc = postgres_check_widths(s, token, err);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
         p[f] = param(h, token, (ts_field)f);
     if (rc == TS_OK)
-        rc = run(s, ST_INSERT, p, TS_FIELD_COUNT, "inserting a token", &res, err);
+        rc = postgres_run(s, ST_INSERT, p, TS_FIELD_COUNT, "inserting a token", &res, err);
     if (rc == TS_OK)
-        rc = rows_touched(s, res, 1, 1, "inserting a token", &one, err);
-    clear_result(res);
+        rc = postgres_rows_touched(s, res, 1, 1, "inserting a token", &one, err);
+    postgres_clear_result(res);
     uint64_t id;
     if (rc == TS_OK && s->have_max &&
         h->id_parse(h->token_get(token, TS_FIELD_ID), &id) == TS_OK && id > s->max_id)
@@ -284,14 +284,14 @@ static int insert_row(struct pg_store *s, ts_token *token, ts_error *err)
  */
 static int save_one(struct pg_store *s, ts_token *token, int locked, ts_error *err)
 {
-    int rc = s->host->save_plan(token, lookup_row, s, s->row, err);
+    int rc = s->host->save_plan(token, postgres_lookup_row, s, s->row, err);
 
     if (rc == TS_OK) {
         unsigned mask = changed_columns(s, token, s->row);
         int done;
         if (!locked && (mask & USER_BIT))
             rc = NEEDS_LOCK;
-        else if ((rc = check_widths(s, token, err)) == TS_OK &&
+        else if ((rc = postgres_check_widths(s, token, err)) == TS_OK &&
                  (rc = update_row(s, token, s->row, mask, &done, err)) == TS_OK && !done)
             rc = locked ? ROW_CHANGED : NEEDS_LOCK;
     } else if (rc == TS_NOT_FOUND) {
@@ -308,18 +308,18 @@ static int save_locked(struct pg_store *s, ts_token *const *tokens, size_t n, si
 {
     PGresult *res;
     size_t i = 0;
-    int rc = begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID], &res,
+    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID], &res,
                           err);
 
     if (rc != TS_OK)
         return rc;
     read_max(s, res);
-    clear_result(res);
+    postgres_clear_result(res);
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, err);
     *stopped = rc != TS_OK && i > 0 ? i - 1 : SIZE_MAX;
     s->have_max = 0;
-    return end_locked(s, rc, err);
+    return postgres_end_locked(s, rc, err);
 }
 
 struct save_args {
@@ -408,7 +408,7 @@ static int save_tokens(struct pg_store *s, ts_token *const *tokens, size_t n, in
             s->host->token_copy(a.orig[i], tokens[i]) != TS_OK)
             rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
     if (rc == TS_OK && n > 0)
-        rc = with_connection(s, replayable(s->host, tokens, n), 1, do_save, &a, err);
+        rc = postgres_with_connection(s, replayable(s->host, tokens, n), 1, do_save, &a, err);
     /* A failed save leaves the caller's tokens as they were given. */
     for (size_t i = 0; a.orig && i < n && a.orig[i]; i++) {
         if (rc != TS_OK)
@@ -419,12 +419,12 @@ static int save_tokens(struct pg_store *s, ts_token *const *tokens, size_t n, in
     return rc;
 }
 
-int store_save_token(void *state, ts_token *token, ts_error *err)
+int postgres_save_token(void *state, ts_token *token, ts_error *err)
 {
     return save_tokens(state, &token, 1, 0, err);
 }
 
-int store_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
+int postgres_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err)
 {
     return save_tokens(state, tokens, n, 1, err);
 }
@@ -448,13 +448,13 @@ static int do_save_stream(struct pg_store *s, void *arg, ts_error *err)
     ts_token *token;
     PGresult *res;
     size_t i = 0;
-    int rc = begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID], &res,
+    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID], &res,
                           err);
 
     if (rc != TS_OK)
         return rc;
     read_max(s, res);
-    clear_result(res);
+    postgres_clear_result(res);
     while (rc == TS_OK && (rc = a->next(a->stream, &token, err)) == TS_OK) {
         rc = save_one(s, token, 1, err);
         if (rc == ROW_CHANGED)
@@ -470,14 +470,14 @@ static int do_save_stream(struct pg_store *s, void *arg, ts_error *err)
     if (rc == TS_NOT_FOUND)
         rc = TS_OK;
     s->have_max = 0;
-    return end_locked(s, rc, err);
+    return postgres_end_locked(s, rc, err);
 }
 
-int store_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
+int postgres_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
                       void *stream, ts_error *err)
 {
     struct stream_args a = { next, stream };
-    return with_connection(state, 0, 1, do_save_stream, &a, err);
+    return postgres_with_connection(state, 0, 1, do_save_stream, &a, err);
 }
 
 static int do_delete(struct pg_store *s, void *arg, ts_error *err)
@@ -485,27 +485,27 @@ static int do_delete(struct pg_store *s, void *arg, ts_error *err)
     const char *p[1] = { arg };
     PGresult *res;
     long deleted;
-    int rc = run(s, ST_DELETE_ONE, p, 1, "deleting a token", &res, err);
+    int rc = postgres_run(s, ST_DELETE_ONE, p, 1, "deleting a token", &res, err);
 
     if (rc == TS_OK)
-        rc = rows_touched(s, res, 0, 1, "deleting a token", &deleted, err);
-    clear_result(res);
+        rc = postgres_rows_touched(s, res, 0, 1, "deleting a token", &deleted, err);
+    postgres_clear_result(res);
     return rc == TS_OK && !deleted ? TS_NOT_FOUND : rc;
 }
 
-int store_delete_token(void *state, const char *id, ts_error *err)
+int postgres_delete_token(void *state, const char *id, ts_error *err)
 {
     /* A replay of a delete that went through would say "not found". */
-    return with_connection(state, 0, 1, do_delete, (void *)id, err);
+    return postgres_with_connection(state, 0, 1, do_delete, (void *)id, err);
 }
 
 static int do_delete_all(struct pg_store *s, void *arg, ts_error *err)
 {
     (void)arg;
-    return run(s, ST_DELETE_ALL, NULL, 0, "deleting all tokens", NULL, err);
+    return postgres_run(s, ST_DELETE_ALL, NULL, 0, "deleting all tokens", NULL, err);
 }
 
-int store_delete_tokens(void *state, ts_error *err)
+int postgres_delete_tokens(void *state, ts_error *err)
 {
-    return with_connection(state, 1, 1, do_delete_all, NULL, err);
+    return postgres_with_connection(state, 1, 1, do_delete_all, NULL, err);
 }

@@ -59,7 +59,7 @@ static int read_columns(struct pg_store *s, struct table_info *t, ts_error *err)
 {
     const char *p[2] = { s->schema, s->table };
     PGresult *res;
-    int rc = run(s, ST_COLUMNS, p, 2, "reading the table's columns", &res, err);
+    int rc = postgres_run(s, ST_COLUMNS, p, 2, "reading the table's columns", &res, err);
     char id_type[64] = "";
 
     memset(t, 0, sizeof *t);
@@ -73,7 +73,7 @@ static int read_columns(struct pg_store *s, struct table_info *t, ts_error *err)
         if (f == TS_FIELD_ID && strcmp(PQgetvalue(res, i, 3), "S") != 0)
             snprintf(id_type, sizeof id_type, "%s", PQgetvalue(res, i, 1));
     }
-    clear_result(res);
+    postgres_clear_result(res);
     if (rc != TS_OK || !t->exists)
         return rc;
     char missing[160] = "";
@@ -99,9 +99,9 @@ static int read_indexes(struct pg_store *s, struct table_info *t, ts_error *err)
     const char *p[2] = { s->schema, s->table };
     char order[PG_NAME_MAX + 1];
     PGresult *res;
-    int rc = run(s, ST_INDEXES, p, 2, "reading the table's indexes", &res, err);
+    int rc = postgres_run(s, ST_INDEXES, p, 2, "reading the table's indexes", &res, err);
 
-    derived_name(s, "_id_order_idx", order);
+    postgres_derived_name(s, "_id_order_idx", order);
     for (int i = 0; rc == TS_OK && i < PQntuples(res); i++) {
         int f = PQgetisnull(res, i, 0) ? -1 : field_of(s, PQgetvalue(res, i, 0));
         if (f >= 0)
@@ -109,7 +109,7 @@ static int read_indexes(struct pg_store *s, struct table_info *t, ts_error *err)
         if (strcmp(PQgetvalue(res, i, 1), order) == 0)
             t->id_order = 1;
     }
-    clear_result(res);
+    postgres_clear_result(res);
     return rc;
 }
 
@@ -137,13 +137,13 @@ static void index_statements(const struct pg_store *s, const struct table_info *
         if (t->indexed[f])
             continue;
         snprintf(suffix, sizeof suffix, "_%s_idx", s->host->field_name(f));
-        derived_name(s, suffix, name);
+        postgres_derived_name(s, suffix, name);
         used += (size_t)snprintf(sql + used, n - used, "; CREATE INDEX IF NOT EXISTS \"%s\" ON "
                                  "%s USING %s (%s)", name, s->qtable,
                                  f == TS_FIELD_ID ? "btree" : "hash", s->host->field_name(f));
     }
     if (!t->id_order && used < n) {
-        derived_name(s, "_id_order_idx", name);
+        postgres_derived_name(s, "_id_order_idx", name);
         snprintf(sql + used, n - used, "; CREATE INDEX IF NOT EXISTS \"%s\" ON %s "
                  "((length(id)), id COLLATE \"C\")", name, s->qtable);
     }
@@ -155,7 +155,7 @@ static int create_missing(struct pg_store *s, struct table_info *t, ts_error *er
 {
     char sql[4096];
     int made_table = 0;
-    int rc = begin_locked(s, s->schema_key, "the schema lock", NULL, NULL, err);
+    int rc = postgres_begin_locked(s, s->schema_key, "the schema lock", NULL, NULL, err);
 
     if (rc == TS_OK)
         rc = read_columns(s, t, err);
@@ -169,10 +169,10 @@ static int create_missing(struct pg_store *s, struct table_info *t, ts_error *er
             snprintf(sql, sizeof sql, "SELECT 1");
         t->indexed[TS_FIELD_ID] |= made_table;      /* the primary key */
         index_statements(s, t, sql, sizeof sql);
-        rc = run_text(s, sql, made_table ? "creating the table" : "creating an index", NULL,
+        rc = postgres_run_text(s, sql, made_table ? "creating the table" : "creating an index", NULL,
                       err);
     }
-    rc = end_locked(s, rc, err);
+    rc = postgres_end_locked(s, rc, err);
     if (rc == TS_OK && made_table)
         s->host->log(s->ctx, TS_LOG_INFO, "created table %s.%s on %s", s->schema, s->table,
                      s->where);
@@ -181,7 +181,7 @@ static int create_missing(struct pg_store *s, struct table_info *t, ts_error *er
 
 /* The schema: the option's, which must exist, or the server's current
  * one. */
-int find_schema(struct pg_store *s, ts_error *err)
+int postgres_find_schema(struct pg_store *s, ts_error *err)
 {
     char sql[256];
     PGresult *res;
@@ -191,7 +191,7 @@ int find_schema(struct pg_store *s, ts_error *err)
              *s->schema ? "'" : "", *s->schema ? s->schema : "current_schema()",
              *s->schema ? "'" : "", *s->schema ? "'" : "",
              *s->schema ? s->schema : "current_schema()", *s->schema ? "'" : "");
-    int rc = run_text(s, sql, "finding the schema", &res, err);
+    int rc = postgres_run_text(s, sql, "finding the schema", &res, err);
     if (rc != TS_OK)
         return rc;
     int there = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
@@ -200,7 +200,7 @@ int find_schema(struct pg_store *s, ts_error *err)
         snprintf(s->schema, sizeof s->schema, "%s", PQgetvalue(res, 0, 0));
     char db[PG_NAME_MAX + 1];
     snprintf(db, sizeof db, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
-    clear_result(res);
+    postgres_clear_result(res);
     if (there)
         return TS_OK;
     if ((s->open_flags & TS_OPEN_MUST_EXIST) && *s->schema)
@@ -213,7 +213,7 @@ int find_schema(struct pg_store *s, ts_error *err)
     return TS_OK;
 }
 
-int ensure_schema(struct pg_store *s, ts_error *err)
+int postgres_ensure_schema(struct pg_store *s, ts_error *err)
 {
     struct table_info t;
     int rc = read_columns(s, &t, err);
@@ -240,7 +240,7 @@ int ensure_schema(struct pg_store *s, ts_error *err)
     return TS_OK;
 }
 
-int table_ready(struct pg_store *s, int *ready, ts_error *err)
+int postgres_table_ready(struct pg_store *s, int *ready, ts_error *err)
 {
     struct table_info t;
     int rc = TS_OK;
@@ -256,7 +256,7 @@ int table_ready(struct pg_store *s, int *ready, ts_error *err)
 /* ------------------------------------------------------------------ */
 
 /* Ids that are not canonical numbers come after every one that is. */
-int lowest_id_row(struct pg_store *s, const PGresult *res, int first)
+int postgres_lowest_id_row(struct pg_store *s, const PGresult *res, int first)
 {
     uint64_t best = UINT64_MAX, id;
     int at = 0;
@@ -269,10 +269,10 @@ int lowest_id_row(struct pg_store *s, const PGresult *res, int first)
     return at;
 }
 
-int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
+int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
 {
     struct pg_store *s = state;
-    int ready, rc = table_ready(s, &ready, err);
+    int ready, rc = postgres_table_ready(s, &ready, err);
 
     if (rc != TS_OK || !ready)
         return rc == TS_OK ? TS_NOT_FOUND : rc;
@@ -281,12 +281,12 @@ int lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts
                               s->host->field_name(field) ? s->host->field_name(field) : "?");
     const char *p[1] = { value };
     PGresult *res;
-    rc = run(s, (enum stmt_kind)(ST_LOOKUP + field), p, 1, "looking up a token", &res, err);
+    rc = postgres_run(s, (enum stmt_kind)(ST_LOOKUP + field), p, 1, "looking up a token", &res, err);
     if (rc != TS_OK)
         return rc;
-    rc = PQntuples(res) == 0 ? TS_NOT_FOUND : read_row(s, res, lowest_id_row(s, res, 0), 0,
+    rc = PQntuples(res) == 0 ? TS_NOT_FOUND : postgres_read_row(s, res, postgres_lowest_id_row(s, res, 0), 0,
                                                        row, err);
-    clear_result(res);
+    postgres_clear_result(res);
     return rc;
 }
 
@@ -304,7 +304,7 @@ static size_t utf8_chars(const char *v)
     return n;
 }
 
-int check_widths(struct pg_store *s, const ts_token *token, ts_error *err)
+int postgres_check_widths(struct pg_store *s, const ts_token *token, ts_error *err)
 {
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const char *v = s->host->token_get(token, (ts_field)f);
@@ -326,7 +326,7 @@ int check_widths(struct pg_store *s, const ts_token *token, ts_error *err)
  * prepared on a connection's first use. A lookup reads every row with
  * the value and the caller takes the lowest id (lowest_id_row): no ORDER
  * BY to tempt the planner into walking the id index. */
-int build_sql(struct pg_store *s, ts_error *err)
+int postgres_build_sql(struct pg_store *s, ts_error *err)
 {
     const char *t = s->qtable;
     int ok = 1;

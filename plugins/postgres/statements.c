@@ -72,7 +72,7 @@ static int privilege_fail(struct pg_store *s, const char *doing, const char *why
                           s->schema);
 }
 
-int db_fail(struct pg_store *s, const PGresult *res, int values, const char *doing,
+int postgres_db_fail(struct pg_store *s, const PGresult *res, int values, const char *doing,
             ts_error *err)
 {
     const ts_host *h = s->host;
@@ -130,17 +130,17 @@ static int checked(struct pg_store *s, PGresult *r, int values, const char *doin
         if (res)
             *res = r;
         else
-            clear_result(r);
+            postgres_clear_result(r);
         return TS_OK;
     }
     if (!r && s->conn && PQstatus(s->conn) == CONNECTION_OK && !*PQerrorMessage(s->conn))
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    int rc = db_fail(s, r, values, doing, err);
-    clear_result(r);
+    int rc = postgres_db_fail(s, r, values, doing, err);
+    postgres_clear_result(r);
     return rc;
 }
 
-int run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *mask,
+int postgres_run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *mask,
               unsigned bit, const char *const *p, int n, const char *doing, PGresult **res,
               ts_error *err)
 {
@@ -158,17 +158,17 @@ int run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *m
                    err);
 }
 
-int run(struct pg_store *s, enum stmt_kind kind, const char *const *p, int n,
+int postgres_run(struct pg_store *s, enum stmt_kind kind, const char *const *p, int n,
         const char *doing, PGresult **res, ts_error *err)
 {
     char name[16];
 
     snprintf(name, sizeof name, "ts_%d", (int)kind);
-    return run_named(s, name, s->sql[kind], &s->prepared.kind, (unsigned)kind, p, n, doing,
+    return postgres_run_named(s, name, s->sql[kind], &s->prepared.kind, (unsigned)kind, p, n, doing,
                      res, err);
 }
 
-int run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **res,
+int postgres_run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **res,
              ts_error *err)
 {
     if (res)
@@ -176,7 +176,7 @@ int run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **
     return checked(s, PQexec(s->conn, sql), 0, doing, res, err);
 }
 
-void clear_result(PGresult *res)
+void postgres_clear_result(PGresult *res)
 {
     if (!res)
         return;
@@ -192,7 +192,7 @@ void clear_result(PGresult *res)
 
 /* NULL and "" both mean absent; a value with a NUL byte cannot come from
  * a text column. */
-int read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token *token,
+int postgres_read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token *token,
              ts_error *err)
 {
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
@@ -210,7 +210,7 @@ int read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token
     return TS_OK;
 }
 
-int rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
+int postgres_rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
                  const char *doing, long *n, ts_error *err)
 {
     const char *count = PQcmdTuples((PGresult *)res);

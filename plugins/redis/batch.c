@@ -29,13 +29,13 @@ static int append_user_gets(struct redis_store *s, const char *const *users, siz
     *m = 0;
     for (size_t i = 0; i < n; i++) {
         size_t key_len;
-        char *key = users[i] ? user_key(s, users[i], &key_len) : NULL;
+        char *key = users[i] ? redis_user_key(s, users[i], &key_len) : NULL;
         if (!users[i])
             continue;
-        cmd_reset(&s->cmd);
-        cmd_add(&s->cmd, "GET", 3);
-        cmd_add(&s->cmd, key ? key : "", key ? key_len : 0);
-        int rc = key ? wire_append(s, &s->cmd) : TS_ERR_NOMEM;
+        redis_cmd_reset(&s->cmd);
+        redis_cmd_add(&s->cmd, "GET", 3);
+        redis_cmd_add(&s->cmd, key ? key : "", key ? key_len : 0);
+        int rc = key ? redis_wire_append(s, &s->cmd) : TS_ERR_NOMEM;
         free(key);
         if (rc != TS_OK) {
             explicit_bzero(s->wire, s->wire_len);
@@ -58,11 +58,11 @@ static int pipeline_user_gets(struct redis_store *s, const char *const *users, s
     size_t m = 0;
 
     for (int attempt = 0; rc == TS_OK; attempt++) {
-        if ((rc = ensure_connected(s, 0, err)) != TS_OK)
+        if ((rc = redis_ensure_connected(s, 0, err)) != TS_OK)
             break;
         rc = append_user_gets(s, users, n, &m, err);
         if (rc == TS_OK && m > 0)
-            rc = exchange(s, got, (int)m, err);
+            rc = redis_exchange(s, got, (int)m, err);
         if (rc != TS_ERR_CONNECT || attempt > 0)
             break;
         s->host->log(s->ctx, TS_LOG_INFO, "%s", err ? err->message : "connection lost");
@@ -80,7 +80,7 @@ static int pipeline_user_gets(struct redis_store *s, const char *const *users, s
 static int row_from_get(struct redis_store *s, const redisReply *r, const char *user,
                         ts_token *row, ts_error *err)
 {
-    return is_error(r, "MOVED") ? FIND_BY_SCRIPT : row_from_copy(s, r, user, row, err);
+    return redis_is_error(r, "MOVED") ? FIND_BY_SCRIPT : redis_row_from_copy(s, r, user, row, err);
 }
 
 /* find_tokens: the finds by user name as one pipeline of GETs; the rest,
@@ -108,7 +108,7 @@ int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
         if (first == TS_OK && results[i] != TS_NOT_FOUND)
             first = results[i];
         if (replies)
-            free_reply(replies[i]);
+            redis_free_reply(replies[i]);
     }
     free(replies);
     free(users);
@@ -118,10 +118,10 @@ int redis_find_tokens(void *state, const ts_token *const *queries, size_t n,
 /* The event-loop halves: finds by user name only, as the same GETs, on
  * a plain connection that is up (connecting would wait). drop_sent
  * forgets a sent batch and the replies read of it. */
-void drop_sent(struct redis_store *s)
+void redis_drop_sent(struct redis_store *s)
 {
     for (size_t i = 0; i < s->ngot; i++)
-        free_reply(s->got[i]);
+        redis_free_reply(s->got[i]);
     free(s->got);
     s->got = NULL;
     s->sent = s->ngot = 0;
@@ -135,7 +135,7 @@ int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n
     size_t m = 0;
     int rc = users ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
 
-    if (rc == TS_OK && (!s->conn || conn_poll_fd(s->conn) < 0))
+    if (rc == TS_OK && (!s->conn || redis_conn_poll_fd(s->conn) < 0))
         rc = s->host->error(err, TS_ERR_UNSUPPORTED, "%s: %s", s->where, s->conn
                             ? "a TLS connection is read waiting" : "not connected yet");
     for (size_t i = 0; rc == TS_OK && i < n; i++)
@@ -145,16 +145,16 @@ int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n
         rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
     if (rc == TS_OK)
         rc = append_user_gets(s, users, n, &m, err);
-    if (rc == TS_OK && (rc = send_wire(s, err)) != TS_OK)
+    if (rc == TS_OK && (rc = redis_send_wire(s, err)) != TS_OK)
         rc = s->host->error(err, TS_ERR_UNSUPPORTED, "%s: the connection was lost before "
                             "the finds were sent", s->where);
     free(users);
     if (rc != TS_OK) {
-        drop_sent(s);
+        redis_drop_sent(s);
         return rc;
     }
     s->sent = n;
-    *fd = conn_poll_fd(s->conn);
+    *fd = redis_conn_poll_fd(s->conn);
     long ms = (long)(s->command_timeout.tv_sec * 1000 + s->command_timeout.tv_usec / 1000);
     *timeout_ms = ms > 0 ? (int)ms : -1;    /* command_timeout_ms 0: no limit */
     return TS_OK;
@@ -168,7 +168,7 @@ int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_
     int first = TS_OK, r = 0, failed = TS_OK;
 
     while (s->ngot < s->sent &&
-           (r = conn_read_reply_nowait(s->conn, (void **)&s->got[s->ngot])) == 0)
+           (r = redis_conn_read_reply_nowait(s->conn, (void **)&s->got[s->ngot])) == 0)
         s->ngot++;
     if (r == 1) {
         *done = 0;
@@ -178,12 +178,12 @@ int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_
     if (r < 0 && (s->conn->timed_out || s->conn->refused)) {
         /* Past the deadline, or beyond a bound: that is every find's
          * answer, as the waiting way would give it. */
-        failed = connection_failed(s, err);
+        failed = redis_connection_failed(s, err);
     } else if (r < 0) {
         /* Lost: the finds go the waiting way, which connects again. */
         s->host->log(s->ctx, TS_LOG_INFO, "%s: connection lost: %s", s->where,
                      s->conn->errstr);
-        disconnect(s);
+        redis_disconnect(s);
     }
     for (size_t i = 0; i < n && failed != TS_OK; i++)
         results[i] = failed;
@@ -197,7 +197,7 @@ int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_
         if (first == TS_OK && results[i] != TS_NOT_FOUND)
             first = results[i];
     }
-    drop_sent(s);
+    redis_drop_sent(s);
     return failed != TS_OK ? failed : first;
 }
 
@@ -207,6 +207,6 @@ void redis_find_tokens_cancel(void *state)
 
     /* The answers still to come would be taken for the next call's. */
     if (s->ngot < s->sent)
-        disconnect(s);
-    drop_sent(s);
+        redis_disconnect(s);
+    redis_drop_sent(s);
 }

@@ -4,7 +4,7 @@
  * length-prefixed arguments, never formatted into command text), hands it
  * to conn.c (a socket or TLS) and wipes it after sending, reads replies
  * with hiredis's parser, and connects: AUTH, SELECT and ROLE in one round
- * trip, the master the sentinels name, the node a MOVED names. call() is
+ * trip, the master the sentinels name, the node a MOVED names. redis_call() is
  * one command's round trip with the retry rules described in redis.c.
  * Kept apart from the operations so that they read as what they ask the
  * server, not how the bytes travel.
@@ -19,13 +19,13 @@
 /* Commands on the wire                                                */
 /* ------------------------------------------------------------------ */
 
-void cmd_reset(struct command *c)
+void redis_cmd_reset(struct command *c)
 {
     c->argc = 0;
     c->nomem = 0;
 }
 
-void cmd_add(struct command *c, const char *s, size_t len)
+void redis_cmd_add(struct command *c, const char *s, size_t len)
 {
     if (c->argc == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
@@ -44,12 +44,12 @@ void cmd_add(struct command *c, const char *s, size_t len)
     c->len[c->argc++] = len;
 }
 
-void cmd_add_str(struct command *c, const char *s)
+void redis_cmd_add_str(struct command *c, const char *s)
 {
-    cmd_add(c, s, strlen(s));
+    redis_cmd_add(c, s, strlen(s));
 }
 
-void cmd_free(struct command *c)
+void redis_cmd_free(struct command *c)
 {
     free(c->argv);
     free(c->len);
@@ -88,7 +88,7 @@ static int wire_reserve(struct redis_store *s, size_t more)
 }
 
 /* Appends the RESP form of command c to the wire buffer. */
-int wire_append(struct redis_store *s, const struct command *c)
+int redis_wire_append(struct redis_store *s, const struct command *c)
 {
     size_t need = 1 + decimal_len(c->argc) + 2 + 1;
 
@@ -118,7 +118,7 @@ static void wipe_reply(redisReply *r)
 }
 
 /* Replies carry tokens: wipe them before they go back to the heap. */
-void free_reply(redisReply *r)
+void redis_free_reply(redisReply *r)
 {
     if (!r)
         return;
@@ -126,9 +126,9 @@ void free_reply(redisReply *r)
     freeReplyObject(r);
 }
 
-void disconnect(struct redis_store *s)
+void redis_disconnect(struct redis_store *s)
 {
-    conn_close(s->conn);
+    redis_conn_close(s->conn);
     s->conn = NULL;
 }
 
@@ -141,13 +141,13 @@ static long command_timeout_ms(const struct redis_store *s)
  * server: drop it (the next call connects again) and say why. The time
  * ran out: TS_ERR_TIMEOUT; a reply broke a bound: TS_ERR_BACKEND; else
  * it is lost: TS_ERR_CONNECT. */
-int connection_failed(struct redis_store *s, ts_error *err)
+int redis_connection_failed(struct redis_store *s, ts_error *err)
 {
     char why[sizeof s->conn->errstr];
     int timed_out = s->conn->timed_out, refused = s->conn->refused;
 
     snprintf(why, sizeof why, "%s", s->conn->errstr);
-    disconnect(s);
+    redis_disconnect(s);
     if (timed_out)
         return s->host->error(err, TS_ERR_TIMEOUT, "%s: no complete answer within %ld ms "
                               "(command_timeout_ms)", s->where, command_timeout_ms(s));
@@ -157,28 +157,28 @@ int connection_failed(struct redis_store *s, ts_error *err)
     return s->host->error(err, TS_ERR_CONNECT, "%s: connection lost: %s", s->where, why);
 }
 
-int send_wire(struct redis_store *s, ts_error *err)
+int redis_send_wire(struct redis_store *s, ts_error *err)
 {
     int rc = TS_OK;
 
-    if (conn_write(s->conn, s->wire, s->wire_len) != 0)
-        rc = connection_failed(s, err);
+    if (redis_conn_write(s->conn, s->wire, s->wire_len) != 0)
+        rc = redis_connection_failed(s, err);
     explicit_bzero(s->wire, s->wire_len);
     s->wire_len = 0;
     return rc;
 }
 
 /* Sends the wire buffer and reads n replies into replies[]. */
-int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err)
+int redis_exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err)
 {
-    int rc = send_wire(s, err);
+    int rc = redis_send_wire(s, err);
 
     for (int i = 0; rc == TS_OK && i < n; i++) {
         void *reply = NULL;
-        if (conn_read_reply(s->conn, &reply) != 0) {
+        if (redis_conn_read_reply(s->conn, &reply) != 0) {
             while (i-- > 0)
-                free_reply(replies[i]);
-            return connection_failed(s, err);
+                redis_free_reply(replies[i]);
+            return redis_connection_failed(s, err);
         }
         replies[i] = reply;
     }
@@ -189,7 +189,7 @@ int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err)
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
 
-int is_error(const redisReply *r, const char *code)
+int redis_is_error(const redisReply *r, const char *code)
 {
     size_t n = strlen(code);
     return r && r->type == REDIS_REPLY_ERROR && r->len >= n &&
@@ -197,19 +197,19 @@ int is_error(const redisReply *r, const char *code)
 }
 
 /* An error reply as a ts_code and a message naming the server. */
-int reply_error(struct redis_store *s, const redisReply *r, const char *what,
+int redis_reply_error(struct redis_store *s, const redisReply *r, const char *what,
                 ts_error *err)
 {
     int code = TS_ERR_BACKEND;
 
-    if (is_error(r, "NOAUTH"))
+    if (redis_is_error(r, "NOAUTH"))
         return s->host->error(err, TS_ERR_AUTH,
                               "%s requires authentication (%.*s): set the password option",
                               s->where, (int)r->len, r->str);
-    if (is_error(r, "WRONGPASS") || is_error(r, "NOPERM"))
+    if (redis_is_error(r, "WRONGPASS") || redis_is_error(r, "NOPERM"))
         code = TS_ERR_AUTH;
-    else if (is_error(r, "LOADING") || is_error(r, "BUSY") || is_error(r, "TRYAGAIN") ||
-             is_error(r, "ASK") || is_error(r, "CLUSTERDOWN"))
+    else if (redis_is_error(r, "LOADING") || redis_is_error(r, "BUSY") || redis_is_error(r, "TRYAGAIN") ||
+             redis_is_error(r, "ASK") || redis_is_error(r, "CLUSTERDOWN"))
         code = TS_ERR_BUSY;
     return s->host->error(err, code, "%s: %s failed: %.*s", s->where, what,
                           (int)r->len, r->str);
@@ -228,14 +228,14 @@ static int open_socket(struct redis_store *s, ts_error *err)
         .max_reply_bytes = s->max_reply_bytes,
         .max_reply_elements = s->max_reply_elements,
     };
-    struct conn *c = conn_open(&t);
+    struct conn *c = redis_conn_open(&t);
 
     if (!c)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     if (c->err) {
         int rc = s->host->error(err, TS_ERR_CONNECT, "cannot connect to %s: %s", s->where,
                                 c->errstr);
-        conn_close(c);
+        redis_conn_close(c);
         return rc;
     }
     s->conn = c;
@@ -249,8 +249,8 @@ static int handshake_error(struct redis_store *s, const char *what, const redisR
         return s->host->error(err, TS_ERR_AUTH, "authentication%s%s%s at %s failed: %.*s",
                               s->username ? " as user '" : "", s->username ? s->username : "",
                               s->username ? "'" : "", s->where, (int)r->len, r->str);
-    if (is_error(r, "NOAUTH") || is_error(r, "NOPERM"))
-        return reply_error(s, r, what, err);
+    if (redis_is_error(r, "NOAUTH") || redis_is_error(r, "NOPERM"))
+        return redis_reply_error(s, r, what, err);
     return s->host->error(err, TS_ERR_CONFIG, "%s: cannot select db %lld: %.*s", s->where,
                           s->db, (int)r->len, r->str);
 }
@@ -280,28 +280,28 @@ static int handshake(struct redis_store *s, ts_error *err)
     int n = 0, rc = TS_OK;
 
     if (s->password || s->username) {
-        cmd_add_str(&auth, "AUTH");
+        redis_cmd_add_str(&auth, "AUTH");
         if (s->username)
-            cmd_add_str(&auth, s->username);
-        cmd_add_str(&auth, s->password ? s->password : "");
-        rc = wire_append(s, &auth);
+            redis_cmd_add_str(&auth, s->username);
+        redis_cmd_add_str(&auth, s->password ? s->password : "");
+        rc = redis_wire_append(s, &auth);
         what[n++] = "AUTH";
     }
     if (rc == TS_OK && s->db != 0) {
         snprintf(db, sizeof db, "%lld", s->db);
-        cmd_add_str(&select, "SELECT");
-        cmd_add_str(&select, db);
-        rc = wire_append(s, &select);
+        redis_cmd_add_str(&select, "SELECT");
+        redis_cmd_add_str(&select, db);
+        rc = redis_wire_append(s, &select);
         what[n++] = "SELECT";
     }
     if (rc == TS_OK && s->sentinels) {
-        cmd_add_str(&role, "ROLE");
-        rc = wire_append(s, &role);
+        redis_cmd_add_str(&role, "ROLE");
+        rc = redis_wire_append(s, &role);
         what[n++] = "ROLE";
     }
-    cmd_free(&auth);
-    cmd_free(&select);
-    cmd_free(&role);
+    redis_cmd_free(&auth);
+    redis_cmd_free(&select);
+    redis_cmd_free(&role);
     if (rc != TS_OK) {
         explicit_bzero(s->wire, s->wire_len);
         s->wire_len = 0;
@@ -309,20 +309,20 @@ static int handshake(struct redis_store *s, ts_error *err)
     }
     if (n == 0)
         return TS_OK;
-    rc = exchange(s, replies, n, err);
+    rc = redis_exchange(s, replies, n, err);
     for (int i = 0; rc == TS_OK && i < n; i++)
         if (replies[i]->type == REDIS_REPLY_ERROR)
             rc = handshake_error(s, what[i], replies[i], err);
         else if (strcmp(what[i], "ROLE") == 0)
             rc = check_role(s, replies[i], err);
     if (rc != TS_OK)
-        disconnect(s);
+        redis_disconnect(s);
     for (int i = 0; i < n && replies[i]; i++)
-        free_reply(replies[i]);
+        redis_free_reply(replies[i]);
     return rc;
 }
 
-void set_where(struct redis_store *s)
+void redis_set_where(struct redis_store *s)
 {
     const char *host = s->moved_host ? s->moved_host : s->host_name;
     int port = s->moved_host ? s->moved_port : s->port;
@@ -345,7 +345,7 @@ static void forget_moved(struct redis_store *s)
                  s->where, s->host_name, s->port);
     free(s->moved_host);
     s->moved_host = NULL;
-    set_where(s);
+    redis_set_where(s);
 }
 
 /* Asks the sentinels where the master is now; the store then connects
@@ -361,7 +361,7 @@ static int locate_master(struct redis_store *s, ts_error *err)
     };
     char why[1024], *host;
     int port;
-    int rc = sentinels_ask(s->sentinels, s->master_name, s->sentinel_user,
+    int rc = redis_sentinels_ask(s->sentinels, s->master_name, s->sentinel_user,
                            s->sentinel_password, &how, &host, &port, why, sizeof why);
 
     if (rc != 0)
@@ -372,11 +372,11 @@ static int locate_master(struct redis_store *s, ts_error *err)
     free(s->host_name);
     s->host_name = host;
     s->port = port;
-    set_where(s);
+    redis_set_where(s);
     return TS_OK;
 }
 
-int connect_store(struct redis_store *s, ts_error *err)
+int redis_connect_store(struct redis_store *s, ts_error *err)
 {
     int rc = s->sentinels ? locate_master(s, err) : TS_OK;
 
@@ -395,14 +395,14 @@ int connect_store(struct redis_store *s, ts_error *err)
  * first checks that the server has not closed the connection since the
  * last call; the check is a system call, so replayable calls skip it and
  * rely on the retry instead. */
-int ensure_connected(struct redis_store *s, int check_peer, ts_error *err)
+int redis_ensure_connected(struct redis_store *s, int check_peer, ts_error *err)
 {
-    if (s->conn && check_peer && conn_peer_closed(s->conn)) {
+    if (s->conn && check_peer && redis_conn_peer_closed(s->conn)) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
-        disconnect(s);
+        redis_disconnect(s);
     }
-    return s->conn ? TS_OK : connect_store(s, err);
+    return s->conn ? TS_OK : redis_connect_store(s, err);
 }
 
 /* "MOVED <slot> <host>:<port>": the store's slot lives on another node of
@@ -426,14 +426,14 @@ static int follow_moved(struct redis_store *s, const redisReply *r, ts_error *er
     free(s->moved_host);
     s->moved_host = host;
     s->moved_port = (int)port;
-    set_where(s);
+    redis_set_where(s);
     s->host->log(s->ctx, TS_LOG_INFO, "the store's cluster slot is served by %s", s->where);
-    disconnect(s);
+    redis_disconnect(s);
     int rc = open_socket(s, err);
     return rc == TS_OK ? handshake(s, err) : rc;
 }
 
-int bad_reply(struct redis_store *s, const char *what, ts_error *err)
+int redis_bad_reply(struct redis_store *s, const char *what, ts_error *err)
 {
     return s->host->error(err, TS_ERR_BACKEND, "%s: unexpected reply to %s", s->where, what);
 }
@@ -450,7 +450,7 @@ static int check_wait(struct redis_store *s, const redisReply *wrote, const redi
         return s->host->error(err, TS_ERR_BACKEND, "%s: WAIT after the write failed (%.*s): "
                               "the change may or may not be kept", s->where, (int)r->len, r->str);
     if (r->type != REDIS_REPLY_INTEGER)
-        return bad_reply(s, "WAIT", err);
+        return redis_bad_reply(s, "WAIT", err);
     if (r->integer >= s->wait_replicas)
         return TS_OK;
     return s->host->error(err, TS_ERR_TIMEOUT, "%s: the write reached %lld of the %lld "
@@ -465,16 +465,16 @@ static int exchange_waiting(struct redis_store *s, int wait, redisReply **out, t
 {
     redisReply *replies[2] = { NULL, NULL };
 
-    if (wait && wire_append(s, &s->wait) != TS_OK)
+    if (wait && redis_wire_append(s, &s->wait) != TS_OK)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    int rc = exchange(s, replies, wait ? 2 : 1, err);   /* frees them on failure */
+    int rc = redis_exchange(s, replies, wait ? 2 : 1, err);   /* frees them on failure */
     if (rc != TS_OK)
         return rc;
     if (wait)
         rc = check_wait(s, replies[0], replies[1], err);
-    free_reply(replies[1]);
+    redis_free_reply(replies[1]);
     if (rc != TS_OK)
-        free_reply(replies[0]);
+        redis_free_reply(replies[0]);
     else
         *out = replies[0];
     return rc;
@@ -488,14 +488,14 @@ static int exchange_waiting(struct redis_store *s, int wait, redisReply **out, t
  * nothing was written: the sentinels are asked again and the command
  * sent once more. `wait` follows the command with WAIT (wait_replicas).
  */
-int call_waiting(struct redis_store *s, int writing, int retry, int wait,
+int redis_call_waiting(struct redis_store *s, int writing, int retry, int wait,
                  redisReply **out, ts_error *err)
 {
     for (int attempt = 0;; attempt++) {
-        int rc = ensure_connected(s, writing && !retry, err);
+        int rc = redis_ensure_connected(s, writing && !retry, err);
         if (rc != TS_OK)
             return rc;
-        if (wire_append(s, &s->cmd) != TS_OK)
+        if (redis_wire_append(s, &s->cmd) != TS_OK)
             return s->host->error(err, TS_ERR_NOMEM, "out of memory");
         rc = exchange_waiting(s, wait, out, err);
         if (rc == TS_ERR_CONNECT && attempt == 0 && retry) {
@@ -508,26 +508,26 @@ int call_waiting(struct redis_store *s, int writing, int retry, int wait,
                                   "may or may not have been applied", s->where);
         if (rc != TS_OK)
             return rc;
-        if (is_error(*out, "READONLY") && s->sentinels && attempt == 0) {
+        if (redis_is_error(*out, "READONLY") && s->sentinels && attempt == 0) {
             s->host->log(s->ctx, TS_LOG_WARN, "%s is read-only now (a replica after a "
                          "failover?); asking the sentinels again", s->where);
-            free_reply(*out);
+            redis_free_reply(*out);
             *out = NULL;
-            disconnect(s);
+            redis_disconnect(s);
             continue;
         }
-        if (!is_error(*out, "MOVED") || attempt >= 2 || s->socket_path)
+        if (!redis_is_error(*out, "MOVED") || attempt >= 2 || s->socket_path)
             return TS_OK;
         rc = follow_moved(s, *out, err);
-        free_reply(*out);
+        redis_free_reply(*out);
         *out = NULL;
         if (rc != TS_OK)
             return rc;
     }
 }
 
-int call(struct redis_store *s, int writing, int retry, redisReply **out,
+int redis_call(struct redis_store *s, int writing, int retry, redisReply **out,
          ts_error *err)
 {
-    return call_waiting(s, writing, retry, 0, out, err);
+    return redis_call_waiting(s, writing, retry, 0, out, err);
 }

@@ -18,7 +18,7 @@
  * record trickling in is bounded too. The handshake has the connect
  * timeout as its deadline.
  *
- * Size. Every byte read passes resp_scan_feed() (scan.c) before hiredis
+ * Size. Every byte read passes redis_resp_scan_feed() (scan.c) before hiredis
  * sees it, so a reply that announces more bytes or elements than the
  * store allows is refused at its header and never built.
  *
@@ -261,7 +261,7 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert, const char *key, cha
     return 0;
 }
 
-int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
+int redis_conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
                  size_t why_size)
 {
     struct conn_tls *t = calloc(1, sizeof *t);
@@ -284,14 +284,14 @@ int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *
     SSL_CTX_set_verify(t->ctx, o->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     if ((o->verify && load_ca(t->ctx, o->ca, why, why_size) != 0) ||
         load_client_cert(t->ctx, o->cert, o->key, why, why_size) != 0) {
-        conn_tls_free(t);
+        redis_conn_tls_free(t);
         return -1;
     }
     *out = t;
     return 0;
 }
 
-void conn_tls_free(struct conn_tls *t)
+void redis_conn_tls_free(struct conn_tls *t)
 {
     if (!t)
         return;
@@ -411,7 +411,7 @@ static int start_tls(struct conn *c, const struct conn_target *t)
     return ret == 1 ? 0 : tls_fail(c, ret, name);
 }
 
-struct conn *conn_open(const struct conn_target *t)
+struct conn *redis_conn_open(const struct conn_target *t)
 {
     struct conn *c = calloc(1, sizeof *c);
     struct conn_impl *impl = calloc(1, sizeof *impl);
@@ -424,12 +424,12 @@ struct conn *conn_open(const struct conn_target *t)
     c->impl = impl;
     impl->command_ms = (long long)t->command_timeout.tv_sec * 1000 +
                        t->command_timeout.tv_usec / 1000;
-    resp_scan_init(&impl->scan, t->max_reply_bytes ? t->max_reply_bytes : CONN_MAX_REPLY_BYTES,
+    redis_resp_scan_init(&impl->scan, t->max_reply_bytes ? t->max_reply_bytes : CONN_MAX_REPLY_BYTES,
                    t->max_reply_elements ? t->max_reply_elements : CONN_MAX_REPLY_ELEMENTS);
     impl->rc = t->socket_path ? redisConnectUnixWithTimeout(t->socket_path, t->connect_timeout)
                               : redisConnectWithTimeout(t->host, t->port, t->connect_timeout);
     if (!impl->rc) {
-        conn_close(c);
+        redis_conn_close(c);
         return NULL;
     }
     if (impl->rc->err) {
@@ -446,7 +446,7 @@ struct conn *conn_open(const struct conn_target *t)
     return c;
 }
 
-void conn_close(struct conn *c)
+void redis_conn_close(struct conn *c)
 {
     if (!c)
         return;
@@ -479,7 +479,7 @@ static int plain_fail(struct conn *c, int e)
     return fail(c, 0, "%s%s", e ? strerror(e) : "the server closed the connection", hint);
 }
 
-int conn_write(struct conn *c, const char *buf, size_t len)
+int redis_conn_write(struct conn *c, const char *buf, size_t len)
 {
     start_deadline(c->impl, c->impl->command_ms);
     while (len > 0) {
@@ -545,7 +545,7 @@ static int take_bytes(struct conn *c, char *buf, size_t n)
         c->impl->got_bytes = 1;
         c->impl->first_byte = (unsigned char)buf[0];
     }
-    int scanned = resp_scan_feed(&c->impl->scan, buf, n, why, sizeof why);
+    int scanned = redis_resp_scan_feed(&c->impl->scan, buf, n, why, sizeof why);
     int fed = scanned == 0 ? redisReaderFeed(c->impl->rc->reader, buf, n) : REDIS_OK;
     explicit_bzero(buf, n);
     if (scanned != 0) {
@@ -584,23 +584,23 @@ static int read_reply(struct conn *c, void **reply, int nowait)
     }
 }
 
-int conn_read_reply(struct conn *c, void **reply)
+int redis_conn_read_reply(struct conn *c, void **reply)
 {
     return read_reply(c, reply, 0);
 }
 
-int conn_read_reply_nowait(struct conn *c, void **reply)
+int redis_conn_read_reply_nowait(struct conn *c, void **reply)
 {
     return c->impl->ssl ? fail(c, 0, "a TLS connection is read waiting") :
                           read_reply(c, reply, 1);
 }
 
-int conn_poll_fd(const struct conn *c)
+int redis_conn_poll_fd(const struct conn *c)
 {
     return c->impl->ssl ? -1 : c->impl->rc->fd;
 }
 
-int conn_peer_closed(const struct conn *c)
+int redis_conn_peer_closed(const struct conn *c)
 {
     struct pollfd p = { .fd = c->impl->rc->fd, .events = POLLIN | POLLRDHUP };
     return poll(&p, 1, 0) > 0;

@@ -27,10 +27,10 @@ struct conn_tls_options {
 
 /* Builds the TLS context: 0, or -1 with the reason (naming the file and
  * what is wrong with it) in why. */
-int conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
+int redis_conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
                  size_t why_size);
 /* Frees the context; close every connection made with it first. */
-void conn_tls_free(struct conn_tls *tls);
+void redis_conn_tls_free(struct conn_tls *tls);
 
 /* The bounds of one reply when a target leaves them 0 (see scan.c):
  * far above any reply of ours (a page of get_tokens is under 3,000
@@ -67,21 +67,21 @@ struct conn {
 /* Connects (and completes the TLS handshake): NULL only when out of
  * memory; otherwise a conn whose err tells whether it worked. Close it
  * either way. */
-struct conn *conn_open(const struct conn_target *t);
-void conn_close(struct conn *c);
+struct conn *redis_conn_open(const struct conn_target *t);
+void redis_conn_close(struct conn *c);
 
 /* Writes len bytes, starting the command's deadline: 0, or -1 with err
  * set. */
-int conn_write(struct conn *c, const char *buf, size_t len);
+int redis_conn_write(struct conn *c, const char *buf, size_t len);
 /* Reads one reply (a redisReply): 0, or -1 with err set. */
-int conn_read_reply(struct conn *c, void **reply);
+int redis_conn_read_reply(struct conn *c, void **reply);
 /* The same without waiting, on a plain connection: 0, 1 when the reply
  * has not all come yet, or -1 with err set. */
-int conn_read_reply_nowait(struct conn *c, void **reply);
+int redis_conn_read_reply_nowait(struct conn *c, void **reply);
 /* The socket an event loop watches for replies; -1 for TLS, whose reads
  * may have to write. */
-int conn_poll_fd(const struct conn *c);
+int redis_conn_poll_fd(const struct conn *c);
 /* Whether the server closed (or wrote unasked to) an idle connection. */
-int conn_peer_closed(const struct conn *c);
+int redis_conn_peer_closed(const struct conn *c);
 
 #endif

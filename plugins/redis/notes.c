@@ -69,23 +69,23 @@ int redis_note_set(void *state, const char *name, const char *value, int64_t ttl
 
     if (!key)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    cmd_reset(&s->cmd);
-    cmd_add_str(&s->cmd, value ? "SET" : "DEL");
-    cmd_add(&s->cmd, key, key_len);
+    redis_cmd_reset(&s->cmd);
+    redis_cmd_add_str(&s->cmd, value ? "SET" : "DEL");
+    redis_cmd_add(&s->cmd, key, key_len);
     if (value)
-        cmd_add_str(&s->cmd, value);
+        redis_cmd_add_str(&s->cmd, value);
     if (value && ttl_ms > 0) {
         snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-        cmd_add(&s->cmd, "PX", 2);
-        cmd_add_str(&s->cmd, ttl);
+        redis_cmd_add(&s->cmd, "PX", 2);
+        redis_cmd_add_str(&s->cmd, ttl);
     }
-    int rc = call(s, 1, 1, &r, err);
+    int rc = redis_call(s, 1, 1, &r, err);
     snprintf(what, sizeof what, "setting note '%.100s'", name);
     if (rc == TS_OK && r->type == REDIS_REPLY_ERROR)
-        rc = reply_error(s, r, what, err);
+        rc = redis_reply_error(s, r, what, err);
     else if (rc == TS_OK && r->type != (value ? REDIS_REPLY_STATUS : REDIS_REPLY_INTEGER))
-        rc = bad_reply(s, what, err);
-    free_reply(r);
+        rc = redis_bad_reply(s, what, err);
+    redis_free_reply(r);
     free(key);
     return rc;
 }
@@ -99,17 +99,17 @@ int redis_note_get(void *state, const char *name, char *value, size_t size, ts_e
 
     if (!key)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    cmd_reset(&s->cmd);
-    cmd_add(&s->cmd, "GET", 3);
-    cmd_add(&s->cmd, key, key_len);
-    int rc = call(s, 0, 1, &r, err);
+    redis_cmd_reset(&s->cmd);
+    redis_cmd_add(&s->cmd, "GET", 3);
+    redis_cmd_add(&s->cmd, key, key_len);
+    int rc = redis_call(s, 0, 1, &r, err);
     snprintf(what, sizeof what, "reading note '%.100s'", name);
     if (rc == TS_OK && r->type == REDIS_REPLY_ERROR)
-        rc = reply_error(s, r, what, err);
+        rc = redis_reply_error(s, r, what, err);
     else if (rc == TS_OK && r->type == REDIS_REPLY_NIL)
         rc = TS_NOT_FOUND;
     else if (rc == TS_OK && r->type != REDIS_REPLY_STRING)
-        rc = bad_reply(s, what, err);
+        rc = redis_bad_reply(s, what, err);
     else if (rc == TS_OK && r->len >= size)
         rc = s->host->error(err, TS_ERR_BACKEND, "%s: note '%.100s' (%s) holds %zu bytes, "
                             "more than the %zu the caller has room for", s->where, name, key,
@@ -118,7 +118,7 @@ int redis_note_get(void *state, const char *name, char *value, size_t size, ts_e
         memcpy(value, r->str, r->len);
         value[r->len] = '\0';
     }
-    free_reply(r);
+    redis_free_reply(r);
     free(key);
     return rc;
 }
@@ -131,13 +131,13 @@ int redis_log_append(void *state, const char *entry, size_t keep, ts_error *err)
 
     snprintf(keep_arg, sizeof keep_arg, "%llu",
              (unsigned long long)(keep > INT64_MAX ? INT64_MAX : keep));
-    script_begin(s, SCRIPT_LOG_APPEND);
-    cmd_add_str(&s->cmd, entry);
-    cmd_add_str(&s->cmd, keep_arg);
-    int rc = run_script(s, SCRIPT_LOG_APPEND, 1, 0, &r, err);
+    redis_script_begin(s, SCRIPT_LOG_APPEND);
+    redis_cmd_add_str(&s->cmd, entry);
+    redis_cmd_add_str(&s->cmd, keep_arg);
+    int rc = redis_run_script(s, SCRIPT_LOG_APPEND, 1, 0, &r, err);
     if (rc == TS_OK && r->type != REDIS_REPLY_INTEGER)
-        rc = bad_reply(s, "log_append", err);
-    free_reply(r);
+        rc = redis_bad_reply(s, "log_append", err);
+    redis_free_reply(r);
     return rc;
 }
 
@@ -148,7 +148,7 @@ static int visit_entries(struct redis_store *s, const redisReply *entries,
 {
     for (size_t i = 0; i < entries->elements; i++) {
         if (entries->element[i]->type != REDIS_REPLY_STRING)
-            return bad_reply(s, "log_walk", err);
+            return redis_bad_reply(s, "log_walk", err);
         int rc = cb(entries->element[i]->str, userdata);
         if (rc != 0)
             return rc;
@@ -169,22 +169,22 @@ int redis_log_walk(void *state, int (*cb)(const char *entry, void *userdata), vo
              s->max_reply_bytes / 2 < LOG_PAGE_BYTES ? s->max_reply_bytes / 2 : LOG_PAGE_BYTES);
     while (rc == TS_OK && more) {
         redisReply *r = NULL;
-        script_begin(s, SCRIPT_LOG_PAGE);
-        cmd_add_str(&s->cmd, from);
-        cmd_add_str(&s->cmd, entries);
-        cmd_add_str(&s->cmd, bytes);
-        rc = run_script(s, SCRIPT_LOG_PAGE, 0, 1, &r, err);
+        redis_script_begin(s, SCRIPT_LOG_PAGE);
+        redis_cmd_add_str(&s->cmd, from);
+        redis_cmd_add_str(&s->cmd, entries);
+        redis_cmd_add_str(&s->cmd, bytes);
+        rc = redis_run_script(s, SCRIPT_LOG_PAGE, 0, 1, &r, err);
         if (rc == TS_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
                             r->element[0]->type != REDIS_REPLY_INTEGER ||
                             r->element[1]->type != REDIS_REPLY_INTEGER ||
                             r->element[2]->type != REDIS_REPLY_ARRAY))
-            rc = bad_reply(s, "log_walk", err);
+            rc = redis_bad_reply(s, "log_walk", err);
         if (rc == TS_OK) {
             snprintf(from, sizeof from, "%lld", r->element[0]->integer);
             more = r->element[1]->integer && r->element[2]->elements > 0;
             rc = visit_entries(s, r->element[2], cb, userdata, err);
         }
-        free_reply(r);
+        redis_free_reply(r);
     }
     return rc;
 }

@@ -23,9 +23,9 @@
 /* Teardown                                                            */
 /* ------------------------------------------------------------------ */
 
-void store_free(struct redis_store *s)
+void redis_store_free(struct redis_store *s)
 {
-    disconnect(s);
+    redis_disconnect(s);
     if (s->password)
         explicit_bzero(s->password, strlen(s->password));
     if (s->sentinel_password)
@@ -33,8 +33,8 @@ void store_free(struct redis_store *s)
     free(s->sentinel_password);
     free(s->sentinel_user);
     free(s->master_name);
-    sentinels_free(s->sentinels);
-    cmd_free(&s->wait);
+    redis_sentinels_free(s->sentinels);
+    redis_cmd_free(&s->wait);
     if (s->wire)
         explicit_bzero(s->wire, s->wire_cap);
     free(s->password);
@@ -43,11 +43,11 @@ void store_free(struct redis_store *s)
     free(s->moved_host);
     free(s->socket_path);
     free(s->tls_server_name);
-    conn_tls_free(s->tls);
+    redis_conn_tls_free(s->tls);
     free(s->base);
     free(s->ids_key);
     free(s->token_key);
-    cmd_free(&s->cmd);
+    redis_cmd_free(&s->cmd);
     free(s->wire);
     free(s);
 }
@@ -149,7 +149,7 @@ static int read_tls(struct redis_store *s, ts_error *err)
         .key = h->option(s->ctx, "tls_key"),
         .verify = verify,
     };
-    if (conn_tls_new(&s->tls, &o, why, sizeof why) != 0)
+    if (redis_conn_tls_new(&s->tls, &o, why, sizeof why) != 0)
         return h->error(err, TS_ERR_CONFIG, "%s", why);
     if (dup_option(s, "tls_server_name", NULL, &s->tls_server_name) != TS_OK)
         return h->error(err, TS_ERR_NOMEM, "out of memory");
@@ -177,7 +177,7 @@ static int read_sentinel(struct redis_store *s, ts_error *err)
     if (!h->option(s->ctx, "master_name") || !*h->option(s->ctx, "master_name"))
         return h->error(err, TS_ERR_CONFIG, "sentinels need master_name, the name they "
                         "monitor the master under");
-    if (sentinels_parse(&s->sentinels, list, why, sizeof why) != 0)
+    if (redis_sentinels_parse(&s->sentinels, list, why, sizeof why) != 0)
         return h->error(err, TS_ERR_CONFIG, "option 'sentinels': %s", why);
     if (dup_option(s, "master_name", NULL, &s->master_name) != TS_OK ||
         dup_option(s, "sentinel_user", NULL, &s->sentinel_user) != TS_OK ||
@@ -204,13 +204,13 @@ static int read_wait(struct redis_store *s, ts_error *err)
                         "command_timeout_ms (%lld)", s->wait_timeout_ms, command_ms);
     snprintf(s->wait_args[0], sizeof s->wait_args[0], "%lld", s->wait_replicas);
     snprintf(s->wait_args[1], sizeof s->wait_args[1], "%lld", s->wait_timeout_ms);
-    cmd_add_str(&s->wait, "WAIT");
-    cmd_add_str(&s->wait, s->wait_args[0]);
-    cmd_add_str(&s->wait, s->wait_args[1]);
+    redis_cmd_add_str(&s->wait, "WAIT");
+    redis_cmd_add_str(&s->wait, s->wait_args[0]);
+    redis_cmd_add_str(&s->wait, s->wait_args[1]);
     return s->wait.nomem ? h->error(err, TS_ERR_NOMEM, "out of memory") : TS_OK;
 }
 
-int read_options(struct redis_store *s, ts_error *err)
+int redis_read_options(struct redis_store *s, ts_error *err)
 {
     const ts_host *h = s->host;
     const char *socket_path = h->option(s->ctx, "socket");
@@ -235,13 +235,13 @@ int read_options(struct redis_store *s, ts_error *err)
         return h->error(err, TS_ERR_NOMEM, "out of memory");
     if (s->host_name && !*s->host_name)
         return h->error(err, TS_ERR_CONFIG, "option 'host' is empty");
-    set_where(s);
+    redis_set_where(s);
     return read_tls(s, err);
 }
 
 /* "{prefix}" and the fixed keys built on it. The braces make the prefix
  * the cluster hash tag, so a '}' inside it would cut the tag short. */
-int build_keys(struct redis_store *s, ts_error *err)
+int redis_build_keys(struct redis_store *s, ts_error *err)
 {
     const char *prefix = s->host->option(s->ctx, "prefix");
 

@@ -130,7 +130,7 @@ static const char *const redis_options[] = {
 /* ------------------------------------------------------------------ */
 
 /* The user key "{prefix}user:NAME" in a new buffer, or NULL. */
-char *user_key(const struct redis_store *s, const char *user, size_t *len)
+char *redis_user_key(const struct redis_store *s, const char *user, size_t *len)
 {
     size_t user_len = strlen(user);
     char *key = malloc(s->base_len + 5 + user_len + 1);
@@ -149,7 +149,7 @@ char *user_key(const struct redis_store *s, const char *user, size_t *len)
 static int find_by_user(struct redis_store *s, const char *user, ts_token *row, ts_error *err)
 {
     size_t key_len;
-    char *key = user_key(s, user, &key_len), *name = strdup(user);
+    char *key = redis_user_key(s, user, &key_len), *name = strdup(user);
     redisReply *r = NULL;
     int rc;
 
@@ -158,13 +158,13 @@ static int find_by_user(struct redis_store *s, const char *user, ts_token *row, 
         free(name);
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     }
-    cmd_reset(&s->cmd);
-    cmd_add(&s->cmd, "GET", 3);
-    cmd_add(&s->cmd, key, key_len);
-    rc = call(s, 0, 1, &r, err);
+    redis_cmd_reset(&s->cmd);
+    redis_cmd_add(&s->cmd, "GET", 3);
+    redis_cmd_add(&s->cmd, key, key_len);
+    rc = redis_call(s, 0, 1, &r, err);
     if (rc == TS_OK)
-        rc = row_from_copy(s, r, name, row, err);
-    free_reply(r);
+        rc = redis_row_from_copy(s, r, name, row, err);
+    redis_free_reply(r);
     free(key);
     free(name);
     return rc;
@@ -182,15 +182,15 @@ int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error
         if (rc != FIND_BY_SCRIPT)
             return rc;
     }
-    script_begin(s, SCRIPT_FIND);
+    redis_script_begin(s, SCRIPT_FIND);
     for (int i = 0; i < n; i++) {
-        cmd_add_str(&s->cmd, field_number[keys[i]]);
-        cmd_add_str(&s->cmd, s->host->token_get(query, keys[i]));
+        redis_cmd_add_str(&s->cmd, field_number[keys[i]]);
+        redis_cmd_add_str(&s->cmd, s->host->token_get(query, keys[i]));
     }
-    int rc = run_script(s, SCRIPT_FIND, 0, 1, &r, err);
+    int rc = redis_run_script(s, SCRIPT_FIND, 0, 1, &r, err);
     if (rc == TS_OK)
-        rc = r->type == REDIS_REPLY_NIL ? TS_NOT_FOUND : row_from_reply(s, r, row, err);
-    free_reply(r);
+        rc = r->type == REDIS_REPLY_NIL ? TS_NOT_FOUND : redis_row_from_reply(s, r, row, err);
+    redis_free_reply(r);
     return rc;
 }
 
@@ -200,20 +200,20 @@ static int redis_find_token_by_id(void *state, const char *id, ts_token *row, ts
     redisReply *r = NULL;
 
     snprintf(s->token_key + s->base_len, 6 + 21, "token:%s", id);
-    cmd_reset(&s->cmd);
-    cmd_add(&s->cmd, "HMGET", 5);
-    cmd_add_str(&s->cmd, s->token_key);
+    redis_cmd_reset(&s->cmd);
+    redis_cmd_add(&s->cmd, "HMGET", 5);
+    redis_cmd_add_str(&s->cmd, s->token_key);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
-        cmd_add_str(&s->cmd, s->host->field_name((ts_field)f));
-    int rc = call(s, 0, 1, &r, err);
+        redis_cmd_add_str(&s->cmd, s->host->field_name((ts_field)f));
+    int rc = redis_call(s, 0, 1, &r, err);
     if (rc == TS_OK && r->type == REDIS_REPLY_ERROR)
-        rc = reply_error(s, r, "find_token_by_id", err);
+        rc = redis_reply_error(s, r, "find_token_by_id", err);
     else if (rc == TS_OK && r->type == REDIS_REPLY_ARRAY && r->elements == TS_FIELD_COUNT &&
              r->element[0]->type == REDIS_REPLY_NIL)
         rc = TS_NOT_FOUND;
     else if (rc == TS_OK)
-        rc = row_from_reply(s, r, row, err);
-    free_reply(r);
+        rc = redis_row_from_reply(s, r, row, err);
+    redis_free_reply(r);
     return rc;
 }
 
@@ -225,11 +225,11 @@ static int add_saved_token(struct redis_store *s, const ts_token *token)
     ts_field keys[2];
     int n = s->host->lookup_keys(token, keys);
 
-    cmd_add(&s->cmd, count[n], 1);
+    redis_cmd_add(&s->cmd, count[n], 1);
     for (int i = 0; i < n; i++)
-        cmd_add_str(&s->cmd, field_number[keys[i]]);
+        redis_cmd_add_str(&s->cmd, field_number[keys[i]]);
     for (int f = 0; f < TS_FIELD_COUNT; f++)
-        cmd_add_str(&s->cmd, s->host->token_get(token, (ts_field)f));
+        redis_cmd_add_str(&s->cmd, s->host->token_get(token, (ts_field)f));
     return n == 0 && !*s->host->token_get(token, TS_FIELD_ID);
 }
 
@@ -242,15 +242,15 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements > n)
-        return bad_reply(s, "save_token", err);
+        return redis_bad_reply(s, "save_token", err);
     const redisReply *rows = r->element[0];
     for (size_t i = 0; i < rows->elements; i++) {
-        int rc = merge_saved(s, rows->element[i], tokens[i], err);
+        int rc = redis_merge_saved(s, rows->element[i], tokens[i], err);
         if (rc != TS_OK)
             return rc;
     }
     if (r->elements < 3)
-        return rows->elements == n ? TS_OK : bad_reply(s, "save_token", err);
+        return rows->elements == n ? TS_OK : redis_bad_reply(s, "save_token", err);
     const redisReply *kind = r->element[1], *message = r->element[2];
     int code = TS_ERR_BACKEND;
     if (kind->type == REDIS_REPLY_STRING && strcmp(kind->str, "CONFLICT") == 0)
@@ -261,7 +261,7 @@ static int save_outcome(struct redis_store *s, const redisReply *r, ts_token *co
         code = TS_ERR_CORRUPT;
     const char *where = code == TS_ERR_CONFLICT || code == TS_ERR_INVALID ? "" : s->where;
     if (message->type != REDIS_REPLY_STRING)
-        return bad_reply(s, "save_token", err);
+        return redis_bad_reply(s, "save_token", err);
     if (batch)
         return s->host->error(err, code, "%s%stoken %zu: %.*s", where, *where ? ": " : "",
                               first + rows->elements, (int)message->len, message->str);
@@ -277,14 +277,14 @@ static int save_batch(struct redis_store *s, ts_token *const *tokens, size_t n, 
     redisReply *r = NULL;
 
     snprintf(count, sizeof count, "%zu", n);
-    script_begin(s, SCRIPT_SAVE);
-    cmd_add_str(&s->cmd, count);
+    redis_script_begin(s, SCRIPT_SAVE);
+    redis_cmd_add_str(&s->cmd, count);
     for (size_t i = 0; i < n; i++)
         once_only |= add_saved_token(s, tokens[i]);
-    int rc = run_script(s, SCRIPT_SAVE, 1, !once_only, &r, err);
+    int rc = redis_run_script(s, SCRIPT_SAVE, 1, !once_only, &r, err);
     if (rc == TS_OK)
         rc = save_outcome(s, r, tokens, n, first, batch, err);
-    free_reply(r);
+    redis_free_reply(r);
     return rc;
 }
 
@@ -307,14 +307,14 @@ static int redis_delete_token(void *state, const char *id, ts_error *err)
     struct redis_store *s = state;
     redisReply *r = NULL;
 
-    script_begin(s, SCRIPT_DELETE);
-    cmd_add_str(&s->cmd, id);
-    int rc = run_script(s, SCRIPT_DELETE, 1, 0, &r, err);
+    redis_script_begin(s, SCRIPT_DELETE);
+    redis_cmd_add_str(&s->cmd, id);
+    int rc = redis_run_script(s, SCRIPT_DELETE, 1, 0, &r, err);
     if (rc == TS_OK && r->type != REDIS_REPLY_INTEGER)
-        rc = bad_reply(s, "delete_token", err);
+        rc = redis_bad_reply(s, "delete_token", err);
     else if (rc == TS_OK && r->integer == 0)
         rc = TS_NOT_FOUND;
-    free_reply(r);
+    redis_free_reply(r);
     return rc;
 }
 
@@ -323,7 +323,7 @@ static int visit_page(struct redis_store *s, const redisReply *rows, ts_token *t
                       ts_token_cb cb, void *userdata, ts_error *err)
 {
     for (size_t i = 0; i < rows->elements; i++) {
-        int rc = row_from_reply(s, rows->element[i], token, err);
+        int rc = redis_row_from_reply(s, rows->element[i], token, err);
         if (rc == TS_OK)
             rc = cb(token, userdata);
         if (rc != TS_OK)
@@ -343,22 +343,22 @@ static int redis_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_erro
     snprintf(page, sizeof page, "%d", PAGE_SIZE);
     while (rc == TS_OK && got == PAGE_SIZE) {
         redisReply *r = NULL;
-        script_begin(s, SCRIPT_PAGE);
-        cmd_add_str(&s->cmd, after);
-        cmd_add_str(&s->cmd, page);
-        rc = run_script(s, SCRIPT_PAGE, 0, 1, &r, err);
+        redis_script_begin(s, SCRIPT_PAGE);
+        redis_cmd_add_str(&s->cmd, after);
+        redis_cmd_add_str(&s->cmd, page);
+        rc = redis_run_script(s, SCRIPT_PAGE, 0, 1, &r, err);
         if (rc == TS_OK && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
                             r->element[0]->type != REDIS_REPLY_STRING ||
                             r->element[0]->len >= sizeof after ||
                             r->element[1]->type != REDIS_REPLY_INTEGER ||
                             r->element[2]->type != REDIS_REPLY_ARRAY))
-            rc = bad_reply(s, "get_tokens", err);
+            rc = redis_bad_reply(s, "get_tokens", err);
         if (rc == TS_OK) {
             memcpy(after, r->element[0]->str, r->element[0]->len + 1);
             got = r->element[1]->integer;
             rc = visit_page(s, r->element[2], token, cb, userdata, err);
         }
-        free_reply(r);
+        redis_free_reply(r);
     }
     s->host->token_free(token);
     return rc;
@@ -374,14 +374,14 @@ static int redis_delete_tokens(void *state, ts_error *err)
     snprintf(page, sizeof page, "%d", PAGE_SIZE);
     while (rc == TS_OK && left > 0) {
         redisReply *r = NULL;
-        script_begin(s, SCRIPT_CLEAR);
-        cmd_add_str(&s->cmd, page);
-        rc = run_script(s, SCRIPT_CLEAR, 1, 1, &r, err);
+        redis_script_begin(s, SCRIPT_CLEAR);
+        redis_cmd_add_str(&s->cmd, page);
+        rc = redis_run_script(s, SCRIPT_CLEAR, 1, 1, &r, err);
         if (rc == TS_OK && r->type != REDIS_REPLY_INTEGER)
-            rc = bad_reply(s, "delete_tokens", err);
+            rc = redis_bad_reply(s, "delete_tokens", err);
         if (rc == TS_OK)
             left = r->integer;
-        free_reply(r);
+        redis_free_reply(r);
     }
     return rc;
 }
@@ -419,21 +419,21 @@ static int redis_try_lock(void *state, const char *name, int64_t ttl_ms, void **
     for (size_t i = 0; i < sizeof random; i++)
         snprintf(l->tag + 2 * i, 3, "%02x", random[i]);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    cmd_reset(&s->cmd);
-    cmd_add_str(&s->cmd, "SET");
-    cmd_add_str(&s->cmd, key);
-    cmd_add_str(&s->cmd, l->tag);
-    cmd_add_str(&s->cmd, "NX");
-    cmd_add_str(&s->cmd, "PX");
-    cmd_add_str(&s->cmd, ttl);
-    int rc = call(s, 1, 0, &r, err);
+    redis_cmd_reset(&s->cmd);
+    redis_cmd_add_str(&s->cmd, "SET");
+    redis_cmd_add_str(&s->cmd, key);
+    redis_cmd_add_str(&s->cmd, l->tag);
+    redis_cmd_add_str(&s->cmd, "NX");
+    redis_cmd_add_str(&s->cmd, "PX");
+    redis_cmd_add_str(&s->cmd, ttl);
+    int rc = redis_call(s, 1, 0, &r, err);
     if (rc == TS_OK && r->type == REDIS_REPLY_ERROR)
-        rc = reply_error(s, r, "taking a lock", err);
+        rc = redis_reply_error(s, r, "taking a lock", err);
     else if (rc == TS_OK && r->type == REDIS_REPLY_NIL)
         rc = TS_ERR_BUSY;
     else if (rc == TS_OK && r->type != REDIS_REPLY_STATUS)
-        rc = bad_reply(s, "taking a lock", err);
-    free_reply(r);
+        rc = redis_bad_reply(s, "taking a lock", err);
+    redis_free_reply(r);
     free(key);
     if (rc != TS_OK) {
         free(l);
@@ -457,11 +457,11 @@ static int redis_unlock(void *state, void *handle, ts_error *err)
         free(l);
         return TS_OK;
     }
-    script_begin(s, SCRIPT_UNLOCK);
-    cmd_add_str(&s->cmd, l->name);
-    cmd_add_str(&s->cmd, l->tag);
-    int rc = run_script(s, SCRIPT_UNLOCK, 1, 1, &r, err);
-    free_reply(r);
+    redis_script_begin(s, SCRIPT_UNLOCK);
+    redis_cmd_add_str(&s->cmd, l->name);
+    redis_cmd_add_str(&s->cmd, l->tag);
+    int rc = redis_run_script(s, SCRIPT_UNLOCK, 1, 1, &r, err);
+    redis_free_reply(r);
     free(l);
     return rc;
 }
@@ -488,12 +488,12 @@ static int redis_forked(void *state, ts_error *err)
     struct redis_store *s = state;
 
     (void)err;
-    drop_sent(s);
-    disconnect(s);
+    redis_drop_sent(s);
+    redis_disconnect(s);
     if (s->wire)
         explicit_bzero(s->wire, s->wire_len);
     s->wire_len = 0;
-    cmd_reset(&s->cmd);
+    redis_cmd_reset(&s->cmd);
     s->forks++;
     return TS_OK;
 }
@@ -509,15 +509,15 @@ static int redis_drop(void *state, ts_error *err)
 
     do {
         redisReply *r = NULL;
-        script_begin(s, SCRIPT_DROP);
-        cmd_add_str(&s->cmd, cursor);
-        rc = run_script(s, SCRIPT_DROP, 1, 1, &r, err);
+        redis_script_begin(s, SCRIPT_DROP);
+        redis_cmd_add_str(&s->cmd, cursor);
+        rc = redis_run_script(s, SCRIPT_DROP, 1, 1, &r, err);
         if (rc == TS_OK && (r->type != REDIS_REPLY_STRING || r->len == 0 ||
                             r->len >= sizeof cursor))
-            rc = bad_reply(s, "drop", err);
+            rc = redis_bad_reply(s, "drop", err);
         if (rc == TS_OK)
             memcpy(cursor, r->str, r->len + 1);
-        free_reply(r);
+        redis_free_reply(r);
     } while (rc == TS_OK && strcmp(cursor, "0") != 0);
     return rc;
 }
@@ -536,17 +536,17 @@ static int redis_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
         return host->error(err, TS_ERR_NOMEM, "out of memory");
     s->host = host;
     s->ctx = ctx;
-    rc = read_options(s, err);
+    rc = redis_read_options(s, err);
     if (rc == TS_OK)
-        rc = build_keys(s, err);
+        rc = redis_build_keys(s, err);
     if (rc == TS_OK)
-        rc = build_index_arg(s, err);
+        rc = redis_build_index_arg(s, err);
     if (rc == TS_OK)
-        rc = connect_store(s, err);
+        rc = redis_connect_store(s, err);
     if (rc == TS_OK)
-        rc = load_scripts(s, err);
+        rc = redis_load_scripts(s, err);
     if (rc != TS_OK) {
-        store_free(s);
+        redis_store_free(s);
         return rc;
     }
     *state = s;
@@ -555,8 +555,8 @@ static int redis_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 
 static void redis_close(void *state)
 {
-    drop_sent(state);
-    store_free(state);
+    redis_drop_sent(state);
+    redis_store_free(state);
 }
 
 static const ts_backend redis_backend = {

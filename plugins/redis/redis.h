@@ -78,68 +78,68 @@ struct redis_store {
 #define FIND_BY_SCRIPT (-1)
 
 /* client.c: commands in RESP, connecting, and one call's round trip. */
-void cmd_reset(struct command *c);
-void cmd_add(struct command *c, const char *s, size_t len);
-void cmd_add_str(struct command *c, const char *s);
-void cmd_free(struct command *c);
+void redis_cmd_reset(struct command *c);
+void redis_cmd_add(struct command *c, const char *s, size_t len);
+void redis_cmd_add_str(struct command *c, const char *s);
+void redis_cmd_free(struct command *c);
 /* Appends the RESP form of command c to the wire buffer. */
-int wire_append(struct redis_store *s, const struct command *c);
+int redis_wire_append(struct redis_store *s, const struct command *c);
 /* Replies carry tokens: wipes them before they go back to the heap. */
-void free_reply(redisReply *r);
-void disconnect(struct redis_store *s);
+void redis_free_reply(redisReply *r);
+void redis_disconnect(struct redis_store *s);
 /* The connection failed: drops it and says how (TS_ERR_TIMEOUT,
  * TS_ERR_BACKEND for a reply beyond a bound, TS_ERR_CONNECT). */
-int connection_failed(struct redis_store *s, ts_error *err);
+int redis_connection_failed(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer (and wipes it). */
-int send_wire(struct redis_store *s, ts_error *err);
+int redis_send_wire(struct redis_store *s, ts_error *err);
 /* Sends the wire buffer and reads n replies into replies[]. */
-int exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err);
+int redis_exchange(struct redis_store *s, redisReply **replies, int n, ts_error *err);
 /* Whether r is an error reply with this code ("MOVED", "NOSCRIPT"...). */
-int is_error(const redisReply *r, const char *code);
+int redis_is_error(const redisReply *r, const char *code);
 /* An error reply as a ts_code and a message naming the server. */
-int reply_error(struct redis_store *s, const redisReply *r, const char *what,
+int redis_reply_error(struct redis_store *s, const redisReply *r, const char *what,
                 ts_error *err);
-int bad_reply(struct redis_store *s, const char *what, ts_error *err);
+int redis_bad_reply(struct redis_store *s, const char *what, ts_error *err);
 /* s->where from the address in use, for messages. */
-void set_where(struct redis_store *s);
-int connect_store(struct redis_store *s, ts_error *err);
+void redis_set_where(struct redis_store *s);
+int redis_connect_store(struct redis_store *s, ts_error *err);
 /* Connects when needed; check_peer first polls a connection we hold. */
-int ensure_connected(struct redis_store *s, int check_peer, ts_error *err);
+int redis_ensure_connected(struct redis_store *s, int check_peer, ts_error *err);
 /* Sends s->cmd and returns its reply (which may be an error reply); see
  * client.c for when it is retried. `wait` adds WAIT (wait_replicas). */
-int call_waiting(struct redis_store *s, int writing, int retry, int wait,
+int redis_call_waiting(struct redis_store *s, int writing, int retry, int wait,
                  redisReply **out, ts_error *err);
-int call(struct redis_store *s, int writing, int retry, redisReply **out,
+int redis_call(struct redis_store *s, int writing, int retry, redisReply **out,
          ts_error *err);
 
 /* scripts.c: the Lua scripts, embedded from plugins/redis/lua/. */
 /* s->index_arg from the host's key fields. */
-int build_index_arg(struct redis_store *s, ts_error *err);
+int redis_build_index_arg(struct redis_store *s, ts_error *err);
 /* Starts s->cmd as a call of script `which`: EVALSHA (or EVAL), the ids
  * key, ARGV[1] "{P}" and ARGV[2] the key fields; the caller adds the
  * rest. */
-void script_begin(struct redis_store *s, enum script which);
+void redis_script_begin(struct redis_store *s, enum script which);
 /* Runs it; an error reply becomes a ts_code. */
-int run_script(struct redis_store *s, enum script which, int writing, int retry,
+int redis_run_script(struct redis_store *s, enum script which, int writing, int retry,
                redisReply **out, ts_error *err);
 /* SCRIPT LOAD for every script, pipelined. */
-int load_scripts(struct redis_store *s, ts_error *err);
+int redis_load_scripts(struct redis_store *s, ts_error *err);
 
 /* rows.c: rows out of replies. */
 /* An HMGET-shaped reply (ten values, nil for absent) into row. */
-int row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
+int redis_row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
                    ts_error *err);
 /* What the save script filled in back into the caller's token. */
-int merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
+int redis_merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
                 ts_error *err);
 /* A GET of a {P}user:NAME copy into row; TS_NOT_FOUND or FIND_BY_SCRIPT
  * when it cannot answer. */
-int row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
+int redis_row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
                   ts_token *row, ts_error *err);
 
 /* redis.c: the key of a user's copy of its row, "{prefix}user:NAME", in
  * a new buffer (NULL when out of memory); find_token. */
-char *user_key(const struct redis_store *s, const char *user, size_t *len);
+char *redis_user_key(const struct redis_store *s, const char *user, size_t *len);
 int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err);
 
 /* batch.c: find_tokens and its halves (the backend's members); drop_sent
@@ -151,7 +151,7 @@ int redis_find_tokens_send(void *state, const ts_token *const *queries, size_t n
 int redis_find_tokens_receive(void *state, const ts_token *const *queries, size_t n,
                               ts_token *const *rows, int *results, int *done, ts_error *err);
 void redis_find_tokens_cancel(void *state);
-void drop_sent(struct redis_store *s);
+void redis_drop_sent(struct redis_store *s);
 
 /* notes.c: the notes and the refresh log beside the tokens (the
  * backend's members). */
@@ -163,8 +163,8 @@ int redis_log_walk(void *state, int (*cb)(const char *entry, void *userdata), vo
                    ts_error *err);
 
 /* options.c: the store's options, keys and teardown. */
-int read_options(struct redis_store *s, ts_error *err);
-int build_keys(struct redis_store *s, ts_error *err);
-void store_free(struct redis_store *s);
+int redis_read_options(struct redis_store *s, ts_error *err);
+int redis_build_keys(struct redis_store *s, ts_error *err);
+void redis_store_free(struct redis_store *s);
 
 #endif

@@ -15,11 +15,11 @@
 /* ------------------------------------------------------------------ */
 
 /* An HMGET-shaped reply (ten values, nil for absent) into row. */
-int row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
+int redis_row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
                    ts_error *err)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != TS_FIELD_COUNT)
-        return bad_reply(s, "a token read", err);
+        return redis_bad_reply(s, "a token read", err);
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const redisReply *v = r->element[f];
         int is_string = v->type == REDIS_REPLY_STRING;
@@ -38,16 +38,16 @@ int row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
 
 /* What the save script filled in (field number, value pairs) back into
  * the caller's token: its id and the values merged from the stored row. */
-int merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
+int redis_merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
                 ts_error *err)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2)
-        return bad_reply(s, "save_token", err);
+        return redis_bad_reply(s, "save_token", err);
     for (size_t i = 0; i < r->elements; i += 2) {
         const redisReply *f = r->element[i], *v = r->element[i + 1];
         if (f->type != REDIS_REPLY_INTEGER || f->integer < 1 ||
             f->integer > TS_FIELD_COUNT || v->type != REDIS_REPLY_STRING)
-            return bad_reply(s, "save_token", err);
+            return redis_bad_reply(s, "save_token", err);
         int rc = s->host->token_setn(token, (ts_field)(f->integer - 1), v->str, v->len);
         if (rc == TS_ERR_INVALID)
             return s->host->error(err, TS_ERR_CORRUPT, "%s: a stored value has a NUL byte",
@@ -81,18 +81,18 @@ static int split_copy(const char *p, size_t left, const char *value[TS_FIELD_COU
  * is missing or names another user (a stray key), FIND_BY_SCRIPT when it
  * holds a bare id (a store written before the copy) and the script must
  * answer. */
-int row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
+int redis_row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
                   ts_token *row, ts_error *err)
 {
     const char *value[TS_FIELD_COUNT];
     size_t len[TS_FIELD_COUNT];
 
     if (r->type == REDIS_REPLY_ERROR)
-        return reply_error(s, r, "find_token", err);
+        return redis_reply_error(s, r, "find_token", err);
     if (r->type == REDIS_REPLY_NIL)
         return TS_NOT_FOUND;
     if (r->type != REDIS_REPLY_STRING)
-        return bad_reply(s, "find_token", err);
+        return redis_bad_reply(s, "find_token", err);
     if (!memchr(r->str, ':', r->len))
         return FIND_BY_SCRIPT;
     if (!split_copy(r->str, r->len, value, len))

@@ -11,7 +11,7 @@
  * has a maxelements, 0.14 has nothing; and a reply object function that
  * refuses is called only once the bytes are all buffered.
  *
- * So conn.c runs every byte it reads through resp_scan_feed() first: a
+ * So conn.c runs every byte it reads through redis_resp_scan_feed() first: a
  * small state machine that follows the RESP2 framing exactly as hiredis
  * 0.14 reads it (a line ends at the first CR LF; "$N" is followed by N
  * bytes and two more; "*N" by N items) and keeps, for the reply being
@@ -39,7 +39,7 @@ enum {
 /* Saturates past 18 digits: the bounds refuse such a number anyway. */
 #define NUMBER_MAX 999999999999999999LL
 
-void resp_scan_init(struct resp_scan *scan, size_t max_bytes, size_t max_elements)
+void redis_resp_scan_init(struct resp_scan *scan, size_t max_bytes, size_t max_elements)
 {
     memset(scan, 0, sizeof *scan);
     scan->max_bytes = max_bytes;
@@ -183,7 +183,7 @@ static int consume(struct resp_scan *s, const char *p, size_t take, char *why,
                     s->type == '$' ? "string length" : "array count"), -1;
 }
 
-int resp_scan_feed(struct resp_scan *s, const char *buf, size_t n, char *why,
+int redis_resp_scan_feed(struct resp_scan *s, const char *buf, size_t n, char *why,
                    size_t why_size)
 {
     while (n > 0) {

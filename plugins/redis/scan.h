@@ -11,7 +11,7 @@
 #define RESP_SCAN_DEPTH 7
 
 /* Where a reply stands: which item is being read and what of the reply
- * has been counted so far. Zero-initialised, then resp_scan_init(). */
+ * has been counted so far. Zero-initialised, then redis_resp_scan_init(). */
 struct resp_scan {
     size_t max_bytes, max_elements;   /* per reply */
     size_t bytes, elements;           /* of the reply being read */
@@ -24,12 +24,12 @@ struct resp_scan {
     unsigned long long bulk_left;     /* of a string's bytes and CRLF */
 };
 
-void resp_scan_init(struct resp_scan *scan, size_t max_bytes, size_t max_elements);
+void redis_resp_scan_init(struct resp_scan *scan, size_t max_bytes, size_t max_elements);
 
 /* Follows n more bytes of the stream: 0, or -1 with the reason in why
  * (what the reply announced, and the option it is beyond) when a reply
  * outgrows a bound or is not RESP. The stream is then unusable. */
-int resp_scan_feed(struct resp_scan *scan, const char *buf, size_t n, char *why,
+int redis_resp_scan_feed(struct resp_scan *scan, const char *buf, size_t n, char *why,
                    size_t why_size);
 
 #endif

@@ -25,7 +25,7 @@ static const char *const script_source[SCRIPT_COUNT] = {
  * numbers, index key names): "2=user 6=access 5=refresh 7=grant" for
  * the SDK's. The name is the field's up to its '_', as the stores
  * written so far name their index keys. */
-int build_index_arg(struct redis_store *s, ts_error *err)
+int redis_build_index_arg(struct redis_store *s, ts_error *err)
 {
     size_t n, used = 0;
     const ts_field *keys = s->host->key_fields(&n);
@@ -45,26 +45,26 @@ int build_index_arg(struct redis_store *s, ts_error *err)
     return TS_OK;
 }
 
-void script_begin(struct redis_store *s, enum script which)
+void redis_script_begin(struct redis_store *s, enum script which)
 {
-    cmd_reset(&s->cmd);
+    redis_cmd_reset(&s->cmd);
     if (s->sha[which][0]) {
-        cmd_add(&s->cmd, "EVALSHA", 7);
-        cmd_add(&s->cmd, s->sha[which], 40);
+        redis_cmd_add(&s->cmd, "EVALSHA", 7);
+        redis_cmd_add(&s->cmd, s->sha[which], 40);
     } else {
-        cmd_add(&s->cmd, "EVAL", 4);
-        cmd_add_str(&s->cmd, script_source[which]);
+        redis_cmd_add(&s->cmd, "EVAL", 4);
+        redis_cmd_add_str(&s->cmd, script_source[which]);
     }
-    cmd_add(&s->cmd, "1", 1);
-    cmd_add_str(&s->cmd, s->ids_key);
-    cmd_add(&s->cmd, s->base, s->base_len);
-    cmd_add_str(&s->cmd, s->index_arg);
+    redis_cmd_add(&s->cmd, "1", 1);
+    redis_cmd_add_str(&s->cmd, s->ids_key);
+    redis_cmd_add(&s->cmd, s->base, s->base_len);
+    redis_cmd_add_str(&s->cmd, s->index_arg);
 }
 
 /* Runs the script built by script_begin and the arguments added since;
  * an error reply becomes a ts_code. NOSCRIPT (a restarted server, another
  * cluster node) means nothing ran: send the source with EVAL. */
-int run_script(struct redis_store *s, enum script which, int writing, int retry,
+int redis_run_script(struct redis_store *s, enum script which, int writing, int retry,
                redisReply **out, ts_error *err)
 {
     static const char *const what[SCRIPT_COUNT] = {
@@ -76,50 +76,50 @@ int run_script(struct redis_store *s, enum script which, int writing, int retry,
      * (see notes.c). */
     int wait = writing && (which == SCRIPT_SAVE || which == SCRIPT_DELETE ||
                            which == SCRIPT_CLEAR) && s->wait_replicas > 0;
-    int rc = call_waiting(s, writing, retry, wait, out, err);
+    int rc = redis_call_waiting(s, writing, retry, wait, out, err);
 
-    if (rc == TS_OK && is_error(*out, "NOSCRIPT")) {
-        free_reply(*out);
+    if (rc == TS_OK && redis_is_error(*out, "NOSCRIPT")) {
+        redis_free_reply(*out);
         *out = NULL;
         s->cmd.argv[0] = "EVAL";
         s->cmd.len[0] = 4;
         s->cmd.argv[1] = script_source[which];
         s->cmd.len[1] = strlen(script_source[which]);
-        rc = call_waiting(s, writing, retry, wait, out, err);
+        rc = redis_call_waiting(s, writing, retry, wait, out, err);
     }
     if (rc == TS_OK && (*out)->type == REDIS_REPLY_ERROR) {
-        rc = reply_error(s, *out, what[which], err);
-        free_reply(*out);
+        rc = redis_reply_error(s, *out, what[which], err);
+        redis_free_reply(*out);
         *out = NULL;
     }
     return rc;
 }
 
 /* SCRIPT LOAD for every script, pipelined. */
-int load_scripts(struct redis_store *s, ts_error *err)
+int redis_load_scripts(struct redis_store *s, ts_error *err)
 {
     redisReply *replies[SCRIPT_COUNT] = { NULL };
     struct command load = { 0 };
     int rc = TS_OK;
 
     for (int i = 0; i < SCRIPT_COUNT && rc == TS_OK; i++) {
-        cmd_reset(&load);
-        cmd_add_str(&load, "SCRIPT");
-        cmd_add_str(&load, "LOAD");
-        cmd_add_str(&load, script_source[i]);
-        rc = wire_append(s, &load);
+        redis_cmd_reset(&load);
+        redis_cmd_add_str(&load, "SCRIPT");
+        redis_cmd_add_str(&load, "LOAD");
+        redis_cmd_add_str(&load, script_source[i]);
+        rc = redis_wire_append(s, &load);
     }
-    cmd_free(&load);
+    redis_cmd_free(&load);
     if (rc != TS_OK)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    rc = exchange(s, replies, SCRIPT_COUNT, err);
+    rc = redis_exchange(s, replies, SCRIPT_COUNT, err);
     for (int i = 0; rc == TS_OK && i < SCRIPT_COUNT; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR)
-            rc = reply_error(s, replies[i], "SCRIPT LOAD", err);
+            rc = redis_reply_error(s, replies[i], "SCRIPT LOAD", err);
         else if (replies[i]->type == REDIS_REPLY_STRING && replies[i]->len == 40)
             memcpy(s->sha[i], replies[i]->str, 41);
     }
     for (int i = 0; i < SCRIPT_COUNT && replies[i]; i++)
-        free_reply(replies[i]);
+        redis_free_reply(replies[i]);
     return rc;
 }

@@ -66,7 +66,7 @@ static int parse_one(struct sentinel *e, const char *s, size_t n, char *why, siz
     return 0;
 }
 
-int sentinels_parse(struct sentinels **out, const char *list, char *why, size_t why_size)
+int redis_sentinels_parse(struct sentinels **out, const char *list, char *why, size_t why_size)
 {
     size_t n = 1;
 
@@ -79,7 +79,7 @@ int sentinels_parse(struct sentinels **out, const char *list, char *why, size_t 
     for (const char *p = list;; p++) {
         size_t len = strcspn(p, ",");
         if (parse_one(&set->at[set->n], p, len, why, why_size) != 0) {
-            sentinels_free(set);
+            redis_sentinels_free(set);
             return -1;
         }
         set->n++;
@@ -91,7 +91,7 @@ int sentinels_parse(struct sentinels **out, const char *list, char *why, size_t 
     return 0;
 }
 
-void sentinels_free(struct sentinels *set)
+void redis_sentinels_free(struct sentinels *set)
 {
     if (!set)
         return;
@@ -149,15 +149,15 @@ static int ask_one(const struct sentinel *e, const char *name, const char *user,
     t.port = e->port;
     t.socket_path = NULL;
     t.server_name = NULL;
-    struct conn *c = conn_open(&t);
+    struct conn *c = redis_conn_open(&t);
     int n = c && !c->err ? format_question(name, user, password, &wire, &len) : 0;
     if (!c || n < 0) {
         snprintf(why, why_size, "out of memory");
-    } else if (c->err || conn_write(c, wire, len) != 0) {
+    } else if (c->err || redis_conn_write(c, wire, len) != 0) {
         snprintf(why, why_size, "%s", c->errstr);
     } else {
         int i = 0;
-        while (i < n && conn_read_reply(c, &replies[i]) == 0)
+        while (i < n && redis_conn_read_reply(c, &replies[i]) == 0)
             i++;
         const redisReply *auth = n == 2 ? replies[0] : NULL, *r = replies[n - 1];
         if (i < n)
@@ -184,11 +184,11 @@ static int ask_one(const struct sentinel *e, const char *name, const char *user,
     if (wire)
         explicit_bzero(wire, len);
     free(wire);
-    conn_close(c);
+    redis_conn_close(c);
     return rc;
 }
 
-int sentinels_ask(struct sentinels *set, const char *name, const char *user,
+int redis_sentinels_ask(struct sentinels *set, const char *name, const char *user,
                   const char *password, const struct conn_target *how, char **host, int *port,
                   char *why, size_t why_size)
 {

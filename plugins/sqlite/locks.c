@@ -35,18 +35,18 @@ static int prepare_locks(struct sqlite_store *s, ts_error *err)
         return TS_OK;
     if ((rc = sqlite_connected(s, err)) != TS_OK)
         return rc;
-    rc = run_sql(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS tokenstore_locks ("
+    rc = sqlite_run_sql(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS tokenstore_locks ("
                                     "name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
                                     "expires_ms INTEGER NOT NULL)"),
                  "creating the lock table", err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->lock_purge, sqlite3_mprintf(
+        rc = sqlite_prepare(s, &s->lock_purge, sqlite3_mprintf(
                          "DELETE FROM tokenstore_locks WHERE name = ?1 AND expires_ms <= ?2"), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->lock_release, sqlite3_mprintf(
+        rc = sqlite_prepare(s, &s->lock_release, sqlite3_mprintf(
                          "DELETE FROM tokenstore_locks WHERE name = ?1 AND owner = ?2"), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->lock_take, sqlite3_mprintf(
+        rc = sqlite_prepare(s, &s->lock_take, sqlite3_mprintf(
                          "INSERT OR IGNORE INTO tokenstore_locks VALUES (?1, ?2, ?3)"), err);
     return rc;
 }
@@ -66,16 +66,16 @@ int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle
              (unsigned)rand_r(&s->jitter_seed), (unsigned long long)now);
     int rc = prepare_locks(s, err);
     if (rc == TS_OK)
-        rc = run(s, s->begin, "starting a write transaction", err);
+        rc = sqlite_run(s, s->begin, "starting a write transaction", err);
     if (rc == TS_OK) {
         sqlite3_bind_text(s->lock_purge, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s->lock_purge, 2, now);
-        rc = run(s, s->lock_purge, "dropping an expired lock", err);
+        rc = sqlite_run(s, s->lock_purge, "dropping an expired lock", err);
         sqlite3_bind_text(s->lock_take, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(s->lock_take, 2, l->owner, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s->lock_take, 3, now + ttl_ms);
         if (rc == TS_OK)
-            rc = run(s, s->lock_take, "taking a lock", err);
+            rc = sqlite_run(s, s->lock_take, "taking a lock", err);
         if (rc == TS_OK && sqlite3_changes(s->db) == 0)
             rc = TS_ERR_BUSY;
         if (rc == TS_OK || rc == TS_ERR_BUSY) {
@@ -104,7 +104,7 @@ int sqlite_unlock(void *state, void *handle, ts_error *err)
     if (l->pid == getpid() && (rc = prepare_locks(s, err)) == TS_OK) {
         sqlite3_bind_text(s->lock_release, 1, l->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(s->lock_release, 2, l->owner, -1, SQLITE_STATIC);
-        rc = run(s, s->lock_release, "releasing a lock", err);
+        rc = sqlite_run(s, s->lock_release, "releasing a lock", err);
     }
     free(l);
     return rc;

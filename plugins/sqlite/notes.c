@@ -100,7 +100,7 @@ static int side_stmt(struct sqlite_store *s, enum sqlite_side which, const char 
                                     NULL);
         sqlite3_free(sql);
         if (rc != SQLITE_OK)
-            return db_fail(s, rc, what, err);
+            return sqlite_db_fail(s, rc, what, err);
     }
     *out = s->side[which];
     return TS_OK;
@@ -119,7 +119,7 @@ static int side_exists(struct sqlite_store *s, const char *kind, int *exists, co
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     *exists = rc == SQLITE_ROW;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? TS_OK : db_fail(s, rc, what, err);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? TS_OK : sqlite_db_fail(s, rc, what, err);
     sqlite3_reset(st);
     return rc;
 }
@@ -177,11 +177,11 @@ static int write_begin(struct sqlite_store *s, enum sqlite_side make, enum sqlit
 
     if ((rc = read_only(s, what, err)) != TS_OK || (rc = sqlite_connected(s, err)) != TS_OK)
         return rc;
-    if ((rc = run(s, s->begin, what, err)) != TS_OK)
+    if ((rc = sqlite_run(s, s->begin, what, err)) != TS_OK)
         return rc;
     for (int i = make; rc == TS_OK && i <= (int)last; i++)
         if ((rc = side_stmt(s, (enum sqlite_side)i, what, &st, err)) == TS_OK)
-            rc = run(s, st, what, err);
+            rc = sqlite_run(s, st, what, err);
     if (rc != TS_OK)
         sqlite_rollback(s);
     return rc;
@@ -207,7 +207,7 @@ static int note_remove(struct sqlite_store *s, const char *name, ts_error *err)
         (rc = side_reader(s, SIDE_NOTE_REMOVE, NOTES, what, &st, err)) != TS_OK || !st)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    return run(s, st, what, err);
+    return sqlite_run(s, st, what, err);
 }
 
 int sqlite_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
@@ -226,7 +226,7 @@ int sqlite_note_set(void *state, const char *name, const char *value, int64_t tt
         return rc;
     if ((rc = side_stmt(s, SIDE_NOTE_PURGE, what, &st, err)) == TS_OK) {
         sqlite3_bind_int64(st, 1, now);
-        rc = run(s, st, what, err);
+        rc = sqlite_run(s, st, what, err);
     }
     if (rc == TS_OK && (rc = side_stmt(s, SIDE_NOTE_PUT, what, &st, err)) == TS_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -235,7 +235,7 @@ int sqlite_note_set(void *state, const char *name, const char *value, int64_t tt
             sqlite3_bind_int64(st, 3, now + ttl_ms);
         else
             sqlite3_bind_null(st, 3);
-        rc = run(s, st, what, err);
+        rc = sqlite_run(s, st, what, err);
     }
     return write_end(s, rc, err);
 }
@@ -252,7 +252,7 @@ int sqlite_log_append(void *state, const char *entry, size_t keep, ts_error *err
         return rc;
     if ((rc = side_stmt(s, SIDE_LOG_ADD, what, &st, err)) == TS_OK) {
         sqlite3_bind_text(st, 1, entry, -1, SQLITE_STATIC);
-        rc = run(s, st, what, err);
+        rc = sqlite_run(s, st, what, err);
     }
     /* The rows a reader may see are the new one and the keep - 1 before
      * it; keep 0 drops the new one too. */
@@ -260,7 +260,7 @@ int sqlite_log_append(void *state, const char *entry, size_t keep, ts_error *err
     if (rc == TS_OK && keep < (uint64_t)seq &&
         (rc = side_stmt(s, SIDE_LOG_PRUNE, what, &st, err)) == TS_OK) {
         sqlite3_bind_int64(st, 1, seq - (sqlite3_int64)keep);
-        rc = run(s, st, what, err);
+        rc = sqlite_run(s, st, what, err);
     }
     return write_end(s, rc, err);
 }
@@ -296,7 +296,7 @@ int sqlite_note_get(void *state, const char *name, char *value, size_t size, ts_
     } else if (step == SQLITE_DONE) {
         rc = TS_NOT_FOUND;
     } else {
-        rc = db_fail(s, step, what, err);
+        rc = sqlite_db_fail(s, step, what, err);
     }
     sqlite3_reset(st);
     if (rc != TS_OK && rc != TS_NOT_FOUND && step == SQLITE_ERROR &&
@@ -326,7 +326,7 @@ int sqlite_log_walk(void *state, int (*cb)(const char *entry, void *userdata), v
             break;
     }
     if (rc == TS_OK && step != SQLITE_DONE)
-        rc = db_fail(s, step, what, err);
+        rc = sqlite_db_fail(s, step, what, err);
     sqlite3_reset(st);
     if (rc != TS_OK && step == SQLITE_ERROR && side_gone(s, SIDE_LOG_WALK, LOG))
         rc = TS_OK;

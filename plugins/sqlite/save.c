@@ -47,7 +47,7 @@ static int update_statement(struct sqlite_store *s, unsigned mask, sqlite3_stmt 
             snprintf(set + used, sizeof set - used, "%s%s = ?%d", used ? ", " : "",
                      s->host->field_name((ts_field)f), f + 1);
     }
-    int rc = prepare(s, &s->update[mask],
+    int rc = sqlite_prepare(s, &s->update[mask],
                      sqlite3_mprintf("UPDATE \"%w\" SET %s WHERE id = ?1", s->table, set), err);
     *out = s->update[mask];
     return rc;
@@ -85,11 +85,11 @@ static int update_row(struct sqlite_store *s, const ts_token *token, const ts_to
     int rc = update_statement(s, mask, &stmt, err);
     if (rc != TS_OK)
         return rc;
-    bind_field(stmt, h, row, TS_FIELD_ID);
+    sqlite_bind_field(stmt, h, row, TS_FIELD_ID);
     for (int f = 1; f < TS_FIELD_COUNT; f++)
         if (mask & (1u << (f - 1)))
-            bind_field(stmt, h, token, (ts_field)f);
-    return run(s, stmt, "updating a token", err);
+            sqlite_bind_field(stmt, h, token, (ts_field)f);
+    return sqlite_run(s, stmt, "updating a token", err);
 }
 
 /* The largest numeric id (0 in an empty table), for the host's next_id.
@@ -101,7 +101,7 @@ static int max_id(struct sqlite_store *s, uint64_t *out, ts_error *err)
     sqlite3_int64 max = 0;
 
     if (rc != SQLITE_ROW) {
-        rc = db_fail(s, rc, "reading the largest id", err);
+        rc = sqlite_db_fail(s, rc, "reading the largest id", err);
         sqlite3_reset(s->max_id);
         return rc;
     }
@@ -128,9 +128,9 @@ static int insert_row(struct sqlite_store *s, ts_token *token, int *id_assigned,
         *id_assigned = rc == TS_OK;
     }
     for (int f = 0; rc == TS_OK && f < TS_FIELD_COUNT; f++)
-        bind_field(s->insert, h, token, (ts_field)f);
+        sqlite_bind_field(s->insert, h, token, (ts_field)f);
     if (rc == TS_OK)
-        rc = run(s, s->insert, "inserting a token", err);
+        rc = sqlite_run(s, s->insert, "inserting a token", err);
     return rc;
 }
 
@@ -182,7 +182,7 @@ static int save_batch(struct sqlite_store *s, struct source *src, int batch, ts_
 
     s->replaced_secret = 0;
     if (rc == TS_OK)
-        rc = run(s, s->begin, "starting a write transaction", err);
+        rc = sqlite_run(s, s->begin, "starting a write transaction", err);
     while (rc == TS_OK && (rc = source_next(src, i, &token, err)) == TS_OK) {
         in_token = (rc = save_one(s, token, src->assigned ? &src->assigned[i] : &assigned,
                                   err)) != TS_OK;
@@ -243,7 +243,7 @@ int sqlite_delete_token(void *state, const char *id, ts_error *err)
     if (rc != TS_OK)
         return rc;
     sqlite3_bind_text(s->delete_one, 1, id, (int)strlen(id), SQLITE_STATIC);
-    rc = run(s, s->delete_one, "deleting a token", err);
+    rc = sqlite_run(s, s->delete_one, "deleting a token", err);
     if (rc == TS_OK && sqlite3_changes(s->db) == 0)
         rc = TS_NOT_FOUND;
     if (rc == TS_OK)
@@ -258,7 +258,7 @@ int sqlite_delete_tokens(void *state, ts_error *err)
 
     /* In autocommit mode: the delete is committed when this returns. */
     if (rc == TS_OK)
-        rc = run(s, s->delete_all, "deleting all tokens", err);
+        rc = sqlite_run(s, s->delete_all, "deleting all tokens", err);
     if (rc == TS_OK && sqlite3_changes(s->db) > 0)
         forget_old_frames(s, "a token was deleted");
     return rc;

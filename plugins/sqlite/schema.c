@@ -43,7 +43,7 @@ static int wal_mode_file(const char *path)
 
 /* An immutable connection must not outlive the file as it was: a writer
  * has it open (its -wal file exists), or one came and went. */
-int immutable_stale(const struct sqlite_store *s)
+int sqlite_immutable_stale(const struct sqlite_store *s)
 {
     struct stat st;
     const struct stat *then = &s->immutable_at;
@@ -72,7 +72,7 @@ static char *immutable_uri(const char *path)
 }
 
 /* A read-only connection: see the top of sqlite.c. */
-int connect_reader(struct sqlite_store *s)
+int sqlite_connect_reader(struct sqlite_store *s)
 {
     int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
 
@@ -93,14 +93,14 @@ int connect_reader(struct sqlite_store *s)
 /* ------------------------------------------------------------------ */
 
 /* Checks the table's columns. *exists is 0 when there is no such table. */
-int check_columns(struct sqlite_store *s, int *exists, ts_error *err)
+int sqlite_check_columns(struct sqlite_store *s, int *exists, ts_error *err)
 {
     sqlite3_stmt *stmt;
     unsigned seen = 0;
     int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info(?1)", -1, &stmt, NULL);
 
     if (rc != SQLITE_OK)
-        return db_fail(s, rc, "reading the table's columns", err);
+        return sqlite_db_fail(s, rc, "reading the table's columns", err);
     sqlite3_bind_text(stmt, 1, s->table, -1, SQLITE_STATIC);
     *exists = 0;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -110,7 +110,7 @@ int check_columns(struct sqlite_store *s, int *exists, ts_error *err)
             if (strcasecmp(name, s->host->field_name((ts_field)f)) == 0)
                 seen |= 1u << f;
     }
-    rc = rc == SQLITE_DONE ? TS_OK : db_fail(s, rc, "reading the table's columns", err);
+    rc = rc == SQLITE_DONE ? TS_OK : sqlite_db_fail(s, rc, "reading the table's columns", err);
     sqlite3_finalize(stmt);
     if (rc != TS_OK || !*exists)
         return rc;
@@ -160,14 +160,14 @@ static int indexes_present(struct sqlite_store *s, int *present, ts_error *err)
         sqlite3_reset(stmt);
     }
     sqlite3_finalize(stmt);
-    return rc == SQLITE_OK ? TS_OK : db_fail(s, rc, "reading the schema", err);
+    return rc == SQLITE_OK ? TS_OK : sqlite_db_fail(s, rc, "reading the schema", err);
 }
 
 /* The sample's CREATE TABLE, with our table name, and our indexes. */
 static int create_schema(struct sqlite_store *s, ts_error *err)
 {
     int exists;
-    int rc = run_sql(s, sqlite3_mprintf(
+    int rc = sqlite_run_sql(s, sqlite3_mprintf(
         "CREATE TABLE IF NOT EXISTS \"%w\" (id varchar(10) NOT NULL, user_name varchar(255), "
         "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
         "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "
@@ -177,19 +177,19 @@ static int create_schema(struct sqlite_store *s, ts_error *err)
     /* Another process may have made the table between our look and our
      * lock; check what is there before indexing it. */
     if (rc == TS_OK)
-        rc = check_columns(s, &exists, err);
+        rc = sqlite_check_columns(s, &exists, err);
     for (size_t i = 0; rc == TS_OK && i < s->nkeys; i++)
-        rc = run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" ON \"%w\" (%s)",
+        rc = sqlite_run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" ON \"%w\" (%s)",
                                         s->table, index_what(s, s->keys[i]), s->table,
                                         index_expr(s, s->keys[i])),
                      "creating an index", err);
     return rc;
 }
 
-int ensure_schema(struct sqlite_store *s, ts_error *err)
+int sqlite_ensure_schema(struct sqlite_store *s, ts_error *err)
 {
     int exists = 0, indexed = 0;
-    int rc = check_columns(s, &exists, err);
+    int rc = sqlite_check_columns(s, &exists, err);
 
     if (s->open_flags & TS_OPEN_READ_ONLY) {
         /* Our indexes only speed lookups up; a reader adds nothing. */
@@ -206,15 +206,15 @@ int ensure_schema(struct sqlite_store *s, ts_error *err)
                      "lookups will scan the table", s->path, s->table);
         return TS_OK;
     }
-    rc = run_sql(s, sqlite3_mprintf("BEGIN IMMEDIATE"), "locking the database to create the table",
+    rc = sqlite_run_sql(s, sqlite3_mprintf("BEGIN IMMEDIATE"), "locking the database to create the table",
                  err);
     if (rc != TS_OK)
         return rc;
     rc = create_schema(s, err);
     if (rc == TS_OK)
-        rc = run_sql(s, sqlite3_mprintf("COMMIT"), "committing the new table", err);
+        rc = sqlite_run_sql(s, sqlite3_mprintf("COMMIT"), "committing the new table", err);
     if (rc != TS_OK)
-        run_sql(s, sqlite3_mprintf("ROLLBACK"), "rolling back", NULL);
+        sqlite_run_sql(s, sqlite3_mprintf("ROLLBACK"), "rolling back", NULL);
     else if (!exists)
         s->host->log(s->ctx, TS_LOG_INFO, "created table %s in %s", s->table, s->path);
     return rc;

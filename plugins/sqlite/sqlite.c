@@ -209,15 +209,15 @@ static int check_exists(struct sqlite_store *s, ts_error *err)
 static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
 {
     int read_only = s->open_flags & TS_OPEN_READ_ONLY;
-    int rc = read_only ? connect_reader(s)
+    int rc = read_only ? sqlite_connect_reader(s)
                        : sqlite3_open_v2(s->path, &s->db,
                                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 
     if (rc != SQLITE_OK)
-        return db_fail(s, rc, "opening", err);
+        return sqlite_db_fail(s, rc, "opening", err);
     s->pid = getpid();
     s->jitter_seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    sqlite3_busy_handler(s->db, busy_wait, s);
+    sqlite3_busy_handler(s->db, sqlite_busy_wait, s);
     /* The journal mode is stored in the file: a reader leaves it alone. */
     if (read_only)
         return TS_OK;
@@ -236,7 +236,7 @@ static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
     rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
     while (rc == SQLITE_OK) {
         rc = sqlite3_step(stmt);
-        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || !busy_wait(s, attempts++))
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || !sqlite_busy_wait(s, attempts++))
             break;
         sqlite3_reset(stmt);
         rc = SQLITE_OK;
@@ -250,16 +250,16 @@ static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
         rc = SQLITE_OK;
     }
     if (rc != SQLITE_OK)
-        rc = db_fail(s, rc, "setting WAL journal mode", err);
+        rc = sqlite_db_fail(s, rc, "setting WAL journal mode", err);
     sqlite3_finalize(stmt);
     if (rc != TS_OK)
         return rc;
-    rc = run_sql(s, sqlite3_mprintf("PRAGMA synchronous=%d", sync_level),
+    rc = sqlite_run_sql(s, sqlite3_mprintf("PRAGMA synchronous=%d", sync_level),
                  "setting synchronous", err);
     /* Zero a deleted or replaced token's old bytes in the page, at no I/O
      * cost, so an old refresh token does not linger in free space. */
     if (rc == TS_OK)
-        rc = run_sql(s, sqlite3_mprintf("PRAGMA secure_delete=FAST"), "setting secure_delete", err);
+        rc = sqlite_run_sql(s, sqlite3_mprintf("PRAGMA secure_delete=FAST"), "setting secure_delete", err);
     return rc;
 }
 
@@ -276,34 +276,34 @@ static int prepare_statements(struct sqlite_store *s, ts_error *err)
     for (size_t i = 0; rc == TS_OK && i < s->nkeys; i++) {
         ts_field f = s->keys[i];
         int shared = f != TS_FIELD_ID && f != TS_FIELD_USER_NAME;
-        rc = prepare(s, &s->lookup[f],
+        rc = sqlite_prepare(s, &s->lookup[f],
                      sqlite3_mprintf("SELECT %s FROM \"%w\" WHERE %s = ?1%s LIMIT 1", cols, t,
                                      s->host->field_name(f),
                                      shared ? " ORDER BY CAST(id AS INTEGER)" : ""),
                      err);
     }
     if (rc == TS_OK)
-        rc = prepare(s, &s->insert, sqlite3_mprintf("INSERT INTO \"%w\" (%s) VALUES "
+        rc = sqlite_prepare(s, &s->insert, sqlite3_mprintf("INSERT INTO \"%w\" (%s) VALUES "
                                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                                                     t, cols), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->max_id,
+        rc = sqlite_prepare(s, &s->max_id,
                      sqlite3_mprintf("SELECT max(CAST(id AS INTEGER)) FROM \"%w\"", t), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->delete_one,
+        rc = sqlite_prepare(s, &s->delete_one,
                      sqlite3_mprintf("DELETE FROM \"%w\" WHERE id = ?1", t), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->delete_all, sqlite3_mprintf("DELETE FROM \"%w\"", t), err);
+        rc = sqlite_prepare(s, &s->delete_all, sqlite3_mprintf("DELETE FROM \"%w\"", t), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->walk,
+        rc = sqlite_prepare(s, &s->walk,
                      sqlite3_mprintf("SELECT %s FROM \"%w\" ORDER BY CAST(id AS INTEGER), id",
                                      cols, t), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->begin, sqlite3_mprintf("BEGIN IMMEDIATE"), err);
+        rc = sqlite_prepare(s, &s->begin, sqlite3_mprintf("BEGIN IMMEDIATE"), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->commit, sqlite3_mprintf("COMMIT"), err);
+        rc = sqlite_prepare(s, &s->commit, sqlite3_mprintf("COMMIT"), err);
     if (rc == TS_OK)
-        rc = prepare(s, &s->rollback, sqlite3_mprintf("ROLLBACK"), err);
+        rc = sqlite_prepare(s, &s->rollback, sqlite3_mprintf("ROLLBACK"), err);
     return rc;
 }
 
@@ -345,7 +345,7 @@ static int open_connection(struct sqlite_store *s, ts_error *err)
     int rc = connect_db(s, s->sync_level, err);
 
     if (rc == TS_OK)
-        rc = ensure_schema(s, err);
+        rc = sqlite_ensure_schema(s, err);
     if (rc == TS_OK)
         rc = prepare_statements(s, err);
     if (rc != TS_OK)
@@ -427,7 +427,7 @@ int sqlite_connected(struct sqlite_store *s, ts_error *err)
  * and one that failed to is tried again. */
 int sqlite_reading(struct sqlite_store *s, ts_error *err)
 {
-    if (s->db && s->immutable && immutable_stale(s))
+    if (s->db && s->immutable && sqlite_immutable_stale(s))
         sqlite_disconnect(s, 0);
     return sqlite_connected(s, err);
 }
@@ -441,7 +441,7 @@ static int table_ready(struct sqlite_store *s, int *ready, ts_error *err)
     if ((rc = sqlite_reading(s, err)) != TS_OK)
         return rc;
     *ready = !s->no_table;
-    if (*ready || (rc = check_columns(s, ready, err)) != TS_OK || !*ready)
+    if (*ready || (rc = sqlite_check_columns(s, ready, err)) != TS_OK || !*ready)
         return rc;
     s->no_table = 0;
     return prepare_statements(s, err);
@@ -463,11 +463,11 @@ int sqlite_lookup(void *state, ts_field field, const char *value, ts_token *row,
     sqlite3_bind_text(stmt, 1, value, (int)strlen(value), SQLITE_STATIC);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
-        rc = read_row(s, stmt, row, err);
+        rc = sqlite_read_row(s, stmt, row, err);
     else if (rc == SQLITE_DONE)
         rc = TS_NOT_FOUND;
     else
-        rc = db_fail(s, rc, "looking up a token", err);
+        rc = sqlite_db_fail(s, rc, "looking up a token", err);
     sqlite3_reset(stmt);
     return rc;
 }
@@ -495,14 +495,14 @@ static int sqlite_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_err
     if (!token)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     while ((step = sqlite3_step(s->walk)) == SQLITE_ROW) {
-        rc = read_row(s, s->walk, token, err);
+        rc = sqlite_read_row(s, s->walk, token, err);
         if (rc == TS_OK)
             rc = cb(token, userdata);    /* non-zero stops the walk */
         if (rc != TS_OK)
             break;
     }
     if (rc == TS_OK && step != SQLITE_DONE)
-        rc = db_fail(s, step, "reading the tokens", err);
+        rc = sqlite_db_fail(s, step, "reading the tokens", err);
     sqlite3_reset(s->walk);
     s->host->token_free(token);
     return rc;

@@ -76,16 +76,16 @@ struct sqlite_store {
 
 /* Turns a SQLite result into a ts_code and a message naming the file and
  * what we were doing. */
-int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err);
+int sqlite_db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err);
 /* SQLite's busy handler (arg: the store): polls for busy_timeout_ms. */
-int busy_wait(void *arg, int attempts);
+int sqlite_busy_wait(void *arg, int attempts);
 /* Prepares sql (from sqlite3_mprintf, freed here) to live as long as the
  * store. */
-int prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *err);
+int sqlite_prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *err);
 /* Runs a statement that returns no rows and resets it. */
-int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err);
+int sqlite_run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err);
 /* Runs one SQL text (from sqlite3_mprintf, freed here) once. */
-int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err);
+int sqlite_run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err);
 /* Commits the write transaction; when the commit fails, rolls back what
  * is left of it and returns the commit's error. */
 int sqlite_commit(struct sqlite_store *s, ts_error *err);
@@ -95,23 +95,23 @@ void sqlite_rollback(struct sqlite_store *s);
  * compares are kept in. */
 long long sqlite_wall_ms(void);
 /* Binds field f of token to parameter ?f+1; an absent field is NULL. */
-int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
+int sqlite_bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
 /* Copies the ten columns of the current result row into token. */
-int read_row(struct sqlite_store *s, sqlite3_stmt *stmt, ts_token *token, ts_error *err);
+int sqlite_read_row(struct sqlite_store *s, sqlite3_stmt *stmt, ts_token *token, ts_error *err);
 
 /* schema.c */
 
 /* Opens s->db read-only, immutable while the database has no -wal file;
  * a SQLite result code. */
-int connect_reader(struct sqlite_store *s);
+int sqlite_connect_reader(struct sqlite_store *s);
 /* Whether an immutable connection must be opened again: a writer has the
  * database open, or one came and went. */
-int immutable_stale(const struct sqlite_store *s);
+int sqlite_immutable_stale(const struct sqlite_store *s);
 /* Checks the table's columns. *exists is 0 when there is no such table. */
-int check_columns(struct sqlite_store *s, int *exists, ts_error *err);
+int sqlite_check_columns(struct sqlite_store *s, int *exists, ts_error *err);
 /* Creates the table and our indexes if they are not there (a reader
  * creates nothing and notes s->no_table). */
-int ensure_schema(struct sqlite_store *s, ts_error *err);
+int sqlite_ensure_schema(struct sqlite_store *s, ts_error *err);
 
 /* sqlite.c */
 

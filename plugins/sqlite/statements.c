@@ -18,7 +18,7 @@
 /* Turns a SQLite result into a ts_code and a message naming the file and
  * what we were doing. SQLite's messages name tables and constraints, never
  * bound values, so no secret can leak through them. */
-int db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err)
+int sqlite_db_fail(struct sqlite_store *s, int rc, const char *doing, ts_error *err)
 {
     const char *why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     int code;
@@ -71,7 +71,7 @@ static long long ms_since(const struct timespec *start)
  * and can starve. We poll every 0.1-2 ms instead, with jitter so waiters
  * do not wake in step, and give up after busy_timeout_ms.
  */
-int busy_wait(void *arg, int attempts)
+int sqlite_busy_wait(void *arg, int attempts)
 {
     struct sqlite_store *s = arg;
 
@@ -94,17 +94,17 @@ int busy_wait(void *arg, int attempts)
 
 /* Prepares sql (from sqlite3_mprintf, freed here) to live as long as the
  * store. */
-int prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *err)
+int sqlite_prepare(struct sqlite_store *s, sqlite3_stmt **stmt, char *sql, ts_error *err)
 {
     if (!sql)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");
     int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL);
     sqlite3_free(sql);
-    return rc == SQLITE_OK ? TS_OK : db_fail(s, rc, "preparing a statement", err);
+    return rc == SQLITE_OK ? TS_OK : sqlite_db_fail(s, rc, "preparing a statement", err);
 }
 
 /* Runs a statement that returns no rows and resets it. */
-int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err)
+int sqlite_run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error *err)
 {
     int rc = sqlite3_step(stmt);
 
@@ -112,13 +112,13 @@ int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *doing, ts_error 
         sqlite3_reset(stmt);
         return TS_OK;
     }
-    rc = db_fail(s, rc, doing, err);
+    rc = sqlite_db_fail(s, rc, doing, err);
     sqlite3_reset(stmt);
     return rc;
 }
 
 /* Runs one SQL text once (pragmas, schema). */
-int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
+int sqlite_run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
 {
     sqlite3_stmt *stmt = NULL;
 
@@ -127,8 +127,8 @@ int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
     sqlite3_free(sql);
     if (rc != SQLITE_OK)
-        return db_fail(s, rc, doing, err);
-    rc = run(s, stmt, doing, err);
+        return sqlite_db_fail(s, rc, doing, err);
+    rc = sqlite_run(s, stmt, doing, err);
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -140,7 +140,7 @@ int run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_error *err)
  * a failed commit is rolled back, so that the next call starts clean. */
 int sqlite_commit(struct sqlite_store *s, ts_error *err)
 {
-    int rc = run(s, s->commit, "committing", err);
+    int rc = sqlite_run(s, s->commit, "committing", err);
 
     if (rc != TS_OK)
         sqlite_rollback(s);
@@ -150,7 +150,7 @@ int sqlite_commit(struct sqlite_store *s, ts_error *err)
 void sqlite_rollback(struct sqlite_store *s)
 {
     if (s->db && sqlite3_get_autocommit(s->db) == 0)
-        run(s, s->rollback, "rolling back", NULL);
+        sqlite_run(s, s->rollback, "rolling back", NULL);
 }
 
 long long sqlite_wall_ms(void)
@@ -161,7 +161,7 @@ long long sqlite_wall_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token,
+int sqlite_bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token,
                       ts_field f)
 {
     const char *v = host->token_get(token, f);
@@ -175,7 +175,7 @@ int bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token,
 
 /* Copies the ten columns of the current result row into token. NULL and
  * the empty string both mean "absent". */
-int read_row(struct sqlite_store *s, sqlite3_stmt *stmt, ts_token *token, ts_error *err)
+int sqlite_read_row(struct sqlite_store *s, sqlite3_stmt *stmt, ts_token *token, ts_error *err)
 {
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const char *v = (const char *)sqlite3_column_text(stmt, f);

@@ -187,13 +187,13 @@ static size_t count_records(const char *buf, size_t len)
     size_t n = 0;
     csv_status st;
 
-    csv_reader_init(&r, buf, len);
-    while ((st = csv_read(&r, &rec)) == CSV_RECORD) {
+    file_csv_reader_init(&r, buf, len);
+    while ((st = file_csv_read(&r, &rec)) == CSV_RECORD) {
         ck_assert_uint_eq(rec.nfields, 10);
         n++;
     }
     ck_assert_msg(st == CSV_END, "line %zu: %s", r.err_line, r.err_msg);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
     return n;
 }
 
@@ -208,9 +208,9 @@ static void assert_buf(const csv_buf *b, const char *want, size_t want_len)
 /* A record as Python's csv writer writes it: its fields, then "\r\n". */
 static int python_record(csv_buf *b, const char *const *values, const size_t *lens, size_t n)
 {
-    if (csv_write_fields(b, values, lens, n) != 0)
+    if (file_csv_write_fields(b, values, lens, n) != 0)
         return -1;
-    return csv_buf_append(b, "\r\n", 2);
+    return file_csv_buf_append(b, "\r\n", 2);
 }
 
 START_TEST(test_write_quotes_minimally)
@@ -225,9 +225,9 @@ START_TEST(test_write_quotes_minimally)
         "plain,\"a,b\",\"q\"\"q\",\"cr\r\",\"lf\n\",,\"crlf\r\n\", sp\t,\"\"\"\"\r\n";
     assert_buf(&b, want, sizeof want - 1);
     static const char cr[] = "a\rb";
-    ck_assert_ptr_null(csv_needs_quotes("a;b c'd", 7));
-    ck_assert_ptr_eq(csv_needs_quotes(cr, 3), cr + 1);
-    csv_buf_free(&b);
+    ck_assert_ptr_null(file_csv_needs_quotes("a;b c'd", 7));
+    ck_assert_ptr_eq(file_csv_needs_quotes(cr, 3), cr + 1);
+    file_csv_buf_free(&b);
     ck_assert_ptr_null(b.data);
 }
 END_TEST
@@ -240,12 +240,12 @@ START_TEST(test_write_empty_records)
     /* As Python: one empty field is "" so it does not read back as a blank line. */
     ck_assert_int_eq(python_record(&b, v, n, 1), 0);
     assert_buf(&b, "\"\"\r\n", 4);
-    csv_buf_reset(&b);
+    file_csv_buf_reset(&b);
     const char *two[] = { "", "" };
     size_t n2[] = { 0, 0 };
     ck_assert_int_eq(python_record(&b, two, n2, 2), 0);
     assert_buf(&b, ",\r\n", 3);
-    csv_buf_free(&b);
+    file_csv_buf_free(&b);
 }
 END_TEST
 
@@ -256,7 +256,7 @@ static void expect_record(csv_reader *r, size_t line, size_t n, ...)
 {
     csv_record rec;
     va_list ap;
-    csv_status st = csv_read(r, &rec);
+    csv_status st = file_csv_read(r, &rec);
     ck_assert_msg(st == CSV_RECORD, "expected a record on line %zu, got %d (%s, line %zu)", line,
                   st, r->err_msg ? r->err_msg : "", r->err_line);
     ck_assert_uint_eq(rec.line, line);
@@ -274,8 +274,8 @@ static void expect_record(csv_reader *r, size_t line, size_t n, ...)
 static void expect_end(csv_reader *r)
 {
     csv_record rec;
-    ck_assert_int_eq(csv_read(r, &rec), CSV_END);
-    ck_assert_int_eq(csv_read(r, &rec), CSV_END);
+    ck_assert_int_eq(file_csv_read(r, &rec), CSV_END);
+    ck_assert_int_eq(file_csv_read(r, &rec), CSV_END);
 }
 
 START_TEST(test_read_quoted_values)
@@ -284,12 +284,12 @@ START_TEST(test_read_quoted_values)
                              "\"two\r\nlines\",\"\",\"x\ny\"\r\n"
                              "last,\"\"\"\"\r\n";
     csv_reader r;
-    csv_reader_init(&r, in, sizeof in - 1);
+    file_csv_reader_init(&r, in, sizeof in - 1);
     expect_record(&r, 1, 3, "a", "b,c", "d\"e");
     expect_record(&r, 2, 3, "two\r\nlines", "", "x\ny");
     expect_record(&r, 5, 2, "last", "\"");
     expect_end(&r);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
 }
 END_TEST
 
@@ -297,13 +297,13 @@ START_TEST(test_read_line_endings)
 {
     static const char in[] = "a,b\nc,d\re,f\r\ng,h";
     csv_reader r;
-    csv_reader_init(&r, in, sizeof in - 1);
+    file_csv_reader_init(&r, in, sizeof in - 1);
     expect_record(&r, 1, 2, "a", "b");
     expect_record(&r, 2, 2, "c", "d");
     expect_record(&r, 3, 2, "e", "f");
     expect_record(&r, 4, 2, "g", "h");
     expect_end(&r);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
 }
 END_TEST
 
@@ -311,19 +311,19 @@ START_TEST(test_read_blank_lines_and_bom)
 {
     static const char in[] = "\xEF\xBB\xBFid\r\n\r\n\nx,\r\r\n\"\"\n\n";
     csv_reader r;
-    csv_reader_init(&r, in, sizeof in - 1);
+    file_csv_reader_init(&r, in, sizeof in - 1);
     expect_record(&r, 1, 1, "id");
     expect_record(&r, 4, 2, "x", "");
     expect_record(&r, 6, 1, "");        /* "" is a field, not a blank line */
     expect_end(&r);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
 
-    csv_reader_init(&r, "", 0);
+    file_csv_reader_init(&r, "", 0);
     expect_end(&r);
-    csv_reader_free(&r);
-    csv_reader_init(&r, "\r\n\n", 3);
+    file_csv_reader_free(&r);
+    file_csv_reader_init(&r, "\r\n\n", 3);
     expect_end(&r);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
 }
 END_TEST
 
@@ -335,12 +335,12 @@ START_TEST(test_read_counts_every_field)
     strcat(in, "\r\na,b,\r\n");
     csv_reader r;
     csv_record rec;
-    csv_reader_init(&r, in, strlen(in));
-    ck_assert_int_eq(csv_read(&r, &rec), CSV_RECORD);
+    file_csv_reader_init(&r, in, strlen(in));
+    ck_assert_int_eq(file_csv_read(&r, &rec), CSV_RECORD);
     ck_assert_uint_eq(rec.nfields, 20);
     expect_record(&r, 2, 3, "a", "b", "");
     expect_end(&r);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
 }
 END_TEST
 
@@ -364,8 +364,8 @@ START_TEST(test_read_scratch_growth)
     ck_assert_int_eq(python_record(&b, v, n, 10), 0);
     csv_reader r;
     csv_record rec;
-    csv_reader_init(&r, b.data, b.len);
-    ck_assert_int_eq(csv_read(&r, &rec), CSV_RECORD);
+    file_csv_reader_init(&r, b.data, b.len);
+    ck_assert_int_eq(file_csv_read(&r, &rec), CSV_RECORD);
     ck_assert_uint_eq(rec.nfields, 10);
     for (int i = 0; i < 10; i++) {
         ck_assert_uint_eq(rec.len[i], n[i]);
@@ -373,8 +373,8 @@ START_TEST(test_read_scratch_growth)
         free(vals[i]);
     }
     expect_end(&r);
-    csv_reader_free(&r);
-    csv_buf_free(&b);
+    file_csv_reader_free(&r);
+    file_csv_buf_free(&b);
 }
 END_TEST
 
@@ -396,9 +396,9 @@ START_TEST(test_read_knows_canonical_records)
                         end[] = { 16, 23, 27, 30, 42, 46 };
     csv_reader r;
     csv_record rec;
-    csv_reader_init(&r, in, sizeof in - 1);
+    file_csv_reader_init(&r, in, sizeof in - 1);
     for (int i = 0; i < 6; i++) {
-        ck_assert_int_eq(csv_read(&r, &rec), CSV_RECORD);
+        ck_assert_int_eq(file_csv_read(&r, &rec), CSV_RECORD);
         ck_assert_msg(rec.clean == clean[i], "record %d: clean %d", i, rec.clean);
         ck_assert_msg(rec.eol == eol[i], "record %d: eol %d", i, rec.eol);
         ck_assert_uint_eq(rec.start, start[i]);
@@ -406,7 +406,7 @@ START_TEST(test_read_knows_canonical_records)
         ck_assert_uint_eq(rec.end, end[i]);
     }
     expect_end(&r);
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
 }
 END_TEST
 
@@ -432,8 +432,8 @@ START_TEST(test_read_errors)
         csv_reader r;
         csv_record rec;
         csv_status st;
-        csv_reader_init(&r, cases[i].input, cases[i].len);
-        while ((st = csv_read(&r, &rec)) == CSV_RECORD)
+        file_csv_reader_init(&r, cases[i].input, cases[i].len);
+        while ((st = file_csv_read(&r, &rec)) == CSV_RECORD)
             ;
         ck_assert_msg(st == CSV_ERROR, "case %zu parsed", i);
         ck_assert_msg(r.err_line == cases[i].line && r.err_field == cases[i].field,
@@ -441,7 +441,7 @@ START_TEST(test_read_errors)
                       r.err_field, cases[i].line, cases[i].field);
         ck_assert_msg(strstr(r.err_msg, cases[i].says), "case %zu: '%s'", i, r.err_msg);
         ck_assert_int_eq(r.err_nomem, 0);
-        csv_reader_free(&r);
+        file_csv_reader_free(&r);
     }
 }
 END_TEST
@@ -471,9 +471,9 @@ START_TEST(test_round_trip_random)
     }
     csv_reader rd;
     csv_record rec;
-    csv_reader_init(&rd, b.data, b.len);
+    file_csv_reader_init(&rd, b.data, b.len);
     for (size_t r = 0; r < ROWS; r++) {
-        ck_assert_int_eq(csv_read(&rd, &rec), CSV_RECORD);
+        ck_assert_int_eq(file_csv_read(&rd, &rec), CSV_RECORD);
         ck_assert_uint_eq(rec.nfields, FIELDS);
         for (size_t f = 0; f < FIELDS; f++) {
             size_t i = r * FIELDS + f;
@@ -482,8 +482,8 @@ START_TEST(test_round_trip_random)
         }
     }
     expect_end(&rd);
-    csv_reader_free(&rd);
-    csv_buf_free(&b);
+    file_csv_reader_free(&rd);
+    file_csv_buf_free(&b);
     free(vals);
     free(lens);
 }
@@ -1106,10 +1106,10 @@ static int dump_cb(const ts_token *t, void *ud)
     csv_buf *b = ud;
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         const char *v = ts_token_get(t, f);
-        ck_assert_int_eq(csv_write_field(b, v, strlen(v)), 0);
-        ck_assert_int_eq(csv_buf_append(b, "|", 1), 0);
+        ck_assert_int_eq(file_csv_write_field(b, v, strlen(v)), 0);
+        ck_assert_int_eq(file_csv_buf_append(b, "|", 1), 0);
     }
-    return csv_buf_append(b, "\n", 1);
+    return file_csv_buf_append(b, "\n", 1);
 }
 
 static char *dump(ts_store *s)
@@ -1118,7 +1118,7 @@ static char *dump(ts_store *s)
     ts_error err;
     int rc = ts_get_tokens(s, dump_cb, &b, &err);
     ck_assert_msg(rc == TS_OK, "get_tokens: %s", err.message);
-    ck_assert_int_eq(csv_buf_append(&b, "", 1), 0);
+    ck_assert_int_eq(file_csv_buf_append(&b, "", 1), 0);
     return b.data;
 }
 
@@ -1379,9 +1379,9 @@ START_TEST(test_many_processes)
     csv_reader r;
     csv_record rec;
     size_t n = 0;
-    csv_reader_init(&r, data, len);
-    ck_assert_int_eq(csv_read(&r, &rec), CSV_RECORD);
-    while (csv_read(&r, &rec) == CSV_RECORD) {
+    file_csv_reader_init(&r, data, len);
+    ck_assert_int_eq(file_csv_read(&r, &rec), CSV_RECORD);
+    while (file_csv_read(&r, &rec) == CSV_RECORD) {
         int w, i;
         char user[32];
         snprintf(user, sizeof user, "%.*s", (int)rec.len[1], rec.value[1]);
@@ -1389,7 +1389,7 @@ START_TEST(test_many_processes)
         ck_assert_int_eq(seen[w * SAVES + i]++, 0);
         ids[n++] = strtoull(rec.value[0], NULL, 10);
     }
-    csv_reader_free(&r);
+    file_csv_reader_free(&r);
     ck_assert_uint_eq(n, WRITERS * SAVES);
     for (size_t i = 1; i < n; i++)
         ck_assert_msg(ids[i] > ids[i - 1], "ids not ascending at row %zu", i);
@@ -1464,9 +1464,9 @@ static size_t kill_during_writes(const char *path, unsigned seed)
     csv_record rec;
     uint32_t users = got < 300 ? got : 300, found = 0;
     size_t rows = 0;
-    csv_reader_init(&r, data, len);
-    ck_assert_int_eq(csv_read(&r, &rec), CSV_RECORD);
-    while (csv_read(&r, &rec) == CSV_RECORD) {
+    file_csv_reader_init(&r, data, len);
+    ck_assert_int_eq(file_csv_read(&r, &rec), CSV_RECORD);
+    while (file_csv_read(&r, &rec) == CSV_RECORD) {
         unsigned k, v;
         char user[16], refresh[16];
         snprintf(user, sizeof user, "%.*s", (int)rec.len[1], rec.value[1]);
@@ -1482,8 +1482,8 @@ static size_t kill_during_writes(const char *path, unsigned seed)
             found++;
         }
     }
-    ck_assert_msg(csv_read(&r, &rec) == CSV_END, "line %zu: %s", r.err_line, r.err_msg);
-    csv_reader_free(&r);
+    ck_assert_msg(file_csv_read(&r, &rec) == CSV_END, "line %zu: %s", r.err_line, r.err_msg);
+    file_csv_reader_free(&r);
     free(data);
     ck_assert_uint_eq(found, users);
     return rows;

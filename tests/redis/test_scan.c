@@ -23,7 +23,7 @@ static int feed(struct resp_scan *s, const char *buf, size_t len, size_t piece, 
 {
     for (size_t at = 0; at < len; at += piece) {
         size_t n = len - at < piece ? len - at : piece;
-        if (resp_scan_feed(s, buf + at, n, why, 200) != 0)
+        if (redis_resp_scan_feed(s, buf + at, n, why, 200) != 0)
             return -1;
     }
     return 0;
@@ -34,7 +34,7 @@ static int scan_all(const char *buf, size_t len, size_t max_bytes, size_t max_el
 {
     struct resp_scan s;
 
-    resp_scan_init(&s, max_bytes, max_elements);
+    redis_resp_scan_init(&s, max_bytes, max_elements);
     return feed(&s, buf, len, piece, why);
 }
 
@@ -92,7 +92,7 @@ START_TEST(test_counts_start_again_with_each_reply)
     char why[200];
     const char *one = "*2\r\n$3\r\nabc\r\n:1\r\n";   /* 17 bytes, 2 elements */
 
-    resp_scan_init(&s, 17, 2);
+    redis_resp_scan_init(&s, 17, 2);
     for (int i = 0; i < 100; i++)
         ck_assert_msg(feed(&s, one, 17, (size_t)(i % 17) + 1, why) == 0, "reply %d: %s", i,
                       why);
@@ -209,12 +209,12 @@ START_TEST(test_agrees_with_hiredis)
         b.len = 0;
         for (int i = 0; i < replies; i++)
             random_reply(&b, 0);
-        resp_scan_init(&s, 1 << 20, 1 << 20);
+        redis_resp_scan_init(&s, 1 << 20, 1 << 20);
         for (size_t at = 0; at < b.len;) {
             size_t n = 1 + (size_t)rand() % 9;
             if (n > b.len - at)
                 n = b.len - at;
-            ck_assert_msg(resp_scan_feed(&s, b.data + at, n, why, sizeof why) == 0,
+            ck_assert_msg(redis_resp_scan_feed(&s, b.data + at, n, why, sizeof why) == 0,
                           "round %d: %s", round, why);
             ck_assert_int_eq(redisReaderFeed(reader, b.data + at, n), REDIS_OK);
             at += n;
