@@ -11,15 +11,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // The addon: $TOKENSTORE_NODE_ADDON (an out-of-tree build), else next to
-// this file (installed), else libtool's .libs/ (the build tree).
+// this file (make install), else node-gyp's build/Release/ (npm install),
+// else libtool's .libs/ (the build tree).
 function loadAddon() {
     const here = dirname(fileURLToPath(import.meta.url));
-    const candidates = [process.env.TOKENSTORE_NODE_ADDON,
-                        join(here, "tokenstore.so"), join(here, ".libs", "tokenstore.so")];
+    const candidates = [process.env.TOKENSTORE_NODE_ADDON, join(here, "tokenstore.so"),
+                        join(here, "build", "Release", "tokenstore.node"),
+                        join(here, ".libs", "tokenstore.so")];
     const path = candidates.find((p) => p && existsSync(p));
     if (!path)
-        throw new Error(`tokenstore: the addon tokenstore.so was not found next to ${here} ` +
-                        "(build it with make, or set TOKENSTORE_NODE_ADDON)");
+        throw new Error(`tokenstore: the addon was not found in ${here} (tokenstore.so, ` +
+                        "build/Release/tokenstore.node or .libs/tokenstore.so): build it with " +
+                        "npm install or make, or set TOKENSTORE_NODE_ADDON");
     const module = { exports: {} };
     process.dlopen(module, path);
     return module.exports;
