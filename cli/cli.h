@@ -10,7 +10,9 @@
  * cmd_keys.c (keygen, rekey), cmd_doctor.c (with doctor_store.c and
  * doctor_net.c, doctor.h between them) and cmd_backends.c (backends,
  * check-backend; check.c decides where
- * the conformance suite of conformance.c may run). format.c decides how
+ * the conformance suite of conformance.c may run; schemes.c lists the URI
+ * schemes). text.c holds how one value is read or shown (masked, escaped,
+ * a duration, a date), below every other file; format.c decides how
  * tokens look (masked secrets, tables, `field: value` lines) and json.c
  * how they look as JSON, so a secret can only reach the terminal through
  * cli_display_value() or cli_token_json().
@@ -138,9 +140,11 @@ int cli_encrypt_status(ts_store *store, const ts_config *cfg, json_object *json,
 
 /* ------------------------------------------------------------ options.c */
 
-/* Reads argv into cli (which starts zeroed); CLI_OK or an exit status
- * after a message. Secret values are wiped in argv. */
-int cli_parse(struct cli *cli, int argc, char *argv[]);
+/* Reads argv into cli (which starts zeroed), the command named among the
+ * NULL-terminated `table` (main.c's cli_commands, which cli_find_command
+ * then searches too); CLI_OK or an exit status after a message. Secret
+ * values are wiped in argv. */
+int cli_parse(struct cli *cli, const struct cli_command *const *table, int argc, char *argv[]);
 
 /* Wipes and frees what cli_parse copied. */
 void cli_free(struct cli *cli);
@@ -152,7 +156,7 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "--user" for OPT_USER; "-o" and "-O" for the two known by short names. */
 const char *cli_option_name(int opt);
 
-/* The command called name, or NULL. */
+/* The command called name in cli_parse's table, or NULL. */
 const struct cli_command *cli_find_command(const char *name);
 
 /* The candidate nearest word, when near enough to be a slip of the
@@ -171,9 +175,6 @@ int cli_exit_status(int code);
 /* Prints the library's message (it names the file, key or backend) and
  * returns cli_exit_status(code). */
 int cli_store_error(int code, const ts_error *err);
-
-/* Says "out of memory" and returns CLI_STORE. */
-int cli_out_of_memory(void);
 
 /* A ts_get_tokens callback that counts: userdata is a size_t. */
 int cli_count_token(const ts_token *token, void *userdata);
@@ -215,7 +216,7 @@ int cli_open_store(const struct cli *cli, unsigned flags, ts_store **store, ts_c
  * NULL (one not opened): the config's backend names it then. */
 void cli_describe_store(ts_store *store, const ts_config *cfg, char *out, size_t size);
 
-/* ------------------------------------------------------------ cmd_backends.c */
+/* ------------------------------------------------------------ schemes.c */
 
 /* The names of the backends found, and with `aliases` the other URI
  * schemes that open one of them (rediss, redis-sentinel, unix, ...), in
@@ -260,7 +261,10 @@ struct cli_check {
  * status. */
 int cli_check_backend(const struct cli_check *check);
 
-/* ------------------------------------------------------------ format.c: values */
+/* ------------------------------------------------------------ text.c */
+
+/* Says "out of memory" and returns CLI_STORE. */
+int cli_out_of_memory(void);
 
 /* Non-zero when s is one or more decimal digits and nothing else. */
 int cli_all_digits(const char *s);
@@ -275,6 +279,11 @@ int64_t cli_now_ms(void);
 /* A token's expiry_time as a number: 0 with *ms set, -1 when it has none
  * or it is not a number (a stored value past INT64_MAX is INT64_MAX). */
 int cli_token_expiry(const ts_token *token, int64_t *ms);
+
+/* Characters in s (UTF-8 code points; a stray byte counts as one): its
+ * width on a terminal, as cells are escaped and the one non-ASCII
+ * character we add ourselves ("…") is one column wide. */
+size_t cli_char_count(const char *s);
 
 /* explicit_bzero(s, strlen(s)) then free(s); NULL is allowed. */
 void cli_free_secret(char *s);

@@ -14,8 +14,9 @@
  * first, so checks are independent and the store must be a scratch one.
  * Output is TAP, so `make check` and any CI counts single checks.
  *
- * This file has the helpers the checks share and the TAP runner; the
- * checks of the SDK's rules are in conformance_rules.c, those of the calls
+ * This file has the TAP runner; the helpers the checks share are in
+ * conformance_tokens.c, the checks of the SDK's rules in
+ * conformance_rules.c, those of the calls
  * carrying many tokens in conformance_batch.c, those of durability,
  * concurrency and read-only access in conformance_durability.c, and the
  * differential check in conformance_differential.c.
@@ -26,115 +27,6 @@
 #include <string.h>
 #include "conformance.h"
 #include "conformance_checks.h"
-
-/* A token from "field=value" pairs, e.g. tok("user_name", "a", NULL). */
-ts_token *tok(const char *field, ...)
-{
-    ts_token *t = ts_token_new();
-    va_list ap;
-
-    va_start(ap, field);
-    for (const char *f = field; f; f = va_arg(ap, const char *)) {
-        ts_field id;
-        const char *value = va_arg(ap, const char *);
-        if (ts_field_from_name(f, &id) == TS_OK)
-            ts_token_set(t, id, value);
-    }
-    va_end(ap);
-    return t;
-}
-
-/* A full token for user number i. */
-ts_token *user_token(unsigned i)
-{
-    char user[64], refresh[64], access[64];
-
-    snprintf(user, sizeof user, "user%u@example.com", i);
-    snprintf(refresh, sizeof refresh, "1000.refresh.%u", i);
-    snprintf(access, sizeof access, "1000.access.%u", i);
-    return tok("user_name", user, "client_id", "1000.CLIENT", "client_secret", "s3cret",
-               "refresh_token", refresh, "access_token", access,
-               "expiry_time", "1893456000000", "redirect_url", "https://example.com/cb",
-               "api_domain", "https://www.zohoapis.com", NULL);
-}
-
-const char *get(const ts_token *t, const char *field)
-{
-    ts_field f;
-    return ts_field_from_name(field, &f) == TS_OK ? ts_token_get(t, f) : "";
-}
-
-/* A token's id by the library's strict rule; UINT64_MAX, which no store
- * may hand out, for one that breaks it, so the check comparing it fails. */
-uint64_t id_of(const ts_token *t)
-{
-    uint64_t id;
-
-    return ts_id_parse(ts_token_get(t, TS_FIELD_ID), &id) == TS_OK ? id : UINT64_MAX;
-}
-
-int count_cb(const ts_token *t, void *ud)
-{
-    (void)t;
-    (*(size_t *)ud)++;
-    return 0;
-}
-
-size_t count(check_state *st)
-{
-    size_t n = 0;
-    if (ts_get_tokens(st->store, count_cb, &n, &st->last) != TS_OK)
-        return (size_t)-1;
-    return n;
-}
-
-/* Saves and frees t; returns the ts_code. *id gets the stored id. */
-int save(check_state *st, ts_token *t, uint64_t *id)
-{
-    int rc = ts_save_token(st->store, t, &st->last);
-    if (id)
-        *id = rc == TS_OK ? id_of(t) : 0;
-    ts_token_free(t);
-    return rc;
-}
-
-/* The stored token with this id, or NULL. */
-ts_token *by_id(check_state *st, uint64_t id)
-{
-    char buf[24];
-    ts_token *t = ts_token_new();
-
-    snprintf(buf, sizeof buf, "%" PRIu64, id);
-    if (ts_find_token_by_id(st->store, buf, t, &st->last) != TS_OK) {
-        ts_token_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-/* Compares two strings, describing the first difference for a failure. */
-int same(check_state *st, const char *what, const char *got, const char *want)
-{
-    if (strcmp(got, want) == 0)
-        return 1;
-    size_t i = 0;
-    while (got[i] && got[i] == want[i])
-        i++;
-    snprintf(st->why, sizeof st->why,
-             "%s differs at byte %zu of %zu (got %zu bytes)", what, i, strlen(want), strlen(got));
-    return 0;
-}
-
-/* A get_tokens callback that fills the struct order at ud. */
-int order_cb(const ts_token *t, void *ud)
-{
-    struct order *o = ud;
-    uint64_t id = id_of(t);
-    if (o->n++ && id <= o->last)
-        o->bad = 1;
-    o->last = id;
-    return 0;
-}
 
 /* ---------------------------------------------------------------- runner */
 
@@ -172,7 +64,7 @@ int cli_conformance_run(const ts_config *config, unsigned sequences, uint64_t se
                         .seed = seed ? seed : CLI_DIFFERENTIAL_SEED };
     ts_backend_info info;
     int failures = 0, k = 0;
-    int n = (int)(rule_check_count + batch_check_count + durability_check_count) + 1;
+    int n = (int)(conf_rule_check_count + conf_batch_check_count + conf_durability_check_count) + 1;
 
     if (ts_store_open_config(&su.store, config, err) != TS_OK)
         return -1;
@@ -183,14 +75,14 @@ int cli_conformance_run(const ts_config *config, unsigned sequences, uint64_t se
     if (ts_store_key_id(su.store))
         fprintf(out, "# values encrypted with key %s\n", ts_store_key_id(su.store));
     ts_store_close(su.store);
-    for (size_t i = 0; i < rule_check_count; i++)
-        failures += run_check(&su, &rule_checks[i], ++k, out);
-    for (size_t i = 0; i < batch_check_count; i++)
-        failures += run_check(&su, &batch_checks[i], ++k, out);
-    for (size_t i = 0; i < durability_check_count; i++)
-        failures += run_check(&su, &durability_checks[i], ++k, out);
+    for (size_t i = 0; i < conf_rule_check_count; i++)
+        failures += run_check(&su, &conf_rule_checks[i], ++k, out);
+    for (size_t i = 0; i < conf_batch_check_count; i++)
+        failures += run_check(&su, &conf_batch_checks[i], ++k, out);
+    for (size_t i = 0; i < conf_durability_check_count; i++)
+        failures += run_check(&su, &conf_durability_checks[i], ++k, out);
     fprintf(out, "# differential: %u sequences from seed %" PRIu64 "\n", su.sequences,
             su.seed);
-    failures += run_check(&su, &differential_check, ++k, out);
+    failures += run_check(&su, &conf_differential_check, ++k, out);
     return failures;
 }

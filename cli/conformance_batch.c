@@ -21,17 +21,17 @@ static int check_find_tokens(check_state *st)
     char user[64], access[64];
 
     for (unsigned i = 1; i <= 20; i++)
-        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
+        EXPECT_RC(TS_OK, conf_save(st, conf_user_token(i), NULL));
     for (unsigned i = 0; i < N; i++) {
         snprintf(user, sizeof user, "user%u@example.com", i);
-        q[i] = tok("user_name", user, NULL);
+        q[i] = conf_tok("user_name", user, NULL);
     }
     ts_token_free(q[0]);
-    q[0] = tok("user_name", "stranger@example.com", NULL);
+    q[0] = conf_tok("user_name", "stranger@example.com", NULL);
     ts_token_free(q[2]);
-    q[2] = tok("client_id", "1000.CLIENT", NULL);
+    q[2] = conf_tok("client_id", "1000.CLIENT", NULL);
     ts_token_free(q[3]);
-    q[3] = tok("access_token", "1000.access.5", NULL);
+    q[3] = conf_tok("access_token", "1000.access.5", NULL);
     ts_token_set(q[4], TS_FIELD_API_DOMAIN, "kept");
     int rc = ts_find_tokens(st->store, q, N, results, &st->last);
     EXPECT(rc == TS_ERR_INVALID && strstr(st->last.message, "lookup key"),
@@ -41,24 +41,24 @@ static int check_find_tokens(check_state *st)
            results[21] == TS_NOT_FOUND && results[23] == TS_NOT_FOUND,
            "misses and the keyless query answered '%s', '%s', '%s'", ts_strerror(results[0]),
            ts_strerror(results[2]), ts_strerror(results[21]));
-    EXPECT(!*get(q[0], "id") && !*get(q[21], "refresh_token"), "a miss filled fields");
-    EXPECT(results[3] == TS_OK && strcmp(get(q[3], "user_name"), "user5@example.com") == 0,
+    EXPECT(!*conf_get(q[0], "id") && !*conf_get(q[21], "refresh_token"), "a miss filled fields");
+    EXPECT(results[3] == TS_OK && strcmp(conf_get(q[3], "user_name"), "user5@example.com") == 0,
            "the access_token query answered '%s' with user '%s'", ts_strerror(results[3]),
-           get(q[3], "user_name"));
-    EXPECT(strcmp(get(q[4], "api_domain"), "kept") == 0, "a batch find overwrote a set field");
+           conf_get(q[3], "user_name"));
+    EXPECT(strcmp(conf_get(q[4], "api_domain"), "kept") == 0, "a batch find overwrote a set field");
     for (unsigned i = 1; i <= 20; i++) {
         if (i == 2 || i == 3)
             continue;
         snprintf(access, sizeof access, "1000.access.%u", i);
-        EXPECT(results[i] == TS_OK && strcmp(get(q[i], "access_token"), access) == 0 &&
-               id_of(q[i]) == i, "query %u answered '%s' with id '%s'", i,
-               ts_strerror(results[i]), get(q[i], "id"));
+        EXPECT(results[i] == TS_OK && strcmp(conf_get(q[i], "access_token"), access) == 0 &&
+               conf_id_of(q[i]) == i, "query %u answered '%s' with id '%s'", i,
+               ts_strerror(results[i]), conf_get(q[i], "id"));
     }
     for (unsigned i = 0; i < N; i++)
         ts_token_free(q[i]);
-    q[0] = tok("user_name", "user9@example.com", NULL);
+    q[0] = conf_tok("user_name", "user9@example.com", NULL);
     EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 1, results, &st->last));
-    EXPECT(id_of(q[0]) == 9, "a batch of one found id '%s'", get(q[0], "id"));
+    EXPECT(conf_id_of(q[0]) == 9, "a batch of one found id '%s'", conf_get(q[0], "id"));
     ts_token_free(q[0]);
     EXPECT_RC(TS_OK, ts_find_tokens(st->store, q, 0, results, &st->last));
     return 0;
@@ -91,11 +91,11 @@ static int check_find_tokens_halves(check_state *st)
     char user[64];
 
     for (unsigned i = 1; i <= 5; i++)
-        EXPECT_RC(TS_OK, save(st, user_token(i), NULL));
+        EXPECT_RC(TS_OK, conf_save(st, conf_user_token(i), NULL));
     for (unsigned i = 0; i < N; i++) {
         snprintf(user, sizeof user, "user%u@example.com", i);
-        q[i] = tok("user_name", user, NULL);
-        p[i] = tok("user_name", user, NULL);
+        q[i] = conf_tok("user_name", user, NULL);
+        p[i] = conf_tok("user_name", user, NULL);
     }
     ts_token_set(q[2], TS_FIELD_API_DOMAIN, "kept");
     ts_token_set(p[2], TS_FIELD_API_DOMAIN, "kept");
@@ -121,9 +121,9 @@ static int check_find_tokens_halves(check_state *st)
             EXPECT(strcmp(ts_token_get(q[i], (ts_field)f), ts_token_get(p[i], (ts_field)f)) == 0,
                    "find %u: %s differs from find_tokens's", i, ts_field_name((ts_field)f));
     }
-    EXPECT(id_of(q[3]) == 3 && strcmp(get(q[2], "api_domain"), "kept") == 0 &&
-           !*get(q[0], "id"), "the halves found ids '%s', '%s' and api_domain '%s'",
-           get(q[0], "id"), get(q[3], "id"), get(q[2], "api_domain"));
+    EXPECT(conf_id_of(q[3]) == 3 && strcmp(conf_get(q[2], "api_domain"), "kept") == 0 &&
+           !*conf_get(q[0], "id"), "the halves found ids '%s', '%s' and api_domain '%s'",
+           conf_get(q[0], "id"), conf_get(q[3], "id"), conf_get(q[2], "api_domain"));
 
     /* Given up on, a batch's answers are not taken for the next call's. */
     ts_token_clear(q[1]);
@@ -133,7 +133,7 @@ static int check_find_tokens_halves(check_state *st)
     ts_token_clear(q[4]);
     ts_token_set(q[4], TS_FIELD_USER_NAME, "user4@example.com");
     EXPECT_RC(TS_OK, ts_find_token(st->store, q[4], &st->last));
-    EXPECT(id_of(q[4]) == 4, "after a cancel, user4 found id '%s'", get(q[4], "id"));
+    EXPECT(conf_id_of(q[4]) == 4, "after a cancel, user4 found id '%s'", conf_get(q[4], "id"));
     for (unsigned i = 0; i < N; i++)
         ts_token_free(q[i]), ts_token_free(p[i]);
     return 0;
@@ -161,7 +161,7 @@ static int stream_next(void *ud, ts_token **token, ts_error *err)
     }
     if (in->next == in->n)
         return TS_NOT_FOUND;
-    *token = in->current = user_token(1000 + in->next);
+    *token = in->current = conf_user_token(1000 + in->next);
     if (in->next == in->refused) {
         ts_token_set(*token, TS_FIELD_REFRESH_TOKEN, NULL);
         ts_token_set(*token, TS_FIELD_ACCESS_TOKEN, NULL);
@@ -174,8 +174,8 @@ static void stream_saved(void *ud, const ts_token *token)
 {
     struct stream_in *in = ud;
 
-    in->ids_ascend &= in->saved == 0 || id_of(token) == in->last_id + 1;
-    in->last_id = id_of(token);
+    in->ids_ascend &= in->saved == 0 || conf_id_of(token) == in->last_id + 1;
+    in->last_id = conf_id_of(token);
     in->saved++;
 }
 
@@ -197,7 +197,7 @@ static int check_stream_stops(check_state *st, unsigned refused, unsigned broken
            ts_strerror(rc), ts_strerror(want));
     EXPECT(want != TS_ERR_INVALID || strstr(st->last.message, where),
            "the error does not name %s: %s", where, st->last.message);
-    size_t stored = count(st);
+    size_t stored = conf_count(st);
     EXPECT((stored == 0 || stored == at) && saved == stored,
            "a stream with %s at token %u left %zu tokens (%zu reported saved); all before "
            "it or none of them", what, at, stored, saved);
@@ -212,14 +212,14 @@ static int check_save_stream(check_state *st)
     EXPECT_RC(TS_OK, ts_save_stream(st->store, stream_next, stream_saved, &in, &saved,
                                     &st->last));
     ts_token_free(in.current);
-    EXPECT(saved == 50 && in.saved == 50 && count(st) == 50,
+    EXPECT(saved == 50 && in.saved == 50 && conf_count(st) == 50,
            "a stream of 50 tokens: %zu saved, %u reported, %zu stored", saved, in.saved,
-           count(st));
+           conf_count(st));
     EXPECT(in.ids_ascend && in.last_id == 50, "the stream's ids do not run 1..50 (last %"
            PRIu64 ")", in.last_id);
-    ts_token *q = tok("user_name", "user1049@example.com", NULL);
+    ts_token *q = conf_tok("user_name", "user1049@example.com", NULL);
     int rc = ts_find_token(st->store, q, &st->last);
-    int whole = rc == TS_OK && strcmp(get(q, "refresh_token"), "1000.refresh.1049") == 0;
+    int whole = rc == TS_OK && strcmp(conf_get(q, "refresh_token"), "1000.refresh.1049") == 0;
     ts_token_free(q);
     EXPECT(whole, "the stream's last token is not stored whole");
     if (check_stream_stops(st, 3, 99, TS_ERR_INVALID, "a token with no secret"))
@@ -227,11 +227,11 @@ static int check_save_stream(check_state *st)
     return check_stream_stops(st, 99, 4, TS_ERR_IO, "an input error");
 }
 
-const struct check batch_checks[] = {
+const struct check conf_batch_checks[] = {
     { "find_tokens answers a batch as find_token would, in order", check_find_tokens, 0 },
     { "find_tokens_send and _receive answer as find_tokens, or send declines",
       check_find_tokens_halves, 0 },
     { "save_stream saves tokens pulled one at a time; a stop leaves all before it or none",
       check_save_stream, 0 },
 };
-const size_t batch_check_count = sizeof batch_checks / sizeof batch_checks[0];
+const size_t conf_batch_check_count = sizeof conf_batch_checks / sizeof *conf_batch_checks;

@@ -1,9 +1,9 @@
 /*
  * cli/conformance_checks.h - what the conformance suite's files share:
  * the state a check runs in, the EXPECT macros and the token helpers
- * (conformance.c), and the tables of checks the runner goes through: the
- * SDK's rules (conformance_rules.c), the calls that carry many tokens
- * (conformance_batch.c), durability, concurrency and read-only access
+ * (conformance_tokens.c), and the tables of checks the runner goes
+ * through: the SDK's rules (conformance_rules.c), the calls that carry
+ * many tokens (conformance_batch.c), durability, concurrency and read-only access
  * (conformance_durability.c) and the differential check
  * (conformance_differential.c). Only those files include it; the command
  * sees conformance.h.
@@ -48,10 +48,10 @@ typedef struct check_state {
                ts_strerror(rc_), ts_strerror(want), st->last.message);        \
     } while (0)
 
-/* Fails the check unless got is the string want (see same()). */
+/* Fails the check unless got is the string want (see conf_same()). */
 #define EXPECT_SAME(what, got, want)                                          \
     do {                                                                      \
-        if (!same(st, what, got, want))                                       \
+        if (!conf_same(st, what, got, want))                                       \
             return 1;                                                         \
     } while (0)
 
@@ -66,37 +66,37 @@ struct check {
 /* The checks, in the order they run and are numbered: the rules, the
  * calls that carry many tokens (conformance_batch.c), the durability ones;
  * then the differential check. */
-extern const struct check rule_checks[];
-extern const size_t rule_check_count;
-extern const struct check batch_checks[];
-extern const size_t batch_check_count;
-extern const struct check durability_checks[];
-extern const size_t durability_check_count;
+extern const struct check conf_rule_checks[];
+extern const size_t conf_rule_check_count;
+extern const struct check conf_batch_checks[];
+extern const size_t conf_batch_check_count;
+extern const struct check conf_durability_checks[];
+extern const size_t conf_durability_check_count;
 /* The differential check (conformance_differential.c), run last. */
-extern const struct check differential_check;
+extern const struct check conf_differential_check;
 
-/* The helpers, in conformance.c. */
+/* The helpers, in conformance_tokens.c. */
 
-/* A token from "field=value" pairs, e.g. tok("user_name", "a", NULL). */
-ts_token *tok(const char *field, ...);
+/* A token from "field=value" pairs, e.g. conf_tok("user_name", "a", NULL). */
+ts_token *conf_tok(const char *field, ...);
 /* A full token for user number i. */
-ts_token *user_token(unsigned i);
+ts_token *conf_user_token(unsigned i);
 /* The field of t named `field` ("" when it is absent). */
-const char *get(const ts_token *t, const char *field);
+const char *conf_get(const ts_token *t, const char *field);
 /* A token's id by the library's strict rule; UINT64_MAX, which no store
  * may hand out, for one that breaks it, so the check comparing it fails. */
-uint64_t id_of(const ts_token *t);
+uint64_t conf_id_of(const ts_token *t);
 /* A get_tokens callback that counts into the size_t at ud. */
-int count_cb(const ts_token *t, void *ud);
+int conf_count_cb(const ts_token *t, void *ud);
 /* How many tokens the store lists; (size_t)-1 when it cannot list them. */
-size_t count(check_state *st);
+size_t conf_count(check_state *st);
 /* Saves and frees t; returns the ts_code. *id gets the stored id. */
-int save(check_state *st, ts_token *t, uint64_t *id);
+int conf_save(check_state *st, ts_token *t, uint64_t *id);
 /* The stored token with this id, or NULL. */
-ts_token *by_id(check_state *st, uint64_t id);
+ts_token *conf_by_id(check_state *st, uint64_t id);
 /* Compares two strings, describing the first difference for a failure. */
-int same(check_state *st, const char *what, const char *got, const char *want);
-/* What order_cb sees of a walk: the tokens, the last id, and whether the
+int conf_same(check_state *st, const char *what, const char *got, const char *want);
+/* What conf_order_cb sees of a walk: the tokens, the last id, and whether the
  * ids failed to ascend. */
 struct order {
     uint64_t last;
@@ -104,6 +104,6 @@ struct order {
     int bad;
 };
 /* A get_tokens callback that fills the struct order at ud. */
-int order_cb(const ts_token *t, void *ud);
+int conf_order_cb(const ts_token *t, void *ud);
 
 #endif

@@ -161,7 +161,7 @@ static int same_row(struct run *r, const char *what, const ts_token *b, const ts
             DIFFER(r, "%s: %s is '%s' on the backend, '%s' on memory", what,
                    ts_field_name((ts_field)f), ts_token_get(b, (ts_field)f),
                    ts_token_get(m, (ts_field)f));
-    uint64_t bid = id_of(b), mid = id_of(m);
+    uint64_t bid = conf_id_of(b), mid = conf_id_of(m);
     struct id_pair *p = pair_by(r, bid, 0);
     if (!p || p->memory != mid)
         DIFFER(r, "%s: the backend's id %" PRIu64 " is not memory's id %" PRIu64, what, bid,
@@ -241,8 +241,8 @@ static int op_save(struct run *r)
     int m = ts_save_token(r->memory, tm, NULL);
     if (same_code(r, b, m) == 0) {
         rc = 0;
-        if (b == TS_OK && !pair_by(r, id_of(tb), 0))     /* a new row */
-            rc = learn_new_id(r, id_of(tb), id_of(tm), explicit_new);
+        if (b == TS_OK && !pair_by(r, conf_id_of(tb), 0))     /* a new row */
+            rc = learn_new_id(r, conf_id_of(tb), conf_id_of(tm), explicit_new);
         if (rc == 0 && b == TS_OK)
             rc = same_row(r, "the saved token", tb, tm);
     }
@@ -368,9 +368,9 @@ static int compare_stores(struct run *r, const char *when)
     } else {
         rc = 0;
         for (size_t i = 0; i < b.n && rc == 0; i++) {
-            struct id_pair *p = pair_by(r, id_of(b.t[i]), 0);
+            struct id_pair *p = pair_by(r, conf_id_of(b.t[i]), 0);
             size_t j = 0;
-            while (p && j < m.n && id_of(m.t[j]) != p->memory)
+            while (p && j < m.n && conf_id_of(m.t[j]) != p->memory)
                 j++;
             if (!p || j == m.n) {
                 snprintf(r->st->why, sizeof r->st->why, "seed %" PRIu64 ", step %d (%s): the "
@@ -432,7 +432,7 @@ static int check_differential(check_state *st)
     return failed;
 }
 
-const struct check differential_check = {
+const struct check conf_differential_check = {
     "seeded random sequences of saves, finds and deletes answer as the memory backend does",
     check_differential, 0,
 };

@@ -14,16 +14,16 @@
 static int check_persistence(check_state *st)
 {
     uint64_t id;
-    EXPECT_RC(TS_OK, save(st, user_token(1), &id));
+    EXPECT_RC(TS_OK, conf_save(st, conf_user_token(1), &id));
     ts_store_close(st->store);
     st->store = NULL;
     EXPECT_RC(TS_OK, ts_store_open_config(&st->store, st->suite->config, &st->last));
-    ts_token *got = by_id(st, id);
+    ts_token *got = conf_by_id(st, id);
     EXPECT(got, "a persistent store forgot token %" PRIu64 " on reopen", id);
-    EXPECT_SAME("user_name after reopen", get(got, "user_name"), "user1@example.com");
+    EXPECT_SAME("user_name after reopen", conf_get(got, "user_name"), "user1@example.com");
     ts_token_free(got);
     uint64_t next;
-    EXPECT_RC(TS_OK, save(st, user_token(2), &next));
+    EXPECT_RC(TS_OK, conf_save(st, conf_user_token(2), &next));
     EXPECT(next == id + 1, "the first insert after reopening got id %" PRIu64 ", not %" PRIu64,
            next, id + 1);
     return 0;
@@ -34,20 +34,20 @@ static int check_two_handles(check_state *st)
     ts_store *other;
     uint64_t id;
     EXPECT_RC(TS_OK, ts_store_open_config(&other, st->suite->config, &st->last));
-    int rc = save(st, user_token(1), &id);
-    ts_token *q = tok("user_name", "user1@example.com", NULL);
+    int rc = conf_save(st, conf_user_token(1), &id);
+    ts_token *q = conf_tok("user_name", "user1@example.com", NULL);
     int found = ts_find_token(other, q, &st->last);
     ts_token_free(q);
-    q = tok("user_name", "user1@example.com", "access_token", "1000.access.other", NULL);
+    q = conf_tok("user_name", "user1@example.com", "access_token", "1000.access.other", NULL);
     int saved = ts_save_token(other, q, &st->last);
     ts_token_free(q);
     ts_store_close(other);
     EXPECT(rc == TS_OK && found == TS_OK, "a second handle does not see a saved token ('%s')",
            ts_strerror(found));
     EXPECT(saved == TS_OK, "saving through a second handle: '%s'", ts_strerror(saved));
-    ts_token *got = by_id(st, id);
+    ts_token *got = conf_by_id(st, id);
     EXPECT(got, "token vanished");
-    EXPECT_SAME("access_token saved by the other handle", get(got, "access_token"),
+    EXPECT_SAME("access_token saved by the other handle", conf_get(got, "access_token"),
                 "1000.access.other");
     ts_token_free(got);
     return 0;
@@ -63,10 +63,10 @@ static void *saver(void *p)
 {
     struct thread_arg *a = p;
     for (unsigned i = 0; i < 200; i++) {
-        ts_token *t = user_token(a->base + i);
+        ts_token *t = conf_user_token(a->base + i);
         if (ts_save_token(a->store, t, NULL) != TS_OK)
             a->failures++;
-        ts_token *q = tok("user_name", ts_token_get(t, TS_FIELD_USER_NAME), NULL);
+        ts_token *q = conf_tok("user_name", ts_token_get(t, TS_FIELD_USER_NAME), NULL);
         if (ts_find_token(a->store, q, NULL) != TS_OK ||
             strcmp(ts_token_get(q, TS_FIELD_ID), ts_token_get(t, TS_FIELD_ID)) != 0)
             a->failures++;
@@ -84,7 +84,7 @@ struct distinct {
 static int collect_cb(const ts_token *t, void *ud)
 {
     struct distinct *d = ud;
-    d->ids[d->n++ % 1600] = id_of(t);
+    d->ids[d->n++ % 1600] = conf_id_of(t);
     return 0;
 }
 
@@ -117,36 +117,38 @@ static int check_ten_thousand(check_state *st)
     ts_token **batch = calloc(N, sizeof *batch);
     EXPECT(batch, "out of memory");
     for (unsigned i = 0; i < N; i++)
-        batch[i] = user_token(i);
+        batch[i] = conf_user_token(i);
     int rc = ts_save_tokens(st->store, batch, N, &st->last);
-    uint64_t first = rc == TS_OK ? id_of(batch[0]) : 0, last = rc == TS_OK ? id_of(batch[N - 1]) : 0;
+    uint64_t first = rc == TS_OK ? conf_id_of(batch[0]) : 0;
+    uint64_t last = rc == TS_OK ? conf_id_of(batch[N - 1]) : 0;
     for (unsigned i = 0; i < N; i++)
         ts_token_free(batch[i]);
     free(batch);
     EXPECT(rc == TS_OK, "saving 10,000 tokens: %s", st->last.message);
     EXPECT(last == first + N - 1, "10,000 inserts got ids %" PRIu64 "..%" PRIu64, first, last);
     struct order o = { 0 };
-    EXPECT_RC(TS_OK, ts_get_tokens(st->store, order_cb, &o, &st->last));
+    EXPECT_RC(TS_OK, ts_get_tokens(st->store, conf_order_cb, &o, &st->last));
     EXPECT(o.n == N && !o.bad, "get_tokens over 10,000: %zu tokens%s", o.n,
            o.bad ? ", out of order" : "");
     for (unsigned i = 0; i < N; i += 997) {
-        ts_token *q = user_token(i), *want = user_token(i);
+        ts_token *q = conf_user_token(i), *want = conf_user_token(i);
         ts_token_set(q, TS_FIELD_CLIENT_SECRET, NULL);
         ts_token_set(q, TS_FIELD_REFRESH_TOKEN, NULL);
         EXPECT_RC(TS_OK, ts_find_token(st->store, q, &st->last));
-        EXPECT_SAME("refresh_token among 10,000", get(q, "refresh_token"), get(want, "refresh_token"));
-        EXPECT(id_of(q) == first + i, "user %u has id %" PRIu64, i, id_of(q));
+        EXPECT_SAME("refresh_token among 10,000", conf_get(q, "refresh_token"),
+                    conf_get(want, "refresh_token"));
+        EXPECT(conf_id_of(q) == first + i, "user %u has id %" PRIu64, i, conf_id_of(q));
         ts_token_free(q);
         ts_token_free(want);
     }
     /* Single saves into a large store: an update and an insert. */
-    ts_token *t = tok("user_name", "user5000@example.com", "access_token", "1000.access.fresh",
-                      NULL);
-    EXPECT_RC(TS_OK, save(st, t, NULL));
+    ts_token *t = conf_tok("user_name", "user5000@example.com", "access_token", "1000.access.fresh",
+                           NULL);
+    EXPECT_RC(TS_OK, conf_save(st, t, NULL));
     uint64_t id;
-    EXPECT_RC(TS_OK, save(st, user_token(N), &id));
+    EXPECT_RC(TS_OK, conf_save(st, conf_user_token(N), &id));
     EXPECT(id == last + 1, "the insert after 10,000 got id %" PRIu64, id);
-    EXPECT(count(st) == N + 1, "10,000 + 1 tokens listed as %zu", count(st));
+    EXPECT(conf_count(st) == N + 1, "10,000 + 1 tokens listed as %zu", conf_count(st));
     return 0;
 }
 
@@ -179,19 +181,19 @@ static int read_only_reads(check_state *st, ts_store *ro, uint64_t first, int po
 {
     int want = populated ? TS_OK : TS_NOT_FOUND;
     char id[24];
-    ts_token *q = tok("user_name", "user2@example.com", NULL);
+    ts_token *q = conf_tok("user_name", "user2@example.com", NULL);
     int rc = ts_find_token(ro, q, &st->last);
 
     EXPECT(rc == want, "read-only find_token by user_name: '%s'", ts_strerror(rc));
-    EXPECT(!populated || strcmp(get(q, "refresh_token"), "1000.refresh.2") == 0,
+    EXPECT(!populated || strcmp(conf_get(q, "refresh_token"), "1000.refresh.2") == 0,
            "read-only find_token by user_name: wrong row");
     ts_token_free(q);
-    q = tok("access_token", "1000.access.3", NULL);
+    q = conf_tok("access_token", "1000.access.3", NULL);
     rc = ts_find_token(ro, q, &st->last);
     ts_token_free(q);
     EXPECT(rc == want, "read-only find_token by access_token: '%s'", ts_strerror(rc));
-    q = tok("client_id", "1000.CLIENT", "client_secret", "s3cret",
-            "refresh_token", "1000.refresh.1", NULL);
+    q = conf_tok("client_id", "1000.CLIENT", "client_secret", "s3cret",
+                 "refresh_token", "1000.refresh.1", NULL);
     rc = ts_find_token(ro, q, &st->last);
     ts_token_free(q);
     EXPECT(rc == want, "read-only find_token by refresh_token: '%s'", ts_strerror(rc));
@@ -201,7 +203,7 @@ static int read_only_reads(check_state *st, ts_store *ro, uint64_t first, int po
     ts_token_free(q);
     EXPECT(rc == want, "read-only find_token_by_id(%s): '%s'", id, ts_strerror(rc));
     size_t n = 0;
-    EXPECT_RC(TS_OK, ts_get_tokens(ro, count_cb, &n, &st->last));
+    EXPECT_RC(TS_OK, ts_get_tokens(ro, conf_count_cb, &n, &st->last));
     EXPECT(n == (populated ? 3u : 0u), "read-only get_tokens listed %zu tokens", n);
     return 0;
 }
@@ -210,9 +212,9 @@ static int read_only_reads(check_state *st, ts_store *ro, uint64_t first, int po
 static int read_only_writes(check_state *st, ts_store *ro, uint64_t first)
 {
     char id[24];
-    ts_token *update = tok("user_name", "user1@example.com", "access_token", "1000.changed",
-                           NULL);
-    ts_token *insert = user_token(9);
+    ts_token *update = conf_tok("user_name", "user1@example.com", "access_token", "1000.changed",
+                                NULL);
+    ts_token *insert = conf_user_token(9);
     ts_token *both[] = { update, insert };
     int rc[4];
 
@@ -244,7 +246,7 @@ static int check_read_only(check_state *st)
     int ok = before && now, failed = 1;
 
     for (unsigned i = 1; ok && i <= 3; i++) {
-        ok = save(st, user_token(i), &id) == TS_OK;
+        ok = conf_save(st, conf_user_token(i), &id) == TS_OK;
         first = i == 1 ? id : first;
     }
     if (ok && persistent)
@@ -279,7 +281,7 @@ static int check_read_only(check_state *st)
     return failed;
 }
 
-const struct check durability_checks[] = {
+const struct check conf_durability_checks[] = {
     { "tokens survive closing and reopening", check_persistence, TS_CAP_PERSISTENT },
     { "two handles on one store see each other's saves", check_two_handles, TS_CAP_SHARED },
     { "8 threads x 200 saves on one handle: 1,600 distinct tokens", check_threads, 0 },
@@ -287,4 +289,5 @@ const struct check durability_checks[] = {
     { "read-only: every read answers, every write is refused and changes nothing",
       check_read_only, 0 },
 };
-const size_t durability_check_count = sizeof durability_checks / sizeof durability_checks[0];
+const size_t conf_durability_check_count =
+    sizeof conf_durability_checks / sizeof conf_durability_checks[0];

@@ -2,7 +2,7 @@
  * cli/doctor.h - what the files of `tokenstore doctor` share.
  *
  * cmd_doctor.c runs the checks in turn, each adding findings (a severity,
- * what was found, how to fix it), and prints them; doctor_store.c checks
+ * what was found, how to fix it) through doctor.c, and prints them; doctor_store.c checks
  * the store (reachable, readable, writable, the backend's privileges) and
  * its tokens; doctor_net.c the accounts servers, the clock and the TLS
  * certificates. A finding never holds a secret: it names options, files,

@@ -158,7 +158,7 @@ int main(int argc, char *argv[])
     int rc;
 
     cli_choose_charset();
-    rc = cli_parse(&cli, argc, argv);
+    rc = cli_parse(&cli, cli_commands, argc, argv);
     cli_set_default_logger(cli.quiet, cli.verbose);
     if (rc == CLI_OK)
         rc = run(&cli);

@@ -147,11 +147,14 @@ static const char *nearest_option(const char *word, size_t len)
     return best;
 }
 
+/* The command table cli_parse was given (main.c's). */
+static const struct cli_command *const *commands;
+
 const struct cli_command *cli_find_command(const char *name)
 {
-    for (size_t i = 0; cli_commands[i]; i++)
-        if (strcmp(cli_commands[i]->name, name) == 0)
-            return cli_commands[i];
+    for (size_t i = 0; commands && commands[i]; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
     return NULL;
 }
 
@@ -160,8 +163,8 @@ static const char *nearest_command(const char *word)
     const char *best = NULL;
     size_t distance = SIZE_MAX;
 
-    for (size_t i = 0; cli_commands[i]; i++)
-        consider(word, strlen(word), cli_commands[i]->name, &best, &distance);
+    for (size_t i = 0; commands && commands[i]; i++)
+        consider(word, strlen(word), commands[i]->name, &best, &distance);
     return best;
 }
 
@@ -400,10 +403,11 @@ static int unknown_option(char *const argv[], int index)
     return cli_usage_error("unknown option '%.*s'", len > 64 ? 64 : len, arg);
 }
 
-int cli_parse(struct cli *cli, int argc, char *argv[])
+int cli_parse(struct cli *cli, const struct cli_command *const *table, int argc, char *argv[])
 {
     int c, rc = CLI_OK;
 
+    commands = table;
     opterr = 0;
     while (rc == CLI_OK && (c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
         if (c == 1)

@@ -43,12 +43,6 @@ int cli_store_error(int code, const ts_error *err)
     return cli_exit_status(code);
 }
 
-int cli_out_of_memory(void)
-{
-    fputs("tokenstore: out of memory\n", stderr);
-    return CLI_STORE;
-}
-
 int cli_count_token(const ts_token *token, void *userdata)
 {
     (void)token;
