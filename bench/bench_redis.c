@@ -505,7 +505,8 @@ static uint64_t time_tls_get(struct conn *c, size_t n, size_t ops, uint64_t *rng
         void *reply;
         bench_user(bench_rand(rng) % n, user, sizeof user);
         int len = redisFormatCommand(&cmd, "GET {bench:}user:%s", user);
-        if (len < 0 || redis_conn_write(c, cmd, (size_t)len) != 0 || redis_conn_read_reply(c, &reply) != 0)
+        if (len < 0 || redis_conn_write(c, cmd, (size_t)len) != 0 ||
+            redis_conn_read_reply(c, &reply) != 0)
             bench_die("raw GET over TLS", NULL);
         redisReply *r = reply;
         if (r->type != REDIS_REPLY_STRING)

@@ -60,8 +60,8 @@
  * This file holds the backend's table of operations, open and close, the
  * operations, the named locks and following a fork; load.c reads the file
  * and catches up with other processes, write.c writes it and holds the
- * writers' lock, notes.c keeps the notes and the log, and file.h is what
- * they share.
+ * writers' lock, notes.c keeps the notes and the log, image.c holds the
+ * image's index of rows, and file_store.h is what they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,7 +74,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <tokenstore/backend.h>
-#include "file.h"
+#include "file_store.h"
 
 /* ---------------------------------------------------------------- open and close */
 
@@ -94,7 +94,7 @@ static int locate(struct file *f, const char *path, ts_error *err)
     if (!dir || !f->path || !f->lock_name) {
         free(dir);
         free(real);
-        return nomem(f, err);
+        return file_nomem(f, err);
     }
     sprintf(f->lock_name, "%s" LOCK_SUFFIX, f->base);
     int bad_name = !*f->base || strcmp(f->base, ".") == 0 || strcmp(f->base, "..") == 0;
@@ -128,7 +128,7 @@ static int prepare(struct file *f, ts_error *err)
     exists = fstatat(f->dir_fd, f->base, &st, 0) == 0;
     int rc = TS_OK;
     if (!exists && errno != ENOENT)
-        rc = io_error(f, err, "cannot stat");
+        rc = file_io_error(f, err, "cannot stat");
     else if (!exists || st.st_size == 0)
         rc = file_write_all_rows(f, err);
     file_unlock_writers(f);
@@ -166,7 +166,7 @@ static int check_target(struct file *f, ts_error *err)
 
     if (fstatat(f->dir_fd, f->base, &st, 0) != 0) {
         if (errno != ENOENT)
-            return io_error(f, err, "cannot stat");
+            return file_io_error(f, err, "cannot stat");
         if (f->open_flags & TS_OPEN_MUST_EXIST)
             return f->host->error(err, TS_ERR_NO_STORE, "no such store: %s", f->path);
         return TS_OK;
@@ -224,7 +224,7 @@ static int file_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_
                         .open_flags = ts_host_open_flags(host, ctx),
                         .dir_fd = -1, .lock_fd = -1, .data_fd = -1 };
     if (!(f->table = host->table_new()))
-        rc = nomem(f, err);
+        rc = file_nomem(f, err);
     if (rc == TS_OK)
         rc = locate(f, path, err);
     if (rc == TS_OK)
@@ -468,7 +468,7 @@ static void named_lock_file(const struct file *f, const char *name, char *out, s
 static int hold_named(struct file *f, int fd, const char *file, int64_t ttl_ms,
                       struct named_lock **out, ts_error *err)
 {
-    int64_t expires = wall_ms() + ttl_ms;
+    int64_t expires = file_wall_ms() + ttl_ms;
     struct stat st;
     struct named_lock *l = malloc(sizeof *l + strlen(file) + 1);
 
@@ -476,7 +476,7 @@ static int hold_named(struct file *f, int fd, const char *file, int64_t ttl_ms,
         fstat(fd, &st) != 0) {
         int rc = l ? f->host->error(err, TS_ERR_IO, "cannot write the lock file %s: %s", file,
                                     strerror(errno))
-                   : nomem(f, err);
+                   : file_nomem(f, err);
         free(l);
         close(fd);
         return rc;
@@ -506,7 +506,7 @@ static int take_named(struct file *f, const char *file, int64_t ttl_ms,
             return rc;
         }
         int stale = pread(fd, &expires, sizeof expires, 0) == (ssize_t)sizeof expires &&
-                    expires <= wall_ms();
+                    expires <= file_wall_ms();
         if (stale)      /* its holder outlived the ttl: the lock is free again */
             unlinkat(f->dir_fd, file, 0);
         close(fd);

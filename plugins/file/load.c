@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "file.h"
+#include "file_store.h"
 
 
 /* ---------------------------------------------------------------- errors */
@@ -37,7 +37,7 @@ static int syntax_error(struct file *f, const csv_reader *r, ts_error *err)
     size_t k = r->err_field;
 
     if (r->err_nomem)
-        return nomem(f, err);
+        return file_nomem(f, err);
     if (k >= 1 && k <= TS_FIELD_COUNT)
         return corrupt(f, err, r->err_line, "field %zu (%s): %s", k, column_name[k - 1],
                        r->err_msg);
@@ -138,7 +138,7 @@ static int add_row(struct file *f, ts_token *row, const csv_record *rec, int col
     for (int c = 1; c < columns && rc == TS_OK; c++)
         rc = h->token_setn(row, (ts_field)c, rec->value[c], rec->len[c]);
     if (rc != TS_OK)
-        return nomem(f, err);
+        return file_nomem(f, err);
     return h->table_insert(f->table, row, err);
 }
 
@@ -152,13 +152,13 @@ static int parse_rows(struct file *f, csv_reader *r, int columns, size_t header_
     uint64_t id = 0, prev_id = 0;
     csv_record rec;
     csv_status st = CSV_END;
-    int rc = row ? TS_OK : nomem(f, err);
+    int rc = row ? TS_OK : file_nomem(f, err);
 
     while (rc == TS_OK && (st = file_csv_read(r, &rec)) == CSV_RECORD) {
         int exact = record_span(f->dialect, &rec, buf, 0, &lo, &hi);
         rc = add_row(f, row, &rec, columns, buf, len, &id, err);
-        if (rc == TS_OK && push_row(f, id, lo) != TS_OK)
-            rc = nomem(f, err);
+        if (rc == TS_OK && file_push_row(f, id, lo) != TS_OK)
+            rc = file_nomem(f, err);
         if (!exact || lo != prev_end || (f->nrows > 1 && id <= prev_id))
             f->canonical = 0;
         prev_end = hi;
@@ -277,11 +277,11 @@ static int apply_change(struct file *f, const csv_buf *fresh)
     size_t shorter = old_len < new_len ? old_len : new_len;
     size_t p = common_prefix(f->image.data, fresh->data, shorter);
 
-    if (p < first_row_offset(f))
+    if (p < file_first_row_offset(f))
         return TS_ERR_CORRUPT;       /* the header changed */
     size_t s = common_suffix(f->image.data + old_len, fresh->data + new_len, shorter - p);
-    size_t a = p >= old_len ? f->nrows : row_from(f, p + 1) - 1;   /* the row holding p */
-    size_t b = row_from(f, old_len - s);                            /* first row kept after */
+    size_t a = p >= old_len ? f->nrows : file_row_from(f, p + 1) - 1;   /* the row holding p */
+    size_t b = file_row_from(f, old_len - s);                            /* first row kept after */
     size_t from = a < f->nrows ? f->rows[a].off : old_len;
     size_t to = (b < f->nrows ? f->rows[b].off : old_len) + new_len - old_len;
     char id[21];
@@ -296,7 +296,7 @@ static int apply_change(struct file *f, const csv_buf *fresh)
                           a > 0 ? &f->rows[a - 1].id : NULL, b < f->nrows ? &f->rows[b].id : NULL,
                           &added, &n);
     if (rc == TS_OK)
-        rc = splice_rows(f, a, b, added, n, old_len, new_len);
+        rc = file_splice_rows(f, a, b, added, n, old_len, new_len);
     free(added);
     return rc;
 }
@@ -378,12 +378,12 @@ static int reload(struct file *f, ts_error *err)
         return TS_OK;
     }
     if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = io_error(f, err, fd < 0 ? "cannot open" : "cannot stat");
+        rc = file_io_error(f, err, fd < 0 ? "cannot open" : "cannot stat");
     } else if (!S_ISREG(st.st_mode)) {
         rc = f->host->error(err, TS_ERR_IO, "%s: not a regular file", f->path);
     } else if ((e = file_read_all(fd, &fresh, (size_t)st.st_size)) != 0) {
         errno = e;
-        rc = e == ENOMEM ? nomem(f, err) : io_error(f, err, "cannot read");
+        rc = e == ENOMEM ? file_nomem(f, err) : file_io_error(f, err, "cannot read");
     } else {
         rc = take_in(f, &fresh, by_difference, err);
     }
@@ -396,7 +396,7 @@ static int reload(struct file *f, ts_error *err)
     if (f->data_fd >= 0)
         close(f->data_fd);
     f->data_fd = fd;
-    f->seen = identity_of(&st);
+    f->seen = file_identity_of(&st);
     f->loaded = 1;
     return rc;
 }
@@ -413,19 +413,19 @@ int file_check_file(struct file *f, ts_error *err)
         file_drop_lock(f);
         file_open_lock(f, NULL);
     }
-    uint64_t generation = generation_now(f);
+    uint64_t generation = file_generation_now(f);
 
     if (fstatat(f->dir_fd, f->base, &st, 0) == 0)
-        now = identity_of(&st);
+        now = file_identity_of(&st);
     else if (errno != ENOENT)
-        return io_error(f, err, "cannot stat");
-    if (!f->loaded || !same_identity(&now, &f->seen)) {
+        return file_io_error(f, err, "cannot stat");
+    if (!f->loaded || !file_same_identity(&now, &f->seen)) {
         int rc = reload(f, err);
         if (rc != TS_OK && rc != TS_ERR_CORRUPT)
             return rc;
     }
     f->seen_generation = generation;
-    f->checked_at = coarse_now_ns();
+    f->checked_at = file_coarse_now_ns();
     if (f->corrupt)
         return f->host->error(err, TS_ERR_CORRUPT, "%s", f->why);
     return TS_OK;
@@ -435,8 +435,8 @@ int file_check_file(struct file *f, ts_error *err)
  * generation and the last stat() is recent. */
 int file_refresh(struct file *f, ts_error *err)
 {
-    if (f->loaded && f->lock_fd >= 0 && generation_now(f) == f->seen_generation &&
-        coarse_now_ns() - f->checked_at < RECHECK_NS)
+    if (f->loaded && f->lock_fd >= 0 && file_generation_now(f) == f->seen_generation &&
+        file_coarse_now_ns() - f->checked_at < RECHECK_NS)
         return f->corrupt ? f->host->error(err, TS_ERR_CORRUPT, "%s", f->why) : TS_OK;
     return file_check_file(f, err);
 }

@@ -43,7 +43,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include "file.h"
+#include "file_store.h"
 
 #define NOTES_SUFFIX ".notes"
 #define LOG_SUFFIX ".refreshes"
@@ -76,13 +76,13 @@ static int read_side(struct file *f, const char *suffix, const char *what, csv_b
         return TS_NOT_FOUND;
     if (fd < 0)
         return why ? file_side_file_error(f, what, name, why, errno, err)
-                   : io_error_at(f, suffix, err, "cannot open");
+                   : file_io_error_at(f, suffix, err, "cannot open");
     e = fstat(fd, st) != 0 ? errno : file_read_all(fd, buf, (size_t)st->st_size);
     close(fd);
     if (e == ENOMEM)
-        return nomem(f, err);
+        return file_nomem(f, err);
     errno = e;
-    return e ? io_error_at(f, suffix, err, "cannot read") : TS_OK;
+    return e ? file_io_error_at(f, suffix, err, "cannot read") : TS_OK;
 }
 
 /* Removes a side file; one that is not there is removed already. */
@@ -95,7 +95,7 @@ static int remove_side(struct file *f, const char *suffix, int *removed, ts_erro
         *removed = 1;
         return TS_OK;
     }
-    return errno == ENOENT ? TS_OK : io_error_at(f, suffix, err, "cannot remove");
+    return errno == ENOENT ? TS_OK : file_io_error_at(f, suffix, err, "cannot remove");
 }
 
 /* After a side file was created, renamed or removed: the directory holds
@@ -104,7 +104,7 @@ static int sync_dir(struct file *f, const char *suffix, ts_error *err)
 {
     return fsync(f->dir_fd) == 0
                ? TS_OK
-               : io_error_at(f, suffix, err, "changed, but could not sync the directory of");
+               : file_io_error_at(f, suffix, err, "changed, but could not sync the directory of");
 }
 
 /* ---------------------------------------------------------------- notes */
@@ -173,7 +173,7 @@ static int each_note(struct file *f, const csv_buf *buf, note_fn fn, void *ud, t
             rc = fn(f, &n, ud, err);
     }
     if (rc == TS_OK && st == CSV_ERROR)
-        rc = r.err_nomem ? nomem(f, err) : notes_corrupt(f, err, r.err_line, r.err_msg);
+        rc = r.err_nomem ? file_nomem(f, err) : notes_corrupt(f, err, r.err_line, r.err_msg);
     file_csv_reader_free(&r);
     return rc;
 }
@@ -212,7 +212,7 @@ static int find_note(struct file *f, const struct note *n, void *ud, ts_error *e
 int file_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
 {
     struct file *f = state;
-    struct lookup l = { name, strlen(name), wall_ms(), value, size };
+    struct lookup l = { name, strlen(name), file_wall_ms(), value, size };
     csv_buf buf = { 0 };
     struct stat st;
     int rc = read_side(f, NOTES_SUFFIX, NOTES_WHAT, &buf, &st, err);
@@ -241,7 +241,8 @@ static int append_note(struct rewrite *w, const char *name, size_t name_len, con
     size_t len[3] = { name_len, 0, value_len };
 
     len[1] = (size_t)snprintf(ms, sizeof ms, "%lld", (long long)expires);
-    if (file_csv_write_fields(&w->out, v, len, 3) != 0 || file_csv_buf_append(&w->out, "\r\n", 2) != 0)
+    if (file_csv_write_fields(&w->out, v, len, 3) != 0 || file_csv_buf_append(&w->out, "\r\n",
+                                                                              2) != 0)
         return TS_ERR_NOMEM;
     w->kept++;
     return TS_OK;
@@ -262,7 +263,7 @@ static int keep_note(struct file *f, const struct note *n, void *ud, ts_error *e
     } else {
         rc = append_note(w, n->name, n->name_len, n->value, n->value_len, n->expires);
     }
-    return rc == TS_OK ? TS_OK : nomem(f, err);
+    return rc == TS_OK ? TS_OK : file_nomem(f, err);
 }
 
 /* Under the writers' lock: the notes in `old` (NULL: none) with the
@@ -272,13 +273,13 @@ static int rewrite_notes(struct file *f, const csv_buf *old, struct rewrite *w, 
     int rc = TS_OK, removed = 0;
 
     if (file_csv_buf_append(&w->out, "name,expires,value\r\n", 20) != 0)
-        return nomem(f, err);
+        return file_nomem(f, err);
     if (old)
         rc = each_note(f, old, keep_note, w, err);
     if (rc == TS_OK && !w->placed && w->value) {
         w->changed = 1;
         if (append_note(w, w->name, w->len, w->value, strlen(w->value), w->expires) != TS_OK)
-            rc = nomem(f, err);
+            rc = file_nomem(f, err);
     }
     if (rc != TS_OK || !w->changed)
         return rc;
@@ -295,7 +296,7 @@ int file_note_set(void *state, const char *name, const char *value, int64_t ttl_
                   ts_error *err)
 {
     struct file *f = state;
-    int64_t now = wall_ms();
+    int64_t now = file_wall_ms();
     struct rewrite w = { .name = name, .value = value, .len = strlen(name), .now = now };
     csv_buf old = { 0 };
     struct stat st;
@@ -338,8 +339,8 @@ static int count_log(struct file *f, int which, struct log_count *out, ts_error 
 
     side_name(f, suffix, name, sizeof name);
     if (fstatat(f->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        struct identity now = identity_of(&st);
-        if (known->id.exists && same_identity(&now, &known->id)) {
+        struct identity now = file_identity_of(&st);
+        if (known->id.exists && file_same_identity(&now, &known->id)) {
             *out = *known;
             return TS_OK;
         }
@@ -349,7 +350,7 @@ static int count_log(struct file *f, int which, struct log_count *out, ts_error 
     if (rc == TS_NOT_FOUND)
         return TS_OK;
     if (rc == TS_OK) {
-        *out = (struct log_count){ identity_of(&st), count_lines(&buf), 0, (off_t)buf.len };
+        *out = (struct log_count){ file_identity_of(&st), count_lines(&buf), 0, (off_t)buf.len };
         for (size_t i = buf.len; i > 0 && !out->end; i--)
             if (buf.data[i - 1] == '\n')
                 out->end = (off_t)i;
@@ -371,7 +372,7 @@ static int open_log(struct file *f, int *created, ts_error *err)
     int fd = file_open_side_file(f, name, O_WRONLY | O_APPEND | O_CREAT, f->mode, &why);
     if (fd < 0)
         return why ? -file_side_file_error(f, LOG_WHAT, name, why, errno, err)
-                   : -io_error_at(f, LOG_SUFFIX, err, "cannot open");
+                   : -file_io_error_at(f, LOG_SUFFIX, err, "cannot open");
     *created = fstat(fd, &st) == 0 && st.st_size == 0;
     int rc = *created ? file_take_attributes(f, fd, LOG_SUFFIX, err) : TS_OK;
     if (rc != TS_OK) {
@@ -392,14 +393,15 @@ static int append_line(struct file *f, const char *entry, const struct log_count
 
     if (fd < 0)
         return -fd;
-    if ((cur->size > cur->end && ftruncate(fd, cur->end) != 0) || file_writev_all(fd, iov, 2) != 0 ||
+    if ((cur->size > cur->end && ftruncate(fd, cur->end) != 0) || file_writev_all(fd, iov,
+                                                                                  2) != 0 ||
         fdatasync(fd) != 0) {
-        int rc = io_error_at(f, LOG_SUFFIX, err, "cannot append to");
+        int rc = file_io_error_at(f, LOG_SUFFIX, err, "cannot append to");
         close(fd);
         return rc;
     }
     if (fstat(fd, &st) == 0)
-        f->counted[0] = (struct log_count){ identity_of(&st), cur->lines + 1, st.st_size,
+        f->counted[0] = (struct log_count){ file_identity_of(&st), cur->lines + 1, st.st_size,
                                             st.st_size };
     close(fd);
     return TS_OK;
@@ -442,7 +444,7 @@ static int read_entries(struct file *f, struct entries *e, ts_error *err)
     size_t n_old = count_lines(&e->old), n_cur = count_lines(&e->cur);
     size_t skip = n_cur < n_old ? n_cur : n_old;
     if (!(e->line = malloc((n_old - skip + n_cur + 1) * sizeof *e->line)))
-        return nomem(f, err);
+        return file_nomem(f, err);
     e->n = take_lines(&e->old, skip, e->line);
     e->n += take_lines(&e->cur, 0, e->line + e->n);
     return TS_OK;
@@ -467,8 +469,9 @@ static int rewrite_log(struct file *f, const char *entry, size_t keep, ts_error 
 
     for (size_t i = e.n + 1 > keep ? e.n + 1 - keep : 0; rc == TS_OK && i <= e.n; i++) {
         const char *line = i < e.n ? e.line[i] : entry;
-        if (file_csv_buf_append(&out, line, strlen(line)) != 0 || file_csv_buf_append(&out, "\n", 1) != 0)
-            rc = nomem(f, err);
+        if (file_csv_buf_append(&out, line, strlen(line)) != 0 || file_csv_buf_append(&out, "\n",
+                                                                                      1) != 0)
+            rc = file_nomem(f, err);
     }
     if (rc == TS_OK) {
         struct iovec iov = { out.data, out.len };
@@ -503,7 +506,7 @@ static int append_entry(struct file *f, const char *entry, size_t keep, ts_error
         side_name(f, OLD_LOG_SUFFIX, old_name, sizeof old_name);
         f->counted[0] = f->counted[1] = (struct log_count){ 0 };
         if (renameat(f->dir_fd, cur_name, f->dir_fd, old_name) != 0)
-            return io_error_at(f, LOG_SUFFIX, err, "cannot rename");
+            return file_io_error_at(f, LOG_SUFFIX, err, "cannot rename");
         cur = (struct log_count){ 0 };
         rotated = 1;
     }

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include "file.h"
+#include "file_store.h"
 
 #define TEMP_INFIX ".tokenstore-tmp."
 #define TEMP_RANDOM 6
@@ -56,7 +56,7 @@ static int append_row(const ts_token *t, void *userdata)
 
     if (f->host->id_parse(f->host->token_get(t, TS_FIELD_ID), &id) != TS_OK)
         return TS_ERR_INVALID;
-    if (push_row(f, id, f->out.len) != TS_OK)
+    if (file_push_row(f, id, f->out.len) != TS_OK)
         return TS_ERR_NOMEM;
     return append_token(f, t);
 }
@@ -105,7 +105,7 @@ static int create_temp(struct file *f, char *name, size_t size)
         unsigned char rnd[TEMP_RANDOM];
         char suffix[TEMP_RANDOM + 1];
         if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-            uint64_t x = coarse_now_ns() * 2654435761u ^ (uint64_t)getpid() << 20 ^
+            uint64_t x = file_coarse_now_ns() * 2654435761u ^ (uint64_t)getpid() << 20 ^
                          (uint64_t)attempt;
             for (int i = 0; i < TEMP_RANDOM; i++, x >>= 8)
                 rnd[i] = (unsigned char)x;
@@ -157,7 +157,7 @@ static uint64_t count_change(struct file *f)
     uint64_t g;
 
     if (pread(f->lock_fd, &g, sizeof g, 0) != (ssize_t)sizeof g || g == 0)
-        g = coarse_now_ns();
+        g = file_coarse_now_ns();
     g++;
     if (pwrite(f->lock_fd, &g, sizeof g, 0) != (ssize_t)sizeof g)
         f->host->log(f->ctx, TS_LOG_WARN, "%s: cannot count a change in %s" LOCK_SUFFIX
@@ -172,8 +172,8 @@ static void bump_generation(struct file *f)
     if (f->lock_fd >= 0 && f->lock_writable)
         f->seen_generation = count_change(f);
     else
-        f->seen_generation = generation_now(f);
-    f->checked_at = coarse_now_ns();
+        f->seen_generation = file_generation_now(f);
+    f->checked_at = file_coarse_now_ns();
 }
 
 /* Gives a new file beside the token file (a temporary one, or the
@@ -190,7 +190,7 @@ int file_take_attributes(struct file *f, int fd, const char *suffix, ts_error *e
     unsigned mode = have_old && !f->mode_given ? (unsigned)(old.st_mode & 07777) : f->mode;
 
     if (fstat(fd, &st) != 0)
-        return io_error_at(f, suffix, err, "cannot stat the temporary file next to");
+        return file_io_error_at(f, suffix, err, "cannot stat the temporary file next to");
     if (have_old && (st.st_uid != old.st_uid || st.st_gid != old.st_gid) &&
         fchown(fd, old.st_uid, old.st_gid) != 0)
         return f->host->error(err, TS_ERR_IO,
@@ -199,7 +199,8 @@ int file_take_attributes(struct file *f, int fd, const char *suffix, ts_error *e
                               (unsigned)old.st_gid, *suffix ? f->path : "its rewritten copy",
                               suffix, strerror(errno));
     if (fchmod(fd, (mode_t)mode) != 0)
-        return io_error_at(f, suffix, err, "cannot set the mode of the temporary file next to");
+        return file_io_error_at(f, suffix, err,
+                                "cannot set the mode of the temporary file next to");
     return TS_OK;
 }
 
@@ -208,19 +209,19 @@ int file_take_attributes(struct file *f, int fd, const char *suffix, ts_error *e
  * side file. The new file's descriptor goes to *fd_out, or is closed
  * when fd_out is NULL. The directory is not synced: the caller does. */
 int file_write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
-                 ts_error *err)
+                      ts_error *err)
 {
     char tmp[PATH_MAX], target[PATH_MAX];
     int fd = create_temp(f, tmp, sizeof tmp);
 
     snprintf(target, sizeof target, "%s%s", f->base, suffix);
     if (fd < 0)
-        return io_error_at(f, suffix, err, "cannot create a temporary file next to");
+        return file_io_error_at(f, suffix, err, "cannot create a temporary file next to");
     int rc = file_take_attributes(f, fd, suffix, err);
     if (rc != TS_OK || file_writev_all(fd, iov, n) != 0 || fsync(fd) != 0 ||
         renameat(f->dir_fd, tmp, f->dir_fd, target) != 0) {
         if (rc == TS_OK)
-            rc = io_error_at(f, suffix, err, "cannot write");
+            rc = file_io_error_at(f, suffix, err, "cannot write");
         unlinkat(f->dir_fd, tmp, 0);
         close(fd);
         return rc;
@@ -247,10 +248,10 @@ static int replace_file(struct file *f, struct iovec *iov, int n, ts_error *err)
     f->data_fd = fd;
     bump_generation(f);
     if (fstat(fd, &st) != 0)
-        return io_error(f, err, "cannot stat");
-    f->seen = identity_of(&st);
+        return file_io_error(f, err, "cannot stat");
+    f->seen = file_identity_of(&st);
     if (fsync(f->dir_fd) != 0)
-        return io_error(f, err, "replaced, but could not sync the directory of");
+        return file_io_error(f, err, "replaced, but could not sync the directory of");
     return TS_OK;
 }
 
@@ -260,7 +261,7 @@ int file_write_all_rows(struct file *f, ts_error *err)
     int rc = serialize_all(f);
 
     if (rc != TS_OK) {
-        rc = nomem(f, err);
+        rc = file_nomem(f, err);
     } else {
         struct iovec iov = { f->out.data, f->out.len };
         rc = replace_file(f, &iov, 1, err);
@@ -292,7 +293,7 @@ static int splice_image(struct file *f, size_t i, size_t lo, size_t hi, uint64_t
         explicit_bzero(img + new_len, old_len - new_len);
     f->image.len = new_len;
     int replaced = i < f->nrows && f->rows[i].id == id;
-    return splice_rows(f, i, i + replaced, &added, f->out.len > 0, old_len, new_len);
+    return file_splice_rows(f, i, i + replaced, &added, f->out.len > 0, old_len, new_len);
 }
 
 /* Writes the file with the row `id` as the table now has it (or without
@@ -304,21 +305,21 @@ int file_write_row(struct file *f, const char *id, ts_error *err)
 
     if (!f->canonical || f->host->id_parse(id, &n) != TS_OK)
         return file_write_all_rows(f, err);
-    size_t i = row_by_id(f, n);
+    size_t i = file_row_by_id(f, n);
     size_t lo = i < f->nrows ? f->rows[i].off : f->image.len;
-    size_t hi = i < f->nrows && f->rows[i].id == n ? row_end(f, i) : lo;
+    size_t hi = i < f->nrows && f->rows[i].id == n ? file_row_end(f, i) : lo;
     const ts_token *row = f->host->table_get(f->table, TS_FIELD_ID, id);
     file_csv_buf_reset(&f->out);
     int rc = row ? append_token(f, row) : TS_OK;
     if (rc != TS_OK) {
-        rc = nomem(f, err);
+        rc = file_nomem(f, err);
     } else {
         struct iovec iov[3] = { { f->image.data, lo }, { f->out.data, f->out.len },
                                 { f->image.data + hi, f->image.len - hi } };
         rc = replace_file(f, iov, 3, err);
     }
     if (rc == TS_OK && splice_image(f, i, lo, hi, n) != TS_OK)
-        rc = nomem(f, err);
+        rc = file_nomem(f, err);
     file_csv_buf_reset(&f->out);
     return rc;
 }
@@ -337,7 +338,7 @@ int file_write_row(struct file *f, const char *id, ts_error *err)
  * one of these, otherwise.
  */
 int file_open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
-                   const char **why)
+                        const char **why)
 {
     struct stat st, dir, data;
     int fd = openat(f->dir_fd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
@@ -368,7 +369,7 @@ int file_open_side_file(const struct file *f, const char *name, int flags, unsig
 
 /* The error for a side file file_open_side_file() would not open. */
 int file_side_file_error(const struct file *f, const char *what, const char *name, const char *why,
-                    int e, ts_error *err)
+                         int e, ts_error *err)
 {
     return f->host->error(err, TS_ERR_IO, "%s: refusing %s %s: %s", f->path, what, name,
                           why ? why : strerror(e));

@@ -26,7 +26,7 @@
 #include "mysql_store.h"
 
 int mysql_named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
-               int *got, ts_error *err)
+                     int *got, ts_error *err)
 {
     struct param p[2] = { str_param(name), num_param(wait_s) };
     const char *doing = kind == ST_GET_LOCK ? "taking a lock" : "releasing a lock";

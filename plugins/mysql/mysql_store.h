@@ -6,10 +6,10 @@
  * rows), client.c (connecting, reconnecting, letting go in a forked
  * child) and options.c (the options, the lock names) use no other file;
  * schema.c (the table, its indexes, the SQL) runs statements.c's
- * statements; locks.c (named locks, the store-wide locks), save.c
- * (saving and deleting) and notes.c (the notes and the log, in tables of
- * their own) use those; mysql.c (reading, opening and closing, the
- * ts_backend) uses them all. Nothing here leaves the plugin (it is
+ * statements; find.c (reading), locks.c (named locks, the store-wide
+ * locks), notes.c (the notes and the log, in tables of their own) use
+ * those, and save.c (saving and deleting) find.c too; mysql.c (opening
+ * and closing, the ts_backend) uses them all. Nothing here leaves the plugin (it is
  * built with hidden visibility); mysql.c's opening comment describes the
  * design. Not named mysql.h: that is the client library's header, which
  * this one includes.
@@ -41,7 +41,7 @@ enum stmt_kind {
  * bit f - 1; an UPDATE is prepared per set of changed columns. */
 #define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
 
-struct held_lock;                    /* mysql.c's store-wide locks */
+struct held_lock;                    /* locks.c's store-wide locks */
 
 struct mysql_store {
     const ts_host *host;
@@ -109,14 +109,14 @@ static inline struct param num_param(long long n)
 
 /* Prepares sql into *slot unless it is there already; *out = *slot. */
 int mysql_get_stmt(struct mysql_store *s, MYSQL_STMT **slot, const char *sql, MYSQL_STMT **out,
-             ts_error *err);
+                   ts_error *err);
 /* Binds the parameters and runs the statement, its result fetched into
  * the client. */
 int mysql_execute(struct mysql_store *s, MYSQL_STMT *st, const struct param *p, unsigned n,
-            const char *doing, ts_error *err);
+                  const char *doing, ts_error *err);
 /* Runs statement `kind` (prepared on first use). */
 int mysql_run(struct mysql_store *s, enum stmt_kind kind, const struct param *p, unsigned n,
-        const char *doing, ts_error *err);
+              const char *doing, ts_error *err);
 /* The next row of a stored result into s->col (the first n columns):
  * TS_OK, TS_NOT_FOUND at the end, or an error. */
 int mysql_fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err);
@@ -124,7 +124,7 @@ int mysql_fetch(struct mysql_store *s, MYSQL_STMT *st, unsigned n, ts_error *err
 int mysql_read_row(struct mysql_store *s, ts_token *token, ts_error *err);
 /* A one-value result (a number or NULL) as text into buf. */
 int mysql_fetch_scalar(struct mysql_store *s, MYSQL_STMT *st, char *buf, size_t n, int *is_null,
-                 ts_error *err);
+                       ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* client.c: the connection                                            */
@@ -137,8 +137,8 @@ void mysql_disconnect(struct mysql_store *s);
 /* Runs op on a live connection, reconnecting (and replaying op once, when
  * `replay` says that cannot change the outcome) if it drops. */
 int mysql_with_connection(struct mysql_store *s, int replay, int writing,
-                    int (*op)(struct mysql_store *, void *, ts_error *), void *arg,
-                    ts_error *err);
+                          int (*op)(struct mysql_store *, void *, ts_error *), void *arg,
+                          ts_error *err);
 /* In a forked child: lets go of the parent's connection and statements
  * without a byte to the server. */
 int mysql_abandon_connection(struct mysql_store *s, ts_error *err);
@@ -172,11 +172,14 @@ unsigned mysql_lookup_params(ts_field field);
 int mysql_run_once(struct mysql_store *s, const char *sql, const char *doing, ts_error *err);
 
 /* ------------------------------------------------------------------ */
-/* mysql.c: reading                                                    */
+/* find.c: reading                                                     */
 /* ------------------------------------------------------------------ */
 
 /* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
 int mysql_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
+int mysql_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err);
+int mysql_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err);
+int mysql_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* locks.c: named locks                                                */
@@ -185,7 +188,7 @@ int mysql_lookup_row(void *state, ts_field field, const char *value, ts_token *r
 /* GET_LOCK(name, wait_s) into *got (1: taken); RELEASE_LOCK(name) with
  * kind ST_RELEASE_LOCK (*got 1: it was ours and is released). */
 int mysql_named_lock(struct mysql_store *s, enum stmt_kind kind, const char *name, long long wait_s,
-               int *got, ts_error *err);
+                     int *got, ts_error *err);
 int mysql_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
                    ts_error *err);
 int mysql_unlock(void *state, void *handle, ts_error *err);

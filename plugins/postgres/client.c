@@ -218,8 +218,8 @@ static int ensure_connected(struct pg_store *s, int check_peer, ts_error *err)
  * on a new connection, where libpq may find the new primary.
  */
 int postgres_with_connection(struct pg_store *s, int replay, int writing,
-                    int (*op)(struct pg_store *, void *, ts_error *), void *arg,
-                    ts_error *err)
+                             int (*op)(struct pg_store *, void *, ts_error *), void *arg,
+                             ts_error *err)
 {
     for (int attempt = 0;; attempt++) {
         int rc = ensure_connected(s, writing && !replay, err);

@@ -34,7 +34,7 @@
 /* ------------------------------------------------------------------ */
 
 int postgres_begin_locked(struct pg_store *s, int64_t key, const char *what, const char *then,
-                 PGresult **res, ts_error *err)
+                          PGresult **res, ts_error *err)
 {
     char sql[768];
 
@@ -107,7 +107,7 @@ static int lock_call(struct pg_store *s, enum stmt_kind kind, int64_t key, int *
 
     snprintf(text, sizeof text, "%" PRId64, key);
     int rc = postgres_run(s, kind, p, 1, kind == ST_TRY_LOCK ? "taking a lock" : "releasing a lock",
-                 &res, err);
+                          &res, err);
     *yes = rc == TS_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     postgres_clear_result(res);
     return rc;
@@ -125,7 +125,7 @@ static int set_ttl(struct pg_store *s, int64_t ttl_ms, ts_error *err)
     snprintf(text, sizeof text, "%" PRId64, ttl_ms < 1 ? 1 : ttl_ms > 2147483647 ? 2147483647
                                                                                  : ttl_ms);
     int rc = postgres_run(s, ST_IDLE_TIMEOUT, p, 1, "setting the lock's TTL (idle_session_timeout)",
-                 &res, err);
+                          &res, err);
     postgres_clear_result(res);
     if (rc != TS_OK && !s->lost && strcmp(s->sqlstate, "42704") == 0) {
         s->host->log(s->ctx, TS_LOG_WARN, "%s: the server has no idle_session_timeout "
@@ -173,7 +173,7 @@ static int do_unlock(struct pg_store *s, void *arg, ts_error *err)
     s->locks_held--;
     if (s->locks_held == 0)     /* idle_session_timeout back to the server's */
         rc = postgres_run_text(s, "RESET idle_session_timeout", "resetting idle_session_timeout",
-                      NULL, err);
+                               NULL, err);
     if (rc == TS_OK && !released)
         rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: releasing a lock: the "
                             "server says this session no longer held it", s->where,
@@ -182,7 +182,7 @@ static int do_unlock(struct pg_store *s, void *arg, ts_error *err)
 }
 
 int postgres_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
-                   ts_error *err)
+                      ts_error *err)
 {
     struct pg_store *s = state;
     struct held_lock *l = calloc(1, sizeof *l);

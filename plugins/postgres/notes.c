@@ -216,7 +216,7 @@ static int do_note_get(struct pg_store *s, void *arg, ts_error *err)
 }
 
 int postgres_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
-                   ts_error *err)
+                      ts_error *err)
 {
     struct pg_store *s = state;
     struct note_args a = { .name = name, .value = value, .ttl_ms = ttl_ms };
@@ -352,7 +352,7 @@ int postgres_log_append(void *state, const char *entry, size_t keep, ts_error *e
 }
 
 int postgres_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
-                   ts_error *err)
+                      ts_error *err)
 {
     struct pg_store *s = state;
     struct log_args a = { .cb = cb, .userdata = userdata };

@@ -102,29 +102,29 @@ struct pg_store {
  * values, so the server's words are used only when they cannot quote one.
  * res may be NULL (a failure on the connection itself). */
 int postgres_db_fail(struct pg_store *s, const PGresult *res, int values, const char *doing,
-            ts_error *err);
+                     ts_error *err);
 /* Runs statement `kind` with n text parameters (NULL: SQL NULL), preparing
  * it first on this connection; *res is the result, to free with
  * clear_result, or NULL on failure. */
 int postgres_run(struct pg_store *s, enum stmt_kind kind, const char *const *p, int n,
-        const char *doing, PGresult **res, ts_error *err);
+                 const char *doing, PGresult **res, ts_error *err);
 /* As run for a statement of the caller's: its name and SQL, prepared once
  * per connection (bit `bit` of *mask says it is). */
 int postgres_run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *mask,
-              unsigned bit, const char *const *p, int n, const char *doing, PGresult **res,
-              ts_error *err);
+                       unsigned bit, const char *const *p, int n, const char *doing, PGresult **res,
+                       ts_error *err);
 /* Runs SQL text without parameters (BEGIN, DDL; several statements may be
  * separated by ';'); the last result is checked, *res (may be NULL) gets it. */
 int postgres_run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **res,
-             ts_error *err);
+                      ts_error *err);
 /* Wipes the values of a result, then frees it (NULL is fine). */
 void postgres_clear_result(PGresult *res);
 /* Copies row i of res (the ten columns from column `first`) into token. */
 int postgres_read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token *token,
-             ts_error *err);
+                      ts_error *err);
 /* The number of rows a command touched, checked against [min, max]. */
 int postgres_rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
-                 const char *doing, long *n, ts_error *err);
+                          const char *doing, long *n, ts_error *err);
 
 /* ------------------------------------------------------------------ */
 /* client.c: the connection                                            */
@@ -137,8 +137,8 @@ void postgres_disconnect(struct pg_store *s);
 /* Runs op on a live connection, reconnecting (and replaying op once, when
  * `replay` says that cannot change the outcome) if it drops. */
 int postgres_with_connection(struct pg_store *s, int replay, int writing,
-                    int (*op)(struct pg_store *, void *, ts_error *), void *arg,
-                    ts_error *err);
+                             int (*op)(struct pg_store *, void *, ts_error *), void *arg,
+                             ts_error *err);
 /* In a forked child: lets go of the parent's connection without a byte to
  * the server. */
 int postgres_abandon_connection(struct pg_store *s, ts_error *err);
@@ -177,7 +177,8 @@ int postgres_table_ready(struct pg_store *s, int *ready, ts_error *err);
 /* Refuses a value wider than its column, naming the column. */
 int postgres_check_widths(struct pg_store *s, const ts_token *token, ts_error *err);
 /* The ts_lookup_fn the host's rules call: the row whose `field` is `value`. */
-int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err);
+int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token *row,
+                        ts_error *err);
 /* Of the rows of res (ten columns from `first`), the one with the lowest id. */
 int postgres_lowest_id_row(struct pg_store *s, const PGresult *res, int first);
 
@@ -190,13 +191,13 @@ int postgres_lowest_id_row(struct pg_store *s, const PGresult *res, int first);
  * without parameters, runs in the same round trip (may be NULL), its
  * result in *res. */
 int postgres_begin_locked(struct pg_store *s, int64_t key, const char *what, const char *then,
-                 PGresult **res, ts_error *err);
+                          PGresult **res, ts_error *err);
 /* Ends what begin_locked began: COMMIT when rc is TS_OK, else ROLLBACK;
  * when either does not end as asked, closes the connection, which ends
  * it. Returns rc, or the COMMIT's failure. */
 int postgres_end_locked(struct pg_store *s, int rc, ts_error *err);
 int postgres_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
-                   ts_error *err);
+                      ts_error *err);
 int postgres_unlock(void *state, void *handle, ts_error *err);
 /* Frees the record of the locks this handle took (at close). */
 void postgres_free_held_locks(struct pg_store *s);
@@ -208,7 +209,7 @@ void postgres_free_held_locks(struct pg_store *s);
 int postgres_save_token(void *state, ts_token *token, ts_error *err);
 int postgres_save_tokens(void *state, ts_token *const *tokens, size_t n, ts_error *err);
 int postgres_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
-                      void *stream, ts_error *err);
+                         void *stream, ts_error *err);
 int postgres_delete_token(void *state, const char *id, ts_error *err);
 int postgres_delete_tokens(void *state, ts_error *err);
 
@@ -219,10 +220,10 @@ int postgres_delete_tokens(void *state, ts_error *err);
 /* The SQL of the notes' and the log's statements (s->sql). */
 int postgres_build_notes_sql(struct pg_store *s, ts_error *err);
 int postgres_note_set(void *state, const char *name, const char *value, int64_t ttl_ms,
-                   ts_error *err);
+                      ts_error *err);
 int postgres_note_get(void *state, const char *name, char *value, size_t size, ts_error *err);
 int postgres_log_append(void *state, const char *entry, size_t keep, ts_error *err);
 int postgres_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
-                   ts_error *err);
+                      ts_error *err);
 
 #endif

@@ -109,7 +109,7 @@ static int update_row(struct pg_store *s, const ts_token *token, const ts_token 
     snprintf(name, sizeof name, "ts_u%u", mask);
     PGresult *res;
     int rc = postgres_run_named(s, name, sql, &s->prepared.update[mask / 32], mask % 32, p, n,
-                       "updating a token", &res, err);
+                                "updating a token", &res, err);
     if (rc == TS_OK)
         rc = postgres_rows_touched(s, res, 0, 1, "updating a token", &rows, err);
     postgres_clear_result(res);
@@ -173,7 +173,7 @@ static int quick_statement(struct pg_store *s, unsigned mask, const ts_token *to
              "o) = 1 RETURNING " OLD_COLUMNS, s->qtable, s->qtable, set);
     snprintf(name, sizeof name, "ts_q%u", mask);
     return postgres_run_named(s, name, sql, &s->prepared.quick[mask / 32], mask % 32, p, n,
-                     "saving a token", res, err);
+                              "saving a token", res, err);
 }
 
 /* A save by user name in one statement (see the top): TS_OK with the
@@ -308,8 +308,9 @@ static int save_locked(struct pg_store *s, ts_token *const *tokens, size_t n, si
 {
     PGresult *res;
     size_t i = 0;
-    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID], &res,
-                          err);
+    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID],
+                                   &res,
+                                   err);
 
     if (rc != TS_OK)
         return rc;
@@ -448,8 +449,9 @@ static int do_save_stream(struct pg_store *s, void *arg, ts_error *err)
     ts_token *token;
     PGresult *res;
     size_t i = 0;
-    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID], &res,
-                          err);
+    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID],
+                                   &res,
+                                   err);
 
     if (rc != TS_OK)
         return rc;
@@ -474,7 +476,7 @@ static int do_save_stream(struct pg_store *s, void *arg, ts_error *err)
 }
 
 int postgres_save_stream(void *state, int (*next)(void *stream, ts_token **token, ts_error *err),
-                      void *stream, ts_error *err)
+                         void *stream, ts_error *err)
 {
     struct stream_args a = { next, stream };
     return postgres_with_connection(state, 0, 1, do_save_stream, &a, err);

@@ -169,8 +169,9 @@ static int create_missing(struct pg_store *s, struct table_info *t, ts_error *er
             snprintf(sql, sizeof sql, "SELECT 1");
         t->indexed[TS_FIELD_ID] |= made_table;      /* the primary key */
         index_statements(s, t, sql, sizeof sql);
-        rc = postgres_run_text(s, sql, made_table ? "creating the table" : "creating an index", NULL,
-                      err);
+        rc = postgres_run_text(s, sql, made_table ? "creating the table" : "creating an index",
+                               NULL,
+                               err);
     }
     rc = postgres_end_locked(s, rc, err);
     if (rc == TS_OK && made_table)
@@ -269,7 +270,8 @@ int postgres_lowest_id_row(struct pg_store *s, const PGresult *res, int first)
     return at;
 }
 
-int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token *row, ts_error *err)
+int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token *row,
+                        ts_error *err)
 {
     struct pg_store *s = state;
     int ready, rc = postgres_table_ready(s, &ready, err);
@@ -281,11 +283,13 @@ int postgres_lookup_row(void *state, ts_field field, const char *value, ts_token
                               s->host->field_name(field) ? s->host->field_name(field) : "?");
     const char *p[1] = { value };
     PGresult *res;
-    rc = postgres_run(s, (enum stmt_kind)(ST_LOOKUP + field), p, 1, "looking up a token", &res, err);
+    rc = postgres_run(s, (enum stmt_kind)(ST_LOOKUP + field), p, 1, "looking up a token", &res,
+                      err);
     if (rc != TS_OK)
         return rc;
-    rc = PQntuples(res) == 0 ? TS_NOT_FOUND : postgres_read_row(s, res, postgres_lowest_id_row(s, res, 0), 0,
-                                                       row, err);
+    rc = PQntuples(res) == 0
+             ? TS_NOT_FOUND
+             : postgres_read_row(s, res, postgres_lowest_id_row(s, res, 0), 0, row, err);
     postgres_clear_result(res);
     return rc;
 }

@@ -73,7 +73,7 @@ static int privilege_fail(struct pg_store *s, const char *doing, const char *why
 }
 
 int postgres_db_fail(struct pg_store *s, const PGresult *res, int values, const char *doing,
-            ts_error *err)
+                     ts_error *err)
 {
     const ts_host *h = s->host;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -141,8 +141,8 @@ static int checked(struct pg_store *s, PGresult *r, int values, const char *doin
 }
 
 int postgres_run_named(struct pg_store *s, const char *name, const char *sql, uint32_t *mask,
-              unsigned bit, const char *const *p, int n, const char *doing, PGresult **res,
-              ts_error *err)
+                       unsigned bit, const char *const *p, int n, const char *doing, PGresult **res,
+                       ts_error *err)
 {
     int rc = TS_OK;
 
@@ -159,17 +159,17 @@ int postgres_run_named(struct pg_store *s, const char *name, const char *sql, ui
 }
 
 int postgres_run(struct pg_store *s, enum stmt_kind kind, const char *const *p, int n,
-        const char *doing, PGresult **res, ts_error *err)
+                 const char *doing, PGresult **res, ts_error *err)
 {
     char name[16];
 
     snprintf(name, sizeof name, "ts_%d", (int)kind);
     return postgres_run_named(s, name, s->sql[kind], &s->prepared.kind, (unsigned)kind, p, n, doing,
-                     res, err);
+                              res, err);
 }
 
 int postgres_run_text(struct pg_store *s, const char *sql, const char *doing, PGresult **res,
-             ts_error *err)
+                      ts_error *err)
 {
     if (res)
         *res = NULL;
@@ -193,7 +193,7 @@ void postgres_clear_result(PGresult *res)
 /* NULL and "" both mean absent; a value with a NUL byte cannot come from
  * a text column. */
 int postgres_read_row(struct pg_store *s, const PGresult *res, int i, int first, ts_token *token,
-             ts_error *err)
+                      ts_error *err)
 {
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
         int col = first + f;
@@ -211,7 +211,7 @@ int postgres_read_row(struct pg_store *s, const PGresult *res, int i, int first,
 }
 
 int postgres_rows_touched(struct pg_store *s, const PGresult *res, long min, long max,
-                 const char *doing, long *n, ts_error *err)
+                          const char *doing, long *n, ts_error *err)
 {
     const char *count = PQcmdTuples((PGresult *)res);
     char *end;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include "redis.h"
+#include "redis_store.h"
 
 /* Whether find_tokens can answer the query with a pipelined GET: its user
  * name, else NULL. */

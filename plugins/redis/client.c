@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include "redis.h"
+#include "redis_store.h"
 
 /* ------------------------------------------------------------------ */
 /* Commands on the wire                                                */
@@ -198,7 +198,7 @@ int redis_is_error(const redisReply *r, const char *code)
 
 /* An error reply as a ts_code and a message naming the server. */
 int redis_reply_error(struct redis_store *s, const redisReply *r, const char *what,
-                ts_error *err)
+                      ts_error *err)
 {
     int code = TS_ERR_BACKEND;
 
@@ -208,8 +208,9 @@ int redis_reply_error(struct redis_store *s, const redisReply *r, const char *wh
                               s->where, (int)r->len, r->str);
     if (redis_is_error(r, "WRONGPASS") || redis_is_error(r, "NOPERM"))
         code = TS_ERR_AUTH;
-    else if (redis_is_error(r, "LOADING") || redis_is_error(r, "BUSY") || redis_is_error(r, "TRYAGAIN") ||
-             redis_is_error(r, "ASK") || redis_is_error(r, "CLUSTERDOWN"))
+    else if (redis_is_error(r, "LOADING") || redis_is_error(r, "BUSY") ||
+             redis_is_error(r, "TRYAGAIN") || redis_is_error(r, "ASK") ||
+             redis_is_error(r, "CLUSTERDOWN"))
         code = TS_ERR_BUSY;
     return s->host->error(err, code, "%s: %s failed: %.*s", s->where, what,
                           (int)r->len, r->str);
@@ -362,7 +363,7 @@ static int locate_master(struct redis_store *s, ts_error *err)
     char why[1024], *host;
     int port;
     int rc = redis_sentinels_ask(s->sentinels, s->master_name, s->sentinel_user,
-                           s->sentinel_password, &how, &host, &port, why, sizeof why);
+                                 s->sentinel_password, &how, &host, &port, why, sizeof why);
 
     if (rc != 0)
         return s->host->error(err, rc == 1 ? TS_ERR_AUTH : TS_ERR_CONNECT, "%s", why);
@@ -489,7 +490,7 @@ static int exchange_waiting(struct redis_store *s, int wait, redisReply **out, t
  * sent once more. `wait` follows the command with WAIT (wait_replicas).
  */
 int redis_call_waiting(struct redis_store *s, int writing, int retry, int wait,
-                 redisReply **out, ts_error *err)
+                       redisReply **out, ts_error *err)
 {
     for (int attempt = 0;; attempt++) {
         int rc = redis_ensure_connected(s, writing && !retry, err);
@@ -527,7 +528,7 @@ int redis_call_waiting(struct redis_store *s, int writing, int retry, int wait,
 }
 
 int redis_call(struct redis_store *s, int writing, int retry, redisReply **out,
-         ts_error *err)
+               ts_error *err)
 {
     return redis_call_waiting(s, writing, retry, 0, out, err);
 }

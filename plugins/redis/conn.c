@@ -262,7 +262,7 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert, const char *key, cha
 }
 
 int redis_conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
-                 size_t why_size)
+                       size_t why_size)
 {
     struct conn_tls *t = calloc(1, sizeof *t);
 
@@ -424,8 +424,9 @@ struct conn *redis_conn_open(const struct conn_target *t)
     c->impl = impl;
     impl->command_ms = (long long)t->command_timeout.tv_sec * 1000 +
                        t->command_timeout.tv_usec / 1000;
-    redis_resp_scan_init(&impl->scan, t->max_reply_bytes ? t->max_reply_bytes : CONN_MAX_REPLY_BYTES,
-                   t->max_reply_elements ? t->max_reply_elements : CONN_MAX_REPLY_ELEMENTS);
+    redis_resp_scan_init(&impl->scan,
+                         t->max_reply_bytes ? t->max_reply_bytes : CONN_MAX_REPLY_BYTES,
+                         t->max_reply_elements ? t->max_reply_elements : CONN_MAX_REPLY_ELEMENTS);
     impl->rc = t->socket_path ? redisConnectUnixWithTimeout(t->socket_path, t->connect_timeout)
                               : redisConnectWithTimeout(t->host, t->port, t->connect_timeout);
     if (!impl->rc) {

@@ -28,7 +28,7 @@ struct conn_tls_options {
 /* Builds the TLS context: 0, or -1 with the reason (naming the file and
  * what is wrong with it) in why. */
 int redis_conn_tls_new(struct conn_tls **out, const struct conn_tls_options *o, char *why,
-                 size_t why_size);
+                       size_t why_size);
 /* Frees the context; close every connection made with it first. */
 void redis_conn_tls_free(struct conn_tls *tls);
 

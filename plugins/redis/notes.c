@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include "redis.h"
+#include "redis_store.h"
 
 #define LOG_PAGE_ENTRIES 1000           /* well under max_reply_elements' least */
 #define LOG_PAGE_BYTES (1024 * 1024)

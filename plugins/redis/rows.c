@@ -8,7 +8,7 @@
  */
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include "redis.h"
+#include "redis_store.h"
 
 /* ------------------------------------------------------------------ */
 /* Rows                                                                */
@@ -16,7 +16,7 @@
 
 /* An HMGET-shaped reply (ten values, nil for absent) into row. */
 int redis_row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
-                   ts_error *err)
+                         ts_error *err)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != TS_FIELD_COUNT)
         return redis_bad_reply(s, "a token read", err);
@@ -39,7 +39,7 @@ int redis_row_from_reply(struct redis_store *s, const redisReply *r, ts_token *r
 /* What the save script filled in (field number, value pairs) back into
  * the caller's token: its id and the values merged from the stored row. */
 int redis_merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
-                ts_error *err)
+                      ts_error *err)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2)
         return redis_bad_reply(s, "save_token", err);
@@ -82,7 +82,7 @@ static int split_copy(const char *p, size_t left, const char *value[TS_FIELD_COU
  * holds a bare id (a store written before the copy) and the script must
  * answer. */
 int redis_row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
-                  ts_token *row, ts_error *err)
+                        ts_token *row, ts_error *err)
 {
     const char *value[TS_FIELD_COUNT];
     size_t len[TS_FIELD_COUNT];

@@ -184,7 +184,7 @@ static int consume(struct resp_scan *s, const char *p, size_t take, char *why,
 }
 
 int redis_resp_scan_feed(struct resp_scan *s, const char *buf, size_t n, char *why,
-                   size_t why_size)
+                         size_t why_size)
 {
     while (n > 0) {
         size_t take = span(s, buf, n);

@@ -30,6 +30,6 @@ void redis_resp_scan_init(struct resp_scan *scan, size_t max_bytes, size_t max_e
  * (what the reply announced, and the option it is beyond) when a reply
  * outgrows a bound or is not RESP. The stream is then unusable. */
 int redis_resp_scan_feed(struct resp_scan *scan, const char *buf, size_t n, char *why,
-                   size_t why_size);
+                         size_t why_size);
 
 #endif

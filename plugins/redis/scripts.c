@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include "redis.h"
+#include "redis_store.h"
 
 extern const char redis_lua_find[], redis_lua_save[], redis_lua_delete[], redis_lua_clear[],
     redis_lua_page[], redis_lua_unlock[], redis_lua_drop[], redis_lua_log_append[],
@@ -65,7 +65,7 @@ void redis_script_begin(struct redis_store *s, enum script which)
  * an error reply becomes a ts_code. NOSCRIPT (a restarted server, another
  * cluster node) means nothing ran: send the source with EVAL. */
 int redis_run_script(struct redis_store *s, enum script which, int writing, int retry,
-               redisReply **out, ts_error *err)
+                     redisReply **out, ts_error *err)
 {
     static const char *const what[SCRIPT_COUNT] = {
         "find_token", "save_token", "delete_token", "delete_tokens", "get_tokens", "unlock",

@@ -189,8 +189,8 @@ static int ask_one(const struct sentinel *e, const char *name, const char *user,
 }
 
 int redis_sentinels_ask(struct sentinels *set, const char *name, const char *user,
-                  const char *password, const struct conn_target *how, char **host, int *port,
-                  char *why, size_t why_size)
+                        const char *password, const struct conn_target *how, char **host, int *port,
+                        char *why, size_t why_size)
 {
     size_t used = 0;
     int refused = 0;

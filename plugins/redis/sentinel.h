@@ -22,7 +22,7 @@ void redis_sentinels_free(struct sentinels *set);
  * *port, 1 when a sentinel refused the credentials, or -1; why then says
  * what each sentinel answered. */
 int redis_sentinels_ask(struct sentinels *set, const char *name, const char *user,
-                  const char *password, const struct conn_target *how, char **host, int *port,
-                  char *why, size_t why_size);
+                        const char *password, const struct conn_target *how, char **host, int *port,
+                        char *why, size_t why_size);
 
 #endif

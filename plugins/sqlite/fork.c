@@ -47,7 +47,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
-#include "sqlite.h"
+#include "sqlite_store.h"
 
 static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sqlite_store *stores;     /* every open store of this process */

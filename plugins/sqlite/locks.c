@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
-#include "sqlite.h"
+#include "sqlite_store.h"
 
 /* A lock this handle holds: its name, the random owner tag that lets
  * only us release it, and the process that took it. */
@@ -36,7 +36,7 @@ static int prepare_locks(struct sqlite_store *s, ts_error *err)
     if ((rc = sqlite_connected(s, err)) != TS_OK)
         return rc;
     rc = sqlite_run_sql(s, sqlite3_mprintf("CREATE TABLE IF NOT EXISTS tokenstore_locks ("
-                                    "name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+                                           "name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
                                     "expires_ms INTEGER NOT NULL)"),
                  "creating the lock table", err);
     if (rc == TS_OK)

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
-#include "sqlite.h"
+#include "sqlite_store.h"
 
 /* What the tables are called after: "notes" or "log". */
 #define NOTES "notes"

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "sqlite.h"
+#include "sqlite_store.h"
 
 /* ------------------------------------------------------------------ */
 /* Writing                                                             */
@@ -47,8 +47,8 @@ static int update_statement(struct sqlite_store *s, unsigned mask, sqlite3_stmt 
             snprintf(set + used, sizeof set - used, "%s%s = ?%d", used ? ", " : "",
                      s->host->field_name((ts_field)f), f + 1);
     }
-    int rc = sqlite_prepare(s, &s->update[mask],
-                     sqlite3_mprintf("UPDATE \"%w\" SET %s WHERE id = ?1", s->table, set), err);
+    char *sql = sqlite3_mprintf("UPDATE \"%w\" SET %s WHERE id = ?1", s->table, set);
+    int rc = sqlite_prepare(s, &s->update[mask], sql, err);
     *out = s->update[mask];
     return rc;
 }

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sqlite3.h>
-#include "sqlite.h"
+#include "sqlite_store.h"
 
 /* ------------------------------------------------------------------ */
 /* Read-only and immutable connections                                 */
@@ -179,10 +179,11 @@ static int create_schema(struct sqlite_store *s, ts_error *err)
     if (rc == TS_OK)
         rc = sqlite_check_columns(s, &exists, err);
     for (size_t i = 0; rc == TS_OK && i < s->nkeys; i++)
-        rc = sqlite_run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" ON \"%w\" (%s)",
-                                        s->table, index_what(s, s->keys[i]), s->table,
-                                        index_expr(s, s->keys[i])),
-                     "creating an index", err);
+        rc = sqlite_run_sql(s, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w_%s_idx\" "
+                                               "ON \"%w\" (%s)",
+                                               s->table, index_what(s, s->keys[i]), s->table,
+                                               index_expr(s, s->keys[i])),
+                            "creating an index", err);
     return rc;
 }
 
@@ -206,8 +207,8 @@ int sqlite_ensure_schema(struct sqlite_store *s, ts_error *err)
                      "lookups will scan the table", s->path, s->table);
         return TS_OK;
     }
-    rc = sqlite_run_sql(s, sqlite3_mprintf("BEGIN IMMEDIATE"), "locking the database to create the table",
-                 err);
+    rc = sqlite_run_sql(s, sqlite3_mprintf("BEGIN IMMEDIATE"),
+                        "locking the database to create the table", err);
     if (rc != TS_OK)
         return rc;
     rc = create_schema(s, err);

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
-#include "sqlite.h"
+#include "sqlite_store.h"
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */

@@ -1,16 +1,17 @@
 /*
- * plugins/sqlite/sqlite.h - what the sqlite backend's files share: the
+ * plugins/sqlite/sqlite_store.h - what the sqlite backend's files share: the
  * store (struct sqlite_store) and the functions one offers the others.
  * statements.c is the bottom layer (errors, the busy handler, running
  * statements); schema.c (the table, its indexes and the read-only
  * connection), locks.c (store-wide locks) and notes.c (the notes and the
- * log beside the tokens) build on it; sqlite.c has the ts_backend, open
- * and close and the operations; fork.c lets a forked child go of the
- * connections it inherited. Nothing here leaves the plugin (it is built
- * with hidden visibility).
+ * log beside the tokens) build on it; connection.c opens and closes the
+ * connection on top of them; fork.c lets a forked child go of the
+ * connections it inherited; find.c has the reads, save.c the writes, and
+ * sqlite.c the ts_backend, open and close. Nothing here leaves the
+ * plugin (it is built with hidden visibility).
  */
-#ifndef TS_PLUGIN_SQLITE_H
-#define TS_PLUGIN_SQLITE_H
+#ifndef TS_PLUGIN_SQLITE_STORE_H
+#define TS_PLUGIN_SQLITE_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -113,8 +114,11 @@ int sqlite_check_columns(struct sqlite_store *s, int *exists, ts_error *err);
  * creates nothing and notes s->no_table). */
 int sqlite_ensure_schema(struct sqlite_store *s, ts_error *err);
 
-/* sqlite.c */
+/* connection.c */
 
+/* Opens the connection, checks or creates the table and prepares the
+ * statements; closes it again on failure. */
+int sqlite_open_connection(struct sqlite_store *s, ts_error *err);
 /* Finalizes every statement and closes the connection; or, to abandon
  * them, only forgets them. */
 void sqlite_disconnect(struct sqlite_store *s, int abandon);
@@ -124,9 +128,19 @@ int sqlite_connected(struct sqlite_store *s, ts_error *err);
 /* Before a read: as sqlite_connected, and a read-only handle's immutable
  * connection is opened again once a writer has touched the database. */
 int sqlite_reading(struct sqlite_store *s, ts_error *err);
+/* Before a read of the tokens: as sqlite_reading, and a handle opened
+ * before the table existed looks for it again. *ready is 0 while the
+ * store is empty. */
+int sqlite_table_ready(struct sqlite_store *s, int *ready, ts_error *err);
+
+/* find.c */
+
 /* The ts_lookup_fn the host's rules call: the row whose field is value. */
 int sqlite_lookup(void *state, ts_field field, const char *value, ts_token *row,
                   ts_error *err);
+int sqlite_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err);
+int sqlite_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err);
+int sqlite_get_tokens(void *state, ts_token_cb cb, void *userdata, ts_error *err);
 
 /* save.c: the backend's writing members. */
 int sqlite_save_token(void *state, ts_token *token, ts_error *err);

@@ -1,11 +1,11 @@
 /*
- * plugins/redis/redis.h - what the redis backend's files share: the store
+ * plugins/redis/redis_store.h - what the redis backend's files share: the store
  * (struct redis_store), the command being built, and the functions one
  * file offers the others. Nothing here leaves the plugin (it is built
  * with hidden visibility); the data model is described in redis.c.
  */
-#ifndef TS_PLUGIN_REDIS_H
-#define TS_PLUGIN_REDIS_H
+#ifndef TS_PLUGIN_REDIS_STORE_H
+#define TS_PLUGIN_REDIS_STORE_H
 
 #include <stddef.h>
 #include <sys/time.h>
@@ -98,7 +98,7 @@ int redis_exchange(struct redis_store *s, redisReply **replies, int n, ts_error 
 int redis_is_error(const redisReply *r, const char *code);
 /* An error reply as a ts_code and a message naming the server. */
 int redis_reply_error(struct redis_store *s, const redisReply *r, const char *what,
-                ts_error *err);
+                      ts_error *err);
 int redis_bad_reply(struct redis_store *s, const char *what, ts_error *err);
 /* s->where from the address in use, for messages. */
 void redis_set_where(struct redis_store *s);
@@ -108,9 +108,9 @@ int redis_ensure_connected(struct redis_store *s, int check_peer, ts_error *err)
 /* Sends s->cmd and returns its reply (which may be an error reply); see
  * client.c for when it is retried. `wait` adds WAIT (wait_replicas). */
 int redis_call_waiting(struct redis_store *s, int writing, int retry, int wait,
-                 redisReply **out, ts_error *err);
+                       redisReply **out, ts_error *err);
 int redis_call(struct redis_store *s, int writing, int retry, redisReply **out,
-         ts_error *err);
+               ts_error *err);
 
 /* scripts.c: the Lua scripts, embedded from plugins/redis/lua/. */
 /* s->index_arg from the host's key fields. */
@@ -121,26 +121,29 @@ int redis_build_index_arg(struct redis_store *s, ts_error *err);
 void redis_script_begin(struct redis_store *s, enum script which);
 /* Runs it; an error reply becomes a ts_code. */
 int redis_run_script(struct redis_store *s, enum script which, int writing, int retry,
-               redisReply **out, ts_error *err);
+                     redisReply **out, ts_error *err);
 /* SCRIPT LOAD for every script, pipelined. */
 int redis_load_scripts(struct redis_store *s, ts_error *err);
 
 /* rows.c: rows out of replies. */
 /* An HMGET-shaped reply (ten values, nil for absent) into row. */
 int redis_row_from_reply(struct redis_store *s, const redisReply *r, ts_token *row,
-                   ts_error *err);
+                         ts_error *err);
 /* What the save script filled in back into the caller's token. */
 int redis_merge_saved(struct redis_store *s, const redisReply *r, ts_token *token,
-                ts_error *err);
+                      ts_error *err);
 /* A GET of a {P}user:NAME copy into row; TS_NOT_FOUND or FIND_BY_SCRIPT
  * when it cannot answer. */
 int redis_row_from_copy(struct redis_store *s, const redisReply *r, const char *user,
-                  ts_token *row, ts_error *err);
+                        ts_token *row, ts_error *err);
 
-/* redis.c: the key of a user's copy of its row, "{prefix}user:NAME", in
- * a new buffer (NULL when out of memory); find_token. */
+/* find.c: the scripts' numbers of the fields ("1" ... "10"); the key of a
+ * user's copy of its row, "{prefix}user:NAME", in a new buffer (NULL when
+ * out of memory); find_token and find_token_by_id (the backend's members). */
+extern const char *const redis_field_number[TS_FIELD_COUNT];
 char *redis_user_key(const struct redis_store *s, const char *user, size_t *len);
 int redis_find_token(void *state, const ts_token *query, ts_token *row, ts_error *err);
+int redis_find_token_by_id(void *state, const char *id, ts_token *row, ts_error *err);
 
 /* batch.c: find_tokens and its halves (the backend's members); drop_sent
  * forgets a sent batch and the replies read of it. */

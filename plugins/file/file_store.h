@@ -1,16 +1,16 @@
 /*
- * plugins/file/file.h - what the file backend's sources share: the open
- * store (struct file), the SDKs' columns and dialects, the helpers on the
- * file's identity, errors and the index of the image's rows, and the
- * functions load.c, write.c and notes.c offer. The files form layers:
- * write.c (writing, the lock file) uses none of the others, load.c
+ * plugins/file/file_store.h - what the file backend's sources share: the
+ * open store (struct file), the SDKs' columns and dialects, and the
+ * functions image.c, load.c, write.c and notes.c offer. The files form
+ * layers: image.c (the image's rows, identity, clocks, errors) uses none
+ * of the others, write.c (writing, the lock file) only image.c, load.c
  * (reading, catching up) uses write.c's lock file, notes.c (the notes and
  * the log beside the tokens) uses both, file.c (the backend) uses all.
  * Nothing here leaves the plugin (it is built with hidden visibility);
  * file.c's opening comment describes the design.
  */
-#ifndef TS_PLUGIN_FILE_H
-#define TS_PLUGIN_FILE_H
+#ifndef TS_PLUGIN_FILE_STORE_H
+#define TS_PLUGIN_FILE_STORE_H
 
 #include <errno.h>
 #include <stddef.h>
@@ -114,153 +114,38 @@ struct file {
     struct log_count counted[2]; /* the log and its previous part (notes.c) */
 };
 
-/* ---------------------------------------------------------------- identity */
+/* ---------------------------------------------------------------- image.c */
 
-static inline struct identity identity_of(const struct stat *st)
-{
-    return (struct identity){ 1, st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim };
-}
-
-static inline int same_time(struct timespec a, struct timespec b)
-{
-    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-static inline int same_identity(const struct identity *a, const struct identity *b)
-{
-    if (!a->exists || !b->exists)
-        return a->exists == b->exists;
-    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           same_time(a->mtime, b->mtime) && same_time(a->ctime, b->ctime);
-}
-
-static inline uint64_t coarse_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The wall clock in ms since 1970: what expiries other processes read are
- * counted in. */
-static inline int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* The file's identity from stat(), and whether two are the same file in
+ * the same state. */
+struct identity file_identity_of(const struct stat *st);
+int file_same_identity(const struct identity *a, const struct identity *b);
+/* CLOCK_MONOTONIC_COARSE in ns; the wall clock in ms since 1970 (what
+ * expiries other processes read are counted in). */
+uint64_t file_coarse_now_ns(void);
+int64_t file_wall_ms(void);
 /* The generation our writers count in the first 8 bytes of the lock file;
- * 0 without a lock file, or with one cut short. It is read with pread(),
- * not through a mapping: a mapping of a file that someone truncates kills
- * the process with SIGBUS at its next read, and anyone who may write the
- * store may truncate its lock file. */
-static inline uint64_t generation_now(const struct file *f)
-{
-    uint64_t g;
+ * 0 without a lock file, or with one cut short. */
+uint64_t file_generation_now(const struct file *f);
 
-    if (f->lock_fd < 0 || pread(f->lock_fd, &g, sizeof g, 0) != (ssize_t)sizeof g)
-        return 0;
-    return g;
-}
+/* TS_ERR_IO naming the token file (or the file beside it with `suffix`)
+ * and errno; TS_ERR_NOMEM. */
+int file_io_error(struct file *f, ts_error *err, const char *what);
+int file_io_error_at(struct file *f, const char *suffix, ts_error *err, const char *what);
+int file_nomem(struct file *f, ts_error *err);
 
-/* ---------------------------------------------------------------- errors */
-
-static inline int io_error(struct file *f, ts_error *err, const char *what)
-{
-    return f->host->error(err, TS_ERR_IO, "%s %s: %s", what, f->path, strerror(errno));
-}
-
-/* The same for a file beside the token file: "" is the token file. */
-static inline int io_error_at(struct file *f, const char *suffix, ts_error *err,
-                              const char *what)
-{
-    return f->host->error(err, TS_ERR_IO, "%s %s%s: %s", what, f->path, suffix,
-                          strerror(errno));
-}
-
-static inline int nomem(struct file *f, ts_error *err)
-{
-    return f->host->error(err, TS_ERR_NOMEM, "out of memory");
-}
-
-/* ---------------------------------------------------------------- rows of the image */
-
-static inline int push_row(struct file *f, uint64_t id, size_t off)
-{
-    if (f->nrows == f->rows_cap) {
-        size_t cap = f->rows_cap ? f->rows_cap * 2 : 256;
-        struct row_at *rows = realloc(f->rows, cap * sizeof *rows);
-        if (!rows)
-            return TS_ERR_NOMEM;
-        f->rows = rows;
-        f->rows_cap = cap;
-    }
-    f->rows[f->nrows++] = (struct row_at){ id, off };
-    return TS_OK;
-}
-
-/* Where the row after the header starts (the end of the image if none). */
-static inline size_t first_row_offset(const struct file *f)
-{
-    return f->nrows ? f->rows[0].off : f->image.len;
-}
-
-static inline size_t row_end(const struct file *f, size_t i)
-{
-    return i + 1 < f->nrows ? f->rows[i + 1].off : f->image.len;
-}
-
-/* The first row whose id is >= id (rows are in id order when canonical). */
-static inline size_t row_by_id(const struct file *f, uint64_t id)
-{
-    size_t lo = 0, hi = f->nrows;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->rows[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The first row starting at or after byte off. */
-static inline size_t row_from(const struct file *f, size_t off)
-{
-    size_t lo = 0, hi = f->nrows;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->rows[mid].off < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Replaces rows [a, b) with the n rows in `with`, whose offsets are final,
- * and moves the rows after them by the image's growth. */
-static inline int splice_rows(struct file *f, size_t a, size_t b, const struct row_at *with,
-                              size_t n, size_t old_len, size_t new_len)
-{
-    size_t tail = f->nrows - b, need = a + n + tail;
-
-    if (need > f->rows_cap) {
-        struct row_at *rows = realloc(f->rows, need * sizeof *rows);
-        if (!rows)
-            return TS_ERR_NOMEM;
-        f->rows = rows;
-        f->rows_cap = need;
-    }
-    memmove(f->rows + a + n, f->rows + b, tail * sizeof *f->rows);
-    if (n)
-        memcpy(f->rows + a, with, n * sizeof *with);
-    f->nrows = need;
-    for (size_t i = a + n; i < f->nrows; i++)
-        f->rows[i].off = f->rows[i].off + new_len - old_len;
-    return TS_OK;
-}
+/* The index of the image's rows: append one; where the first row starts
+ * (the image's end if none); where row i ends; the first row whose id is
+ * >= id (rows are in id order when canonical); the first row starting at
+ * or after byte off; rows [a, b) replaced by the n rows of `with`, whose
+ * offsets are final, and the rows after them moved by the image's growth. */
+int file_push_row(struct file *f, uint64_t id, size_t off);
+size_t file_first_row_offset(const struct file *f);
+size_t file_row_end(const struct file *f, size_t i);
+size_t file_row_by_id(const struct file *f, uint64_t id);
+size_t file_row_from(const struct file *f, size_t off);
+int file_splice_rows(struct file *f, size_t a, size_t b, const struct row_at *with, size_t n,
+                     size_t old_len, size_t new_len);
 
 /* ---------------------------------------------------------------- load.c */
 
@@ -276,12 +161,12 @@ int file_write_row(struct file *f, const char *id, ts_error *err);
 void file_remove_stale_temps(struct file *f);
 int file_take_attributes(struct file *f, int fd, const char *suffix, ts_error *err);
 int file_write_beside(struct file *f, const char *suffix, struct iovec *iov, int n, int *fd_out,
-                 ts_error *err);
+                      ts_error *err);
 
 int file_open_side_file(const struct file *f, const char *name, int flags, unsigned mode,
-                   const char **why);
+                        const char **why);
 int file_side_file_error(const struct file *f, const char *what, const char *name, const char *why,
-                    int e, ts_error *err);
+                         int e, ts_error *err);
 int file_open_lock(struct file *f, ts_error *err);
 int file_lock_is_current(const struct file *f);
 void file_drop_lock(struct file *f);
