@@ -56,12 +56,19 @@ TUNING="--innodb-log-file-size=8M --innodb-buffer-pool-size=${BUFFER_POOL:-32M} 
 install_db() {
     dir=$1
     [ -d "$dir/data/mysql" ] && return 0
-    rm -rf "$dir/data"
-    # shellcheck disable=SC2046,SC2086
-    mariadb-install-db --no-defaults --datadir="$dir/data" $(user_arg) \
-        --auth-root-authentication-method=normal --skip-test-db $TUNING \
-        >"$dir/install.log" 2>&1 ||
-        die "mariadb-install-db failed: $(tail -n 5 "$dir/install.log")"
+    # A bootstrap that fails on a loaded machine is tried once more; the
+    # message quotes the server's own errors, not mariadb-install-db's
+    # closing advice.
+    for attempt in 1 2; do
+        rm -rf "$dir/data"
+        # shellcheck disable=SC2046,SC2086
+        mariadb-install-db --no-defaults --datadir="$dir/data" $(user_arg) \
+            --auth-root-authentication-method=normal --skip-test-db $TUNING \
+            >"$dir/install.log" 2>&1 && return 0
+        cp "$dir/install.log" "$dir/install-$attempt.log"
+    done
+    die "mariadb-install-db failed twice: $(grep -i -m 5 'error' "$dir/install.log" ||
+                                            head -n 5 "$dir/install.log")"
 }
 
 answers() { mariadb-admin --no-defaults -uroot -S "$1/mysql.sock" ping >/dev/null 2>&1; }
