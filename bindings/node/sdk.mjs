@@ -31,7 +31,7 @@
 // The accounts server is the one the SDK would ask: the library's for a
 // token whose api_domain names a Zoho data center (and its accounts_url.*
 // settings), else the SDK environment's, which the library is told.
-import { checkOAuth, open } from "./index.mjs";
+import { checkOAuth, open } from "./store.mjs";
 
 // The SDK token's getters and setters, by the library's field names.
 const ACCESSORS = [
