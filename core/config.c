@@ -516,9 +516,18 @@ static int make_parents(const char *path, ts_error *err)
     return TS_OK;
 }
 
-/* The default store; its directory is made only when the store may be
- * created (not for a store opened with TS_OPEN_MUST_EXIST). */
-static int default_config(ts_config **out, int make_dirs, ts_error *err)
+int ts__make_default_dirs(const ts_config *cfg, ts_error *err)
+{
+    const char *path = ts_config_option(cfg, "path");
+
+    if (!cfg->origin || strcmp(cfg->origin, "default") != 0 || !path)
+        return TS_OK;
+    return make_parents(path, err);
+}
+
+/* The default store. Its directory is made when the store is opened to be
+ * written (ts__make_default_dirs), never while a config is only read. */
+static int default_config(ts_config **out, ts_error *err)
 {
     char *path = ts__default_store_path();
     int rc;
@@ -527,9 +536,7 @@ static int default_config(ts_config **out, int make_dirs, ts_error *err)
         return ts__error(err, TS_ERR_CONFIG,
                          "no config found and neither XDG_DATA_HOME nor HOME is set "
                          "for the default store");
-    rc = make_dirs ? make_parents(path, err) : TS_OK;
-    if (rc == TS_OK)
-        rc = ts_config_new(out) == TS_OK ? TS_OK : ts__error(err, TS_ERR_NOMEM, "out of memory");
+    rc = ts_config_new(out) == TS_OK ? TS_OK : ts__error(err, TS_ERR_NOMEM, "out of memory");
     if (rc == TS_OK)
         rc = ts_config_set_backend(*out, "sqlite", err);
     if (rc == TS_OK)
@@ -540,7 +547,7 @@ static int default_config(ts_config **out, int make_dirs, ts_error *err)
     return rc;
 }
 
-int ts__config_load(ts_config **out, const char *spec, int make_dirs, ts_error *err)
+TS_API int ts_config_load(ts_config **out, const char *spec, ts_error *err)
 {
     const char *env = getenv("TOKENSTORE_CONFIG");
     char *user;
@@ -560,18 +567,13 @@ int ts__config_load(ts_config **out, const char *spec, int make_dirs, ts_error *
         if (access(TS_SYSCONFDIR "/tokenstore/config.json", F_OK) == 0)
             rc = load_file(out, TS_SYSCONFDIR "/tokenstore/config.json", err);
         else
-            rc = default_config(out, make_dirs, err);
+            rc = default_config(out, err);
     }
     if (rc != TS_OK) {
         ts_config_free(*out);
         *out = NULL;
     }
     return rc;
-}
-
-TS_API int ts_config_load(ts_config **out, const char *spec, ts_error *err)
-{
-    return ts__config_load(out, spec, 1, err);
 }
 
 int ts__config_copy(ts_config **out, const ts_config *src)

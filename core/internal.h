@@ -131,7 +131,9 @@ struct ts_config {
 int ts__config_copy(ts_config **out, const ts_config *src);
 /* ts_config_load; make_dirs 0 leaves the default store's directory
  * uncreated (a store opened with TS_OPEN_MUST_EXIST). */
-int ts__config_load(ts_config **out, const char *spec, int make_dirs, ts_error *err);
+/* For a config that names the default store: its directories, 0700, made
+ * when the store is opened to be written; TS_OK for any other config. */
+int ts__make_default_dirs(const ts_config *cfg, ts_error *err);
 char *ts__default_store_path(void);
 
 /* loader.c */

@@ -161,7 +161,10 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
         pthread_mutex_init(&s->lock, NULL);
         pthread_rwlock_init(&s->calls, NULL);
         ts__error_clear(err);
-        rc = s->module.vt->open(&ts__host, &s->ctx, &s->state, err);
+        rc = s->ctx.open_flags & TS_OPEN_MUST_EXIST ? TS_OK
+                                                   : ts__make_default_dirs(s->config, err);
+        if (rc == TS_OK)
+            rc = s->module.vt->open(&ts__host, &s->ctx, &s->state, err);
         if (rc != TS_OK) {
             ts__error_prefix(err, "%s", s->module.vt->name);
             pthread_mutex_destroy(&s->lock);
@@ -201,8 +204,7 @@ TS_API int ts_store_open_flags(ts_store **out, const char *spec, unsigned flags,
                                ts_error *err)
 {
     ts_config *cfg;
-    int rc = ts__config_load(&cfg, spec, !(flags & (TS_OPEN_MUST_EXIST | TS_OPEN_READ_ONLY)),
-                             err);
+    int rc = ts_config_load(&cfg, spec, err);
 
     *out = NULL;
     if (rc != TS_OK)
