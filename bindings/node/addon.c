@@ -35,7 +35,15 @@
 
 /* ---------------------------------------------------------------- calls */
 
-void call_free(napi_env env, struct call *c)
+/* The environment's token functions (values.c). */
+static const struct token_functions *tokens_of(napi_env env)
+{
+    struct addon_env *ae = env_of(env);
+
+    return ae ? &ae->tokens : NULL;
+}
+
+static void call_free(napi_env env, struct call *c)
 {
     for (size_t i = 0; i < c->n; i++)
         ts_token_free(c->tokens[i]);
@@ -193,11 +201,11 @@ static int run_op(struct call *c, struct slot *sl)
 }
 
 /* On the libuv pool. */
-void execute(napi_env env, void *data)
+static void execute(napi_env env, void *data)
 {
     struct call *c = data;
     struct slot *sl;
-    struct log_sink *outer = log_enter(c->s);
+    struct log_sink *outer = log_enter(c->s->log);
 
     (void)env;
     if (c->op == OP_OPEN) {
@@ -235,11 +243,11 @@ static napi_value result_of(napi_env env, struct call *c)
         return v;
     }
     case OP_FIND: case OP_FIND_BY_ID: case OP_SAVE: case OP_ACCESS_TOKEN:
-        return token_to_js(env, c->tokens[0]);
+        return token_to_js(env, tokens_of(env), c->tokens[0]);
     case OP_SAVE_MANY: case OP_TOKENS:
         napi_create_array_with_length(env, c->n, &v);
         for (size_t i = 0; i < c->n; i++)
-            napi_set_element(env, v, (uint32_t)i, token_to_js(env, c->tokens[i]));
+            napi_set_element(env, v, (uint32_t)i, token_to_js(env, tokens_of(env), c->tokens[i]));
         return v;
     default:
         napi_get_undefined(env, &v);
@@ -249,7 +257,7 @@ static napi_value result_of(napi_env env, struct call *c)
 
 /* On the event loop: settles the promise. A miss of find and findById is
  * null, not an error: the SDK's stores answer a miss with null too. */
-void complete(napi_env env, napi_status status, void *data)
+static void complete(napi_env env, napi_status status, void *data)
 {
     struct call *c = data;
     napi_value v = NULL;
@@ -277,6 +285,9 @@ void complete(napi_env env, napi_status status, void *data)
         store_free(c->s);    /* NULL once a Store object took it */
     call_free(env, c);
 }
+
+/* How queue.c runs and settles the calls it takes. */
+static const struct call_ops call_ops = { execute, complete, call_free };
 
 /* ---------------------------------------------------------------- methods */
 
@@ -398,7 +409,7 @@ static napi_value token_method(napi_env env, napi_callback_info info, enum op op
         return NULL;
     if ((c->tokens = calloc(1, sizeof *c->tokens)) != NULL) {
         c->cap = 1;
-        if ((c->tokens[0] = token_from_js(env, arg[0], "token")) != NULL)
+        if ((c->tokens[0] = token_from_js(env, tokens_of(env), arg[0], "token")) != NULL)
             c->n = 1;
         if (c->n == 1 && op == OP_ACCESS_TOKEN)
             access_options(env, arg[1], c);
@@ -458,7 +469,7 @@ static napi_value save_many(napi_env env, napi_callback_info info)
             throw_arg(env, what, NULL, "cannot be read");
             break;
         }
-        if (!(c->tokens[i] = token_from_js(env, el, what)))
+        if (!(c->tokens[i] = token_from_js(env, tokens_of(env), el, what)))
             break;
         c->n++;
     }
@@ -569,6 +580,7 @@ static napi_value m_open(napi_env env, napi_callback_info info)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     s->max_slots = 1;
+    s->ops = &call_ops;
     c->op = OP_OPEN;
     c->s = s;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -603,7 +615,7 @@ NAPI_MODULE_INIT()
         { "close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL },
     };
     napi_value ctor, fn, v;
-    struct addon_env *ae = env_new(env);
+    struct addon_env *ae = env_new(env, queue_abandon);
 
     if (!ae)
         return NULL;
@@ -612,7 +624,7 @@ NAPI_MODULE_INIT()
                           sizeof methods / sizeof *methods, methods, &ctor) != napi_ok ||
         napi_create_reference(env, ctor, 1, &ae->store_ctor) != napi_ok)
         return throw_error(env, "TS_ERR_LOAD", "tokenstore: the Store class cannot be made");
-    if (make_token_functions(env, ae) != napi_ok)
+    if (token_functions_new(env, &ae->tokens) != napi_ok)
         return throw_error(env, "TS_ERR_LOAD", "tokenstore: the token functions did not compile");
     napi_set_named_property(env, exports, "Store", ctor);
     napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);

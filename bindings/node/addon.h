@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <tokenstore/tokenstore.h>
+#include "values.h"
 
 #define MAX_HANDLES 16
 #define MAX_DRAINS 4     /* the libuv pool's default size */
@@ -34,7 +35,7 @@
 struct addon_env {
     napi_env env;
     napi_ref store_ctor;                 /* the Store class */
-    napi_ref token_reader, token_factory; /* values.c's token functions */
+    struct token_functions tokens;       /* values.c's */
     struct log_sink *log;                /* the default log handler's, or NULL */
     struct store *stores;                /* its Store objects, by next_in_env */
     napi_async_cleanup_hook_handle hook; /* NULL once the cleanup finished */
@@ -43,6 +44,22 @@ struct addon_env {
                                             are closing */
     unsigned refs;                       /* the instance data, the hook, each
                                             listed store: freed at 0 */
+    /* Ends what a listed store has going, when the environment ends. */
+    void (*end_store)(napi_env env, struct store *s);
+};
+
+struct store;
+struct call;
+
+/* What the queue does with the calls it runs, given with each store (its
+ * ops): addon.c's. */
+struct call_ops {
+    /* Runs the call on a handle; on the libuv pool. */
+    void (*execute)(napi_env env, void *call);
+    /* Settles the call's promise and frees the call; on the event loop. */
+    void (*complete)(napi_env env, napi_status status, void *call);
+    /* Frees a call without settling it (its environment is ending). */
+    void (*drop)(napi_env env, struct call *c);
 };
 
 struct slot {
@@ -61,6 +78,7 @@ struct store {
     int own_log;          /* log is its onLog's, not its environment's */
     int log_level;        /* onLog's logLevel, TS_LOG_* */
     unsigned flags;
+    const struct call_ops *ops;        /* what the queue does with its calls */
     int max_slots, nslots, closed;
     struct slot slots[MAX_HANDLES];
     struct call *queue, *queue_tail;   /* calls not started yet */
@@ -98,45 +116,6 @@ struct call {
     ts_error err;
 };
 
-/* queue.c: the handle pool ("slots"). */
-
-/* Takes a free handle, opening one when all are busy and the pool may
- * grow, else waiting for one. On the worker thread. */
-int slot_acquire(struct store *s, struct slot **out, ts_error *err);
-void slot_release(struct store *s, struct slot *sl);
-/* Waits for every call to finish and closes every handle. */
-void store_shutdown(struct store *s);
-/* Shuts the store down and frees it; NULL is fine. */
-void store_free(struct store *s);
-/* The Store object's finalizer (napi_wrap): frees the store. */
-void store_finalize(napi_env env, void *data, void *hint);
-
-/* queue.c: the queue ("drains", "finds on the loop"); on the event loop. */
-
-/* Queues call c on its store and starts it: a find at the end of the
- * tick, with the others of the tick; anything else now. */
-void enqueue(napi_env env, struct call *c);
-/* The environment is ending: ends the store's finds on the loop, drops
- * its queued calls unsettled and closes its handles. */
-void queue_abandon(napi_env env, struct store *s);
-
-/* env.c: the environment's own state. */
-
-/* Makes the environment's state, its instance data, and its cleanup hook;
- * NULL (with an exception thrown) when it cannot. */
-struct addon_env *env_new(napi_env env);
-/* The environment's state. */
-struct addon_env *env_of(napi_env env);
-/* Lists a Store object's store in its environment, and unlists it. */
-void env_add_store(struct addon_env *ae, struct store *s);
-void env_remove_store(struct store *s);
-/* setLogHandler(fn): the environment's handler of the lines of its calls
- * that no onLog hears, and of lines from no call; the first one stays. */
-napi_value m_set_log_handler(napi_env env, napi_callback_info info);
-/* A find on the loop closes its uv handles, and they are closed. */
-void env_closing(struct addon_env *ae);
-void env_closed(struct addon_env *ae);
-
 /* log.c: the library's log lines to JavaScript. */
 
 /* A sink: lines to fn(level, message) on env's thread, from any thread,
@@ -151,9 +130,10 @@ void log_sink_unborrow(struct log_sink *k);
 void log_to_sink(void *k, int level, const char *message);
 /* Sets the process-wide logger, once. */
 void log_init(void);
-/* The calling thread runs a call of the store: the lines of no store it
- * causes go to the store's sink until log_leave(what log_enter returned). */
-struct log_sink *log_enter(const struct store *s);
+/* The calling thread runs a call of a store whose sink is k (NULL: none):
+ * the lines of no store it causes go to k until log_leave(what log_enter
+ * returned). */
+struct log_sink *log_enter(struct log_sink *k);
 void log_leave(struct log_sink *previous);
 
 /* settings.c: OAuth settings given in JavaScript. */
@@ -175,14 +155,44 @@ napi_value oauth_settings_js(napi_env env);
 /* Store.prototype.oauthSetting(key): the value in force, as text. */
 napi_value m_oauth_setting(napi_env env, napi_callback_info info);
 
-/* addon.c: one call, which the drains and the finds on the loop run and
- * settle. */
+/* env.c: the environment's own state. */
 
-/* Runs the call on a handle; on the libuv pool. */
-void execute(napi_env env, void *data);
-/* Settles the call's promise and frees the call; on the event loop. */
-void complete(napi_env env, napi_status status, void *data);
-/* Frees a call without settling it (its environment is ending). */
-void call_free(napi_env env, struct call *c);
+/* Makes the environment's state, its instance data, and its cleanup hook,
+ * which calls end_store for each listed store; NULL (with an exception
+ * thrown) when it cannot. */
+struct addon_env *env_new(napi_env env, void (*end_store)(napi_env env, struct store *s));
+/* The environment's state. */
+struct addon_env *env_of(napi_env env);
+/* Lists a Store object's store in its environment, and unlists it. */
+void env_add_store(struct addon_env *ae, struct store *s);
+void env_remove_store(struct store *s);
+/* setLogHandler(fn): the environment's handler of the lines of its calls
+ * that no onLog hears, and of lines from no call; the first one stays. */
+napi_value m_set_log_handler(napi_env env, napi_callback_info info);
+/* A find on the loop closes its uv handles, and they are closed. */
+void env_closing(struct addon_env *ae);
+void env_closed(struct addon_env *ae);
+
+/* queue.c: the handle pool ("slots"). */
+
+/* Takes a free handle, opening one when all are busy and the pool may
+ * grow, else waiting for one. On the worker thread. */
+int slot_acquire(struct store *s, struct slot **out, ts_error *err);
+void slot_release(struct store *s, struct slot *sl);
+/* Waits for every call to finish and closes every handle. */
+void store_shutdown(struct store *s);
+/* Shuts the store down and frees it; NULL is fine. */
+void store_free(struct store *s);
+/* The Store object's finalizer (napi_wrap): frees the store. */
+void store_finalize(napi_env env, void *data, void *hint);
+
+/* queue.c: the queue ("drains", "finds on the loop"); on the event loop. */
+
+/* Queues call c on its store and starts it: a find at the end of the
+ * tick, with the others of the tick; anything else now. */
+void enqueue(napi_env env, struct call *c);
+/* The environment is ending: ends the store's finds on the loop, drops
+ * its queued calls unsettled and closes its handles. */
+void queue_abandon(napi_env env, struct store *s);
 
 #endif

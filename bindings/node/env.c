@@ -47,7 +47,7 @@ static void env_end(napi_async_cleanup_hook_handle handle, void *arg)
     (void)handle;
     ae->ending = 1;
     for (struct store *s = ae->stores; s; s = s->next_in_env)
-        queue_abandon(ae->env, s);
+        ae->end_store(ae->env, s);
     log_sink_release(ae->log);
     ae->log = NULL;
     if (ae->closing == 0)
@@ -62,15 +62,12 @@ static void env_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     if (ae->store_ctor)
         napi_delete_reference(env, ae->store_ctor);
-    if (ae->token_reader)
-        napi_delete_reference(env, ae->token_reader);
-    if (ae->token_factory)
-        napi_delete_reference(env, ae->token_factory);
-    ae->store_ctor = ae->token_reader = ae->token_factory = NULL;
+    ae->store_ctor = NULL;
+    token_functions_free(env, &ae->tokens);
     env_unref(ae);
 }
 
-struct addon_env *env_new(napi_env env)
+struct addon_env *env_new(napi_env env, void (*end_store)(napi_env env, struct store *s))
 {
     struct addon_env *ae = calloc(1, sizeof *ae);
 
@@ -79,6 +76,7 @@ struct addon_env *env_new(napi_env env)
         return NULL;
     }
     ae->env = env;
+    ae->end_store = end_store;
     ae->refs = 1;
     if (napi_set_instance_data(env, ae, env_finalize, NULL) != napi_ok) {
         free(ae);

@@ -227,11 +227,11 @@ void log_init(void)
     pthread_once(&once, set_default_logger);
 }
 
-struct log_sink *log_enter(const struct store *s)
+struct log_sink *log_enter(struct log_sink *k)
 {
     struct log_sink *previous = current;
 
-    current = s->log;
+    current = k;
     return previous;
 }
 

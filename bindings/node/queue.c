@@ -103,7 +103,7 @@ static struct slot *slot_try_acquire(struct store *s)
  * says goes where the store's calls' lines go. */
 void store_shutdown(struct store *s)
 {
-    struct log_sink *outer = log_enter(s);
+    struct log_sink *outer = log_enter(s->log);
 
     pthread_mutex_lock(&s->lock);
     s->closed = 1;
@@ -220,11 +220,11 @@ static void drain_execute(napi_env env, void *data)
         pthread_mutex_unlock(&s->lock);
         last->next = NULL;
         if (c->op == OP_FIND) {
-            struct log_sink *outer = log_enter(s);
+            struct log_sink *outer = log_enter(s->log);
             run_finds(c, k);
             log_leave(outer);
         } else {
-            execute(env, c);
+            s->ops->execute(env, c);
         }
         n += (int)k;
         if (d->done_tail)
@@ -259,7 +259,7 @@ static void drain_complete(napi_env env, napi_status status, void *data)
     drain_more(env, d->s);
     while (c) {
         struct call *next = c->next;
-        complete(env, status, c);
+        d->s->ops->complete(env, status, c);
         c = next;
     }
     napi_delete_async_work(env, d->work);
@@ -388,7 +388,7 @@ static void watch_end(struct watch *w, const int *results)
         drain_more(env, s);
     while (done) {
         struct call *next = done->next;
-        complete(env, napi_ok, done);
+        s->ops->complete(env, napi_ok, done);
         done = next;
     }
     if (cs)
@@ -409,7 +409,7 @@ static void watch_readable(uv_poll_t *h, int status, int events)
         watch_end(w, NULL);
         return;
     }
-    struct log_sink *outer = log_enter(w->s);
+    struct log_sink *outer = log_enter(w->s->log);
     ts_find_tokens_receive(w->sl->store, w->tokens, w->n, results, &done, &err);
     log_leave(outer);
     if (done)
@@ -452,7 +452,7 @@ static void watch_start(napi_env env, struct store *s)
         last->next = NULL;
     }
     pthread_mutex_unlock(&s->lock);
-    struct log_sink *outer = log_enter(s);
+    struct log_sink *outer = log_enter(s->log);
     int rc = last ? ts_find_tokens_send(sl->store, w->tokens, w->n, &fd, &timeout_ms, &err)
                   : TS_ERR_UNSUPPORTED;
     log_leave(outer);
@@ -554,7 +554,7 @@ void queue_abandon(napi_env env, struct store *s)
     }
     for (; c; c = next) {
         next = c->next;
-        call_free(env, c);
+        s->ops->drop(env, c);
     }
     pthread_mutex_lock(&s->lock);
     c = s->queue;
@@ -562,7 +562,7 @@ void queue_abandon(napi_env env, struct store *s)
     pthread_mutex_unlock(&s->lock);
     for (; c; c = next) {
         next = c->next;
-        call_free(env, c);
+        s->ops->drop(env, c);
     }
     store_shutdown(s);
 }

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uchar.h>
-#include "addon.h"
 #include "values.h"
 
 /* Throws a JS error with the given code name unless one is pending. */
@@ -126,18 +125,17 @@ char *string_arg(napi_env env, napi_value v, const char *what)
 enum { READER, FACTORY };
 
 /* Calls the environment's reader or factory with one argument. The
- * functions belong to the environment (env.c): each Worker compiles its
- * own. */
-static napi_status call_js(napi_env env, int which, napi_value arg, napi_value *out)
+ * functions belong to the environment: each Worker compiles its own. */
+static napi_status call_js(napi_env env, const struct token_functions *fns, int which,
+                           napi_value arg, napi_value *out)
 {
-    struct addon_env *ae = env_of(env);
     napi_value fn, global;
     napi_status st;
 
-    if (!ae)
+    if (!fns)
         return napi_generic_failure;
-    if ((st = napi_get_reference_value(env, which == READER ? ae->token_reader
-                                                           : ae->token_factory, &fn)) != napi_ok ||
+    if ((st = napi_get_reference_value(env, which == READER ? fns->reader : fns->factory,
+                                       &fn)) != napi_ok ||
         (st = napi_get_global(env, &global)) != napi_ok)
         return st;
     return napi_call_function(env, global, fn, 1, &arg, out);
@@ -232,7 +230,8 @@ static void reader_refusal(napi_env env, napi_value answer, const char *what)
  * undefined fields are absent, numbers are read as strings. Any other key
  * is refused (a misspelt field would otherwise be dropped without a word),
  * and so is a string UTF-8 cannot carry. NULL with an exception thrown. */
-ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
+ts_token *token_from_js(napi_env env, const struct token_functions *fns, napi_value obj,
+                        const char *what)
 {
     napi_valuetype t = napi_undefined;
     napi_value packed = NULL;
@@ -243,7 +242,7 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
         throw_arg(env, what, NULL, "must be an object with the token's fields");
         return NULL;
     }
-    if (call_js(env, READER, obj, &packed) != napi_ok) {
+    if (call_js(env, fns, READER, obj, &packed) != napi_ok) {
         throw_arg(env, what, NULL, "cannot be read");
         return NULL;
     }
@@ -260,7 +259,7 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
     return tok;
 }
 
-napi_value token_to_js(napi_env env, const ts_token *tok)
+napi_value token_to_js(napi_env env, const struct token_functions *fns, const ts_token *tok)
 {
     char stack[1024], *buf = stack;
     size_t len = TS_FIELD_COUNT - 1;
@@ -285,7 +284,7 @@ napi_value token_to_js(napi_env env, const ts_token *tok)
     explicit_bzero(buf, len);
     if (buf != stack)
         free(buf);
-    if (call_js(env, FACTORY, packed, &obj) != napi_ok)
+    if (call_js(env, fns, FACTORY, packed, &obj) != napi_ok)
         napi_get_null(env, &obj);
     return obj;
 }
@@ -308,7 +307,7 @@ static napi_status make_function(napi_env env, const char *src, napi_ref *ref)
  * string), one that holds a NUL or a lone surrogate, or an own key that
  * is no field's name. The factory turns the string back into an object,
  * "" into null. */
-napi_status make_token_functions(napi_env env, struct addon_env *ae)
+napi_status token_functions_new(napi_env env, struct token_functions *fns)
 {
     char reader[2048] = "(() => { const lone = /\\p{Cs}/u;"
         " const wellFormed = String.prototype.isWellFormed ? (x) => x.isWellFormed()"
@@ -335,9 +334,18 @@ napi_status make_token_functions(napi_env env, struct addon_env *ae)
             " return v.join('\\0'); }; })()", TS_FIELD_COUNT, NOT_STRING, HOLDS_NUL,
             LONE_SURROGATE, UNKNOWN_FIELD);
     strcat(factory, " }; })");
-    if ((st = make_function(env, reader, &ae->token_reader)) != napi_ok)
+    if ((st = make_function(env, reader, &fns->reader)) != napi_ok)
         return st;
-    return make_function(env, factory, &ae->token_factory);
+    return make_function(env, factory, &fns->factory);
+}
+
+void token_functions_free(napi_env env, struct token_functions *fns)
+{
+    if (fns->reader)
+        napi_delete_reference(env, fns->reader);
+    if (fns->factory)
+        napi_delete_reference(env, fns->factory);
+    fns->reader = fns->factory = NULL;
 }
 
 napi_value error_to_js(napi_env env, int rc, const ts_error *err)

@@ -16,16 +16,23 @@ napi_value throw_error(napi_env env, const char *code, const char *msg);
 void throw_arg(napi_env env, const char *what, const char *field, const char *problem);
 /* A JS string as a new C string, or NULL with an exception thrown. */
 char *string_arg(napi_env env, napi_value v, const char *what);
+/* The two JS functions tokens cross through, compiled at load. Each
+ * environment (the main thread, each Worker) has its own: the caller keeps
+ * them, in its environment's state. */
+struct token_functions {
+    napi_ref reader, factory;
+};
+/* Compiles them into *fns; at load. */
+napi_status token_functions_new(napi_env env, struct token_functions *fns);
+/* Lets them go (references not made are NULL). */
+void token_functions_free(napi_env env, struct token_functions *fns);
 /* A plain object with the ten field names into a new token, or NULL with
- * an exception thrown. */
-ts_token *token_from_js(napi_env env, napi_value obj, const char *what);
+ * an exception thrown. fns: the environment's token functions. */
+ts_token *token_from_js(napi_env env, const struct token_functions *fns, napi_value obj,
+                        const char *what);
 /* The token as a plain object; absent fields are null. */
-napi_value token_to_js(napi_env env, const ts_token *tok);
+napi_value token_to_js(napi_env env, const struct token_functions *fns, const ts_token *tok);
 /* An Error whose code is the ts_code's name and whose message is err's. */
 napi_value error_to_js(napi_env env, int rc, const ts_error *err);
-/* Compiles the two JS functions tokens cross through, kept in the
- * environment's state; at load. */
-struct addon_env;
-napi_status make_token_functions(napi_env env, struct addon_env *ae);
 
 #endif
