@@ -121,20 +121,20 @@ struct call {
 /* A sink: lines to fn(level, message) on env's thread, from any thread,
  * up to max_level (TS_LOG_*). listed: the environment's default handler,
  * which hears the lines of no call. NULL with an exception thrown. */
-struct log_sink *log_sink_new(napi_env env, napi_value fn, int max_level, int listed);
+struct log_sink *tsn_log_sink_new(napi_env env, napi_value fn, int max_level, int listed);
 /* The owner is done with its sink; a store that borrowed one lets it go. */
-void log_sink_release(struct log_sink *k);
-void log_sink_borrow(struct log_sink *k);
-void log_sink_unborrow(struct log_sink *k);
+void tsn_log_sink_release(struct log_sink *k);
+void tsn_log_sink_borrow(struct log_sink *k);
+void tsn_log_sink_unborrow(struct log_sink *k);
 /* The ts_log_fn of a store whose config names sink k as its userdata. */
-void log_to_sink(void *k, int level, const char *message);
+void tsn_log_to_sink(void *k, int level, const char *message);
 /* Sets the process-wide logger, once. */
-void log_init(void);
+void tsn_log_init(void);
 /* The calling thread runs a call of a store whose sink is k (NULL: none):
- * the lines of no store it causes go to k until log_leave(what log_enter
- * returned). */
-struct log_sink *log_enter(struct log_sink *k);
-void log_leave(struct log_sink *previous);
+ * the lines of no store it causes go to k until tsn_log_leave(what
+ * tsn_log_enter returned). */
+struct log_sink *tsn_log_enter(struct log_sink *k);
+void tsn_log_leave(struct log_sink *previous);
 
 /* settings.c: OAuth settings given in JavaScript. */
 
@@ -146,53 +146,53 @@ struct oauth_kv {
 /* The own properties of obj (strings or numbers) as settings, each checked
  * by the library: 0, or -1 with an exception thrown (an Error whose code
  * is TS_ERR_CONFIG for a bad name or value). undefined or null: *out NULL. */
-int oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_kv **out);
-void oauth_kv_free(struct oauth_kv *kv);
-/* checkOAuth(settings): throws as oauth_from_js does. */
-napi_value m_check_oauth(napi_env env, napi_callback_info info);
+int tsn_oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_kv **out);
+void tsn_oauth_kv_free(struct oauth_kv *kv);
+/* checkOAuth(settings): throws as tsn_oauth_from_js does. */
+napi_value tsn_m_check_oauth(napi_env env, napi_callback_info info);
 /* The library's list of settings (ts_oauth_settings) as an array. */
-napi_value oauth_settings_js(napi_env env);
+napi_value tsn_oauth_settings_js(napi_env env);
 /* Store.prototype.oauthSetting(key): the value in force, as text. */
-napi_value m_oauth_setting(napi_env env, napi_callback_info info);
+napi_value tsn_m_oauth_setting(napi_env env, napi_callback_info info);
 
 /* env.c: the environment's own state. */
 
 /* Makes the environment's state, its instance data, and its cleanup hook,
  * which calls end_store for each listed store; NULL (with an exception
  * thrown) when it cannot. */
-struct addon_env *env_new(napi_env env, void (*end_store)(napi_env env, struct store *s));
+struct addon_env *tsn_env_new(napi_env env, void (*end_store)(napi_env env, struct store *s));
 /* The environment's state. */
-struct addon_env *env_of(napi_env env);
+struct addon_env *tsn_env_of(napi_env env);
 /* Lists a Store object's store in its environment, and unlists it. */
-void env_add_store(struct addon_env *ae, struct store *s);
-void env_remove_store(struct store *s);
+void tsn_env_add_store(struct addon_env *ae, struct store *s);
+void tsn_env_remove_store(struct store *s);
 /* setLogHandler(fn): the environment's handler of the lines of its calls
  * that no onLog hears, and of lines from no call; the first one stays. */
-napi_value m_set_log_handler(napi_env env, napi_callback_info info);
+napi_value tsn_m_set_log_handler(napi_env env, napi_callback_info info);
 /* A find on the loop closes its uv handles, and they are closed. */
-void env_closing(struct addon_env *ae);
-void env_closed(struct addon_env *ae);
+void tsn_env_closing(struct addon_env *ae);
+void tsn_env_closed(struct addon_env *ae);
 
 /* queue.c: the handle pool ("slots"). */
 
 /* Takes a free handle, opening one when all are busy and the pool may
  * grow, else waiting for one. On the worker thread. */
-int slot_acquire(struct store *s, struct slot **out, ts_error *err);
-void slot_release(struct store *s, struct slot *sl);
+int tsn_slot_acquire(struct store *s, struct slot **out, ts_error *err);
+void tsn_slot_release(struct store *s, struct slot *sl);
 /* Waits for every call to finish and closes every handle. */
-void store_shutdown(struct store *s);
+void tsn_store_shutdown(struct store *s);
 /* Shuts the store down and frees it; NULL is fine. */
-void store_free(struct store *s);
+void tsn_store_free(struct store *s);
 /* The Store object's finalizer (napi_wrap): frees the store. */
-void store_finalize(napi_env env, void *data, void *hint);
+void tsn_store_finalize(napi_env env, void *data, void *hint);
 
 /* queue.c: the queue ("drains", "finds on the loop"); on the event loop. */
 
 /* Queues call c on its store and starts it: a find at the end of the
  * tick, with the others of the tick; anything else now. */
-void enqueue(napi_env env, struct call *c);
+void tsn_enqueue(napi_env env, struct call *c);
 /* The environment is ending: ends the store's finds on the loop, drops
  * its queued calls unsettled and closes its handles. */
-void queue_abandon(napi_env env, struct store *s);
+void tsn_queue_abandon(napi_env env, struct store *s);
 
 #endif
