@@ -2,7 +2,9 @@
  * bindings/node/addon.c - libtokenstore as a Node-API addon: what
  * JavaScript sees (the methods, the module's init) and one call's
  * lifecycle (its arguments, how it runs on a handle, how its promise
- * settles).
+ * settles). The top layer: it builds on queue.c, env.c, settings.c, log.c
+ * and values.c, and gives queue.c the call_ops it runs calls with and
+ * env.c the end_store (tsn_queue_abandon) that ends a Store's work.
  *
  * Exports open(spec, flags, options) -> Promise<Store>, where Store has
  * find, findById, save, delete, tokens, clear, saveMany, accessToken (which

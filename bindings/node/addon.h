@@ -1,18 +1,22 @@
 /*
- * bindings/node/addon.h - the Node addon's private header: a Store, its
- * handles and one call, and the functions that cross between addon.c (the
- * calls and the methods JavaScript sees) and queue.c (how a call reaches a
- * handle: the handle pool, the drains on the libuv pool, the finds on the
- * event loop). Not installed.
+ * bindings/node/addon.h - the Node addon's private header: an
+ * environment's state, a Store, its handles and one call, and the
+ * functions of log.c, settings.c, env.c and queue.c. Not installed;
+ * values.h has values.c's.
  *
- * The two files call each other: the methods put calls in the queue and
- * the calls take handles (addon.c -> queue.c), and the drains and the
- * finds on the loop run and settle the calls they take (queue.c ->
- * addon.c: execute and complete, nothing else). env.c keeps what belongs
- * to one Node.js environment (the main thread, each Worker) and ends its
- * Stores' work when the environment goes away; log.c carries the
- * library's log lines to JavaScript, and settings.c the OAuth settings
- * from it.
+ * Each file uses only the files below it, bottom first:
+ *   values.c    JS values to and from the library's (values.h)
+ *   log.c       the library's log lines to JavaScript
+ *   settings.c  OAuth settings given in JavaScript
+ *   env.c       what belongs to one Node.js environment (the main thread,
+ *               each Worker), and the end of its Stores' work when it goes
+ *               away, through the end_store it is given
+ *   queue.c     how a call reaches a handle: the handle pool, the drains on
+ *               the libuv pool, the finds on the event loop; it runs and
+ *               settles the calls through the store's call_ops
+ *   addon.c     the methods JavaScript sees and one call's lifecycle: the
+ *               call_ops and the end_store the files below are given
+ * Functions are prefixed tsn_; this header declares them in that order.
  */
 #ifndef TS_NODE_ADDON_H
 #define TS_NODE_ADDON_H

@@ -1,10 +1,14 @@
 /*
- * bindings/node/env.c - what belongs to one Node.js environment. The main
- * thread and each Worker load the addon into an environment of their own,
- * with its own JavaScript heap and its own event loop, so the Store class,
- * the token functions (values.c) and the Stores opened there are kept in
- * the environment's instance data, never in a global that the next
- * Worker's load would overwrite and its exit would leave dangling.
+ * bindings/node/env.c - what belongs to one Node.js environment. Builds on
+ * values.c (errors, the token functions) and log.c (the environment's log
+ * handler); what ending a Store's work means is queue.c's, which env.c
+ * does not name: it calls the end_store it was given (tsn_env_new).
+ *
+ * The main thread and each Worker load the addon into an environment of
+ * their own, with its own JavaScript heap and its own event loop, so the
+ * Store class, the token functions (values.c) and the Stores opened there
+ * are kept in the environment's instance data, never in a global that the
+ * next Worker's load would overwrite and its exit would leave dangling.
  *
  * When an environment ends (a Worker returns or is terminated, the
  * process exits), JavaScript can no longer run there and its loop is about

@@ -1,5 +1,7 @@
 /*
- * bindings/node/log.c - the library's log lines to JavaScript.
+ * bindings/node/log.c - the library's log lines to JavaScript. Builds on
+ * values.c (its errors) only; the stores and the environments hand it
+ * their sinks.
  *
  * libtokenstore says what it has to say through a logger: a store's own
  * (ts_config_set_logger, which open() sets from its onLog) or the
@@ -15,9 +17,10 @@
  * the thread that runs it with its Store's sink (tsn_log_enter,
  * tsn_log_leave), so what a call causes goes to the environment that made
  * the call, to its onLog or else to that environment's default handler
- * (index.mjs makes it process.emitWarning). A line from any other thread goes to the oldest
- * environment still alive that set a default handler, and to stderr, as
- * the library itself would write it, when there is none.
+ * (index.mjs makes it process.emitWarning). A line from any other thread
+ * goes to the oldest environment still alive that set a default handler,
+ * and to stderr, as the library itself would write it, when there is
+ * none.
  *
  * A terminated environment is never called. Node finalizes a sink's
  * function when its environment ends, and the finalizer marks the sink

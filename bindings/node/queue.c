@@ -2,8 +2,13 @@
  * bindings/node/queue.c - how the Node addon's calls reach a handle: the
  * Store's pool of handles ("slots"), the queue of calls that async works
  * on the libuv pool drain ("drains"), and the finds the event loop sends
- * and reads itself ("finds on the loop"). addon.c makes the calls, runs
- * one on a handle (execute) and settles its promise (complete).
+ * and reads itself ("finds on the loop"). Builds on env.c (a Store is
+ * listed in its environment, and a find on the loop keeps the
+ * environment's cleanup waiting until its uv handles close) and log.c (the
+ * lines a call causes go to its Store's sink). addon.c makes the calls; the
+ * queue runs one on a handle and settles its promise through the store's
+ * call_ops (execute, complete, drop), which addon.c gives at open, and
+ * names no function of addon.c.
  *
  * A libtokenstore handle takes turns between threads unless its backend is
  * thread-safe, so a Store of a backend that several processes may share

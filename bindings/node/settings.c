@@ -1,5 +1,6 @@
 /*
  * bindings/node/settings.c - the OAuth client's settings from JavaScript.
+ * Builds on values.c (strings and errors) only.
  *
  * An application may give the settings a config file's "oauth" section
  * holds in code instead: open(spec, { oauth: { accounts_url: ..., "accounts_url.EU":

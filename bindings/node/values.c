@@ -1,5 +1,8 @@
 /*
- * bindings/node/values.c - JS values to and from the library's.
+ * bindings/node/values.c - JS values to and from the library's. The
+ * bottom layer of the addon: it builds on no other file of it, and the
+ * environment's token functions are given to it (struct token_functions,
+ * which env.c keeps).
  *
  * A token crosses the boundary as a plain object with the SDK's ten field
  * names (absent: null), carried as one NUL-joined string through two small

@@ -1,7 +1,7 @@
 /*
  * bindings/node/values.h - JS values to and from the library's: tokens,
- * strings, errors. What addon.c's calls and methods use; values.c holds
- * it.
+ * strings, errors; values.c holds them. The bottom layer of the addon:
+ * every other file uses it, and it uses none of them.
  */
 #ifndef TS_NODE_VALUES_H
 #define TS_NODE_VALUES_H
