@@ -2,7 +2,9 @@
  * bindings/node/addon.c - libtokenstore as a Node-API addon: what
  * JavaScript sees (the methods, the module's init) and one call's
  * lifecycle (its arguments, how it runs on a handle, how its promise
- * settles).
+ * settles). The top layer: it builds on queue.c, env.c, settings.c, log.c
+ * and values.c, and gives queue.c the call_ops it runs calls with and
+ * env.c the end_store (tsn_queue_abandon) that ends a Store's work.
  *
  * Exports open(spec, flags, options) -> Promise<Store>, where Store has
  * find, findById, save, delete, tokens, clear, saveMany, accessToken (which
@@ -35,7 +37,15 @@
 
 /* ---------------------------------------------------------------- calls */
 
-void call_free(napi_env env, struct call *c)
+/* The environment's token functions (values.c). */
+static const struct token_functions *tokens_of(napi_env env)
+{
+    struct addon_env *ae = tsn_env_of(env);
+
+    return ae ? &ae->tokens : NULL;
+}
+
+static void call_free(napi_env env, struct call *c)
 {
     for (size_t i = 0; i < c->n; i++)
         ts_token_free(c->tokens[i]);
@@ -43,7 +53,7 @@ void call_free(napi_env env, struct call *c)
     free(c->spec);
     free(c->id);
     free(c->accounts_hint);
-    oauth_kv_free(c->oauth);
+    tsn_oauth_kv_free(c->oauth);
     if (c->holds_store && --c->s->pending == 0)
         napi_reference_unref(env, c->s->self, NULL);
     if (c->work)
@@ -81,7 +91,7 @@ static int load_config(struct call *c)
     for (size_t i = 0; rc == TS_OK && c->oauth && i < c->oauth->n; i++)
         rc = ts_config_set_oauth(s->config, c->oauth->key[i], c->oauth->value[i], &c->err);
     if (rc == TS_OK && s->own_log)
-        ts_config_set_logger(s->config, log_to_sink, s->log, s->log_level);
+        ts_config_set_logger(s->config, tsn_log_to_sink, s->log, s->log_level);
     if (rc == TS_OK)
         rc = ts_oauth_new(&s->settings, NULL, s->config, &c->err);
     return rc;
@@ -97,14 +107,14 @@ static int run_open(struct call *c)
     int rc = load_config(c);
 
     if (rc == TS_OK)
-        rc = slot_acquire(s, &sl, &c->err);
+        rc = tsn_slot_acquire(s, &sl, &c->err);
     if (rc != TS_OK)
         return rc;
     ts_store_info(sl->store, &info);
     s->max_slots = (info.caps & TS_CAP_SHARED) && !(info.caps & TS_CAP_THREAD_SAFE)
                    ? MAX_HANDLES : 1;
     s->max_drains = s->max_slots > 1 ? MAX_DRAINS : 1;
-    slot_release(s, sl);
+    tsn_slot_release(s, sl);
     return TS_OK;
 }
 
@@ -193,23 +203,23 @@ static int run_op(struct call *c, struct slot *sl)
 }
 
 /* On the libuv pool. */
-void execute(napi_env env, void *data)
+static void execute(napi_env env, void *data)
 {
     struct call *c = data;
     struct slot *sl;
-    struct log_sink *outer = log_enter(c->s);
+    struct log_sink *outer = tsn_log_enter(c->s->log);
 
     (void)env;
     if (c->op == OP_OPEN) {
         c->rc = run_open(c);
     } else if (c->op == OP_CLOSE) {
-        store_shutdown(c->s);
+        tsn_store_shutdown(c->s);
         c->rc = TS_OK;
-    } else if ((c->rc = slot_acquire(c->s, &sl, &c->err)) == TS_OK) {
+    } else if ((c->rc = tsn_slot_acquire(c->s, &sl, &c->err)) == TS_OK) {
         c->rc = run_op(c, sl);
-        slot_release(c->s, sl);
+        tsn_slot_release(c->s, sl);
     }
-    log_leave(outer);
+    tsn_log_leave(outer);
 }
 
 /* The promise's value for a call that succeeded. */
@@ -222,7 +232,7 @@ static napi_value result_of(napi_env env, struct call *c)
         napi_value ctor, ext;
         /* The environment may be ending, when no object can be made: the
          * store stays the call's, and complete() frees it. */
-        if (napi_get_reference_value(env, env_of(env)->store_ctor, &ctor) != napi_ok ||
+        if (napi_get_reference_value(env, tsn_env_of(env)->store_ctor, &ctor) != napi_ok ||
             napi_create_external(env, c->s, NULL, NULL, &ext) != napi_ok ||
             napi_new_instance(env, ctor, 1, &ext, &v) != napi_ok) {
             napi_get_undefined(env, &v);
@@ -235,11 +245,12 @@ static napi_value result_of(napi_env env, struct call *c)
         return v;
     }
     case OP_FIND: case OP_FIND_BY_ID: case OP_SAVE: case OP_ACCESS_TOKEN:
-        return token_to_js(env, c->tokens[0]);
+        return tsn_token_to_js(env, tokens_of(env), c->tokens[0]);
     case OP_SAVE_MANY: case OP_TOKENS:
         napi_create_array_with_length(env, c->n, &v);
         for (size_t i = 0; i < c->n; i++)
-            napi_set_element(env, v, (uint32_t)i, token_to_js(env, c->tokens[i]));
+            napi_set_element(env, v, (uint32_t)i,
+                             tsn_token_to_js(env, tokens_of(env), c->tokens[i]));
         return v;
     default:
         napi_get_undefined(env, &v);
@@ -249,7 +260,7 @@ static napi_value result_of(napi_env env, struct call *c)
 
 /* On the event loop: settles the promise. A miss of find and findById is
  * null, not an error: the SDK's stores answer a miss with null too. */
-void complete(napi_env env, napi_status status, void *data)
+static void complete(napi_env env, napi_status status, void *data)
 {
     struct call *c = data;
     napi_value v = NULL;
@@ -266,17 +277,20 @@ void complete(napi_env env, napi_status status, void *data)
         if (c->op == OP_OPEN && c->s) {    /* no Store object was made */
             c->err.code = c->rc = TS_ERR_NOMEM;
             snprintf(c->err.message, sizeof c->err.message, "the Store object cannot be made");
-            napi_reject_deferred(env, c->deferred, error_to_js(env, c->rc, &c->err));
+            napi_reject_deferred(env, c->deferred, tsn_error_to_js(env, c->rc, &c->err));
         } else {
             napi_resolve_deferred(env, c->deferred, v);
         }
     } else {
-        napi_reject_deferred(env, c->deferred, error_to_js(env, c->rc, &c->err));
+        napi_reject_deferred(env, c->deferred, tsn_error_to_js(env, c->rc, &c->err));
     }
     if (c->op == OP_OPEN)
-        store_free(c->s);    /* NULL once a Store object took it */
+        tsn_store_free(c->s);    /* NULL once a Store object took it */
     call_free(env, c);
 }
+
+/* How queue.c runs and settles the calls it takes. */
+static const struct call_ops call_ops = { execute, complete, call_free };
 
 /* ---------------------------------------------------------------- methods */
 
@@ -284,7 +298,7 @@ void complete(napi_env env, napi_status status, void *data)
 static void drop_call(napi_env env, struct call *c)
 {
     if (c->op == OP_OPEN)
-        store_free(c->s);
+        tsn_store_free(c->s);
     call_free(env, c);
 }
 
@@ -317,7 +331,7 @@ static napi_value start(napi_env env, struct call *c)
             napi_create_async_work(env, NULL, name, execute, complete, c, &c->work) != napi_ok ||
             napi_queue_async_work(env, c->work) != napi_ok) {
             snprintf(err.message, sizeof err.message, "open() could not be started");
-            napi_reject_deferred(env, c->deferred, error_to_js(env, TS_ERR_NOMEM, &err));
+            napi_reject_deferred(env, c->deferred, tsn_error_to_js(env, TS_ERR_NOMEM, &err));
             drop_call(env, c);
         }
         return promise;
@@ -325,7 +339,7 @@ static napi_value start(napi_env env, struct call *c)
     if (c->s->pending++ == 0)
         napi_reference_ref(env, c->s->self, NULL);
     c->holds_store = 1;
-    enqueue(env, c);
+    tsn_enqueue(env, c);
     return promise;
 }
 
@@ -338,7 +352,7 @@ static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
     struct call *c = calloc(1, sizeof *c);
 
     if (!c) {
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
     napi_get_cb_info(env, info, &argc, arg, self, NULL);
@@ -348,7 +362,7 @@ static struct call *new_call(napi_env env, napi_callback_info info, enum op op,
     c->ahead_ms = AHEAD_CONFIG;
     if (napi_unwrap(env, *self, (void **)&c->s) != napi_ok || !c->s) {
         free(c);
-        throw_error(env, "TS_ERR_INVALID", "not a tokenstore Store");
+        tsn_throw_error(env, "TS_ERR_INVALID", "not a tokenstore Store");
         return NULL;
     }
     return c;
@@ -367,13 +381,13 @@ static void access_options(napi_env env, napi_value options, struct call *c)
     if (t == napi_undefined || t == napi_null)
         return;
     if (t != napi_object) {
-        throw_error(env, "TS_ERR_INVALID", "accessToken: options must be an object");
+        tsn_throw_error(env, "TS_ERR_INVALID", "accessToken: options must be an object");
         return;
     }
     napi_get_named_property(env, options, "accountsUrl", &v);
     napi_typeof(env, v, &t);
     if (t != napi_undefined && t != napi_null &&
-        !(c->accounts_hint = string_arg(env, v, "accessToken: options.accountsUrl")))
+        !(c->accounts_hint = tsn_string_arg(env, v, "accessToken: options.accountsUrl")))
         return;
     napi_get_named_property(env, options, "refreshAheadMs", &v);
     napi_typeof(env, v, &t);
@@ -381,8 +395,8 @@ static void access_options(napi_env env, napi_value options, struct call *c)
         return;
     if (t != napi_number || napi_get_value_double(env, v, &ms) != napi_ok ||
         !(ms >= 0 && ms <= 1e15) || ms != (double)(long long)ms) {
-        throw_error(env, "TS_ERR_INVALID",
-                    "accessToken: options.refreshAheadMs must be a whole number of milliseconds");
+        tsn_throw_error(env, "TS_ERR_INVALID", "accessToken: options.refreshAheadMs "
+                        "must be a whole number of milliseconds");
         return;
     }
     c->ahead_ms = (long long)ms;
@@ -398,12 +412,12 @@ static napi_value token_method(napi_env env, napi_callback_info info, enum op op
         return NULL;
     if ((c->tokens = calloc(1, sizeof *c->tokens)) != NULL) {
         c->cap = 1;
-        if ((c->tokens[0] = token_from_js(env, arg[0], "token")) != NULL)
+        if ((c->tokens[0] = tsn_token_from_js(env, tokens_of(env), arg[0], "token")) != NULL)
             c->n = 1;
         if (c->n == 1 && op == OP_ACCESS_TOKEN)
             access_options(env, arg[1], c);
     } else {
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
     }
     return start(env, c);
 }
@@ -416,11 +430,11 @@ static napi_value id_method(napi_env env, napi_callback_info info, enum op op)
 
     if (!c)
         return NULL;
-    if ((c->id = string_arg(env, arg[0], "id")) != NULL && op == OP_FIND_BY_ID) {
+    if ((c->id = tsn_string_arg(env, arg[0], "id")) != NULL && op == OP_FIND_BY_ID) {
         if ((c->tokens = calloc(1, sizeof *c->tokens)) && (c->tokens[0] = ts_token_new()))
             c->n = c->cap = 1;
         else
-            throw_error(env, "TS_ERR_NOMEM", "out of memory");
+            tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
     }
     return start(env, c);
 }
@@ -444,21 +458,21 @@ static napi_value save_many(napi_env env, napi_callback_info info)
         return NULL;
     napi_is_array(env, arg[0], &is_array);
     if (!is_array) {
-        throw_error(env, "TS_ERR_INVALID", "saveMany takes an array of tokens");
+        tsn_throw_error(env, "TS_ERR_INVALID", "saveMany takes an array of tokens");
         return start(env, c);
     }
     napi_get_array_length(env, arg[0], &len);
     if (len && !(c->tokens = calloc(len, sizeof *c->tokens)))
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
     c->cap = len;
     for (uint32_t i = 0; c->tokens && i < len; i++) {
         char what[32];
         snprintf(what, sizeof what, "tokens[%u]", i);
         if (napi_get_element(env, arg[0], i, &el) != napi_ok) {
-            throw_arg(env, what, NULL, "cannot be read");
+            tsn_throw_arg(env, what, NULL, "cannot be read");
             break;
         }
-        if (!(c->tokens[i] = token_from_js(env, el, what)))
+        if (!(c->tokens[i] = tsn_token_from_js(env, tokens_of(env), el, what)))
             break;
         c->n++;
     }
@@ -486,11 +500,11 @@ static napi_value store_new(napi_env env, napi_callback_info info)
     if (argc == 1)
         napi_typeof(env, argv[0], &t);
     if (t != napi_external)
-        return throw_error(env, "TS_ERR_INVALID", "a Store is made by open(spec)");
+        return tsn_throw_error(env, "TS_ERR_INVALID", "a Store is made by open(spec)");
     napi_get_value_external(env, argv[0], &s);
-    if (napi_wrap(env, self, s, store_finalize, NULL, &((struct store *)s)->self) != napi_ok)
+    if (napi_wrap(env, self, s, tsn_store_finalize, NULL, &((struct store *)s)->self) != napi_ok)
         return NULL;
-    env_add_store(env_of(env), s);
+    tsn_env_add_store(tsn_env_of(env), s);
     return self;
 }
 
@@ -506,29 +520,29 @@ static void open_options(napi_env env, napi_value options, struct call *c)
     napi_value v = NULL, fn = NULL;
     struct store *s = c->s;
     char level[16] = "info";
-    struct addon_env *ae = env_of(env);
+    struct addon_env *ae = tsn_env_of(env);
 
     napi_typeof(env, options, &t);
     if (t != napi_undefined && t != napi_null && t != napi_object) {
-        throw_error(env, "TS_ERR_INVALID", "open: options must be an object");
+        tsn_throw_error(env, "TS_ERR_INVALID", "open: options must be an object");
         return;
     }
     if (t == napi_object) {
         napi_get_named_property(env, options, "oauth", &v);
-        if (oauth_from_js(env, v, "oauth", &c->oauth) != 0)
+        if (tsn_oauth_from_js(env, v, "oauth", &c->oauth) != 0)
             return;
         napi_get_named_property(env, options, "logLevel", &v);
         napi_typeof(env, v, &t);
         if (t != napi_undefined && t != napi_null &&
             (t != napi_string ||
              napi_get_value_string_utf8(env, v, level, sizeof level, NULL) != napi_ok)) {
-            throw_error(env, "TS_ERR_INVALID", "open: options.logLevel must be a string");
+            tsn_throw_error(env, "TS_ERR_INVALID", "open: options.logLevel must be a string");
             return;
         }
         napi_get_named_property(env, options, "onLog", &fn);
         napi_typeof(env, fn, &t);
         if (t != napi_undefined && t != napi_null && t != napi_function) {
-            throw_error(env, "TS_ERR_INVALID", "open: options.onLog must be a function");
+            tsn_throw_error(env, "TS_ERR_INVALID", "open: options.onLog must be a function");
             return;
         }
         if (t != napi_function)
@@ -537,15 +551,15 @@ static void open_options(napi_env env, napi_value options, struct call *c)
     for (s->log_level = 0; s->log_level < 4 && strcmp(level, levels[s->log_level]); s->log_level++)
         ;
     if (s->log_level == 4) {
-        throw_arg(env, "open: options.logLevel", NULL,
-                  "must be \"error\", \"warning\", \"info\" or \"debug\"");
+        tsn_throw_arg(env, "open: options.logLevel", NULL,
+                      "must be \"error\", \"warning\", \"info\" or \"debug\"");
         return;
     }
     if (fn) {
-        s->log = log_sink_new(env, fn, s->log_level, 0);
+        s->log = tsn_log_sink_new(env, fn, s->log_level, 0);
         s->own_log = s->log != NULL;
     } else if (ae && ae->log) {
-        log_sink_borrow(ae->log);
+        tsn_log_sink_borrow(ae->log);
         s->log = ae->log;
     }
 }
@@ -564,11 +578,12 @@ static napi_value m_open(napi_env env, napi_callback_info info)
     if (!c || !s) {
         free(c);
         free(s);
-        return throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        return tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     s->max_slots = 1;
+    s->ops = &call_ops;
     c->op = OP_OPEN;
     c->s = s;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -576,7 +591,7 @@ static napi_value m_open(napi_env env, napi_callback_info info)
         napi_get_undefined(env, &argv[argc]);
     napi_typeof(env, argv[0], &t);
     if (t != napi_null && t != napi_undefined)
-        c->spec = string_arg(env, argv[0], "spec");
+        c->spec = tsn_string_arg(env, argv[0], "spec");
     if (napi_get_value_uint32(env, argv[1], &flags) == napi_ok)
         s->flags = flags;
     bool pending = false;
@@ -599,29 +614,30 @@ NAPI_MODULE_INIT()
         { "clear", NULL, m_clear, NULL, NULL, NULL, napi_default, NULL },
         { "saveMany", NULL, save_many, NULL, NULL, NULL, napi_default, NULL },
         { "accessToken", NULL, m_access_token, NULL, NULL, NULL, napi_default, NULL },
-        { "oauthSetting", NULL, m_oauth_setting, NULL, NULL, NULL, napi_default, NULL },
+        { "oauthSetting", NULL, tsn_m_oauth_setting, NULL, NULL, NULL, napi_default, NULL },
         { "close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL },
     };
     napi_value ctor, fn, v;
-    struct addon_env *ae = env_new(env);
+    struct addon_env *ae = tsn_env_new(env, tsn_queue_abandon);
 
     if (!ae)
         return NULL;
-    log_init();
+    tsn_log_init();
     if (napi_define_class(env, "Store", NAPI_AUTO_LENGTH, store_new, NULL,
                           sizeof methods / sizeof *methods, methods, &ctor) != napi_ok ||
         napi_create_reference(env, ctor, 1, &ae->store_ctor) != napi_ok)
-        return throw_error(env, "TS_ERR_LOAD", "tokenstore: the Store class cannot be made");
-    if (make_token_functions(env, ae) != napi_ok)
-        return throw_error(env, "TS_ERR_LOAD", "tokenstore: the token functions did not compile");
+        return tsn_throw_error(env, "TS_ERR_LOAD", "tokenstore: the Store class cannot be made");
+    if (tsn_token_functions_new(env, &ae->tokens) != napi_ok)
+        return tsn_throw_error(env, "TS_ERR_LOAD",
+                               "tokenstore: the token functions did not compile");
     napi_set_named_property(env, exports, "Store", ctor);
     napi_create_function(env, "open", NAPI_AUTO_LENGTH, m_open, NULL, &fn);
     napi_set_named_property(env, exports, "open", fn);
-    napi_create_function(env, "checkOAuth", NAPI_AUTO_LENGTH, m_check_oauth, NULL, &fn);
+    napi_create_function(env, "checkOAuth", NAPI_AUTO_LENGTH, tsn_m_check_oauth, NULL, &fn);
     napi_set_named_property(env, exports, "checkOAuth", fn);
-    napi_create_function(env, "setLogHandler", NAPI_AUTO_LENGTH, m_set_log_handler, NULL, &fn);
+    napi_create_function(env, "setLogHandler", NAPI_AUTO_LENGTH, tsn_m_set_log_handler, NULL, &fn);
     napi_set_named_property(env, exports, "setLogHandler", fn);
-    napi_set_named_property(env, exports, "oauthSettings", oauth_settings_js(env));
+    napi_set_named_property(env, exports, "oauthSettings", tsn_oauth_settings_js(env));
     napi_create_uint32(env, TS_OPEN_MUST_EXIST, &v);
     napi_set_named_property(env, exports, "OPEN_MUST_EXIST", v);
     napi_create_uint32(env, TS_OPEN_READ_ONLY, &v);

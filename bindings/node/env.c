@@ -1,10 +1,14 @@
 /*
- * bindings/node/env.c - what belongs to one Node.js environment. The main
- * thread and each Worker load the addon into an environment of their own,
- * with its own JavaScript heap and its own event loop, so the Store class,
- * the token functions (values.c) and the Stores opened there are kept in
- * the environment's instance data, never in a global that the next
- * Worker's load would overwrite and its exit would leave dangling.
+ * bindings/node/env.c - what belongs to one Node.js environment. Builds on
+ * values.c (errors, the token functions) and log.c (the environment's log
+ * handler); what ending a Store's work means is queue.c's, which env.c
+ * does not name: it calls the end_store it was given (tsn_env_new).
+ *
+ * The main thread and each Worker load the addon into an environment of
+ * their own, with its own JavaScript heap and its own event loop, so the
+ * Store class, the token functions (values.c) and the Stores opened there
+ * are kept in the environment's instance data, never in a global that the
+ * next Worker's load would overwrite and its exit would leave dangling.
  *
  * When an environment ends (a Worker returns or is terminated, the
  * process exits), JavaScript can no longer run there and its loop is about
@@ -47,8 +51,8 @@ static void env_end(napi_async_cleanup_hook_handle handle, void *arg)
     (void)handle;
     ae->ending = 1;
     for (struct store *s = ae->stores; s; s = s->next_in_env)
-        queue_abandon(ae->env, s);
-    log_sink_release(ae->log);
+        ae->end_store(ae->env, s);
+    tsn_log_sink_release(ae->log);
     ae->log = NULL;
     if (ae->closing == 0)
         env_finish(ae);
@@ -62,15 +66,12 @@ static void env_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     if (ae->store_ctor)
         napi_delete_reference(env, ae->store_ctor);
-    if (ae->token_reader)
-        napi_delete_reference(env, ae->token_reader);
-    if (ae->token_factory)
-        napi_delete_reference(env, ae->token_factory);
-    ae->store_ctor = ae->token_reader = ae->token_factory = NULL;
+    ae->store_ctor = NULL;
+    tsn_token_functions_free(env, &ae->tokens);
     env_unref(ae);
 }
 
-struct addon_env *env_new(napi_env env)
+struct addon_env *tsn_env_new(napi_env env, void (*end_store)(napi_env env, struct store *s))
 {
     struct addon_env *ae = calloc(1, sizeof *ae);
 
@@ -79,6 +80,7 @@ struct addon_env *env_new(napi_env env)
         return NULL;
     }
     ae->env = env;
+    ae->end_store = end_store;
     ae->refs = 1;
     if (napi_set_instance_data(env, ae, env_finalize, NULL) != napi_ok) {
         free(ae);
@@ -93,7 +95,7 @@ struct addon_env *env_new(napi_env env)
     return ae;
 }
 
-struct addon_env *env_of(napi_env env)
+struct addon_env *tsn_env_of(napi_env env)
 {
     void *data = NULL;
 
@@ -101,7 +103,7 @@ struct addon_env *env_of(napi_env env)
     return data;
 }
 
-void env_add_store(struct addon_env *ae, struct store *s)
+void tsn_env_add_store(struct addon_env *ae, struct store *s)
 {
     s->home = ae;
     s->next_in_env = ae->stores;
@@ -109,7 +111,7 @@ void env_add_store(struct addon_env *ae, struct store *s)
     ae->refs++;
 }
 
-void env_remove_store(struct store *s)
+void tsn_env_remove_store(struct store *s)
 {
     struct addon_env *ae = s->home;
 
@@ -124,32 +126,32 @@ void env_remove_store(struct store *s)
     env_unref(ae);
 }
 
-napi_value m_set_log_handler(napi_env env, napi_callback_info info)
+napi_value tsn_m_set_log_handler(napi_env env, napi_callback_info info)
 {
     size_t argc = 1;
     napi_value fn, undefined;
     napi_valuetype t = napi_undefined;
-    struct addon_env *ae = env_of(env);
+    struct addon_env *ae = tsn_env_of(env);
 
     napi_get_cb_info(env, info, &argc, &fn, NULL, NULL);
     if (argc == 1)
         napi_typeof(env, fn, &t);
     if (t != napi_function)
-        return throw_error(env, "TS_ERR_INVALID", "setLogHandler takes a function");
+        return tsn_throw_error(env, "TS_ERR_INVALID", "setLogHandler takes a function");
     /* The first handler stays: the Stores opened since use it. */
     if (ae && !ae->log && !ae->ending &&
-        !(ae->log = log_sink_new(env, fn, TS_LOG_WARN, 1)))   /* no more passes the */
+        !(ae->log = tsn_log_sink_new(env, fn, TS_LOG_WARN, 1)))   /* no more passes the */
         return NULL;                                          /* process-wide logger */
     napi_get_undefined(env, &undefined);
     return undefined;
 }
 
-void env_closing(struct addon_env *ae)
+void tsn_env_closing(struct addon_env *ae)
 {
     ae->closing++;
 }
 
-void env_closed(struct addon_env *ae)
+void tsn_env_closed(struct addon_env *ae)
 {
     if (--ae->closing == 0 && ae->ending && ae->hook)
         env_finish(ae);

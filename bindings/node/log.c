@@ -1,5 +1,7 @@
 /*
- * bindings/node/log.c - the library's log lines to JavaScript.
+ * bindings/node/log.c - the library's log lines to JavaScript. Builds on
+ * values.c (its errors) only; the stores and the environments hand it
+ * their sinks.
  *
  * libtokenstore says what it has to say through a logger: a store's own
  * (ts_config_set_logger, which open() sets from its onLog) or the
@@ -12,12 +14,13 @@
  * so a line crosses to it through a napi_threadsafe_function: a "sink".
  *
  * Which environment hears a line of the process-wide logger: a call marks
- * the thread that runs it with its Store's sink (log_enter, log_leave), so
- * what a call causes goes to the environment that made the call, to its
- * onLog or else to that environment's default handler (index.mjs makes it
- * process.emitWarning). A line from any other thread goes to the oldest
- * environment still alive that set a default handler, and to stderr, as
- * the library itself would write it, when there is none.
+ * the thread that runs it with its Store's sink (tsn_log_enter,
+ * tsn_log_leave), so what a call causes goes to the environment that made
+ * the call, to its onLog or else to that environment's default handler
+ * (index.mjs makes it process.emitWarning). A line from any other thread
+ * goes to the oldest environment still alive that set a default handler,
+ * and to stderr, as the library itself would write it, when there is
+ * none.
  *
  * A terminated environment is never called. Node finalizes a sink's
  * function when its environment ends, and the finalizer marks the sink
@@ -131,7 +134,7 @@ static void finalized(napi_env env, void *data, void *hint)
     pthread_mutex_unlock(&log_lock);
 }
 
-struct log_sink *log_sink_new(napi_env env, napi_value fn, int max_level, int listed)
+struct log_sink *tsn_log_sink_new(napi_env env, napi_value fn, int max_level, int listed)
 {
     struct log_sink *k = calloc(1, sizeof *k);
     napi_value name;
@@ -140,7 +143,7 @@ struct log_sink *log_sink_new(napi_env env, napi_value fn, int max_level, int li
         napi_create_threadsafe_function(env, fn, NULL, name, 0, 1, k, finalized, NULL, deliver,
                                         &k->fn) != napi_ok) {
         free(k);
-        throw_error(env, "TS_ERR_NOMEM", "tokenstore: a log handler cannot be set up");
+        tsn_throw_error(env, "TS_ERR_NOMEM", "tokenstore: a log handler cannot be set up");
         return NULL;
     }
     /* Waiting lines must not keep the process, or a Worker, alive. */
@@ -159,7 +162,7 @@ struct log_sink *log_sink_new(napi_env env, napi_value fn, int max_level, int li
     return k;
 }
 
-void log_sink_release(struct log_sink *k)
+void tsn_log_sink_release(struct log_sink *k)
 {
     if (!k)
         return;
@@ -174,14 +177,14 @@ void log_sink_release(struct log_sink *k)
     pthread_mutex_unlock(&log_lock);
 }
 
-void log_sink_borrow(struct log_sink *k)
+void tsn_log_sink_borrow(struct log_sink *k)
 {
     pthread_mutex_lock(&log_lock);
     k->refs++;
     pthread_mutex_unlock(&log_lock);
 }
 
-void log_sink_unborrow(struct log_sink *k)
+void tsn_log_sink_unborrow(struct log_sink *k)
 {
     if (!k)
         return;
@@ -190,7 +193,7 @@ void log_sink_unborrow(struct log_sink *k)
     pthread_mutex_unlock(&log_lock);
 }
 
-void log_to_sink(void *k, int level, const char *message)
+void tsn_log_to_sink(void *k, int level, const char *message)
 {
     pthread_mutex_lock(&log_lock);
     send_line(k, level, message);
@@ -220,22 +223,22 @@ static void set_default_logger(void)
     ts_set_default_logger(log_default, NULL, TS_LOG_WARN);
 }
 
-void log_init(void)
+void tsn_log_init(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
 
     pthread_once(&once, set_default_logger);
 }
 
-struct log_sink *log_enter(const struct store *s)
+struct log_sink *tsn_log_enter(struct log_sink *k)
 {
     struct log_sink *previous = current;
 
-    current = s->log;
+    current = k;
     return previous;
 }
 
-void log_leave(struct log_sink *previous)
+void tsn_log_leave(struct log_sink *previous)
 {
     current = previous;
 }

@@ -2,8 +2,13 @@
  * bindings/node/queue.c - how the Node addon's calls reach a handle: the
  * Store's pool of handles ("slots"), the queue of calls that async works
  * on the libuv pool drain ("drains"), and the finds the event loop sends
- * and reads itself ("finds on the loop"). addon.c makes the calls, runs
- * one on a handle (execute) and settles its promise (complete).
+ * and reads itself ("finds on the loop"). Builds on env.c (a Store is
+ * listed in its environment, and a find on the loop keeps the
+ * environment's cleanup waiting until its uv handles close) and log.c (the
+ * lines a call causes go to its Store's sink). addon.c makes the calls; the
+ * queue runs one on a handle and settles its promise through the store's
+ * call_ops (execute, complete, drop), which addon.c gives at open, and
+ * names no function of addon.c.
  *
  * A libtokenstore handle takes turns between threads unless its backend is
  * thread-safe, so a Store of a backend that several processes may share
@@ -31,7 +36,7 @@ static void slot_close(struct slot *sl)
 
 /* Takes a free handle, opening one when all are busy and the pool may
  * grow, else waiting for one. On the worker thread. */
-int slot_acquire(struct store *s, struct slot **out, ts_error *err)
+int tsn_slot_acquire(struct store *s, struct slot **out, ts_error *err)
 {
     int rc = TS_OK;
 
@@ -75,7 +80,7 @@ int slot_acquire(struct store *s, struct slot **out, ts_error *err)
     return rc;
 }
 
-void slot_release(struct store *s, struct slot *sl)
+void tsn_slot_release(struct store *s, struct slot *sl)
 {
     pthread_mutex_lock(&s->lock);
     sl->busy = 0;
@@ -101,9 +106,9 @@ static struct slot *slot_try_acquire(struct store *s)
 
 /* Waits for every call to finish and closes every handle; what closing
  * says goes where the store's calls' lines go. */
-void store_shutdown(struct store *s)
+void tsn_store_shutdown(struct store *s)
 {
-    struct log_sink *outer = log_enter(s);
+    struct log_sink *outer = tsn_log_enter(s->log);
 
     pthread_mutex_lock(&s->lock);
     s->closed = 1;
@@ -114,36 +119,36 @@ void store_shutdown(struct store *s)
         slot_close(&s->slots[i]);
     s->nslots = 0;
     pthread_mutex_unlock(&s->lock);
-    log_leave(outer);
+    tsn_log_leave(outer);
 }
 
-void store_free(struct store *s)
+void tsn_store_free(struct store *s)
 {
     if (!s)
         return;
-    store_shutdown(s);
+    tsn_store_shutdown(s);
     ts_oauth_free(s->settings);
     ts_config_free(s->config);
     /* No handle is left to log to the sink. */
     if (s->own_log)
-        log_sink_release(s->log);
+        tsn_log_sink_release(s->log);
     else
-        log_sink_unborrow(s->log);
+        tsn_log_sink_unborrow(s->log);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     free(s);
 }
 
-void store_finalize(napi_env env, void *data, void *hint)
+void tsn_store_finalize(napi_env env, void *data, void *hint)
 {
     struct store *s = data;
 
     (void)hint;
-    env_remove_store(s);
+    tsn_env_remove_store(s);
     if (s->kick_fn)
         napi_delete_reference(env, s->kick_fn);
     napi_delete_reference(env, s->self);
-    store_free(s);
+    tsn_store_free(s);
 }
 
 /* ---------------------------------------------------------------- drains */
@@ -175,7 +180,7 @@ static void run_finds(struct call *first, size_t k)
     struct slot *sl = NULL;
     ts_error err = { 0 };
     size_t i = 0;
-    int rc = slot_acquire(first->s, &sl, &err), reported = 0;
+    int rc = tsn_slot_acquire(first->s, &sl, &err), reported = 0;
 
     for (struct call *c = first; c; c = c->next)
         results[i] = rc, tokens[i++] = c->tokens[0];
@@ -192,7 +197,7 @@ static void run_finds(struct call *first, size_t k)
             c->rc = ts_find_token(sl->store, c->tokens[0], &c->err);
     }
     if (sl)
-        slot_release(first->s, sl);
+        tsn_slot_release(first->s, sl);
 }
 
 static void drain_execute(napi_env env, void *data)
@@ -220,11 +225,11 @@ static void drain_execute(napi_env env, void *data)
         pthread_mutex_unlock(&s->lock);
         last->next = NULL;
         if (c->op == OP_FIND) {
-            struct log_sink *outer = log_enter(s);
+            struct log_sink *outer = tsn_log_enter(s->log);
             run_finds(c, k);
-            log_leave(outer);
+            tsn_log_leave(outer);
         } else {
-            execute(env, c);
+            s->ops->execute(env, c);
         }
         n += (int)k;
         if (d->done_tail)
@@ -259,7 +264,7 @@ static void drain_complete(napi_env env, napi_status status, void *data)
     drain_more(env, d->s);
     while (c) {
         struct call *next = c->next;
-        complete(env, status, c);
+        d->s->ops->complete(env, status, c);
         c = next;
     }
     napi_delete_async_work(env, d->work);
@@ -327,7 +332,7 @@ static void watch_closed(uv_handle_t *h)
 
     if (--w->handles == 0) {
         free(w);
-        env_closed(ae);
+        tsn_env_closed(ae);
     }
 }
 
@@ -335,14 +340,14 @@ static void watch_closed(uv_handle_t *h)
  * answers will not be read. The calls are still w->calls. */
 static void watch_stop(struct watch *w, int cancel)
 {
-    env_closing(w->home);
+    tsn_env_closing(w->home);
     uv_close((uv_handle_t *)&w->poll, watch_closed);
     uv_close((uv_handle_t *)&w->timer, watch_closed);
     /* libuv made the socket non-blocking; the handle's other calls wait. */
     fcntl(w->fd, F_SETFL, w->fd_flags);
     if (cancel)
         ts_find_tokens_cancel(w->sl->store);   /* after libuv let go of the socket */
-    slot_release(w->s, w->sl);
+    tsn_slot_release(w->s, w->sl);
     w->s->watch = NULL;
 }
 
@@ -388,7 +393,7 @@ static void watch_end(struct watch *w, const int *results)
         drain_more(env, s);
     while (done) {
         struct call *next = done->next;
-        complete(env, napi_ok, done);
+        s->ops->complete(env, napi_ok, done);
         done = next;
     }
     if (cs)
@@ -409,9 +414,9 @@ static void watch_readable(uv_poll_t *h, int status, int events)
         watch_end(w, NULL);
         return;
     }
-    struct log_sink *outer = log_enter(w->s);
+    struct log_sink *outer = tsn_log_enter(w->s->log);
     ts_find_tokens_receive(w->sl->store, w->tokens, w->n, results, &done, &err);
-    log_leave(outer);
+    tsn_log_leave(outer);
     if (done)
         watch_end(w, results);
 }
@@ -437,7 +442,7 @@ static void watch_start(napi_env env, struct store *s)
     if (s->watch || napi_get_uv_event_loop(env, &loop) != napi_ok || !(sl = slot_try_acquire(s)))
         return;
     if (!(w = calloc(1, sizeof *w))) {
-        slot_release(s, sl);
+        tsn_slot_release(s, sl);
         return;
     }
     pthread_mutex_lock(&s->lock);
@@ -452,14 +457,14 @@ static void watch_start(napi_env env, struct store *s)
         last->next = NULL;
     }
     pthread_mutex_unlock(&s->lock);
-    struct log_sink *outer = log_enter(s);
+    struct log_sink *outer = tsn_log_enter(s->log);
     int rc = last ? ts_find_tokens_send(sl->store, w->tokens, w->n, &fd, &timeout_ms, &err)
                   : TS_ERR_UNSUPPORTED;
-    log_leave(outer);
+    tsn_log_leave(outer);
     if (rc != TS_OK) {
         if (last)
             requeue(s, w->calls, last);
-        slot_release(s, sl);
+        tsn_slot_release(s, sl);
         free(w);
         return;
     }
@@ -474,7 +479,7 @@ static void watch_start(napi_env env, struct store *s)
             fcntl(fd, F_SETFL, w->fd_flags);
         ts_find_tokens_cancel(sl->store);
         requeue(s, w->calls, last);
-        slot_release(s, sl);
+        tsn_slot_release(s, sl);
         free(w);
         return;
     }
@@ -523,7 +528,7 @@ static void kick_later(napi_env env, struct store *s)
     s->kick_pending = 1;
 }
 
-void enqueue(napi_env env, struct call *c)
+void tsn_enqueue(napi_env env, struct call *c)
 {
     struct store *s = c->s;
 
@@ -544,7 +549,7 @@ void enqueue(napi_env env, struct call *c)
  * on the loop are given up and every call not started is freed unsettled
  * (wiping its tokens); then the handles close. Node has let the drains
  * finish before, so no handle is busy but the watch's. */
-void queue_abandon(napi_env env, struct store *s)
+void tsn_queue_abandon(napi_env env, struct store *s)
 {
     struct call *c = NULL, *next;
 
@@ -554,7 +559,7 @@ void queue_abandon(napi_env env, struct store *s)
     }
     for (; c; c = next) {
         next = c->next;
-        call_free(env, c);
+        s->ops->drop(env, c);
     }
     pthread_mutex_lock(&s->lock);
     c = s->queue;
@@ -562,7 +567,7 @@ void queue_abandon(napi_env env, struct store *s)
     pthread_mutex_unlock(&s->lock);
     for (; c; c = next) {
         next = c->next;
-        call_free(env, c);
+        s->ops->drop(env, c);
     }
-    store_shutdown(s);
+    tsn_store_shutdown(s);
 }

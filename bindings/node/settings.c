@@ -1,5 +1,6 @@
 /*
  * bindings/node/settings.c - the OAuth client's settings from JavaScript.
+ * Builds on values.c (strings and errors) only.
  *
  * An application may give the settings a config file's "oauth" section
  * holds in code instead: open(spec, { oauth: { accounts_url: ..., "accounts_url.EU":
@@ -24,7 +25,7 @@ static void free_text(char *p)
     }
 }
 
-void oauth_kv_free(struct oauth_kv *kv)
+void tsn_oauth_kv_free(struct oauth_kv *kv)
 {
     if (!kv)
         return;
@@ -44,7 +45,7 @@ static void throw_ts(napi_env env, int rc, const ts_error *err)
 
     napi_is_exception_pending(env, &pending);
     if (!pending)
-        napi_throw(env, error_to_js(env, rc, err));
+        napi_throw(env, tsn_error_to_js(env, rc, err));
 }
 
 /* Tries every setting on a client of no store: the library's own checks. */
@@ -67,19 +68,19 @@ static int read_setting(napi_env env, napi_value obj, napi_value names, uint32_t
     char where[160];
 
     if (napi_get_element(env, names, i, &name) != napi_ok ||
-        !(kv->key[i] = string_arg(env, name, what)))
+        !(kv->key[i] = tsn_string_arg(env, name, what)))
         return -1;
     kv->n = i + 1;
     snprintf(where, sizeof where, "%s[\"%.100s\"]", what, kv->key[i]);
     if (napi_get_property(env, obj, name, &value) != napi_ok) {
-        throw_arg(env, where, NULL, "cannot be read");
+        tsn_throw_arg(env, where, NULL, "cannot be read");
         return -1;
     }
-    kv->value[i] = string_arg(env, value, where);
+    kv->value[i] = tsn_string_arg(env, value, where);
     return kv->value[i] ? 0 : -1;
 }
 
-int oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_kv **out)
+int tsn_oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_kv **out)
 {
     napi_valuetype t = napi_undefined;
     napi_value names;
@@ -94,22 +95,22 @@ int oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_k
         return 0;
     if (t != napi_object || napi_get_property_names(env, obj, &names) != napi_ok ||
         napi_get_array_length(env, names, &n) != napi_ok) {
-        throw_arg(env, what, NULL, "must be an object of OAuth settings");
+        tsn_throw_arg(env, what, NULL, "must be an object of OAuth settings");
         return -1;
     }
     if (!(kv = calloc(1, sizeof *kv)) || (n && (!(kv->key = calloc(n, sizeof *kv->key)) ||
                                                 !(kv->value = calloc(n, sizeof *kv->value))))) {
-        oauth_kv_free(kv);
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        tsn_oauth_kv_free(kv);
+        tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return -1;
     }
     for (uint32_t i = 0; i < n; i++)
         if (read_setting(env, obj, names, i, what, kv) != 0) {
-            oauth_kv_free(kv);
+            tsn_oauth_kv_free(kv);
             return -1;
         }
     if ((rc = check(kv, &err)) != TS_OK) {
-        oauth_kv_free(kv);
+        tsn_oauth_kv_free(kv);
         throw_ts(env, rc, &err);
         return -1;
     }
@@ -117,7 +118,7 @@ int oauth_from_js(napi_env env, napi_value obj, const char *what, struct oauth_k
     return 0;
 }
 
-napi_value m_check_oauth(napi_env env, napi_callback_info info)
+napi_value tsn_m_check_oauth(napi_env env, napi_callback_info info)
 {
     size_t argc = 1;
     napi_value arg, undefined;
@@ -125,9 +126,9 @@ napi_value m_check_oauth(napi_env env, napi_callback_info info)
 
     napi_get_undefined(env, &arg);
     napi_get_cb_info(env, info, &argc, &arg, NULL, NULL);
-    if (oauth_from_js(env, arg, "oauth", &kv) != 0)
+    if (tsn_oauth_from_js(env, arg, "oauth", &kv) != 0)
         return NULL;
-    oauth_kv_free(kv);
+    tsn_oauth_kv_free(kv);
     napi_get_undefined(env, &undefined);
     return undefined;
 }
@@ -142,7 +143,7 @@ static void set_string(napi_env env, napi_value obj, const char *key, const char
 
 /* [{ name, default, min, max, summary }]: min and max are null for a
  * setting that is not a number. */
-napi_value oauth_settings_js(napi_env env)
+napi_value tsn_oauth_settings_js(napi_env env)
 {
     size_t count = 0;
     const ts_oauth_setting *defs = ts_oauth_settings(&count);
@@ -172,7 +173,7 @@ napi_value oauth_settings_js(napi_env env)
 /* store.oauthSetting(key): the value in force from the config file's
  * section, open()'s settings and the defaults ("" for none; a
  * client_secret that is set reads "****"). */
-napi_value m_oauth_setting(napi_env env, napi_callback_info info)
+napi_value tsn_m_oauth_setting(napi_env env, napi_callback_info info)
 {
     size_t argc = 1;
     napi_value arg, self, v;
@@ -184,8 +185,8 @@ napi_value m_oauth_setting(napi_env env, napi_callback_info info)
     napi_get_undefined(env, &arg);
     napi_get_cb_info(env, info, &argc, &arg, &self, NULL);
     if (napi_unwrap(env, self, (void **)&s) != napi_ok || !s || !s->settings)
-        return throw_error(env, "TS_ERR_INVALID", "not a tokenstore Store");
-    if (!(key = string_arg(env, arg, "key")))
+        return tsn_throw_error(env, "TS_ERR_INVALID", "not a tokenstore Store");
+    if (!(key = tsn_string_arg(env, arg, "key")))
         return NULL;
     rc = ts_oauth_get(s->settings, key, value, sizeof value, &err);
     free(key);

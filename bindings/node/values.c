@@ -1,5 +1,8 @@
 /*
- * bindings/node/values.c - JS values to and from the library's.
+ * bindings/node/values.c - JS values to and from the library's. The
+ * bottom layer of the addon: it builds on no other file of it, and the
+ * environment's token functions are given to it (struct token_functions,
+ * which env.c keeps).
  *
  * A token crosses the boundary as a plain object with the SDK's ten field
  * names (absent: null), carried as one NUL-joined string through two small
@@ -12,11 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uchar.h>
-#include "addon.h"
 #include "values.h"
 
 /* Throws a JS error with the given code name unless one is pending. */
-napi_value throw_error(napi_env env, const char *code, const char *msg)
+napi_value tsn_throw_error(napi_env env, const char *code, const char *msg)
 {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -26,12 +28,12 @@ napi_value throw_error(napi_env env, const char *code, const char *msg)
 }
 
 /* Throws "WHAT[.FIELD] must be a string" and the like. */
-void throw_arg(napi_env env, const char *what, const char *field, const char *problem)
+void tsn_throw_arg(napi_env env, const char *what, const char *field, const char *problem)
 {
     char msg[384];
 
     snprintf(msg, sizeof msg, "%s%s%s %s", what, field ? "." : "", field ? field : "", problem);
-    throw_error(env, "TS_ERR_INVALID", msg);
+    tsn_throw_error(env, "TS_ERR_INVALID", msg);
 }
 
 /* Throws a RangeError "WHAT[.FIELD] holds a lone surrogate at index N":
@@ -86,7 +88,7 @@ static int stringish(napi_env env, napi_value *v)
 }
 
 /* A JS string as a new C string, or NULL with an exception thrown. */
-char *string_arg(napi_env env, napi_value v, const char *what)
+char *tsn_string_arg(napi_env env, napi_value v, const char *what)
 {
     size_t len = 0;
     char *out;
@@ -94,7 +96,7 @@ char *string_arg(napi_env env, napi_value v, const char *what)
     long at;
 
     if (!stringish(env, &v)) {
-        throw_arg(env, what, NULL, "must be a string");
+        tsn_throw_arg(env, what, NULL, "must be a string");
         return NULL;
     }
     if ((at = lone_surrogate(env, v)) >= 0) {
@@ -103,13 +105,13 @@ char *string_arg(napi_env env, napi_value v, const char *what)
     }
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
     if (!(out = malloc(len + 1))) {
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
     napi_get_value_string_utf8(env, v, out, len + 1, &len);
     if (strlen(out) != len) {
         free(out);
-        throw_arg(env, what, NULL, "holds a NUL character");
+        tsn_throw_arg(env, what, NULL, "holds a NUL character");
         return NULL;
     }
     return out;
@@ -126,18 +128,17 @@ char *string_arg(napi_env env, napi_value v, const char *what)
 enum { READER, FACTORY };
 
 /* Calls the environment's reader or factory with one argument. The
- * functions belong to the environment (env.c): each Worker compiles its
- * own. */
-static napi_status call_js(napi_env env, int which, napi_value arg, napi_value *out)
+ * functions belong to the environment: each Worker compiles its own. */
+static napi_status call_js(napi_env env, const struct token_functions *fns, int which,
+                           napi_value arg, napi_value *out)
 {
-    struct addon_env *ae = env_of(env);
     napi_value fn, global;
     napi_status st;
 
-    if (!ae)
+    if (!fns)
         return napi_generic_failure;
-    if ((st = napi_get_reference_value(env, which == READER ? ae->token_reader
-                                                           : ae->token_factory, &fn)) != napi_ok ||
+    if ((st = napi_get_reference_value(env, which == READER ? fns->reader : fns->factory,
+                                       &fn)) != napi_ok ||
         (st = napi_get_global(env, &global)) != napi_ok)
         return st;
     return napi_call_function(env, global, fn, 1, &arg, out);
@@ -212,7 +213,7 @@ static void reader_refusal(napi_env env, napi_value answer, const char *what)
             snprintf(problem, sizeof problem, "is not a token field (the fields are id, "
                      "user_name, client_id, client_secret, refresh_token, access_token, "
                      "grant_token, expiry_time, redirect_url, api_domain)");
-        throw_arg(env, what, key, problem);
+        tsn_throw_arg(env, what, key, problem);
         return;
     }
     napi_get_value_int32(env, v, &field);
@@ -224,15 +225,16 @@ static void reader_refusal(napi_env env, napi_value answer, const char *what)
         throw_surrogate(env, what, ts_field_name(field), (long)at);
         return;
     }
-    throw_arg(env, what, ts_field_name(field),
-              kind == HOLDS_NUL ? "holds a NUL character" : "must be a string");
+    tsn_throw_arg(env, what, ts_field_name(field),
+                  kind == HOLDS_NUL ? "holds a NUL character" : "must be a string");
 }
 
 /* A plain object with the ten field names into a new token; null or
  * undefined fields are absent, numbers are read as strings. Any other key
  * is refused (a misspelt field would otherwise be dropped without a word),
  * and so is a string UTF-8 cannot carry. NULL with an exception thrown. */
-ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
+ts_token *tsn_token_from_js(napi_env env, const struct token_functions *fns, napi_value obj,
+                            const char *what)
 {
     napi_valuetype t = napi_undefined;
     napi_value packed = NULL;
@@ -240,11 +242,11 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
 
     napi_typeof(env, obj, &t);
     if (t != napi_object) {
-        throw_arg(env, what, NULL, "must be an object with the token's fields");
+        tsn_throw_arg(env, what, NULL, "must be an object with the token's fields");
         return NULL;
     }
-    if (call_js(env, READER, obj, &packed) != napi_ok) {
-        throw_arg(env, what, NULL, "cannot be read");
+    if (call_js(env, fns, READER, obj, &packed) != napi_ok) {
+        tsn_throw_arg(env, what, NULL, "cannot be read");
         return NULL;
     }
     napi_typeof(env, packed, &t);
@@ -254,13 +256,13 @@ ts_token *token_from_js(napi_env env, napi_value obj, const char *what)
     }
     if (!(tok = ts_token_new()) || token_from_packed(env, packed, tok) != TS_OK) {
         ts_token_free(tok);
-        throw_error(env, "TS_ERR_NOMEM", "out of memory");
+        tsn_throw_error(env, "TS_ERR_NOMEM", "out of memory");
         return NULL;
     }
     return tok;
 }
 
-napi_value token_to_js(napi_env env, const ts_token *tok)
+napi_value tsn_token_to_js(napi_env env, const struct token_functions *fns, const ts_token *tok)
 {
     char stack[1024], *buf = stack;
     size_t len = TS_FIELD_COUNT - 1;
@@ -285,7 +287,7 @@ napi_value token_to_js(napi_env env, const ts_token *tok)
     explicit_bzero(buf, len);
     if (buf != stack)
         free(buf);
-    if (call_js(env, FACTORY, packed, &obj) != napi_ok)
+    if (call_js(env, fns, FACTORY, packed, &obj) != napi_ok)
         napi_get_null(env, &obj);
     return obj;
 }
@@ -308,7 +310,7 @@ static napi_status make_function(napi_env env, const char *src, napi_ref *ref)
  * string), one that holds a NUL or a lone surrogate, or an own key that
  * is no field's name. The factory turns the string back into an object,
  * "" into null. */
-napi_status make_token_functions(napi_env env, struct addon_env *ae)
+napi_status tsn_token_functions_new(napi_env env, struct token_functions *fns)
 {
     char reader[2048] = "(() => { const lone = /\\p{Cs}/u;"
         " const wellFormed = String.prototype.isWellFormed ? (x) => x.isWellFormed()"
@@ -335,12 +337,21 @@ napi_status make_token_functions(napi_env env, struct addon_env *ae)
             " return v.join('\\0'); }; })()", TS_FIELD_COUNT, NOT_STRING, HOLDS_NUL,
             LONE_SURROGATE, UNKNOWN_FIELD);
     strcat(factory, " }; })");
-    if ((st = make_function(env, reader, &ae->token_reader)) != napi_ok)
+    if ((st = make_function(env, reader, &fns->reader)) != napi_ok)
         return st;
-    return make_function(env, factory, &ae->token_factory);
+    return make_function(env, factory, &fns->factory);
 }
 
-napi_value error_to_js(napi_env env, int rc, const ts_error *err)
+void tsn_token_functions_free(napi_env env, struct token_functions *fns)
+{
+    if (fns->reader)
+        napi_delete_reference(env, fns->reader);
+    if (fns->factory)
+        napi_delete_reference(env, fns->factory);
+    fns->reader = fns->factory = NULL;
+}
+
+napi_value tsn_error_to_js(napi_env env, int rc, const ts_error *err)
 {
     napi_value code = NULL, msg = NULL, e = NULL;
     char unknown[32];
