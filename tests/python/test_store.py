@@ -10,6 +10,7 @@ import ctypes
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -197,6 +198,61 @@ class Errors(unittest.TestCase):
                               TOKENSTORE_LIBRARY="/nonexistent/libtokenstore.so.1")
         self.assertIn("cannot load libtokenstore from TOKENSTORE_LIBRARY="
                       "/nonexistent/libtokenstore.so.1", out.stdout)
+        self.assertEqual(out.stderr, "")
+
+    def run_unset(self, code, **env):
+        """run_python without TOKENSTORE_LIBRARY, and with only the given
+        LD_LIBRARY_PATH and pkg-config search path."""
+        e = support.env_for_children()
+        for k in ("TOKENSTORE_LIBRARY", "LD_LIBRARY_PATH", "PKG_CONFIG_PATH",
+                  "PKG_CONFIG_LIBDIR"):
+            e.pop(k, None)
+        e.update(env)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=e)
+
+    def skip_if_installed(self):
+        out = self.run_unset("import ctypes\ntry:\n ctypes.CDLL('libtokenstore.so.1')\n"
+                             "except OSError:\n print('absent')")
+        if out.stdout.strip() != "absent":
+            self.skipTest("a libtokenstore.so.1 is installed where the loader finds it")
+
+    BUILT = os.path.realpath(os.path.join(support.TOP_BUILDDIR, "core", ".libs",
+                                          "libtokenstore.so.1"))
+    SHOW = "import tokenstore\nfrom tokenstore import _lib\n" \
+        "try:\n print(tokenstore.version(), _lib.loaded_from)\n" \
+        "except tokenstore.LibraryError as e:\n print(e)"
+
+    def test_without_tokenstore_library_the_loader_searches(self):
+        out = self.run_unset(self.SHOW, LD_LIBRARY_PATH=os.path.dirname(self.BUILT))
+        self.assertEqual(out.stdout.split(), [tokenstore.version(), self.BUILT], out.stderr)
+
+    def test_then_the_libdir_of_pkg_config(self):
+        if not shutil.which("pkg-config"):
+            self.skipTest("pkg-config is not installed")
+        self.skip_if_installed()
+        pc = os.path.join(SCRATCH, "pc")
+        os.makedirs(pc, exist_ok=True)
+        with open(os.path.join(pc, "tokenstore.pc"), "w") as f:
+            f.write("libdir=%s\nName: tokenstore\nDescription: x\nVersion: %s\n"
+                    "Libs: -L${libdir} -ltokenstore\n"
+                    % (os.path.dirname(self.BUILT), tokenstore.version()))
+        out = self.run_unset(self.SHOW, PKG_CONFIG_PATH=pc)
+        self.assertEqual(out.stdout.split(), [tokenstore.version(), self.BUILT], out.stderr)
+
+    def test_a_library_found_nowhere_is_an_error_naming_each_place_tried(self):
+        self.skip_if_installed()
+        empty = os.path.join(SCRATCH, "no-pc")
+        os.makedirs(empty, exist_ok=True)
+        out = self.run_unset(self.SHOW, PKG_CONFIG_PATH=empty, PKG_CONFIG_LIBDIR=empty)
+        msg = out.stdout
+        self.assertIn("cannot load libtokenstore: tried the dynamic loader's search for "
+                      "libtokenstore.so.1", msg)
+        self.assertIn("cannot open shared object file", msg)
+        self.assertIn("ctypes.util.find_library('tokenstore'): found nothing", msg)
+        self.assertRegex(msg, r"pkg-config --variable=libdir tokenstore: (no tokenstore\.pc"
+                         r"|pkg-config is not installed)")
+        self.assertIn("set TOKENSTORE_LIBRARY to the path of libtokenstore.so.1", msg)
         self.assertEqual(out.stderr, "")
 
     def test_the_library_warns_through_logging_never_on_stderr(self):
