@@ -10,6 +10,7 @@ import ctypes
 import json
 import logging
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -310,6 +311,54 @@ class Errors(unittest.TestCase):
         self.assertIn("missing.json", str(cm.exception))
         with self.assertRaises(TypeError):
             tokenstore.open(42)
+
+    def test_a_plain_path_gets_the_usage_the_command_gives(self):
+        # The command's word for `--store /path/zohooauth.db`; open() takes
+        # config files too, so it says which kind of file it was given.
+        usage = "tokenstore.open() takes a URI such as sqlite:/path/tokens.db or memory:, " \
+            "or the path of a JSON config file"
+        db = os.path.join(SCRATCH, "plain", "zohooauth.db")
+        os.makedirs(os.path.dirname(db), exist_ok=True)
+        with tokenstore.open("sqlite:" + db) as store:
+            store.save(full("a@example.com"))
+        for spec in (db, db.encode(), pathlib.Path(db)):
+            with self.assertRaises(tokenstore.ConfigError) as cm:
+                tokenstore.open(spec)
+            self.assertEqual(cm.exception.code, "TS_ERR_CONFIG")
+            self.assertEqual(str(cm.exception), "%s is an SQLite database, not a config file: "
+                             "%s (for the store in this file: sqlite:%s) (TS_ERR_CONFIG)"
+                             % (db, usage, db))
+            self.assertNotIn("NUL", str(cm.exception))
+        # The URI it suggests opens that very store.
+        with tokenstore.open("sqlite:" + db, read_only=True) as store:
+            self.assertEqual(store.find({"user_name": "a@example.com"}).id, "1")
+        binary = os.path.join(SCRATCH, "plain", "tokens.bin")
+        with open(binary, "wb") as f:
+            f.write(b"\x00\x01binary")
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(binary)
+        self.assertEqual(str(cm.exception), "%s is not a config file (it is not text): %s "
+                         "(TS_ERR_CONFIG)" % (binary, usage))
+        empty = os.path.join(SCRATCH, "plain", "empty.db")
+        open(empty, "w").close()
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(empty)
+        self.assertIn("%s is empty, not a config file: %s" % (empty, usage), str(cm.exception))
+        missing = os.path.join(SCRATCH, "plain", "missing.db")
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(missing)
+        self.assertIn("%s: cannot open config file: No such file or directory; %s"
+                      % (missing, usage), str(cm.exception))
+        self.assertFalse(os.path.exists(missing), "nothing was created at the path")
+        # A config file with a mistake keeps the library's message, which
+        # names the line and column.
+        broken = os.path.join(SCRATCH, "plain", "broken.json")
+        with open(broken, "w") as f:
+            f.write('{"store": ')
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(broken)
+        self.assertIn(broken, str(cm.exception))
+        self.assertNotIn(usage, str(cm.exception))
 
     def test_a_nul_in_a_spec_or_setting_is_refused_naming_where(self):
         # C would read up to the NUL: another store than the one named.

@@ -20,9 +20,12 @@ saying to open the store again. Nothing in the package prints; the
 library's log lines go to the logging logger "tokenstore", at the levels
 it has enabled when the store is opened.
 """
+import builtins
 import ctypes
 import logging
+import os
 import threading
+import urllib.parse
 
 from . import _lib
 from ._gate import Gate
@@ -189,6 +192,9 @@ class Store:
         raw = None if spec is None else _spec_bytes(spec)
         rc = lib.ts_config_load(ctypes.byref(cfg), raw, ctypes.byref(err))
         if rc != _lib.OK:
+            why = _not_a_config(raw, rc, err)
+            if why:
+                raise ConfigError(why, "TS_ERR_CONFIG")
             _raise(rc, err)
         self._config = cfg.value
         lib.ts_config_set_logger(self._config, _log_line, None, _max_level())
@@ -417,6 +423,47 @@ def _no_nul(raw, what):
         raise ConfigError("%s holds a NUL character (at byte %d), which no URI, path or "
                           "setting may hold" % (what, at), "TS_ERR_CONFIG")
     return raw
+
+
+# What the command says of a --store that is not a URI, said here of a
+# spec that is neither a URI nor a config file.
+_SPEC_USAGE = ("tokenstore.open() takes a URI such as sqlite:/path/tokens.db or memory:, "
+               "or the path of a JSON config file")
+
+
+def _is_uri(raw):
+    """Whether the library reads spec as a URI (a scheme, then ':'), as
+    ts_config_load decides."""
+    scheme = raw.split(b":", 1)[0]
+    return b":" in raw and scheme[:1].isalpha() and \
+        all(c in b"+-._" or chr(c).isalnum() for c in scheme)
+
+
+def _not_a_config(raw, rc, err):
+    """The message for a spec that is a plain path the library could not
+    read as a config: a store's own file (an SQLite database gets the URI
+    to open it by), any other file that is not text, or no file at all;
+    None for anything else (a config with a mistake in it keeps the
+    library's message, which names the key or the line)."""
+    if raw is None or _is_uri(raw) or _lib.code_name(rc) != "TS_ERR_CONFIG":
+        return None
+    shown = raw.decode("utf-8", "replace")
+    try:
+        with builtins.open(raw, "rb") as f:
+            head = f.read(4096)
+    except FileNotFoundError:
+        return "%s; %s" % (err.message.decode("utf-8", "replace"), _SPEC_USAGE)
+    except OSError:
+        return None     # a directory, no permission: the library's message says it
+    if head.startswith(b"SQLite format 3\0"):
+        return "%s is an SQLite database, not a config file: %s (for the store in " \
+            "this file: sqlite:%s)" % (shown, _SPEC_USAGE,
+                                       urllib.parse.quote(os.path.abspath(shown)))
+    if b"\0" in head:
+        return "%s is not a config file (it is not text): %s" % (shown, _SPEC_USAGE)
+    if not head.strip():
+        return "%s is empty, not a config file: %s" % (shown, _SPEC_USAGE)
+    return None
 
 
 def _spec_bytes(spec):
