@@ -153,6 +153,39 @@ class Contract:
             self.store.save(Token(user_name="a\0b", refresh_token="r"))
         self.assertIn("user_name", str(cm.exception))
 
+    def test_find_answers_in_one_call_whatever_the_query_and_answer(self):
+        # A find crosses into C once, the query and the answer packed: an
+        # answer larger than the thread's read buffer (2 KiB at first),
+        # then a small one from the same buffer, a query by several keys,
+        # by a Token, by a number, and queries the package refuses.
+        big = "1000." + "b" * 9000
+        self.store.save(Token(user_name="big@example.com", client_id="1000.CLIENT",
+                              client_secret="secret", refresh_token=big, access_token=big[:3000]))
+        self.store.save(full("a@example.com"))
+        got = self.store.find({"user_name": "big@example.com"})
+        self.assertEqual((got.id, got.refresh_token, got.access_token, got.api_domain),
+                         ("1", big, big[:3000], None))
+        self.assertEqual(self.store.find({"user_name": "a@example.com"}).refresh_token,
+                         "1000.refresh.1")
+        got = self.store.find({"client_id": "1000.CLIENT", "client_secret": "secret",
+                               "refresh_token": big, "redirect_url": "https://mine"})
+        self.assertEqual((got.id, got.user_name, got.redirect_url),
+                         ("1", "big@example.com", "https://mine"))
+        got = self.store.find(Token(user_name="a@example.com", api_domain="https://mine"))
+        self.assertEqual((got.id, got.api_domain, got.grant_token),
+                         ("2", "https://mine", "1000.grant.1"))
+        self.assertEqual(self.store.find({"user_name": "a@example.com", "id": None}).id, "2")
+        with self.assertRaises(tokenstore.InvalidTokenError):
+            self.store.find({"user_name": ""})          # empty is absent: no key
+        with self.assertRaises(tokenstore.InvalidTokenError) as cm:
+            self.store.find({"user_name": "a\0b"})
+        self.assertIn("user_name", str(cm.exception))
+        with self.assertRaises(TypeError) as cm:
+            self.store.find({"username": "a@example.com"})
+        self.assertIn("'username' is not a token field", str(cm.exception))
+        with self.assertRaises(TypeError):
+            self.store.find({"user_name": 1.5})
+
     def test_info_names_the_backend(self):
         info = self.store.info()
         self.assertEqual(info["name"], self.backend)

@@ -121,6 +121,35 @@ def _encode(field, value):
     return value.encode("utf-8", "surrogateescape")
 
 
+# A query of one field, packed: its value between these.
+_AROUND = {f: (b"\0" * i, b"\0" * (len(FIELDS) - 1 - i)) for i, f in enumerate(FIELDS)}
+_new_token = object.__new__
+
+
+def _pack(token_or_keys):
+    """The ten values of a Token or a mapping of fields, encoded and joined
+    by NUL as ts_token_pack lays them out (an absent value empty)."""
+    if type(token_or_keys) is dict and len(token_or_keys) == 1:
+        # The common find, by user name, without the loop over ten values.
+        for f, v in token_or_keys.items():
+            around = _AROUND.get(f)
+            if around is not None and type(v) is str and v and "\0" not in v:
+                return b"%s%s%s" % (around[0], v.encode("utf-8", "surrogateescape"), around[1])
+    values = [b""] * len(FIELDS)
+    if isinstance(token_or_keys, Token):
+        pairs = zip(FIELDS, token_or_keys.values())
+    else:
+        pairs = token_or_keys.items()
+    for f, v in pairs:
+        if v is not None:
+            i = _FIELD_INDEX.get(f)
+            if i is None:
+                raise TypeError("%r is not a token field (expected one of %s)"
+                                % (f, ", ".join(FIELDS)))
+            values[i] = _encode(f, v) or b""
+    return b"\0".join(values)
+
+
 def _decode(raw):
     return raw.decode("utf-8", "surrogateescape") if raw else None
 
@@ -162,7 +191,7 @@ _lib.on_load.append(_route_library_log)
 class _Scratch:
     """One thread's C token, error and read buffers, reused across its
     calls (the read buffer wiped after each read: it holds secrets)."""
-    __slots__ = ("tok", "err", "errp", "buf", "_free")
+    __slots__ = ("tok", "err", "errp", "buf", "size", "view", "zeros", "len", "lenp", "_free")
 
     def __init__(self, lib):
         self.tok = lib.ts_token_new()
@@ -170,11 +199,35 @@ class _Scratch:
             raise MemoryError("ts_token_new")
         self.err = _lib.Error()
         self.errp = ctypes.pointer(self.err)
-        self.buf = ctypes.create_string_buffer(2048)
+        self.len = ctypes.c_size_t()
+        self.lenp = ctypes.pointer(self.len)
+        self.grow(2048)
         self._free = lib.ts_token_free
+
+    def grow(self, size):
+        """A read buffer of size bytes in place of the last (wiped)."""
+        if getattr(self, "buf", None) is not None:
+            ctypes.memset(self.buf, 0, self.size)
+        self.buf = ctypes.create_string_buffer(size)
+        self.size = size
+        self.view = memoryview(self.buf).cast("B")
+        self.zeros = memoryview(bytes(size))
+
+    def take(self, n):
+        """A Token of the n packed bytes in the read buffer, which are
+        wiped (a slice assignment from zeros: no call into C)."""
+        raw = self.buf[:n]
+        self.view[:n] = self.zeros[:n]
+        t = _new_token(Token)
+        (t.id, t.user_name, t.client_id, t.client_secret, t.refresh_token, t.access_token,
+         t.grant_token, t.expiry_time, t.redirect_url, t.api_domain) = \
+            [v or None for v in raw.decode("utf-8", "surrogateescape").split("\0")]
+        return t
 
     def __del__(self):
         self._free(self.tok)
+        if getattr(self, "buf", None) is not None:
+            ctypes.memset(self.buf, 0, self.size)
 
 
 class Store:
@@ -239,21 +292,27 @@ class Store:
         if getattr(self, "_handle", None) is not None:
             self.close()
 
-    def _enter(self):
+    def _begin(self):
         """(store handle, this thread's scratch) for one call, which must
-        end with self._gate.leave(); ClosedStoreError once close() began."""
+        end with self._gate.leave(); ClosedStoreError once close() began.
+        The scratch token holds what the thread's last call left in it."""
         if not self._gate.enter():
             raise ClosedStoreError("the store is closed")
         try:
-            s = self._tls.s
+            return self._handle, self._tls.s
         except AttributeError:
             try:
                 s = self._tls.s = _Scratch(self._lib)
             except BaseException:
                 self._gate.leave()
                 raise
+            return self._handle, s
+
+    def _enter(self):
+        """_begin() with the scratch token emptied."""
+        h, s = self._begin()
         self._lib.ts_token_clear(s.tok)
-        return self._handle, s
+        return h, s
 
     def _fill(self, tok, token_or_keys):
         """Sets the fields of a C token from a Token or a mapping."""
@@ -274,13 +333,11 @@ class Store:
         """A Token of the ten values of a C token (this thread's scratch
         token by default), in one call."""
         tok = s.tok if tok is None else tok
-        n = self._lib.ts_token_pack(tok, s.buf, len(s.buf))
-        if n >= len(s.buf):
-            s.buf = ctypes.create_string_buffer(n + 1)
-            self._lib.ts_token_pack(tok, s.buf, len(s.buf))
-        values = s.buf.raw[:n].decode("utf-8", "surrogateescape").split("\0")
-        ctypes.memset(s.buf, 0, n)
-        return Token(*[v or None for v in values])
+        n = self._lib.ts_token_pack(tok, s.buf, s.size)
+        if n >= s.size:
+            s.grow(n + 1)
+            self._lib.ts_token_pack(tok, s.buf, s.size)
+        return s.take(n)
 
     def info(self):
         """The backend behind the store: name, version, description, path, caps."""
@@ -302,12 +359,17 @@ class Store:
         credentials; else grant or refresh token with them), its fields
         filled only where the query left them None; None when nothing
         matches. The query is not changed."""
-        h, s = self._enter()
+        query = _pack(token_or_keys)
+        find = self._lib.ts_find_token_packed
+        h, s = self._begin()
         try:
-            self._fill(s.tok, token_or_keys)
-            rc = self._lib.ts_find_token(h, s.tok, s.errp)
+            # One call into C: the query and the answer cross packed.
+            rc = find(h, query, len(query), s.buf, s.size, s.lenp, s.errp)
+            while rc == _lib.OK and s.len.value >= s.size:
+                s.grow(s.len.value + 1)
+                rc = find(h, query, len(query), s.buf, s.size, s.lenp, s.errp)
             if rc == _lib.OK:
-                return self._read(s)
+                return s.take(s.len.value)
             if rc == _lib.NOT_FOUND:
                 return None
             _raise(rc, s.err)

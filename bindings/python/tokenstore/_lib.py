@@ -88,6 +88,8 @@ SIGNATURES = {
     "ts_store_close": (None, [P]),
     "ts_store_info": (None, [P, ctypes.POINTER(BackendInfo)]),
     "ts_find_token": (I, [P, P, ERR]),
+    "ts_find_token_packed": (I, [P, S, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                                 ctypes.POINTER(ctypes.c_size_t), ERR]),
     "ts_find_token_by_id": (I, [P, S, P, ERR]),
     "ts_save_token": (I, [P, P, ERR]),
     "ts_save_tokens": (I, [P, ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ERR]),
