@@ -432,6 +432,16 @@ class Errors(unittest.TestCase):
             lib.ts_token_get(None, "not a field number")
         self.assertRegex(tokenstore.version(), r"^\d+\.\d+\.\d+$")
 
+    def test_the_version_is_the_librarys_and_the_commands(self):
+        out = subprocess.run([support.CLI, "--version"], capture_output=True, text=True,
+                             env=support.env_for_children())
+        # "tokenstore 0.1.0 (libtokenstore 0.1.0, backend ABI 1.4)"
+        words = out.stdout.split()
+        self.assertEqual(words[:2], ["tokenstore", tokenstore.__version__], out.stdout)
+        self.assertEqual(words[3], tokenstore.__version__ + ",", out.stdout)
+        self.assertEqual(tokenstore.__version__, tokenstore.version())
+        self.assertRegex(tokenstore.__version__, r"^\d+\.\d+\.\d+")
+
     def test_log_lines_go_to_logging_not_stderr(self):
         with self.assertLogs("tokenstore", logging.INFO) as cm:
             with tokenstore.open("sqlite:" + os.path.join(SCRATCH, "logged.db")):

@@ -26,15 +26,18 @@ import logging
 import os
 import threading
 import urllib.parse
+from typing import (Any, Dict, Iterable, Iterator, List, Mapping, NoReturn, Optional,
+                    Union)
 
 from . import _lib
 from ._gate import Gate
 from ._lib import FIELDS, SECRETS
+from ._version import __version__
 from .errors import (TokenStoreError, NotFoundError, ConflictError, InvalidTokenError,
                      BackendError, ConfigError, ReadOnlyError, OAuthError, BackoffError,
                      LibraryError, ClosedStoreError, from_code)
 
-__all__ = ["open", "Store", "Token", "OAuthClient", "FIELDS", "version",
+__all__ = ["open", "Store", "Token", "OAuthClient", "FIELDS", "version", "__version__",
            "TokenStoreError", "NotFoundError", "ConflictError", "InvalidTokenError",
            "BackendError", "ConfigError", "ReadOnlyError", "OAuthError", "BackoffError",
            "LibraryError", "ClosedStoreError"]
@@ -45,8 +48,17 @@ _INDEXES = range(len(FIELDS))
 _LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
 
 
-def version():
-    """The version of the loaded libtokenstore, e.g. "0.1.0"."""
+# What a find or a save takes: a Token, or a mapping of field names to
+# values (None and "" are absent; an id may be an int).
+TokenLike = Union["Token", Mapping[str, Union[str, int, None]]]
+# A store's spec: a URI or a config file's path (None: the configured store).
+Spec = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def version() -> str:
+    """The version of the loaded libtokenstore, e.g. "0.1.0"; the
+    package's own is __version__, which equals it for the library built
+    with it."""
     return _lib.lib().ts_version().decode()
 
 
@@ -64,10 +76,22 @@ class Token:
     strings. repr() masks the secrets as the tokenstore command does.
     """
     __slots__ = FIELDS
+    id: Optional[str]
+    user_name: Optional[str]
+    client_id: Optional[str]
+    client_secret: Optional[str]
+    refresh_token: Optional[str]
+    access_token: Optional[str]
+    grant_token: Optional[str]
+    expiry_time: Optional[str]
+    redirect_url: Optional[str]
+    api_domain: Optional[str]
 
-    def __init__(self, id=None, user_name=None, client_id=None, client_secret=None,
-                 refresh_token=None, access_token=None, grant_token=None,
-                 expiry_time=None, redirect_url=None, api_domain=None):
+    def __init__(self, id: Optional[str] = None, user_name: Optional[str] = None,
+                 client_id: Optional[str] = None, client_secret: Optional[str] = None,
+                 refresh_token: Optional[str] = None, access_token: Optional[str] = None,
+                 grant_token: Optional[str] = None, expiry_time: Optional[str] = None,
+                 redirect_url: Optional[str] = None, api_domain: Optional[str] = None) -> None:
         self.id = id
         self.user_name = user_name
         self.client_id = client_id
@@ -79,20 +103,20 @@ class Token:
         self.redirect_url = redirect_url
         self.api_domain = api_domain
 
-    def values(self):
+    def values(self) -> List[Optional[str]]:
         """The ten values in field order."""
         return [getattr(self, f) for f in FIELDS]
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, str]:
         """The fields that are present, by name."""
         return {f: v for f, v in zip(FIELDS, self.values()) if v is not None}
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Token) and self.values() == other.values()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ("%s=%r" % (f, _mask(v) if f in SECRETS else v)
                  for f, v in self.as_dict().items())
         return "Token(%s)" % ", ".join(shown)
@@ -154,7 +178,7 @@ def _decode(raw):
     return raw.decode("utf-8", "surrogateescape") if raw else None
 
 
-def _raise(rc, err, missing=None):
+def _raise(rc: int, err: _lib.Error, missing: Optional[str] = None) -> NoReturn:
     """Raises the exception for result rc; err's message, else `missing`
     (what a miss means here), else the library's description of rc."""
     code = _lib.code_name(rc)
@@ -233,7 +257,8 @@ class _Scratch:
 class Store:
     """An open store. Use tokenstore.open() to get one."""
 
-    def __init__(self, spec=None, read_only=False, must_exist=False):
+    def __init__(self, spec: Optional[Spec] = None, read_only: bool = False,
+                 must_exist: bool = False) -> None:
         lib = _lib.lib()
         self._lib = lib
         self._handle = None
@@ -264,7 +289,7 @@ class Store:
 
     # -- lifecycle
 
-    def close(self):
+    def close(self) -> None:
         """Closes the store; calling it again does nothing. Calls other
         threads have in flight finish first; later ones raise
         ClosedStoreError."""
@@ -279,16 +304,16 @@ class Store:
             self._config = None
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._gate.shut
 
-    def __enter__(self):
+    def __enter__(self) -> "Store":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:
             self.close()
 
@@ -339,7 +364,7 @@ class Store:
             self._lib.ts_token_pack(tok, s.buf, s.size)
         return s.take(n)
 
-    def info(self):
+    def info(self) -> Dict[str, Any]:
         """The backend behind the store: name, version, description, path, caps."""
         h, _ = self._enter()
         try:
@@ -353,7 +378,7 @@ class Store:
 
     # -- the SDK's operations
 
-    def find(self, token_or_keys):
+    def find(self, token_or_keys: TokenLike) -> Optional[Token]:
         """The stored token matching a Token or a mapping of fields by the
         SDK's rules (user_name; else access_token without client
         credentials; else grant or refresh token with them), its fields
@@ -376,7 +401,7 @@ class Store:
         finally:
             self._gate.leave()
 
-    def find_by_id(self, id):
+    def find_by_id(self, id: Union[str, int]) -> Token:
         """The token stored under id; NotFoundError when there is none."""
         raw = _encode("id", id)
         h, s = self._enter()
@@ -388,7 +413,7 @@ class Store:
         finally:
             self._gate.leave()
 
-    def save(self, token):
+    def save(self, token: TokenLike) -> str:
         """Upserts a Token (or mapping) by the SDK's rules and returns its
         id, which is also set on a Token argument."""
         t = _as_token(token)
@@ -403,7 +428,7 @@ class Store:
         finally:
             self._gate.leave()
 
-    def save_many(self, tokens):
+    def save_many(self, tokens: Iterable[TokenLike]) -> List[str]:
         """Saves tokens as save() in order would, in one transaction or file
         write where the backend offers it; returns their ids, also set on
         each Token. On failure nothing is saved where the backend offers a
@@ -431,7 +456,7 @@ class Store:
             for p in toks:
                 lib.ts_token_free(p)
 
-    def delete(self, id):
+    def delete(self, id: Union[str, int]) -> None:
         """Deletes the token stored under id; NotFoundError when there is none."""
         raw = _encode("id", id)
         h, s = self._enter()
@@ -442,7 +467,7 @@ class Store:
         finally:
             self._gate.leave()
 
-    def tokens(self):
+    def tokens(self) -> Iterator[Token]:
         """An iterator over every token in ascending id. The tokens are read
         in one walk of the store before the first is returned."""
         out, failure = [], []
@@ -465,7 +490,7 @@ class Store:
         finally:
             self._gate.leave()
 
-    def clear(self):
+    def clear(self) -> None:
         """Deletes every token."""
         h, s = self._enter()
         try:
@@ -539,7 +564,8 @@ def _spec_bytes(spec):
     return _no_nul(spec, "spec")
 
 
-def open(spec=None, read_only=False, must_exist=False):
+def open(spec: Optional[Spec] = None, read_only: bool = False,
+         must_exist: bool = False) -> Store:
     """Opens a store: spec is a URI ("sqlite:/path/tokens.db") or the path
     of a JSON config file, as ts_store_open takes it; None is the
     configured store ($TOKENSTORE_CONFIG, the user's and the system's
@@ -557,7 +583,7 @@ class OAuthClient:
     the store's handle: once the store is closed, its calls raise
     ClosedStoreError."""
 
-    def __init__(self, store, settings=None):
+    def __init__(self, store: Store, settings: Optional[Mapping[str, Any]] = None) -> None:
         lib = store._lib
         self._lib, self._store = lib, store
         self._oauth = None
@@ -583,7 +609,7 @@ class OAuthClient:
             self.close()
             raise
 
-    def close(self):
+    def close(self) -> None:
         """Frees the client; calling it again does nothing. Calls other
         threads have in flight finish first."""
         gate = getattr(self, "_gate", None)
@@ -597,7 +623,7 @@ class OAuthClient:
         if getattr(self, "_oauth", None) is not None:
             self.close()
 
-    def setting(self, key):
+    def setting(self, key: str) -> str:
         """The value in force of an OAuth setting, as text ("" for none; a
         client_secret that is set as "****")."""
         if not self._gate.enter():
@@ -613,7 +639,7 @@ class OAuthClient:
         finally:
             self._gate.leave()
 
-    def get_access_token(self, token_or_keys):
+    def get_access_token(self, token_or_keys: TokenLike) -> Token:
         """The stored token named by id or by the find key, refreshed (or
         its grant token exchanged) when its access token is missing or
         about to expire, and saved."""

@@ -24,7 +24,7 @@ import os
 import threading
 import weakref
 
-_gates = weakref.WeakSet()
+_gates = weakref.WeakSet()  # type: weakref.WeakSet[Gate]
 
 
 class Gate:

@@ -20,6 +20,7 @@ import ctypes.util
 import os
 import subprocess
 import threading
+from typing import Any, Callable, List, Optional
 
 from .errors import LibraryError
 
@@ -213,12 +214,12 @@ def _load():
 
 
 # The file the library was loaded from, once it is.
-loaded_from = None
+loaded_from = None  # type: Optional[str]
 
 
 # Called with the library once it is loaded (the package routes the
 # library's process-wide log lines to `logging` there).
-on_load = []
+on_load = []  # type: List[Callable[[Any], None]]
 
 
 def lib():
