@@ -245,11 +245,26 @@ class Errors(unittest.TestCase):
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env=e)
 
-    def skip_if_installed(self):
+    # Where a libtokenstore.so.1 is installed (ld.so.cache), the child is
+    # made not to see it: dlopen of the bare name fails as it would on a
+    # machine without it, and find_library finds nothing.
+    HIDE = "import ctypes, ctypes.util\n" \
+        "_CDLL = ctypes.CDLL\n" \
+        "class _NotInstalled(_CDLL):\n" \
+        " def __init__(self, name, *a, **k):\n" \
+        "  if name == 'libtokenstore.so.1':\n" \
+        "   raise OSError('libtokenstore.so.1: cannot open shared object file: '\n" \
+        "                 'No such file or directory')\n" \
+        "  _CDLL.__init__(self, name, *a, **k)\n" \
+        "ctypes.CDLL = _NotInstalled\n" \
+        "ctypes.util.find_library = lambda name: None\n"
+
+    def not_installed(self):
+        """Code to run first in the child: nothing, or HIDE where the
+        loader finds an installed libtokenstore.so.1."""
         out = self.run_unset("import ctypes\ntry:\n ctypes.CDLL('libtokenstore.so.1')\n"
                              "except OSError:\n print('absent')")
-        if out.stdout.strip() != "absent":
-            self.skipTest("a libtokenstore.so.1 is installed where the loader finds it")
+        return "" if out.stdout.strip() == "absent" else self.HIDE
 
     BUILT = os.path.realpath(os.path.join(support.TOP_BUILDDIR, "core", ".libs",
                                           "libtokenstore.so.1"))
@@ -264,21 +279,22 @@ class Errors(unittest.TestCase):
     def test_then_the_libdir_of_pkg_config(self):
         if not shutil.which("pkg-config"):
             self.skipTest("pkg-config is not installed")
-        self.skip_if_installed()
+        hide = self.not_installed()
         pc = os.path.join(SCRATCH, "pc")
         os.makedirs(pc, exist_ok=True)
         with open(os.path.join(pc, "tokenstore.pc"), "w") as f:
             f.write("libdir=%s\nName: tokenstore\nDescription: x\nVersion: %s\n"
                     "Libs: -L${libdir} -ltokenstore\n"
                     % (os.path.dirname(self.BUILT), tokenstore.version()))
-        out = self.run_unset(self.SHOW, PKG_CONFIG_PATH=pc)
+        out = self.run_unset(hide + self.SHOW, PKG_CONFIG_PATH=pc)
         self.assertEqual(out.stdout.split(), [tokenstore.version(), self.BUILT], out.stderr)
 
     def test_a_library_found_nowhere_is_an_error_naming_each_place_tried(self):
-        self.skip_if_installed()
+        hide = self.not_installed()
         empty = os.path.join(SCRATCH, "no-pc")
         os.makedirs(empty, exist_ok=True)
-        out = self.run_unset(self.SHOW, PKG_CONFIG_PATH=empty, PKG_CONFIG_LIBDIR=empty)
+        out = self.run_unset(hide + self.SHOW, PKG_CONFIG_PATH=empty,
+                             PKG_CONFIG_LIBDIR=empty)
         msg = out.stdout
         self.assertIn("cannot load libtokenstore: tried the dynamic loader's search for "
                       "libtokenstore.so.1", msg)
@@ -383,6 +399,12 @@ class Errors(unittest.TestCase):
         self.assertIn("%s: cannot open config file: No such file or directory; %s"
                       % (missing, usage), str(cm.exception))
         self.assertFalse(os.path.exists(missing), "nothing was created at the path")
+        # A relative name with a colon that the library does not read as a
+        # URI scheme (a byte outside ASCII before it) is a path too.
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open("caf\u00e9:tokens.db")
+        self.assertIn("caf\u00e9:tokens.db: cannot open config file: No such file or "
+                      "directory; %s" % usage, str(cm.exception))
         # A config file with a mistake keeps the library's message, which
         # names the line and column.
         broken = os.path.join(SCRATCH, "plain", "broken.json")

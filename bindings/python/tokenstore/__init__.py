@@ -523,7 +523,7 @@ def _is_uri(raw):
     ts_config_load decides."""
     scheme = raw.split(b":", 1)[0]
     return b":" in raw and scheme[:1].isalpha() and \
-        all(c in b"+-._" or chr(c).isalnum() for c in scheme)
+        all(c in b"+-._" or (c < 128 and chr(c).isalnum()) for c in scheme)
 
 
 def _not_a_config(raw, rc, err):
