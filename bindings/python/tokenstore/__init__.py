@@ -32,7 +32,6 @@ from typing import (Any, Dict, Iterable, Iterator, List, Mapping, NoReturn, Opti
 from . import _lib
 from ._gate import Gate
 from ._lib import FIELDS, SECRETS
-from ._version import __version__
 from .errors import (TokenStoreError, NotFoundError, ConflictError, InvalidTokenError,
                      BackendError, ConfigError, ReadOnlyError, OAuthError, BackoffError,
                      LibraryError, ClosedStoreError, from_code)
@@ -60,6 +59,18 @@ def version() -> str:
     package's own is __version__, which equals it for the library built
     with it."""
     return _lib.lib().ts_version().decode()
+
+
+try:
+    from ._version import __version__
+except ImportError:
+    # The package run from a source tree whose build is elsewhere, so
+    # configure wrote _version.py there: the version is the library's,
+    # read when first asked for (as an installed package never needs).
+    def __getattr__(name: str) -> str:
+        if name == "__version__":
+            return version()
+        raise AttributeError("module 'tokenstore' has no attribute %r" % name)
 
 
 def _mask(value):
