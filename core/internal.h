@@ -31,6 +31,10 @@ int ts__token_copy(ts_token *dst, const ts_token *src);
 static inline int ts__has(const ts_token *t, ts_field f) { return t->value[f] != NULL; }
 /* Fills dst's absent fields by moving src's values (src loses them). */
 void ts__token_merge(ts_token *dst, ts_token *src);
+/* Sets every field from ten values joined by NUL (ts_token_pack's
+ * layout, len bytes without a final NUL); TS_ERR_INVALID when there are
+ * not exactly ten. On failure the token is left empty. */
+int ts__token_unpack(ts_token *t, const char *packed, size_t len);
 void ts__wipe(void *p, size_t n);
 char *ts__strdup(const char *s);
 

@@ -329,6 +329,29 @@ TS_API int ts_find_token(ts_store *s, ts_token *token, ts_error *err)
     return rc;
 }
 
+TS_API int ts_find_token_packed(ts_store *s, const char *query, size_t query_len,
+                                char *buf, size_t size, size_t *len, ts_error *err)
+{
+    ts_token token = { 0 };
+    int rc;
+
+    *len = 0;
+    if (!query)
+        return ts__error(err, TS_ERR_INVALID, "ts_find_token_packed: no query");
+    rc = ts__token_unpack(&token, query, query_len);
+    if (rc == TS_ERR_INVALID)
+        rc = ts__error(err, rc, "ts_find_token_packed: the query is not ten values "
+                       "joined by NUL");
+    else if (rc != TS_OK)
+        rc = ts__error(err, rc, "%s", ts_strerror(rc));
+    if (rc == TS_OK)
+        rc = ts_find_token(s, &token, err);
+    if (rc == TS_OK)
+        *len = ts_token_pack(&token, buf, size);
+    ts_token_clear(&token);
+    return rc;
+}
+
 
 TS_API void ts_find_tokens_cancel(ts_store *s)
 {

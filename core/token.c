@@ -83,6 +83,32 @@ TS_API size_t ts_token_pack(const ts_token *t, char *buf, size_t size)
     return need;
 }
 
+int ts__token_unpack(ts_token *t, const char *packed, size_t len)
+{
+    const char *p = packed, *end = packed + len;
+    int f = 0;
+
+    ts_token_clear(t);
+    for (;;) {
+        const char *nul = memchr(p, '\0', (size_t)(end - p));
+        const char *stop = nul ? nul : end;
+        int rc;
+
+        if (f == TS_FIELD_COUNT)
+            break;      /* an eleventh value */
+        rc = ts__token_setn(t, (ts_field)f++, p, (size_t)(stop - p));
+        if (rc != TS_OK) {
+            ts_token_clear(t);
+            return rc;
+        }
+        if (!nul)
+            return f == TS_FIELD_COUNT ? TS_OK : TS_ERR_INVALID;
+        p = nul + 1;
+    }
+    ts_token_clear(t);
+    return TS_ERR_INVALID;
+}
+
 int ts__token_setn(ts_token *t, ts_field f, const char *value, size_t len)
 {
     char *copy = NULL;

@@ -10,6 +10,8 @@ import ctypes
 import json
 import logging
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import threading
@@ -151,6 +153,39 @@ class Contract:
             self.store.save(Token(user_name="a\0b", refresh_token="r"))
         self.assertIn("user_name", str(cm.exception))
 
+    def test_find_answers_in_one_call_whatever_the_query_and_answer(self):
+        # A find crosses into C once, the query and the answer packed: an
+        # answer larger than the thread's read buffer (2 KiB at first),
+        # then a small one from the same buffer, a query by several keys,
+        # by a Token, by a number, and queries the package refuses.
+        big = "1000." + "b" * 9000
+        self.store.save(Token(user_name="big@example.com", client_id="1000.CLIENT",
+                              client_secret="secret", refresh_token=big, access_token=big[:3000]))
+        self.store.save(full("a@example.com"))
+        got = self.store.find({"user_name": "big@example.com"})
+        self.assertEqual((got.id, got.refresh_token, got.access_token, got.api_domain),
+                         ("1", big, big[:3000], None))
+        self.assertEqual(self.store.find({"user_name": "a@example.com"}).refresh_token,
+                         "1000.refresh.1")
+        got = self.store.find({"client_id": "1000.CLIENT", "client_secret": "secret",
+                               "refresh_token": big, "redirect_url": "https://mine"})
+        self.assertEqual((got.id, got.user_name, got.redirect_url),
+                         ("1", "big@example.com", "https://mine"))
+        got = self.store.find(Token(user_name="a@example.com", api_domain="https://mine"))
+        self.assertEqual((got.id, got.api_domain, got.grant_token),
+                         ("2", "https://mine", "1000.grant.1"))
+        self.assertEqual(self.store.find({"user_name": "a@example.com", "id": None}).id, "2")
+        with self.assertRaises(tokenstore.InvalidTokenError):
+            self.store.find({"user_name": ""})          # empty is absent: no key
+        with self.assertRaises(tokenstore.InvalidTokenError) as cm:
+            self.store.find({"user_name": "a\0b"})
+        self.assertIn("user_name", str(cm.exception))
+        with self.assertRaises(TypeError) as cm:
+            self.store.find({"username": "a@example.com"})
+        self.assertIn("'username' is not a token field", str(cm.exception))
+        with self.assertRaises(TypeError):
+            self.store.find({"user_name": 1.5})
+
     def test_info_names_the_backend(self):
         info = self.store.info()
         self.assertEqual(info["name"], self.backend)
@@ -197,6 +232,77 @@ class Errors(unittest.TestCase):
                               TOKENSTORE_LIBRARY="/nonexistent/libtokenstore.so.1")
         self.assertIn("cannot load libtokenstore from TOKENSTORE_LIBRARY="
                       "/nonexistent/libtokenstore.so.1", out.stdout)
+        self.assertEqual(out.stderr, "")
+
+    def run_unset(self, code, **env):
+        """run_python without TOKENSTORE_LIBRARY, and with only the given
+        LD_LIBRARY_PATH and pkg-config search path."""
+        e = support.env_for_children()
+        for k in ("TOKENSTORE_LIBRARY", "LD_LIBRARY_PATH", "PKG_CONFIG_PATH",
+                  "PKG_CONFIG_LIBDIR"):
+            e.pop(k, None)
+        e.update(env)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=e)
+
+    # Where a libtokenstore.so.1 is installed (ld.so.cache), the child is
+    # made not to see it: dlopen of the bare name fails as it would on a
+    # machine without it, and find_library finds nothing.
+    HIDE = "import ctypes, ctypes.util\n" \
+        "_CDLL = ctypes.CDLL\n" \
+        "class _NotInstalled(_CDLL):\n" \
+        " def __init__(self, name, *a, **k):\n" \
+        "  if name == 'libtokenstore.so.1':\n" \
+        "   raise OSError('libtokenstore.so.1: cannot open shared object file: '\n" \
+        "                 'No such file or directory')\n" \
+        "  _CDLL.__init__(self, name, *a, **k)\n" \
+        "ctypes.CDLL = _NotInstalled\n" \
+        "ctypes.util.find_library = lambda name: None\n"
+
+    def not_installed(self):
+        """Code to run first in the child: nothing, or HIDE where the
+        loader finds an installed libtokenstore.so.1."""
+        out = self.run_unset("import ctypes\ntry:\n ctypes.CDLL('libtokenstore.so.1')\n"
+                             "except OSError:\n print('absent')")
+        return "" if out.stdout.strip() == "absent" else self.HIDE
+
+    BUILT = os.path.realpath(os.path.join(support.TOP_BUILDDIR, "core", ".libs",
+                                          "libtokenstore.so.1"))
+    SHOW = "import tokenstore\nfrom tokenstore import _lib\n" \
+        "try:\n print(tokenstore.version(), _lib.loaded_from)\n" \
+        "except tokenstore.LibraryError as e:\n print(e)"
+
+    def test_without_tokenstore_library_the_loader_searches(self):
+        out = self.run_unset(self.SHOW, LD_LIBRARY_PATH=os.path.dirname(self.BUILT))
+        self.assertEqual(out.stdout.split(), [tokenstore.version(), self.BUILT], out.stderr)
+
+    def test_then_the_libdir_of_pkg_config(self):
+        if not shutil.which("pkg-config"):
+            self.skipTest("pkg-config is not installed")
+        hide = self.not_installed()
+        pc = os.path.join(SCRATCH, "pc")
+        os.makedirs(pc, exist_ok=True)
+        with open(os.path.join(pc, "tokenstore.pc"), "w") as f:
+            f.write("libdir=%s\nName: tokenstore\nDescription: x\nVersion: %s\n"
+                    "Libs: -L${libdir} -ltokenstore\n"
+                    % (os.path.dirname(self.BUILT), tokenstore.version()))
+        out = self.run_unset(hide + self.SHOW, PKG_CONFIG_PATH=pc)
+        self.assertEqual(out.stdout.split(), [tokenstore.version(), self.BUILT], out.stderr)
+
+    def test_a_library_found_nowhere_is_an_error_naming_each_place_tried(self):
+        hide = self.not_installed()
+        empty = os.path.join(SCRATCH, "no-pc")
+        os.makedirs(empty, exist_ok=True)
+        out = self.run_unset(hide + self.SHOW, PKG_CONFIG_PATH=empty,
+                             PKG_CONFIG_LIBDIR=empty)
+        msg = out.stdout
+        self.assertIn("cannot load libtokenstore: tried the dynamic loader's search for "
+                      "libtokenstore.so.1", msg)
+        self.assertIn("cannot open shared object file", msg)
+        self.assertIn("ctypes.util.find_library('tokenstore'): found nothing", msg)
+        self.assertRegex(msg, r"pkg-config --variable=libdir tokenstore: (no tokenstore\.pc"
+                         r"|pkg-config is not installed)")
+        self.assertIn("set TOKENSTORE_LIBRARY to the path of libtokenstore.so.1", msg)
         self.assertEqual(out.stderr, "")
 
     def test_the_library_warns_through_logging_never_on_stderr(self):
@@ -255,6 +361,60 @@ class Errors(unittest.TestCase):
         with self.assertRaises(TypeError):
             tokenstore.open(42)
 
+    def test_a_plain_path_gets_the_usage_the_command_gives(self):
+        # The command's word for `--store /path/zohooauth.db`; open() takes
+        # config files too, so it says which kind of file it was given.
+        usage = "tokenstore.open() takes a URI such as sqlite:/path/tokens.db or memory:, " \
+            "or the path of a JSON config file"
+        db = os.path.join(SCRATCH, "plain", "zohooauth.db")
+        os.makedirs(os.path.dirname(db), exist_ok=True)
+        with tokenstore.open("sqlite:" + db) as store:
+            store.save(full("a@example.com"))
+        for spec in (db, db.encode(), pathlib.Path(db)):
+            with self.assertRaises(tokenstore.ConfigError) as cm:
+                tokenstore.open(spec)
+            self.assertEqual(cm.exception.code, "TS_ERR_CONFIG")
+            self.assertEqual(str(cm.exception), "%s is an SQLite database, not a config file: "
+                             "%s (for the store in this file: sqlite:%s) (TS_ERR_CONFIG)"
+                             % (db, usage, db))
+            self.assertNotIn("NUL", str(cm.exception))
+        # The URI it suggests opens that very store.
+        with tokenstore.open("sqlite:" + db, read_only=True) as store:
+            self.assertEqual(store.find({"user_name": "a@example.com"}).id, "1")
+        binary = os.path.join(SCRATCH, "plain", "tokens.bin")
+        with open(binary, "wb") as f:
+            f.write(b"\x00\x01binary")
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(binary)
+        self.assertEqual(str(cm.exception), "%s is not a config file (it is not text): %s "
+                         "(TS_ERR_CONFIG)" % (binary, usage))
+        empty = os.path.join(SCRATCH, "plain", "empty.db")
+        open(empty, "w").close()
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(empty)
+        self.assertIn("%s is empty, not a config file: %s" % (empty, usage), str(cm.exception))
+        missing = os.path.join(SCRATCH, "plain", "missing.db")
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(missing)
+        self.assertIn("%s: cannot open config file: No such file or directory; %s"
+                      % (missing, usage), str(cm.exception))
+        self.assertFalse(os.path.exists(missing), "nothing was created at the path")
+        # A relative name with a colon that the library does not read as a
+        # URI scheme (a byte outside ASCII before it) is a path too.
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open("caf\u00e9:tokens.db")
+        self.assertIn("caf\u00e9:tokens.db: cannot open config file: No such file or "
+                      "directory; %s" % usage, str(cm.exception))
+        # A config file with a mistake keeps the library's message, which
+        # names the line and column.
+        broken = os.path.join(SCRATCH, "plain", "broken.json")
+        with open(broken, "w") as f:
+            f.write('{"store": ')
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open(broken)
+        self.assertIn(broken, str(cm.exception))
+        self.assertNotIn(usage, str(cm.exception))
+
     def test_a_nul_in_a_spec_or_setting_is_refused_naming_where(self):
         # C would read up to the NUL: another store than the one named.
         with self.assertRaises(tokenstore.ConfigError) as cm:
@@ -293,6 +453,16 @@ class Errors(unittest.TestCase):
         with self.assertRaises(ctypes.ArgumentError):
             lib.ts_token_get(None, "not a field number")
         self.assertRegex(tokenstore.version(), r"^\d+\.\d+\.\d+$")
+
+    def test_the_version_is_the_librarys_and_the_commands(self):
+        out = subprocess.run([support.CLI, "--version"], capture_output=True, text=True,
+                             env=support.env_for_children())
+        # "tokenstore 0.1.0 (libtokenstore 0.1.0, backend ABI 1.4)"
+        words = out.stdout.split()
+        self.assertEqual(words[:2], ["tokenstore", tokenstore.__version__], out.stdout)
+        self.assertEqual(words[3], tokenstore.__version__ + ",", out.stdout)
+        self.assertEqual(tokenstore.__version__, tokenstore.version())
+        self.assertRegex(tokenstore.__version__, r"^\d+\.\d+\.\d+")
 
     def test_log_lines_go_to_logging_not_stderr(self):
         with self.assertLogs("tokenstore", logging.INFO) as cm:

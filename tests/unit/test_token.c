@@ -529,6 +529,180 @@ START_TEST(find_miss_leaves_query_alone)
 }
 END_TEST
 
+/* The ten values joined by NUL, as ts_token_pack and ts_find_token_packed
+ * lay them out, from a NULL-terminated list of (field name, value) pairs;
+ * its length in *len. */
+static const char *packed(size_t *len, const char *name, ...)
+{
+    static char buf[512];
+    const char *value[TS_FIELD_COUNT] = { 0 };
+    va_list ap;
+    char *p = buf;
+
+    va_start(ap, name);
+    for (; name; name = va_arg(ap, const char *)) {
+        ts_field f;
+        ck_assert(ts_field_from_name(name, &f) == TS_OK);
+        value[f] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    for (int f = 0; f < TS_FIELD_COUNT; f++) {
+        size_t n = value[f] ? strlen(value[f]) : 0;
+        memcpy(p, value[f] ? value[f] : "", n);
+        p += n;
+        *p++ = '\0';
+    }
+    *len = (size_t)(p - buf) - 1;
+    return buf;
+}
+
+START_TEST(pack_joins_the_ten_values_by_nul)
+{
+    ts_token *t = make_token("id", "7", "user_name", "a@example.com", "refresh_token", "r.1",
+                             "api_domain", "https://www.zohoapis.eu", NULL);
+    size_t want_len;
+    const char *want = packed(&want_len, "id", "7", "user_name", "a@example.com",
+                              "refresh_token", "r.1", "api_domain", "https://www.zohoapis.eu",
+                              NULL);
+    char buf[128];
+
+    ck_assert_uint_eq(want_len, 1 + 13 + 3 + 23 + 9);
+    memset(buf, 'x', sizeof buf);
+    ck_assert_uint_eq(ts_token_pack(t, buf, sizeof buf), want_len);
+    ck_assert_mem_eq(buf, want, want_len + 1);
+    /* Too small by one (no room for the final NUL): nothing is written. */
+    memset(buf, 'x', sizeof buf);
+    ck_assert_uint_eq(ts_token_pack(t, buf, want_len), want_len);
+    ck_assert_int_eq(buf[0], 'x');
+    ck_assert_uint_eq(ts_token_pack(t, NULL, 0), want_len);
+    ts_token_free(t);
+
+    /* An empty token is nine separators. */
+    t = ts_token_new();
+    ck_assert_uint_eq(ts_token_pack(t, buf, sizeof buf), TS_FIELD_COUNT - 1);
+    ck_assert_mem_eq(buf, "\0\0\0\0\0\0\0\0\0\0", TS_FIELD_COUNT);
+    ts_token_free(t);
+}
+END_TEST
+
+START_TEST(find_packed_answers_as_find_does)
+{
+    ts_store *s = open_memory();
+    ts_error err = { 0 };
+    char buf[512];
+    size_t qlen, len = 99;
+    save_user(s, "", "a@example.com");
+    save_user(s, "", "b@example.com");
+
+    /* The caller's api_domain and access token stay; the rest is filled. */
+    const char *q = packed(&qlen, "user_name", "b@example.com", "api_domain", "https://caller",
+                           "access_token", "caller.access", NULL);
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, sizeof buf, &len, &err), TS_OK);
+    size_t want_len;
+    const char *want = packed(&want_len, "id", "2", "user_name", "b@example.com",
+                              "client_id", "1000.CLIENT", "client_secret", "s3cret",
+                              "refresh_token", "refresh.b@example.com",
+                              "access_token", "caller.access",
+                              "grant_token", "grant.b@example.com",
+                              "expiry_time", "1700000000000", "api_domain", "https://caller",
+                              NULL);
+    ck_assert_uint_eq(len, want_len);
+    ck_assert_mem_eq(buf, want, want_len + 1);
+    /* The same answer as ts_find_token's, packed. */
+    ts_token *t = make_token("user_name", "b@example.com", "api_domain", "https://caller",
+                             "access_token", "caller.access", NULL);
+    char direct[512];
+    ck_assert_int_eq(ts_find_token(s, t, &err), TS_OK);
+    ck_assert_uint_eq(ts_token_pack(t, direct, sizeof direct), len);
+    ck_assert_mem_eq(direct, buf, len + 1);
+    ts_token_free(t);
+
+    /* By refresh token with the client's credentials, as the rules say. */
+    q = packed(&qlen, "client_id", "1000.CLIENT", "client_secret", "s3cret",
+               "refresh_token", "refresh.a@example.com", NULL);
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, sizeof buf, &len, &err), TS_OK);
+    ck_assert_str_eq(buf, "1");
+    ck_assert_str_eq(buf + 2, "a@example.com");
+
+    /* A buffer too small: the length, nothing written; then a larger one. */
+    size_t a_len;
+    packed(&a_len, "id", "1", "user_name", "a@example.com", "client_id", "1000.CLIENT",
+           "client_secret", "s3cret", "refresh_token", "refresh.a@example.com",
+           "access_token", "access.a@example.com", "grant_token", "grant.a@example.com",
+           "expiry_time", "1700000000000", NULL);
+    q = packed(&qlen, "user_name", "a@example.com", NULL);
+    memset(buf, 'x', sizeof buf);
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, 8, &len, &err), TS_OK);
+    ck_assert_uint_eq(len, a_len);
+    ck_assert_int_eq(buf[0], 'x');
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, len + 1, &len, &err), TS_OK);
+    ck_assert_str_eq(buf + 2, "a@example.com");
+
+    /* A miss and a query without a key answer as ts_find_token does. */
+    len = 99;
+    q = packed(&qlen, "user_name", "nobody@example.com", NULL);
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, sizeof buf, &len, &err),
+                     TS_NOT_FOUND);
+    ck_assert_uint_eq(len, 0);
+    q = packed(&qlen, "api_domain", "x", NULL);
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, sizeof buf, &len, &err),
+                     TS_ERR_INVALID);
+    ck_assert_msg(strstr(err.message, "lookup key"), "message: %s", err.message);
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(find_packed_refuses_a_query_of_other_than_ten_values)
+{
+    ts_store *s = open_memory();
+    ts_error err = { 0 };
+    char buf[512];
+    size_t len = 99;
+    save_user(s, "", "a@example.com");
+
+    static const struct { const char *q; size_t n; } bad[] = {
+        { "", 0 },                                            /* one empty value */
+        { "\0a@example.com", 14 },                            /* two */
+        { "\0a@example.com\0\0\0\0\0\0\0", 21 },              /* nine */
+        { "\0a@example.com\0\0\0\0\0\0\0\0\0", 23 },          /* eleven */
+        { "\0a@example.com\0\0\0\0\0\0\0\0\0", 24 },          /* ten and a final NUL */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(ts_find_token_packed(s, bad[i].q, bad[i].n, buf, sizeof buf, &len,
+                                              &err), TS_ERR_INVALID);
+        ck_assert_str_eq(err.message, "ts_find_token_packed: the query is not ten values "
+                         "joined by NUL");
+        ck_assert_uint_eq(len, 0);
+    }
+    ck_assert_int_eq(ts_find_token_packed(s, NULL, 0, buf, sizeof buf, &len, &err),
+                     TS_ERR_INVALID);
+    /* Ten values, the query from the same bytes less the final NUL. */
+    ck_assert_int_eq(ts_find_token_packed(s, "\0a@example.com\0\0\0\0\0\0\0\0", 22, buf,
+                                          sizeof buf, &len, &err), TS_OK);
+    ck_assert_str_eq(buf, "1");
+    ts_store_close(s);
+}
+END_TEST
+
+START_TEST(find_packed_wipes_its_copies)
+{
+    ts_store *s = open_memory();
+    ts_error err = { 0 };
+    char buf[512];
+    size_t qlen, len;
+    save_user(s, "", "a@example.com");
+
+    const char *q = packed(&qlen, "client_id", "1000.CLIENT", "client_secret", "s3cret",
+                           "refresh_token", "refresh.a@example.com", NULL);
+    forget_wipes();
+    ck_assert_int_eq(ts_find_token_packed(s, q, qlen, buf, sizeof buf, &len, &err), TS_OK);
+    assert_wiped("refresh.a@example.com");
+    assert_wiped("access.a@example.com");
+    assert_wiped("grant.a@example.com");
+    ts_store_close(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------ save_token */
 
 START_TEST(save_upserts_by_id)
@@ -1122,6 +1296,7 @@ static Suite *token_suite(void)
     tcase_add_test(model, secret_fields);
     tcase_add_test(model, strerror_names_every_code);
     tcase_add_test(model, secrets_are_wiped_before_free);
+    tcase_add_test(model, pack_joins_the_ten_values_by_nul);
     tcase_add_test(model, stores_and_configs_wipe_too);
     suite_add_tcase(s, model);
 
@@ -1129,6 +1304,9 @@ static Suite *token_suite(void)
     tcase_add_test(rules, find_fills_only_empty_fields);
     tcase_add_test(rules, find_without_key_is_an_error);
     tcase_add_test(rules, find_miss_leaves_query_alone);
+    tcase_add_test(rules, find_packed_answers_as_find_does);
+    tcase_add_test(rules, find_packed_refuses_a_query_of_other_than_ten_values);
+    tcase_add_test(rules, find_packed_wipes_its_copies);
     tcase_add_test(rules, save_upserts_by_id);
     tcase_add_test(rules, save_upserts_by_key);
     tcase_add_test(rules, insert_takes_next_numeric_id);

@@ -7,12 +7,20 @@ Opaque handles (ts_store *, ts_token *, ts_config *, ts_oauth *) travel as
 c_void_p: ctypes converts those fastest, and Python never looks inside.
 
 The library is loaded on first use, not at import, so that `import
-tokenstore` always works and a wrong TOKENSTORE_LIBRARY is reported as a
-LibraryError naming the path.
+tokenstore` always works and a library that cannot be found is reported
+as a LibraryError naming every place that was tried: the file
+TOKENSTORE_LIBRARY names when it is set (then nothing else, so that a
+wrong path is never covered by another copy of the library), else the
+dynamic loader's search for libtokenstore.so.1, ctypes.util.find_library
+and the libdir that pkg-config gives for tokenstore.pc (an install under
+/usr/local before ldconfig has run, or under a prefix of its own).
 """
 import ctypes
+import ctypes.util
 import os
+import subprocess
 import threading
+from typing import Any, Callable, List, Optional
 
 from .errors import LibraryError
 
@@ -81,6 +89,8 @@ SIGNATURES = {
     "ts_store_close": (None, [P]),
     "ts_store_info": (None, [P, ctypes.POINTER(BackendInfo)]),
     "ts_find_token": (I, [P, P, ERR]),
+    "ts_find_token_packed": (I, [P, S, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                                 ctypes.POINTER(ctypes.c_size_t), ERR]),
     "ts_find_token_by_id": (I, [P, S, P, ERR]),
     "ts_save_token": (I, [P, P, ERR]),
     "ts_save_tokens": (I, [P, ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ERR]),
@@ -109,14 +119,88 @@ def _new_lock_in_child():
 os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
-def _load():
-    path = os.environ.get("TOKENSTORE_LIBRARY") or LIBRARY_NAME
+def _pkg_config_libdir():
+    """The libdir of tokenstore.pc, or (None, why not)."""
     try:
-        lib = ctypes.CDLL(path)
-    except OSError as e:
-        where = "TOKENSTORE_LIBRARY=%s" % path if os.environ.get("TOKENSTORE_LIBRARY") \
-            else "%s (set TOKENSTORE_LIBRARY to its path)" % path
-        raise LibraryError("cannot load libtokenstore from %s: %s" % (where, e)) from None
+        out = subprocess.run(["pkg-config", "--variable=libdir", "tokenstore"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=10)
+    except FileNotFoundError:
+        return None, "pkg-config is not installed"
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, "pkg-config did not run: %s" % e
+    libdir = out.stdout.decode("utf-8", "replace").strip()
+    if out.returncode != 0 or not libdir:
+        why = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        return None, "no tokenstore.pc on its search path%s" % (
+            " (%s)" % why[0] if why else "")
+    return libdir, None
+
+
+def _candidates():
+    """(how it was found, what to dlopen or None, why not) in the order
+    they are tried; computed lazily, as each before it fails."""
+    yield "the dynamic loader's search for %s (LD_LIBRARY_PATH, ld.so.cache, " \
+        "/lib, /usr/lib)" % LIBRARY_NAME, LIBRARY_NAME, None
+    found = ctypes.util.find_library("tokenstore")
+    what = "ctypes.util.find_library('tokenstore')"
+    if not found:
+        yield what, None, "found nothing"
+    elif not found.endswith(LIBRARY_NAME):
+        yield what, None, "found %s, not %s" % (found, LIBRARY_NAME)
+    elif found != LIBRARY_NAME:
+        yield what, found, None
+    libdir, why = _pkg_config_libdir()
+    what = "pkg-config --variable=libdir tokenstore"
+    if libdir is None:
+        yield what, None, why
+    else:
+        yield "%s (%s)" % (what, libdir), os.path.join(libdir, LIBRARY_NAME), None
+
+
+def _open():
+    """(the library, where it came from); LibraryError naming every
+    place tried."""
+    path = os.environ.get("TOKENSTORE_LIBRARY")
+    if path:
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            raise LibraryError("cannot load libtokenstore from TOKENSTORE_LIBRARY=%s: %s "
+                               "(nothing else is tried while it is set)" % (path, e)) from None
+    tried = []
+    for what, target, why in _candidates():
+        if target is not None:
+            try:
+                lib = ctypes.CDLL(target)
+                # The file the loader chose, for messages and for tests.
+                return lib, _loaded_path(target) or target
+            except OSError as e:
+                why = str(e)
+        tried.append("%s: %s" % (what, why))
+    raise LibraryError("cannot load libtokenstore: tried %s. Install it (run ldconfig after "
+                       "installing into /usr/local) or set TOKENSTORE_LIBRARY to the path of "
+                       "%s" % ("; ".join(tried), LIBRARY_NAME))
+
+
+def _loaded_path(name):
+    """The file (symbolic links resolved) that a loaded library NAME came
+    from, read from the process's maps; None when it cannot be told."""
+    base = os.path.basename(name)
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                p = line.rstrip("\n").split(None, 5)
+                if len(p) == 6 and os.path.basename(p[5]).startswith(base):
+                    return p[5]
+    except OSError:
+        pass
+    return None
+
+
+def _load():
+    global loaded_from
+    lib, path = _open()
     for name, (restype, argtypes) in SIGNATURES.items():
         try:
             fn = getattr(lib, name)
@@ -125,12 +209,17 @@ def _load():
                                % (path, name)) from None
         fn.restype = restype
         fn.argtypes = argtypes
+    loaded_from = path
     return lib
+
+
+# The file the library was loaded from, once it is.
+loaded_from = None  # type: Optional[str]
 
 
 # Called with the library once it is loaded (the package routes the
 # library's process-wide log lines to `logging` there).
-on_load = []
+on_load = []  # type: List[Callable[[Any], None]]
 
 
 def lib():

@@ -28,8 +28,10 @@ across all processes, so the SDK never exchanges a grant token itself.
 """
 import logging
 import time
+from typing import Any, List, Mapping, Optional, Union
 
 from . import Token, OAuthClient, open as _open
+from . import Spec, Store
 from .errors import TokenStoreError, InvalidTokenError, ReadOnlyError
 
 log = logging.getLogger("tokenstore.zoho")
@@ -38,11 +40,14 @@ SDK_MARGIN_MS = 5000      # the SDK refreshes a token expiring within this
 ERROR_CODE = "TOKEN_STORE"  # the code the SDK's own stores raise with
 
 try:
-    from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import TokenStore
-    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken as _OAuthToken
-    from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature as _UserSignature
-    from zohocrmsdk.src.com.zoho.crm.api.exception.sdk_exception import \
-        SDKException as _SDKException
+    from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import (  # type: ignore
+        TokenStore)
+    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import (  # type: ignore
+        OAuthToken as _OAuthToken)
+    from zohocrmsdk.src.com.zoho.crm.api.user_signature import (  # type: ignore
+        UserSignature as _UserSignature)
+    from zohocrmsdk.src.com.zoho.crm.api.exception.sdk_exception import (  # type: ignore
+        SDKException as _SDKException)
     SDK_AVAILABLE = True
 except ImportError:
     TokenStore = object
@@ -73,7 +78,8 @@ class SDKTokenStore(TokenStore):
     UserSignature = _UserSignature
     SDKException = _SDKException
 
-    def __init__(self, spec=None, *, refresh_ahead_ms=None, oauth=None):
+    def __init__(self, spec: Optional[Spec] = None, *, refresh_ahead_ms: Optional[int] = None,
+                 oauth: Optional[Mapping[str, Any]] = None) -> None:
         if self.OAuthToken is None:
             raise ImportError("the Zoho CRM Python SDK (package zohocrmsdk) is not importable: "
                               "put the directory holding zohocrmsdk on sys.path")
@@ -100,21 +106,21 @@ class SDKTokenStore(TokenStore):
             return
         self._margin_ms = int(self._oauth.setting("refresh_ahead_ms"))
 
-    def close(self):
+    def close(self) -> None:
         """Closes the store; calling it again does nothing."""
         if self._oauth is not None:
             self._oauth.close()
             self._oauth = None
         self._store.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "SDKTokenStore":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
-    def store(self):
+    def store(self) -> Store:
         """The tokenstore.Store behind the adapter."""
         return self._store
 
@@ -196,7 +202,7 @@ class SDKTokenStore(TokenStore):
 
     # -- the SDK's TokenStore
 
-    def find_token(self, token):
+    def find_token(self, token: Any) -> Any:
         if not isinstance(token, self.OAuthToken):
             return token
         try:
@@ -210,14 +216,14 @@ class SDKTokenStore(TokenStore):
             return None if found is None else self._fill_none(token, found)
         return self._fill_none(token, self._fresh(found))
 
-    def find_token_by_id(self, id):
+    def find_token_by_id(self, id: Union[str, int]) -> Any:
         try:
             found = self._store.find_by_id(id)
         except TokenStoreError as e:
             raise self._error(e) from e
         return self._new_oauth(self._fresh(found))
 
-    def save_token(self, token):
+    def save_token(self, token: Any) -> None:
         if not isinstance(token, self.OAuthToken):
             return
         try:
@@ -225,19 +231,19 @@ class SDKTokenStore(TokenStore):
         except TokenStoreError as e:
             raise self._error(e) from e
 
-    def delete_token(self, id):
+    def delete_token(self, id: Union[str, int]) -> None:
         try:
             self._store.delete(id)
         except TokenStoreError as e:
             raise self._error(e) from e
 
-    def get_tokens(self):
+    def get_tokens(self) -> List[Any]:
         try:
             return [self._new_oauth(t) for t in self._store.tokens()]
         except TokenStoreError as e:
             raise self._error(e) from e
 
-    def delete_tokens(self):
+    def delete_tokens(self) -> None:
         try:
             self._store.clear()
         except TokenStoreError as e:

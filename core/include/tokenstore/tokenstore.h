@@ -225,6 +225,21 @@ void ts_store_info(const ts_store *store, ts_backend_info *info);
  */
 int ts_find_token(ts_store *store, ts_token *token, ts_error *err);
 
+/*
+ * ts_find_token in one call, for bindings that pay per call (a ctypes
+ * call costs about what the lookup does): the query is ten values packed
+ * as ts_token_pack writes them (joined by NUL in field order, an empty
+ * value absent; query_len bytes, a final NUL not counted), and the query
+ * with the found token's values filled in is packed into buf as
+ * ts_token_pack packs it, its length without the final NUL set in *len.
+ * When *len is size or more, nothing was written: call again with a
+ * larger buf (the find is made again). A query that is not ten values is
+ * TS_ERR_INVALID; on any result but TS_OK, *len is 0. Secrets included:
+ * wipe buf after use; the copies the call makes are wiped. Since 1.4.
+ */
+int ts_find_token_packed(ts_store *store, const char *query, size_t query_len,
+                         char *buf, size_t size, size_t *len, ts_error *err);
+
 /* Replaces every field of `out` with the token stored under `id`.
  * TS_NOT_FOUND when there is none. */
 int ts_find_token_by_id(ts_store *store, const char *id, ts_token *out, ts_error *err);
