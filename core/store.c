@@ -603,13 +603,24 @@ TS_API int ts_store_drop(ts_store *s, ts_error *err)
 
 /* ---------------------------------------------------------------- locks */
 
-ts_backend_ctx *ts__store_ctx(ts_store *s)
+TS_API unsigned ts_store_flags(const ts_store *s)
 {
-    return &s->ctx;
+    return s->ctx.open_flags;
 }
 
-int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
-                   void **handle, ts_error *err)
+TS_API void ts_store_log(ts_store *s, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ts__log(s ? &s->ctx : NULL, level, "%s", line);
+}
+
+TS_API int ts_store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                         void **handle, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
     int64_t start = ts__now_ms(), pause = 2;
@@ -636,7 +647,7 @@ int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_m
     }
 }
 
-int ts__store_unlock(ts_store *s, void *handle, ts_error *err)
+TS_API int ts_store_unlock(ts_store *s, void *handle, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
 

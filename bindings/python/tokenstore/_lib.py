@@ -1,4 +1,5 @@
-"""Loading libtokenstore and declaring the C functions the package calls.
+"""Loading libtokenstore and libtokenstore-oauth and declaring the C
+functions the package calls.
 
 Every function is declared with argtypes and restype before it is used, so
 a call with the wrong arguments raises a Python error instead of crashing,
@@ -17,6 +18,10 @@ import threading
 from .errors import LibraryError
 
 LIBRARY_NAME = "libtokenstore.so.1"
+# The OAuth client's library (ts_oauth_* but the settings): the
+# TOKENSTORE_OAUTH_LIBRARY path, else this name beside TOKENSTORE_LIBRARY,
+# else this name where the dynamic loader looks.
+OAUTH_LIBRARY_NAME = "libtokenstore-oauth.so.1"
 ERROR_MAX = 512   # TS_ERROR_MAX in tokenstore/types.h
 
 # Field indexes and names, in the SDK's column order (enum ts_field).
@@ -87,12 +92,16 @@ SIGNATURES = {
     "ts_delete_token": (I, [P, S, ERR]),
     "ts_get_tokens": (I, [P, TOKEN_CB, P, ERR]),
     "ts_delete_tokens": (I, [P, ERR]),
+    "ts_oauth_settings": (ctypes.POINTER(OAuthSetting), [ctypes.POINTER(ctypes.c_size_t)]),
+}
+
+# The same, of libtokenstore-oauth.
+OAUTH_SIGNATURES = {
     "ts_oauth_new": (I, [OUT, P, P, ERR]),
     "ts_oauth_set": (I, [P, S, S, ERR]),
     "ts_oauth_free": (None, [P]),
     "ts_oauth_get_access_token": (I, [P, P, ERR]),
     "ts_oauth_get": (I, [P, S, ctypes.c_char_p, ctypes.c_size_t, ERR]),
-    "ts_oauth_settings": (ctypes.POINTER(OAuthSetting), [ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 _lock = threading.Lock()
@@ -109,6 +118,31 @@ def _new_lock_in_child():
 os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
+def _oauth_path():
+    """Where libtokenstore-oauth is, and the words that say why there."""
+    path = os.environ.get("TOKENSTORE_OAUTH_LIBRARY")
+    if path:
+        return path, "TOKENSTORE_OAUTH_LIBRARY=%s" % path
+    base = os.environ.get("TOKENSTORE_LIBRARY")
+    if base and os.sep in base:
+        path = os.path.join(os.path.dirname(base), OAUTH_LIBRARY_NAME)
+        return path, "%s (beside TOKENSTORE_LIBRARY; set TOKENSTORE_OAUTH_LIBRARY to " \
+            "its path)" % path
+    return OAUTH_LIBRARY_NAME, "%s (set TOKENSTORE_OAUTH_LIBRARY to its path)" \
+        % OAUTH_LIBRARY_NAME
+
+
+def _declare(lib, path, what, signatures):
+    for name, (restype, argtypes) in signatures.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise LibraryError("%s is not %s: it has no %s()" % (path, what, name)) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+        yield name, fn
+
+
 def _load():
     path = os.environ.get("TOKENSTORE_LIBRARY") or LIBRARY_NAME
     try:
@@ -117,14 +151,25 @@ def _load():
         where = "TOKENSTORE_LIBRARY=%s" % path if os.environ.get("TOKENSTORE_LIBRARY") \
             else "%s (set TOKENSTORE_LIBRARY to its path)" % path
         raise LibraryError("cannot load libtokenstore from %s: %s" % (where, e)) from None
-    for name, (restype, argtypes) in SIGNATURES.items():
-        try:
-            fn = getattr(lib, name)
-        except AttributeError:
-            raise LibraryError("%s is not libtokenstore 1.4 or later: it has no %s()"
-                               % (path, name)) from None
-        fn.restype = restype
-        fn.argtypes = argtypes
+    for _ in _declare(lib, path, "libtokenstore 1.4 or later", SIGNATURES):
+        pass
+    # The OAuth client is a library of its own (libtokenstore-oauth); its
+    # functions are set on lib, so callers find every function in one place.
+    # Without it, reading and writing tokens still works, and the first
+    # ts_oauth_* call raises the LibraryError that names the path.
+    oauth_path, where = _oauth_path()
+    try:
+        oauth = ctypes.CDLL(oauth_path)
+    except OSError as e:
+        why = "cannot load libtokenstore-oauth from %s: %s" % (where, e)
+
+        def missing(*args):
+            raise LibraryError(why)
+        for name in OAUTH_SIGNATURES:
+            setattr(lib, name, missing)
+        return lib
+    for name, fn in _declare(oauth, oauth_path, "libtokenstore-oauth", OAUTH_SIGNATURES):
+        setattr(lib, name, fn)
     return lib
 
 
