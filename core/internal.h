@@ -13,6 +13,26 @@
 
 #define TS_API __attribute__((visibility("default")))
 
+/* ts_backend_info as it was before 1.5, without its size: what the
+ * symbols ts_store_info and ts_backends_list still hand the programs built
+ * then (tokenstore.h makes both names macros for the _sized symbols). */
+struct ts__backend_info_1_4 {
+    const char *name;
+    const char *version;
+    const char *description;
+    const char *path;
+    unsigned abi_major;
+    unsigned abi_minor;
+    uint32_t caps;
+};
+#undef ts_store_info
+#undef ts_backends_list
+void ts_store_info(const ts_store *s, struct ts__backend_info_1_4 *info);
+int ts_backends_list(const ts_config *cfg,
+                     int (*cb)(const struct ts__backend_info_1_4 *, void *),
+                     void (*bad)(const char *, const ts_error *, void *), void *ud,
+                     ts_error *err);
+
 struct ts_token {
     char *value[TS_FIELD_COUNT];   /* NULL when absent, never "" */
     size_t len[TS_FIELD_COUNT];

@@ -240,13 +240,44 @@ TS_API void ts_store_close(ts_store *s)
     free(s);
 }
 
-TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
+/* The members of ts_backend_info, each up to where it ends: a caller's
+ * size is filled up to the last member that fits wholly. */
+#define INFO_END(m) (offsetof(ts_backend_info, m) + sizeof(((ts_backend_info *)0)->m))
+static const size_t info_ends[] = {
+    INFO_END(size), INFO_END(name), INFO_END(version), INFO_END(description),
+    INFO_END(path), INFO_END(abi_major), INFO_END(abi_minor), INFO_END(caps),
+};
+
+TS_API void ts_store_info_sized(const ts_store *s, ts_backend_info *info)
 {
     const ts_backend *vt = s->module.vt;
-
-    *info = (ts_backend_info){
-        vt->name, vt->version, TS_BACKEND_HAS(vt, description) ? vt->description : "",
+    ts_backend_info full = {
+        sizeof full, vt->name, vt->version,
+        TS_BACKEND_HAS(vt, description) ? vt->description : "",
         s->module.path, vt->abi_major, vt->abi_minor, ts__backend_caps(vt),
+    };
+    size_t fill = 0;
+
+    for (size_t i = 0; i < sizeof info_ends / sizeof *info_ends; i++)
+        if (info_ends[i] <= info->size)
+            fill = info_ends[i];
+    if (info->size >= sizeof full)
+        fill = sizeof full;     /* all of it, as ts_backends_list hands it out */
+    if (fill == 0)
+        return;                 /* not even room for the size */
+    memcpy(info, &full, fill);
+    info->size = fill;
+}
+
+/* The symbol programs built before 1.5 call, with the struct they knew. */
+TS_API void ts_store_info(const ts_store *s, struct ts__backend_info_1_4 *info)
+{
+    ts_backend_info full = { .size = sizeof full };
+
+    ts_store_info_sized(s, &full);
+    *info = (struct ts__backend_info_1_4){
+        full.name, full.version, full.description, full.path,
+        full.abi_major, full.abi_minor, full.caps,
     };
 }
 

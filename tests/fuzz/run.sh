@@ -24,7 +24,7 @@ set -- $names
 echo "1..$#"
 
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE
-  -I$src/core/include -I$src/core -I$build -DTS_PLUGIN_DIR=\"/nonexistent\"
+  -I$build/core/include -I$src/core/include -I$src/core -I$build -DTS_PLUGIN_DIR=\"/nonexistent\"
   -DTS_SYSCONFDIR=\"/nonexistent\" $(pkg-config --cflags json-c libcurl libcrypto)"
 libs="$(pkg-config --libs json-c libcurl libcrypto) -ldl -lpthread"
 core=$(ls "$src"/core/*.c)

@@ -15,7 +15,9 @@
 #ifndef TOKENSTORE_TOKENSTORE_H
 #define TOKENSTORE_TOKENSTORE_H
 
+#include <stddef.h>
 #include <tokenstore/types.h>
+#include <tokenstore/version.h>
 /* The OAuth client, declared here as it always was; its functions are in
  * libtokenstore-oauth (pkg-config --libs tokenstore-oauth). */
 #include <tokenstore/oauth.h>
@@ -28,7 +30,9 @@ extern "C" {
 /* Library                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The library's version, e.g. "0.1.0". */
+/* The library's version, e.g. "0.1.0": the one the program runs with,
+ * where TS_VERSION_MAJOR, _MINOR, _PATCH and TS_VERSION_STRING
+ * (tokenstore/version.h) are the headers' it was compiled against. */
 const char *ts_version(void);
 
 /* A constant, human-readable description of a ts_code. */
@@ -168,7 +172,20 @@ const char *ts_config_origin(const ts_config *config);
 /* Backends                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * What a backend is. Since 1.5 the struct starts with its size, so members
+ * can be appended without breaking a caller built against an older
+ * header: the library fills only the members that lie wholly within
+ * `size` and sets `size` to the bytes it filled; TS_BACKEND_INFO_HAS()
+ * tells whether a member was. ts_store_info() below sets `size` to the
+ * caller's sizeof itself; code that calls ts_store_info_sized() by its
+ * address (a binding) sets it first. Programs built before 1.5, whose
+ * struct starts with `name`, call the symbols ts_store_info and
+ * ts_backends_list, which keep that layout; this header sends calls to
+ * ts_store_info_sized and ts_backends_list_sized.
+ */
 typedef struct ts_backend_info {
+    size_t size;              /* since 1.5: see above */
     const char *name;
     const char *version;
     const char *description;  /* may be "" */
@@ -178,14 +195,21 @@ typedef struct ts_backend_info {
     uint32_t caps;            /* TS_CAP_* */
 } ts_backend_info;
 
+/* Whether the library filled `member` of *info. Since 1.5. */
+#define TS_BACKEND_INFO_HAS(info, member)                                    \
+    ((info)->size >= offsetof(ts_backend_info, member) + sizeof((info)->member))
+
 /* Calls cb for every loadable backend in the search path (config's
  * plugin_dir, $TOKENSTORE_PLUGIN_PATH, the installed plugin directory),
  * the first of each name only. config may be NULL. A .so that fails to
  * load is reported through `bad` (may be NULL) and skipped. */
-int ts_backends_list(const ts_config *config,
-                     int (*cb)(const ts_backend_info *info, void *userdata),
-                     void (*bad)(const char *path, const ts_error *why, void *userdata),
-                     void *userdata, ts_error *err);
+int ts_backends_list_sized(const ts_config *config,
+                           int (*cb)(const ts_backend_info *info, void *userdata),
+                           void (*bad)(const char *path, const ts_error *why, void *userdata),
+                           void *userdata, ts_error *err);
+/* The name programs use; info->size is the library's sizeof. Since 1.5
+ * the symbol is ts_backends_list_sized. */
+#define ts_backends_list ts_backends_list_sized
 
 /* The installed plugin directory compiled into the library. */
 const char *ts_plugin_dir(void);
@@ -211,8 +235,14 @@ int ts_store_open_config_flags(ts_store **out, const ts_config *config, unsigned
 
 void ts_store_close(ts_store *store);
 
-/* Describes the backend behind a store; the strings live as long as it. */
-void ts_store_info(const ts_store *store, ts_backend_info *info);
+/* Describes the backend behind a store, filling the members of *info that
+ * fit in info->size (set it to sizeof *info first); the strings live as
+ * long as the store. Since 1.5. */
+void ts_store_info_sized(const ts_store *store, ts_backend_info *info);
+/* The name programs use: sets info->size to the caller's sizeof, then
+ * calls ts_store_info_sized. */
+#define ts_store_info(store, info)                                            \
+    ts_store_info_sized((store), ((info)->size = sizeof *(info), (info)))
 
 /*
  * find_token: matches the token by the SDK's key (user_name; else
