@@ -175,6 +175,19 @@ TS_API int ts_config_foreach_option(const ts_config *c,
     return TS_OK;
 }
 
+TS_API int ts_config_foreach_oauth(const ts_config *c,
+                                   int (*cb)(const char *key, const char *value,
+                                             void *userdata),
+                                   void *userdata)
+{
+    for (size_t i = 0; i < c->oauth.n; i++) {
+        int rc = cb(c->oauth.items[i].key, c->oauth.items[i].value, userdata);
+        if (rc != 0)
+            return rc;
+    }
+    return TS_OK;
+}
+
 TS_API const char *ts_config_origin(const ts_config *c)
 {
     return c->origin ? c->origin : "API";

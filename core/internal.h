@@ -13,6 +13,26 @@
 
 #define TS_API __attribute__((visibility("default")))
 
+/* ts_backend_info as it was before 1.5, without its size: what the
+ * symbols ts_store_info and ts_backends_list still hand the programs built
+ * then (tokenstore.h makes both names macros for the _sized symbols). */
+struct ts__backend_info_1_4 {
+    const char *name;
+    const char *version;
+    const char *description;
+    const char *path;
+    unsigned abi_major;
+    unsigned abi_minor;
+    uint32_t caps;
+};
+#undef ts_store_info
+#undef ts_backends_list
+void ts_store_info(const ts_store *s, struct ts__backend_info_1_4 *info);
+int ts_backends_list(const ts_config *cfg,
+                     int (*cb)(const struct ts__backend_info_1_4 *, void *),
+                     void (*bad)(const char *, const ts_error *, void *), void *ud,
+                     ts_error *err);
+
 struct ts_token {
     char *value[TS_FIELD_COUNT];   /* NULL when absent, never "" */
     size_t len[TS_FIELD_COUNT];
@@ -105,19 +125,8 @@ int ts__uri_parse(const char *uri, char backend[TS__NAME_MAX + 1], struct ts_kv 
 int ts__looks_like_uri(const char *spec);
 int ts__backend_name_valid(const char *name);
 
-/* oauth_settings.c: the OAuth settings and Zoho's data centers. */
-const ts_oauth_setting *ts__oauth_setting(const char *key);
+/* oauth_settings.c: the OAuth settings, as data (ts_oauth_settings). */
 int ts__oauth_setting_known(const char *key);
-/* The accounts server (no path) of data center `code`, or NULL. */
-const char *ts__data_center_accounts(const char *code);
-/* The lower-cased host of an api_domain URL into host; its length, 0 for none. */
-size_t ts__api_domain_host(const char *api_domain, char *host, size_t size);
-/* The data center whose API domains include host, or NULL. */
-const char *ts__data_center_of_host(const char *host);
-
-/* oauth.c: what a token reply body makes of a token (the fuzz harness's
- * entry). */
-int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err);
 
 /* config.c */
 struct ts_config {
@@ -167,21 +176,6 @@ struct ts_backend_ctx {
 };
 /* log.c: to the store's logger when ctx has one, else the process-wide one. */
 void ts__log(ts_backend_ctx *ctx, int level, const char *fmt, ...) TS_PRINTF(3, 4);
-/* store.c: the backend's store-wide lock, waited for up to wait_ms; a
- * backend without one gives TS_OK and a NULL handle. */
-ts_backend_ctx *ts__store_ctx(ts_store *s);
-int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
-                   void **handle, ts_error *err);
-int ts__store_unlock(ts_store *s, void *handle, ts_error *err);
-/* The store's notes and log (backend.h's note_set...log_walk), kept in
- * this handle's memory when the backend keeps none. */
-int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t ttl_ms,
-                       ts_error *err);
-int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, ts_error *err);
-int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err);
-int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
-                       ts_error *err);
-
 /* fork.c: objects told, in the child of a fork(), before it runs on, and
  * asked before the fork. A forkable is embedded in the object; the
  * callbacks get it back. */

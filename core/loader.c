@@ -202,6 +202,7 @@ int ts__module_load(ts_module *m, const ts_config *cfg, ts_error *err)
 
 struct list_state {
     int (*cb)(const ts_backend_info *, void *);
+    int (*cb_1_4)(const struct ts__backend_info_1_4 *, void *);   /* or this */
     void (*bad)(const char *, const ts_error *, void *);
     void *ud;
     char **seen;
@@ -240,12 +241,16 @@ static int list_dir(const char *dir, void *ud)
                 if (ts__module_open_path(&m, path, &e) == TS_OK) {
                     if (!seen_before(st, m.vt->name)) {
                         ts_backend_info info = {
-                            m.vt->name, m.vt->version,
+                            sizeof info, m.vt->name, m.vt->version,
                             TS_BACKEND_HAS(m.vt, description) ? m.vt->description : "",
                             m.path, m.vt->abi_major, m.vt->abi_minor,
                             ts__backend_caps(m.vt),
                         };
-                        st->rc = st->cb(&info, st->ud);
+                        struct ts__backend_info_1_4 old = {
+                            info.name, info.version, info.description, info.path,
+                            info.abi_major, info.abi_minor, info.caps,
+                        };
+                        st->rc = st->cb ? st->cb(&info, st->ud) : st->cb_1_4(&old, st->ud);
                     }
                     ts__module_unload(&m);
                 } else if (st->bad) {
@@ -261,18 +266,36 @@ static int list_dir(const char *dir, void *ud)
     return st->rc;
 }
 
+/* Lists every backend to st's callback. */
+static int list_all(const ts_config *cfg, struct list_state *st, ts_error *err)
+{
+    int rc = each_search_dir(cfg, list_dir, st);
+
+    for (size_t i = 0; i < st->nseen; i++)
+        free(st->seen[i]);
+    free(st->seen);
+    if (rc == TS_ERR_NOMEM && st->rc == TS_OK)   /* ours, not the callback's */
+        return ts__error(err, rc, "out of memory");
+    return st->rc;
+}
+
+TS_API int ts_backends_list_sized(const ts_config *cfg,
+                                  int (*cb)(const ts_backend_info *, void *),
+                                  void (*bad)(const char *, const ts_error *, void *),
+                                  void *ud, ts_error *err)
+{
+    struct list_state st = { .cb = cb, .bad = bad, .ud = ud };
+
+    return list_all(cfg, &st, err);
+}
+
+/* The symbol programs built before 1.5 call, with the struct they knew. */
 TS_API int ts_backends_list(const ts_config *cfg,
-                            int (*cb)(const ts_backend_info *, void *),
+                            int (*cb)(const struct ts__backend_info_1_4 *, void *),
                             void (*bad)(const char *, const ts_error *, void *),
                             void *ud, ts_error *err)
 {
-    struct list_state st = { .cb = cb, .bad = bad, .ud = ud };
-    int rc = each_search_dir(cfg, list_dir, &st);
+    struct list_state st = { .cb_1_4 = cb, .bad = bad, .ud = ud };
 
-    for (size_t i = 0; i < st.nseen; i++)
-        free(st.seen[i]);
-    free(st.seen);
-    if (rc == TS_ERR_NOMEM && st.rc == TS_OK)   /* ours, not the callback's */
-        return ts__error(err, rc, "out of memory");
-    return st.rc;
+    return list_all(cfg, &st, err);
 }

@@ -1,24 +1,19 @@
 /*
- * core/oauth_settings.c - the OAuth client's settings and Zoho's data
- * centers, as data: one home for their names, defaults, bounds and the
- * accounts server of each data center.
+ * core/oauth_settings.c - the OAuth client's settings, as data: one home
+ * for their names, defaults and bounds.
  *
  * Three readers need the same facts: config.c refuses a misspelt name in
  * a config's "oauth" section while it loads (naming the file and key
- * path), oauth.c gives the settings their meaning, and the bindings and
- * the command show and check them (ts_oauth_settings()), so that nothing
- * is copied as a constant into Python, JavaScript or a manual page. The
- * file calls nothing: the configuration layer may use it without knowing
- * anything of the OAuth client.
- *
- * The data centers are the Zoho SDKs' list: each has an accounts server
- * and three API domains (www., sandbox. and developer.zohoapis.<tld>); a
- * token's api_domain tells which accounts server refreshes it, as the
- * SDK's DataCenter.get(api_domain) does.
+ * path), libtokenstore-oauth (oauth/oauth.c) gives the settings their
+ * meaning, and the bindings and the command show and check them
+ * (ts_oauth_settings()), so that nothing is copied as a constant into
+ * Python, JavaScript or a manual page. The file calls nothing: the
+ * configuration layer may use it without knowing anything of the OAuth
+ * client, which lives in a library of its own and reads the settings
+ * through ts_oauth_settings() and ts_oauth_setting_find(). Zoho's data
+ * centers are the client's (oauth/data_centers.c).
  */
-#include <ctype.h>
 #include <string.h>
-#include <strings.h>
 #include "internal.h"
 
 static const ts_oauth_setting settings[] = {
@@ -57,7 +52,7 @@ TS_API const ts_oauth_setting *ts_oauth_settings(size_t *count)
     return settings;
 }
 
-const ts_oauth_setting *ts__oauth_setting(const char *key)
+TS_API const ts_oauth_setting *ts_oauth_setting_find(const char *key)
 {
     for (size_t i = 0; key && i < NSETTINGS; i++) {
         size_t n = strlen(settings[i].name);
@@ -71,66 +66,5 @@ const ts_oauth_setting *ts__oauth_setting(const char *key)
 
 int ts__oauth_setting_known(const char *key)
 {
-    return ts__oauth_setting(key) != NULL;
-}
-
-/* ---------------------------------------------------------------- data centers */
-
-static const struct data_center {
-    const char *code;
-    const char *accounts;     /* the accounts server, without /oauth/v2/token */
-    const char *api_suffix;   /* the API domains are (www|sandbox|developer).<this> */
-} data_centers[] = {
-    { "US", "https://accounts.zoho.com", "zohoapis.com" },
-    { "EU", "https://accounts.zoho.eu", "zohoapis.eu" },
-    { "IN", "https://accounts.zoho.in", "zohoapis.in" },
-    { "CN", "https://accounts.zoho.com.cn", "zohoapis.com.cn" },
-    { "JP", "https://accounts.zoho.jp", "zohoapis.jp" },
-    { "AU", "https://accounts.zoho.com.au", "zohoapis.com.au" },
-    { "CA", "https://accounts.zohocloud.ca", "zohoapis.ca" },
-    { "SA", "https://accounts.zoho.sa", "zohoapis.sa" },
-};
-
-#define NDATA_CENTERS (sizeof data_centers / sizeof *data_centers)
-
-const char *ts__data_center_accounts(const char *code)
-{
-    for (size_t i = 0; code && i < NDATA_CENTERS; i++)
-        if (strcasecmp(code, data_centers[i].code) == 0)
-            return data_centers[i].accounts;
-    return NULL;
-}
-
-/* The host of an api_domain ("https://www.zohoapis.eu/" -> "www.zohoapis.eu"),
- * lower-cased, into host; 0 when there is none. */
-size_t ts__api_domain_host(const char *api_domain, char *host, size_t size)
-{
-    const char *p = api_domain, *sep = strstr(p, "://");
-    size_t n = 0;
-
-    if (sep)
-        p = sep + 3;
-    while (p[n] && p[n] != '/' && p[n] != ':' && p[n] != '?' && n + 1 < size) {
-        host[n] = (char)tolower((unsigned char)p[n]);
-        n++;
-    }
-    if (p[n] && p[n] != '/' && p[n] != ':' && p[n] != '?')
-        n = 0;                      /* too long to be a host */
-    host[n] = '\0';
-    return n;
-}
-
-/* The data center whose API domains include `host`, or NULL. */
-const char *ts__data_center_of_host(const char *host)
-{
-    static const char *const kinds[] = { "www.", "sandbox.", "developer." };
-
-    for (size_t i = 0; i < NDATA_CENTERS; i++)
-        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-            size_t kl = strlen(kinds[k]);
-            if (strncmp(host, kinds[k], kl) == 0 &&
-                strcmp(host + kl, data_centers[i].api_suffix) == 0)
-                return data_centers[i].code;
-        }
-    return NULL;
+    return ts_oauth_setting_find(key) != NULL;
 }

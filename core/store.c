@@ -242,13 +242,44 @@ TS_API void ts_store_close(ts_store *s)
     free(s);
 }
 
-TS_API void ts_store_info(const ts_store *s, ts_backend_info *info)
+/* The members of ts_backend_info, each up to where it ends: a caller's
+ * size is filled up to the last member that fits wholly. */
+#define INFO_END(m) (offsetof(ts_backend_info, m) + sizeof(((ts_backend_info *)0)->m))
+static const size_t info_ends[] = {
+    INFO_END(size), INFO_END(name), INFO_END(version), INFO_END(description),
+    INFO_END(path), INFO_END(abi_major), INFO_END(abi_minor), INFO_END(caps),
+};
+
+TS_API void ts_store_info_sized(const ts_store *s, ts_backend_info *info)
 {
     const ts_backend *vt = s->module.vt;
-
-    *info = (ts_backend_info){
-        vt->name, vt->version, TS_BACKEND_HAS(vt, description) ? vt->description : "",
+    ts_backend_info full = {
+        sizeof full, vt->name, vt->version,
+        TS_BACKEND_HAS(vt, description) ? vt->description : "",
         s->module.path, vt->abi_major, vt->abi_minor, ts__backend_caps(vt),
+    };
+    size_t fill = 0;
+
+    for (size_t i = 0; i < sizeof info_ends / sizeof *info_ends; i++)
+        if (info_ends[i] <= info->size)
+            fill = info_ends[i];
+    if (info->size >= sizeof full)
+        fill = sizeof full;     /* all of it, as ts_backends_list hands it out */
+    if (fill == 0)
+        return;                 /* not even room for the size */
+    memcpy(info, &full, fill);
+    info->size = fill;
+}
+
+/* The symbol programs built before 1.5 call, with the struct they knew. */
+TS_API void ts_store_info(const ts_store *s, struct ts__backend_info_1_4 *info)
+{
+    ts_backend_info full = { .size = sizeof full };
+
+    ts_store_info_sized(s, &full);
+    *info = (struct ts__backend_info_1_4){
+        full.name, full.version, full.description, full.path,
+        full.abi_major, full.abi_minor, full.caps,
     };
 }
 
@@ -628,13 +659,24 @@ TS_API int ts_store_drop(ts_store *s, ts_error *err)
 
 /* ---------------------------------------------------------------- locks */
 
-ts_backend_ctx *ts__store_ctx(ts_store *s)
+TS_API unsigned ts_store_flags(const ts_store *s)
 {
-    return &s->ctx;
+    return s->ctx.open_flags;
 }
 
-int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
-                   void **handle, ts_error *err)
+TS_API void ts_store_log(ts_store *s, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ts__log(s ? &s->ctx : NULL, level, "%s", line);
+}
+
+TS_API int ts_store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                         void **handle, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
     int64_t start = ts__now_ms(), pause = 2;
@@ -661,7 +703,7 @@ int ts__store_lock(ts_store *s, const char *name, int64_t ttl_ms, int64_t wait_m
     }
 }
 
-int ts__store_unlock(ts_store *s, void *handle, ts_error *err)
+TS_API int ts_store_unlock(ts_store *s, void *handle, ts_error *err)
 {
     const ts_backend *vt = s->module.vt;
 

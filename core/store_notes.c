@@ -37,8 +37,8 @@ static int fell_back(ts_store *s, int rc, const ts_error *err)
             (rc) = ts__store_leave((s), (call), (err));                       \
     } while (0)
 
-int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t ttl_ms,
-                       ts_error *err)
+TS_API int ts_store_note_set(ts_store *s, const char *name, const char *value,
+                             int64_t ttl_ms, ts_error *err)
 {
     int rc = ts__store_writable(s, err);
 
@@ -52,7 +52,8 @@ int ts__store_note_set(ts_store *s, const char *name, const char *value, int64_t
     return ts__notes_set(s->notes, name, value, ttl_ms, err);
 }
 
-int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, ts_error *err)
+TS_API int ts_store_note_get(ts_store *s, const char *name, char *value, size_t size,
+                             ts_error *err)
 {
     int rc;
 
@@ -64,7 +65,7 @@ int ts__store_note_get(ts_store *s, const char *name, char *value, size_t size, 
     return ts__notes_get(s->notes, name, value, size, err);
 }
 
-int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err)
+TS_API int ts_store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *err)
 {
     int rc = ts__store_writable(s, err);
 
@@ -78,8 +79,8 @@ int ts__store_log_append(ts_store *s, const char *entry, size_t keep, ts_error *
     return ts__notes_log_append(s->notes, entry, keep, err);
 }
 
-int ts__store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
-                       ts_error *err)
+TS_API int ts_store_log_walk(ts_store *s, int (*cb)(const char *entry, void *ud), void *ud,
+                             ts_error *err)
 {
     int rc;
 

@@ -8,7 +8,7 @@
 LC_ALL=C.UTF-8; export LC_ALL
 if [ -x "$top_builddir/cli/.libs/tokenstore" ]; then
     TS_CLI="$top_builddir/cli/.libs/tokenstore"
-    LD_LIBRARY_PATH="$top_builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    LD_LIBRARY_PATH="$top_builddir/core/.libs:$top_builddir/oauth/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export LD_LIBRARY_PATH
 fi
 PYTHON=$(python3 -c 'import sys; print(sys.executable)') || PYTHON=python3

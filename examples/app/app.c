@@ -11,7 +11,7 @@
  * access token only when it is missing or about to expire, and however
  * many processes share the store, one refresh request reaches Zoho.
  *
- * Build: cc app.c $(pkg-config --cflags --libs tokenstore)
+ * Build: cc app.c $(pkg-config --cflags --libs tokenstore-oauth)
  */
 #include <stdio.h>
 #include <tokenstore/tokenstore.h>

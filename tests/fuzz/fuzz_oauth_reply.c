@@ -9,6 +9,10 @@
 #include <time.h>
 #include "fuzz.h"
 
+/* libtokenstore-oauth's reply parser (oauth/oauth_http.c, built in by
+ * run.sh), hidden in the library. */
+int oa__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err);
+
 static int printable(const char *s)
 {
     for (; *s; s++)
@@ -29,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     ts_token_set(tok, TS_FIELD_ACCESS_TOKEN, "before");
-    int rc = ts__oauth_apply_reply(text, size, tok, &err);
+    int rc = oa__oauth_apply_reply(text, size, tok, &err);
     const char *access = ts_token_get(tok, TS_FIELD_ACCESS_TOKEN);
     if (rc == TS_OK) {
         long long expiry = atoll(ts_token_get(tok, TS_FIELD_EXPIRY_TIME));

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/fuzz/run.sh - builds each libFuzzer harness in tests/fuzz/ with
-# clang from the core's sources and runs it for FUZZ_SECONDS (default 30)
-# on its seed corpus (tests/fuzz/corpus/NAME plus the fixtures that fit).
+# clang from the core's sources (and the OAuth client's, oauth/) and runs
+# it for FUZZ_SECONDS (default 30) on its seed corpus (tests/fuzz/corpus/NAME
+# plus the fixtures that fit).
 # Prints one TAP line per harness; a crash leaves its reproducer in
 # BUILDDIR/tests/fuzz-out/NAME-crash-* and fails.
 #
@@ -23,7 +24,7 @@ set -- $names
 echo "1..$#"
 
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE
-  -I$src/core/include -I$src/core -I$build -DTS_PLUGIN_DIR=\"/nonexistent\"
+  -I$build/core/include -I$src/core/include -I$src/core -I$build -DTS_PLUGIN_DIR=\"/nonexistent\"
   -DTS_SYSCONFDIR=\"/nonexistent\" $(pkg-config --cflags json-c libcurl libcrypto)"
 libs="$(pkg-config --libs json-c libcurl libcrypto) -ldl -lpthread"
 core=$(ls "$src"/core/*.c)
@@ -41,6 +42,7 @@ extra_sources() {
     case $1 in
     csv) echo "$src/plugins/file/csv.c" ;;
     file) ls "$src"/plugins/file/*.c ;;
+    oauth_reply) ls "$src"/oauth/*.c ;;
     esac
 }
 

@@ -20,7 +20,7 @@ export NODE TOKENSTORE_NODE_ADDON TS_BINDING
 # The CLI without its libtool wrapper, as tests/cli.test runs it.
 if [ -x "$top_builddir/cli/.libs/tokenstore" ]; then
     TS_CLI="$top_builddir/cli/.libs/tokenstore"
-    LD_LIBRARY_PATH="$top_builddir/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    LD_LIBRARY_PATH="$top_builddir/core/.libs:$top_builddir/oauth/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export LD_LIBRARY_PATH
 fi
 export TS_CLI SCRATCH

@@ -21,6 +21,8 @@ TOP_SRCDIR = os.environ.get("top_srcdir") or \
 TOP_BUILDDIR = os.environ.get("top_builddir") or os.getcwd()
 os.environ.setdefault("TOKENSTORE_LIBRARY",
                       os.path.join(TOP_BUILDDIR, "core", ".libs", "libtokenstore.so.1"))
+os.environ.setdefault("TOKENSTORE_OAUTH_LIBRARY",
+                      os.path.join(TOP_BUILDDIR, "oauth", ".libs", "libtokenstore-oauth.so.1"))
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "bindings", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,7 +44,8 @@ def env_for_children():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path[:2] + [env.get("PYTHONPATH", "")]
                                         if p)
-    env["LD_LIBRARY_PATH"] = os.path.join(TOP_BUILDDIR, "core", ".libs")
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(os.path.join(TOP_BUILDDIR, d, ".libs")
+                                             for d in ("core", "oauth"))
     return env
 
 

@@ -305,6 +305,47 @@ class Errors(unittest.TestCase):
         self.assertIn("set TOKENSTORE_LIBRARY to the path of libtokenstore.so.1", msg)
         self.assertEqual(out.stderr, "")
 
+    def test_a_wrong_oauth_library_path_is_a_library_error_naming_it(self):
+        # Tokens are read and written without the OAuth client's library;
+        # the client itself is refused, naming the path.
+        out = self.run_python("import tokenstore\n"
+                              "with tokenstore.open('memory:') as s:\n"
+                              " s.save({'user_name': 'a@x.com', 'refresh_token': 'r'})\n"
+                              " print(s.find({'user_name': 'a@x.com'}).id)\n"
+                              " try:\n  tokenstore.OAuthClient(s)\n"
+                              " except tokenstore.LibraryError as e:\n  print(e)",
+                              TOKENSTORE_OAUTH_LIBRARY="/nonexistent/libtokenstore-oauth.so.1")
+        self.assertEqual(out.stderr, "")
+        lines = out.stdout.splitlines()
+        self.assertEqual(lines[0], "1")
+        self.assertIn("cannot load libtokenstore-oauth from TOKENSTORE_OAUTH_LIBRARY="
+                      "/nonexistent/libtokenstore-oauth.so.1", lines[1])
+
+    def test_the_oauth_library_is_found_beside_libtokenstore(self):
+        # Without TOKENSTORE_OAUTH_LIBRARY: the directory of TOKENSTORE_LIBRARY.
+        lib = os.path.join(SCRATCH, "libdir")
+        os.makedirs(lib, exist_ok=True)
+        for d, name in (("core", "libtokenstore.so.1"), ("oauth", "libtokenstore-oauth.so.1")):
+            dst = os.path.join(lib, name)
+            if not os.path.exists(dst):
+                os.symlink(os.path.join(support.TOP_BUILDDIR, d, ".libs", name), dst)
+        e = support.env_for_children()
+        e.pop("TOKENSTORE_OAUTH_LIBRARY", None)
+        e.pop("LD_LIBRARY_PATH", None)          # found by its path, not by the loader
+        e["TOKENSTORE_LIBRARY"] = os.path.join(lib, "libtokenstore.so.1")
+        code = ("import tokenstore\n"
+                "with tokenstore.open('memory:') as s:\n"
+                " c = tokenstore.OAuthClient(s)\n"
+                " print(c.setting('refresh_ahead_ms'))\n c.close()\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e)
+        self.assertEqual((out.returncode, out.stderr), (0, ""))
+        self.assertEqual(out.stdout, "60000\n")
+        os.remove(os.path.join(lib, "libtokenstore-oauth.so.1"))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("cannot load libtokenstore-oauth from %s (beside libtokenstore"
+                      % os.path.join(lib, "libtokenstore-oauth.so.1"), out.stderr)
+
     def test_the_library_warns_through_logging_never_on_stderr(self):
         # A config file others may read with a client secret in it: the
         # library's warning, said before any store exists, reaches logging.

@@ -1,4 +1,5 @@
-"""Loading libtokenstore and declaring the C functions the package calls.
+"""Loading libtokenstore and libtokenstore-oauth and declaring the C
+functions the package calls.
 
 Every function is declared with argtypes and restype before it is used, so
 a call with the wrong arguments raises a Python error instead of crashing,
@@ -25,6 +26,10 @@ from typing import Any, Callable, List, Optional
 from .errors import LibraryError
 
 LIBRARY_NAME = "libtokenstore.so.1"
+# The OAuth client's library (ts_oauth_* but the settings): the
+# TOKENSTORE_OAUTH_LIBRARY path, else this name beside TOKENSTORE_LIBRARY,
+# else this name where the dynamic loader looks.
+OAUTH_LIBRARY_NAME = "libtokenstore-oauth.so.1"
 ERROR_MAX = 512   # TS_ERROR_MAX in tokenstore/types.h
 
 # Field indexes and names, in the SDK's column order (enum ts_field).
@@ -97,12 +102,16 @@ SIGNATURES = {
     "ts_delete_token": (I, [P, S, ERR]),
     "ts_get_tokens": (I, [P, TOKEN_CB, P, ERR]),
     "ts_delete_tokens": (I, [P, ERR]),
+    "ts_oauth_settings": (ctypes.POINTER(OAuthSetting), [ctypes.POINTER(ctypes.c_size_t)]),
+}
+
+# The same, of libtokenstore-oauth.
+OAUTH_SIGNATURES = {
     "ts_oauth_new": (I, [OUT, P, P, ERR]),
     "ts_oauth_set": (I, [P, S, S, ERR]),
     "ts_oauth_free": (None, [P]),
     "ts_oauth_get_access_token": (I, [P, P, ERR]),
     "ts_oauth_get": (I, [P, S, ctypes.c_char_p, ctypes.c_size_t, ERR]),
-    "ts_oauth_settings": (ctypes.POINTER(OAuthSetting), [ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 _lock = threading.Lock()
@@ -198,18 +207,55 @@ def _loaded_path(name):
     return None
 
 
-def _load():
-    global loaded_from
-    lib, path = _open()
-    for name, (restype, argtypes) in SIGNATURES.items():
+def _oauth_path(base):
+    """Where libtokenstore-oauth is, and the words that say why there:
+    TOKENSTORE_OAUTH_LIBRARY, else beside the libtokenstore that was
+    loaded (base), else as the dynamic loader finds it."""
+    path = os.environ.get("TOKENSTORE_OAUTH_LIBRARY")
+    if path:
+        return path, "TOKENSTORE_OAUTH_LIBRARY=%s" % path
+    if base and os.sep in base:
+        path = os.path.join(os.path.dirname(base), OAUTH_LIBRARY_NAME)
+        return path, "%s (beside libtokenstore; set TOKENSTORE_OAUTH_LIBRARY to " \
+            "its path)" % path
+    return OAUTH_LIBRARY_NAME, "%s (set TOKENSTORE_OAUTH_LIBRARY to its path)" \
+        % OAUTH_LIBRARY_NAME
+
+
+def _declare(lib, path, what, signatures):
+    for name, (restype, argtypes) in signatures.items():
         try:
             fn = getattr(lib, name)
         except AttributeError:
-            raise LibraryError("%s is not libtokenstore 1.4 or later: it has no %s()"
-                               % (path, name)) from None
+            raise LibraryError("%s is not %s: it has no %s()" % (path, what, name)) from None
         fn.restype = restype
         fn.argtypes = argtypes
+        yield name, fn
+
+
+def _load():
+    global loaded_from
+    lib, path = _open()
+    for _ in _declare(lib, path, "libtokenstore 1.4 or later", SIGNATURES):
+        pass
     loaded_from = path
+    # The OAuth client is a library of its own (libtokenstore-oauth); its
+    # functions are set on lib, so callers find every function in one place.
+    # Without it, reading and writing tokens still works, and the first
+    # ts_oauth_* call raises the LibraryError that names the path.
+    oauth_path, where = _oauth_path(path)
+    try:
+        oauth = ctypes.CDLL(oauth_path)
+    except OSError as e:
+        why = "cannot load libtokenstore-oauth from %s: %s" % (where, e)
+
+        def missing(*args):
+            raise LibraryError(why)
+        for name in OAUTH_SIGNATURES:
+            setattr(lib, name, missing)
+        return lib
+    for name, fn in _declare(oauth, oauth_path, "libtokenstore-oauth", OAUTH_SIGNATURES):
+        setattr(lib, name, fn)
     return lib
 
 

@@ -59,10 +59,8 @@ extern "C" {
 #define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
 
 #if defined(__GNUC__)
-#define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define TS_BACKEND_EXPORT __attribute__((visibility("default")))
 #else
-#define TS_PRINTF(f, a)
 #define TS_BACKEND_EXPORT
 #endif
 

@@ -15,7 +15,12 @@
 #ifndef TOKENSTORE_TOKENSTORE_H
 #define TOKENSTORE_TOKENSTORE_H
 
+#include <stddef.h>
 #include <tokenstore/types.h>
+#include <tokenstore/version.h>
+/* The OAuth client, declared here as it always was; its functions are in
+ * libtokenstore-oauth (pkg-config --libs tokenstore-oauth). */
+#include <tokenstore/oauth.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,7 +30,9 @@ extern "C" {
 /* Library                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The library's version, e.g. "0.1.0". */
+/* The library's version, e.g. "0.1.0": the one the program runs with,
+ * where TS_VERSION_MAJOR, _MINOR, _PATCH and TS_VERSION_STRING
+ * (tokenstore/version.h) are the headers' it was compiled against. */
 const char *ts_version(void);
 
 /* A constant, human-readable description of a ts_code. */
@@ -86,8 +93,6 @@ int ts_id_parse(const char *id, uint64_t *out);
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
-
-typedef struct ts_config ts_config;
 
 /* Receives the library's and the backends' log lines (never secrets). */
 typedef void (*ts_log_fn)(void *userdata, int level, const char *message);
@@ -167,7 +172,20 @@ const char *ts_config_origin(const ts_config *config);
 /* Backends                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * What a backend is. Since 1.5 the struct starts with its size, so members
+ * can be appended without breaking a caller built against an older
+ * header: the library fills only the members that lie wholly within
+ * `size` and sets `size` to the bytes it filled; TS_BACKEND_INFO_HAS()
+ * tells whether a member was. ts_store_info() below sets `size` to the
+ * caller's sizeof itself; code that calls ts_store_info_sized() by its
+ * address (a binding) sets it first. Programs built before 1.5, whose
+ * struct starts with `name`, call the symbols ts_store_info and
+ * ts_backends_list, which keep that layout; this header sends calls to
+ * ts_store_info_sized and ts_backends_list_sized.
+ */
 typedef struct ts_backend_info {
+    size_t size;              /* since 1.5: see above */
     const char *name;
     const char *version;
     const char *description;  /* may be "" */
@@ -177,14 +195,21 @@ typedef struct ts_backend_info {
     uint32_t caps;            /* TS_CAP_* */
 } ts_backend_info;
 
+/* Whether the library filled `member` of *info. Since 1.5. */
+#define TS_BACKEND_INFO_HAS(info, member)                                    \
+    ((info)->size >= offsetof(ts_backend_info, member) + sizeof((info)->member))
+
 /* Calls cb for every loadable backend in the search path (config's
  * plugin_dir, $TOKENSTORE_PLUGIN_PATH, the installed plugin directory),
  * the first of each name only. config may be NULL. A .so that fails to
  * load is reported through `bad` (may be NULL) and skipped. */
-int ts_backends_list(const ts_config *config,
-                     int (*cb)(const ts_backend_info *info, void *userdata),
-                     void (*bad)(const char *path, const ts_error *why, void *userdata),
-                     void *userdata, ts_error *err);
+int ts_backends_list_sized(const ts_config *config,
+                           int (*cb)(const ts_backend_info *info, void *userdata),
+                           void (*bad)(const char *path, const ts_error *why, void *userdata),
+                           void *userdata, ts_error *err);
+/* The name programs use; info->size is the library's sizeof. Since 1.5
+ * the symbol is ts_backends_list_sized. */
+#define ts_backends_list ts_backends_list_sized
 
 /* The installed plugin directory compiled into the library. */
 const char *ts_plugin_dir(void);
@@ -192,8 +217,6 @@ const char *ts_plugin_dir(void);
 /* ------------------------------------------------------------------ */
 /* Stores: the SDK's TokenStore operations                             */
 /* ------------------------------------------------------------------ */
-
-typedef struct ts_store ts_store;
 
 /* ts_config_load(spec) followed by ts_store_open_config. */
 int ts_store_open(ts_store **out, const char *spec, ts_error *err);
@@ -212,8 +235,14 @@ int ts_store_open_config_flags(ts_store **out, const ts_config *config, unsigned
 
 void ts_store_close(ts_store *store);
 
-/* Describes the backend behind a store; the strings live as long as it. */
-void ts_store_info(const ts_store *store, ts_backend_info *info);
+/* Describes the backend behind a store, filling the members of *info that
+ * fit in info->size (set it to sizeof *info first); the strings live as
+ * long as the store. Since 1.5. */
+void ts_store_info_sized(const ts_store *store, ts_backend_info *info);
+/* The name programs use: sets info->size to the caller's sizeof, then
+ * calls ts_store_info_sized. */
+#define ts_store_info(store, info)                                            \
+    ts_store_info_sized((store), ((info)->size = sizeof *(info), (info)))
 
 /*
  * find_token: matches the token by the SDK's key (user_name; else
@@ -341,51 +370,61 @@ int ts_delete_tokens(ts_store *store, ts_error *err);
 int ts_store_drop(ts_store *store, ts_error *err);
 
 /* ------------------------------------------------------------------ */
-/* OAuth: getting a valid access token, as the SDK does before a call   */
+/* Beside the tokens: a lock, notes and a log (since 1.5)               */
 /* ------------------------------------------------------------------ */
 
-typedef struct ts_oauth ts_oauth;
-
 /*
- * A client that keeps the tokens of `store` valid. Settings come from the
- * "oauth" section of `config` (may be NULL) and from ts_oauth_set; none is
- * needed. ts_oauth_settings() lists them with their defaults and bounds
- * (tokenstore.conf(5) explains each): data_center, accounts_url,
- * accounts_url.<data center or api_domain host>, client_id, client_secret
- * and redirect_url (used when the stored token carries none), timeouts,
- * retries, refresh_ahead_ms (60000), and the failure backoff, refresh
- * budget and refresh log sizes. A store opened read-only is refused
- * (TS_ERR_READ_ONLY): a refreshed token could not be saved. `store` may be
- * NULL to check settings only. The store must outlive the client.
+ * What a client of the store that coordinates processes needs beside the
+ * SDK's operations; libtokenstore-oauth's single flight, backoff and
+ * refresh log are built on these alone. Each goes to the backend's
+ * members of the same name (backend.h) where it has them, so every
+ * process sharing the store sees the same lock, notes and log; a backend
+ * without them leaves the lock to the caller's own mutex (TS_OK and a
+ * NULL handle) and the notes and log in this handle's memory.
  */
-int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *config, ts_error *err);
 
-/* Sets one of the settings above; TS_ERR_CONFIG names a bad key or value. */
-int ts_oauth_set(ts_oauth *oauth, const char *key, const char *value, ts_error *err);
+/* The TS_OPEN_* flags the store was opened with. Since 1.5. */
+unsigned ts_store_flags(const ts_store *store);
 
-void ts_oauth_free(ts_oauth *oauth);
+/* Takes the store-wide lock `name`, waiting up to wait_ms for another
+ * holder; the backend frees it after ttl_ms should the holder die.
+ * TS_OK with *handle for ts_store_unlock (NULL when the backend has no
+ * lock: only the threads the caller excludes itself are excluded);
+ * TS_ERR_BUSY naming the lock after wait_ms; TS_ERR_READ_ONLY on a
+ * read-only handle. Since 1.5. */
+int ts_store_lock(ts_store *store, const char *name, int64_t ttl_ms, int64_t wait_ms,
+                  void **handle, ts_error *err);
+int ts_store_unlock(ts_store *store, void *handle, ts_error *err);
 
-/*
- * Makes `token` hold a valid access token. The token is looked up by its id
- * when it has one, else by the find_token key. A token that is not stored
- * but carries a grant_token is exchanged for its first access token and
- * saved. A stored token whose access token is missing or expires within
- * refresh_ahead_ms (60 s) is refreshed, at the accounts server of its data
- * center (ts_oauth_accounts_url), and saved. However many threads and
- * processes sharing the store ask at once, one request reaches the
- * accounts server; the others wait for it and use its result. On success
- * every field of `token` is replaced by the stored token's. A failed
- * refresh leaves the stored token as it was; after one, no process asks
- * again before the backoff ends, nor past the refresh budget
- * (TS_ERR_BACKOFF says when the next try is allowed), and a refresh token
- * the server refused for good (invalid_code, invalid_client) is not sent
- * again until the stored token gets a new one (TS_ERR_OAUTH).
- */
-int ts_oauth_get_access_token(ts_oauth *oauth, ts_token *token, ts_error *err);
+/* A note `name` (printable text) with a time to live (0: until
+ * replaced); get copies it into value of size bytes, TS_NOT_FOUND when
+ * there is none or it expired. Since 1.5. */
+int ts_store_note_set(ts_store *store, const char *name, const char *value, int64_t ttl_ms,
+                      ts_error *err);
+int ts_store_note_get(ts_store *store, const char *name, char *value, size_t size,
+                      ts_error *err);
 
-/* Revokes the refresh token of the token stored under `id` at the accounts
- * server and, when the server agrees, deletes the token from the store. */
-int ts_oauth_revoke(ts_oauth *oauth, const char *id, ts_error *err);
+/* Appends an entry (one line of text) to the store's log, keeping the
+ * newest `keep`; walk calls cb with each entry, oldest first, non-zero
+ * from cb stopping it and being returned. Since 1.5. */
+int ts_store_log_append(ts_store *store, const char *entry, size_t keep, ts_error *err);
+int ts_store_log_walk(ts_store *store, int (*cb)(const char *entry, void *userdata),
+                      void *userdata, ts_error *err);
+
+/* Says a line through the store's logger (ts_config_set_logger), else the
+ * process-wide one, as the library's own lines go; store may be NULL.
+ * Never pass it a secret. Since 1.5. */
+void ts_store_log(ts_store *store, int level, const char *fmt, ...) TS_PRINTF(3, 4);
+
+/* ------------------------------------------------------------------ */
+/* OAuth settings: the configuration's "oauth" section                 */
+/* ------------------------------------------------------------------ */
+
+/* The settings are data of the configuration, in libtokenstore, so that a
+ * config's "oauth" section is checked while it loads (a misspelt key is
+ * refused with the file and key path). The client that gives them
+ * meaning, ts_oauth_new and the rest, is libtokenstore-oauth's: see
+ * <tokenstore/oauth.h>, which this header includes. */
 
 /* The SDK refreshes an access token that expires within this long itself;
  * refresh_ahead_ms is never less. */
@@ -406,30 +445,21 @@ typedef struct ts_oauth_setting {
  * rather than keeping copies. Since 1.4. */
 const ts_oauth_setting *ts_oauth_settings(size_t *count);
 
-/* The value in force of setting `key` as text ("" when it has none; a
- * client_secret that is set as "****"), into value of size bytes. Since
- * 1.4. */
-int ts_oauth_get(const ts_oauth *oauth, const char *key, char *value, size_t size,
-                 ts_error *err);
-
-/* The accounts server (a base URL, without /oauth/v2/token) that
- * refreshes `token`: an accounts_url.<host or data center> setting for its
- * api_domain, else accounts_url, else the server of the data center its
- * api_domain names (www., sandbox. or developer.zohoapis.<tld>), else
- * data_center's. Valid while the client lives. Since 1.4. */
-const char *ts_oauth_accounts_url(const ts_oauth *oauth, const ts_token *token);
-
-/* Calls cb with each entry of the store's refresh log, oldest first: one
- * JSON object per refresh, grant exchange or process served by another's
- * ("time", "event", "id", "user", "host", "pid", "result", "detail",
- * "server", "requests", "waited_ms", "took_ms"). Non-zero from cb stops
- * the walk and is returned. Since 1.4. */
-int ts_oauth_refresh_log(ts_store *store, int (*cb)(const char *entry, void *userdata),
-                         void *userdata, ts_error *err);
+/* The setting `key` is (accounts_url.EU is accounts_url.*), or NULL for
+ * a key no setting has. Since 1.5. */
+const ts_oauth_setting *ts_oauth_setting_find(const char *key);
 
 /* Sets an "oauth" setting on a config, as the config file's section does. */
 int ts_config_set_oauth(ts_config *config, const char *key, const char *value,
                         ts_error *err);
+
+/* Calls cb with each "oauth" setting the config holds (from its file or
+ * ts_config_set_oauth), in the order they were first set; non-zero from
+ * cb stops the walk and is returned. client_secret's value is a secret.
+ * Since 1.5. */
+int ts_config_foreach_oauth(const ts_config *config,
+                            int (*cb)(const char *key, const char *value, void *userdata),
+                            void *userdata);
 
 /* ------------------------------------------------------------------ */
 /* Encryption at rest (since 1.4)                                      */

@@ -15,6 +15,13 @@
 extern "C" {
 #endif
 
+/* printf-style arguments, checked by the compiler where it can. */
+#if defined(__GNUC__)
+#define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TS_PRINTF(f, a)
+#endif
+
 /*
  * The ten fields of the Zoho SDK's token, in the SDK's column order (the
  * order of its FileStore CSV and of the `oauthtoken` table). Every value is
@@ -79,6 +86,10 @@ typedef struct ts_error {
 
 /* A token: an opaque set of the ten fields. See ts_token_get/ts_token_set. */
 typedef struct ts_token ts_token;
+
+/* A configuration and an open store (tokenstore.h). */
+typedef struct ts_config ts_config;
+typedef struct ts_store ts_store;
 
 /* Called once per token by the get_tokens walks; non-zero stops the walk
  * and is returned by the walk. The token is only valid during the call. */

@@ -31,27 +31,18 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include "oauth.h"
-#include "json.h"
+#include "client.h"
+#include "../core/json.h"
 
 #define TOKEN_PATH "/oauth/v2/token"
 
 static void free_secret(char **p)
 {
     if (*p) {
-        ts__wipe(*p, strlen(*p));
+        oa__wipe(*p, strlen(*p));
         free(*p);
         *p = NULL;
     }
-}
-
-/* In a forked child (fork.c): a thread of the parent may have held the
- * client's mutex at the fork; the child gets it new. */
-static void client_in_child(ts__forkable *f)
-{
-    ts_oauth *o = (ts_oauth *)((char *)f - offsetof(ts_oauth, forkable));
-
-    pthread_mutex_init(&o->refresh_lock, NULL);
 }
 
 /* ---------------------------------------------------------------- settings */
@@ -63,7 +54,7 @@ static int base_url(const char *key, const char *url, char **out, ts_error *err)
     size_t n = strlen(url), tail = strlen(TOKEN_PATH);
 
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: '%.100s' is not an http(s) URL", key,
+        return oa__error(err, TS_ERR_CONFIG, "oauth.%s: '%.100s' is not an http(s) URL", key,
                          url);
     while (n > 0 && url[n - 1] == '/')
         n--;
@@ -73,7 +64,7 @@ static int base_url(const char *key, const char *url, char **out, ts_error *err)
         n--;
     char *copy = strndup(url, n);
     if (!copy)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return oa__error(err, TS_ERR_NOMEM, "out of memory");
     free(*out);
     *out = copy;
     return TS_OK;
@@ -85,10 +76,10 @@ static int set_override(ts_oauth *o, const char *which, const char *url, ts_erro
     char key[128];
     size_t i;
 
-    if (ts__data_center_accounts(which))
+    if (oa__data_center_accounts(which))
         snprintf(key, sizeof key, "%s", which);
-    else if (ts__api_domain_host(which, key, sizeof key) == 0 || !strchr(key, '.'))
-        return ts__error(err, TS_ERR_CONFIG, "oauth.accounts_url.%.64s: not a data center "
+    else if (oa__api_domain_host(which, key, sizeof key) == 0 || !strchr(key, '.'))
+        return oa__error(err, TS_ERR_CONFIG, "oauth.accounts_url.%.64s: not a data center "
                          "(US, EU, IN, CN, JP, AU, CA, SA) nor an api_domain host", which);
     for (i = 0; i < o->noverrides; i++)
         if (strcasecmp(o->overrides[i].key, key) == 0)
@@ -99,7 +90,7 @@ static int set_override(ts_oauth *o, const char *which, const char *url, ts_erro
         if (!grown || !(grown[i].key = strdup(key))) {
             if (grown)
                 o->overrides = grown;
-            return ts__error(err, TS_ERR_NOMEM, "out of memory");
+            return oa__error(err, TS_ERR_NOMEM, "out of memory");
         }
         grown[i].url = NULL;
         o->overrides = grown;
@@ -142,28 +133,28 @@ static int set_number(ts_oauth *o, const ts_oauth_setting *def, const char *valu
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < def->min || v > def->max)
-        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: '%.40s' is not a whole number from "
+        return oa__error(err, TS_ERR_CONFIG, "oauth.%s: '%.40s' is not a whole number from "
                          "%lld to %lld", def->name, value, def->min, def->max);
     if (!field)
-        return ts__error(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
+        return oa__error(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
     *field = (long)v;
     return TS_OK;
 }
 
 TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_error *err)
 {
-    const ts_oauth_setting *def = ts__oauth_setting(key);
+    const ts_oauth_setting *def = ts_oauth_setting_find(key);
 
     if (!key || !value)
-        return ts__error(err, TS_ERR_CONFIG, "oauth: a setting needs a key and a value");
+        return oa__error(err, TS_ERR_CONFIG, "oauth: a setting needs a key and a value");
     if (!def)
-        return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key);
+        return oa__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key);
     if (def->is_number)
         return set_number(o, def, value, err);
     if (strcmp(key, "data_center") == 0) {
-        const char *url = ts__data_center_accounts(value);
+        const char *url = oa__data_center_accounts(value);
         if (!url)
-            return ts__error(err, TS_ERR_CONFIG, "oauth.data_center: '%.20s' is not one of "
+            return oa__error(err, TS_ERR_CONFIG, "oauth.data_center: '%.20s' is not one of "
                              "US, EU, IN, CN, JP, AU, CA, SA", value);
         for (size_t i = 0; i < sizeof o->data_center - 1 && value[i]; i++)
             o->data_center[i] = (char)toupper((unsigned char)value[i]);
@@ -178,10 +169,23 @@ TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_erro
                                                       : &o->redirect_url;
     char *copy = strdup(value);
     if (!copy)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return oa__error(err, TS_ERR_NOMEM, "out of memory");
     free_secret(text);
     *text = copy;
     return TS_OK;
+}
+
+/* A config's "oauth" section, setting by setting (ts_config_foreach_oauth). */
+struct from_config {
+    ts_oauth *o;
+    ts_error *err;
+};
+
+static int set_from_config(const char *key, const char *value, void *userdata)
+{
+    struct from_config *fc = userdata;
+
+    return ts_oauth_set(fc->o, key, value, fc->err);
 }
 
 TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, ts_error *err)
@@ -192,30 +196,30 @@ TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, t
     int rc = TS_OK;
 
     *out = NULL;
-    if (store && (ts__store_ctx(store)->open_flags & TS_OPEN_READ_ONLY)) {
+    if (store && (ts_store_flags(store) & TS_OPEN_READ_ONLY)) {
         free(o);
-        return ts__error(err, TS_ERR_READ_ONLY, "the store was opened read-only, so a "
+        return oa__error(err, TS_ERR_READ_ONLY, "the store was opened read-only, so a "
                          "refreshed token could not be saved: open it for writing to refresh");
     }
     if (!o)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return oa__error(err, TS_ERR_NOMEM, "out of memory");
     o->store = store;
-    o->jitter_seed = (unsigned)(ts__wall_ms() ^ ((int64_t)getpid() << 16));
+    o->jitter_seed = (unsigned)(oa__wall_ms() ^ ((int64_t)getpid() << 16));
     pthread_mutex_init(&o->refresh_lock, NULL);
     for (size_t i = 0; rc == TS_OK && i < count; i++)
         if (defs[i].is_number || strcmp(defs[i].name, "data_center") == 0)
             rc = ts_oauth_set(o, defs[i].name, defs[i].default_value, err);
-    for (size_t i = 0; cfg && rc == TS_OK && i < cfg->oauth.n; i++) {
-        rc = ts_oauth_set(o, cfg->oauth.items[i].key, cfg->oauth.items[i].value, err);
+    if (cfg && rc == TS_OK) {
+        struct from_config fc = { o, err };
+        rc = ts_config_foreach_oauth(cfg, set_from_config, &fc);
         if (rc != TS_OK)
-            ts__error_prefix(err, "%s", ts_config_origin(cfg));
+            oa__error_prefix(err, "%s", ts_config_origin(cfg));
     }
     if (rc != TS_OK) {
         ts_oauth_free(o);
         return rc;
     }
-    o->forkable.in_child = client_in_child;
-    ts__fork_watch(&o->forkable);
+    oa__fork_watch(o);
     *out = o;
     return TS_OK;
 }
@@ -224,8 +228,7 @@ TS_API void ts_oauth_free(ts_oauth *o)
 {
     if (!o)
         return;
-    if (o->forkable.in_child)
-        ts__fork_unwatch(&o->forkable);
+    oa__fork_unwatch(o);
     free(o->default_url);
     free(o->accounts_url);
     for (size_t i = 0; i < o->noverrides; i++) {
@@ -258,16 +261,16 @@ static const char *accounts_for(const ts_oauth *o, const ts_token *tok)
     char host[128];
     const char *dc = NULL, *url;
 
-    if (ts__api_domain_host(ts_token_get(tok, TS_FIELD_API_DOMAIN), host, sizeof host)) {
+    if (oa__api_domain_host(ts_token_get(tok, TS_FIELD_API_DOMAIN), host, sizeof host)) {
         if ((url = override_for(o, host)))
             return url;
-        dc = ts__data_center_of_host(host);
+        dc = oa__data_center_of_host(host);
         if ((url = override_for(o, dc)))
             return url;
     }
     if (o->accounts_url)
         return o->accounts_url;
-    return dc ? ts__data_center_accounts(dc) : o->default_url;
+    return dc ? oa__data_center_accounts(dc) : o->default_url;
 }
 
 TS_API const char *ts_oauth_accounts_url(const ts_oauth *o, const ts_token *token)
@@ -278,12 +281,12 @@ TS_API const char *ts_oauth_accounts_url(const ts_oauth *o, const ts_token *toke
 TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t size,
                         ts_error *err)
 {
-    const ts_oauth_setting *def = ts__oauth_setting(key);
+    const ts_oauth_setting *def = ts_oauth_setting_find(key);
     const char *text = NULL;
     char number[24], host[128];
 
     if (!def)
-        return ts__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
+        return oa__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
     if (def->is_number) {
         snprintf(number, sizeof number, "%ld", *number_field(o, key));
         text = number;
@@ -292,8 +295,8 @@ TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t 
     } else if (strcmp(key, "accounts_url") == 0) {
         text = o->accounts_url;
     } else if (strncmp(key, "accounts_url.", 13) == 0) {
-        text = ts__data_center_accounts(key + 13) ? override_for(o, key + 13)
-               : ts__api_domain_host(key + 13, host, sizeof host) ? override_for(o, host) : NULL;
+        text = oa__data_center_accounts(key + 13) ? override_for(o, key + 13)
+               : oa__api_domain_host(key + 13, host, sizeof host) ? override_for(o, host) : NULL;
     } else if (strcmp(key, "client_id") == 0) {
         text = o->client_id;
     } else if (strcmp(key, "redirect_url") == 0) {
@@ -302,7 +305,7 @@ TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t 
         text = o->client_secret ? "****" : NULL;
     }
     if (snprintf(value, size, "%s", text ? text : "") >= (int)size)
-        return ts__error(err, TS_ERR_INVALID, "oauth.%s: the value is longer than %zu bytes",
+        return oa__error(err, TS_ERR_INVALID, "oauth.%s: the value is longer than %zu bytes",
                          key, size);
     return TS_OK;
 }
@@ -322,7 +325,7 @@ static int is_valid(const ts_oauth *o, const ts_token *t)
         return 0;
     errno = 0;
     long long ms = strtoll(expiry, &end, 10);
-    return *end == '\0' && errno == 0 && ms >= ts__wall_ms() + o->refresh_ahead_ms;
+    return *end == '\0' && errno == 0 && ms >= oa__wall_ms() + o->refresh_ahead_ms;
 }
 
 /* The token's client credential, else the client's setting. */
@@ -335,7 +338,7 @@ static const char *credential(const ts_token *t, ts_field f, const char *setting
 /* Asks the accounts server for a new access token for tok: by refresh
  * token when it has one, else by exchanging its grant token. The guard
  * is asked first and told the outcome. */
-static int request_token(ts_oauth *o, ts_token *tok, struct ts__flight *f, char code[65],
+static int request_token(ts_oauth *o, ts_token *tok, struct oa__flight *f, char code[65],
                          ts_error *err)
 {
     const char *cid = credential(tok, TS_FIELD_CLIENT_ID, o->client_id);
@@ -343,47 +346,47 @@ static int request_token(ts_oauth *o, ts_token *tok, struct ts__flight *f, char 
     const char *redirect = credential(tok, TS_FIELD_REDIRECT_URL, o->redirect_url);
     const char *refresh = ts_token_get(tok, TS_FIELD_REFRESH_TOKEN);
     const char *grant = ts_token_get(tok, TS_FIELD_GRANT_TOKEN);
-    struct ts__guarded guarded = { o, f };
-    struct ts__reply r = { 0 };
+    struct oa__guarded guarded = { o, f };
+    struct oa__reply r = { 0 };
     char url[512];
     int rc;
 
     code[0] = '\0';
     if (!*cid || !*secret)
-        return ts__error(err, TS_ERR_INVALID, "token %s has no client_id/client_secret and "
+        return oa__error(err, TS_ERR_INVALID, "token %s has no client_id/client_secret and "
                          "the OAuth settings give none", *f->id ? f->id : "(new)");
     if (!*refresh && !*grant)
-        return ts__error(err, TS_ERR_INVALID, "token %s has neither a refresh_token nor a "
+        return oa__error(err, TS_ERR_INVALID, "token %s has neither a refresh_token nor a "
                          "grant_token to get an access token with", f->id);
     f->server = accounts_for(o, tok);
     snprintf(url, sizeof url, "%s" TOKEN_PATH, f->server);
-    if ((rc = ts__guard_check(o, f, err)) != TS_OK)
+    if ((rc = oa__guard_check(o, f, err)) != TS_OK)
         return rc;
-    ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "%s token %s at %s",
+    ts_store_log(o->store, TS_LOG_INFO, "%s token %s at %s",
             *refresh ? "refreshing the access token of" : "exchanging the grant token of",
             *f->id ? f->id : "(new)", url);
     if (*refresh) {
         const char *form[] = { "grant_type", "refresh_token", "refresh_token", refresh,
                                "client_id", cid, "client_secret", secret, NULL };
-        rc = ts__oauth_post(o, url, form, ts__guard_may_send, &guarded, &r, err);
+        rc = oa__oauth_post(o, url, form, oa__guard_may_send, &guarded, &r, err);
     } else {
         const char *form[] = { "grant_type", "authorization_code", "client_id", cid,
                                "client_secret", secret, "redirect_uri", redirect,
                                "code", grant, NULL };
-        rc = ts__oauth_post(o, url, form, ts__guard_may_send, &guarded, &r, err);
+        rc = oa__oauth_post(o, url, form, oa__guard_may_send, &guarded, &r, err);
     }
     char what[560];
     snprintf(what, sizeof what, "%s at %s", *refresh ? "refresh" : "grant exchange", url);
     if (rc == TS_OK)
-        rc = ts__oauth_apply_token_reply(&r, what, tok, code, err);
+        rc = oa__oauth_apply_token_reply(&r, what, tok, code, err);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_CLIENT_ID))
         rc = ts_token_set(tok, TS_FIELD_CLIENT_ID, cid);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_CLIENT_SECRET))
         rc = ts_token_set(tok, TS_FIELD_CLIENT_SECRET, secret);
-    ts__reply_clear(&r);
+    oa__reply_clear(&r);
     if (rc == TS_ERR_OAUTH && (strcmp(code, "invalid_code") == 0 ||
                                strcmp(code, "invalid_client") == 0))
-        ts__error_prefix(err, "token %s is not refreshed again until it is replaced",
+        oa__error_prefix(err, "token %s is not refreshed again until it is replaced",
                          *f->id ? f->id : "(new)");
     return rc;
 }
@@ -396,17 +399,17 @@ static int load(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *err
     if (*id)
         return ts_find_token_by_id(o->store, id, tok, err);
     ts_token_clear(tok);
-    int rc = ts__token_copy(tok, query);
+    int rc = oa__token_copy(tok, query);
     /* A grant or refresh token is a key only with client credentials: take
      * the settings' when the query has none (the SDK's token has them). */
-    if (rc == TS_OK && !ts__has(tok, TS_FIELD_USER_NAME) &&
-        (ts__has(tok, TS_FIELD_GRANT_TOKEN) || ts__has(tok, TS_FIELD_REFRESH_TOKEN))) {
-        if (!ts__has(tok, TS_FIELD_CLIENT_ID) && o->client_id)
+    if (rc == TS_OK && !oa__has(tok, TS_FIELD_USER_NAME) &&
+        (oa__has(tok, TS_FIELD_GRANT_TOKEN) || oa__has(tok, TS_FIELD_REFRESH_TOKEN))) {
+        if (!oa__has(tok, TS_FIELD_CLIENT_ID) && o->client_id)
             rc = ts_token_set(tok, TS_FIELD_CLIENT_ID, o->client_id);
-        if (rc == TS_OK && !ts__has(tok, TS_FIELD_CLIENT_SECRET) && o->client_secret)
+        if (rc == TS_OK && !oa__has(tok, TS_FIELD_CLIENT_SECRET) && o->client_secret)
             rc = ts_token_set(tok, TS_FIELD_CLIENT_SECRET, o->client_secret);
     }
-    return rc == TS_OK ? ts_find_token(o->store, tok, err) : ts__error(err, rc, "out of memory");
+    return rc == TS_OK ? ts_find_token(o->store, tok, err) : oa__error(err, rc, "out of memory");
 }
 
 /* How long a refresh may hold the store's lock: every attempt timing out,
@@ -420,7 +423,7 @@ static int64_t lock_ttl_ms(const ts_oauth *o)
 /* The flight of the token query names: one per stored token, or per
  * grant token for a first exchange, whose secret is what the guard
  * remembers a refusal of. */
-static void start_flight(struct ts__flight *f, const ts_token *query, const ts_token *stored)
+static void start_flight(struct oa__flight *f, const ts_token *query, const ts_token *stored)
 {
     const char *id = *ts_token_get(query, TS_FIELD_ID) ? ts_token_get(query, TS_FIELD_ID)
                                                        : ts_token_get(stored, TS_FIELD_ID);
@@ -431,9 +434,9 @@ static void start_flight(struct ts__flight *f, const ts_token *query, const ts_t
     if (*id)
         snprintf(f->key, sizeof f->key, "id:%s", id);
     else
-        snprintf(f->key, sizeof f->key, "grant:%016" PRIx64, ts__fingerprint(grant));
+        snprintf(f->key, sizeof f->key, "grant:%016" PRIx64, oa__fingerprint(grant));
     snprintf(f->user, sizeof f->user, "%s", ts_token_get(query, TS_FIELD_USER_NAME));
-    f->started_ms = ts__wall_ms();
+    f->started_ms = oa__wall_ms();
 }
 
 /* The secret a flight asks with: the refresh token and client secret, or
@@ -441,15 +444,15 @@ static void start_flight(struct ts__flight *f, const ts_token *query, const ts_t
 static uint64_t flight_secret(const ts_oauth *o, const ts_token *tok)
 {
     const char *refresh = ts_token_get(tok, TS_FIELD_REFRESH_TOKEN);
-    uint64_t h = ts__fingerprint(*refresh ? refresh : ts_token_get(tok, TS_FIELD_GRANT_TOKEN));
+    uint64_t h = oa__fingerprint(*refresh ? refresh : ts_token_get(tok, TS_FIELD_GRANT_TOKEN));
 
-    return h ^ (ts__fingerprint(credential(tok, TS_FIELD_CLIENT_SECRET, o->client_secret)) *
+    return h ^ (oa__fingerprint(credential(tok, TS_FIELD_CLIENT_SECRET, o->client_secret)) *
                 0x9e3779b97f4a7c15ull);
 }
 
 /* Asks for tok's access token under the lock it was found needing one,
  * saves it, and tells the guard. */
-static int ask_and_save(ts_oauth *o, ts_token *tok, struct ts__flight *f, ts_error *err)
+static int ask_and_save(ts_oauth *o, ts_token *tok, struct oa__flight *f, ts_error *err)
 {
     char code[65] = "";
 
@@ -462,8 +465,8 @@ static int ask_and_save(ts_oauth *o, ts_token *tok, struct ts__flight *f, ts_err
         rc = ts_save_token(o->store, tok, err);
     if (rc == TS_OK)
         snprintf(f->id, sizeof f->id, "%s", ts_token_get(tok, TS_FIELD_ID));
-    ts__guard_done(o, f, rc, code, err);
-    int64_t wait = f->state.next_ms - ts__wall_ms();
+    oa__guard_done(o, f, rc, code, err);
+    int64_t wait = f->state.next_ms - oa__wall_ms();
     if (rc != TS_OK && rc != TS_ERR_BACKOFF && f->requests > 0 && wait > 0 && err) {
         size_t n = strlen(err->message);
         snprintf(err->message + n, sizeof err->message - n, "; the next try is allowed in "
@@ -476,7 +479,7 @@ static int ask_and_save(ts_oauth *o, ts_token *tok, struct ts__flight *f, ts_err
  * re-read; only if still needed, ask the server and save. */
 static int renew(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *err)
 {
-    struct ts__flight f;
+    struct oa__flight f;
     char name[96];
     void *lock;
     int rc;
@@ -484,30 +487,30 @@ static int renew(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *er
     start_flight(&f, query, tok);
     snprintf(name, sizeof name, "oauth:%s", f.key);
     pthread_mutex_lock(&o->refresh_lock);
-    rc = ts__store_lock(o->store, name, lock_ttl_ms(o), lock_ttl_ms(o), &lock, err);
-    f.waited_ms = ts__wall_ms() - f.started_ms;
+    rc = ts_store_lock(o->store, name, lock_ttl_ms(o), lock_ttl_ms(o), &lock, err);
+    f.waited_ms = oa__wall_ms() - f.started_ms;
     if (rc == TS_OK) {
         rc = load(o, query, tok, err);
         int first = rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN) &&
                     !*ts_token_get(query, TS_FIELD_ID);
         if (first) {            /* first use: exchange the grant token */
             ts_token_clear(tok);
-            rc = ts__token_copy(tok, query);
+            rc = oa__token_copy(tok, query);
             if (rc == TS_OK)
                 rc = ask_and_save(o, tok, &f, err);
         } else if (rc == TS_OK && is_valid(o, tok)) {
-            ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "token %s was refreshed by another "
+            ts_store_log(o->store, TS_LOG_INFO, "token %s was refreshed by another "
                     "thread or process meanwhile", ts_token_get(tok, TS_FIELD_ID));
             f.event = strncmp(f.key, "grant:", 6) == 0 ? "grant" : "refresh";
             snprintf(f.id, sizeof f.id, "%s", ts_token_get(tok, TS_FIELD_ID));
             if (!*f.user)
                 snprintf(f.user, sizeof f.user, "%s", ts_token_get(tok, TS_FIELD_USER_NAME));
-            ts__guard_served(o, &f);
+            oa__guard_served(o, &f);
         } else if (rc == TS_OK) {
             rc = ask_and_save(o, tok, &f, err);
         }
         ts_error unlock_err;
-        ts__store_unlock(o->store, lock, &unlock_err);
+        ts_store_unlock(o->store, lock, &unlock_err);
     }
     pthread_mutex_unlock(&o->refresh_lock);
     return rc;
@@ -519,21 +522,19 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
     int rc;
 
     if (!tok)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return oa__error(err, TS_ERR_NOMEM, "out of memory");
     rc = load(o, query, tok, err);
     if (rc == TS_OK && is_valid(o, tok))
-        ts__log(ts__store_ctx(o->store), TS_LOG_DEBUG, "token %s: the stored access token "
+        ts_store_log(o->store, TS_LOG_DEBUG, "token %s: the stored access token "
                 "is valid until %s (epoch ms)", ts_token_get(tok, TS_FIELD_ID),
                 ts_token_get(tok, TS_FIELD_EXPIRY_TIME));
     if ((rc == TS_OK && !is_valid(o, tok)) ||
         (rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN)))
         rc = renew(o, query, tok, err);
     else if (rc == TS_NOT_FOUND)
-        ts__error(err, rc, "no stored token matches, and it has no grant_token to exchange");
-    if (rc == TS_OK) {
-        ts_token_clear(query);
-        ts__token_merge(query, tok);
-    }
+        oa__error(err, rc, "no stored token matches, and it has no grant_token to exchange");
+    if (rc == TS_OK && oa__token_copy(query, tok) != TS_OK)
+        rc = oa__error(err, TS_ERR_NOMEM, "out of memory");
     ts_token_free(tok);
     return rc;
 }
@@ -541,29 +542,29 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
 TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
 {
     ts_token *tok = ts_token_new();
-    struct ts__reply r = { 0 };
+    struct oa__reply r = { 0 };
     json_object *root = NULL;
     char url[512];
     int rc;
 
     if (!tok)
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return oa__error(err, TS_ERR_NOMEM, "out of memory");
     rc = ts_find_token_by_id(o->store, id, tok, err);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_REFRESH_TOKEN))
-        rc = ts__error(err, TS_ERR_INVALID, "token %s has no refresh_token to revoke", id);
+        rc = oa__error(err, TS_ERR_INVALID, "token %s has no refresh_token to revoke", id);
     if (rc == TS_OK) {
         const char *form[] = { "token", ts_token_get(tok, TS_FIELD_REFRESH_TOKEN), NULL };
         snprintf(url, sizeof url, "%s" TOKEN_PATH "/revoke", accounts_for(o, tok));
-        ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "revoking the refresh token of token %s "
+        ts_store_log(o->store, TS_LOG_INFO, "revoking the refresh token of token %s "
                 "at %s", id, url);
-        rc = ts__oauth_post(o, url, form, NULL, NULL, &r, err);
+        rc = oa__oauth_post(o, url, form, NULL, NULL, &r, err);
     }
     if (rc == TS_OK)
-        rc = ts__oauth_parse_reply(&r, "revoke", &root, NULL, err);
+        rc = oa__oauth_parse_reply(&r, "revoke", &root, NULL, err);
     if (rc == TS_OK)
         rc = ts_delete_token(o->store, id, err);
     ts__json_release(root);
-    ts__reply_clear(&r);
+    oa__reply_clear(&r);
     ts_token_free(tok);
     return rc;
 }
@@ -573,5 +574,5 @@ TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
 TS_API int ts_oauth_refresh_log(ts_store *store, int (*cb)(const char *entry, void *userdata),
                                 void *userdata, ts_error *err)
 {
-    return ts__store_log_walk(store, cb, userdata, err);
+    return ts_store_log_walk(store, cb, userdata, err);
 }

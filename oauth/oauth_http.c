@@ -19,15 +19,15 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#include "oauth.h"
-#include "json.h"
+#include "client.h"
+#include "../core/json.h"
 
 #define MAX_REPLY (1024 * 1024)
 #define MAX_EXPIRES_IN_S (366LL * 24 * 3600)   /* a year */
 #define MAX_TOKEN 1024          /* Zoho's tokens are about 70 characters */
 #define MAX_DOMAIN 255
 
-int64_t ts__wall_ms(void)
+int64_t oa__wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -51,10 +51,10 @@ static CURL *easy_init(void)
     return curl_easy_init();
 }
 
-void ts__reply_clear(struct ts__reply *r)
+void oa__reply_clear(struct oa__reply *r)
 {
     if (r->body) {
-        ts__wipe(r->body, r->len);
+        oa__wipe(r->body, r->len);
         free(r->body);
     }
     memset(r, 0, sizeof *r);
@@ -62,7 +62,7 @@ void ts__reply_clear(struct ts__reply *r)
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
-    struct ts__reply *r = ud;
+    struct oa__reply *r = ud;
     size_t add = size * n;
 
     if (r->len + add > MAX_REPLY)
@@ -72,7 +72,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         return 0;
     if (r->body) {
         memcpy(body, r->body, r->len);
-        ts__wipe(r->body, r->len);      /* it may hold tokens */
+        oa__wipe(r->body, r->len);      /* it may hold tokens */
         free(r->body);
     }
     memcpy(body + r->len, data, add);
@@ -108,7 +108,7 @@ static char *form_body(CURL *curl, const char *const *pairs)
 done:
     for (size_t k = 0; k < n; k++)
         if (escaped[k]) {
-            ts__wipe(escaped[k], strlen(escaped[k]));
+            oa__wipe(escaped[k], strlen(escaped[k]));
             curl_free(escaped[k]);
         }
     return body;
@@ -116,7 +116,7 @@ done:
 
 /* One POST. TS_OK once an HTTP answer arrived (any status). */
 static int post_once(ts_oauth *o, CURL *curl, const char *url, const char *body,
-                     struct ts__reply *r, int *retryable, ts_error *err)
+                     struct oa__reply *r, int *retryable, ts_error *err)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
 
@@ -140,11 +140,11 @@ static int post_once(ts_oauth *o, CURL *curl, const char *url, const char *body,
         return TS_OK;
     }
     if (cc == CURLE_OPERATION_TIMEDOUT)
-        return ts__error(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms", url,
+        return oa__error(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms", url,
                          o->timeout_ms);
     *retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                  cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING;
-    return ts__error(err, TS_ERR_HTTP, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    return oa__error(err, TS_ERR_HTTP, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
 static void backoff(ts_oauth *o, int attempt)
@@ -155,44 +155,43 @@ static void backoff(ts_oauth *o, int attempt)
     /* "Equal jitter": half fixed, half random, so retries spread out. */
     long ms = cap / 2 + (cap > 1 ? rand_r(&o->jitter_seed) % (cap / 2 + 1) : 0);
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    ts__log(ts__store_ctx(o->store), TS_LOG_INFO, "waiting %ld ms before attempt %d", ms,
+    ts_store_log(o->store, TS_LOG_INFO, "waiting %ld ms before attempt %d", ms,
             attempt + 2);
     nanosleep(&ts, NULL);
 }
 
-int ts__oauth_post(ts_oauth *o, const char *url, const char *const *pairs,
-                   ts__may_send_fn may_send, void *userdata, struct ts__reply *r,
+int oa__oauth_post(ts_oauth *o, const char *url, const char *const *pairs,
+                   oa__may_send_fn may_send, void *userdata, struct oa__reply *r,
                    ts_error *err)
 {
-    ts_backend_ctx *log = ts__store_ctx(o->store);
     CURL *curl = easy_init();
     char *body = curl ? form_body(curl, pairs) : NULL;
     int rc = TS_ERR_NOMEM, retryable = 0;
 
     if (!body) {
         curl_easy_cleanup(curl);
-        return ts__error(err, TS_ERR_NOMEM, "out of memory");
+        return oa__error(err, TS_ERR_NOMEM, "out of memory");
     }
     for (long attempt = 0; attempt <= o->retries; attempt++) {
         if (attempt > 0)
             backoff(o, (int)attempt - 1);
         if (may_send && (rc = may_send(userdata, err)) != TS_OK)
             break;
-        ts__reply_clear(r);
-        ts__log(log, TS_LOG_DEBUG, "POST %s (attempt %ld)", url, attempt + 1);
+        oa__reply_clear(r);
+        ts_store_log(o->store, TS_LOG_DEBUG, "POST %s (attempt %ld)", url, attempt + 1);
         rc = post_once(o, curl, url, body, r, &retryable, err);
         if (rc == TS_OK && !retryable)
-            ts__log(log, TS_LOG_DEBUG, "POST %s: HTTP %ld, %zu bytes", url, r->status, r->len);
+            ts_store_log(o->store, TS_LOG_DEBUG, "POST %s: HTTP %ld, %zu bytes", url, r->status, r->len);
         if (!retryable)
             break;
         if (rc == TS_OK)
-            ts__log(log, TS_LOG_INFO, "POST %s: HTTP %ld, server busy or failing; %s", url,
+            ts_store_log(o->store, TS_LOG_INFO, "POST %s: HTTP %ld, server busy or failing; %s", url,
                     r->status, attempt < o->retries ? "retrying" : "giving up");
         else
-            ts__log(log, TS_LOG_INFO, "%s; %s", err->message,
+            ts_store_log(o->store, TS_LOG_INFO, "%s; %s", err->message,
                     attempt < o->retries ? "retrying" : "giving up");
     }
-    ts__wipe(body, strlen(body));
+    oa__wipe(body, strlen(body));
     free(body);
     curl_easy_cleanup(curl);
     return rc;
@@ -210,7 +209,7 @@ static void error_code(const char *in, char *out, size_t n)
     out[j] = '\0';
 }
 
-int ts__oauth_parse_reply(const struct ts__reply *r, const char *what, json_object **root,
+int oa__oauth_parse_reply(const struct oa__reply *r, const char *what, json_object **root,
                           char code[65], ts_error *err)
 {
     char own[65];
@@ -220,16 +219,16 @@ int ts__oauth_parse_reply(const struct ts__reply *r, const char *what, json_obje
     code[0] = '\0';
     *root = NULL;
     if (r->len == 0)
-        return ts__error(err, TS_ERR_HTTP, "%s: empty reply (HTTP %ld)", what, r->status);
+        return oa__error(err, TS_ERR_HTTP, "%s: empty reply (HTTP %ld)", what, r->status);
     char why[TS_ERROR_MAX];
     int rc = strlen(r->body) == r->len ? ts__json_parse(r->body, what, root, why, sizeof why)
                                        : TS_ERR_CONFIG;
     if (rc == TS_ERR_NOMEM)
-        return ts__error(err, rc, "out of memory");
+        return oa__error(err, rc, "out of memory");
     if (rc != TS_OK || !json_object_is_type(*root, json_type_object)) {
         ts__json_release(*root);
         *root = NULL;
-        return ts__error(err, TS_ERR_HTTP, "%s: the reply (HTTP %ld, %zu bytes) is not a JSON "
+        return oa__error(err, TS_ERR_HTTP, "%s: the reply (HTTP %ld, %zu bytes) is not a JSON "
                          "object", what, r->status, r->len);
     }
     json_object *e;
@@ -237,13 +236,13 @@ int ts__oauth_parse_reply(const struct ts__reply *r, const char *what, json_obje
         error_code(json_object_get_string(e), code, 65);
         ts__json_release(*root);
         *root = NULL;
-        return ts__error(err, TS_ERR_OAUTH, "%s: the accounts server answered error '%s' "
+        return oa__error(err, TS_ERR_OAUTH, "%s: the accounts server answered error '%s' "
                          "(HTTP %ld)", what, code, r->status);
     }
     if (r->status != 200) {
         ts__json_release(*root);
         *root = NULL;
-        return ts__error(err, TS_ERR_HTTP, "%s: HTTP status %ld", what, r->status);
+        return oa__error(err, TS_ERR_HTTP, "%s: HTTP status %ld", what, r->status);
     }
     return TS_OK;
 }
@@ -298,11 +297,11 @@ static int64_t expires_in_ms(json_object *root)
     return in_ms ? n : n * 1000;
 }
 
-int ts__oauth_apply_token_reply(const struct ts__reply *r, const char *what, ts_token *tok,
+int oa__oauth_apply_token_reply(const struct oa__reply *r, const char *what, ts_token *tok,
                                 char code[65], ts_error *err)
 {
     json_object *root;
-    int rc = ts__oauth_parse_reply(r, what, &root, code, err);
+    int rc = oa__oauth_parse_reply(r, what, &root, code, err);
     int bad_access = 0, bad_refresh = 0, bad_domain = 0;
 
     if (rc != TS_OK)
@@ -316,14 +315,14 @@ int ts__oauth_apply_token_reply(const struct ts__reply *r, const char *what, ts_
     if (bad || !access || !expires_in) {
         ts__json_release(root);
         if (bad)
-            return ts__error(err, TS_ERR_HTTP, "%s: the reply's %s is not printable ASCII of "
+            return oa__error(err, TS_ERR_HTTP, "%s: the reply's %s is not printable ASCII of "
                              "at most %d characters; refused", what, bad,
                              bad_domain ? MAX_DOMAIN : MAX_TOKEN);
-        return ts__error(err, TS_ERR_HTTP, "%s: the reply has no %s", what,
+        return oa__error(err, TS_ERR_HTTP, "%s: the reply has no %s", what,
                          access ? "expires_in from 1 second to 1 year" : "access_token");
     }
     char expiry[24];
-    snprintf(expiry, sizeof expiry, "%" PRId64, ts__wall_ms() + expires_in);
+    snprintf(expiry, sizeof expiry, "%" PRId64, oa__wall_ms() + expires_in);
     rc = ts_token_set(tok, TS_FIELD_ACCESS_TOKEN, access);
     if (rc == TS_OK)
         rc = ts_token_set(tok, TS_FIELD_EXPIRY_TIME, expiry);
@@ -332,13 +331,13 @@ int ts__oauth_apply_token_reply(const struct ts__reply *r, const char *what, ts_
     if (rc == TS_OK && domain)
         rc = ts_token_set(tok, TS_FIELD_API_DOMAIN, domain);
     ts__json_release(root);
-    return rc == TS_OK ? TS_OK : ts__error(err, rc, "out of memory");
+    return rc == TS_OK ? TS_OK : oa__error(err, rc, "out of memory");
 }
 
 /* What a token reply of HTTP 200 with this body makes of tok (for the
  * reply parser's fuzz harness); body must be NUL-terminated after len. */
-int ts__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err)
+int oa__oauth_apply_reply(const char *body, size_t len, ts_token *tok, ts_error *err)
 {
-    struct ts__reply r = { 200, (char *)(uintptr_t)body, len };
-    return ts__oauth_apply_token_reply(&r, "refresh", tok, NULL, err);
+    struct oa__reply r = { 200, (char *)(uintptr_t)body, len };
+    return oa__oauth_apply_token_reply(&r, "refresh", tok, NULL, err);
 }

@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "oauth.h"
+#include "client.h"
 
-uint64_t ts__fingerprint(const char *s)
+uint64_t oa__fingerprint(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull;
 
@@ -40,13 +40,13 @@ uint64_t ts__fingerprint(const char *s)
 
 /* ---------------------------------------------------------------- the note */
 
-static void note_name(const struct ts__flight *f, char name[96])
+static void note_name(const struct oa__flight *f, char name[96])
 {
     snprintf(name, 96, "oauth:%s", f->key);
 }
 
 /* "v1 FP FAILURES NEXT REVOKED T1,T2,...|- LAST MESSAGE" */
-static void parse_state(const char *text, struct ts__guard_state *st)
+static void parse_state(const char *text, struct oa__guard_state *st)
 {
     char times[TS__BUDGET_MAX * 21 + 2];
     int used = 0;
@@ -67,7 +67,7 @@ static void parse_state(const char *text, struct ts__guard_state *st)
     }
 }
 
-static void format_state(const struct ts__guard_state *st, char *out, size_t size)
+static void format_state(const struct oa__guard_state *st, char *out, size_t size)
 {
     size_t n = (size_t)snprintf(out, size, "v1 %" PRIx64 " %d %" PRId64 " %d ", st->fingerprint,
                                 st->failures, st->next_ms, st->revoked);
@@ -80,7 +80,7 @@ static void format_state(const struct ts__guard_state *st, char *out, size_t siz
 /* A note outlives what it holds (the budget's window, the longest wait)
  * and then goes, so a store does not keep one for every grant token ever
  * exchanged; a refusal for good stays until a new secret replaces it. */
-static void save_state(ts_oauth *o, const struct ts__flight *f)
+static void save_state(ts_oauth *o, const struct oa__flight *f)
 {
     char name[96], text[1800];
     int64_t ttl = f->state.revoked ? 0 : (int64_t)o->refresh_budget_window_ms +
@@ -89,13 +89,13 @@ static void save_state(ts_oauth *o, const struct ts__flight *f)
 
     note_name(f, name);
     format_state(&f->state, text, sizeof text);
-    if (ts__store_note_set(o->store, name, text, ttl, &err) != TS_OK)
-        ts__log(ts__store_ctx(o->store), TS_LOG_WARN, "token %s: the refresh guard could not "
+    if (ts_store_note_set(o->store, name, text, ttl, &err) != TS_OK)
+        ts_store_log(o->store, TS_LOG_WARN, "token %s: the refresh guard could not "
                 "be written, so other processes may not see it: %s", f->key, err.message);
 }
 
 /* Forgets the budget's requests older than its window. */
-static void prune(const ts_oauth *o, struct ts__guard_state *st, int64_t now)
+static void prune(const ts_oauth *o, struct oa__guard_state *st, int64_t now)
 {
     int keep = 0;
 
@@ -106,7 +106,7 @@ static void prune(const ts_oauth *o, struct ts__guard_state *st, int64_t now)
 }
 
 /* When the budget allows the next request (0: now). */
-static int64_t budget_next(const ts_oauth *o, const struct ts__guard_state *st)
+static int64_t budget_next(const ts_oauth *o, const struct oa__guard_state *st)
 {
     if (st->nrequests < o->refresh_budget)
         return 0;
@@ -115,14 +115,14 @@ static int64_t budget_next(const ts_oauth *o, const struct ts__guard_state *st)
 
 /* ---------------------------------------------------------------- checks */
 
-int ts__guard_check(ts_oauth *o, struct ts__flight *f, ts_error *err)
+int oa__guard_check(ts_oauth *o, struct oa__flight *f, ts_error *err)
 {
     char name[96], text[1800];
     ts_error ignored;
-    int64_t now = ts__wall_ms();
+    int64_t now = oa__wall_ms();
 
     note_name(f, name);
-    if (ts__store_note_get(o->store, name, text, sizeof text, &ignored) == TS_OK)
+    if (ts_store_note_get(o->store, name, text, sizeof text, &ignored) == TS_OK)
         parse_state(text, &f->state);
     else
         memset(&f->state, 0, sizeof f->state);
@@ -132,7 +132,7 @@ int ts__guard_check(ts_oauth *o, struct ts__flight *f, ts_error *err)
     }
     prune(o, &f->state, now);
     if (f->state.revoked)
-        return ts__error(err, TS_ERR_OAUTH, "token %s: the accounts server refused its %s "
+        return oa__error(err, TS_ERR_OAUTH, "token %s: the accounts server refused its %s "
                          "for good (%s); it is not sent again: store a new grant token, "
                          "refresh token or client secret", *f->id ? f->id : "(new)",
                          strcmp(f->event, "grant") == 0 ? "grant token" : "refresh token",
@@ -142,26 +142,26 @@ int ts__guard_check(ts_oauth *o, struct ts__flight *f, ts_error *err)
     if (next <= now)
         return TS_OK;
     if (f->state.next_ms > now)
-        return ts__error(err, TS_ERR_BACKOFF, "token %s: %d %s in a row failed, the last with "
+        return oa__error(err, TS_ERR_BACKOFF, "token %s: %d %s in a row failed, the last with "
                          "'%s'; the next try is allowed in %.1f s", *f->id ? f->id : "(new)",
                          f->state.failures, f->state.failures == 1 ? "refresh" : "refreshes",
                          f->state.last, (double)(next - now) / 1000);
-    return ts__error(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld s "
+    return oa__error(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld s "
                      "spent its budget (Zoho blocks a refresh token past ten in ten minutes); "
                      "the next is allowed in %.1f s", *f->id ? f->id : "(new)",
                      o->refresh_budget, o->refresh_budget_window_ms / 1000,
                      (double)(next - now) / 1000);
 }
 
-int ts__guard_may_send(void *guarded, ts_error *err)
+int oa__guard_may_send(void *guarded, ts_error *err)
 {
-    struct ts__guarded *g = guarded;
-    int64_t now = ts__wall_ms();
+    struct oa__guarded *g = guarded;
+    int64_t now = oa__wall_ms();
 
     prune(g->o, &g->f->state, now);
     int64_t next = budget_next(g->o, &g->f->state);
     if (next > now)
-        return ts__error(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld "
+        return oa__error(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld "
                          "s spent its budget; the next is allowed in %.1f s",
                          *g->f->id ? g->f->id : "(new)", g->o->refresh_budget,
                          g->o->refresh_budget_window_ms / 1000, (double)(next - now) / 1000);
@@ -178,7 +178,7 @@ int ts__guard_may_send(void *guarded, ts_error *err)
 
 /* ---------------------------------------------------------------- the log */
 
-static void log_entry(ts_oauth *o, const struct ts__flight *f, const char *result,
+static void log_entry(ts_oauth *o, const struct oa__flight *f, const char *result,
                       const char *detail)
 {
     char host[256] = "", *entry;
@@ -190,7 +190,7 @@ static void log_entry(ts_oauth *o, const struct ts__flight *f, const char *resul
         return;
     }
     gethostname(host, sizeof host - 1);
-    json_object_object_add(e, "time", json_object_new_int64(ts__wall_ms()));
+    json_object_object_add(e, "time", json_object_new_int64(oa__wall_ms()));
     json_object_object_add(e, "event", json_object_new_string(f->event));
     json_object_object_add(e, "id", json_object_new_string(f->id));
     json_object_object_add(e, "user", json_object_new_string(f->user));
@@ -203,16 +203,16 @@ static void log_entry(ts_oauth *o, const struct ts__flight *f, const char *resul
         json_object_object_add(e, "server", json_object_new_string(f->server));
     json_object_object_add(e, "requests", json_object_new_int(f->requests));
     json_object_object_add(e, "waited_ms", json_object_new_int64(f->waited_ms));
-    json_object_object_add(e, "took_ms", json_object_new_int64(ts__wall_ms() - f->started_ms));
+    json_object_object_add(e, "took_ms", json_object_new_int64(oa__wall_ms() - f->started_ms));
     entry = strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
     json_object_put(e);
-    if (entry && ts__store_log_append(o->store, entry, (size_t)o->refresh_log_size, &err) != TS_OK)
-        ts__log(ts__store_ctx(o->store), TS_LOG_WARN, "the refresh log could not be "
+    if (entry && ts_store_log_append(o->store, entry, (size_t)o->refresh_log_size, &err) != TS_OK)
+        ts_store_log(o->store, TS_LOG_WARN, "the refresh log could not be "
                 "written: %s", err.message);
     free(entry);
 }
 
-void ts__guard_done(ts_oauth *o, struct ts__flight *f, int rc, const char *oauth_code,
+void oa__guard_done(ts_oauth *o, struct oa__flight *f, int rc, const char *oauth_code,
                     const ts_error *why)
 {
     if (rc != TS_OK && f->requests == 0)
@@ -232,7 +232,7 @@ void ts__guard_done(ts_oauth *o, struct ts__flight *f, int rc, const char *oauth
         if (wait > o->failure_backoff_max_ms)
             wait = o->failure_backoff_max_ms;
         f->state.failures++;
-        f->state.next_ms = ts__wall_ms() + wait;
+        f->state.next_ms = oa__wall_ms() + wait;
         snprintf(f->state.last, sizeof f->state.last, "%.159s",
                  why && why->message[0] ? why->message : ts_strerror(rc));
     }
@@ -241,7 +241,7 @@ void ts__guard_done(ts_oauth *o, struct ts__flight *f, int rc, const char *oauth
               rc == TS_OK ? NULL : why ? why->message : NULL);
 }
 
-void ts__guard_served(ts_oauth *o, struct ts__flight *f)
+void oa__guard_served(ts_oauth *o, struct oa__flight *f)
 {
     const char *event = f->event;
 
