@@ -1,6 +1,7 @@
 # bindings/node/binding.gyp - the addon as npm builds it (node-gyp), against
-# the installed libtokenstore that pkg-config finds; `make` builds the same
-# sources with libtool instead (Makefile.am). build-addon.mjs runs node-gyp.
+# the installed libtokenstore and libtokenstore-oauth that pkg-config
+# finds; `make` builds the same sources with libtool instead (Makefile.am).
+# build-addon.mjs runs node-gyp.
 {
   "targets": [
     {

@@ -1,6 +1,7 @@
 // bindings/node/pkg-config.mjs - what binding.gyp builds the addon with:
-// the compiler and linker flags of the installed libtokenstore, asked of
-// pkg-config (`pkg-config --cflags --libs tokenstore`).
+// the compiler and linker flags of the installed libtokenstore and its
+// OAuth client, asked of pkg-config (`pkg-config --cflags --libs
+// tokenstore-oauth`, which requires tokenstore).
 //
 //   node pkg-config.mjs cflags    the -I and -D flags
 //   node pkg-config.mjs libs      -L and -l flags
@@ -14,7 +15,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-const PKG = "tokenstore";
+const PKG = "tokenstore-oauth";
 const pkgConfig = process.env.PKG_CONFIG || "pkg-config";
 const wanted = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")).version;
 
