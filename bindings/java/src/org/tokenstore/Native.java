@@ -1,0 +1,70 @@
+package org.tokenstore;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The native half, libtokenstore_jni.so. It is loaded from, in order: the
+ * system property {@code tokenstore.jni}, the environment variable
+ * {@code TOKENSTORE_JNI} (each the path of the .so), the directory the jar
+ * was built for ({@code $(libdir)/tokenstore/java}), else the JVM's
+ * {@code java.library.path}. Tokens cross as one byte[] each: the ten
+ * values in UTF-8, joined by NUL (see Codec).
+ */
+final class Native {
+    private Native() {}
+
+    static {
+        String path = System.getProperty("tokenstore.jni");
+        if (path == null || path.isEmpty())
+            path = System.getenv("TOKENSTORE_JNI");
+        if (path == null || path.isEmpty())
+            path = builtPath();
+        if (path != null && !path.isEmpty()) {
+            try {
+                System.load(path);
+            } catch (UnsatisfiedLinkError e) {
+                UnsatisfiedLinkError named = new UnsatisfiedLinkError(
+                    "tokenstore: cannot load the JNI library " + path + ": " + e.getMessage()
+                    + " (set -Dtokenstore.jni=/path/to/libtokenstore_jni.so)");
+                named.initCause(e);
+                throw named;
+            }
+        } else {
+            System.loadLibrary("tokenstore_jni");
+        }
+    }
+
+    /** The installed library's path, written into the jar when it is built. */
+    private static String builtPath() {
+        try (InputStream in = Native.class.getResourceAsStream("native.path")) {
+            if (in == null)
+                return null;
+            byte[] buf = new byte[4096];
+            int n = 0, r;
+            while (n < buf.length && (r = in.read(buf, n, buf.length - n)) > 0)
+                n += r;
+            return new String(buf, 0, n, StandardCharsets.UTF_8).trim();
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
+    static native String version();
+    static native String codeName(int code);
+
+    static native long open(byte[] spec, int flags) throws TokenStoreException;
+    static native void close(long store);
+    static native byte[] find(long store, byte[] token) throws TokenStoreException;
+    static native byte[] findById(long store, byte[] id) throws TokenStoreException;
+    static native String save(long store, byte[] token) throws TokenStoreException;
+    static native String[] saveMany(long store, byte[][] tokens) throws TokenStoreException;
+    static native boolean delete(long store, byte[] id) throws TokenStoreException;
+    static native byte[][] tokens(long store) throws TokenStoreException;
+    static native void clear(long store) throws TokenStoreException;
+
+    static native long oauthNew(long store, byte[][] settings) throws TokenStoreException;
+    static native void oauthFree(long oauth);
+    static native byte[] oauthGet(long oauth, byte[] key) throws TokenStoreException;
+    static native byte[] oauthAccessToken(long oauth, byte[] token) throws TokenStoreException;
+}
