@@ -2,7 +2,8 @@ import java.util.Objects;
 
 /** TAP output for the Java tests: one line per check, the plan at the end. */
 final class Tap {
-    private static int n, failed;
+    /** -Dtap.start=N: N checks were printed before (by a shell test). */
+    private static int n = Integer.getInteger("tap.start", 0), failed;
 
     private Tap() {}
 

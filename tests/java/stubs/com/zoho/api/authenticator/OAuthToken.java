@@ -42,7 +42,7 @@ public class OAuthToken implements Token {
     }
 
     @Override
-    public void authenticate(APIHTTPConnector urlConnection) throws SDKException {
+    public synchronized void authenticate(APIHTTPConnector urlConnection) throws SDKException {
         throw new SDKException("STUB", "not in the stand-in");
     }
 
