@@ -24,6 +24,7 @@ public final class StoreTest {
     @SuppressWarnings("try")
     public static void main(String[] args) throws Exception {
         String dir = args[0];
+        TokenStoreException e0;
         String uri = "sqlite:" + dir + "/api.db";
 
         Tap.ok(Store.libraryVersion().matches("[0-9]+\\.[0-9]+\\.[0-9]+.*"), "libraryVersion() is the library's version",
@@ -87,6 +88,15 @@ public final class StoreTest {
             Tap.is(store.find(Token.ofUser("ok@example.com")), null, "...and sqlite saved none of them");
             Tap.throwsLike(NullPointerException.class, "tokens[1]", "saveMany() with a null token names it",
                            () -> store.saveMany(Arrays.asList(full("x@example.com"), null)));
+
+            Tap.is(store.saveMany(new ArrayList<Token>()), Arrays.asList(), "saveMany() of no tokens saves none");
+            StringBuilder big = new StringBuilder();
+            while (big.length() < 65536)
+                big.append("0123456789abcdef");
+            Token large = full("large@example.com").setAccessToken(big.toString());
+            store.save(large);
+            Tap.is(store.findById(large.getId()).getAccessToken().length(), 65536, "a 64 KiB value round-trips");
+            store.delete(large.getId());
 
             List<Token> all = store.tokens();
             Tap.is(all.size(), 7, "tokens() lists every token");
@@ -163,6 +173,11 @@ public final class StoreTest {
         // Opening.
         Tap.throwsLike(TokenStoreException.class, "NUL", "a spec with a NUL throws",
                        () -> Store.open("sqlite:" + dir + "/x.db\0/other.db"));
+        e0 = Tap.throwsLike(TokenStoreException.class, "spec holds a lone surrogate at index 7",
+                            "a spec with a lone surrogate throws, naming where",
+                            () -> Store.open("sqlite:\uDC00/x.db"));
+        if (e0 != null)
+            Tap.is(e0.codeName(), "TS_ERR_CONFIG", "...as a config error");
         String missing = dir + "/missing.db";
         TokenStoreException e = Tap.throwsLike(TokenStoreException.class, missing, "MUST_EXIST of a missing store throws, naming it",
                                                () -> Store.open("sqlite:" + missing, Store.MUST_EXIST));

@@ -49,9 +49,11 @@ final class Codec {
 
     /** The ten values, UTF-8, joined by NUL. The caller wipes the result. */
     static byte[] pack(Token t) throws TokenStoreException {
+        // A snapshot: another thread may set the token's fields meanwhile.
+        String[] values = t.values.clone();
         int len = Token.COUNT - 1;
         for (int f = 0; f < Token.COUNT; f++) {
-            String v = t.values[f];
+            String v = values[f];
             if (v == null)
                 continue;
             int at = bad(v, false);
@@ -65,7 +67,7 @@ final class Codec {
         for (int f = 0; f < Token.COUNT; f++) {
             if (f > 0)
                 out[p++] = 0;
-            String v = t.values[f];
+            String v = values[f];
             if (v != null)
                 p = encode(v, out, p);
         }
