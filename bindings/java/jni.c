@@ -39,7 +39,7 @@ struct jstore {
 /* The natives of org.tokenstore.Native (what javac -h would declare). */
 NATIVE(jstring, version)(JNIEnv *env, jclass cls);
 NATIVE(jstring, codeName)(JNIEnv *env, jclass cls, jint code);
-NATIVE(jlong, open)(JNIEnv *env, jclass cls, jbyteArray spec_bytes, jint flags);
+NATIVE(jlong, open)(JNIEnv *env, jclass cls, jbyteArray spec_bytes, jint flags, jint log_level);
 NATIVE(void, close)(JNIEnv *env, jclass cls, jlong handle);
 NATIVE(jbyteArray, find)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed);
 NATIVE(jbyteArray, findById)(JNIEnv *env, jclass cls, jlong handle, jbyteArray id_bytes);
@@ -241,6 +241,66 @@ static struct jstore *store_of(JNIEnv *env, jlong handle)
     return s;
 }
 
+/* ---------------------------------------------------------------- logs */
+
+/* The library's log lines go to java.util.logging (org.tokenstore.Native.log,
+ * logger "org.tokenstore"): the default logger from the moment the library
+ * is loaded, so that nothing reaches stderr, and each store's up to the
+ * level its Store asked for. A line said on a thread the JVM does not know
+ * attaches it as a daemon; a line said while a Java exception is pending
+ * on the thread is dropped (no Java may run then). Lines never hold a
+ * secret. */
+static JavaVM *jvm;
+static jclass native_class;
+static jmethodID log_method;
+
+static void log_line(void *userdata, int level, const char *message)
+{
+    JNIEnv *env = NULL;
+    jbyteArray bytes;
+    jint rc;
+    size_t len = strlen(message);
+
+    (void)userdata;
+    if (!jvm || !log_method)
+        return;
+    rc = (*jvm)->GetEnv(jvm, (void **)&env, JNI_VERSION_1_6);
+    if (rc == JNI_EDETACHED)
+        rc = (*jvm)->AttachCurrentThreadAsDaemon(jvm, (void **)&env, NULL);
+    if (rc != JNI_OK || !env || (*env)->ExceptionCheck(env))
+        return;
+    if ((*env)->PushLocalFrame(env, 4) != 0) {
+        (*env)->ExceptionClear(env);
+        return;
+    }
+    if ((bytes = (*env)->NewByteArray(env, (jsize)len))) {
+        (*env)->SetByteArrayRegion(env, bytes, 0, (jsize)len, (const jbyte *)message);
+        (*env)->CallStaticVoidMethod(env, native_class, log_method, (jint)level, bytes);
+    }
+    if ((*env)->ExceptionCheck(env))
+        (*env)->ExceptionClear(env);
+    (*env)->PopLocalFrame(env, NULL);
+}
+
+EXPORT JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved);
+
+EXPORT JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
+{
+    JNIEnv *env;
+    jclass c;
+
+    (void)reserved;
+    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK)
+        return JNI_ERR;
+    if (!(c = (*env)->FindClass(env, "org/tokenstore/Native")) ||
+        !(native_class = (*env)->NewGlobalRef(env, c)) ||
+        !(log_method = (*env)->GetStaticMethodID(env, c, "log", "(I[B)V")))
+        return JNI_ERR;
+    jvm = vm;
+    ts_set_default_logger(log_line, NULL, TS_LOG_INFO);
+    return JNI_VERSION_1_6;
+}
+
 /* ---------------------------------------------------------------- library */
 
 NATIVE(jstring, version)(JNIEnv *env, jclass cls)
@@ -259,7 +319,7 @@ NATIVE(jstring, codeName)(JNIEnv *env, jclass cls, jint code)
 
 /* ---------------------------------------------------------------- stores */
 
-NATIVE(jlong, open)(JNIEnv *env, jclass cls, jbyteArray spec_bytes, jint flags)
+NATIVE(jlong, open)(JNIEnv *env, jclass cls, jbyteArray spec_bytes, jint flags, jint log_level)
 {
     struct jstore *s;
     char *spec = NULL;
@@ -277,8 +337,11 @@ NATIVE(jlong, open)(JNIEnv *env, jclass cls, jbyteArray spec_bytes, jint flags)
     }
     rc = ts_config_load(&s->config, spec, &err);
     wipe_free(spec, len);    /* a URI may hold a password */
-    if (rc == TS_OK)
+    if (rc == TS_OK) {
+        /* log_level < 0: the Java logger hears nothing, so neither does it. */
+        ts_config_set_logger(s->config, log_level < 0 ? NULL : log_line, NULL, log_level);
         rc = ts_store_open_config_flags(&s->store, s->config, (unsigned)flags, &err);
+    }
     if (rc != TS_OK) {
         ts_config_free(s->config);
         free(s);

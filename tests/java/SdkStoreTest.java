@@ -173,8 +173,18 @@ public final class SdkStoreTest {
             Tap.is(store.getRefreshAheadMs(), 60000L, "by default refresh ahead is the library's 60 s");
             long expiry = System.currentTimeMillis() + 30000;
             store.saveToken(full("me@example.com", Long.toString(expiry)));
+            Captured lib = new Captured();
+            Logger libLog = Logger.getLogger("org.tokenstore");
+            libLog.addHandler(lib);
+            libLog.setUseParentHandlers(false);
             OAuthToken got = (OAuthToken) store.findToken(token("me@example.com"));
+            libLog.removeHandler(lib);
+            libLog.setUseParentHandlers(true);
             Tap.is(got.getAccessToken(), "1000.access.1", "findToken refreshes a token expiring within 60 s");
+            Tap.ok(lib.text.toString().contains("INFO refreshing the access token of token 1 at " + accounts.url),
+                   "...which the library logs on org.tokenstore", lib.text);
+            Tap.ok(!lib.text.toString().contains("1000.refresh.x") && !lib.text.toString().contains("c0ffee"),
+                   "...without a secret", lib.text);
             Tap.ok(Long.parseLong(got.getExpiresIn()) - System.currentTimeMillis() > 3500000,
                    "...to one the SDK will not refresh", got.getExpiresIn());
             got = (OAuthToken) store.findToken(token("me@example.com"));

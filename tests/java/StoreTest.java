@@ -201,6 +201,34 @@ public final class StoreTest {
                            () -> Store.open("nosuchbackend:/x"));
         if (e != null)
             Tap.is(e.codeName(), "TS_ERR_LOAD", "...as a load error");
+        // The library's log lines reach java.util.logging, never stderr:
+        // a config file holding a secret that others may read.
+        File conf = new File(dir, "readable.json");
+        try (java.io.Writer w = new java.io.FileWriter(conf)) {
+            w.write("{\"store\": \"memory:\", \"oauth\": {\"client_secret\": \"s3cret-value\"}}");
+        }
+        conf.setReadable(true, false);
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.tokenstore");
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public synchronized void publish(java.util.logging.LogRecord r) {
+                lines.add(r.getLevel() + " " + r.getMessage());
+            }
+            @Override
+            public void flush() {}
+            @Override
+            public void close() {}
+        };
+        log.addHandler(h);
+        log.setUseParentHandlers(false);
+        Store.open(conf.getPath()).close();
+        log.removeHandler(h);
+        log.setUseParentHandlers(true);
+        Tap.ok(lines.size() == 1 && lines.get(0).startsWith("WARNING " + conf.getPath() + " holds secrets (oauth.client_secret)"),
+               "a library warning goes to the logger org.tokenstore", lines);
+        Tap.ok(!lines.toString().contains("s3cret"), "...without the secret", lines);
+
         try (Store mem = Store.open("memory:")) {
             mem.save(full("m@example.com"));
             Tap.is(mem.find(Token.ofUser("m@example.com")).getClientSecret(), "c0ffee-secret", "the memory backend works too");

@@ -2,6 +2,8 @@ package org.tokenstore;
 
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The native half, libtokenstore_jni.so. It is loaded from, in order: the
@@ -9,7 +11,9 @@ import java.nio.charset.StandardCharsets;
  * {@code TOKENSTORE_JNI} (each the path of the .so), the directory the jar
  * was built for ({@code $(libdir)/tokenstore/java}), else the JVM's
  * {@code java.library.path}. Tokens cross as one byte[] each: the ten
- * values in UTF-8, joined by NUL (see Codec).
+ * values in UTF-8, joined by NUL (see Codec). The library's log lines go to
+ * the java.util.logging logger "org.tokenstore" (SEVERE, WARNING, INFO,
+ * FINE), never to stderr.
  */
 final class Native {
     private Native() {}
@@ -50,10 +54,33 @@ final class Native {
         }
     }
 
+    /** Where the library's log lines go (never a secret). */
+    static final Logger LOG = Logger.getLogger("org.tokenstore");
+    private static final Level[] LEVELS = { Level.SEVERE, Level.WARNING, Level.INFO, Level.FINE };
+
+    /** The most detailed library level LOG hears now; -1 for none. */
+    static int logLevel() {
+        for (int i = LEVELS.length - 1; i >= 0; i--)
+            if (LOG.isLoggable(LEVELS[i]))
+                return i;
+        return -1;
+    }
+
+    /** Called by the native side with each log line. */
+    static void log(int level, byte[] message) {
+        try {
+            Level l = LEVELS[Math.max(0, Math.min(level, LEVELS.length - 1))];
+            if (LOG.isLoggable(l))
+                LOG.log(l, new String(message, StandardCharsets.UTF_8));
+        } catch (Throwable e) {
+            // nothing may go back into C
+        }
+    }
+
     static native String version();
     static native String codeName(int code);
 
-    static native long open(byte[] spec, int flags) throws TokenStoreException;
+    static native long open(byte[] spec, int flags, int logLevel) throws TokenStoreException;
     static native void close(long store);
     static native byte[] find(long store, byte[] token) throws TokenStoreException;
     static native byte[] findById(long store, byte[] id) throws TokenStoreException;

@@ -19,7 +19,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * A store may be shared by threads, as the C store may. {@link #close()}
  * waits for the calls in flight; a call on a closed store throws
  * IllegalStateException. Failures of the library are TokenStoreException
- * with its code; a null argument is NullPointerException naming it.
+ * with its code; a null argument is NullPointerException naming it. The
+ * store's log lines go to the java.util.logging logger "org.tokenstore",
+ * up to the level it heard when the store was opened.
  */
 public final class Store implements AutoCloseable {
     /** Never create a store: one that does not exist is NO_STORE. */
@@ -61,7 +63,7 @@ public final class Store implements AutoCloseable {
                                           "flags: " + flags + " holds bits other than MUST_EXIST and READ_ONLY");
         byte[] raw = spec == null ? null : Codec.string(spec, "spec", TokenStoreException.CONFIG);
         try {
-            return new Store(Native.open(raw, flags), (flags & READ_ONLY) != 0);
+            return new Store(Native.open(raw, flags, Native.logLevel()), (flags & READ_ONLY) != 0);
         } finally {
             if (raw != null)
                 Arrays.fill(raw, (byte) 0);   // a URI may hold a password
