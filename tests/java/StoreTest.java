@@ -98,6 +98,49 @@ public final class StoreTest {
             Tap.is(store.findById(large.getId()).getAccessToken().length(), 65536, "a 64 KiB value round-trips");
             store.delete(large.getId());
 
+            // Random UTF-16 in every field: a value Java and C agree on
+            // round-trips exactly, any other is refused; nothing else.
+            java.util.Random rng = new java.util.Random(7);
+            int roundTrips = 0, refused = 0, other = 0;
+            for (int i = 0; i < 500; i++) {
+                Token r = full("random" + i + "@example.com");
+                boolean valid = true;
+                for (String f : new String[] { "client_secret", "access_token", "redirect_url", "api_domain" }) {
+                    StringBuilder b = new StringBuilder();
+                    for (int j = rng.nextInt(12); j > 0; j--) {
+                        int k = rng.nextInt(100);
+                        if (k == 0)
+                            b.append((char) (0xD800 + rng.nextInt(0x800)));   // lone surrogate
+                        else if (k == 1)
+                            b.append('\0');
+                        else if (k < 6)
+                            b.appendCodePoint(0x1F300 + rng.nextInt(0x300));   // a pair
+                        else
+                            b.append((char) (1 + rng.nextInt(0xD7FF)));
+                    }
+                    String v = b.toString();
+                    valid &= v.indexOf('\0') < 0 && v.codePoints().noneMatch(c -> c >= 0xD800 && c <= 0xDFFF);
+                    r.set(f, v);
+                }
+                try {
+                    store.save(r);
+                    Token back = store.findById(r.getId());
+                    if (valid && back.equals(r))
+                        roundTrips++;
+                    else
+                        other++;
+                    store.delete(r.getId());
+                } catch (TokenStoreException x) {
+                    if (!valid && x.code() == TokenStoreException.INVALID)
+                        refused++;
+                    else
+                        other++;
+                }
+            }
+            Tap.ok(other == 0 && roundTrips > 50 && refused > 50,
+                   "500 tokens of random UTF-16: each round-trips exactly or is refused as INVALID",
+                   "round trips " + roundTrips + ", refused " + refused + ", otherwise " + other);
+
             List<Token> all = store.tokens();
             Tap.is(all.size(), 7, "tokens() lists every token");
             Tap.is(all.get(0).getId() + "," + all.get(6).getId(), "1,7", "...in ascending id");
