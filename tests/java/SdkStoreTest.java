@@ -191,15 +191,40 @@ public final class SdkStoreTest {
             Tap.is(got.getAccessToken(), "1000.access.1", "...once");
             Tap.is(accounts.count("refresh_token"), 1, "...one request");
 
+            // 8 threads of one JVM at once: one request too.
+            accounts.post("/control", "{\"mode\": \"slow\", \"delay\": 0.3}");
+            store.saveToken(full("threads@example.com", Long.toString(System.currentTimeMillis() + 30000)));
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            java.util.Set<String> seen = java.util.Collections.synchronizedSet(new java.util.HashSet<>());
+            java.util.List<Thread> threads = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                Thread t = new Thread(() -> {
+                    try {
+                        go.await();
+                        seen.add(((OAuthToken) store.findToken(token("threads@example.com"))).getAccessToken());
+                    } catch (Exception x) {
+                        seen.add(x.toString());
+                    }
+                });
+                t.start();
+                threads.add(t);
+            }
+            go.countDown();
+            for (Thread t : threads)
+                t.join();
+            accounts.post("/control", "{\"mode\": \"success\"}");
+            Tap.is(seen.toString(), "[1000.access.2]", "8 threads finding a token about to expire all get its refresh");
+            Tap.is(accounts.count("refresh_token"), 2, "...from one request");
+
             // findTokenById too, and a token without an access token.
             OAuthToken none = token("new@example.com");
             none.setClientId("1000.CLIENT");
             none.setClientSecret("c0ffee-secret");
             none.setRefreshToken("1000.r");
             store.saveToken(none);
-            Tap.is(((OAuthToken) store.findTokenById(none.getId())).getAccessToken(), "1000.access.2",
+            Tap.is(((OAuthToken) store.findTokenById(none.getId())).getAccessToken(), "1000.access.3",
                    "findTokenById refreshes a token without an access token");
-            Tap.is(accounts.count("refresh_token"), 2, "...with one request");
+            Tap.is(accounts.count("refresh_token"), 3, "...with one request");
 
             // A failed refresh of a token still good: logged, never a secret.
             accounts.post("/control", "{\"mode\": \"error\", \"code\": \"invalid_client\"}");
