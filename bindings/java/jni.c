@@ -219,8 +219,15 @@ static jbyteArray token_out(JNIEnv *env, const ts_token *token)
 
 static jstring id_out(JNIEnv *env, const ts_token *token)
 {
-    /* An id is the decimal spelling of a number: plain ASCII. */
-    return (*env)->NewStringUTF(env, ts_token_get(token, TS_FIELD_ID));
+    const char *id = ts_token_get(token, TS_FIELD_ID);
+
+    /* The stores keep decimal ids (ts_id_parse); NewStringUTF is handed
+     * nothing else, since it reads modified UTF-8 only. */
+    if (ts_id_parse(id, NULL) != TS_OK) {
+        throw_ts(env, TS_ERR_CORRUPT, "the store answered a token id that is not a number");
+        return NULL;
+    }
+    return (*env)->NewStringUTF(env, id);
 }
 
 static ts_token *new_token(JNIEnv *env)
