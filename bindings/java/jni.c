@@ -39,6 +39,7 @@ struct jstore {
 /* The natives of org.tokenstore.Native (what javac -h would declare). */
 NATIVE(jstring, version)(JNIEnv *env, jclass cls);
 NATIVE(jstring, codeName)(JNIEnv *env, jclass cls, jint code);
+NATIVE(jlong, sdkMarginMs)(JNIEnv *env, jclass cls);
 NATIVE(jlong, open)(JNIEnv *env, jclass cls, jbyteArray spec_bytes, jint flags, jint log_level);
 NATIVE(void, close)(JNIEnv *env, jclass cls, jlong handle);
 NATIVE(jbyteArray, find)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed);
@@ -322,6 +323,12 @@ NATIVE(jstring, codeName)(JNIEnv *env, jclass cls, jint code)
 
     (void)cls;
     return name ? (*env)->NewStringUTF(env, name) : NULL;
+}
+
+NATIVE(jlong, sdkMarginMs)(JNIEnv *env, jclass cls)
+{
+    (void)env, (void)cls;
+    return TS_OAUTH_SDK_MARGIN_MS;
 }
 
 /* ---------------------------------------------------------------- stores */

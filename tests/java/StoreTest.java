@@ -184,6 +184,7 @@ public final class StoreTest {
             // OAuth settings through the library.
             Map<String, String> settings = new HashMap<>();
             settings.put("refresh_ahead_ms", "90000");
+            Tap.is(OAuthClient.sdkMarginMs(), 5000L, "OAuthClient.sdkMarginMs() is the SDK's 5 s");
             try (OAuthClient oauth = store.oauth(settings)) {
                 Tap.is(oauth.setting("refresh_ahead_ms"), "90000", "oauth() takes settings in code");
                 Tap.is(oauth.setting("retries"), "3", "...and has the library's defaults");

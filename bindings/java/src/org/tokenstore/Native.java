@@ -79,6 +79,7 @@ final class Native {
 
     static native String version();
     static native String codeName(int code);
+    static native long sdkMarginMs();
 
     static native long open(byte[] spec, int flags, int logLevel) throws TokenStoreException;
     static native void close(long store);

@@ -19,6 +19,12 @@ public final class OAuthClient implements AutoCloseable {
         this.handle = handle;
     }
 
+    /** The SDK refreshes an access token that expires within this long
+     * itself (TS_OAUTH_SDK_MARGIN_MS); refresh_ahead_ms is never less. */
+    public static long sdkMarginMs() {
+        return Native.sdkMarginMs();
+    }
+
     private long enter() {
         store.enter();
         if (handle == 0) {

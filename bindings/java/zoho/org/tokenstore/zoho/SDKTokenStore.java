@@ -46,8 +46,9 @@ import org.tokenstore.TokenStoreException;
  * constructor's oauth map (tokenstore.conf(5) names them).
  */
 public class SDKTokenStore implements TokenStore, AutoCloseable {
-    /** The SDK refreshes a token that expires within this itself. */
-    static final long SDK_MARGIN_MS = 5000;
+    /** The SDK refreshes a token that expires within this itself (the
+     * library's TS_OAUTH_SDK_MARGIN_MS). */
+    static final long SDK_MARGIN_MS = OAuthClient.sdkMarginMs();
     /** The code the SDK's own stores throw SDKException with. */
     static final String ERROR_CODE = "TOKEN_STORE";
 
