@@ -163,6 +163,9 @@ public final class SdkStoreTest {
     }
 
     static void refreshAhead(String dir, Accounts accounts) throws Exception {
+        // The library's INFO lines, for the check of the refresh's below
+        // (a store hears the level its logger has when it is opened).
+        Logger.getLogger("org.tokenstore").setLevel(java.util.logging.Level.INFO);
         String db = dir + "/refresh.db";
         String config = dir + "/refresh.json";
         try (Writer w = new FileWriter(config)) {

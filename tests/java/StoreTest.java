@@ -29,6 +29,8 @@ public final class StoreTest {
 
         Tap.ok(Store.libraryVersion().matches("[0-9]+\\.[0-9]+\\.[0-9]+.*"), "libraryVersion() is the library's version",
                Store.libraryVersion());
+        Tap.is(java.util.logging.Logger.getLogger("org.tokenstore").getLevel(), java.util.logging.Level.WARNING,
+               "the library's logger hears warnings and errors unless configured");
 
         try (Store store = Store.open(uri)) {
             Token t = full("me@example.com");

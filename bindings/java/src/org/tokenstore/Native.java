@@ -3,6 +3,7 @@ package org.tokenstore;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.logging.Level;
+import java.util.logging.LogManager;
 import java.util.logging.Logger;
 
 /**
@@ -13,12 +14,20 @@ import java.util.logging.Logger;
  * {@code java.library.path}. Tokens cross as one byte[] each: the ten
  * values in UTF-8, joined by NUL (see Codec). The library's log lines go to
  * the java.util.logging logger "org.tokenstore" (SEVERE, WARNING, INFO,
- * FINE), never to stderr.
+ * FINE), never straight to stderr; the logger's level is WARNING unless the
+ * logging configuration or the application sets another.
  */
 final class Native {
     private Native() {}
 
+    /** Where the library's log lines go (never a secret). */
+    static final Logger LOG = Logger.getLogger("org.tokenstore");
+
     static {
+        // As the library on its own: warnings and errors, unless the
+        // logging configuration names a level for org.tokenstore.
+        if (LogManager.getLogManager().getProperty("org.tokenstore.level") == null && LOG.getLevel() == null)
+            LOG.setLevel(Level.WARNING);
         String path = System.getProperty("tokenstore.jni");
         if (path == null || path.isEmpty())
             path = System.getenv("TOKENSTORE_JNI");
@@ -54,8 +63,6 @@ final class Native {
         }
     }
 
-    /** Where the library's log lines go (never a secret). */
-    static final Logger LOG = Logger.getLogger("org.tokenstore");
     private static final Level[] LEVELS = { Level.SEVERE, Level.WARNING, Level.INFO, Level.FINE };
 
     /** The most detailed library level LOG hears now; -1 for none. */
@@ -71,7 +78,7 @@ final class Native {
         try {
             Level l = LEVELS[Math.max(0, Math.min(level, LEVELS.length - 1))];
             if (LOG.isLoggable(l))
-                LOG.log(l, new String(message, StandardCharsets.UTF_8));
+                LOG.logp(l, "libtokenstore", null, new String(message, StandardCharsets.UTF_8));
         } catch (Throwable e) {
             // nothing may go back into C
         }
