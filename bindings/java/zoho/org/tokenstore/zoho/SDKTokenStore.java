@@ -21,7 +21,7 @@ import org.tokenstore.TokenStoreException;
  * Any tokenstore store as the Zoho CRM Java SDK's TokenStore:
  *
  * <pre>
- *     new InitializeBuilder().environment(...).token(token)
+ *     new Initializer.Builder().environment(...).token(token)
  *         .store(new SDKTokenStore("sqlite:/var/lib/app/tokens.db"))
  *         .initialize();
  * </pre>
