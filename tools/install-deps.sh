@@ -6,7 +6,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config binutils
   libsqlite3-dev libhiredis-dev libssl-dev libcurl4-openssl-dev libjson-c-dev check
   redis-server redis-tools openssl sqlite3 python3 zsh
   python3-venv python3-pip python3-setuptools python3-wheel mypy
-  libmariadb-dev mariadb-server libpq-dev postgresql"
+  libmariadb-dev mariadb-server libpq-dev postgresql
+  openjdk-17-jdk-headless"
 # Node.js for bindings/node and the tests that run the Node.js SDK: from
 # Debian only when absent (a Node.js from elsewhere, such as NodeSource's,
 # brings its own npm and headers, which Debian's packages would conflict
