@@ -58,5 +58,16 @@ make_scratch() {
     trap 'rm -rf "$SCRATCH"' EXIT
 }
 
+# Copies the `make install DESTDIR=tests/stage` that make check made before
+# the tests ran (Makefile.am says why not here) into $1; on failure, the
+# end of its log as TAP comments and status 1.
+copy_staged_install() {
+    if [ -f "$top_builddir/tests/stage.stamp" ] && cp -a "$top_builddir/tests/stage" "$1"; then
+        return 0
+    fi
+    tail -n 20 "$top_builddir/tests/stage.log" 2>/dev/null | sed 's/^/# /'
+    return 1
+}
+
 # The path of a built backend .so.
 plugin_so() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
