@@ -261,7 +261,7 @@ static int apply_scalars(struct ts_kv *kv, json_object *obj, const char *origin,
         if (known && !known(key))
             return ts__error(err, TS_ERR_CONFIG, "%s: %s.%s: unknown key", origin, where, key);
         if (ts__kv_set(kv, key, text, err) != TS_OK)
-            return ts__error_prefix(err, "%s: %s.%s", origin, where, key);
+            return ts_error_prefix(err, "%s: %s.%s", origin, where, key);
     }
     return TS_OK;
 }
@@ -280,7 +280,7 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
 
     if (json_object_is_type(store, json_type_string)) {
         rc = apply_uri(c, json_object_get_string(store), err);
-        return rc == TS_OK ? rc : ts__error_prefix(err, "%s: store", origin);
+        return rc == TS_OK ? rc : ts_error_prefix(err, "%s: store", origin);
     }
     if (!json_object_is_type(store, json_type_object))
         return ts__error(err, TS_ERR_CONFIG,
@@ -290,7 +290,7 @@ static int apply_store(ts_config *c, json_object *store, const char *origin, ts_
         if (strcmp(key, "backend") == 0) {
             rc = expect_string(val, origin, "store.backend", err);
             if (rc == TS_OK && ts_config_set_backend(c, json_object_get_string(val), err) != TS_OK)
-                rc = ts__error_prefix(err, "%s: store.backend", origin);
+                rc = ts_error_prefix(err, "%s: store.backend", origin);
             has_backend = 1;
         } else if (strcmp(key, "options") == 0) {
             struct ts_kv opts = { 0 };
@@ -390,7 +390,7 @@ static int apply_root(ts_config *c, json_object *root, const char *origin, ts_er
         } else if (strcmp(key, "plugin_dir") == 0) {
             rc = expect_string(val, origin, "plugin_dir", err);
             if (rc == TS_OK && ts_config_set_plugin_dir(c, json_object_get_string(val), err))
-                rc = ts__error_prefix(err, "%s: plugin_dir", origin);
+                rc = ts_error_prefix(err, "%s: plugin_dir", origin);
         } else {
             rc = ts__error(err, TS_ERR_CONFIG,
                            "%s: %s: unknown key (expected store, oauth, encrypt, plugin_dir)", origin, key);

@@ -240,7 +240,7 @@ int ts__crypt_save_finish(const ts__crypt *c, ts_token *token, const ts_token *s
         else if (rc == TS_OK && value)
             install(token, (ts_field)f, value, len);
         if (rc != TS_OK)
-            return ts__error_prefix(err, "saved, but reading it back failed");
+            return ts_error_prefix(err, "saved, but reading it back failed");
     }
     return TS_OK;
 }

@@ -88,7 +88,16 @@ int ts__error(ts_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int ts__error_prefix(ts_error *err, const char *fmt, ...)
+TS_API int ts_error_set(ts_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ts__verror(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+TS_API int ts_error_prefix(ts_error *err, const char *fmt, ...)
 {
     char old[TS_ERROR_MAX];
     size_t n;

@@ -41,8 +41,6 @@ struct ts_token {
 /* error.c */
 int ts__error(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
 int ts__verror(ts_error *err, int code, const char *fmt, va_list ap) TS_PRINTF(3, 0);
-/* Prefixes err's message with "prefix: ", keeping its code. */
-int ts__error_prefix(ts_error *err, const char *fmt, ...) TS_PRINTF(2, 3);
 void ts__error_clear(ts_error *err);
 
 /* token.c */

@@ -104,7 +104,7 @@ static int follow_fork(ts_store *s, ts_error *err)
             s->pid = getpid();
             __atomic_store_n(&s->forked, 0, __ATOMIC_RELEASE);
         } else {
-            ts__error_prefix(err, "%s: following the store into a forked process",
+            ts_error_prefix(err, "%s: following the store into a forked process",
                              vt->name);
         }
     }
@@ -166,7 +166,7 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
         if (rc == TS_OK)
             rc = s->module.vt->open(&ts__host, &s->ctx, &s->state, err);
         if (rc != TS_OK) {
-            ts__error_prefix(err, "%s", s->module.vt->name);
+            ts_error_prefix(err, "%s", s->module.vt->name);
             pthread_mutex_destroy(&s->lock);
             pthread_rwlock_destroy(&s->calls);
         }
@@ -329,7 +329,7 @@ int ts__store_leave(ts_store *s, int rc, ts_error *err)
     if (rc != TS_OK && rc != TS_NOT_FOUND && err) {
         if (err->code != rc || !err->message[0])
             ts__error(err, rc, "%s", ts_strerror(rc));
-        ts__error_prefix(err, "%s", s->module.vt->name);
+        ts_error_prefix(err, "%s", s->module.vt->name);
     }
     return rc;
 }
@@ -454,7 +454,7 @@ static int seal_batch(ts_store *s, ts_token *const *tokens, size_t n, ts_token *
     for (size_t i = 0; i < n; i++) {
         (*out)[i] = &(*block)[i];
         if (ts__crypt_save_prepare(s->crypt, tokens[i], ts__store_find, s, &(*block)[i], err))
-            return ts__error_prefix(err, "token %zu", i);
+            return ts_error_prefix(err, "token %zu", i);
     }
     return TS_OK;
 }
@@ -467,7 +467,7 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
 
     for (size_t i = 0; i < n && rc == TS_OK; i++)
         if ((rc = check_token(s, tokens[i], err)) != TS_OK)
-            ts__error_prefix(err, "token %zu", i);
+            ts_error_prefix(err, "token %zu", i);
     if (rc == TS_OK && s->crypt && n > 0) {
         rc = seal_batch(s, tokens, n, &block, &sealed, err);
         saved = sealed;
@@ -478,13 +478,13 @@ TS_API int ts_save_tokens(ts_store *s, ts_token *const *tokens, size_t n, ts_err
         } else {
             for (size_t i = 0; i < n && rc == TS_OK; i++)
                 if ((rc = vt->save_token(s->state, saved[i], err)) != TS_OK)
-                    ts__error_prefix(err, "token %zu", i);
+                    ts_error_prefix(err, "token %zu", i);
         }
         rc = ts__store_leave(s, rc, err);
     }
     for (size_t i = 0; block && i < n && rc == TS_OK; i++)
         if ((rc = ts__crypt_save_finish(s->crypt, tokens[i], sealed[i], err)) != TS_OK)
-            ts__error_prefix(err, "token %zu", i);
+            ts_error_prefix(err, "token %zu", i);
     for (size_t i = 0; block && i < n; i++)
         ts_token_clear(&block[i]);
     free(block);
@@ -515,7 +515,7 @@ static int stream_next(void *source, ts_token **token, ts_error *err)
 
     if (st->last) {
         if (c && (rc = ts__crypt_save_finish(c, st->last, &st->sealed, err)) != TS_OK)
-            return ts__error_prefix(err, "token %zu", st->count);
+            return ts_error_prefix(err, "token %zu", st->count);
         st->count++;
         if (st->saved)
             st->saved(st->userdata, st->last);
@@ -523,11 +523,11 @@ static int stream_next(void *source, ts_token **token, ts_error *err)
     }
     rc = st->next(st->userdata, token, err);
     if (rc == TS_OK && (rc = check_token(st->store, *token, err)) != TS_OK)
-        ts__error_prefix(err, "token %zu", st->count);
+        ts_error_prefix(err, "token %zu", st->count);
     if (rc == TS_OK && c) {
         ts_token_clear(&st->sealed);
         if ((rc = ts__crypt_save_prepare(c, *token, NULL, NULL, &st->sealed, err)) != TS_OK)
-            ts__error_prefix(err, "token %zu", st->count);
+            ts_error_prefix(err, "token %zu", st->count);
     }
     if (rc == TS_OK) {
         st->last = *token;
@@ -558,7 +558,7 @@ TS_API int ts_save_stream(ts_store *s, ts_token_next_fn next,
         while ((rc = stream_next(&st, &token, err)) == TS_OK)
             if ((rc = ts__store_enter(s, err)) == TS_OK &&
                 (rc = ts__store_leave(s, vt->save_token(s->state, token, err), err)) != TS_OK) {
-                ts__error_prefix(err, "token %zu", st.count);
+                ts_error_prefix(err, "token %zu", st.count);
                 break;
             }
         if (rc == TS_NOT_FOUND)

@@ -48,10 +48,6 @@ struct ts_oauth {
 
 /* ---------------------------------------------------------------- util.c */
 
-/* Fills err (may be NULL) with code and the message; returns code. */
-int oa__error(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
-/* Prefixes err's message with "prefix: ", keeping its code. */
-int oa__error_prefix(ts_error *err, const char *fmt, ...) TS_PRINTF(2, 3);
 /* Wipes n bytes where the compiler cannot skip it. */
 void oa__wipe(void *p, size_t n);
 /* Whether field f of t has a value. */

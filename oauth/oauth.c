@@ -54,7 +54,7 @@ static int base_url(const char *key, const char *url, char **out, ts_error *err)
     size_t n = strlen(url), tail = strlen(TOKEN_PATH);
 
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-        return oa__error(err, TS_ERR_CONFIG, "oauth.%s: '%.100s' is not an http(s) URL", key,
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth.%s: '%.100s' is not an http(s) URL", key,
                          url);
     while (n > 0 && url[n - 1] == '/')
         n--;
@@ -64,7 +64,7 @@ static int base_url(const char *key, const char *url, char **out, ts_error *err)
         n--;
     char *copy = strndup(url, n);
     if (!copy)
-        return oa__error(err, TS_ERR_NOMEM, "out of memory");
+        return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     free(*out);
     *out = copy;
     return TS_OK;
@@ -79,7 +79,7 @@ static int set_override(ts_oauth *o, const char *which, const char *url, ts_erro
     if (oa__data_center_accounts(which))
         snprintf(key, sizeof key, "%s", which);
     else if (oa__api_domain_host(which, key, sizeof key) == 0 || !strchr(key, '.'))
-        return oa__error(err, TS_ERR_CONFIG, "oauth.accounts_url.%.64s: not a data center "
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth.accounts_url.%.64s: not a data center "
                          "(US, EU, IN, CN, JP, AU, CA, SA) nor an api_domain host", which);
     for (i = 0; i < o->noverrides; i++)
         if (strcasecmp(o->overrides[i].key, key) == 0)
@@ -90,7 +90,7 @@ static int set_override(ts_oauth *o, const char *which, const char *url, ts_erro
         if (!grown || !(grown[i].key = strdup(key))) {
             if (grown)
                 o->overrides = grown;
-            return oa__error(err, TS_ERR_NOMEM, "out of memory");
+            return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
         }
         grown[i].url = NULL;
         o->overrides = grown;
@@ -133,10 +133,10 @@ static int set_number(ts_oauth *o, const ts_oauth_setting *def, const char *valu
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < def->min || v > def->max)
-        return oa__error(err, TS_ERR_CONFIG, "oauth.%s: '%.40s' is not a whole number from "
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth.%s: '%.40s' is not a whole number from "
                          "%lld to %lld", def->name, value, def->min, def->max);
     if (!field)
-        return oa__error(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth.%s: not supported", def->name);
     *field = (long)v;
     return TS_OK;
 }
@@ -146,15 +146,15 @@ TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_erro
     const ts_oauth_setting *def = ts_oauth_setting_find(key);
 
     if (!key || !value)
-        return oa__error(err, TS_ERR_CONFIG, "oauth: a setting needs a key and a value");
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth: a setting needs a key and a value");
     if (!def)
-        return oa__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key);
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key);
     if (def->is_number)
         return set_number(o, def, value, err);
     if (strcmp(key, "data_center") == 0) {
         const char *url = oa__data_center_accounts(value);
         if (!url)
-            return oa__error(err, TS_ERR_CONFIG, "oauth.data_center: '%.20s' is not one of "
+            return ts_error_set(err, TS_ERR_CONFIG, "oauth.data_center: '%.20s' is not one of "
                              "US, EU, IN, CN, JP, AU, CA, SA", value);
         for (size_t i = 0; i < sizeof o->data_center - 1 && value[i]; i++)
             o->data_center[i] = (char)toupper((unsigned char)value[i]);
@@ -169,7 +169,7 @@ TS_API int ts_oauth_set(ts_oauth *o, const char *key, const char *value, ts_erro
                                                       : &o->redirect_url;
     char *copy = strdup(value);
     if (!copy)
-        return oa__error(err, TS_ERR_NOMEM, "out of memory");
+        return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     free_secret(text);
     *text = copy;
     return TS_OK;
@@ -198,11 +198,11 @@ TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, t
     *out = NULL;
     if (store && (ts_store_flags(store) & TS_OPEN_READ_ONLY)) {
         free(o);
-        return oa__error(err, TS_ERR_READ_ONLY, "the store was opened read-only, so a "
+        return ts_error_set(err, TS_ERR_READ_ONLY, "the store was opened read-only, so a "
                          "refreshed token could not be saved: open it for writing to refresh");
     }
     if (!o)
-        return oa__error(err, TS_ERR_NOMEM, "out of memory");
+        return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     o->store = store;
     o->jitter_seed = (unsigned)(oa__wall_ms() ^ ((int64_t)getpid() << 16));
     pthread_mutex_init(&o->refresh_lock, NULL);
@@ -213,7 +213,7 @@ TS_API int ts_oauth_new(ts_oauth **out, ts_store *store, const ts_config *cfg, t
         struct from_config fc = { o, err };
         rc = ts_config_foreach_oauth(cfg, set_from_config, &fc);
         if (rc != TS_OK)
-            oa__error_prefix(err, "%s", ts_config_origin(cfg));
+            ts_error_prefix(err, "%s", ts_config_origin(cfg));
     }
     if (rc != TS_OK) {
         ts_oauth_free(o);
@@ -286,7 +286,7 @@ TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t 
     char number[24], host[128];
 
     if (!def)
-        return oa__error(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
+        return ts_error_set(err, TS_ERR_CONFIG, "oauth.%.64s: unknown key", key ? key : "(null)");
     if (def->is_number) {
         snprintf(number, sizeof number, "%ld", *number_field(o, key));
         text = number;
@@ -305,7 +305,7 @@ TS_API int ts_oauth_get(const ts_oauth *o, const char *key, char *value, size_t 
         text = o->client_secret ? "****" : NULL;
     }
     if (snprintf(value, size, "%s", text ? text : "") >= (int)size)
-        return oa__error(err, TS_ERR_INVALID, "oauth.%s: the value is longer than %zu bytes",
+        return ts_error_set(err, TS_ERR_INVALID, "oauth.%s: the value is longer than %zu bytes",
                          key, size);
     return TS_OK;
 }
@@ -353,10 +353,10 @@ static int request_token(ts_oauth *o, ts_token *tok, struct oa__flight *f, char 
 
     code[0] = '\0';
     if (!*cid || !*secret)
-        return oa__error(err, TS_ERR_INVALID, "token %s has no client_id/client_secret and "
+        return ts_error_set(err, TS_ERR_INVALID, "token %s has no client_id/client_secret and "
                          "the OAuth settings give none", *f->id ? f->id : "(new)");
     if (!*refresh && !*grant)
-        return oa__error(err, TS_ERR_INVALID, "token %s has neither a refresh_token nor a "
+        return ts_error_set(err, TS_ERR_INVALID, "token %s has neither a refresh_token nor a "
                          "grant_token to get an access token with", f->id);
     f->server = accounts_for(o, tok);
     snprintf(url, sizeof url, "%s" TOKEN_PATH, f->server);
@@ -386,7 +386,7 @@ static int request_token(ts_oauth *o, ts_token *tok, struct oa__flight *f, char 
     oa__reply_clear(&r);
     if (rc == TS_ERR_OAUTH && (strcmp(code, "invalid_code") == 0 ||
                                strcmp(code, "invalid_client") == 0))
-        oa__error_prefix(err, "token %s is not refreshed again until it is replaced",
+        ts_error_prefix(err, "token %s is not refreshed again until it is replaced",
                          *f->id ? f->id : "(new)");
     return rc;
 }
@@ -409,7 +409,7 @@ static int load(ts_oauth *o, const ts_token *query, ts_token *tok, ts_error *err
         if (rc == TS_OK && !oa__has(tok, TS_FIELD_CLIENT_SECRET) && o->client_secret)
             rc = ts_token_set(tok, TS_FIELD_CLIENT_SECRET, o->client_secret);
     }
-    return rc == TS_OK ? ts_find_token(o->store, tok, err) : oa__error(err, rc, "out of memory");
+    return rc == TS_OK ? ts_find_token(o->store, tok, err) : ts_error_set(err, rc, "out of memory");
 }
 
 /* How long a refresh may hold the store's lock: every attempt timing out,
@@ -522,7 +522,7 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
     int rc;
 
     if (!tok)
-        return oa__error(err, TS_ERR_NOMEM, "out of memory");
+        return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     rc = load(o, query, tok, err);
     if (rc == TS_OK && is_valid(o, tok))
         ts_store_log(o->store, TS_LOG_DEBUG, "token %s: the stored access token "
@@ -532,9 +532,9 @@ TS_API int ts_oauth_get_access_token(ts_oauth *o, ts_token *query, ts_error *err
         (rc == TS_NOT_FOUND && *ts_token_get(query, TS_FIELD_GRANT_TOKEN)))
         rc = renew(o, query, tok, err);
     else if (rc == TS_NOT_FOUND)
-        oa__error(err, rc, "no stored token matches, and it has no grant_token to exchange");
+        ts_error_set(err, rc, "no stored token matches, and it has no grant_token to exchange");
     if (rc == TS_OK && oa__token_copy(query, tok) != TS_OK)
-        rc = oa__error(err, TS_ERR_NOMEM, "out of memory");
+        rc = ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     ts_token_free(tok);
     return rc;
 }
@@ -548,10 +548,10 @@ TS_API int ts_oauth_revoke(ts_oauth *o, const char *id, ts_error *err)
     int rc;
 
     if (!tok)
-        return oa__error(err, TS_ERR_NOMEM, "out of memory");
+        return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     rc = ts_find_token_by_id(o->store, id, tok, err);
     if (rc == TS_OK && !*ts_token_get(tok, TS_FIELD_REFRESH_TOKEN))
-        rc = oa__error(err, TS_ERR_INVALID, "token %s has no refresh_token to revoke", id);
+        rc = ts_error_set(err, TS_ERR_INVALID, "token %s has no refresh_token to revoke", id);
     if (rc == TS_OK) {
         const char *form[] = { "token", ts_token_get(tok, TS_FIELD_REFRESH_TOKEN), NULL };
         snprintf(url, sizeof url, "%s" TOKEN_PATH "/revoke", accounts_for(o, tok));

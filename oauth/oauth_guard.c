@@ -132,7 +132,7 @@ int oa__guard_check(ts_oauth *o, struct oa__flight *f, ts_error *err)
     }
     prune(o, &f->state, now);
     if (f->state.revoked)
-        return oa__error(err, TS_ERR_OAUTH, "token %s: the accounts server refused its %s "
+        return ts_error_set(err, TS_ERR_OAUTH, "token %s: the accounts server refused its %s "
                          "for good (%s); it is not sent again: store a new grant token, "
                          "refresh token or client secret", *f->id ? f->id : "(new)",
                          strcmp(f->event, "grant") == 0 ? "grant token" : "refresh token",
@@ -142,11 +142,11 @@ int oa__guard_check(ts_oauth *o, struct oa__flight *f, ts_error *err)
     if (next <= now)
         return TS_OK;
     if (f->state.next_ms > now)
-        return oa__error(err, TS_ERR_BACKOFF, "token %s: %d %s in a row failed, the last with "
+        return ts_error_set(err, TS_ERR_BACKOFF, "token %s: %d %s in a row failed, the last with "
                          "'%s'; the next try is allowed in %.1f s", *f->id ? f->id : "(new)",
                          f->state.failures, f->state.failures == 1 ? "refresh" : "refreshes",
                          f->state.last, (double)(next - now) / 1000);
-    return oa__error(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld s "
+    return ts_error_set(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld s "
                      "spent its budget (Zoho blocks a refresh token past ten in ten minutes); "
                      "the next is allowed in %.1f s", *f->id ? f->id : "(new)",
                      o->refresh_budget, o->refresh_budget_window_ms / 1000,
@@ -161,7 +161,7 @@ int oa__guard_may_send(void *guarded, ts_error *err)
     prune(g->o, &g->f->state, now);
     int64_t next = budget_next(g->o, &g->f->state);
     if (next > now)
-        return oa__error(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld "
+        return ts_error_set(err, TS_ERR_BACKOFF, "token %s: %ld refresh requests in the last %ld "
                          "s spent its budget; the next is allowed in %.1f s",
                          *g->f->id ? g->f->id : "(new)", g->o->refresh_budget,
                          g->o->refresh_budget_window_ms / 1000, (double)(next - now) / 1000);

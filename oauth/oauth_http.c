@@ -140,11 +140,11 @@ static int post_once(ts_oauth *o, CURL *curl, const char *url, const char *body,
         return TS_OK;
     }
     if (cc == CURLE_OPERATION_TIMEDOUT)
-        return oa__error(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms", url,
+        return ts_error_set(err, TS_ERR_TIMEOUT, "%s: no answer within %ld ms", url,
                          o->timeout_ms);
     *retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                  cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING;
-    return oa__error(err, TS_ERR_HTTP, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    return ts_error_set(err, TS_ERR_HTTP, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
 static void backoff(ts_oauth *o, int attempt)
@@ -170,7 +170,7 @@ int oa__oauth_post(ts_oauth *o, const char *url, const char *const *pairs,
 
     if (!body) {
         curl_easy_cleanup(curl);
-        return oa__error(err, TS_ERR_NOMEM, "out of memory");
+        return ts_error_set(err, TS_ERR_NOMEM, "out of memory");
     }
     for (long attempt = 0; attempt <= o->retries; attempt++) {
         if (attempt > 0)
@@ -219,16 +219,16 @@ int oa__oauth_parse_reply(const struct oa__reply *r, const char *what, json_obje
     code[0] = '\0';
     *root = NULL;
     if (r->len == 0)
-        return oa__error(err, TS_ERR_HTTP, "%s: empty reply (HTTP %ld)", what, r->status);
+        return ts_error_set(err, TS_ERR_HTTP, "%s: empty reply (HTTP %ld)", what, r->status);
     char why[TS_ERROR_MAX];
     int rc = strlen(r->body) == r->len ? ts__json_parse(r->body, what, root, why, sizeof why)
                                        : TS_ERR_CONFIG;
     if (rc == TS_ERR_NOMEM)
-        return oa__error(err, rc, "out of memory");
+        return ts_error_set(err, rc, "out of memory");
     if (rc != TS_OK || !json_object_is_type(*root, json_type_object)) {
         ts__json_release(*root);
         *root = NULL;
-        return oa__error(err, TS_ERR_HTTP, "%s: the reply (HTTP %ld, %zu bytes) is not a JSON "
+        return ts_error_set(err, TS_ERR_HTTP, "%s: the reply (HTTP %ld, %zu bytes) is not a JSON "
                          "object", what, r->status, r->len);
     }
     json_object *e;
@@ -236,13 +236,13 @@ int oa__oauth_parse_reply(const struct oa__reply *r, const char *what, json_obje
         error_code(json_object_get_string(e), code, 65);
         ts__json_release(*root);
         *root = NULL;
-        return oa__error(err, TS_ERR_OAUTH, "%s: the accounts server answered error '%s' "
+        return ts_error_set(err, TS_ERR_OAUTH, "%s: the accounts server answered error '%s' "
                          "(HTTP %ld)", what, code, r->status);
     }
     if (r->status != 200) {
         ts__json_release(*root);
         *root = NULL;
-        return oa__error(err, TS_ERR_HTTP, "%s: HTTP status %ld", what, r->status);
+        return ts_error_set(err, TS_ERR_HTTP, "%s: HTTP status %ld", what, r->status);
     }
     return TS_OK;
 }
@@ -315,10 +315,10 @@ int oa__oauth_apply_token_reply(const struct oa__reply *r, const char *what, ts_
     if (bad || !access || !expires_in) {
         ts__json_release(root);
         if (bad)
-            return oa__error(err, TS_ERR_HTTP, "%s: the reply's %s is not printable ASCII of "
+            return ts_error_set(err, TS_ERR_HTTP, "%s: the reply's %s is not printable ASCII of "
                              "at most %d characters; refused", what, bad,
                              bad_domain ? MAX_DOMAIN : MAX_TOKEN);
-        return oa__error(err, TS_ERR_HTTP, "%s: the reply has no %s", what,
+        return ts_error_set(err, TS_ERR_HTTP, "%s: the reply has no %s", what,
                          access ? "expires_in from 1 second to 1 year" : "access_token");
     }
     char expiry[24];
@@ -331,7 +331,7 @@ int oa__oauth_apply_token_reply(const struct oa__reply *r, const char *what, ts_
     if (rc == TS_OK && domain)
         rc = ts_token_set(tok, TS_FIELD_API_DOMAIN, domain);
     ts__json_release(root);
-    return rc == TS_OK ? TS_OK : oa__error(err, rc, "out of memory");
+    return rc == TS_OK ? TS_OK : ts_error_set(err, rc, "out of memory");
 }
 
 /* What a token reply of HTTP 200 with this body makes of tok (for the

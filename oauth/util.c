@@ -1,50 +1,15 @@
 /*
- * oauth/util.c - the small helpers the OAuth client's files share: error
- * messages, wiping, copying a token through the public API, and what a
- * client does in the child of a fork().
+ * oauth/util.c - the small helpers the OAuth client's files share:
+ * wiping, copying a token through the public API, and what a client does
+ * in the child of a fork(). Errors are made with the library's public
+ * ts_error_set and ts_error_prefix.
  *
  * The core has helpers of the same kind, but they are its own (hidden in
  * libtokenstore.so); this library reaches the core through tokenstore.h
  * alone, so it keeps these few lines itself.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include "client.h"
-
-int oa__error(ts_error *err, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err) {
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-int oa__error_prefix(ts_error *err, const char *fmt, ...)
-{
-    char old[TS_ERROR_MAX];
-    size_t n;
-    va_list ap;
-
-    if (!err)
-        return TS_OK;
-    memcpy(old, err->message, sizeof old);
-    if (old[0] == '\0')
-        snprintf(old, sizeof old, "%s", ts_strerror(err->code));
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message - 3, fmt, ap);
-    va_end(ap);
-    n = strlen(err->message);
-    memcpy(err->message + n, ": ", 3);
-    n += 2;
-    snprintf(err->message + n, sizeof err->message - n, "%s", old);
-    return err->code;
-}
 
 void oa__wipe(void *p, size_t n)
 {

@@ -44,6 +44,38 @@ END_TEST
 
 /* ---------------------------------------------------------------- code names */
 
+START_TEST(errors_set_and_prefixed)
+{
+    ts_error err = { 0 };
+    char long_text[2 * TS_ERROR_MAX];
+
+    ck_assert_int_eq(ts_error_set(&err, TS_ERR_IO, "cannot read %s", "/x"), TS_ERR_IO);
+    ck_assert_int_eq(err.code, TS_ERR_IO);
+    ck_assert_str_eq(err.message, "cannot read /x");
+    ck_assert_int_eq(ts_error_prefix(&err, "%s", "file"), TS_ERR_IO);
+    ck_assert_str_eq(err.message, "file: cannot read /x");
+    ck_assert_int_eq(err.code, TS_ERR_IO);
+
+    /* No message yet: the code's description stands in for it. */
+    ts_error bare = { TS_ERR_BUSY, "" };
+    ck_assert_int_eq(ts_error_prefix(&bare, "redis"), TS_ERR_BUSY);
+    char want[TS_ERROR_MAX];
+    snprintf(want, sizeof want, "redis: %s", ts_strerror(TS_ERR_BUSY));
+    ck_assert_str_eq(bare.message, want);
+
+    /* Cut to the buffer, still a C string; a NULL err is allowed. */
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    ck_assert_int_eq(ts_error_set(&err, TS_ERR_CONFIG, "%s", long_text), TS_ERR_CONFIG);
+    ck_assert_uint_eq(strlen(err.message), TS_ERROR_MAX - 1);
+    ck_assert_int_eq(ts_error_prefix(&err, "sqlite"), TS_ERR_CONFIG);
+    ck_assert_uint_eq(strlen(err.message), TS_ERROR_MAX - 1);
+    ck_assert_int_eq(strncmp(err.message, "sqlite: xxx", 11), 0);
+    ck_assert_int_eq(ts_error_set(NULL, TS_ERR_IO, "x"), TS_ERR_IO);
+    ck_assert_int_eq(ts_error_prefix(NULL, "x"), TS_OK);
+}
+END_TEST
+
 START_TEST(code_names_spell_the_enum)
 {
     ck_assert_str_eq(ts_code_name(TS_OK), "TS_OK");
@@ -301,6 +333,7 @@ int main(void)
     tcase_add_test(versions, version_numbers_order_versions);
     tcase_add_test(versions, code_names_spell_the_enum);
     tcase_add_test(versions, every_code_has_its_own_name);
+    tcase_add_test(versions, errors_set_and_prefixed);
     tcase_add_test(info, store_info_fills_all_and_says_so);
     tcase_add_test(info, store_info_fills_only_what_fits);
     tcase_add_test(info, old_symbol_keeps_the_1_4_layout);

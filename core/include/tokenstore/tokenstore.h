@@ -42,6 +42,18 @@ const char *ts_strerror(int code);
  * and bindings; NULL for a code this library does not know. Since 1.4. */
 const char *ts_code_name(int code);
 
+/* Fills err (may be NULL) with code and the formatted message, cut to
+ * TS_ERROR_MAX, and returns code: for code on top of the library (a
+ * binding, libtokenstore-oauth) that reports errors the library's way.
+ * Never put a secret in it. Since 1.5. */
+int ts_error_set(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
+
+/* Puts "PREFIX: " (fmt) before err's message, or before the code's
+ * description when it has none, keeping its code, and returns that code
+ * (TS_OK for a NULL err): says where an error a deeper call reported
+ * happened. Since 1.5. */
+int ts_error_prefix(ts_error *err, const char *fmt, ...) TS_PRINTF(2, 3);
+
 /* ------------------------------------------------------------------ */
 /* Tokens                                                              */
 /* ------------------------------------------------------------------ */
