@@ -4,7 +4,7 @@
 # the library was not found).
 #
 # usage: skip-unbuilt.sh [COMMAND...] TEST
-# $TS_NO_SQLITE and $TS_NO_REDIS (set by Makefile.am) list the tests that
+# $TS_NO_SQLITE and $TS_NO_REDIS (set by tests/Makefile.inc) list the tests that
 # need a backend which was not built. The skip is TAP's "1..0 # SKIP" with
 # exit 0: automake's TAP driver counts it as SKIP, where exit 77, the
 # convention of plain tests, would be an error.
