@@ -268,7 +268,7 @@ START_TEST(notes_log_and_lock)
     ck_assert_int_eq(ts_store_note_get(s, "n", value, sizeof value, &err), TS_OK);
     ck_assert_str_eq(value, "one");
     for (int i = 0; i < 4; i++) {
-        char entry[8];
+        char entry[16];
         snprintf(entry, sizeof entry, "e%d", i);
         ck_assert_int_eq(ts_store_log_append(s, entry, 3, &err), TS_OK);
     }
