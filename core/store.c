@@ -20,6 +20,21 @@
 #include "crypt.h"
 #include "store.h"
 
+/* The lock every call holds for reading and a fork takes for writing
+ * (store_before_fork). It prefers the writer: with glibc's default, threads
+ * that keep calling could keep a fork waiting for as long as they run. A
+ * reader that a waiting fork blocks holds nothing of this store, or the
+ * fork's wait ends at its timeout. */
+static void calls_lock_init(pthread_rwlock_t *calls)
+{
+    pthread_rwlockattr_t attr;
+
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(calls, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
 /* In a forked child (fork.c): the handle is marked, so that its next
  * call lets the backend drop what it cannot share (backend->forked) before
  * anything else, and its mutexes are made new. */
@@ -28,7 +43,7 @@ static void store_in_child(ts__forkable *f)
     ts_store *s = (ts_store *)((char *)f - offsetof(ts_store, forkable));
 
     pthread_mutex_init(&s->lock, NULL);
-    pthread_rwlock_init(&s->calls, NULL);
+    calls_lock_init(&s->calls);
     ts__notes_forked(s->notes);
     ts__crypt_forked(s->crypt);
     s->fork_locked = 0;
@@ -159,7 +174,7 @@ TS_API int ts_store_open_config_flags(ts_store **out, const ts_config *cfg, unsi
                                                              : flags };
         s->serialize = !(s->module.vt->caps & TS_CAP_THREAD_SAFE);
         pthread_mutex_init(&s->lock, NULL);
-        pthread_rwlock_init(&s->calls, NULL);
+        calls_lock_init(&s->calls);
         ts__error_clear(err);
         rc = s->ctx.open_flags & TS_OPEN_MUST_EXIST ? TS_OK
                                                    : ts__make_default_dirs(s->config, err);
