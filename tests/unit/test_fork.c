@@ -124,6 +124,7 @@ END_TEST
 
 /* ------------------------------------------------- threads at the fork */
 
+#ifndef __SANITIZE_ADDRESS__    /* see fork_suite */
 struct busy {
     ts_store *store;
     volatile int stop;
@@ -195,6 +196,7 @@ START_TEST(serialized_backend_follows_a_fork_under_busy_threads)
     free(path);
 }
 END_TEST
+#endif
 
 /* A child of a child follows too: the handle is marked at each fork. */
 START_TEST(grandchild_follows_too)
@@ -230,8 +232,14 @@ static Suite *fork_suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, backend_without_forked_is_refused_in_the_child);
+    /* Not under AddressSanitizer: GCC 12's allocator is not fork-safe, and
+     * a child forked while the busy threads allocate can hang for good in
+     * its lock (seen in CI: the child waits in SizeClassAllocator64's
+     * mutex). The plain build runs them. */
+#ifndef __SANITIZE_ADDRESS__
     tcase_add_test(tc, memory_follows_a_fork_under_busy_threads);
     tcase_add_test(tc, serialized_backend_follows_a_fork_under_busy_threads);
+#endif
     tcase_add_test(tc, grandchild_follows_too);
     suite_add_tcase(s, tc);
     return s;
