@@ -97,25 +97,46 @@ TS_API int ts_error_set(ts_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-TS_API int ts_error_prefix(ts_error *err, const char *fmt, ...)
+/* Puts fmt's text and ": " before err's message (or its code's text when
+ * the message is empty), keeping the code. */
+static void error_vprefix(ts_error *err, const char *fmt, va_list ap)
 {
     char old[TS_ERROR_MAX];
     size_t n;
-    va_list ap;
 
-    if (!err)
-        return TS_OK;
     memcpy(old, err->message, sizeof old);
     if (old[0] == '\0')
         snprintf(old, sizeof old, "%s", ts_strerror(err->code));
-    va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message - 3, fmt, ap);
-    va_end(ap);
     n = strlen(err->message);
     memcpy(err->message + n, ": ", 3);
     n += 2;
     snprintf(err->message + n, sizeof err->message - n, "%s", old);
+}
+
+TS_API int ts_error_prefix(ts_error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err)
+        return TS_OK;
+    va_start(ap, fmt);
+    error_vprefix(err, fmt, ap);
+    va_end(ap);
     return err->code;
+}
+
+int ts__error_prefix_code(ts_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err)
+        return code;
+    err->code = code;
+    va_start(ap, fmt);
+    error_vprefix(err, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 void ts__error_clear(ts_error *err)

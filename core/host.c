@@ -135,4 +135,5 @@ const ts_host ts__host = {
     .next_id = ts__next_id,
     .option_choice = host_option_choice,
     .save_plan = ts__save_plan,
+    .error_prefix = ts__error_prefix_code,
 };

@@ -41,6 +41,9 @@ struct ts_token {
 /* error.c */
 int ts__error(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
 int ts__verror(ts_error *err, int code, const char *fmt, va_list ap) TS_PRINTF(3, 0);
+/* The host's error_prefix: ts_error_prefix that sets and returns code, so
+ * a NULL err still yields it. */
+int ts__error_prefix_code(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
 void ts__error_clear(ts_error *err);
 
 /* token.c */

@@ -212,6 +212,8 @@ static int file_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts_
     unsigned mode;
     int rc;
 
+    if (ts_host_require(host, 5, err) != TS_OK)    /* error_prefix */
+        return TS_ERR_ABI;
     if (!path || !*path)
         return host->error(err, TS_ERR_CONFIG,
                            "option 'path' is required (the token file, e.g. path=tokens.csv)");
@@ -358,12 +360,7 @@ static int file_save_token(void *state, ts_token *token, ts_error *err)
 /* Names the token a batch failed on, keeping the message. */
 static int batch_error(struct file *f, int rc, size_t i, ts_error *err)
 {
-    char why[TS_ERROR_MAX];
-
-    if (!err)
-        return rc;
-    snprintf(why, sizeof why, "%s", err->message);
-    return f->host->error(err, rc, "token %zu: %s", i, why);
+    return f->host->error_prefix(err, rc, "token %zu", i);
 }
 
 /* Many saves, one lock and one file write; nothing is written unless all

@@ -171,7 +171,7 @@ static int mysql_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 {
     struct mysql_store *s;
 
-    if (ts_host_require(host, 4, err) != TS_OK)    /* save_plan, next_id, option_choice */
+    if (ts_host_require(host, 5, err) != TS_OK)    /* save_plan, next_id, error_prefix */
         return TS_ERR_ABI;
     s = calloc(1, sizeof *s);
     if (!s || !(s->row = host->token_new())) {

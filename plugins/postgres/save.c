@@ -239,11 +239,8 @@ static int next_id(struct pg_store *s, ts_token *token, ts_error *err)
         postgres_clear_result(res);
     }
     int rc = s->host->next_id(token, s->max_id, err);
-    if (rc == TS_ERR_BACKEND && err) {
-        char why[sizeof err->message];
-        memcpy(why, err->message, sizeof why);
-        s->host->error(err, rc, "%s: table %s: %s", s->where, s->table, why);
-    }
+    if (rc == TS_ERR_BACKEND)
+        s->host->error_prefix(err, rc, "%s: table %s", s->where, s->table);
     return rc;
 }
 
@@ -375,11 +372,8 @@ static int do_save(struct pg_store *s, void *arg, ts_error *err)
         rc = s->host->error(err, TS_ERR_BUSY, "%s: table %s.%s: other writers kept changing "
                             "the row while it was saved; nothing was saved", s->where,
                             s->schema, s->table);
-    if (rc != TS_OK && a->batch && err && !s->lost && stopped != SIZE_MAX) {
-        char why[sizeof err->message];
-        memcpy(why, err->message, sizeof why);
-        s->host->error(err, rc, "token %zu: %s", stopped, why);
-    }
+    if (rc != TS_OK && a->batch && !s->lost && stopped != SIZE_MAX)
+        s->host->error_prefix(err, rc, "token %zu", stopped);
     return rc;
 }
 
@@ -462,11 +456,8 @@ static int do_save_stream(struct pg_store *s, void *arg, ts_error *err)
         if (rc == ROW_CHANGED)
             rc = s->host->error(err, TS_ERR_BUSY, "another writer changed its row while it "
                                 "was saved; nothing was saved");
-        if (rc != TS_OK && err && !s->lost) {
-            char why[sizeof err->message];
-            memcpy(why, err->message, sizeof why);
-            s->host->error(err, rc, "token %zu: %s", i, why);
-        }
+        if (rc != TS_OK && !s->lost)
+            s->host->error_prefix(err, rc, "token %zu", i);
         i++;
     }
     if (rc == TS_NOT_FOUND)

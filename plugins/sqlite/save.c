@@ -120,11 +120,8 @@ static int insert_row(struct sqlite_store *s, ts_token *token, int *id_assigned,
     if (!*h->token_get(token, TS_FIELD_ID)) {
         uint64_t max = 0;
         rc = max_id(s, &max, err);
-        if (rc == TS_OK && (rc = h->next_id(token, max, err)) == TS_ERR_BACKEND && err) {
-            char why[sizeof err->message];
-            memcpy(why, err->message, sizeof why);
-            h->error(err, rc, "%s: table %s: %s", s->path, s->table, why);
-        }
+        if (rc == TS_OK && (rc = h->next_id(token, max, err)) == TS_ERR_BACKEND)
+            h->error_prefix(err, rc, "%s: table %s", s->path, s->table);
         *id_assigned = rc == TS_OK;
     }
     for (int f = 0; rc == TS_OK && f < TS_FIELD_COUNT; f++)
@@ -197,11 +194,8 @@ static int save_batch(struct sqlite_store *s, struct source *src, int batch, ts_
     for (size_t j = 0; src->assigned && j < src->n; j++)
         if (src->assigned[j])
             s->host->token_set(src->tokens[j], TS_FIELD_ID, NULL);
-    if (batch && in_token && err) {
-        char why[sizeof err->message];
-        memcpy(why, err->message, sizeof why);
-        s->host->error(err, rc, "token %zu: %s", i - 1, why);
-    }
+    if (batch && in_token)
+        s->host->error_prefix(err, rc, "token %zu", i - 1);
     return rc;
 }
 

@@ -53,7 +53,7 @@ extern "C" {
 #endif
 
 #define TS_ABI_MAJOR 1
-#define TS_ABI_MINOR 4
+#define TS_ABI_MINOR 5
 
 /* The one symbol a backend exports. */
 #define TS_BACKEND_INIT_SYMBOL "tokenstore_backend_init"
@@ -212,6 +212,14 @@ typedef struct ts_host {
      * transaction as the write. */
     int (*save_plan)(ts_token *token, ts_lookup_fn lookup, void *state, ts_token *row,
                      ts_error *err);
+
+    /* --- since 1.5 --- */
+    /* Says where a failure happened without losing what it was: puts the
+     * formatted text and ": " before the message err holds (its code's
+     * text when the message is empty), sets err's code to `code` and
+     * returns `code`, err being NULL or not ("token 3: ...", "PATH: table
+     * oauthtoken: ..."). Never put a secret in it. */
+    int (*error_prefix)(ts_error *err, int code, const char *fmt, ...) TS_PRINTF(3, 4);
     /* New members go here, with a minor version bump. */
 } ts_host;
 
