@@ -55,7 +55,7 @@ static void close_statements(struct mysql_store *s)
             mysql_stmt_close(s->stmt[k]);
         s->stmt[k] = NULL;
     }
-    for (unsigned m = 0; m < UPDATE_MASKS; m++) {
+    for (unsigned m = 0; m < SQL_COLUMN_SETS; m++) {
         if (s->update[m])
             mysql_stmt_close(s->update[m]);
         s->update[m] = NULL;
@@ -287,17 +287,9 @@ int mysql_connect_db(struct mysql_store *s, ts_error *err)
     return TS_OK;
 }
 
-/* Whether the server closed (or wrote unasked to) an idle connection: a
- * restarted server is noticed here, before a write is sent into it. */
-static int peer_closed(struct mysql_store *s)
-{
-    struct pollfd p = { .fd = (int)mysql_get_socket(s->conn), .events = POLLIN | POLLRDHUP };
-    return p.fd < 0 || poll(&p, 1, 0) > 0;
-}
-
 static int ensure_connected(struct mysql_store *s, int check_peer, ts_error *err)
 {
-    if (s->conn && check_peer && peer_closed(s)) {
+    if (s->conn && check_peer && sql_peer_closed((int)mysql_get_socket(s->conn))) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
         mysql_disconnect(s);
@@ -357,7 +349,7 @@ int mysql_abandon_connection(struct mysql_store *s, ts_error *err)
         close(fd);
         for (int k = 0; k < ST_COUNT; k++)
             s->stmt[k] = NULL;
-        for (unsigned m = 0; m < UPDATE_MASKS; m++)
+        for (unsigned m = 0; m < SQL_COLUMN_SETS; m++)
             s->update[m] = NULL;
         s->conn = NULL;
     }

@@ -84,8 +84,8 @@ int mysql_writer_unlock(struct mysql_store *s, const char *name, int txn, int rc
 }
 
 struct held_lock {
+    struct sql_held link;            /* first: s->held's list */
     unsigned generation;             /* the connection it was taken on */
-    struct held_lock *next;
     char name[40];
 };
 
@@ -100,9 +100,11 @@ static int do_try_lock(struct mysql_store *s, void *arg, ts_error *err)
     int got;
 
     /* GET_LOCK is reentrant on one connection: we refuse a second take. */
-    for (struct held_lock *l = s->held; l; l = l->next)
+    for (struct sql_held *h = s->held; h; h = h->next) {
+        const struct held_lock *l = (const struct held_lock *)h;
         if (l->generation == s->generation && strcmp(l->name, a->lock->name) == 0)
             return TS_ERR_BUSY;
+    }
     int rc = mysql_named_lock(s, ST_GET_LOCK, a->lock->name, 0, &got, err);
     if (rc != TS_OK || !got)
         return rc == TS_OK ? TS_ERR_BUSY : rc;
@@ -159,8 +161,7 @@ int mysql_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
         free(l);
         return rc;
     }
-    l->next = s->held;
-    s->held = l;
+    sql_held_add(&s->held, &l->link);
     *handle = l;
     return TS_OK;
 }
@@ -168,22 +169,14 @@ int mysql_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle,
 int mysql_unlock(void *state, void *handle, ts_error *err)
 {
     struct mysql_store *s = state;
-    struct held_lock *l = handle, **p = &s->held;
+    struct held_lock *l = handle;
     int rc = mysql_with_connection(s, 1, 1, do_unlock, l, err);
 
-    while (*p && *p != l)
-        p = &(*p)->next;
-    if (*p)
-        *p = l->next;
-    free(l);
+    sql_held_drop(&s->held, &l->link);
     return rc;
 }
 
 void mysql_free_held_locks(struct mysql_store *s)
 {
-    while (s->held) {
-        struct held_lock *next = s->held->next;
-        free(s->held);
-        s->held = next;
-    }
+    sql_held_free_all(&s->held);
 }

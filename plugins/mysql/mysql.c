@@ -171,18 +171,16 @@ static int mysql_open(const ts_host *host, ts_backend_ctx *ctx, void **state, ts
 {
     struct mysql_store *s;
 
-    if (ts_host_require(host, 5, err) != TS_OK)    /* save_plan, next_id, error_prefix */
-        return TS_ERR_ABI;
-    s = calloc(1, sizeof *s);
-    if (!s || !(s->row = host->token_new())) {
-        free(s);
+    if (!(s = calloc(1, sizeof *s)))
         return host->error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = sql_open_begin(host, ctx, &s->row, &s->keys, &s->nkeys, &s->open_flags, err);
+    if (rc != TS_OK) {
+        free(s);
+        return rc;
     }
     s->host = host;
     s->ctx = ctx;
-    s->keys = host->key_fields(&s->nkeys);
-    s->open_flags = ts_host_open_flags(host, ctx);
-    int rc = mysql_read_options(s, err);
+    rc = mysql_read_options(s, err);
     if (rc == TS_OK)
         rc = mysql_build_sql(s, err);
     if (rc == TS_OK)

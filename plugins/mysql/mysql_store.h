@@ -22,6 +22,7 @@
 #include <string.h>
 #include <mysql.h>
 #include <tokenstore/backend.h>
+#include "../sql/sql.h"
 
 #define NAME_MAX_LEN 64                /* MySQL's identifier limit */
 
@@ -37,11 +38,6 @@ enum stmt_kind {
     ST_LOG_LAST, ST_LOG_INSERT, ST_LOG_PRUNE, ST_LOG_CLEAR, ST_LOG_PAGE, ST_COUNT
 };
 
-/* Columns an UPDATE may set: every field but id, one bit per field f at
- * bit f - 1; an UPDATE is prepared per set of changed columns. */
-#define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
-
-struct held_lock;                    /* locks.c's store-wide locks */
 
 struct mysql_store {
     const ts_host *host;
@@ -69,11 +65,11 @@ struct mysql_store {
 
     char *sql[ST_COUNT];
     MYSQL_STMT *stmt[ST_COUNT];
-    MYSQL_STMT *update[UPDATE_MASKS];
+    MYSQL_STMT *update[SQL_COLUMN_SETS];   /* an UPDATE per set of changed columns */
     char write_lock[40];             /* the GET_LOCK name inserts serialize on */
     char log_lock[40];               /* ... and appends to the log */
     unsigned locks_held;             /* try_lock's locks held on this connection */
-    struct held_lock *held;          /* ... and every lock this handle took */
+    struct sql_held *held;           /* ... and every lock this handle took (locks.c) */
 
     /* Result columns: our buffers, wiped after every row. */
     char *col[TS_FIELD_COUNT];

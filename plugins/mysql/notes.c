@@ -55,7 +55,6 @@
 #include "mysql_store.h"
 
 #define NOTE_NAME_MAX 191              /* the name column's characters */
-#define LOG_PAGE 256                   /* entries read per round trip */
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -113,7 +112,7 @@ int mysql_build_notes_sql(struct mysql_store *s, ts_error *err)
     ok &= asprintf(&s->sql[ST_LOG_PRUNE], "DELETE FROM `%s` WHERE seq <= ?", l) > 0;
     ok &= asprintf(&s->sql[ST_LOG_CLEAR], "DELETE FROM `%s`", l) > 0;
     ok &= asprintf(&s->sql[ST_LOG_PAGE], "SELECT seq, entry FROM `%s` WHERE seq > ? ORDER BY "
-                   "seq LIMIT " XSTR(LOG_PAGE), l) > 0;
+                   "seq LIMIT " XSTR(SQL_LOG_PAGE), l) > 0;
     return ok ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
 }
 
@@ -155,23 +154,21 @@ static struct param text_param(const char *v)
     return (struct param){ .v = v, .len = strlen(v) };
 }
 
-static int64_t wall_ms(void)
+/* Runs op on the notes' or the log's table, which messages then name. */
+static int on_table(struct mysql_store *s, const char *table, int replay, int writing,
+                    int (*op)(struct mysql_store *, void *, ts_error *), void *arg, ts_error *err)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    const char *saved = s->subject;    /* a log_walk callback's call nests */
+
+    s->subject = table;
+    int rc = mysql_with_connection(s, replay, writing, op, arg, err);
+    s->subject = saved;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* Notes                                                               */
 /* ------------------------------------------------------------------ */
-
-struct note_args {
-    const char *name, *value;
-    int64_t ttl_ms;
-    char *out;
-    size_t size;
-};
 
 static int check_name(struct mysql_store *s, const char *name, ts_error *err)
 {
@@ -190,13 +187,13 @@ static int check_name(struct mysql_store *s, const char *name, ts_error *err)
 
 static int do_note_set(struct mysql_store *s, void *arg, ts_error *err)
 {
-    struct note_args *a = arg;
+    struct sql_note_args *a = arg;
     struct param name = text_param(a->name);
     int missing, rc;
 
     if (!a->value)            /* no table: no note to remove */
         return run_side(s, ST_NOTE_DELETE, &name, 1, "removing a note", &missing, err);
-    int64_t now = wall_ms();
+    int64_t now = sql_wall_ms();
     struct param expires = a->ttl_ms > 0 ? num_param(now + a->ttl_ms) : str_param(NULL);
     struct param p[5] = { name, text_param(a->value), expires, text_param(a->value), expires };
     /* Upserts of one name at once can deadlock in InnoDB; the statement
@@ -224,8 +221,8 @@ static int do_note_set(struct mysql_store *s, void *arg, ts_error *err)
 
 static int do_note_get(struct mysql_store *s, void *arg, ts_error *err)
 {
-    struct note_args *a = arg;
-    struct param p[2] = { text_param(a->name), num_param(wall_ms()) };
+    struct sql_note_args *a = arg;
+    struct param p[2] = { text_param(a->name), num_param(sql_wall_ms()) };
     int missing, rc = run_side(s, ST_NOTE_GET, p, 2, "reading a note", &missing, err);
 
     if (rc != TS_OK || missing)
@@ -233,15 +230,9 @@ static int do_note_get(struct mysql_store *s, void *arg, ts_error *err)
     MYSQL_STMT *st = s->stmt[ST_NOTE_GET];
     rc = mysql_fetch(s, st, 1, err);
     if (rc == TS_OK) {
-        unsigned long len = s->col_null[0] ? 0 : s->col_len[0];
-        if (len >= a->size)
-            rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: note '%s' is %lu bytes, "
-                                "more than the %zu there is room for", s->where, s->database,
-                                s->notes_table, a->name, len, a->size ? a->size - 1 : 0);
-        else {
-            memcpy(a->out, s->col[0], len);
-            a->out[len] = '\0';
-        }
+        size_t len = s->col_null[0] ? 0 : s->col_len[0];
+        rc = sql_note_copy(s->host, a, s->col[0], len, s->where, s->database, s->notes_table,
+                           err);
     }
     mysql_stmt_free_result(st);
     return rc;
@@ -251,47 +242,31 @@ int mysql_note_set(void *state, const char *name, const char *value, int64_t ttl
                    ts_error *err)
 {
     struct mysql_store *s = state;
-    struct note_args a = { .name = name, .value = value, .ttl_ms = ttl_ms };
+    struct sql_note_args a = { .name = name, .value = value, .ttl_ms = ttl_ms };
     int rc = check_name(s, name, err);
 
     if (rc != TS_OK)
         return rc;
-    const char *saved = s->subject;    /* a log_walk callback's call nests */
-    s->subject = s->notes_table;
-    rc = mysql_with_connection(s, 1, 1, do_note_set, &a, err);    /* the same note again */
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->notes_table, 1, 1, do_note_set, &a, err);    /* the same note again */
 }
 
 int mysql_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
 {
     struct mysql_store *s = state;
-    struct note_args a = { .name = name, .out = value, .size = size };
+    struct sql_note_args a = { .name = name, .out = value, .size = size };
     int rc = check_name(s, name, err);
 
     if (rc != TS_OK)
         return rc;
-    const char *saved = s->subject;
-    s->subject = s->notes_table;
-    rc = mysql_with_connection(s, 1, 0, do_note_get, &a, err);
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->notes_table, 1, 0, do_note_get, &a, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* The log                                                             */
 /* ------------------------------------------------------------------ */
 
-struct log_args {
-    const char *entry;
-    size_t keep;
-    int (*cb)(const char *entry, void *userdata);
-    void *userdata;
-    long long after;          /* the walk: the last seq handed over */
-};
-
 /* One append under the log's lock, in one transaction. */
-static int append_locked(struct mysql_store *s, struct log_args *a, ts_error *err)
+static int append_locked(struct mysql_store *s, struct sql_log_args *a, ts_error *err)
 {
     char text[32];
     int is_null = 1, rc = mysql_writer_lock(s, s->log_lock, "the log's lock", err);
@@ -316,7 +291,7 @@ static int append_locked(struct mysql_store *s, struct log_args *a, ts_error *er
 
 static int do_log_append(struct mysql_store *s, void *arg, ts_error *err)
 {
-    struct log_args *a = arg;
+    struct sql_log_args *a = arg;
     int missing;
 
     if (a->keep == 0)         /* keep none: nothing to append, or to make */
@@ -334,13 +309,13 @@ static int do_log_append(struct mysql_store *s, void *arg, ts_error *err)
     }
 }
 
-/* Copies up to LOG_PAGE entries after a->after out of the server, then
+/* Copies up to SQL_LOG_PAGE entries after a->after out of the server, then
  * hands them over. *more is 0 after the last page. */
-static int walk_page(struct mysql_store *s, struct log_args *a, int *more, ts_error *err)
+static int walk_page(struct mysql_store *s, struct sql_log_args *a, int *more, ts_error *err)
 {
     struct param after = num_param(a->after);
-    char *entries[LOG_PAGE];
-    long long seqs[LOG_PAGE];
+    char *entries[SQL_LOG_PAGE];
+    long long seqs[SQL_LOG_PAGE];
     int n = 0, missing, rc = run_side(s, ST_LOG_PAGE, &after, 1, "reading the log", &missing,
                                       err);
 
@@ -348,7 +323,7 @@ static int walk_page(struct mysql_store *s, struct log_args *a, int *more, ts_er
     if (rc != TS_OK || missing)
         return rc;
     MYSQL_STMT *st = s->stmt[ST_LOG_PAGE];
-    while (n < LOG_PAGE && (rc = mysql_fetch(s, st, 2, err)) == TS_OK) {
+    while (n < SQL_LOG_PAGE && (rc = mysql_fetch(s, st, 2, err)) == TS_OK) {
         char seq[24];
         snprintf(seq, sizeof seq, "%.*s", (int)s->col_len[0], s->col[0]);
         seqs[n] = strtoll(seq, NULL, 10);
@@ -359,19 +334,9 @@ static int walk_page(struct mysql_store *s, struct log_args *a, int *more, ts_er
         n++;
     }
     mysql_stmt_free_result(st);
-    if (rc == TS_NOT_FOUND || rc == TS_OK)
+    if (rc == TS_NOT_FOUND)
         rc = TS_OK;
-    *more = rc == TS_OK && n == LOG_PAGE;
-    for (int i = 0; i < n; i++) {
-        if (rc == TS_OK) {
-            a->after = seqs[i];
-            rc = a->cb(entries[i], a->userdata);    /* non-zero stops the walk */
-        }
-        free(entries[i]);
-    }
-    if (rc != TS_OK)
-        *more = 0;
-    return rc;
+    return sql_log_hand_over(a, entries, seqs, n, rc, more);
 }
 
 static int do_log_walk(struct mysql_store *s, void *arg, ts_error *err)
@@ -386,25 +351,17 @@ static int do_log_walk(struct mysql_store *s, void *arg, ts_error *err)
 int mysql_log_append(void *state, const char *entry, size_t keep, ts_error *err)
 {
     struct mysql_store *s = state;
-    struct log_args a = { .entry = entry, .keep = keep };
+    struct sql_log_args a = { .entry = entry, .keep = keep };
 
-    const char *saved = s->subject;
-    s->subject = s->log_table;
     /* Not replayed: an append whose COMMIT's reply was lost may be in. */
-    int rc = mysql_with_connection(s, 0, 1, do_log_append, &a, err);
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->log_table, 0, 1, do_log_append, &a, err);
 }
 
 int mysql_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                    ts_error *err)
 {
     struct mysql_store *s = state;
-    struct log_args a = { .cb = cb, .userdata = userdata };
+    struct sql_log_args a = { .cb = cb, .userdata = userdata };
 
-    const char *saved = s->subject;
-    s->subject = s->log_table;
-    int rc = mysql_with_connection(s, 1, 0, do_log_walk, &a, err);
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->log_table, 1, 0, do_log_walk, &a, err);
 }

@@ -35,38 +35,14 @@ static int identifier_valid(const char *name)
                         "0123456789_$") == n;
 }
 
-/* FNV-1a over the parts, each ended by a byte no name holds. */
-static uint64_t fnv1a(const char *const *parts, int n)
-{
-    uint64_t h = 14695981039346656037ULL;
-
-    for (int i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-    }
-    return h;
-}
-
-/*
- * A table beside the token table: "<table><suffix>", so that the stores
- * in one database keep apart; when that is longer than MySQL's 64
- * characters, the table's name is cut short and a hash of the whole name
- * put before the suffix, so two long names with the same beginning still
- * get tables of their own.
- */
+/* A table beside the token table, "<table><suffix>" within MySQL's 64
+ * characters, so that the stores in one database keep apart. */
 static int side_name(struct mysql_store *s, const char *suffix, char out[NAME_MAX_LEN + 1],
                      ts_error *err)
 {
-    size_t room = NAME_MAX_LEN - strlen(suffix);
-    const char *parts[] = { s->table };
-    char name[2 * NAME_MAX_LEN + 16];
+    char name[NAME_MAX_LEN + 1];
 
-    if (strlen(s->table) <= room)
-        snprintf(name, sizeof name, "%s%s", s->table, suffix);
-    else
-        snprintf(name, sizeof name, "%.*s_%08x%s", (int)(room - 9), s->table,
-                 (unsigned)(fnv1a(parts, 1) & 0xffffffffu), suffix);
+    sql_derived_name(s->table, suffix, NAME_MAX_LEN, name);
     if (!identifier_valid(name))
         return s->host->error(err, TS_ERR_CONFIG, "option 'table': '%.80s', the table beside "
                               "it, is not an SQL identifier", name);
@@ -207,5 +183,5 @@ void mysql_lock_name(const struct mysql_store *s, const char *what, char out[40]
 {
     const char *parts[] = { s->database, s->table, what };
 
-    snprintf(out, 40, "ts:%016llx", (unsigned long long)fnv1a(parts, 3));
+    snprintf(out, 40, "ts:%016llx", (unsigned long long)sql_hash(parts, 3));
 }

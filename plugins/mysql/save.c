@@ -25,41 +25,18 @@
 #include <tokenstore/backend.h>
 #include "mysql_store.h"
 
-/* An UPDATE that changes the user name: the bit of TS_FIELD_USER_NAME in a
- * set of columns (UPDATE_MASKS). */
-#define USER_BIT (1u << (TS_FIELD_USER_NAME - 1))
-
-/* The columns whose value the save changes over `row`, the stored row
- * the host's plan chose. */
-static unsigned changed_columns(struct mysql_store *s, const ts_token *token,
-                                const ts_token *row)
-{
-    const ts_host *h = s->host;
-    unsigned mask = 0;
-
-    for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (strcmp(h->token_get(token, (ts_field)f), h->token_get(row, (ts_field)f)) != 0)
-            mask |= 1u << (f - 1);
-    return mask;
-}
-
 /* UPDATE of the columns in mask, guarded: the row must still have the id
  * and the user name it had when it was read. */
 static int update_statement(struct mysql_store *s, unsigned mask, MYSQL_STMT **out,
                             ts_error *err)
 {
-    char sql[768], set[512] = "";
+    char sql[768], set[512];
 
     if (s->update[mask]) {
         *out = s->update[mask];
         return TS_OK;
     }
-    for (int f = 1; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(set);
-        if (mask & (1u << (f - 1)))
-            snprintf(set + used, sizeof set - used, "%s%s = ?", used ? ", " : "",
-                     s->host->field_name((ts_field)f));
-    }
+    sql_set_list(s->host, mask, SQL_MARKS_PLAIN, 0, set, sizeof set);
     /* The user name as we read it, in the connection's utf8mb4 and byte
      * for byte, whatever the column's character set and collation. */
     snprintf(sql, sizeof sql, "UPDATE `%s` SET %s WHERE id = ? AND id = BINARY ? AND "
@@ -107,7 +84,7 @@ static int update_row(struct mysql_store *s, const ts_token *token, const ts_tok
     if (rc != TS_OK)
         return rc;
     for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (mask & (1u << (f - 1)))
+        if (mask & SQL_COLUMN(f))
             p[n++] = str_param(h->token_get(token, (ts_field)f));
     p[n++] = str_param(h->token_get(row, TS_FIELD_ID));
     p[n++] = str_param(h->token_get(row, TS_FIELD_ID));
@@ -185,9 +162,9 @@ static int save_one(struct mysql_store *s, ts_token *token, int locked, int *id_
     int rc = s->host->save_plan(token, mysql_lookup_row, s, s->row, err);
 
     if (rc == TS_OK) {
-        unsigned mask = changed_columns(s, token, s->row);
+        unsigned mask = sql_changed_columns(s->host, token, s->row);
         int done;
-        if (!locked && (mask & USER_BIT))
+        if (!locked && (mask & SQL_COLUMN(TS_FIELD_USER_NAME)))
             rc = NEEDS_LOCK;
         else if ((rc = update_row(s, token, s->row, mask, &done, err)) == TS_OK && !done)
             rc = locked ? ROW_CHANGED : NEEDS_LOCK;
@@ -273,41 +250,21 @@ static int do_save(struct mysql_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-/* Whether replaying the save after a lost reply could save a token twice
- * (a token with no id and no key cannot be found again). */
-static int replayable(const ts_host *h, ts_token *const *tokens, size_t n)
-{
-    ts_field keys[2];
-
-    for (size_t i = 0; i < n; i++)
-        if (!*h->token_get(tokens[i], TS_FIELD_ID) && h->lookup_keys(tokens[i], keys) == 0)
-            return 0;
-    return 1;
-}
-
 static int save_tokens(struct mysql_store *s, ts_token *const *tokens, size_t n, int batch,
                        ts_error *err)
 {
     struct save_args a = { .tokens = tokens, .n = n, .batch = batch };
     int rc = TS_OK;
 
-    a.orig = calloc(n ? n : 1, sizeof *a.orig);
     a.assigned = calloc(n ? n : 1, sizeof *a.assigned);
-    if (!a.orig || !a.assigned)
+    if (!a.assigned)
         rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == TS_OK && i < n; i++)
-        if (!(a.orig[i] = s->host->token_new()) ||
-            s->host->token_copy(a.orig[i], tokens[i]) != TS_OK)
-            rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    else if (!(a.orig = sql_tokens_keep(s->host, tokens, n, err)))
+        rc = TS_ERR_NOMEM;
     if (rc == TS_OK && n > 0)
-        rc = mysql_with_connection(s, replayable(s->host, tokens, n), 1, do_save, &a, err);
+        rc = mysql_with_connection(s, sql_replayable(s->host, tokens, n), 1, do_save, &a, err);
     /* A failed save leaves the caller's tokens as they were given. */
-    for (size_t i = 0; a.orig && i < n && a.orig[i]; i++) {
-        if (rc != TS_OK)
-            s->host->token_copy(tokens[i], a.orig[i]);
-        s->host->token_free(a.orig[i]);
-    }
-    free(a.orig);
+    sql_tokens_restore(s->host, a.orig, tokens, n, rc);
     free(a.assigned);
     return rc;
 }

@@ -36,7 +36,6 @@
 
 /* What information_schema says about one of our columns. */
 struct column {
-    int present;
     int needs_prefix;      /* TEXT/BLOB, or too wide for an InnoDB key */
 };
 
@@ -57,14 +56,6 @@ int mysql_run_once(struct mysql_store *s, const char *sql, const char *doing, ts
     return rc;
 }
 
-static int field_of(const struct mysql_store *s, const char *name)
-{
-    for (int f = 0; f < TS_FIELD_COUNT; f++)
-        if (strcasecmp(name, s->host->field_name((ts_field)f)) == 0)
-            return f;
-    return -1;
-}
-
 /* Reads the table's columns. *exists is 0 when there is no such table (or
  * none that the user may see). */
 static int read_columns(struct mysql_store *s, struct column *cols, int *exists, ts_error *err)
@@ -73,6 +64,8 @@ static int read_columns(struct mysql_store *s, struct column *cols, int *exists,
     int rc = mysql_run(s, ST_COLUMNS, &p, 1, "reading the table's columns", err);
     MYSQL_STMT *st = s->stmt[ST_COLUMNS];
 
+    unsigned present = 0;              /* bit f: field f's column is there */
+
     memset(cols, 0, sizeof *cols * TS_FIELD_COUNT);
     *exists = 0;
     while (rc == TS_OK && (rc = mysql_fetch(s, st, 4, err)) == TS_OK) {
@@ -80,11 +73,11 @@ static int read_columns(struct mysql_store *s, struct column *cols, int *exists,
         snprintf(name, sizeof name, "%.*s", (int)s->col_len[0], s->col[0]);
         snprintf(type, sizeof type, "%.*s", (int)s->col_len[1], s->col[1]);
         unsigned long long octets = s->col_null[3] ? 0 : strtoull(s->col[3], NULL, 10);
-        int f = field_of(s, name);
+        int f = sql_field_of(s->host, name, 1);
         *exists = 1;
         if (f < 0)
             continue;
-        cols[f].present = 1;
+        present |= 1u << f;
         cols[f].needs_prefix = strstr(type, "text") || strstr(type, "blob") ||
                                octets > INNODB_KEY_BYTES;
     }
@@ -95,13 +88,8 @@ static int read_columns(struct mysql_store *s, struct column *cols, int *exists,
     if (rc != TS_OK || !*exists)
         return rc;
 
-    char missing[160] = "";
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(missing);
-        if (!cols[f].present)
-            snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "",
-                     s->host->field_name((ts_field)f));
-    }
+    char missing[160];
+    sql_missing_columns(s->host, present, missing, sizeof missing);
     if (*missing)
         return s->host->error(err, TS_ERR_CORRUPT,
                               "%s: table %s.%s has no column %s (it needs the Zoho SDK's ten "
@@ -120,7 +108,7 @@ static int unindexed(struct mysql_store *s, unsigned *missing, ts_error *err)
     while (rc == TS_OK && (rc = mysql_fetch(s, s->stmt[ST_INDEXED], 1, err)) == TS_OK) {
         char name[NAME_MAX_LEN + 1];
         snprintf(name, sizeof name, "%.*s", (int)s->col_len[0], s->col[0]);
-        int f = field_of(s, name);
+        int f = sql_field_of(s->host, name, 1);
         if (f >= 0)
             have |= 1u << f;
     }
@@ -277,15 +265,9 @@ static int lookup_sql(struct mysql_store *s, ts_field f, const char *cols)
  * prepared on a connection's first use. */
 int mysql_build_sql(struct mysql_store *s, ts_error *err)
 {
-    const char *t = s->table;
-    char cols[256] = "";
+    const char *t = s->table, *cols = SQL_COLUMNS;
     int ok = 1;
 
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(cols);
-        snprintf(cols + used, sizeof cols - used, "%s%s", f ? ", " : "",
-                 s->host->field_name((ts_field)f));
-    }
     for (size_t i = 0; i < s->nkeys; i++)
         ok &= lookup_sql(s, s->keys[i], cols) == TS_OK;
     ok &= asprintf(&s->sql[ST_INSERT], "INSERT INTO `%s` (%s) VALUES (?, ?, ?, ?, ?, ?, ?, "

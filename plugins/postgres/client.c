@@ -17,7 +17,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,19 +189,9 @@ int postgres_connect_db(struct pg_store *s, ts_error *err)
     return rc;
 }
 
-/* Whether the server wrote to an idle connection, which it does only to
- * end it (a shutdown, idle_session_timeout): a restarted server is
- * noticed here, before a write is sent into it. */
-static int peer_closed(struct pg_store *s)
-{
-    struct pollfd p = { .fd = PQsocket(s->conn), .events = POLLIN | POLLRDHUP };
-
-    return p.fd < 0 || poll(&p, 1, 0) > 0;
-}
-
 static int ensure_connected(struct pg_store *s, int check_peer, ts_error *err)
 {
-    if (s->conn && check_peer && peer_closed(s)) {
+    if (s->conn && check_peer && sql_peer_closed(PQsocket(s->conn))) {
         s->host->log(s->ctx, TS_LOG_INFO, "%s closed the connection; connecting again",
                      s->where);
         postgres_disconnect(s);

@@ -87,8 +87,8 @@ int postgres_end_locked(struct pg_store *s, int rc, ts_error *err)
 /* ------------------------------------------------------------------ */
 
 struct held_lock {
+    struct sql_held link;            /* first: s->held's list */
     unsigned generation;             /* the connection it was taken on */
-    struct held_lock *next;
     int64_t key;
 };
 
@@ -142,9 +142,11 @@ static int do_try_lock(struct pg_store *s, void *arg, ts_error *err)
     int got;
 
     /* Advisory locks are reentrant in a session: we refuse a second take. */
-    for (struct held_lock *l = s->held; l; l = l->next)
+    for (struct sql_held *h = s->held; h; h = h->next) {
+        const struct held_lock *l = (const struct held_lock *)h;
         if (l->generation == s->generation && l->key == a->lock->key)
             return TS_ERR_BUSY;
+    }
     int rc = lock_call(s, ST_TRY_LOCK, a->lock->key, &got, err);
     if (rc != TS_OK || !got)
         return rc == TS_OK ? TS_ERR_BUSY : rc;
@@ -200,8 +202,7 @@ int postgres_try_lock(void *state, const char *name, int64_t ttl_ms, void **hand
         free(l);
         return rc;
     }
-    l->next = s->held;
-    s->held = l;
+    sql_held_add(&s->held, &l->link);
     *handle = l;
     return TS_OK;
 }
@@ -209,22 +210,14 @@ int postgres_try_lock(void *state, const char *name, int64_t ttl_ms, void **hand
 int postgres_unlock(void *state, void *handle, ts_error *err)
 {
     struct pg_store *s = state;
-    struct held_lock *l = handle, **p = &s->held;
+    struct held_lock *l = handle;
     int rc = postgres_with_connection(s, 1, 1, do_unlock, l, err);
 
-    while (*p && *p != l)
-        p = &(*p)->next;
-    if (*p)
-        *p = l->next;
-    free(l);
+    sql_held_drop(&s->held, &l->link);
     return rc;
 }
 
 void postgres_free_held_locks(struct pg_store *s)
 {
-    while (s->held) {
-        struct held_lock *next = s->held->next;
-        free(s->held);
-        s->held = next;
-    }
+    sql_held_free_all(&s->held);
 }

@@ -42,7 +42,6 @@
 #include "pg_store.h"
 
 #define NOTE_NAME_MAX 1024             /* a btree key's room, with a margin */
-#define LOG_PAGE 256                   /* entries read per round trip */
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -99,7 +98,7 @@ int postgres_build_notes_sql(struct pg_store *s, ts_error *err)
                    "seq <= (SELECT seq FROM added) - $2::bigint", l, l, l) > 0;
     ok &= asprintf(&s->sql[ST_LOG_CLEAR], "DELETE FROM %s", l) > 0;
     ok &= asprintf(&s->sql[ST_LOG_PAGE], "SELECT seq, entry FROM %s WHERE seq > $1::bigint "
-                   "ORDER BY seq LIMIT " XSTR(LOG_PAGE), l) > 0;
+                   "ORDER BY seq LIMIT " XSTR(SQL_LOG_PAGE), l) > 0;
     return ok ? TS_OK : s->host->error(err, TS_ERR_NOMEM, "out of memory");
 }
 
@@ -134,23 +133,21 @@ static int run_or_create(struct pg_store *s, enum stmt_kind kind, const char *co
     return rc;
 }
 
-static int64_t wall_ms(void)
+/* Runs op on the notes' or the log's table, which messages then name. */
+static int on_table(struct pg_store *s, const char *table, int replay, int writing,
+                    int (*op)(struct pg_store *, void *, ts_error *), void *arg, ts_error *err)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    const char *saved = s->subject;    /* a log_walk callback's call nests */
+
+    s->subject = table;
+    int rc = postgres_with_connection(s, replay, writing, op, arg, err);
+    s->subject = saved;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* Notes                                                               */
 /* ------------------------------------------------------------------ */
-
-struct note_args {
-    const char *name, *value;
-    int64_t ttl_ms;
-    char *out;
-    size_t size;
-};
 
 static int check_name(struct pg_store *s, const char *name, ts_error *err)
 {
@@ -165,7 +162,7 @@ static int check_name(struct pg_store *s, const char *name, ts_error *err)
 
 static int do_note_set(struct pg_store *s, void *arg, ts_error *err)
 {
-    struct note_args *a = arg;
+    struct sql_note_args *a = arg;
     char expires[24], now[24];
     int missing;
 
@@ -173,7 +170,7 @@ static int do_note_set(struct pg_store *s, void *arg, ts_error *err)
         const char *p[1] = { a->name };
         return run_side(s, ST_NOTE_DELETE, p, 1, "removing a note", NULL, &missing, err);
     }
-    int64_t t = wall_ms();
+    int64_t t = sql_wall_ms();
     snprintf(expires, sizeof expires, "%" PRId64, t + a->ttl_ms);
     snprintf(now, sizeof now, "%" PRId64, t);
     const char *p[4] = { a->name, a->value, a->ttl_ms > 0 ? expires : NULL, now };
@@ -188,12 +185,12 @@ static int do_note_set(struct pg_store *s, void *arg, ts_error *err)
 
 static int do_note_get(struct pg_store *s, void *arg, ts_error *err)
 {
-    struct note_args *a = arg;
+    struct sql_note_args *a = arg;
     char now[24];
     PGresult *res;
     int missing;
 
-    snprintf(now, sizeof now, "%" PRId64, wall_ms());
+    snprintf(now, sizeof now, "%" PRId64, sql_wall_ms());
     const char *p[2] = { a->name, now };
     int rc = run_side(s, ST_NOTE_GET, p, 2, "reading a note", &res, &missing, err);
     if (rc != TS_OK || missing)
@@ -201,15 +198,8 @@ static int do_note_get(struct pg_store *s, void *arg, ts_error *err)
     if (PQntuples(res) == 0)
         rc = TS_NOT_FOUND;
     else {
-        size_t len = (size_t)PQgetlength(res, 0, 0);
-        if (len >= a->size)
-            rc = s->host->error(err, TS_ERR_BACKEND, "%s: table %s.%s: note '%s' is %zu bytes, "
-                                "more than the %zu there is room for", s->where, s->schema,
-                                s->notes_table, a->name, len, a->size ? a->size - 1 : 0);
-        else {
-            memcpy(a->out, PQgetvalue(res, 0, 0), len);
-            a->out[len] = '\0';
-        }
+        rc = sql_note_copy(s->host, a, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                           s->where, s->schema, s->notes_table, err);
     }
     postgres_clear_result(res);
     return rc;
@@ -219,47 +209,31 @@ int postgres_note_set(void *state, const char *name, const char *value, int64_t 
                       ts_error *err)
 {
     struct pg_store *s = state;
-    struct note_args a = { .name = name, .value = value, .ttl_ms = ttl_ms };
+    struct sql_note_args a = { .name = name, .value = value, .ttl_ms = ttl_ms };
     int rc = check_name(s, name, err);
 
     if (rc != TS_OK)
         return rc;
-    const char *saved = s->subject;    /* a log_walk callback's call nests */
-    s->subject = s->notes_table;
-    rc = postgres_with_connection(s, 1, 1, do_note_set, &a, err);    /* the same note again */
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->notes_table, 1, 1, do_note_set, &a, err);    /* the same note again */
 }
 
 int postgres_note_get(void *state, const char *name, char *value, size_t size, ts_error *err)
 {
     struct pg_store *s = state;
-    struct note_args a = { .name = name, .out = value, .size = size };
+    struct sql_note_args a = { .name = name, .out = value, .size = size };
     int rc = check_name(s, name, err);
 
     if (rc != TS_OK)
         return rc;
-    const char *saved = s->subject;
-    s->subject = s->notes_table;
-    rc = postgres_with_connection(s, 1, 0, do_note_get, &a, err);
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->notes_table, 1, 0, do_note_get, &a, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* The log                                                             */
 /* ------------------------------------------------------------------ */
 
-struct log_args {
-    const char *entry;
-    size_t keep;
-    int (*cb)(const char *entry, void *userdata);
-    void *userdata;
-    long long after;          /* the walk: the last seq handed over */
-};
-
 /* One append under the log's lock, in one transaction. */
-static int append_locked(struct pg_store *s, struct log_args *a, ts_error *err)
+static int append_locked(struct pg_store *s, struct sql_log_args *a, ts_error *err)
 {
     char keep[24];
     const char *p[2] = { a->entry, keep };
@@ -276,7 +250,7 @@ static int append_locked(struct pg_store *s, struct log_args *a, ts_error *err)
 
 static int do_log_append(struct pg_store *s, void *arg, ts_error *err)
 {
-    struct log_args *a = arg;
+    struct sql_log_args *a = arg;
     int missing;
 
     if (a->keep == 0)         /* keep none: nothing to append, or to make */
@@ -293,12 +267,12 @@ static int do_log_append(struct pg_store *s, void *arg, ts_error *err)
     }
 }
 
-/* Copies up to LOG_PAGE entries after a->after out of the server, then
+/* Copies up to SQL_LOG_PAGE entries after a->after out of the server, then
  * hands them over. *more is 0 after the last page. */
-static int walk_page(struct pg_store *s, struct log_args *a, int *more, ts_error *err)
+static int walk_page(struct pg_store *s, struct sql_log_args *a, int *more, ts_error *err)
 {
-    char after[24], *entries[LOG_PAGE];
-    long long seqs[LOG_PAGE];
+    char after[24], *entries[SQL_LOG_PAGE];
+    long long seqs[SQL_LOG_PAGE];
     const char *p[1] = { after };
     PGresult *res;
     int n = 0, missing;
@@ -308,7 +282,7 @@ static int walk_page(struct pg_store *s, struct log_args *a, int *more, ts_error
     *more = 0;
     if (rc != TS_OK || missing)
         return rc;
-    for (; n < PQntuples(res) && n < LOG_PAGE; n++) {
+    for (; n < PQntuples(res) && n < SQL_LOG_PAGE; n++) {
         seqs[n] = strtoll(PQgetvalue(res, n, 0), NULL, 10);
         if (!(entries[n] = strdup(PQgetvalue(res, n, 1)))) {
             rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
@@ -316,17 +290,7 @@ static int walk_page(struct pg_store *s, struct log_args *a, int *more, ts_error
         }
     }
     postgres_clear_result(res);
-    *more = rc == TS_OK && n == LOG_PAGE;
-    for (int i = 0; i < n; i++) {
-        if (rc == TS_OK) {
-            a->after = seqs[i];
-            rc = a->cb(entries[i], a->userdata);    /* non-zero stops the walk */
-        }
-        free(entries[i]);
-    }
-    if (rc != TS_OK)
-        *more = 0;
-    return rc;
+    return sql_log_hand_over(a, entries, seqs, n, rc, more);
 }
 
 static int do_log_walk(struct pg_store *s, void *arg, ts_error *err)
@@ -341,25 +305,17 @@ static int do_log_walk(struct pg_store *s, void *arg, ts_error *err)
 int postgres_log_append(void *state, const char *entry, size_t keep, ts_error *err)
 {
     struct pg_store *s = state;
-    struct log_args a = { .entry = entry, .keep = keep };
+    struct sql_log_args a = { .entry = entry, .keep = keep };
 
-    const char *saved = s->subject;
-    s->subject = s->log_table;
     /* Not replayed: an append whose COMMIT's reply was lost may be in. */
-    int rc = postgres_with_connection(s, 0, 1, do_log_append, &a, err);
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->log_table, 0, 1, do_log_append, &a, err);
 }
 
 int postgres_log_walk(void *state, int (*cb)(const char *entry, void *userdata), void *userdata,
                       ts_error *err)
 {
     struct pg_store *s = state;
-    struct log_args a = { .cb = cb, .userdata = userdata };
+    struct sql_log_args a = { .cb = cb, .userdata = userdata };
 
-    const char *saved = s->subject;
-    s->subject = s->log_table;
-    int rc = postgres_with_connection(s, 1, 0, do_log_walk, &a, err);
-    s->subject = saved;
-    return rc;
+    return on_table(s, s->log_table, 1, 0, do_log_walk, &a, err);
 }

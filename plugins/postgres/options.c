@@ -65,43 +65,19 @@ static int identifier_valid(const char *name)
                         "0123456789_$") == n;
 }
 
-/* FNV-1a over the parts, each ended by a byte no name holds. */
-static uint64_t fnv1a(const char *const *parts, int n)
-{
-    uint64_t h = 14695981039346656037ULL;
-
-    for (int i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-    }
-    return h;
-}
-
 /* Index names share the schema with tables, so a name made from the
- * table's must stay apart from other tables' too: when "<table><suffix>"
- * is longer than 63 (which PostgreSQL would cut silently, and two long
- * names alike at the start would meet), the table's name is cut and a
- * hash of the whole of it goes before the suffix. */
+ * table's must stay apart from other tables' too (PostgreSQL would cut
+ * one over 63 characters silently). */
 void postgres_derived_name(const struct pg_store *s, const char *suffix, char out[PG_NAME_MAX + 1])
 {
-    size_t room = PG_NAME_MAX - strlen(suffix);
-    const char *parts[] = { s->table };
-    char name[2 * PG_NAME_MAX + 16];
-
-    if (strlen(s->table) <= room)
-        snprintf(name, sizeof name, "%s%s", s->table, suffix);
-    else
-        snprintf(name, sizeof name, "%.*s_%08x%s", (int)(room - 9), s->table,
-                 (unsigned)(fnv1a(parts, 1) & 0xffffffffu), suffix);
-    snprintf(out, PG_NAME_MAX + 1, "%.*s", PG_NAME_MAX, name);
+    sql_derived_name(s->table, suffix, PG_NAME_MAX, out);
 }
 
 int64_t postgres_lock_key(const struct pg_store *s, const char *what)
 {
     const char *parts[] = { "tokenstore", s->schema, s->table, what };
 
-    return (int64_t)fnv1a(parts, 4);
+    return (int64_t)sql_hash(parts, 4);
 }
 
 static void quote(char out[PG_QNAME_MAX], const char *schema, const char *name)

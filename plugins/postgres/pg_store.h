@@ -22,6 +22,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 #include <tokenstore/backend.h>
+#include "../sql/sql.h"
 
 #define PG_NAME_MAX 63                 /* PostgreSQL's identifier limit (NAMEDATALEN - 1) */
 #define PG_QNAME_MAX (2 * (PG_NAME_MAX + 2) + 2)   /* "schema"."name" */
@@ -39,19 +40,13 @@ enum stmt_kind {
 };
 _Static_assert(ST_COUNT <= 32, "a connection's prepared statements are bits of a uint32_t");
 
-/* Columns a write may set: every field but id, one bit per field f at
- * bit f - 1. An UPDATE, and the one-statement save, is prepared per set
- * of columns it sets. */
-#define COLUMN_MASKS (1u << (TS_FIELD_COUNT - 1))
-
-/* The connection's prepared statements: one bit each. */
+/* The connection's prepared statements: one bit each. An UPDATE, and the
+ * one-statement save, is prepared per set of columns it sets. */
 struct prepared {
     uint32_t kind;                   /* bit k: statement kind k */
-    uint32_t update[COLUMN_MASKS / 32];    /* the guarded UPDATEs */
-    uint32_t quick[COLUMN_MASKS / 32];     /* the one-statement saves */
+    uint32_t update[SQL_COLUMN_SETS / 32];    /* the guarded UPDATEs */
+    uint32_t quick[SQL_COLUMN_SETS / 32];     /* the one-statement saves */
 };
-
-struct held_lock;                    /* locks.c's store-wide locks */
 
 struct pg_store {
     const ts_host *host;
@@ -90,7 +85,7 @@ struct pg_store {
     int have_max;                    /* in a locked save: max_id is current */
     uint64_t max_id;
     unsigned locks_held;             /* try_lock's locks held on this connection */
-    struct held_lock *held;          /* ... and every lock this handle took */
+    struct sql_held *held;           /* ... and every lock this handle took (locks.c) */
 };
 
 /* ------------------------------------------------------------------ */

@@ -32,14 +32,10 @@
 #include <string.h>
 #include "pg_store.h"
 
-#define COLUMNS "id, user_name, client_id, client_secret, refresh_token, access_token, " \
-                "grant_token, expiry_time, redirect_url, api_domain"
 #define OLD_COLUMNS "o.id, o.user_name, o.client_id, o.client_secret, o.refresh_token, "   \
                     "o.access_token, o.grant_token, o.expiry_time, o.redirect_url, "       \
                     "o.api_domain"
 
-/* The bit of TS_FIELD_USER_NAME in a set of columns (COLUMN_MASKS). */
-#define USER_BIT (1u << (TS_FIELD_USER_NAME - 1))
 
 /* save_one's answer when the save must go through the locked path. */
 #define NEEDS_LOCK (-1)
@@ -53,35 +49,9 @@ static const char *param(const ts_host *h, const ts_token *t, ts_field f)
     return *v ? v : NULL;
 }
 
-/* "a = $2, b = $3" for the columns in mask, numbered from `first`. */
-static void set_list(const struct pg_store *s, unsigned mask, int first, char *out, size_t n)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (int f = 1; f < TS_FIELD_COUNT && used < n; f++)
-        if (mask & (1u << (f - 1)))
-            used += (size_t)snprintf(out + used, n - used, "%s%s = $%d", used ? ", " : "",
-                                     s->host->field_name((ts_field)f), first++);
-}
-
 /* ------------------------------------------------------------------ */
 /* The guarded UPDATE                                                  */
 /* ------------------------------------------------------------------ */
-
-/* The columns whose value the save changes over `row`, the stored row
- * the host's plan chose. */
-static unsigned changed_columns(const struct pg_store *s, const ts_token *token,
-                                const ts_token *row)
-{
-    unsigned mask = 0;
-
-    for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (strcmp(s->host->token_get(token, (ts_field)f),
-                   s->host->token_get(row, (ts_field)f)) != 0)
-            mask |= 1u << (f - 1);
-    return mask;
-}
 
 /* Writes token's columns in mask over `row`, and no other row: the row
  * must still have the id and user name it had when it was read. *done is
@@ -98,9 +68,9 @@ static int update_row(struct pg_store *s, const ts_token *token, const ts_token 
     *done = 1;
     if (mask == 0)
         return TS_OK;
-    set_list(s, mask, 1, set, sizeof set);
+    sql_set_list(s->host, mask, SQL_MARKS_NUMBERED, 1, set, sizeof set);
     for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (mask & (1u << (f - 1)))
+        if (mask & SQL_COLUMN(f))
             p[n++] = param(h, token, (ts_field)f);
     p[n++] = h->token_get(row, TS_FIELD_ID);
     p[n++] = h->token_get(row, TS_FIELD_USER_NAME);       /* "" when absent */
@@ -152,7 +122,7 @@ static unsigned quick_columns(const struct pg_store *s, const ts_token *token)
 
     for (int f = TS_FIELD_USER_NAME + 1; f < TS_FIELD_COUNT; f++)
         if (*s->host->token_get(token, (ts_field)f))
-            mask |= 1u << (f - 1);
+            mask |= SQL_COLUMN(f);
     return mask;
 }
 
@@ -163,12 +133,12 @@ static int quick_statement(struct pg_store *s, unsigned mask, const ts_token *to
     char set[512], sql[1536], name[24];
     int n = 0;
 
-    set_list(s, mask, 2, set, sizeof set);
+    sql_set_list(s->host, mask, SQL_MARKS_NUMBERED, 2, set, sizeof set);
     p[n++] = s->host->token_get(token, TS_FIELD_USER_NAME);
     for (int f = TS_FIELD_USER_NAME + 1; f < TS_FIELD_COUNT; f++)
-        if (mask & (1u << (f - 1)))
+        if (mask & SQL_COLUMN(f))
             p[n++] = param(s->host, token, (ts_field)f);
-    snprintf(sql, sizeof sql, "WITH o AS (SELECT " COLUMNS " FROM %s WHERE user_name = $1 FOR "
+    snprintf(sql, sizeof sql, "WITH o AS (SELECT " SQL_COLUMNS " FROM %s WHERE user_name = $1 FOR "
              "UPDATE) UPDATE %s AS t SET %s FROM o WHERE t.id = o.id AND (SELECT count(*) FROM "
              "o) = 1 RETURNING " OLD_COLUMNS, s->qtable, s->qtable, set);
     snprintf(name, sizeof name, "ts_q%u", mask);
@@ -284,9 +254,9 @@ static int save_one(struct pg_store *s, ts_token *token, int locked, ts_error *e
     int rc = s->host->save_plan(token, postgres_lookup_row, s, s->row, err);
 
     if (rc == TS_OK) {
-        unsigned mask = changed_columns(s, token, s->row);
+        unsigned mask = sql_changed_columns(s->host, token, s->row);
         int done;
-        if (!locked && (mask & USER_BIT))
+        if (!locked && (mask & SQL_COLUMN(TS_FIELD_USER_NAME)))
             rc = NEEDS_LOCK;
         else if ((rc = postgres_check_widths(s, token, err)) == TS_OK &&
                  (rc = update_row(s, token, s->row, mask, &done, err)) == TS_OK && !done)
@@ -377,40 +347,18 @@ static int do_save(struct pg_store *s, void *arg, ts_error *err)
     return rc;
 }
 
-/* Whether replaying the save after a lost reply could save a token twice
- * (a token with no id and no key cannot be found again). */
-static int replayable(const ts_host *h, ts_token *const *tokens, size_t n)
-{
-    ts_field keys[2];
-
-    for (size_t i = 0; i < n; i++)
-        if (!*h->token_get(tokens[i], TS_FIELD_ID) && h->lookup_keys(tokens[i], keys) == 0)
-            return 0;
-    return 1;
-}
-
 static int save_tokens(struct pg_store *s, ts_token *const *tokens, size_t n, int batch,
                        ts_error *err)
 {
     struct save_args a = { .tokens = tokens, .n = n, .batch = batch };
     int rc = TS_OK;
 
-    a.orig = calloc(n ? n : 1, sizeof *a.orig);
-    if (!a.orig)
-        rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == TS_OK && i < n; i++)
-        if (!(a.orig[i] = s->host->token_new()) ||
-            s->host->token_copy(a.orig[i], tokens[i]) != TS_OK)
-            rc = s->host->error(err, TS_ERR_NOMEM, "out of memory");
+    if (!(a.orig = sql_tokens_keep(s->host, tokens, n, err)))
+        rc = TS_ERR_NOMEM;
     if (rc == TS_OK && n > 0)
-        rc = postgres_with_connection(s, replayable(s->host, tokens, n), 1, do_save, &a, err);
+        rc = postgres_with_connection(s, sql_replayable(s->host, tokens, n), 1, do_save, &a, err);
     /* A failed save leaves the caller's tokens as they were given. */
-    for (size_t i = 0; a.orig && i < n && a.orig[i]; i++) {
-        if (rc != TS_OK)
-            s->host->token_copy(tokens[i], a.orig[i]);
-        s->host->token_free(a.orig[i]);
-    }
-    free(a.orig);
+    sql_tokens_restore(s->host, a.orig, tokens, n, rc);
     return rc;
 }
 

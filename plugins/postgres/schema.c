@@ -21,9 +21,6 @@
 #include <string.h>
 #include "pg_store.h"
 
-#define COLUMNS "id, user_name, client_id, client_secret, refresh_token, access_token, " \
-                "grant_token, expiry_time, redirect_url, api_domain"
-
 /* The SDK DBStore's ten columns, in PostgreSQL's words for its types. */
 #define SDK_COLUMNS                                                                      \
     "id varchar(10) NOT NULL, user_name varchar(255), client_id varchar(255), "          \
@@ -37,18 +34,10 @@
 /* What the catalog says about the table. */
 struct table_info {
     int exists;
-    int present[TS_FIELD_COUNT];
+    unsigned present;              /* bit f: field f's column is there */
     int indexed[TS_FIELD_COUNT];   /* an index starts with the column */
     int id_order;                  /* our id index is there */
 };
-
-static int field_of(const struct pg_store *s, const char *name)
-{
-    for (int f = 0; f < TS_FIELD_COUNT; f++)
-        if (strcmp(name, s->host->field_name((ts_field)f)) == 0)
-            return f;
-    return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Reading the catalog                                                 */
@@ -64,11 +53,11 @@ static int read_columns(struct pg_store *s, struct table_info *t, ts_error *err)
 
     memset(t, 0, sizeof *t);
     for (int i = 0; rc == TS_OK && i < PQntuples(res); i++) {
-        int f = field_of(s, PQgetvalue(res, i, 0));
+        int f = sql_field_of(s->host, PQgetvalue(res, i, 0), 0);
         t->exists = 1;
         if (f < 0)
             continue;
-        t->present[f] = 1;
+        t->present |= 1u << f;
         s->max_chars[f] = PQgetisnull(res, i, 2) ? 0 : atoi(PQgetvalue(res, i, 2));
         if (f == TS_FIELD_ID && strcmp(PQgetvalue(res, i, 3), "S") != 0)
             snprintf(id_type, sizeof id_type, "%s", PQgetvalue(res, i, 1));
@@ -76,13 +65,8 @@ static int read_columns(struct pg_store *s, struct table_info *t, ts_error *err)
     postgres_clear_result(res);
     if (rc != TS_OK || !t->exists)
         return rc;
-    char missing[160] = "";
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(missing);
-        if (!t->present[f])
-            snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "",
-                     s->host->field_name((ts_field)f));
-    }
+    char missing[160];
+    sql_missing_columns(s->host, t->present, missing, sizeof missing);
     if (*missing)
         return s->host->error(err, TS_ERR_CORRUPT, "%s: table %s.%s has no column %s (it needs "
                               "the Zoho SDK's ten columns); nothing was changed", s->where,
@@ -103,7 +87,7 @@ static int read_indexes(struct pg_store *s, struct table_info *t, ts_error *err)
 
     postgres_derived_name(s, "_id_order_idx", order);
     for (int i = 0; rc == TS_OK && i < PQntuples(res); i++) {
-        int f = PQgetisnull(res, i, 0) ? -1 : field_of(s, PQgetvalue(res, i, 0));
+        int f = PQgetisnull(res, i, 0) ? -1 : sql_field_of(s->host, PQgetvalue(res, i, 0), 0);
         if (f >= 0)
             t->indexed[f] = 1;
         if (strcmp(PQgetvalue(res, i, 1), order) == 0)
@@ -338,22 +322,22 @@ int postgres_build_sql(struct pg_store *s, ts_error *err)
     for (size_t i = 0; i < s->nkeys; i++) {
         const char *c = s->host->field_name(s->keys[i]);
         free(s->sql[ST_LOOKUP + s->keys[i]]);
-        ok &= asprintf(&s->sql[ST_LOOKUP + s->keys[i]], "SELECT " COLUMNS " FROM %s WHERE "
+        ok &= asprintf(&s->sql[ST_LOOKUP + s->keys[i]], "SELECT " SQL_COLUMNS " FROM %s WHERE "
                        "%s = $1", t, c) > 0;
     }
     for (int k = ST_INSERT; k <= ST_INDEXES; k++) {
         free(s->sql[k]);
         s->sql[k] = NULL;
     }
-    ok &= asprintf(&s->sql[ST_INSERT], "INSERT INTO %s (" COLUMNS ") VALUES ($1, $2, $3, $4, "
+    ok &= asprintf(&s->sql[ST_INSERT], "INSERT INTO %s (" SQL_COLUMNS ") VALUES ($1, $2, $3, $4, "
                    "$5, $6, $7, $8, $9, $10)", t) > 0;
     ok &= asprintf(&s->sql[ST_MAX_ID], "SELECT id FROM %s WHERE id ~ '^(0|[1-9][0-9]{0,18})$' "
                    "ORDER BY length(id) DESC, id COLLATE \"C\" DESC LIMIT 1", t) > 0;
     ok &= asprintf(&s->sql[ST_DELETE_ONE], "DELETE FROM %s WHERE id = $1", t) > 0;
     ok &= asprintf(&s->sql[ST_DELETE_ALL], "DELETE FROM %s", t) > 0;
-    ok &= asprintf(&s->sql[ST_WALK_FIRST], "SELECT " COLUMNS " FROM %s ORDER BY " ID_ORDER
+    ok &= asprintf(&s->sql[ST_WALK_FIRST], "SELECT " SQL_COLUMNS " FROM %s ORDER BY " ID_ORDER
                    " LIMIT %d", t, WALK_PAGE) > 0;
-    ok &= asprintf(&s->sql[ST_WALK_NEXT], "SELECT " COLUMNS " FROM %s WHERE (" ID_ORDER
+    ok &= asprintf(&s->sql[ST_WALK_NEXT], "SELECT " SQL_COLUMNS " FROM %s WHERE (" ID_ORDER
                    ") > ($1::int, $2::text) ORDER BY " ID_ORDER " LIMIT %d", t, WALK_PAGE) > 0;
     ok &= (s->sql[ST_TRY_LOCK] = strdup("SELECT pg_try_advisory_lock($1::bigint)")) != NULL;
     ok &= (s->sql[ST_UNLOCK] = strdup("SELECT pg_advisory_unlock($1::bigint)")) != NULL;

@@ -76,7 +76,7 @@ static int connect_db(struct sqlite_store *s, int sync_level, ts_error *err)
 
 static int prepare_statements(struct sqlite_store *s, ts_error *err)
 {
-    const char *t = s->table, *cols = s->columns;
+    const char *t = s->table, *cols = SQL_COLUMNS;
     int rc = TS_OK;
 
     if (s->no_table)
@@ -134,7 +134,7 @@ void sqlite_disconnect(struct sqlite_store *s, int abandon)
             sqlite3_finalize(*fixed[i]);
         *fixed[i] = NULL;
     }
-    for (unsigned m = 0; m < UPDATE_MASKS; m++) {
+    for (unsigned m = 0; m < SQL_COLUMN_SETS; m++) {
         if (!abandon)
             sqlite3_finalize(s->update[m]);
         s->update[m] = NULL;

@@ -56,7 +56,7 @@ int sqlite_try_lock(void *state, const char *name, int64_t ttl_ms, void **handle
 {
     struct sqlite_store *s = state;
     struct held_lock *l = malloc(sizeof *l + strlen(name) + 1);
-    long long now = sqlite_wall_ms();
+    long long now = sql_wall_ms();
 
     if (!l)
         return s->host->error(err, TS_ERR_NOMEM, "out of memory");

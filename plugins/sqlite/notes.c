@@ -214,7 +214,7 @@ int sqlite_note_set(void *state, const char *name, const char *value, int64_t tt
                     ts_error *err)
 {
     struct sqlite_store *s = state;
-    long long now = sqlite_wall_ms();
+    long long now = sql_wall_ms();
     char what[160];
     sqlite3_stmt *st;
 
@@ -280,7 +280,7 @@ int sqlite_note_get(void *state, const char *name, char *value, size_t size, ts_
     if (rc != TS_OK || !st)
         return rc == TS_OK ? TS_NOT_FOUND : rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, sqlite_wall_ms());
+    sqlite3_bind_int64(st, 2, sql_wall_ms());
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         const char *text = (const char *)sqlite3_column_text(st, 0);

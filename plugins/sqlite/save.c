@@ -40,13 +40,8 @@ static int update_statement(struct sqlite_store *s, unsigned mask, sqlite3_stmt 
         *out = s->update[mask];
         return TS_OK;
     }
-    char set[512] = "";
-    for (int f = 1; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(set);
-        if (mask & (1u << (f - 1)))
-            snprintf(set + used, sizeof set - used, "%s%s = ?%d", used ? ", " : "",
-                     s->host->field_name((ts_field)f), f + 1);
-    }
+    char set[512];
+    sql_set_list(s->host, mask, SQL_MARKS_BY_FIELD, 0, set, sizeof set);
     char *sql = sqlite3_mprintf("UPDATE \"%w\" SET %s WHERE id = ?1", s->table, set);
     int rc = sqlite_prepare(s, &s->update[mask], sql, err);
     *out = s->update[mask];
@@ -68,16 +63,11 @@ static int update_row(struct sqlite_store *s, const ts_token *token, const ts_to
                       ts_error *err)
 {
     const ts_host *h = s->host;
-    unsigned mask = 0;
+    unsigned mask = sql_changed_columns(h, token, row);
 
-    for (int f = 1; f < TS_FIELD_COUNT; f++) {
-        const char *old = h->token_get(row, (ts_field)f);
-        if (strcmp(h->token_get(token, (ts_field)f), old) == 0)
-            continue;
-        mask |= 1u << (f - 1);
-        if (*old && (SCRUBBED & (1u << f)))
+    for (int f = 1; f < TS_FIELD_COUNT; f++)
+        if ((mask & SQL_COLUMN(f)) && (SCRUBBED & (1u << f)) && *h->token_get(row, (ts_field)f))
             s->replaced_secret = 1;
-    }
     if (mask == 0)
         return TS_OK;
 
@@ -87,7 +77,7 @@ static int update_row(struct sqlite_store *s, const ts_token *token, const ts_to
         return rc;
     sqlite_bind_field(stmt, h, row, TS_FIELD_ID);
     for (int f = 1; f < TS_FIELD_COUNT; f++)
-        if (mask & (1u << (f - 1)))
+        if (mask & SQL_COLUMN(f))
             sqlite_bind_field(stmt, h, token, (ts_field)f);
     return sqlite_run(s, stmt, "updating a token", err);
 }

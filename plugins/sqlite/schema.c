@@ -106,27 +106,22 @@ int sqlite_check_columns(struct sqlite_store *s, int *exists, ts_error *err)
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(stmt, 0);
         *exists = 1;
-        for (int f = 0; name && f < TS_FIELD_COUNT; f++)
-            if (strcasecmp(name, s->host->field_name((ts_field)f)) == 0)
-                seen |= 1u << f;
+        int f = name ? sql_field_of(s->host, name, 1) : -1;
+        if (f >= 0)
+            seen |= 1u << f;
     }
     rc = rc == SQLITE_DONE ? TS_OK : sqlite_db_fail(s, rc, "reading the table's columns", err);
     sqlite3_finalize(stmt);
     if (rc != TS_OK || !*exists)
         return rc;
 
-    char missing[160] = "";
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(missing);
-        if (!(seen & (1u << f)))
-            snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "",
-                     s->host->field_name((ts_field)f));
-    }
+    char missing[160];
+    sql_missing_columns(s->host, seen, missing, sizeof missing);
     if (*missing)
         return s->host->error(err, TS_ERR_CORRUPT,
                               "%s: table %s has no column %s (it needs the Zoho SDK's "
                               "columns: %s); nothing was changed",
-                              s->path, s->table, missing, s->columns);
+                              s->path, s->table, missing, SQL_COLUMNS);
     return TS_OK;
 }
 

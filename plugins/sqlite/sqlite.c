@@ -223,23 +223,16 @@ static int sqlite_open(const ts_host *host, ts_backend_ctx *ctx, void **state, t
     unsigned mode = DEFAULT_MODE;
     int sync_level = 1;
 
-    if (ts_host_require(host, 5, err) != TS_OK)    /* save_plan, next_id, error_prefix */
-        return TS_ERR_ABI;
-    s = calloc(1, sizeof *s);
-    if (!s || !(s->row = host->token_new())) {
-        free(s);
+    if (!(s = calloc(1, sizeof *s)))
         return host->error(err, TS_ERR_NOMEM, "out of memory");
+    int rc = sql_open_begin(host, ctx, &s->row, &s->keys, &s->nkeys, &s->open_flags, err);
+    if (rc != TS_OK) {
+        free(s);
+        return rc;
     }
     s->host = host;
     s->ctx = ctx;
-    s->keys = host->key_fields(&s->nkeys);
-    s->open_flags = ts_host_open_flags(host, ctx);
-    for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        size_t used = strlen(s->columns);
-        snprintf(s->columns + used, sizeof s->columns - used, "%s%s", f ? ", " : "",
-                 host->field_name((ts_field)f));
-    }
-    int rc = read_options(s, &mode, &sync_level, err);
+    rc = read_options(s, &mode, &sync_level, err);
     if (rc == TS_OK)
         rc = s->open_flags & TS_OPEN_MUST_EXIST ? check_exists(s, err)
                                                 : create_file(s, mode, err);

@@ -20,12 +20,9 @@
 #include <time.h>
 #include <sqlite3.h>
 #include <tokenstore/backend.h>
+#include "../sql/sql.h"
 
 #define TABLE_NAME_MAX 64
-
-/* Columns an UPDATE may set: every field but id. One bit per field f at
- * bit f - 1, so an UPDATE statement is cached per set of changed columns. */
-#define UPDATE_MASKS (1u << (TS_FIELD_COUNT - 1))
 
 /* notes.c's statements (in struct sqlite_store's side[]), each prepared
  * on first use: whether a table is there, then those of <table>_notes and
@@ -45,7 +42,6 @@ struct sqlite_store {
     pid_t pid;               /* the process that opened db */
     char *path;
     char table[TABLE_NAME_MAX + 1];
-    char columns[256];               /* "id, user_name, ..., api_domain" */
     long long busy_timeout_ms;
     unsigned open_flags;             /* TS_OPEN_* */
     int sync_level;
@@ -60,7 +56,7 @@ struct sqlite_store {
     sqlite3_stmt *lookup[TS_FIELD_COUNT];   /* by key field; others NULL */
     sqlite3_stmt *insert, *max_id, *delete_one, *delete_all, *walk;
     sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *update[UPDATE_MASKS];     /* prepared on first use */
+    sqlite3_stmt *update[SQL_COLUMN_SETS];  /* per set of changed columns, prepared on first use */
 
     ts_token *row;           /* save_one's plan row: empty between calls */
     int replaced_secret;     /* this transaction wrote over a stored secret */
@@ -92,9 +88,6 @@ int sqlite_run_sql(struct sqlite_store *s, char *sql, const char *doing, ts_erro
 int sqlite_commit(struct sqlite_store *s, ts_error *err);
 /* Rolls back the transaction, if one is still open. */
 void sqlite_rollback(struct sqlite_store *s);
-/* The wall clock in ms since the epoch: what expiries every process
- * compares are kept in. */
-long long sqlite_wall_ms(void);
 /* Binds field f of token to parameter ?f+1; an absent field is NULL. */
 int sqlite_bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token, ts_field f);
 /* Copies the ten columns of the current result row into token. */

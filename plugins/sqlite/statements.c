@@ -153,14 +153,6 @@ void sqlite_rollback(struct sqlite_store *s)
         sqlite_run(s, s->rollback, "rolling back", NULL);
 }
 
-long long sqlite_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int sqlite_bind_field(sqlite3_stmt *stmt, const ts_host *host, const ts_token *token,
                       ts_field f)
 {
