@@ -268,21 +268,31 @@ static int save_one(struct pg_store *s, ts_token *token, int locked, ts_error *e
     return rc;
 }
 
+/* Starts a transaction under the table's write lock, reading the largest
+ * id with it. */
+static int begin_write(struct pg_store *s, ts_error *err)
+{
+    PGresult *res;
+    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID],
+                                   &res, err);
+
+    if (rc == TS_OK) {
+        read_max(s, res);
+        postgres_clear_result(res);
+    }
+    return rc;
+}
+
 /* Saves tokens in one transaction under the table's write lock: all of
  * them or none. *stopped is the token a failure came at. */
 static int save_locked(struct pg_store *s, ts_token *const *tokens, size_t n, size_t *stopped,
                        ts_error *err)
 {
-    PGresult *res;
     size_t i = 0;
-    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID],
-                                   &res,
-                                   err);
+    int rc = begin_write(s, err);
 
     if (rc != TS_OK)
         return rc;
-    read_max(s, res);
-    postgres_clear_result(res);
     for (; rc == TS_OK && i < n; i++)
         rc = save_one(s, tokens[i], 1, err);
     *stopped = rc != TS_OK && i > 0 ? i - 1 : SIZE_MAX;
@@ -389,16 +399,11 @@ static int do_save_stream(struct pg_store *s, void *arg, ts_error *err)
 {
     struct stream_args *a = arg;
     ts_token *token;
-    PGresult *res;
     size_t i = 0;
-    int rc = postgres_begin_locked(s, s->write_key, "the table's write lock", s->sql[ST_MAX_ID],
-                                   &res,
-                                   err);
+    int rc = begin_write(s, err);
 
     if (rc != TS_OK)
         return rc;
-    read_max(s, res);
-    postgres_clear_result(res);
     while (rc == TS_OK && (rc = a->next(a->stream, &token, err)) == TS_OK) {
         rc = save_one(s, token, 1, err);
         if (rc == ROW_CHANGED)
