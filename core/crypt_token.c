@@ -25,7 +25,7 @@
 #include <string.h>
 #include "crypt.h"
 
-#define BIT(f) (1u << (f))
+#define FIELD_BIT(f) (1u << (f))
 
 static const char *id_of(const ts_token *t)
 {
@@ -44,7 +44,7 @@ size_t ts__crypt_forms(const ts__crypt *c, const ts_token *query)
     int n = c ? ts__lookup_keys(query, keys) : 0;
 
     for (int i = 0; i < n; i++)
-        if (c->fields & BIT(keys[i]))
+        if (c->fields & FIELD_BIT(keys[i]))
             return c->nkeys + (c->allow_plaintext ? 1 : 0);
     return 1;
 }
@@ -67,7 +67,7 @@ int ts__crypt_check_plain(const ts_token *t, ts_error *err)
     int rc = TS_OK;
 
     for (int f = 0; f < TS_FIELD_COUNT && rc == TS_OK; f++)
-        if (TS__SEALABLE & BIT(f))
+        if (TS__SEALABLE & FIELD_BIT(f))
             rc = refuse_lookalike(t, (ts_field)f, err);
     return rc;
 }
@@ -91,8 +91,8 @@ int ts__crypt_seal_token(const ts__crypt *c, size_t form, const ts_token *in, ts
     for (int f = 0; f < TS_FIELD_COUNT && rc == TS_OK; f++) {
         char *value;
         size_t len;
-        if (!in->value[f] || !(c->fields & BIT(f)) || form >= c->nkeys) {
-            if ((c->fields & BIT(f)) == 0 && (TS__SEALABLE & BIT(f)))
+        if (!in->value[f] || !(c->fields & FIELD_BIT(f)) || form >= c->nkeys) {
+            if ((c->fields & FIELD_BIT(f)) == 0 && (TS__SEALABLE & FIELD_BIT(f)))
                 rc = refuse_lookalike(in, (ts_field)f, err);
             if (rc == TS_OK && (rc = ts__token_setn(out, (ts_field)f, in->value[f], in->len[f])))
                 ts__error(err, rc, "out of memory");
@@ -117,14 +117,14 @@ static int open_value(const ts__crypt *c, const ts_token *t, ts_field f, int pla
     ts__key *key;
 
     *out = NULL;
-    if (!t->value[f] || !(TS__SEALABLE & BIT(f)))
+    if (!t->value[f] || !(TS__SEALABLE & FIELD_BIT(f)))
         return TS_OK;
     int form = sealed(t, f, id);
     if (form < 0)
         return ts__error(err, TS_ERR_CORRUPT, "token %s: %s is not a well-formed encrypted "
                          "value", id_of(t), ts_field_name(f));
     if (!form) {
-        if (!c || !(c->fields & BIT(f)) || plain_ok)
+        if (!c || !(c->fields & FIELD_BIT(f)) || plain_ok)
             return TS_OK;
         return ts__error(err, TS_ERR_CONFIG, "token %s: %s is stored unencrypted: set "
                          "encrypt.allow_plaintext while a store is being encrypted, and run "
@@ -171,7 +171,7 @@ int ts__crypt_open_token(const ts__crypt *c, ts_token *t, int plain_ok, ts_error
 static int holds_sealed(const ts__crypt *c, const ts_token *t)
 {
     for (int f = 0; c && f < TS_FIELD_COUNT; f++)
-        if ((c->fields & BIT(f)) && t->value[f])
+        if ((c->fields & FIELD_BIT(f)) && t->value[f])
             return 1;
     return 0;
 }
@@ -250,10 +250,10 @@ int ts__crypt_row_current(const ts__crypt *c, const ts_token *row)
     char id[TS__KEY_ID_LEN + 1];
 
     for (int f = 0; f < TS_FIELD_COUNT; f++) {
-        if (!(TS__SEALABLE & BIT(f)) || !row->value[f])
+        if (!(TS__SEALABLE & FIELD_BIT(f)) || !row->value[f])
             continue;
         int is_sealed = sealed(row, (ts_field)f, id);
-        if (!(c->fields & BIT(f)) ? is_sealed != 0
+        if (!(c->fields & FIELD_BIT(f)) ? is_sealed != 0
             : is_sealed != 1 || memcmp(id, ts__key_id(c->keys[0]), TS__KEY_ID_LEN) != 0)
             return 0;
     }
