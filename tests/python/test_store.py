@@ -19,7 +19,7 @@ import unittest
 
 import support
 import tokenstore
-from tokenstore import Token, _lib
+from tokenstore import Token, _constants, _lib
 
 SCRATCH = support.scratch()
 REDIS = None
@@ -516,6 +516,143 @@ class Errors(unittest.TestCase):
         self.assertEqual(repr(t), "Token(id='1', user_name='a@example.com', "
                          "client_secret='****', refresh_token='1000\u2026(74)')")
         self.assertNotIn(SECRET, repr(t))
+
+
+class Constants(unittest.TestCase):
+    """The constants the package takes from the C headers (_constants.py,
+    which bindings/python/gen_constants.py writes) against the library
+    built from the same headers, and the generator against the headers."""
+
+    @classmethod
+    def setUpClass(cls):
+        _lib.lib()
+        # Function objects of the package's own, set up here, not the package's.
+        cls.c = ctypes.CDLL(_lib.loaded_from)
+
+    def test_fields_are_the_librarys_in_its_order(self):
+        name = self.c.ts_field_name
+        name.restype, name.argtypes = ctypes.c_char_p, [ctypes.c_int]
+        self.assertEqual(tuple(name(i).decode() for i in range(len(tokenstore.FIELDS))),
+                         tokenstore.FIELDS)
+        self.assertIsNone(name(len(tokenstore.FIELDS)), "the library has more fields")
+        secret = self.c.ts_field_is_secret
+        secret.argtypes = [ctypes.c_int]
+        self.assertEqual({f for i, f in enumerate(tokenstore.FIELDS) if secret(i)},
+                         set(_lib.SECRETS))
+
+    def test_codes_are_the_librarys(self):
+        name = self.c.ts_code_name
+        name.restype, name.argtypes = ctypes.c_char_p, [ctypes.c_int]
+        self.assertEqual(name(_lib.OK), b"TS_OK")
+        self.assertEqual(name(_lib.NOT_FOUND), b"TS_NOT_FOUND")
+        codes = set()
+        while name(len(codes)) is not None:
+            codes.add(name(len(codes)).decode())
+        from tokenstore import errors
+        self.assertLessEqual(set(errors._BY_CODE), codes, "a code the library does not name")
+
+    def test_error_holds_what_the_library_writes(self):
+        # ts_error_set cuts the message to TS_ERROR_MAX bytes with its NUL:
+        # given room for more, it still writes no more.
+        class Roomy(ctypes.Structure):
+            _fields_ = [("code", ctypes.c_int),
+                        ("message", ctypes.c_char * (_lib.ERROR_MAX + 256))]
+        err = Roomy()
+        self.c.ts_error_set(ctypes.byref(err), 2, b"%s", b"x" * (_lib.ERROR_MAX * 2))
+        self.assertEqual((err.code, len(err.message)), (2, _lib.ERROR_MAX - 1))
+        self.assertEqual(ctypes.sizeof(_lib.Error), ctypes.sizeof(ctypes.c_int) + _lib.ERROR_MAX)
+
+    def test_oauth_setting_is_the_librarys_layout(self):
+        # ts_oauth_setting_find answers with the address of the setting in
+        # the table: the same as the package's indexing there when the
+        # Structure has the C struct's size.
+        n = ctypes.c_size_t()
+        table = _lib.lib().ts_oauth_settings(ctypes.byref(n))
+        find = self.c.ts_oauth_setting_find
+        find.restype, find.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+        self.assertGreater(n.value, 1)
+        for i in range(n.value):
+            self.assertEqual(find(table[i].name), ctypes.addressof(table[i]), table[i].name)
+            self.assertIn(table[i].is_number, (0, 1), table[i].name)
+
+    def test_open_flags_are_the_librarys(self):
+        missing = os.path.join(SCRATCH, "never.db")
+        with self.assertRaises(tokenstore.ConfigError) as cm:
+            tokenstore.open("sqlite:" + missing, must_exist=True)
+        self.assertEqual(cm.exception.code, "TS_ERR_NO_STORE")
+        self.assertFalse(os.path.exists(missing))
+        path = os.path.join(SCRATCH, "flags.db")
+        tokenstore.open("sqlite:" + path).close()
+        with tokenstore.open("sqlite:" + path, read_only=True) as store:
+            with self.assertRaises(tokenstore.ReadOnlyError):
+                store.save(Token(user_name="ro@example.com", refresh_token="r"))
+
+    def test_log_levels_are_the_librarys(self):
+        # Without a logger set, the library writes errors and warnings to
+        # stderr, naming the level, and leaves info and debug out.
+        out = subprocess.run([sys.executable, "-c", """if 1:
+            import ctypes, os
+            from tokenstore import _constants as k
+            c = ctypes.CDLL(os.environ["TOKENSTORE_LIBRARY"])
+            for name in ("LOG_ERROR", "LOG_WARN", "LOG_INFO", "LOG_DEBUG"):
+                c.ts_store_log(None, getattr(k, name), b"%s", b"line at " + name.encode())
+            """], capture_output=True, text=True, env=support.env_for_children())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stderr, "tokenstore: error: line at LOG_ERROR\n"
+                         "tokenstore: warning: line at LOG_WARN\n")
+
+    def test_log_lines_keep_their_levels_in_logging(self):
+        levels = {_lib.LOG_ERROR: logging.ERROR, _lib.LOG_WARN: logging.WARNING,
+                  _lib.LOG_INFO: logging.INFO, _lib.LOG_DEBUG: logging.DEBUG}
+        with self.assertLogs("tokenstore", logging.DEBUG) as cm:
+            with tokenstore.open("memory:") as store:
+                for level in levels:
+                    self.c.ts_store_log(ctypes.c_void_p(store._handle), level, b"%s",
+                                        b"line at %d" % level)
+        got = {int(r.getMessage().rsplit(" ", 1)[1]): r.levelno for r in cm.records
+               if "line at " in r.getMessage()}
+        self.assertEqual(got, levels)
+
+    def gen(self, includedir):
+        out = os.path.join(support.scratch(), "_constants.py")
+        run = subprocess.run([sys.executable, os.path.join(support.TOP_SRCDIR, "bindings",
+                                                           "python", "gen_constants.py"),
+                              includedir, out], capture_output=True, text=True)
+        text = None
+        if os.path.exists(out):
+            with open(out) as f:
+                text = f.read()
+        return run, text
+
+    def test_the_package_has_what_the_headers_say_now(self):
+        run, text = self.gen(os.path.join(support.TOP_SRCDIR, "core", "include"))
+        self.assertEqual(run.returncode, 0, run.stderr)
+        with open(_constants.__file__) as f:
+            self.assertEqual(f.read(), text, "%s is not what gen_constants.py writes from "
+                             "the headers" % _constants.__file__)
+
+    def test_the_generator_names_what_a_header_lacks(self):
+        for header, was, now, said in (
+                ("types.h", "#define TS_OPEN_READ_ONLY", "#define TS_OPEN_RO",
+                 "#define TS_OPEN_READ_ONLY is not there"),
+                ("types.h", "TS_LOG_WARN,", "TS_LOG_WARNING,",
+                 "enum ts_log_level has no member TS_LOG_WARN"),
+                ("tokenstore.h", " int is_number;", " double is_number;",
+                 "struct ts_oauth_setting member is_number has the type")):
+            include = support.scratch()
+            shutil.copytree(os.path.join(support.TOP_SRCDIR, "core", "include", "tokenstore"),
+                            os.path.join(include, "tokenstore"))
+            path = os.path.join(include, "tokenstore", header)
+            with open(path) as f:
+                text = f.read()
+            self.assertIn(was, text)
+            with open(path, "w") as f:
+                f.write(text.replace(was, now))
+            run, written = self.gen(include)
+            self.assertEqual(run.returncode, 1, run.stderr)
+            self.assertIn(path, run.stderr)
+            self.assertIn(said, run.stderr)
+            self.assertIsNone(written, "nothing is written")
 
 
 class Threads(unittest.TestCase):

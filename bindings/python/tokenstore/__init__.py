@@ -44,7 +44,10 @@ __all__ = ["open", "Store", "Token", "OAuthClient", "FIELDS", "version", "__vers
 log = logging.getLogger("tokenstore")
 _FIELD_INDEX = {f: i for i, f in enumerate(FIELDS)}
 _INDEXES = range(len(FIELDS))
-_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+# The library's levels (TS_LOG_*), most severe first, and logging's for each.
+_LEVELS = ((_lib.LOG_ERROR, logging.ERROR), (_lib.LOG_WARN, logging.WARNING),
+           (_lib.LOG_INFO, logging.INFO), (_lib.LOG_DEBUG, logging.DEBUG))
+_TO_LOGGING = dict(_LEVELS)
 
 
 # What a find or a save takes: a Token, or a mapping of field names to
@@ -202,16 +205,21 @@ def _raise(rc: int, err: _lib.Error, missing: Optional[str] = None) -> NoReturn:
 @_lib.LOG_CB
 def _log_line(userdata, level, message):
     try:
-        log.log(_LEVELS[min(max(level, 0), 3)], "%s", message.decode("utf-8", "replace"))
+        lv = _TO_LOGGING.get(level) or \
+            (logging.ERROR if level < _lib.LOG_ERROR else logging.DEBUG)
+        log.log(lv, "%s", message.decode("utf-8", "replace"))
     except Exception:   # an exception must not cross back into C
         pass
 
 
 def _max_level():
-    for n, lv in enumerate(_LEVELS):
+    """The most detailed library level the logger has enabled (errors at least)."""
+    most = _lib.LOG_ERROR
+    for ts_level, lv in _LEVELS:
         if not log.isEnabledFor(lv):
-            return max(n - 1, 0)
-    return _lib.LOG_DEBUG
+            break
+        most = ts_level
+    return most
 
 
 def _route_library_log(lib):

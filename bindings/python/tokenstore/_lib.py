@@ -23,6 +23,9 @@ import subprocess
 import threading
 from typing import Any, Callable, List, Optional
 
+from ._constants import (ERROR_FIELDS, ERROR_MAX, FIELDS, LOG_DEBUG, LOG_ERROR, LOG_INFO,
+                         LOG_WARN, NOT_FOUND, OAUTH_SETTING_FIELDS, OK, OPEN_MUST_EXIST,
+                         OPEN_READ_ONLY)
 from .errors import LibraryError
 
 LIBRARY_NAME = "libtokenstore.so.1"
@@ -30,34 +33,30 @@ LIBRARY_NAME = "libtokenstore.so.1"
 # TOKENSTORE_OAUTH_LIBRARY path, else this name beside TOKENSTORE_LIBRARY,
 # else this name where the dynamic loader looks.
 OAUTH_LIBRARY_NAME = "libtokenstore-oauth.so.1"
-ERROR_MAX = 512   # TS_ERROR_MAX in tokenstore/types.h
 
-# Field indexes and names, in the SDK's column order (enum ts_field).
-FIELDS = ("id", "user_name", "client_id", "client_secret", "refresh_token",
-          "access_token", "grant_token", "expiry_time", "redirect_url", "api_domain")
+# ERROR_MAX, FIELDS (the ts_field names, in the SDK's column order), OK and
+# NOT_FOUND, the OPEN_* flags, the LOG_* levels and the members of struct
+# ts_error and struct ts_oauth_setting are the C headers', in _constants,
+# which make writes from them (bindings/python/gen_constants.py). Every
+# code but TS_OK and TS_NOT_FOUND is named by the library (ts_code_name),
+# so a code added there needs nothing here.
 SECRETS = frozenset(("client_secret", "refresh_token", "access_token", "grant_token"))
-
-# TS_OK and TS_NOT_FOUND; every other code's name comes from the library
-# (ts_code_name), so a code added there needs nothing here.
-OK, NOT_FOUND = 0, 1
-
-OPEN_MUST_EXIST = 1 << 0
-OPEN_READ_ONLY = 1 << 1
-LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = range(4)
 
 
 class Error(ctypes.Structure):
     """struct ts_error."""
-    _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char * ERROR_MAX)]
+    _fields_ = ERROR_FIELDS
 
 
 class OAuthSetting(ctypes.Structure):
     """struct ts_oauth_setting."""
-    _fields_ = [("name", ctypes.c_char_p), ("default_value", ctypes.c_char_p),
-                ("is_number", ctypes.c_int), ("min", ctypes.c_longlong),
-                ("max", ctypes.c_longlong), ("summary", ctypes.c_char_p)]
+    _fields_ = OAUTH_SETTING_FIELDS
 
 
+# struct ts_backend_info as the symbol ts_store_info fills it: the layout
+# before 1.5, which that symbol keeps for callers built before it (the
+# header's struct now starts with its size, and its ts_store_info is a
+# macro over ts_store_info_sized, which libraries before 1.5 lack).
 class BackendInfo(ctypes.Structure):
     """struct ts_backend_info."""
     _fields_ = [("name", ctypes.c_char_p), ("version", ctypes.c_char_p),

@@ -32,11 +32,12 @@ from typing import Any, List, Mapping, Optional, Union
 
 from . import Token, OAuthClient, open as _open
 from . import Spec, Store
+from ._constants import OAUTH_SDK_MARGIN_MS
 from .errors import TokenStoreError, InvalidTokenError, ReadOnlyError
 
 log = logging.getLogger("tokenstore.zoho")
 
-SDK_MARGIN_MS = 5000      # the SDK refreshes a token expiring within this
+SDK_MARGIN_MS = OAUTH_SDK_MARGIN_MS  # the SDK refreshes a token expiring within this
 ERROR_CODE = "TOKEN_STORE"  # the code the SDK's own stores raise with
 
 try:
