@@ -498,7 +498,7 @@ class Errors(unittest.TestCase):
     def test_the_version_is_the_librarys_and_the_commands(self):
         out = subprocess.run([support.CLI, "--version"], capture_output=True, text=True,
                              env=support.env_for_children())
-        # "tokenstore 0.1.0 (libtokenstore 0.1.0, backend ABI 1.4)"
+        # "tokenstore 0.1.0 (libtokenstore 0.1.0, backend ABI 1.5)"
         words = out.stdout.split()
         self.assertEqual(words[:2], ["tokenstore", tokenstore.__version__], out.stdout)
         self.assertEqual(words[3], tokenstore.__version__ + ",", out.stdout)
