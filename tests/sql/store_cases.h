@@ -51,21 +51,11 @@ static void writer(int w)
     ts_error err = { 0 };
     const char *opts[] = { "table", "multi", NULL };
     ts_store *s = open_with(opts, &err);
-    char user[64], refresh[64];
 
     if (!s)
         _exit(10);
-    for (int i = 0; i < SAVES; i++) {
-        snprintf(user, sizeof user, "w%d-u%d@example.com", w, i);
-        snprintf(refresh, sizeof refresh, "1000.refresh.%d.%d", w, i);
-        ts_token *t = make_token(user, refresh, "");
-        int rc = ts_save_token(s, t, &err);
-        ts_token_free(t);
-        if (rc != TS_OK) {
-            fprintf(stderr, "writer %d: save %d: %s\n", w, i, err.message);
-            _exit(11);
-        }
-    }
+    if (save_series(s, "writer", w, SAVES) != TS_OK)
+        _exit(11);
     ts_store_close(s);
     _exit(0);
 }
@@ -75,17 +65,8 @@ START_TEST(test_eight_processes_thousand_saves)
     ts_store *s = open_table("multi");
     pid_t pids[WRITERS];
 
-    for (int w = 0; w < WRITERS; w++) {
-        pids[w] = fork();
-        ck_assert(pids[w] >= 0);
-        if (pids[w] == 0)
-            writer(w);
-    }
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
-    }
+    spawn_children(pids, WRITERS, writer);
+    wait_children_ok(pids, WRITERS, "writer");
     char out[128];
     ck_assert_int_eq(sql(MULTI_SUMMARY_SQL, out, sizeof out), 0);
     ck_assert_str_eq(out, "8000 8000 8000 1 8000");
@@ -96,51 +77,49 @@ END_TEST
 
 enum { RACERS = 4, RACES = 150 };
 
-/* RACERS processes save one user's token over and over, half of them by
- * key (the one-statement save) and half by id (the lookups and the
- * guarded UPDATE): every save succeeds, hands back the row's refresh
- * token, and the user keeps one row. */
-START_TEST(test_one_user_many_writers)
+/* A racer saving user race@x's token RACES times, by id when w is odd
+ * (the lookups and the guarded UPDATE), else by key (the one-statement
+ * save); its exit status says whether every save succeeded, kept id 1
+ * and handed back the row's refresh token. */
+static void racer(int w)
 {
     ts_error err = { 0 };
+    const char *opts[] = { "table", "race", NULL };
+    ts_store *mine = open_with(opts, &err);
+    char access[64];
+    int rc = mine ? TS_OK : TS_ERR_CONNECT;
+
+    for (int i = 0; rc == TS_OK && i < RACES; i++) {
+        ts_token *t = ts_token_new();
+        snprintf(access, sizeof access, "1000.access.%d.%d", w, i);
+        ts_token_set(t, TS_FIELD_USER_NAME, "race@x");
+        ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
+        if (w % 2)
+            ts_token_set(t, TS_FIELD_ID, "1");
+        if ((rc = ts_save_token(mine, t, &err)) == TS_OK &&
+            strcmp(ts_token_get(t, TS_FIELD_ID), "1") != 0)
+            rc = TS_ERR_CONFLICT;
+        if (rc == TS_OK && strcmp(ts_token_get(t, TS_FIELD_REFRESH_TOKEN),
+                                  "1000.refresh.race@x") != 0)
+            rc = TS_ERR_CORRUPT;
+        ts_token_free(t);
+    }
+    if (rc != TS_OK)
+        fprintf(stderr, "racer %d: %d %s\n", w, rc, err.message);
+    ts_store_close(mine);
+    _exit(rc == TS_OK ? 0 : 1);
+}
+
+/* RACERS processes save one user's token over and over, half of them by
+ * key and half by id: every save succeeds and the user keeps one row. */
+START_TEST(test_one_user_many_writers)
+{
     ts_store *s = open_table("race");
     pid_t pids[RACERS];
 
     ck_assert_int_eq(save_user(s, "race@x"), 1);
-    for (int w = 0; w < RACERS; w++) {
-        pids[w] = fork();
-        ck_assert(pids[w] >= 0);
-        if (pids[w] > 0)
-            continue;
-        const char *opts[] = { "table", "race", NULL };
-        ts_store *mine = open_with(opts, &err);
-        char access[64];
-        int rc = mine ? TS_OK : TS_ERR_CONNECT;
-        for (int i = 0; rc == TS_OK && i < RACES; i++) {
-            ts_token *t = ts_token_new();
-            snprintf(access, sizeof access, "1000.access.%d.%d", w, i);
-            ts_token_set(t, TS_FIELD_USER_NAME, "race@x");
-            ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-            if (w % 2)      /* by id: the lookups and the guarded UPDATE */
-                ts_token_set(t, TS_FIELD_ID, "1");
-            if ((rc = ts_save_token(mine, t, &err)) == TS_OK &&
-                strcmp(ts_token_get(t, TS_FIELD_ID), "1") != 0)
-                rc = TS_ERR_CONFLICT;
-            if (rc == TS_OK && strcmp(ts_token_get(t, TS_FIELD_REFRESH_TOKEN),
-                                      "1000.refresh.race@x") != 0)
-                rc = TS_ERR_CORRUPT;
-            ts_token_free(t);
-        }
-        if (rc != TS_OK)
-            fprintf(stderr, "racer %d: %d %s\n", w, rc, err.message);
-        ts_store_close(mine);
-        _exit(rc == TS_OK ? 0 : 1);
-    }
-    for (int w = 0; w < RACERS; w++) {
-        int status;
-        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "racer %d failed", w);
-    }
+    spawn_children(pids, RACERS, racer);
+    wait_children_ok(pids, RACERS, "racer");
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM " TOKENS_TABLE("race")), 1);
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM " TOKENS_TABLE("race") " WHERE "
                                 "access_token LIKE '1000.access._.149' AND refresh_token = "
@@ -172,15 +151,8 @@ static void wrong_password_refused(const char *says)
  * that wants the store to exist. */
 static void unknown_database_named(const char *const *nosuch)
 {
-    ts_error err = { 0 };
-
-    ck_assert_ptr_null(open_with(nosuch, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
-    ck_assert_msg(strstr(err.message, "unknown database 'nosuch'") != NULL, "%s", err.message);
-    ck_assert_ptr_null(open_flags_with(TS_OPEN_MUST_EXIST, nosuch, &err));
-    ck_assert_int_eq(err.code, TS_ERR_NO_STORE);
-    ck_assert_msg(strstr(err.message, "no such store: database 'nosuch'") != NULL, "%s",
-                  err.message);
+    open_refused(0, nosuch, TS_ERR_CONFIG, "unknown database 'nosuch'");
+    open_refused(TS_OPEN_MUST_EXIST, nosuch, TS_ERR_NO_STORE, "no such store: database 'nosuch'");
 }
 
 /* User reader with SELECT only on table guarded (grant_sql, may be
