@@ -52,20 +52,13 @@ static void server(const char *verb)
 
     snprintf(cmd, sizeof cmd, "DURABLE=1 BUFFER_POOL=256M sh '%s' %s '%s' >/dev/null",
              server_sh, verb, server_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "bench: server.sh %s failed\n", verb);
-        exit(1);
-    }
+    bench_server_sh(cmd, verb);
 }
 
 static void stop_server(void)
 {
-    char cmd[PATH_MAX + 16];
-
     server("stop");
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", server_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", server_dir);
+    bench_remove_dir(server_dir);
 }
 
 static MYSQL *connect_raw(const char *db)
@@ -255,16 +248,12 @@ static void bench_size(size_t n)
 int main(int argc, char **argv)
 {
     static const size_t dflt[] = { 100000 };
-    const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
     size_t sizes[16];
     size_t nsizes = bench_sizes(argc, argv, sizes, 16, dflt, 1);
 
-    snprintf(server_sh, sizeof server_sh, "%s/tests/mysql/server.sh", src ? src : ".");
-    snprintf(server_dir, sizeof server_dir, "%s/bench_mysql.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(server_dir)) {
-        perror("bench: mkdtemp");
+    if (!bench_server_paths("mysql", "bench_mysql", server_sh, sizeof server_sh, server_dir,
+                            sizeof server_dir))
         return 1;
-    }
     snprintf(sock, sizeof sock, "%s/mysql.sock", server_dir);
     server("start");
     atexit(stop_server);

@@ -42,20 +42,13 @@ static void server(const char *verb)
              server_sh, verb, server_dir);
     if (strcmp(verb, "stop") == 0)
         snprintf(cmd, sizeof cmd, "sh '%s' stop '%s'", server_sh, server_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "bench: server.sh %s failed\n", verb);
-        exit(1);
-    }
+    bench_server_sh(cmd, verb);
 }
 
 static void stop_server(void)
 {
-    char cmd[PATH_MAX + 16];
-
     server("stop");
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", server_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", server_dir);
+    bench_remove_dir(server_dir);
 }
 
 static void quiet(void *arg, const char *message)
@@ -225,17 +218,13 @@ static void bench_size(size_t n)
 int main(int argc, char **argv)
 {
     static const size_t dflt[] = { 100000 };
-    const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
     size_t sizes[16];
     size_t nsizes = bench_sizes(argc, argv, sizes, 16, dflt, 1);
     char cmd[PATH_MAX + 64];
 
-    snprintf(server_sh, sizeof server_sh, "%s/tests/postgres/server.sh", src ? src : ".");
-    snprintf(server_dir, sizeof server_dir, "%s/bench_pg.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(server_dir)) {
-        perror("bench: mkdtemp");
+    if (!bench_server_paths("postgres", "bench_pg", server_sh, sizeof server_sh, server_dir,
+                            sizeof server_dir))
         return 1;
-    }
     server("start");
     atexit(stop_server);
     snprintf(cmd, sizeof cmd, "%s/server.port", server_dir);

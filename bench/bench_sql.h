@@ -8,11 +8,14 @@
  * Each bench defines its raw side (a prepared SELECT of the ten columns
  * by user_name whose values are copied out, and a prepared UPDATE of the
  * access token and expiry by user_name) and hands it to bench_compare as
- * a struct bench_raw; everything else is written once here.
+ * a struct bench_raw; everything else is written once here, with the
+ * paths of the server the mysql and postgres benches start.
  */
 #ifndef TS_BENCH_SQL_H
 #define TS_BENCH_SQL_H
 
+#include <limits.h>
+#include <unistd.h>
 #include "bench.h"
 
 /* Where the sides put what they read, so no read is optimized away. */
@@ -48,6 +51,43 @@ static inline void store_update(ts_store *s, ts_token *t, const char *user, cons
     ts_token_set(t, TS_FIELD_EXPIRY_TIME, expiry);
     if (ts_save_token(s, t, &err) != TS_OK)
         bench_die("save_token", &err);
+}
+
+/* For a bench with a server of its own (mysql, postgres): the path of
+ * tests/BACKEND/server.sh (under $top_srcdir, else .) in sh, and a new
+ * directory PREFIX.XXXXXX in $TMPDIR (else /tmp) for the server in dir;
+ * 0, said on stderr, when it could not be made. */
+static inline int bench_server_paths(const char *backend, const char *prefix, char *sh,
+                                     size_t shn, char *dir, size_t dirn)
+{
+    const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
+
+    snprintf(sh, shn, "%s/tests/%s/server.sh", src ? src : ".", backend);
+    snprintf(dir, dirn, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
+    if (!mkdtemp(dir)) {
+        perror("bench: mkdtemp");
+        return 0;
+    }
+    return 1;
+}
+
+/* Runs cmd, the server script's `verb`; exits, saying so, if it fails. */
+static inline void bench_server_sh(const char *cmd, const char *verb)
+{
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench: server.sh %s failed\n", verb);
+        exit(1);
+    }
+}
+
+/* Removes the server's directory, once the server is stopped. */
+static inline void bench_remove_dir(const char *dir)
+{
+    char cmd[PATH_MAX + 16];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not remove %s\n", dir);
 }
 
 enum bench_op { BENCH_FIND, BENCH_UPDATE };
