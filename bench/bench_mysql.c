@@ -17,7 +17,8 @@
  *    autocommit.
  *
  * The two sides run alternately in rounds on the same random keys, taking
- * turns going first, so drift in the machine's load falls on both.
+ * turns going first, so drift in the machine's load falls on both (the
+ * store's side and the timing are bench/bench_sql.h's).
  *
  * Usage: bench_mysql [SIZE...]   (default 100000). Needs top_srcdir in the
  * environment (make bench sets it) to find the server script.
@@ -25,15 +26,12 @@
 #include <limits.h>
 #include <unistd.h>
 #include <mysql.h>
-#include "bench.h"
+#include "bench_sql.h"
 
 #define COLUMNS "id, user_name, client_id, client_secret, refresh_token, access_token, " \
                 "grant_token, expiry_time, redirect_url, api_domain"
 #define ROWS_PER_INSERT 100
 
-enum { ROUNDS = 20 };
-
-static volatile size_t sink;
 static char server_dir[PATH_MAX], server_sh[PATH_MAX + 32], sock[PATH_MAX + 16];
 
 static void die_mysql(MYSQL *m, const char *what)
@@ -54,20 +52,13 @@ static void server(const char *verb)
 
     snprintf(cmd, sizeof cmd, "DURABLE=1 BUFFER_POOL=256M sh '%s' %s '%s' >/dev/null",
              server_sh, verb, server_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "bench: server.sh %s failed\n", verb);
-        exit(1);
-    }
+    bench_server_sh(cmd, verb);
 }
 
 static void stop_server(void)
 {
-    char cmd[PATH_MAX + 16];
-
     server("stop");
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", server_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", server_dir);
+    bench_remove_dir(server_dir);
 }
 
 static MYSQL *connect_raw(const char *db)
@@ -185,8 +176,9 @@ static void bind_str(MYSQL_BIND *b, const char *v)
     b->buffer_length = strlen(v);
 }
 
-static void raw_find(struct raw *r, const char *user)
+static void raw_find(void *ctx, const char *user)
 {
+    struct raw *r = ctx;
     char copy[TS_FIELD_COUNT][256];
     unsigned long len[TS_FIELD_COUNT];
     my_bool is_null[TS_FIELD_COUNT];
@@ -213,8 +205,9 @@ static void raw_find(struct raw *r, const char *user)
     sink += total;
 }
 
-static void raw_update(struct raw *r, const char *user, const char *access, const char *expiry)
+static void raw_update(void *ctx, const char *user, const char *access, const char *expiry)
 {
+    struct raw *r = ctx;
     MYSQL_BIND p[3];
 
     bind_str(&p[0], access);
@@ -223,86 +216,6 @@ static void raw_update(struct raw *r, const char *user, const char *access, cons
     if (mysql_stmt_bind_param(r->update, p) != 0 || mysql_stmt_execute(r->update) != 0 ||
         mysql_stmt_affected_rows(r->update) != 1)
         die_stmt(r->update, "raw update");
-}
-
-static void store_find(ts_store *s, ts_token *t, const char *user)
-{
-    ts_error err;
-
-    ts_token_clear(t);
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    if (ts_find_token(s, t, &err) != TS_OK)
-        bench_die("find_token", &err);
-    sink += strlen(ts_token_get(t, TS_FIELD_REFRESH_TOKEN));
-}
-
-static void store_update(ts_store *s, ts_token *t, const char *user, const char *access,
-                         const char *expiry)
-{
-    ts_error err;
-
-    ts_token_clear(t);
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, expiry);
-    if (ts_save_token(s, t, &err) != TS_OK)
-        bench_die("save_token", &err);
-}
-
-/* ------------------------------------------------------------------ */
-/* Timing                                                              */
-/* ------------------------------------------------------------------ */
-
-enum op { FIND, UPDATE };
-
-/* Runs `iters` operations of one side on keys from *seed; nanoseconds. */
-static uint64_t run_side(enum op op, int raw_side, struct raw *r, ts_store *s, ts_token *t,
-                         size_t n, size_t iters, uint64_t *seed, uint64_t *serial)
-{
-    char user[64], access[64], expiry[24];
-    uint64_t t0 = bench_now_ns();
-
-    for (size_t i = 0; i < iters; i++) {
-        bench_user(bench_rand(seed) % n, user, sizeof user);
-        if (op == FIND) {
-            if (raw_side)
-                raw_find(r, user);
-            else
-                store_find(s, t, user);
-            continue;
-        }
-        (*serial)++;
-        snprintf(access, sizeof access, "1000.%032" PRIx64 ".new", *serial);
-        snprintf(expiry, sizeof expiry, "%" PRIu64, 1900000000000u + *serial);
-        if (raw_side)
-            raw_update(r, user, access, expiry);
-        else
-            store_update(s, t, user, access, expiry);
-    }
-    return bench_now_ns() - t0;
-}
-
-/* Both sides in alternating rounds on the same keys; per-op averages. */
-static void compare(enum op op, struct raw *r, ts_store *s, size_t n, size_t iters,
-                    double *ours, double *base)
-{
-    ts_token *t = ts_token_new();
-    uint64_t ours_ns = 0, base_ns = 0, serial = 0;
-    size_t per_round = iters / ROUNDS ? iters / ROUNDS : 1;
-
-    for (int round = 0; round < ROUNDS; round++) {
-        uint64_t seed = 0x9E3779B97F4A7C15ull + (uint64_t)round, copy = seed;
-        if (round % 2 == 0) {
-            base_ns += run_side(op, 1, r, s, t, n, per_round, &seed, &serial);
-            ours_ns += run_side(op, 0, r, s, t, n, per_round, &copy, &serial);
-        } else {
-            ours_ns += run_side(op, 0, r, s, t, n, per_round, &copy, &serial);
-            base_ns += run_side(op, 1, r, s, t, n, per_round, &seed, &serial);
-        }
-    }
-    *ours = (double)ours_ns / (double)(per_round * ROUNDS);
-    *base = (double)base_ns / (double)(per_round * ROUNDS);
-    ts_token_free(t);
 }
 
 static void bench_size(size_t n)
@@ -319,12 +232,13 @@ static void bench_size(size_t n)
     if (ts_store_open(&s, uri, &err) != TS_OK)
         bench_die("open", &err);
     raw_open(&r);
+    struct bench_raw raw = { &r, raw_find, raw_update };
 
     size_t iters = bench_iterations(n);
-    compare(FIND, &r, s, n, iters / 2, &ours, &base);
+    bench_compare(BENCH_FIND, &raw, s, n, iters / 2, &ours, &base);
     bench_report("mysql", "find_token by user", n, ours, "raw SELECT 10 cols by user", base);
     /* An update commits and flushes the redo log; fewer suffice. */
-    compare(UPDATE, &r, s, n, iters / 50, &ours, &base);
+    bench_compare(BENCH_UPDATE, &raw, s, n, iters / 50, &ours, &base);
     bench_report("mysql", "save_token (update user)", n, ours, "raw UPDATE autocommit", base);
 
     raw_close(&r);
@@ -334,16 +248,12 @@ static void bench_size(size_t n)
 int main(int argc, char **argv)
 {
     static const size_t dflt[] = { 100000 };
-    const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
     size_t sizes[16];
     size_t nsizes = bench_sizes(argc, argv, sizes, 16, dflt, 1);
 
-    snprintf(server_sh, sizeof server_sh, "%s/tests/mysql/server.sh", src ? src : ".");
-    snprintf(server_dir, sizeof server_dir, "%s/bench_mysql.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(server_dir)) {
-        perror("bench: mkdtemp");
+    if (!bench_server_paths("mysql", "bench_mysql", server_sh, sizeof server_sh, server_dir,
+                            sizeof server_dir))
         return 1;
-    }
     snprintf(sock, sizeof sock, "%s/mysql.sock", server_dir);
     server("start");
     atexit(stop_server);

@@ -18,7 +18,8 @@
  *    autocommit, RETURNING the ten columns, copied out.
  *
  * The two sides run alternately in rounds on the same random keys, taking
- * turns going first, so drift in the machine's load falls on both.
+ * turns going first, so drift in the machine's load falls on both (the
+ * store's side and the timing are bench/bench_sql.h's).
  *
  * Usage: bench_postgres [SIZE...]   (default 100000). Needs top_srcdir in
  * the environment (make bench sets it) to find the server script.
@@ -26,14 +27,11 @@
 #include <limits.h>
 #include <unistd.h>
 #include <libpq-fe.h>
-#include "bench.h"
+#include "bench_sql.h"
 
 #define COLUMNS "id, user_name, client_id, client_secret, refresh_token, access_token, " \
                 "grant_token, expiry_time, redirect_url, api_domain"
 
-enum { ROUNDS = 20 };
-
-static volatile size_t sink;
 static char server_dir[PATH_MAX], server_sh[PATH_MAX + 32], port[16];
 
 static void server(const char *verb)
@@ -44,20 +42,13 @@ static void server(const char *verb)
              server_sh, verb, server_dir);
     if (strcmp(verb, "stop") == 0)
         snprintf(cmd, sizeof cmd, "sh '%s' stop '%s'", server_sh, server_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "bench: server.sh %s failed\n", verb);
-        exit(1);
-    }
+    bench_server_sh(cmd, verb);
 }
 
 static void stop_server(void)
 {
-    char cmd[PATH_MAX + 16];
-
     server("stop");
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", server_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", server_dir);
+    bench_remove_dir(server_dir);
 }
 
 static void quiet(void *arg, const char *message)
@@ -185,96 +176,16 @@ static void copy_row(PGresult *r, const char *what)
     sink += total;
 }
 
-static void raw_find(PGconn *c, const char *user)
+static void raw_find(void *c, const char *user)
 {
     const char *p[1] = { user };
     copy_row(PQexecPrepared(c, "find", 1, p, NULL, NULL, 0), "select");
 }
 
-static void raw_update(PGconn *c, const char *user, const char *access, const char *expiry)
+static void raw_update(void *c, const char *user, const char *access, const char *expiry)
 {
     const char *p[3] = { access, expiry, user };
     copy_row(PQexecPrepared(c, "update", 3, p, NULL, NULL, 0), "update");
-}
-
-static void store_find(ts_store *s, ts_token *t, const char *user)
-{
-    ts_error err;
-
-    ts_token_clear(t);
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    if (ts_find_token(s, t, &err) != TS_OK)
-        bench_die("find_token", &err);
-    sink += strlen(ts_token_get(t, TS_FIELD_REFRESH_TOKEN));
-}
-
-static void store_update(ts_store *s, ts_token *t, const char *user, const char *access,
-                         const char *expiry)
-{
-    ts_error err;
-
-    ts_token_clear(t);
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, expiry);
-    if (ts_save_token(s, t, &err) != TS_OK)
-        bench_die("save_token", &err);
-}
-
-/* ------------------------------------------------------------------ */
-/* Timing                                                              */
-/* ------------------------------------------------------------------ */
-
-enum op { FIND, UPDATE };
-
-/* Runs `iters` operations of one side on keys from *seed; nanoseconds. */
-static uint64_t run_side(enum op op, int raw_side, PGconn *c, ts_store *s, ts_token *t,
-                         size_t n, size_t iters, uint64_t *seed, uint64_t *serial)
-{
-    char user[64], access[64], expiry[24];
-    uint64_t t0 = bench_now_ns();
-
-    for (size_t i = 0; i < iters; i++) {
-        bench_user(bench_rand(seed) % n, user, sizeof user);
-        if (op == FIND) {
-            if (raw_side)
-                raw_find(c, user);
-            else
-                store_find(s, t, user);
-            continue;
-        }
-        (*serial)++;
-        snprintf(access, sizeof access, "1000.%032" PRIx64 ".new", *serial);
-        snprintf(expiry, sizeof expiry, "%" PRIu64, 1900000000000u + *serial);
-        if (raw_side)
-            raw_update(c, user, access, expiry);
-        else
-            store_update(s, t, user, access, expiry);
-    }
-    return bench_now_ns() - t0;
-}
-
-/* Both sides in alternating rounds on the same keys; per-op averages. */
-static void compare(enum op op, PGconn *c, ts_store *s, size_t n, size_t iters, double *ours,
-                    double *base)
-{
-    ts_token *t = ts_token_new();
-    uint64_t ours_ns = 0, base_ns = 0, serial = 0;
-    size_t per_round = iters / ROUNDS ? iters / ROUNDS : 1;
-
-    for (int round = 0; round < ROUNDS; round++) {
-        uint64_t seed = 0x9E3779B97F4A7C15ull + (uint64_t)round, copy = seed;
-        if (round % 2 == 0) {
-            base_ns += run_side(op, 1, c, s, t, n, per_round, &seed, &serial);
-            ours_ns += run_side(op, 0, c, s, t, n, per_round, &copy, &serial);
-        } else {
-            ours_ns += run_side(op, 0, c, s, t, n, per_round, &copy, &serial);
-            base_ns += run_side(op, 1, c, s, t, n, per_round, &seed, &serial);
-        }
-    }
-    *ours = (double)ours_ns / (double)(per_round * ROUNDS);
-    *base = (double)base_ns / (double)(per_round * ROUNDS);
-    ts_token_free(t);
 }
 
 static void bench_size(size_t n)
@@ -290,12 +201,13 @@ static void bench_size(size_t n)
     if (ts_store_open(&s, uri, &err) != TS_OK)
         bench_die("open", &err);
     PGconn *c = raw_open();
+    struct bench_raw raw = { c, raw_find, raw_update };
 
     size_t iters = bench_iterations(n);
-    compare(FIND, c, s, n, iters / 2, &ours, &base);
+    bench_compare(BENCH_FIND, &raw, s, n, iters / 2, &ours, &base);
     bench_report("postgres", "find_token by user", n, ours, "raw SELECT 10 cols by user", base);
     /* An update commits and flushes the WAL; fewer suffice. */
-    compare(UPDATE, c, s, n, iters / 50, &ours, &base);
+    bench_compare(BENCH_UPDATE, &raw, s, n, iters / 50, &ours, &base);
     bench_report("postgres", "save_token (update user)", n, ours, "raw UPDATE ... RETURNING",
                  base);
 
@@ -306,17 +218,13 @@ static void bench_size(size_t n)
 int main(int argc, char **argv)
 {
     static const size_t dflt[] = { 100000 };
-    const char *src = getenv("top_srcdir"), *tmp = getenv("TMPDIR");
     size_t sizes[16];
     size_t nsizes = bench_sizes(argc, argv, sizes, 16, dflt, 1);
     char cmd[PATH_MAX + 64];
 
-    snprintf(server_sh, sizeof server_sh, "%s/tests/postgres/server.sh", src ? src : ".");
-    snprintf(server_dir, sizeof server_dir, "%s/bench_pg.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(server_dir)) {
-        perror("bench: mkdtemp");
+    if (!bench_server_paths("postgres", "bench_pg", server_sh, sizeof server_sh, server_dir,
+                            sizeof server_dir))
         return 1;
-    }
     server("start");
     atexit(stop_server);
     snprintf(cmd, sizeof cmd, "%s/server.port", server_dir);

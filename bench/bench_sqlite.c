@@ -19,14 +19,15 @@
  * defaults, so both sides do the same I/O per commit. The two sides run
  * alternately in rounds on the same random keys, so drift in the machine's
  * load falls on both; they take turns going first, since the second
- * finds the keys' pages already cached.
+ * finds the keys' pages already cached (the store's side and the timing
+ * are bench/bench_sql.h's).
  *
  * Usage: bench_sqlite [SIZE...]   (default 100 10000 1000000)
  * The files go to $TMPDIR (default /tmp) and are removed afterwards.
  */
 #include <unistd.h>
 #include <sqlite3.h>
-#include "bench.h"
+#include "bench_sql.h"
 
 #define TABLE_SQL                                                                          \
     "CREATE TABLE oauthtoken (id varchar(10) NOT NULL, user_name varchar(255), "           \
@@ -44,9 +45,6 @@ static const char *const index_sql[] = {
     "CREATE INDEX oauthtoken_grant_token_idx ON oauthtoken (grant_token)",
 };
 
-enum { ROUNDS = 20 };
-
-static volatile size_t sink;
 
 static void die_sql(sqlite3 *db, const char *what)
 {
@@ -135,8 +133,9 @@ static void raw_close(struct raw *r)
     sqlite3_close(r->db);
 }
 
-static void raw_find(struct raw *r, const char *user)
+static void raw_find(void *ctx, const char *user)
 {
+    struct raw *r = ctx;
     char copy[TS_FIELD_COUNT][256];
     size_t total = 0;
 
@@ -155,95 +154,15 @@ static void raw_find(struct raw *r, const char *user)
     sink += total;
 }
 
-static void raw_update(struct raw *r, const char *user, const char *access, const char *expiry)
+static void raw_update(void *ctx, const char *user, const char *access, const char *expiry)
 {
+    struct raw *r = ctx;
     sqlite3_bind_text(r->update, 1, access, -1, SQLITE_STATIC);
     sqlite3_bind_text(r->update, 2, expiry, -1, SQLITE_STATIC);
     sqlite3_bind_text(r->update, 3, user, -1, SQLITE_STATIC);
     if (sqlite3_step(r->update) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
         die_sql(r->db, "raw update");
     sqlite3_reset(r->update);
-}
-
-static void store_find(ts_store *s, ts_token *t, const char *user)
-{
-    ts_error err;
-
-    ts_token_clear(t);
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    if (ts_find_token(s, t, &err) != TS_OK)
-        bench_die("find_token", &err);
-    sink += strlen(ts_token_get(t, TS_FIELD_REFRESH_TOKEN));
-}
-
-static void store_update(ts_store *s, ts_token *t, const char *user, const char *access,
-                         const char *expiry)
-{
-    ts_error err;
-
-    ts_token_clear(t);
-    ts_token_set(t, TS_FIELD_USER_NAME, user);
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, expiry);
-    if (ts_save_token(s, t, &err) != TS_OK)
-        bench_die("save_token", &err);
-}
-
-/* ------------------------------------------------------------------ */
-/* Timing                                                              */
-/* ------------------------------------------------------------------ */
-
-enum op { FIND, UPDATE };
-
-/* Runs `iters` operations of one side on keys from *seed; nanoseconds. */
-static uint64_t run_side(enum op op, int raw_side, struct raw *r, ts_store *s, ts_token *t,
-                         size_t n, size_t iters, uint64_t *seed, uint64_t *serial)
-{
-    char user[64], access[64], expiry[24];
-    uint64_t t0 = bench_now_ns();
-
-    for (size_t i = 0; i < iters; i++) {
-        bench_user(bench_rand(seed) % n, user, sizeof user);
-        if (op == FIND) {
-            if (raw_side)
-                raw_find(r, user);
-            else
-                store_find(s, t, user);
-            continue;
-        }
-        (*serial)++;
-        snprintf(access, sizeof access, "1000.%032" PRIx64 ".new", *serial);
-        snprintf(expiry, sizeof expiry, "%" PRIu64, 1900000000000u + *serial);
-        if (raw_side)
-            raw_update(r, user, access, expiry);
-        else
-            store_update(s, t, user, access, expiry);
-    }
-    return bench_now_ns() - t0;
-}
-
-/* Both sides in alternating rounds on the same keys; per-op averages. */
-static void compare(enum op op, struct raw *r, ts_store *s, size_t n, size_t iters,
-                    double *ours, double *base)
-{
-    ts_token *t = ts_token_new();
-    uint64_t ours_ns = 0, base_ns = 0, serial = 0;
-    size_t per_round = iters / ROUNDS ? iters / ROUNDS : 1;
-
-    for (int round = 0; round < ROUNDS; round++) {
-        uint64_t seed = 0x9E3779B97F4A7C15ull + (uint64_t)round, copy = seed;
-        /* Whoever goes second finds the keys' pages cached: take turns. */
-        if (round % 2 == 0) {
-            base_ns += run_side(op, 1, r, s, t, n, per_round, &seed, &serial);
-            ours_ns += run_side(op, 0, r, s, t, n, per_round, &copy, &serial);
-        } else {
-            ours_ns += run_side(op, 0, r, s, t, n, per_round, &copy, &serial);
-            base_ns += run_side(op, 1, r, s, t, n, per_round, &seed, &serial);
-        }
-    }
-    *ours = (double)ours_ns / (double)(per_round * ROUNDS);
-    *base = (double)base_ns / (double)(per_round * ROUNDS);
-    ts_token_free(t);
 }
 
 static void bench_size(size_t n)
@@ -261,12 +180,13 @@ static void bench_size(size_t n)
     if (ts_store_open(&s, uri, &err) != TS_OK)
         bench_die("open", &err);
     raw_open(&r, path);
+    struct bench_raw raw = { &r, raw_find, raw_update };
 
     size_t iters = bench_iterations(n);
-    compare(FIND, &r, s, n, iters, &ours, &base);
+    bench_compare(BENCH_FIND, &raw, s, n, iters, &ours, &base);
     bench_report("sqlite", "find_token by user", n, ours, "raw SELECT 10 cols by user", base);
     /* An update commits a transaction; fewer suffice. */
-    compare(UPDATE, &r, s, n, iters / 4, &ours, &base);
+    bench_compare(BENCH_UPDATE, &raw, s, n, iters / 4, &ours, &base);
     bench_report("sqlite", "save_token (update user)", n, ours, "raw UPDATE autocommit", base);
 
     raw_close(&r);

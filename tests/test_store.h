@@ -1,13 +1,16 @@
 /*
  * tests/test_store.h - what the store-level Check programs share: counting
- * a store's tokens, catching the warnings it logs, and making, saving and
- * finding a client's token.
+ * a store's tokens, catching the warnings it logs, making, saving and
+ * finding a client's token, and forking children and waiting for them.
  */
 #ifndef TS_TEST_STORE_H
 #define TS_TEST_STORE_H
 
 #include <check.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <tokenstore/tokenstore.h>
 
 /* The last warning a store logged, and how many there were. */
@@ -75,6 +78,29 @@ static inline int find_user(ts_store *s, const char *user, ts_token **out, ts_er
     else
         ts_token_free(q);
     return rc;
+}
+
+/* Forks n children, the k-th of which runs child(k), which must not
+ * return; their pids in pids. */
+static inline void spawn_children(pid_t *pids, int n, void (*child)(int))
+{
+    for (int k = 0; k < n; k++) {
+        pids[k] = fork();
+        ck_assert(pids[k] >= 0);
+        if (pids[k] == 0)
+            child(k);
+    }
+}
+
+/* Waits for the n children of pids, each of which must exit with status
+ * 0 (a failure names it: "writer 2 failed"). */
+static inline void wait_children_ok(const pid_t *pids, int n, const char *what)
+{
+    for (int k = 0; k < n; k++) {
+        int status;
+        ck_assert(waitpid(pids[k], &status, 0) == pids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s %d failed", what, k);
+    }
 }
 
 #endif

@@ -33,114 +33,14 @@
 #include "accounts.h"
 #include "harness.h"
 
-#define READER_PASSWORD "reader-Pa55word"
-
-/* ------------------------------------------------------------------ */
-/* Many writers                                                        */
-/* ------------------------------------------------------------------ */
-
-enum { WRITERS = 8, SAVES = 1000 };
-
-static void writer(int w)
-{
-    ts_error err = { 0 };
-    const char *opts[] = { "table", "multi", NULL };
-    ts_store *s = open_with(opts, &err);
-    char user[64], refresh[64];
-
-    if (!s)
-        _exit(10);
-    for (int i = 0; i < SAVES; i++) {
-        snprintf(user, sizeof user, "w%d-u%d@example.com", w, i);
-        snprintf(refresh, sizeof refresh, "1000.refresh.%d.%d", w, i);
-        ts_token *t = make_token(user, refresh, "");
-        int rc = ts_save_token(s, t, &err);
-        ts_token_free(t);
-        if (rc != TS_OK) {
-            fprintf(stderr, "writer %d: save %d: %s\n", w, i, err.message);
-            _exit(11);
-        }
-    }
-    ts_store_close(s);
-    _exit(0);
-}
-
-START_TEST(test_eight_processes_thousand_saves)
-{
-    ts_store *s = open_table("multi");
-    pid_t pids[WRITERS];
-
-    for (int w = 0; w < WRITERS; w++) {
-        pids[w] = fork();
-        ck_assert(pids[w] >= 0);
-        if (pids[w] == 0)
-            writer(w);
-    }
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
-    }
-    char out[128];
-    ck_assert_int_eq(sql("SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT id), ' ', "
-                         "COUNT(DISTINCT user_name), ' ', MIN(CAST(id AS UNSIGNED)), ' ', "
-                         "MAX(CAST(id AS UNSIGNED))) FROM tokens.multi", out, sizeof out), 0);
-    ck_assert_str_eq(out, "8000 8000 8000 1 8000");
-    ck_assert_uint_eq(count_tokens(s), WRITERS * SAVES);
-    ts_store_close(s);
-}
-END_TEST
-
-enum { RACERS = 4, RACES = 150 };
-
-/* RACERS processes save one user's token over and over, half of them by
- * key in one statement and half by id (a lookup and a guarded UPDATE):
- * every save succeeds and the user keeps one row. */
-START_TEST(test_one_user_many_writers)
-{
-    ts_error err = { 0 };
-    ts_store *s = open_table("race");
-    pid_t pids[RACERS];
-
-    ck_assert_int_eq(save_user(s, "race@x"), 1);
-    for (int w = 0; w < RACERS; w++) {
-        pids[w] = fork();
-        ck_assert(pids[w] >= 0);
-        if (pids[w] > 0)
-            continue;
-        const char *opts[] = { "table", "race", NULL };
-        ts_store *mine = open_with(opts, &err);
-        char access[64];
-        int rc = mine ? TS_OK : TS_ERR_CONNECT;
-        for (int i = 0; rc == TS_OK && i < RACES; i++) {
-            ts_token *t = ts_token_new();
-            snprintf(access, sizeof access, "1000.access.%d.%d", w, i);
-            ts_token_set(t, TS_FIELD_USER_NAME, "race@x");
-            ts_token_set(t, TS_FIELD_ACCESS_TOKEN, access);
-            if (w % 2)      /* by id: the lookup and the guarded UPDATE */
-                ts_token_set(t, TS_FIELD_ID, "1");
-            if ((rc = ts_save_token(mine, t, &err)) == TS_OK &&
-                strcmp(ts_token_get(t, TS_FIELD_ID), "1") != 0)
-                rc = TS_ERR_CONFLICT;
-            ts_token_free(t);
-        }
-        if (rc != TS_OK)
-            fprintf(stderr, "racer %d: %s\n", w, err.message);
-        ts_store_close(mine);
-        _exit(rc == TS_OK ? 0 : 1);
-    }
-    for (int w = 0; w < RACERS; w++) {
-        int status;
-        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "racer %d failed", w);
-    }
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.race"), 1);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.race WHERE access_token LIKE "
-                                "'1000.access.%.149' AND refresh_token = '1000.refresh.race@x'"),
-                     1);
-    ts_store_close(s);
-}
-END_TEST
+/* The cases the postgres backend shares are tests/sql/store_cases.h. */
+#define MULTI_SUMMARY_SQL                                                              \
+    "SELECT CONCAT(COUNT(*), ' ', COUNT(DISTINCT id), ' ', COUNT(DISTINCT user_name), ' ', " \
+    "MIN(CAST(id AS UNSIGNED)), ' ', MAX(CAST(id AS UNSIGNED))) FROM tokens.multi"
+#define LOCK_HOLDER_POLLS 200
+#define DEAD_HOLDER_WAIT_MAX 5
+#define HUNG_HOLDER_WAIT_MAX 15
+#include "../sql/store_cases.h"
 
 /* ------------------------------------------------------------------ */
 /* Credentials and privileges                                          */
@@ -150,12 +50,7 @@ START_TEST(test_credentials_and_database)
 {
     ts_error err = { 0 };
 
-    const char *wrong[] = { "user", "app", "password", "not-the-password", NULL };
-    ck_assert_ptr_null(open_with(wrong, &err));
-    ck_assert_int_eq(err.code, TS_ERR_AUTH);
-    ck_assert_msg(strstr(err.message, "access denied for user 'app'") &&
-                  strstr(err.message, "wrong password"), "%s", err.message);
-    ck_assert_ptr_null(strstr(err.message, "not-the-password"));
+    wrong_password_refused("access denied for user 'app'");
 
     const char *nodb[] = { "database", "nosuch", NULL };
     ck_assert_ptr_null(open_with(nodb, &err));
@@ -164,13 +59,7 @@ START_TEST(test_credentials_and_database)
     ck_assert_msg(strstr(err.message, "user 'app' may not use database 'nosuch'") != NULL, "%s",
                   err.message);
     const char *rootdb[] = { "socket", server_sock, "user", "root", "database", "nosuch", NULL };
-    ck_assert_ptr_null(open_with(rootdb, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
-    ck_assert_msg(strstr(err.message, "unknown database 'nosuch'") != NULL, "%s", err.message);
-    ck_assert_ptr_null(open_flags_with(TS_OPEN_MUST_EXIST, rootdb, &err));
-    ck_assert_int_eq(err.code, TS_ERR_NO_STORE);
-    ck_assert_msg(strstr(err.message, "no such store: database 'nosuch'") != NULL, "%s",
-                  err.message);
+    unknown_database_named(rootdb);
 
     const char *both[] = { "socket", server_sock, "port", "3306", NULL };
     ck_assert_ptr_null(open_with(both, &err));
@@ -182,38 +71,12 @@ START_TEST(test_credentials_and_database)
 }
 END_TEST
 
+/* SELECT only: reads work, a write names the missing privilege; no
+ * privilege on a table that is not there: it cannot be made. */
 START_TEST(test_missing_privilege)
 {
-    ts_error err = { 0 };
-    ts_store *s = open_table("guarded");
-    ck_assert_int_eq(save_user(s, "g1@x"), 1);
-    ts_store_close(s);
-
-    /* SELECT only: reads work, a write names the missing privilege. */
-    const char *reader[] = { "user", "reader", "password", READER_PASSWORD, "table", "guarded",
-                             NULL };
-    s = open_with(reader, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ck_assert_int_eq(find_user(s, "g1@x", NULL, &err), TS_OK);
-    ts_token *t = make_token("g2@x", "1000.refresh.g2", "");
-    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_AUTH);
-    ck_assert_msg(strstr(err.message, "missing privilege") &&
-                  strstr(err.message, "INSERT command denied"), "%s", err.message);
-    ts_token_set(t, TS_FIELD_USER_NAME, "g1@x");
-    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_AUTH);
-    ck_assert_msg(strstr(err.message, "UPDATE command denied") != NULL, "%s", err.message);
-    ck_assert_int_eq(ts_delete_token(s, "1", &err), TS_ERR_AUTH);
-    ck_assert_uint_eq(count_tokens(s), 1);
-    ts_token_free(t);
-    ts_store_close(s);
-
-    /* No privilege on a table that is not there: it cannot be made. */
-    const char *elsewhere[] = { "user", "reader", "password", READER_PASSWORD, "table",
-                                "notmine", NULL };
-    ck_assert_ptr_null(open_with(elsewhere, &err));
-    ck_assert_int_eq(err.code, TS_ERR_AUTH);
-    ck_assert_msg(strstr(err.message, "CREATE command denied") != NULL, "%s", err.message);
-    ck_assert_ptr_null(strstr(err.message, READER_PASSWORD));
+    reader_refused(NULL, "INSERT command denied", "UPDATE command denied",
+                   "CREATE command denied");
 }
 END_TEST
 
@@ -223,13 +86,11 @@ END_TEST
 
 START_TEST(test_uris_and_status)
 {
-    char uri[PATH_MAX + 128], cmd[3 * PATH_MAX], out[4096], location[256];
+    char uri[PATH_MAX + 128], cmd[3 * PATH_MAX], out[4096];
     ts_error err = { 0 };
     ts_store *s;
 
-    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=viauri", APP_PASSWORD,
-             server_port);
-    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
+    ck_assert_msg(ts_store_open(&s, app_uri("viauri"), &err) == TS_OK, "%s", err.message);
     ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
     ck_assert_int_eq(save_user(s, "uri@x"), 1);
     ts_store_close(s);
@@ -242,77 +103,24 @@ START_TEST(test_uris_and_status)
 
     /* status names the store (server, database, table, user), never the
      * password; the user is "user" however the URI spells it. */
-    snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:%s@127.0.0.1:%d/tokens?table=viauri' "
-             "status 2>&1", cli(), APP_PASSWORD, server_port);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
-    snprintf(location, sizeof location, "\nlocation: host=127.0.0.1 port=%d database=tokens "
-             "table=viauri user=app password=****\n", server_port);
-    ck_assert_msg(strstr(out, "backend:  mysql") && strstr(out, location) &&
-                  strstr(out, "tokens:   1 "), "%s", out);
-    ck_assert_ptr_null(strstr(out, APP_PASSWORD));
+    status_names_the_store("database");
     /* The same name over the socket, where the SDK's option spells it. */
     snprintf(cmd, sizeof cmd, "'%s' --store 'mysql:%s?user=root&database=tokens&table=viauri' "
              "status 2>&1", cli(), server_sock);
     ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
     ck_assert_msg(strstr(out, " database=tokens table=viauri user=root\n") != NULL, "%s", out);
-    snprintf(cmd, sizeof cmd, "'%s' --store 'mysql://app:wrong-%s@127.0.0.1:%d/tokens' list "
-             "2>&1", cli(), APP_PASSWORD, server_port);
-    ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 3);
-    ck_assert_msg(strstr(out, "access denied") != NULL, "%s", out);
-    ck_assert_ptr_null(strstr(out, APP_PASSWORD));
-}
-END_TEST
-
-START_TEST(test_read_only_creates_nothing)
-{
-    ts_error err = { 0 };
-    const char *opts[] = { "table", "later", NULL };
-    ts_store *ro = open_flags_with(TS_OPEN_READ_ONLY, opts, &err);
-
-    ck_assert_msg(ro != NULL, "%s", err.message);
-    ck_assert_uint_eq(count_tokens(ro), 0);
-    ck_assert_int_eq(find_user(ro, "x@x", NULL, &err), TS_NOT_FOUND);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                                "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = 'later'"), 0);
-    ts_token *t = make_token("x@x", "r", "");
-    ck_assert_int_eq(ts_save_token(ro, t, &err), TS_ERR_READ_ONLY);
-
-    /* A writer makes the table; the reader sees its token. */
-    ts_store *rw = open_table("later");
-    save_ok(rw, t);
-    ck_assert_int_eq(find_user(ro, "x@x", NULL, &err), TS_OK);
-    ts_token_free(t);
-    ts_store_close(rw);
-    ts_store_close(ro);
+    wrong_password_listed("access denied");
 }
 END_TEST
 
 START_TEST(test_migrate_sqlite_mysql_file)
 {
     char cmd[8 * PATH_MAX], out[8192], first[8192], db[PATH_MAX + 32], csv[PATH_MAX + 32];
-    char my[PATH_MAX + 128];
-    ts_error err = { 0 };
-    ts_store *s;
-    static const char *const ids[] = { "1", "2", "5", "12", "40" };
+    const char *my = app_uri("migrated");
 
     snprintf(db, sizeof db, "sqlite:%s/migrate.db", server_dir);
     snprintf(csv, sizeof csv, "file:%s/migrate.csv", server_dir);
-    snprintf(my, sizeof my, "mysql://app:%s@127.0.0.1:%d/tokens?table=migrated", APP_PASSWORD,
-             server_port);
-    ck_assert_msg(ts_store_open(&s, db, &err) == TS_OK, "%s", err.message);
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        char user[32], secret[32];
-        snprintf(user, sizeof user, "m%s@x", ids[i]);
-        snprintf(secret, sizeof secret, "1000.refresh.%s", ids[i]);
-        ts_token *t = make_token(user, secret, i % 2 ? "1000.access,\"odd\"" : "");
-        ts_token_set(t, TS_FIELD_ID, ids[i]);
-        save_ok(s, t);
-        ts_token_free(t);
-    }
-    ts_store_close(s);
-
-    snprintf(cmd, sizeof cmd, "'%s' --store '%s' list --json --show-secrets", cli(), db);
-    ck_assert_int_eq(run_cmd(cmd, first, sizeof first), 0);
+    migration_source(db, "1000.access,\"odd\"", first, sizeof first);
     snprintf(cmd, sizeof cmd, "'%s' --store '%s' migrate --to '%s' >/dev/null 2>&1 && "
              "'%s' --store '%s' migrate --to '%s' >/dev/null 2>&1", cli(), db, my, cli(), my,
              csv);
@@ -326,179 +134,6 @@ START_TEST(test_migrate_sqlite_mysql_file)
     ck_assert_str_eq(out, first);
     ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.migrated WHERE id IN "
                                 "('1', '2', '5', '12', '40')"), 5);
-}
-END_TEST
-
-/* ------------------------------------------------------------------ */
-/* One refresh across processes                                        */
-/* ------------------------------------------------------------------ */
-
-START_TEST(test_one_refresh_across_eight_processes)
-{
-    char uri[PATH_MAX + 128], url[64], out[4096];
-    ts_error err = { 0 };
-    ts_store *s;
-    int fds[2];
-    pid_t kids[8];
-
-    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=oauth", APP_PASSWORD,
-             server_port);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
-    accounts_call("/reset", "", out, sizeof out);
-    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 0.3}", out, sizeof out);
-    ck_assert_msg(ts_store_open(&s, uri, &err) == TS_OK, "%s", err.message);
-    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
-    ts_token *t = make_token("me@example.com", "1000.refresh.stored", "1000.access.stored");
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1000");        /* long expired */
-    save_ok(s, t);
-    ts_token_free(t);
-    ts_store_close(s);
-
-    ck_assert_int_eq(pipe(fds), 0);
-    for (int i = 0; i < 8; i++) {
-        kids[i] = fork();
-        if (kids[i] == 0) {
-            ts_oauth *o;
-            close(fds[0]);
-            if (ts_store_open(&s, uri, &err) != TS_OK || ts_oauth_new(&o, s, NULL, &err) != TS_OK ||
-                ts_oauth_set(o, "accounts_url", url, &err) != TS_OK)
-                _exit(2);
-            ts_token *q = ts_token_new();
-            ts_token_set(q, TS_FIELD_USER_NAME, "me@example.com");
-            int rc = ts_oauth_get_access_token(o, q, &err);
-            dprintf(fds[1], "%-63s\n", rc == TS_OK ? ts_token_get(q, TS_FIELD_ACCESS_TOKEN)
-                                                   : err.message);
-            _exit(0);
-        }
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[128];
-    int lines = 0;
-    while (fgets(line, sizeof line, f)) {
-        ck_assert_msg(strncmp(line, "1000.access.1 ", 14) == 0, "a worker got '%s'", line);
-        lines++;
-    }
-    fclose(f);
-    for (int i = 0; i < 8; i++)
-        waitpid(kids[i], NULL, 0);
-    ck_assert_int_eq(lines, 8);
-    accounts_call("/counts", NULL, out, sizeof out);
-    ck_assert_msg(strstr(out, "\"refresh_token\": 1,") || strstr(out, "\"refresh_token\": 1}"),
-                  "%s", out);
-}
-END_TEST
-
-/* A client of the fake accounts server on table `table`; NULL on failure. */
-static ts_oauth *oauth_client(const char *table, ts_store **store, const char *timeout_ms)
-{
-    char uri[PATH_MAX + 128], url[64];
-    ts_error err = { 0 };
-    ts_oauth *o = NULL;
-
-    snprintf(uri, sizeof uri, "mysql://app:%s@127.0.0.1:%d/tokens?table=%s", APP_PASSWORD,
-             server_port, table);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", accounts_port);
-    if (ts_store_open(store, uri, &err) != TS_OK)
-        return NULL;
-    if (ts_oauth_new(&o, *store, NULL, &err) != TS_OK ||
-        ts_oauth_set(o, "accounts_url", url, &err) != TS_OK ||
-        ts_oauth_set(o, "timeout_ms", timeout_ms, &err) != TS_OK ||
-        ts_oauth_set(o, "connect_timeout_ms", "500", &err) != TS_OK ||
-        ts_oauth_set(o, "retries", "0", &err) != TS_OK) {
-        ts_oauth_free(o);
-        return NULL;
-    }
-    return o;
-}
-
-static int refresh(ts_oauth *o, char *access, size_t n, ts_error *err)
-{
-    ts_token *q = ts_token_new();
-    ts_token_set(q, TS_FIELD_USER_NAME, "me@example.com");
-    int rc = ts_oauth_get_access_token(o, q, err);
-    snprintf(access, n, "%s", ts_token_get(q, TS_FIELD_ACCESS_TOKEN));
-    ts_token_free(q);
-    return rc;
-}
-
-/* A child that takes the refresh lock and waits in its request; returns
- * once the server has the request (its `nth` refresh request), so the
- * child holds the lock. */
-static pid_t lock_holder(const char *table, const char *timeout_ms, int nth)
-{
-    char out[4096], want[32];
-    pid_t pid = fork();
-
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        ts_store *s;
-        char access[64];
-        ts_error err;
-        ts_oauth *o = oauth_client(table, &s, timeout_ms);
-        _exit(o && refresh(o, access, sizeof access, &err) == TS_OK ? 0 : 1);
-    }
-    snprintf(want, sizeof want, "\"refresh_token\": %d,", nth);
-    for (int i = 0; i < 200; i++) {
-        accounts_call("/counts", NULL, out, sizeof out);
-        if (strstr(out, want))
-            return pid;
-        usleep(25000);
-    }
-    kill(pid, SIGKILL);
-    ck_abort_msg("the lock holder's request never came: %s", out);
-    return pid;
-}
-
-START_TEST(test_refresh_lock_freed_by_crash_and_ttl)
-{
-    char out[4096], access[64];
-    ts_error err = { 0 };
-    ts_store *s;
-    struct timespec t0;
-    ts_oauth *o = oauth_client("locks", &s, "30000");
-
-    ck_assert_ptr_nonnull(o);
-    ck_assert_int_eq(ts_delete_tokens(s, &err), TS_OK);
-    ts_token *t = make_token("me@example.com", "1000.refresh.stored", "1000.access.stored");
-    ts_token_set(t, TS_FIELD_EXPIRY_TIME, "1000");
-    save_ok(s, t);
-
-    /* A holder killed in its request: the server frees its lock with its
-     * connection, and the next refresh goes at once (its wait would
-     * otherwise last its TTL, minutes). */
-    accounts_call("/reset", "", out, sizeof out);
-    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 30}", out, sizeof out);
-    pid_t holder = lock_holder("locks", "30000", 1);
-    kill(holder, SIGKILL);
-    waitpid(holder, NULL, 0);
-    accounts_call("/control", "{\"mode\": \"success\"}", out, sizeof out);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    ck_assert_msg(refresh(o, access, sizeof access, &err) == TS_OK, "%s", err.message);
-    ck_assert_msg(seconds_since(&t0) < 5, "waited %.1f s for a dead holder's lock",
-                  seconds_since(&t0));
-    ck_assert_str_eq(access, "1000.access.2");
-
-    /* A holder that hangs (stopped) past its lock's TTL, 6 s here (its
-     * timeouts of 0.5 s each and 5 s more): the server drops its silent
-     * connection, and with it the lock. */
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.access.stale");
-    save_ok(s, t);
-    accounts_call("/control", "{\"mode\": \"slow\", \"delay\": 30}", out, sizeof out);
-    holder = lock_holder("locks", "500", 3);
-    kill(holder, SIGSTOP);
-    accounts_call("/control", "{\"mode\": \"success\"}", out, sizeof out);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = refresh(o, access, sizeof access, &err);
-    double waited = seconds_since(&t0);
-    kill(holder, SIGKILL);
-    waitpid(holder, NULL, 0);
-    ck_assert_msg(rc == TS_OK, "%s", err.message);
-    ck_assert_msg(waited > 3 && waited < 15, "the hung holder's lock freed after %.1f s", waited);
-    ck_assert_str_eq(access, "1000.access.4");
-    ts_token_free(t);
-    ts_oauth_free(o);
-    ts_store_close(s);
 }
 END_TEST
 

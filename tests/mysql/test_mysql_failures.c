@@ -47,43 +47,19 @@ static void forker_sessions(char *out, size_t n)
 /* A server that restarts, or is down                                  */
 /* ------------------------------------------------------------------ */
 
-START_TEST(test_server_restart)
+/* The server, down, named as host:port and the connection refused; the
+ * rest of the case is tests/sql/restart_case.h. */
+static void down_said(const ts_error *err, int opening)
 {
-    ts_error err = { 0 };
-    ts_store *s = open_table("restart");
     char where[64];
 
-    ck_assert_int_eq(save_user(s, "r1@x"), 1);
-    ck_assert_int_eq(save_user(s, "r2@x"), 2);
-    server_stop();
-    ck_assert_int_eq(server_start(server_port, NULL), server_port);
-    /* A read replays on a new connection. */
-    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_OK);
-    /* A delete must not be replayed: the closed connection is noticed
-     * before it is sent. */
-    server_stop();
-    ck_assert_int_eq(server_start(server_port, NULL), server_port);
-    ck_assert_msg(ts_delete_token(s, "2", &err) == TS_OK, "%s", err.message);
-    ck_assert_int_eq(save_user(s, "r3@x"), 2);
-
-    /* Down: an error naming the server and the reason; back: works. */
-    server_stop();
-    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_ERR_CONNECT);
+    (void)opening;
     snprintf(where, sizeof where, "127.0.0.1:%d", server_port);
-    ck_assert_msg(strstr(err.message, where) && strstr(err.message, "refused"), "%s",
-                  err.message);
-    const char *opts[] = { "table", "restart", NULL };
-    ck_assert_ptr_null(open_with(opts, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
-    ck_assert_msg(strstr(err.message, where) && strstr(err.message, "refused"), "%s",
-                  err.message);
-    ck_assert_int_eq(server_start(server_port, NULL), server_port);
-    ck_assert_int_eq(find_user(s, "r3@x", NULL, &err), TS_OK);
-    ck_assert_uint_eq(count_tokens(s), 2);
-    ts_store_close(s);
+    ck_assert_msg(strstr(err->message, where) && strstr(err->message, "refused"), "%s",
+                  err->message);
 }
-END_TEST
 
+#include "../sql/restart_case.h"
 
 /* ------------------------------------------------------------------ */
 /* A server that cannot store                                          */

@@ -53,6 +53,16 @@ static void collations_of(const char *db, const char *table, char *out, size_t n
     ck_assert_int_eq(sql(q, out, n), 0);
 }
 
+/* The cases the postgres backend shares are tests/sql/schema_cases.h. */
+#define INDEX_COUNT_SQL                                                                    \
+    "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'tokens' AND " \
+    "TABLE_NAME = '%s'"
+#define ID_AS_NUMBER "CAST(id AS UNSIGNED)"
+#define OPENER_ALARM 60
+#define OPENER_GATE_US 200000
+static void our_indexes_made(const char *table);
+#include "../sql/schema_cases.h"
+
 /* How many of id, user_name and the three tokens an index starts with,
  * and that no column has two. */
 static long long indexed_columns(const char *table)
@@ -63,67 +73,19 @@ static long long indexed_columns(const char *table)
              "COLUMN_NAME IN ('id', 'user_name', 'access_token', 'refresh_token', "
              "'grant_token')", table);
     long long distinct = sql_number(q);
-    snprintf(q, sizeof q, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
-             "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = '%s'", table);
-    ck_assert_int_eq(sql_number(q), distinct);
+    ck_assert_int_eq(index_count(table), distinct);
     return distinct;
+}
+
+/* Our five indexes (the SDK's primary key among them), each once. */
+static void our_indexes_made(const char *table)
+{
+    ck_assert_int_eq(indexed_columns(table), 5);
 }
 
 /* ------------------------------------------------------------------ */
 /* The SDK's table                                                     */
 /* ------------------------------------------------------------------ */
-
-START_TEST(test_sdk_table_extended_past_ten)
-{
-    char before[1024], after[1024], q[256];
-    ts_error err = { 0 };
-
-    sql_ok(SDK_DDL("sdk"));
-    /* Rows as the SDK's DBStore writes them: ids 1..10, as text. */
-    for (int i = 1; i <= 10; i++) {
-        snprintf(q, sizeof q, "INSERT INTO tokens.sdk (id, user_name, client_id, "
-                 "client_secret, refresh_token, expiry_time) VALUES ('%d', 'sdk%d@x', "
-                 "'1000.C', 'secret', '1000.r.%d', '1700000000000')", i, i, i);
-        sql_ok(q);
-    }
-    columns_of("sdk", before, sizeof before);
-    const char *opts[] = { "table", "sdk", NULL };
-    ts_store *s = open_with(opts, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-
-    ts_token *row;
-    ck_assert_int_eq(find_user(s, "sdk9@x", &row, &err), TS_OK);
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_ID), "9");
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_REFRESH_TOKEN), "1000.r.9");
-    ts_token_free(row);
-    /* Text order says "9" is the largest id and the SDK would insert "10"
-     * again; numerically the next ones are 11 and 12. */
-    ck_assert_int_eq(save_user(s, "new1@x"), 11);
-    ck_assert_int_eq(save_user(s, "new2@x"), 12);
-    ck_assert_uint_eq(count_tokens(s), 12);
-
-    /* An update of an SDK row in place, keeping what the save left out. */
-    ts_token *t = ts_token_new();
-    ts_token_set(t, TS_FIELD_USER_NAME, "sdk10@x");
-    ts_token_set(t, TS_FIELD_ACCESS_TOKEN, "1000.a.10");
-    save_ok(s, t);
-    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "10");
-    ts_token_free(t);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.sdk WHERE id = '10' AND "
-                                "access_token = '1000.a.10' AND refresh_token = '1000.r.10'"),
-                     1);
-
-    /* The table is used as it is: the same columns; our indexes added. */
-    columns_of("sdk", after, sizeof after);
-    ck_assert_str_eq(after, before);
-    ck_assert_int_eq(sql_number("SELECT COUNT(DISTINCT COLUMN_NAME) FROM "
-                                "information_schema.STATISTICS WHERE TABLE_SCHEMA = 'tokens' "
-                                "AND TABLE_NAME = 'sdk' AND SEQ_IN_INDEX = 1 AND COLUMN_NAME "
-                                "IN ('user_name', 'access_token', 'refresh_token', "
-                                "'grant_token')"), 4);
-    ts_store_close(s);
-}
-END_TEST
 
 START_TEST(test_created_table_has_the_sdk_columns)
 {
@@ -153,15 +115,7 @@ START_TEST(test_created_table_has_the_sdk_columns)
     ck_assert_str_eq(ts_token_get(row, TS_FIELD_ACCESS_TOKEN), "1000.access.wide");
     ts_token_free(row);
 
-    /* A bulk save is one transaction: a refused token leaves none saved. */
-    ts_token *batch[2] = { make_token("b1@x", "1000.refresh.b1", ""),
-                           make_token("b2@x", "1000.refresh.b2", wide) };
-    ck_assert_int_eq(ts_save_tokens(s, batch, 2, &err), TS_ERR_INVALID);
-    ck_assert_msg(strstr(err.message, "token 1: ") != NULL, "%s", err.message);
-    ck_assert_int_eq(find_user(s, "b1@x", NULL, &err), TS_NOT_FOUND);
-    ck_assert_str_eq(ts_token_get(batch[0], TS_FIELD_ID), "");
-    ts_token_free(batch[0]);
-    ts_token_free(batch[1]);
+    bulk_save_is_all_or_nothing(s, wide);
 
     /* The user name matches in the SDK's case-insensitive collation; the
      * tokens match byte for byte. */
@@ -182,78 +136,19 @@ START_TEST(test_created_table_has_the_sdk_columns)
     char collations[1024];
     collations_of("tokens", "fresh", collations, sizeof collations);
     ck_assert_str_eq(collations, CREATED_COLLATIONS);
-    ck_assert_int_eq(indexed_columns("fresh"), 5);
+    our_indexes_made("fresh");
 }
 END_TEST
 
 START_TEST(test_missing_columns_are_named)
 {
-    char before[1024], after[1024];
-    ts_error err = { 0 };
-
-    sql_ok("CREATE TABLE tokens.partial (id varchar(10) NOT NULL, user_name varchar(255), "
-           "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
-           "access_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), "
-           "primary key (id))");
-    columns_of("partial", before, sizeof before);
-    const char *opts[] = { "table", "partial", NULL };
-    ck_assert_ptr_null(open_with(opts, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CORRUPT);
-    ck_assert_msg(strstr(err.message, "no column grant_token, api_domain") &&
-                  strstr(err.message, "tokens.partial"), "%s", err.message);
-    columns_of("partial", after, sizeof after);
-    ck_assert_str_eq(after, before);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM information_schema.STATISTICS WHERE "
-                                "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = 'partial'"), 1);
-
-    const char *bad[] = { "table", "oauth token", NULL };
-    ck_assert_ptr_null(open_with(bad, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.message, "identifier"));
-}
-END_TEST
-
-/* The host's next_id gives the ids; an id column wider than the SDK's
- * can hold the last one, after which an insert is refused, naming the
- * table, and nothing is written. */
-START_TEST(test_no_id_left_after_the_last)
-{
-    ts_error err = { 0 };
-
-    sql_ok("CREATE TABLE tokens.wide (id varchar(20) NOT NULL, user_name varchar(255), "
-           "client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), "
-           "access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), "
-           "redirect_url varchar(255), api_domain varchar(255), primary key (id))");
-    sql_ok("INSERT INTO tokens.wide (id, user_name, refresh_token) VALUES "
-           "('9223372036854775807', 'last@x', '1000.r.last')");
-    const char *opts[] = { "table", "wide", NULL };
-    ts_store *s = open_with(opts, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
-    ts_token *t = make_token("next@x", "1000.r.next", "");
-    ck_assert_int_eq(ts_save_token(s, t, &err), TS_ERR_BACKEND);
-    ck_assert_msg(strstr(err.message, "table wide: no id is left after 9223372036854775807"),
-                  "%s", err.message);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM tokens.wide"), 1);
-    ts_token_free(t);
-    ts_store_close(s);
+    missing_columns_named("tokens.partial");
 }
 END_TEST
 
 /* ------------------------------------------------------------------ */
 /* Takeover: user names as the SDK matches them                        */
 /* ------------------------------------------------------------------ */
-
-/* find_token by user name: the row's id and refresh token, or "". */
-static void found_as(ts_store *s, const char *user, const char *id, const char *refresh)
-{
-    ts_error err = { 0 };
-    ts_token *row;
-
-    ck_assert_msg(find_user(s, user, &row, &err) == TS_OK, "'%s': %s", user, err.message);
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_ID), id);
-    ck_assert_str_eq(ts_token_get(row, TS_FIELD_REFRESH_TOKEN), refresh);
-    ts_token_free(row);
-}
 
 /* On the SDK's own table (its DDL, made by hand, in the server's default
  * utf8mb4_general_ci), as the DBStore left it. */
@@ -368,98 +263,6 @@ START_TEST(test_latin1_table)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* Many first opens; drop                                              */
-/* ------------------------------------------------------------------ */
-
-enum { OPENERS = 8 };
-
-/* OPENERS processes open table `table` at the same moment and each saves
- * a token; returns how many failed. */
-static int open_at_once(const char *table)
-{
-    int gate[2], failed = 0;
-    pid_t kids[OPENERS];
-
-    ck_assert_int_eq(pipe(gate), 0);
-    for (int i = 0; i < OPENERS; i++) {
-        kids[i] = fork();
-        ck_assert(kids[i] >= 0);
-        if (kids[i] > 0)
-            continue;
-        ts_error err = { 0 };
-        char c, user[64];
-        close(gate[1]);
-        alarm(60);
-        if (read(gate[0], &c, 1) != 0)       /* the gate opens on EOF */
-            _exit(3);
-        const char *opts[] = { "table", table, NULL };
-        ts_store *s = open_with(opts, &err);
-        if (!s) {
-            fprintf(stderr, "opener %d: %s\n", i, err.message);
-            _exit(1);
-        }
-        snprintf(user, sizeof user, "opener%d@example.com", i);
-        ts_token *t = make_token(user, "1000.refresh.opener", "");
-        int rc = ts_save_token(s, t, &err);
-        if (rc != TS_OK)
-            fprintf(stderr, "opener %d: save: %s\n", i, err.message);
-        _exit(rc == TS_OK ? 0 : 2);
-    }
-    close(gate[0]);
-    usleep(200000);                 /* every opener waits at the gate */
-    close(gate[1]);
-    for (int i = 0; i < OPENERS; i++) {
-        int status;
-        ck_assert(waitpid(kids[i], &status, 0) == kids[i]);
-        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    }
-    return failed;
-}
-
-START_TEST(test_many_first_opens_at_once)
-{
-    char q[256];
-
-    /* A table nobody made yet. */
-    ck_assert_int_eq(open_at_once("born"), 0);
-    ck_assert_int_eq(indexed_columns("born"), 5);
-    /* The SDK's table without our indexes: each opener adds them. */
-    sql_ok(SDK_DDL("bare"));
-    ck_assert_int_eq(open_at_once("bare"), 0);
-    ck_assert_int_eq(indexed_columns("bare"), 5);
-    for (int i = 0; i < 2; i++) {
-        snprintf(q, sizeof q, "SELECT COUNT(DISTINCT id) + COUNT(DISTINCT user_name) FROM "
-                 "tokens.%s WHERE CAST(id AS UNSIGNED) BETWEEN 1 AND %d", i ? "bare" : "born",
-                 OPENERS);
-        ck_assert_int_eq(sql_number(q), 2 * OPENERS);
-    }
-}
-END_TEST
-
-START_TEST(test_drop_removes_the_table)
-{
-    ts_error err = { 0 };
-    ts_store *s = open_table("scratch");
-    const char *opts[] = { "table", "scratch", NULL };
-    ts_store *ro = open_flags_with(TS_OPEN_READ_ONLY, opts, &err);
-
-    ck_assert_msg(ro != NULL, "%s", err.message);
-    ck_assert_int_eq(save_user(s, "dropped@example.com"), 1);
-    ck_assert_int_eq(ts_store_drop(ro, &err), TS_ERR_READ_ONLY);
-    ts_store_close(ro);
-    ck_assert_msg(ts_store_drop(s, &err) == TS_OK, "%s", err.message);
-    ts_store_close(s);
-    ck_assert_int_eq(sql_number("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-                                "TABLE_SCHEMA = 'tokens' AND TABLE_NAME = 'scratch'"), 0);
-    /* A table someone else dropped already: done as well. */
-    s = open_table("scratch");
-    sql_ok("DROP TABLE tokens.scratch");
-    ck_assert_msg(ts_store_drop(s, &err) == TS_OK, "%s", err.message);
-    ts_store_close(s);
-}
-END_TEST
-
-/* ------------------------------------------------------------------ */
 /* A server whose default character set is latin1                      */
 /* ------------------------------------------------------------------ */
 
@@ -504,7 +307,7 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, test_sdk_table_matches_users_as_the_sdk);
     tcase_add_test(tc, test_latin1_table);
     tcase_add_test(tc, test_many_first_opens_at_once);
-    tcase_add_test(tc, test_drop_removes_the_table);
+    tcase_add_test(tc, test_drop_removes_the_tables);
     suite_add_tcase(s, tc);
     /* Last, in a case of its own: it restarts the server with latin1. */
     tc = tcase_create("latin1_server");

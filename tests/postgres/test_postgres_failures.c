@@ -52,46 +52,23 @@ static void forker_sessions(char *out, size_t n)
 /* A server that restarts, or is down                                  */
 /* ------------------------------------------------------------------ */
 
-START_TEST(test_server_restart)
+/* The server, down: a call names its host and port, an open libpq's
+ * words; both say the connection was refused. The rest of the case is
+ * tests/sql/restart_case.h. */
+static void down_said(const ts_error *err, int opening)
 {
-    ts_error err = { 0 };
-    ts_store *s = open_table("restart");
     char where[64];
 
-    ck_assert_int_eq(save_user(s, "r1@x"), 1);
-    ck_assert_int_eq(save_user(s, "r2@x"), 2);
-    ck_assert_int_eq(server_restart(NULL), server_port);
-    /* A read replays on a new connection. */
-    ck_assert_msg(find_user(s, "r1@x", NULL, &err) == TS_OK, "%s", err.message);
-    /* A save by key replays too. */
-    ck_assert_int_eq(server_restart(NULL), server_port);
-    ts_token *t = make_token("r1@x", "1000.refresh.again", "1000.access.again");
-    save_ok(s, t);
-    ck_assert_str_eq(ts_token_get(t, TS_FIELD_ID), "1");
-    ts_token_free(t);
-    /* A delete must not be replayed: the closed connection is noticed
-     * before it is sent. */
-    ck_assert_int_eq(server_restart(NULL), server_port);
-    ck_assert_msg(ts_delete_token(s, "2", &err) == TS_OK, "%s", err.message);
-    ck_assert_int_eq(save_user(s, "r3@x"), 2);
-
-    /* Down: an error naming the server and the reason; back: works. */
-    server_stop();
-    ck_assert_int_eq(find_user(s, "r1@x", NULL, &err), TS_ERR_CONNECT);
     snprintf(where, sizeof where, "port %d", server_port);
-    ck_assert_msg(strstr(err.message, "127.0.0.1") && strstr(err.message, where) &&
-                  strstr(err.message, "Connection refused"), "%s", err.message);
-    const char *opts[] = { "table", "restart", NULL };
-    ck_assert_ptr_null(open_with(opts, &err));
-    ck_assert_int_eq(err.code, TS_ERR_CONNECT);
-    ck_assert_msg(strstr(err.message, "cannot connect to the PostgreSQL server at") &&
-                  strstr(err.message, "Connection refused"), "%s", err.message);
-    ck_assert_int_eq(server_start(server_port, NULL), server_port);
-    ck_assert_int_eq(find_user(s, "r3@x", NULL, &err), TS_OK);
-    ck_assert_uint_eq(count_tokens(s), 2);
-    ts_store_close(s);
+    if (opening)
+        ck_assert_msg(strstr(err->message, "cannot connect to the PostgreSQL server at") &&
+                      strstr(err->message, "Connection refused"), "%s", err->message);
+    else
+        ck_assert_msg(strstr(err->message, "127.0.0.1") && strstr(err->message, where) &&
+                      strstr(err->message, "Connection refused"), "%s", err->message);
 }
-END_TEST
+
+#include "../sql/restart_case.h"
 
 /* Sessions the server ends (pg_terminate_backend, as an administrator or
  * a failover does) mid-use: reads and keyed saves go on. */

@@ -301,15 +301,10 @@ static Suite *notes_suite(void)
     TCase *tc = tcase_create("notes");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, note_ttl_expires_and_is_removed_lazily);
+    notes_cases_add(tc);
     tcase_add_test(tc, note_removed_replaced_and_empty);
     tcase_add_test(tc, note_too_big_for_the_buffer_or_the_key);
-    tcase_add_test(tc, log_keeps_the_newest_keep);
-    tcase_add_test(tc, log_walks_oldest_first_and_stops);
-    tcase_add_test(tc, two_processes_append_at_once);
-    tcase_add_test(tc, read_only_creates_nothing);
     tcase_add_test(tc, stores_apart_and_the_sdk_table_untouched);
-    tcase_add_test(tc, drop_removes_the_side_tables);
     tcase_add_test(tc, missing_privilege_names_the_side_table);
     tcase_add_test(tc, failing_server_is_not_hammered_by_eight_processes);
     tcase_add_test(tc, refresh_log_shows_one_refresh_across_processes);

@@ -452,17 +452,8 @@ START_TEST(test_eight_processes_thousand_saves)
     ts_store *s = open_prefix("multi:");
     pid_t pids[WRITERS];
 
-    for (int w = 0; w < WRITERS; w++) {
-        pids[w] = fork();
-        ck_assert(pids[w] >= 0);
-        if (pids[w] == 0)
-            writer(w);
-    }
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        ck_assert(waitpid(pids[w], &status, 0) == pids[w]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", w);
-    }
+    spawn_children(pids, WRITERS, writer);
+    wait_children_ok(pids, WRITERS, "writer");
 
     enum { TOTAL = WRITERS * SAVES_PER_WRITER };
     struct ids ids = { .seen = calloc(TOTAL + 1, 1), .max = TOTAL };

@@ -30,21 +30,9 @@ enum { CHILDREN = 4, CHILD_SAVES = 200 };
  * every save was acknowledged. */
 static void forked_writer(ts_store *s, int k)
 {
-    ts_error err = { 0 };
-    char user[64], refresh[64];
-
     alarm(150);
-    for (int i = 0; i < CHILD_SAVES; i++) {
-        snprintf(user, sizeof user, "child%d-%d@example.com", k, i);
-        snprintf(refresh, sizeof refresh, "1000.refresh.%d.%d", k, i);
-        ts_token *t = make_token(user, refresh, "");
-        int rc = ts_save_token(s, t, &err);
-        ts_token_free(t);
-        if (rc != TS_OK) {
-            fprintf(stderr, "child %d: save %d: %s\n", k, i, err.message);
-            _exit(1);
-        }
-    }
+    if (save_series(s, "child", k, CHILD_SAVES) != TS_OK)
+        _exit(1);
     ts_store_close(s);
     _exit(0);
 }

@@ -176,6 +176,34 @@ ts_store *open_table(const char *table)
     return s;
 }
 
+void open_refused(unsigned flags, const char *const *options, int code, const char *says)
+{
+    ts_error err = { 0 };
+
+    ck_assert_ptr_null(open_flags_with(flags, options, &err));
+    ck_assert_int_eq(err.code, code);
+    ck_assert_msg(strstr(err.message, says) != NULL, "%s", err.message);
+}
+
+int save_series(ts_store *s, const char *who, int k, int count)
+{
+    ts_error err = { 0 };
+    char user[64], refresh[64];
+
+    for (int i = 0; i < count; i++) {
+        snprintf(user, sizeof user, "%s%d-%d@example.com", who, k, i);
+        snprintf(refresh, sizeof refresh, "1000.refresh.%d.%d", k, i);
+        ts_token *t = make_token(user, refresh, "");
+        int rc = ts_save_token(s, t, &err);
+        ts_token_free(t);
+        if (rc != TS_OK) {
+            fprintf(stderr, "%s %d: save %d: %s\n", who, k, i, err.message);
+            return rc;
+        }
+    }
+    return TS_OK;
+}
+
 long long save_user(ts_store *s, const char *user)
 {
     char refresh[128];

@@ -73,6 +73,13 @@ ts_store *open_flags_with(unsigned flags, const char *const *options, ts_error *
 ts_store *open_with(const char *const *options, ts_error *err);
 /* A store on table `table` of database tokens, emptied. */
 ts_store *open_table(const char *table);
+/* An open with TS_OPEN_* flags and options that fails with error
+ * `code`, its message holding `says`. */
+void open_refused(unsigned flags, const char *const *options, int code, const char *says);
+/* Saves `count` tokens on s, the i-th for user WHOk-i@example.com with
+ * refresh token 1000.refresh.k.i; TS_OK, or the first failure's code
+ * (said on stderr). No assertion, so a child may call it. */
+int save_series(ts_store *s, const char *who, int k, int count);
 /* Saves a new token for user; returns its id. */
 long long save_user(ts_store *s, const char *user);
 /* The URI of table `table` of database tokens as user app over TCP. */

@@ -437,4 +437,16 @@ static void notes_denied(const char *why, void (*before_read)(void))
     raw_close(h);
 }
 
+/* Adds the cases written here to tc; the backend's suite adds its own
+ * after them. */
+static void notes_cases_add(TCase *tc)
+{
+    tcase_add_test(tc, note_ttl_expires_and_is_removed_lazily);
+    tcase_add_test(tc, log_keeps_the_newest_keep);
+    tcase_add_test(tc, log_walks_oldest_first_and_stops);
+    tcase_add_test(tc, two_processes_append_at_once);
+    tcase_add_test(tc, read_only_creates_nothing);
+    tcase_add_test(tc, drop_removes_the_side_tables);
+}
+
 #endif
