@@ -377,24 +377,29 @@ NATIVE(void, close)(JNIEnv *env, jclass cls, jlong handle)
     free(s);
 }
 
+/* A find's answer: the row packed, or NULL for TS_NOT_FOUND (Java's
+ * null) and for an error, which is thrown. */
+static jbyteArray found(JNIEnv *env, int rc, const ts_token *row, const ts_error *err)
+{
+    if (rc == TS_OK)
+        return token_out(env, row);
+    if (rc != TS_NOT_FOUND)
+        throw_err(env, rc, err);
+    return NULL;
+}
+
 NATIVE(jbyteArray, find)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed)
 {
     struct jstore *s = store_of(env, handle);
     ts_token *t;
     jbyteArray out = NULL;
     ts_error err;
-    int rc;
 
     (void)cls;
     if (!s || !(t = new_token(env)))
         return NULL;
-    if (token_in(env, packed, t) == 0) {
-        rc = ts_find_token(s->store, t, &err);
-        if (rc == TS_OK)
-            out = token_out(env, t);
-        else if (rc != TS_NOT_FOUND)
-            throw_err(env, rc, &err);
-    }
+    if (token_in(env, packed, t) == 0)
+        out = found(env, ts_find_token(s->store, t, &err), t, &err);
     ts_token_free(t);
     return out;
 }
@@ -407,18 +412,12 @@ NATIVE(jbyteArray, findById)(JNIEnv *env, jclass cls, jlong handle, jbyteArray i
     char *id;
     size_t len = 0;
     ts_error err;
-    int rc;
 
     (void)cls;
     if (!s || !(id = string_in(env, id_bytes, "id", &len)))
         return NULL;
-    if ((t = new_token(env))) {
-        rc = ts_find_token_by_id(s->store, id, t, &err);
-        if (rc == TS_OK)
-            out = token_out(env, t);
-        else if (rc != TS_NOT_FOUND)
-            throw_err(env, rc, &err);
-    }
+    if ((t = new_token(env)))
+        out = found(env, ts_find_token_by_id(s->store, id, t, &err), t, &err);
     ts_token_free(t);
     wipe_free(id, len);
     return out;

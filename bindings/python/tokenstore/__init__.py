@@ -164,16 +164,9 @@ _AROUND = {f: (b"\0" * i, b"\0" * (len(FIELDS) - 1 - i)) for i, f in enumerate(F
 _new_token = object.__new__
 
 
-def _pack(token_or_keys):
-    """The ten values of a Token or a mapping of fields, encoded and joined
-    by NUL as ts_token_pack lays them out (an absent value empty)."""
-    if type(token_or_keys) is dict and len(token_or_keys) == 1:
-        # The common find, by user name, without the loop over ten values.
-        for f, v in token_or_keys.items():
-            around = _AROUND.get(f)
-            if around is not None and type(v) is str and v and "\0" not in v:
-                return b"%s%s%s" % (around[0], v.encode("utf-8", "surrogateescape"), around[1])
-    values = [b""] * len(FIELDS)
+def _given(token_or_keys):
+    """(index, field, value) for each value a Token or a mapping holds,
+    refusing a name that is not a field."""
     if isinstance(token_or_keys, Token):
         pairs = zip(FIELDS, token_or_keys.values())
     else:
@@ -184,7 +177,21 @@ def _pack(token_or_keys):
             if i is None:
                 raise TypeError("%r is not a token field (expected one of %s)"
                                 % (f, ", ".join(FIELDS)))
-            values[i] = _encode(f, v) or b""
+            yield i, f, v
+
+
+def _pack(token_or_keys):
+    """The ten values of a Token or a mapping of fields, encoded and joined
+    by NUL as ts_token_pack lays them out (an absent value empty)."""
+    if type(token_or_keys) is dict and len(token_or_keys) == 1:
+        # The common find, by user name, without the loop over ten values.
+        for f, v in token_or_keys.items():
+            around = _AROUND.get(f)
+            if around is not None and type(v) is str and v and "\0" not in v:
+                return b"%s%s%s" % (around[0], v.encode("utf-8", "surrogateescape"), around[1])
+    values = [b""] * len(FIELDS)
+    for i, f, v in _given(token_or_keys):
+        values[i] = _encode(f, v) or b""
     return b"\0".join(values)
 
 
@@ -361,17 +368,8 @@ class Store:
     def _fill(self, tok, token_or_keys):
         """Sets the fields of a C token from a Token or a mapping."""
         setf = self._lib.ts_token_set
-        if isinstance(token_or_keys, Token):
-            pairs = zip(FIELDS, token_or_keys.values())
-        else:
-            pairs = token_or_keys.items()
-        for f, v in pairs:
-            if v is not None:
-                i = _FIELD_INDEX.get(f)
-                if i is None:
-                    raise TypeError("%r is not a token field (expected one of %s)"
-                                    % (f, ", ".join(FIELDS)))
-                setf(tok, i, _encode(f, v))
+        for i, f, v in _given(token_or_keys):
+            setf(tok, i, _encode(f, v))
 
     def _read(self, s, tok=None):
         """A Token of the ten values of a C token (this thread's scratch
