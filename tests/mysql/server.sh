@@ -27,7 +27,7 @@
 # missing server is an error, never a skip: CI installs mariadb-server.
 set -u
 
-die() { echo "server.sh: $*" >&2; exit 1; }
+. "$(dirname "$0")/../server_lib.sh"
 
 find_bins() {
     server=${MARIADBD:-}
@@ -107,42 +107,12 @@ start() {
     dir=$(cd "$dir" && pwd)
     find_bins
     install_db "$dir"
-    if [ -n "${PORT:-}" ]; then
-        try_port "$dir" "$PORT" "$@" && { echo "$PORT"; return 0; }
-        die "mariadbd did not start on port $PORT: $(tail -n 3 "$dir/mysqld.log")"
-    fi
-    port=$(( $(od -An -N2 -tu2 /dev/urandom) % 30000 + 20000 ))
-    n=0
-    while [ $n -lt 20 ]; do
-        try_port "$dir" "$port" "$@" && { echo "$port"; return 0; }
-        grep -q "in use" "$dir/mysqld.log" 2>/dev/null ||
-            die "mariadbd did not start: $(tail -n 3 "$dir/mysqld.log")"
-        port=$((port + 1))
-        n=$((n + 1))
-    done
-    die "no free port found for mariadbd"
-}
-
-# Whether process $1 still runs (a zombie has finished).
-running() {
-    kill -0 "$1" 2>/dev/null || return 1
-    [ -r "/proc/$1/stat" ] || return 0
-    ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+    start_on_a_port mariadbd "$dir/mysqld.log" "in use" "$dir" "$@"
 }
 
 stop() {
     [ $# -eq 1 ] || die "usage: server.sh stop DIR"
-    [ -f "$1/server.pid" ] || return 0
-    pid=$(cat "$1/server.pid")
-    kill "$pid" 2>/dev/null
-    i=0
-    while running "$pid" && [ $i -lt 400 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    running "$pid" && kill -9 "$pid" 2>/dev/null
-    rm -f "$1/server.pid"
-    return 0
+    stop_by_pidfile "$1/server.pid" 400
 }
 
 sql() {

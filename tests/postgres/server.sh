@@ -34,7 +34,7 @@
 # missing server is an error, never a skip: CI installs postgresql.
 set -u
 
-die() { echo "server.sh: $*" >&2; exit 1; }
+. "$(dirname "$0")/../server_lib.sh"
 
 find_bins() {
     bindir=${PG_BINDIR:-}
@@ -109,30 +109,11 @@ start() {
     find_bins
     own_dir "$dir"
     init_db "$dir"
-    if [ -n "${PORT:-}" ]; then
-        try_port "$dir" "$PORT" "$@" && { echo "$PORT"; return 0; }
-        die "the server did not start on port $PORT: $(tail -n 3 "$dir/server.log")"
-    fi
-    port=$(( $(od -An -N2 -tu2 /dev/urandom) % 30000 + 20000 ))
-    n=0
-    while [ $n -lt 20 ]; do
-        try_port "$dir" "$port" "$@" && { echo "$port"; return 0; }
-        grep -q "in use\|could not bind\|could not create any TCP/IP sockets" "$dir/server.log" 2>/dev/null ||
-            die "the server did not start: $(tail -n 3 "$dir/server.log")"
-        port=$((port + 1))
-        n=$((n + 1))
-    done
-    die "no free port found for the server"
+    start_on_a_port "the server" "$dir/server.log" \
+        "in use\|could not bind\|could not create any TCP/IP sockets" "$dir" "$@"
 }
 
 postmaster_pid() { [ -f "$1/data/postmaster.pid" ] && head -n 1 "$1/data/postmaster.pid"; }
-
-# Whether process $1 still runs (a zombie has finished).
-running() {
-    kill -0 "$1" 2>/dev/null || return 1
-    [ -r "/proc/$1/stat" ] || return 0
-    ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
 
 stop() {
     [ $# -eq 1 ] || die "usage: server.sh stop DIR"
@@ -151,11 +132,7 @@ kill_server() {
     [ -n "$pid" ] || return 0
     kids=$(awk -v p="$pid" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null)
     kill -KILL "$pid" $kids 2>/dev/null
-    i=0
-    while running "$pid" && [ $i -lt 400 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
+    wait_gone "$pid" 400
     return 0
 }
 

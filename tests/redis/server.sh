@@ -17,8 +17,7 @@
 # SENTINEL_CONF=FILE starts a sentinel with that (writable) config file.
 # A missing redis-server is an error, never a skip: CI installs it.
 set -u
-
-die() { echo "server.sh: $*" >&2; exit 1; }
+. "$(dirname "$0")/../server_lib.sh"
 
 server_bin() {
     bin=${REDIS_SERVER:-redis-server}
@@ -73,44 +72,12 @@ start() {
     mkdir -p "$dir" || die "cannot create $dir"
     dir=$(cd "$dir" && pwd)
     server_bin
-    if [ -n "${PORT:-}" ]; then
-        try_port "$dir" "$PORT" "$@" && { echo "$PORT"; return 0; }
-        die "redis-server did not start on port $PORT: $(tail -n 3 "$dir/redis.log")"
-    fi
-    port=$(( $(od -An -N2 -tu2 /dev/urandom) % 30000 + 20000 ))
-    n=0
-    while [ $n -lt 20 ]; do
-        try_port "$dir" "$port" "$@" && { echo "$port"; return 0; }
-        grep -q "in use" "$dir/redis.log" 2>/dev/null ||
-            die "redis-server did not start: $(tail -n 3 "$dir/redis.log")"
-        port=$((port + 1))
-        n=$((n + 1))
-    done
-    die "no free port found for redis-server"
-}
-
-# Whether process $1 still runs. An exited server whose parent (the shell
-# that started it, long gone) has not been reaped yet is a zombie: it is
-# done, and waiting for its reaper would cost a second or more.
-running() {
-    kill -0 "$1" 2>/dev/null || return 1
-    [ -r "/proc/$1/stat" ] || return 0
-    ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+    start_on_a_port redis-server "$dir/redis.log" "in use" "$dir" "$@"
 }
 
 stop() {
     [ $# -eq 1 ] || die "usage: server.sh stop DIR"
-    [ -f "$1/redis.pid" ] || return 0
-    pid=$(cat "$1/redis.pid")
-    kill "$pid" 2>/dev/null
-    i=0
-    while running "$pid" && [ $i -lt 100 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    running "$pid" && kill -9 "$pid" 2>/dev/null
-    rm -f "$1/redis.pid"
-    return 0
+    stop_by_pidfile "$1/redis.pid" 100
 }
 
 cmd=${1:-}
