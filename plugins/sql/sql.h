@@ -1,10 +1,12 @@
 /*
  * plugins/sql/sql.h - what the SQL backends (sqlite, mysql, postgres)
- * share, written once: the opening every one of them starts with, the
- * set of columns a save changes and the SET list that writes them, the
- * wall clock their notes expire by, the named locks a handle holds, and
- * the notes and refresh log's arguments and page hand-over of the two
- * server backends.
+ * share, written once: the opening every one of them starts with; the
+ * token table's columns (their list, a column's field by name, the set a
+ * save changes and the SET list that writes it); a batch save's kept
+ * copies and its replay rule; the idle-connection check; the names made
+ * from the table's; the wall clock notes expire by, and the notes and
+ * refresh log's arguments and page hand-over; the named locks a handle
+ * holds.
  *
  * Compiled into each SQL backend's .so (not exported: every name is
  * hidden, as the backend's own are), on the host table alone: no SQL
