@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +102,28 @@ static inline void wait_children_ok(const pid_t *pids, int n, const char *what)
         ck_assert(waitpid(pids[k], &status, 0) == pids[k]);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s %d failed", what, k);
     }
+}
+
+/* What n workers, the children in kids, wrote each on one line to the
+ * pipe read end fd (their answer padded with spaces): every line must be
+ * `want` and there must be n of them. Closes fd and reaps the children. */
+static inline void expect_workers_said(int fd, const pid_t *kids, int n, const char *want)
+{
+    FILE *f = fdopen(fd, "r");
+    char line[128];
+    size_t len = strlen(want);
+    int lines = 0;
+
+    ck_assert(f != NULL);
+    while (fgets(line, sizeof line, f)) {
+        ck_assert_msg(strncmp(line, want, len) == 0 && line[len] == ' ', "a worker got '%s'",
+                      line);
+        lines++;
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++)
+        waitpid(kids[i], NULL, 0);
+    ck_assert_int_eq(lines, n);
 }
 
 #endif

@@ -103,13 +103,14 @@ size_t file_row_end(const struct file *f, size_t i)
     return i + 1 < f->nrows ? f->rows[i + 1].off : f->image.len;
 }
 
-/* The first row whose id is >= id (rows are in id order when canonical). */
-size_t file_row_by_id(const struct file *f, uint64_t id)
+/* The first row whose id (by_offset: whose offset) is >= key, by
+ * bisection: rows are in offset order, and in id order when canonical. */
+static size_t first_row_from(const struct file *f, int by_offset, uint64_t key)
 {
     size_t lo = 0, hi = f->nrows;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (f->rows[mid].id < id)
+        if ((by_offset ? (uint64_t)f->rows[mid].off : f->rows[mid].id) < key)
             lo = mid + 1;
         else
             hi = mid;
@@ -117,18 +118,16 @@ size_t file_row_by_id(const struct file *f, uint64_t id)
     return lo;
 }
 
+/* The first row whose id is >= id (rows are in id order when canonical). */
+size_t file_row_by_id(const struct file *f, uint64_t id)
+{
+    return first_row_from(f, 0, id);
+}
+
 /* The first row starting at or after byte off. */
 size_t file_row_from(const struct file *f, size_t off)
 {
-    size_t lo = 0, hi = f->nrows;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->rows[mid].off < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return first_row_from(f, 1, off);
 }
 
 /* Replaces rows [a, b) with the n rows in `with`, whose offsets are final,

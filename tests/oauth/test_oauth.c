@@ -22,6 +22,7 @@
 #include <tokenstore/tokenstore.h>
 #include "../check_main.h"
 #include "fake.h"
+#include "../test_store.h"
 
 /* ---------------------------------------------------------------- fixtures */
 
@@ -448,7 +449,7 @@ END_TEST
 static char *log_text;
 static size_t log_len;
 
-static void capture_log(void *ud, int level, const char *message)
+static void log_to_file(void *ud, int level, const char *message)
 {
     FILE *f = ud;
     (void)level;
@@ -464,7 +465,7 @@ START_TEST(secrets_stay_out_of_urls_logs_errors)
 
     teardown();
     ck_assert_int_eq(ts_config_parse_uri(&cfg, "memory:", &err), TS_OK);
-    ts_config_set_logger(cfg, capture_log, f, TS_LOG_DEBUG);
+    ts_config_set_logger(cfg, log_to_file, f, TS_LOG_DEBUG);
     ck_assert_int_eq(ts_store_open_config(&store, cfg, &err), TS_OK);
     ts_config_free(cfg);
     ck_assert_int_eq(ts_oauth_new(&oauth, store, NULL, &err), TS_OK);
@@ -588,17 +589,7 @@ static void single_flight_processes(const char *uri)
         }
     }
     close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[128];
-    int lines = 0;
-    while (fgets(line, sizeof line, f)) {
-        ck_assert_msg(strncmp(line, "1000.access.1 ", 14) == 0, "a worker got '%s'", line);
-        lines++;
-    }
-    fclose(f);
-    for (int i = 0; i < 8; i++)
-        waitpid(kids[i], NULL, 0);
-    ck_assert_int_eq(lines, 8);
+    expect_workers_said(fds[0], kids, 8, "1000.access.1");
     ck_assert_int_eq(count("refresh_token"), 1);
 }
 

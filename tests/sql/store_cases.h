@@ -322,17 +322,7 @@ START_TEST(test_one_refresh_across_eight_processes)
         }
     }
     close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[128];
-    int lines = 0;
-    while (fgets(line, sizeof line, f)) {
-        ck_assert_msg(strncmp(line, "1000.access.1 ", 14) == 0, "a worker got '%s'", line);
-        lines++;
-    }
-    fclose(f);
-    for (int i = 0; i < 8; i++)
-        waitpid(kids[i], NULL, 0);
-    ck_assert_int_eq(lines, 8);
+    expect_workers_said(fds[0], kids, 8, "1000.access.1");
     ck_assert_int_eq(accounts_count("refresh_token"), 1);
 }
 END_TEST
